@@ -1,0 +1,120 @@
+/**
+ * AES-256-CBC with PKCS#7 padding, over node:crypto.
+ *
+ * CBC without authentication is malleable and, if padding errors can be observed, a
+ * padding oracle (Vaudenay 2002). sotto only ever decrypts after the HMAC tag has been
+ * verified (PROTOCOL §6), and reports a padding failure exactly like a tag failure.
+ *
+ * The record layer keeps one cipher context per key for the life of the key
+ * (`CbcEncryptor` / `CbcDecryptor`), instead of creating one per record: CBC's chaining
+ * value is carried across calls and folded into the next record's first block, so the
+ * output is byte-for-byte ordinary CBC under the record's own IV.
+ */
+import { createCipheriv, createDecipheriv, type Cipheriv, type Decipheriv } from "node:crypto";
+import { expectBytes } from "./bytes.ts";
+
+export const BLOCK = 16;
+export const KEY_LEN = 32;
+
+/** Thrown for any CBC decryption failure; deliberately carries no detail. */
+export class CbcError extends Error {
+  constructor() {
+    super("decryption failed");
+    this.name = "CbcError";
+  }
+}
+
+/** PKCS#7-pad `msg` to a multiple of 16 bytes (always 1 to 16 bytes of padding). */
+export function pkcs7Pad(msg: Uint8Array): Uint8Array {
+  const n = BLOCK - (msg.length % BLOCK);
+  const out = new Uint8Array(msg.length + n);
+  out.set(msg);
+  out.fill(n, msg.length);
+  return out;
+}
+
+/**
+ * Length of the message inside PKCS#7-padded `buf`, checked without branching on the
+ * padding bytes. @throws CbcError when the padding is malformed or `buf` is empty.
+ */
+export function pkcs7Unpad(buf: Uint8Array): number {
+  const len = buf.length;
+  if (len === 0 || len % BLOCK !== 0) throw new CbcError();
+  const n = buf[len - 1]!;
+  // bad != 0 iff n is 0, n > 16, or one of the last n bytes differs from n.
+  let bad = ((n - 1) >>> 31) | ((16 - n) >>> 31);
+  for (let i = 1; i <= BLOCK; i++) {
+    const inPad = ((i - n - 1) >>> 31) & 1; // 1 when i <= n
+    bad |= inPad & (buf[len - i]! ^ n ? 1 : 0);
+  }
+  if (bad !== 0) throw new CbcError();
+  return len - n;
+}
+
+/** One-shot AES-256-CBC encryption with PKCS#7 padding. @throws TypeError on a bad key or IV size. */
+export function aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, msg: Uint8Array): Uint8Array {
+  expectBytes("key", key, KEY_LEN);
+  expectBytes("iv", iv, BLOCK);
+  const c = createCipheriv("aes-256-cbc", key, iv);
+  return new Uint8Array(Buffer.concat([c.update(msg), c.final()]));
+}
+
+/** One-shot AES-256-CBC decryption and PKCS#7 unpadding. @throws CbcError on bad length or padding. */
+export function aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, ct: Uint8Array): Uint8Array {
+  expectBytes("key", key, KEY_LEN);
+  expectBytes("iv", iv, BLOCK);
+  if (ct.length === 0 || ct.length % BLOCK !== 0) throw new CbcError();
+  const d = createDecipheriv("aes-256-cbc", key, iv).setAutoPadding(false);
+  const pt = d.update(ct);
+  d.final();
+  const u = new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength);
+  return u.subarray(0, pkcs7Unpad(u));
+}
+
+/** A long-lived AES-256-CBC encryption context for one key. */
+export class CbcEncryptor {
+  readonly #cipher: Cipheriv;
+  readonly #chain = new Uint8Array(BLOCK); // last ciphertext block the context produced
+
+  /** @throws TypeError unless key is 32 bytes. */
+  constructor(key: Uint8Array) {
+    expectBytes("key", key, KEY_LEN);
+    this.#cipher = createCipheriv("aes-256-cbc", key, this.#chain).setAutoPadding(false);
+  }
+
+  /**
+   * CBC-encrypt `padded` (a multiple of 16 bytes, already padded) under `iv`.
+   * `padded` is used as scratch and left modified. Returns the ciphertext, same length.
+   */
+  encrypt(iv: Uint8Array, padded: Uint8Array): Uint8Array {
+    const chain = this.#chain;
+    // The context will XOR block 0 with `chain`; pre-XOR with iv ^ chain so that the
+    // block cipher sees P0 ^ iv, exactly as CBC under `iv` requires.
+    for (let i = 0; i < BLOCK; i++) padded[i] = padded[i]! ^ iv[i]! ^ chain[i]!;
+    const out = this.#cipher.update(padded);
+    chain.set(out.subarray(out.length - BLOCK));
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+}
+
+/** A long-lived AES-256-CBC decryption context for one key. */
+export class CbcDecryptor {
+  readonly #decipher: Decipheriv;
+
+  /** @throws TypeError unless key is 32 bytes. */
+  constructor(key: Uint8Array) {
+    expectBytes("key", key, KEY_LEN);
+    this.#decipher = createDecipheriv("aes-256-cbc", key, new Uint8Array(BLOCK)).setAutoPadding(false);
+  }
+
+  /**
+   * Decrypt `ivAndCt` (IV followed by ciphertext, contiguous, as a RECORD body carries
+   * them). Feeding the IV block through the running context makes it the chaining value
+   * for the first real block; the first output block is discarded. Returns the padded
+   * plaintext (length of ivAndCt minus 16). No unpadding here.
+   */
+  decrypt(ivAndCt: Uint8Array): Uint8Array {
+    const out = this.#decipher.update(ivAndCt);
+    return new Uint8Array(out.buffer, out.byteOffset + BLOCK, out.byteLength - BLOCK);
+  }
+}

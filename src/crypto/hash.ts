@@ -1,0 +1,88 @@
+/**
+ * SHA-256, HMAC-SHA256 and HKDF-SHA256 (RFC 5869), over Bun.CryptoHasher.
+ *
+ * HKDF is spelled out as RFC 5869 defines it on top of HMAC, because sotto/1 needs
+ * Extract and Expand as separate steps and node:crypto only offers them fused.
+ */
+import { timingSafeEqual } from "node:crypto";
+
+export const HASH_LEN = 32;
+
+/** SHA-256 of the concatenation of `parts`. */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = new Bun.CryptoHasher("sha256");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest().buffer);
+}
+
+/** HMAC-SHA256(key, concatenation of `parts`). Any key length is allowed (RFC 2104). */
+export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const h = new Bun.CryptoHasher("sha256", key);
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest().buffer);
+}
+
+/**
+ * A keyed HMAC-SHA256 state that is reused for many messages: `mac()` copies the
+ * keyed state (cheaper than re-keying) and absorbs the parts.
+ */
+export class HmacKey {
+  readonly #base: Bun.CryptoHasher;
+  constructor(key: Uint8Array) {
+    this.#base = new Bun.CryptoHasher("sha256", key);
+  }
+  /** HMAC of the concatenation of `parts`, written into `out` at `offset` when given. */
+  mac(parts: Uint8Array[], out?: Uint8Array, offset = 0): Uint8Array {
+    const h = this.#base.copy();
+    for (const p of parts) h.update(p);
+    const d = h.digest();
+    if (out === undefined) return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    out.set(d, offset);
+    return out.subarray(offset, offset + HASH_LEN);
+  }
+}
+
+/** Constant-time equality of two byte strings; false (not an exception) when lengths differ. */
+export function ctEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  return timingSafeEqual(a, b);
+}
+
+/** Constant-time check that every byte of `a` is zero. */
+export function ctIsZero(a: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc |= a[i]!;
+  return acc === 0;
+}
+
+/** HKDF-Extract(salt, ikm) = HMAC(salt, ikm); an empty salt means HashLen zero bytes (RFC 5869 §2.2). */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return hmacSha256(salt.length === 0 ? new Uint8Array(HASH_LEN) : salt, ikm);
+}
+
+/**
+ * HKDF-Expand(prk, info, length) (RFC 5869 §2.3).
+ * @throws RangeError when length exceeds 255 * 32 bytes or prk is shorter than 32 bytes.
+ */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 255 * HASH_LEN) {
+    throw new RangeError(`"length" expected 0..${255 * HASH_LEN}, got ${length}`);
+  }
+  if (prk.length < HASH_LEN) throw new RangeError(`"prk" expected at least ${HASH_LEN} bytes, got ${prk.length}`);
+  const out = new Uint8Array(length);
+  const key = new HmacKey(prk);
+  let t: Uint8Array = new Uint8Array(0);
+  const counter = new Uint8Array(1);
+  for (let i = 0, pos = 0; pos < length; i++) {
+    counter[0] = i + 1;
+    t = key.mac([t, info, counter]);
+    out.set(t.subarray(0, Math.min(HASH_LEN, length - pos)), pos);
+    pos += HASH_LEN;
+  }
+  return out;
+}
+
+/** HKDF(salt, ikm, info, length): Extract then Expand. */
+export function hkdf(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return hkdfExpand(hkdfExtract(salt, ikm), info, length);
+}

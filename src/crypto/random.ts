@@ -1,0 +1,55 @@
+/**
+ * Randomness for the edge layers. The protocol core never draws randomness itself: it
+ * takes a `RandomSource` so that a transcript can be replayed from fixed inputs.
+ */
+import { randomFillSync } from "node:crypto";
+
+/** Where the core gets random bytes (record IVs, padding). */
+export interface RandomSource {
+  /** Fill `out` with fresh random bytes. */
+  fill(out: Uint8Array): void;
+}
+
+/**
+ * CSPRNG bytes drawn from a pooled buffer that is refilled from node:crypto's
+ * randomFillSync in 4 KiB steps: one system call per 256 IVs instead of one per IV.
+ * Bytes handed out are wiped from the pool.
+ */
+export class PooledRandom implements RandomSource {
+  readonly #pool: Uint8Array;
+  #pos: number;
+  constructor(size = 4096) {
+    this.#pool = new Uint8Array(size);
+    this.#pos = size;
+  }
+  fill(out: Uint8Array): void {
+    let o = 0;
+    while (o < out.length) {
+      if (this.#pos === this.#pool.length) {
+        randomFillSync(this.#pool);
+        this.#pos = 0;
+      }
+      const n = Math.min(out.length - o, this.#pool.length - this.#pos);
+      out.set(this.#pool.subarray(this.#pos, this.#pos + n), o);
+      this.#pool.fill(0, this.#pos, this.#pos + n);
+      this.#pos += n;
+      o += n;
+    }
+  }
+}
+
+/** A shared process-wide pool. */
+export const systemRandom: RandomSource = new PooledRandom();
+
+/** A RandomSource that replays fixed bytes (tests and vectors). @throws Error when exhausted. */
+export class FixedRandom implements RandomSource {
+  #queue: Uint8Array[];
+  constructor(chunks: Uint8Array[]) {
+    this.#queue = [...chunks];
+  }
+  fill(out: Uint8Array): void {
+    const next = this.#queue.shift();
+    if (next === undefined || next.length !== out.length) throw new Error(`FixedRandom: expected a ${out.length}-byte chunk`);
+    out.set(next);
+  }
+}
