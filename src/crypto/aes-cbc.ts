@@ -85,8 +85,14 @@ export class CbcEncryptor {
   /**
    * CBC-encrypt `padded` (a multiple of 16 bytes, already padded) under `iv`.
    * `padded` is used as scratch and left modified. Returns the ciphertext, same length.
+   * @throws TypeError unless iv is 16 bytes and padded a non-zero multiple of 16 bytes
+   * (checked first: a partial block would stay buffered and desynchronize the context).
    */
   encrypt(iv: Uint8Array, padded: Uint8Array): Uint8Array {
+    expectBytes("iv", iv, BLOCK);
+    if (padded.length === 0 || padded.length % BLOCK !== 0) {
+      throw new TypeError(`"padded" expected a non-zero multiple of ${BLOCK} bytes, got ${padded.length}`);
+    }
     const chain = this.#chain;
     // The context will XOR block 0 with `chain`; pre-XOR with iv ^ chain so that the
     // block cipher sees P0 ^ iv, exactly as CBC under `iv` requires.
@@ -112,8 +118,11 @@ export class CbcDecryptor {
    * them). Feeding the IV block through the running context makes it the chaining value
    * for the first real block; the first output block is discarded. Returns the padded
    * plaintext (length of ivAndCt minus 16). No unpadding here.
+   * @throws CbcError unless ivAndCt is at least 32 bytes and a multiple of 16 (checked
+   * before the context is touched: a partial block would desynchronize it for good).
    */
   decrypt(ivAndCt: Uint8Array): Uint8Array {
+    if (ivAndCt.length < 2 * BLOCK || ivAndCt.length % BLOCK !== 0) throw new CbcError();
     const out = this.#decipher.update(ivAndCt);
     return new Uint8Array(out.buffer, out.byteOffset + BLOCK, out.byteLength - BLOCK);
   }

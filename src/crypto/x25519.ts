@@ -48,8 +48,9 @@ export function x25519Generate(): { privateKey: KeyObject; publicKey: Uint8Array
  */
 export function x25519(priv: KeyObject | Uint8Array, peerPublic: Uint8Array): Uint8Array {
   const privateKey = priv instanceof Uint8Array ? x25519PrivateKey(priv) : priv;
+  const publicKey = x25519PublicKey(peerPublic); // outside the try: a wrong size must throw, not read as zero
   try {
-    return new Uint8Array(diffieHellman({ privateKey, publicKey: x25519PublicKey(peerPublic) }));
+    return new Uint8Array(diffieHellman({ privateKey, publicKey }));
   } catch {
     // BoringSSL refuses to output an all-zero secret; report it as one so the caller's
     // single zero check covers both behaviours.

@@ -1,0 +1,178 @@
+/**
+ * Frames (PROTOCOL §2): length:u16 | type:u8 | body, length = 1 + len(body).
+ *
+ * The assembler turns a byte stream, split anywhere, into whole frames:
+ *   1. read the 3-byte header (it may straddle chunks: kept in a 3-byte buffer);
+ *   2. check the declared length against what the type allows, before buffering a byte
+ *      of body (so nothing is ever allocated from an unchecked length);
+ *   3. a frame that lies inside one chunk is returned as a view of that chunk (no copy);
+ *   4. a frame that straddles chunks is gathered into one buffer of exactly its size;
+ *   5. after an error the assembler is dead: no resync, the connection must close.
+ * At most one partial frame is buffered per connection (≤ 65,538 bytes).
+ */
+import {
+  FRAME_HEADER_LEN,
+  FrameType,
+  HELLO_FIXED_LEN,
+  MAX_FRAME_LENGTH,
+  MAX_RECORD_BODY,
+  MAX_SHARE_LEN,
+  MIN_RECORD_BODY,
+  BLOCK_LEN,
+  IV_LEN,
+  TAG_LEN,
+} from "./constants.ts";
+import { fail, ProtocolError } from "./errors.ts";
+
+/** One whole frame. `bytes` is the frame with its header (what transcripts hash); `body` follows the header. */
+export interface Frame {
+  type: number;
+  bytes: Uint8Array;
+  body: Uint8Array;
+}
+
+/**
+ * Check a frame header's declared length against its type (PROTOCOL §2).
+ * @throws ProtocolError frame_type or frame_length.
+ */
+export function checkFrameHeader(type: number, length: number): void {
+  if (length === 0) throw fail("frame_length", "frame length 0 is not allowed");
+  const body = length - 1;
+  switch (type) {
+    case FrameType.HELLO:
+    case FrameType.HELLO_REPLY:
+      // The exact size depends on the group; the handshake checks it. Here: the fixed
+      // part and no more than the largest share any group has.
+      if (body < HELLO_FIXED_LEN || body > HELLO_FIXED_LEN + MAX_SHARE_LEN) {
+        throw fail("frame_length", `hello frame of ${body} bytes is outside ${HELLO_FIXED_LEN}..${HELLO_FIXED_LEN + MAX_SHARE_LEN}`);
+      }
+      return;
+    case FrameType.RECORD:
+      // PROTOCOL §5: iv:16 | ct:16k (k >= 1) | tag:32, and no more ciphertext than the
+      // largest plaintext needs.
+      if (body < MIN_RECORD_BODY || body > MAX_RECORD_BODY || (body - IV_LEN - TAG_LEN) % BLOCK_LEN !== 0) {
+        throw fail("frame_length", `record body of ${body} bytes is not iv + 16k + tag within limits`);
+      }
+      return;
+    case FrameType.ALERT:
+      if (body < 1) throw fail("frame_length", "alert frame has no code");
+      return;
+    default:
+      throw fail("frame_type", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
+  }
+}
+
+/**
+ * Encode one frame. @throws RangeError when the body is too long for a u16 length
+ * (a local bug, not a peer fault).
+ */
+export function encodeFrame(type: number, body: Uint8Array): Uint8Array {
+  const length = 1 + body.length;
+  if (length > MAX_FRAME_LENGTH) throw new RangeError(`frame body of ${body.length} bytes exceeds the u16 length`);
+  const out = new Uint8Array(FRAME_HEADER_LEN + body.length);
+  out[0] = length >>> 8;
+  out[1] = length & 0xff;
+  out[2] = type;
+  out.set(body, FRAME_HEADER_LEN);
+  return out;
+}
+
+/** Splits a byte stream into frames; see the file comment for the pipeline. */
+export class FrameAssembler {
+  readonly #header = new Uint8Array(FRAME_HEADER_LEN);
+  #headerHave = 0;
+  #partial: Uint8Array | null = null; // the frame being gathered, header included
+  #partialHave = 0;
+  #dead: ProtocolError | null = null;
+
+  /** Bytes buffered for an incomplete frame (header bytes included). */
+  get buffered(): number {
+    return this.#partial !== null ? this.#partialHave : this.#headerHave;
+  }
+
+  /**
+   * Feed one chunk; returns the frames it completes, in order. Views into `chunk` stay
+   * valid only as long as the caller keeps `chunk` unchanged.
+   * @throws ProtocolError frame_type / frame_length; every later call rethrows it.
+   */
+  push(chunk: Uint8Array): Frame[] {
+    if (this.#dead) throw this.#dead;
+    try {
+      return this.#push(chunk);
+    } catch (e) {
+      if (e instanceof ProtocolError) {
+        this.#dead = e;
+        this.#partial = null;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * The stream ended. @throws ProtocolError truncated when it ended inside a frame
+   * (the partial frame is discarded and nothing of it is delivered).
+   */
+  end(): void {
+    const inside = this.buffered > 0;
+    this.#partial = null;
+    this.#headerHave = 0;
+    if (inside && !this.#dead) throw (this.#dead = fail("truncated", "the connection closed in the middle of a frame"));
+  }
+
+  #push(chunk: Uint8Array): Frame[] {
+    const frames: Frame[] = [];
+    let off = 0;
+    const n = chunk.length;
+    // Finish a frame gathered across earlier chunks.
+    if (this.#partial !== null) {
+      const p = this.#partial;
+      const take = Math.min(p.length - this.#partialHave, n);
+      p.set(chunk.subarray(0, take), this.#partialHave);
+      this.#partialHave += take;
+      off = take;
+      if (this.#partialHave < p.length) return frames;
+      this.#partial = null;
+      frames.push({ type: p[2]!, bytes: p, body: p.subarray(FRAME_HEADER_LEN) });
+    }
+    // Finish a header that straddled chunks.
+    if (this.#headerHave > 0) {
+      const h = this.#header;
+      while (this.#headerHave < FRAME_HEADER_LEN && off < n) h[this.#headerHave++] = chunk[off++]!;
+      if (this.#headerHave < FRAME_HEADER_LEN) return frames;
+      this.#headerHave = 0;
+      const length = (h[0]! << 8) | h[1]!;
+      checkFrameHeader(h[2]!, length);
+      const p = new Uint8Array(2 + length);
+      p.set(h);
+      const take = Math.min(p.length - FRAME_HEADER_LEN, n - off);
+      p.set(chunk.subarray(off, off + take), FRAME_HEADER_LEN);
+      off += take;
+      if (FRAME_HEADER_LEN + take < p.length) {
+        this.#partial = p;
+        this.#partialHave = FRAME_HEADER_LEN + take;
+        return frames;
+      }
+      frames.push({ type: p[2]!, bytes: p, body: p.subarray(FRAME_HEADER_LEN) });
+    }
+    // Frames that lie whole inside this chunk: views, no copy.
+    while (n - off >= FRAME_HEADER_LEN) {
+      const length = (chunk[off]! << 8) | chunk[off + 1]!;
+      const type = chunk[off + 2]!;
+      checkFrameHeader(type, length);
+      const total = 2 + length;
+      if (n - off < total) {
+        const p = new Uint8Array(total);
+        p.set(chunk.subarray(off));
+        this.#partial = p;
+        this.#partialHave = n - off;
+        return frames;
+      }
+      const bytes = chunk.subarray(off, off + total);
+      frames.push({ type, bytes, body: bytes.subarray(FRAME_HEADER_LEN) });
+      off += total;
+    }
+    // A header fragment of 1 or 2 bytes.
+    while (off < n) this.#header[this.#headerHave++] = chunk[off++]!;
+    return frames;
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The sotto/1 handshake (PROTOCOL §3, §4, §8) as two pure state machines.
+ *
+ *   Initiator                                        Responder
+ *   hello()            ── HELLO ──────────────────▶  recv(HELLO)      → {kex}
+ *                                                    completeKex(share, Z)
+ *   recv(HELLO_REPLY)  ◀─ HELLO_REPLY, AUTH_r ─────  (sends both)
+ *     → {kex}; completeKex(Z)
+ *   recv(AUTH_r)       ── AUTH_i ─────────────────▶  recv(AUTH_i)     → {done}
+ *     → {done, send AUTH_i}
+ *
+ * The Diffie-Hellman arithmetic is not done here: the machine asks for it ({kind: "kex"})
+ * and the edge answers with completeKex, synchronously (X25519) or after a worker thread
+ * has computed it (ffdhe*). Randomness (nonce, record IVs) and the ephemeral share come in
+ * as parameters, so a whole handshake replays from fixed inputs (test/vectors).
+ * Each step checks everything first and only then commits state; temporaries are wiped.
+ */
+import { wipe, concat } from "../crypto/bytes.ts";
+import { ctEqual, ctIsZero } from "../crypto/hash.ts";
+import { ed25519Sign, ed25519Verify } from "../crypto/ed25519.ts";
+import type { RandomSource } from "../crypto/random.ts";
+import { checkFfdheShare, FFDHE, type FfdheGroup } from "../crypto/ffdhe.ts";
+import type { KeyObject } from "node:crypto";
+import { FrameType, Group, GROUP_NAMES, isGroup, Label, NONCE_LEN, SHARE_LEN, VERSION, HELLO_FIXED_LEN } from "./constants.ts";
+import { fail, ProtocolError } from "./errors.ts";
+import { encodeFrame, type Frame } from "./frame.ts";
+import { decodeItems, encodeItems, type Item } from "./items.ts";
+import { RecordReader, RecordWriter } from "./record.ts";
+import { handshakeKeys, handshakeSecret, Transcript, trafficSecrets } from "./schedule.ts";
+
+/** A long-term Ed25519 identity. */
+export interface Identity {
+  privateKey: KeyObject;
+  publicKey: Uint8Array;
+}
+
+/** What a finished handshake hands to the session. */
+export interface HandshakeResult {
+  peerIdentity: Uint8Array;
+  writer: RecordWriter;
+  reader: RecordReader;
+  /** th3, the hash of the whole handshake (a session id; not secret). */
+  th3: Uint8Array;
+}
+
+/** What the machine asks of the edge after a hello: compute Z with this peer share. */
+export interface KexRequest {
+  kind: "kex";
+  group: Group;
+  peerShare: Uint8Array;
+}
+
+/** The handshake is over: send `send` (possibly nothing) and switch to `result`. */
+export interface Done {
+  kind: "done";
+  send: Uint8Array[];
+  result: HandshakeResult;
+}
+
+const FFDHE_OF: Partial<Record<Group, FfdheGroup>> = { [Group.FFDHE2048]: FFDHE.ffdhe2048, [Group.FFDHE3072]: FFDHE.ffdhe3072 };
+
+/** Encode a HELLO or HELLO_REPLY frame. */
+export function encodeHello(type: number, group: Group, nonce: Uint8Array, share: Uint8Array): Uint8Array {
+  return encodeFrame(type, concat(new Uint8Array([VERSION, group]), nonce, share));
+}
+
+/** Encode a plaintext ALERT frame (only before keys exist, PROTOCOL §7). */
+export function encodeAlertFrame(code: number, reason: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return encodeFrame(FrameType.ALERT, concat(new Uint8Array([code]), reason));
+}
+
+/** The ProtocolError for a received plaintext ALERT frame (an unsupported_group alert carries the accepted ids). */
+export function alertFrameError(f: Frame): ProtocolError {
+  const code = f.body[0]!;
+  if (code === 3) {
+    const accepted = [...f.body.subarray(1)].filter(isGroup);
+    return fail("alert", "the peer accepts none of our key-exchange groups", { alert: code, accepted });
+  }
+  return fail("alert", `the peer sent alert ${code}`, { alert: code });
+}
+
+/** PROTOCOL §3: parse and check a hello's fields. */
+function parseHello(f: Frame): { version: number; group: number; nonce: Uint8Array; share: Uint8Array } {
+  const b = f.body;
+  return { version: b[0]!, group: b[1]!, nonce: b.subarray(2, 2 + NONCE_LEN), share: b.subarray(HELLO_FIXED_LEN) };
+}
+
+/** PROTOCOL §3: validate a peer's key share for its group. @throws ProtocolError bad_hello / bad_share. */
+export function checkShare(group: Group, share: Uint8Array): void {
+  if (share.length !== SHARE_LEN[group]) throw fail("bad_hello", `a ${GROUP_NAMES[group]} key share must be ${SHARE_LEN[group]} bytes, got ${share.length}`);
+  const ff = FFDHE_OF[group];
+  if (ff !== undefined) {
+    const fault = checkFfdheShare(ff, share);
+    if (fault !== null) throw fail("bad_share", `the peer's ${ff.name} share fails the ${fault} check`);
+  }
+}
+
+/** PROTOCOL §3: refuse a zero X25519 secret, and Z = 1 for finite-field groups. */
+function checkSecret(group: Group, z: Uint8Array): void {
+  if (z.length !== SHARE_LEN[group]) throw new Error(`internal: shared secret of ${z.length} bytes for ${GROUP_NAMES[group]}`);
+  if (ctIsZero(z)) throw fail("bad_share", "the key exchange produced an all-zero secret");
+  if (group !== Group.X25519 && ctIsZero(z.subarray(0, z.length - 1)) && z[z.length - 1] === 1) {
+    throw fail("bad_share", "the key exchange produced the secret 1");
+  }
+}
+
+/** Pull the single AUTH (or ALERT) item out of a handshake record's plaintext. */
+function authItem(pt: Uint8Array): Extract<Item, { kind: "auth" }> {
+  const items = decodeItems(pt).filter((i) => i.kind !== "padding");
+  const only = items[0];
+  if (items.length === 1 && only?.kind === "alert") throw fail("alert", `the peer sent alert ${only.code}`, { alert: only.code });
+  if (items.length !== 1 || only?.kind !== "auth") throw fail("unexpected_message", "a handshake record must hold exactly one AUTH item");
+  return only;
+}
+
+/** The signed message of an AUTH item: label | transcript hash | identity_pub. */
+function authMessage(label: Uint8Array, th: Uint8Array, identity: Uint8Array): Uint8Array {
+  return concat(label, th, identity);
+}
+
+function sealAuth(writer: RecordWriter, identity: Identity, label: Uint8Array, th: Uint8Array): Uint8Array {
+  const sig = ed25519Sign(identity.privateKey, authMessage(label, th, identity.publicKey));
+  return writer.seal(encodeItems([{ kind: "auth", identity: identity.publicKey, sig }]));
+}
+
+function verifyAuth(item: Extract<Item, { kind: "auth" }>, label: Uint8Array, th: Uint8Array, own: Uint8Array): Uint8Array {
+  if (ctEqual(item.identity, own)) throw fail("reflection", "the peer presented our own identity key");
+  if (!ed25519Verify(item.identity, authMessage(label, th, item.identity), item.sig)) {
+    throw fail("auth_failed", "the peer's handshake signature is invalid");
+  }
+  return new Uint8Array(item.identity);
+}
+
+abstract class Machine {
+  protected state = "start";
+  protected readonly transcript = new Transcript();
+  protected hs: Uint8Array | null = null;
+
+  /** The current state name (for logs and tests). */
+  get phase(): string {
+    return this.state;
+  }
+
+  /** Run one step; any peer fault leaves the machine failed for good. */
+  protected step<T>(expect: string, fn: () => T): T {
+    if (this.state !== expect) {
+      const wasFailed = this.state === "failed";
+      this.state = "failed";
+      throw wasFailed ? fail("unexpected_message", "the handshake already failed") : fail("unexpected_message", `handshake is in state ${expect}, not ready for this`);
+    }
+    try {
+      return fn();
+    } catch (e) {
+      this.state = "failed";
+      wipe(this.hs ?? undefined);
+      throw e;
+    }
+  }
+
+  protected finish(th3: Uint8Array, sendSecret: Uint8Array, recvSecret: Uint8Array, peer: Uint8Array, random: RandomSource): HandshakeResult {
+    wipe(this.hs!);
+    this.hs = null;
+    this.state = "done";
+    return { peerIdentity: peer, writer: RecordWriter.fromSecret(sendSecret, random), reader: RecordReader.fromSecret(recvSecret), th3 };
+  }
+}
+
+/** The initiator's state machine: start → wait_reply → wait_secret → wait_auth → done. */
+export class Initiator extends Machine {
+  readonly group: Group;
+  readonly #opts: { group: Group; share: Uint8Array; nonce: Uint8Array; identity: Identity; random: RandomSource };
+  #hello: Uint8Array | null = null;
+  #reader: RecordReader | null = null;
+  #writer: RecordWriter | null = null;
+  #th1: Uint8Array | null = null;
+
+  /** `share` is our ephemeral public share for `group`; `nonce` 32 fresh random bytes. */
+  constructor(opts: { group: Group; share: Uint8Array; nonce: Uint8Array; identity: Identity; random: RandomSource }) {
+    super();
+    if (opts.nonce.length !== NONCE_LEN) throw new TypeError(`"nonce" expected ${NONCE_LEN} bytes, got ${opts.nonce.length}`);
+    if (opts.share.length !== SHARE_LEN[opts.group]) throw new TypeError(`"share" expected ${SHARE_LEN[opts.group]} bytes, got ${opts.share.length}`);
+    this.group = opts.group;
+    this.#opts = opts;
+  }
+
+  /** The HELLO frame to send first. */
+  hello(): Uint8Array {
+    return this.step("start", () => {
+      const h = encodeHello(FrameType.HELLO, this.group, this.#opts.nonce, this.#opts.share);
+      this.transcript.add(h);
+      this.#hello = h;
+      this.state = "wait_reply";
+      return h;
+    });
+  }
+
+  /**
+   * Feed a frame from the responder.
+   * @throws ProtocolError for every fault in PROTOCOL §8's initiator table.
+   */
+  recv(f: Frame): KexRequest | Done {
+    if (this.state === "wait_reply") return this.step("wait_reply", () => this.#onReply(f));
+    return this.step("wait_auth", () => this.#onAuth(f));
+  }
+
+  #onReply(f: Frame): KexRequest {
+    if (f.type === FrameType.ALERT) throw alertFrameError(f);
+    if (f.type !== FrameType.HELLO_REPLY) throw fail("unexpected_message", "expected HELLO_REPLY");
+    const h = parseHello(f);
+    if (h.version !== VERSION) throw fail("unsupported_version", `the peer answered with version ${h.version}`);
+    if (h.group !== this.group) throw fail("bad_hello", "the peer answered in a different group");
+    checkShare(this.group, h.share);
+    if (ctEqual(h.share, this.#opts.share)) throw fail("reflection", "the peer echoed our own key share");
+    this.transcript.add(f.bytes);
+    this.#th1 = this.transcript.hash();
+    this.state = "wait_secret";
+    return { kind: "kex", group: this.group, peerShare: new Uint8Array(h.share) };
+  }
+
+  /** Z for the requested exchange (ownership passes: Z is wiped). @throws ProtocolError bad_share. */
+  completeKex(z: Uint8Array): void {
+    this.step("wait_secret", () => {
+      checkSecret(this.group, z);
+      this.hs = handshakeSecret(z);
+      wipe(z);
+      const hk = handshakeKeys(this.hs, this.#th1!);
+      this.#reader = RecordReader.fromKeyBlock(hk.r2i);
+      this.#writer = RecordWriter.fromKeyBlock(hk.i2r, this.#opts.random);
+      this.state = "wait_auth";
+    });
+  }
+
+  #onAuth(f: Frame): Done {
+    if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "expected the responder's AUTH record");
+    const item = authItem(this.#reader!.open(f.bytes));
+    const peer = verifyAuth(item, Label.responder_auth, this.#th1!, this.#opts.identity.publicKey);
+    this.transcript.add(f.bytes);
+    const th2 = this.transcript.hash();
+    const auth = sealAuth(this.#writer!, this.#opts.identity, Label.initiator_auth, th2);
+    this.transcript.add(auth);
+    const th3 = this.transcript.hash();
+    const ts = trafficSecrets(this.hs!, th3);
+    return { kind: "done", send: [auth], result: this.finish(th3, ts.i2r, ts.r2i, peer, this.#opts.random) };
+  }
+
+  /**
+   * After our identity is refused by local policy, the ALERT record to send (under
+   * hk_i2r, sequence 0), or null when keys do not exist yet (send a plaintext ALERT frame).
+   */
+  alertRecord(code: number, reason = ""): Uint8Array | null {
+    if (this.#writer === null || this.#writer.seq !== 0) return null;
+    return this.#writer.seal(encodeItems([{ kind: "alert", code, reason }]));
+  }
+}
+
+/** The responder's state machine: start → wait_secret → wait_auth → done. */
+export class Responder extends Machine {
+  readonly #opts: { accept: Group[]; nonce: Uint8Array; identity: Identity; random: RandomSource };
+  #group: Group | null = null;
+  #peerShare: Uint8Array | null = null;
+  #reader: RecordReader | null = null;
+  #th2: Uint8Array | null = null;
+  #hello: Uint8Array | null = null;
+
+  /** `accept` is the local group policy, `nonce` 32 fresh random bytes. */
+  constructor(opts: { accept: Group[]; nonce: Uint8Array; identity: Identity; random: RandomSource }) {
+    super();
+    if (opts.nonce.length !== NONCE_LEN) throw new TypeError(`"nonce" expected ${NONCE_LEN} bytes, got ${opts.nonce.length}`);
+    if (opts.accept.length === 0) throw new TypeError(`"accept" must name at least one group`);
+    this.#opts = opts;
+  }
+
+  /** The group the initiator chose (after its HELLO). */
+  get group(): Group | null {
+    return this.#group;
+  }
+
+  /** Feed a frame from the initiator. @throws ProtocolError for every fault in PROTOCOL §8's responder table. */
+  recv(f: Frame): KexRequest | Done {
+    if (this.state === "start") return this.step("start", () => this.#onHello(f));
+    return this.step("wait_auth", () => this.#onAuth(f));
+  }
+
+  #onHello(f: Frame): KexRequest {
+    if (f.type === FrameType.ALERT) throw alertFrameError(f);
+    if (f.type !== FrameType.HELLO) throw fail("unexpected_message", "expected HELLO");
+    const h = parseHello(f);
+    if (h.version !== VERSION) throw fail("unsupported_version", `the peer speaks version ${h.version}`);
+    if (!isGroup(h.group) || !this.#opts.accept.includes(h.group)) {
+      throw fail("unsupported_group", `the peer asked for group ${h.group}, which this peer does not accept`, { accepted: [...this.#opts.accept] });
+    }
+    checkShare(h.group, h.share);
+    this.#group = h.group;
+    this.#peerShare = new Uint8Array(h.share);
+    this.#hello = new Uint8Array(f.bytes);
+    this.state = "wait_secret";
+    return { kind: "kex", group: h.group, peerShare: this.#peerShare };
+  }
+
+  /**
+   * Our ephemeral share and Z (Z is wiped). Returns the frames to send: HELLO_REPLY and
+   * the AUTH record. @throws ProtocolError bad_share / reflection.
+   */
+  completeKex(share: Uint8Array, z: Uint8Array): Uint8Array[] {
+    return this.step("wait_secret", () => {
+      const group = this.#group!;
+      if (share.length !== SHARE_LEN[group]) throw new TypeError(`"share" expected ${SHARE_LEN[group]} bytes, got ${share.length}`);
+      if (ctEqual(share, this.#peerShare!)) throw fail("reflection", "the peer sent our own key share");
+      checkSecret(group, z);
+      const reply = encodeHello(FrameType.HELLO_REPLY, group, this.#opts.nonce, share);
+      this.transcript.add(this.#hello!);
+      this.transcript.add(reply);
+      const th1 = this.transcript.hash();
+      this.hs = handshakeSecret(z);
+      wipe(z);
+      const hk = handshakeKeys(this.hs, th1);
+      this.#reader = RecordReader.fromKeyBlock(hk.i2r);
+      const auth = sealAuth(RecordWriter.fromKeyBlock(hk.r2i, this.#opts.random), this.#opts.identity, Label.responder_auth, th1);
+      this.transcript.add(auth);
+      this.#th2 = this.transcript.hash();
+      this.state = "wait_auth";
+      return [reply, auth];
+    });
+  }
+
+  #onAuth(f: Frame): Done {
+    if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "expected the initiator's AUTH record");
+    const item = authItem(this.#reader!.open(f.bytes));
+    const peer = verifyAuth(item, Label.initiator_auth, this.#th2!, this.#opts.identity.publicKey);
+    this.transcript.add(f.bytes);
+    const th3 = this.transcript.hash();
+    const ts = trafficSecrets(this.hs!, th3);
+    return { kind: "done", send: [], result: this.finish(th3, ts.r2i, ts.i2r, peer, this.#opts.random) };
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The items inside a record's plaintext (PROTOCOL §6): content_type:u8 | len:u16 | content.
+ * Decoding checks every size before it reads, and every text with a fatal UTF-8 decoder.
+ */
+import {
+  AUTH_LEN,
+  ContentType,
+  FIRST_OPTIONAL_CONTENT_TYPE,
+  IDENTITY_LEN,
+  ID_LEN,
+  INSTANCE_LEN,
+  ITEM_HEADER_LEN,
+  MAX_NAME_LEN,
+  MAX_PLAINTEXT,
+  PING_LEN,
+} from "./constants.ts";
+import { fail } from "./errors.ts";
+
+/** One decoded item. Unknown optional types (0x80..0xFF) are skipped, never returned. */
+export type Item =
+  | { kind: "auth"; identity: Uint8Array; sig: Uint8Array }
+  | { kind: "text"; id: bigint; text: string }
+  | { kind: "ack"; id: bigint }
+  | { kind: "ping"; data: Uint8Array }
+  | { kind: "pong"; data: Uint8Array }
+  | { kind: "key_update" }
+  | { kind: "close"; reason: string }
+  | { kind: "profile"; instance: Uint8Array; name: string }
+  | { kind: "alert"; code: number; reason: string }
+  | { kind: "padding"; length: number };
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+function text(b: Uint8Array, what: string): string {
+  try {
+    return decoder.decode(b);
+  } catch {
+    throw fail("invalid_utf8", `${what} is not valid UTF-8`);
+  }
+}
+
+function exact(len: number, want: number, what: string): void {
+  if (len !== want) throw fail("bad_item", `${what} item has ${len} bytes, expected ${want}`);
+}
+
+/** Decode every item of a record plaintext. @throws ProtocolError bad_item / invalid_utf8. */
+export function decodeItems(pt: Uint8Array): Item[] {
+  const items: Item[] = [];
+  const dv = new DataView(pt.buffer, pt.byteOffset, pt.byteLength);
+  let off = 0;
+  if (pt.length === 0) throw fail("bad_item", "a record holds no items");
+  while (off < pt.length) {
+    if (pt.length - off < ITEM_HEADER_LEN) throw fail("bad_item", "an item header is cut short");
+    const type = pt[off]!;
+    const len = dv.getUint16(off + 1);
+    const start = off + ITEM_HEADER_LEN;
+    if (len > pt.length - start) throw fail("bad_item", `an item declares ${len} bytes but ${pt.length - start} remain`);
+    const c = pt.subarray(start, start + len);
+    off = start + len;
+    switch (type) {
+      case ContentType.AUTH:
+        exact(len, AUTH_LEN, "AUTH");
+        items.push({ kind: "auth", identity: c.subarray(0, IDENTITY_LEN), sig: c.subarray(IDENTITY_LEN) });
+        break;
+      case ContentType.TEXT:
+        if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
+        items.push({ kind: "text", id: dv.getBigUint64(start), text: text(c.subarray(ID_LEN), "TEXT") });
+        break;
+      case ContentType.ACK:
+        exact(len, ID_LEN, "ACK");
+        items.push({ kind: "ack", id: dv.getBigUint64(start) });
+        break;
+      case ContentType.PING:
+      case ContentType.PONG:
+        exact(len, PING_LEN, type === ContentType.PING ? "PING" : "PONG");
+        items.push({ kind: type === ContentType.PING ? "ping" : "pong", data: c });
+        break;
+      case ContentType.KEY_UPDATE:
+        exact(len, 0, "KEY_UPDATE");
+        items.push({ kind: "key_update" });
+        break;
+      case ContentType.CLOSE:
+        items.push({ kind: "close", reason: text(c, "CLOSE reason") });
+        break;
+      case ContentType.PROFILE: {
+        if (len < INSTANCE_LEN) throw fail("bad_item", "PROFILE item is shorter than its instance id");
+        if (len - INSTANCE_LEN > MAX_NAME_LEN) throw fail("bad_item", `PROFILE name of ${len - INSTANCE_LEN} bytes exceeds ${MAX_NAME_LEN}`);
+        items.push({ kind: "profile", instance: c.subarray(0, INSTANCE_LEN), name: text(c.subarray(INSTANCE_LEN), "PROFILE name") });
+        break;
+      }
+      case ContentType.ALERT:
+        if (len < 1) throw fail("bad_item", "ALERT item has no code");
+        items.push({ kind: "alert", code: c[0]!, reason: text(c.subarray(1), "ALERT reason") });
+        break;
+      case ContentType.PADDING:
+        items.push({ kind: "padding", length: len });
+        break;
+      default:
+        // PROTOCOL §6: unknown 0x00..0x7F is an error; unknown 0x80..0xFF is ignored.
+        if (type < FIRST_OPTIONAL_CONTENT_TYPE) throw fail("bad_item", `unknown content type 0x${type.toString(16).padStart(2, "0")}`);
+    }
+  }
+  return items;
+}
+
+function header(out: Uint8Array, off: number, type: number, len: number): number {
+  out[off] = type;
+  out[off + 1] = len >>> 8;
+  out[off + 2] = len & 0xff;
+  return off + ITEM_HEADER_LEN;
+}
+
+/** The encoded size of an item. */
+export function itemSize(item: Item): number {
+  return ITEM_HEADER_LEN + contentOf(item).length;
+}
+
+function u64(n: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, n);
+  return b;
+}
+
+function join(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function contentOf(item: Item): Uint8Array {
+  switch (item.kind) {
+    case "auth":
+      return join(item.identity, item.sig);
+    case "text":
+      return join(u64(item.id), encoder.encode(item.text));
+    case "ack":
+      return u64(item.id);
+    case "ping":
+    case "pong":
+      return item.data;
+    case "key_update":
+      return new Uint8Array(0);
+    case "close":
+      return encoder.encode(item.reason);
+    case "profile":
+      return join(item.instance, encoder.encode(item.name));
+    case "alert":
+      return join(new Uint8Array([item.code]), encoder.encode(item.reason));
+    case "padding":
+      return new Uint8Array(item.length);
+  }
+}
+
+const TYPE_OF: Record<Item["kind"], number> = {
+  auth: ContentType.AUTH,
+  text: ContentType.TEXT,
+  ack: ContentType.ACK,
+  ping: ContentType.PING,
+  pong: ContentType.PONG,
+  key_update: ContentType.KEY_UPDATE,
+  close: ContentType.CLOSE,
+  profile: ContentType.PROFILE,
+  alert: ContentType.ALERT,
+  padding: ContentType.PADDING,
+};
+
+/**
+ * Encode items into one plaintext. @throws RangeError when an item is malformed
+ * (wrong fixed size, name over 64 bytes) or the total exceeds 65,280 bytes: local bugs.
+ */
+export function encodeItems(items: Item[]): Uint8Array {
+  const contents = items.map(contentOf);
+  let total = 0;
+  for (const c of contents) total += ITEM_HEADER_LEN + c.length;
+  if (total > MAX_PLAINTEXT) throw new RangeError(`items total ${total} bytes, over ${MAX_PLAINTEXT}`);
+  const out = new Uint8Array(total);
+  let off = 0;
+  items.forEach((item, i) => {
+    const c = contents[i]!;
+    checkLocal(item, c.length);
+    off = header(out, off, TYPE_OF[item.kind], c.length);
+    out.set(c, off);
+    off += c.length;
+  });
+  return out;
+}
+
+function checkLocal(item: Item, len: number): void {
+  const fixed: Partial<Record<Item["kind"], number>> = { auth: AUTH_LEN, ack: ID_LEN, ping: PING_LEN, pong: PING_LEN, key_update: 0 };
+  const want = fixed[item.kind];
+  if (want !== undefined && len !== want) throw new RangeError(`${item.kind} item must be ${want} bytes, got ${len}`);
+  if (item.kind === "profile" && (item.instance.length !== INSTANCE_LEN || len - INSTANCE_LEN > MAX_NAME_LEN)) {
+    throw new RangeError(`profile needs an 8-byte instance and a name of at most ${MAX_NAME_LEN} bytes`);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Sealing and opening RECORD frames (PROTOCOL §5), one direction each.
+ *
+ * Send pipeline (RecordWriter.seal):
+ *   1. items → plaintext (items.ts), at most 65,280 bytes;
+ *   2. PKCS#7 pad to a multiple of 16 (1..16 bytes);
+ *   3. IV: 16 fresh bytes from the RandomSource (a CSPRNG pool at the edge);
+ *   4. AES-256-CBC under the enc key, through a context kept for the life of the key;
+ *   5. tag = HMAC-SHA256(mac key, seq:u64 | length:u16 | type:u8 | iv | ct), appended.
+ * Receive pipeline (RecordReader.open): the body size was checked by the frame
+ * assembler; the tag is verified in constant time BEFORE anything is decrypted, and a
+ * bad tag and bad padding raise the same error (no padding oracle).
+ */
+import { CbcDecryptor, CbcEncryptor, pkcs7Unpad, CbcError } from "../crypto/aes-cbc.ts";
+import { wipe } from "../crypto/bytes.ts";
+import { ctEqual, HmacKey } from "../crypto/hash.ts";
+import type { RandomSource } from "../crypto/random.ts";
+import {
+  BLOCK_LEN,
+  FRAME_HEADER_LEN,
+  FrameType,
+  IV_LEN,
+  KEY_BLOCK_LEN,
+  KEY_UPDATE_INTERVAL,
+  MAX_PLAINTEXT,
+  SEQ_LEN,
+  TAG_LEN,
+} from "./constants.ts";
+import { checkFrameHeader } from "./frame.ts";
+import { fail } from "./errors.ts";
+import { nextSecret, trafficKeys } from "./schedule.ts";
+
+class DirectionKeys {
+  enc!: CbcEncryptor | CbcDecryptor;
+  mac!: HmacKey;
+  seq = 0;
+  readonly seqBuf = new Uint8Array(SEQ_LEN);
+  readonly seqView = new DataView(this.seqBuf.buffer);
+  secret: Uint8Array | null;
+
+  constructor(
+    keyBlock: Uint8Array,
+    secret: Uint8Array | null,
+    readonly sending: boolean,
+  ) {
+    if (keyBlock.length !== KEY_BLOCK_LEN) throw new TypeError(`"key block" expected ${KEY_BLOCK_LEN} bytes, got ${keyBlock.length}`);
+    this.secret = secret;
+    this.#install(keyBlock);
+  }
+
+  #install(keyBlock: Uint8Array): void {
+    const encKey = keyBlock.subarray(0, 32);
+    this.enc = this.sending ? new CbcEncryptor(encKey) : new CbcDecryptor(encKey);
+    this.mac = new HmacKey(keyBlock.subarray(32, 64));
+    this.seq = 0;
+    wipe(keyBlock);
+  }
+
+  /** KEY_UPDATE: ts = next(ts), keys = keys(ts), seq = 0. */
+  update(): void {
+    if (this.secret === null) throw new Error("handshake keys cannot be updated");
+    const next = nextSecret(this.secret);
+    wipe(this.secret);
+    this.secret = next;
+    this.#install(trafficKeys(next));
+  }
+
+  /** The MAC input prefix seq:u64 for the current record. */
+  seqBytes(): Uint8Array {
+    this.seqView.setUint32(0, Math.floor(this.seq / 2 ** 32));
+    this.seqView.setUint32(4, this.seq >>> 0);
+    return this.seqBuf;
+  }
+}
+
+/** Seals records for one direction. */
+export class RecordWriter {
+  readonly #k: DirectionKeys;
+  readonly #random: RandomSource;
+
+  private constructor(k: DirectionKeys, random: RandomSource) {
+    this.#k = k;
+    this.#random = random;
+  }
+  /** A writer for a handshake key block (hk_*: enc | mac); it cannot be updated. The block is wiped. */
+  static fromKeyBlock(keyBlock: Uint8Array, random: RandomSource): RecordWriter {
+    return new RecordWriter(new DirectionKeys(keyBlock, null, true), random);
+  }
+  /** A writer for a traffic secret ts; keys(ts) are derived here. Takes ownership of `ts`. */
+  static fromSecret(ts: Uint8Array, random: RandomSource): RecordWriter {
+    return new RecordWriter(new DirectionKeys(trafficKeys(ts), ts, true), random);
+  }
+
+  /** Sequence number of the next record. */
+  get seq(): number {
+    return this.#k.seq;
+  }
+  /** True when the next record must carry KEY_UPDATE (PROTOCOL §6: at least every 2^20 records). */
+  get mustUpdate(): boolean {
+    return this.#k.seq >= KEY_UPDATE_INTERVAL - 1;
+  }
+
+  /**
+   * Seal one plaintext into a whole RECORD frame. When `keyUpdate` is true the plaintext
+   * ends with a KEY_UPDATE item and the keys are updated after this record.
+   * @throws RangeError when the plaintext is empty or over 65,280 bytes (local bug).
+   */
+  seal(plaintext: Uint8Array, keyUpdate = false): Uint8Array {
+    const n = plaintext.length;
+    if (n === 0 || n > MAX_PLAINTEXT) throw new RangeError(`record plaintext of ${n} bytes is outside 1..${MAX_PLAINTEXT}`);
+    const k = this.#k;
+    if (k.seq >= KEY_UPDATE_INTERVAL && !keyUpdate) throw new RangeError("keys must be updated before sealing more records");
+    const pad = BLOCK_LEN - (n % BLOCK_LEN);
+    const ctLen = n + pad;
+    const frameLen = FRAME_HEADER_LEN + IV_LEN + ctLen + TAG_LEN;
+    const frame = new Uint8Array(frameLen);
+    const length = frameLen - 2;
+    frame[0] = length >>> 8;
+    frame[1] = length & 0xff;
+    frame[2] = FrameType.RECORD;
+    const iv = frame.subarray(FRAME_HEADER_LEN, FRAME_HEADER_LEN + IV_LEN);
+    this.#random.fill(iv);
+    const padded = new Uint8Array(ctLen);
+    padded.set(plaintext);
+    padded.fill(pad, n);
+    const ct = (k.enc as CbcEncryptor).encrypt(iv, padded);
+    const macEnd = FRAME_HEADER_LEN + IV_LEN + ctLen;
+    frame.set(ct, FRAME_HEADER_LEN + IV_LEN);
+    k.mac.mac([k.seqBytes(), frame.subarray(0, macEnd)], frame, macEnd);
+    k.seq++;
+    if (keyUpdate) k.update();
+    return frame;
+  }
+}
+
+/** Opens records for one direction. */
+export class RecordReader {
+  readonly #k: DirectionKeys;
+  private constructor(k: DirectionKeys) {
+    this.#k = k;
+  }
+  /** A reader for a handshake key block (hk_*). The block is wiped. */
+  static fromKeyBlock(keyBlock: Uint8Array): RecordReader {
+    return new RecordReader(new DirectionKeys(keyBlock, null, false));
+  }
+  /** A reader for a traffic secret ts. Takes ownership of `ts`. */
+  static fromSecret(ts: Uint8Array): RecordReader {
+    return new RecordReader(new DirectionKeys(trafficKeys(ts), ts, false));
+  }
+
+  /** Sequence number expected for the next record. */
+  get seq(): number {
+    return this.#k.seq;
+  }
+
+  /**
+   * Verify and decrypt one whole RECORD frame; returns the plaintext (a view).
+   * @throws ProtocolError frame_length (bad size), bad_record (tag or padding: the same
+   * error for both), oversized (plaintext over 65,280 bytes), key_exhausted.
+   */
+  open(frame: Uint8Array): Uint8Array {
+    const k = this.#k;
+    const length = (frame[0]! << 8) | frame[1]!;
+    if (frame.length < FRAME_HEADER_LEN || frame.length !== length + 2 || frame[2] !== FrameType.RECORD) {
+      throw fail("frame_length", "record frame header does not match its size");
+    }
+    checkFrameHeader(FrameType.RECORD, length);
+    if (k.seq >= KEY_UPDATE_INTERVAL) throw fail("key_exhausted", `the peer sent ${KEY_UPDATE_INTERVAL} records without a key update`);
+    const macEnd = frame.length - TAG_LEN;
+    // PROTOCOL §5: verify the tag before decrypting (no padding oracle).
+    const want = k.mac.mac([k.seqBytes(), frame.subarray(0, macEnd)]);
+    if (!ctEqual(want, frame.subarray(macEnd))) throw fail("bad_record", "a record failed authentication");
+    const padded = (k.enc as CbcDecryptor).decrypt(frame.subarray(FRAME_HEADER_LEN, macEnd));
+    let n: number;
+    try {
+      n = pkcs7Unpad(padded);
+    } catch (e) {
+      if (e instanceof CbcError) throw fail("bad_record", "a record failed authentication");
+      throw e;
+    }
+    if (n > MAX_PLAINTEXT) throw fail("oversized", `a record carries ${n} bytes of plaintext, over ${MAX_PLAINTEXT}`);
+    k.seq++;
+    return padded.subarray(0, n);
+  }
+
+  /** Apply the peer's KEY_UPDATE: the next record is opened under keys(next(ts)), seq 0. */
+  update(): void {
+    this.#k.update();
+  }
+}
