@@ -165,17 +165,29 @@ abstract class Machine {
   }
 }
 
+/** Inputs of an Initiator. */
+export interface InitiatorOptions {
+  group: Group;
+  /** Our ephemeral public share for `group`. */
+  share: Uint8Array;
+  /** 32 fresh random bytes. */
+  nonce: Uint8Array;
+  identity: Identity;
+  random: RandomSource;
+  /** Local trust policy for the responder's identity; throw ProtocolError identity_rejected to refuse. */
+  verifyPeer?: (identity: Uint8Array) => void;
+}
+
 /** The initiator's state machine: start → wait_reply → wait_secret → wait_auth → done. */
 export class Initiator extends Machine {
   readonly group: Group;
-  readonly #opts: { group: Group; share: Uint8Array; nonce: Uint8Array; identity: Identity; random: RandomSource };
-  #hello: Uint8Array | null = null;
+  readonly #opts: InitiatorOptions;
   #reader: RecordReader | null = null;
   #writer: RecordWriter | null = null;
   #th1: Uint8Array | null = null;
 
   /** `share` is our ephemeral public share for `group`; `nonce` 32 fresh random bytes. */
-  constructor(opts: { group: Group; share: Uint8Array; nonce: Uint8Array; identity: Identity; random: RandomSource }) {
+  constructor(opts: InitiatorOptions) {
     super();
     if (opts.nonce.length !== NONCE_LEN) throw new TypeError(`"nonce" expected ${NONCE_LEN} bytes, got ${opts.nonce.length}`);
     if (opts.share.length !== SHARE_LEN[opts.group]) throw new TypeError(`"share" expected ${SHARE_LEN[opts.group]} bytes, got ${opts.share.length}`);
@@ -188,7 +200,6 @@ export class Initiator extends Machine {
     return this.step("start", () => {
       const h = encodeHello(FrameType.HELLO, this.group, this.#opts.nonce, this.#opts.share);
       this.transcript.add(h);
-      this.#hello = h;
       this.state = "wait_reply";
       return h;
     });
@@ -234,6 +245,9 @@ export class Initiator extends Machine {
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "expected the responder's AUTH record");
     const item = authItem(this.#reader!.open(f.bytes));
     const peer = verifyAuth(item, Label.responder_auth, this.#th1!, this.#opts.identity.publicKey);
+    // Local trust policy runs before our own AUTH is sealed: a refused responder never
+    // learns who we are (PROTOCOL §4, initiator identity hiding).
+    this.#opts.verifyPeer?.(peer);
     this.transcript.add(f.bytes);
     const th2 = this.transcript.hash();
     const auth = sealAuth(this.#writer!, this.#opts.identity, Label.initiator_auth, th2);
@@ -244,12 +258,14 @@ export class Initiator extends Machine {
   }
 
   /**
-   * After our identity is refused by local policy, the ALERT record to send (under
-   * hk_i2r, sequence 0), or null when keys do not exist yet (send a plaintext ALERT frame).
+   * The alert to send after a failure (PROTOCOL §7): a plaintext ALERT frame while no
+   * keys exist, a record under hk_i2r at sequence 0 once they do (e.g. identity_rejected
+   * before our AUTH), or null once our AUTH is sent.
    */
-  alertRecord(code: number, reason = ""): Uint8Array | null {
-    if (this.#writer === null || this.#writer.seq !== 0) return null;
-    return this.#writer.seal(encodeItems([{ kind: "alert", code, reason }]));
+  alertFor(code: number): Uint8Array | null {
+    if (this.#writer === null) return encodeAlertFrame(code);
+    if (this.#writer.seq !== 0) return null;
+    return this.#writer.seal(encodeItems([{ kind: "alert", code, reason: "" }]));
   }
 }
 

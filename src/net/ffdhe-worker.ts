@@ -1,0 +1,70 @@
+/**
+ * Worker thread that does the finite-field Diffie-Hellman arithmetic, so that building
+ * a group's context (~0.44 s, once) never blocks the main event loop.
+ * Private exponents are drawn here and never leave this thread.
+ *
+ * Messages in:  {id, op: "share", group}              → {id, share}     (keeps x under id)
+ *               {id, op: "finish", group, peer}       → {id, z}         (forgets x)
+ *               {id, op: "respond", group, peer}      → {id, share, z}  (x never stored)
+ *               {id, op: "drop"}                                          (forgets x)
+ * Errors come back as {id, error: message}.
+ */
+import { randomFillSync } from "node:crypto";
+import { ffdheContext, type FfdheName } from "../crypto/ffdhe.ts";
+
+declare const self: Worker;
+
+const MAX_PENDING = 65_536;
+const pending = new Map<number, Uint8Array>();
+
+function exponent(name: FfdheName): Uint8Array {
+  const ctx = ffdheContext(name);
+  const x = new Uint8Array(ctx.group.exponentLen);
+  do randomFillSync(x);
+  while (x.every((b, i) => (i === x.length - 1 ? b < 2 : b === 0)));
+  return x;
+}
+
+self.onmessage = (ev: MessageEvent) => {
+  const m = ev.data as { id: number; op: string; group: FfdheName; peer?: Uint8Array };
+  try {
+    switch (m.op) {
+      case "warm":
+        ffdheContext(m.group);
+        self.postMessage({ id: m.id });
+        return;
+      case "share": {
+        if (pending.size >= MAX_PENDING) throw new Error("too many pending exchanges");
+        const x = exponent(m.group);
+        pending.set(m.id, x);
+        self.postMessage({ id: m.id, share: ffdheContext(m.group).publicShare(x) });
+        return;
+      }
+      case "finish": {
+        const x = pending.get(m.id);
+        pending.delete(m.id);
+        if (x === undefined) throw new Error("no pending exchange");
+        const z = ffdheContext(m.group).sharedSecret(x, m.peer!);
+        x.fill(0);
+        self.postMessage({ id: m.id, z });
+        return;
+      }
+      case "respond": {
+        const x = exponent(m.group);
+        const ctx = ffdheContext(m.group);
+        const share = ctx.publicShare(x);
+        const z = ctx.sharedSecret(x, m.peer!);
+        x.fill(0);
+        self.postMessage({ id: m.id, share, z });
+        return;
+      }
+      case "drop":
+        pending.get(m.id)?.fill(0);
+        pending.delete(m.id);
+        return;
+    }
+    throw new Error(`unknown op ${m.op}`);
+  } catch (e) {
+    self.postMessage({ id: m.id, error: (e as Error).message });
+  }
+};

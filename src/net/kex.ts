@@ -1,0 +1,121 @@
+/**
+ * Key-exchange arithmetic for the handshake, at the edge.
+ * X25519 runs inline (≈ 45 µs). ffdhe2048/3072 run in a worker thread (ffdhe-worker.ts):
+ * the per-group context is built there once, and each exchange costs ≈ 0.3 ms per
+ * exponentiation plus a message round trip, without blocking the event loop.
+ */
+import { x25519, x25519Generate } from "../crypto/x25519.ts";
+import { GROUP_NAMES, Group } from "../protocol/constants.ts";
+import type { FfdheName } from "../crypto/ffdhe.ts";
+import type { KeyObject } from "node:crypto";
+
+/** An initiator's half of an exchange: its share now, Z once the reply arrives. */
+export interface PendingKex {
+  share: Uint8Array;
+  finish(peerShare: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  /** Forget the private key without finishing. */
+  drop(): void;
+}
+
+type Reply = { id: number; share?: Uint8Array; z?: Uint8Array; error?: string };
+
+class FfdheWorker {
+  #worker: Worker | null = null;
+  #nextId = 1;
+  #waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+
+  #get(): Worker {
+    if (this.#worker === null) {
+      const w = new Worker(new URL("./ffdhe-worker.ts", import.meta.url));
+      w.onmessage = (ev: MessageEvent) => {
+        const r = ev.data as Reply;
+        const p = this.#waiting.get(r.id);
+        if (!p) return;
+        this.#waiting.delete(r.id);
+        if (r.error !== undefined) p.reject(new Error(r.error));
+        else p.resolve(r);
+      };
+      w.unref();
+      this.#worker = w;
+    }
+    return this.#worker;
+  }
+
+  call(op: string, group: FfdheName, peer?: Uint8Array, id = this.#nextId++): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      this.#get().postMessage({ id, op, group, peer });
+    });
+  }
+
+  post(op: string, id: number): void {
+    this.#worker?.postMessage({ id, op });
+  }
+
+  newId(): number {
+    return this.#nextId++;
+  }
+
+  terminate(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+    for (const p of this.#waiting.values()) p.reject(new Error("key exchange worker stopped"));
+    this.#waiting.clear();
+  }
+}
+
+const worker = new FfdheWorker();
+
+/** Build the worker's context for a finite-field group ahead of time (optional). */
+export function warmFfdhe(group: Group): Promise<unknown> {
+  return group === Group.X25519 ? Promise.resolve() : worker.call("warm", GROUP_NAMES[group] as FfdheName);
+}
+
+/** Stop the worker thread (tests, shutdown). */
+export function stopKexWorker(): void {
+  worker.terminate();
+}
+
+/** Start an exchange as initiator. */
+export async function initiatorKex(group: Group): Promise<PendingKex> {
+  if (group === Group.X25519) {
+    let key: KeyObject | null = null;
+    const { privateKey, publicKey } = x25519Generate();
+    key = privateKey;
+    return {
+      share: publicKey,
+      finish: (peer) => {
+        const z = x25519(key!, peer);
+        key = null;
+        return z;
+      },
+      drop: () => {
+        key = null;
+      },
+    };
+  }
+  const name = GROUP_NAMES[group] as FfdheName;
+  const id = worker.newId();
+  const r = await worker.call("share", name, undefined, id);
+  let done = false;
+  return {
+    share: r.share!,
+    finish: async (peer) => {
+      done = true;
+      return (await worker.call("finish", name, peer, id)).z!;
+    },
+    drop: () => {
+      if (!done) worker.post("drop", id);
+      done = true;
+    },
+  };
+}
+
+/** A responder's whole exchange: a fresh share and Z with the initiator's share. */
+export function responderKex(group: Group, peerShare: Uint8Array): { share: Uint8Array; z: Uint8Array } | Promise<{ share: Uint8Array; z: Uint8Array }> {
+  if (group === Group.X25519) {
+    const { privateKey, publicKey } = x25519Generate();
+    return { share: publicKey, z: x25519(privateKey, peerShare) };
+  }
+  return worker.call("respond", GROUP_NAMES[group] as FfdheName, peerShare).then((r) => ({ share: r.share!, z: r.z! }));
+}

@@ -1,0 +1,36 @@
+/**
+ * Implementation limits of the networking edge (not part of the wire format: those are
+ * in src/protocol/constants.ts). Every buffer and queue a peer can grow is bounded here.
+ */
+export interface Limits {
+  /** A handshake must finish within this many ms (timeout alert otherwise). */
+  handshakeTimeoutMs: number;
+  /** Established plus handshaking sessions, in and out. Beyond: ALERT busy. */
+  maxSessions: number;
+  /** Handshakes in progress at once. Beyond: ALERT busy. */
+  maxHalfOpen: number;
+  /** Handshakes in progress at once from one remote address. */
+  maxHalfOpenPerAddress: number;
+  /** Bytes waiting to be written to one socket; a peer that does not read past this is cut off. */
+  maxSendQueueBytes: number;
+  /** Frames held while the key exchange computes (the peer should not send more). */
+  maxPendingFrames: number;
+  /** Idle time before we send a PING (ms); 0 disables keepalive. */
+  keepaliveMs: number;
+  /** No bytes from the peer for this long (ms) ends the session; 0 disables. */
+  idleTimeoutMs: number;
+  /** KEY_UPDATEs a peer may send per second on average (burst of 8 allowed). */
+  keyUpdatesPerSecond: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  handshakeTimeoutMs: 10_000,
+  maxSessions: 20_000,
+  maxHalfOpen: 4_096,
+  maxHalfOpenPerAddress: 4_096,
+  maxSendQueueBytes: 8 * 1024 * 1024,
+  maxPendingFrames: 4,
+  keepaliveMs: 15_000,
+  idleTimeoutMs: 45_000,
+  keyUpdatesPerSecond: 4,
+};

@@ -1,0 +1,238 @@
+/**
+ * A sotto peer on the network: one listener and any number of outbound dials, each
+ * connection a Session. The only code that calls Bun.listen / Bun.connect.
+ * Caps (sessions, half-open handshakes per peer and per address) answer with ALERT busy;
+ * one sweep timer drives every session's deadlines.
+ */
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+import { systemRandom, type RandomSource } from "../crypto/random.ts";
+import { AlertCode, Group } from "../protocol/constants.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { Identity } from "../protocol/handshake.ts";
+import { encodeAlertFrame } from "../protocol/handshake.ts";
+import type { Item } from "../protocol/items.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { Session, type CloseInfo, type Role } from "./session.ts";
+
+export interface PeerEvents {
+  onReady?(s: Session): void;
+  onItem?(s: Session, item: Item): void;
+  onClose?(s: Session, info: CloseInfo): void;
+  onDrain?(s: Session): void;
+}
+
+export interface PeerOptions {
+  identity: Identity;
+  profile: { instance: Uint8Array; name: string };
+  /** Group offered when dialling (default X25519). */
+  group?: Group;
+  /** Groups accepted when answering, and allowed for a retry after unsupported_group. */
+  accept?: Group[];
+  limits?: Partial<Limits>;
+  random?: RandomSource;
+  /** Trust policy; throw ProtocolError identity_rejected to refuse. */
+  verifyPeer?: (identity: Uint8Array, ctx: { role: Role; address: string }) => void;
+  events?: PeerEvents;
+}
+
+type SocketData = { session: Session | null; dial?: Dial };
+type Dial = { host: string; port: number; group: Group; retried: boolean; resolve: (s: Session) => void; reject: (e: Error) => void };
+
+/** A connection could not be made or the handshake failed; `cause` holds the protocol error. */
+export class ConnectError extends Error {
+  constructor(
+    message: string,
+    override readonly cause?: Error,
+  ) {
+    super(message);
+    this.name = "ConnectError";
+  }
+}
+
+export class Peer {
+  readonly limits: Limits;
+  readonly sessions = new Set<Session>();
+  readonly #o: PeerOptions;
+  readonly #random: RandomSource;
+  readonly #halfOpenByAddr = new Map<string, number>();
+  #halfOpen = 0;
+  #listener: TCPSocketListener<SocketData> | null = null;
+  #sweep: ReturnType<typeof setInterval> | null = null;
+  #closed = false;
+
+  constructor(o: PeerOptions) {
+    this.#o = o;
+    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.#random = o.random ?? systemRandom;
+  }
+
+  get accept(): Group[] {
+    return this.#o.accept ?? [Group.X25519, Group.FFDHE2048, Group.FFDHE3072];
+  }
+
+  /** Handshakes in progress. */
+  get halfOpen(): number {
+    return this.#halfOpen;
+  }
+
+  /** Change the display name sent in PROFILE (to new sessions, and to open ones). */
+  setName(name: string): void {
+    this.#o.profile.name = name;
+    for (const s of this.sessions) if (s.state === "open") s.send({ kind: "profile", instance: this.#o.profile.instance, name });
+  }
+
+  #handlers(): SocketHandler<SocketData> {
+    return {
+      open: (socket) => this.#open(socket),
+      data: (socket, chunk) => socket.data.session?.onData(chunk),
+      drain: (socket) => socket.data.session?.onDrain(),
+      close: (socket, err) => this.#socketClosed(socket, err ?? undefined),
+      error: (socket, err) => this.#socketClosed(socket, err),
+      connectError: (socket, err) => {
+        const d = socket.data.dial;
+        if (d) d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${(err as Error & { code?: string }).code ?? err.message}`, err));
+      },
+    };
+  }
+
+  /**
+   * Listen on host:port (port 0 picks a free one). Resolves with the port.
+   * @throws ConnectError with one clear sentence (port in use, permission).
+   */
+  listen(host: string, port: number): number {
+    try {
+      this.#listener = Bun.listen<SocketData>({ hostname: host, port, socket: this.#handlers(), data: { session: null } });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why = code === "EADDRINUSE" ? "the port is already in use" : code === "EACCES" ? "permission denied" : (e as Error).message;
+      throw new ConnectError(`cannot listen on ${host}:${port}: ${why}`, e as Error);
+    }
+    this.#startSweep();
+    return this.#listener.port;
+  }
+
+  /** Stop accepting connections (open sessions stay). */
+  stopListening(): void {
+    this.#listener?.stop(false);
+    this.#listener = null;
+  }
+
+  /**
+   * Dial host:port and run the handshake. Resolves with the session once both PROFILEs
+   * are exchanged. After an unsupported_group alert it retries once, with a group both
+   * the responder named and our own policy accepts.
+   * @throws ConnectError (unreachable, refused, handshake failed; `cause` is the ProtocolError).
+   */
+  connect(host: string, port: number, group: Group = this.#o.group ?? Group.X25519): Promise<Session> {
+    this.#startSweep();
+    return new Promise<Session>((resolve, reject) => {
+      const dial: Dial = { host, port, group, retried: false, resolve, reject };
+      this.#dial(dial);
+    });
+  }
+
+  #dial(d: Dial): void {
+    Bun.connect<SocketData>({ hostname: d.host, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) =>
+      d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${err.code === "ECONNREFUSED" ? "connection refused" : (err.code ?? err.message)}`, err)),
+    );
+  }
+
+  #open(socket: Socket<SocketData>): void {
+    const dial = socket.data?.dial;
+    const role: Role = dial ? "initiator" : "responder";
+    const address = dial ? `${dial.host}:${dial.port}` : `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
+    const remote = dial ? dial.host : socket.remoteAddress;
+    if (this.#closed || this.sessions.size >= this.limits.maxSessions || this.#halfOpen >= this.limits.maxHalfOpen || (this.#halfOpenByAddr.get(remote) ?? 0) >= this.limits.maxHalfOpenPerAddress) {
+      if (!dial) socket.write(encodeAlertFrame(AlertCode.busy));
+      socket.data = { session: null };
+      socket.end();
+      dial?.reject(new ConnectError(`too many connections: not dialling ${address}`));
+      return;
+    }
+    const s = new Session(
+      socket as Socket<unknown>,
+      {
+        role,
+        identity: this.#o.identity,
+        profile: this.#o.profile,
+        group: dial?.group,
+        accept: this.accept,
+        limits: this.limits,
+        random: this.#random,
+        address,
+        verifyPeer: this.#o.verifyPeer ? (id) => this.#o.verifyPeer!(id, { role, address }) : undefined,
+      },
+      {
+        onReady: (s) => {
+          this.#handshakeOver(s, remote);
+          dial?.resolve(s);
+          this.#o.events?.onReady?.(s);
+        },
+        onItem: (s, item) => this.#o.events?.onItem?.(s, item),
+        onDrain: (s) => this.#o.events?.onDrain?.(s),
+        onClose: (s, info) => this.#sessionClosed(s, info, remote, dial),
+      },
+    );
+    s.tag = { halfOpen: true };
+    this.#halfOpen++;
+    this.#halfOpenByAddr.set(remote, (this.#halfOpenByAddr.get(remote) ?? 0) + 1);
+    socket.data = { session: s, dial };
+    this.sessions.add(s);
+    void s.start();
+  }
+
+  #handshakeOver(s: Session, remote: string): void {
+    const t = s.tag as { halfOpen?: boolean } | null;
+    if (t?.halfOpen) {
+      t.halfOpen = false;
+      this.#halfOpen--;
+      const n = (this.#halfOpenByAddr.get(remote) ?? 1) - 1;
+      if (n <= 0) this.#halfOpenByAddr.delete(remote);
+      else this.#halfOpenByAddr.set(remote, n);
+    }
+  }
+
+  #sessionClosed(s: Session, info: CloseInfo, remote: string, dial?: Dial): void {
+    this.#handshakeOver(s, remote);
+    this.sessions.delete(s);
+    if (dial && s.peerProfile === null) {
+      const e = info.error;
+      if (e instanceof ProtocolError && e.code === "alert" && e.alert === AlertCode.unsupported_group && !dial.retried && !this.#closed) {
+        const next = (e.accepted ?? []).find((g) => g !== dial.group && this.accept.includes(g as Group)) as Group | undefined;
+        if (next !== undefined) {
+          this.#dial({ ...dial, group: next, retried: true });
+          return;
+        }
+      }
+      dial.reject(new ConnectError(`handshake with ${dial.host}:${dial.port} failed: ${e?.message ?? "the connection closed"}`, e ?? undefined));
+    }
+    this.#o.events?.onClose?.(s, info);
+  }
+
+  #socketClosed(socket: Socket<SocketData>, err?: Error): void {
+    const s = socket.data?.session;
+    if (s) s.onSocketClose(err);
+  }
+
+  #startSweep(): void {
+    if (this.#sweep !== null) return;
+    const every = Math.max(20, Math.min(1000, this.limits.handshakeTimeoutMs / 4));
+    this.#sweep = setInterval(() => {
+      const now = performance.now();
+      for (const s of this.sessions) s.tick(now);
+    }, every);
+    this.#sweep.unref?.();
+  }
+
+  /** Send CLOSE on every session, stop listening, and wait (bounded) for the sockets to finish. */
+  async close(reason = "bye", waitMs = 1000): Promise<void> {
+    this.#closed = true;
+    this.stopListening();
+    for (const s of [...this.sessions]) s.close(reason);
+    const until = performance.now() + waitMs;
+    while (this.sessions.size > 0 && performance.now() < until) await Bun.sleep(10);
+    for (const s of [...this.sessions]) s.destroy();
+    if (this.#sweep) clearInterval(this.#sweep);
+    this.#sweep = null;
+  }
+}

@@ -1,0 +1,482 @@
+/**
+ * One TCP connection through handshake, PROFILE exchange, chat and CLOSE.
+ *
+ * Receive pipeline:
+ *   1. socket bytes → FrameAssembler (views for whole frames, ≤ 1 partial frame buffered);
+ *   2. handshake frames → the Initiator/Responder machine; DH work → kex.ts (inline or worker);
+ *   3. RECORD → RecordReader.open (tag checked before decrypting) → items;
+ *   4. PROFILE first, then TEXT/ACK/PONG/PROFILE go to the owner; PING answered here;
+ *   5. any fault: one alert code to the peer (when it can read it), close, report once.
+ * Send pipeline: items queued in one tick are packed into as few records as fit
+ * (≤ 65,280 bytes each), sealed, and written with one socket.write; what the socket does
+ * not take waits in a bounded queue until `drain`.
+ */
+import type { Socket } from "bun";
+import { concat } from "../crypto/bytes.ts";
+import type { RandomSource } from "../crypto/random.ts";
+import { randomBytes } from "node:crypto";
+import { AlertCode, FrameType, type Group, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
+import { fail, ProtocolError } from "../protocol/errors.ts";
+import { FrameAssembler, type Frame } from "../protocol/frame.ts";
+import { encodeAlertFrame, Initiator, Responder, type Done, type HandshakeResult, type Identity, type KexRequest } from "../protocol/handshake.ts";
+import { decodeItems, encodeItems, type Item } from "../protocol/items.ts";
+import type { RecordReader, RecordWriter } from "../protocol/record.ts";
+import { initiatorKex, responderKex, type PendingKex } from "./kex.ts";
+import type { Limits } from "./limits.ts";
+
+export type Role = "initiator" | "responder";
+export type SessionState = "handshake" | "profile" | "open" | "closed";
+
+/** How a session ended. `error` is null for a clean CLOSE by either side. */
+export interface CloseInfo {
+  error: ProtocolError | Error | null;
+  byPeer: boolean;
+  reason: string;
+}
+
+/** What a session reports to its owner. */
+export interface SessionEvents {
+  onReady(s: Session): void;
+  onItem(s: Session, item: Item): void;
+  onClose(s: Session, info: CloseInfo): void;
+  onDrain?(s: Session): void;
+}
+
+export interface SessionOptions {
+  role: Role;
+  identity: Identity;
+  profile: { instance: Uint8Array; name: string };
+  /** Initiator: the group to offer. */
+  group?: Group;
+  /** Responder: the groups accepted. */
+  accept?: Group[];
+  limits: Limits;
+  random: RandomSource;
+  /** Remote address as host:port (the dialled one for an initiator). */
+  address: string;
+  /** Trust policy for the peer's identity; throws ProtocolError identity_rejected to refuse. */
+  verifyPeer?: (identity: Uint8Array) => void;
+  now?: () => number;
+}
+
+export class Session {
+  readonly role: Role;
+  readonly address: string;
+  readonly startedAt: number;
+  state: SessionState = "handshake";
+  peerIdentity: Uint8Array | null = null;
+  peerProfile: { instance: Uint8Array; name: string } | null = null;
+  th3: Uint8Array | null = null;
+  lastRecv: number;
+  lastSend: number;
+  /** Free slot for the owner (the chat keeps its per-peer state here). */
+  tag: unknown = null;
+
+  readonly #o: SessionOptions;
+  readonly #ev: SessionEvents;
+  readonly #socket: Socket<unknown>;
+  readonly #asm = new FrameAssembler();
+  #hs: Initiator | Responder | null = null;
+  #kex: PendingKex | null = null;
+  #busy = false; // a key exchange is being computed; frames wait in #held
+  #held: Uint8Array[] = [];
+  #writer: RecordWriter | null = null;
+  #reader: RecordReader | null = null;
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
+  #rekeyRequested = false;
+  #keyUpdateTokens = 8;
+  #keyUpdateAt: number;
+  #closeInfo: CloseInfo | null = null;
+  #endAfterDrain = false;
+
+  constructor(socket: Socket<unknown>, o: SessionOptions, ev: SessionEvents) {
+    this.#socket = socket;
+    this.#o = o;
+    this.#ev = ev;
+    this.role = o.role;
+    this.address = o.address;
+    const now = this.#now();
+    this.startedAt = this.lastRecv = this.lastSend = this.#keyUpdateAt = now;
+  }
+
+  #now(): number {
+    return this.#o.now ? this.#o.now() : performance.now();
+  }
+
+  /** Bytes queued for the socket plus items not yet sealed. */
+  get bufferedAmount(): number {
+    return this.#outBytes + this.#pendingBytes;
+  }
+
+  /** Start the handshake (initiator: compute a share and send HELLO). */
+  async start(): Promise<void> {
+    if (this.role === "responder") {
+      this.#hs = new Responder({ accept: this.#o.accept!, nonce: randomBytes(32), identity: this.#o.identity, random: this.#o.random });
+      return;
+    }
+    this.#busy = true;
+    try {
+      this.#kex = await initiatorKex(this.#o.group!);
+    } catch (e) {
+      return this.#fail(e as Error);
+    }
+    if (this.state === "closed") return this.#kex.drop();
+    const ini = new Initiator({
+      group: this.#o.group!,
+      share: this.#kex.share,
+      nonce: randomBytes(32),
+      identity: this.#o.identity,
+      random: this.#o.random,
+      verifyPeer: this.#o.verifyPeer,
+    });
+    this.#hs = ini;
+    this.#write([ini.hello()]);
+    this.#release();
+  }
+
+  /** Bytes from the socket. */
+  onData(chunk: Uint8Array): void {
+    if (this.#isClosed()) return;
+    this.lastRecv = this.#now();
+    let frames: Frame[];
+    try {
+      frames = this.#asm.push(chunk);
+    } catch (e) {
+      return this.#fail(e as Error);
+    }
+    for (const f of frames) {
+      if (this.#isClosed()) return;
+      if (this.#busy) {
+        if (this.#held.length >= this.#o.limits.maxPendingFrames) return this.#fail(fail("unexpected_message", "the peer sent frames while the key exchange was running"));
+        this.#held.push(new Uint8Array(f.bytes));
+        continue;
+      }
+      this.#frame(f);
+    }
+  }
+
+  #frame(f: Frame): void {
+    try {
+      if (this.#reader === null) this.#handshakeFrame(f);
+      else this.#recordFrame(f);
+    } catch (e) {
+      this.#fail(e as Error);
+    }
+  }
+
+  #handshakeFrame(f: Frame): void {
+    const hs = this.#hs;
+    if (hs === null) throw fail("unexpected_message", "the peer sent a frame before our hello");
+    const r = hs.recv(f);
+    if (r.kind === "done") return this.#established(r);
+    this.#startKex(r);
+  }
+
+  #startKex(req: KexRequest): void {
+    this.#busy = true;
+    const hs = this.#hs!;
+    const go = (v: Uint8Array | { share: Uint8Array; z: Uint8Array }) => {
+      if (this.state === "closed") return;
+      try {
+        if (hs instanceof Initiator) hs.completeKex(v as Uint8Array);
+        else this.#write((hs as Responder).completeKex((v as { share: Uint8Array; z: Uint8Array }).share, (v as { z: Uint8Array }).z));
+      } catch (e) {
+        return this.#fail(e as Error);
+      }
+      this.#release();
+    };
+    const onErr = (e: Error) => this.#fail(e);
+    try {
+      const v = hs instanceof Initiator ? this.#kex!.finish(req.peerShare) : responderKex(req.group, req.peerShare);
+      this.#kex = null;
+      if (v instanceof Promise) (v as Promise<Uint8Array | { share: Uint8Array; z: Uint8Array }>).then(go, onErr);
+      else go(v);
+    } catch (e) {
+      onErr(e as Error);
+    }
+  }
+
+  /** The key exchange is done: process frames that arrived meanwhile. */
+  #release(): void {
+    this.#busy = false;
+    while (this.#held.length > 0 && !this.#busy && !this.#isClosed()) {
+      const bytes = this.#held.shift()!;
+      this.#frame({ type: bytes[2]!, bytes, body: bytes.subarray(3) });
+    }
+  }
+
+  #established(d: Done): void {
+    const res: HandshakeResult = d.result;
+    if (this.role === "responder") this.#o.verifyPeer?.(res.peerIdentity);
+    this.#write(d.send);
+    this.#writer = res.writer;
+    this.#reader = res.reader;
+    this.peerIdentity = res.peerIdentity;
+    this.th3 = res.th3;
+    this.#hs = null;
+    this.state = "profile";
+    // PROTOCOL §6: PROFILE is the first item after the handshake, from both sides.
+    this.send({ kind: "profile", instance: this.#o.profile.instance, name: this.#o.profile.name });
+  }
+
+  #recordFrame(f: Frame): void {
+    if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
+    const items = decodeItems(this.#reader!.open(f.bytes));
+    let keyUpdate = false;
+    for (const item of items) {
+      if (this.#isClosed()) return;
+      switch (item.kind) {
+        case "padding":
+          continue;
+        case "auth":
+          throw fail("unexpected_message", "the peer sent AUTH after the handshake");
+        case "key_update":
+          if (keyUpdate) throw fail("unexpected_message", "two KEY_UPDATE items in one record");
+          keyUpdate = true;
+          this.#chargeKeyUpdate();
+          continue;
+        case "alert":
+          throw fail("alert", `the peer sent alert ${item.code}`, { alert: item.code });
+        case "close":
+          this.#closed({ error: null, byPeer: true, reason: item.reason });
+          return;
+        case "ping":
+          if (this.state === "profile") throw fail("unexpected_message", "the peer sent PING before its PROFILE");
+          this.send({ kind: "pong", data: new Uint8Array(item.data) });
+          continue;
+        case "profile":
+          this.#profile(item);
+          continue;
+        default:
+          if (this.state === "profile") throw fail("unexpected_message", `the peer sent ${item.kind.toUpperCase()} before its PROFILE`);
+          this.#ev.onItem(this, item);
+      }
+    }
+    if (keyUpdate) this.#reader!.update();
+  }
+
+  #isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  #profile(item: Extract<Item, { kind: "profile" }>): void {
+    if (this.peerProfile === null) {
+      this.peerProfile = { instance: new Uint8Array(item.instance), name: item.name };
+      this.state = "open";
+      this.#ev.onReady(this);
+      return;
+    }
+    if (Buffer.compare(this.peerProfile.instance, item.instance) !== 0) throw fail("unexpected_message", "the peer changed its instance id mid-session");
+    this.peerProfile.name = item.name;
+    this.#ev.onItem(this, item);
+  }
+
+  #chargeKeyUpdate(): void {
+    const now = this.#now();
+    const rate = this.#o.limits.keyUpdatesPerSecond;
+    this.#keyUpdateTokens = Math.min(8, this.#keyUpdateTokens + ((now - this.#keyUpdateAt) / 1000) * rate);
+    this.#keyUpdateAt = now;
+    if (this.#keyUpdateTokens < 1) throw fail("unexpected_message", "the peer updates its keys too often");
+    this.#keyUpdateTokens -= 1;
+  }
+
+  /** Queue one item; items queued in the same tick share records. @throws Error when the session is not established. */
+  send(item: Item): void {
+    if (this.#writer === null || this.#isClosed()) throw new Error("session is not open");
+    const bytes = encodeItems([item]);
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    if (this.bufferedAmount > this.#o.limits.maxSendQueueBytes) {
+      return this.#fail(fail("busy", "the peer is not reading; its send queue is full"));
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Ask for a KEY_UPDATE in the next record (/rekey). */
+  rekey(): void {
+    this.#rekeyRequested = true;
+    this.send({ kind: "padding", length: 0 });
+  }
+
+  /** Seal every queued item now and write the records with one socket write. */
+  flush(): void {
+    this.#flushScheduled = false;
+    const w = this.#writer;
+    if (w === null || this.#pending.length === 0 || this.state === "closed") return;
+    const records: Uint8Array[] = [];
+    let batch: Uint8Array[] = [];
+    let size = 0;
+    const seal = () => {
+      const ku = this.#rekeyRequested || w.mustUpdate;
+      if (ku) {
+        batch.push(encodeItems([{ kind: "key_update" }]));
+        this.#rekeyRequested = false;
+      }
+      records.push(w.seal(batch.length === 1 ? batch[0]! : concat(...batch), ku));
+      batch = [];
+      size = 0;
+    };
+    for (const it of this.#pending) {
+      if (size + it.length > MAX_PLAINTEXT - ITEM_HEADER_LEN) seal();
+      batch.push(it);
+      size += it.length;
+    }
+    if (batch.length > 0) seal();
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#write(records);
+  }
+
+  #write(frames: Uint8Array[]): void {
+    if (frames.length === 0 || this.state === "closed") return;
+    this.lastSend = this.#now();
+    const data = frames.length === 1 ? frames[0]! : concat(...frames);
+    if (this.#out.length > 0) {
+      this.#out.push(data);
+      this.#outBytes += data.length;
+      return;
+    }
+    const n = Math.max(0, this.#socket.write(data));
+    if (n < data.length) {
+      const rest = data.subarray(n);
+      this.#out.push(rest);
+      this.#outBytes += rest.length;
+    }
+  }
+
+  /** The socket can take more bytes. */
+  onDrain(): void {
+    while (this.#out.length > 0) {
+      const data = this.#out[0]!;
+      const n = Math.max(0, this.#socket.write(data));
+      this.#outBytes -= n;
+      if (n < data.length) {
+        this.#out[0] = data.subarray(n);
+        return;
+      }
+      this.#out.shift();
+    }
+    if (this.#endAfterDrain) {
+      this.#socket.end();
+      return;
+    }
+    if (this.state !== "closed") this.#ev.onDrain?.(this);
+  }
+
+  /** Close cleanly: CLOSE item (when established), flush, end the socket. */
+  close(reason = ""): void {
+    if (this.#isClosed()) return;
+    if (this.#writer !== null) {
+      try {
+        this.send({ kind: "close", reason });
+        this.flush();
+      } catch {
+        /* the socket is already gone */
+      }
+    }
+    this.#closed({ error: null, byPeer: false, reason });
+  }
+
+  /** Periodic check from the owner: handshake deadline, idle timeout, keepalive. */
+  tick(now: number): void {
+    if (this.#isClosed()) return;
+    const l = this.#o.limits;
+    if (this.state === "handshake" || this.state === "profile") {
+      if (now - this.startedAt > l.handshakeTimeoutMs) this.#fail(fail("timeout", `the handshake did not finish within ${l.handshakeTimeoutMs} ms`));
+      return;
+    }
+    if (l.idleTimeoutMs > 0 && now - this.lastRecv > l.idleTimeoutMs) return this.#fail(fail("timeout", `nothing heard from the peer for ${l.idleTimeoutMs} ms`));
+    if (l.keepaliveMs > 0 && now - this.lastSend > l.keepaliveMs && now - this.lastRecv > l.keepaliveMs / 2) {
+      this.send({ kind: "ping", data: randomBytes(8) });
+    }
+  }
+
+  /** The socket closed under us. */
+  onSocketClose(error?: Error): void {
+    this.#out = [];
+    this.#endAfterDrain = false;
+    if (this.state === "closed") return;
+    let err: Error | null = error ?? null;
+    if (err === null) {
+      try {
+        this.#asm.end();
+      } catch (e) {
+        err = e as Error;
+      }
+    }
+    if (err === null) err = fail("truncated", this.#reader ? "the peer closed the connection without CLOSE" : "the peer closed the connection during the handshake");
+    this.#closeInfo = { error: err, byPeer: true, reason: "" };
+    this.#finalize();
+  }
+
+  #fail(e: Error): void {
+    if (this.#isClosed()) return;
+    if (e instanceof ProtocolError) {
+      const alert = this.#alertBytes(e);
+      if (alert !== null) this.#write([alert]);
+    }
+    this.#closed({ error: e, byPeer: e instanceof ProtocolError && e.code === "alert", reason: "" });
+  }
+
+  /** The alert to send for a local error, if the peer can read one (PROTOCOL §7). */
+  #alertBytes(e: ProtocolError): Uint8Array | null {
+    const code = e.alertCode;
+    if (code === null) return null;
+    // Toward the peer: only the code. unsupported_group carries the accepted group ids.
+    if (this.#writer !== null) {
+      try {
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        return this.#writer.seal(encodeItems([{ kind: "alert", code, reason: "" }]));
+      } catch {
+        return null;
+      }
+    }
+    const hs = this.#hs;
+    if (hs instanceof Initiator) return hs.alertFor(code);
+    if (hs === null || hs.group === null) {
+      return encodeAlertFrame(code, code === AlertCode.unsupported_group ? new Uint8Array(e.accepted ?? []) : undefined);
+    }
+    return null; // responder waiting for AUTH: no key the initiator can read
+  }
+
+  #closed(info: CloseInfo): void {
+    this.#closeInfo = info;
+    this.#kex?.drop();
+    this.#kex = null;
+    this.#held = [];
+    const drain = this.#out.length > 0;
+    // Finalize first: ending the socket can fire its close handler synchronously.
+    this.#finalize();
+    if (drain) {
+      // Let the last records (CLOSE or ALERT) drain, but not for long.
+      this.#endAfterDrain = true;
+      setTimeout(() => this.#socket.end(), 2000).unref?.();
+    } else {
+      this.#socket.end();
+    }
+  }
+
+  #finalize(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#ev.onClose(this, this.#closeInfo ?? { error: null, byPeer: true, reason: "" });
+  }
+
+  /** Drop the connection at once, without CLOSE (shutdown paths). */
+  destroy(): void {
+    if (this.state === "closed") return;
+    this.#closeInfo ??= { error: null, byPeer: false, reason: "" };
+    this.#socket.terminate();
+    this.#finalize();
+  }
+}
