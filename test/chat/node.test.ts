@@ -1,0 +1,131 @@
+/** ChatNode in one process: delivery, ACKs, de-duplication, pins, key change, one session per pair. */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ChatNode } from "../../src/chat/node.ts";
+import type { ChatEvent } from "../../src/chat/events.ts";
+import { Group } from "../../src/protocol/constants.ts";
+
+const homes: string[] = [];
+const nodes: ChatNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
+});
+
+function home(): string {
+  const h = mkdtempSync(join(tmpdir(), "sotto-node-"));
+  homes.push(h);
+  return h;
+}
+
+async function node(name: string, opts: { home?: string; connect?: string[]; strict?: boolean; listen?: boolean } = {}) {
+  const events: ChatEvent[] = [];
+  const n = await ChatNode.start(
+    { home: opts.home ?? home(), name, group: Group.X25519, strict: opts.strict ?? false, listen: opts.listen === false ? null : { host: "127.0.0.1", port: 0 }, connect: opts.connect ?? [] },
+    (e) => events.push(e),
+  );
+  nodes.push(n);
+  const port = (events.find((e) => e.type === "listening") as { port: number } | undefined)?.port ?? 0;
+  return { n, events, port };
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error("timed out waiting");
+    await Bun.sleep(5);
+  }
+}
+
+const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
+
+describe("ChatNode", () => {
+  test("two peers exchange messages both ways, with ACKs and matching safety numbers", async () => {
+    const bob = await node("bob");
+    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
+    await until(() => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    const ca = of(alice.events, "connected")[0]!, cb = of(bob.events, "connected")[0]!;
+    expect(ca.safetyNumber).toBe(cb.safetyNumber);
+    expect(ca.firstContact).toBe(true);
+    expect(ca.fingerprint).toBe(bob.n.fingerprint);
+    expect(alice.n.sendAll("hi bob")).toBe(1);
+    bob.n.sendAll("hi alice ☕");
+    await until(() => of(bob.events, "message").length === 1 && of(alice.events, "message").length === 1);
+    expect(of(bob.events, "message")[0]!.text).toBe("hi bob");
+    expect(of(bob.events, "message")[0]!.peer).toBe("alice");
+    expect(of(alice.events, "message")[0]!.text).toBe("hi alice ☕");
+    await until(() => alice.n.queued() === 0 && bob.n.queued() === 0);
+  });
+
+  test("a message typed while the peer is away is delivered once when it is back", async () => {
+    const bobHome = home();
+    let bob = await node("bob", { home: bobHome });
+    const port = bob.port;
+    const alice = await node("alice", { connect: [`127.0.0.1:${port}`] });
+    await until(() => of(alice.events, "connected").length === 1);
+    alice.n.sendAll("one");
+    await until(() => alice.n.queued() === 0);
+    // Bob drops without CLOSE: destroy the sockets under it.
+    for (const s of [...bob.n.peer.sessions]) s.destroy();
+    bob.n.peer.stopListening();
+    await until(() => of(alice.events, "disconnected").length === 1);
+    alice.n.sendAll("two");
+    alice.n.sendAll("three");
+    expect(alice.n.queued()).toBe(2);
+    await bob.n.close();
+    bob = await nodeOnPort("bob", bobHome, port);
+    await until(() => of(bob.events, "message").length === 2, 10_000);
+    expect(of(bob.events, "message").map((m) => m.text)).toEqual(["two", "three"]);
+    await until(() => alice.n.queued() === 0);
+  });
+
+  test("a changed key at a pinned address is refused with key_changed", async () => {
+    const bob = await node("bob");
+    const aliceHome = home();
+    const alice = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${bob.port}`] });
+    await until(() => of(alice.events, "connected").length === 1);
+    await alice.n.close();
+    const port = bob.port;
+    await bob.n.close();
+    const mallory = await nodeOnPort("bob", home(), port);
+    const alice2 = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${port}`] });
+    await until(() => of(alice2.events, "key_changed").length === 1);
+    const kc = of(alice2.events, "key_changed")[0]!;
+    expect(kc.pinned).toBe(bob.n.fingerprint);
+    expect(kc.presented).toBe(mallory.n.fingerprint);
+    await until(() => of(mallory.events, "disconnected").some((d) => d.code === "alert"));
+    expect(of(alice2.events, "connected").length).toBe(0);
+  });
+
+  test("--strict refuses an unpinned peer", async () => {
+    const bob = await node("bob", { strict: true });
+    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
+    await until(() => of(bob.events, "rejected").length === 1);
+    expect(of(bob.events, "connected").length).toBe(0);
+    await until(() => of(alice.events, "disconnected").length >= 1);
+  });
+
+  test("two peers dialling each other at once end with one session", async () => {
+    const a = await node("a");
+    const b = await node("b");
+    a.n.connect(`127.0.0.1:${b.port}`);
+    b.n.connect(`127.0.0.1:${a.port}`);
+    await until(() => of(a.events, "connected").length >= 1 && of(b.events, "connected").length >= 1);
+    await Bun.sleep(300);
+    expect(a.n.peers().length).toBe(1);
+    expect(b.n.peers().length).toBe(1);
+    a.n.sendAll("once");
+    await until(() => of(b.events, "message").length === 1);
+    await Bun.sleep(100);
+    expect(of(b.events, "message").length).toBe(1);
+  });
+});
+
+async function nodeOnPort(name: string, h: string, port: number) {
+  const events: ChatEvent[] = [];
+  const n = await ChatNode.start({ home: h, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port }, connect: [] }, (e) => events.push(e));
+  nodes.push(n);
+  return { n, events, port };
+}
