@@ -3,7 +3,7 @@
  *
  * CBC without authentication is malleable and, if padding errors can be observed, a
  * padding oracle (Vaudenay 2002). sotto only ever decrypts after the HMAC tag has been
- * verified (PROTOCOL §6), and reports a padding failure exactly like a tag failure.
+ * verified (PROTOCOL §5), and reports a padding failure exactly like a tag failure.
  *
  * The record layer keeps one cipher context per key for the life of the key
  * (`CbcEncryptor` / `CbcDecryptor`), instead of creating one per record: CBC's chaining

@@ -12,7 +12,7 @@
  *
  * Peer values are checked here, before any secret is touched: exactly len(p) bytes,
  * 2 <= Y <= p-2, and Y a quadratic residue mod p (the prime-order subgroup of a safe
- * prime), via the Jacobi symbol: a few microseconds, where Y^q = 1 would cost a full
+ * prime), via the Jacobi symbol: 0.1 to 0.2 ms, where Y^q = 1 would cost a full
  * exponentiation. BoringSSL alone accepts Y = p-2, which lies outside the subgroup.
  */
 import { createDiffieHellman, type DiffieHellman } from "node:crypto";

@@ -8,7 +8,7 @@
  *   3. a frame that lies inside one chunk is returned as a view of that chunk (no copy);
  *   4. a frame that straddles chunks is gathered into one buffer of exactly its size;
  *   5. after an error the assembler is dead: no resync, the connection must close.
- * At most one partial frame is buffered per connection (≤ 65,538 bytes).
+ * At most one partial frame is buffered per connection (≤ 65,537 bytes).
  */
 import {
   FRAME_HEADER_LEN,

@@ -340,6 +340,8 @@ export class Responder extends Machine {
   }
 
   #onAuth(f: Frame): Done {
+    // An initiator that failed before it had keys can only send a plaintext ALERT.
+    if (f.type === FrameType.ALERT) throw alertFrameError(f);
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "expected the initiator's AUTH record");
     const item = authItem(this.#reader!.open(f.bytes));
     const peer = verifyAuth(item, Label.initiator_auth, this.#th2!, this.#opts.identity.publicKey);

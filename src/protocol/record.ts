@@ -103,13 +103,16 @@ export class RecordWriter {
   /**
    * Seal one plaintext into a whole RECORD frame. When `keyUpdate` is true the plaintext
    * ends with a KEY_UPDATE item and the keys are updated after this record.
-   * @throws RangeError when the plaintext is empty or over 65,280 bytes (local bug).
+   * @throws RangeError when the plaintext is empty or over 65,280 bytes, or when this
+   * record must carry KEY_UPDATE (`mustUpdate`) and `keyUpdate` is false (local bugs).
    */
   seal(plaintext: Uint8Array, keyUpdate = false): Uint8Array {
     const n = plaintext.length;
     if (n === 0 || n > MAX_PLAINTEXT) throw new RangeError(`record plaintext of ${n} bytes is outside 1..${MAX_PLAINTEXT}`);
     const k = this.#k;
-    if (k.seq >= KEY_UPDATE_INTERVAL && !keyUpdate) throw new RangeError("keys must be updated before sealing more records");
+    // PROTOCOL §6: the 2^20-th record under one key (seq 2^20 - 1) must carry KEY_UPDATE;
+    // the peer's reader refuses a record at seq 2^20 (key_exhausted).
+    if (k.seq >= KEY_UPDATE_INTERVAL - 1 && !keyUpdate) throw new RangeError("keys must be updated before sealing more records");
     const pad = BLOCK_LEN - (n % BLOCK_LEN);
     const ctLen = n + pad;
     const frameLen = FRAME_HEADER_LEN + IV_LEN + ctLen + TAG_LEN;
