@@ -144,9 +144,9 @@ abstract class Machine {
   /** Run one step; any peer fault leaves the machine failed for good. */
   protected step<T>(expect: string, fn: () => T): T {
     if (this.state !== expect) {
-      const wasFailed = this.state === "failed";
+      const was = this.state;
       this.state = "failed";
-      throw wasFailed ? fail("unexpected_message", "the handshake already failed") : fail("unexpected_message", `handshake is in state ${expect}, not ready for this`);
+      throw fail("unexpected_message", was === "failed" ? "the handshake already failed" : `the handshake is in state ${was}, not ${expect}`);
     }
     try {
       return fn();

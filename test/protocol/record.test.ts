@@ -1,0 +1,294 @@
+/**
+ * Records (PROTOCOL §5): AES-256-CBC + HMAC-SHA256, encrypt-then-MAC, one key set and one
+ * implicit sequence number per direction. Every fault a peer can put in a record is one
+ * uniform bad_record (hostile-peers.md §D), including bad padding under a valid tag.
+ */
+import { describe, expect, test } from "bun:test";
+import { createCipheriv } from "node:crypto";
+import { concat } from "../../src/crypto/bytes.ts";
+import { hmacSha256 } from "../../src/crypto/hash.ts";
+import { PooledRandom } from "../../src/crypto/random.ts";
+import { FrameType, KEY_UPDATE_INTERVAL, MAX_PLAINTEXT } from "../../src/protocol/constants.ts";
+import { decodeItems, encodeItems } from "../../src/protocol/items.ts";
+import { RecordReader, RecordWriter } from "../../src/protocol/record.ts";
+import { codeOf, det, flip, handshake, handshakeBetween, protocolError } from "./helpers.ts";
+
+const random = new PooledRandom();
+const text = (id: number, s: string) => encodeItems([{ kind: "text", id: BigInt(id), text: s }]);
+
+/** A writer and a reader over one known 64-byte key block (enc | mac). */
+function keyBlockPair(label = "kb") {
+  const kb = det(label, 64);
+  return { kb: new Uint8Array(kb), writer: RecordWriter.fromKeyBlock(new Uint8Array(kb), random), reader: RecordReader.fromKeyBlock(new Uint8Array(kb)) };
+}
+
+/**
+ * A RECORD frame built by hand with one-shot primitives: `padded` is encrypted as is (no
+ * padding added), and the tag is a valid HMAC over seq | header | iv | ct.
+ */
+function craft(kb: Uint8Array, seq: number, padded: Uint8Array, iv = det("craft iv", 16)): Uint8Array {
+  const c = createCipheriv("aes-256-cbc", kb.subarray(0, 32), iv).setAutoPadding(false);
+  const ct = new Uint8Array(Buffer.concat([c.update(padded), c.final()]));
+  const length = 1 + iv.length + ct.length + 32;
+  const head = concat(new Uint8Array([length >>> 8, length & 0xff, FrameType.RECORD]), iv, ct);
+  const seqBytes = new Uint8Array(8);
+  new DataView(seqBytes.buffer).setBigUint64(0, BigInt(seq));
+  return concat(head, hmacSha256(kb.subarray(32, 64), seqBytes, head));
+}
+
+/** PKCS#7 as the spec defines it, for the control cases. */
+const pad = (m: Uint8Array) => {
+  const n = 16 - (m.length % 16);
+  return concat(m, new Uint8Array(n).fill(n));
+};
+
+describe("records round-trip", () => {
+  for (const size of [1, 15, 16, 17, 65280]) {
+    test(`${size} bytes of plaintext, both directions`, () => {
+      const { i, r } = handshake();
+      const pt = det(`pt ${size}`, size);
+      const ctLen = size + 16 - (size % 16);
+      for (const [w, rd] of [[i.writer, r.reader], [r.writer, i.reader]] as const) {
+        const f = w.seal(pt);
+        expect(f.length).toBe(3 + 16 + ctLen + 32);
+        expect((f[0]! << 8) | f[1]!).toBe(f.length - 2);
+        expect(f[2]).toBe(FrameType.RECORD);
+        expect([...rd.open(f)]).toEqual([...pt]);
+      }
+    });
+  }
+
+  test("many records in a row; sequence numbers advance on both sides", () => {
+    const { i, r } = handshake();
+    for (let n = 0; n < 50; n++) {
+      expect(decodeItems(r.reader.open(i.writer.seal(text(n, `msg ${n}`))))).toEqual([{ kind: "text", id: BigInt(n), text: `msg ${n}` }]);
+    }
+    expect(i.writer.seq).toBe(50);
+    expect(r.reader.seq).toBe(50);
+  });
+
+  test("records carry distinct IVs, so equal plaintexts give different ciphertexts", () => {
+    const { i } = handshake();
+    const pt = text(1, "same");
+    const frames = Array.from({ length: 20 }, () => i.writer.seal(pt));
+    const ivs = new Set(frames.map((f) => Buffer.from(f.subarray(3, 19)).toString("hex")));
+    const cts = new Set(frames.map((f) => Buffer.from(f.subarray(19, f.length - 32)).toString("hex")));
+    expect(ivs.size).toBe(20);
+    expect(cts.size).toBe(20);
+  });
+
+  test("the hand-crafting helper agrees with the record layer (control for the tests below)", () => {
+    const { kb, reader } = keyBlockPair();
+    const pt = text(9, "crafted");
+    expect([...reader.open(craft(kb, 0, pad(pt)))]).toEqual([...pt]);
+    expect([...reader.open(craft(kb, 1, pad(pt), det("iv2", 16)))]).toEqual([...pt]);
+  });
+
+  test("the writer refuses an empty or over-long plaintext (RangeError: a local bug)", () => {
+    const { writer } = keyBlockPair();
+    expect(() => writer.seal(new Uint8Array(0))).toThrow(RangeError);
+    expect(() => writer.seal(new Uint8Array(MAX_PLAINTEXT + 1))).toThrow(RangeError);
+    expect(writer.seq).toBe(0);
+  });
+});
+
+describe("tampered records → bad_record", () => {
+  test("a single bit flip at every byte and bit of a record", () => {
+    const { i, r } = handshake();
+    const good = i.writer.seal(text(1, "hi")); // 3 + 16 + 16 + 32 = 67 bytes
+    expect(good.length).toBe(67);
+    const tally: Record<string, number> = {};
+    for (let at = 0; at < good.length; at++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const code = codeOf(() => r.reader.open(flip(good, at, bit)));
+        // Header bytes (length, type) may fail on the frame check first; IV, ct, tag: bad_record.
+        const allowed = at < 3 ? ["frame_length", "bad_record"] : ["bad_record"];
+        if (!allowed.includes(code)) throw new Error(`flip of byte ${at} bit ${bit}: ${code}`);
+        tally[code] = (tally[code] ?? 0) + 1;
+      }
+    }
+    expect(tally.bad_record).toBeGreaterThanOrEqual(64 * 8);
+    // A failed open changes nothing: the genuine record still opens at sequence 0.
+    expect(r.reader.seq).toBe(0);
+    expect(decodeItems(r.reader.open(good))).toEqual([{ kind: "text", id: 1n, text: "hi" }]);
+  });
+
+  test("a truncated tag (last byte dropped, length fixed) fails on its length, not by prefix compare", () => {
+    const { i, r } = handshake();
+    const good = i.writer.seal(text(1, "hi"));
+    const cut = good.slice(0, good.length - 1);
+    cut[1] = cut[1]! - 1;
+    expect(codeOf(() => r.reader.open(cut))).toBe("frame_length");
+    // A whole ciphertext block dropped keeps the size legal: then it is the tag that fails.
+    const big = i.writer.seal(text(2, "x".repeat(40)));
+    const short = concat(big.subarray(0, big.length - 48), big.subarray(big.length - 32));
+    const len = short.length - 2;
+    short[0] = len >>> 8;
+    short[1] = len & 0xff;
+    expect(codeOf(() => r.reader.open(short))).toBe("bad_record");
+  });
+
+  test("a frame whose header does not match its size → frame_length", () => {
+    const { i, r } = handshake();
+    const good = i.writer.seal(text(1, "hi"));
+    expect(codeOf(() => r.reader.open(concat(good, new Uint8Array(16))))).toBe("frame_length");
+    expect(codeOf(() => r.reader.open(good.subarray(0, 2)))).toBe("frame_length");
+    expect(codeOf(() => r.reader.open(new Uint8Array(0)))).toBe("frame_length");
+  });
+
+  test("replay of an earlier record", () => {
+    const { i, r } = handshake();
+    const r0 = i.writer.seal(text(0, "zero"));
+    const r1 = i.writer.seal(text(1, "one"));
+    r.reader.open(r0);
+    expect(codeOf(() => r.reader.open(r0))).toBe("bad_record");
+    expect(codeOf(() => new Uint8Array(r.reader.open(r1)))).toBe("ok");
+    expect(codeOf(() => r.reader.open(r0))).toBe("bad_record");
+    expect(codeOf(() => r.reader.open(r1))).toBe("bad_record");
+  });
+
+  test("reordering: record 2 before record 1, and a dropped record", () => {
+    const { i, r } = handshake();
+    const r0 = i.writer.seal(text(0, "zero"));
+    const r1 = i.writer.seal(text(1, "one"));
+    const r2 = i.writer.seal(text(2, "two"));
+    expect(codeOf(() => r.reader.open(r1))).toBe("bad_record");
+    expect(codeOf(() => r.reader.open(r2))).toBe("bad_record");
+    r.reader.open(r0);
+    expect(codeOf(() => r.reader.open(r2))).toBe("bad_record");
+  });
+
+  test("reflection: our own outbound record fed to our reader", () => {
+    const { i, r } = handshake();
+    expect(codeOf(() => i.reader.open(i.writer.seal(text(0, "echo"))))).toBe("bad_record");
+    expect(codeOf(() => r.reader.open(r.writer.seal(text(0, "echo"))))).toBe("bad_record");
+  });
+
+  test("cross-session injection: a record from session A opened in session B", () => {
+    const a = handshakeBetween("alice", "bob");
+    const b = handshakeBetween("carol", "bob");
+    expect(a.i.th3).not.toEqual(b.i.th3);
+    expect(codeOf(() => b.r.reader.open(a.i.writer.seal(text(0, "from A"))))).toBe("bad_record");
+    expect(codeOf(() => b.i.reader.open(a.r.writer.seal(text(0, "from A"))))).toBe("bad_record");
+    // Same parties, same seq 0, fresh session: still fails.
+    const c = handshakeBetween("alice", "dave");
+    expect(codeOf(() => c.r.reader.open(a.i.writer.seal(text(1, "from A"))))).toBe("bad_record");
+  });
+});
+
+describe("bad padding under a valid tag: the same error as a tag failure", () => {
+  const m = text(3, "abcd"); // 15 bytes: with one byte of padding, exactly one block
+  const body = m.length;
+  const cases: [string, Uint8Array][] = [
+    ["last byte 0", concat(m, new Uint8Array([0]))],
+    ["last byte 17", concat(m, new Uint8Array([17]))],
+    ["last byte 0xff", concat(m, new Uint8Array([0xff]))],
+    ["pad 2 with one wrong byte", concat(m.subarray(0, body - 1), new Uint8Array([9, 2]))],
+    ["a full pad block 16 with one wrong byte", concat(pad(m).subarray(0, 16), new Uint8Array(16).fill(16).fill(15, 0, 1))],
+    ["a full pad block 16 with the last byte wrong", concat(pad(m).subarray(0, 16), new Uint8Array(16).fill(16).fill(15, 15))],
+    ["pad 16 claimed by a data block", concat(m, new Uint8Array([16]))],
+  ];
+
+  test("a tag failure's error, for reference", () => {
+    const { kb, reader } = keyBlockPair();
+    expect(codeOf(() => reader.open(flip(craft(kb, 0, pad(m)), 40)))).toBe("bad_record");
+  });
+
+  for (const [name, padded] of cases) {
+    test(name, () => {
+      expect(padded.length % 16).toBe(0);
+      const tagFail = (() => {
+        const { kb, reader } = keyBlockPair();
+        return protocolError(() => reader.open(flip(craft(kb, 0, padded), 40)));
+      })();
+      const { kb, reader } = keyBlockPair();
+      const e = protocolError(() => reader.open(craft(kb, 0, padded)));
+      expect(e.code).toBe("bad_record");
+      expect(e.message).toBe(tagFail.message);
+      expect(e.alertCode).toBe(tagFail.alertCode);
+      expect(reader.seq).toBe(0);
+    });
+  }
+});
+
+describe("oversized plaintext under a valid tag → oversized", () => {
+  // The largest legal ciphertext (65,296 bytes) can hold 65,281..65,295 bytes of
+  // plaintext with 15..1 bytes of padding: more than any record may carry.
+  for (const n of [65281, 65282, 65288, 65295]) {
+    test(`${n} bytes`, () => {
+      const { kb, reader } = keyBlockPair();
+      const padded = pad(new Uint8Array(n).fill(0x80));
+      expect(padded.length).toBe(65296);
+      expect(codeOf(() => reader.open(craft(kb, 0, padded)))).toBe("oversized");
+    });
+  }
+  test("65,280 bytes with a full block of padding is the largest accepted", () => {
+    const { kb, reader } = keyBlockPair();
+    const padded = pad(new Uint8Array(MAX_PLAINTEXT).fill(0x80));
+    expect(padded.length).toBe(65296);
+    expect(reader.open(craft(kb, 0, padded))).toHaveLength(MAX_PLAINTEXT);
+  });
+});
+
+describe("KEY_UPDATE", () => {
+  test("writer.seal(pt, true) then reader.update(): both continue under keys(next(ts)) at seq 0", () => {
+    const { i, r } = handshake();
+    r.reader.open(i.writer.seal(text(1, "before")));
+    const ku = encodeItems([{ kind: "text", id: 2n, text: "last under old keys" }, { kind: "key_update" }]);
+    const items = decodeItems(r.reader.open(i.writer.seal(ku, true)));
+    expect(items.at(-1)).toEqual({ kind: "key_update" });
+    expect(i.writer.seq).toBe(0);
+    r.reader.update();
+    expect(r.reader.seq).toBe(0);
+    for (let n = 3; n < 6; n++) {
+      expect(decodeItems(r.reader.open(i.writer.seal(text(n, "after"))))).toEqual([{ kind: "text", id: BigInt(n), text: "after" }]);
+    }
+    // A second update, and the other direction is unaffected.
+    r.reader.open(i.writer.seal(encodeItems([{ kind: "key_update" }]), true));
+    r.reader.update();
+    expect(decodeItems(r.reader.open(i.writer.seal(text(7, "again"))))).toHaveLength(1);
+    expect(decodeItems(i.reader.open(r.writer.seal(text(1, "r2i"))))).toHaveLength(1);
+  });
+
+  test("without reader.update() the next record fails → bad_record", () => {
+    const { i, r } = handshake();
+    r.reader.open(i.writer.seal(encodeItems([{ kind: "key_update" }]), true));
+    expect(codeOf(() => r.reader.open(i.writer.seal(text(1, "new keys"))))).toBe("bad_record");
+  });
+
+  test("a reader that updates without a KEY_UPDATE cannot open the next record → bad_record", () => {
+    const { i, r } = handshake();
+    r.reader.update();
+    expect(codeOf(() => r.reader.open(i.writer.seal(text(1, "old keys"))))).toBe("bad_record");
+  });
+
+  test("handshake key blocks cannot be updated (local bug)", () => {
+    const { writer, reader } = keyBlockPair();
+    expect(() => writer.seal(text(1, "x"), true)).toThrow(Error);
+    expect(() => reader.update()).toThrow(Error);
+  });
+});
+
+describe("key_exhausted: at most 2^20 records under one key", () => {
+  // 2^20 seal + open pairs of 16-byte records take about 2 s on a 2-core machine.
+  test("the writer demands KEY_UPDATE in record 2^20; a reader refuses record 2^20 + 1 under the same keys", () => {
+    const { i, r } = handshake();
+    const w = i.writer, rd = r.reader;
+    const pt = new Uint8Array([0x80, 0, 0]); // one empty PADDING item
+    for (let n = 0; n < KEY_UPDATE_INTERVAL - 1; n++) rd.open(w.seal(pt));
+    expect(w.seq).toBe(KEY_UPDATE_INTERVAL - 1);
+    expect(w.mustUpdate).toBe(true);
+    // The 2^20-th record must carry KEY_UPDATE: the writer will not seal it otherwise.
+    expect(() => w.seal(pt)).toThrow(RangeError);
+    expect(w.seq).toBe(KEY_UPDATE_INTERVAL - 1);
+    rd.open(w.seal(encodeItems([{ kind: "key_update" }]), true));
+    expect(rd.seq).toBe(KEY_UPDATE_INTERVAL);
+    // A reader that ignores it gets key_exhausted for the next record, before any MAC work.
+    const next = w.seal(pt);
+    expect(codeOf(() => rd.open(next))).toBe("key_exhausted");
+    expect(rd.seq).toBe(KEY_UPDATE_INTERVAL);
+    // An honest reader updates and carries on at sequence 0.
+    rd.update();
+    expect(rd.open(next)).toHaveLength(3);
+  }, 20_000);
+});
