@@ -1,0 +1,230 @@
+/**
+ * Loopback end-to-end cases, the sender here and the receiver in a child process
+ * (bench/child.ts), the same harness for plain TCP, TLS 1.3 and sotto:
+ *   1. streaming: N DATA messages as fast as backpressure allows (TCP/TLS: ~64 KiB writes
+ *      of many frames; sotto: ~256 KiB of items per flush, coalesced into full records);
+ *   2. interactive: one message per write (sotto: one record and one write per message),
+ *      no waiting for an echo: the per-message cost of a chat that sends as it types;
+ *   3. handshake: connect → first echoed message over sequential connections (p50/p90/p99);
+ *   4. concurrent: C clients connect at once, each gets one echo; wall time and the
+ *      server's RSS per connection.
+ * Every DATA message carries its counter; the receiver checks each one is the next, and
+ * the run fails unless FINISH reports all N in order. Echoes are compared on the spot.
+ */
+import { rmSync } from "node:fs";
+import { stopKexWorker } from "../src/net/kex.ts";
+import { Group } from "../src/protocol/constants.ts";
+import { RawConn, SottoConn, sottoClient, type Conn } from "./clients.ts";
+import type { Mode } from "./micro.ts";
+import { Lines, makeCert, pct, reap, type Cert, type Kind } from "./wire.ts";
+
+export const SIZES = [64, 1024, 16384] as const;
+
+export interface ThroughputRow {
+  case: "streaming" | "interactive";
+  size: number;
+  kind: Kind;
+  n: number;
+  msgsPerSec: number;
+  mbps: number;
+  runs: number[];
+}
+export type HsKind = "sotto-x25519" | "sotto-ffdhe2048" | "tls" | "tcp";
+export interface HandshakeRow {
+  kind: HsKind;
+  n: number;
+  firstMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  meanMs: number;
+}
+export interface ConcurrentRow {
+  kind: Kind;
+  clients: number;
+  ms: number;
+  rssPerConnKiB: number;
+  failures: number;
+}
+export interface E2EResult {
+  tlsVersion: string | null;
+  throughput: ThroughputRow[];
+  handshake: HandshakeRow[];
+  concurrent: ConcurrentRow[];
+}
+
+interface Plan {
+  streamBytes: number;
+  streamMaxMsgs: number;
+  interactive: Record<number, number>;
+  repeats: number;
+  handshakes: number;
+  warmup: number;
+  concurrent: number;
+}
+
+const PLANS: Record<Mode, Plan> = {
+  full: { streamBytes: 96 << 20, streamMaxMsgs: 1_500_000, interactive: { 64: 100_000, 1024: 100_000, 16384: 20_000 }, repeats: 3, handshakes: 1000, warmup: 20, concurrent: 1000 },
+  quick: { streamBytes: 24 << 20, streamMaxMsgs: 400_000, interactive: { 64: 40_000, 1024: 30_000, 16384: 6_000 }, repeats: 3, handshakes: 400, warmup: 10, concurrent: 1000 },
+  smoke: { streamBytes: 256 << 10, streamMaxMsgs: 2_000, interactive: { 64: 200, 1024: 200, 16384: 50 }, repeats: 1, handshakes: 10, warmup: 1, concurrent: 20 },
+};
+
+/** A bench server in its own process. */
+export class Server {
+  private constructor(
+    readonly proc: Bun.Subprocess<"pipe", "pipe", "inherit">,
+    readonly lines: Lines,
+    readonly port: number,
+  ) {}
+
+  static async start(kind: Kind, cert: Cert | null): Promise<Server> {
+    const proc = Bun.spawn(["bun", new URL("./child.ts", import.meta.url).pathname, kind, cert?.dir ?? ""], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    const lines = new Lines(proc.stdout);
+    const hello = await lines.next<{ port: number }>();
+    return new Server(proc, lines, hello.port);
+  }
+
+  async rss(): Promise<{ rss: number; peakRss: number; conns: number }> {
+    this.proc.stdin.write("rss\n");
+    this.proc.stdin.flush();
+    return this.lines.next();
+  }
+
+  async stop(): Promise<void> {
+    this.proc.stdin.write("quit\n");
+    this.proc.stdin.flush();
+    await reap(this.proc, 2000);
+  }
+}
+
+function opener(kind: Kind, port: number, cert: Cert | null, group: Group = Group.X25519): () => Promise<Conn> {
+  if (kind === "sotto") return () => SottoConn.open(port, group);
+  return () => RawConn.open(port, kind === "tls" ? { ca: cert!.cert } : undefined);
+}
+
+async function timeStream(conn: Conn, size: number, n: number, perWrite: boolean): Promise<number> {
+  const t0 = performance.now();
+  await conn.stream(size, n, perWrite);
+  const r = await conn.finish();
+  const ms = performance.now() - t0;
+  if (r.counter !== n || !r.ok) throw new Error(`receiver got ${r.counter} of ${n} messages${r.ok ? "" : ", some out of order"}`);
+  return ms;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[(s.length - 1) >> 1]!;
+}
+
+async function throughput(kind: Kind, server: Server, cert: Cert | null, plan: Plan, log: (s: string) => void): Promise<ThroughputRow[]> {
+  const rows: ThroughputRow[] = [];
+  const open = opener(kind, server.port, cert);
+  const conn = await open();
+  await timeStream(conn, 64, Math.min(2000, plan.streamMaxMsgs), false); // warm the JIT on both sides
+  for (const c of ["streaming", "interactive"] as const) {
+    for (const size of SIZES) {
+      const n = c === "streaming" ? Math.min(plan.streamMaxMsgs, Math.ceil(plan.streamBytes / size)) : plan.interactive[size]!;
+      const runs: number[] = [];
+      for (let r = 0; r < plan.repeats; r++) runs.push(await timeStream(conn, size, n, c === "interactive"));
+      const ms = median(runs);
+      const msgsPerSec = n / (ms / 1000);
+      rows.push({ case: c, size, kind, n, msgsPerSec, mbps: (msgsPerSec * size) / 1e6, runs });
+      log(`  ${c} ${size} B ${kind}: ${fmtRate(msgsPerSec)} msg/s (${((msgsPerSec * size) / 1e6).toFixed(0)} MB/s)`);
+    }
+  }
+  conn.close();
+  return rows;
+}
+
+async function handshakes(kind: HsKind, server: Server, cert: Cert | null, plan: Plan, log: (s: string) => void): Promise<HandshakeRow> {
+  const base: Kind = kind.startsWith("sotto") ? "sotto" : (kind as Kind);
+  const open = opener(base, server.port, cert, kind === "sotto-ffdhe2048" ? Group.FFDHE2048 : Group.X25519);
+  const lat: number[] = [];
+  let first = 0;
+  for (let i = 0; i < plan.warmup + plan.handshakes; i++) {
+    const t0 = performance.now();
+    const c = await open();
+    await c.echo(64, i);
+    const ms = performance.now() - t0;
+    c.close();
+    if (i === 0) first = ms;
+    if (i >= plan.warmup) lat.push(ms);
+  }
+  lat.sort((a, b) => a - b);
+  const row = { kind, n: lat.length, firstMs: first, p50Ms: pct(lat, 50), p90Ms: pct(lat, 90), p99Ms: pct(lat, 99), meanMs: lat.reduce((a, b) => a + b, 0) / lat.length };
+  log(`  handshake ${kind}: p50 ${row.p50Ms.toFixed(3)} ms, p99 ${row.p99Ms.toFixed(3)} ms (first ${first.toFixed(1)} ms)`);
+  return row;
+}
+
+async function concurrent(kind: Kind, cert: Cert | null, clients: number, log: (s: string) => void): Promise<ConcurrentRow> {
+  const server = await Server.start(kind, cert);
+  try {
+    const before = await server.rss();
+    const open = opener(kind, server.port, cert);
+    let failures = 0;
+    const t0 = performance.now();
+    const conns = await Promise.all(
+      Array.from({ length: clients }, async (_, i) => {
+        try {
+          const c = await open();
+          await c.echo(64, i);
+          return c;
+        } catch {
+          failures++;
+          return null;
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    const after = await server.rss();
+    for (const c of conns) c?.close();
+    const row = { kind, clients, ms, rssPerConnKiB: (after.rss - before.rss) / 1024 / Math.max(1, after.conns), failures };
+    log(`  ${clients} concurrent ${kind}: ${ms.toFixed(0)} ms, ${row.rssPerConnKiB.toFixed(1)} KiB/conn, ${failures} failures`);
+    return row;
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Run every end-to-end case. @throws Error when a message is lost, damaged or out of order. */
+export async function runE2E(mode: Mode, log: (s: string) => void = () => {}): Promise<E2EResult> {
+  const plan = PLANS[mode];
+  const cert = makeCert();
+  const res: E2EResult = { tlsVersion: null, throughput: [], handshake: [], concurrent: [] };
+  try {
+    for (const kind of ["tcp", "tls", "sotto"] as Kind[]) {
+      const server = await Server.start(kind, cert);
+      try {
+        if (kind === "tls") {
+          const c = await RawConn.open(server.port, { ca: cert.cert });
+          res.tlsVersion = c.tlsVersion;
+          c.close();
+        }
+        res.throughput.push(...(await throughput(kind, server, cert, plan, log)));
+        if (kind === "sotto") {
+          res.handshake.push(await handshakes("sotto-x25519", server, cert, plan, log));
+          res.handshake.push(await handshakes("sotto-ffdhe2048", server, cert, plan, log));
+        } else res.handshake.push(await handshakes(kind as HsKind, server, cert, plan, log));
+      } finally {
+        await server.stop();
+      }
+    }
+    for (const kind of ["tcp", "tls", "sotto"] as Kind[]) res.concurrent.push(await concurrent(kind, cert, plan.concurrent, log));
+  } finally {
+    rmSync(cert.dir, { recursive: true, force: true });
+    await sottoClient().close("done", 200);
+    stopKexWorker();
+  }
+  return res;
+}
+
+export function fmtRate(x: number): string {
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)} k`;
+  return x.toFixed(0);
+}
+
+if (import.meta.main) {
+  const mode: Mode = process.argv.includes("--smoke") ? "smoke" : process.argv.includes("--quick") ? "quick" : "full";
+  console.log(JSON.stringify(await runE2E(mode, (s) => console.error(s)), null, 2));
+}

@@ -1,0 +1,32 @@
+/**
+ * The bench and the stress tester still run: not timing assertions, only that they
+ * finish, exit 0, print their tables and lose nothing.
+ */
+import { expect, test } from "bun:test";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn([process.execPath, ...args], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, out, err };
+}
+
+test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
+  const r = await run(["bench/main.ts", "--quick", "--smoke"]);
+  if (r.code !== 0) console.error(r.err);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain("| case | unit | sotto | TLS 1.3 | plain TCP |");
+  expect(r.out).toContain("streaming 64 B");
+  expect(r.out).toContain("handshake→echo x25519 p50");
+}, 60_000);
+
+test("stress --peers 50 --messages 5 exits 0 with zero failures", async () => {
+  const r = await run(["bench/stress.ts", "--peers", "50", "--messages", "5", "--json"]);
+  if (r.code !== 0) console.error(r.err, r.out);
+  expect(r.code).toBe(0);
+  const j = JSON.parse(r.out) as { ok: boolean; completed: number; messages: number; failures: Record<string, number> };
+  expect(j.failures).toEqual({});
+  expect(j.completed).toBe(50);
+  expect(j.messages).toBe(250);
+}, 60_000);
