@@ -72,7 +72,7 @@ export interface ChatApi {
   close(): Promise<void>;
 }
 
-export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "bad_command";
+export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command";
 
 /** A mistake a user can make or a local failure: one clear sentence, never a stack trace. */
 export class ChatError extends Error {

@@ -8,7 +8,6 @@
  * until a cumulative ACK covers it, and is re-sent on every new session with that peer;
  * the receiver delivers an id only once per (peer identity, peer instance).
  */
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
 import { Group } from "../protocol/constants.ts";
@@ -22,6 +21,7 @@ import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./identity
 import { INBOUND, isValidPeerName, KnownPeers, KnownPeersError } from "./known-peers.ts";
 import { safetyNumber } from "./safety-number.ts";
 import { Dialer, parseAddress } from "./dialer.ts";
+import { ChatStore } from "./store.ts";
 
 export interface ChatOptions {
   home: string;
@@ -64,6 +64,7 @@ export class ChatNode implements ChatApi {
   readonly #delivered = new Map<string, bigint>(); // pid/instance → last delivered id
   readonly #links = new Map<Session, Link>();
   readonly #dialers = new Map<string, Dialer>();
+  readonly #store: ChatStore;
   #closing = false;
 
   private constructor(o: ChatOptions, emit: ChatListener) {
@@ -79,9 +80,19 @@ export class ChatNode implements ChatApi {
       throw e;
     }
     this.fingerprint = fingerprint(this.#identity.publicKey);
+    try {
+      this.#store = new ChatStore(o.home);
+    } catch (e) {
+      throw new ChatError("state", (e as Error).message);
+    }
+    // Messages left unacknowledged by an earlier run wait for their peer again.
+    for (const [pid, unacked] of this.#store.pending()) {
+      const name = this.#known.byKey(Buffer.from(pid, "hex"))?.name ?? "?";
+      this.#outbox.set(pid, { nextId: this.#store.nextId(pid), unacked, left: false, name });
+    }
     this.#peer = new Peer({
       identity: this.#identity,
-      profile: { instance: randomBytes(8), name: o.name },
+      profile: { instance: this.#store.instance(), name: o.name },
       group: o.group,
       limits: o.limits,
       verifyPeer: (id, ctx) => this.#verifyPeer(id, ctx.role === "initiator" ? ctx.address : INBOUND),
@@ -186,7 +197,7 @@ export class ChatNode implements ChatApi {
   #box(pid: string, name = "?"): Outbox {
     let b = this.#outbox.get(pid);
     if (b === undefined) {
-      b = { nextId: 1n, unacked: [], left: false, name };
+      b = { nextId: this.#store.nextId(pid), unacked: [], left: false, name };
       this.#outbox.set(pid, b);
     }
     return b;
@@ -197,13 +208,17 @@ export class ChatNode implements ChatApi {
     if (link === undefined) return;
     switch (item.kind) {
       case "text": {
-        const key = `${link.pid}/${toHex(s.peerProfile!.instance)}`;
-        const last = this.#delivered.get(key) ?? 0n;
+        const inst = toHex(s.peerProfile!.instance);
+        const key = `${link.pid}/${inst}`;
+        let last = this.#delivered.get(key);
+        if (last === undefined) last = this.#store.delivered(link.pid, inst);
         if (item.id > last) {
-          this.#delivered.set(key, item.id);
           this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });
+          last = item.id;
+          this.#store.setDelivered(link.pid, inst, last);
         }
-        this.#ack(s, link, item.id > last ? item.id : last);
+        this.#delivered.set(key, last);
+        this.#ack(s, link, last);
         return;
       }
       case "ack": {
@@ -211,6 +226,7 @@ export class ChatNode implements ChatApi {
         if (box === undefined) return;
         const before = box.unacked.length;
         box.unacked = box.unacked.filter((m) => m.id > item.id);
+        if (box.unacked.length < before) this.#store.ack(link.pid, item.id);
         if (box.unacked.length < before) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
         return;
       }
@@ -279,6 +295,7 @@ export class ChatNode implements ChatApi {
     const box = this.#box(pid);
     if (box.unacked.length >= MAX_OUTBOX) throw new ChatError("not_connected", `${box.name} has ${MAX_OUTBOX} unacknowledged messages; not queueing more`);
     const id = box.nextId++;
+    this.#store.queue(pid, id, text);
     box.unacked.push({ id, text });
     for (const s of this.#openSessions(pid)) s.send({ kind: "text", id, text });
     this.#emit({ type: "sent", peer: box.name, id: id.toString(), text, private: priv });
@@ -373,6 +390,7 @@ export class ChatNode implements ChatApi {
     this.#closing = true;
     for (const d of this.#dialers.values()) d.stop();
     await this.#peer.close("bye");
+    this.#store.close();
   }
 }
 

@@ -1,0 +1,117 @@
+/**
+ * The interactive terminal UI: a node:readline prompt `name› ` at the bottom, and every
+ * event printed above the line being typed without breaking it:
+ *
+ *   1. move the cursor up to the first row of the prompt (the typed line may wrap);
+ *   2. clear from there to the end of the screen;
+ *   3. print the event (formatEvent, colored when the terminal wants color);
+ *   4. re-render the prompt with the partial input, cursor where it was (rl.prompt(true)).
+ *
+ * Lines go to runCommand. /quit, Ctrl+C, Ctrl+D (on an empty line) and stop() all end the
+ * same way: api.close() sends CLOSE on every session, and run() resolves with 0; the
+ * caller exits. Events that arrive before run() or after the prompt closed print plainly.
+ */
+import { clearScreenDown, createInterface, cursorTo, moveCursor, type Interface } from "node:readline";
+import { runCommand } from "./commands.ts";
+import type { ChatApi, ChatListener } from "./events.ts";
+import { formatEvent } from "./format.ts";
+import { sanitizeLine } from "./sanitize.ts";
+
+/** The terminal to draw on. */
+export interface TerminalOptions {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** Color the output (a TTY without NO_COLOR). */
+  color: boolean;
+  /** known_peers path, for the key-change warning. */
+  knownPeers?: string;
+}
+
+/** The prompt for our display name. */
+export function promptFor(name: string): string {
+  return `${sanitizeLine(name, 32)}› `;
+}
+
+/** The terminal front end: hand `listener` to ChatNode.start, then `run` the api. */
+export class TerminalUi {
+  readonly #o: TerminalOptions;
+  #rl: Interface | null = null;
+  #stopped = false;
+
+  constructor(o: TerminalOptions) {
+    this.#o = o;
+  }
+
+  /** Prints one event above the prompt. */
+  readonly listener: ChatListener = (e) => {
+    const text = formatEvent(e, { color: this.#o.color, knownPeers: this.#o.knownPeers });
+    if (text !== null) this.#printAbove(text);
+  };
+
+  /** End the chat as /quit would (SIGTERM). @throws never */
+  stop(): void {
+    this.#stopped = true;
+    this.#rl?.close();
+  }
+
+  #printAbove(text: string): void {
+    const out = this.#o.output;
+    const rl = this.#rl;
+    if (rl === null) {
+      out.write(`${text}\n`);
+      return;
+    }
+    // Steps 1-4 of the file comment.
+    const rows = rl.getCursorPos().rows;
+    if (rows > 0) moveCursor(out, 0, -rows);
+    cursorTo(out, 0);
+    clearScreenDown(out);
+    out.write(`${text}\n`);
+    // readline's redraw first moves up `prevRows` (the cursor row at its last redraw).
+    // The cursor now sits at column 0 of a fresh row with nothing of the prompt above,
+    // so that must be 0, or a wrapped input line is redrawn over the text just printed
+    // (Node's and Bun's readline both keep this field; test/chat/terminal.test.ts step 3).
+    (rl as unknown as { prevRows?: number }).prevRows = 0;
+    rl.prompt(true);
+  }
+
+  /**
+   * Run the prompt until /quit, Ctrl+C, Ctrl+D or stop(); then close every session.
+   * Returns the exit code (0). @throws only on a bug.
+   */
+  run(api: ChatApi): Promise<number> {
+    const rl = createInterface({ input: this.#o.input, output: this.#o.output, terminal: true, prompt: promptFor(api.name), historySize: 200 });
+    this.#rl = rl;
+    return new Promise<number>((resolve) => {
+      let chain = Promise.resolve();
+      rl.on("line", (line) => {
+        chain = chain.then(async () => {
+          if (this.#rl === null) return;
+          if ((await this.#runLine(line, api)) === "quit") return void rl.close();
+          rl.setPrompt(promptFor(api.name));
+          rl.prompt();
+        });
+      });
+      // Ctrl+C: readline is in raw mode, so it arrives here, not as a signal.
+      rl.on("SIGINT", () => rl.close());
+      rl.on("close", () => {
+        this.#rl = null;
+        this.#o.output.write("\n");
+        void chain.then(async () => {
+          await api.close();
+          resolve(0);
+        });
+      });
+      if (this.#stopped) rl.close();
+      else rl.prompt();
+    });
+  }
+
+  async #runLine(line: string, api: ChatApi): Promise<"quit" | void> {
+    try {
+      return await runCommand(line, api, this.listener);
+    } catch (e) {
+      this.listener({ type: "error", code: "internal", message: `internal error (a bug in sotto): ${(e as Error).message}` });
+    }
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The flags of `sotto chat`: their citty definition (for --help) and a strict parser
+ * that turns argv into checked settings or one line of error (exit code 2).
+ *
+ * citty's own parser is lenient (unknown flags pass silently, a repeated flag keeps its
+ * last value), so argv is parsed here with node:util parseArgs in strict mode, which
+ * rejects unknown flags and collects every `--connect`; `--connect a:1,b:2` works too.
+ */
+import { userInfo } from "node:os";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { ArgsDef } from "citty";
+import { defaultHome } from "../chat/identity.ts";
+import { INBOUND, isValidAddress, isValidPeerName } from "../chat/known-peers.ts";
+import { sanitizeLine } from "../chat/sanitize.ts";
+import { GROUP_NAMES, Group } from "../protocol/constants.ts";
+
+export const DEFAULT_PORT = 5000;
+/** Listen on every interface by default, so a friend on the network can connect. */
+export const DEFAULT_HOST = "0.0.0.0";
+export const DEFAULT_DRAIN_SECONDS = 10;
+
+/** The flags as citty shows them in --help. */
+export const chatArgs = {
+  port: { type: "string", valueHint: "0-65535", description: "TCP port to listen on (0: any free port, printed at start)", default: String(DEFAULT_PORT) },
+  host: { type: "string", valueHint: "address", description: "address to listen on (0.0.0.0 = every interface, so friends can reach you; 127.0.0.1 = this machine only)", default: DEFAULT_HOST },
+  connect: { type: "string", valueHint: "host:port", description: "peer to dial (and redial); repeat the flag or separate with commas" },
+  name: { type: "string", description: "your display name (default: your user name)" },
+  group: { type: "string", valueHint: "x25519|ffdhe2048|ffdhe3072", description: "key exchange group offered when dialling", default: "x25519" },
+  strict: { type: "boolean", description: "accept only peers already pinned in known_peers" },
+  "no-listen": { type: "boolean", description: "do not listen; only dial the --connect peers" },
+  home: { type: "string", valueHint: "dir", description: "folder of the identity key and known_peers (default: $SOTTO_HOME, else ~/.config/sotto)" },
+  json: { type: "boolean", description: "print one JSON object per event (line mode, for scripts)" },
+  "drain-timeout": { type: "string", valueHint: "seconds", description: "line mode: how long to wait for peers to connect at start and for acknowledgements at end of input", default: String(DEFAULT_DRAIN_SECONDS) },
+} satisfies ArgsDef;
+
+/** Checked settings of one chat run. */
+export interface ChatSettings {
+  home: string;
+  name: string;
+  group: Group;
+  strict: boolean;
+  /** null with --no-listen. */
+  listen: { host: string; port: number } | null;
+  connect: string[];
+  json: boolean;
+  drainTimeoutMs: number;
+}
+
+export type ParsedChatArgs = { kind: "help" } | { kind: "ok"; settings: ChatSettings } | { kind: "error"; message: string };
+
+const show = (s: string) => `"${sanitizeLine(s, 60)}"`;
+
+/** A port number 1-65535 in decimal (0 too when `allowAny`: any free port), or null. @throws never */
+export function parsePort(s: string, allowAny = false): number | null {
+  if (!/^[0-9]{1,5}$/.test(s)) return null;
+  const n = Number(s);
+  return (n >= 1 || (allowAny && n === 0)) && n <= 65535 ? n : null;
+}
+
+/** A peer address (host:port or [ipv6]:port, port 1-65535), or null. @throws never */
+export function parseConnect(s: string): string | null {
+  const a = s.trim();
+  return a !== INBOUND && isValidAddress(a) ? a : null;
+}
+
+/** A bind address (host name, IPv4, or IPv6 with or without brackets), or null. @throws never */
+export function parseHost(s: string): string | null {
+  const h = s.startsWith("[") && s.endsWith("]") ? s.slice(1, -1) : s;
+  return /^[A-Za-z0-9._:%-]{1,253}$/.test(h) ? h : null;
+}
+
+/**
+ * The user's login name ($USER, $LOGNAME, %USERNAME%, else the OS account) when it is a
+ * valid display name, else "me". @throws never
+ */
+export function defaultName(env: Record<string, string | undefined> = process.env): string {
+  const candidates = [env.USER, env.LOGNAME, env.USERNAME];
+  try {
+    candidates.push(userInfo().username);
+  } catch {
+    // no passwd entry (containers): the environment is all we have
+  }
+  return candidates.find((n): n is string => n !== undefined && isValidPeerName(n)) ?? "me";
+}
+
+/**
+ * argv (after the `chat` subcommand) → settings, a request for help, or one line of
+ * error for exit code 2. @throws never
+ */
+export function parseChatArgs(argv: string[], env: Record<string, string | undefined> = process.env): ParsedChatArgs {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        connect: { type: "string", multiple: true },
+        name: { type: "string" },
+        group: { type: "string" },
+        strict: { type: "boolean" },
+        "no-listen": { type: "boolean" },
+        home: { type: "string" },
+        json: { type: "boolean" },
+        "drain-timeout": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    return { kind: "error", message: argvError(e as Error & { code?: string }) };
+  }
+  if (values.help) return { kind: "help" };
+  const str = (k: string) => values[k] as string | undefined;
+  const err = (message: string) => ({ kind: "error", message }) as const;
+
+  const port = parsePort(str("port") ?? String(DEFAULT_PORT), true);
+  if (port === null) return err(`--port expects a number from 0 (any free port) to 65535, got ${show(str("port")!)}`);
+  const host = parseHost(str("host") ?? DEFAULT_HOST);
+  if (host === null) return err(`--host expects an IP address or host name to listen on, got ${show(str("host")!)}`);
+
+  const connect: string[] = [];
+  for (const item of ((values.connect as string[] | undefined) ?? []).flatMap((c) => c.split(","))) {
+    if (item.trim() === "") continue;
+    const a = parseConnect(item);
+    if (a === null) return err(`--connect expects host:port with a port from 1 to 65535, got ${show(item)}`);
+    if (!connect.includes(a)) connect.push(a);
+  }
+
+  const name = str("name") ?? defaultName(env);
+  if (!isValidPeerName(name)) return err(`--name expects 1 to 32 letters, digits, ".", "_" or "-", starting with a letter or digit, got ${show(name)}`);
+
+  const groupName = (str("group") ?? "x25519").toLowerCase();
+  const group = (Object.entries(GROUP_NAMES) as [string, string][]).find(([, n]) => n === groupName)?.[0];
+  if (group === undefined) return err(`--group expects x25519, ffdhe2048 or ffdhe3072, got ${show(str("group")!)}`);
+
+  const drain = str("drain-timeout") ?? String(DEFAULT_DRAIN_SECONDS);
+  const secs = /^[0-9]+(\.[0-9]+)?$/.test(drain) ? Number(drain) : NaN;
+  if (!(secs >= 0 && secs <= 86_400)) return err(`--drain-timeout expects seconds from 0 to 86400, got ${show(drain)}`);
+
+  const home = str("home");
+  if (home === "") return err("--home expects a folder, got an empty value");
+
+  return {
+    kind: "ok",
+    settings: {
+      home: home === undefined ? defaultHome(env) : resolve(home),
+      name,
+      group: Number(group) as Group,
+      strict: values.strict === true,
+      listen: values["no-listen"] ? null : { host, port },
+      connect,
+      json: values.json === true,
+      drainTimeoutMs: Math.round(secs * 1000),
+    },
+  };
+}
+
+/** node:util's parse errors, as one short line. */
+function argvError(e: Error & { code?: string }): string {
+  const quoted = /'([^']*)'/.exec(e.message)?.[1] ?? "";
+  const flag = quoted.split(" ")[0] ?? quoted;
+  switch (e.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${sanitizeLine(flag, 60)}; see --help`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument ${show(quoted)}; flags take the form --port 5000 (see --help)`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (e.message.includes("does not take")) return `${sanitizeLine(flag, 60)} takes no value; see --help`;
+      if (e.message.includes("ambiguous")) return `${sanitizeLine(flag, 60)} needs a value; write ${sanitizeLine(flag, 60)}=<value> for a value that starts with "-"`;
+      return `${sanitizeLine(flag, 60)} needs a value; see --help`;
+    default:
+      return sanitizeLine(e.message.split("\n")[0] ?? "bad arguments", 200);
+  }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bun
+/**
+ * The `sotto` command line. `chat` is the default subcommand, so `sotto --port 6000`
+ * means `sotto chat --port 6000` (and `bun run chat` runs `bun src/cli/main.ts chat`).
+ * The only place that calls process.exit: with the code the command returned.
+ */
+import { defineCommand, renderUsage, runMain, type CommandDef } from "citty";
+import pkg from "../../package.json";
+import { chatCommand, chatUsage } from "./chat.ts";
+
+const SUBCOMMANDS = ["chat"];
+const TOP_LEVEL_FLAGS = ["--help", "-h", "--version", "-v"];
+
+/**
+ * argv with "chat" put in front when no subcommand is named. citty's own `default`
+ * cannot do this once flags are given: it would take the value of `--port 6000` for a
+ * subcommand name. @throws never
+ */
+export function withDefaultCommand(argv: string[]): string[] {
+  const first = argv[0];
+  if (first === undefined || SUBCOMMANDS.includes(first) || (argv.length === 1 && TOP_LEVEL_FLAGS.includes(first))) return argv;
+  return ["chat", ...argv];
+}
+
+if (import.meta.main) {
+  let exitCode = 0;
+  const chat = chatCommand((code) => (exitCode = code));
+  const main = defineCommand({
+    meta: { name: "sotto", version: pkg.version, description: pkg.description },
+    subCommands: { chat },
+    default: "chat",
+  });
+  // chat's help has notes (prompts, line mode, exit codes) that citty's table cannot hold.
+  const showUsage = async (cmd: CommandDef<any>, parent?: CommandDef<any>) => console.log(cmd === chat ? await chatUsage() : `${await renderUsage(cmd, parent)}\n`);
+  await runMain(main, { rawArgs: withDefaultCommand(process.argv.slice(2)), showUsage });
+  process.exit(exitCode);
+}

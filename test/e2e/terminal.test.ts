@@ -1,0 +1,69 @@
+/**
+ * A person at a terminal: a real `sotto chat` in tmux (a pseudo-terminal) talking to a
+ * real peer process. Reads the screen: the incoming message shows with its sender, the
+ * half-typed line survives it, a typed line reaches the peer, Ctrl+C exits cleanly.
+ * Skipped only where tmux is missing (.ci/run installs it).
+ */
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { ChatProcess, cleanup, tempHome } from "./harness.ts";
+
+const TMUX = Bun.which("tmux");
+const session = `sotto-e2e-${process.pid}`;
+const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
+const homes: string[] = [];
+const procs: ChatProcess[] = [];
+
+function tmux(...args: string[]): string {
+  const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+const screen = () => tmux("capture-pane", "-p", "-t", session);
+
+async function until(what: string, f: () => boolean, ms = 10_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!f()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
+    await Bun.sleep(25);
+  }
+}
+
+afterEach(() => cleanup(homes, procs));
+afterAll(() => {
+  if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });
+});
+
+describe.skipIf(!TMUX)("sotto chat in a terminal", () => {
+  test("messages print above the line being typed; typed lines reach the peer; Ctrl+C exits 0", async () => {
+    const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--name", "bob", "--port", "0"]);
+    procs.push(bob);
+    const port = await bob.port();
+    const home = tempHome(homes);
+    const status = join(home, "exit-status");
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", `bun ${MAIN} chat --home ${home} --name alice --no-listen --connect 127.0.0.1:${port}; echo "exit=$?" > ${status}; sleep 30`);
+    await until("the connected line", () => screen().includes("connected to bob"));
+    expect(screen()).toContain("your fingerprint");
+    await bob.waitFor("connected");
+    tmux("send-keys", "-t", session, "-l", "half typed");
+    await until("the typed text", () => screen().includes("half typed"));
+    bob.say("hello from bob \u001b[2J\u001b]0;pwned\u0007");
+    await until("bob's message", () => /bob › hello from bob/.test(screen()));
+    const lines = screen().split("\n");
+    const msgRow = lines.findIndex((l) => l.includes("bob › hello from bob"));
+    const promptRow = lines.findIndex((l) => l.includes("half typed"));
+    expect(msgRow).toBeGreaterThanOrEqual(0);
+    expect(promptRow).toBeGreaterThan(msgRow);
+    // The escape sequences arrive neutralised, shown, not obeyed.
+    expect(lines[msgRow]).toContain("\\x1b[2J");
+    tmux("send-keys", "-t", session, " and finished", "Enter");
+    const got = await bob.waitFor("message");
+    expect(got.text).toBe("half typed and finished");
+    expect(got.peer).toBe("alice");
+    tmux("send-keys", "-t", session, "C-c");
+    await until("exit", () => Bun.file(status).size > 0);
+    expect((await Bun.file(status).text()).trim()).toBe("exit=0");
+    const d = await bob.waitFor("disconnected");
+    expect(d.reason).toContain("closed by peer");
+  });
+});
