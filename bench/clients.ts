@@ -246,10 +246,14 @@ export class SottoConn implements Conn {
     cp.replies.set(s, this.#replies);
   }
 
-  /** Dial and handshake (both PROFILEs exchanged). @throws ConnectError. */
+  /**
+   * Dial and handshake. Resolves as soon as our AUTH is sent (`early`): the first message
+   * rides in the same round trip, as TLS 1.3 client data follows its Finished.
+   * @throws ConnectError.
+   */
   static async open(port: number, group: Group): Promise<SottoConn> {
     sottoClient();
-    const s = await clientPeer!.peer.connect("127.0.0.1", port, group);
+    const s = await clientPeer!.peer.connect("127.0.0.1", port, group, { early: true });
     return new SottoConn(s, clientPeer!);
   }
 

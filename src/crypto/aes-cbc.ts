@@ -98,8 +98,8 @@ export class CbcEncryptor {
     // block cipher sees P0 ^ iv, exactly as CBC under `iv` requires.
     for (let i = 0; i < BLOCK; i++) padded[i] = padded[i]! ^ iv[i]! ^ chain[i]!;
     const out = this.#cipher.update(padded);
-    chain.set(out.subarray(out.length - BLOCK));
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    for (let i = 0, j = out.length - BLOCK; i < BLOCK; i++, j++) chain[i] = out[j]!;
+    return out;
   }
 }
 

@@ -31,6 +31,14 @@ export class HmacKey {
   constructor(key: Uint8Array) {
     this.#base = new Bun.CryptoHasher("sha256", key);
   }
+  /** HMAC(a | b) written into `out` at `offset`: the record layer's two-part hot path. */
+  mac2Into(a: Uint8Array, b: Uint8Array, out: Uint8Array, offset: number): void {
+    const h = this.#base.copy();
+    h.update(a);
+    h.update(b);
+    out.set(h.digest(), offset);
+  }
+
   /** HMAC of the concatenation of `parts`, written into `out` at `offset` when given. */
   mac(parts: Uint8Array[], out?: Uint8Array, offset = 0): Uint8Array {
     const h = this.#base.copy();

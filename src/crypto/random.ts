@@ -23,6 +23,18 @@ export class PooledRandom implements RandomSource {
     this.#pos = size;
   }
   fill(out: Uint8Array): void {
+    const pool = this.#pool;
+    const n = out.length;
+    if (n <= 32 && pool.length - this.#pos >= n) {
+      // Hot path (record IVs): a byte loop beats two subarray views for 16 bytes.
+      let p = this.#pos;
+      for (let i = 0; i < n; i++, p++) {
+        out[i] = pool[p]!;
+        pool[p] = 0;
+      }
+      this.#pos = p;
+      return;
+    }
     let o = 0;
     while (o < out.length) {
       if (this.#pos === this.#pool.length) {

@@ -76,11 +76,33 @@ export function stopKexWorker(): void {
   worker.terminate();
 }
 
+// X25519 key pairs made ahead of need, off the critical path of a handshake (refilled
+// from setImmediate when the pool runs low). Each is used for one exchange and dropped,
+// so forward secrecy is unchanged; they exist only in this process's memory.
+const POOL_TARGET = 8;
+const x25519Pool: { privateKey: KeyObject; publicKey: Uint8Array }[] = [];
+let refilling = false;
+
+function refill(): void {
+  refilling = false;
+  while (x25519Pool.length < POOL_TARGET) x25519Pool.push(x25519Generate());
+}
+
+/** A fresh X25519 key pair (from the pool when it has one). */
+export function x25519KeyPair(): { privateKey: KeyObject; publicKey: Uint8Array } {
+  const kp = x25519Pool.pop() ?? x25519Generate();
+  if (!refilling && x25519Pool.length < POOL_TARGET / 2) {
+    refilling = true;
+    setImmediate(refill);
+  }
+  return kp;
+}
+
 /** Start an exchange as initiator. */
 export async function initiatorKex(group: Group): Promise<PendingKex> {
   if (group === Group.X25519) {
     let key: KeyObject | null = null;
-    const { privateKey, publicKey } = x25519Generate();
+    const { privateKey, publicKey } = x25519KeyPair();
     key = privateKey;
     return {
       share: publicKey,
@@ -114,7 +136,7 @@ export async function initiatorKex(group: Group): Promise<PendingKex> {
 /** A responder's whole exchange: a fresh share and Z with the initiator's share. */
 export function responderKex(group: Group, peerShare: Uint8Array): { share: Uint8Array; z: Uint8Array } | Promise<{ share: Uint8Array; z: Uint8Array }> {
   if (group === Group.X25519) {
-    const { privateKey, publicKey } = x25519Generate();
+    const { privateKey, publicKey } = x25519KeyPair();
     return { share: publicKey, z: x25519(privateKey, peerShare) };
   }
   return worker.call("respond", GROUP_NAMES[group] as FfdheName, peerShare).then((r) => ({ share: r.share!, z: r.z! }));

@@ -36,7 +36,7 @@ export interface PeerOptions {
 }
 
 type SocketData = { session: Session | null; dial?: Dial };
-type Dial = { host: string; port: number; group: Group; retried: boolean; resolve: (s: Session) => void; reject: (e: Error) => void };
+type Dial = { host: string; port: number; group: Group; retried: boolean; early: boolean; resolve: (s: Session) => void; reject: (e: Error) => void };
 
 /** A connection could not be made or the handshake failed; `cause` holds the protocol error. */
 export class ConnectError extends Error {
@@ -119,14 +119,15 @@ export class Peer {
 
   /**
    * Dial host:port and run the handshake. Resolves with the session once both PROFILEs
-   * are exchanged. After an unsupported_group alert it retries once, with a group both
+   * are exchanged, or with `early`, as soon as our AUTH is sent and we may send (the
+   * initiator's application data rides in the same round trip as its AUTH). After an unsupported_group alert it retries once, with a group both
    * the responder named and our own policy accepts.
    * @throws ConnectError (unreachable, refused, handshake failed; `cause` is the ProtocolError).
    */
-  connect(host: string, port: number, group: Group = this.#o.group ?? Group.X25519): Promise<Session> {
+  connect(host: string, port: number, group: Group = this.#o.group ?? Group.X25519, opts: { early?: boolean } = {}): Promise<Session> {
     this.#startSweep();
     return new Promise<Session>((resolve, reject) => {
-      const dial: Dial = { host, port, group, retried: false, resolve, reject };
+      const dial: Dial = { host, port, group, retried: false, early: opts.early ?? false, resolve, reject };
       this.#dial(dial);
     });
   }
@@ -167,6 +168,9 @@ export class Peer {
           this.#handshakeOver(s, remote);
           dial?.resolve(s);
           this.#o.events?.onReady?.(s);
+        },
+        onEstablished: (s) => {
+          if (dial?.early) dial.resolve(s);
         },
         onItem: (s, item) => this.#o.events?.onItem?.(s, item),
         onDrain: (s) => this.#o.events?.onDrain?.(s),

@@ -15,16 +15,26 @@ import type { Socket } from "bun";
 import { concat } from "../crypto/bytes.ts";
 import type { RandomSource } from "../crypto/random.ts";
 import { randomBytes } from "node:crypto";
-import { AlertCode, FrameType, type Group, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
+import { AlertCode, BLOCK_LEN, FrameType, type Group, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { FrameAssembler, type Frame } from "../protocol/frame.ts";
 import { encodeAlertFrame, Initiator, Responder, type Done, type HandshakeResult, type Identity, type KexRequest } from "../protocol/handshake.ts";
-import { decodeItems, encodeItems, type Item } from "../protocol/items.ts";
-import type { RecordReader, RecordWriter } from "../protocol/record.ts";
+import { decodeItems, encodeItems, itemSizeBound, writeItem, type Item } from "../protocol/items.ts";
+import { recordFrameLength, type RecordReader, type RecordWriter } from "../protocol/record.ts";
 import { initiatorKex, responderKex, type PendingKex } from "./kex.ts";
 import type { Limits } from "./limits.ts";
 
 export type Role = "initiator" | "responder";
+
+// Shared scratch for the send path (one thread, one flush at a time): items are encoded
+// straight into PT, sealed into OUT, and OUT goes to the socket in one write.
+const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
+/** Items end here, so a KEY_UPDATE item (3 bytes) always fits after them. */
+const ITEM_END = MAX_PLAINTEXT - ITEM_HEADER_LEN;
+/** Records sealed per socket write, at most (then the next batch, if the socket took it all). */
+const FLUSH_BYTES = 1 << 20;
+let OUT = new Uint8Array(FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
+const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
 export type SessionState = "handshake" | "profile" | "open" | "closed";
 
 /** How a session ended. `error` is null for a clean CLOSE by either side. */
@@ -37,6 +47,8 @@ export interface CloseInfo {
 /** What a session reports to its owner. */
 export interface SessionEvents {
   onReady(s: Session): void;
+  /** Keys are in place and our PROFILE is queued: we may send (the peer's PROFILE may still be on its way). */
+  onEstablished?(s: Session): void;
   onItem(s: Session, item: Item): void;
   onClose(s: Session, info: CloseInfo): void;
   onDrain?(s: Session): void;
@@ -84,7 +96,7 @@ export class Session {
   #reader: RecordReader | null = null;
   #out: Uint8Array[] = [];
   #outBytes = 0;
-  #pending: Uint8Array[] = [];
+  #pending: Item[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
   #rekeyRequested = false;
@@ -221,6 +233,7 @@ export class Session {
     this.state = "profile";
     // PROTOCOL §6: PROFILE is the first item after the handshake, from both sides.
     this.send({ kind: "profile", instance: this.#o.profile.instance, name: this.#o.profile.name });
+    this.#ev.onEstablished?.(this);
   }
 
   #recordFrame(f: Frame): void {
@@ -231,6 +244,11 @@ export class Session {
       if (this.#isClosed()) return;
       switch (item.kind) {
         case "padding":
+          continue;
+        case "ext":
+          // PROTOCOL §6: optional types are ignored by a receiver that does not know them;
+          // the owner may know them (file transfer), but only once the session is open.
+          if (this.state === "open") this.#ev.onItem(this, item);
           continue;
         case "auth":
           throw fail("unexpected_message", "the peer sent AUTH after the handshake");
@@ -284,12 +302,17 @@ export class Session {
     this.#keyUpdateTokens -= 1;
   }
 
-  /** Queue one item; items queued in the same tick share records. @throws Error when the session is not established. */
+  /**
+   * Queue one item; items queued in the same tick share records, sealed in a microtask
+   * (or at once by flush()). The item is kept, not copied: do not change it afterwards.
+   * @throws Error when the session is not open; RangeError when the item cannot fit in a record.
+   */
   send(item: Item): void {
     if (this.#writer === null || this.#isClosed()) throw new Error("session is not open");
-    const bytes = encodeItems([item]);
-    this.#pending.push(bytes);
-    this.#pendingBytes += bytes.length;
+    const bound = itemSizeBound(item);
+    if (bound > ITEM_END && exactSize(item) > ITEM_END) throw new RangeError(`an item of ${exactSize(item)} bytes cannot fit in a record (at most ${ITEM_END})`);
+    this.#pending.push(item);
+    this.#pendingBytes += bound;
     if (this.bufferedAmount > this.#o.limits.maxSendQueueBytes) {
       return this.#fail(fail("busy", "the peer is not reading; its send queue is full"));
     }
@@ -305,33 +328,61 @@ export class Session {
     this.send({ kind: "padding", length: 0 });
   }
 
-  /** Seal every queued item now and write the records with one socket write. */
+  /**
+   * Seal every queued item now, packed into as few records as fit, and write them with
+   * one socket write per megabyte. While the socket is backed up, items stay queued (and
+   * coalesce) until `drain`.
+   */
   flush(): void {
     this.#flushScheduled = false;
     const w = this.#writer;
-    if (w === null || this.#pending.length === 0 || this.state === "closed") return;
-    const records: Uint8Array[] = [];
-    let batch: Uint8Array[] = [];
-    let size = 0;
-    const seal = () => {
-      const ku = this.#rekeyRequested || w.mustUpdate;
-      if (ku) {
-        batch.push(encodeItems([{ kind: "key_update" }]));
-        this.#rekeyRequested = false;
+    if (w === null || this.#pending.length === 0 || this.#isClosed() || this.#out.length > 0) return;
+    const items = this.#pending;
+    let i = 0;
+    while (i < items.length) {
+      let outLen = 0;
+      while (i < items.length && outLen < FLUSH_BYTES) {
+        let pt = 0;
+        while (i < items.length) {
+          const next = writeItem(PT, pt, ITEM_END, items[i]!);
+          if (next < 0) break;
+          pt = next;
+          i++;
+        }
+        if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
+        const ku = this.#rekeyRequested || w.mustUpdate;
+        if (ku) {
+          pt = writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM);
+          this.#rekeyRequested = false;
+        }
+        const need = outLen + recordFrameLength(pt);
+        if (need > OUT.length) {
+          const bigger = new Uint8Array(need * 2);
+          bigger.set(OUT.subarray(0, outLen));
+          OUT = bigger;
+        }
+        outLen += w.sealInto(PT, pt, OUT, outLen, ku);
       }
-      records.push(w.seal(batch.length === 1 ? batch[0]! : concat(...batch), ku));
-      batch = [];
-      size = 0;
-    };
-    for (const it of this.#pending) {
-      if (size + it.length > MAX_PLAINTEXT - ITEM_HEADER_LEN) seal();
-      batch.push(it);
-      size += it.length;
+      if (!this.#writeOut(outLen)) break;
     }
-    if (batch.length > 0) seal();
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#write(records);
+    if (i === items.length) {
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    } else {
+      this.#pending = items.slice(i);
+      this.#pendingBytes = this.#pending.reduce((n, it) => n + itemSizeBound(it), 0);
+    }
+  }
+
+  /** Write OUT[0..len) to the socket; keep (a copy of) what it did not take. False when backed up. */
+  #writeOut(len: number): boolean {
+    this.lastSend = this.#now();
+    const n = Math.max(0, this.#socket.write(OUT.subarray(0, len)));
+    if (n >= len) return true;
+    const rest = OUT.slice(n, len);
+    this.#out.push(rest);
+    this.#outBytes += rest.length;
+    return false;
   }
 
   #write(frames: Uint8Array[]): void {
@@ -367,7 +418,8 @@ export class Session {
       this.#socket.end();
       return;
     }
-    if (this.state !== "closed") this.#ev.onDrain?.(this);
+    if (this.#pending.length > 0) this.flush();
+    if (this.state !== "closed" && this.#out.length === 0) this.#ev.onDrain?.(this);
   }
 
   /** Close cleanly: CLOSE item (when established), flush, end the socket. */
@@ -478,5 +530,14 @@ export class Session {
     this.#closeInfo ??= { error: null, byPeer: false, reason: "" };
     this.#socket.terminate();
     this.#finalize();
+  }
+}
+
+/** The exact encoded size of an item (only for the rare over-long case). */
+function exactSize(item: Item): number {
+  try {
+    return encodeItems([item]).length;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
   }
 }

@@ -106,7 +106,7 @@ function checkSecret(group: Group, z: Uint8Array): void {
 
 /** Pull the single AUTH (or ALERT) item out of a handshake record's plaintext. */
 function authItem(pt: Uint8Array): Extract<Item, { kind: "auth" }> {
-  const items = decodeItems(pt).filter((i) => i.kind !== "padding");
+  const items = decodeItems(pt).filter((i) => i.kind !== "padding" && i.kind !== "ext");
   const only = items[0];
   if (items.length === 1 && only?.kind === "alert") throw fail("alert", `the peer sent alert ${only.code}`, { alert: only.code });
   if (items.length !== 1 || only?.kind !== "auth") throw fail("unexpected_message", "a handshake record must hold exactly one AUTH item");

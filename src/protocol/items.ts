@@ -16,7 +16,7 @@ import {
 } from "./constants.ts";
 import { fail } from "./errors.ts";
 
-/** One decoded item. Unknown optional types (0x80..0xFF) are skipped, never returned. */
+/** One decoded item. Unknown optional types (0x81..0xFF) come back as `ext` items for extensions to read or ignore. */
 export type Item =
   | { kind: "auth"; identity: Uint8Array; sig: Uint8Array }
   | { kind: "text"; id: bigint; text: string }
@@ -27,7 +27,9 @@ export type Item =
   | { kind: "close"; reason: string }
   | { kind: "profile"; instance: Uint8Array; name: string }
   | { kind: "alert"; code: number; reason: string }
-  | { kind: "padding"; length: number };
+  | { kind: "padding"; length: number }
+  /** An item of an optional type (0x81..0xFF) that the core does not know; extensions (file transfer) read it. */
+  | { kind: "ext"; type: number; content: Uint8Array };
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
@@ -97,8 +99,10 @@ export function decodeItems(pt: Uint8Array): Item[] {
         items.push({ kind: "padding", length: len });
         break;
       default:
-        // PROTOCOL §6: unknown 0x00..0x7F is an error; unknown 0x80..0xFF is ignored.
+        // PROTOCOL §6: unknown 0x00..0x7F is an error; unknown 0x80..0xFF is ignored
+        // (handed up as `ext`: a receiver that knows no extension drops it).
         if (type < FIRST_OPTIONAL_CONTENT_TYPE) throw fail("bad_item", `unknown content type 0x${type.toString(16).padStart(2, "0")}`);
+        items.push({ kind: "ext", type, content: c });
     }
   }
   return items;
@@ -150,6 +154,8 @@ function contentOf(item: Item): Uint8Array {
       return join(new Uint8Array([item.code]), encoder.encode(item.reason));
     case "padding":
       return new Uint8Array(item.length);
+    case "ext":
+      return item.content;
   }
 }
 
@@ -164,6 +170,7 @@ const TYPE_OF: Record<Item["kind"], number> = {
   profile: ContentType.PROFILE,
   alert: ContentType.ALERT,
   padding: ContentType.PADDING,
+  ext: 0, // the item carries its own type
 };
 
 /**
@@ -180,7 +187,7 @@ export function encodeItems(items: Item[]): Uint8Array {
   items.forEach((item, i) => {
     const c = contents[i]!;
     checkLocal(item, c.length);
-    off = header(out, off, TYPE_OF[item.kind], c.length);
+    off = header(out, off, item.kind === "ext" ? item.type : TYPE_OF[item.kind], c.length);
     out.set(c, off);
     off += c.length;
   });
@@ -188,10 +195,77 @@ export function encodeItems(items: Item[]): Uint8Array {
 }
 
 function checkLocal(item: Item, len: number): void {
+  if (item.kind === "ext" && (item.type <= ContentType.PADDING || item.type > 0xff)) throw new RangeError(`an ext item needs a type in 0x81..0xff, got ${item.type}`);
   const fixed: Partial<Record<Item["kind"], number>> = { auth: AUTH_LEN, ack: ID_LEN, ping: PING_LEN, pong: PING_LEN, key_update: 0 };
   const want = fixed[item.kind];
   if (want !== undefined && len !== want) throw new RangeError(`${item.kind} item must be ${want} bytes, got ${len}`);
   if (item.kind === "profile" && (item.instance.length !== INSTANCE_LEN || len - INSTANCE_LEN > MAX_NAME_LEN)) {
     throw new RangeError(`profile needs an 8-byte instance and a name of at most ${MAX_NAME_LEN} bytes`);
+  }
+}
+
+let dvBuf: ArrayBufferLike | null = null;
+let dv: DataView | null = null;
+function viewOf(out: Uint8Array): DataView {
+  if (dvBuf !== out.buffer) {
+    dvBuf = out.buffer;
+    dv = new DataView(out.buffer);
+  }
+  return dv!;
+}
+
+/**
+ * Encode one item into `out` at `off` without writing at or past `end` (the hot path:
+ * TEXT is encoded straight into the record buffer). Returns the offset after the item,
+ * or -1 when it does not fit (nothing useful was written).
+ * @throws RangeError for a malformed item (as encodeItems).
+ */
+export function writeItem(out: Uint8Array, off: number, end: number, item: Item): number {
+  const c = off + ITEM_HEADER_LEN;
+  let len: number;
+  if (item.kind === "text") {
+    if (c + ID_LEN > end) return -1;
+    viewOf(out).setBigUint64(out.byteOffset + c, item.id);
+    let written = 0;
+    if (item.text.length > 0) {
+      const r = encoder.encodeInto(item.text, out.subarray(c + ID_LEN, end));
+      if (r.read !== item.text.length) return -1;
+      written = r.written;
+    }
+    len = ID_LEN + written;
+  } else if (item.kind === "ack") {
+    if (c + ID_LEN > end) return -1;
+    viewOf(out).setBigUint64(out.byteOffset + c, item.id);
+    len = ID_LEN;
+  } else {
+    const bytes = contentOf(item);
+    checkLocal(item, bytes.length);
+    if (c + bytes.length > end) return -1;
+    out.set(bytes, c);
+    len = bytes.length;
+  }
+  out[off] = item.kind === "ext" ? item.type : TYPE_OF[item.kind];
+  out[off + 1] = len >>> 8;
+  out[off + 2] = len & 0xff;
+  return c + len;
+}
+
+/** Upper bound of an item's encoded size, without encoding it (UTF-8 is at most 3 bytes per UTF-16 unit). */
+export function itemSizeBound(item: Item): number {
+  switch (item.kind) {
+    case "text":
+      return ITEM_HEADER_LEN + ID_LEN + item.text.length * 3;
+    case "close":
+      return ITEM_HEADER_LEN + item.reason.length * 3;
+    case "alert":
+      return ITEM_HEADER_LEN + 1 + item.reason.length * 3;
+    case "profile":
+      return ITEM_HEADER_LEN + INSTANCE_LEN + MAX_NAME_LEN;
+    case "padding":
+      return ITEM_HEADER_LEN + item.length;
+    case "ext":
+      return ITEM_HEADER_LEN + item.content.length;
+    default:
+      return ITEM_HEADER_LEN + AUTH_LEN;
   }
 }

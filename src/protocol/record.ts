@@ -108,6 +108,20 @@ export class RecordWriter {
    */
   seal(plaintext: Uint8Array, keyUpdate = false): Uint8Array {
     const n = plaintext.length;
+    const scratch = new Uint8Array(n + BLOCK_LEN);
+    scratch.set(plaintext);
+    const frame = new Uint8Array(recordFrameLength(n));
+    this.sealInto(scratch, n, frame, 0, keyUpdate);
+    return frame;
+  }
+
+  /**
+   * Seal `pt[0..n)` into `out` at `off` (the hot path: no allocation but the cipher's
+   * output). `pt` needs 16 spare bytes after `n` for the padding and is used as scratch.
+   * Returns the frame length, recordFrameLength(n).
+   * @throws RangeError as `seal`, or when `pt` or `out` is too small.
+   */
+  sealInto(pt: Uint8Array, n: number, out: Uint8Array, off: number, keyUpdate = false): number {
     if (n === 0 || n > MAX_PLAINTEXT) throw new RangeError(`record plaintext of ${n} bytes is outside 1..${MAX_PLAINTEXT}`);
     const k = this.#k;
     // PROTOCOL §6: the 2^20-th record under one key (seq 2^20 - 1) must carry KEY_UPDATE;
@@ -116,24 +130,28 @@ export class RecordWriter {
     const pad = BLOCK_LEN - (n % BLOCK_LEN);
     const ctLen = n + pad;
     const frameLen = FRAME_HEADER_LEN + IV_LEN + ctLen + TAG_LEN;
-    const frame = new Uint8Array(frameLen);
+    if (pt.length < ctLen || out.length - off < frameLen) throw new RangeError("sealInto: buffer too small");
     const length = frameLen - 2;
-    frame[0] = length >>> 8;
-    frame[1] = length & 0xff;
-    frame[2] = FrameType.RECORD;
-    const iv = frame.subarray(FRAME_HEADER_LEN, FRAME_HEADER_LEN + IV_LEN);
+    out[off] = length >>> 8;
+    out[off + 1] = length & 0xff;
+    out[off + 2] = FrameType.RECORD;
+    const ivAt = off + FRAME_HEADER_LEN;
+    const iv = out.subarray(ivAt, ivAt + IV_LEN);
     this.#random.fill(iv);
-    const padded = new Uint8Array(ctLen);
-    padded.set(plaintext);
-    padded.fill(pad, n);
-    const ct = (k.enc as CbcEncryptor).encrypt(iv, padded);
-    const macEnd = FRAME_HEADER_LEN + IV_LEN + ctLen;
-    frame.set(ct, FRAME_HEADER_LEN + IV_LEN);
-    k.mac.mac([k.seqBytes(), frame.subarray(0, macEnd)], frame, macEnd);
+    pt.fill(pad, n, ctLen); // PKCS#7
+    const ct = (k.enc as CbcEncryptor).encrypt(iv, pt.subarray(0, ctLen));
+    out.set(ct, ivAt + IV_LEN);
+    const macEnd = ivAt + IV_LEN + ctLen;
+    k.mac.mac2Into(k.seqBytes(), out.subarray(off, macEnd), out, macEnd);
     k.seq++;
     if (keyUpdate) k.update();
-    return frame;
+    return frameLen;
   }
+}
+
+/** The length of the RECORD frame that carries `n` bytes of plaintext. */
+export function recordFrameLength(n: number): number {
+  return FRAME_HEADER_LEN + IV_LEN + (n + BLOCK_LEN - (n % BLOCK_LEN)) + TAG_LEN;
 }
 
 /** Opens records for one direction. */

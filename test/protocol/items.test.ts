@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { concat, utf8 } from "../../src/crypto/bytes.ts";
 import { ContentType, MAX_NAME_LEN, MAX_PLAINTEXT } from "../../src/protocol/constants.ts";
-import { decodeItems, encodeItems, itemSize, type Item } from "../../src/protocol/items.ts";
+import { decodeItems, encodeItems, writeItem, itemSize, type Item } from "../../src/protocol/items.ts";
 import { codeOf, det } from "./helpers.ts";
 
 /** One raw item: type | len:u16 | content (len defaults to the content's length). */
@@ -125,13 +125,20 @@ describe("texts must be valid UTF-8 → invalid_utf8", () => {
   }
 });
 
-describe("unknown optional types (0x80..0xff) are skipped", () => {
-  test("0x81 and 0xff are not returned; their neighbours are", () => {
+describe("unknown optional types (0x81..0xff) are handed up as ext items, never an error", () => {
+  test("0x81 and 0xff come back as ext with their content; their neighbours decode as usual", () => {
     const pt = concat(item(0x81, bytes(5)), item(ContentType.ACK, id8), item(0xff, []), item(0xc3, bytes(300)));
-    expect(decodeItems(pt)).toEqual([{ kind: "ack", id: 7n }]);
+    const got = decodeItems(pt);
+    expect(got.map((i) => (i.kind === "ext" ? `ext:${i.type}:${i.content.length}` : i.kind))).toEqual(["ext:129:5", "ack", "ext:255:0", "ext:195:300"]);
+    expect(got[1]).toEqual({ kind: "ack", id: 7n });
   });
-  test("a plaintext of only unknown optional items decodes to no items", () => {
-    expect(decodeItems(item(0xff, bytes(2)))).toEqual([]);
+  test("ext items round-trip through encodeItems and writeItem", () => {
+    const ext: Item = { kind: "ext", type: 0x90, content: bytes(9) };
+    expect(decodeItems(encodeItems([ext]))).toEqual([ext]);
+    const out = new Uint8Array(64);
+    const end = writeItem(out, 0, 64, ext);
+    expect(decodeItems(out.subarray(0, end))).toEqual([ext]);
+    expect(() => encodeItems([{ kind: "ext", type: 0x7f, content: bytes(1) }])).toThrow(RangeError);
   });
   test("an unknown optional item's length is still checked", () => {
     expect(codeOf(() => decodeItems(item(0x81, bytes(2), 3)))).toBe("bad_item");
