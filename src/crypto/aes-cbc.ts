@@ -124,6 +124,6 @@ export class CbcDecryptor {
   decrypt(ivAndCt: Uint8Array): Uint8Array {
     if (ivAndCt.length < 2 * BLOCK || ivAndCt.length % BLOCK !== 0) throw new CbcError();
     const out = this.#decipher.update(ivAndCt);
-    return new Uint8Array(out.buffer, out.byteOffset + BLOCK, out.byteLength - BLOCK);
+    return out.subarray(BLOCK);
   }
 }

@@ -12,14 +12,14 @@ export const HASH_LEN = 32;
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = new Bun.CryptoHasher("sha256");
   for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest().buffer);
+  return h.digest();
 }
 
 /** HMAC-SHA256(key, concatenation of `parts`). Any key length is allowed (RFC 2104). */
 export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
   const h = new Bun.CryptoHasher("sha256", key);
   for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest().buffer);
+  return h.digest();
 }
 
 /**
@@ -44,7 +44,7 @@ export class HmacKey {
     const h = this.#base.copy();
     for (const p of parts) h.update(p);
     const d = h.digest();
-    if (out === undefined) return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    if (out === undefined) return d;
     out.set(d, offset);
     return out.subarray(offset, offset + HASH_LEN);
   }

@@ -1,7 +1,8 @@
 /**
  * Worker thread that does the finite-field Diffie-Hellman arithmetic, so that building
  * a group's context (~0.44 s, once) never blocks the main event loop.
- * Private exponents are drawn here and never leave this thread.
+ * Private exponents are drawn here and never leave this thread; a few key pairs are
+ * made ahead of need while the worker is idle, and each is used for one exchange only.
  *
  * Messages in:  {id, op: "share", group}              → {id, share}     (keeps x under id)
  *               {id, op: "finish", group, peer}       → {id, z}         (forgets x)
@@ -25,6 +26,41 @@ function exponent(name: FfdheName): Uint8Array {
   return x;
 }
 
+// Key pairs made ahead of need while the worker is idle, so a handshake waits for one
+// exponentiation (Z) instead of two. Each pair is used once and wiped.
+const POOL_TARGET = 4;
+const pools = new Map<FfdheName, { x: Uint8Array; share: Uint8Array }[]>();
+let refillScheduled = false;
+
+function keyPair(name: FfdheName): { x: Uint8Array; share: Uint8Array } {
+  const pool = pools.get(name) ?? [];
+  pools.set(name, pool);
+  const kp = pool.pop() ?? (() => {
+    const x = exponent(name);
+    return { x, share: ffdheContext(name).publicShare(x) };
+  })();
+  if (!refillScheduled) {
+    refillScheduled = true;
+    setTimeout(refill, 0);
+  }
+  return kp;
+}
+
+function refill(): void {
+  refillScheduled = false;
+  for (const [name, pool] of pools) {
+    if (pool.length < POOL_TARGET) {
+      const x = exponent(name);
+      pool.push({ x, share: ffdheContext(name).publicShare(x) });
+      if (pool.length < POOL_TARGET && !refillScheduled) {
+        // One pair per turn, so requests are never kept waiting long.
+        refillScheduled = true;
+        setTimeout(refill, 0);
+      }
+    }
+  }
+}
+
 self.onmessage = (ev: MessageEvent) => {
   const m = ev.data as { id: number; op: string; group: FfdheName; peer?: Uint8Array };
   try {
@@ -35,9 +71,9 @@ self.onmessage = (ev: MessageEvent) => {
         return;
       case "share": {
         if (pending.size >= MAX_PENDING) throw new Error("too many pending exchanges");
-        const x = exponent(m.group);
-        pending.set(m.id, x);
-        self.postMessage({ id: m.id, share: ffdheContext(m.group).publicShare(x) });
+        const kp = keyPair(m.group);
+        pending.set(m.id, kp.x);
+        self.postMessage({ id: m.id, share: kp.share });
         return;
       }
       case "finish": {
@@ -50,10 +86,8 @@ self.onmessage = (ev: MessageEvent) => {
         return;
       }
       case "respond": {
-        const x = exponent(m.group);
-        const ctx = ffdheContext(m.group);
-        const share = ctx.publicShare(x);
-        const z = ctx.sharedSecret(x, m.peer!);
+        const { x, share } = keyPair(m.group);
+        const z = ffdheContext(m.group).sharedSecret(x, m.peer!);
         x.fill(0);
         self.postMessage({ id: m.id, share, z });
         return;

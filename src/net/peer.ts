@@ -12,7 +12,7 @@ import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import { Session, type CloseInfo, type Role } from "./session.ts";
+import { Session, type CloseInfo, type Role, type SessionConfig, type SessionEvents } from "./session.ts";
 
 export interface PeerEvents {
   onReady?(s: Session): void;
@@ -60,10 +60,20 @@ export class Peer {
   #sweep: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
+  readonly #config: SessionConfig;
+
   constructor(o: PeerOptions) {
     this.#o = o;
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     this.#random = o.random ?? systemRandom;
+    this.#config = {
+      identity: o.identity,
+      profile: o.profile,
+      accept: this.accept,
+      limits: this.limits,
+      random: this.#random,
+      verifyPeer: o.verifyPeer ? (id, s) => o.verifyPeer!(id, { role: s.role, address: s.address }) : undefined,
+    };
   }
 
   get accept(): Group[] {
@@ -150,34 +160,9 @@ export class Peer {
       dial?.reject(new ConnectError(`too many connections: not dialling ${address}`));
       return;
     }
-    const s = new Session(
-      socket as Socket<unknown>,
-      {
-        role,
-        identity: this.#o.identity,
-        profile: this.#o.profile,
-        group: dial?.group,
-        accept: this.accept,
-        limits: this.limits,
-        random: this.#random,
-        address,
-        verifyPeer: this.#o.verifyPeer ? (id) => this.#o.verifyPeer!(id, { role, address }) : undefined,
-      },
-      {
-        onReady: (s) => {
-          this.#handshakeOver(s, remote);
-          dial?.resolve(s);
-          this.#o.events?.onReady?.(s);
-        },
-        onEstablished: (s) => {
-          if (dial?.early) dial.resolve(s);
-        },
-        onItem: (s, item) => this.#o.events?.onItem?.(s, item),
-        onDrain: (s) => this.#o.events?.onDrain?.(s),
-        onClose: (s, info) => this.#sessionClosed(s, info, remote, dial),
-      },
-    );
-    s.tag = { halfOpen: true };
+    const s = new Session(socket as Socket<unknown>, this.#config, role, address, dial?.group, this.#events);
+    s.dial = dial ?? null;
+    s.remoteHost = remote;
     this.#halfOpen++;
     this.#halfOpenByAddr.set(remote, (this.#halfOpenByAddr.get(remote) ?? 0) + 1);
     socket.data = { session: s, dial };
@@ -185,19 +170,34 @@ export class Peer {
     void s.start();
   }
 
-  #handshakeOver(s: Session, remote: string): void {
-    const t = s.tag as { halfOpen?: boolean } | null;
-    if (t?.halfOpen) {
-      t.halfOpen = false;
-      this.#halfOpen--;
-      const n = (this.#halfOpenByAddr.get(remote) ?? 1) - 1;
-      if (n <= 0) this.#halfOpenByAddr.delete(remote);
-      else this.#halfOpenByAddr.set(remote, n);
-    }
+  // One events object and one config for every session (no closures per connection).
+  readonly #events: SessionEvents = {
+    onReady: (s) => {
+      this.#handshakeOver(s);
+      (s.dial as Dial | null)?.resolve(s);
+      this.#o.events?.onReady?.(s);
+    },
+    onEstablished: (s) => {
+      const d = s.dial as Dial | null;
+      if (d?.early) d.resolve(s);
+    },
+    onItem: (s, item) => this.#o.events?.onItem?.(s, item),
+    onDrain: (s) => this.#o.events?.onDrain?.(s),
+    onClose: (s, info) => this.#sessionClosed(s, info),
+  };
+
+  #handshakeOver(s: Session): void {
+    if (!s.halfOpen) return;
+    s.halfOpen = false;
+    this.#halfOpen--;
+    const n = (this.#halfOpenByAddr.get(s.remoteHost) ?? 1) - 1;
+    if (n <= 0) this.#halfOpenByAddr.delete(s.remoteHost);
+    else this.#halfOpenByAddr.set(s.remoteHost, n);
   }
 
-  #sessionClosed(s: Session, info: CloseInfo, remote: string, dial?: Dial): void {
-    this.#handshakeOver(s, remote);
+  #sessionClosed(s: Session, info: CloseInfo): void {
+    const dial = (s.dial as Dial | null) ?? undefined;
+    this.#handshakeOver(s);
     this.sessions.delete(s);
     if (dial && s.peerProfile === null) {
       const e = info.error;

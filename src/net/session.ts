@@ -54,21 +54,26 @@ export interface SessionEvents {
   onDrain?(s: Session): void;
 }
 
-export interface SessionOptions {
-  role: Role;
+/** What every session of one peer shares (one object per Peer, not per session). */
+export interface SessionConfig {
   identity: Identity;
   profile: { instance: Uint8Array; name: string };
-  /** Initiator: the group to offer. */
-  group?: Group;
   /** Responder: the groups accepted. */
-  accept?: Group[];
+  accept: Group[];
   limits: Limits;
   random: RandomSource;
-  /** Remote address as host:port (the dialled one for an initiator). */
-  address: string;
   /** Trust policy for the peer's identity; throws ProtocolError identity_rejected to refuse. */
-  verifyPeer?: (identity: Uint8Array) => void;
+  verifyPeer?: (identity: Uint8Array, s: Session) => void;
   now?: () => number;
+}
+
+// Sessions whose queued items are sealed in the next microtask: one shared queue, so a
+// session needs no closure of its own.
+let flushQueue: Session[] = [];
+function flushAll(): void {
+  const q = flushQueue;
+  flushQueue = [];
+  for (const s of q) s.flush();
 }
 
 export class Session {
@@ -81,10 +86,15 @@ export class Session {
   th3: Uint8Array | null = null;
   lastRecv: number;
   lastSend: number;
-  /** Free slot for the owner (the chat keeps its per-peer state here). */
+  /** Free slot for the owner of the session. */
   tag: unknown = null;
+  /** Slots for the Peer: the dial this session answers, the remote host, the half-open count. */
+  dial: unknown = null;
+  remoteHost = "";
+  halfOpen = true;
 
-  readonly #o: SessionOptions;
+  readonly #o: SessionConfig;
+  readonly #group: Group | undefined;
   readonly #ev: SessionEvents;
   readonly #socket: Socket<unknown>;
   readonly #asm = new FrameAssembler();
@@ -105,12 +115,14 @@ export class Session {
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
 
-  constructor(socket: Socket<unknown>, o: SessionOptions, ev: SessionEvents) {
+  /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
+  constructor(socket: Socket<unknown>, o: SessionConfig, role: Role, address: string, group: Group | undefined, ev: SessionEvents) {
     this.#socket = socket;
     this.#o = o;
     this.#ev = ev;
-    this.role = o.role;
-    this.address = o.address;
+    this.role = role;
+    this.address = address;
+    this.#group = group;
     const now = this.#now();
     this.startedAt = this.lastRecv = this.lastSend = this.#keyUpdateAt = now;
   }
@@ -132,18 +144,19 @@ export class Session {
     }
     this.#busy = true;
     try {
-      this.#kex = await initiatorKex(this.#o.group!);
+      this.#kex = await initiatorKex(this.#group!);
     } catch (e) {
       return this.#fail(e as Error);
     }
     if (this.state === "closed") return this.#kex.drop();
+    const verify = this.#o.verifyPeer;
     const ini = new Initiator({
-      group: this.#o.group!,
+      group: this.#group!,
       share: this.#kex.share,
       nonce: randomBytes(32),
       identity: this.#o.identity,
       random: this.#o.random,
-      verifyPeer: this.#o.verifyPeer,
+      verifyPeer: verify ? (id) => verify(id, this) : undefined,
     });
     this.#hs = ini;
     this.#write([ini.hello()]);
@@ -223,7 +236,7 @@ export class Session {
 
   #established(d: Done): void {
     const res: HandshakeResult = d.result;
-    if (this.role === "responder") this.#o.verifyPeer?.(res.peerIdentity);
+    if (this.role === "responder") this.#o.verifyPeer?.(res.peerIdentity, this);
     this.#write(d.send);
     this.#writer = res.writer;
     this.#reader = res.reader;
@@ -318,7 +331,8 @@ export class Session {
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      if (flushQueue.length === 0) queueMicrotask(flushAll);
+      flushQueue.push(this);
     }
   }
 

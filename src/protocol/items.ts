@@ -49,13 +49,12 @@ function exact(len: number, want: number, what: string): void {
 /** Decode every item of a record plaintext. @throws ProtocolError bad_item / invalid_utf8. */
 export function decodeItems(pt: Uint8Array): Item[] {
   const items: Item[] = [];
-  const dv = new DataView(pt.buffer, pt.byteOffset, pt.byteLength);
   let off = 0;
   if (pt.length === 0) throw fail("bad_item", "a record holds no items");
   while (off < pt.length) {
     if (pt.length - off < ITEM_HEADER_LEN) throw fail("bad_item", "an item header is cut short");
     const type = pt[off]!;
-    const len = dv.getUint16(off + 1);
+    const len = (pt[off + 1]! << 8) | pt[off + 2]!;
     const start = off + ITEM_HEADER_LEN;
     if (len > pt.length - start) throw fail("bad_item", `an item declares ${len} bytes but ${pt.length - start} remain`);
     const c = pt.subarray(start, start + len);
@@ -67,11 +66,11 @@ export function decodeItems(pt: Uint8Array): Item[] {
         break;
       case ContentType.TEXT:
         if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
-        items.push({ kind: "text", id: dv.getBigUint64(start), text: text(c.subarray(ID_LEN), "TEXT") });
+        items.push({ kind: "text", id: u64At(pt, start), text: text(c.subarray(ID_LEN), "TEXT") });
         break;
       case ContentType.ACK:
         exact(len, ID_LEN, "ACK");
-        items.push({ kind: "ack", id: dv.getBigUint64(start) });
+        items.push({ kind: "ack", id: u64At(pt, start) });
         break;
       case ContentType.PING:
       case ContentType.PONG:
@@ -204,14 +203,25 @@ function checkLocal(item: Item, len: number): void {
   }
 }
 
-let dvBuf: ArrayBufferLike | null = null;
-let dv: DataView | null = null;
-function viewOf(out: Uint8Array): DataView {
-  if (dvBuf !== out.buffer) {
-    dvBuf = out.buffer;
-    dv = new DataView(out.buffer);
-  }
-  return dv!;
+/** Read a big-endian u64 (no DataView: `.buffer` is costly on a fresh typed array). */
+function u64At(b: Uint8Array, i: number): bigint {
+  const hi = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+  const lo = ((b[i + 4]! << 24) | (b[i + 5]! << 16) | (b[i + 6]! << 8) | b[i + 7]!) >>> 0;
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Write a big-endian u64. */
+function putU64(b: Uint8Array, i: number, n: bigint): void {
+  const lo = Number(n & 0xffffffffn);
+  const hi = n < 0x100000000n ? 0 : Number((n >> 32n) & 0xffffffffn);
+  b[i] = hi >>> 24;
+  b[i + 1] = (hi >>> 16) & 0xff;
+  b[i + 2] = (hi >>> 8) & 0xff;
+  b[i + 3] = hi & 0xff;
+  b[i + 4] = lo >>> 24;
+  b[i + 5] = (lo >>> 16) & 0xff;
+  b[i + 6] = (lo >>> 8) & 0xff;
+  b[i + 7] = lo & 0xff;
 }
 
 /**
@@ -225,7 +235,7 @@ export function writeItem(out: Uint8Array, off: number, end: number, item: Item)
   let len: number;
   if (item.kind === "text") {
     if (c + ID_LEN > end) return -1;
-    viewOf(out).setBigUint64(out.byteOffset + c, item.id);
+    putU64(out, c, item.id);
     let written = 0;
     if (item.text.length > 0) {
       const r = encoder.encodeInto(item.text, out.subarray(c + ID_LEN, end));
@@ -235,7 +245,7 @@ export function writeItem(out: Uint8Array, off: number, end: number, item: Item)
     len = ID_LEN + written;
   } else if (item.kind === "ack") {
     if (c + ID_LEN > end) return -1;
-    viewOf(out).setBigUint64(out.byteOffset + c, item.id);
+    putU64(out, c, item.id);
     len = ID_LEN;
   } else {
     const bytes = contentOf(item);

@@ -30,12 +30,13 @@ import { checkFrameHeader } from "./frame.ts";
 import { fail } from "./errors.ts";
 import { nextSecret, trafficKeys } from "./schedule.ts";
 
+const SEQ_BUF = new Uint8Array(SEQ_LEN);
+const SEQ_VIEW = new DataView(SEQ_BUF.buffer);
+
 class DirectionKeys {
   enc!: CbcEncryptor | CbcDecryptor;
   mac!: HmacKey;
   seq = 0;
-  readonly seqBuf = new Uint8Array(SEQ_LEN);
-  readonly seqView = new DataView(this.seqBuf.buffer);
   secret: Uint8Array | null;
 
   constructor(
@@ -67,9 +68,10 @@ class DirectionKeys {
 
   /** The MAC input prefix seq:u64 for the current record. */
   seqBytes(): Uint8Array {
-    this.seqView.setUint32(0, Math.floor(this.seq / 2 ** 32));
-    this.seqView.setUint32(4, this.seq >>> 0);
-    return this.seqBuf;
+    // One shared buffer: it is read at once by the MAC, never kept.
+    SEQ_VIEW.setUint32(0, Math.floor(this.seq / 2 ** 32));
+    SEQ_VIEW.setUint32(4, this.seq >>> 0);
+    return SEQ_BUF;
   }
 }
 

@@ -25,8 +25,7 @@ export class Transcript {
   }
   /** The hash of everything absorbed so far (the transcript keeps running). */
   hash(): Uint8Array {
-    const d = this.#h.copy().digest();
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    return this.#h.copy().digest();
   }
 }
 
