@@ -56,11 +56,14 @@ function sample(arr: number[], v: number): void {
 
 const LIMITS = { maxSendQueueBytes: 64 * 1024 * 1024, keepaliveMs: 0, idleTimeoutMs: 0, handshakeTimeoutMs: 120_000 };
 
+// Every peer has its identity before it dials: made before "go", outside the clock.
+const identities = Array.from({ length: cfg.count }, () => ed25519Generate());
+
 async function client(c: number): Promise<void> {
   let expect: { id: bigint; text: string; resolve: () => void; reject: (e: Error) => void } | null = null;
   let done = false;
   const peer = new Peer({
-    identity: ed25519Generate(),
+    identity: identities[c - cfg.first]!,
     profile: { instance: randomBytes(8), name: `stress-${c}` },
     group: cfg.group,
     limits: LIMITS,
@@ -82,7 +85,8 @@ async function client(c: number): Promise<void> {
   const t0 = performance.now();
   let s: Session;
   try {
-    s = await peer.connect("127.0.0.1", cfg.port, cfg.group);
+    // early: the first message rides with our AUTH, as in the bench's handshake→echo.
+    s = await peer.connect("127.0.0.1", cfg.port, cfg.group, { early: true });
   } catch (e) {
     fail(`handshake: ${((e as Error).message ?? "").replace(/127\.0\.0\.1:\d+/g, "server").slice(0, 90)}`);
     await peer.close("bye", 0);
@@ -114,6 +118,9 @@ async function client(c: number): Promise<void> {
   done = true;
   await peer.close("bye", 1000);
 }
+
+console.log(JSON.stringify({ t: "ready" }));
+for await (const _ of console) break; // wait for "go" on stdin
 
 const progress = setInterval(() => console.log(JSON.stringify({ t: "progress", handshakes, completed, messages, failed: Object.values(failures).reduce((a, b) => a + b, 0) })), 100);
 

@@ -102,13 +102,22 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
   const start = await ask();
   const w = Math.min(o.workers, o.peers);
   const progress = new Array<{ completed: number; failed: number; messages: number }>(w).fill({ completed: 0, failed: 0, messages: 0 });
+  // Workers start, make their peers' identities (a peer has one before it dials), say
+  // "ready", and all start dialling together on "go": the clock runs from "go".
+  const workers = Array.from({ length: w }, (_, k) => {
+    const first = Math.floor((o.peers * k) / w), count = Math.floor((o.peers * (k + 1)) / w) - first;
+    const cfg: WorkerConfig = { port, first, count, messages: o.messages, size: o.size, group: GROUPS[o.group]!, concurrency: Math.ceil(o.concurrency / w), timeoutMs: o.timeoutMs };
+    const p = spawnRaised(target, [bun, `${dir}stress-worker.ts`, JSON.stringify(cfg)]);
+    return { k, count, p, wl: new Lines(p.stdout) };
+  });
+  for (const wk of workers) await wk.wl.next();
   const t0 = performance.now();
+  for (const wk of workers) {
+    wk.p.stdin.write("go\n");
+    wk.p.stdin.flush();
+  }
   const summaries = await Promise.all(
-    Array.from({ length: w }, async (_, k) => {
-      const first = Math.floor((o.peers * k) / w), count = Math.floor((o.peers * (k + 1)) / w) - first;
-      const cfg: WorkerConfig = { port, first, count, messages: o.messages, size: o.size, group: GROUPS[o.group]!, concurrency: Math.ceil(o.concurrency / w), timeoutMs: o.timeoutMs };
-      const p = spawnRaised(target, [bun, `${dir}stress-worker.ts`, JSON.stringify(cfg)]);
-      const wl = new Lines(p.stdout);
+    workers.map(async ({ k, count, p, wl }) => {
       for (;;) {
         let m: { t: string } & Record<string, unknown>;
         try {
