@@ -34,3 +34,25 @@ export const DEFAULT_LIMITS: Limits = {
   idleTimeoutMs: 45_000,
   keyUpdatesPerSecond: 4,
 };
+
+/** A token bucket: `burst` tokens, refilled at `perSecond`; for rate limits a peer can trigger. */
+export class TokenBucket {
+  #tokens: number;
+  #at: number;
+  constructor(
+    readonly burst: number,
+    readonly perSecond: number,
+    now: number,
+  ) {
+    this.#tokens = burst;
+    this.#at = now;
+  }
+  /** Take one token at time `now` (ms); false when none is left. */
+  take(now: number): boolean {
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}

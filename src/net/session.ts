@@ -7,74 +7,23 @@
  *   3. RECORD → RecordReader.open (tag checked before decrypting) → items;
  *   4. PROFILE first, then TEXT/ACK/PONG/PROFILE go to the owner; PING answered here;
  *   5. any fault: one alert code to the peer (when it can read it), close, report once.
- * Send pipeline: items queued in one tick are packed into as few records as fit
- * (≤ 65,280 bytes each), sealed, and written with one socket.write; what the socket does
- * not take waits in a bounded queue until `drain`.
+ * Send pipeline: outbound.ts (items coalesced into records, one write, bounded queue).
  */
 import type { Socket } from "bun";
-import { concat } from "../crypto/bytes.ts";
-import type { RandomSource } from "../crypto/random.ts";
 import { randomBytes } from "node:crypto";
-import { AlertCode, BLOCK_LEN, FrameType, type Group, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
+import { FrameType, type Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { FrameAssembler, type Frame } from "../protocol/frame.ts";
-import { encodeAlertFrame, Initiator, Responder, type Done, type HandshakeResult, type Identity, type KexRequest } from "../protocol/handshake.ts";
-import { decodeItems, encodeItems, itemSizeBound, writeItem, type Item } from "../protocol/items.ts";
-import { recordFrameLength, type RecordReader, type RecordWriter } from "../protocol/record.ts";
+import { Initiator, Responder, type Done, type HandshakeResult, type KexRequest } from "../protocol/handshake.ts";
+import { decodeItems, type Item } from "../protocol/items.ts";
+import type { RecordReader, RecordWriter } from "../protocol/record.ts";
+import { flushSoon, Outbound } from "./outbound.ts";
+import { alertBytes } from "./alerts.ts";
 import { initiatorKex, responderKex, type PendingKex } from "./kex.ts";
-import type { Limits } from "./limits.ts";
+import { TokenBucket } from "./limits.ts";
+import type { CloseInfo, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
-export type Role = "initiator" | "responder";
-
-// Shared scratch for the send path (one thread, one flush at a time): items are encoded
-// straight into PT, sealed into OUT, and OUT goes to the socket in one write.
-const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
-/** Items end here, so a KEY_UPDATE item (3 bytes) always fits after them. */
-const ITEM_END = MAX_PLAINTEXT - ITEM_HEADER_LEN;
-/** Records sealed per socket write, at most (then the next batch, if the socket took it all). */
-const FLUSH_BYTES = 1 << 20;
-let OUT = new Uint8Array(FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
-const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
-export type SessionState = "handshake" | "profile" | "open" | "closed";
-
-/** How a session ended. `error` is null for a clean CLOSE by either side. */
-export interface CloseInfo {
-  error: ProtocolError | Error | null;
-  byPeer: boolean;
-  reason: string;
-}
-
-/** What a session reports to its owner. */
-export interface SessionEvents {
-  onReady(s: Session): void;
-  /** Keys are in place and our PROFILE is queued: we may send (the peer's PROFILE may still be on its way). */
-  onEstablished?(s: Session): void;
-  onItem(s: Session, item: Item): void;
-  onClose(s: Session, info: CloseInfo): void;
-  onDrain?(s: Session): void;
-}
-
-/** What every session of one peer shares (one object per Peer, not per session). */
-export interface SessionConfig {
-  identity: Identity;
-  profile: { instance: Uint8Array; name: string };
-  /** Responder: the groups accepted. */
-  accept: Group[];
-  limits: Limits;
-  random: RandomSource;
-  /** Trust policy for the peer's identity; throws ProtocolError identity_rejected to refuse. */
-  verifyPeer?: (identity: Uint8Array, s: Session) => void;
-  now?: () => number;
-}
-
-// Sessions whose queued items are sealed in the next microtask: one shared queue, so a
-// session needs no closure of its own.
-let flushQueue: Session[] = [];
-function flushAll(): void {
-  const q = flushQueue;
-  flushQueue = [];
-  for (const s of q) s.flush();
-}
+export type { CloseInfo, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
 export class Session {
   readonly role: Role;
@@ -104,27 +53,25 @@ export class Session {
   #held: Uint8Array[] = [];
   #writer: RecordWriter | null = null;
   #reader: RecordReader | null = null;
-  #out: Uint8Array[] = [];
-  #outBytes = 0;
-  #pending: Item[] = [];
-  #pendingBytes = 0;
+  readonly #send: Outbound;
   #flushScheduled = false;
   #rekeyRequested = false;
-  #keyUpdateTokens = 8;
-  #keyUpdateAt: number;
+  readonly #keyUpdates: TokenBucket;
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
 
   /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
   constructor(socket: Socket<unknown>, o: SessionConfig, role: Role, address: string, group: Group | undefined, ev: SessionEvents) {
     this.#socket = socket;
+    this.#send = new Outbound(socket);
     this.#o = o;
     this.#ev = ev;
     this.role = role;
     this.address = address;
     this.#group = group;
     const now = this.#now();
-    this.startedAt = this.lastRecv = this.lastSend = this.#keyUpdateAt = now;
+    this.startedAt = this.lastRecv = this.lastSend = now;
+    this.#keyUpdates = new TokenBucket(8, o.limits.keyUpdatesPerSecond, now);
   }
 
   #now(): number {
@@ -133,7 +80,7 @@ export class Session {
 
   /** Bytes queued for the socket plus items not yet sealed. */
   get bufferedAmount(): number {
-    return this.#outBytes + this.#pendingBytes;
+    return this.#send.bufferedAmount;
   }
 
   /** Start the handshake (initiator: compute a share and send HELLO). */
@@ -268,7 +215,7 @@ export class Session {
         case "key_update":
           if (keyUpdate) throw fail("unexpected_message", "two KEY_UPDATE items in one record");
           keyUpdate = true;
-          this.#chargeKeyUpdate();
+          if (!this.#keyUpdates.take(this.#now())) throw fail("unexpected_message", "the peer updates its keys too often");
           continue;
         case "alert":
           throw fail("alert", `the peer sent alert ${item.code}`, { alert: item.code });
@@ -306,15 +253,6 @@ export class Session {
     this.#ev.onItem(this, item);
   }
 
-  #chargeKeyUpdate(): void {
-    const now = this.#now();
-    const rate = this.#o.limits.keyUpdatesPerSecond;
-    this.#keyUpdateTokens = Math.min(8, this.#keyUpdateTokens + ((now - this.#keyUpdateAt) / 1000) * rate);
-    this.#keyUpdateAt = now;
-    if (this.#keyUpdateTokens < 1) throw fail("unexpected_message", "the peer updates its keys too often");
-    this.#keyUpdateTokens -= 1;
-  }
-
   /**
    * Queue one item; items queued in the same tick share records, sealed in a microtask
    * (or at once by flush()). The item is kept, not copied: do not change it afterwards.
@@ -322,17 +260,13 @@ export class Session {
    */
   send(item: Item): void {
     if (this.#writer === null || this.#isClosed()) throw new Error("session is not open");
-    const bound = itemSizeBound(item);
-    if (bound > ITEM_END && exactSize(item) > ITEM_END) throw new RangeError(`an item of ${exactSize(item)} bytes cannot fit in a record (at most ${ITEM_END})`);
-    this.#pending.push(item);
-    this.#pendingBytes += bound;
-    if (this.bufferedAmount > this.#o.limits.maxSendQueueBytes) {
+    this.#send.queue(item);
+    if (this.#send.bufferedAmount > this.#o.limits.maxSendQueueBytes) {
       return this.#fail(fail("busy", "the peer is not reading; its send queue is full"));
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      if (flushQueue.length === 0) queueMicrotask(flushAll);
-      flushQueue.push(this);
+      flushSoon(this);
     }
   }
 
@@ -343,97 +277,40 @@ export class Session {
   }
 
   /**
-   * Seal every queued item now, packed into as few records as fit, and write them with
-   * one socket write per megabyte. While the socket is backed up, items stay queued (and
-   * coalesce) until `drain`.
+   * Seal every queued item now, packed into as few records as fit, and write them
+   * (outbound.ts). While the socket is backed up, items stay queued and coalesce until
+   * `drain`; `force` (closing) seals them behind what waits.
    */
-  flush(): void {
+  flush(force = false): void {
     this.#flushScheduled = false;
     const w = this.#writer;
-    if (w === null || this.#pending.length === 0 || this.#isClosed() || this.#out.length > 0) return;
-    const items = this.#pending;
-    let i = 0;
-    while (i < items.length) {
-      let outLen = 0;
-      while (i < items.length && outLen < FLUSH_BYTES) {
-        let pt = 0;
-        while (i < items.length) {
-          const next = writeItem(PT, pt, ITEM_END, items[i]!);
-          if (next < 0) break;
-          pt = next;
-          i++;
-        }
-        if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
-        const ku = this.#rekeyRequested || w.mustUpdate;
-        if (ku) {
-          pt = writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM);
-          this.#rekeyRequested = false;
-        }
-        const need = outLen + recordFrameLength(pt);
-        if (need > OUT.length) {
-          const bigger = new Uint8Array(need * 2);
-          bigger.set(OUT.subarray(0, outLen));
-          OUT = bigger;
-        }
-        outLen += w.sealInto(PT, pt, OUT, outLen, ku);
-      }
-      if (!this.#writeOut(outLen)) break;
-    }
-    if (i === items.length) {
-      this.#pending = [];
-      this.#pendingBytes = 0;
-    } else {
-      this.#pending = items.slice(i);
-      this.#pendingBytes = this.#pending.reduce((n, it) => n + itemSizeBound(it), 0);
-    }
+    if (w === null || this.#isClosed() || !this.#send.hasPending) return;
+    this.lastSend = this.#now();
+    this.#send.flush(w, this.#keyUpdateDue, force);
   }
 
-  /** Write OUT[0..len) to the socket; keep (a copy of) what it did not take. False when backed up. */
-  #writeOut(len: number): boolean {
-    this.lastSend = this.#now();
-    const n = Math.max(0, this.#socket.write(OUT.subarray(0, len)));
-    if (n >= len) return true;
-    const rest = OUT.slice(n, len);
-    this.#out.push(rest);
-    this.#outBytes += rest.length;
-    return false;
-  }
+  /** Whether the next record must carry KEY_UPDATE (asked once per record). */
+  readonly #keyUpdateDue = (): boolean => {
+    const due = this.#rekeyRequested || this.#writer!.mustUpdate;
+    this.#rekeyRequested = false;
+    return due;
+  };
 
   #write(frames: Uint8Array[]): void {
     if (frames.length === 0 || this.state === "closed") return;
     this.lastSend = this.#now();
-    const data = frames.length === 1 ? frames[0]! : concat(...frames);
-    if (this.#out.length > 0) {
-      this.#out.push(data);
-      this.#outBytes += data.length;
-      return;
-    }
-    const n = Math.max(0, this.#socket.write(data));
-    if (n < data.length) {
-      const rest = data.subarray(n);
-      this.#out.push(rest);
-      this.#outBytes += rest.length;
-    }
+    this.#send.writeFrames(frames);
   }
 
   /** The socket can take more bytes. */
   onDrain(): void {
-    while (this.#out.length > 0) {
-      const data = this.#out[0]!;
-      const n = Math.max(0, this.#socket.write(data));
-      this.#outBytes -= n;
-      if (n < data.length) {
-        this.#out[0] = data.subarray(n);
-        return;
-      }
-      this.#out.shift();
-    }
+    if (!this.#send.drain()) return;
     if (this.#endAfterDrain) {
       this.#socket.end();
       return;
     }
-    if (this.#pending.length > 0) this.flush();
-    if (this.state !== "closed" && this.#out.length === 0) this.#ev.onDrain?.(this);
+    if (this.#send.hasPending) this.flush();
+    if (this.state !== "closed" && !this.#send.backedUp) this.#ev.onDrain?.(this);
   }
 
   /** Close cleanly: CLOSE item (when established), flush, end the socket. */
@@ -442,7 +319,7 @@ export class Session {
     if (this.#writer !== null) {
       try {
         this.send({ kind: "close", reason });
-        this.flush();
+        this.flush(true);
       } catch {
         /* the socket is already gone */
       }
@@ -466,7 +343,7 @@ export class Session {
 
   /** The socket closed under us. */
   onSocketClose(error?: Error): void {
-    this.#out = [];
+    this.#send.drop();
     this.#endAfterDrain = false;
     if (this.state === "closed") return;
     let err: Error | null = error ?? null;
@@ -485,32 +362,11 @@ export class Session {
   #fail(e: Error): void {
     if (this.#isClosed()) return;
     if (e instanceof ProtocolError) {
-      const alert = this.#alertBytes(e);
+      if (this.#writer !== null) this.#send.clearPending(); // the alert goes next, nothing else
+      const alert = alertBytes(e, this.#writer, this.#hs);
       if (alert !== null) this.#write([alert]);
     }
     this.#closed({ error: e, byPeer: e instanceof ProtocolError && e.code === "alert", reason: "" });
-  }
-
-  /** The alert to send for a local error, if the peer can read one (PROTOCOL §7). */
-  #alertBytes(e: ProtocolError): Uint8Array | null {
-    const code = e.alertCode;
-    if (code === null) return null;
-    // Toward the peer: only the code. unsupported_group carries the accepted group ids.
-    if (this.#writer !== null) {
-      try {
-        this.#pending = [];
-        this.#pendingBytes = 0;
-        return this.#writer.seal(encodeItems([{ kind: "alert", code, reason: "" }]));
-      } catch {
-        return null;
-      }
-    }
-    const hs = this.#hs;
-    if (hs instanceof Initiator) return hs.alertFor(code);
-    if (hs === null || hs.group === null) {
-      return encodeAlertFrame(code, code === AlertCode.unsupported_group ? new Uint8Array(e.accepted ?? []) : undefined);
-    }
-    return null; // responder waiting for AUTH: no key the initiator can read
   }
 
   #closed(info: CloseInfo): void {
@@ -518,7 +374,7 @@ export class Session {
     this.#kex?.drop();
     this.#kex = null;
     this.#held = [];
-    const drain = this.#out.length > 0;
+    const drain = this.#send.backedUp;
     // Finalize first: ending the socket can fire its close handler synchronously.
     this.#finalize();
     if (drain) {
@@ -533,8 +389,7 @@ export class Session {
   #finalize(): void {
     if (this.state === "closed") return;
     this.state = "closed";
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#send.clearPending();
     this.#ev.onClose(this, this.#closeInfo ?? { error: null, byPeer: true, reason: "" });
   }
 
@@ -544,14 +399,5 @@ export class Session {
     this.#closeInfo ??= { error: null, byPeer: false, reason: "" };
     this.#socket.terminate();
     this.#finalize();
-  }
-}
-
-/** The exact encoded size of an item (only for the rare over-long case). */
-function exactSize(item: Item): number {
-  try {
-    return encodeItems([item]).length;
-  } catch {
-    return Number.MAX_SAFE_INTEGER;
   }
 }

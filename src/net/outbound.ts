@@ -1,0 +1,181 @@
+/**
+ * The send side of one connection: items waiting to be sealed, and sealed bytes the
+ * socket has not taken yet, both bounded by the session (Limits.maxSendQueueBytes).
+ *
+ *   1. queue(item): kept as is (not encoded) until the flush;
+ *   2. flush(writer): items are encoded straight into a shared plaintext buffer (PT),
+ *      packed into as few records as fit (≤ 65,280 bytes each), sealed into a shared
+ *      output buffer (OUT), and OUT goes to the socket in one write per megabyte;
+ *   3. what the socket does not take is copied into the queue and written on `drain`;
+ *      while bytes wait there, new items keep coalescing instead of being sealed.
+ * PT and OUT are shared by every connection: one thread, one flush at a time.
+ */
+import type { Socket } from "bun";
+import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
+import { encodeItems, itemSizeBound, writeItem, type Item } from "../protocol/items.ts";
+import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
+import { concat } from "../crypto/bytes.ts";
+
+const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
+/** Items end here, so a KEY_UPDATE item (3 bytes) always fits after them. */
+export const ITEM_END = MAX_PLAINTEXT - ITEM_HEADER_LEN;
+/** Records sealed per socket write, at most (then the next batch, if the socket took it all). */
+const FLUSH_BYTES = 1 << 20;
+let OUT = new Uint8Array(FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
+const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
+
+// Sessions whose queued items are sealed in the next microtask: one shared queue, so a
+// session needs no closure of its own.
+let flushQueue: { flush(): void }[] = [];
+function flushAll(): void {
+  const q = flushQueue;
+  flushQueue = [];
+  for (const s of q) s.flush();
+}
+
+/** Call `s.flush()` in the next microtask (with every other session queued this tick). */
+export function flushSoon(s: { flush(): void }): void {
+  if (flushQueue.length === 0) queueMicrotask(flushAll);
+  flushQueue.push(s);
+}
+
+export class Outbound {
+  readonly #socket: Socket<unknown>;
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #pending: Item[] = [];
+  #pendingBytes = 0;
+
+  constructor(socket: Socket<unknown>) {
+    this.#socket = socket;
+  }
+
+  /** Sealed bytes waiting for the socket plus (an upper bound of) items not yet sealed. */
+  get bufferedAmount(): number {
+    return this.#outBytes + this.#pendingBytes;
+  }
+
+  /** Items wait to be sealed. */
+  get hasPending(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /** The socket did not take everything: wait for `drain`. */
+  get backedUp(): boolean {
+    return this.#out.length > 0;
+  }
+
+  /** Keep one item for the next flush. @throws RangeError when it cannot fit in any record. */
+  queue(item: Item): void {
+    const bound = itemSizeBound(item);
+    if (bound > ITEM_END) {
+      const exact = exactSize(item);
+      if (exact > ITEM_END) throw new RangeError(`an item of ${exact} bytes cannot fit in a record (at most ${ITEM_END})`);
+    }
+    this.#pending.push(item);
+    this.#pendingBytes += bound;
+  }
+
+  /** Forget the items not yet sealed. */
+  clearPending(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  /**
+   * Seal the queued items and write them. Unless `force`, nothing is sealed while the
+   * socket is backed up; with `force` (closing), the records join the queue behind it.
+   * `keyUpdate()` is asked per record whether it must carry KEY_UPDATE.
+   */
+  flush(w: RecordWriter, keyUpdate: () => boolean, force = false): void {
+    if (this.#pending.length === 0 || (this.#out.length > 0 && !force)) return;
+    const items = this.#pending;
+    let i = 0;
+    while (i < items.length) {
+      let outLen = 0;
+      while (i < items.length && outLen < FLUSH_BYTES) {
+        let pt = 0;
+        while (i < items.length) {
+          const next = writeItem(PT, pt, ITEM_END, items[i]!);
+          if (next < 0) break;
+          pt = next;
+          i++;
+        }
+        if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
+        const ku = keyUpdate();
+        if (ku) pt = writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM);
+        const need = outLen + recordFrameLength(pt);
+        if (need > OUT.length) {
+          const bigger = new Uint8Array(need * 2);
+          bigger.set(OUT.subarray(0, outLen));
+          OUT = bigger;
+        }
+        outLen += w.sealInto(PT, pt, OUT, outLen, ku);
+      }
+      if (!this.#writeOut(outLen) && !force) break;
+    }
+    if (i === items.length) {
+      this.clearPending();
+    } else {
+      this.#pending = items.slice(i);
+      this.#pendingBytes = this.#pending.reduce((n, it) => n + itemSizeBound(it), 0);
+    }
+  }
+
+  /** Write OUT[0..len), or queue a copy behind bytes already waiting. False when backed up. */
+  #writeOut(len: number): boolean {
+    if (this.#out.length > 0) {
+      this.#enqueue(OUT.slice(0, len));
+      return false;
+    }
+    const n = Math.max(0, this.#socket.write(OUT.subarray(0, len)));
+    if (n >= len) return true;
+    this.#enqueue(OUT.slice(n, len));
+    return false;
+  }
+
+  /** Write whole frames (handshake frames, alerts) in order with everything queued. */
+  writeFrames(frames: Uint8Array[]): void {
+    if (frames.length === 0) return;
+    const data = frames.length === 1 ? frames[0]! : concat(...frames);
+    if (this.#out.length > 0) return this.#enqueue(data);
+    const n = Math.max(0, this.#socket.write(data));
+    if (n < data.length) this.#enqueue(data.subarray(n));
+  }
+
+  #enqueue(b: Uint8Array): void {
+    this.#out.push(b);
+    this.#outBytes += b.length;
+  }
+
+  /** The socket can take more: write what waits. True when nothing is left waiting. */
+  drain(): boolean {
+    while (this.#out.length > 0) {
+      const data = this.#out[0]!;
+      const n = Math.max(0, this.#socket.write(data));
+      this.#outBytes -= n;
+      if (n < data.length) {
+        this.#out[0] = data.subarray(n);
+        return false;
+      }
+      this.#out.shift();
+    }
+    return true;
+  }
+
+  /** Drop everything (the connection is gone). */
+  drop(): void {
+    this.clearPending();
+    this.#out = [];
+    this.#outBytes = 0;
+  }
+}
+
+/** The exact encoded size of an item (only for the rare over-long case). */
+function exactSize(item: Item): number {
+  try {
+    return encodeItems([item]).length;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
+}
