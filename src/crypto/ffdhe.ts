@@ -8,7 +8,7 @@
  * `setPrivateKey(x)` + `generateKeys()` gives g^x, `computeSecret(Y)` gives Y^x.
  * Nothing secret stays in the context between calls that matters: each call sets the
  * fresh exponent first. The edge layer builds the contexts in a worker thread so that
- * the one-off 0.44 s never blocks the event loop (src/net/ffdhe-pool.ts).
+ * the one-off 0.44 s never blocks the event loop (src/net/kex.ts, src/net/ffdhe-worker.ts).
  *
  * Peer values are checked here, before any secret is touched: exactly len(p) bytes,
  * 2 <= Y <= p-2, and Y a quadratic residue mod p (the prime-order subgroup of a safe
