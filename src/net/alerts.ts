@@ -3,9 +3,8 @@
  * code (unsupported_group also lists the accepted group ids), and only in a form the peer
  * can read at that moment.
  */
-import { AlertCode } from "../protocol/constants.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
-import { encodeAlertFrame, Initiator, type Responder } from "../protocol/handshake.ts";
+import { encodeAlertFrame, type Initiator, type Responder } from "../protocol/handshake.ts";
 import { encodeItems } from "../protocol/items.ts";
 import type { RecordWriter } from "../protocol/record.ts";
 
@@ -24,9 +23,6 @@ export function alertBytes(e: ProtocolError, writer: RecordWriter | null, hs: In
       return null; // keys must be updated first: close without an alert
     }
   }
-  if (hs instanceof Initiator) return hs.alertFor(code);
-  if (hs === null || hs.group === null) {
-    return encodeAlertFrame(code, code === AlertCode.unsupported_group ? new Uint8Array(e.accepted ?? []) : undefined);
-  }
-  return null; // responder waiting for AUTH: no key the initiator can read
+  if (hs === null) return encodeAlertFrame(code); // no handshake yet: no keys on either side
+  return hs.alertFor(code, e.accepted);
 }

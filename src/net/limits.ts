@@ -15,6 +15,8 @@ export interface Limits {
   maxSendQueueBytes: number;
   /** Frames held while the key exchange computes (the peer should not send more). */
   maxPendingFrames: number;
+  /** A frame begun must be complete within this many ms. */
+  partialFrameTimeoutMs: number;
   /** Idle time before we send a PING (ms); 0 disables keepalive. */
   keepaliveMs: number;
   /** No bytes from the peer for this long (ms) ends the session; 0 disables. */
@@ -27,9 +29,10 @@ export const DEFAULT_LIMITS: Limits = {
   handshakeTimeoutMs: 10_000,
   maxSessions: 20_000,
   maxHalfOpen: 4_096,
-  maxHalfOpenPerAddress: 4_096,
+  maxHalfOpenPerAddress: 256,
   maxSendQueueBytes: 8 * 1024 * 1024,
   maxPendingFrames: 4,
+  partialFrameTimeoutMs: 10_000,
   keepaliveMs: 15_000,
   idleTimeoutMs: 45_000,
   keyUpdatesPerSecond: 4,

@@ -19,6 +19,8 @@ export interface PeerEvents {
   onItem?(s: Session, item: Item): void;
   onClose?(s: Session, info: CloseInfo): void;
   onDrain?(s: Session): void;
+  /** An incoming connection was turned away with ALERT busy before any session existed. */
+  onRefused?(address: string, reason: string): void;
 }
 
 export interface PeerOptions {
@@ -153,8 +155,20 @@ export class Peer {
     const role: Role = dial ? "initiator" : "responder";
     const address = dial ? `${dial.host}:${dial.port}` : `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
     const remote = dial ? dial.host : socket.remoteAddress;
-    if (this.#closed || this.sessions.size >= this.limits.maxSessions || this.#halfOpen >= this.limits.maxHalfOpen || (this.#halfOpenByAddr.get(remote) ?? 0) >= this.limits.maxHalfOpenPerAddress) {
-      if (!dial) socket.write(encodeAlertFrame(AlertCode.busy));
+    const full = this.#closed
+      ? "shutting down"
+      : this.sessions.size >= this.limits.maxSessions
+        ? `${this.limits.maxSessions} sessions open (maxSessions)`
+        : this.#halfOpen >= this.limits.maxHalfOpen
+          ? `${this.limits.maxHalfOpen} handshakes in progress (maxHalfOpen)`
+          : (this.#halfOpenByAddr.get(remote) ?? 0) >= this.limits.maxHalfOpenPerAddress
+            ? `${this.limits.maxHalfOpenPerAddress} handshakes in progress from that address (maxHalfOpenPerAddress)`
+            : null;
+    if (full !== null) {
+      if (!dial) {
+        socket.write(encodeAlertFrame(AlertCode.busy));
+        this.#o.events?.onRefused?.(address, full);
+      }
       socket.data = { session: null };
       socket.end();
       dial?.reject(new ConnectError(`too many connections: not dialling ${address}`));

@@ -59,6 +59,7 @@ export class Session {
   readonly #keyUpdates: TokenBucket;
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
+  #partialSince = 0;
 
   /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
   constructor(socket: Socket<unknown>, o: SessionConfig, role: Role, address: string, group: Group | undefined, ev: SessionEvents) {
@@ -120,6 +121,10 @@ export class Session {
     } catch (e) {
       return this.#fail(e as Error);
     }
+    // A partial frame must complete within partialFrameTimeoutMs (hostile-peers §E:
+    // one byte a minute keeps the idle timer happy, not this one).
+    if (this.#asm.buffered === 0) this.#partialSince = 0;
+    else if (this.#partialSince === 0) this.#partialSince = this.lastRecv;
     for (const f of frames) {
       if (this.#isClosed()) return;
       if (this.#busy) {
@@ -129,6 +134,9 @@ export class Session {
       }
       this.#frame(f);
     }
+    // A bad header after whole frames: those were handled, now the stream ends.
+    const err = this.#asm.error;
+    if (err !== null && !this.#isClosed()) this.#fail(err);
   }
 
   #frame(f: Frame): void {
@@ -183,13 +191,15 @@ export class Session {
 
   #established(d: Done): void {
     const res: HandshakeResult = d.result;
-    if (this.role === "responder") this.#o.verifyPeer?.(res.peerIdentity, this);
     this.#write(d.send);
     this.#writer = res.writer;
     this.#reader = res.reader;
+    this.#hs = null;
+    // PROTOCOL §4.5: the responder applies its trust policy once the initiator's AUTH
+    // verified; a refusal then goes out as an encrypted ALERT, its first record.
+    if (this.role === "responder") this.#o.verifyPeer?.(res.peerIdentity, this);
     this.peerIdentity = res.peerIdentity;
     this.th3 = res.th3;
-    this.#hs = null;
     this.state = "profile";
     // PROTOCOL §6: PROFILE is the first item after the handshake, from both sides.
     this.send({ kind: "profile", instance: this.#o.profile.instance, name: this.#o.profile.name });
@@ -331,6 +341,9 @@ export class Session {
   tick(now: number): void {
     if (this.#isClosed()) return;
     const l = this.#o.limits;
+    if (this.#partialSince !== 0 && now - this.#partialSince > l.partialFrameTimeoutMs) {
+      return this.#fail(fail("timeout", `a frame stayed incomplete for ${l.partialFrameTimeoutMs} ms`));
+    }
     if (this.state === "handshake" || this.state === "profile") {
       if (now - this.startedAt > l.handshakeTimeoutMs) this.#fail(fail("timeout", `the handshake did not finish within ${l.handshakeTimeoutMs} ms`));
       return;

@@ -8,6 +8,9 @@
  *   3. a frame that lies inside one chunk is returned as a view of that chunk (no copy);
  *   4. a frame that straddles chunks is gathered into one buffer of exactly its size;
  *   5. after an error the assembler is dead: no resync, the connection must close.
+ *      Whole frames that came before the bad header in the same chunk are still
+ *      returned (so the output never depends on how the bytes were split), and the
+ *      error is then in `error` and thrown by every later call.
  * At most one partial frame is buffered per connection (≤ 65,537 bytes).
  */
 import {
@@ -90,22 +93,31 @@ export class FrameAssembler {
     return this.#partial !== null ? this.#partialHave : this.#headerHave;
   }
 
+  /** The error that ended the stream, once one did (check it after using push()'s frames). */
+  get error(): ProtocolError | null {
+    return this.#dead;
+  }
+
   /**
    * Feed one chunk; returns the frames it completes, in order. Views into `chunk` stay
-   * valid only as long as the caller keeps `chunk` unchanged.
-   * @throws ProtocolError frame_type / frame_length; every later call rethrows it.
+   * valid only as long as the caller keeps `chunk` unchanged. When a bad header follows
+   * whole frames in the chunk, those frames are returned and `error` is set.
+   * @throws ProtocolError frame_type / frame_length when no frame precedes the bad
+   * header; every later call rethrows it.
    */
   push(chunk: Uint8Array): Frame[] {
     if (this.#dead) throw this.#dead;
+    const frames: Frame[] = [];
     try {
-      return this.#push(chunk);
+      this.#push(chunk, frames);
     } catch (e) {
-      if (e instanceof ProtocolError) {
-        this.#dead = e;
-        this.#partial = null;
-      }
-      throw e;
+      if (!(e instanceof ProtocolError)) throw e;
+      this.#dead = e;
+      this.#partial = null;
+      this.#headerHave = 0;
+      if (frames.length === 0) throw e;
     }
+    return frames;
   }
 
   /**
@@ -119,8 +131,7 @@ export class FrameAssembler {
     if (inside && !this.#dead) throw (this.#dead = fail("truncated", "the connection closed in the middle of a frame"));
   }
 
-  #push(chunk: Uint8Array): Frame[] {
-    const frames: Frame[] = [];
+  #push(chunk: Uint8Array, frames: Frame[]): void {
     let off = 0;
     const n = chunk.length;
     // Finish a frame gathered across earlier chunks.
@@ -130,7 +141,7 @@ export class FrameAssembler {
       p.set(chunk.subarray(0, take), this.#partialHave);
       this.#partialHave += take;
       off = take;
-      if (this.#partialHave < p.length) return frames;
+      if (this.#partialHave < p.length) return;
       this.#partial = null;
       frames.push({ type: p[2]!, bytes: p, body: p.subarray(FRAME_HEADER_LEN) });
     }
@@ -138,7 +149,7 @@ export class FrameAssembler {
     if (this.#headerHave > 0) {
       const h = this.#header;
       while (this.#headerHave < FRAME_HEADER_LEN && off < n) h[this.#headerHave++] = chunk[off++]!;
-      if (this.#headerHave < FRAME_HEADER_LEN) return frames;
+      if (this.#headerHave < FRAME_HEADER_LEN) return;
       this.#headerHave = 0;
       const length = (h[0]! << 8) | h[1]!;
       checkFrameHeader(h[2]!, length);
@@ -150,7 +161,7 @@ export class FrameAssembler {
       if (FRAME_HEADER_LEN + take < p.length) {
         this.#partial = p;
         this.#partialHave = FRAME_HEADER_LEN + take;
-        return frames;
+        return;
       }
       frames.push({ type: p[2]!, bytes: p, body: p.subarray(FRAME_HEADER_LEN) });
     }
@@ -165,7 +176,7 @@ export class FrameAssembler {
         p.set(chunk.subarray(off));
         this.#partial = p;
         this.#partialHave = n - off;
-        return frames;
+        return;
       }
       const bytes = chunk.subarray(off, off + total);
       frames.push({ type, bytes, body: bytes.subarray(FRAME_HEADER_LEN) });
@@ -173,6 +184,6 @@ export class FrameAssembler {
     }
     // A header fragment of 1 or 2 bytes.
     while (off < n) this.#header[this.#headerHave++] = chunk[off++]!;
-    return frames;
+    return;
   }
 }

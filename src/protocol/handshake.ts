@@ -21,7 +21,7 @@ import { ed25519Sign, ed25519Verify } from "../crypto/ed25519.ts";
 import type { RandomSource } from "../crypto/random.ts";
 import { checkFfdheShare, FFDHE, type FfdheGroup } from "../crypto/ffdhe.ts";
 import type { KeyObject } from "node:crypto";
-import { FrameType, Group, GROUP_NAMES, isGroup, Label, NONCE_LEN, SHARE_LEN, VERSION, HELLO_FIXED_LEN } from "./constants.ts";
+import { AlertCode, FrameType, Group, GROUP_NAMES, isGroup, Label, NONCE_LEN, SHARE_LEN, VERSION, HELLO_FIXED_LEN } from "./constants.ts";
 import { fail, ProtocolError } from "./errors.ts";
 import { encodeFrame, type Frame } from "./frame.ts";
 import { decodeItems, encodeItems, type Item } from "./items.ts";
@@ -284,6 +284,17 @@ export class Responder extends Machine {
     if (opts.nonce.length !== NONCE_LEN) throw new TypeError(`"nonce" expected ${NONCE_LEN} bytes, got ${opts.nonce.length}`);
     if (opts.accept.length === 0) throw new TypeError(`"accept" must name at least one group`);
     this.#opts = opts;
+  }
+
+  /**
+   * The alert to send after a failure (PROTOCOL §7): a plaintext ALERT frame until our
+   * keys exist (before or while the key exchange runs); null once HELLO_REPLY and AUTH
+   * went out, since the initiator then reads no record of ours it could decrypt.
+   * `accepted` fills the reason of unsupported_group.
+   */
+  alertFor(code: number, accepted: number[] = []): Uint8Array | null {
+    if (this.#reader !== null) return null;
+    return encodeAlertFrame(code, code === AlertCode.unsupported_group ? new Uint8Array(accepted) : undefined);
   }
 
   /** The group the initiator chose (after its HELLO). */

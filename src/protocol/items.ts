@@ -275,6 +275,12 @@ export function itemSizeBound(item: Item): number {
       return ITEM_HEADER_LEN + item.length;
     case "ext":
       return ITEM_HEADER_LEN + item.content.length;
+    case "ack":
+    case "ping":
+    case "pong":
+      return ITEM_HEADER_LEN + ID_LEN;
+    case "key_update":
+      return ITEM_HEADER_LEN;
     default:
       return ITEM_HEADER_LEN + AUTH_LEN;
   }

@@ -204,8 +204,12 @@ describe("FrameAssembler rejects a bad header as soon as it is complete", () => 
       expect(b.push(header.subarray(1, 2))).toEqual([]);
       expect(codeOf(() => b.push(header.subarray(2, 3)))).toBe(code);
       expect(codeOf(() => b.push(new Uint8Array([1])))).toBe(code);
-      // After a valid frame in the same chunk.
-      expect(codeOf(() => new FrameAssembler().push(concat(small[0]!, header)))).toBe(code);
+      // After a valid frame in the same chunk: that frame is delivered (as it would be
+      // if the bytes were split after it), the error is set, and the next push throws.
+      const after = new FrameAssembler();
+      expect(after.push(concat(small[0]!, header)).map((f) => [...f.bytes])).toEqual([[...small[0]!]]);
+      expect(after.error?.code).toBe(code);
+      expect(codeOf(() => after.push(new Uint8Array([1])))).toBe(code);
       // Header straddling chunks after a valid frame.
       const c = new FrameAssembler();
       expect(c.push(concat(small[0]!, header.subarray(0, 2)))).toHaveLength(1);
