@@ -1,0 +1,400 @@
+/**
+ * A fault-injecting TCP proxy for tests: it listens on 127.0.0.1 and pairs every accepted
+ * connection with one it dials to the target. Each direction is a Pipe:
+ *
+ *   1. `data` from the source: the chunk is copied into the queue with its due time
+ *      (now + delayMs) and counted;
+ *   2. more than maxQueueBytes queued: the source is paused (socket.pause), so the
+ *      backpressure reaches the sender through TCP instead of growing our memory;
+ *   3. the pump, unless stalled: writes the head of the queue once it is due, in pieces
+ *      of at most splitBytes (one piece per macrotask, so Bun cannot cork pieces back
+ *      together), never past the connection's cutAfterBytes budget;
+ *   4. a short write (Bun's socket.write takes only what the kernel takes) keeps the rest
+ *      queued until `drain`; the source is resumed once the queue is below half the cap;
+ *   5. the budget spent, or cut(): both sockets are closed at once and the queues dropped.
+ *      A clean EOF from one side is passed on after that side's queue is flushed.
+ *
+ * Faults are read live: the proxy's (`proxy.set`, every connection) under each
+ * connection's own overrides (`conn.set`). Nothing here knows about sotto.
+ */
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+
+/** What the proxy does to the bytes it forwards. */
+export interface Faults {
+  /** Largest write toward either side; 1 = one byte per write; 0 = as received. */
+  splitBytes: number;
+  /** Hold each received chunk this long before forwarding it (latency; order is kept). */
+  delayMs: number;
+  /** Bytes forwarded on one connection (both directions together) after which it is cut … */
+  cutAfterBytes: number;
+  /** … this way. */
+  cutMode: CutMode;
+  /** Stop forwarding (queue, then pause the sources) without closing anything. */
+  stalled: boolean;
+}
+
+/** A clean pass-through. */
+export const NO_FAULTS: Readonly<Faults> = { splitBytes: 0, delayMs: 0, cutAfterBytes: Infinity, cutMode: "end", stalled: false };
+
+/** How a cut closes the sockets: FIN after what was forwarded, or an abrupt close. */
+export type CutMode = "end" | "reset";
+
+/** Where to forward, the faults to start with, and the per-connection hook. */
+export interface ProxyOptions {
+  target: { host: string; port: number };
+  faults?: Partial<Faults>;
+  /** Bytes queued per direction of one connection before its source is paused (default 256 KiB). */
+  maxQueueBytes?: number;
+  /** Called for each accepted connection, before any byte is forwarded (set its faults here). */
+  onConnection?: (c: ProxyConnection) => void;
+}
+
+type Side = "client" | "server";
+type SocketData = { conn: ProxyConnection | null; side: Side };
+type Chunk = { bytes: Uint8Array; due: number };
+
+/** One direction of one connection: client → server ("up") or server → client ("down"). */
+export class Pipe {
+  src: Socket<SocketData> | null = null;
+  dst: Socket<SocketData> | null = null;
+  /** Bytes read from the source. */
+  received = 0;
+  /** Bytes written to the destination. */
+  forwarded = 0;
+  /** socket.write calls toward the destination. */
+  writes = 0;
+  /** Bytes waiting here now, and the most ever. */
+  queued = 0;
+  peakQueued = 0;
+  /** The source ended: flush, then end the destination. */
+  eof = false;
+  /** Nothing more will be written: flushed after EOF, or the destination is gone. */
+  finished = false;
+  readonly #queue: Chunk[] = [];
+  #paused = false;
+  #waitingDrain = false;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #immediate: ReturnType<typeof setImmediate> | null = null;
+
+  constructor(readonly conn: ProxyConnection) {}
+
+  /** Step 1-2: a chunk from the source. */
+  push(chunk: Uint8Array): void {
+    if (this.conn.closed || this.finished) return;
+    this.received += chunk.length;
+    this.#queue.push({ bytes: new Uint8Array(chunk), due: performance.now() + this.conn.faults.delayMs });
+    this.queued += chunk.length;
+    if (this.queued > this.peakQueued) this.peakQueued = this.queued;
+    if (this.queued > this.conn.maxQueueBytes && !this.#paused && this.src !== null) {
+      this.src.pause();
+      this.#paused = true;
+    }
+    this.pump();
+  }
+
+  /** The destination can take more bytes. */
+  onDrain(): void {
+    this.#waitingDrain = false;
+    this.pump();
+  }
+
+  /** Steps 3-5. */
+  pump(): void {
+    const c = this.conn;
+    if (c.closed || this.finished || this.#waitingDrain || this.dst === null || this.#timer !== null || this.#immediate !== null) return;
+    const f = c.faults;
+    while (this.#queue.length > 0) {
+      if (f.stalled) return;
+      const head = this.#queue[0]!;
+      const wait = head.due - performance.now();
+      if (wait > 0) {
+        this.#timer = setTimeout(() => {
+          this.#timer = null;
+          this.pump();
+        }, Math.ceil(wait));
+        return;
+      }
+      const left = f.cutAfterBytes - c.forwarded;
+      if (left <= 0) return c.cut(f.cutMode);
+      let len = Math.min(head.bytes.length, left);
+      if (f.splitBytes > 0) len = Math.min(len, f.splitBytes);
+      const n = this.dst.write(head.bytes.subarray(0, len));
+      this.writes++;
+      if (n < 0) return c.cut(); // the destination is gone
+      this.#taken(n);
+      if (c.forwarded >= f.cutAfterBytes) return c.cut(f.cutMode);
+      if (n < len) {
+        this.#waitingDrain = true;
+        return;
+      }
+      if (f.splitBytes > 0 && this.#queue.length > 0) {
+        this.#immediate = setImmediate(() => {
+          this.#immediate = null;
+          this.pump();
+        });
+        return;
+      }
+    }
+    if (this.eof) {
+      this.dst.end();
+      this.finish();
+    }
+  }
+
+  /** No more writes in this direction; the connection is over when both are. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.drop();
+    this.conn.sideDone();
+  }
+
+  #taken(n: number): void {
+    if (n === 0) return;
+    const head = this.#queue[0]!;
+    if (n >= head.bytes.length) this.#queue.shift();
+    else head.bytes = head.bytes.subarray(n);
+    this.queued -= n;
+    this.forwarded += n;
+    this.conn.forwarded += n;
+    if (this.#paused && this.queued <= this.conn.maxQueueBytes / 2 && this.src !== null) {
+      this.src.resume();
+      this.#paused = false;
+    }
+  }
+
+  /** Drop everything (cut, or the destination is gone). */
+  drop(): void {
+    this.#queue.length = 0;
+    this.queued = 0;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#immediate !== null) clearImmediate(this.#immediate);
+    this.#timer = this.#immediate = null;
+  }
+}
+
+/** One proxied connection: the accepted client socket and the socket dialled to the target. */
+export class ProxyConnection {
+  readonly id: number;
+  /** client → server, server → client. */
+  readonly up: Pipe;
+  readonly down: Pipe;
+  /** Bytes forwarded both ways (what cutAfterBytes counts). */
+  forwarded = 0;
+  closed = false;
+  /** How it ended: "cut", "end" (both sides closed cleanly), or null while open. */
+  how: "cut" | "end" | null = null;
+  /** Resolves when both sockets are closed or the connection was cut. */
+  readonly done: Promise<void>;
+  readonly #own: Partial<Faults> = {};
+  #resolve!: () => void;
+
+  constructor(
+    readonly proxy: FaultProxy,
+    id: number,
+  ) {
+    this.id = id;
+    this.up = new Pipe(this);
+    this.down = new Pipe(this);
+    this.done = new Promise((r) => (this.#resolve = r));
+  }
+
+  get maxQueueBytes(): number {
+    return this.proxy.maxQueueBytes;
+  }
+
+  /** The faults in force: the proxy's, under this connection's own. */
+  get faults(): Faults {
+    return { ...this.proxy.faults, ...this.#own };
+  }
+
+  /** Override faults for this connection only (undefined removes an override). */
+  set(f: Partial<Faults>): void {
+    for (const [k, v] of Object.entries(f) as [keyof Faults, never][]) {
+      if (v === undefined) delete this.#own[k];
+      else this.#own[k] = v;
+    }
+    this.kick();
+  }
+
+  /** Stop (or restart) forwarding on this connection without closing it. */
+  stall(on = true): void {
+    this.set({ stalled: on });
+  }
+
+  /** Re-run both pumps after a change of faults. */
+  kick(): void {
+    this.up.pump();
+    this.down.pump();
+    const f = this.faults;
+    if (this.forwarded >= f.cutAfterBytes) this.cut(f.cutMode);
+  }
+
+  /** Close both sides at once; what is queued is lost. */
+  cut(mode: CutMode = "end"): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.how = "cut";
+    this.proxy.cuts++;
+    for (const p of [this.up, this.down]) p.drop();
+    for (const s of [this.up.src, this.down.src]) {
+      if (s === null) continue;
+      s.data.conn = null;
+      if (mode === "reset") s.terminate();
+      else s.end();
+    }
+    this.#finish();
+  }
+
+  /** A pipe finished; both finished → closed. */
+  sideDone(): void {
+    if (this.up.finished && this.down.finished && !this.closed) {
+      this.closed = true;
+      this.how = "end";
+      this.#finish();
+    }
+  }
+
+  /** The socket on `side` closed (EOF, error or reset). */
+  socketClosed(side: Side): void {
+    if (this.closed) return;
+    const from = side === "client" ? this.up : this.down; // the pipe it fed
+    const to = side === "client" ? this.down : this.up; // the pipe that wrote to it
+    to.finish();
+    if (!from.eof && !this.closed) {
+      from.eof = true;
+      if (from.dst === null && !this.closed && this.proxy.connecting(this)) return; // flushed once the target answers
+      if (from.dst === null) return this.cut();
+      from.pump();
+    }
+  }
+
+  #finish(): void {
+    this.proxy.connections.delete(this);
+    this.#resolve();
+  }
+}
+
+/** The proxy: `port` to dial, `connections` open now, counters for the whole run. */
+export class FaultProxy {
+  readonly port: number;
+  readonly maxQueueBytes: number;
+  readonly connections = new Set<ProxyConnection>();
+  /** Connections accepted, and cut (by budget, cut() or cutAll()). */
+  accepted = 0;
+  cuts = 0;
+  #faults: Faults;
+  #listener: TCPSocketListener<SocketData>;
+  readonly #o: ProxyOptions;
+  readonly #pending = new Set<ProxyConnection>();
+  /** Bytes forwarded by connections already finished. */
+  #doneBytes = { up: 0, down: 0 };
+
+  constructor(o: ProxyOptions) {
+    this.#o = o;
+    this.maxQueueBytes = o.maxQueueBytes ?? 256 * 1024;
+    this.#faults = { ...NO_FAULTS, ...o.faults };
+    this.#listener = Bun.listen<SocketData>({ hostname: "127.0.0.1", port: 0, socket: this.#handlers(), data: { conn: null, side: "client" } });
+    this.port = this.#listener.port;
+  }
+
+  /** The proxy-wide faults (a copy). */
+  get faults(): Faults {
+    return { ...this.#faults };
+  }
+
+  /** Change proxy-wide faults; applies at once to every open connection. */
+  set(f: Partial<Faults>): void {
+    this.#faults = { ...this.#faults, ...f };
+    for (const c of [...this.connections]) c.kick();
+  }
+
+  /** Stop (or restart) forwarding on every connection. */
+  stall(on = true): void {
+    this.set({ stalled: on });
+  }
+
+  /** Cut every open connection now; returns how many. */
+  cutAll(mode: CutMode = "end"): number {
+    const all = [...this.connections];
+    for (const c of all) c.cut(mode);
+    return all.length;
+  }
+
+  /** Bytes forwarded in each direction, over all connections so far. */
+  get bytes(): { up: number; down: number } {
+    let { up, down } = this.#doneBytes;
+    for (const c of this.connections) {
+      up += c.up.forwarded;
+      down += c.down.forwarded;
+    }
+    return { up, down };
+  }
+
+  /** Stop listening and cut everything. */
+  close(): void {
+    this.#listener.stop(true);
+    this.cutAll("reset");
+  }
+
+  /** Is the dial to the target still in progress? */
+  connecting(c: ProxyConnection): boolean {
+    return this.#pending.has(c);
+  }
+
+  #handlers(): SocketHandler<SocketData> {
+    return {
+      open: (s) => {
+        if (s.data.side === "client") this.#accept(s);
+      },
+      data: (s, chunk) => {
+        const c = s.data.conn;
+        if (c) (s.data.side === "client" ? c.up : c.down).push(chunk);
+      },
+      drain: (s) => {
+        const c = s.data.conn;
+        if (c) (s.data.side === "client" ? c.down : c.up).onDrain();
+      },
+      end: (s) => this.#closed(s),
+      close: (s) => this.#closed(s),
+      error: (s) => this.#closed(s),
+    };
+  }
+
+  #accept(client: Socket<SocketData>): void {
+    const c = new ProxyConnection(this, ++this.accepted);
+    client.data = { conn: c, side: "client" };
+    client.setNoDelay(true);
+    c.up.src = client;
+    c.down.dst = client;
+    this.connections.add(c);
+    void c.done.then(() => {
+      this.#doneBytes.up += c.up.forwarded;
+      this.#doneBytes.down += c.down.forwarded;
+    });
+    this.#o.onConnection?.(c);
+    this.#pending.add(c);
+    const { host, port } = this.#o.target;
+    Bun.connect<SocketData>({ hostname: host, port, socket: this.#handlers(), data: { conn: c, side: "server" } }).then(
+      (server) => {
+        this.#pending.delete(c);
+        if (c.closed) return void server.terminate();
+        server.setNoDelay(true);
+        c.up.dst = server;
+        c.down.src = server;
+        c.up.pump();
+      },
+      () => {
+        this.#pending.delete(c);
+        c.cut("reset");
+      },
+    );
+  }
+
+  #closed(s: Socket<SocketData>): void {
+    const c = s.data?.conn;
+    if (!c) return;
+    s.data.conn = null;
+    c.socketClosed(s.data.side);
+  }
+}
