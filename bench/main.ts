@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fmtRate, runE2E, type E2EResult, type HsKind } from "./e2e.ts";
+import { fileRatios, runFiles, type FilesResult } from "./files.ts";
 import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult, type Mode } from "./micro.ts";
 import { runStall, type StallRow } from "./stall.ts";
 import { barChart } from "./svg.ts";
@@ -36,6 +37,8 @@ export interface Report {
   e2e: E2EResult;
   /** Longest event-loop stall during each group's first (and later) handshakes. */
   stall: StallRow[];
+  /** The file-transfer case (files.ts). */
+  files?: FilesResult;
   ratios: RatioRow[];
 }
 
@@ -103,6 +106,13 @@ export function markdown(r: Report): string {
     L.push(`| ${row.case} | ${row.unit} | ${fig(row.sotto, row.unit)} | ${fig(row.tls, row.unit)} | ${row.tcp === null ? "–" : fig(row.tcp, row.unit)} | ${x(row.vsTls)} | ${x(row.vsTcp)} | ${x(row.vsCeiling)} |`);
   }
   L.push("");
+  if (r.files) {
+    L.push(
+      "File rows: sotto is `/send` between two `sotto chat` processes (hash the file, offer, 60 KiB chunks under backpressure, receiver writes, hashes and verifies); " +
+        "TCP and TLS 1.3 copy the same file, the receiver writing and hashing it too. `/send → verified` includes the sender's hash of the file before the offer; `accepted → verified` is the receiver's own measure.",
+    );
+    L.push("");
+  }
   const hsF = r.e2e.handshake.find((h) => h.kind === "sotto-ffdhe2048");
   if (hsF) L.push(`First ffdhe2048 handshake of the run (worker start and group context build included): ${hsF.firstMs.toFixed(0)} ms.`);
   L.push("");
@@ -145,7 +155,9 @@ async function main(): Promise<number> {
   const e2e = await runE2E(mode, log);
   log("event-loop stalls during handshakes (fresh process)");
   const stall = await runStall();
-  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, ratios: ratios(micro, e2e) };
+  log("file transfer (loopback, two sotto chat processes; TCP and TLS 1.3 copy the same file)");
+  const files = await runFiles(mode, log);
+  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, ratios: [...ratios(micro, e2e), ...fileRatios(files)] };
   const md = markdown(report);
   console.log("\n" + md);
   mkdirSync(outDir, { recursive: true });

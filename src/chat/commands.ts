@@ -9,7 +9,10 @@
  *      ChatError thrown by the api as an "error" event with its code and message.
  * Never exits the process: /quit returns "quit" and the caller closes.
  */
-import { ChatError, type ChatApi, type ChatEvent, type PeerInfo } from "./events.ts";
+import { existsSync } from "node:fs";
+import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "./events.ts";
+import { expandPath } from "./file-io.ts";
+import { formatBytes } from "./progress.ts";
 import { sanitizeLine } from "./sanitize.ts";
 
 /** The /help text. */
@@ -23,8 +26,13 @@ export const HELP = [
   "  /trust name           mark a peer verified after comparing safety numbers",
   "  /nick name            change your display name",
   "  /rekey                update the session keys now",
+  "  /send [name] PATH...  offer files or folders to one peer, or to every connected peer",
+  "  /accept [id]          accept a file offer (all waiting offers without an id)",
+  "  /reject [id]          refuse a file offer (all waiting offers without an id)",
+  "  /cancel [id]          stop a transfer, either direction (all without an id)",
+  "  /transfers            the transfers under way, with their ids",
   "  /quit                 close every session and exit (also Ctrl+C, Ctrl+D)",
-  "Start a line with // to send a line that begins with /.",
+  "Start a line with // to send a line that begins with /. Quote paths with spaces: /send \"my file.txt\".",
 ].join("\n");
 
 /** Usage of each command, shown when it is used wrongly. */
@@ -34,10 +42,14 @@ const USAGE: Record<string, string> = {
   verify: "/verify [name]",
   trust: "/trust name",
   nick: "/nick name",
+  send: "/send [name] PATH... (files or folders; a first word naming a peer sends to that peer only)",
+  accept: "/accept [id]",
+  reject: "/reject [id]",
+  cancel: "/cancel [id]",
 };
 
 type Out = (e: ChatEvent) => void;
-type Handler = (args: string[], rest: string, api: ChatApi, out: Out) => "quit" | void;
+type Handler = (args: string[], rest: string, api: ChatApi, out: Out, tail: string) => "quit" | void;
 
 const notice = (out: Out, message: string) => out({ type: "notice", message });
 const name = (s: string) => sanitizeLine(s, 40);
@@ -105,9 +117,84 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
       notice(out, n === 0 ? "No sessions are open, so there were no keys to update." : `Updated the sending keys of ${n} session${n === 1 ? "" : "s"}.`);
     },
   },
+  send: { args: [1, Infinity], run: (_a, _r, api, out, tail) => sendFiles(files(api), tail, out) },
+  accept: {
+    args: [0, 1],
+    run: ([id], _r, api, out) => {
+      const n = files(api).accept(id);
+      if (n === 0) notice(out, "No file offer is waiting for an answer.");
+    },
+  },
+  reject: {
+    args: [0, 1],
+    run: ([id], _r, api, out) => {
+      const n = files(api).reject(id);
+      if (n === 0) notice(out, "No file offer is waiting for an answer.");
+    },
+  },
+  cancel: {
+    args: [0, 1],
+    run: ([id], _r, api, out) => {
+      const n = files(api).cancel(id);
+      if (n === 0) notice(out, "No transfer is under way.");
+    },
+  },
+  transfers: { args: [0, 0], run: (_a, _r, api, out) => notice(out, transfersText(files(api))) },
   quit: { args: [0, 0], run: () => "quit" },
   exit: { args: [0, 0], run: () => "quit" },
 };
+
+function files(api: ChatApi): FileApi {
+  if (api.files === undefined) throw new ChatError("files_unsupported", "file transfer is off in this chat");
+  return api.files;
+}
+
+/**
+ * The words of a /send line: split at spaces, except inside "double" or 'single' quotes;
+ * a backslash keeps the next character as is (outside single quotes). @throws ChatError bad_command
+ */
+export function splitWords(tail: string): string[] {
+  const words: string[] = [];
+  let cur: string | null = null;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < tail.length; i++) {
+    const ch = tail[i]!;
+    if (quote === null && /\s/.test(ch)) {
+      if (cur !== null) words.push(cur);
+      cur = null;
+      continue;
+    }
+    cur ??= "";
+    if (ch === "\\" && quote !== "'" && i + 1 < tail.length) cur += tail[++i];
+    else if (quote === null && (ch === '"' || ch === "'")) quote = ch;
+    else if (ch === quote) quote = null;
+    else cur += ch;
+  }
+  if (quote !== null) throw new ChatError("bad_command", `Unclosed ${quote} in the file list.`);
+  if (cur !== null) words.push(cur);
+  return words;
+}
+
+/** /send [name] PATH...: the first word is a peer when it names one, more words follow, and it is not a path here. */
+function sendFiles(api: FileApi, tail: string, out: Out): void {
+  const words = splitWords(tail);
+  const first = words[0]!;
+  const toPeer = words.length >= 2 && api.isPeer(first) && !existsSync(expandPath(first));
+  const paths = toPeer ? words.slice(1) : words;
+  const n = api.send(paths, toPeer ? first : undefined);
+  notice(out, `Hashing and offering ${n === 1 ? "1 file" : `${n} files`}${toPeer ? ` to ${name(first)}` : ""}…`);
+}
+
+function transfersText(api: FileApi): string {
+  const list = api.list();
+  if (list.length === 0) return "No transfers are under way.";
+  const lines = list.map((t) => {
+    const pct = t.size === 0 ? 100 : Math.floor((t.bytes / t.size) * 100);
+    const arrow = t.direction === "send" ? `↑ to ${name(t.peer)}` : `↓ from ${name(t.peer)}`;
+    return `  [${t.id}] ${arrow}  ${sanitizeLine(t.name, 80)}  ${formatBytes(t.size)}  ${pct}%  ${t.state}`;
+  });
+  return [`${list.length} transfer${list.length === 1 ? "" : "s"}:`, ...lines].join("\n");
+}
 
 /**
  * Run one line typed by the user: a command, or a message for every connected peer.
@@ -141,7 +228,7 @@ export async function runCommand(line: string, api: ChatApi, out: Out): Promise<
   }
   // Step 3: run it; a ChatError is the user's mistake (unknown peer, bad address, …).
   try {
-    return def.run(args, rest, api, out);
+    return def.run(args, rest, api, out, tail);
   } catch (e) {
     if (!(e instanceof ChatError)) throw e;
     out({ type: "error", code: e.code, message: e.message });

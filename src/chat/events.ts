@@ -24,9 +24,53 @@ export type ChatEvent =
   | { type: "reconnecting"; address: string; inMs: number; attempt: number }
   | { type: "key_changed"; address: string; pinnedName: string; pinned: string; presented: string }
   | { type: "rejected"; address: string; fingerprint: string; reason: string }
+  /** Connections turned away at accept with ALERT busy (a cap was full), counted per second. */
+  | { type: "refused"; address: string; reason: string; count: number }
   | { type: "error"; message: string; code?: string }
   | { type: "notice"; message: string }
-  | { type: "queued"; count: number };
+  | { type: "queued"; count: number }
+  | TransferEvent;
+
+/** Where a transfer is (PROTOCOL §11.4), as the front ends show it. */
+export type TransferPhase =
+  | "offered" // send: our offer went out; receive: an offer waits for /accept (or is being accepted: `auto`)
+  | "waiting" // send: the peer's person was asked (FILE_PENDING)
+  | "accepted" // both: bytes start flowing from `offset` (0, or where a resume picks up)
+  | "progress" // both: `bytes` so far, `rate` in B/s, `etaSeconds`
+  | "paused" // both: the session was lost; it resumes when the peer is back
+  | "done" // both: verified; `sha256`, and `path` on the receiving side
+  | "failed" // both: ended by a fault (`code`, `reason`): a hash or size mismatch, a disk error, …
+  | "rejected" // send: the peer refused (`code`, `reason`)
+  | "cancelled" // both: /cancel here, or the peer cancelled
+  | "unsupported"; // send: the peer cannot receive files (no answer to the offer)
+
+/** One step of a file transfer. `name` is the name as offered (raw, from the peer when receiving). */
+export interface TransferEvent {
+  type: "transfer";
+  /** Local id for /accept, /reject and /cancel (not the wire id). */
+  id: string;
+  direction: "send" | "receive";
+  phase: TransferPhase;
+  peer: string;
+  name: string;
+  size: number;
+  bytes: number;
+  /** receive: the sanitized relative path the file will get in the download folder. */
+  saveAs?: string;
+  /** receive, offered: accepted without asking (--accept-files, or a resume). */
+  auto?: boolean;
+  /** accepted: where the bytes start (> 0 on a resume). */
+  offset?: number;
+  rate?: number;
+  etaSeconds?: number | null;
+  elapsedMs?: number;
+  /** done: the verified SHA-256 (hex). */
+  sha256?: string;
+  /** receive, done: where the file is. */
+  path?: string;
+  code?: string;
+  reason?: string;
+}
 
 /** Something that wants chat events. */
 export type ChatListener = (e: ChatEvent) => void;
@@ -40,6 +84,39 @@ export interface PeerInfo {
   verified: boolean;
   role: "initiator" | "responder";
   unacked: number;
+}
+
+/** One open transfer, for /transfers. */
+export interface TransferInfo {
+  id: string;
+  direction: "send" | "receive";
+  peer: string;
+  name: string;
+  size: number;
+  bytes: number;
+  state: string;
+}
+
+/** File transfer (PROTOCOL §11), as the front ends use it (implemented in transfer.ts). */
+export interface FileApi {
+  /** The download folder. */
+  readonly downloads: string;
+  /**
+   * Offer files and folders to one peer by name, or to every connected peer; returns how
+   * many offers were queued. Hashing and offering continue in the background (events).
+   * @throws ChatError bad_command (missing path, …) / unknown_peer / not_connected / files_unsupported.
+   */
+  send(paths: string[], to?: string): number;
+  /** Accept one offer by id, or every waiting offer; returns how many. @throws ChatError unknown_transfer. */
+  accept(id?: string): number;
+  /** Refuse one offer by id, or every waiting offer; returns how many. @throws ChatError unknown_transfer. */
+  reject(id?: string): number;
+  /** Stop one transfer by id (either direction), or all; returns how many. @throws ChatError unknown_transfer. */
+  cancel(id?: string): number;
+  /** Transfers not yet finished. */
+  list(): TransferInfo[];
+  /** Is `name` a connected peer? (/send's optional first word) */
+  isPeer(name: string): boolean;
 }
 
 /** The chat's command surface, as the front ends use it (implemented by ChatNode in node.ts). */
@@ -70,9 +147,11 @@ export interface ChatApi {
   drain(timeoutMs: number): Promise<boolean>;
   /** CLOSE every session and stop. */
   close(): Promise<void>;
+  /** File transfer; absent when this chat runs without it. */
+  readonly files?: FileApi;
 }
 
-export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command";
+export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported";
 
 /** A mistake a user can make or a local failure: one clear sentence, never a stack trace. */
 export class ChatError extends Error {

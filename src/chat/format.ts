@@ -12,7 +12,8 @@
  * text through `sanitizeForTerminal` (keeps "\n" and "\t"), or `sanitizeLine` in
  * `oneLine` mode, where one event is always exactly one output line.
  */
-import type { ChatEvent } from "./events.ts";
+import type { ChatEvent, TransferEvent } from "./events.ts";
+import { formatBytes, formatDuration } from "./progress.ts";
 import { sanitizeForTerminal, sanitizeLine } from "./sanitize.ts";
 
 /** How to render. */
@@ -115,11 +116,58 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     }
     case "rejected":
       return block("✗", "red", [`${c("red", "refused")} ${ln(e.address)}: ${ln(e.reason)}`, `fingerprint: ${ln(e.fingerprint)}`]);
+    case "refused":
+      return block("•", "yellow", [`${c("yellow", `turned away ${e.count} connection${e.count === 1 ? "" : "s"}`)} (latest from ${ln(e.address)}): ${ln(e.reason)}`]);
     case "error":
       return block("✗", "red", text(e.message));
     case "notice":
       return opts.oneLine ? block("•", "dim", [text(e.message).join(" | ")]) : block("•", "dim", text(e.message));
     case "queued":
       return status("dim", `${e.count} message${e.count === 1 ? "" : "s"} waiting for acknowledgement`);
+    case "transfer":
+      return transferText(e, c, block);
+  }
+}
+
+/**
+ * A transfer event as text; null for "progress" (the terminal draws those as a bar in
+ * place, progress.ts; line mode skips them). File names and reasons come from the peer.
+ */
+function transferText(e: TransferEvent, c: (name: PaintName, s: string) => string, block: (bullet: string, color: PaintName, lines: string[]) => string): string | null {
+  const who = c("bold", nm(e.peer));
+  const file = `${c("bold", sanitizeLine(e.name, 120))} (${formatBytes(e.size)})`;
+  const pct = (n: number) => `${e.size === 0 ? 100 : Math.floor((n / e.size) * 100)}%`;
+  const resume = e.offset ? `, resuming at ${formatBytes(e.offset)} (${pct(e.offset)})` : "";
+  const send = e.direction === "send";
+  const reason = `${ln(e.reason ?? "")}${e.code ? ` (${ln(e.code)})` : ""}`;
+  switch (e.phase) {
+    case "progress":
+      return null;
+    case "offered":
+      if (send) return block("↑", "cyan", [`[${e.id}] offering ${file} to ${who}`]);
+      return block("↓", "cyan", [
+        `[${e.id}] ${who} offers ${file}${e.saveAs && e.saveAs !== e.name ? `, to be saved as ${sanitizeLine(e.saveAs, 120)}` : ""}`,
+        e.auto ? "accepting it" : `/accept ${e.id} to receive it, /reject ${e.id} to refuse it`,
+      ]);
+    case "waiting":
+      return block("↑", "dim", [`[${e.id}] ${who} has the offer of ${file}; waiting for it to be accepted`]);
+    case "accepted":
+      return block(send ? "↑" : "↓", "cyan", [send ? `[${e.id}] ${who} accepted ${file}${resume}` : `[${e.id}] receiving ${file} from ${who}${resume}`]);
+    case "paused":
+      return block("•", "yellow", [`[${e.id}] ${file} paused at ${pct(e.bytes)}: the connection to ${who} was lost; it resumes when ${nm(e.peer)} is back`]);
+    case "done": {
+      const took = `in ${formatDuration((e.elapsedMs ?? 0) / 1000)}${e.rate ? `, ${formatBytes(Math.round(e.rate))}/s` : ""}`;
+      const sha = `SHA-256 ${ln(e.sha256 ?? "")}`;
+      if (send) return block("✓", "green", [`[${e.id}] sent ${file} to ${who} ${took}`, `${sha}, verified by ${nm(e.peer)}`]);
+      return block("✓", "green", [`[${e.id}] received ${file} from ${who} ${took}`, `saved as ${ln(e.path ?? "")}`, `${sha} verified`]);
+    }
+    case "rejected":
+      return block("✗", "red", [send ? `[${e.id}] ${who} refused ${file}: ${reason}` : `[${e.id}] refused ${file} from ${who}`]);
+    case "cancelled":
+      return block("✗", "yellow", [`[${e.id}] ${file} ${send ? "to" : "from"} ${who} cancelled: ${reason}`]);
+    case "failed":
+      return block("✗", "red", [`[${e.id}] ${file} ${send ? "to" : "from"} ${who} failed: ${reason}`]);
+    case "unsupported":
+      return block("✗", "red", [`[${e.id}] the peer cannot receive files: ${who} did not answer the offer of ${file}; nothing was sent`]);
   }
 }

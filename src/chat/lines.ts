@@ -7,8 +7,10 @@
  *   3. input is held (at most `settleMs`) until each address dialled at start has either
  *      connected or failed once, so `echo hi | sotto chat --no-listen --connect h:p`
  *      sends "hi" to that peer instead of to no one;
- *   4. at end of input (or /quit, or stop()): print {type:"queued"} when messages await
- *      their ACK, wait for them at most `drainTimeoutMs`, close every session.
+ *   4. at end of input (or /quit, or stop()): while file transfers are under way, wait for
+ *      them as long as they make progress (no byte for `drainTimeoutMs` ends the wait);
+ *      print {type:"queued"} when messages await their ACK, wait for them at most
+ *      `drainTimeoutMs`, close every session.
  *
  * Exit code: 0 when every message typed was acknowledged; 1 when one was not delivered
  * for sure, that is, it went to no peer (none connected) or its ACK had not come back
@@ -120,8 +122,35 @@ export class LineMode {
     });
   }
 
+  /** Step 4, files: wait while transfers under way make progress (an offer nobody answers is not waited for). */
+  async #transfersSettled(api: ChatApi): Promise<void> {
+    const files = api.files;
+    if (files === undefined) return;
+    const active = () => files.list().filter((t) => t.direction === "send" || t.state !== "offered");
+    let last = "";
+    let movedAt = performance.now();
+    let told = false;
+    for (let list = active(); list.length > 0 && !this.#stopped; list = active()) {
+      if (!told) {
+        this.listener({ type: "notice", message: `waiting for ${list.length} file transfer${list.length === 1 ? "" : "s"} to finish` });
+        told = true;
+      }
+      // Progress: a byte moved, or a transfer finished.
+      const now = `${list.length}/${list.reduce((n, t) => n + t.bytes, 0)}`;
+      if (now !== last) {
+        last = now;
+        movedAt = performance.now();
+      } else if (performance.now() - movedAt > this.#o.drainTimeoutMs) {
+        this.listener({ type: "error", code: "transfers_stalled", message: `${list.length} file transfer${list.length === 1 ? " has" : "s have"} made no progress for ${(this.#o.drainTimeoutMs / 1000).toFixed(1)} s; stopping (a partial file resumes next time)` });
+        return;
+      }
+      await Bun.sleep(50);
+    }
+  }
+
   /** Step 4. */
   async #finish(api: ChatApi, unsent: number): Promise<number> {
+    await this.#transfersSettled(api);
     const waiting = api.queued();
     let acked = true;
     if (waiting > 0) {
@@ -162,5 +191,8 @@ function countingSendAll(api: ChatApi, seen: (n: number) => void): ChatApi {
     queued: () => api.queued(),
     drain: (ms) => api.drain(ms),
     close: () => api.close(),
+    get files() {
+      return api.files;
+    },
   };
 }

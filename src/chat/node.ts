@@ -7,6 +7,9 @@
  * Delivery: each TEXT gets an id per (our instance, peer identity), stays in the outbox
  * until a cumulative ACK covers it, and is re-sent on every new session with that peer;
  * the receiver delivers an id only once per (peer identity, peer instance).
+ *
+ * Files (PROTOCOL §11): `files` (transfer.ts) gets each session when it is ready, its
+ * file items, its drains and its end; it pauses and resumes transfers on its own.
  */
 import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
@@ -18,10 +21,13 @@ import { ConnectError, Peer } from "../net/peer.ts";
 import type { CloseInfo, Session } from "../net/session.ts";
 import { ChatError, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./identity.ts";
-import { INBOUND, isValidPeerName, KnownPeers, KnownPeersError } from "./known-peers.ts";
+import { INBOUND, KnownPeers, KnownPeersError } from "./known-peers.ts";
+import { Outbox } from "./outbox.ts";
+import { Trust } from "./trust.ts";
 import { safetyNumber } from "./safety-number.ts";
 import { Dialer, parseAddress } from "./dialer.ts";
 import { ChatStore } from "./store.ts";
+import { FileTransfers, type FileOptions } from "./transfer.ts";
 
 export interface ChatOptions {
   home: string;
@@ -31,21 +37,14 @@ export interface ChatOptions {
   listen: { host: string; port: number } | null;
   connect: string[];
   limits?: Partial<Limits>;
+  /** File transfer; default: on, into `home/downloads`, asking before each file. `false`: off (the peer cannot receive files). */
+  files?: FileOptions | false;
 }
 
-/** Most unacknowledged messages kept for one peer. */
-export const MAX_OUTBOX = 10_000;
+export { MAX_OUTBOX } from "./outbox.ts";
 const MAX_NAME_BYTES = 64;
 
-interface Outbox {
-  nextId: bigint;
-  unacked: { id: bigint; text: string }[];
-  /** The peer left with CLOSE: new lines are not queued for it. */
-  left: boolean;
-  name: string;
-}
-
-/** Per-session chat state, kept in Session.tag's `chat` slot. */
+/** Per-session chat state. */
 interface Link {
   pid: string;
   name: string;
@@ -58,13 +57,14 @@ export class ChatNode implements ChatApi {
   readonly #o: ChatOptions;
   readonly #emit: ChatListener;
   readonly #identity: ReturnType<typeof loadOrCreateIdentity>;
-  readonly #known: KnownPeers;
+  readonly #trust: Trust;
   readonly #peer: Peer;
-  readonly #outbox = new Map<string, Outbox>();
-  readonly #delivered = new Map<string, bigint>(); // pid/instance → last delivered id
+  readonly #outbox: Outbox;
   readonly #links = new Map<Session, Link>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #store: ChatStore;
+  /** File transfer (absent when ChatOptions.files is false). */
+  readonly files?: FileTransfers;
   #closing = false;
 
   private constructor(o: ChatOptions, emit: ChatListener) {
@@ -73,7 +73,7 @@ export class ChatNode implements ChatApi {
     this.#name = o.name;
     try {
       this.#identity = loadOrCreateIdentity(o.home);
-      this.#known = KnownPeers.load(join(o.home, "known_peers"));
+      this.#trust = new Trust(KnownPeers.load(join(o.home, "known_peers")), o.strict, emit);
     } catch (e) {
       if (e instanceof IdentityFileError) throw new ChatError("identity", e.message);
       if (e instanceof KnownPeersError) throw new ChatError("known_peers", e.message);
@@ -86,22 +86,58 @@ export class ChatNode implements ChatApi {
       throw new ChatError("state", (e as Error).message);
     }
     // Messages left unacknowledged by an earlier run wait for their peer again.
-    for (const [pid, unacked] of this.#store.pending()) {
-      const name = this.#known.byKey(Buffer.from(pid, "hex"))?.name ?? "?";
-      this.#outbox.set(pid, { nextId: this.#store.nextId(pid), unacked, left: false, name });
-    }
+    this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
     this.#peer = new Peer({
       identity: this.#identity,
       profile: { instance: this.#store.instance(), name: o.name },
       group: o.group,
       limits: o.limits,
-      verifyPeer: (id, ctx) => this.#verifyPeer(id, ctx.role === "initiator" ? ctx.address : INBOUND),
+      verifyPeer: (id, ctx) => this.#trust.verify(id, ctx.role === "initiator" ? ctx.address : INBOUND),
       events: {
         onReady: (s) => this.#ready(s),
         onItem: (s, item) => this.#item(s, item),
         onClose: (s, info) => this.#closed(s, info),
+        onDrain: (s) => this.files?.onDrain(s),
+        onRefused: (address, reason) => this.#refused(address, reason),
       },
     });
+    if (o.files !== false) {
+      this.files = new FileTransfers(
+        {
+          emit: this.#emit,
+          nameOf: (pid) => this.#nameOf(pid),
+          pidByName: (name) => this.#pidByName(name),
+          connectedPids: () => [...new Set([...this.#links].filter(([s]) => s.state === "open").map(([, l]) => l.pid))],
+        },
+        o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false },
+      );
+    }
+  }
+
+  // A flood is reported, not echoed: the first refusal at once, then one summary a second.
+  #refusals: { count: number; address: string; reason: string; timer: ReturnType<typeof setTimeout> | null } = { count: 0, address: "", reason: "", timer: null };
+
+  #refused(address: string, reason: string): void {
+    const r = this.#refusals;
+    r.count++;
+    r.address = address;
+    r.reason = reason;
+    if (r.timer !== null) return;
+    const report = () => {
+      if (r.count > 0) this.#emit({ type: "refused", address: r.address, reason: r.reason, count: r.count });
+      r.count = 0;
+    };
+    report();
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      report();
+    }, 1000);
+    r.timer.unref?.();
+  }
+
+  #nameOf(pid: string): string {
+    for (const l of this.#links.values()) if (l.pid === pid) return l.name;
+    return this.#outbox.nameOf(pid) ?? this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?";
   }
 
   /**
@@ -133,18 +169,6 @@ export class ChatNode implements ChatApi {
     return this.#peer;
   }
 
-  #verifyPeer(id: Uint8Array, address: string): void {
-    const check = this.#known.check(address, id);
-    if (check.status === "changed") {
-      this.#emit({ type: "key_changed", address, pinnedName: check.entry.name, pinned: fingerprint(check.entry.publicKey), presented: fingerprint(id) });
-      throw fail("identity_rejected", `the key of ${address} changed; refused`);
-    }
-    if (check.status === "new" && this.#o.strict) {
-      this.#emit({ type: "rejected", address, fingerprint: fingerprint(id), reason: "not pinned and --strict is on" });
-      throw fail("identity_rejected", "--strict accepts only pinned peers");
-    }
-  }
-
   #ready(s: Session): void {
     const id = s.peerIdentity!;
     const pid = toHex(id);
@@ -156,21 +180,9 @@ export class ChatNode implements ChatApi {
       if (keepOther) return;
     }
     const address = s.role === "initiator" ? s.address : INBOUND;
-    const profileName = s.peerProfile!.name;
-    let entry = this.#known.byKey(id);
-    const firstContact = entry === undefined;
-    try {
-      if (entry === undefined) entry = this.#known.pin(address, this.#freeName(profileName), id);
-      else if (address !== INBOUND && !this.#known.entries().some((e) => e.address === address)) entry = this.#known.pin(address, entry.name, id);
-      this.#known.save();
-    } catch (e) {
-      this.#emit({ type: "error", code: "known_peers", message: (e as Error).message });
-    }
-    const name = entry?.name ?? this.#freeName(profileName);
+    const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
     this.#links.set(s, { pid, name, pendingAck: null });
-    const box = this.#box(pid, name);
-    box.left = false;
-    box.name = name;
+    const resend = this.#outbox.arrived(pid, name);
     this.#emit({
       type: "connected",
       peer: name,
@@ -179,28 +191,10 @@ export class ChatNode implements ChatApi {
       fingerprint: fingerprint(id),
       safetyNumber: safetyNumber(this.#identity.publicKey, id),
       firstContact,
-      verified: entry?.verified ?? false,
+      verified,
     });
-    for (const m of box.unacked) s.send({ kind: "text", id: m.id, text: m.text });
-  }
-
-  /** A pin name for a display name: a valid token, not used by another key. */
-  #freeName(display: string): string {
-    let base = display.normalize("NFKC").replace(/[^\p{L}\p{M}\p{N}._-]/gu, "").replace(/^[^\p{L}\p{N}]+/u, "").slice(0, 24);
-    if (!isValidPeerName(base)) base = "peer";
-    for (let i = 1; ; i++) {
-      const n = i === 1 ? base : `${base}-${i}`;
-      if (this.#known.byName(n) === undefined) return n;
-    }
-  }
-
-  #box(pid: string, name = "?"): Outbox {
-    let b = this.#outbox.get(pid);
-    if (b === undefined) {
-      b = { nextId: this.#store.nextId(pid), unacked: [], left: false, name };
-      this.#outbox.set(pid, b);
-    }
-    return b;
+    for (const m of resend) s.send({ kind: "text", id: m.id, text: m.text });
+    this.files?.onReady(s, pid);
   }
 
   #item(s: Session, item: Item): void {
@@ -209,29 +203,21 @@ export class ChatNode implements ChatApi {
     switch (item.kind) {
       case "text": {
         const inst = toHex(s.peerProfile!.instance);
-        const key = `${link.pid}/${inst}`;
-        let last = this.#delivered.get(key);
-        if (last === undefined) last = this.#store.delivered(link.pid, inst);
-        if (item.id > last) {
+        if (item.id > this.#outbox.lastShown(link.pid, inst)) {
           this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });
-          last = item.id;
-          this.#store.setDelivered(link.pid, inst, last);
+          this.#outbox.shown(link.pid, inst, item.id);
         }
-        this.#delivered.set(key, last);
-        this.#ack(s, link, last);
+        this.#ack(s, link, this.#outbox.lastShown(link.pid, inst));
         return;
       }
-      case "ack": {
-        const box = this.#outbox.get(link.pid);
-        if (box === undefined) return;
-        const before = box.unacked.length;
-        box.unacked = box.unacked.filter((m) => m.id > item.id);
-        if (box.unacked.length < before) this.#store.ack(link.pid, item.id);
-        if (box.unacked.length < before) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
+      case "ack":
+        if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
         return;
-      }
       case "profile":
         this.#emit({ type: "nick", peer: item.name, previous: link.name });
+        return;
+      case "ext":
+        this.files?.onItem(s, item);
         return;
     }
   }
@@ -251,9 +237,10 @@ export class ChatNode implements ChatApi {
   #closed(s: Session, info: CloseInfo): void {
     const link = this.#links.get(s);
     this.#links.delete(s);
+    this.files?.onClose(s);
     if (link !== undefined) {
       const stillThere = [...this.#links.values()].some((l) => l.pid === link.pid);
-      if (info.byPeer && info.error === null && !stillThere) this.#box(link.pid).left = true;
+      if (info.byPeer && info.error === null && !stillThere) this.#outbox.left(link.pid);
       if (info.reason === "duplicate session") return;
     }
     if (this.#closing && link === undefined) return;
@@ -274,7 +261,7 @@ export class ChatNode implements ChatApi {
   sendAll(text: string): number {
     const pids = new Set<string>();
     for (const l of this.#links.values()) pids.add(l.pid);
-    for (const [pid, box] of this.#outbox) if (!box.left) pids.add(pid);
+    for (const pid of this.#outbox.waiting()) pids.add(pid);
     for (const pid of pids) this.#queue(pid, text);
     return pids.size;
   }
@@ -287,18 +274,15 @@ export class ChatNode implements ChatApi {
   #pidByName(name: string): string {
     const fold = (n: string) => n.normalize("NFKC").toLowerCase();
     for (const l of this.#links.values()) if (fold(l.name) === fold(name)) return l.pid;
-    for (const [pid, box] of this.#outbox) if (fold(box.name) === fold(name)) return pid;
+    const known = this.#outbox.pidByName(name);
+    if (known !== undefined) return known;
     throw new ChatError("unknown_peer", `no peer named ${JSON.stringify(name.slice(0, 64))} is connected; /peers lists them`);
   }
 
   #queue(pid: string, text: string, priv = false): void {
-    const box = this.#box(pid);
-    if (box.unacked.length >= MAX_OUTBOX) throw new ChatError("not_connected", `${box.name} has ${MAX_OUTBOX} unacknowledged messages; not queueing more`);
-    const id = box.nextId++;
-    this.#store.queue(pid, id, text);
-    box.unacked.push({ id, text });
+    const id = this.#outbox.queue(pid, text);
     for (const s of this.#openSessions(pid)) s.send({ kind: "text", id, text });
-    this.#emit({ type: "sent", peer: box.name, id: id.toString(), text, private: priv });
+    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv });
   }
 
   connect(address: string): void {
@@ -327,9 +311,9 @@ export class ChatNode implements ChatApi {
         address: s.address,
         fingerprint: fingerprint(s.peerIdentity!),
         safetyNumber: safetyNumber(this.#identity.publicKey, s.peerIdentity!),
-        verified: this.#known.byKey(s.peerIdentity!)?.verified ?? false,
+        verified: this.#trust.verified(s.peerIdentity!),
         role: s.role,
-        unacked: this.#outbox.get(l.pid)?.unacked.length ?? 0,
+        unacked: this.#outbox.unackedFor(l.pid),
       }));
   }
 
@@ -350,12 +334,11 @@ export class ChatNode implements ChatApi {
   trust(name: string): void {
     const pid = this.#pidByName(name);
     try {
-      this.#known.trust(Buffer.from(pid, "hex"));
-      this.#known.save();
+      this.#trust.markVerified(Buffer.from(pid, "hex"));
     } catch (e) {
       throw new ChatError("known_peers", (e as Error).message);
     }
-    this.#emit({ type: "notice", message: `${this.#outbox.get(pid)?.name ?? name} is now marked verified in ${this.#known.path}` });
+    this.#emit({ type: "notice", message: `${this.#nameOf(pid)} is now marked verified in ${this.#trust.known.path}` });
   }
 
   nick(name: string): void {
@@ -375,9 +358,7 @@ export class ChatNode implements ChatApi {
   }
 
   queued(): number {
-    let n = 0;
-    for (const b of this.#outbox.values()) if (!b.left) n += b.unacked.length;
-    return n;
+    return this.#outbox.total();
   }
 
   async drain(timeoutMs: number): Promise<boolean> {
@@ -388,7 +369,9 @@ export class ChatNode implements ChatApi {
 
   async close(): Promise<void> {
     this.#closing = true;
+    if (this.#refusals.timer !== null) clearTimeout(this.#refusals.timer);
     for (const d of this.#dialers.values()) d.stop();
+    this.files?.close();
     await this.#peer.close("bye");
     this.#store.close();
   }

@@ -7,14 +7,19 @@
  *   3. print the event (formatEvent, colored when the terminal wants color);
  *   4. re-render the prompt with the partial input, cursor where it was (rl.prompt(true)).
  *
+ * File transfers in progress are drawn as status lines (progress bars, progress.ts)
+ * between the printed events and the prompt, redrawn in place by the same steps (at
+ * most 10 times a second), each cut to the terminal width so the row count stays exact.
+ *
  * Lines go to runCommand. /quit, Ctrl+C, Ctrl+D (on an empty line) and stop() all end the
  * same way: api.close() sends CLOSE on every session, and run() resolves with 0; the
  * caller exits. Events that arrive before run() or after the prompt closed print plainly.
  */
 import { clearScreenDown, createInterface, cursorTo, moveCursor, type Interface } from "node:readline";
 import { runCommand } from "./commands.ts";
-import type { ChatApi, ChatListener } from "./events.ts";
+import type { ChatApi, ChatListener, TransferEvent } from "./events.ts";
 import { formatEvent } from "./format.ts";
+import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "./sanitize.ts";
 
 /** The terminal to draw on. */
@@ -37,6 +42,12 @@ export class TerminalUi {
   readonly #o: TerminalOptions;
   #rl: Interface | null = null;
   #stopped = false;
+  /** Status lines (one per transfer under way), drawn above the prompt. */
+  readonly #status = new Map<string, string>();
+  /** How many status rows are on screen now. */
+  #statusRows = 0;
+  #redrawAt = 0;
+  #redrawTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(o: TerminalOptions) {
     this.#o = o;
@@ -44,9 +55,37 @@ export class TerminalUi {
 
   /** Prints one event above the prompt. */
   readonly listener: ChatListener = (e) => {
+    if (e.type === "transfer" && this.#transfer(e)) return;
     const text = formatEvent(e, { color: this.#o.color, knownPeers: this.#o.knownPeers });
     if (text !== null) this.#printAbove(text);
   };
+
+  /** Keep the status line of a transfer; true when nothing else is to be printed. */
+  #transfer(e: TransferEvent): boolean {
+    const key = `${e.direction}${e.id}`;
+    if (e.phase === "progress" || e.phase === "accepted") {
+      const had = this.#status.has(key);
+      this.#status.set(key, progressLine(e));
+      if (e.phase === "progress") {
+        if (this.#rl === null) return true;
+        this.#scheduleRedraw();
+        return true;
+      }
+      return had; // the first "accepted" prints its line too
+    }
+    if (e.phase !== "offered" && e.phase !== "waiting") this.#status.delete(key);
+    return false;
+  }
+
+  #scheduleRedraw(): void {
+    if (this.#redrawTimer !== null) return;
+    const wait = Math.max(0, this.#redrawAt + 100 - performance.now());
+    this.#redrawTimer = setTimeout(() => {
+      this.#redrawTimer = null;
+      this.#redrawAt = performance.now();
+      if (this.#rl !== null) this.#printAbove(null);
+    }, wait);
+  }
 
   /** End the chat as /quit would (SIGTERM). @throws never */
   stop(): void {
@@ -54,19 +93,22 @@ export class TerminalUi {
     this.#rl?.close();
   }
 
-  #printAbove(text: string): void {
+  #printAbove(text: string | null): void {
     const out = this.#o.output;
     const rl = this.#rl;
     if (rl === null) {
-      out.write(`${text}\n`);
+      if (text !== null) out.write(`${text}\n`);
       return;
     }
-    // Steps 1-4 of the file comment.
-    const rows = rl.getCursorPos().rows;
+    // Steps 1-4 of the file comment; the status rows sit between the text and the prompt.
+    const rows = rl.getCursorPos().rows + this.#statusRows;
     if (rows > 0) moveCursor(out, 0, -rows);
     cursorTo(out, 0);
     clearScreenDown(out);
-    out.write(`${text}\n`);
+    if (text !== null) out.write(`${text}\n`);
+    const width = Math.max(10, ((out as { columns?: number }).columns ?? 80) - 1);
+    for (const line of this.#status.values()) out.write(`${clip(line, width)}\n`);
+    this.#statusRows = this.#status.size;
     // readline's redraw first moves up `prevRows` (the cursor row at its last redraw).
     // The cursor now sits at column 0 of a fresh row with nothing of the prompt above,
     // so that must be 0, or a wrapped input line is redrawn over the text just printed
@@ -96,6 +138,7 @@ export class TerminalUi {
       rl.on("SIGINT", () => rl.close());
       rl.on("close", () => {
         this.#rl = null;
+        if (this.#redrawTimer !== null) clearTimeout(this.#redrawTimer);
         this.#o.output.write("\n");
         void chain.then(async () => {
           await api.close();
@@ -114,4 +157,15 @@ export class TerminalUi {
       this.listener({ type: "error", code: "internal", message: `internal error (a bug in sotto): ${(e as Error).message}` });
     }
   }
+}
+
+/** `line` cut to `width` terminal cells (wide characters count 2), with "…" when cut. */
+export function clip(line: string, width: number): string {
+  if (Bun.stringWidth(line) <= width) return line;
+  let out = "";
+  for (const ch of line) {
+    if (Bun.stringWidth(out + ch) > width - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
 }

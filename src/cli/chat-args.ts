@@ -32,6 +32,7 @@ export const chatArgs = {
   home: { type: "string", valueHint: "dir", description: "folder of the identity key and known_peers (default: $SOTTO_HOME, else ~/.config/sotto)" },
   json: { type: "boolean", description: "print one JSON object per event (line mode, for scripts)" },
   "drain-timeout": { type: "string", valueHint: "seconds", description: "line mode: how long to wait for peers to connect at start and for acknowledgements at end of input", default: String(DEFAULT_DRAIN_SECONDS) },
+  "accept-files": { type: "string", valueHint: "dir", description: "accept every file offer without asking, into dir (otherwise files go to $SOTTO_HOME/downloads after /accept)" },
 } satisfies ArgsDef;
 
 /** Checked settings of one chat run. */
@@ -45,6 +46,8 @@ export interface ChatSettings {
   connect: string[];
   json: boolean;
   drainTimeoutMs: number;
+  /** --accept-files: accept every offer into this folder (absolute); null: ask, into home/downloads. */
+  acceptFiles: string | null;
 }
 
 export type ParsedChatArgs = { kind: "help" } | { kind: "ok"; settings: ChatSettings } | { kind: "error"; message: string };
@@ -106,6 +109,7 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
         home: { type: "string" },
         json: { type: "boolean" },
         "drain-timeout": { type: "string" },
+        "accept-files": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -142,6 +146,8 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
 
   const home = str("home");
   if (home === "") return err("--home expects a folder, got an empty value");
+  const acceptFiles = str("accept-files");
+  if (acceptFiles === "") return err("--accept-files expects a folder, got an empty value");
 
   return {
     kind: "ok",
@@ -154,6 +160,7 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
       connect,
       json: values.json === true,
       drainTimeoutMs: Math.round(secs * 1000),
+      acceptFiles: acceptFiles === undefined ? null : resolve(acceptFiles),
     },
   };
 }

@@ -56,10 +56,13 @@ const NOTES = `NOTES
 
   With no arguments in a terminal, sotto asks for the port to listen on and a peer to dial.
   In the chat, a typed line goes to every connected peer; /help lists the commands
-  (/peers /connect /msg /verify /trust /nick /rekey /quit). Ctrl+C or Ctrl+D quits.
+  (/peers /connect /msg /verify /trust /nick /rekey /send /accept /reject /cancel /transfers /quit).
+  Ctrl+C or Ctrl+D quits. Files offered by a peer wait for /accept and land in $SOTTO_HOME/downloads,
+  or in --accept-files DIR without asking; a transfer cut by a lost connection resumes when it is back.
   When stdin is not a terminal (or with --json), each input line is a message or a /command,
   and each event is printed as one line. At end of input sotto waits (--drain-timeout) for
-  every message to be acknowledged, closes the sessions and exits:
+  every message to be acknowledged (and, with files under way, for them to finish while they
+  make progress), closes the sessions and exits:
     echo hi | sotto chat --no-listen --connect 10.0.0.7:5000
   Exit codes: 0 done; 1 could not start, or (line mode) a message was not delivered; 2 bad flags.`;
 
@@ -99,7 +102,8 @@ export async function runChat(argv: string[], io: ChatIo): Promise<number> {
 
   let node: ChatNode;
   try {
-    node = await ChatNode.start({ home: settings.home, name: settings.name, group: settings.group, strict: settings.strict, listen: settings.listen, connect: settings.connect }, ui.listener);
+    const files = { downloads: settings.acceptFiles ?? join(settings.home, "downloads"), autoAccept: settings.acceptFiles !== null };
+    node = await ChatNode.start({ home: settings.home, name: settings.name, group: settings.group, strict: settings.strict, listen: settings.listen, connect: settings.connect, files }, ui.listener);
   } catch (e) {
     if (!(e instanceof ChatError)) throw e;
     io.stderr.write(`sotto: ${oneLine(e.message)}\n`);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { HELP, runCommand } from "../../src/chat/commands.ts";
-import { ChatError, type ChatApi, type ChatEvent, type PeerInfo } from "../../src/chat/events.ts";
+import { HELP, runCommand, splitWords } from "../../src/chat/commands.ts";
+import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "../../src/chat/events.ts";
 
 const ALICE: PeerInfo = {
   name: "alice",
@@ -188,5 +188,68 @@ describe("mistakes", () => {
       throw new TypeError("boom");
     };
     await expect(runCommand("/rekey", api, () => {})).rejects.toThrow("boom");
+  });
+});
+
+describe("file commands", () => {
+
+  function filesApi(peers: string[] = ["bob"]) {
+    const calls: unknown[][] = [];
+    const files: FileApi = {
+      downloads: "/dl",
+      send: (paths, to) => (calls.push(["send", paths, to]), paths.length),
+      accept: (id) => (calls.push(["accept", id]), 1),
+      reject: (id) => (calls.push(["reject", id]), 0),
+      cancel: (id) => {
+        calls.push(["cancel", id]);
+        throw new ChatError("unknown_transfer", "no transfer has id 9");
+      },
+      list: () => [{ id: "3", direction: "receive", peer: "bob\x1b[2J", name: "a\x07.txt", size: 2000, bytes: 1000, state: "receiving" }],
+      isPeer: (n) => peers.includes(n),
+    };
+    const { api } = fakeApi();
+    return { api: { ...api, files }, calls };
+  }
+  async function runF(line: string, peers?: string[]) {
+    const { api, calls } = filesApi(peers);
+    const events: ChatEvent[] = [];
+    await runCommand(line, api, (e) => events.push(e));
+    return { calls, events };
+  }
+
+  test("splitWords keeps quoted spaces and backslash escapes", () => {
+    expect(splitWords(`a "b c" 'd "e"' f\\ g`)).toEqual(["a", "b c", 'd "e"', "f g"]);
+    expect(splitWords(`  x  `)).toEqual(["x"]);
+    expect(() => splitWords(`"open`)).toThrow(ChatError);
+  });
+  test("/send PATH... goes to everyone; a first word naming a peer sends to that peer only", async () => {
+    expect((await runF("/send a.txt b.txt")).calls).toEqual([["send", ["a.txt", "b.txt"], undefined]]);
+    expect((await runF("/send bob a.txt")).calls).toEqual([["send", ["a.txt"], "bob"]]);
+    expect((await runF("/send bob")).calls).toEqual([["send", ["bob"], undefined]]);
+    expect((await runF(`/send "my file.txt"`)).calls).toEqual([["send", ["my file.txt"], undefined]]);
+  });
+  test("/accept, /reject with and without an id; errors become events", async () => {
+    expect((await runF("/accept")).calls).toEqual([["accept", undefined]]);
+    expect((await runF("/accept 4")).calls).toEqual([["accept", "4"]]);
+    const r = await runF("/reject");
+    expect(messages(r.events)[0]).toContain("No file offer is waiting");
+    const c = await runF("/cancel 9");
+    expect(c.events[0]).toEqual({ type: "error", code: "unknown_transfer", message: "no transfer has id 9" });
+  });
+  test("/transfers lists them, peer strings escaped", async () => {
+    const t = await runF("/transfers");
+    const text = messages(t.events)[0]!;
+    expect(text).toContain("[3] ↓ from bob\\x1b[2J");
+    expect(text).toContain("a\\x07.txt");
+    expect(text).toContain("50%");
+  });
+  test("without file support the commands say so", async () => {
+    const { api } = fakeApi();
+    const events: ChatEvent[] = [];
+    await runCommand("/send x", api, (e) => events.push(e));
+    expect(events[0]).toMatchObject({ type: "error", code: "files_unsupported" });
+  });
+  test("/help lists the file commands", () => {
+    for (const c of ["/send", "/accept", "/reject", "/cancel", "/transfers"]) expect(HELP).toContain(c);
   });
 });

@@ -123,6 +123,34 @@ describe("ChatNode", () => {
   });
 });
 
+describe("ChatNode under a connection flood", () => {
+  test("connections turned away with ALERT busy are reported as one refused event a second, with a count", async () => {
+    const events: ChatEvent[] = [];
+    const n = await ChatNode.start(
+      { home: home(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], limits: { maxHalfOpen: 1, handshakeTimeoutMs: 5000 } },
+      (e) => events.push(e),
+    );
+    nodes.push(n);
+    const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+    const got: number[][] = [];
+    const socks = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, d) => void got.push([...d]) } }),
+      ),
+    );
+    await until(() => of(events, "refused").length >= 1);
+    const r = of(events, "refused")[0]!;
+    expect(r.reason).toContain("maxHalfOpen");
+    expect(r.count).toBeGreaterThanOrEqual(1);
+    await until(() => got.length >= 3);
+    expect(got.slice(0, 3)).toEqual([[0, 2, 4, 8], [0, 2, 4, 8], [0, 2, 4, 8]]); // ALERT busy
+    await Bun.sleep(1100);
+    const total = of(events, "refused").reduce((a, e) => a + e.count, 0);
+    expect(total).toBe(3);
+    for (const s of socks) s.end();
+  });
+});
+
 async function nodeOnPort(name: string, h: string, port: number) {
   const events: ChatEvent[] = [];
   const n = await ChatNode.start({ home: h, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port }, connect: [] }, (e) => events.push(e));

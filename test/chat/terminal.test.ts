@@ -90,4 +90,52 @@ describe.skipIf(!TMUX)("terminal UI in tmux", () => {
     await until("the exit", () => log().includes("exit 0"));
     expect(log()).toEqual([`sendAll ${sent}`, "close", "exit 0"]);
   }, 20_000);
+
+  test("a progress bar is redrawn in place above the prompt, under printed events, without touching the typed line", async () => {
+    const name = `${session}-bar`;
+    const pidFile = join(dir, "pid-bar");
+    const logFile = join(dir, "log-bar");
+    const scr = () => tmux("capture-pane", "-p", "-t", name).replace(/\s+$/, "").split("\n");
+    const cur = () => tmux("display", "-p", "-t", name, "#{cursor_x},#{cursor_y}").trim().split(",").map(Number) as [number, number];
+    tmux("new-session", "-d", "-s", name, "-x", String(WIDTH), "-y", "20", `${process.execPath} ${fixture} ${pidFile} ${logFile}; sleep 30`);
+    try {
+      const pid = await until("the prompt", () => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")));
+      await until("the prompt", () => scr().at(-1) === "alice›");
+      const typed = "typing while a file arrives";
+      tmux("send-keys", "-t", name, "-l", typed);
+      tmux("send-keys", "-t", name, "Left");
+      await until("typed", () => scr().at(-1) === `alice› ${typed}`);
+      const at = cur()[0];
+
+      // accepted: one line printed, the bar just above the prompt
+      process.kill(pid, "SIGUSR2");
+      await until("the bar", () => scr().at(-2)?.startsWith("[1] ↓ movie.mkv ← bob") && scr().at(-1) === `alice› ${typed}`);
+      expect(scr().some((l) => l.includes("receiving movie.mkv"))).toBe(true);
+      // progress: the same row changes, nothing is added
+      const rows = scr().length;
+      process.kill(pid, "SIGUSR2");
+      const s2 = await until("25%", () => scr().at(-2)?.includes("25%") && scr());
+      expect(s2.length).toBe(rows);
+      expect(s2.filter((l) => l.startsWith("[1] ↓"))).toHaveLength(1);
+      expect(s2.at(-2)!.length).toBeLessThan(WIDTH);
+      // a message prints above the bar; the bar stays right above the prompt
+      process.kill(pid, "SIGUSR1");
+      const s3 = await until("the message", () => scr().some((l) => l.includes("bob › incoming 1")) && scr().at(-1) === `alice› ${typed}` && scr());
+      expect(s3.at(-2)).toContain("25%");
+      expect(s3.filter((l) => l.startsWith("[1] ↓"))).toHaveLength(1);
+      process.kill(pid, "SIGUSR2");
+      await until("50%", () => scr().at(-2)?.includes("50%"));
+      // done: the bar goes, the summary stays
+      process.kill(pid, "SIGUSR2");
+      const s4 = await until("done", () => scr().some((l) => l.includes("received movie.mkv")) && scr().at(-1) === `alice› ${typed}` && scr());
+      expect(s4.some((l) => l.startsWith("[1] ↓"))).toBe(false);
+      expect(s4.some((l) => l.includes(`SHA-256 ${"ab".repeat(32)}`.slice(0, 40)))).toBe(true);
+      expect(s4.filter((l) => l.startsWith("alice›"))).toHaveLength(1);
+      expect(cur()).toEqual([at, s4.length - 1]);
+      tmux("send-keys", "-t", name, "C-c");
+      await until("the exit", () => existsSync(logFile) && readFileSync(logFile, "utf8").includes("exit 0"));
+    } finally {
+      Bun.spawnSync([TMUX!, "kill-session", "-t", name], { stderr: "ignore" });
+    }
+  }, 20_000);
 });

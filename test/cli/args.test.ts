@@ -45,6 +45,7 @@ describe("defaults", () => {
       connect: [],
       json: false,
       drainTimeoutMs: 10_000,
+      acceptFiles: null,
     });
   });
   test("an invalid user name falls back to a valid one", () => {
@@ -54,7 +55,7 @@ describe("defaults", () => {
 
 describe("flags", () => {
   test("every flag", () => {
-    const s = settings(["--port", "6000", "--host=127.0.0.1", "--connect", "a.example:1", "--name", "bob", "--group", "FFDHE3072", "--strict", "--home", "rel/dir", "--json", "--drain-timeout", "2.5"]);
+    const s = settings(["--port", "6000", "--host=127.0.0.1", "--connect", "a.example:1", "--name", "bob", "--group", "FFDHE3072", "--strict", "--home", "rel/dir", "--json", "--drain-timeout", "2.5", "--accept-files", "in/box"]);
     expect(s).toEqual({
       home: resolve("rel/dir"),
       name: "bob",
@@ -64,6 +65,7 @@ describe("flags", () => {
       connect: ["a.example:1"],
       json: true,
       drainTimeoutMs: 2500,
+      acceptFiles: resolve("in/box"),
     });
   });
   test("--connect repeats, takes commas, and drops duplicates", () => {
