@@ -32,6 +32,8 @@ export interface DialerHooks {
   connectedElsewhere(s: Session | null): boolean;
   emit: ChatListener;
   isFatal(e: Error): boolean;
+  /** Resolves when the session has closed. */
+  closed(s: Session): Promise<void>;
 }
 
 export class Dialer {
@@ -40,6 +42,7 @@ export class Dialer {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
   #session: Session | null = null;
+  #wake: (() => void) | null = null;
 
   constructor(
     readonly host: string,
@@ -54,6 +57,7 @@ export class Dialer {
   stop(): void {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    this.#wake?.();
   }
 
   async #run(): Promise<void> {
@@ -66,13 +70,10 @@ export class Dialer {
       this.#session = s;
       this.pid = toHex(s.peerIdentity!);
       await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if (s.state === "closed" || this.#stopped) {
-            clearInterval(poll);
-            resolve();
-          }
-        }, 100);
+        this.#wake = resolve;
+        void this.hooks.closed(s).then(resolve);
       });
+      this.#wake = null;
       this.#session = null;
       if (this.#stopped) return;
       this.#later(this.hooks.connectedElsewhere(s) ? 1000 : backoffMs(0), !this.hooks.connectedElsewhere(s));
@@ -82,7 +83,8 @@ export class Dialer {
         this.hooks.emit({ type: "error", code: "identity_rejected", message: `stopped dialling ${this.host}:${this.port}: ${(e as Error).message}` });
         return;
       }
-      this.hooks.emit({ type: "error", message: (e as Error).message });
+      // The first failure in a row says why; the retries after it only say when.
+      if (this.#attempt === 0) this.hooks.emit({ type: "error", message: (e as Error).message });
       this.#later(backoffMs(this.#attempt++), true);
     }
   }

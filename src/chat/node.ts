@@ -49,7 +49,25 @@ interface Link {
   pid: string;
   name: string;
   pendingAck: bigint | null;
+  /** The highest TEXT id sent on this session. */
+  sentUpTo: bigint;
+  /** Bytes of TEXT this session may have unacknowledged: starts small, doubles per ACK. */
+  window: number;
+  /** Sending waits for the peer's first ACK of the session (what it has already shown). */
+  heard: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
 }
+
+// ACK-clocked sending (like TCP's slow start): a new session sends WINDOW_START bytes of
+// what the peer has not acknowledged, and twice as much after every ACK, up to WINDOW_MAX.
+// On a good link the window opens within a few round trips; on a link that breaks every
+// few kilobytes both directions still get their turn, and nothing overtakes the backlog.
+const WINDOW_START = 2048;
+const WINDOW_MAX = 4 << 20;
+// Each side opens a session with an ACK of what it has shown from the other (id 0 when
+// nothing), and sends nothing until it hears the other's: so a reconnect re-sends only
+// what was really lost. A peer that sends no such ACK is waited for this long.
+const FIRST_ACK_WAIT_MS = 1000;
 
 export class ChatNode implements ChatApi {
   readonly fingerprint: string;
@@ -181,8 +199,9 @@ export class ChatNode implements ChatApi {
     }
     const address = s.role === "initiator" ? s.address : INBOUND;
     const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
-    this.#links.set(s, { pid, name, pendingAck: null });
-    const resend = this.#outbox.arrived(pid, name);
+    const link: Link = { pid, name, pendingAck: null, sentUpTo: 0n, window: WINDOW_START, heard: false, timer: null };
+    this.#links.set(s, link);
+    this.#outbox.arrived(pid, name);
     this.#emit({
       type: "connected",
       peer: name,
@@ -193,7 +212,10 @@ export class ChatNode implements ChatApi {
       firstContact,
       verified,
     });
-    for (const m of resend) s.send({ kind: "text", id: m.id, text: m.text });
+    // Tell the peer what we have already shown; send our own lines once we hear its ACK.
+    s.send({ kind: "ack", id: this.#outbox.lastShown(pid, toHex(s.peerProfile!.instance)) });
+    link.timer = setTimeout(() => this.#heard(s, link), FIRST_ACK_WAIT_MS);
+    link.timer.unref?.();
     this.files?.onReady(s, pid);
   }
 
@@ -212,6 +234,8 @@ export class ChatNode implements ChatApi {
       }
       case "ack":
         if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
+        if (link.heard) link.window = Math.min(WINDOW_MAX, link.window * 2);
+        this.#heard(s, link);
         return;
       case "profile":
         this.#emit({ type: "nick", peer: item.name, previous: link.name });
@@ -235,7 +259,10 @@ export class ChatNode implements ChatApi {
   }
 
   #closed(s: Session, info: CloseInfo): void {
+    for (const wake of this.#closeWaiters.get(s) ?? []) wake();
+    this.#closeWaiters.delete(s);
     const link = this.#links.get(s);
+    if (link?.timer) clearTimeout(link.timer);
     this.#links.delete(s);
     this.files?.onClose(s);
     if (link !== undefined) {
@@ -251,6 +278,18 @@ export class ChatNode implements ChatApi {
       address: s.address,
       reason: e ? e.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
       ...(e instanceof ProtocolError ? { code: e.code } : {}),
+    });
+  }
+
+  readonly #closeWaiters = new Map<Session, (() => void)[]>();
+
+  /** Resolves when `s` has closed (at once if it already has). */
+  #whenClosed(s: Session): Promise<void> {
+    if (s.state === "closed") return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.#closeWaiters.get(s) ?? [];
+      list.push(resolve);
+      this.#closeWaiters.set(s, list);
     });
   }
 
@@ -281,8 +320,30 @@ export class ChatNode implements ChatApi {
 
   #queue(pid: string, text: string, priv = false): void {
     const id = this.#outbox.queue(pid, text);
-    for (const s of this.#openSessions(pid)) s.send({ kind: "text", id, text });
+    for (const [s, link] of this.#links) if (link.pid === pid && s.state === "open") this.#pump(s, link);
     this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv });
+  }
+
+  /** The peer's first ACK of the session (or the wait for it ended): sending may start. */
+  #heard(s: Session, link: Link): void {
+    link.heard = true;
+    if (link.timer !== null) clearTimeout(link.timer);
+    link.timer = null;
+    if (s.state === "open") this.#pump(s, link);
+  }
+
+  /** Send, in id order, what this session has not sent yet, while the window allows. */
+  #pump(s: Session, link: Link): void {
+    if (!link.heard) return;
+    const { inflight, next } = this.#outbox.unsent(link.pid, link.sentUpTo);
+    let budget = link.window - inflight;
+    for (const m of next) {
+      // Always let one message through when nothing is in flight, however long.
+      if (budget < m.text.length && budget < link.window) break;
+      s.send({ kind: "text", id: m.id, text: m.text });
+      link.sentUpTo = m.id;
+      budget -= m.text.length;
+    }
   }
 
   connect(address: string): void {
@@ -297,6 +358,7 @@ export class ChatNode implements ChatApi {
         return pid !== null && this.#openSessions(pid).some((o) => o !== s);
       },
       emit: this.#emit,
+      closed: (s) => this.#whenClosed(s),
       isFatal: (e) => e instanceof ConnectError && e.cause instanceof ProtocolError && (e.cause.code === "identity_rejected" || (e.cause.code === "alert" && e.cause.alert === 6)),
     });
     this.#dialers.set(key, d);

@@ -39,12 +39,11 @@ export class Outbox {
     return b;
   }
 
-  /** A session with this peer is ready: it is here again. Returns what to re-send, in order. */
-  arrived(pid: string, name: string): { id: bigint; text: string }[] {
+  /** A session with this peer is ready: it is here again, under this name. */
+  arrived(pid: string, name: string): void {
     const b = this.#box(pid);
     b.left = false;
     b.name = name;
-    return b.unacked;
   }
 
   /** The peer said CLOSE (and no other session with it remains). */
@@ -108,6 +107,19 @@ export class Outbox {
   shown(pid: string, instance: string, id: bigint): void {
     this.#delivered.set(`${pid}/${instance}`, id);
     this.#store.setDelivered(pid, instance, id);
+  }
+
+  /**
+   * For a session that has sent every id up to `sentUpTo`: the bytes of text it has in
+   * flight (sent, not acknowledged) and the messages it has not sent yet, in order.
+   */
+  unsent(pid: string, sentUpTo: bigint): { inflight: number; next: { id: bigint; text: string }[] } {
+    const b = this.#boxes.get(pid);
+    if (b === undefined) return { inflight: 0, next: [] };
+    let inflight = 0;
+    let i = 0;
+    for (; i < b.unacked.length && b.unacked[i]!.id <= sentUpTo; i++) inflight += b.unacked[i]!.text.length;
+    return { inflight, next: b.unacked.slice(i) };
   }
 
   /** Unacknowledged lines for one peer. */

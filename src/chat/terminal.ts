@@ -126,12 +126,21 @@ export class TerminalUi {
     this.#rl = rl;
     return new Promise<number>((resolve) => {
       let chain = Promise.resolve();
+      let quit = false;
       rl.on("line", (line) => {
         chain = chain.then(async () => {
+          // A line readline took in before Ctrl+C (a paste) is still sent, or kept in
+          // the outbox; only /quit ends the run of lines.
+          if (quit) return;
+          if ((await this.#runLine(line, api)) === "quit") {
+            quit = true;
+            return void rl.close();
+          }
           if (this.#rl === null) return;
-          if ((await this.#runLine(line, api)) === "quit") return void rl.close();
           rl.setPrompt(promptFor(api.name));
-          rl.prompt();
+          // Keep the cursor: readline may already hold the next line (a paste), and a plain
+          // prompt() would move the cursor to its start and splice what follows there.
+          rl.prompt(true);
         });
       });
       // Ctrl+C: readline is in raw mode, so it arrives here, not as a signal.
@@ -141,6 +150,13 @@ export class TerminalUi {
         if (this.#redrawTimer !== null) clearTimeout(this.#redrawTimer);
         this.#o.output.write("\n");
         void chain.then(async () => {
+          // Say what is still on its way: wait briefly for ACKs in flight, then count.
+          if (api.queued() > 0) await api.drain(QUIT_DRAIN_MS);
+          const left = api.queued();
+          if (left > 0) {
+            this.listener({ type: "queued", count: left });
+            this.listener({ type: "notice", message: `kept in the outbox: sent again when sotto next reaches ${left === 1 ? "its" : "their"} peer` });
+          }
           await api.close();
           resolve(0);
         });
@@ -158,6 +174,9 @@ export class TerminalUi {
     }
   }
 }
+
+/** How long Ctrl+C waits for acknowledgements already on their way before it counts. */
+const QUIT_DRAIN_MS = 1500;
 
 /** `line` cut to `width` terminal cells (wide characters count 2), with "…" when cut. */
 export function clip(line: string, width: number): string {

@@ -201,8 +201,11 @@ export class Session {
     this.peerIdentity = res.peerIdentity;
     this.th3 = res.th3;
     this.state = "profile";
-    // PROTOCOL §6: PROFILE is the first item after the handshake, from both sides.
+    // PROTOCOL §6: PROFILE is the first item after the handshake, from both sides. It
+    // goes out in a small record of its own, so that the peer can finish its handshake
+    // even on a link that breaks every few kilobytes.
     this.send({ kind: "profile", instance: this.#o.profile.instance, name: this.#o.profile.name });
+    this.flush();
     this.#ev.onEstablished?.(this);
   }
 

@@ -53,7 +53,7 @@ describe("sending files", () => {
     expect(of(out, "notice")[0]!.message).toContain("5 files");
     await until("5 offers", () => transfers(bob.events, "offered").length === 5);
     expect(transfers(bob.events, "offered").map((e) => e.name).sort()).toEqual(Object.keys(want).sort());
-    expect(transfers(alice.events, "waiting")).toHaveLength(5);
+    await until("5 answers (PENDING) back at the sender", () => transfers(alice.events, "waiting").length === 5);
     expect(bob.n.files!.list().every((t) => t.state === "offered")).toBe(true);
 
     await runCommand("/accept", bob.n, (e) => out.push(e));
