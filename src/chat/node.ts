@@ -24,6 +24,7 @@ import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./identity
 import { INBOUND, KnownPeers, KnownPeersError } from "./known-peers.ts";
 import { Outbox } from "./outbox.ts";
 import { Trust } from "./trust.ts";
+import { Link } from "./link.ts";
 import { safetyNumber } from "./safety-number.ts";
 import { Dialer, parseAddress } from "./dialer.ts";
 import { ChatStore } from "./store.ts";
@@ -43,31 +44,6 @@ export interface ChatOptions {
 
 export { MAX_OUTBOX } from "./outbox.ts";
 const MAX_NAME_BYTES = 64;
-
-/** Per-session chat state. */
-interface Link {
-  pid: string;
-  name: string;
-  pendingAck: bigint | null;
-  /** The highest TEXT id sent on this session. */
-  sentUpTo: bigint;
-  /** Bytes of TEXT this session may have unacknowledged: starts small, doubles per ACK. */
-  window: number;
-  /** Sending waits for the peer's first ACK of the session (what it has already shown). */
-  heard: boolean;
-  timer: ReturnType<typeof setTimeout> | null;
-}
-
-// ACK-clocked sending (like TCP's slow start): a new session sends WINDOW_START bytes of
-// what the peer has not acknowledged, and twice as much after every ACK, up to WINDOW_MAX.
-// On a good link the window opens within a few round trips; on a link that breaks every
-// few kilobytes both directions still get their turn, and nothing overtakes the backlog.
-const WINDOW_START = 2048;
-const WINDOW_MAX = 4 << 20;
-// Each side opens a session with an ACK of what it has shown from the other (id 0 when
-// nothing), and sends nothing until it hears the other's: so a reconnect re-sends only
-// what was really lost. A peer that sends no such ACK is waited for this long.
-const FIRST_ACK_WAIT_MS = 1000;
 
 export class ChatNode implements ChatApi {
   readonly fingerprint: string;
@@ -199,7 +175,7 @@ export class ChatNode implements ChatApi {
     }
     const address = s.role === "initiator" ? s.address : INBOUND;
     const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
-    const link: Link = { pid, name, pendingAck: null, sentUpTo: 0n, window: WINDOW_START, heard: false, timer: null };
+    const link = new Link(s, pid, name, this.#outbox);
     this.#links.set(s, link);
     this.#outbox.arrived(pid, name);
     this.#emit({
@@ -213,9 +189,7 @@ export class ChatNode implements ChatApi {
       verified,
     });
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
-    s.send({ kind: "ack", id: this.#outbox.lastShown(pid, toHex(s.peerProfile!.instance)) });
-    link.timer = setTimeout(() => this.#heard(s, link), FIRST_ACK_WAIT_MS);
-    link.timer.unref?.();
+    link.open(this.#outbox.lastShown(pid, toHex(s.peerProfile!.instance)));
     this.files?.onReady(s, pid);
   }
 
@@ -229,13 +203,12 @@ export class ChatNode implements ChatApi {
           this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });
           this.#outbox.shown(link.pid, inst, item.id);
         }
-        this.#ack(s, link, this.#outbox.lastShown(link.pid, inst));
+        link.ack(this.#outbox.lastShown(link.pid, inst));
         return;
       }
       case "ack":
         if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
-        if (link.heard) link.window = Math.min(WINDOW_MAX, link.window * 2);
-        this.#heard(s, link);
+        link.acked();
         return;
       case "profile":
         this.#emit({ type: "nick", peer: item.name, previous: link.name });
@@ -246,23 +219,11 @@ export class ChatNode implements ChatApi {
     }
   }
 
-  /** Cumulative ACKs: one per tick per session, for the highest id delivered. */
-  #ack(s: Session, link: Link, id: bigint): void {
-    const scheduled = link.pendingAck !== null;
-    if (link.pendingAck === null || id > link.pendingAck) link.pendingAck = id;
-    if (scheduled) return;
-    queueMicrotask(() => {
-      const a = link.pendingAck;
-      link.pendingAck = null;
-      if (a !== null && s.state === "open") s.send({ kind: "ack", id: a });
-    });
-  }
-
   #closed(s: Session, info: CloseInfo): void {
     for (const wake of this.#closeWaiters.get(s) ?? []) wake();
     this.#closeWaiters.delete(s);
     const link = this.#links.get(s);
-    if (link?.timer) clearTimeout(link.timer);
+    link?.stop();
     this.#links.delete(s);
     this.files?.onClose(s);
     if (link !== undefined) {
@@ -320,30 +281,8 @@ export class ChatNode implements ChatApi {
 
   #queue(pid: string, text: string, priv = false): void {
     const id = this.#outbox.queue(pid, text);
-    for (const [s, link] of this.#links) if (link.pid === pid && s.state === "open") this.#pump(s, link);
+    for (const link of this.#links.values()) if (link.pid === pid) link.pump();
     this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv });
-  }
-
-  /** The peer's first ACK of the session (or the wait for it ended): sending may start. */
-  #heard(s: Session, link: Link): void {
-    link.heard = true;
-    if (link.timer !== null) clearTimeout(link.timer);
-    link.timer = null;
-    if (s.state === "open") this.#pump(s, link);
-  }
-
-  /** Send, in id order, what this session has not sent yet, while the window allows. */
-  #pump(s: Session, link: Link): void {
-    if (!link.heard) return;
-    const { inflight, next } = this.#outbox.unsent(link.pid, link.sentUpTo);
-    let budget = link.window - inflight;
-    for (const m of next) {
-      // Always let one message through when nothing is in flight, however long.
-      if (budget < m.text.length && budget < link.window) break;
-      s.send({ kind: "text", id: m.id, text: m.text });
-      link.sentUpTo = m.id;
-      budget -= m.text.length;
-    }
   }
 
   connect(address: string): void {

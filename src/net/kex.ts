@@ -8,6 +8,7 @@ import { x25519, x25519Generate } from "../crypto/x25519.ts";
 import { GROUP_NAMES, Group } from "../protocol/constants.ts";
 import type { FfdheName } from "../crypto/ffdhe.ts";
 import type { KeyObject } from "node:crypto";
+import { Initiator, type KexRequest, type Responder } from "../protocol/handshake.ts";
 
 /** An initiator's half of an exchange: its share now, Z once the reply arrives. */
 export interface PendingKex {
@@ -140,4 +141,34 @@ export function responderKex(group: Group, peerShare: Uint8Array): { share: Uint
     return { share: publicKey, z: x25519(privateKey, peerShare) };
   }
   return worker.call("respond", GROUP_NAMES[group] as FfdheName, peerShare).then((r) => ({ share: r.share!, z: r.z! }));
+}
+
+/**
+ * Compute the exchange a handshake machine asked for (inline for X25519, in the worker for
+ * ffdhe*) and complete it: `done` gets the frames to send (the responder's HELLO_REPLY and
+ * AUTH; nothing for an initiator), `failed` any error, the machine's or the worker's.
+ */
+export function runKex(hs: Initiator | Responder, pending: PendingKex | null, req: KexRequest, done: (send: Uint8Array[]) => void, failed: (e: Error) => void): void {
+  const go = (v: Uint8Array | { share: Uint8Array; z: Uint8Array }) => {
+    let send: Uint8Array[];
+    try {
+      if (hs instanceof Initiator) {
+        hs.completeKex(v as Uint8Array);
+        send = [];
+      } else {
+        const r = v as { share: Uint8Array; z: Uint8Array };
+        send = hs.completeKex(r.share, r.z);
+      }
+    } catch (e) {
+      return failed(e as Error);
+    }
+    done(send);
+  };
+  try {
+    const v = hs instanceof Initiator ? pending!.finish(req.peerShare) : responderKex(req.group, req.peerShare);
+    if (v instanceof Promise) (v as Promise<Uint8Array | { share: Uint8Array; z: Uint8Array }>).then(go, failed);
+    else go(v);
+  } catch (e) {
+    failed(e as Error);
+  }
 }

@@ -19,7 +19,7 @@ import { decodeItems, type Item } from "../protocol/items.ts";
 import type { RecordReader, RecordWriter } from "../protocol/record.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes } from "./alerts.ts";
-import { initiatorKex, responderKex, type PendingKex } from "./kex.ts";
+import { initiatorKex, runKex, type PendingKex } from "./kex.ts";
 import { TokenBucket } from "./limits.ts";
 import type { CloseInfo, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
@@ -158,26 +158,13 @@ export class Session {
 
   #startKex(req: KexRequest): void {
     this.#busy = true;
-    const hs = this.#hs!;
-    const go = (v: Uint8Array | { share: Uint8Array; z: Uint8Array }) => {
+    const pending = this.#kex;
+    this.#kex = null;
+    runKex(this.#hs!, pending, req, (send) => {
       if (this.state === "closed") return;
-      try {
-        if (hs instanceof Initiator) hs.completeKex(v as Uint8Array);
-        else this.#write((hs as Responder).completeKex((v as { share: Uint8Array; z: Uint8Array }).share, (v as { z: Uint8Array }).z));
-      } catch (e) {
-        return this.#fail(e as Error);
-      }
+      this.#write(send);
       this.#release();
-    };
-    const onErr = (e: Error) => this.#fail(e);
-    try {
-      const v = hs instanceof Initiator ? this.#kex!.finish(req.peerShare) : responderKex(req.group, req.peerShare);
-      this.#kex = null;
-      if (v instanceof Promise) (v as Promise<Uint8Array | { share: Uint8Array; z: Uint8Array }>).then(go, onErr);
-      else go(v);
-    } catch (e) {
-      onErr(e as Error);
-    }
+    }, (e) => this.#fail(e));
   }
 
   /** The key exchange is done: process frames that arrived meanwhile. */

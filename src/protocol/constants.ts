@@ -111,3 +111,51 @@ export const Label = {
 /** PROTOCOL §4: length of hk_* key blocks and of keys(ts): enc key | mac key. */
 export const KEY_BLOCK_LEN = 64;
 export const SECRET_LEN = 32;
+
+// PROTOCOL §11 (optional extension): file transfer, in the optional content-type range.
+
+/** PROTOCOL §11.3: the content types of the extension. */
+export const FileType = {
+  FILE_OFFER: 0xa0,
+  FILE_ACCEPT: 0xa1,
+  FILE_CHUNK: 0xa2,
+  FILE_DONE: 0xa3,
+  FILE_CANCEL: 0xa4,
+  FILE_REJECT: 0xa5,
+  FILE_PENDING: 0xa6,
+  FILE_RECEIVED: 0xa7,
+} as const;
+export type FileType = (typeof FileType)[keyof typeof FileType];
+
+// PROTOCOL §11.3 and §11.9: field sizes and wire limits.
+export const TRANSFER_ID_LEN = 8;
+export const FILE_SHA256_LEN = 32;
+/** transfer_id:u64 | offset:u64: the header of FILE_CHUNK content. */
+export const CHUNK_HEADER_LEN = 16;
+export const OFFER_FIXED_LEN = TRANSFER_ID_LEN + 8 + FILE_SHA256_LEN;
+export const ACCEPT_LEN = TRANSFER_ID_LEN + 8 + FILE_SHA256_LEN;
+export const RECEIVED_LEN = TRANSFER_ID_LEN + FILE_SHA256_LEN;
+export const MAX_FILE_NAME_BYTES = 1024;
+export const MAX_FILE_REASON_BYTES = 256;
+/** PROTOCOL §11.3: sizes and offsets fit a double exactly. */
+export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
+/** PROTOCOL §11.9: 65,277 (the largest item content) − 16. */
+export const MAX_CHUNK_DATA = MAX_PLAINTEXT - ITEM_HEADER_LEN - CHUNK_HEADER_LEN;
+/** PROTOCOL §11.5: open transfers per session and direction. */
+export const MAX_OPEN_TRANSFERS = 64;
+/** PROTOCOL §11.4: no file item from the peer this long after an offer → it cannot receive files. */
+export const OFFER_ANSWER_TIMEOUT_MS = 10_000;
+
+/** PROTOCOL §11.3: the codes of FILE_CANCEL and FILE_REJECT. */
+export const FileCode = {
+  declined: 1,
+  busy: 2,
+  too_large: 3,
+  bad_name: 4,
+  protocol: 5,
+  size_mismatch: 6,
+  hash_mismatch: 7,
+  resume_mismatch: 8,
+  io_error: 9,
+  changed: 10,
+} as const;

@@ -7,55 +7,41 @@
  * a fatal UTF-8 decoder; `encodeFileItem` refuses (RangeError) what a correct sender
  * never produces, as encodeItems does for core items.
  */
-import { ITEM_HEADER_LEN, MAX_PLAINTEXT } from "./constants.ts";
+import {
+  ACCEPT_LEN,
+  CHUNK_HEADER_LEN,
+  FILE_SHA256_LEN,
+  FileCode,
+  FileType,
+  MAX_CHUNK_DATA,
+  MAX_FILE_NAME_BYTES,
+  MAX_FILE_REASON_BYTES,
+  MAX_FILE_SIZE,
+  OFFER_FIXED_LEN,
+  RECEIVED_LEN,
+  TRANSFER_ID_LEN,
+} from "./constants.ts";
+
+// The extension's constants live with the rest of the spec's, in constants.ts.
+export {
+  ACCEPT_LEN,
+  CHUNK_HEADER_LEN,
+  FILE_SHA256_LEN,
+  FileCode,
+  FileType,
+  MAX_CHUNK_DATA,
+  MAX_FILE_NAME_BYTES,
+  MAX_FILE_REASON_BYTES,
+  MAX_FILE_SIZE,
+  MAX_OPEN_TRANSFERS,
+  OFFER_ANSWER_TIMEOUT_MS,
+  OFFER_FIXED_LEN,
+  RECEIVED_LEN,
+  TRANSFER_ID_LEN,
+} from "./constants.ts";
 import { fail } from "./errors.ts";
-import type { Item } from "./items.ts";
+import { text, type Item } from "./items.ts";
 
-/** PROTOCOL §11.3: the content types of the extension. */
-export const FileType = {
-  FILE_OFFER: 0xa0,
-  FILE_ACCEPT: 0xa1,
-  FILE_CHUNK: 0xa2,
-  FILE_DONE: 0xa3,
-  FILE_CANCEL: 0xa4,
-  FILE_REJECT: 0xa5,
-  FILE_PENDING: 0xa6,
-  FILE_RECEIVED: 0xa7,
-} as const;
-export type FileType = (typeof FileType)[keyof typeof FileType];
-
-// PROTOCOL §11.3 and §11.9: field sizes and wire limits.
-export const TRANSFER_ID_LEN = 8;
-export const FILE_SHA256_LEN = 32;
-/** transfer_id:u64 | offset:u64: the header of FILE_CHUNK content. */
-export const CHUNK_HEADER_LEN = 16;
-export const OFFER_FIXED_LEN = TRANSFER_ID_LEN + 8 + FILE_SHA256_LEN;
-export const ACCEPT_LEN = TRANSFER_ID_LEN + 8 + FILE_SHA256_LEN;
-export const RECEIVED_LEN = TRANSFER_ID_LEN + FILE_SHA256_LEN;
-export const MAX_FILE_NAME_BYTES = 1024;
-export const MAX_FILE_REASON_BYTES = 256;
-/** PROTOCOL §11.3: sizes and offsets fit a double exactly. */
-export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
-/** PROTOCOL §11.9: 65,277 (the largest item content) − 16. */
-export const MAX_CHUNK_DATA = MAX_PLAINTEXT - ITEM_HEADER_LEN - CHUNK_HEADER_LEN;
-/** PROTOCOL §11.5: open transfers per session and direction. */
-export const MAX_OPEN_TRANSFERS = 64;
-/** PROTOCOL §11.4: no file item from the peer this long after an offer → it cannot receive files. */
-export const OFFER_ANSWER_TIMEOUT_MS = 10_000;
-
-/** PROTOCOL §11.3: the codes of FILE_CANCEL and FILE_REJECT. */
-export const FileCode = {
-  declined: 1,
-  busy: 2,
-  too_large: 3,
-  bad_name: 4,
-  protocol: 5,
-  size_mismatch: 6,
-  hash_mismatch: 7,
-  resume_mismatch: 8,
-  io_error: 9,
-  changed: 10,
-} as const;
 export type FileCodeName = keyof typeof FileCode;
 const CODE_NAMES = new Map<number, FileCodeName>(Object.entries(FileCode).map(([k, v]) => [v, k as FileCodeName]));
 
@@ -91,16 +77,7 @@ export function isFileType(type: number): type is FileType {
   return type >= FileType.FILE_OFFER && type <= FileType.FILE_RECEIVED;
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
-
-function text(b: Uint8Array, what: string): string {
-  try {
-    return decoder.decode(b);
-  } catch {
-    throw fail("invalid_utf8", `${what} is not valid UTF-8`);
-  }
-}
 
 function size(c: Uint8Array, what: string, min: number, max: number): void {
   if (c.length < min || c.length > max) {

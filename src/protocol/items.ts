@@ -34,7 +34,8 @@ export type Item =
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
-function text(b: Uint8Array, what: string): string {
+/** Decode UTF-8 text a peer sent. @throws ProtocolError invalid_utf8, naming `what`. */
+export function text(b: Uint8Array, what: string): string {
   try {
     return decoder.decode(b);
   } catch {
