@@ -12,6 +12,7 @@
  */
 import type { Session } from "../net/session.ts";
 import type { Outbox } from "./outbox.ts";
+import type { TokenBucket } from "../net/limits.ts";
 
 const WINDOW_START = 2048;
 const WINDOW_MAX = 4 << 20;
@@ -32,6 +33,8 @@ export class Link {
     readonly pid: string,
     readonly name: string,
     readonly outbox: Outbox,
+    /** The peer's TEXT rate limit (ChatOptions.textPerSecond). */
+    readonly inbound: TokenBucket,
   ) {}
 
   /** The session is ready: open with our ACK, then wait (bounded) for the peer's. */

@@ -16,7 +16,7 @@ import { toHex } from "../crypto/bytes.ts";
 import { Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import type { Item } from "../protocol/items.ts";
-import type { Limits } from "../net/limits.ts";
+import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { CloseInfo, Session } from "../net/session.ts";
 import { ChatError, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
@@ -40,6 +40,8 @@ export interface ChatOptions {
   limits?: Partial<Limits>;
   /** File transfer; default: on, into `home/downloads`, asking before each file. `false`: off (the peer cannot receive files). */
   files?: FileOptions | false;
+  /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default 1000. */
+  textPerSecond?: number;
 }
 
 export { MAX_OUTBOX } from "./outbox.ts";
@@ -175,7 +177,8 @@ export class ChatNode implements ChatApi {
     }
     const address = s.role === "initiator" ? s.address : INBOUND;
     const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
-    const link = new Link(s, pid, name, this.#outbox);
+    const rate = this.#o.textPerSecond ?? 1000;
+    const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()));
     this.#links.set(s, link);
     this.#outbox.arrived(pid, name);
     this.#emit({
@@ -198,6 +201,8 @@ export class ChatNode implements ChatApi {
     if (link === undefined) return;
     switch (item.kind) {
       case "text": {
+        // hostile-peers §E: a contact that floods is cut off with a clear reason, not rendered.
+        if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? 1000} a second`));
         const inst = toHex(s.peerProfile!.instance);
         if (item.id > this.#outbox.lastShown(link.pid, inst)) {
           this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });

@@ -313,6 +313,11 @@ export class Session {
     if (this.state !== "closed" && !this.#send.backedUp) this.#ev.onDrain?.(this);
   }
 
+  /** End the session for a fault its owner found (e.g. a chat-level limit): the alert, then close. */
+  abort(e: ProtocolError): void {
+    this.#fail(e);
+  }
+
   /** Close cleanly: CLOSE item (when established), flush, end the socket. */
   close(reason = ""): void {
     if (this.#isClosed()) return;

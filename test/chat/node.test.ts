@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChatNode } from "../../src/chat/node.ts";
 import type { ChatEvent } from "../../src/chat/events.ts";
-import { Group } from "../../src/protocol/constants.ts";
+import { AlertCode, Group } from "../../src/protocol/constants.ts";
+import type { Item } from "../../src/protocol/items.ts";
+import { Evil } from "../hostile/evil.ts";
 
 const homes: string[] = [];
 const nodes: ChatNode[] = [];
@@ -148,6 +150,29 @@ describe("ChatNode under a connection flood", () => {
     const total = of(events, "refused").reduce((a, e) => a + e.count, 0);
     expect(total).toBe(3);
     for (const s of socks) s.end();
+  });
+});
+
+describe("ChatNode against a contact that floods", () => {
+  test("more TEXT than textPerSecond allows ends that session with ALERT busy; another peer keeps chatting", async () => {
+    const events: ChatEvent[] = [];
+    const n = await ChatNode.start(
+      { home: home(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], textPerSecond: 100 },
+      (e) => events.push(e),
+    );
+    nodes.push(n);
+    const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+    const friend = await node("friend", { connect: [`127.0.0.1:${port}`], listen: false });
+    await until(() => of(friend.events, "connected").length === 1);
+    const evil = await Evil.open(port);
+    let id = 1n;
+    for (let r = 0; r < 3; r++) evil.send(Array.from({ length: 1000 }, (): Item => ({ kind: "text", id: id++, text: "spam" })));
+    await until(() => of(events, "disconnected").some((d) => d.code === "busy"));
+    await until(() => evil.alerts().includes(AlertCode.busy));
+    // Bob showed about its burst (10 s worth, plus what refilled in the meantime), not the 3000.
+    expect(of(events, "message").length).toBeLessThan(1100);
+    friend.n.sendAll("still here");
+    await until(() => of(events, "message").some((m) => m.text === "still here"));
   });
 });
 
