@@ -7,7 +7,7 @@ import { lstatSync, readdirSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { MAX_FILE_NAME_BYTES, MAX_FILE_SIZE } from "../protocol/files.ts";
+import { MAX_FILE_NAME_BYTES, MAX_FILE_SIZE } from "../protocol/constants.ts";
 import { ChatError } from "./events.ts";
 
 /** Most files one `/send` may offer. */

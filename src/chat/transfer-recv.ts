@@ -13,7 +13,8 @@
  *   5. a lost session keeps the partial and pauses the transfer for the next offer.
  */
 import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, statfsSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
-import { FileCode, fileCodeName, MAX_OPEN_TRANSFERS, type FileItem } from "../protocol/files.ts";
+import { FileCode, MAX_OPEN_TRANSFERS } from "../protocol/constants.ts";
+import { fileCodeName, type FileItem } from "../protocol/files.ts";
 import type { TransferEvent, TransferPhase } from "./events.ts";
 import { fileKey, hashFile, hex, peekDigest } from "./file-io.ts";
 import { partialPath, placeFile, safeRelativePath } from "./file-names.ts";

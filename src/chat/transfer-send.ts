@@ -13,7 +13,8 @@
  *      the next session with the peer offers them again and they resume.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { chunkItem, CHUNK_HEADER_LEN, FileCode, fileCodeName, MAX_OPEN_TRANSFERS, type FileItem } from "../protocol/files.ts";
+import { CHUNK_HEADER_LEN, FileCode, MAX_OPEN_TRANSFERS } from "../protocol/constants.ts";
+import { chunkItem, fileCodeName, type FileItem } from "../protocol/files.ts";
 import type { TransferEvent, TransferPhase } from "./events.ts";
 import { hashFile, hex, peekDigest, type LocalFile } from "./file-io.ts";
 import { Meter } from "./progress.ts";

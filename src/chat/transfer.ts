@@ -13,7 +13,8 @@
 import type { Session } from "../net/session.ts";
 import { ITEM_HEADER_LEN } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { decodeFileItem, encodeFileItem, FileType, isFileType, MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS, peekTransferId, type FileItem } from "../protocol/files.ts";
+import { FileType, MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../protocol/constants.ts";
+import { decodeFileItem, encodeFileItem, isFileType, peekTransferId, type FileItem } from "../protocol/files.ts";
 import type { Item } from "../protocol/items.ts";
 import { ChatError, type ChatListener, type FileApi, type TransferEvent, type TransferInfo, type TransferPhase } from "./events.ts";
 import { collectFiles } from "./file-io.ts";

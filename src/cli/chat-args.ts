@@ -10,6 +10,7 @@ import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ArgsDef } from "citty";
+import type { ChatOptions } from "../chat/node.ts";
 import { defaultHome } from "../chat/identity.ts";
 import { INBOUND, isValidAddress, isValidPeerName } from "../chat/known-peers.ts";
 import { sanitizeLine } from "../chat/sanitize.ts";
@@ -36,14 +37,7 @@ export const chatArgs = {
 } satisfies ArgsDef;
 
 /** Checked settings of one chat run. */
-export interface ChatSettings {
-  home: string;
-  name: string;
-  group: Group;
-  strict: boolean;
-  /** null with --no-listen. */
-  listen: { host: string; port: number } | null;
-  connect: string[];
+export interface ChatSettings extends Pick<ChatOptions, "home" | "name" | "group" | "strict" | "listen" | "connect"> {
   json: boolean;
   drainTimeoutMs: number;
   /** --accept-files: accept every offer into this folder (absolute); null: ask, into home/downloads. */

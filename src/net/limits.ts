@@ -59,3 +59,26 @@ export class TokenBucket {
     return true;
   }
 }
+
+/** The clocks of one session that its deadlines read (ms, performance.now()). */
+export interface SessionClocks {
+  /** When the frame being gathered began (0: none). */
+  partialSince: number;
+  startedAt: number;
+  lastRecv: number;
+  lastSend: number;
+  /** The handshake (with the PROFILE exchange) is not over yet. */
+  handshaking: boolean;
+}
+
+/**
+ * What a session's deadlines ask at time `now`: the sentence of a `timeout` that has
+ * passed, "keepalive" when a PING is due, or null.
+ */
+export function dueAt(now: number, c: SessionClocks, l: Limits): string | "keepalive" | null {
+  if (c.partialSince !== 0 && now - c.partialSince > l.partialFrameTimeoutMs) return `a frame stayed incomplete for ${l.partialFrameTimeoutMs} ms`;
+  if (c.handshaking) return now - c.startedAt > l.handshakeTimeoutMs ? `the handshake did not finish within ${l.handshakeTimeoutMs} ms` : null;
+  if (l.idleTimeoutMs > 0 && now - c.lastRecv > l.idleTimeoutMs) return `nothing heard from the peer for ${l.idleTimeoutMs} ms`;
+  if (l.keepaliveMs > 0 && now - c.lastSend > l.keepaliveMs && now - c.lastRecv > l.keepaliveMs / 2) return "keepalive";
+  return null;
+}

@@ -12,7 +12,8 @@ import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import { Session, type CloseInfo, type Role, type SessionConfig, type SessionEvents } from "./session.ts";
+import { Session } from "./session.ts";
+import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
 export interface PeerEvents {
   onReady?(s: Session): void;

@@ -20,10 +20,8 @@ import type { RecordReader, RecordWriter } from "../protocol/record.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes } from "./alerts.ts";
 import { initiatorKex, runKex, type PendingKex } from "./kex.ts";
-import { TokenBucket } from "./limits.ts";
+import { dueAt, TokenBucket } from "./limits.ts";
 import type { CloseInfo, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
-
-export type { CloseInfo, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
 export class Session {
   readonly role: Role;
@@ -335,18 +333,9 @@ export class Session {
   /** Periodic check from the owner: handshake deadline, idle timeout, keepalive. */
   tick(now: number): void {
     if (this.#isClosed()) return;
-    const l = this.#o.limits;
-    if (this.#partialSince !== 0 && now - this.#partialSince > l.partialFrameTimeoutMs) {
-      return this.#fail(fail("timeout", `a frame stayed incomplete for ${l.partialFrameTimeoutMs} ms`));
-    }
-    if (this.state === "handshake" || this.state === "profile") {
-      if (now - this.startedAt > l.handshakeTimeoutMs) this.#fail(fail("timeout", `the handshake did not finish within ${l.handshakeTimeoutMs} ms`));
-      return;
-    }
-    if (l.idleTimeoutMs > 0 && now - this.lastRecv > l.idleTimeoutMs) return this.#fail(fail("timeout", `nothing heard from the peer for ${l.idleTimeoutMs} ms`));
-    if (l.keepaliveMs > 0 && now - this.lastSend > l.keepaliveMs && now - this.lastRecv > l.keepaliveMs / 2) {
-      this.send({ kind: "ping", data: randomBytes(8) });
-    }
+    const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open" }, this.#o.limits);
+    if (due === "keepalive") this.send({ kind: "ping", data: randomBytes(8) });
+    else if (due !== null) this.#fail(fail("timeout", due));
   }
 
   /** The socket closed under us. */

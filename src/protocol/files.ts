@@ -22,23 +22,6 @@ import {
   TRANSFER_ID_LEN,
 } from "./constants.ts";
 
-// The extension's constants live with the rest of the spec's, in constants.ts.
-export {
-  ACCEPT_LEN,
-  CHUNK_HEADER_LEN,
-  FILE_SHA256_LEN,
-  FileCode,
-  FileType,
-  MAX_CHUNK_DATA,
-  MAX_FILE_NAME_BYTES,
-  MAX_FILE_REASON_BYTES,
-  MAX_FILE_SIZE,
-  MAX_OPEN_TRANSFERS,
-  OFFER_ANSWER_TIMEOUT_MS,
-  OFFER_FIXED_LEN,
-  RECEIVED_LEN,
-  TRANSFER_ID_LEN,
-} from "./constants.ts";
 import { fail } from "./errors.ts";
 import { text, type Item } from "./items.ts";
 

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { ChatEvent } from "../../src/chat/events.ts";
 import { concat, utf8 } from "../../src/crypto/bytes.ts";
-import { FileCode, FileType, MAX_OPEN_TRANSFERS } from "../../src/protocol/files.ts";
+import { FileCode, FileType, MAX_OPEN_TRANSFERS } from "../../src/protocol/constants.ts";
 import { Fixture, makeFile, sha256Hex, transfers, until, waitPhase, type Mallory } from "./fixtures/files.ts";
 
 const fx = new Fixture();

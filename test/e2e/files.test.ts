@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { TransferEvent } from "../../src/chat/events.ts";
-import { FileCode } from "../../src/protocol/files.ts";
+import { FileCode } from "../../src/protocol/constants.ts";
 import { Fixture, makeFile, sha256File, sha256Hex, until } from "../chat/fixtures/files.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 import { ChatProcess, cleanup, tempHome } from "./harness.ts";

@@ -6,7 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { concat, utf8 } from "../../src/crypto/bytes.ts";
 import { ProtocolError } from "../../src/protocol/errors.ts";
-import { chunkItem, decodeFileItem, encodeFileItem, FileType, fileCodeName, isFileType, MAX_CHUNK_DATA, MAX_FILE_NAME_BYTES, MAX_FILE_REASON_BYTES, peekTransferId, type FileItem } from "../../src/protocol/files.ts";
+import { FileType, MAX_CHUNK_DATA, MAX_FILE_NAME_BYTES, MAX_FILE_REASON_BYTES } from "../../src/protocol/constants.ts";
+import { chunkItem, decodeFileItem, encodeFileItem, fileCodeName, isFileType, peekTransferId, type FileItem } from "../../src/protocol/files.ts";
 import { decodeItems, encodeItems } from "../../src/protocol/items.ts";
 import { det } from "./helpers.ts";
 
