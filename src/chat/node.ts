@@ -21,15 +21,15 @@ import { ConnectError, Peer } from "../net/peer.ts";
 import type { Session } from "../net/session.ts";
 import type { CloseInfo } from "../net/types.ts";
 import { ChatError, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
-import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./identity.ts";
-import { INBOUND, KnownPeers, KnownPeersError } from "./known-peers.ts";
-import { Outbox } from "./outbox.ts";
-import { Trust } from "./trust.ts";
-import { Link } from "./link.ts";
-import { safetyNumber } from "./safety-number.ts";
-import { Dialer, parseAddress } from "./dialer.ts";
-import { ChatStore } from "./store.ts";
-import { FileTransfers, type FileOptions } from "./transfer.ts";
+import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
+import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
+import { Outbox } from "./delivery/outbox.ts";
+import { Trust } from "./trust/policy.ts";
+import { Link } from "./delivery/link.ts";
+import { safetyNumber } from "./trust/safety-number.ts";
+import { Dialer, parseAddress } from "./delivery/dialer.ts";
+import { ChatStore } from "./delivery/store.ts";
+import { FileTransfers, type FileOptions } from "./files/transfers.ts";
 
 export interface ChatOptions {
   home: string;
@@ -45,7 +45,7 @@ export interface ChatOptions {
   textPerSecond?: number;
 }
 
-export { MAX_OUTBOX } from "./outbox.ts";
+export { MAX_OUTBOX } from "./delivery/outbox.ts";
 const MAX_NAME_BYTES = 64;
 
 export class ChatNode implements ChatApi {

@@ -11,9 +11,9 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ArgsDef } from "citty";
 import type { ChatOptions } from "../chat/node.ts";
-import { defaultHome } from "../chat/identity.ts";
-import { INBOUND, isValidAddress, isValidPeerName } from "../chat/known-peers.ts";
-import { sanitizeLine } from "../chat/sanitize.ts";
+import { defaultHome } from "../chat/trust/identity.ts";
+import { INBOUND, isValidAddress, isValidPeerName } from "../chat/trust/known-peers.ts";
+import { sanitizeLine } from "../text/sanitize.ts";
 import { GROUP_NAMES, Group } from "../protocol/constants.ts";
 
 export const DEFAULT_PORT = 5000;

@@ -5,16 +5,16 @@
  *
  * Exit codes: 0 normal end (also Ctrl+C / Ctrl+D), 1 the chat could not start (port in
  * use, unreadable identity, …) or line mode left a message undelivered (see
- * src/chat/lines.ts), 2 bad flags. `runChat` never calls process.exit; main.ts does.
+ * src/ui/lines.ts), 2 bad flags. `runChat` never calls process.exit; main.ts does.
  */
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { colors } from "consola/utils";
 import { defineCommand, renderUsage } from "citty";
 import { ChatError } from "../chat/events.ts";
-import { LineMode } from "../chat/lines.ts";
+import { LineMode } from "../ui/lines.ts";
 import { ChatNode } from "../chat/node.ts";
-import { TerminalUi } from "../chat/terminal.ts";
+import { TerminalUi } from "../ui/terminal.ts";
 import { DEFAULT_PORT, chatArgs, parseChatArgs, parseConnect, parsePort, type ChatSettings } from "./chat-args.ts";
 
 /** Ask one question; undefined when the user cancelled (Ctrl+C). */

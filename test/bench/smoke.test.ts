@@ -4,7 +4,7 @@
  */
 import { expect, test } from "bun:test";
 
-const root = new URL("../../", import.meta.url).pathname;
+const root = new URL("../..", import.meta.url).pathname;
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const p = Bun.spawn([process.execPath, ...args], { cwd: root, stdout: "pipe", stderr: "pipe" });

@@ -13,7 +13,7 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ChatStore } from "../../src/chat/store.ts";
+import { ChatStore } from "../../src/chat/delivery/store.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 import { ChatProcess, cleanup, tempHome } from "./harness.ts";
 

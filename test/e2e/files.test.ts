@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, relative } from "node:path";
 import type { TransferEvent } from "../../src/chat/events.ts";
 import { FileCode } from "../../src/protocol/constants.ts";
-import { Fixture, makeFile, sha256File, sha256Hex, until } from "../chat/fixtures/files.ts";
+import { Fixture, makeFile, sha256File, sha256Hex, until } from "../chat/files/fixtures.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 import { ChatProcess, cleanup, tempHome } from "./harness.ts";
 

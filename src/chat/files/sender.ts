@@ -1,0 +1,271 @@
+/**
+ * The sender side of PROTOCOL §11: offers, the answer to each, and the chunk pump.
+ *
+ *   1. add(): hash the file (one file at a time, 1 MiB pieces), then offer it on the
+ *      peer's session, at most MAX_OPEN_TRANSFERS open per session (the rest wait);
+ *   2. FILE_ACCEPT: check offset ≤ size and the prefix hash against our own first
+ *      `offset` bytes (§11.7), keep that hasher running, open the file;
+ *   3. pump(): read 60 KiB at a time straight into the item's buffer, hash it, queue it,
+ *      round robin over the session's transfers, only while session.bufferedAmount is
+ *      under HIGH_WATER (§11.8); go on at the next drain (or the next turn of the loop);
+ *   4. every byte sent: compare the running hash with the offered one, then FILE_DONE;
+ *   5. FILE_RECEIVED with our hash: delivered. A lost session pauses every transfer on it;
+ *      the next session with the peer offers them again and they resume.
+ */
+import { closeSync, openSync, readSync } from "node:fs";
+import { CHUNK_HEADER_LEN, FileCode, MAX_OPEN_TRANSFERS } from "../../protocol/constants.ts";
+import { chunkItem, fileCodeName, type FileItem } from "../../protocol/files.ts";
+import type { TransferEvent, TransferPhase } from "../events.ts";
+import { hashFile, hex, peekDigest, type LocalFile } from "./disk.ts";
+import { Meter } from "../../ui/progress.ts";
+import { rememberEnded, sameBytes, type Ctx, type Outgoing, type SessionFiles } from "./state.ts";
+
+type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
+const ACTIVE = new Set(["offered", "waiting", "verifying", "sending", "done_sent"]);
+
+export class Sender {
+  readonly all = new Set<Outgoing>();
+  readonly #ctx: Ctx;
+  #hashing: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: Ctx) {
+    this.#ctx = ctx;
+  }
+
+  /** Step 1: a new transfer of `file` to `pid`; `sha` is shared when one file goes to several peers. */
+  add(pid: string, file: LocalFile, sha: Promise<Uint8Array>): Outgoing {
+    const t: Outgoing = { dir: "send", local: "", pid, path: file.path, name: file.name, size: file.size, sha256: null, state: "hashing", sf: null, wireId: 0n, offset: 0, fd: null, hasher: null, retried: false, announced: false, meter: null };
+    t.local = this.#ctx.register(t);
+    this.all.add(t);
+    sha.then(
+      (h) => {
+        if (t.state !== "hashing") return;
+        t.sha256 = h;
+        t.state = "queued";
+        this.offerQueued(pid);
+      },
+      (e: Error) => this.end(t, "failed", { code: "io_error", reason: `cannot read ${t.path}: ${e.message}` }),
+    );
+    return t;
+  }
+
+  /** SHA-256 of a file, one file at a time for the whole chat (no burst of open files). */
+  hashOnce(path: string, size: number): Promise<Uint8Array> {
+    const run = this.#hashing.then(async () => {
+      const { hasher, read } = await hashFile(path, size);
+      if (read !== size) throw new Error("the file changed size while it was hashed");
+      return new Uint8Array(hasher.digest());
+    });
+    this.#hashing = run.catch(() => {});
+    return run;
+  }
+
+  /** Offer what waits for this peer, while the session has room (MAX_OPEN_TRANSFERS). */
+  offerQueued(pid: string): void {
+    const sf = this.#ctx.sessionOf(pid);
+    if (sf === undefined || sf.unsupported) return;
+    for (const t of this.all) {
+      if (sf.out.size >= MAX_OPEN_TRANSFERS) return;
+      if (t.pid === pid && t.state === "queued") this.#offer(sf, t);
+    }
+  }
+
+  #offer(sf: SessionFiles, t: Outgoing): void {
+    t.wireId = this.#ctx.nextWireId();
+    t.sf = sf;
+    t.state = "offered";
+    t.offset = 0;
+    sf.out.set(t.wireId, t);
+    this.#ctx.send(sf, { kind: "file_offer", id: t.wireId, size: t.size, sha256: t.sha256!, name: t.name });
+    if (!sf.supported) this.#ctx.armAnswerTimer(sf);
+    if (!t.announced) this.#ctx.emit(t, "offered");
+    t.announced = true;
+  }
+
+  #lookup(sf: SessionFiles, id: bigint, what: string): Outgoing | undefined {
+    const t = sf.out.get(id);
+    if (t === undefined && !sf.endedOut.has(id)) this.#ctx.report(sf, `the peer sent ${what} for a transfer it was never offered; ignored`);
+    return t;
+  }
+
+  /** Step 2. */
+  onAccept(sf: SessionFiles, it: Wire<"file_accept">): void {
+    const t = this.#lookup(sf, it.id, "FILE_ACCEPT");
+    if (t === undefined) return;
+    if (t.state !== "offered" && t.state !== "waiting") return this.fault(t, "protocol", "the peer accepted the same transfer twice");
+    if (it.offset > t.size) return this.fault(t, "protocol", `the peer asked to resume at byte ${it.offset} of ${t.size}`);
+    t.state = "verifying";
+    const prefix = new Uint8Array(it.prefix);
+    const alive = () => t.state === "verifying" && t.sf === sf;
+    hashFile(t.path, it.offset, undefined, alive).then(
+      ({ hasher, read }) => {
+        if (!alive()) return;
+        if (read !== it.offset) return this.fault(t, "changed", "the file got shorter while it was being sent");
+        if (!sameBytes(peekDigest(hasher), prefix)) return this.#resumeMismatch(sf, t);
+        try {
+          t.fd = openSync(t.path, "r");
+        } catch (e) {
+          return this.fault(t, "io_error", `cannot read ${t.path}: ${(e as Error).message}`);
+        }
+        t.hasher = hasher;
+        t.offset = it.offset;
+        t.state = "sending";
+        t.meter = new Meter(t.offset, this.#ctx.now());
+        this.#ctx.emit(t, "accepted", { offset: t.offset });
+        this.pump(sf);
+      },
+      (e: Error) => alive() && this.fault(t, "io_error", `cannot read ${t.path}: ${e.message}`),
+    );
+  }
+
+  /** PROTOCOL §11.7: the peer's partial is not a prefix of our file: cancel, offer again once, from 0. */
+  #resumeMismatch(sf: SessionFiles, t: Outgoing): void {
+    if (t.retried) return this.fault(t, "resume_mismatch", "the peer's partial file does not match ours, twice");
+    this.#ctx.send(sf, { kind: "file_cancel", id: t.wireId, code: FileCode.resume_mismatch, reason: "your partial file does not match; offering it again" });
+    this.#unbind(t);
+    t.retried = true;
+    t.state = "queued";
+    this.offerQueued(t.pid);
+  }
+
+  onPending(sf: SessionFiles, it: Wire<"file_pending">): void {
+    const t = this.#lookup(sf, it.id, "FILE_PENDING");
+    if (t?.state !== "offered") return;
+    t.state = "waiting";
+    // A resume answers PENDING while the peer reads its partial back: not news to the person.
+    if (t.meter === null) this.#ctx.emit(t, "waiting");
+  }
+
+  onReject(sf: SessionFiles, it: Wire<"file_reject">): void {
+    const t = this.#lookup(sf, it.id, "FILE_REJECT");
+    if (t === undefined) return;
+    const code = fileCodeName(it.code);
+    const refused = it.code === FileCode.declined || it.code === FileCode.busy || it.code === FileCode.too_large || it.code === FileCode.bad_name;
+    this.end(t, refused ? "rejected" : "failed", { code, reason: it.reason === "" ? code : it.reason });
+  }
+
+  onReceived(sf: SessionFiles, it: Wire<"file_received">): void {
+    const t = this.#lookup(sf, it.id, "FILE_RECEIVED");
+    if (t === undefined) return;
+    if (t.state !== "done_sent" && t.state !== "offered" && t.state !== "waiting") return this.fault(t, "protocol", "the peer confirmed a file before it had all of it");
+    if (!sameBytes(it.sha256, t.sha256!)) return this.fault(t, "hash_mismatch", "the peer confirmed a different SHA-256");
+    const elapsedMs = t.meter ? this.#ctx.now() - t.meter.startedAt : 0;
+    t.offset = t.size;
+    this.end(t, "done", { sha256: hex(t.sha256!), elapsedMs, rate: t.meter?.average(t.size, this.#ctx.now()) ?? 0 });
+  }
+
+  /** Step 3. Returns when the session is full, closed, or has nothing to send. */
+  pump(sf: SessionFiles): void {
+    const s = sf.s;
+    let sent = false;
+    for (let again = true; again && s.state === "open" && s.bufferedAmount < this.#ctx.highWater; ) {
+      again = false;
+      for (const t of sf.out.values()) {
+        if (t.state !== "sending") continue;
+        if (s.bufferedAmount >= this.#ctx.highWater) break;
+        this.#step(sf, t);
+        again = sent = true;
+      }
+    }
+    // The queued chunks are sealed in a microtask; when the socket takes them all there is
+    // no drain event, so look again on the next turn of the loop.
+    if (sent && !sf.pumpScheduled) {
+      sf.pumpScheduled = true;
+      setImmediate(() => {
+        sf.pumpScheduled = false;
+        this.pump(sf);
+      });
+    }
+  }
+
+  #step(sf: SessionFiles, t: Outgoing): void {
+    const n = Math.min(this.#ctx.chunkBytes, t.size - t.offset);
+    if (n > 0) {
+      const buf = new Uint8Array(CHUNK_HEADER_LEN + n);
+      let got: number;
+      try {
+        got = readSync(t.fd!, buf, CHUNK_HEADER_LEN, n, t.offset);
+      } catch (e) {
+        return this.fault(t, "io_error", `cannot read ${t.path}: ${(e as Error).message}`);
+      }
+      if (got === 0) return this.fault(t, "changed", "the file got shorter while it was being sent");
+      t.hasher!.update(buf.subarray(CHUNK_HEADER_LEN, CHUNK_HEADER_LEN + got));
+      this.#ctx.send(sf, chunkItem(got === n ? buf : buf.subarray(0, CHUNK_HEADER_LEN + got), t.wireId, t.offset));
+      t.offset += got;
+      const now = this.#ctx.now();
+      if (t.meter!.update(t.offset, now)) this.#ctx.emit(t, "progress", { rate: t.meter!.rate(t.offset, now), etaSeconds: t.meter!.eta(t.offset, t.size, now) });
+    }
+    if (t.offset >= t.size) this.#finish(sf, t);
+  }
+
+  /** Step 4. */
+  #finish(sf: SessionFiles, t: Outgoing): void {
+    this.#close(t);
+    if (!sameBytes(new Uint8Array(t.hasher!.digest()), t.sha256!)) return this.fault(t, "changed", "the file changed while it was being sent");
+    t.hasher = null;
+    t.state = "done_sent";
+    this.#ctx.send(sf, { kind: "file_done", id: t.wireId });
+  }
+
+  /** The session is gone: every transfer on it waits for the next one. */
+  sessionLost(sf: SessionFiles): void {
+    for (const t of sf.out.values()) {
+      if (!ACTIVE.has(t.state)) continue;
+      const was = t.state;
+      this.#close(t);
+      t.sf = null;
+      t.hasher = null;
+      t.state = "queued";
+      if (was !== "offered" && was !== "waiting") this.#ctx.emit(t, "paused");
+    }
+    sf.out.clear();
+  }
+
+  /** PROTOCOL §11.4: no answer in time: the peer cannot receive files; nothing more is offered to it. */
+  unsupported(sf: SessionFiles): void {
+    for (const t of [...this.all]) {
+      if (t.pid === sf.pid && (t.sf === sf || t.state === "queued")) this.end(t, "unsupported", { reason: "the peer cannot receive files" });
+    }
+  }
+
+  /** A fault of this transfer: CANCEL with `code`, tell the person. */
+  fault(t: Outgoing, code: keyof typeof FileCode, reason: string): void {
+    if (t.sf !== null) this.#ctx.send(t.sf, { kind: "file_cancel", id: t.wireId, code: FileCode[code], reason });
+    this.end(t, "failed", { code, reason });
+  }
+
+  /** /cancel. */
+  cancel(t: Outgoing): void {
+    if (t.sf !== null) this.#ctx.send(t.sf, { kind: "file_cancel", id: t.wireId, code: FileCode.declined, reason: "cancelled by the sender" });
+    this.end(t, "cancelled", { code: "declined", reason: "cancelled here" });
+  }
+
+  /** The transfer is over, one way or another; a slot is free for the next offer. */
+  end(t: Outgoing, phase: TransferPhase, extra: Partial<TransferEvent> = {}): void {
+    if (t.state === "ended") return;
+    this.#close(t);
+    this.#unbind(t);
+    t.state = "ended";
+    this.all.delete(t);
+    this.#ctx.forget(t);
+    this.#ctx.emit(t, phase, extra);
+    this.offerQueued(t.pid);
+  }
+
+  #unbind(t: Outgoing): void {
+    if (t.sf === null) return;
+    t.sf.out.delete(t.wireId);
+    rememberEnded(t.sf.endedOut, t.wireId);
+    t.sf = null;
+  }
+
+  #close(t: Outgoing): void {
+    if (t.fd === null) return;
+    try {
+      closeSync(t.fd);
+    } catch {
+      /* already closed */
+    }
+    t.fd = null;
+  }
+}

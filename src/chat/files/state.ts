@@ -1,0 +1,152 @@
+/**
+ * The state the file transfer keeps (PROTOCOL §11.4), shared by the sender side
+ * (transfer-send.ts), the receiver side (transfer-recv.ts) and the manager that routes
+ * items to them (transfer.ts).
+ *
+ *   Outgoing   one file offered to one peer; lives across sessions until delivered or ended.
+ *   Incoming   one file offered by one peer; lives across sessions (paused) until done or ended.
+ *   SessionFiles  per open session: the transfers bound to it by wire id, in each direction.
+ */
+import type { Session } from "../../net/session.ts";
+import type { FileItem } from "../../protocol/files.ts";
+import type { Item } from "../../protocol/items.ts";
+import type { TransferEvent, TransferPhase } from "../events.ts";
+import type { Meter } from "../../ui/progress.ts";
+
+/** How the file transfer of one chat behaves. */
+export interface FileOptions {
+  /** Where received files land (created when needed). */
+  downloads: string;
+  /** Accept every offer without asking (--accept-files). */
+  autoAccept: boolean;
+  /** PROTOCOL §11.4: no file item from the peer this long after an offer → it cannot receive files. */
+  answerTimeoutMs?: number;
+  /** Largest file accepted, in bytes (default 1 TiB). */
+  maxFileBytes?: number;
+  /** PROTOCOL §11.8: queue chunks only while the session has fewer unsent bytes than this. */
+  highWater?: number;
+  /** Data bytes per FILE_CHUNK (1..65,261; default 61,440). */
+  chunkBytes?: number;
+}
+
+export const DEFAULT_CHUNK = 60 * 1024;
+export const DEFAULT_HIGH_WATER = 512 * 1024;
+export const DEFAULT_MAX_FILE = 2 ** 40;
+/** Ids we ended, remembered per session so that items still in flight for them are dropped quietly. */
+export const MAX_ENDED_IDS = 4096;
+/** Reports of items naming unknown ids, per session (the rest are dropped without a word). */
+export const MAX_REPORTS = 5;
+
+export type OutState = "hashing" | "queued" | "offered" | "waiting" | "verifying" | "sending" | "done_sent" | "ended";
+export type InState = "offered" | "hashing" | "receiving" | "paused" | "ended";
+
+/** One file we send to one peer. */
+export interface Outgoing {
+  dir: "send";
+  local: string;
+  pid: string;
+  path: string;
+  name: string;
+  size: number;
+  /** H(file), known once hashed. */
+  sha256: Uint8Array | null;
+  state: OutState;
+  /** The session the current offer went out on, and its wire id there. */
+  sf: SessionFiles | null;
+  wireId: bigint;
+  /** Next byte to send. */
+  offset: number;
+  fd: number | null;
+  /** Running hash of the bytes sent, from byte 0 (PROTOCOL §11.5: the sender checks itself). */
+  hasher: Bun.CryptoHasher | null;
+  /** A resume_mismatch re-offer was used (once per transfer). */
+  retried: boolean;
+  /** The "offered" event was shown (re-offers after a pause are quiet). */
+  announced: boolean;
+  meter: Meter | null;
+}
+
+/** One file a peer sends us. */
+export interface Incoming {
+  dir: "receive";
+  local: string;
+  pid: string;
+  /** The name as offered (raw). */
+  name: string;
+  /** The sanitized relative path it will get (PROTOCOL §11.6). */
+  rel: string;
+  size: number;
+  sha256: Uint8Array;
+  /** PROTOCOL §11.7: the resume key (hex). */
+  key: string;
+  part: string;
+  state: InState;
+  /** The person (or --accept-files, or an earlier session) accepted it. */
+  accepted: boolean;
+  sf: SessionFiles | null;
+  wireId: bigint;
+  fd: number | null;
+  /** Next byte expected. */
+  next: number;
+  hasher: Bun.CryptoHasher | null;
+  meter: Meter | null;
+}
+
+export type Transfer = Outgoing | Incoming;
+
+/** File state of one open session. */
+export interface SessionFiles {
+  s: Session;
+  pid: string;
+  /** Our offers on this session, by our wire id. */
+  out: Map<bigint, Outgoing>;
+  /** The peer's offers on this session, by its wire id. */
+  in: Map<bigint, Incoming>;
+  endedOut: Set<bigint>;
+  endedIn: Set<bigint>;
+  /** A file item arrived from the peer: it implements §11. */
+  supported: boolean;
+  /** The answer timeout passed without one: it does not. */
+  unsupported: boolean;
+  answerTimer: ReturnType<typeof setTimeout> | null;
+  pumpScheduled: boolean;
+  reports: number;
+}
+
+/** What both sides need from the manager. */
+export interface Ctx {
+  readonly chunkBytes: number;
+  readonly highWater: number;
+  readonly answerTimeoutMs: number;
+  readonly maxFileBytes: number;
+  readonly downloads: string;
+  readonly autoAccept: boolean;
+  /** Send a file item on the session (dropped when it is no longer open). */
+  send(sf: SessionFiles, item: FileItem | Item): void;
+  /** Report one step of a transfer to the front ends. */
+  emit(t: Transfer, phase: TransferPhase, extra?: Partial<TransferEvent>): void;
+  /** A fault the person should hear of that belongs to no transfer. */
+  report(sf: SessionFiles, message: string): void;
+  /** The open session with this peer, if any. */
+  sessionOf(pid: string): SessionFiles | undefined;
+  /** A new local id (for /accept, /reject, /cancel), registered to `t`. */
+  register(t: Transfer): string;
+  /** `t` ended: forget its local id. */
+  forget(t: Transfer): void;
+  /** A fresh wire id for an offer. */
+  nextWireId(): bigint;
+  /** Start the answer timer of PROTOCOL §11.4 on this session, if it is not running. */
+  armAnswerTimer(sf: SessionFiles): void;
+  now(): number;
+}
+
+/** Remember `id` as ended on this session, keeping the set bounded. */
+export function rememberEnded(set: Set<bigint>, id: bigint): void {
+  set.add(id);
+  if (set.size > MAX_ENDED_IDS) set.delete(set.values().next().value!);
+}
+
+/** Equal byte strings (public values: hashes). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}

@@ -1,0 +1,264 @@
+/**
+ * File transfer for the chat (PROTOCOL §11): the FileApi behind /send, /accept, /reject,
+ * /cancel and /transfers, and the hooks ChatNode calls for each session.
+ *
+ *   1. onReady: the session gets its SessionFiles; transfers waiting for this peer are
+ *      offered (again: that is how a cut transfer resumes after a redial);
+ *   2. onItem: file items (0xA0..0xA7) are decoded (a malformed one is a fault of its
+ *      transfer, never of the connection) and routed to the Sender or the Receiver;
+ *   3. onDrain (and a 500 ms safety tick): the Sender queues more chunks;
+ *   4. onClose: every transfer on the session pauses, partials are kept;
+ *   5. every step is a { type: "transfer" } event for the front ends.
+ */
+import type { Session } from "../../net/session.ts";
+import { ITEM_HEADER_LEN } from "../../protocol/constants.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { FileType, MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../../protocol/constants.ts";
+import { decodeFileItem, encodeFileItem, isFileType, peekTransferId, type FileItem } from "../../protocol/files.ts";
+import type { Item } from "../../protocol/items.ts";
+import { ChatError, type ChatListener, type FileApi, type TransferEvent, type TransferInfo, type TransferPhase } from "../events.ts";
+import { collectFiles } from "./disk.ts";
+import { Receiver } from "./receiver.ts";
+import { Sender } from "./sender.ts";
+import { DEFAULT_CHUNK, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, type Ctx, type FileOptions, type SessionFiles, type Transfer } from "./state.ts";
+
+export type { FileOptions } from "./state.ts";
+
+/** What the file transfer needs from the chat. */
+export interface TransferHost {
+  emit: ChatListener;
+  /** The pin name of a peer identity (hex). */
+  nameOf(pid: string): string;
+  /** @throws ChatError unknown_peer */
+  pidByName(name: string): string;
+  /** Peers with an open session. */
+  connectedPids(): string[];
+}
+
+const TO_RECEIVER: ReadonlySet<number> = new Set([FileType.FILE_OFFER, FileType.FILE_CHUNK, FileType.FILE_DONE, FileType.FILE_CANCEL]);
+
+export class FileTransfers implements FileApi {
+  readonly downloads: string;
+  readonly #host: TransferHost;
+  readonly #ctx: Ctx;
+  readonly #sender: Sender;
+  readonly #receiver: Receiver;
+  readonly #sessions = new Map<Session, SessionFiles>();
+  readonly #byPid = new Map<string, SessionFiles>();
+  readonly #byLocal = new Map<string, Transfer>();
+  #nextLocal = 1;
+  #nextWire = 1n;
+  #quiet = false;
+  readonly #tick: ReturnType<typeof setInterval>;
+
+  /** @throws RangeError when chunkBytes is outside 1..65,258. */
+  constructor(host: TransferHost, o: FileOptions) {
+    this.#host = host;
+    this.downloads = o.downloads;
+    const chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK;
+    // The wire allows 65,261 data bytes; our session keeps 3 bytes of every record free for a KEY_UPDATE.
+    const most = MAX_CHUNK_DATA - ITEM_HEADER_LEN;
+    if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > most) throw new RangeError(`"chunkBytes" expected 1..${most}, got ${chunkBytes}`);
+    const self = this;
+    this.#ctx = {
+      chunkBytes,
+      highWater: o.highWater ?? DEFAULT_HIGH_WATER,
+      answerTimeoutMs: o.answerTimeoutMs ?? OFFER_ANSWER_TIMEOUT_MS,
+      maxFileBytes: o.maxFileBytes ?? DEFAULT_MAX_FILE,
+      downloads: o.downloads,
+      autoAccept: o.autoAccept,
+      send: (sf, item) => self.#send(sf, item),
+      emit: (t, phase, extra) => self.#emit(t, phase, extra),
+      report: (sf, message) => {
+        if (sf.reports++ < MAX_REPORTS) self.#host.emit({ type: "error", code: "file_protocol", message: `${self.#host.nameOf(sf.pid)}: ${message}` });
+      },
+      sessionOf: (pid) => self.#byPid.get(pid),
+      register: (t) => {
+        const id = String(self.#nextLocal++);
+        self.#byLocal.set(id, t);
+        return id;
+      },
+      forget: (t) => void self.#byLocal.delete(t.local),
+      nextWireId: () => self.#nextWire++,
+      armAnswerTimer: (sf) => self.#armAnswerTimer(sf),
+      now: () => performance.now(),
+    };
+    this.#sender = new Sender(this.#ctx);
+    this.#receiver = new Receiver(this.#ctx);
+    this.#tick = setInterval(() => {
+      for (const sf of this.#sessions.values()) this.#sender.pump(sf);
+    }, 500);
+    this.#tick.unref?.();
+  }
+
+  #send(sf: SessionFiles, item: FileItem | Item): void {
+    if (sf.s.state !== "open") return;
+    try {
+      sf.s.send(item.kind === "ext" ? item : encodeFileItem(item as FileItem));
+    } catch {
+      /* the session closed under us: onClose pauses the transfer */
+    }
+  }
+
+  #emit(t: Transfer, phase: TransferPhase, extra: Partial<TransferEvent> = {}): void {
+    if (this.#quiet) return;
+    const bytes = t.dir === "send" ? t.offset : t.next;
+    const e: TransferEvent = { type: "transfer", id: t.local, direction: t.dir, phase, peer: this.#host.nameOf(t.pid), name: t.name, size: t.size, bytes };
+    if (t.dir === "receive") e.saveAs = t.rel;
+    this.#host.emit({ ...e, ...extra });
+  }
+
+  #armAnswerTimer(sf: SessionFiles): void {
+    if (sf.answerTimer !== null || sf.supported) return;
+    sf.answerTimer = setTimeout(() => {
+      sf.answerTimer = null;
+      if (sf.supported || !this.#sessions.has(sf.s)) return;
+      sf.unsupported = true;
+      this.#sender.unsupported(sf);
+    }, this.#ctx.answerTimeoutMs);
+    sf.answerTimer.unref?.();
+  }
+
+  /** Step 1. */
+  onReady(s: Session, pid: string): void {
+    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, pumpScheduled: false, reports: 0 };
+    this.#sessions.set(s, sf);
+    this.#byPid.set(pid, sf);
+    this.#sender.offerQueued(pid);
+  }
+
+  /** Step 2. Items of other extensions are left alone. */
+  onItem(s: Session, item: Item): void {
+    if (item.kind !== "ext" || !isFileType(item.type)) return;
+    const sf = this.#sessions.get(s);
+    if (sf === undefined) return;
+    if (!sf.supported) {
+      sf.supported = true;
+      if (sf.answerTimer !== null) clearTimeout(sf.answerTimer);
+      sf.answerTimer = null;
+    }
+    let fi: FileItem;
+    try {
+      fi = decodeFileItem(item.type, item.content);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      const id = peekTransferId(item.content);
+      if (id === null) return this.#ctx.report(sf, `a malformed file item (${e.message}); ignored`);
+      if (TO_RECEIVER.has(item.type)) return this.#receiver.protocolFault(sf, id, e.message);
+      const t = sf.out.get(id);
+      if (t !== undefined) this.#sender.fault(t, "protocol", e.message);
+      else this.#ctx.report(sf, `a malformed file item (${e.message}); ignored`);
+      return;
+    }
+    const r = this.#receiver;
+    const w = this.#sender;
+    switch (fi.kind) {
+      case "file_offer":
+        return r.onOffer(sf, fi);
+      case "file_chunk":
+        return r.onChunk(sf, fi);
+      case "file_done":
+        return r.onDone(sf, fi);
+      case "file_cancel":
+        return r.onCancel(sf, fi);
+      case "file_accept":
+        return w.onAccept(sf, fi);
+      case "file_pending":
+        return w.onPending(sf, fi);
+      case "file_reject":
+        return w.onReject(sf, fi);
+      case "file_received":
+        return w.onReceived(sf, fi);
+    }
+  }
+
+  /** Step 3. */
+  onDrain(s: Session): void {
+    const sf = this.#sessions.get(s);
+    if (sf !== undefined) this.#sender.pump(sf);
+  }
+
+  /** Step 4. */
+  onClose(s: Session): void {
+    const sf = this.#sessions.get(s);
+    if (sf === undefined) return;
+    this.#sessions.delete(s);
+    if (this.#byPid.get(sf.pid) === sf) this.#byPid.delete(sf.pid);
+    if (sf.answerTimer !== null) clearTimeout(sf.answerTimer);
+    this.#sender.sessionLost(sf);
+    this.#receiver.sessionLost(sf);
+  }
+
+  /** Stop: close every file (partials stay for a resume), no more events. */
+  close(): void {
+    this.#quiet = true;
+    clearInterval(this.#tick);
+    for (const s of [...this.#sessions.keys()]) this.onClose(s);
+  }
+
+  send(paths: string[], to?: string): number {
+    const files = collectFiles(paths);
+    let pids = to !== undefined ? [this.#host.pidByName(to)] : this.#host.connectedPids();
+    if (pids.length === 0) throw new ChatError("not_connected", "No peer is connected, so there is no one to send files to; /connect host:port dials one.");
+    pids = pids.filter((pid) => this.#byPid.get(pid)?.unsupported !== true);
+    if (pids.length === 0) throw new ChatError("files_unsupported", `${to === undefined ? "no connected peer" : this.#host.nameOf(this.#host.pidByName(to))} can receive files (the peer cannot receive files: it did not answer an offer)`);
+    for (const f of files) {
+      const sha = this.#sender.hashOnce(f.path, f.size);
+      for (const pid of pids) this.#sender.add(pid, f, sha);
+    }
+    return files.length * pids.length;
+  }
+
+  #waiting(): Transfer[] {
+    return [...this.#receiver.byKey.values()].filter((t) => t.state === "offered" && !t.accepted);
+  }
+
+  #pick(id: string | undefined, all: () => Transfer[], what: string, ok: (t: Transfer) => boolean): Transfer[] {
+    if (id === undefined) return all();
+    const t = this.#byLocal.get(id.replace(/^#/, ""));
+    if (t === undefined || !ok(t)) throw new ChatError("unknown_transfer", `no ${what} has id ${JSON.stringify(id.slice(0, 20))}; /transfers lists them`);
+    return [t];
+  }
+
+  accept(id?: string): number {
+    const list = this.#pick(id, () => this.#waiting(), "offer waiting for an answer", (t) => t.dir === "receive" && t.state === "offered" && !t.accepted);
+    for (const t of list) if (t.dir === "receive") this.#receiver.accept(t);
+    return list.length;
+  }
+
+  reject(id?: string): number {
+    const list = this.#pick(id, () => this.#waiting(), "offer waiting for an answer", (t) => t.dir === "receive" && t.state === "offered" && !t.accepted);
+    for (const t of list) if (t.dir === "receive") this.#receiver.refuse(t, "rejected");
+    return list.length;
+  }
+
+  cancel(id?: string): number {
+    const list = this.#pick(id, () => [...this.#byLocal.values()], "transfer", () => true);
+    for (const t of list) {
+      if (t.dir === "send") this.#sender.cancel(t);
+      else this.#receiver.refuse(t, "cancelled");
+    }
+    return list.length;
+  }
+
+  list(): TransferInfo[] {
+    return [...this.#byLocal.values()].map((t) => ({
+      id: t.local,
+      direction: t.dir,
+      peer: this.#host.nameOf(t.pid),
+      name: t.name,
+      size: t.size,
+      bytes: t.dir === "send" ? t.offset : t.next,
+      state: t.dir === "receive" && t.state === "offered" && t.accepted ? "accepted" : t.state,
+    }));
+  }
+
+  isPeer(name: string): boolean {
+    try {
+      this.#host.pidByName(name);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * One typed line → one action on the ChatApi. Shared by the terminal UI and line mode.
+ *
+ *   1. a line starting with "/" is a command (name case-insensitive); "//text" sends
+ *      "/text" as a message;
+ *   2. any other non-blank line goes to every connected peer (api.sendAll);
+ *   3. results (help, peer lists, safety numbers) come back as "notice" events, mistakes
+ *      as { type: "error", code: "bad_command" } with the usage in one sentence, and a
+ *      ChatError thrown by the api as an "error" event with its code and message.
+ * Never exits the process: /quit returns "quit" and the caller closes.
+ */
+import { existsSync } from "node:fs";
+import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "../chat/events.ts";
+import { expandPath } from "../chat/files/disk.ts";
+import { formatBytes } from "./progress.ts";
+import { sanitizeLine } from "../text/sanitize.ts";
+
+/** The /help text. */
+export const HELP = [
+  "Type a line and press Enter to send it to every connected peer. Commands:",
+  "  /help                 this list",
+  "  /peers                who is connected, with fingerprints",
+  "  /connect host:port    dial a peer (redialled if the connection drops)",
+  "  /msg name text        send a private line to one peer",
+  "  /verify [name]        show the safety number to compare with a peer out of band",
+  "  /trust name           mark a peer verified after comparing safety numbers",
+  "  /nick name            change your display name",
+  "  /rekey                update the session keys now",
+  "  /send [name] PATH...  offer files or folders to one peer, or to every connected peer",
+  "  /accept [id]          accept a file offer (all waiting offers without an id)",
+  "  /reject [id]          refuse a file offer (all waiting offers without an id)",
+  "  /cancel [id]          stop a transfer, either direction (all without an id)",
+  "  /transfers            the transfers under way, with their ids",
+  "  /quit                 close every session and exit (also Ctrl+C, Ctrl+D)",
+  "Start a line with // to send a line that begins with /. Quote paths with spaces: /send \"my file.txt\".",
+].join("\n");
+
+/** Usage of each command, shown when it is used wrongly. */
+const USAGE: Record<string, string> = {
+  connect: "/connect host:port (for example /connect 10.0.0.7:5000)",
+  msg: "/msg name text",
+  verify: "/verify [name]",
+  trust: "/trust name",
+  nick: "/nick name",
+  send: "/send [name] PATH... (files or folders; a first word naming a peer sends to that peer only)",
+  accept: "/accept [id]",
+  reject: "/reject [id]",
+  cancel: "/cancel [id]",
+};
+
+type Out = (e: ChatEvent) => void;
+type Handler = (args: string[], rest: string, api: ChatApi, out: Out, tail: string) => "quit" | void;
+
+const notice = (out: Out, message: string) => out({ type: "notice", message });
+const name = (s: string) => sanitizeLine(s, 40);
+
+function peerLine(p: PeerInfo): string {
+  const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.verified ? "verified" : "not verified"];
+  if (p.unacked > 0) flags.push(`${p.unacked} unacknowledged`);
+  return `  ${name(p.name)}  ${sanitizeLine(p.address)}  (${flags.join(", ")})\n    fingerprint ${sanitizeLine(p.fingerprint)}`;
+}
+
+const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler }> = {
+  help: { args: [0, 0], run: (_a, _r, _api, out) => notice(out, HELP) },
+  peers: {
+    args: [0, 0],
+    run: (_a, _r, api, out) => {
+      const peers = api.peers();
+      if (peers.length === 0) return notice(out, "No peers are connected; /connect host:port dials one.");
+      notice(out, [`${peers.length} peer${peers.length === 1 ? "" : "s"} connected:`, ...peers.map(peerLine)].join("\n"));
+    },
+  },
+  connect: {
+    args: [1, 1],
+    run: ([address], _r, api, out) => {
+      api.connect(address!);
+      notice(out, `Dialling ${sanitizeLine(address!)}…`);
+    },
+  },
+  msg: {
+    args: [2, Infinity],
+    run: ([to], rest, api) => {
+      api.sendTo(to!, rest);
+    },
+  },
+  verify: {
+    args: [0, 1],
+    run: ([who], _r, api, out) => {
+      const list = api.verify(who);
+      if (list.length === 0) return notice(out, "No peers are connected, so there is no safety number to show.");
+      const lines = list.flatMap((v) => [
+        `Safety number with ${name(v.name)}${v.verified ? " (verified)" : ""}:`,
+        `    ${sanitizeLine(v.safetyNumber)}`,
+        `  their fingerprint ${sanitizeLine(v.fingerprint)}`,
+      ]);
+      lines.push(`  your fingerprint  ${sanitizeLine(api.fingerprint)}`);
+      lines.push("Read the numbers to each other by voice or in person; if they match, no one is in the middle: /trust name.");
+      notice(out, lines.join("\n"));
+    },
+  },
+  trust: {
+    args: [1, 1],
+    // ChatNode.trust reports success itself (a notice naming the known_peers path).
+    run: ([who], _r, api) => api.trust(who!),
+  },
+  nick: {
+    args: [1, 1],
+    run: ([to], _r, api, out) => {
+      api.nick(to!);
+      notice(out, `You are now known as ${name(api.name)}.`);
+    },
+  },
+  rekey: {
+    args: [0, 0],
+    run: (_a, _r, api, out) => {
+      const n = api.rekey();
+      notice(out, n === 0 ? "No sessions are open, so there were no keys to update." : `Updated the sending keys of ${n} session${n === 1 ? "" : "s"}.`);
+    },
+  },
+  send: { args: [1, Infinity], run: (_a, _r, api, out, tail) => sendFiles(files(api), tail, out) },
+  accept: {
+    args: [0, 1],
+    run: ([id], _r, api, out) => {
+      const n = files(api).accept(id);
+      if (n === 0) notice(out, "No file offer is waiting for an answer.");
+    },
+  },
+  reject: {
+    args: [0, 1],
+    run: ([id], _r, api, out) => {
+      const n = files(api).reject(id);
+      if (n === 0) notice(out, "No file offer is waiting for an answer.");
+    },
+  },
+  cancel: {
+    args: [0, 1],
+    run: ([id], _r, api, out) => {
+      const n = files(api).cancel(id);
+      if (n === 0) notice(out, "No transfer is under way.");
+    },
+  },
+  transfers: { args: [0, 0], run: (_a, _r, api, out) => notice(out, transfersText(files(api))) },
+  quit: { args: [0, 0], run: () => "quit" },
+  exit: { args: [0, 0], run: () => "quit" },
+};
+
+function files(api: ChatApi): FileApi {
+  if (api.files === undefined) throw new ChatError("files_unsupported", "file transfer is off in this chat");
+  return api.files;
+}
+
+/**
+ * The words of a /send line: split at spaces, except inside "double" or 'single' quotes;
+ * a backslash keeps the next character as is (outside single quotes). @throws ChatError bad_command
+ */
+export function splitWords(tail: string): string[] {
+  const words: string[] = [];
+  let cur: string | null = null;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < tail.length; i++) {
+    const ch = tail[i]!;
+    if (quote === null && /\s/.test(ch)) {
+      if (cur !== null) words.push(cur);
+      cur = null;
+      continue;
+    }
+    cur ??= "";
+    if (ch === "\\" && quote !== "'" && i + 1 < tail.length) cur += tail[++i];
+    else if (quote === null && (ch === '"' || ch === "'")) quote = ch;
+    else if (ch === quote) quote = null;
+    else cur += ch;
+  }
+  if (quote !== null) throw new ChatError("bad_command", `Unclosed ${quote} in the file list.`);
+  if (cur !== null) words.push(cur);
+  return words;
+}
+
+/** /send [name] PATH...: the first word is a peer when it names one, more words follow, and it is not a path here. */
+function sendFiles(api: FileApi, tail: string, out: Out): void {
+  const words = splitWords(tail);
+  const first = words[0]!;
+  const toPeer = words.length >= 2 && api.isPeer(first) && !existsSync(expandPath(first));
+  const paths = toPeer ? words.slice(1) : words;
+  const n = api.send(paths, toPeer ? first : undefined);
+  notice(out, `Hashing and offering ${n === 1 ? "1 file" : `${n} files`}${toPeer ? ` to ${name(first)}` : ""}…`);
+}
+
+function transfersText(api: FileApi): string {
+  const list = api.list();
+  if (list.length === 0) return "No transfers are under way.";
+  const lines = list.map((t) => {
+    const pct = t.size === 0 ? 100 : Math.floor((t.bytes / t.size) * 100);
+    const arrow = t.direction === "send" ? `↑ to ${name(t.peer)}` : `↓ from ${name(t.peer)}`;
+    return `  [${t.id}] ${arrow}  ${sanitizeLine(t.name, 80)}  ${formatBytes(t.size)}  ${pct}%  ${t.state}`;
+  });
+  return [`${list.length} transfer${list.length === 1 ? "" : "s"}:`, ...lines].join("\n");
+}
+
+/**
+ * Run one line typed by the user: a command, or a message for every connected peer.
+ * Returns "quit" for /quit (and /exit); the caller then closes the api.
+ * @throws only what is not a ChatError (a bug): ChatErrors become "error" events.
+ */
+export async function runCommand(line: string, api: ChatApi, out: Out): Promise<"quit" | void> {
+  if (line.trim() === "") return;
+  if (!line.startsWith("/") || line.startsWith("//")) {
+    const text = line.startsWith("//") ? line.slice(1) : line;
+    const n = api.sendAll(text);
+    if (n === 0) notice(out, "No peer is connected, so the message was not sent; /connect host:port dials one.");
+    return;
+  }
+  // Step 1: split "/cmd arg1 arg2 …"; `rest` keeps the spacing of everything after the first argument.
+  const m = /^\/(\S*)\s*(.*)$/s.exec(line)!;
+  const cmd = m[1]!.toLowerCase();
+  const tail = m[2]!;
+  const args = tail.split(/\s+/).filter((a) => a !== "");
+  const rest = tail.replace(/^\S+\s+/, "");
+  const def = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (def === undefined) {
+    out({ type: "error", code: "bad_command", message: `Unknown command /${sanitizeLine(cmd, 32)}; type /help for the list of commands.` });
+    return;
+  }
+  // Step 2: check the argument count before touching the api.
+  if (args.length < def.args[0] || args.length > def.args[1]) {
+    const usage = USAGE[cmd] ?? `/${cmd}`;
+    out({ type: "error", code: "bad_command", message: `Usage: ${usage}${def.args[1] === 0 ? " (it takes no arguments)" : ""}.` });
+    return;
+  }
+  // Step 3: run it; a ChatError is the user's mistake (unknown peer, bad address, …).
+  try {
+    return def.run(args, rest, api, out, tail);
+  } catch (e) {
+    if (!(e instanceof ChatError)) throw e;
+    out({ type: "error", code: e.code, message: e.message });
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Line mode: the chat when stdin is not a terminal (pipes, scripts, tests), or with --json.
+ *
+ *   1. every input line is a message for every connected peer, or a /command;
+ *   2. every event is printed as exactly one line: formatEvent(oneLine, no color), or with
+ *      `json` one JSON object per event (ChatEvent as is; ids are already strings);
+ *   3. input is held (at most `settleMs`) until each address dialled at start has either
+ *      connected or failed once, so `echo hi | sotto chat --no-listen --connect h:p`
+ *      sends "hi" to that peer instead of to no one;
+ *   4. at end of input (or /quit, or stop()): while file transfers are under way, wait for
+ *      them as long as they make progress (no byte for `drainTimeoutMs` ends the wait);
+ *      print {type:"queued"} when messages await their ACK, wait for them at most
+ *      `drainTimeoutMs`, close every session.
+ *
+ * Exit code: 0 when every message typed was acknowledged; 1 when one was not delivered
+ * for sure, that is, it went to no peer (none connected) or its ACK had not come back
+ * within `drainTimeoutMs`. A script can then retry; the chat itself never resends after
+ * it exits.
+ */
+import { createInterface } from "node:readline";
+import { runCommand } from "./commands.ts";
+import type { ChatApi, ChatEvent, ChatListener } from "../chat/events.ts";
+import { formatEvent } from "./format.ts";
+
+/** Where line mode writes and how long it waits. */
+export interface LineModeOptions {
+  output: { write(s: string): unknown };
+  /** One JSON object per event instead of text. */
+  json: boolean;
+  /** At end of input, wait at most this long for outstanding ACKs (ms). */
+  drainTimeoutMs: number;
+  /** How many addresses were dialled at start (ChatOptions.connect.length). */
+  dials?: number;
+  /** Hold input at most this long for those dials to connect or fail (ms; default drainTimeoutMs). */
+  settleMs?: number;
+  /** known_peers path, for the key-change warning. */
+  knownPeers?: string;
+}
+
+// Events that end the first attempt of an outbound dial, one way or the other.
+function dialOutcome(e: ChatEvent): string | null {
+  if (e.type === "connected") return e.role === "initiator" ? e.address.toLowerCase() : null;
+  if (e.type === "reconnecting" || e.type === "rejected" || e.type === "key_changed") return e.address.toLowerCase();
+  return null;
+}
+
+/** The line-mode front end: hand `listener` to ChatNode.start, then `run` the api. */
+export class LineMode {
+  readonly #o: LineModeOptions;
+  readonly #settled = new Set<string>();
+  #wakeSettled: (() => void) | null = null;
+  #stop: (() => void) | null = null;
+  #stopped = false;
+
+  constructor(o: LineModeOptions) {
+    this.#o = o;
+  }
+
+  /** Prints one event as one line. */
+  readonly listener: ChatListener = (e) => {
+    const outcome = dialOutcome(e);
+    if (outcome !== null) {
+      this.#settled.add(outcome);
+      if (this.#settled.size >= (this.#o.dials ?? 0)) this.#wakeSettled?.();
+    }
+    const text = this.#o.json ? JSON.stringify(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
+    if (text !== null) this.#o.output.write(`${text}\n`);
+  };
+
+  /** End input now (SIGINT/SIGTERM): the usual end-of-input path follows. @throws never */
+  stop(): void {
+    this.#stopped = true;
+    this.#wakeSettled?.();
+    this.#stop?.();
+  }
+
+  /**
+   * Read `input` to its end, run each line, then drain (bounded) and close the api.
+   * Returns the exit code (see the file comment). @throws only on a bug.
+   */
+  async run(api: ChatApi, input: NodeJS.ReadableStream): Promise<number> {
+    let unsent = 0;
+    const counted = countingSendAll(api, (n) => {
+      if (n === 0) unsent++;
+    });
+    const rl = createInterface({ input, crlfDelay: Infinity, terminal: false });
+    this.#stop = () => rl.close();
+    if (this.#stopped) rl.close();
+    let first = true;
+    for await (const line of rl) {
+      if (first) {
+        first = false;
+        await this.#dialsSettled();
+      }
+      if ((await this.#runLine(line, counted)) === "quit" || this.#stopped) break;
+    }
+    rl.close();
+    return this.#finish(api, unsent);
+  }
+
+  async #runLine(line: string, api: ChatApi): Promise<"quit" | void> {
+    try {
+      return await runCommand(line, api, this.listener);
+    } catch (e) {
+      this.listener({ type: "error", code: "internal", message: `internal error (a bug in sotto): ${(e as Error).message}` });
+    }
+  }
+
+  /** Step 3: resolves when every start-up dial has an outcome, or after settleMs. */
+  #dialsSettled(): Promise<void> {
+    const dials = this.#o.dials ?? 0;
+    if (this.#settled.size >= dials) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.#o.settleMs ?? this.#o.drainTimeoutMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.#wakeSettled = null;
+        resolve();
+      }
+      this.#wakeSettled = done;
+    });
+  }
+
+  /** Step 4, files: wait while transfers under way make progress (an offer nobody answers is not waited for). */
+  async #transfersSettled(api: ChatApi): Promise<void> {
+    const files = api.files;
+    if (files === undefined) return;
+    const active = () => files.list().filter((t) => t.direction === "send" || t.state !== "offered");
+    let last = "";
+    let movedAt = performance.now();
+    let told = false;
+    for (let list = active(); list.length > 0 && !this.#stopped; list = active()) {
+      if (!told) {
+        this.listener({ type: "notice", message: `waiting for ${list.length} file transfer${list.length === 1 ? "" : "s"} to finish` });
+        told = true;
+      }
+      // Progress: a byte moved, or a transfer finished.
+      const now = `${list.length}/${list.reduce((n, t) => n + t.bytes, 0)}`;
+      if (now !== last) {
+        last = now;
+        movedAt = performance.now();
+      } else if (performance.now() - movedAt > this.#o.drainTimeoutMs) {
+        this.listener({ type: "error", code: "transfers_stalled", message: `${list.length} file transfer${list.length === 1 ? " has" : "s have"} made no progress for ${(this.#o.drainTimeoutMs / 1000).toFixed(1)} s; stopping (a partial file resumes next time)` });
+        return;
+      }
+      await Bun.sleep(50);
+    }
+  }
+
+  /** Step 4. */
+  async #finish(api: ChatApi, unsent: number): Promise<number> {
+    await this.#transfersSettled(api);
+    const waiting = api.queued();
+    let acked = true;
+    if (waiting > 0) {
+      this.listener({ type: "queued", count: waiting });
+      acked = await api.drain(this.#o.drainTimeoutMs);
+      if (!acked) {
+        const left = api.queued();
+        const secs = (this.#o.drainTimeoutMs / 1000).toFixed(1).replace(/\.0$/, "");
+        this.listener({ type: "error", code: "unacknowledged", message: `${left} message${left === 1 ? " was" : "s were"} not acknowledged within ${secs} s and may not have been delivered.` });
+      }
+    }
+    await api.close();
+    return acked && unsent === 0 ? 0 : 1;
+  }
+}
+
+/** `api` with sendAll reporting each result to `seen` (explicit delegation: ChatNode has #private fields). */
+function countingSendAll(api: ChatApi, seen: (n: number) => void): ChatApi {
+  return {
+    get fingerprint() {
+      return api.fingerprint;
+    },
+    get name() {
+      return api.name;
+    },
+    sendAll: (text) => {
+      const n = api.sendAll(text);
+      seen(n);
+      return n;
+    },
+    sendTo: (name, text) => api.sendTo(name, text),
+    connect: (address) => api.connect(address),
+    peers: () => api.peers(),
+    verify: (name) => api.verify(name),
+    trust: (name) => api.trust(name),
+    nick: (name) => api.nick(name),
+    rekey: () => api.rekey(),
+    queued: () => api.queued(),
+    drain: (ms) => api.drain(ms),
+    close: () => api.close(),
+    get files() {
+      return api.files;
+    },
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * The interactive terminal UI: a node:readline prompt `name› ` at the bottom, and every
+ * event printed above the line being typed without breaking it:
+ *
+ *   1. move the cursor up to the first row of the prompt (the typed line may wrap);
+ *   2. clear from there to the end of the screen;
+ *   3. print the event (formatEvent, colored when the terminal wants color);
+ *   4. re-render the prompt with the partial input, cursor where it was (rl.prompt(true)).
+ *
+ * File transfers in progress are drawn as status lines (progress bars, progress.ts)
+ * between the printed events and the prompt, redrawn in place by the same steps (at
+ * most 10 times a second), each cut to the terminal width so the row count stays exact.
+ *
+ * Lines go to runCommand. /quit, Ctrl+C, Ctrl+D (on an empty line) and stop() all end the
+ * same way: api.close() sends CLOSE on every session, and run() resolves with 0; the
+ * caller exits. Events that arrive before run() or after the prompt closed print plainly.
+ */
+import { clearScreenDown, createInterface, cursorTo, moveCursor, type Interface } from "node:readline";
+import { runCommand } from "./commands.ts";
+import type { ChatApi, ChatListener, TransferEvent } from "../chat/events.ts";
+import { formatEvent } from "./format.ts";
+import { progressLine } from "./progress.ts";
+import { sanitizeLine } from "../text/sanitize.ts";
+
+/** The terminal to draw on. */
+export interface TerminalOptions {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** Color the output (a TTY without NO_COLOR). */
+  color: boolean;
+  /** known_peers path, for the key-change warning. */
+  knownPeers?: string;
+}
+
+/** The prompt for our display name. */
+export function promptFor(name: string): string {
+  return `${sanitizeLine(name, 32)}› `;
+}
+
+/** The terminal front end: hand `listener` to ChatNode.start, then `run` the api. */
+export class TerminalUi {
+  readonly #o: TerminalOptions;
+  #rl: Interface | null = null;
+  #stopped = false;
+  /** Status lines (one per transfer under way), drawn above the prompt. */
+  readonly #status = new Map<string, string>();
+  /** How many status rows are on screen now. */
+  #statusRows = 0;
+  #redrawAt = 0;
+  #redrawTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(o: TerminalOptions) {
+    this.#o = o;
+  }
+
+  /** Prints one event above the prompt. */
+  readonly listener: ChatListener = (e) => {
+    if (e.type === "transfer" && this.#transfer(e)) return;
+    const text = formatEvent(e, { color: this.#o.color, knownPeers: this.#o.knownPeers });
+    if (text !== null) this.#printAbove(text);
+  };
+
+  /** Keep the status line of a transfer; true when nothing else is to be printed. */
+  #transfer(e: TransferEvent): boolean {
+    const key = `${e.direction}${e.id}`;
+    if (e.phase === "progress" || e.phase === "accepted") {
+      const had = this.#status.has(key);
+      this.#status.set(key, progressLine(e));
+      if (e.phase === "progress") {
+        if (this.#rl === null) return true;
+        this.#scheduleRedraw();
+        return true;
+      }
+      return had; // the first "accepted" prints its line too
+    }
+    if (e.phase !== "offered" && e.phase !== "waiting") this.#status.delete(key);
+    return false;
+  }
+
+  #scheduleRedraw(): void {
+    if (this.#redrawTimer !== null) return;
+    const wait = Math.max(0, this.#redrawAt + 100 - performance.now());
+    this.#redrawTimer = setTimeout(() => {
+      this.#redrawTimer = null;
+      this.#redrawAt = performance.now();
+      if (this.#rl !== null) this.#printAbove(null);
+    }, wait);
+  }
+
+  /** End the chat as /quit would (SIGTERM). @throws never */
+  stop(): void {
+    this.#stopped = true;
+    this.#rl?.close();
+  }
+
+  #printAbove(text: string | null): void {
+    const out = this.#o.output;
+    const rl = this.#rl;
+    if (rl === null) {
+      if (text !== null) out.write(`${text}\n`);
+      return;
+    }
+    // Steps 1-4 of the file comment; the status rows sit between the text and the prompt.
+    const rows = rl.getCursorPos().rows + this.#statusRows;
+    if (rows > 0) moveCursor(out, 0, -rows);
+    cursorTo(out, 0);
+    clearScreenDown(out);
+    if (text !== null) out.write(`${text}\n`);
+    const width = Math.max(10, ((out as { columns?: number }).columns ?? 80) - 1);
+    for (const line of this.#status.values()) out.write(`${clip(line, width)}\n`);
+    this.#statusRows = this.#status.size;
+    // readline's redraw first moves up `prevRows` (the cursor row at its last redraw).
+    // The cursor now sits at column 0 of a fresh row with nothing of the prompt above,
+    // so that must be 0, or a wrapped input line is redrawn over the text just printed
+    // (Node's and Bun's readline both keep this field; test/ui/terminal.test.ts step 3).
+    (rl as unknown as { prevRows?: number }).prevRows = 0;
+    rl.prompt(true);
+  }
+
+  /**
+   * Run the prompt until /quit, Ctrl+C, Ctrl+D or stop(); then close every session.
+   * Returns the exit code (0). @throws only on a bug.
+   */
+  run(api: ChatApi): Promise<number> {
+    const rl = createInterface({ input: this.#o.input, output: this.#o.output, terminal: true, prompt: promptFor(api.name), historySize: 200 });
+    this.#rl = rl;
+    return new Promise<number>((resolve) => {
+      let chain = Promise.resolve();
+      let quit = false;
+      rl.on("line", (line) => {
+        chain = chain.then(async () => {
+          // A line readline took in before Ctrl+C (a paste) is still sent, or kept in
+          // the outbox; only /quit ends the run of lines.
+          if (quit) return;
+          if ((await this.#runLine(line, api)) === "quit") {
+            quit = true;
+            return void rl.close();
+          }
+          if (this.#rl === null) return;
+          rl.setPrompt(promptFor(api.name));
+          // Keep the cursor: readline may already hold the next line (a paste), and a plain
+          // prompt() would move the cursor to its start and splice what follows there.
+          rl.prompt(true);
+        });
+      });
+      // Ctrl+C: readline is in raw mode, so it arrives here, not as a signal.
+      rl.on("SIGINT", () => rl.close());
+      rl.on("close", () => {
+        this.#rl = null;
+        if (this.#redrawTimer !== null) clearTimeout(this.#redrawTimer);
+        this.#o.output.write("\n");
+        void chain.then(async () => {
+          // Say what is still on its way: wait briefly for ACKs in flight, then count.
+          if (api.queued() > 0) await api.drain(QUIT_DRAIN_MS);
+          const left = api.queued();
+          if (left > 0) {
+            this.listener({ type: "queued", count: left });
+            this.listener({ type: "notice", message: `kept in the outbox: sent again when sotto next reaches ${left === 1 ? "its" : "their"} peer` });
+          }
+          await api.close();
+          resolve(0);
+        });
+      });
+      if (this.#stopped) rl.close();
+      else rl.prompt();
+    });
+  }
+
+  async #runLine(line: string, api: ChatApi): Promise<"quit" | void> {
+    try {
+      return await runCommand(line, api, this.listener);
+    } catch (e) {
+      this.listener({ type: "error", code: "internal", message: `internal error (a bug in sotto): ${(e as Error).message}` });
+    }
+  }
+}
+
+/** How long Ctrl+C waits for acknowledgements already on their way before it counts. */
+const QUIT_DRAIN_MS = 1500;
+
+/** `line` cut to `width` terminal cells (wide characters count 2), with "…" when cut. */
+export function clip(line: string, width: number): string {
+  if (Bun.stringWidth(line) <= width) return line;
+  let out = "";
+  for (const ch of line) {
+    if (Bun.stringWidth(out + ch) > width - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
+}

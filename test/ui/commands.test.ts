@@ -1,0 +1,255 @@
+import { describe, expect, test } from "bun:test";
+import { HELP, runCommand, splitWords } from "../../src/ui/commands.ts";
+import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "../../src/chat/events.ts";
+
+const ALICE: PeerInfo = {
+  name: "alice",
+  address: "10.0.0.7:7000",
+  fingerprint: "aaaa bbbb",
+  safetyNumber: "12345 67890",
+  verified: false,
+  role: "initiator",
+  unacked: 2,
+};
+
+/** A ChatApi that records every call; `peerList` and `fail` steer its answers. */
+function fakeApi(peerList: PeerInfo[] = [ALICE]) {
+  const calls: [string, ...unknown[]][] = [];
+  const known = (name: string) => {
+    if (!peerList.some((p) => p.name === name)) throw new ChatError("unknown_peer", `no peer named ${name} is connected`);
+  };
+  let name = "me";
+  const api: ChatApi = {
+    fingerprint: "ffff 0000",
+    get name() {
+      return name;
+    },
+    sendAll: (text) => (calls.push(["sendAll", text]), peerList.length),
+    sendTo: (to, text) => (calls.push(["sendTo", to, text]), known(to)),
+    connect: (address) => {
+      calls.push(["connect", address]);
+      if (!address.includes(":")) throw new ChatError("bad_address", `"${address}" is not host:port`);
+    },
+    peers: () => (calls.push(["peers"]), peerList),
+    verify: (who) => {
+      calls.push(["verify", who]);
+      if (who !== undefined) known(who);
+      return peerList.filter((p) => who === undefined || p.name === who).map(({ name, fingerprint, safetyNumber, verified }) => ({ name, fingerprint, safetyNumber, verified }));
+    },
+    trust: (who) => (calls.push(["trust", who]), known(who)),
+    nick: (n) => {
+      calls.push(["nick", n]);
+      name = n;
+    },
+    rekey: () => (calls.push(["rekey"]), peerList.length),
+    queued: () => 0,
+    drain: async () => true,
+    close: async () => void calls.push(["close"]),
+  };
+  return { api, calls };
+}
+
+async function run(line: string, peerList?: PeerInfo[]) {
+  const { api, calls } = fakeApi(peerList);
+  const events: ChatEvent[] = [];
+  const result = await runCommand(line, api, (e) => events.push(e));
+  return { result, calls, events };
+}
+
+const messages = (events: ChatEvent[]) => events.map((e) => ("message" in e ? e.message : e.type));
+
+describe("plain lines", () => {
+  test("a plain line goes to every peer", async () => {
+    const { calls, events, result } = await run("hello there");
+    expect(calls).toEqual([["sendAll", "hello there"]]);
+    expect(events).toEqual([]);
+    expect(result).toBeUndefined();
+  });
+  test("// sends a line that starts with /", async () => {
+    expect((await run("//not a command")).calls).toEqual([["sendAll", "/not a command"]]);
+  });
+  test("with no peer it says the message went nowhere", async () => {
+    const { calls, events } = await run("anyone?", []);
+    expect(calls).toEqual([["sendAll", "anyone?"]]);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.type).toBe("notice");
+    expect(messages(events)[0]).toContain("No peer is connected");
+  });
+  test("blank lines do nothing", async () => {
+    for (const line of ["", "   ", "\t"]) expect((await run(line)).calls).toEqual([]);
+  });
+});
+
+describe("commands", () => {
+  test("/help shows the help as a notice", async () => {
+    const { events } = await run("/help");
+    expect(events).toEqual([{ type: "notice", message: HELP }]);
+    for (const c of ["/peers", "/connect", "/msg", "/verify", "/trust", "/nick", "/rekey", "/quit"]) expect(HELP).toContain(c);
+  });
+  test("/peers lists peers with fingerprints, or says none", async () => {
+    const one = await run("/peers");
+    expect(one.calls).toEqual([["peers"]]);
+    expect(messages(one.events)[0]).toContain("alice");
+    expect(messages(one.events)[0]).toContain("aaaa bbbb");
+    expect(messages(one.events)[0]).toContain("2 unacknowledged");
+    expect(messages((await run("/peers", [])).events)[0]).toContain("No peers");
+  });
+  test("/connect dials", async () => {
+    const { calls, events } = await run("/connect 10.0.0.9:5000");
+    expect(calls).toEqual([["connect", "10.0.0.9:5000"]]);
+    expect(events[0]!.type).toBe("notice");
+  });
+  test("/msg sends the rest of the line privately, spacing kept", async () => {
+    expect((await run("/msg alice hi  there ")).calls).toEqual([["sendTo", "alice", "hi  there "]]);
+  });
+  test("/verify with and without a name", async () => {
+    const all = await run("/verify");
+    expect(all.calls).toEqual([["verify", undefined]]);
+    expect(messages(all.events)[0]).toContain("12345 67890");
+    expect(messages(all.events)[0]).toContain("ffff 0000");
+    expect((await run("/verify alice")).calls).toEqual([["verify", "alice"]]);
+    expect(messages((await run("/verify", [])).events)[0]).toContain("No peers");
+  });
+  test("/trust, /nick, /rekey", async () => {
+    expect((await run("/trust alice")).calls).toEqual([["trust", "alice"]]);
+    const nick = await run("/nick bob");
+    expect(nick.calls).toEqual([["nick", "bob"]]);
+    expect(messages(nick.events)[0]).toContain("bob");
+    const rekey = await run("/rekey");
+    expect(rekey.calls).toEqual([["rekey"]]);
+    expect(messages(rekey.events)[0]).toContain("1 session");
+  });
+  test("/quit and /exit return quit without touching the api", async () => {
+    for (const line of ["/quit", "/exit", "/QUIT"]) {
+      const { result, calls } = await run(line);
+      expect(result).toBe("quit");
+      expect(calls).toEqual([]);
+    }
+  });
+  test("command names are case-insensitive", async () => {
+    expect((await run("/Peers")).calls).toEqual([["peers"]]);
+  });
+});
+
+describe("mistakes", () => {
+  const badUsage: [string, string][] = [
+    ["/connect", "/connect host:port"],
+    ["/connect a:1 b:2", "/connect host:port"],
+    ["/msg", "/msg name text"],
+    ["/msg alice", "/msg name text"],
+    ["/msg alice    ", "/msg name text"],
+    ["/verify a b", "/verify [name]"],
+    ["/trust", "/trust name"],
+    ["/nick", "/nick name"],
+    ["/nick a b", "/nick name"],
+    ["/peers now", "/peers"],
+    ["/quit please", "/quit"],
+  ];
+  test.each(badUsage)("%p is a usage error that names the usage", async (line, usage) => {
+    const { calls, events, result } = await run(line);
+    expect(calls).toEqual([]);
+    expect(result).toBeUndefined();
+    expect(events).toHaveLength(1);
+    const e = events[0]!;
+    expect(e.type).toBe("error");
+    expect(e.type === "error" && e.code).toBe("bad_command");
+    expect(messages(events)[0]).toContain(`Usage: ${usage}`);
+    expect(messages(events)[0]).not.toContain("\n");
+  });
+  test("an unknown command is an error pointing at /help", async () => {
+    for (const line of ["/frobnicate", "/", "/ msg", "/constructor", "/__proto__"]) {
+      const { calls, events } = await run(line);
+      expect(calls).toEqual([]);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ type: "error", code: "bad_command" });
+      expect(messages(events)[0]).toContain("/help");
+    }
+  });
+  test("an unknown command is echoed sanitized", async () => {
+    const { events } = await run("/\x1b[2Jx");
+    expect(messages(events)[0]).not.toContain("\x1b");
+  });
+  test("a ChatError from the api becomes an error event with its code and message", async () => {
+    const cases: [string, string][] = [
+      ["/msg carol hi", "unknown_peer"],
+      ["/verify carol", "unknown_peer"],
+      ["/trust carol", "unknown_peer"],
+      ["/connect nocolon", "bad_address"],
+    ];
+    for (const [line, code] of cases) {
+      const { events } = await run(line);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ type: "error", code });
+    }
+  });
+  test("any other exception is a bug and is rethrown", async () => {
+    const { api } = fakeApi();
+    api.rekey = () => {
+      throw new TypeError("boom");
+    };
+    await expect(runCommand("/rekey", api, () => {})).rejects.toThrow("boom");
+  });
+});
+
+describe("file commands", () => {
+
+  function filesApi(peers: string[] = ["bob"]) {
+    const calls: unknown[][] = [];
+    const files: FileApi = {
+      downloads: "/dl",
+      send: (paths, to) => (calls.push(["send", paths, to]), paths.length),
+      accept: (id) => (calls.push(["accept", id]), 1),
+      reject: (id) => (calls.push(["reject", id]), 0),
+      cancel: (id) => {
+        calls.push(["cancel", id]);
+        throw new ChatError("unknown_transfer", "no transfer has id 9");
+      },
+      list: () => [{ id: "3", direction: "receive", peer: "bob\x1b[2J", name: "a\x07.txt", size: 2000, bytes: 1000, state: "receiving" }],
+      isPeer: (n) => peers.includes(n),
+    };
+    const { api } = fakeApi();
+    return { api: { ...api, files }, calls };
+  }
+  async function runF(line: string, peers?: string[]) {
+    const { api, calls } = filesApi(peers);
+    const events: ChatEvent[] = [];
+    await runCommand(line, api, (e) => events.push(e));
+    return { calls, events };
+  }
+
+  test("splitWords keeps quoted spaces and backslash escapes", () => {
+    expect(splitWords(`a "b c" 'd "e"' f\\ g`)).toEqual(["a", "b c", 'd "e"', "f g"]);
+    expect(splitWords(`  x  `)).toEqual(["x"]);
+    expect(() => splitWords(`"open`)).toThrow(ChatError);
+  });
+  test("/send PATH... goes to everyone; a first word naming a peer sends to that peer only", async () => {
+    expect((await runF("/send a.txt b.txt")).calls).toEqual([["send", ["a.txt", "b.txt"], undefined]]);
+    expect((await runF("/send bob a.txt")).calls).toEqual([["send", ["a.txt"], "bob"]]);
+    expect((await runF("/send bob")).calls).toEqual([["send", ["bob"], undefined]]);
+    expect((await runF(`/send "my file.txt"`)).calls).toEqual([["send", ["my file.txt"], undefined]]);
+  });
+  test("/accept, /reject with and without an id; errors become events", async () => {
+    expect((await runF("/accept")).calls).toEqual([["accept", undefined]]);
+    expect((await runF("/accept 4")).calls).toEqual([["accept", "4"]]);
+    const r = await runF("/reject");
+    expect(messages(r.events)[0]).toContain("No file offer is waiting");
+    const c = await runF("/cancel 9");
+    expect(c.events[0]).toEqual({ type: "error", code: "unknown_transfer", message: "no transfer has id 9" });
+  });
+  test("/transfers lists them, peer strings escaped", async () => {
+    const t = await runF("/transfers");
+    const text = messages(t.events)[0]!;
+    expect(text).toContain("[3] ↓ from bob\\x1b[2J");
+    expect(text).toContain("a\\x07.txt");
+    expect(text).toContain("50%");
+  });
+  test("without file support the commands say so", async () => {
+    const { api } = fakeApi();
+    const events: ChatEvent[] = [];
+    await runCommand("/send x", api, (e) => events.push(e));
+    expect(events[0]).toMatchObject({ type: "error", code: "files_unsupported" });
+  });
+  test("/help lists the file commands", () => {
+    for (const c of ["/send", "/accept", "/reject", "/cancel", "/transfers"]) expect(HELP).toContain(c);
+  });
+});

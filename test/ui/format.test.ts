@@ -1,0 +1,133 @@
+import { describe, expect, test } from "bun:test";
+import type { ChatEvent } from "../../src/chat/events.ts";
+import { formatEvent } from "../../src/ui/format.ts";
+
+const FP_A = "aaaa 1111 2222 3333 4444 5555 6666 7777 8888 9999 aaaa bbbb cccc dddd eeee ffff";
+const FP_B = "bbbb 0000 1111 2222 3333 4444 5555 6666 7777 8888 9999 aaaa bbbb cccc dddd eeee";
+const NOON = new Date(2025, 0, 2, 12, 5).getTime();
+
+// Payloads a hostile peer might put in any string it controls (see sanitize.test.ts).
+const EVIL = ["\x1b[2J\x1b[H", "\x1b]0;pwned\x07", "\x1b]52;c;cm0gLXJmIH4K\x07", "\u009b31m", "a\rb", "\u202Eevil", "x\x00y\x7f", "\x1b[1A\x1b[2K<bob> forged"];
+
+/** One event of every type, with `s` in every string a peer can influence. */
+function everyEvent(s: string): ChatEvent[] {
+  return [
+    { type: "listening", host: s, port: 5000, fingerprint: s },
+    { type: "identity", fingerprint: s, created: true, path: s },
+    { type: "connected", peer: s, address: s, role: "initiator", fingerprint: s, safetyNumber: s, firstContact: true, verified: false },
+    { type: "connected", peer: s, address: s, role: "responder", fingerprint: s, safetyNumber: s, firstContact: false, verified: true },
+    { type: "message", peer: s, fingerprint: s, id: "1", text: s, time: NOON, private: false },
+    { type: "message", peer: s, fingerprint: s, id: "2", text: `${s}\nsecond ${s}`, time: NOON, private: true },
+    { type: "nick", peer: s, previous: s },
+    { type: "disconnected", peer: s, address: s, reason: s, code: s },
+    { type: "reconnecting", address: s, inMs: 1500, attempt: 2 },
+    { type: "key_changed", address: s, pinnedName: s, pinned: s, presented: s },
+    { type: "rejected", address: s, fingerprint: s, reason: s },
+    { type: "error", message: s, code: s },
+    { type: "notice", message: `${s}\n${s}` },
+  ];
+}
+
+/** Any C0/C1 control other than "\n", DEL, or a bidi control. */
+const RAW = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const COLORLESS = { color: false } as const;
+
+describe("formatEvent is safe", () => {
+  test.each(EVIL)("no raw control or bidi character from a peer reaches the output: %j", (evil) => {
+    for (const e of everyEvent(evil)) {
+      for (const oneLine of [false, true]) {
+        const out = formatEvent(e, { color: false, oneLine });
+        expect(out).not.toBeNull();
+        expect(out!).not.toMatch(RAW);
+      }
+    }
+  });
+  test("with color on, the only escapes are SGR codes we add", () => {
+    for (const evil of EVIL) {
+      for (const e of everyEvent(evil)) {
+        const out = formatEvent(e, { color: true })!;
+        const withoutSgr = out.replace(/\x1b\[[0-9;]*m/g, "");
+        expect(withoutSgr).not.toMatch(RAW);
+        // and the peer's own "\x1b[" survives only as visible text
+        expect(out.includes("\x1b[2J")).toBe(false);
+      }
+    }
+  });
+  test("color off means no escape at all", () => {
+    for (const e of everyEvent("plain")) expect(formatEvent(e, COLORLESS)!).not.toContain("\x1b");
+  });
+  test("oneLine: one event is one line, even with newlines in text", () => {
+    for (const e of everyEvent("two\nlines\u2028here")) expect(formatEvent(e, { color: false, oneLine: true })!).not.toMatch(/[\n\u2028]/);
+  });
+});
+
+describe("messages", () => {
+  test("HH:MM name › text", () => {
+    const e: ChatEvent = { type: "message", peer: "alice", fingerprint: FP_A, id: "1", text: "hi there", time: NOON, private: false };
+    expect(formatEvent(e, COLORLESS)).toBe("12:05 alice › hi there");
+  });
+  test("private messages are marked", () => {
+    const e: ChatEvent = { type: "message", peer: "alice", fingerprint: FP_A, id: "1", text: "psst", time: NOON, private: true };
+    expect(formatEvent(e, COLORLESS)).toBe("12:05 alice (private) › psst");
+  });
+  test("a multi-line message is indented on screen and escaped in line mode", () => {
+    const e: ChatEvent = { type: "message", peer: "alice", fingerprint: FP_A, id: "1", text: "one\ntwo", time: NOON, private: false };
+    expect(formatEvent(e, COLORLESS)).toBe("12:05 alice › one\n      two");
+    expect(formatEvent(e, { color: false, oneLine: true })).toBe("12:05 alice › one\\ntwo");
+  });
+  test("escapes are shown as text", () => {
+    const e: ChatEvent = { type: "message", peer: "ev\x1bil", fingerprint: FP_A, id: "1", text: "\x1b[31mred", time: NOON, private: false };
+    expect(formatEvent(e, COLORLESS)).toBe("12:05 ev\\x1bil › \\x1b[31mred");
+  });
+  test("a very long name is cut", () => {
+    const e: ChatEvent = { type: "message", peer: "n".repeat(500), fingerprint: FP_A, id: "1", text: "x", time: NOON, private: false };
+    expect(formatEvent(e, COLORLESS)!.length).toBeLessThan(60);
+  });
+  test("sent and ack print nothing", () => {
+    expect(formatEvent({ type: "sent", peer: "a", id: "1", text: "x", private: false }, COLORLESS)).toBeNull();
+    expect(formatEvent({ type: "ack", peer: "a", id: "1" }, COLORLESS)).toBeNull();
+  });
+});
+
+describe("status lines", () => {
+  test("are marked with a bullet; errors with ✗", () => {
+    for (const e of everyEvent("x")) {
+      if (e.type === "message") continue;
+      const out = formatEvent(e, COLORLESS)!;
+      expect(out).toMatch(e.type === "error" || e.type === "rejected" ? /^✗ / : e.type === "key_changed" ? /^!! / : /^• /);
+    }
+  });
+  test("connected shows the fingerprint and, on first contact, the pin and /verify", () => {
+    const e: ChatEvent = { type: "connected", peer: "alice", address: "10.0.0.7:7000", role: "initiator", fingerprint: FP_A, safetyNumber: "1", firstContact: true, verified: false };
+    const out = formatEvent(e, COLORLESS)!;
+    expect(out).toContain(FP_A);
+    expect(out).toContain("pinned");
+    expect(out).toContain("/verify alice");
+    expect(formatEvent({ ...e, firstContact: false, verified: true }, COLORLESS)!).not.toContain("pinned");
+  });
+  test("key_changed is a loud warning with both fingerprints and what to do", () => {
+    const e: ChatEvent = { type: "key_changed", address: "10.0.0.7:7000", pinnedName: "alice", pinned: FP_A, presented: FP_B };
+    const out = formatEvent(e, { color: false, knownPeers: "/home/me/.config/sotto/known_peers" })!;
+    expect(out).toContain("WARNING");
+    expect(out).toContain(FP_A);
+    expect(out).toContain(FP_B);
+    expect(out).toContain("alice");
+    expect(out).toContain("/home/me/.config/sotto/known_peers");
+    expect(out).toContain("if you know why the key changed");
+    expect(out.split("\n").length).toBeGreaterThan(3);
+    const colored = formatEvent(e, { color: true })!;
+    expect(colored).toContain("\x1b[31m"); // red
+    const one = formatEvent(e, { color: false, oneLine: true })!;
+    expect(one).not.toContain("\n");
+    expect(one).toContain(FP_A);
+    expect(one).toContain(FP_B);
+  });
+  test("reconnecting shows the delay and attempt", () => {
+    expect(formatEvent({ type: "reconnecting", address: "h:1", inMs: 1500, attempt: 3 }, COLORLESS)).toBe("• reconnecting to h:1 in 1.5 s (attempt 3)");
+  });
+  test("a multi-line notice keeps its lines on screen and is joined in line mode", () => {
+    const e: ChatEvent = { type: "notice", message: "first\nsecond" };
+    expect(formatEvent(e, COLORLESS)).toBe("• first\n  second");
+    expect(formatEvent(e, { color: false, oneLine: true })).toBe("• first | second");
+  });
+});

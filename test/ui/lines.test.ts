@@ -1,0 +1,132 @@
+import { describe, expect, test } from "bun:test";
+import { PassThrough } from "node:stream";
+import type { ChatApi, ChatEvent } from "../../src/chat/events.ts";
+import { LineMode } from "../../src/ui/lines.ts";
+
+/** A fake ChatApi: `peers` connected peers; messages are acked when `ackAll` runs. */
+function fakeApi(peers: number, opts: { acks?: boolean } = {}) {
+  const log: string[] = [];
+  let unacked = 0;
+  const api: ChatApi = {
+    fingerprint: "ffff",
+    name: "me",
+    sendAll: (text) => {
+      log.push(`sendAll ${text}`);
+      unacked += peers;
+      return peers;
+    },
+    sendTo: () => {},
+    connect: () => {},
+    peers: () => [],
+    verify: () => [],
+    trust: () => {},
+    nick: () => {},
+    rekey: () => 0,
+    queued: () => unacked,
+    drain: async (ms) => {
+      log.push(`drain ${ms}`);
+      if (opts.acks !== false) unacked = 0;
+      return unacked === 0;
+    },
+    close: async () => void log.push("close"),
+  };
+  return { api, log };
+}
+
+function setup(o: { json?: boolean; dials?: number; settleMs?: number; drainTimeoutMs?: number } = {}) {
+  const output: string[] = [];
+  const ui = new LineMode({ output: { write: (s: string) => output.push(s) }, json: o.json ?? false, drainTimeoutMs: o.drainTimeoutMs ?? 1000, dials: o.dials, settleMs: o.settleMs });
+  const input = new PassThrough();
+  return { ui, output, input };
+}
+
+const message = (text: string): ChatEvent => ({ type: "message", peer: "alice", fingerprint: "aa", id: "1", text, time: Date.now(), private: false });
+
+describe("line mode", () => {
+  test("each line is sent; at end of input: queued, drain, close, exit 0", async () => {
+    const { ui, output, input } = setup({ json: true });
+    const { api, log } = fakeApi(1);
+    input.end("one\ntwo\r\n");
+    expect(await ui.run(api, input)).toBe(0);
+    expect(log).toEqual(["sendAll one", "sendAll two", "drain 1000", "close"]);
+    expect(output.map((l) => JSON.parse(l))).toEqual([{ type: "queued", count: 2 }]);
+  });
+  test("unacknowledged messages at the deadline: an error event and exit 1", async () => {
+    const { ui, output, input } = setup({ json: true });
+    const { api, log } = fakeApi(1, { acks: false });
+    input.end("one\n");
+    expect(await ui.run(api, input)).toBe(1);
+    expect(log.at(-1)).toBe("close");
+    expect(JSON.parse(output.at(-1)!)).toMatchObject({ type: "error", code: "unacknowledged" });
+  });
+  test("a line that reached no peer makes the exit code 1", async () => {
+    const { ui, input } = setup();
+    const { api } = fakeApi(0);
+    input.end("hello\n");
+    expect(await ui.run(api, input)).toBe(1);
+  });
+  test("no input at all: exit 0 without draining", async () => {
+    const { ui, input } = setup();
+    const { api, log } = fakeApi(1);
+    input.end();
+    expect(await ui.run(api, input)).toBe(0);
+    expect(log).toEqual(["close"]);
+  });
+  test("/quit ends the input early", async () => {
+    const { ui, input } = setup();
+    const { api, log } = fakeApi(1);
+    input.end("a\n/quit\nb\n");
+    expect(await ui.run(api, input)).toBe(0);
+    expect(log).toEqual(["sendAll a", "drain 1000", "close"]);
+  });
+  test("text mode: one event is one line, peer text escaped", () => {
+    const { ui, output } = setup();
+    ui.listener(message("two\nlines \x1b[2J"));
+    ui.listener({ type: "key_changed", address: "h:1", pinnedName: "alice", pinned: "aa", presented: "bb" });
+    ui.listener({ type: "ack", peer: "alice", id: "1" }); // prints nothing in text mode
+    expect(output).toHaveLength(2);
+    for (const l of output) expect(l.slice(0, -1)).not.toMatch(/[\n\x1b]/);
+    expect(output[0]).toContain("two\\nlines \\x1b[2J");
+  });
+  test("json mode: every event is one JSON object on one line", () => {
+    const { ui, output } = setup({ json: true });
+    const events: ChatEvent[] = [message("a\nb"), { type: "ack", peer: "alice", id: "1" }, { type: "sent", peer: "alice", id: "2", text: "x", private: false }];
+    for (const e of events) ui.listener(e);
+    expect(output.map((l) => JSON.parse(l))).toEqual(events);
+    for (const l of output) expect(l.indexOf("\n")).toBe(l.length - 1);
+  });
+  test("input waits until the dialled peers connected or failed", async () => {
+    const { ui, input } = setup({ dials: 2, settleMs: 5000 });
+    const { api, log } = fakeApi(1);
+    input.end("hi\n");
+    const done = ui.run(api, input);
+    await Bun.sleep(30);
+    expect(log).toEqual([]); // held
+    ui.listener({ type: "connected", peer: "a", address: "a:1", role: "initiator", fingerprint: "f", safetyNumber: "s", firstContact: false, verified: false });
+    ui.listener({ type: "connected", peer: "c", address: "c:9", role: "responder", fingerprint: "f", safetyNumber: "s", firstContact: false, verified: false });
+    await Bun.sleep(30);
+    expect(log).toEqual([]); // an inbound session is not one of our dials
+    ui.listener({ type: "reconnecting", address: "b:2", inMs: 250, attempt: 1 });
+    expect(await done).toBe(0);
+    expect(log[0]).toBe("sendAll hi");
+  });
+  test("the wait for dials is bounded", async () => {
+    const { ui, input } = setup({ dials: 1, settleMs: 50 });
+    const { api, log } = fakeApi(1);
+    input.end("hi\n");
+    const t0 = performance.now();
+    expect(await ui.run(api, input)).toBe(0);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+    expect(log[0]).toBe("sendAll hi");
+  });
+  test("stop() ends a run waiting on input", async () => {
+    const { ui, input } = setup();
+    const { api, log } = fakeApi(1);
+    input.write("a\n");
+    const done = ui.run(api, input);
+    await Bun.sleep(20);
+    ui.stop();
+    expect(await done).toBe(0);
+    expect(log).toEqual(["sendAll a", "drain 1000", "close"]);
+  });
+});
