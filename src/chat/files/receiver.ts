@@ -18,7 +18,7 @@ import { fileCodeName, type FileItem } from "../../protocol/files.ts";
 import type { TransferEvent, TransferPhase } from "../events.ts";
 import { fileKey, hashFile, hex, peekDigest } from "./disk.ts";
 import { partialPath, placeFile, safeRelativePath } from "./names.ts";
-import { Meter } from "../../ui/progress.ts";
+import { Meter } from "./meter.ts";
 import { rememberEnded, sameBytes, type Ctx, type Incoming, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;

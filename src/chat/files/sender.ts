@@ -17,7 +17,7 @@ import { CHUNK_HEADER_LEN, FileCode, MAX_OPEN_TRANSFERS } from "../../protocol/c
 import { chunkItem, fileCodeName, type FileItem } from "../../protocol/files.ts";
 import type { TransferEvent, TransferPhase } from "../events.ts";
 import { hashFile, hex, peekDigest, type LocalFile } from "./disk.ts";
-import { Meter } from "../../ui/progress.ts";
+import { Meter } from "./meter.ts";
 import { rememberEnded, sameBytes, type Ctx, type Outgoing, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;

@@ -11,7 +11,7 @@ import type { Session } from "../../net/session.ts";
 import type { FileItem } from "../../protocol/files.ts";
 import type { Item } from "../../protocol/items.ts";
 import type { TransferEvent, TransferPhase } from "../events.ts";
-import type { Meter } from "../../ui/progress.ts";
+import type { Meter } from "./meter.ts";
 
 /** How the file transfer of one chat behaves. */
 export interface FileOptions {
