@@ -144,6 +144,38 @@ describe("FaultProxy", () => {
     expect(target.bytes().equals(Buffer.concat(parts))).toBe(true);
   });
 
+  test("a bandwidth cap paces the bytes: intact, in order, in link-sized writes, and never faster than the cap", async () => {
+    const rate = 2_000_000; // 2 MB/s
+    const { client, target, conn } = await setup({ rateBytesPerSec: rate });
+    const a = randomBytes(400_000);
+    const t0 = performance.now();
+    client.send(a);
+    await until(() => target.received === a.length);
+    const took = performance.now() - t0;
+    expect(target.bytes().equals(a)).toBe(true);
+    // Each write carries at most 4 ms of the link's time, so the pace cannot be bursty.
+    expect(conn.up.writes).toBeGreaterThanOrEqual(Math.ceil(a.length / (rate / 250)));
+    // The shaper's own bound (not a performance claim): n bytes take at least n / rate.
+    expect(took).toBeGreaterThanOrEqual((a.length / rate) * 1000 - 10);
+  });
+
+  test("a blackhole accepts the connection and forwards nothing either way", async () => {
+    let targetOpened = 0;
+    const server = Bun.listen<End>({ hostname: "127.0.0.1", port: 0, socket: { ...handlers, open: () => void targetOpened++ }, data: undefined as unknown as End });
+    servers.push(server);
+    const proxy = new FaultProxy({ target: { host: "127.0.0.1", port: server.port }, faults: { blackhole: true } });
+    proxies.push(proxy);
+    const client = new End();
+    await Bun.connect<End>({ hostname: "127.0.0.1", port: proxy.port, socket: handlers, data: client });
+    await until(() => proxy.accepted === 1);
+    client.send(randomBytes(10_000));
+    await Bun.sleep(200);
+    expect(targetOpened).toBe(0);
+    expect(client.received).toBe(0);
+    expect(client.closed).toBe(false);
+    expect(proxy.bytes).toEqual({ up: 0, down: 0 });
+  });
+
   test("cutAll() closes both sides at once", async () => {
     const { client, target, proxy, conn } = await setup();
     client.send(randomBytes(100));

@@ -8,11 +8,16 @@
  *      backpressure reaches the sender through TCP instead of growing our memory;
  *   3. the pump, unless stalled: writes the head of the queue once it is due, in pieces
  *      of at most splitBytes (one piece per macrotask, so Bun cannot cork pieces back
- *      together), never past the connection's cutAfterBytes budget;
+ *      together), never past the connection's cutAfterBytes budget; with a bandwidth cap
+ *      (rateBytesPerSec, per direction) each piece also waits until the link is free, as
+ *      on a serial line: a piece of n bytes keeps it busy n / rate seconds;
  *   4. a short write (Bun's socket.write takes only what the kernel takes) keeps the rest
  *      queued until `drain`; the source is resumed once the queue is below half the cap;
  *   5. the budget spent, or cut(): both sockets are closed at once and the queues dropped.
  *      A clean EOF from one side is passed on after that side's queue is flushed.
+ *
+ * A blackhole (like a dropped route) accepts the connection, never dials the target, and
+ * swallows what the client sends.
  *
  * Faults are read live: the proxy's (`proxy.set`, every connection) under each
  * connection's own overrides (`conn.set`). Nothing here knows about sotto.
@@ -31,10 +36,17 @@ export interface Faults {
   cutMode: CutMode;
   /** Stop forwarding (queue, then pause the sources) without closing anything. */
   stalled: boolean;
+  /** Bandwidth of each direction in bytes per second; 0 = unlimited. */
+  rateBytesPerSec: number;
+  /** New connections are accepted and then nothing is forwarded either way (read when a connection is accepted). */
+  blackhole: boolean;
 }
 
 /** A clean pass-through. */
-export const NO_FAULTS: Readonly<Faults> = { splitBytes: 0, delayMs: 0, cutAfterBytes: Infinity, cutMode: "end", stalled: false };
+export const NO_FAULTS: Readonly<Faults> = { splitBytes: 0, delayMs: 0, cutAfterBytes: Infinity, cutMode: "end", stalled: false, rateBytesPerSec: 0, blackhole: false };
+
+/** Megabits per second as NO_FAULTS.rateBytesPerSec wants it. */
+export const mbit = (n: number): number => (n * 1_000_000) / 8;
 
 /** How a cut closes the sockets: FIN after what was forwarded, or an abrupt close. */
 export type CutMode = "end" | "reset";
@@ -75,8 +87,16 @@ export class Pipe {
   #waitingDrain = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #immediate: ReturnType<typeof setImmediate> | null = null;
+  /** With a bandwidth cap: when the link has sent what was written (performance.now() ms). */
+  #linkFreeAt = 0;
 
   constructor(readonly conn: ProxyConnection) {}
+
+  /** Bytes queued before the source is paused: the cap plus what is on the wire (rate × delay). */
+  #limit(): number {
+    const f = this.conn.faults;
+    return this.conn.maxQueueBytes + (f.rateBytesPerSec > 0 ? (f.rateBytesPerSec * f.delayMs) / 1000 : 0);
+  }
 
   /** Step 1-2: a chunk from the source. */
   push(chunk: Uint8Array): void {
@@ -85,7 +105,7 @@ export class Pipe {
     this.#queue.push({ bytes: new Uint8Array(chunk), due: performance.now() + this.conn.faults.delayMs });
     this.queued += chunk.length;
     if (this.queued > this.peakQueued) this.peakQueued = this.queued;
-    if (this.queued > this.conn.maxQueueBytes && !this.#paused && this.src !== null) {
+    if (this.queued > this.#limit() && !this.#paused && this.src !== null) {
       this.src.pause();
       this.#paused = true;
     }
@@ -114,13 +134,26 @@ export class Pipe {
         }, Math.ceil(wait));
         return;
       }
+      if (f.rateBytesPerSec > 0) {
+        const busy = this.#linkFreeAt - performance.now();
+        if (busy > 0.5) {
+          this.#timer = setTimeout(() => {
+            this.#timer = null;
+            this.pump();
+          }, Math.ceil(busy));
+          return;
+        }
+      }
       const left = f.cutAfterBytes - c.forwarded;
       if (left <= 0) return c.cut(f.cutMode);
       let len = Math.min(head.bytes.length, left);
       if (f.splitBytes > 0) len = Math.min(len, f.splitBytes);
+      // A few ms of the link's time per write, so the pace is smooth rather than bursty.
+      if (f.rateBytesPerSec > 0) len = Math.min(len, Math.max(1, Math.floor(f.rateBytesPerSec / 250)));
       const n = this.dst.write(head.bytes.subarray(0, len));
       this.writes++;
       if (n < 0) return c.cut(); // the destination is gone
+      if (f.rateBytesPerSec > 0 && n > 0) this.#linkFreeAt = Math.max(this.#linkFreeAt, performance.now()) + (n * 1000) / f.rateBytesPerSec;
       this.#taken(n);
       if (c.forwarded >= f.cutAfterBytes) return c.cut(f.cutMode);
       if (n < len) {
@@ -157,7 +190,7 @@ export class Pipe {
     this.queued -= n;
     this.forwarded += n;
     this.conn.forwarded += n;
-    if (this.#paused && this.queued <= this.conn.maxQueueBytes / 2 && this.src !== null) {
+    if (this.#paused && this.queued <= this.#limit() / 2 && this.src !== null) {
       this.src.resume();
       this.#paused = false;
     }
@@ -373,6 +406,11 @@ export class FaultProxy {
       this.#doneBytes.down += c.down.forwarded;
     });
     this.#o.onConnection?.(c);
+    if (c.faults.blackhole) {
+      // A dropped route: the client's bytes go nowhere and nothing ever comes back.
+      c.up.finished = true;
+      return;
+    }
     this.#pending.add(c);
     const { host, port } = this.#o.target;
     Bun.connect<SocketData>({ hostname: host, port, socket: this.#handlers(), data: { conn: c, side: "server" } }).then(
