@@ -18,7 +18,7 @@ import { fail, ProtocolError } from "../protocol/errors.ts";
 import type { Item } from "../protocol/items.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
-import type { Session } from "../net/session.ts";
+import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
 import { ChatError, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
@@ -57,7 +57,7 @@ export class ChatNode implements ChatApi {
   readonly #trust: Trust;
   readonly #peer: Peer;
   readonly #outbox: Outbox;
-  readonly #links = new Map<Session, Link>();
+  readonly #links = new Map<PeerSession, Link>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #store: ChatStore;
   /** File transfer (absent when ChatOptions.files is false). */
@@ -166,7 +166,7 @@ export class ChatNode implements ChatApi {
     return this.#peer;
   }
 
-  #ready(s: Session): void {
+  #ready(s: PeerSession): void {
     const id = s.peerIdentity!;
     const pid = toHex(id);
     // One session per peer: of two, both ends keep the one with the lower th3.
@@ -197,7 +197,7 @@ export class ChatNode implements ChatApi {
     this.files?.onReady(s, pid);
   }
 
-  #item(s: Session, item: Item): void {
+  #item(s: PeerSession, item: Item): void {
     const link = this.#links.get(s);
     if (link === undefined) return;
     switch (item.kind) {
@@ -225,7 +225,7 @@ export class ChatNode implements ChatApi {
     }
   }
 
-  #closed(s: Session, info: CloseInfo): void {
+  #closed(s: PeerSession, info: CloseInfo): void {
     for (const wake of this.#closeWaiters.get(s) ?? []) wake();
     this.#closeWaiters.delete(s);
     const link = this.#links.get(s);
@@ -248,10 +248,10 @@ export class ChatNode implements ChatApi {
     });
   }
 
-  readonly #closeWaiters = new Map<Session, (() => void)[]>();
+  readonly #closeWaiters = new Map<PeerSession, (() => void)[]>();
 
   /** Resolves when `s` has closed (at once if it already has). */
-  #whenClosed(s: Session): Promise<void> {
+  #whenClosed(s: PeerSession): Promise<void> {
     if (s.state === "closed") return Promise.resolve();
     return new Promise((resolve) => {
       const list = this.#closeWaiters.get(s) ?? [];
@@ -260,7 +260,7 @@ export class ChatNode implements ChatApi {
     });
   }
 
-  #openSessions(pid: string): Session[] {
+  #openSessions(pid: string): PeerSession[] {
     return [...this.#links].filter(([s, l]) => l.pid === pid && s.state === "open").map(([s]) => s);
   }
 
@@ -298,7 +298,7 @@ export class ChatNode implements ChatApi {
     if (this.#dialers.has(key)) return;
     const d: Dialer = new Dialer(a.host, a.port, {
       dial: () => this.#peer.connect(a.host, a.port),
-      connectedElsewhere: (s: Session | null): boolean => {
+      connectedElsewhere: (s: PeerSession | null): boolean => {
         const pid = s ? toHex(s.peerIdentity!) : d.pid;
         return pid !== null && this.#openSessions(pid).some((o) => o !== s);
       },

@@ -21,9 +21,9 @@ import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes } from "./alerts.ts";
 import { initiatorKex, runKex, type PendingKex } from "./kex.ts";
 import { dueAt, TokenBucket } from "./limits.ts";
-import type { CloseInfo, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
+import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
-export class Session {
+export class Session implements PeerSession {
   readonly role: Role;
   readonly address: string;
   readonly startedAt: number;

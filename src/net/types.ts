@@ -18,6 +18,33 @@ export interface CloseInfo {
   reason: string;
 }
 
+/**
+ * The narrow view of one session that the chat depends on (src/chat never holds the
+ * socket-owning Session class, so its delivery and file code can be tested with fakes).
+ */
+export interface PeerSession {
+  readonly role: Role;
+  /** host:port as dialled (initiator), or the remote address (responder). */
+  readonly address: string;
+  readonly state: SessionState;
+  /** The peer's Ed25519 key, once its AUTH verified. */
+  readonly peerIdentity: Uint8Array | null;
+  /** The peer's PROFILE, once it arrived (state "open"). */
+  readonly peerProfile: { instance: Uint8Array; name: string } | null;
+  /** The transcript hash th3 (PROTOCOL §5), once established. */
+  readonly th3: Uint8Array | null;
+  /** Bytes queued for the socket plus items not yet sealed. */
+  readonly bufferedAmount: number;
+  /** Queue one item. @throws Error when the session is not open; RangeError when the item cannot fit in a record. */
+  send(item: Item): void;
+  /** Close cleanly with CLOSE. */
+  close(reason?: string): void;
+  /** End the session for a fault its owner found: the alert, then close. */
+  abort(e: ProtocolError): void;
+  /** Ask for a KEY_UPDATE in the next record. */
+  rekey(): void;
+}
+
 /** What a session reports to its owner. */
 export interface SessionEvents {
   onReady(s: Session): void;

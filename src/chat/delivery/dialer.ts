@@ -4,7 +4,7 @@
  * act); a session that is closed because another one to the same peer exists is not
  * redialled while that other session lasts.
  */
-import type { Session } from "../../net/session.ts";
+import type { PeerSession } from "../../net/types.ts";
 import type { ChatListener } from "../events.ts";
 import { toHex } from "../../crypto/bytes.ts";
 
@@ -27,13 +27,13 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 }
 
 export interface DialerHooks {
-  dial(): Promise<Session>;
+  dial(): Promise<PeerSession>;
   /** Is the peer reachable through another open session? (s: the session that just closed, if any) */
-  connectedElsewhere(s: Session | null): boolean;
+  connectedElsewhere(s: PeerSession | null): boolean;
   emit: ChatListener;
   isFatal(e: Error): boolean;
   /** Resolves when the session has closed. */
-  closed(s: Session): Promise<void>;
+  closed(s: PeerSession): Promise<void>;
 }
 
 export class Dialer {
@@ -41,7 +41,7 @@ export class Dialer {
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
-  #session: Session | null = null;
+  #session: PeerSession | null = null;
   #wake: (() => void) | null = null;
 
   constructor(

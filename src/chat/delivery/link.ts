@@ -10,7 +10,7 @@
  * link that breaks every few kilobytes both directions still get their turn; and nothing
  * overtakes the backlog, which the receiver's "show ids above the last shown" rule needs.
  */
-import type { Session } from "../../net/session.ts";
+import type { PeerSession } from "../../net/types.ts";
 import type { Outbox } from "./outbox.ts";
 import type { TokenBucket } from "../../net/limits.ts";
 
@@ -29,7 +29,7 @@ export class Link {
   #pendingAck: bigint | null = null;
 
   constructor(
-    readonly s: Session,
+    readonly s: PeerSession,
     readonly pid: string,
     readonly name: string,
     readonly outbox: Outbox,

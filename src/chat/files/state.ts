@@ -7,7 +7,7 @@
  *   Incoming   one file offered by one peer; lives across sessions (paused) until done or ended.
  *   SessionFiles  per open session: the transfers bound to it by wire id, in each direction.
  */
-import type { Session } from "../../net/session.ts";
+import type { PeerSession } from "../../net/types.ts";
 import type { FileItem } from "../../protocol/files.ts";
 import type { Item } from "../../protocol/items.ts";
 import type { TransferEvent, TransferPhase } from "../events.ts";
@@ -96,7 +96,7 @@ export type Transfer = Outgoing | Incoming;
 
 /** File state of one open session. */
 export interface SessionFiles {
-  s: Session;
+  s: PeerSession;
   pid: string;
   /** Our offers on this session, by our wire id. */
   out: Map<bigint, Outgoing>;

@@ -10,7 +10,7 @@
  *   4. onClose: every transfer on the session pauses, partials are kept;
  *   5. every step is a { type: "transfer" } event for the front ends.
  */
-import type { Session } from "../../net/session.ts";
+import type { PeerSession } from "../../net/types.ts";
 import { ITEM_HEADER_LEN } from "../../protocol/constants.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { FileType, MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../../protocol/constants.ts";
@@ -43,7 +43,7 @@ export class FileTransfers implements FileApi {
   readonly #ctx: Ctx;
   readonly #sender: Sender;
   readonly #receiver: Receiver;
-  readonly #sessions = new Map<Session, SessionFiles>();
+  readonly #sessions = new Map<PeerSession, SessionFiles>();
   readonly #byPid = new Map<string, SessionFiles>();
   readonly #byLocal = new Map<string, Transfer>();
   #nextLocal = 1;
@@ -120,7 +120,7 @@ export class FileTransfers implements FileApi {
   }
 
   /** Step 1. */
-  onReady(s: Session, pid: string): void {
+  onReady(s: PeerSession, pid: string): void {
     const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, pumpScheduled: false, reports: 0 };
     this.#sessions.set(s, sf);
     this.#byPid.set(pid, sf);
@@ -128,7 +128,7 @@ export class FileTransfers implements FileApi {
   }
 
   /** Step 2. Items of other extensions are left alone. */
-  onItem(s: Session, item: Item): void {
+  onItem(s: PeerSession, item: Item): void {
     if (item.kind !== "ext" || !isFileType(item.type)) return;
     const sf = this.#sessions.get(s);
     if (sf === undefined) return;
@@ -173,13 +173,13 @@ export class FileTransfers implements FileApi {
   }
 
   /** Step 3. */
-  onDrain(s: Session): void {
+  onDrain(s: PeerSession): void {
     const sf = this.#sessions.get(s);
     if (sf !== undefined) this.#sender.pump(sf);
   }
 
   /** Step 4. */
-  onClose(s: Session): void {
+  onClose(s: PeerSession): void {
     const sf = this.#sessions.get(s);
     if (sf === undefined) return;
     this.#sessions.delete(s);
