@@ -15,14 +15,44 @@ export type ChatEvent =
       safetyNumber: string;
       firstContact: boolean;
       verified: boolean;
+      /** The peer is a message request (an unknown key that dialled us), with its id for /allow and /block. */
+      request?: string;
+      /** request: the contact whose name the claimed name equals or looks like. */
+      lookalike?: string;
     }
-  | { type: "message"; peer: string; fingerprint: string; id: string; text: string; time: number; private: boolean }
+  | {
+      type: "message";
+      peer: string;
+      fingerprint: string;
+      id: string;
+      text: string;
+      time: number;
+      private: boolean;
+      /** From a contact whose safety number was compared (/trust). */
+      verified?: boolean;
+      /** From a message request: its id; `peer` is then the name it claims, not a contact's. */
+      request?: string;
+      /** request: the contact whose name the claimed name equals or looks like. */
+      lookalike?: string;
+    }
   | { type: "sent"; peer: string; id: string; text: string; private: boolean }
   | { type: "ack"; peer: string; id: string }
   | { type: "nick"; peer: string; previous: string }
   | { type: "disconnected"; peer: string; address: string; reason: string; code?: string }
   | { type: "reconnecting"; address: string; inMs: number; attempt: number }
-  | { type: "key_changed"; address: string; pinnedName: string; pinned: string; presented: string }
+  | {
+      type: "key_changed";
+      address: string;
+      pinnedName: string;
+      pinned: string;
+      presented: string;
+      /** outbound: at a pinned address we dialled; inbound: a key that dialled us claims the name. */
+      direction?: "outbound" | "inbound";
+      /** The safety number with the presented key, to compare before /replace. */
+      safetyNumber?: string;
+      /** The name the new key claims (raw, from the peer). */
+      claimed?: string;
+    }
   | { type: "rejected"; address: string; fingerprint: string; reason: string }
   /** Connections turned away at accept with ALERT busy (a cap was full), counted per second. */
   | { type: "refused"; address: string; reason: string; count: number }
@@ -77,13 +107,28 @@ export type ChatListener = (e: ChatEvent) => void;
 
 /** Summary of one open session, for /peers. */
 export interface PeerInfo {
+  /** The contact's local name, or a request's claimed name. */
   name: string;
+  /** Set for a message request: its id. */
+  request?: string;
   address: string;
   fingerprint: string;
   safetyNumber: string;
   verified: boolean;
   role: "initiator" | "responder";
   unacked: number;
+}
+
+/** One message request, for /requests. */
+export interface RequestInfo {
+  id: string;
+  /** The name it claims (raw, from the peer). */
+  claimed: string;
+  fingerprint: string;
+  safetyNumber: string;
+  connected: boolean;
+  /** The contact whose name the claimed name equals or looks like. */
+  lookalike?: string;
 }
 
 /** One open transfer, for /transfers. */
@@ -119,6 +164,24 @@ export interface FileApi {
   isPeer(name: string): boolean;
 }
 
+/** Contacts and message requests (chat/trust/policy.ts), as the front ends use them. */
+export interface ContactsApi {
+  /** Every contact (one per key), with its local name. */
+  list(): { name: string; fingerprint: string; verified: boolean; connected: boolean }[];
+  /** Message requests waiting for /allow or /block. */
+  requests(): RequestInfo[];
+  /** Accept a request (by id, claimed name, or the only one) as a contact; returns its local name. @throws ChatError unknown_peer / bad_name / known_peers. */
+  allow(ref?: string, localName?: string): string;
+  /** Refuse a request's key (or a contact's, by name) from now on; returns who. @throws ChatError unknown_peer / known_peers. */
+  block(ref?: string): string;
+  /** Accept the new key seen for contact `name` (after comparing safety numbers). @throws ChatError unknown_peer / known_peers. */
+  replace(name: string): void;
+  /** Drop contact `name` (its key is a stranger again). @throws ChatError unknown_peer / known_peers. */
+  forget(name: string): void;
+  /** True when the key (hex) is a contact. */
+  isContact(pid: string): boolean;
+}
+
 /** The chat's command surface, as the front ends use it (implemented by ChatNode in node.ts). */
 export interface ChatApi {
   /** Our fingerprint (grouped hex). */
@@ -149,17 +212,20 @@ export interface ChatApi {
   close(): Promise<void>;
   /** File transfer; absent when this chat runs without it. */
   readonly files?: FileApi;
+  /** Contacts and requests; absent in front-end test fakes. */
+  readonly contacts?: ContactsApi;
 }
 
-export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported";
+export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported" | "home";
 
 /** A mistake a user can make or a local failure: one clear sentence, never a stack trace. */
 export class ChatError extends Error {
   constructor(
     readonly code: ChatErrorCode,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = "ChatError";
   }
 }

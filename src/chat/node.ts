@@ -20,11 +20,12 @@ import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
-import { ChatError, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
+import { ChatError, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type RequestInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Trust } from "./trust/policy.ts";
+import { HomeError, prepareHome } from "./trust/home.ts";
 import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
@@ -36,6 +37,8 @@ export interface ChatOptions {
   name: string;
   group: Group;
   strict: boolean;
+  /** --allow-new: every new key, inbound too, becomes a contact at once (bots, scripts). Default false: a key that dials us is a request. */
+  allowNew?: boolean;
   listen: { host: string; port: number } | null;
   connect: string[];
   limits?: Partial<Limits>;
@@ -48,7 +51,7 @@ export interface ChatOptions {
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
 const MAX_NAME_BYTES = 64;
 
-export class ChatNode implements ChatApi {
+export class ChatNode implements ChatApi, ContactsApi {
   readonly fingerprint: string;
   #name: string;
   readonly #o: ChatOptions;
@@ -69,11 +72,13 @@ export class ChatNode implements ChatApi {
     this.#emit = emit;
     this.#name = o.name;
     try {
+      prepareHome(o.home);
       this.#identity = loadOrCreateIdentity(o.home);
-      this.#trust = new Trust(KnownPeers.load(join(o.home, "known_peers")), o.strict, emit);
+      this.#trust = new Trust(KnownPeers.load(join(o.home, "known_peers")), { strict: o.strict, allowNew: o.allowNew ?? false }, emit, this.#identity.publicKey);
     } catch (e) {
-      if (e instanceof IdentityFileError) throw new ChatError("identity", e.message);
-      if (e instanceof KnownPeersError) throw new ChatError("known_peers", e.message);
+      if (e instanceof HomeError) throw new ChatError("home", e.message, { cause: e });
+      if (e instanceof IdentityFileError) throw new ChatError("identity", e.message, { cause: e });
+      if (e instanceof KnownPeersError) throw new ChatError("known_peers", e.message, { cause: e });
       throw e;
     }
     this.fingerprint = fingerprint(this.#identity.publicKey);
@@ -104,7 +109,8 @@ export class ChatNode implements ChatApi {
           emit: this.#emit,
           nameOf: (pid) => this.#nameOf(pid),
           pidByName: (name) => this.#pidByName(name),
-          connectedPids: () => [...new Set([...this.#links].filter(([s]) => s.state === "open").map(([, l]) => l.pid))],
+          // Only contacts are offered files: a request receives nothing the person sends.
+          connectedPids: () => [...new Set([...this.#links].filter(([s, l]) => s.state === "open" && this.#trust.isContact(l.pid)).map(([, l]) => l.pid))],
         },
         o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false },
       );
@@ -133,8 +139,12 @@ export class ChatNode implements ChatApi {
   }
 
   #nameOf(pid: string): string {
+    const contact = /^[0-9a-f]{64}$/.test(pid) ? this.#trust.nameOf(Buffer.from(pid, "hex")) : undefined;
+    if (contact !== undefined) return contact;
+    const r = this.#trust.requests.get(pid);
+    if (r !== undefined) return r.claimed;
     for (const l of this.#links.values()) if (l.pid === pid) return l.name;
-    return this.#outbox.nameOf(pid) ?? this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?";
+    return this.#outbox.nameOf(pid) ?? "?";
   }
 
   /**
@@ -177,11 +187,15 @@ export class ChatNode implements ChatApi {
       if (keepOther) return;
     }
     const address = s.role === "initiator" ? s.address : INBOUND;
-    const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
+    const standing = this.#trust.admit(id, address, s.peerProfile!.name);
+    if (standing.kind === "refused") return s.close(standing.reason);
+    const request = standing.kind === "request" ? standing.request : undefined;
+    const name = standing.kind === "contact" ? standing.name : standing.request.claimed;
     const rate = this.#o.textPerSecond ?? 1000;
     const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()));
     this.#links.set(s, link);
-    this.#outbox.arrived(pid, name);
+    // A request gets no outbox: nothing typed is queued for it (SECURITY.md §8).
+    if (request === undefined) this.#outbox.arrived(pid, name);
     this.#emit({
       type: "connected",
       peer: name,
@@ -189,11 +203,12 @@ export class ChatNode implements ChatApi {
       role: s.role,
       fingerprint: fingerprint(id),
       safetyNumber: safetyNumber(this.#identity.publicKey, id),
-      firstContact,
-      verified,
+      firstContact: standing.kind === "contact" && standing.firstContact,
+      verified: standing.kind === "contact" && standing.verified,
+      ...(request === undefined ? {} : { request: request.id, ...(request.lookalike === undefined ? {} : { lookalike: request.lookalike }) }),
     });
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
-    link.open(this.#outbox.lastShown(pid, toHex(s.peerProfile!.instance)));
+    link.open(this.#lastShown(pid, toHex(s.peerProfile!.instance)));
     this.files?.onReady(s, pid);
   }
 
@@ -205,20 +220,28 @@ export class ChatNode implements ChatApi {
         // hostile-peers §E: a contact that floods is cut off with a clear reason, not rendered.
         if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? 1000} a second`));
         const inst = toHex(s.peerProfile!.instance);
-        if (item.id > this.#outbox.lastShown(link.pid, inst)) {
-          this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });
-          this.#outbox.shown(link.pid, inst, item.id);
+        if (item.id > this.#lastShown(link.pid, inst)) {
+          const r = this.#trust.requests.get(link.pid);
+          const who = r === undefined ? { peer: this.#nameOf(link.pid), verified: this.#trust.verified(s.peerIdentity!) } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
+          this.#emit({ type: "message", ...who, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });
+          this.#setShown(link.pid, inst, item.id);
         }
-        link.ack(this.#outbox.lastShown(link.pid, inst));
+        link.ack(this.#lastShown(link.pid, inst));
         return;
       }
       case "ack":
         if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
         link.acked();
         return;
-      case "profile":
-        this.#emit({ type: "nick", peer: item.name, previous: link.name });
+      case "profile": {
+        const r = this.#trust.requests.get(link.pid);
+        this.#emit({ type: "nick", peer: item.name, previous: r?.claimed ?? link.name });
+        if (r !== undefined) {
+          r.claimed = item.name;
+          r.lookalike = this.#trust.lookalike(item.name)?.name;
+        }
         return;
+      }
       case "ext":
         this.files?.onItem(s, item);
         return;
@@ -231,6 +254,7 @@ export class ChatNode implements ChatApi {
     const link = this.#links.get(s);
     link?.stop();
     this.#links.delete(s);
+    if (link !== undefined) this.#trust.closed(link.pid);
     this.files?.onClose(s);
     if (link !== undefined) {
       const stillThere = [...this.#links.values()].some((l) => l.pid === link.pid);
@@ -241,7 +265,7 @@ export class ChatNode implements ChatApi {
     const e = info.error;
     this.#emit({
       type: "disconnected",
-      peer: link?.name ?? "?",
+      peer: link === undefined ? "?" : this.#nameOf(link.pid),
       address: s.address,
       reason: e ? e.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
       ...(e instanceof ProtocolError ? { code: e.code } : {}),
@@ -264,10 +288,23 @@ export class ChatNode implements ChatApi {
     return [...this.#links].filter(([s, l]) => l.pid === pid && s.state === "open").map(([s]) => s);
   }
 
+  /** Highest TEXT id shown from a peer instance: a request's only in memory, a contact's in the store. */
+  #lastShown(pid: string, instance: string): bigint {
+    const r = this.#trust.requests.get(pid);
+    return r === undefined ? this.#outbox.lastShown(pid, instance) : (r.shown.get(instance) ?? 0n);
+  }
+
+  #setShown(pid: string, instance: string, id: bigint): void {
+    const r = this.#trust.requests.get(pid);
+    if (r === undefined) this.#outbox.shown(pid, instance, id);
+    else r.shown.set(instance, id);
+  }
+
   sendAll(text: string): number {
+    // Recipients are contacts only: never a request, connected or gone (SECURITY.md §8).
     const pids = new Set<string>();
-    for (const l of this.#links.values()) pids.add(l.pid);
-    for (const pid of this.#outbox.waiting()) pids.add(pid);
+    for (const l of this.#links.values()) if (this.#trust.isContact(l.pid)) pids.add(l.pid);
+    for (const pid of this.#outbox.waiting()) if (this.#trust.isContact(pid)) pids.add(pid);
     for (const pid of pids) this.#queue(pid, text);
     return pids.size;
   }
@@ -277,12 +314,67 @@ export class ChatNode implements ChatApi {
     this.#queue(pid, text, true);
   }
 
+  /** A contact's key (hex) by its exact local name (names.ts); never a request's claimed name. @throws ChatError unknown_peer */
   #pidByName(name: string): string {
-    const fold = (n: string) => n.normalize("NFKC").toLowerCase();
-    for (const l of this.#links.values()) if (fold(l.name) === fold(name)) return l.pid;
-    const known = this.#outbox.pidByName(name);
-    if (known !== undefined) return known;
-    throw new ChatError("unknown_peer", `no peer named ${JSON.stringify(name.slice(0, 64))} is connected; /peers lists them`);
+    return toHex(this.#trust.requireContact(name).publicKey);
+  }
+
+  /** Contacts and requests (ContactsApi): this node itself. */
+  get contacts(): ContactsApi {
+    return this;
+  }
+
+  isContact(pid: string): boolean {
+    return this.#trust.isContact(pid);
+  }
+
+  list(): { name: string; fingerprint: string; verified: boolean; connected: boolean }[] {
+    return this.#trust.contacts().map((c) => ({ name: c.name, fingerprint: fingerprint(c.publicKey), verified: c.verified, connected: this.#openSessions(toHex(c.publicKey)).length > 0 }));
+  }
+
+  requests(): RequestInfo[] {
+    return this.#trust.requests.list().map((r) => ({
+      id: r.id,
+      claimed: r.claimed,
+      fingerprint: fingerprint(r.publicKey),
+      safetyNumber: safetyNumber(this.#identity.publicKey, r.publicKey),
+      connected: r.sessions > 0,
+      ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }),
+    }));
+  }
+
+  allow(ref?: string, localName?: string): string {
+    const { name, pid } = this.#trust.allow(ref, localName);
+    this.#becameContact(pid, name);
+    this.#emit({ type: "notice", message: `${name} is now a contact: what you type reaches it. Compare safety numbers with /verify ${name}.` });
+    return name;
+  }
+
+  /** A request (or a new key) is a contact now: it gets an outbox, and its sessions send. */
+  #becameContact(pid: string, name: string): void {
+    this.#outbox.arrived(pid, name);
+    for (const link of this.#links.values()) if (link.pid === pid) link.pump();
+  }
+
+  block(ref?: string): string {
+    const { label, pid } = this.#trust.block(ref);
+    for (const s of this.#openSessions(pid)) s.close("blocked");
+    this.#emit({ type: "notice", message: `Blocked ${label}: its key is refused from now on (${this.#trust.known.path}).` });
+    return label;
+  }
+
+  replace(name: string): void {
+    const r = this.#trust.replace(name);
+    this.#emit({ type: "notice", message: `${r.name} now has the new key (safety number ${r.safetyNumber}); the old key is refused. Mark it verified with /trust ${r.name} once you have compared the numbers.` });
+    for (const s of this.#openSessions(r.oldPid)) s.close("key replaced");
+    this.#becameContact(r.pid, r.name);
+    if (r.address !== INBOUND && this.#openSessions(r.pid).length === 0) this.connect(r.address);
+  }
+
+  forget(name: string): void {
+    const f = this.#trust.forget(name);
+    for (const s of this.#openSessions(f.pid)) s.close("forgotten");
+    this.#emit({ type: "notice", message: `Forgot ${f.name}: it is no longer a contact, and its key is a stranger's again.` });
   }
 
   #queue(pid: string, text: string, priv = false): void {
@@ -304,7 +396,12 @@ export class ChatNode implements ChatApi {
       },
       emit: this.#emit,
       closed: (s) => this.#whenClosed(s),
-      isFatal: (e) => e instanceof ConnectError && e.cause instanceof ProtocolError && (e.cause.code === "identity_rejected" || (e.cause.code === "alert" && e.cause.alert === 6)),
+      isFatal: (e) => {
+        const fatal = e instanceof ConnectError && e.cause instanceof ProtocolError && (e.cause.code === "identity_rejected" || (e.cause.code === "alert" && e.cause.alert === 6));
+        // The dialer stops on a fatal refusal; forget it, so /connect (after /replace or an edit of known_peers) dials again.
+        if (fatal && this.#dialers.get(key) === d) this.#dialers.delete(key);
+        return fatal;
+      },
     });
     this.#dialers.set(key, d);
     d.start();
@@ -314,7 +411,8 @@ export class ChatNode implements ChatApi {
     return [...this.#links]
       .filter(([s]) => s.state === "open")
       .map(([s, l]) => ({
-        name: l.name,
+        name: this.#nameOf(l.pid),
+        ...(this.#trust.requests.get(l.pid) === undefined ? {} : { request: this.#trust.requests.get(l.pid)!.id }),
         address: s.address,
         fingerprint: fingerprint(s.peerIdentity!),
         safetyNumber: safetyNumber(this.#identity.publicKey, s.peerIdentity!),
@@ -325,10 +423,10 @@ export class ChatNode implements ChatApi {
   }
 
   verify(name?: string): { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[] {
-    const all = this.peers();
+    const all = this.peers().filter((p) => p.request === undefined);
     if (name === undefined) return all.map(({ name, fingerprint, safetyNumber, verified }) => ({ name, fingerprint, safetyNumber, verified }));
     const pid = this.#pidByName(name);
-    const p = all.find((x) => toHex(this.#keyOf(x.fingerprint) ?? new Uint8Array()) === pid) ?? all.find((x) => x.name.toLowerCase() === name.toLowerCase());
+    const p = all.find((x) => toHex(this.#keyOf(x.fingerprint) ?? new Uint8Array()) === pid);
     if (p === undefined) throw new ChatError("unknown_peer", `${name} is not connected now`);
     return [{ name: p.name, fingerprint: p.fingerprint, safetyNumber: p.safetyNumber, verified: p.verified }];
   }
@@ -343,7 +441,8 @@ export class ChatNode implements ChatApi {
     try {
       this.#trust.markVerified(Buffer.from(pid, "hex"));
     } catch (e) {
-      throw new ChatError("known_peers", (e as Error).message);
+      if (!(e instanceof KnownPeersError)) throw e;
+      throw new ChatError("known_peers", e.message, { cause: e });
     }
     this.#emit({ type: "notice", message: `${this.#nameOf(pid)} is now marked verified in ${this.#trust.known.path}` });
   }

@@ -29,6 +29,7 @@ export const chatArgs = {
   name: { type: "string", description: "your display name (default: your user name)" },
   group: { type: "string", valueHint: "x25519|ffdhe2048|ffdhe3072", description: "key exchange group offered when dialling", default: "x25519" },
   strict: { type: "boolean", description: "accept only peers already pinned in known_peers" },
+  "allow-new": { type: "boolean", description: "make every new key a contact at once, even one that dials you (bots, scripts); otherwise it is a request" },
   "no-listen": { type: "boolean", description: "do not listen; only dial the --connect peers" },
   home: { type: "string", valueHint: "dir", description: "folder of the identity key and known_peers (default: $SOTTO_HOME, else ~/.config/sotto)" },
   json: { type: "boolean", description: "print one JSON object per event (line mode, for scripts)" },
@@ -38,6 +39,8 @@ export const chatArgs = {
 
 /** Checked settings of one chat run. */
 export interface ChatSettings extends Pick<ChatOptions, "home" | "name" | "group" | "strict" | "listen" | "connect"> {
+  /** --allow-new: inbound unknown keys become contacts at once. */
+  allowNew: boolean;
   json: boolean;
   drainTimeoutMs: number;
   /** --accept-files: accept every offer into this folder (absolute); null: ask, into home/downloads. */
@@ -99,6 +102,7 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
         name: { type: "string" },
         group: { type: "string" },
         strict: { type: "boolean" },
+        "allow-new": { type: "boolean" },
         "no-listen": { type: "boolean" },
         home: { type: "string" },
         json: { type: "boolean" },
@@ -150,6 +154,7 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
       name,
       group: Number(group) as Group,
       strict: values.strict === true,
+      allowNew: values["allow-new"] === true,
       listen: values["no-listen"] ? null : { host, port },
       connect,
       json: values.json === true,

@@ -10,7 +10,7 @@
  * Never exits the process: /quit returns "quit" and the caller closes.
  */
 import { existsSync } from "node:fs";
-import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "../chat/events.ts";
+import { ChatError, type ChatApi, type ChatEvent, type ContactsApi, type FileApi, type PeerInfo } from "../chat/events.ts";
 import { expandPath } from "../chat/files/disk.ts";
 import { formatBytes } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
@@ -24,6 +24,12 @@ export const HELP = [
   "  /msg name text        send a private line to one peer",
   "  /verify [name]        show the safety number to compare with a peer out of band",
   "  /trust name           mark a peer verified after comparing safety numbers",
+  "  /contacts             your contacts (the keys you accepted), by local name",
+  "  /requests             strangers who connected to you: nothing you type reaches them",
+  "  /allow [id] [name]    accept a request as a contact, under a local name you may choose",
+  "  /block [id|name]      refuse a request's (or a contact's) key from now on",
+  "  /replace name         accept the new key seen for a contact, after comparing safety numbers",
+  "  /forget name          drop a contact",
   "  /nick name            change your display name",
   "  /rekey                update the session keys now",
   "  /send [name] PATH...  offer files or folders to one peer, or to every connected peer",
@@ -42,6 +48,10 @@ const USAGE: Record<string, string> = {
   verify: "/verify [name]",
   trust: "/trust name",
   nick: "/nick name",
+  allow: "/allow [request id or name] [local name]",
+  block: "/block [request id, or a contact's name]",
+  replace: "/replace name (a contact whose new key was shown in a warning)",
+  forget: "/forget name",
   send: "/send [name] PATH... (files or folders; a first word naming a peer sends to that peer only)",
   accept: "/accept [id]",
   reject: "/reject [id]",
@@ -55,7 +65,7 @@ const notice = (out: Out, message: string) => out({ type: "notice", message });
 const name = (s: string) => sanitizeLine(s, 40);
 
 function peerLine(p: PeerInfo): string {
-  const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.verified ? "verified" : "not verified"];
+  const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.request ? `request ${p.request}: not a contact` : p.verified ? "verified" : "not verified"];
   if (p.unacked > 0) flags.push(`${p.unacked} unacknowledged`);
   return `  ${name(p.name)}  ${sanitizeLine(p.address)}  (${flags.join(", ")})\n    fingerprint ${sanitizeLine(p.fingerprint)}`;
 }
@@ -103,6 +113,30 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
     // ChatNode.trust reports success itself (a notice naming the known_peers path).
     run: ([who], _r, api) => api.trust(who!),
   },
+  contacts: {
+    args: [0, 0],
+    run: (_a, _r, api, out) => {
+      const list = contactsApi(api).list();
+      if (list.length === 0) return notice(out, "You have no contacts yet; /connect host:port makes one, /allow accepts a request.");
+      notice(out, [`${list.length} contact${list.length === 1 ? "" : "s"}:`, ...list.map((c) => `  ${name(c.name)}  ${c.verified ? "verified ✓" : "not verified"}${c.connected ? ", connected" : ""}\n    fingerprint ${sanitizeLine(c.fingerprint)}`)].join("\n"));
+    },
+  },
+  requests: {
+    args: [0, 0],
+    run: (_a, _r, api, out) => {
+      const list = contactsApi(api).requests();
+      if (list.length === 0) return notice(out, "No request is waiting.");
+      const lines = list.map((r) => {
+        const look = r.lookalike ? `  ⚠ NOT your contact ${name(r.lookalike)}` : "";
+        return `  ${r.id}  calls itself "${name(r.claimed)}"${look}${r.connected ? "" : " (gone)"}\n    fingerprint ${sanitizeLine(r.fingerprint)}\n    safety number ${sanitizeLine(r.safetyNumber)}`;
+      });
+      notice(out, [`${list.length} request${list.length === 1 ? "" : "s"} (nothing you type reaches them): /allow ID [name] or /block ID`, ...lines].join("\n"));
+    },
+  },
+  allow: { args: [0, 2], run: ([ref, as], _r, api) => void contactsApi(api).allow(ref, as) },
+  block: { args: [0, 1], run: ([ref], _r, api) => void contactsApi(api).block(ref) },
+  replace: { args: [1, 1], run: ([who], _r, api) => contactsApi(api).replace(who!) },
+  forget: { args: [1, 1], run: ([who], _r, api) => contactsApi(api).forget(who!) },
   nick: {
     args: [1, 1],
     run: ([to], _r, api, out) => {
@@ -143,6 +177,11 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
   quit: { args: [0, 0], run: () => "quit" },
   exit: { args: [0, 0], run: () => "quit" },
 };
+
+function contactsApi(api: ChatApi): ContactsApi {
+  if (api.contacts === undefined) throw new ChatError("bad_command", "contacts are not available in this chat");
+  return api.contacts;
+}
 
 function files(api: ChatApi): FileApi {
   if (api.files === undefined) throw new ChatError("files_unsupported", "file transfer is off in this chat");
@@ -206,7 +245,7 @@ export async function runCommand(line: string, api: ChatApi, out: Out): Promise<
   if (!line.startsWith("/") || line.startsWith("//")) {
     const text = line.startsWith("//") ? line.slice(1) : line;
     const n = api.sendAll(text);
-    if (n === 0) notice(out, "No peer is connected, so the message was not sent; /connect host:port dials one.");
+    if (n === 0) notice(out, "No peer is connected, so the message was not sent; /connect host:port dials one (requests receive nothing: /requests).");
     return;
   }
   // Step 1: split "/cmd arg1 arg2 …"; `rest` keeps the spacing of everything after the first argument.

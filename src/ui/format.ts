@@ -68,7 +68,11 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
   switch (e.type) {
     case "message": {
       const at = Number.isFinite(e.time) && e.time > 0 ? new Date(e.time) : (opts.now ?? new Date());
-      const who = c("bold", c("cyan", nm(e.peer))) + (e.private ? ` ${c("magenta", "(private)")}` : "");
+      // A request is named by what it claims, quoted, with its fingerprint; a lookalike of a contact is marked loudly.
+      const fp = ln(e.fingerprint).slice(0, 19);
+      const who = e.request
+        ? `${c("yellow", `request ${ln(e.request)}`)} "${nm(e.peer)}" [${fp}]${e.lookalike ? ` ${c("bold", c("red", `⚠ NOT your contact ${nm(e.lookalike)}`))}` : ""}`
+        : c("bold", c("cyan", nm(e.peer))) + (e.verified ? ` ${c("green", "✓")}` : "") + (e.private ? ` ${c("magenta", "(private)")}` : "");
       const head = `${c("dim", hhmm(at))} ${who} ${c("dim", "›")} `;
       if (opts.oneLine) return head + sanitizeLine(e.text);
       // Continuation lines of a multi-line message are indented under the first.
@@ -86,7 +90,11 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
         `${c("green", "connected")} to ${c("bold", nm(e.peer))} at ${ln(e.address)} (${e.role === "initiator" ? "we dialled" : "they dialled"})${e.verified ? `, ${c("green", "verified ✓")}` : ""}`,
         `fingerprint: ${ln(e.fingerprint)}`,
       ];
-      if (e.firstContact) {
+      if (e.request) {
+        lines[0] = `${c("yellow", `request ${ln(e.request)}`)}: a stranger calling itself "${nm(e.peer)}" connected from ${ln(e.address)}; nothing you type reaches it`;
+        if (e.lookalike) lines.push(c("bold", c("red", `⚠ it is NOT your contact ${nm(e.lookalike)}, though its name is or looks like that.`)));
+        lines.push(`/allow ${ln(e.request)} [name] makes it a contact, /block ${ln(e.request)} refuses its key from now on; /requests lists requests.`);
+      } else if (e.firstContact) {
         lines.push(
           `first contact: this key is now pinned; a different key for ${nm(e.peer)} will be refused.`,
           `Compare the safety number by voice or in person: /verify ${nm(e.peer)}, then /trust ${nm(e.peer)}.`,
@@ -104,13 +112,16 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("yellow", `reconnecting to ${ln(e.address)} in ${(e.inMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
     case "key_changed": {
       const where = opts.knownPeers ? ln(opts.knownPeers) : "known_peers (in your sotto home)";
+      const inbound = e.direction === "inbound" || e.claimed !== undefined;
+      const pn = nm(e.pinnedName);
       const lines = [
-        c("bold", `WARNING: THE IDENTITY KEY OF ${ln(e.address)} HAS CHANGED. The session was refused.`),
-        `pinned key (${nm(e.pinnedName)}): ${ln(e.pinned)}`,
+        c("bold", inbound ? `WARNING: A NEW KEY CLAIMS TO BE YOUR CONTACT ${pn}${e.claimed !== undefined ? ` (it calls itself "${nm(e.claimed)}")` : ""}. It is not ${pn} to sotto: nothing you type reaches it.` : `WARNING: THE IDENTITY KEY OF ${ln(e.address)} HAS CHANGED. The session was refused.`),
+        `pinned key (${pn}): ${ln(e.pinned)}`,
         `presented key now:    ${ln(e.presented)}`,
-        `Someone may be impersonating ${nm(e.pinnedName)} (a man in the middle), or ${nm(e.pinnedName)} made a new identity.`,
-        `Ask ${nm(e.pinnedName)} through another channel. Only if you know why the key changed, remove the pin:`,
-        `delete the line for ${ln(e.address)} from ${where}, then /connect ${ln(e.address)} again.`,
+        ...(e.safetyNumber ? [`safety number with the new key: ${ln(e.safetyNumber)}`] : []),
+        `Someone may be impersonating ${pn} (a man in the middle), or ${pn} made a new identity.`,
+        `Ask ${pn} through another channel and compare the safety number. Only if you know why the key changed and the numbers match, /replace ${pn} accepts the new key; /forget ${pn} drops the contact.`,
+        ...(inbound ? [] : [`(Or delete the line for ${ln(e.address)} from ${where}, then /connect ${ln(e.address)} again.)`]),
       ];
       return block("!!", "red", lines.map((l) => c("red", l)));
     }

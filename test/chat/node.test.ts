@@ -24,8 +24,9 @@ function home(): string {
 
 async function node(name: string, opts: { home?: string; connect?: string[]; strict?: boolean; listen?: boolean } = {}) {
   const events: ChatEvent[] = [];
+  // Delivery between two peers: one that dials in is a contact (--allow-new); trust has test/chat/trust/.
   const n = await ChatNode.start(
-    { home: opts.home ?? home(), name, group: Group.X25519, strict: opts.strict ?? false, listen: opts.listen === false ? null : { host: "127.0.0.1", port: 0 }, connect: opts.connect ?? [] },
+    { home: opts.home ?? home(), name, group: Group.X25519, strict: opts.strict ?? false, allowNew: true, listen: opts.listen === false ? null : { host: "127.0.0.1", port: 0 }, connect: opts.connect ?? [] },
     (e) => events.push(e),
   );
   nodes.push(n);
@@ -178,7 +179,7 @@ describe("ChatNode against a contact that floods", () => {
 
 async function nodeOnPort(name: string, h: string, port: number) {
   const events: ChatEvent[] = [];
-  const n = await ChatNode.start({ home: h, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port }, connect: [] }, (e) => events.push(e));
+  const n = await ChatNode.start({ home: h, name, group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port }, connect: [] }, (e) => events.push(e));
   nodes.push(n);
   return { n, events, port };
 }

@@ -41,6 +41,7 @@ describe("defaults", () => {
       name: "tester",
       group: Group.X25519,
       strict: false,
+      allowNew: false,
       listen: { host: "0.0.0.0", port: 5000 },
       connect: [],
       json: false,
@@ -55,12 +56,13 @@ describe("defaults", () => {
 
 describe("flags", () => {
   test("every flag", () => {
-    const s = settings(["--port", "6000", "--host=127.0.0.1", "--connect", "a.example:1", "--name", "bob", "--group", "FFDHE3072", "--strict", "--home", "rel/dir", "--json", "--drain-timeout", "2.5", "--accept-files", "in/box"]);
+    const s = settings(["--port", "6000", "--host=127.0.0.1", "--connect", "a.example:1", "--name", "bob", "--group", "FFDHE3072", "--strict", "--allow-new", "--home", "rel/dir", "--json", "--drain-timeout", "2.5", "--accept-files", "in/box"]);
     expect(s).toEqual({
       home: resolve("rel/dir"),
       name: "bob",
       group: Group.FFDHE3072,
       strict: true,
+      allowNew: true,
       listen: { host: "127.0.0.1", port: 6000 },
       connect: ["a.example:1"],
       json: true,

@@ -21,7 +21,8 @@ function chat(home: string, ...args: string[]): ChatProcess {
 
 describe("sotto chat processes", () => {
   test("two processes exchange messages both ways and agree on the safety number", async () => {
-    const alice = chat(tempHome(homes), "--name", "alice", "--port", "0");
+    // alice takes bob's key as he dials (--allow-new): this test is about two-way delivery.
+    const alice = chat(tempHome(homes), "--name", "alice", "--port", "0", "--allow-new");
     const port = await alice.port();
     const bob = chat(tempHome(homes), "--name", "bob", "--port", "0", "--connect", `127.0.0.1:${port}`);
     const cb = await bob.waitFor("connected");
@@ -41,7 +42,7 @@ describe("sotto chat processes", () => {
   });
 
   test("one peer holds sessions with two others at once", async () => {
-    const hub = chat(tempHome(homes), "--name", "hub", "--port", "0");
+    const hub = chat(tempHome(homes), "--name", "hub", "--port", "0", "--allow-new"); // those who dial in are contacts
     const port = await hub.port();
     const b = chat(tempHome(homes), "--name", "bea", "--no-listen", "--connect", `127.0.0.1:${port}`);
     const c = chat(tempHome(homes), "--name", "cyd", "--no-listen", "--connect", `127.0.0.1:${port}`);

@@ -36,7 +36,8 @@ afterAll(() => {
 
 describe.skipIf(!TMUX)("sotto chat in a terminal", () => {
   test("messages print above the line being typed; typed lines reach the peer; Ctrl+C exits 0", async () => {
-    const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--name", "bob", "--port", "0"]);
+    // bob takes alice's key as she dials (--allow-new), so his lines reach her.
+    const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--name", "bob", "--port", "0", "--allow-new"]);
     procs.push(bob);
     const port = await bob.port();
     const home = tempHome(homes);

@@ -145,7 +145,7 @@ export async function runCuts(o: CutRunOptions): Promise<CutRunResult> {
     const log = (who: string, e: ChatEvent) => {
       if (o.log && e.type !== "message" && e.type !== "sent" && e.type !== "ack") o.log(`${Math.round(performance.now() - t0)} ${who} ${JSON.stringify(e).slice(0, 200)}`);
     };
-    alice = await ChatNode.start({ home: homes[0]!, name: "alice", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [] }, (e) => {
+    alice = await ChatNode.start({ home: homes[0]!, name: "alice", group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port: 0 }, connect: [] }, (e) => {
       log("alice", e);
       aliceEv.push(e);
       if (e.type === "message") aliceGot.push(e.text);
@@ -276,7 +276,7 @@ export async function runBacklog(o: { messages: number; linkBytes: [number, numb
   let alice: ChatNode | null = null, bob: ChatNode | null = null, proxy: FaultProxy | null = null;
   try {
     let port = 0;
-    alice = await ChatNode.start({ home: homes[0]!, name: "alice", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [] }, (e) => {
+    alice = await ChatNode.start({ home: homes[0]!, name: "alice", group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port: 0 }, connect: [] }, (e) => {
       if (e.type === "listening") port = e.port;
       if (e.type === "message") got.alice.push(e.text);
     });

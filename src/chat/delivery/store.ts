@@ -12,6 +12,7 @@
  */
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 
 export const STATE_FILE = "state.db";
@@ -25,6 +26,9 @@ export class ChatStore {
   constructor(home: string) {
     this.path = join(home, STATE_FILE);
     try {
+      // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
+      closeSync(openSync(this.path, "a", 0o600));
+      for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       this.#db = new Database(this.path, { create: true, strict: true });
       this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;");
       this.#db.exec(`

@@ -17,14 +17,23 @@
  * - verified: the user compared the safety number out of band (`trust`). Like the
  *   name, it belongs to the key: all lines for one key agree.
  *
+ * A blocked key (`/block`) is one line `@blocked <public key>` (a marker line, as ssh's
+ * `@revoked`): it is refused at the handshake in both directions and never pinned.
+ *
  * A malformed line makes `load` throw (path:line) and no object exists to save over the
  * file; `save` also refuses to replace a file that changed on disk since it was loaded.
+ * Like ssh with known_hosts, the chat re-reads the file when it changed on disk
+ * (`refresh`, by size, mtime, ctime and inode) before each check, and `update` applies a
+ * change to the file as it is now, so an outside edit is taken in, never fought.
+ * Lookups are indexed by key, by address and by name: a check or a pin costs the same
+ * with 10 pins or 10,000, and a new pin is appended to the file rather than rewriting it.
  */
-import { readFileSync, statSync } from "node:fs";
+import { appendFileSync, readFileSync, statSync } from "node:fs";
 import { expectBytes, fromHex, toHex } from "../../crypto/bytes.ts";
 import { ED25519_PUBLIC_LEN } from "../../crypto/ed25519.ts";
 import { writeFileAtomic } from "./identity.ts";
 import { decodeUtf8Strict, sanitizeLine } from "../../text/sanitize.ts";
+import { nameKey } from "../../text/names.ts";
 
 /** The address of an inbound pin. */
 export const INBOUND = "*";
@@ -50,8 +59,9 @@ export class KnownPeersError extends Error {
     readonly path: string,
     detail: string,
     readonly line?: number,
+    options?: ErrorOptions,
   ) {
-    super(`${line === undefined ? path : `${path}:${line}`}: ${detail}`);
+    super(`${line === undefined ? path : `${path}:${line}`}: ${detail}`, options);
     this.name = "KnownPeersError";
   }
 }
@@ -75,9 +85,14 @@ interface Entry {
   key: string; // lowercase hex
   verified: boolean;
 }
-type Line = { text: string } | { entry: Entry };
+type Line = { text: string } | { entry: Entry } | { blocked: string };
 
-const fold = (name: string) => name.normalize("NFKC").toLowerCase();
+/** The marker of a blocked key's line. */
+export const BLOCKED_MARKER = "@blocked";
+
+const fold = nameKey;
+const lineText = (l: Line): string =>
+  "entry" in l ? `${l.entry.address} ${l.entry.name} ${l.entry.key} ${l.entry.verified ? "" : "un"}verified\n` : "blocked" in l ? `${BLOCKED_MARKER} ${l.blocked}\n` : `${l.text}\n`;
 const copy = (e: Entry): KnownPeer => ({ address: e.address, name: e.name, publicKey: fromHex(e.key), verified: e.verified });
 const show = (s: string) => `"${sanitizeLine(s, 40)}"`;
 const errCode = (e: unknown) => (e instanceof Error && "code" in e ? String(e.code) : "error");
@@ -87,6 +102,15 @@ export class KnownPeers {
   readonly path: string;
   #lines: Line[] = [];
   #onDisk: string | null; // the file as loaded or last saved (latin1); null = none
+  #stamp: string | null = null; // size, mtime, ctime and inode of that file
+  // Indexes (rebuilt on load and remove; kept in step by pin and trust).
+  #byKey = new Map<string, Entry[]>();
+  #byAddress = new Map<string, Entry>();
+  #byName = new Map<string, string>(); // name key → public key (hex)
+  #blocked = new Set<string>();
+  /** Lines added since the last save; null when something else changed (rewrite). */
+  #appended: Line[] | null = [];
+  #version = 0;
 
   private constructor(path: string, onDisk: string | null) {
     this.path = path;
@@ -95,11 +119,57 @@ export class KnownPeers {
 
   /** Read `path`; a missing file gives an empty set. @throws KnownPeersError (corrupt, insecure_mode, io) */
   static load(path: string): KnownPeers {
+    const stamp = stampOf(path);
     const peers = new KnownPeers(path, readIfExists(path));
+    peers.#stamp = stamp;
     const lines = (peers.#onDisk ?? "").split("\n"); // latin1: one char per byte
     if (lines.at(-1) === "") lines.pop(); // after the final newline
     lines.forEach((raw, i) => peers.#parseLine(Buffer.from(raw, "latin1"), i + 1));
+    // Appending keeps a file as it is, so only one already in the written form (single
+    // spaces, "\n", lowercase) may be appended to; any other is rewritten on first save.
+    if (peers.#onDisk !== Buffer.from(peers.#lines.map(lineText).join(""), "utf8").toString("latin1")) peers.#appended = null;
     return peers;
+  }
+
+  /**
+   * Re-read the file when it changed on disk since it was loaded or saved (an outside
+   * edit, another sotto); returns true when it did. Unsaved changes are dropped: the file
+   * is the truth. @throws KnownPeersError (corrupt, insecure_mode, io): this object is then unchanged.
+   */
+  refresh(): boolean {
+    const stamp = stampOf(this.path);
+    if (stamp === this.#stamp && stamp !== null) return false;
+    if (stamp === null && this.#onDisk === null) return false;
+    const fresh = KnownPeers.load(this.path);
+    this.#lines = fresh.#lines;
+    this.#onDisk = fresh.#onDisk;
+    this.#stamp = fresh.#stamp;
+    this.#byKey = fresh.#byKey;
+    this.#byAddress = fresh.#byAddress;
+    this.#byName = fresh.#byName;
+    this.#blocked = fresh.#blocked;
+    this.#appended = fresh.#appended;
+    this.#version += fresh.#version + 1;
+    return true;
+  }
+
+  /**
+   * Apply `change` to the file as it is on disk now and save: refresh first, and when
+   * another writer got in between, refresh and apply once more.
+   * @throws what `change` throws; KnownPeersError (corrupt, insecure_mode, io, changed_on_disk).
+   */
+  update<T>(change: (peers: KnownPeers) => T): T {
+    for (let attempt = 0; ; attempt++) {
+      this.refresh();
+      const result = change(this);
+      try {
+        this.save();
+        return result;
+      } catch (e) {
+        this.#stamp = null; // unsaved: the next refresh re-reads the file
+        if (!(e instanceof KnownPeersError && e.code === "changed_on_disk" && attempt === 0)) throw e;
+      }
+    }
   }
 
   #parseLine(raw: Uint8Array, n: number): void {
@@ -107,12 +177,19 @@ export class KnownPeers {
     let text: string;
     try {
       text = decodeUtf8Strict(raw).replace(/\r$/, "");
-    } catch {
-      throw bad("the line is not valid UTF-8");
+    } catch (e) {
+      throw new KnownPeersError("corrupt", this.path, "the line is not valid UTF-8; fix or delete this line (the file was left unchanged).", n, { cause: e });
     }
     const t = text.trim();
     if (t === "" || t.startsWith("#")) return void this.#lines.push({ text });
     const f = t.split(/[ \t]+/);
+    if (f[0] === BLOCKED_MARKER) {
+      if (f.length !== 2 || !/^[0-9a-fA-F]{64}$/.test(f[1]!)) throw bad(`expected "${BLOCKED_MARKER} <public key>" with a key of ${ED25519_PUBLIC_LEN * 2} hex digits`);
+      const key = f[1]!.toLowerCase();
+      if (this.#byKey.has(key)) throw bad("this key is both pinned and blocked");
+      this.#blocked.add(key);
+      return void this.#lines.push({ blocked: key });
+    }
     if (f.length !== 4) throw bad(`expected 4 fields (address name key verified), got ${f.length}`);
     const [address, name, key, flag] = f as [string, string, string, string];
     if (!isValidAddress(address)) throw bad(`${show(address)} is not an address (host:port or *)`);
@@ -120,12 +197,36 @@ export class KnownPeers {
     if (!/^[0-9a-fA-F]{64}$/.test(key)) throw bad(`the public key must be ${ED25519_PUBLIC_LEN * 2} hex digits`);
     if (flag !== "verified" && flag !== "unverified") throw bad(`${show(flag)} must be "verified" or "unverified"`);
     const e: Entry = { address: address.toLowerCase(), name, key: key.toLowerCase(), verified: flag === "verified" };
-    for (const o of this.#all()) {
-      if (o.address === e.address && e.address !== INBOUND) throw bad(`the address ${e.address} is pinned twice`);
-      if (o.key === e.key && (o.name !== name || o.verified !== e.verified)) throw bad(`this key is pinned as ${o.name} with a different name or flag`);
-      if (o.key !== e.key && fold(o.name) === fold(name)) throw bad(`the name ${name} is already used by another key`);
-    }
+    if (e.address !== INBOUND && this.#byAddress.has(e.address)) throw bad(`the address ${e.address} is pinned twice`);
+    const o = this.#byKey.get(e.key)?.[0];
+    if (o !== undefined && (o.name !== name || o.verified !== e.verified)) throw bad(`this key is pinned as ${o.name} with a different name or flag`);
+    const owner = this.#byName.get(fold(name));
+    if (owner !== undefined && owner !== e.key) throw bad(`the name ${name} is already used by another key`);
+    if (this.#blocked.has(e.key)) throw bad("this key is both pinned and blocked");
     this.#lines.push({ entry: e });
+    this.#index(e);
+  }
+
+  #index(e: Entry): void {
+    this.#version++;
+    const list = this.#byKey.get(e.key);
+    if (list === undefined) this.#byKey.set(e.key, [e]);
+    else list.push(e);
+    if (e.address !== INBOUND) this.#byAddress.set(e.address, e);
+    this.#byName.set(fold(e.name), e.key);
+  }
+
+  #reindex(): void {
+    this.#version++;
+    this.#byKey = new Map();
+    this.#byAddress = new Map();
+    this.#byName = new Map();
+    this.#blocked = new Set();
+    for (const l of this.#lines) {
+      if ("entry" in l) this.#index(l.entry);
+      else if ("blocked" in l) this.#blocked.add(l.blocked);
+    }
+    this.#appended = null;
   }
 
   #all(): Entry[] {
@@ -137,6 +238,16 @@ export class KnownPeers {
     return this.#all().map(copy);
   }
 
+  /** Grows whenever a pin, a name or a flag changes (for caches built from the pins). @throws never */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** How many keys are pinned. @throws never */
+  get size(): number {
+    return this.#byKey.size;
+  }
+
   /**
    * Compare a peer's key with the pins. A dialled address with a pin gives match or
    * changed; otherwise (address unknown, or `*`) a key pinned anywhere is a match, and
@@ -145,23 +256,34 @@ export class KnownPeers {
   check(address: string, publicKey: Uint8Array): PinCheck {
     const a = checkArgs(address, publicKey);
     const key = toHex(publicKey);
-    const at = a === INBOUND ? undefined : this.#all().find((e) => e.address === a);
+    const at = a === INBOUND ? undefined : this.#byAddress.get(a);
     if (at !== undefined) return { status: at.key === key ? "match" : "changed", entry: copy(at) };
-    const known = this.#all().find((e) => e.key === key);
+    const known = this.#byKey.get(key)?.[0];
     return known === undefined ? { status: "new" } : { status: "match", entry: copy(known) };
   }
 
   /** The pin for a key (at any address), if any. @throws TypeError unless publicKey is 32 bytes. */
   byKey(publicKey: Uint8Array): KnownPeer | undefined {
     expectBytes("publicKey", publicKey, ED25519_PUBLIC_LEN);
-    const e = this.#all().find((o) => o.key === toHex(publicKey));
+    const e = this.#byKey.get(toHex(publicKey))?.[0];
     return e && copy(e);
   }
 
   /** The pin with this name (NFKC, case-insensitive), if any. @throws never */
   byName(name: string): KnownPeer | undefined {
-    const e = this.#all().find((o) => fold(o.name) === fold(name));
+    const key = this.#byName.get(fold(name));
+    const e = key === undefined ? undefined : this.#byKey.get(key)?.[0];
     return e && copy(e);
+  }
+
+  /** Every dialled address pinned to a key. @throws never */
+  addressesOf(publicKey: Uint8Array): string[] {
+    return (this.#byKey.get(toHex(publicKey)) ?? []).map((e) => e.address).filter((a) => a !== INBOUND);
+  }
+
+  /** True when the key was blocked (`block`). @throws never */
+  isBlocked(publicKey: Uint8Array): boolean {
+    return this.#blocked.has(toHex(publicKey));
   }
 
   /**
@@ -175,14 +297,19 @@ export class KnownPeers {
     if (!isValidPeerName(name)) throw new TypeError(`"name" expected one token of letters, digits, ".", "_" or "-", got ${show(name)}`);
     const key = toHex(publicKey);
     const conflict = (why: string) => new KnownPeersError("conflict", this.path, `cannot pin ${name} at ${a}: ${why}.`);
-    const at = a === INBOUND ? undefined : this.#all().find((o) => o.address === a);
+    if (this.#blocked.has(key)) throw conflict("that key is blocked");
+    const at = a === INBOUND ? undefined : this.#byAddress.get(a);
     if (at !== undefined && at.key !== key) throw conflict(`a different key is pinned there (${at.name}); remove that pin first if the change is expected`);
-    const same = this.#all().find((o) => o.key === key);
+    const same = this.#byKey.get(key)?.[0];
     if (same !== undefined && same.name !== name) throw conflict(`that key is already pinned as ${same.name}`);
     if (same !== undefined && (at !== undefined || a === INBOUND)) return copy(at ?? same);
-    if (this.#all().find((o) => fold(o.name) === fold(name) && o.key !== key)) throw conflict("that name belongs to another key");
+    const owner = this.#byName.get(fold(name));
+    if (owner !== undefined && owner !== key) throw conflict("that name belongs to another key");
     const e: Entry = { address: a, name, key, verified: same?.verified ?? false };
-    this.#lines.push({ entry: e });
+    const line = { entry: e };
+    this.#lines.push(line);
+    this.#appended?.push(line);
+    this.#index(e);
     return copy(e);
   }
 
@@ -194,9 +321,47 @@ export class KnownPeers {
     const byName = typeof keyOrName === "string";
     const target = byName ? this.byName(keyOrName) : this.byKey(keyOrName);
     if (target === undefined) throw new KnownPeersError("not_found", this.path, `no pinned peer matches ${byName ? show(keyOrName) : "that key"}.`);
-    const key = toHex(target.publicKey);
-    for (const e of this.#all()) if (e.key === key) e.verified = true;
+    for (const e of this.#byKey.get(toHex(target.publicKey)) ?? []) e.verified = true;
+    this.#appended = null;
+    this.#version++;
     return { ...target, verified: true };
+  }
+
+  /**
+   * Give a contact a new key (`/replace`): every line of the old key's name now holds
+   * `publicKey`, unverified (the new key has not been compared yet), and `address`, when
+   * it is a dialled one, is pinned to it too.
+   * @throws KnownPeersError (not_found, conflict: the new key is pinned or blocked); TypeError on a bad key or address.
+   */
+  replaceKey(name: string, publicKey: Uint8Array, address: string = INBOUND): KnownPeer {
+    const a = checkArgs(address, publicKey);
+    const old = this.byName(name);
+    if (old === undefined) throw new KnownPeersError("not_found", this.path, `no pinned peer matches ${show(name)}.`);
+    const key = toHex(publicKey);
+    if (this.#blocked.has(key)) throw new KnownPeersError("conflict", this.path, `cannot give ${old.name} a blocked key.`);
+    const other = this.#byKey.get(key)?.[0];
+    if (other !== undefined && other.name !== old.name) throw new KnownPeersError("conflict", this.path, `that key is already pinned as ${other.name}.`);
+    const oldKey = toHex(old.publicKey);
+    for (const l of this.#lines) {
+      if ("entry" in l && l.entry.key === oldKey) l.entry = { ...l.entry, key, verified: false };
+    }
+    this.#reindex();
+    if (a !== INBOUND && this.#byAddress.get(a)?.key !== key) {
+      this.remove(a);
+      this.pin(a, old.name, publicKey);
+    }
+    if (this.#byKey.get(key) === undefined) this.pin(INBOUND, old.name, publicKey);
+    return this.byName(old.name)!;
+  }
+
+  /** Refuse a key from now on (`/block`): its pins go, one `@blocked` line stays. @throws TypeError unless 32 bytes. */
+  block(publicKey: Uint8Array): void {
+    expectBytes("publicKey", publicKey, ED25519_PUBLIC_LEN);
+    const key = toHex(publicKey);
+    if (this.#blocked.has(key)) return;
+    this.remove(publicKey);
+    this.#lines.push({ blocked: key });
+    this.#reindex();
   }
 
   /** Drop the pin at a dialled address, or every line of a key; returns how many went. @throws TypeError for `*`. */
@@ -205,21 +370,46 @@ export class KnownPeers {
     const match = typeof addressOrKey === "string" ? addressOrKey.toLowerCase() : toHex(addressOrKey);
     const before = this.#lines.length;
     this.#lines = this.#lines.filter((l) => !("entry" in l) || (typeof addressOrKey === "string" ? l.entry.address : l.entry.key) !== match);
-    return before - this.#lines.length;
+    const removed = before - this.#lines.length;
+    if (removed > 0) this.#reindex();
+    return removed;
   }
 
-  /** Write the file atomically (temp + rename, mode 0600). @throws KnownPeersError (changed_on_disk, insecure_mode, io). */
+  /**
+   * Write the file: only the new lines appended (fsynced) when nothing else changed and
+   * the file ends with a newline, else all of it atomically (temp + rename, mode 0600).
+   * @throws KnownPeersError (changed_on_disk, insecure_mode, io).
+   */
   save(): void {
     if (readIfExists(this.path) !== this.#onDisk) {
       throw new KnownPeersError("changed_on_disk", this.path, "the file changed on disk since it was loaded; not overwriting it.");
     }
-    const text = this.#lines.map((l) => ("entry" in l ? `${l.entry.address} ${l.entry.name} ${l.entry.key} ${l.entry.verified ? "" : "un"}verified\n` : `${l.text}\n`)).join("");
+    const appendable = this.#appended !== null && this.#onDisk !== null;
+    const added = appendable ? this.#appended!.map(lineText).join("") : "";
+    if (appendable && added === "") return;
+    const text = appendable ? added : this.#lines.map(lineText).join("");
     try {
-      writeFileAtomic(this.path, text, true);
+      if (appendable) appendFileSync(this.path, text, { mode: 0o600, flush: true });
+      else writeFileAtomic(this.path, text, true);
     } catch (e) {
-      throw new KnownPeersError("io", this.path, `could not write the file (${errCode(e)}).`);
+      this.#stamp = null;
+      throw new KnownPeersError("io", this.path, `could not write the file (${errCode(e)}).`, undefined, { cause: e });
     }
-    this.#onDisk = Buffer.from(text, "utf8").toString("latin1");
+    const bytes = Buffer.from(text, "utf8").toString("latin1");
+    this.#onDisk = appendable ? this.#onDisk + bytes : bytes;
+    this.#stamp = stampOf(this.path);
+    this.#appended = [];
+  }
+}
+
+/** What tells that a file changed (size, mtime, ctime, inode), or null when it is missing. */
+function stampOf(path: string): string | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.size}/${st.mtimeNs}/${st.ctimeNs}/${st.ino}`;
+  } catch (e) {
+    if (errCode(e) === "ENOENT") return null;
+    throw new KnownPeersError("io", path, `could not read the file (${errCode(e)}).`, undefined, { cause: e });
   }
 }
 
@@ -242,6 +432,6 @@ function readIfExists(path: string): string | null {
   } catch (e) {
     if (e instanceof KnownPeersError) throw e;
     if (errCode(e) === "ENOENT") return null;
-    throw new KnownPeersError("io", path, `could not read the file (${errCode(e)}).`);
+    throw new KnownPeersError("io", path, `could not read the file (${errCode(e)}).`, undefined, { cause: e });
   }
 }

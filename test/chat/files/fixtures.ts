@@ -38,7 +38,7 @@ export class Fixture {
     const events: ChatEvent[] = [];
     const home = o.home ?? this.dir();
     const n = await ChatNode.start(
-      { home, name, group: Group.X25519, strict: false, listen: o.listen === undefined ? { host: "127.0.0.1", port: o.port ?? 0 } : o.listen, connect: o.connect ?? [], files: o.files, limits: o.limits },
+      { home, name, group: Group.X25519, strict: false, allowNew: o.allowNew ?? true /* these tests are about files, not trust: peers that dial in are contacts */, listen: o.listen === undefined ? { host: "127.0.0.1", port: o.port ?? 0 } : o.listen, connect: o.connect ?? [], files: o.files, limits: o.limits },
       (e) => events.push(e),
     );
     this.nodes.push(n);

@@ -1,0 +1,33 @@
+/**
+ * The one place names are compared (STYLE: "names are resolved in one place with one
+ * normalisation").
+ *
+ *   - `nameKey`: what makes two local names the same name: NFKC, then lowercase. Used for
+ *     uniqueness among contacts and for resolving `/msg NAME` and every other command
+ *     (exact local name after this normalisation, never a prefix or a claimed name).
+ *   - `nameSkeleton`: what makes two names look the same: the UTS #39 confusable
+ *     skeleton (NFD, map every character through the Unicode confusables table, NFD
+ *     again) of the NFKC form, lowercased, then skeleton and lowercase once more: case
+ *     must not separate names (the table keeps "A" and "a" apart) and must not hide a
+ *     lookalike either ("paypaI" with a capital I is "paypal"; "b0b" is "bOb", so "bob").
+ *     "bob" and "bоb" (Cyrillic о) share a skeleton; NFKC alone keeps them apart.
+ * The confusables table is the `unhomoglyph` package's copy of Unicode's confusables.txt
+ * (README, "Dependencies, and why").
+ */
+import unhomoglyph from "unhomoglyph";
+
+/** The normalised form two names must share to be the same local name (NFKC + lowercase). @throws never */
+export function nameKey(name: string): string {
+  return name.normalize("NFKC").toLowerCase();
+}
+
+/** The UTS #39 confusable skeleton of a name, case folded: equal skeletons look alike on screen. @throws never */
+export function nameSkeleton(name: string): string {
+  const skeleton = (s: string) => unhomoglyph(s.normalize("NFD")).normalize("NFD").toLowerCase();
+  return skeleton(skeleton(name.normalize("NFKC")));
+}
+
+/** True when two names are the same name or could be mistaken for each other. @throws never */
+export function confusable(a: string, b: string): boolean {
+  return nameKey(a) === nameKey(b) || nameSkeleton(a) === nameSkeleton(b);
+}
