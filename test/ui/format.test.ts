@@ -131,3 +131,26 @@ describe("status lines", () => {
     expect(formatEvent(e, { color: false, oneLine: true })).toBe("• first | second");
   });
 });
+
+describe("trust marks", () => {
+  const msg = { type: "message", peer: "bob", fingerprint: FP_A, id: "1", text: "hi", time: 1, private: false } as const;
+  test("a verified contact's message carries ✓; an unverified one does not", () => {
+    expect(formatEvent({ ...msg, verified: true }, COLORLESS)!).toContain("bob ✓ ›");
+    expect(formatEvent({ ...msg, verified: false }, COLORLESS)!).not.toContain("✓");
+  });
+  test("a request's message quotes the claimed name, shows the fingerprint, and marks a lookalike loudly", () => {
+    const out = formatEvent({ ...msg, peer: "b\u043eb", request: "r2", lookalike: "bob" }, COLORLESS)!;
+    expect(out).toContain('request r2 "b\u043eb"');
+    expect(out).toContain(FP_A.slice(0, 19));
+    expect(out).toContain("⚠ NOT your contact bob");
+    expect(formatEvent({ ...msg, request: "r1" }, COLORLESS)!).not.toContain("NOT your contact");
+  });
+  test("an inbound key change says a new key claims the contact, and how to accept it in the chat", () => {
+    const out = formatEvent({ type: "key_changed", address: "127.0.0.1:5555", pinnedName: "alice", pinned: FP_A, presented: FP_B, direction: "inbound", claimed: "alice", safetyNumber: "12345 67890" }, COLORLESS)!;
+    expect(out).toContain("A NEW KEY CLAIMS TO BE YOUR CONTACT alice");
+    expect(out).toContain("12345 67890");
+    expect(out).toContain("/replace alice");
+    expect(out).toContain("/forget alice");
+  });
+});
+

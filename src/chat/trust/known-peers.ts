@@ -122,12 +122,19 @@ export class KnownPeers {
     const stamp = stampOf(path);
     const peers = new KnownPeers(path, readIfExists(path));
     peers.#stamp = stamp;
-    const lines = (peers.#onDisk ?? "").split("\n"); // latin1: one char per byte
+    const bytes = Buffer.from(peers.#onDisk ?? "", "latin1");
+    let whole: string | null = null;
+    try {
+      whole = decodeUtf8Strict(bytes); // one decode for the whole file; line by line only to find a bad line
+    } catch {
+      whole = null;
+    }
+    const lines = whole !== null ? whole.split("\n") : (peers.#onDisk ?? "").split("\n");
     if (lines.at(-1) === "") lines.pop(); // after the final newline
-    lines.forEach((raw, i) => peers.#parseLine(Buffer.from(raw, "latin1"), i + 1));
+    lines.forEach((raw, i) => peers.#parseLine(whole !== null ? raw : Buffer.from(raw, "latin1"), i + 1));
     // Appending keeps a file as it is, so only one already in the written form (single
     // spaces, "\n", lowercase) may be appended to; any other is rewritten on first save.
-    if (peers.#onDisk !== Buffer.from(peers.#lines.map(lineText).join(""), "utf8").toString("latin1")) peers.#appended = null;
+    if (whole === null || whole !== peers.#lines.map(lineText).join("")) peers.#appended = null;
     return peers;
   }
 
@@ -172,11 +179,12 @@ export class KnownPeers {
     }
   }
 
-  #parseLine(raw: Uint8Array, n: number): void {
+  /** One line: already decoded (a string), or its bytes when the file as a whole was not valid UTF-8. */
+  #parseLine(raw: string | Uint8Array, n: number): void {
     const bad = (why: string) => new KnownPeersError("corrupt", this.path, `${why}; fix or delete this line (the file was left unchanged).`, n);
     let text: string;
     try {
-      text = decodeUtf8Strict(raw).replace(/\r$/, "");
+      text = (typeof raw === "string" ? raw : decodeUtf8Strict(raw)).replace(/\r$/, "");
     } catch (e) {
       throw new KnownPeersError("corrupt", this.path, "the line is not valid UTF-8; fix or delete this line (the file was left unchanged).", n, { cause: e });
     }
@@ -236,6 +244,11 @@ export class KnownPeers {
   /** Every pin, in file order. @throws never */
   entries(): KnownPeer[] {
     return this.#all().map(copy);
+  }
+
+  /** Every pinned name, one per key. @throws never */
+  names(): string[] {
+    return [...this.#byKey.values()].map((list) => list[0]!.name);
   }
 
   /** Grows whenever a pin, a name or a flag changes (for caches built from the pins). @throws never */

@@ -152,7 +152,7 @@ export class Trust {
   /** The contact whose name equals or looks like `name` (UTS #39 skeleton), if any. @throws never */
   lookalike(name: string): KnownPeer | undefined {
     if (this.#skeletonsAt !== this.known.version) {
-      this.#skeletons = new Map(this.known.entries().map((e) => [nameSkeleton(e.name), e.name]));
+      this.#skeletons = new Map(this.known.names().map((n) => [nameSkeleton(n), n]));
       this.#skeletonsAt = this.known.version;
     }
     const exact = this.known.byName(name);

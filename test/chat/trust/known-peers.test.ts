@@ -209,3 +209,61 @@ describe("validation", () => {
     expect(() => kp.check("a:1", new Uint8Array(33))).toThrow(TypeError);
   });
 });
+
+describe("re-read, block, replace (the chat's trust commands)", () => {
+  test("an outside edit is re-read, and a later pin is written to the edited file, never refused", () => {
+    const kp = KnownPeers.load(path);
+    kp.update((k) => k.pin("a:1", "alice", K1));
+    writePeers(`# edited by hand\nb:1 bob ${H2} verified\n`);
+    expect(kp.refresh()).toBe(true);
+    expect(kp.byName("alice")).toBeUndefined();
+    expect(kp.byName("bob")?.verified).toBe(true);
+    kp.update((k) => k.pin("c:1", "carol", K3));
+    expect(readFileSync(path, "utf8")).toBe(`# edited by hand\nb:1 bob ${H2} verified\nc:1 carol ${toHex(K3)} unverified\n`);
+    expect(kp.refresh()).toBe(false);
+  });
+
+  test("a broken outside edit is reported and the pins read before are kept", () => {
+    const kp = KnownPeers.load(path);
+    kp.update((k) => k.pin("a:1", "alice", K1));
+    writePeers("this is not a pin\n");
+    expect(failure(() => kp.refresh()).code).toBe("corrupt");
+    expect(kp.byName("alice")).toBeDefined();
+    writePeers(`a:1 alice ${H1} unverified\n`);
+    expect(kp.refresh()).toBe(true);
+    kp.update((k) => k.trust("alice"));
+    expect(KnownPeers.load(path).byName("alice")?.verified).toBe(true);
+  });
+
+  test("a blocked key is kept as one @blocked line, never pinned again", () => {
+    const kp = KnownPeers.load(path);
+    kp.update((k) => k.pin(INBOUND, "eve", K2));
+    kp.update((k) => k.block(K2));
+    expect(readFileSync(path, "utf8")).toBe(`@blocked ${H2}\n`);
+    const again = KnownPeers.load(path);
+    expect(again.isBlocked(K2)).toBe(true);
+    expect(again.byKey(K2)).toBeUndefined();
+    expect(failure(() => again.pin(INBOUND, "eve", K2)).code).toBe("conflict");
+  });
+
+  test("replaceKey gives every line of the name the new key, unverified", () => {
+    const kp = KnownPeers.load(path);
+    kp.update((k) => k.pin("a:1", "alice", K1));
+    kp.update((k) => k.trust("alice"));
+    kp.update((k) => k.replaceKey("alice", K2, "a:1"));
+    expect(readFileSync(path, "utf8")).toBe(`a:1 alice ${H2} unverified\n`);
+    expect(kp.check("a:1", K2).status).toBe("match");
+    expect(kp.check("a:1", K1).status).toBe("changed");
+    expect(kp.byKey(K1)).toBeUndefined();
+  });
+
+  test("appends a new pin without rewriting the file (written form only)", () => {
+    const kp = KnownPeers.load(path);
+    kp.update((k) => k.pin("a:1", "alice", K1));
+    const ino = statSync(path).ino;
+    kp.update((k) => k.pin("b:1", "bob", K2));
+    expect(statSync(path).ino).toBe(ino); // the same file, appended to (a rewrite renames a new one in)
+    expect(readFileSync(path, "utf8")).toBe(`a:1 alice ${H1} unverified\nb:1 bob ${H2} unverified\n`);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+});
