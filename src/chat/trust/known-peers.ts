@@ -70,6 +70,7 @@ const ADDRESS_RE = /^(?:[a-z0-9._-]+|\[[0-9a-f:.]+(?:%[a-z0-9._-]+)?\]):([1-9][0
 
 /** True when `name` can be stored as a pin name. @throws never */
 export function isValidPeerName(name: string): boolean {
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(name)) return true; // the common case, without Unicode property tables
   return /^[\p{L}\p{N}][\p{L}\p{M}\p{N}._-]{0,31}$/u.test(name);
 }
 
