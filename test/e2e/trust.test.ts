@@ -106,6 +106,32 @@ describe("requests: a stranger that dials us", () => {
   }, 90_000);
 });
 
+describe("answering a request", () => {
+  test("/allow r1 carol makes it a contact that receives typed lines; /block refuses a key from then on, persisted", async () => {
+    const aliceHome = tempHome(homes);
+    const alice = chat(aliceHome, "--name", "alice", "--port", "0");
+    const port = await alice.port();
+    const carol = await stranger(port, "caz");
+    const req = await alice.waitFor("connected", (c) => c.request !== undefined);
+    alice.say(`/allow ${req.request} carol`);
+    await alice.waitFor("notice", (n) => n.message.includes("carol is now a contact"));
+    alice.say("hello carol");
+    await until("the line at carol", () => carol.items.some((i) => i.kind === "text" && i.text === "hello carol"));
+    alice.say("/msg carol private hello");
+    await until("the private line at carol", () => carol.items.some((i) => i.kind === "text" && i.text === "private hello"));
+    const eveId = ed25519Generate();
+    const eve = await stranger(port, "eve", eveId);
+    const er = await alice.waitFor("connected", (c) => c.peer === "eve");
+    alice.say(`/block ${er.request}`);
+    await alice.waitFor("notice", (n) => n.message.startsWith("Blocked"));
+    await until("eve's session closed", () => eve.a.closed);
+    expect(readFileSync(join(aliceHome, "known_peers"), "utf8")).toContain(`@blocked ${toHex(eveId.publicKey)}`);
+    // Refused at the handshake from now on: no PROFILE ever reaches it.
+    await expect(stranger(port, "eve", eveId)).rejects.toThrow(/closed before its PROFILE/);
+    expect(alice.of("connected").filter((c) => c.peer === "eve")).toHaveLength(1);
+  }, 30_000);
+});
+
 describe("names: squatting and lookalikes never capture /msg", () => {
   test("a stranger first as \"bob\", and one as Cyrillic \"bоb\": /msg bob reaches the real bob only", async () => {
     const bob = chat(tempHome(homes), "--name", "bob", "--port", "0");
