@@ -180,6 +180,8 @@ export interface ContactsApi {
   forget(name: string): void;
   /** True when the key (hex) is a contact. */
   isContact(pid: string): boolean;
+  /** `sotto://host:port#fingerprint` lines for every address we listen at (none when not listening). */
+  invites(): string[];
 }
 
 /** The chat's command surface, as the front ends use it (implemented by ChatNode in node.ts). */

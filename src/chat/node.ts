@@ -26,6 +26,7 @@ import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Trust } from "./trust/policy.ts";
 import { HomeError, prepareHome } from "./trust/home.ts";
+import { localInvites, parseInvite } from "./trust/invite.ts";
 import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
@@ -158,6 +159,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     if (o.listen) {
       try {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
+        node.#listening = { host: o.listen.host, port };
         listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint });
       } catch (e) {
         throw new ChatError("listen_failed", (e as Error).message);
@@ -319,6 +321,12 @@ export class ChatNode implements ChatApi, ContactsApi {
     return toHex(this.#trust.requireContact(name).publicKey);
   }
 
+  invites(): string[] {
+    return this.#listening === null ? [] : localInvites(this.#listening.host, this.#listening.port, this.fingerprint);
+  }
+
+  #listening: { host: string; port: number } | null = null;
+
   /** Contacts and requests (ContactsApi): this node itself. */
   get contacts(): ContactsApi {
     return this;
@@ -384,6 +392,11 @@ export class ChatNode implements ChatApi, ContactsApi {
   }
 
   connect(address: string): void {
+    const invite = parseInvite(address);
+    if (invite !== null) {
+      this.#trust.invited.set(invite.address, invite.fingerprint);
+      address = invite.address;
+    }
     const a = parseAddress(address);
     if (a === null) throw new ChatError("bad_address", `${JSON.stringify(address.slice(0, 80))} is not host:port`);
     const key = `${a.host}:${a.port}`;

@@ -14,6 +14,7 @@ import type { ChatOptions } from "../chat/node.ts";
 import { defaultHome } from "../chat/trust/identity.ts";
 import { INBOUND, isValidAddress, isValidPeerName } from "../chat/trust/known-peers.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
+import { parseInvite } from "../chat/trust/invite.ts";
 import { GROUP_NAMES, Group } from "../protocol/constants.ts";
 
 export const DEFAULT_PORT = 5000;
@@ -61,6 +62,7 @@ export function parsePort(s: string, allowAny = false): number | null {
 /** A peer address (host:port or [ipv6]:port, port 1-65535), or null. @throws never */
 export function parseConnect(s: string): string | null {
   const a = s.trim();
+  if (parseInvite(a) !== null) return a; // an invite (chat/trust/invite.ts): dialled with its fingerprint pinned
   return a !== INBOUND && isValidAddress(a) ? a : null;
 }
 

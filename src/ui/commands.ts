@@ -20,7 +20,8 @@ export const HELP = [
   "Type a line and press Enter to send it to every connected peer. Commands:",
   "  /help                 this list",
   "  /peers                who is connected, with fingerprints",
-  "  /connect host:port    dial a peer (redialled if the connection drops)",
+  "  /connect host:port    dial a peer (redialled if the connection drops); also takes an invite",
+  "  /invite               lines (sotto://host:port#fingerprint) a friend pastes to reach you safely",
   "  /msg name text        send a private line to one peer",
   "  /verify [name]        show the safety number to compare with a peer out of band",
   "  /trust name           mark a peer verified after comparing safety numbers",
@@ -131,6 +132,14 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
         return `  ${r.id}  calls itself "${name(r.claimed)}"${look}${r.connected ? "" : " (gone)"}\n    fingerprint ${sanitizeLine(r.fingerprint)}\n    safety number ${sanitizeLine(r.safetyNumber)}`;
       });
       notice(out, [`${list.length} request${list.length === 1 ? "" : "s"} (nothing you type reaches them): /allow ID [name] or /block ID`, ...lines].join("\n"));
+    },
+  },
+  invite: {
+    args: [0, 0],
+    run: (_a, _r, api, out) => {
+      const list = contactsApi(api).invites();
+      if (list.length === 0) return notice(out, "You are not listening, so there is no address to invite to; start without --no-listen.");
+      notice(out, ["Send one of these lines to a friend over a channel you trust; they paste it into /connect (or --connect), and a different key there is refused:", ...list.map((l) => `  ${sanitizeLine(l)}`)].join("\n"));
     },
   },
   allow: { args: [0, 2], run: ([ref, as], _r, api) => void contactsApi(api).allow(ref, as) },

@@ -49,6 +49,8 @@ const show = (s: string) => JSON.stringify(sanitizeLine(s, 40));
 
 export class Trust {
   readonly requests = new Requests();
+  /** Invites dialled in this run: address → the fingerprint (plain hex) expected there (invite.ts). */
+  readonly invited = new Map<string, string>();
   readonly #pending = new Map<string, PendingChange>(); // contact name key → newest key seen
   #skeletons = new Map<string, string>(); // skeleton → contact name
   #skeletonsAt = -1;
@@ -78,11 +80,18 @@ export class Trust {
     this.refresh();
     if (this.known.isBlocked(id)) throw fail("identity_rejected", "this key is blocked");
     const check = this.known.check(address, id);
+    const invited = address === INBOUND ? undefined : this.invited.get(address.toLowerCase());
+    if (invited !== undefined && fingerprint(id).replace(/ /g, "") !== invited) {
+      // The invite pinned this address before the dial: another key is a key change, whatever known_peers says.
+      const expected = invited.match(/.{4}/g)!.join(" ");
+      this.emit({ type: "key_changed", address, pinnedName: "the invited peer", pinned: expected, presented: fingerprint(id), direction: "outbound" });
+      throw fail("identity_rejected", `the key at ${address} is not the one in the invite; refused`);
+    }
     if (check.status === "changed") {
       this.#keyChanged(check.entry, id, address, "outbound");
       throw fail("identity_rejected", `the key of ${address} changed; refused`);
     }
-    if (check.status === "new" && this.opts.strict) {
+    if (check.status === "new" && this.opts.strict && invited === undefined) {
       this.emit({ type: "rejected", address, fingerprint: fingerprint(id), reason: "not pinned and --strict is on" });
       throw fail("identity_rejected", "--strict accepts only pinned peers");
     }
@@ -125,8 +134,13 @@ export class Trust {
     }
     if (address !== INBOUND || this.opts.allowNew) {
       const name = this.freeName(claimed);
-      const pinned = this.#save((k) => k.pin(address, name, id));
-      return { kind: "contact", name: pinned?.name ?? name, verified: false, firstContact: true };
+      // verify() let only the invited key through at an invited address: it is verified (the invite came over a trusted channel).
+      const invited = address !== INBOUND && this.invited.has(address.toLowerCase());
+      const pinned = this.#save((k) => {
+        const p = k.pin(address, name, id);
+        return invited ? k.trust(id) : p;
+      });
+      return { kind: "contact", name: pinned?.name ?? name, verified: invited && pinned !== undefined, firstContact: true };
     }
     return this.#request(id, claimed, undefined);
   }

@@ -1,0 +1,63 @@
+/**
+ * Invites (src/chat/trust/invite.ts): `/invite` prints sotto://host:port#fingerprint; a
+ * `--connect <invite>` pins that fingerprint before dialling, so a man in the middle that
+ * answers at the address with its own key is refused on first contact.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { ChatProcess, cleanup, tempHome } from "./harness.ts";
+import { parseInvite } from "../../src/chat/trust/invite.ts";
+
+const homes: string[] = [];
+const procs: ChatProcess[] = [];
+afterEach(() => cleanup(homes, procs));
+
+function chat(home: string, ...args: string[]): ChatProcess {
+  const p = new ChatProcess(home, ["--host", "127.0.0.1", ...args]);
+  procs.push(p);
+  return p;
+}
+
+async function inviteOf(p: ChatProcess): Promise<string> {
+  p.say("/invite");
+  const n = await p.waitFor("notice", (x) => x.message.includes("sotto://"));
+  return /sotto:\/\/\S+/.exec(n.message)![0];
+}
+
+describe("invites", () => {
+  test("round trip: the invite names the address and fingerprint; dialling it makes a verified contact", async () => {
+    const bob = chat(tempHome(homes), "--name", "bob", "--port", "0");
+    const port = await bob.port();
+    const line = await inviteOf(bob);
+    const inv = parseInvite(line)!;
+    expect(inv.address).toBe(`127.0.0.1:${port}`);
+    expect(inv.fingerprint).toBe((await bob.waitFor("identity")).fingerprint.replace(/ /g, ""));
+    const alice = chat(tempHome(homes), "--name", "alice", "--no-listen", "--connect", line);
+    const c = await alice.waitFor("connected");
+    expect(c.peer).toBe("bob");
+    expect(c.verified).toBe(true);
+    alice.say("hello via invite");
+    const m = await bob.waitFor("message", (x) => x.text === "hello via invite");
+    expect(m.request).toBe((await bob.waitFor("connected")).request!); // alice is a request to bob until he allows her
+  }, 30_000);
+
+  test("a man in the middle with its own key at the invited address is refused as a key change on first contact", async () => {
+    const bob = chat(tempHome(homes), "--name", "bob", "--port", "0");
+    const bobPort = await bob.port();
+    const line = await inviteOf(bob);
+    // mallory relays to bob (it dials him) but can only present its own key to alice.
+    const mallory = chat(tempHome(homes), "--name", "bob", "--port", "0", "--allow-new", "--connect", `127.0.0.1:${bobPort}`);
+    const mPort = await mallory.port();
+    await mallory.waitFor("connected");
+    const hijacked = line.replace(`127.0.0.1:${bobPort}`, `127.0.0.1:${mPort}`); // the route to bob leads to mallory
+    const alice = chat(tempHome(homes), "--name", "alice", "--no-listen", "--connect", hijacked);
+    const kc = await alice.waitFor("key_changed");
+    expect(kc.pinned).toBe((await bob.waitFor("identity")).fingerprint);
+    expect(kc.presented).toBe((await mallory.waitFor("identity")).fingerprint);
+    await alice.waitFor("error", (e) => e.code === "identity_rejected");
+    alice.say("secret");
+    await alice.waitFor("notice", (n) => n.message.includes("not sent"));
+    expect(alice.of("connected")).toEqual([]);
+    expect(alice.of("sent")).toEqual([]);
+    expect(mallory.of("message")).toEqual([]);
+  }, 30_000);
+});
