@@ -51,6 +51,8 @@ export interface ChatOptions {
 
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
 const MAX_NAME_BYTES = 64;
+/** Peer instances whose shown ids are remembered per request (in memory). */
+const MAX_REQUEST_INSTANCES = 8;
 
 export class ChatNode implements ChatApi, ContactsApi {
   readonly fingerprint: string;
@@ -298,8 +300,11 @@ export class ChatNode implements ChatApi, ContactsApi {
 
   #setShown(pid: string, instance: string, id: bigint): void {
     const r = this.#trust.requests.get(pid);
-    if (r === undefined) this.#outbox.shown(pid, instance, id);
-    else r.shown.set(instance, id);
+    if (r === undefined) return this.#outbox.shown(pid, instance, id);
+    r.shown.delete(instance);
+    r.shown.set(instance, id);
+    // A stranger could reconnect with a new instance id each time: keep only the latest few.
+    if (r.shown.size > MAX_REQUEST_INSTANCES) r.shown.delete(r.shown.keys().next().value!);
   }
 
   sendAll(text: string): number {

@@ -40,6 +40,15 @@ export function nameKey(name: string): string {
 
 /** The UTS #39 confusable skeleton of a name, case folded: equal skeletons look alike on screen. @throws never */
 export function nameSkeleton(name: string): string {
+  if (ASCII_SKELETON !== null && ASCII.test(name)) {
+    let out = "";
+    for (let i = 0; i < name.length; i++) out += ASCII_SKELETON[name.charCodeAt(i)]!;
+    return out;
+  }
+  return slowSkeleton(name);
+}
+
+function slowSkeleton(name: string): string {
   // ASCII is its own NFKC and NFD: skip the normalisations (most names; start-up builds one skeleton per contact).
   const skeleton = (s: string) => (ASCII.test(s) ? unhomoglyph(s) : unhomoglyph(s.normalize("NFD")).normalize("NFD")).toLowerCase();
   return skeleton(skeleton(ASCII.test(name) ? name : name.normalize("NFKC")));
@@ -49,3 +58,11 @@ export function nameSkeleton(name: string): string {
 export function confusable(a: string, b: string): boolean {
   return nameKey(a) === nameKey(b) || nameSkeleton(a) === nameSkeleton(b);
 }
+
+// For ASCII the whole skeleton is per character (no normalisation can join two ASCII
+// characters), so each character's skeleton is computed once; used only if every one is
+// ASCII again, so concatenating them is exactly the skeleton of the string.
+const ASCII_SKELETON: string[] | null = (() => {
+  const t = Array.from({ length: 128 }, (_, i) => slowSkeleton(String.fromCharCode(i)));
+  return t.every((x) => ASCII.test(x)) ? t : null;
+})();

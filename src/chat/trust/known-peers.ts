@@ -185,7 +185,8 @@ export class KnownPeers {
     const bad = (why: string) => new KnownPeersError("corrupt", this.path, `${why}; fix or delete this line (the file was left unchanged).`, n);
     let text: string;
     try {
-      text = (typeof raw === "string" ? raw : decodeUtf8Strict(raw)).replace(/\r$/, "");
+      text = typeof raw === "string" ? raw : decodeUtf8Strict(raw);
+      if (text.endsWith("\r")) text = text.slice(0, -1);
     } catch (e) {
       throw new KnownPeersError("corrupt", this.path, "the line is not valid UTF-8; fix or delete this line (the file was left unchanged).", n, { cause: e });
     }
