@@ -56,7 +56,9 @@ const NOTES = `NOTES
 
   With no arguments in a terminal, sotto asks for the port to listen on and a peer to dial.
   In the chat, a typed line goes to every connected peer; /help lists the commands
-  (/peers /connect /msg /verify /trust /nick /rekey /send /accept /reject /cancel /transfers /quit).
+  (/peers /connect /msg /verify /trust /nick /rekey /send /accept /reject /cancel /transfers /quit;
+  /contacts /requests /allow /block /replace /forget /invite). A peer that dials you is a request
+  until you /allow it: nothing you type reaches it (--allow-new accepts every new key at once).
   Ctrl+C or Ctrl+D quits. Files offered by a peer wait for /accept and land in $SOTTO_HOME/downloads,
   or in --accept-files DIR without asking; a transfer cut by a lost connection resumes when it is back.
   When stdin is not a terminal (or with --json), each input line is a message or a /command,
