@@ -32,7 +32,7 @@ import { appendFileSync, readFileSync, statSync } from "node:fs";
 import { expectBytes, fromHex, toHex } from "../../crypto/bytes.ts";
 import { ED25519_PUBLIC_LEN } from "../../crypto/ed25519.ts";
 import { writeFileAtomic } from "./identity.ts";
-import { decodeUtf8Strict, sanitizeLine } from "../../text/sanitize.ts";
+import { decodeUtf8Strict, InvalidUtf8Error, sanitizeLine } from "../../text/sanitize.ts";
 import { nameKey } from "../../text/names.ts";
 
 /** The address of an inbound pin. */
@@ -127,7 +127,8 @@ export class KnownPeers {
     let whole: string | null = null;
     try {
       whole = decodeUtf8Strict(bytes); // one decode for the whole file; line by line only to find a bad line
-    } catch {
+    } catch (e) {
+      if (!(e instanceof InvalidUtf8Error)) throw e;
       whole = null;
     }
     const lines = whole !== null ? whole.split("\n") : (peers.#onDisk ?? "").split("\n");
