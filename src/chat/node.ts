@@ -357,14 +357,15 @@ export class ChatNode implements ChatApi, ContactsApi {
   }
 
   allow(ref?: string, localName?: string): string {
-    const { name, pid } = this.#trust.allow(ref, localName);
-    this.#becameContact(pid, name);
+    const { name, pid, shown } = this.#trust.allow(ref, localName);
+    this.#becameContact(pid, name, shown);
     this.#emit({ type: "notice", message: `${name} is now a contact: what you type reaches it. Compare safety numbers with /verify ${name}.` });
     return name;
   }
 
-  /** A request (or a new key) is a contact now: it gets an outbox, and its sessions send. */
-  #becameContact(pid: string, name: string): void {
+  /** A request (or a new key) is a contact now: it gets an outbox, what it showed is kept (no line twice), and its sessions send. */
+  #becameContact(pid: string, name: string, shown: Map<string, bigint>): void {
+    for (const [instance, id] of shown) if (id > this.#outbox.lastShown(pid, instance)) this.#outbox.shown(pid, instance, id);
     this.#outbox.arrived(pid, name);
     for (const link of this.#links.values()) if (link.pid === pid) link.pump();
   }
@@ -380,7 +381,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     const r = this.#trust.replace(name);
     this.#emit({ type: "notice", message: `${r.name} now has the new key (safety number ${r.safetyNumber}); the old key is refused. Mark it verified with /trust ${r.name} once you have compared the numbers.` });
     for (const s of this.#openSessions(r.oldPid)) s.close("key replaced");
-    this.#becameContact(r.pid, r.name);
+    this.#becameContact(r.pid, r.name, r.shown);
     if (r.address !== INBOUND && this.#openSessions(r.pid).length === 0) this.connect(r.address);
   }
 

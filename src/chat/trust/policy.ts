@@ -232,7 +232,7 @@ export class Trust {
    * Accept a request as a contact under `localName` (default: from its claimed name).
    * @throws ChatError unknown_peer / bad_name (taken, or looks like a contact's) / known_peers.
    */
-  allow(ref: string | undefined, localName?: string): { name: string; pid: string } {
+  allow(ref: string | undefined, localName?: string): { name: string; pid: string; shown: Map<string, bigint> } {
     const r = this.#findRequest(ref);
     let name: string;
     if (localName !== undefined) {
@@ -251,7 +251,7 @@ export class Trust {
       throw new ChatError("known_peers", e.message, { cause: e });
     }
     this.requests.delete(r.pid);
-    return { name, pid: r.pid };
+    return { name, pid: r.pid, shown: r.shown };
   }
 
   /**
@@ -277,7 +277,7 @@ export class Trust {
    * Give contact `name` the new key last seen claiming it or at its address (after the
    * person compared safety numbers). @throws ChatError unknown_peer / known_peers.
    */
-  replace(name: string): { name: string; pid: string; oldPid: string; address: string; safetyNumber: string } {
+  replace(name: string): { name: string; pid: string; oldPid: string; address: string; safetyNumber: string; shown: Map<string, bigint> } {
     const c = this.requireContact(name);
     const p = this.#pending.get(nameKey(c.name));
     if (p === undefined) throw new ChatError("unknown_peer", `no new key for ${show(c.name)} was seen in this run; nothing to replace`);
@@ -289,8 +289,9 @@ export class Trust {
     }
     this.#pending.delete(nameKey(c.name));
     const pid = toHex(p.publicKey);
+    const shown = this.requests.get(pid)?.shown ?? new Map<string, bigint>();
     this.requests.delete(pid);
-    return { name: c.name, pid, oldPid: toHex(c.publicKey), address: p.address, safetyNumber: safetyNumber(this.ownKey, p.publicKey) };
+    return { name: c.name, pid, oldPid: toHex(c.publicKey), address: p.address, safetyNumber: safetyNumber(this.ownKey, p.publicKey), shown };
   }
 
   /** Drop a contact: its key becomes unknown again. @throws ChatError unknown_peer / known_peers. */
