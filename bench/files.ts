@@ -96,7 +96,8 @@ class Chat {
 async function sotto(file: string, sha: string, smallFile: string, smallSha: string, repeats: number, size: number, log: (s: string) => void): Promise<FileRow> {
   const dir = mkdtempSync(join(tmpdir(), "sotto-bench-files-"));
   const inbox = join(dir, "inbox");
-  const recv = Chat.spawn(["--home", join(dir, "r"), "--name", "recv", "--port", "0", "--accept-files", inbox]);
+  // --allow-new: the sender that dials in is a contact, so its offers are taken (a request's would not be).
+  const recv = Chat.spawn(["--home", join(dir, "r"), "--name", "recv", "--port", "0", "--allow-new", "--accept-files", inbox]);
   let send: Chat | null = null;
   try {
     const port = (await recv.until((e) => e.type === "listening")).port!;
