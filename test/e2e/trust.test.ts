@@ -106,6 +106,30 @@ describe("requests: a stranger that dials us", () => {
   }, 90_000);
 });
 
+describe("requests are bounded", () => {
+  test("with 64 requests connected, a 65th unknown key is refused at the handshake; a contact still chats", async () => {
+    const bob = chat(tempHome(homes), "--name", "bob", "--port", "0", "--allow-new");
+    const bobPort = await bob.port();
+    const alice = chat(tempHome(homes), "--name", "alice", "--port", "0", "--connect", `127.0.0.1:${bobPort}`);
+    const port = await alice.port();
+    await alice.waitFor("connected", (c) => c.peer === "bob");
+    const MAX_REQUESTS = 64;
+    for (let i = 0; i < MAX_REQUESTS; i += 8) await Promise.all(Array.from({ length: 8 }, () => stranger(port, "crowd")));
+    await until("64 requests", () => alice.of("connected").filter((c) => c.request !== undefined).length === MAX_REQUESTS);
+    await expect(stranger(port, "one too many")).rejects.toThrow(/closed before its PROFILE/);
+    alice.say("still here");
+    await bob.waitFor("message", (m) => m.text === "still here");
+    bob.say("me too");
+    await alice.waitFor("message", (m) => m.text === "me too");
+    expect(alice.of("connected").filter((c) => c.request !== undefined)).toHaveLength(MAX_REQUESTS);
+    // A request that leaves makes room again.
+    evils[0]!.a.destroy();
+    await until("one request gone", () => alice.of("disconnected").length === 1);
+    await stranger(port, "next");
+    await alice.waitFor("connected", (c) => c.peer === "next");
+  }, 60_000);
+});
+
 describe("answering a request", () => {
   test("/allow r1 carol makes it a contact that receives typed lines; /block refuses a key from then on, persisted", async () => {
     const aliceHome = tempHome(homes);
