@@ -26,7 +26,7 @@ import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Trust } from "./trust/policy.ts";
 import { HomeError, prepareHome } from "./trust/home.ts";
-import { localInvites, parseInvite } from "./trust/invite.ts";
+import { INVITE_TOKEN_TYPE, InviteTokens, localInvites, parseInvite } from "./trust/invite.ts";
 import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
@@ -211,6 +211,12 @@ export class ChatNode implements ChatApi, ContactsApi {
       verified: standing.kind === "contact" && standing.verified,
       ...(request === undefined ? {} : { request: request.id, ...(request.lookalike === undefined ? {} : { lookalike: request.lookalike }) }),
     });
+    // PROTOCOL §12: the dialler of an invite with a token sends it once, in its first record.
+    const token = s.role === "initiator" ? this.#inviteTokens.get(s.address.toLowerCase()) : undefined;
+    if (token !== undefined) {
+      this.#inviteTokens.delete(s.address.toLowerCase());
+      s.send({ kind: "ext", type: INVITE_TOKEN_TYPE, content: token });
+    }
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
     link.open(this.#lastShown(pid, toHex(s.peerProfile!.instance)));
     this.files?.onReady(s, pid);
@@ -247,6 +253,7 @@ export class ChatNode implements ChatApi, ContactsApi {
         return;
       }
       case "ext":
+        if (item.type === INVITE_TOKEN_TYPE) return this.#inviteToken(link.pid, item.content);
         this.files?.onItem(s, item);
         return;
     }
@@ -327,7 +334,25 @@ export class ChatNode implements ChatApi, ContactsApi {
   }
 
   invites(): string[] {
-    return this.#listening === null ? [] : localInvites(this.#listening.host, this.#listening.port, this.fingerprint);
+    // One fresh one-time token per /invite, shared by its lines (PROTOCOL §12).
+    return this.#listening === null ? [] : localInvites(this.#listening.host, this.#listening.port, this.fingerprint, this.#tokens.make());
+  }
+
+  /** Tokens we made for /invite (listener side). */
+  readonly #tokens = new InviteTokens();
+  /** Tokens of invites we dial (dialler side): address → token, sent once on the first session. */
+  readonly #inviteTokens = new Map<string, Uint8Array>();
+
+  /** PROTOCOL §12: a request that presents one of our unused tokens becomes a contact. */
+  #inviteToken(pid: string, token: Uint8Array): void {
+    const r = this.#trust.requests.get(pid);
+    if (!this.#tokens.use(token) || r === undefined) return;
+    if (r.lookalike !== undefined) {
+      this.#emit({ type: "notice", message: `Request ${r.id} used one of your invites but claims the name of your contact ${r.lookalike}; it stays a request (/allow ${r.id} NAME to add it under another name).` });
+      return;
+    }
+    const name = this.allow(r.id);
+    this.#emit({ type: "notice", message: `${name} came with one of your invites: it is a contact now.` });
   }
 
   #listening: { host: string; port: number } | null = null;
@@ -401,6 +426,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     const invite = parseInvite(address);
     if (invite !== null) {
       this.#trust.invited.set(invite.address, invite.fingerprint);
+      if (invite.token !== undefined) this.#inviteTokens.set(invite.address, invite.token);
       address = invite.address;
     }
     const a = parseAddress(address);

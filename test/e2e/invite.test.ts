@@ -27,7 +27,7 @@ describe("invites", () => {
   test("round trip: the invite names the address and fingerprint; dialling it makes a verified contact", async () => {
     const bob = chat(tempHome(homes), "--name", "bob", "--port", "0");
     const port = await bob.port();
-    const line = await inviteOf(bob);
+    const line = (await inviteOf(bob)).replace(/\?t=[0-9a-f]{32}/, ""); // without its token (see the next test)
     const inv = parseInvite(line)!;
     expect(inv.address).toBe(`127.0.0.1:${port}`);
     expect(inv.fingerprint).toBe((await bob.waitFor("identity")).fingerprint.replace(/ /g, ""));
@@ -38,6 +38,28 @@ describe("invites", () => {
     alice.say("hello via invite");
     const m = await bob.waitFor("message", (x) => x.text === "hello via invite");
     expect(m.request).toBe((await bob.waitFor("connected")).request!); // alice is a request to bob until he allows her
+  }, 30_000);
+
+  test("an invite's one-time token makes the dialler a contact at the listener; a second use does not", async () => {
+    const bob = chat(tempHome(homes), "--name", "bob", "--port", "0");
+    await bob.port();
+    const line = await inviteOf(bob);
+    expect(parseInvite(line)!.token).toHaveLength(16);
+    const alice = chat(tempHome(homes), "--name", "alice", "--no-listen", "--connect", line);
+    await alice.waitFor("connected");
+    await bob.waitFor("notice", (n) => n.message.includes("came with one of your invites"));
+    bob.say("welcome alice");
+    expect((await alice.waitFor("message", (m) => m.text === "welcome alice")).peer).toBe("bob");
+    // The same line again, from another key: the token is spent, so it is a request.
+    const carol = chat(tempHome(homes), "--name", "carol", "--no-listen", "--connect", line);
+    await carol.waitFor("connected");
+    const req = await bob.waitFor("connected", (c) => c.peer === "carol");
+    expect(req.request).toBeDefined();
+    bob.say("only for contacts");
+    await alice.waitFor("message", (m) => m.text === "only for contacts");
+    carol.say("/peers");
+    await carol.waitFor("notice", (n) => n.message.includes("connected"));
+    expect(carol.of("message")).toEqual([]);
   }, 30_000);
 
   test("a man in the middle with its own key at the invited address is refused as a key change on first contact", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { formatInvite, localInvites, parseInvite } from "../../../src/chat/trust/invite.ts";
+import { formatInvite, INVITE_TOKEN_TYPE, InviteTokens, localInvites, parseInvite } from "../../../src/chat/trust/invite.ts";
+import { encodeItems } from "../../../src/protocol/items.ts";
 
 const FP = "3d40 17c3 e843 895a 92b7 0aa7 4d1b 7ebc 9c98 2ccf 2ec4 968c c0cd 55f1 2af4 660c";
 const HEX = FP.replace(/ /g, "");
@@ -19,5 +20,30 @@ describe("invite lines", () => {
     expect(all.length).toBeGreaterThan(0);
     expect(all.at(-1)).toBe(`sotto://127.0.0.1:9#${HEX}`);
     for (const l of all) expect(parseInvite(l)?.fingerprint).toBe(HEX);
+  });
+});
+
+describe("invite tokens (PROTOCOL §12)", () => {
+  test("a token rides in the line and parses back", () => {
+    const t = Uint8Array.from({ length: 16 }, (_, i) => i);
+    const line = formatInvite("10.0.0.7", 5000, FP, t);
+    expect(line).toBe(`sotto://10.0.0.7:5000?t=000102030405060708090a0b0c0d0e0f#${HEX}`);
+    expect(parseInvite(line)).toEqual({ address: "10.0.0.7:5000", fingerprint: HEX, token: t });
+    expect(parseInvite(`sotto://10.0.0.7:5000?t=00#${HEX}`)).toBeNull();
+  });
+  test("§12.2 vector: the INVITE_TOKEN item's bytes", () => {
+    const t = Uint8Array.from({ length: 16 }, (_, i) => i);
+    expect(Buffer.from(encodeItems([{ kind: "ext", type: INVITE_TOKEN_TYPE, content: t }])).toString("hex")).toBe("b00010000102030405060708090a0b0c0d0e0f");
+  });
+  test("each token is used once; an unknown or short one never; at most 16 kept", () => {
+    const tokens = new InviteTokens();
+    const a = tokens.make();
+    expect(tokens.use(new Uint8Array(16))).toBe(false);
+    expect(tokens.use(a.subarray(0, 8))).toBe(false);
+    expect(tokens.use(a)).toBe(true);
+    expect(tokens.use(a)).toBe(false);
+    const first = tokens.make();
+    for (let i = 0; i < 16; i++) tokens.make();
+    expect(tokens.use(first)).toBe(false); // dropped: the 17th pushed it out
   });
 });
