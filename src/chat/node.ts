@@ -110,7 +110,11 @@ export class ChatNode implements ChatApi, ContactsApi {
       this.files = new FileTransfers(
         {
           emit: this.#emit,
-          nameOf: (pid) => this.#nameOf(pid),
+          // A request's offers are shown marked, with the name it claims quoted and its fingerprint.
+          nameOf: (pid) => {
+            const r = this.#trust.requests.get(pid);
+            return r === undefined ? this.#nameOf(pid) : `request ${r.id} "${r.claimed}" [${fingerprint(r.publicKey).slice(0, 19)}]`;
+          },
           pidByName: (name) => this.#pidByName(name),
           // Only contacts are offered files: a request receives nothing the person sends.
           connectedPids: () => [...new Set([...this.#links].filter(([s, l]) => s.state === "open" && this.#trust.isContact(l.pid)).map(([, l]) => l.pid))],
