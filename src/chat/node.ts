@@ -105,8 +105,9 @@ export class ChatNode implements ChatApi {
           nameOf: (pid) => this.#nameOf(pid),
           pidByName: (name) => this.#pidByName(name),
           connectedPids: () => [...new Set([...this.#links].filter(([s]) => s.state === "open").map(([, l]) => l.pid))],
+          isContact: () => true,
         },
-        o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false },
+        { partials: join(o.home, "partials"), ...(o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false }) },
       );
     }
   }
@@ -220,6 +221,7 @@ export class ChatNode implements ChatApi {
         this.#emit({ type: "nick", peer: item.name, previous: link.name });
         return;
       case "ext":
+      case "pong": // PROTOCOL §11.4: a PONG may answer the file transfer's probe
         this.files?.onItem(s, item);
         return;
     }

@@ -56,7 +56,7 @@ describe("sotto chat processes sending files", () => {
     want["docs/deep/y.md"] = makeFile(join(src, "docs/deep/y.md"), 1, 3);
     bob.say(`/send ${join(src, "a.txt")} ${join(src, "b.bin")} ${join(src, "docs")}`);
     await until("4 offers", () => tr(alice, "offered").length === 4, 15_000);
-    alice.say("/accept");
+    alice.say("/accept all");
     await until("4 done both sides", () => tr(alice, "done").length === 4 && tr(bob, "done").length === 4, 20_000);
     const downloads = join(alice.home, "downloads");
     for (const [name, sha] of Object.entries(want)) {
