@@ -24,7 +24,8 @@ import type { TransferEvent, TransferPhase } from "../events.ts";
 import { fileKey, hashFile, hex, peekDigest } from "./disk.ts";
 import { placeFile, safeRelativePath } from "./names.ts";
 import { Meter } from "./meter.ts";
-import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, rememberEnded, sameBytes, type Ctx, type Incoming, type SessionFiles } from "./state.ts";
+import { fail } from "../../protocol/errors.ts";
+import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, OFFER_BURST, OFFERS_PER_SECOND, rememberEnded, sameBytes, type Ctx, type Incoming, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
 type Code = keyof typeof FileCode;
@@ -90,7 +91,11 @@ export class Receiver {
     }
     if (sf.in.size >= MAX_OPEN_TRANSFERS) return this.#refuse(sf, it.id, "busy", `at most ${MAX_OPEN_TRANSFERS} open transfers`);
     // An offer costs a hash, a lookup and an event: its rate is per identity (one identity can open many sessions).
-    if (!ctx.takeOffer(sf.pid)) return this.#refuse(sf, it.id, "busy", "too many offers; offer fewer at a time");
+    if (!ctx.takeOffer(sf.pid)) {
+      // A sender that keeps on past its rate is flooding, as a TEXT flood is: the session ends with ALERT busy.
+      if (++sf.overRate > OFFER_BURST) return sf.s.abort(fail("busy", `the peer offered files faster than ${OFFERS_PER_SECOND} a second`));
+      return this.#refuse(sf, it.id, "busy", "too many offers; offer fewer at a time");
+    }
     const sha256 = new Uint8Array(it.sha256);
     const key = fileKey(sf.pid, it.size, sha256, it.name);
     if (this.completed.has(key)) return ctx.send(sf, { kind: "file_received", id: it.id, sha256 });

@@ -134,6 +134,8 @@ export interface SessionFiles {
   probe: Uint8Array | null;
   pumpScheduled: boolean;
   reports: number;
+  /** Offers refused for the sender's rate in this session; past OFFER_BURST the session ends (busy). */
+  overRate: number;
 }
 
 /** What both sides need from the manager. */

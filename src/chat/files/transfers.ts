@@ -178,7 +178,7 @@ export class FileTransfers implements FileApi {
 
   /** Step 1. */
   onReady(s: PeerSession, pid: string): void {
-    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, probe: null, pumpScheduled: false, reports: 0 };
+    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, probe: null, pumpScheduled: false, reports: 0, overRate: 0 };
     this.#sessions.set(s, sf);
     this.#byPid.set(pid, sf);
     this.#sender.offerQueued(pid);

@@ -11,6 +11,7 @@ import { fileKey } from "../../../src/chat/files/disk.ts";
 import { FileCode, MAX_OPEN_TRANSFERS } from "../../../src/protocol/constants.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
+import { OFFER_BURST } from "../../../src/chat/files/state.ts";
 import { Harness, pidOf, type FakeSession } from "./fake-session.ts";
 
 const harnesses: Harness[] = [];
@@ -285,6 +286,21 @@ describe("budgets", () => {
     expect(offered).toBe(a.of("file_pending").length + b.of("file_pending").length);
     const busy = [...a.of("file_reject"), ...b.of("file_reject")].filter((r) => r.code === FileCode.busy);
     expect(busy.length + offered).toBe(1500);
+  });
+
+  test("a session that keeps offering past the rate is ended with busy; another identity's session goes on", () => {
+    const h = harness({ now: () => 1000 });
+    const flood = h.open();
+    const good = h.open();
+    for (let i = 1; i <= 2 * OFFER_BURST + 10 && flood.state === "open"; i++) {
+      h.deliver(flood, { kind: "file_offer", id: BigInt(i), size: 1, sha256: sha(`${i}`), name: `c${i}` });
+      h.deliver(flood, { kind: "file_cancel", id: BigInt(i), code: FileCode.declined, reason: "" });
+    }
+    expect(flood.state).toBe("closed");
+    expect(flood.of("file_reject").filter((r) => r.code === FileCode.busy)).toHaveLength(OFFER_BURST);
+    h.deliver(good, { kind: "file_offer", id: 1n, size: 1, sha256: sha("g"), name: "g" });
+    expect(good.of("file_pending", 1n)).toHaveLength(1);
+    expect(good.state).toBe("open");
   });
 
   test("partial files are open only while being written, within a per-process descriptor budget", async () => {
