@@ -4,14 +4,14 @@
  * may pick up, the disk and descriptor budgets, and the bare /accept.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, linkSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChatError } from "../../../src/chat/events.ts";
 import { fileKey } from "../../../src/chat/files/disk.ts";
 import { FileCode, MAX_OPEN_TRANSFERS } from "../../../src/protocol/constants.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
-import { OFFER_BURST } from "../../../src/chat/files/state.ts";
+import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, OFFER_BURST } from "../../../src/chat/files/state.ts";
 import { Harness, pidOf, type FakeSession } from "./fake-session.ts";
 
 const harnesses: Harness[] = [];
@@ -176,6 +176,38 @@ describe("resume", () => {
   });
 });
 
+describe("a partial that was swapped", () => {
+  for (const how of ["a symlink", "a hard link"] as const) {
+    test(`a partial replaced by ${how} to a file elsewhere between runs is not resumed: the transfer starts at 0 and that file is left alone`, async () => {
+      const home = tempHome("sotto-recv-");
+      const h1 = harness({ autoAccept: true }, home);
+      const s = h1.open();
+      const data = bytes(50_000, 6);
+      h1.deliver(s, { kind: "file_offer", id: 1n, size: data.length, sha256: sha(data), name: "w.bin" });
+      await until("accept", () => s.of("file_accept", 1n)[0]);
+      h1.deliver(s, { kind: "file_chunk", id: 1n, offset: 0, data: data.subarray(0, 20_000) });
+      h1.close();
+      const dir = join(home, "partials");
+      const part = readdirSync(dir).find((n) => n.endsWith(".part"))!;
+      const out = outsideFile();
+      // Same name, another inode: a link to a file elsewhere.
+      rmSync(join(dir, part));
+      if (how === "a symlink") symlinkSync(out.path, join(dir, part));
+      else linkSync(out.path, join(dir, part));
+      const h2 = harness({ autoAccept: true }, home);
+      const s2 = h2.open(s);
+      h2.deliver(s2, { kind: "file_offer", id: 2n, size: data.length, sha256: sha(data), name: "w.bin" });
+      const acc = await until("accept", () => s2.of("file_accept", 2n)[0]);
+      expect(acc.offset).toBe(0);
+      for (let off = 0; off < data.length; off += 25_000) h2.deliver(s2, { kind: "file_chunk", id: 2n, offset: off, data: data.subarray(off, off + 25_000) });
+      h2.deliver(s2, { kind: "file_done", id: 2n });
+      await until("received", () => s2.of("file_received", 2n)[0]);
+      expect(new Uint8Array(readFileSync(join(home, "downloads", "w.bin")))).toEqual(data);
+      out.unchanged();
+    });
+  }
+});
+
 describe("disk", () => {
   test("the sum of accepted sizes is checked against free space with a margin, not each offer alone", async () => {
     const MiB = 1 << 20;
@@ -270,6 +302,16 @@ describe("budgets", () => {
     expect(h.ft.list()).toEqual([]);
     h.deliver(b, { kind: "file_offer", id: 11n, size: 1, sha256: sha("b11"), name: "b11" });
     expect(b.of("file_pending", 11n)).toHaveLength(1);
+  });
+
+  test(`offers waiting for the person are bounded over every peer too (${MAX_PENDING_TOTAL})`, () => {
+    const h = harness();
+    const peers = Array.from({ length: Math.ceil(MAX_PENDING_TOTAL / MAX_PENDING_PER_PEER) + 1 }, () => h.open());
+    for (const p of peers) for (let i = 1; i <= MAX_PENDING_PER_PEER; i++) h.deliver(p, { kind: "file_offer", id: BigInt(i), size: 1, sha256: sha(`${pidOf(p)}${i}`), name: `t${i}` });
+    const pending = peers.reduce((n, p) => n + p.of("file_pending").length, 0);
+    expect(pending).toBe(MAX_PENDING_TOTAL);
+    expect(peers.at(-1)!.of("file_reject").every((r) => r.code === FileCode.busy)).toBe(true);
+    expect(h.ft.list()).toHaveLength(MAX_PENDING_TOTAL);
   });
 
   test("offers from one identity have a rate: churn beyond the burst is refused busy, without events", () => {
