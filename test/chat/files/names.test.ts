@@ -3,7 +3,7 @@
  * can only go down from the download folder; placeFile never replaces a file.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAX_COMPONENT_BYTES, MAX_DEPTH, placeFile, safeComponent, safeRelativePath } from "../../../src/chat/files/names.ts";
@@ -106,6 +106,23 @@ describe("placeFile", () => {
     const part = partialPath(d, "b".repeat(32));
     writeFileSync(part, "x");
     expect(placeFile(part, d, "sub/x.txt")).toBe(join(d, "x.txt"));
+  });
+  test("across filesystems (no hard link) the file is copied exclusively, never through a planted link", () => {
+    const other = "/dev/shm";
+    // Skipped when /dev/shm is missing or on the same device as the temp folder: there is no cross-device case to test.
+    if (!existsSync(other) || statSync(other).dev === statSync(tmpdir()).dev) return;
+    const src = mkdtempSync(join(other, "sotto-names-"));
+    dirs.push(src);
+    const d = dir();
+    const elsewhere = join(dir(), "target.txt");
+    writeFileSync(elsewhere, "keep");
+    symlinkSync(elsewhere, join(d, "a.txt"));
+    const part = join(src, "p.part");
+    writeFileSync(part, "copied");
+    expect(placeFile(part, d, "a.txt")).toBe(join(d, "a (1).txt"));
+    expect(readFileSync(join(d, "a (1).txt"), "utf8")).toBe("copied");
+    expect(readFileSync(elsewhere, "utf8")).toBe("keep");
+    expect(existsSync(part)).toBe(false);
   });
   test("a folder of the name that is a link is not followed: the file lands at the top under its bare name", () => {
     const d = dir();
