@@ -5,7 +5,7 @@
  * against our own prefix, and a lost session pauses and re-offers.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FileCode, MAX_OPEN_TRANSFERS } from "../../../src/protocol/constants.ts";
 import type { Item } from "../../../src/protocol/items.ts";
@@ -116,6 +116,26 @@ describe("sending", () => {
     expect(got.map((c) => c.offset)).toEqual(got.map((_, i) => i * 10_000));
     expect(Buffer.concat(got.map((c) => c.data)).equals(Buffer.from(data))).toBe(true);
     expect(s.of("file_done", offer.id)).toHaveLength(1);
+  });
+
+  test("files are open only while their chunks are read: 64 accepted transfers to a peer that stops reading hold no descriptor", async () => {
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const h = harness({ highWater: 50_000, chunkBytes: 10_000 });
+    const s = h.open();
+    s.holdOutput = true;
+    h.ft.send(files(MAX_OPEN_TRANSFERS, bytes(200_000, 6)));
+    await until("offers", () => s.of("file_offer").length === MAX_OPEN_TRANSFERS);
+    s.drain();
+    const before = fds();
+    for (const o of s.of("file_offer")) h.deliver(s, { kind: "file_accept", id: o.id, offset: 0, prefix: sha("") });
+    await until("accepted", () => h.transfers("accepted").length === MAX_OPEN_TRANSFERS);
+    await until("chunks queued up to HIGH_WATER", () => s.bufferedAmount >= 50_000);
+    expect(fds()).toBeLessThanOrEqual(before);
+    for (let i = 0; i < 3; i++) {
+      s.drain();
+      h.ft.onDrain(s);
+    }
+    expect(fds()).toBeLessThanOrEqual(before);
   });
 
   test("a resume: the prefix is checked against our own bytes; a false one is CANCEL resume_mismatch and one new offer at 0", async () => {
