@@ -14,8 +14,8 @@
  *   4. FILE_DONE: all bytes, H = sha256 → placed under its final name in the download
  *      folder without following links (names.ts), FILE_RECEIVED. Any failure deletes
  *      the partial and says why;
- *   5. a lost session keeps the partials of accepted transfers (paused, for the next
- *      offer) and drops the rest: offers never answered, and accepted ones with no byte.
+ *   5. a lost session keeps the transfers the person accepted (paused, for the next
+ *      offer) and drops the rest: offers never answered, and auto-accepted ones with no byte.
  */
 import { FileCode, MAX_OPEN_TRANSFERS } from "../../protocol/constants.ts";
 import { fileCodeName, type FileItem } from "../../protocol/files.ts";
@@ -323,7 +323,9 @@ export class Receiver {
       if (t.partial !== null) this.#ctx.partials.release(t.partial);
       t.sf = null;
       t.hasher = null;
-      if (!t.accepted || t.partial === null) {
+      // What --accept-files took without a byte costs the sender nothing to offer again, so it is not kept;
+      // what the person accepted is (the next offer of it goes on without asking).
+      if (!t.accepted || (t.partial === null && this.#ctx.autoAccept)) {
         const reason = t.accepted ? "the peer left before sending any of it; it is offered again when the peer is back" : "the peer left before the offer was answered";
         this.end(t, "cancelled", { code: "declined", reason }, false);
       } else if (t.state === "hashing" || t.state === "receiving") {

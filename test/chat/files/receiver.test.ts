@@ -208,6 +208,24 @@ describe("a partial that was swapped", () => {
   }
 });
 
+describe("a lost session", () => {
+  test("what the person accepted stays accepted (the next offer goes on without asking); what waited for an answer is dropped", async () => {
+    const h = harness();
+    const s1 = h.open();
+    h.deliver(s1, { kind: "file_offer", id: 1n, size: 10, sha256: sha("k"), name: "keep.bin" });
+    h.deliver(s1, { kind: "file_offer", id: 2n, size: 10, sha256: sha("d"), name: "drop.bin" });
+    h.ft.accept(h.ft.list().find((t) => t.name === "keep.bin")!.id);
+    await until("accept", () => s1.of("file_accept", 1n)[0]);
+    h.lose(s1);
+    expect(h.ft.list().map((t) => t.name)).toEqual(["keep.bin"]);
+    expect(h.transfers("cancelled").map((e) => e.name)).toEqual(["drop.bin"]);
+    const s2 = h.open(s1);
+    h.deliver(s2, { kind: "file_offer", id: 7n, size: 10, sha256: sha("k"), name: "keep.bin" });
+    expect((await until("accept", () => s2.of("file_accept", 7n)[0])).offset).toBe(0);
+    expect(h.transfers("offered")).toHaveLength(2);
+  });
+});
+
 describe("disk", () => {
   test("the sum of accepted sizes is checked against free space with a margin, not each offer alone", async () => {
     const MiB = 1 << 20;
