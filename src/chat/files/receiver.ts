@@ -76,7 +76,7 @@ export class Receiver {
   sweep(maxAgeMs: number): void {
     for (const t of [...this.byKey.values()]) {
       if (t.sf !== null || t.partial === null || this.#ctx.partials.age(t.partial) <= maxAgeMs) continue;
-      this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${Math.round(maxAgeMs / 3_600_000)} h; the partial file was deleted` }, true);
+      this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
     }
   }
 
@@ -358,4 +358,11 @@ export class Receiver {
   close(): void {
     this.#ctx.partials.close();
   }
+}
+
+/** A duration for a person: "7 days", "3 hours", "20 seconds". */
+function span(ms: number): string {
+  const [n, unit] = ms >= 86_400_000 ? [ms / 86_400_000, "day"] : ms >= 3_600_000 ? [ms / 3_600_000, "hour"] : [Math.max(1, ms / 1000), "second"];
+  const r = Math.round(n);
+  return `${r} ${unit}${r === 1 ? "" : "s"}`;
 }

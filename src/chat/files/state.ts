@@ -1,7 +1,7 @@
 /**
  * The state the file transfer keeps (PROTOCOL §11.4), shared by the sender side
- * (transfer-send.ts), the receiver side (transfer-recv.ts) and the manager that routes
- * items to them (transfer.ts).
+ * (sender.ts), the receiver side (receiver.ts) and the manager that routes items to
+ * them (transfers.ts).
  *
  *   Outgoing   one file offered to one peer; lives across sessions until delivered or ended.
  *   Incoming   one file offered by one peer; lives across sessions (paused) until done or ended.

@@ -46,7 +46,7 @@ export interface TransferHost {
 
 /** Sender identities whose offer rate is remembered (a forgotten one had refilled anyway). */
 const MAX_RATED_PEERS = 4096;
-/** How often paused partials are checked against their bounded age. */
+/** How often paused partials are checked against their bounded age (more often when the age is shorter). */
 const SWEEP_EVERY_MS = 3_600_000;
 
 const TO_RECEIVER: ReadonlySet<number> = new Set([FileType.FILE_OFFER, FileType.FILE_CHUNK, FileType.FILE_DONE, FileType.FILE_CANCEL]);
@@ -120,7 +120,7 @@ export class FileTransfers implements FileApi {
     this.#tick.unref?.();
     const maxAge = o.partialMaxAgeMs ?? DEFAULT_PARTIAL_MAX_AGE_MS;
     this.#receiver.loadPartials(maxAge);
-    this.#sweep = setInterval(() => this.#receiver.sweep(maxAge), SWEEP_EVERY_MS);
+    this.#sweep = setInterval(() => this.#receiver.sweep(maxAge), Math.max(1, Math.min(SWEEP_EVERY_MS, maxAge)));
     this.#sweep.unref?.();
   }
 

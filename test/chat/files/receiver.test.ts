@@ -272,6 +272,20 @@ describe("disk", () => {
     expect(readdirSync(dir).filter((n) => n.endsWith(".part"))).toEqual([]);
   });
 
+  test("a paused partial whose sender does not come back within the bounded age is deleted while the chat runs", async () => {
+    const h = harness({ autoAccept: true, partialMaxAgeMs: 200 });
+    const s = h.open();
+    h.deliver(s, { kind: "file_offer", id: 1n, size: 1000, sha256: sha("z"), name: "gone.bin" });
+    await until("accept", () => s.of("file_accept", 1n)[0]);
+    h.deliver(s, { kind: "file_chunk", id: 1n, offset: 0, data: bytes(500) });
+    h.lose(s);
+    expect(h.ft.list().map((t) => t.state)).toEqual(["paused"]);
+    const cancelled = await until("swept", () => h.transfers("cancelled")[0]);
+    expect(cancelled.reason).toContain("partial file was deleted");
+    expect(h.ft.list()).toEqual([]);
+    expect(readdirSync(join(h.home, "partials")).filter((n) => n.endsWith(".part"))).toEqual([]);
+  });
+
   test("an offer never accepted leaves no partial behind", async () => {
     const h = harness({ autoAccept: true });
     const s = h.open();
