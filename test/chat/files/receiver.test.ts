@@ -4,7 +4,7 @@
  * may pick up, the disk and descriptor budgets, and the bare /accept.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, linkSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, linkSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChatError } from "../../../src/chat/events.ts";
 import { fileKey } from "../../../src/chat/files/disk.ts";
@@ -140,6 +140,28 @@ describe("no received byte lands outside the download folder", () => {
     const key = fileKey(pidOf(s), data.length, sha(data), "p.bin");
     expect(parts[0]!.includes(key.slice(0, 16))).toBe(false);
     expect(statSync(join(partials, parts[0]!)).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("the partials folder", () => {
+  test("a partials folder that is a link, or open to others, is refused or closed up before any byte is written", () => {
+    const home = tempHome("sotto-recv-");
+    const elsewhere = tempHome("sotto-elsewhere-");
+    symlinkSync(elsewhere, join(home, "partials"));
+    let err: unknown;
+    try {
+      harness({}, home);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ChatError);
+    expect((err as ChatError).code).toBe("state");
+    expect((err as Error).message).toContain("not a link");
+    const home2 = tempHome("sotto-recv-");
+    mkdirSync(join(home2, "partials"), { mode: 0o777 });
+    chmodSync(join(home2, "partials"), 0o777);
+    harness({}, home2);
+    expect(statSync(join(home2, "partials")).mode & 0o777).toBe(0o700);
   });
 });
 
