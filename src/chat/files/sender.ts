@@ -222,7 +222,8 @@ export class Sender {
   /** PROTOCOL §11.4: no answer in time: the peer cannot receive files; nothing more is offered to it. */
   unsupported(sf: SessionFiles): void {
     for (const t of [...this.all]) {
-      if (t.pid === sf.pid && (t.sf === sf || t.state === "queued")) this.end(t, "unsupported", { reason: "the peer cannot receive files" });
+      // Those still being hashed too: they would wait for this peer forever.
+      if (t.pid === sf.pid && (t.sf === sf || t.state === "queued" || t.state === "hashing")) this.end(t, "unsupported", { reason: "the peer cannot receive files" });
     }
   }
 

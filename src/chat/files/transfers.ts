@@ -260,7 +260,10 @@ export class FileTransfers implements FileApi {
   send(paths: string[], to?: string): number {
     const files = collectFiles(paths);
     let pids = to !== undefined ? [this.#host.pidByName(to)] : this.#host.connectedPids();
-    if (pids.length === 0) throw new ChatError("not_connected", "No peer is connected, so there is no one to send files to; /connect host:port dials one.");
+    // Files go to contacts only: a request (an unknown key that dialled us) learns nothing of them.
+    if (to !== undefined && !this.#host.isContact(pids[0]!)) throw new ChatError("unknown_peer", `${this.#host.nameOf(pids[0]!)} is not one of your contacts, so no file was offered`);
+    pids = pids.filter((pid) => this.#host.isContact(pid));
+    if (pids.length === 0) throw new ChatError("not_connected", "No contact is connected, so there is no one to send files to; /connect host:port dials one.");
     pids = pids.filter((pid) => this.#byPid.get(pid)?.unsupported !== true);
     if (pids.length === 0) throw new ChatError("files_unsupported", `${to === undefined ? "no connected peer" : this.#host.nameOf(this.#host.pidByName(to))} can receive files (the peer cannot receive files: it did not answer an offer)`);
     for (const f of files) {

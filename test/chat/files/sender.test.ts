@@ -92,6 +92,22 @@ describe("the answer to an offer is awaited while the session lives (PROTOCOL §
   });
 });
 
+describe("to contacts only", () => {
+  test("/send offers nothing to a key that is not a contact: named, it is refused; to everyone, it is left out", async () => {
+    const h = harness();
+    const contact = h.open();
+    const request = h.open();
+    h.allContacts = false;
+    h.contacts.add(Buffer.from(contact.peerIdentity).toString("hex"));
+    const f = files(1, bytes(10));
+    expect(() => h.ft.send(f, `peer-${Buffer.from(request.peerIdentity).toString("hex").slice(0, 4)}`)).toThrow("not one of your contacts");
+    expect(h.ft.send(f)).toBe(1);
+    await until("offer to the contact", () => contact.of("file_offer")[0]);
+    await Bun.sleep(20);
+    expect(request.sent).toEqual([]);
+  });
+});
+
 describe("sending", () => {
   test("chunks are queued only while the session holds less than HIGH_WATER, and go on at each drain", async () => {
     const highWater = 100_000;
