@@ -118,8 +118,10 @@ export class ChatNode implements ChatApi, ContactsApi {
           pidByName: (name) => this.#pidByName(name),
           // Only contacts are offered files: a request receives nothing the person sends.
           connectedPids: () => [...new Set([...this.#links].filter(([s, l]) => s.state === "open" && this.#trust.isContact(l.pid)).map(([, l]) => l.pid))],
+          // Offers are taken from contacts only (files/transfers.ts): the contacts model answers.
+          isContact: (pid) => this.#trust.isContact(pid),
         },
-        o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false },
+        { partials: join(o.home, "partials"), ...(o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false }) },
       );
     }
   }
@@ -202,7 +204,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     const rate = this.#o.textPerSecond ?? 1000;
     const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()));
     this.#links.set(s, link);
-    // A request gets no outbox: nothing typed is queued for it (SECURITY.md §8).
+    // A request gets no outbox: nothing typed is queued for it (SECURITY.md §9).
     if (request === undefined) this.#outbox.arrived(pid, name);
     this.#emit({
       type: "connected",
@@ -258,6 +260,9 @@ export class ChatNode implements ChatApi, ContactsApi {
       }
       case "ext":
         if (item.type === INVITE_TOKEN_TYPE) return this.#inviteToken(link.pid, item.content);
+        this.files?.onItem(s, item);
+        return;
+      case "pong": // PROTOCOL §11.4: a PONG may answer the file transfer's probe
         this.files?.onItem(s, item);
         return;
     }
@@ -319,7 +324,7 @@ export class ChatNode implements ChatApi, ContactsApi {
   }
 
   sendAll(text: string): number {
-    // Recipients are contacts only: never a request, connected or gone (SECURITY.md §8).
+    // Recipients are contacts only: never a request, connected or gone (SECURITY.md §9).
     const pids = new Set<string>();
     for (const l of this.#links.values()) if (this.#trust.isContact(l.pid)) pids.add(l.pid);
     for (const pid of this.#outbox.waiting()) if (this.#trust.isContact(pid)) pids.add(pid);

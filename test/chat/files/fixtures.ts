@@ -47,12 +47,12 @@ export class Fixture {
   }
 
   /** A raw peer ("mallory") connected to 127.0.0.1:port (identity kept in `home`); `got` collects the file items it receives. */
-  async mallory(port: number, home = this.dir()): Promise<Mallory> {
+  async mallory(port: number, home = this.dir(), name = "mallory"): Promise<Mallory> {
     const identity = loadOrCreateIdentity(home);
     const got: FileItem[] = [];
     const p = new Peer({
       identity,
-      profile: { instance: new Uint8Array(randomBytes(8)), name: "mallory" },
+      profile: { instance: new Uint8Array(randomBytes(8)), name },
       events: { onItem: (_s, it) => void (it.kind === "ext" && isFileType(it.type) && got.push(decodeFileItem(it.type, new Uint8Array(it.content)))) },
     });
     this.peers.push(p);
