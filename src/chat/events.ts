@@ -3,9 +3,13 @@
  * Every string that came from a peer is raw here; front ends sanitize before printing
  * (sanitize.ts). JSON mode prints these objects one per line.
  */
+/** The version of the --json events (docs/EVENTS.md); carried by the first event, `identity`. */
+export const EVENTS_VERSION = 1;
+
 export type ChatEvent =
-  | { type: "listening"; host: string; port: number; fingerprint: string }
-  | { type: "identity"; fingerprint: string; created: boolean; path: string }
+  /** `addresses`: host:port a friend can dial (every local interface address for a wildcard bind). */
+  | { type: "listening"; host: string; port: number; fingerprint: string; addresses?: string[] }
+  | { type: "identity"; fingerprint: string; created: boolean; path: string; version?: number }
   | {
       type: "connected";
       peer: string;

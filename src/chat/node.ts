@@ -20,7 +20,8 @@ import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
-import { ChatError, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
+import { listenAddresses } from "./addresses.ts";
+import { ChatError, EVENTS_VERSION, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
@@ -144,11 +145,11 @@ export class ChatNode implements ChatApi {
   static async start(o: ChatOptions, listener: ChatListener): Promise<ChatNode> {
     checkName(o.name);
     const node = new ChatNode(o, listener);
-    listener({ type: "identity", fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
+    listener({ type: "identity", version: EVENTS_VERSION, fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
     if (o.listen) {
       try {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
-        listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint });
+        listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint, addresses: listenAddresses(o.listen.host, port) });
       } catch (e) {
         throw new ChatError("listen_failed", (e as Error).message);
       }

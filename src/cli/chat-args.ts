@@ -6,6 +6,7 @@
  * last value), so argv is parsed here with node:util parseArgs in strict mode, which
  * rejects unknown flags and collects every `--connect`; `--connect a:1,b:2` works too.
  */
+import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -68,17 +69,34 @@ export function parseHost(s: string): string | null {
 }
 
 /**
- * The user's login name ($USER, $LOGNAME, %USERNAME%, else the OS account) when it is a
- * valid display name, else "me". @throws never
+ * The user's login name ($USER, $LOGNAME, %USERNAME%, else the OS account, else the
+ * passwd entry of our uid) when it is a valid display name, else "me". Bun's
+ * os.userInfo() answers "unknown" when it cannot look the account up (containers), and
+ * that is never taken as a name. @throws never
  */
-export function defaultName(env: Record<string, string | undefined> = process.env): string {
+export function defaultName(env: Record<string, string | undefined> = process.env, passwd = "/etc/passwd"): string {
   const candidates = [env.USER, env.LOGNAME, env.USERNAME];
   try {
-    candidates.push(userInfo().username);
+    const u = userInfo().username;
+    if (u !== "unknown") candidates.push(u);
   } catch {
     // no passwd entry (containers): the environment is all we have
   }
+  candidates.push(passwdName(passwd));
   return candidates.find((n): n is string => n !== undefined && isValidPeerName(n)) ?? "me";
+}
+
+/** The name of our uid in `path` (name:x:uid:...), or undefined. */
+function passwdName(path: string): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return undefined; // unreadable or absent: fall through to "me"
+  }
+  return text.split("\n").map((l) => l.split(":")).find((f) => f[2] === String(uid))?.[0];
 }
 
 /**

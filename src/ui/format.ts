@@ -80,7 +80,11 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     case "identity":
       return status("dim", `your fingerprint: ${c("bold", ln(e.fingerprint))}`, e.created ? `a new identity key was created at ${ln(e.path)}` : `identity key: ${ln(e.path)}`);
     case "listening":
-      return status("green", `listening on ${ln(e.host)}:${e.port}; a friend connects with --connect <your address>:${e.port}`);
+    {
+      const addrs = (e.addresses ?? []).map(ln);
+      if (addrs.length === 0) return status("green", `listening on ${ln(e.host)}:${e.port}; a friend connects with --connect <your address>:${e.port}`);
+      return status("green", `listening on ${addrs.join(", ")}`, `a friend connects with --connect ${addrs[0]}`);
+    }
     case "connected": {
       const lines = [
         `${c("green", "connected")} to ${c("bold", nm(e.peer))} at ${ln(e.address)} (${e.role === "initiator" ? "we dialled" : "they dialled"})${e.verified ? `, ${c("green", "verified ✓")}` : ""}`,
@@ -170,4 +174,14 @@ function transferText(e: TransferEvent, c: (name: PaintName, s: string) => strin
     case "unsupported":
       return block("✗", "red", [`[${e.id}] the peer cannot receive files: ${who} did not answer the offer of ${file}; nothing was sent`]);
   }
+}
+
+/**
+ * One event as one JSON line (--json). JSON.stringify leaves U+0085, U+2028, U+2029 and
+ * the other C1 controls raw, and line splitters (Python's splitlines, JavaScript's
+ * line terminators, NEL-aware tools) cut there, so they are written as \u escapes; the
+ * parsed value is unchanged. See docs/EVENTS.md. @throws never
+ */
+export function jsonLine(e: object): string {
+  return JSON.stringify(e).replace(/[\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { ChatEvent } from "../../src/chat/events.ts";
-import { formatEvent } from "../../src/ui/format.ts";
+import { formatEvent, jsonLine } from "../../src/ui/format.ts";
 
 const FP_A = "aaaa 1111 2222 3333 4444 5555 6666 7777 8888 9999 aaaa bbbb cccc dddd eeee ffff";
 const FP_B = "bbbb 0000 1111 2222 3333 4444 5555 6666 7777 8888 9999 aaaa bbbb cccc dddd eeee";
@@ -129,5 +129,17 @@ describe("status lines", () => {
     const e: ChatEvent = { type: "notice", message: "first\nsecond" };
     expect(formatEvent(e, COLORLESS)).toBe("• first\n  second");
     expect(formatEvent(e, { color: false, oneLine: true })).toBe("• first | second");
+  });
+});
+
+describe("jsonLine", () => {
+  test("each event is exactly one line for any line splitter (U+2028, U+2029, U+0085, C1 such as U+009B)", () => {
+    const nasty = "a\u2028b\u2029c\u0085d\u009b2Je\u000bf\u001cg\r\nh";
+    const events = Array.from({ length: 5 }, (_, i) => ({ type: "message", peer: `p${i}\u2028`, text: nasty, i }));
+    const out = events.map((e) => `${jsonLine(e)}\n`).join("");
+    // Python's str.splitlines() boundaries, a superset of JavaScript's line terminators.
+    const lines = out.split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/).filter((l) => l !== "");
+    expect(lines).toHaveLength(5);
+    expect(lines.map((l) => JSON.parse(l))).toEqual(events);
   });
 });
