@@ -24,13 +24,14 @@ export type ChatEvent =
   | { type: "sent"; peer: string; id: string; text: string; private: boolean }
   | { type: "ack"; peer: string; id: string }
   | { type: "nick"; peer: string; previous: string }
-  | { type: "disconnected"; peer: string; address: string; reason: string; code?: string }
+  /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
+  | { type: "disconnected"; peer: string; address: string; reason: string; code?: string; alert?: number }
   | { type: "reconnecting"; address: string; inMs: number; attempt: number }
   | { type: "key_changed"; address: string; pinnedName: string; pinned: string; presented: string }
   | { type: "rejected"; address: string; fingerprint: string; reason: string }
   /** Connections turned away at accept with ALERT busy (a cap was full), counted per second. */
   | { type: "refused"; address: string; reason: string; count: number }
-  | { type: "error"; message: string; code?: string }
+  | { type: "error"; message: string; code?: string; alert?: number }
   | { type: "notice"; message: string }
   | { type: "queued"; count: number }
   | TransferEvent;

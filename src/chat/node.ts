@@ -21,6 +21,7 @@ import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
 import { listenAddresses } from "./addresses.ts";
+import { explain } from "./explain.ts";
 import { ChatError, EVENTS_VERSION, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
@@ -151,7 +152,7 @@ export class ChatNode implements ChatApi {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
         listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint, addresses: listenAddresses(o.listen.host, port) });
       } catch (e) {
-        throw new ChatError("listen_failed", (e as Error).message);
+        throw new ChatError("listen_failed", `cannot listen on ${o.listen.host}:${o.listen.port}: ${explain(e, { who: "", address: `${o.listen.host}:${o.listen.port}`, listening: true }).message}`);
       }
     }
     for (const a of o.connect) node.connect(a);
@@ -240,12 +241,14 @@ export class ChatNode implements ChatApi {
     }
     if (this.#closing && link === undefined) return;
     const e = info.error;
+    const x = e ? explain(e, { who: link?.name ?? s.address, address: s.address }) : null;
     this.#emit({
       type: "disconnected",
-      peer: link?.name ?? "?",
+      peer: link?.name ?? s.address,
       address: s.address,
-      reason: e ? e.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
+      reason: x ? x.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
       ...(e instanceof ProtocolError ? { code: e.code } : {}),
+      ...(x?.alert !== undefined ? { alert: x.alert } : {}),
     });
   }
 

@@ -28,6 +28,15 @@ export interface FormatOptions {
   knownPeers?: string;
 }
 
+/** known_peers' address for a peer that dialled us (trust/known-peers.ts INBOUND). */
+const INBOUND_ADDRESS = "*";
+
+/** A refusal reason in words, with what to do. */
+function plainReason(r: string): string {
+  if (r === "not pinned and --strict is on") return "its key is not in your known_peers and --strict accepts only those; to let it in, start without --strict once (first contact), then /verify it";
+  return r;
+}
+
 /** Longest name shown; longer names are cut with "…" (known_peers names are at most 32). */
 const NAME_MAX = 40;
 
@@ -103,7 +112,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     case "nick":
       return status("cyan", `${nm(e.previous)} is now known as ${c("bold", nm(e.peer))}`);
     case "disconnected":
-      return status("yellow", `${c("yellow", "disconnected")} from ${c("bold", nm(e.peer))} at ${ln(e.address)}: ${ln(e.reason)}${e.code ? ` (${ln(e.code)})` : ""}`);
+      // The code stays in --json; a person reads the sentence (chat/explain.ts).
+      return status("yellow", `${c("yellow", "disconnected")} from ${c("bold", nm(e.peer))}${e.peer === e.address ? "" : ` at ${ln(e.address)}`}: ${ln(e.reason)}`);
     case "reconnecting":
       return status("yellow", `reconnecting to ${ln(e.address)} in ${(e.inMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
     case "key_changed": {
@@ -119,7 +129,10 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return block("!!", "red", lines.map((l) => c("red", l)));
     }
     case "rejected":
-      return block("✗", "red", [`${c("red", "refused")} ${ln(e.address)}: ${ln(e.reason)}`, `fingerprint: ${ln(e.fingerprint)}`]);
+      return block("✗", "red", [
+        `${c("red", "refused")} ${e.address === INBOUND_ADDRESS ? "a peer that dialled us" : ln(e.address)}: ${plainReason(ln(e.reason))}`,
+        `fingerprint: ${ln(e.fingerprint)}`,
+      ]);
     case "refused":
       return block("•", "yellow", [`${c("yellow", `turned away ${e.count} connection${e.count === 1 ? "" : "s"}`)} (latest from ${ln(e.address)}): ${ln(e.reason)}`]);
     case "error":
@@ -143,7 +156,8 @@ function transferText(e: TransferEvent, c: (name: PaintName, s: string) => strin
   const pct = (n: number) => `${e.size === 0 ? 100 : Math.floor((n / e.size) * 100)}%`;
   const resume = e.offset ? `, resuming at ${formatBytes(e.offset)} (${pct(e.offset)})` : "";
   const send = e.direction === "send";
-  const reason = `${ln(e.reason ?? "")}${e.code ? ` (${ln(e.code)})` : ""}`;
+  // The code stays in --json; the text says the reason once ("declined", not "declined (declined)").
+  const reason = ln(e.reason || e.code || "");
   switch (e.phase) {
     case "progress":
       return null;
