@@ -21,7 +21,7 @@ export type ChatEvent =
       verified: boolean;
     }
   | { type: "message"; peer: string; fingerprint: string; id: string; text: string; time: number; private: boolean }
-  | { type: "sent"; peer: string; id: string; text: string; private: boolean }
+  | { type: "sent"; peer: string; id: string; text: string; private: boolean; time?: number }
   | { type: "ack"; peer: string; id: string }
   | { type: "nick"; peer: string; previous: string }
   /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
@@ -34,7 +34,31 @@ export type ChatEvent =
   | { type: "error"; message: string; code?: string; alert?: number }
   | { type: "notice"; message: string }
   | { type: "queued"; count: number }
+  /** Kept lines (src/chat/delivery/history.ts): the last ones per contact at `start`, or a /history page (of `peer`, or of everyone). */
+  | { type: "history"; peer?: string; lines: HistoryEntry[]; start: boolean }
+  /** /clear NAME: `count` lines with `peer` were forgotten. */
+  | { type: "history_cleared"; peer: string; count: number }
   | TransferEvent;
+
+/** One kept line of a conversation: `from` "in" (the contact wrote it) or "out" (we did); `peer` is the contact. */
+export interface HistoryEntry {
+  peer: string;
+  fingerprint: string;
+  from: "in" | "out";
+  text: string;
+  time: number;
+  private: boolean;
+}
+
+/** Conversation history (absent with --no-history). */
+export interface HistoryApi {
+  /** Emit a "history" event with the last `n` lines with `name`, or with everyone. @throws ChatError unknown_peer. */
+  show(name?: string, n?: number): void;
+  /** Forget every line with `name`; returns how many. @throws ChatError unknown_peer. */
+  clear(name: string): number;
+  /** Emit the last lines per contact (the chat's start). */
+  atStart(): void;
+}
 
 /** Where a transfer is (PROTOCOL §11.4), as the front ends show it. */
 export type TransferPhase =
@@ -154,6 +178,8 @@ export interface ChatApi {
   close(): Promise<void>;
   /** File transfer; absent when this chat runs without it. */
   readonly files?: FileApi;
+  /** Conversation history; absent with --no-history. */
+  readonly history?: HistoryApi;
 }
 
 export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported";

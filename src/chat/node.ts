@@ -22,7 +22,7 @@ import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
 import { listenAddresses } from "./addresses.ts";
 import { explain } from "./explain.ts";
-import { ChatError, EVENTS_VERSION, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
+import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
@@ -31,6 +31,7 @@ import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
 import { ChatStore } from "./delivery/store.ts";
+import { History, historyApi } from "./delivery/history.ts";
 import { FileTransfers, type FileOptions } from "./files/transfers.ts";
 
 export interface ChatOptions {
@@ -43,6 +44,8 @@ export interface ChatOptions {
   limits?: Partial<Limits>;
   /** File transfer; default: on, into `home/downloads`, asking before each file. `false`: off (the peer cannot receive files). */
   files?: FileOptions | false;
+  /** Keep conversations in state.db (src/chat/delivery/history.ts); default true (--no-history: false). */
+  history?: boolean;
   /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default 1000. */
   textPerSecond?: number;
 }
@@ -64,6 +67,9 @@ export class ChatNode implements ChatApi {
   readonly #store: ChatStore;
   /** File transfer (absent when ChatOptions.files is false). */
   readonly files?: FileTransfers;
+  /** Conversation history (absent with ChatOptions.history false). */
+  readonly history?: HistoryApi;
+  readonly #kept?: History;
   #closing = false;
 
   private constructor(o: ChatOptions, emit: ChatListener) {
@@ -100,6 +106,14 @@ export class ChatNode implements ChatApi {
         onRefused: (address, reason) => this.#refused(address, reason),
       },
     });
+    if (o.history !== false) {
+      try {
+        this.#kept = new History(o.home);
+      } catch (e) {
+        throw new ChatError("state", (e as Error).message);
+      }
+      this.history = historyApi(this.#kept, { resolve: (n) => this.#pidOrUndefined(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
+    }
     if (o.files !== false) {
       this.files = new FileTransfers(
         {
@@ -155,6 +169,7 @@ export class ChatNode implements ChatApi {
         throw new ChatError("listen_failed", `cannot listen on ${o.listen.host}:${o.listen.port}: ${explain(e, { who: "", address: `${o.listen.host}:${o.listen.port}`, listening: true }).message}`);
       }
     }
+    node.history?.atStart();
     for (const a of o.connect) node.connect(a);
     return node;
   }
@@ -208,7 +223,9 @@ export class ChatNode implements ChatApi {
         if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? 1000} a second`));
         const inst = toHex(s.peerProfile!.instance);
         if (item.id > this.#outbox.lastShown(link.pid, inst)) {
-          this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });
+          const time = Date.now();
+          this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time, private: false });
+          this.#kept?.add({ pid: link.pid, peer: link.name, dir: "in", text: item.text, time, private: false });
           this.#outbox.shown(link.pid, inst, item.id);
         }
         link.ack(this.#outbox.lastShown(link.pid, inst));
@@ -292,7 +309,9 @@ export class ChatNode implements ChatApi {
   #queue(pid: string, text: string, priv = false): void {
     const id = this.#outbox.queue(pid, text);
     for (const link of this.#links.values()) if (link.pid === pid) link.pump();
-    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv });
+    const time = Date.now();
+    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, time });
+    this.#kept?.add({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv });
   }
 
   connect(address: string): void {
@@ -385,6 +404,16 @@ export class ChatNode implements ChatApi {
     this.files?.close();
     await this.#peer.close("bye");
     this.#store.close();
+    this.#kept?.close();
+  }
+
+  #pidOrUndefined(name: string): string | undefined {
+    try {
+      return this.#pidByName(name);
+    } catch (e) {
+      if (e instanceof ChatError) return undefined;
+      throw e;
+    }
   }
 }
 

@@ -34,6 +34,8 @@ export const chatArgs = {
   home: { type: "string", valueHint: "dir", description: "folder of the identity key and known_peers (default: $SOTTO_HOME, else ~/.config/sotto)" },
   json: { type: "boolean", description: "print one JSON object per event (line mode, for scripts)" },
   "drain-timeout": { type: "string", valueHint: "seconds", description: "line mode: how long to wait for peers to connect at start and for acknowledgements at end of input", default: String(DEFAULT_DRAIN_SECONDS) },
+  "no-history": { type: "boolean", description: "keep no conversation history in state.db (messages waiting for delivery are still kept until acknowledged)" },
+  "no-bell": { type: "boolean", description: "no terminal bell when a message mentions your name" },
   "accept-files": { type: "string", valueHint: "dir", description: "accept every file offer without asking, into dir (otherwise files go to $SOTTO_HOME/downloads after /accept)" },
 } satisfies ArgsDef;
 
@@ -41,6 +43,10 @@ export const chatArgs = {
 export interface ChatSettings extends Pick<ChatOptions, "home" | "name" | "group" | "strict" | "listen" | "connect"> {
   json: boolean;
   drainTimeoutMs: number;
+  /** Keep conversation history (--no-history: false). */
+  history: boolean;
+  /** Ring the terminal bell on a mention of our name (--no-bell: false). */
+  bell: boolean;
   /** --accept-files: accept every offer into this folder (absolute); null: ask, into home/downloads. */
   acceptFiles: string | null;
 }
@@ -122,6 +128,8 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
         json: { type: "boolean" },
         "drain-timeout": { type: "string" },
         "accept-files": { type: "string" },
+        "no-history": { type: "boolean" },
+        "no-bell": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -173,6 +181,8 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
       json: values.json === true,
       drainTimeoutMs: Math.round(secs * 1000),
       acceptFiles: acceptFiles === undefined ? null : resolve(acceptFiles),
+      history: values["no-history"] !== true,
+      bell: values["no-bell"] !== true,
     },
   };
 }

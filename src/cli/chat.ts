@@ -114,12 +114,12 @@ export async function runChat(argv: string[], io: ChatIo): Promise<number> {
   const color = !lineMode && !env.NO_COLOR && env.TERM !== "dumb";
   const ui = lineMode
     ? new LineMode({ output: io.stdout, json: settings.json, drainTimeoutMs: settings.drainTimeoutMs, dials: settings.connect.length, knownPeers })
-    : new TerminalUi({ input: io.stdin, output: io.stdout, color, knownPeers });
+    : new TerminalUi({ input: io.stdin, output: io.stdout, color, knownPeers, bell: settings.bell });
 
   let node: ChatNode;
   try {
     const files = { downloads: settings.acceptFiles ?? join(settings.home, "downloads"), autoAccept: settings.acceptFiles !== null };
-    node = await ChatNode.start({ home: settings.home, name: settings.name, group: settings.group, strict: settings.strict, listen: settings.listen, connect: settings.connect, files }, ui.listener);
+    node = await ChatNode.start({ home: settings.home, name: settings.name, group: settings.group, strict: settings.strict, listen: settings.listen, connect: settings.connect, files, history: settings.history }, ui.listener);
   } catch (e) {
     if (!(e instanceof ChatError)) throw e;
     io.stderr.write(`sotto: ${oneLine(e.message)}\n`);

@@ -10,7 +10,7 @@
  * Never exits the process: /quit returns "quit" and the caller closes.
  */
 import { existsSync } from "node:fs";
-import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "../chat/events.ts";
+import { ChatError, type ChatApi, type ChatEvent, type FileApi, type HistoryApi, type PeerInfo } from "../chat/events.ts";
 import { expandPath } from "../chat/files/disk.ts";
 import { formatBytes } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
@@ -31,7 +31,10 @@ export const HELP = [
   "  /reject [id]          refuse a file offer (all waiting offers without an id)",
   "  /cancel [id]          stop a transfer, either direction (all without an id)",
   "  /transfers            the transfers under way, with their ids",
+  "  /history [name] [n]   the last n lines (default 20) with one contact, or everyone",
+  "  /clear name           forget the kept lines with one contact",
   "  /quit                 close every session and exit (also Ctrl+C, Ctrl+D)",
+  "Tab completes commands, contact names and paths.",
   "Start a line with // to send a line that begins with /. Quote paths with spaces: /send \"my file.txt\".",
 ].join("\n");
 
@@ -46,6 +49,8 @@ const USAGE: Record<string, string> = {
   accept: "/accept [id]",
   reject: "/reject [id]",
   cancel: "/cancel [id]",
+  history: "/history [name] [n] (for example /history bob 50)",
+  clear: "/clear name (forgets the kept lines with that contact)",
 };
 
 type Out = (e: ChatEvent) => void;
@@ -140,9 +145,29 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
     },
   },
   transfers: { args: [0, 0], run: (_a, _r, api, out) => notice(out, transfersText(files(api))) },
+  history: {
+    args: [0, 2],
+    run: (args, _r, api) => {
+      const h = kept(api);
+      const last = args[args.length - 1];
+      const n = last !== undefined && /^[0-9]{1,4}$/.test(last) ? Number(last) : undefined;
+      const who = n === undefined ? args[0] : args.length === 2 ? args[0] : undefined;
+      if (args.length === 2 && n === undefined) throw new ChatError("bad_command", `Usage: ${USAGE.history}.`);
+      h.show(who, n);
+    },
+  },
+  clear: { args: [1, 1], run: ([who], _r, api) => void kept(api).clear(who!) },
   quit: { args: [0, 0], run: () => "quit" },
   exit: { args: [0, 0], run: () => "quit" },
 };
+
+/** Every command name, for Tab completion. */
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+function kept(api: ChatApi): HistoryApi {
+  if (api.history === undefined) throw new ChatError("bad_command", "history is off in this chat (--no-history), so nothing was kept");
+  return api.history;
+}
 
 function files(api: ChatApi): FileApi {
   if (api.files === undefined) throw new ChatError("files_unsupported", "file transfer is off in this chat");

@@ -24,6 +24,8 @@ export interface FormatOptions {
   now?: Date;
   /** One event = one line: newlines in text are escaped, multi-line blocks joined. */
   oneLine?: boolean;
+  /** Put the time (hh:mm) in front of every event, not only messages (the terminal). */
+  stamp?: boolean;
   /** Path of known_peers, named in the key-change warning (default: "known_peers in your sotto home"). */
   knownPeers?: string;
 }
@@ -57,6 +59,57 @@ function hhmm(d: Date): string {
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
+/** hh:mm for today, else YYYY-MM-DD hh:mm (history from earlier days). */
+function when(t: number, now: Date): string {
+  const d = new Date(t);
+  const sameDay = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return sameDay ? hhmm(d) : `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")} ${hhmm(d)}`;
+}
+
+/** The colors a contact's name can get: distinct on dark and light backgrounds; red is kept for errors. */
+const CONTACT_COLORS = [32, 33, 34, 35, 36, 92, 93, 94, 95, 96] as const;
+
+/**
+ * A contact's stable color (an SGR foreground code), derived from its key's fingerprint,
+ * not its name: a peer that renames itself, or takes another's name, keeps its own color.
+ * @throws never
+ */
+export function contactColor(fingerprint: string): number {
+  const h = new Bun.CryptoHasher("sha256").update(fingerprint.replace(/\s+/g, "").toLowerCase()).digest();
+  return CONTACT_COLORS[h[0]! % CONTACT_COLORS.length]!;
+}
+
+/** One line of a conversation: `hh:mm name › text` (history and our own lines). */
+function convLine(o: { time: number; who: string; fingerprint?: string; text: string; private: boolean; to?: string; kept?: boolean }, opts: FormatOptions): string {
+  const paint = (code: number, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[39m` : s);
+  const dim = (s: string) => (opts.color ? `\x1b[2m${s}\x1b[22m` : s);
+  const bold = (s: string) => (opts.color ? `\x1b[1m${s}\x1b[22m` : s);
+  const name = o.fingerprint ? paint(contactColor(o.fingerprint), nm(o.who)) : nm(o.who);
+  const to = o.to !== undefined ? ` → ${nm(o.to)}` : "";
+  const priv = o.private ? ` ${paint(35, "(private)")}` : "";
+  // Live lines show hh:mm; kept lines from an earlier day carry their date too.
+  const head = `${dim(o.kept ? when(o.time, opts.now ?? new Date()) : hhmm(new Date(o.time)))} ${bold(name)}${to}${priv} ${dim("›")} `;
+  if (opts.oneLine) return head + sanitizeLine(o.text);
+  return head + sanitizeForTerminal(o.text).split("\n").join("\n      ");
+}
+
+/** Our own typed line, as the terminal shows it once sent: timed like an incoming one. @throws never */
+export function ownLine(o: { time: number; name: string; text: string; to?: string }, opts: FormatOptions): string {
+  return convLine({ time: o.time, who: o.name, text: o.text, private: o.to !== undefined, ...(o.to !== undefined ? { to: o.to } : {}) }, opts);
+}
+
+/**
+ * The text to print for `e` (see formatEvent), with the time in front of status lines
+ * when `opts.stamp`: the terminal's "every event timestamped". @throws never
+ */
+export function formatStamped(e: ChatEvent, opts: FormatOptions): string | null {
+  const text = formatEvent(e, opts);
+  if (text === null || !opts.stamp || e.type === "message" || e.type === "history") return text;
+  const t = hhmm(opts.now ?? new Date());
+  const stamp = opts.color ? `\x1b[2m${t}\x1b[22m` : t;
+  return `${stamp} ${text.split("\n").join(`\n${" ".repeat(t.length + 1)}`)}`;
+}
+
 /**
  * The text to print for `e`, or null for events that print nothing (`sent`: the typed
  * line is already on screen; `ack`: too chatty, see --json). Multi-line unless `oneLine`.
@@ -77,11 +130,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
   switch (e.type) {
     case "message": {
       const at = Number.isFinite(e.time) && e.time > 0 ? new Date(e.time) : (opts.now ?? new Date());
-      const who = c("bold", c("cyan", nm(e.peer))) + (e.private ? ` ${c("magenta", "(private)")}` : "");
-      const head = `${c("dim", hhmm(at))} ${who} ${c("dim", "›")} `;
-      if (opts.oneLine) return head + sanitizeLine(e.text);
-      // Continuation lines of a multi-line message are indented under the first.
-      return head + sanitizeForTerminal(e.text).split("\n").join("\n      ");
+      // The name in the contact's own color (from its key); continuation lines indented.
+      return convLine({ time: at.getTime(), who: e.peer, fingerprint: e.fingerprint, text: e.text, private: e.private }, opts);
     }
     case "sent":
     case "ack":
@@ -143,6 +193,19 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("dim", `${e.count} message${e.count === 1 ? "" : "s"} waiting for acknowledgement`);
     case "transfer":
       return transferText(e, c, block);
+    case "history": {
+      const title = e.start ? "earlier" : e.peer !== undefined ? `history with ${nm(e.peer)}` : "history";
+      if (e.lines.length === 0) return status("dim", `${title}: nothing kept${e.peer !== undefined ? ` with ${nm(e.peer)}` : ""}`);
+      const lines = e.lines.map((l) =>
+        l.from === "in"
+          ? convLine({ time: l.time, who: l.peer, fingerprint: l.fingerprint, text: l.text, private: l.private, kept: true }, opts)
+          : convLine({ time: l.time, who: "you", text: l.text, private: l.private, kept: true, ...(l.private ? { to: l.peer } : {}) }, opts),
+      );
+      if (opts.oneLine) return `${c("dim", "•")} ${title}: ${lines.join(" | ")}`;
+      return [c("dim", `── ${title} ──`), ...lines, c("dim", "──")].join("\n");
+    }
+    case "history_cleared":
+      return status("dim", `forgot ${e.count} line${e.count === 1 ? "" : "s"} with ${nm(e.peer)}`);
   }
 }
 

@@ -194,5 +194,8 @@ function countingSendAll(api: ChatApi, seen: (n: number) => void): ChatApi {
     get files() {
       return api.files;
     },
+    get history() {
+      return api.history;
+    },
   };
 }

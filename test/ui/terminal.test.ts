@@ -81,8 +81,9 @@ describe.skipIf(!TMUX)("terminal UI in tmux", () => {
     });
     expect(s3.at(-2)).toBe(`alice› ${long.slice(0, WIDTH - 7)}`);
     expect(s3.filter((l) => l.includes("incoming")).map((l) => l.replace(/^.* › /, ""))).toEqual([1, 2, 3].map((n) => `incoming ${n} \\x1b[2J`));
-    // no stale copy of the wrapped line: only the sent line and the live prompt
-    expect(s3.filter((l) => l.startsWith("alice›"))).toEqual([`alice› ${sent}`, `alice› ${long.slice(0, WIDTH - 7)}`]);
+    // no stale copy of the wrapped line: only the sent line (now with its time) and the live prompt
+    expect(s3.filter((l) => l.startsWith("alice›"))).toEqual([`alice› ${long.slice(0, WIDTH - 7)}`]);
+    expect(s3.filter((l) => /^\d\d:\d\d alice › /.test(l))).toEqual([expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d alice › ${sent}$`))]);
     expect(s3.filter((l) => l.startsWith(long.slice(WIDTH - 7)))).toHaveLength(1);
 
     // 4. Ctrl+C closes the api and run() returns 0.
