@@ -5,7 +5,7 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 
 /** Commands whose first argument is a contact name. */
 const NAME_FIRST = new Set(["msg", "verify", "trust", "history", "clear", "send"]);
@@ -33,10 +33,11 @@ export function completeLine(line: string, c: Completions, listDir: (dir: string
 /** Entries of the folder `frag` points into that start with its last part; folders end with "/". */
 function completePath(frag: string, listDir: (dir: string) => string[]): string[] {
   const expanded = frag.startsWith("~/") ? join(homedir(), frag.slice(2)) : frag;
-  const dir = expanded.endsWith("/") ? expanded : dirname(expanded);
-  const base = expanded.endsWith("/") ? "" : expanded.slice(dir === "." && !expanded.startsWith("./") ? 0 : dir.length + (dir.endsWith("/") ? 0 : 1));
-  const shown = frag.endsWith("/") ? frag : frag.slice(0, frag.length - base.length);
-  return listDir(dir === "" ? "." : dir)
+  const slash = expanded.lastIndexOf("/");
+  const dir = slash < 0 ? "." : expanded.slice(0, slash) || "/";
+  const base = expanded.slice(slash + 1);
+  const shown = frag.slice(0, frag.length - base.length);
+  return listDir(dir)
     .filter((e) => e.startsWith(base) && (base.startsWith(".") || !e.startsWith(".")))
     .map((e) => `${shown}${e}`);
 }

@@ -18,6 +18,8 @@ import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from
 
 /** Rows kept per contact; older ones are deleted as new ones arrive. */
 export const MAX_PER_CONTACT = 10_000;
+/** How often add() trims (see add). */
+const TRIM_EVERY = 64;
 /** Lines per contact shown when the chat starts. */
 export const SHOWN_AT_START = 5;
 /** Most lines one /history shows. */
@@ -47,8 +49,12 @@ export class History {
   readonly #db: Database;
   readonly #q;
 
-  /** Open (or create) the table in `home`/state.db. @throws Error with the path when the file is unusable. */
-  constructor(home: string) {
+  readonly #max: number;
+  #adds = 0;
+
+  /** Open (or create) the table in `home`/state.db, keeping `maxPerContact` rows per contact. @throws Error with the path when the file is unusable. */
+  constructor(home: string, maxPerContact = MAX_PER_CONTACT) {
+    this.#max = maxPerContact;
     this.path = join(home, STATE_FILE);
     try {
       this.#db = new Database(this.path, { create: true, strict: true });
@@ -73,12 +79,19 @@ export class History {
     };
   }
 
-  /** Keep one line (and drop the contact's oldest beyond MAX_PER_CONTACT). */
+  /**
+   * Keep one line. Every TRIM_EVERY lines the contact's oldest beyond the bound are
+   * dropped (the trim walks the bound's worth of index, so it is not done on every line):
+   * a contact has at most maxPerContact + TRIM_EVERY rows.
+   */
   add(l: HistoryLine): void {
-    this.#db.transaction(() => {
-      this.#q.add.run(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0);
-      this.#q.trim.run(l.pid, MAX_PER_CONTACT);
-    })();
+    this.#q.add.run(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0);
+    if (++this.#adds % TRIM_EVERY === 0) this.trim(l.pid);
+  }
+
+  /** Drop the contact's oldest rows beyond maxPerContact. */
+  trim(pid: string): void {
+    this.#q.trim.run(pid, this.#max);
   }
 
   /** The last `n` lines with one contact, or over all contacts (a line sent to several appears once per contact), oldest first. */
