@@ -34,6 +34,15 @@ export type ChatEvent =
   | { type: "error"; message: string; code?: string; alert?: number }
   | { type: "notice"; message: string }
   | { type: "queued"; count: number }
+  /** Answers to commands (src/ui/commands.ts), as data; docs/EVENTS.md. */
+  | { type: "help"; text: string }
+  | { type: "peers"; peers: PeerInfo[] }
+  | { type: "safety_numbers"; you: string; peers: { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[] }
+  | { type: "transfers"; transfers: TransferInfo[] }
+  | { type: "rekeyed"; sessions: number }
+  | { type: "dialling"; address: string }
+  | { type: "renamed"; name: string }
+  | { type: "offering"; files: number; peer?: string }
   /** Kept lines (src/chat/delivery/history.ts): the last ones per contact at `start`, or a /history page (of `peer`, or of everyone). */
   | { type: "history"; peer?: string; lines: HistoryEntry[]; start: boolean }
   /** /clear NAME: `count` lines with `peer` were forgotten. */

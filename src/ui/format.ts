@@ -204,6 +204,40 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       if (opts.oneLine) return `${c("dim", "•")} ${title}: ${lines.join(" | ")}`;
       return [c("dim", `── ${title} ──`), ...lines, c("dim", "──")].join("\n");
     }
+    case "help":
+      return block("•", "dim", text(e.text));
+    case "peers": {
+      if (e.peers.length === 0) return status("dim", "No peers are connected; /connect host:port dials one.");
+      const lines = e.peers.flatMap((p) => {
+        const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.verified ? "verified" : "not verified"];
+        if (p.unacked > 0) flags.push(`${p.unacked} unacknowledged`);
+        return [`  ${nm(p.name)}  ${ln(p.address)}  (${flags.join(", ")})`, `    fingerprint ${ln(p.fingerprint)}`];
+      });
+      return status("dim", `${e.peers.length} peer${e.peers.length === 1 ? "" : "s"} connected:`, ...lines);
+    }
+    case "safety_numbers": {
+      if (e.peers.length === 0) return status("dim", "No peers are connected, so there is no safety number to show.");
+      const lines = e.peers.flatMap((v) => [`Safety number with ${nm(v.name)}${v.verified ? " (verified)" : ""}:`, `    ${ln(v.safetyNumber)}`, `  their fingerprint ${ln(v.fingerprint)}`]);
+      lines.push(`  your fingerprint  ${ln(e.you)}`, "Read the numbers to each other by voice or in person; if they match, no one is in the middle: /trust name.");
+      return status("dim", ...lines);
+    }
+    case "transfers": {
+      if (e.transfers.length === 0) return status("dim", "No transfers are under way.");
+      const lines = e.transfers.map((t) => {
+        const pct = t.size === 0 ? 100 : Math.floor((t.bytes / t.size) * 100);
+        const arrow = t.direction === "send" ? `↑ to ${nm(t.peer)}` : `↓ from ${nm(t.peer)}`;
+        return `  [${ln(t.id)}] ${arrow}  ${sanitizeLine(t.name, 80)}  ${formatBytes(t.size)}  ${pct}%  ${ln(t.state)}`;
+      });
+      return status("dim", `${e.transfers.length} transfer${e.transfers.length === 1 ? "" : "s"}:`, ...lines);
+    }
+    case "rekeyed":
+      return status("dim", e.sessions === 0 ? "No sessions are open, so there were no keys to update." : `Updated the sending keys of ${e.sessions} session${e.sessions === 1 ? "" : "s"}.`);
+    case "dialling":
+      return status("dim", `Dialling ${ln(e.address)}…`);
+    case "renamed":
+      return status("dim", `You are now known as ${nm(e.name)}.`);
+    case "offering":
+      return status("dim", `Hashing and offering ${e.files === 1 ? "1 file" : `${e.files} files`}${e.peer !== undefined ? ` to ${nm(e.peer)}` : ""}…`);
     case "history_cleared":
       return status("dim", `forgot ${e.count} line${e.count === 1 ? "" : "s"} with ${nm(e.peer)}`);
   }
