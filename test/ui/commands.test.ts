@@ -262,6 +262,6 @@ describe("file commands", () => {
 describe("answers for scripts", () => {
   test("every answer to a command is a typed event, not a free-text notice", async () => {
     const want: Record<string, string> = { "/help": "help", "/peers": "peers", "/verify": "safety_numbers", "/rekey": "rekeyed", "/connect 10.0.0.9:5000": "dialling", "/nick bob": "renamed" };
-    for (const [line, type] of Object.entries(want)) expect((await run(line)).events.map((e) => e.type)).toEqual([type]);
+    for (const [line, type] of Object.entries(want)) expect((await run(line)).events.map((e): string => e.type)).toEqual([type]);
   });
 });
