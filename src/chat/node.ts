@@ -235,9 +235,14 @@ export class ChatNode implements ChatApi {
         if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
         link.acked();
         return;
-      case "profile":
-        this.#emit({ type: "nick", peer: item.name, previous: link.name });
+      case "profile": {
+        // A /nick on the peer's side: shown and addressed by the new name from now on.
+        const previous = link.name;
+        link.name = item.name;
+        this.#outbox.arrived(link.pid, item.name);
+        this.#emit({ type: "nick", peer: item.name, previous });
         return;
+      }
       case "ext":
         this.files?.onItem(s, item);
         return;

@@ -31,7 +31,8 @@ export class Link {
   constructor(
     readonly s: PeerSession,
     readonly pid: string,
-    readonly name: string,
+    /** The peer's display name; follows its PROFILE (a /nick on its side). */
+    public name: string,
     readonly outbox: Outbox,
     /** The peer's TEXT rate limit (ChatOptions.textPerSecond). */
     readonly inbound: TokenBucket,

@@ -1,0 +1,36 @@
+/** /nick on one side is applied on the other: shown, listed and addressed by the new name. */
+import { afterEach, expect, test } from "bun:test";
+import type { ChatEvent } from "../../src/chat/events.ts";
+import { ChatNode } from "../../src/chat/node.ts";
+import { Group } from "../../src/protocol/constants.ts";
+import { removeHomes, tempHome } from "../support/home.ts";
+import { until } from "../support/wait.ts";
+
+const nodes: ChatNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  removeHomes();
+});
+async function node(name: string, connect: string[] = []) {
+  const events: ChatEvent[] = [];
+  const n = await ChatNode.start({ home: tempHome(), name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect, history: false }, (e) => events.push(e));
+  nodes.push(n);
+  return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
+}
+const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
+
+test("after bob's /nick robert, alice sees robert's lines as robert, lists robert and can /msg robert", async () => {
+  const bob = await node("bob");
+  const alice = await node("alice", [`127.0.0.1:${bob.port}`]);
+  await until("connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+  bob.n.nick("robert");
+  const nick = await until("the nick", () => of(alice.events, "nick")[0]);
+  expect(nick).toEqual({ type: "nick", peer: "robert", previous: "bob" });
+  expect(alice.n.peers().map((p) => p.name)).toEqual(["robert"]);
+  bob.n.sendAll("it's robert now");
+  const m = await until("the line", () => of(alice.events, "message")[0]);
+  expect(m.peer).toBe("robert");
+  alice.n.sendTo("robert", "hi robert");
+  const got = await until("bob got it", () => of(bob.events, "message")[0]);
+  expect(got.text).toBe("hi robert");
+});
