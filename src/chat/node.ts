@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
 import { Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
-import type { Item } from "../protocol/items.ts";
+import { privateId, type Item } from "../protocol/items.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
@@ -52,6 +52,8 @@ export interface ChatOptions {
 
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
 const MAX_NAME_BYTES = 64;
+/** PRIVATE marks a peer may have outstanding per session (PROTOCOL §6.5); older ones are dropped. */
+const MAX_PRIVATE_MARKS = 1024;
 
 export class ChatNode implements ChatApi {
   readonly fingerprint: string;
@@ -197,6 +199,7 @@ export class ChatNode implements ChatApi {
     const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
     const rate = this.#o.textPerSecond ?? 1000;
     const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()));
+    link.isPrivate = (id) => this.#privateOut.get(pid)?.has(id) ?? false;
     this.#links.set(s, link);
     this.#outbox.arrived(pid, name);
     this.#emit({
@@ -224,14 +227,16 @@ export class ChatNode implements ChatApi {
         const inst = toHex(s.peerProfile!.instance);
         if (item.id > this.#outbox.lastShown(link.pid, inst)) {
           const time = Date.now();
-          this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time, private: false });
-          this.#kept?.add({ pid: link.pid, peer: link.name, dir: "in", text: item.text, time, private: false });
+          const priv = link.privateIn.delete(item.id);
+          this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time, private: priv });
+          this.#kept?.add({ pid: link.pid, peer: link.name, dir: "in", text: item.text, time, private: priv });
           this.#outbox.shown(link.pid, inst, item.id);
         }
         link.ack(this.#outbox.lastShown(link.pid, inst));
         return;
       }
       case "ack":
+        for (const id of this.#privateOut.get(link.pid) ?? []) if (id <= item.id) this.#privateOut.get(link.pid)!.delete(id);
         if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
         link.acked();
         return;
@@ -243,9 +248,23 @@ export class ChatNode implements ChatApi {
         this.#emit({ type: "nick", peer: item.name, previous });
         return;
       }
-      case "ext":
+      case "ext": {
+        // PROTOCOL §6.5: remember which TEXT ids are private, at most MAX_PRIVATE_MARKS per session.
+        let pv: bigint | null;
+        try {
+          pv = privateId(item);
+        } catch (e) {
+          if (e instanceof ProtocolError) return s.abort(e); // a PRIVATE of the wrong size
+          throw e;
+        }
+        if (pv !== null) {
+          if (link.privateIn.size >= MAX_PRIVATE_MARKS) link.privateIn.delete(link.privateIn.values().next().value!);
+          link.privateIn.add(pv);
+          return;
+        }
         this.files?.onItem(s, item);
         return;
+      }
     }
   }
 
@@ -311,8 +330,12 @@ export class ChatNode implements ChatApi {
     throw new ChatError("unknown_peer", `no peer named ${JSON.stringify(name.slice(0, 64))} is connected; /peers lists them`);
   }
 
+  /** Our private TEXT ids per peer until acknowledged (PROTOCOL §6.5; in memory: a re-send after a restart goes unmarked). */
+  readonly #privateOut = new Map<string, Set<bigint>>();
+
   #queue(pid: string, text: string, priv = false): void {
     const id = this.#outbox.queue(pid, text);
+    if (priv) this.#privateOut.set(pid, (this.#privateOut.get(pid) ?? new Set()).add(id));
     for (const link of this.#links.values()) if (link.pid === pid) link.pump();
     const time = Date.now();
     this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, time });

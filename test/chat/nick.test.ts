@@ -34,3 +34,19 @@ test("after bob's /nick robert, alice sees robert's lines as robert, lists rober
   const got = await until("bob got it", () => of(bob.events, "message")[0]);
   expect(got.text).toBe("hi robert");
 });
+
+test("a /msg arrives marked private (PROTOCOL §6.5); a line to everyone does not", async () => {
+  const bob = await node("bob");
+  const alice = await node("alice", [`127.0.0.1:${bob.port}`]);
+  await until("connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+  alice.n.sendAll("to everyone");
+  alice.n.sendTo("bob", "just for you");
+  alice.n.sendAll("everyone again");
+  const got = await until("three lines", () => of(bob.events, "message").length === 3 && of(bob.events, "message"));
+  expect(got.map((m) => [m.text, m.private])).toEqual([
+    ["to everyone", false],
+    ["just for you", true],
+    ["everyone again", false],
+  ]);
+  expect(of(alice.events, "sent").map((m) => m.private)).toEqual([false, true, false]);
+});
