@@ -58,7 +58,8 @@ export class History {
     this.path = join(home, STATE_FILE);
     try {
       this.#db = new Database(this.path, { create: true, strict: true });
-      this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;");
+      // secure_delete: /clear overwrites the deleted lines instead of leaving them in free pages.
+      this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA secure_delete = ON;");
       this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
         n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
         text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL);
