@@ -146,7 +146,7 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     }
     case "connected": {
       const lines = [
-        `${c("green", "connected")} to ${c("bold", nm(e.peer))} at ${ln(e.address)} (${e.role === "initiator" ? "we dialled" : "they dialled"})${e.verified ? `, ${c("green", "verified ✓")}` : ""}`,
+        `${c("green", "connected")} to ${c("bold", opts.color ? `\x1b[${contactColor(e.fingerprint)}m${nm(e.peer)}\x1b[39m` : nm(e.peer))} at ${ln(e.address)} (${e.role === "initiator" ? "we dialled" : "they dialled"})${e.verified ? `, ${c("green", "verified ✓")}` : ""}`,
         `fingerprint: ${ln(e.fingerprint)}`,
       ];
       if (e.firstContact) {

@@ -159,3 +159,12 @@ describe("contact colours", () => {
     expect(contactColor(FP_B)).toBe(contactColor(FP_B.toUpperCase().replace(/ /g, "")));
   });
 });
+
+describe("our own lines", () => {
+  test("carry their time like incoming ones; a /msg is marked private with its recipient", async () => {
+    const { ownLine } = await import("../../src/ui/format.ts");
+    expect(ownLine({ time: NOON, name: "alice", text: "hi all" }, { color: false })).toBe("12:05 alice › hi all");
+    expect(ownLine({ time: NOON, name: "alice", text: "psst", to: "bob" }, { color: false })).toBe("12:05 alice → bob (private) › psst");
+    expect(ownLine({ time: NOON, name: "alice", text: "x\x1b[2J", to: "b\u202eob" }, { color: false })).not.toMatch(/[\x1b\u202e]/);
+  });
+});
