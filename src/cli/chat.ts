@@ -111,7 +111,7 @@ export async function runChat(argv: string[], io: ChatIo): Promise<number> {
 
   const knownPeers = join(settings.home, "known_peers");
   const lineMode = settings.json || !io.isTTY;
-  const color = !lineMode && !env.NO_COLOR && env.TERM !== "dumb";
+  const color = !lineMode && wantColor(io.isTTY, env);
   const ui = lineMode
     ? new LineMode({ output: io.stdout, json: settings.json, drainTimeoutMs: settings.drainTimeoutMs, dials: settings.connect.length, knownPeers })
     : new TerminalUi({ input: io.stdin, output: io.stdout, color, knownPeers, bell: settings.bell });

@@ -10,9 +10,9 @@ import type { ArgsDef } from "citty";
 export const HELP_WIDTH = 80;
 const INDENT = "      ";
 
-/** Should output to this stream be colored? No for pipes, NO_COLOR (any value) or TERM=dumb. @throws never */
+/** Should output to this stream be colored? No for pipes, TERM=dumb, or NO_COLOR set to a non-empty value (no-color.org). @throws never */
 export function wantColor(isTTY: boolean, env: Record<string, string | undefined>): boolean {
-  return isTTY && env.NO_COLOR === undefined && env.TERM !== "dumb";
+  return isTTY && (env.NO_COLOR ?? "") === "" && env.TERM !== "dumb";
 }
 
 /** `text` broken at spaces into lines of at most `width` columns, each prefixed by `indent`. @throws never */

@@ -33,7 +33,8 @@ describe("--help", () => {
   test("no colour when not a terminal or with NO_COLOR; colour in a terminal", async () => {
     expect(await helpText(false, {})).not.toContain("\x1b");
     expect(await helpText(true, { NO_COLOR: "1" })).not.toContain("\x1b");
-    expect(await helpText(true, { NO_COLOR: "" })).not.toContain("\x1b");
+    expect(await helpText(true, { TERM: "dumb" })).not.toContain("\x1b");
+    expect(await helpText(true, { NO_COLOR: "" })).toContain("\x1b["); // no-color.org: an empty NO_COLOR does not count
     expect(await helpText(true, {})).toContain("\x1b[");
     expect(topUsage(false)).not.toContain("\x1b");
   });
