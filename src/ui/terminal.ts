@@ -174,6 +174,9 @@ export class TerminalUi {
       let chain = Promise.resolve();
       let quit = false;
       rl.on("line", (line) => {
+        // Now, not in the chain: readline has just ended this line's row, and a pasted
+        // next line is echoed only after this handler returns.
+        if (!quit) this.#echoOwn(line, api);
         chain = chain.then(async () => {
           // A line readline took in before Ctrl+C (a paste) is still sent, or kept in
           // the outbox; only /quit ends the run of lines.
@@ -213,7 +216,6 @@ export class TerminalUi {
   }
 
   async #runLine(line: string, api: ChatApi): Promise<"quit" | void> {
-    this.#echoOwn(line, api);
     try {
       return await runCommand(line, api, this.listener);
     } catch (e) {

@@ -140,3 +140,25 @@ describe.skipIf(!TMUX)("terminal UI in tmux", () => {
     }
   }, 20_000);
 });
+
+describe.skipIf(!TMUX)("our own lines in tmux", () => {
+  test("each sent line is replaced by its timed form, also for a paste of several lines", async () => {
+    const name = `${session}-own`;
+    const pidFile = join(dir, "pid-own");
+    const logFile = join(dir, "log-own");
+    const scr = () => tmux("capture-pane", "-p", "-t", name).replace(/\s+$/, "").split("\n");
+    tmux("new-session", "-d", "-s", name, "-x", String(WIDTH), "-y", "20", `${process.execPath} ${fixture} ${pidFile} ${logFile}; sleep 30`);
+    try {
+      await until("the prompt", () => existsSync(pidFile) && scr().at(-1) === "alice›");
+      tmux("send-keys", "-t", name, "-l", "first line\rsecond line\r");
+      const s = await until("both lines", () => {
+        const x = scr();
+        return x.filter((l) => / alice › /.test(l)).length === 2 && x.at(-1) === "alice›" && x;
+      });
+      expect(s.filter((l) => l.trim() !== "")).toEqual([expect.stringMatching(/^\d\d:\d\d alice › first line$/), expect.stringMatching(/^\d\d:\d\d alice › second line$/), "alice›"]);
+      expect(readFileSync(logFile, "utf8").split("\n").filter((l) => l.startsWith("sendAll"))).toEqual(["sendAll first line", "sendAll second line"]);
+    } finally {
+      Bun.spawnSync([TMUX!, "kill-session", "-t", name], { stderr: "ignore" });
+    }
+  }, 20_000);
+});
