@@ -67,6 +67,8 @@ export interface HistoryApi {
   clear(name: string): number;
   /** Emit the last lines per contact (the chat's start). */
   atStart(): void;
+  /** Each contact's latest name (Tab completion offers contacts that are away too). */
+  names(): string[];
 }
 
 /** Where a transfer is (PROTOCOL §11.4), as the front ends show it. */

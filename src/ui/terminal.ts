@@ -167,7 +167,7 @@ export class TerminalUi {
    */
   run(api: ChatApi): Promise<number> {
     this.#api = api;
-    const completer = (line: string): [string[], string] => completeLine(line, { commands: COMMAND_NAMES, names: [...new Set(api.peers().map((p) => p.name))] });
+    const completer = (line: string): [string[], string] => completeLine(line, { commands: COMMAND_NAMES, names: [...new Set([...api.peers().map((p) => p.name), ...(api.history?.names() ?? [])])] });
     const rl = createInterface({ input: this.#o.input, output: this.#o.output, terminal: true, prompt: promptFor(api.name), historySize: 200, completer });
     this.#rl = rl;
     return new Promise<number>((resolve) => {

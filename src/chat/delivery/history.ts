@@ -77,6 +77,7 @@ export class History {
       contacts: db.query<{ pid: string }, []>("SELECT pid FROM history GROUP BY pid ORDER BY MAX(n)"),
       pidByName: db.query<{ pid: string }, [string]>("SELECT pid FROM history WHERE peer = ? COLLATE NOCASE ORDER BY n DESC LIMIT 1"),
       clear: db.query("DELETE FROM history WHERE pid = ?"),
+      names: db.query<{ peer: string }, []>("SELECT peer FROM history h WHERE n = (SELECT MAX(n) FROM history WHERE pid = h.pid)"),
     };
   }
 
@@ -109,6 +110,11 @@ export class History {
   /** The contact last seen under `name` (case-insensitive), if any. */
   pidByName(name: string): string | undefined {
     return this.#q.pidByName.get(name)?.pid;
+  }
+
+  /** Each contact's latest name. */
+  names(): string[] {
+    return this.#q.names.all().map((r) => r.peer);
   }
 
   /** Forget every line with one contact; returns how many were deleted. */
@@ -162,6 +168,7 @@ export function historyApi(h: History, o: { resolve: (name: string) => string | 
       o.emit({ type: "history_cleared", peer: name, count: n });
       return n;
     },
+    names: () => h.names(),
     atStart() {
       const lines = h.contacts().flatMap((pid) => h.last(SHOWN_AT_START, pid));
       lines.sort((a, b) => a.time - b.time);

@@ -43,6 +43,8 @@ describe("History (the table)", () => {
     expect(h.clear("aa")).toBe(MAX);
     expect(h.last(5, "aa")).toEqual([]);
     expect(h.pidByName("CY")).toBe("bb");
+    h.add({ pid: "bb", peer: "cyril", dir: "in", text: "renamed", time: 2, private: false });
+    expect(h.names().sort()).toEqual(["cyril"]); // aa was cleared; bb's latest name
     h.close();
     expect(statSync(join(home, "state.db")).mode & 0o777).toBe(0o600);
   });
