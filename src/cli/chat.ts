@@ -155,7 +155,7 @@ function oneLine(s: string): string {
 /** Ports below this need administrator rights on Unix. */
 const PRIVILEGED_BELOW = 1024;
 
-/** Can we listen on host:port now? (the no-argument start checks before it asks on) @throws never */
+/** Can we listen on host:port now? (the no-argument start checks before it asks on) @throws the bind error when it is neither EADDRINUSE nor EACCES */
 export function portFree(host: string, port: number): boolean {
   try {
     const l = Bun.listen({ hostname: host, port, socket: { data() {} } });
