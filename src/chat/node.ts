@@ -114,6 +114,8 @@ export class ChatNode implements ChatApi {
       } catch (e) {
         throw new ChatError("state", (e as Error).message);
       }
+      // Private lines still in the outbox keep their PRIVATE mark when re-sent after a restart.
+      for (const [pid, ids] of this.#kept.privateOut(MAX_PRIVATE_MARKS)) this.#privateOut.set(pid, ids);
       this.history = historyApi(this.#kept, { resolve: (n) => this.#pidOrUndefined(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
     }
     if (o.files !== false) {
@@ -339,7 +341,7 @@ export class ChatNode implements ChatApi {
     for (const link of this.#links.values()) if (link.pid === pid) link.pump();
     const time = Date.now();
     this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, time });
-    this.#kept?.add({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv });
+    this.#kept?.add({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv, id });
   }
 
   connect(address: string): void {

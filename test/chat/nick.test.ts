@@ -50,3 +50,26 @@ test("a /msg arrives marked private (PROTOCOL §6.5); a line to everyone does no
   ]);
   expect(of(alice.events, "sent").map((m) => m.private)).toEqual([false, true, false]);
 });
+
+test("a /msg queued while the peer is away keeps its private mark when re-sent after our restart", async () => {
+  const bobHome = tempHome();
+  const aliceHome = tempHome();
+  const start = async (name: string, home: string, port: number, connect: string[] = []) => {
+    const events: ChatEvent[] = [];
+    const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port }, connect }, (e) => events.push(e));
+    return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
+  };
+  const bob = await start("bob", bobHome, 0);
+  const alice = await start("alice", aliceHome, 0, [`127.0.0.1:${bob.port}`]);
+  await until("connected", () => of(alice.events, "connected").length === 1);
+  await bob.n.close();
+  await until("bob gone", () => of(alice.events, "disconnected").length === 1);
+  alice.n.sendTo("bob", "while you were away");
+  await alice.n.close();
+  const bob2 = await start("bob", bobHome, bob.port);
+  nodes.push(bob2.n);
+  const alice2 = await start("alice", aliceHome, 0, [`127.0.0.1:${bob.port}`]);
+  nodes.push(alice2.n);
+  const m = await until("the queued line", () => of(bob2.events, "message")[0], 15_000);
+  expect([m.text, m.private]).toEqual(["while you were away", true]);
+}, 20_000);

@@ -38,6 +38,8 @@ export interface HistoryLine {
   text: string;
   time: number;
   private: boolean;
+  /** out: our TEXT id (PROTOCOL §6.3), so a private line re-sent after a restart keeps its PRIVATE mark (§6.5). */
+  id?: bigint;
 }
 
 type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number };
@@ -62,7 +64,7 @@ export class History {
       this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA secure_delete = ON;");
       this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
         n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
-        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL);
+        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT);
         CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
     } catch (e) {
@@ -70,7 +72,8 @@ export class History {
     }
     const db = this.#db;
     this.#q = {
-      add: db.query("INSERT INTO history (pid, peer, dir, text, time, private) VALUES (?, ?, ?, ?, ?, ?)"),
+      add: db.query("INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      privateOut: db.query<{ pid: string; mid: string }, [number]>("SELECT pid, mid FROM history WHERE dir = 'out' AND private = 1 AND mid IS NOT NULL ORDER BY n DESC LIMIT ?"),
       trim: db.query("DELETE FROM history WHERE pid = ?1 AND n <= (SELECT n FROM history WHERE pid = ?1 ORDER BY n DESC LIMIT 1 OFFSET ?2)"),
       last: db.query<Row, [string, number]>("SELECT * FROM (SELECT * FROM history WHERE pid = ? ORDER BY n DESC LIMIT ?) ORDER BY n"),
       lastAll: db.query<Row, [number]>("SELECT * FROM (SELECT * FROM history ORDER BY n DESC LIMIT ?) ORDER BY n"),
@@ -87,7 +90,7 @@ export class History {
    * a contact has at most maxPerContact + TRIM_EVERY rows.
    */
   add(l: HistoryLine): void {
-    this.#q.add.run(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0);
+    this.#q.add.run(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString());
     if (++this.#adds % TRIM_EVERY === 0) this.trim(l.pid);
   }
 
@@ -110,6 +113,13 @@ export class History {
   /** The contact last seen under `name` (case-insensitive), if any. */
   pidByName(name: string): string | undefined {
     return this.#q.pidByName.get(name)?.pid;
+  }
+
+  /** Our latest private lines' TEXT ids per contact (at most `limit`), for the PRIVATE marks of re-sends after a restart. */
+  privateOut(limit: number): Map<string, Set<bigint>> {
+    const out = new Map<string, Set<bigint>>();
+    for (const r of this.#q.privateOut.all(limit)) out.set(r.pid, (out.get(r.pid) ?? new Set()).add(BigInt(r.mid)));
+    return out;
   }
 
   /** Each contact's latest name. */
