@@ -332,7 +332,7 @@ export class ChatNode implements ChatApi {
     throw new ChatError("unknown_peer", `no peer named ${JSON.stringify(name.slice(0, 64))} is connected; /peers lists them`);
   }
 
-  /** Our private TEXT ids per peer until acknowledged (PROTOCOL §6.5; in memory: a re-send after a restart goes unmarked). */
+  /** Our private TEXT ids per peer until acknowledged (PROTOCOL §6.5); restored from the history at start (with --no-history, a re-send after a restart goes unmarked). */
   readonly #privateOut = new Map<string, Set<bigint>>();
 
   #queue(pid: string, text: string, priv = false): void {
