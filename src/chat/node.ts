@@ -15,22 +15,26 @@ import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
 import { Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
-import type { Item } from "../protocol/items.ts";
+import { privateId, type Item } from "../protocol/items.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
-import { ChatError, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type RequestInfo } from "./events.ts";
+import { listenAddresses } from "./addresses.ts";
+import { explain } from "./explain.ts";
+import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type RequestInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Trust } from "./trust/policy.ts";
 import { HomeError, prepareHome } from "./trust/home.ts";
+import { nameKey } from "../text/names.ts";
 import { INVITE_TOKEN_TYPE, InviteTokens, localInvites, parseInvite } from "./trust/invite.ts";
 import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
 import { ChatStore } from "./delivery/store.ts";
+import { History, historyApi } from "./delivery/history.ts";
 import { FileTransfers, type FileOptions } from "./files/transfers.ts";
 
 export interface ChatOptions {
@@ -45,6 +49,8 @@ export interface ChatOptions {
   limits?: Partial<Limits>;
   /** File transfer; default: on, into `home/downloads`, asking before each file. `false`: off (the peer cannot receive files). */
   files?: FileOptions | false;
+  /** Keep conversations in state.db (src/chat/delivery/history.ts); default true (--no-history: false). */
+  history?: boolean;
   /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default 1000. */
   textPerSecond?: number;
 }
@@ -53,6 +59,8 @@ export { MAX_OUTBOX } from "./delivery/outbox.ts";
 const MAX_NAME_BYTES = 64;
 /** Peer instances whose shown ids are remembered per request (in memory). */
 const MAX_REQUEST_INSTANCES = 8;
+/** PRIVATE marks a peer may have outstanding per session (PROTOCOL §6.5); older ones are dropped. */
+const MAX_PRIVATE_MARKS = 1024;
 
 export class ChatNode implements ChatApi, ContactsApi {
   readonly fingerprint: string;
@@ -68,6 +76,9 @@ export class ChatNode implements ChatApi, ContactsApi {
   readonly #store: ChatStore;
   /** File transfer (absent when ChatOptions.files is false). */
   readonly files?: FileTransfers;
+  /** Conversation history (absent with ChatOptions.history false). */
+  readonly history?: HistoryApi;
+  readonly #kept?: History;
   #closing = false;
 
   private constructor(o: ChatOptions, emit: ChatListener) {
@@ -106,6 +117,16 @@ export class ChatNode implements ChatApi, ContactsApi {
         onRefused: (address, reason) => this.#refused(address, reason),
       },
     });
+    if (o.history !== false) {
+      try {
+        this.#kept = new History(o.home);
+      } catch (e) {
+        throw new ChatError("state", (e as Error).message);
+      }
+      // Private lines still in the outbox keep their PRIVATE mark when re-sent after a restart.
+      for (const [pid, ids] of this.#kept.privateOut(MAX_PRIVATE_MARKS)) this.#privateOut.set(pid, ids);
+      this.history = historyApi(this.#kept, { resolve: (n) => this.#pidOrUndefined(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
+    }
     if (o.files !== false) {
       this.files = new FileTransfers(
         {
@@ -163,16 +184,17 @@ export class ChatNode implements ChatApi, ContactsApi {
   static async start(o: ChatOptions, listener: ChatListener): Promise<ChatNode> {
     checkName(o.name);
     const node = new ChatNode(o, listener);
-    listener({ type: "identity", fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
+    listener({ type: "identity", version: EVENTS_VERSION, fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
     if (o.listen) {
       try {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
         node.#listening = { host: o.listen.host, port };
-        listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint });
+        listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint, addresses: listenAddresses(o.listen.host, port) });
       } catch (e) {
-        throw new ChatError("listen_failed", (e as Error).message);
+        throw new ChatError("listen_failed", `cannot listen on ${o.listen.host}:${o.listen.port}: ${explain(e, { who: "", address: `${o.listen.host}:${o.listen.port}`, listening: true }).message}`);
       }
     }
+    node.history?.atStart();
     for (const a of o.connect) node.connect(a);
     return node;
   }
@@ -203,8 +225,9 @@ export class ChatNode implements ChatApi, ContactsApi {
     const name = standing.kind === "contact" ? standing.name : standing.request.claimed;
     const rate = this.#o.textPerSecond ?? 1000;
     const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()));
+    link.isPrivate = (id) => this.#privateOut.get(pid)?.has(id) ?? false;
     this.#links.set(s, link);
-    // A request gets no outbox: nothing typed is queued for it (SECURITY.md §9).
+    // A request gets no outbox: nothing typed is queued for it (SECURITY.md §10).
     if (request === undefined) this.#outbox.arrived(pid, name);
     this.#emit({
       type: "connected",
@@ -237,34 +260,64 @@ export class ChatNode implements ChatApi, ContactsApi {
         if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? 1000} a second`));
         const inst = toHex(s.peerProfile!.instance);
         if (item.id > this.#lastShown(link.pid, inst)) {
+          const time = Date.now();
+          const priv = link.privateIn.delete(item.id);
           const r = this.#trust.requests.get(link.pid);
           const who = r === undefined ? { peer: this.#nameOf(link.pid), verified: this.#trust.verified(s.peerIdentity!) } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
-          this.#emit({ type: "message", ...who, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });
+          this.#emit({ type: "message", ...who, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time, private: priv });
+          // History keeps contacts' lines only: a stranger writes nothing to disk.
+          if (r === undefined) this.#kept?.add({ pid: link.pid, peer: who.peer, dir: "in", text: item.text, time, private: priv });
           this.#setShown(link.pid, inst, item.id);
         }
         link.ack(this.#lastShown(link.pid, inst));
         return;
       }
       case "ack":
+        for (const id of this.#privateOut.get(link.pid) ?? []) if (id <= item.id) this.#privateOut.get(link.pid)!.delete(id);
         if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
         link.acked();
         return;
       case "profile": {
         const r = this.#trust.requests.get(link.pid);
-        this.#emit({ type: "nick", peer: item.name, previous: r?.claimed ?? link.name });
         if (r !== undefined) {
+          this.#emit({ type: "nick", peer: item.name, previous: r.claimed });
           r.claimed = item.name;
           r.lookalike = this.#trust.lookalike(item.name)?.name;
+          return;
         }
+        // A contact's /nick: shown and addressed by the new name, unless that name is taken by
+        // (or looks like) another contact, which would let it squat (policy.ts renamed).
+        const previous = this.#nameOf(link.pid);
+        const name = this.#trust.renamed(s.peerIdentity!, item.name);
+        link.name = name;
+        this.#outbox.arrived(link.pid, name);
+        if (name === previous && nameKey(item.name) !== nameKey(previous)) {
+          this.#emit({ type: "notice", message: `${previous} now calls itself "${item.name}", which is, or looks like, another contact's name; you still address it as ${previous}.` });
+        } else this.#emit({ type: "nick", peer: name, previous });
         return;
       }
       case "ext":
-        if (item.type === INVITE_TOKEN_TYPE) return this.#inviteToken(link.pid, item.content);
+      case "pong": {
+        // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
+        if (item.kind === "ext") {
+          if (item.type === INVITE_TOKEN_TYPE) return this.#inviteToken(link.pid, item.content);
+          // PROTOCOL §6.5: remember which TEXT ids are private, at most MAX_PRIVATE_MARKS per session.
+          let pv: bigint | null;
+          try {
+            pv = privateId(item);
+          } catch (e) {
+            if (e instanceof ProtocolError) return s.abort(e); // a PRIVATE of the wrong size
+            throw e;
+          }
+          if (pv !== null) {
+            if (link.privateIn.size >= MAX_PRIVATE_MARKS) link.privateIn.delete(link.privateIn.values().next().value!);
+            link.privateIn.add(pv);
+            return;
+          }
+        }
         this.files?.onItem(s, item);
         return;
-      case "pong": // PROTOCOL §11.4: a PONG may answer the file transfer's probe
-        this.files?.onItem(s, item);
-        return;
+      }
     }
   }
 
@@ -283,12 +336,14 @@ export class ChatNode implements ChatApi, ContactsApi {
     }
     if (this.#closing && link === undefined) return;
     const e = info.error;
+    const x = e ? explain(e, { who: link?.name ?? s.address, address: s.address }) : null;
     this.#emit({
       type: "disconnected",
-      peer: link === undefined ? "?" : this.#nameOf(link.pid),
+      peer: link === undefined ? s.address : this.#nameOf(link.pid),
       address: s.address,
-      reason: e ? e.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
+      reason: x ? x.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
       ...(e instanceof ProtocolError ? { code: e.code } : {}),
+      ...(x?.alert !== undefined ? { alert: x.alert } : {}),
     });
   }
 
@@ -324,7 +379,7 @@ export class ChatNode implements ChatApi, ContactsApi {
   }
 
   sendAll(text: string): number {
-    // Recipients are contacts only: never a request, connected or gone (SECURITY.md §9).
+    // Recipients are contacts only: never a request, connected or gone (SECURITY.md §10).
     const pids = new Set<string>();
     for (const l of this.#links.values()) if (this.#trust.isContact(l.pid)) pids.add(l.pid);
     for (const pid of this.#outbox.waiting()) if (this.#trust.isContact(pid)) pids.add(pid);
@@ -425,10 +480,16 @@ export class ChatNode implements ChatApi, ContactsApi {
     this.#emit({ type: "notice", message: `Forgot ${f.name}: it is no longer a contact, and its key is a stranger's again.` });
   }
 
+  /** Our private TEXT ids per peer until acknowledged (PROTOCOL §6.5); restored from the history at start (with --no-history, a re-send after a restart goes unmarked). */
+  readonly #privateOut = new Map<string, Set<bigint>>();
+
   #queue(pid: string, text: string, priv = false): void {
     const id = this.#outbox.queue(pid, text);
+    if (priv) this.#privateOut.set(pid, (this.#privateOut.get(pid) ?? new Set()).add(id));
     for (const link of this.#links.values()) if (link.pid === pid) link.pump();
-    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv });
+    const time = Date.now();
+    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, time });
+    this.#kept?.add({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv, id });
   }
 
   connect(address: string): void {
@@ -534,6 +595,16 @@ export class ChatNode implements ChatApi, ContactsApi {
     this.files?.close();
     await this.#peer.close("bye");
     this.#store.close();
+    this.#kept?.close();
+  }
+
+  #pidOrUndefined(name: string): string | undefined {
+    try {
+      return this.#pidByName(name);
+    } catch (e) {
+      if (e instanceof ChatError) return undefined;
+      throw e;
+    }
   }
 }
 

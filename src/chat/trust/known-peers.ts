@@ -370,6 +370,16 @@ export class KnownPeers {
     return this.byName(old.name)!;
   }
 
+  /** Give a key's lines a new name (a contact's /nick). @throws KnownPeersError (conflict: the name is another key's); TypeError on a bad name. */
+  rename(publicKey: Uint8Array, name: string): void {
+    if (!isValidPeerName(name)) throw new TypeError(`"name" expected one token of letters, digits, ".", "_" or "-", got ${show(name)}`);
+    const key = toHex(publicKey);
+    const owner = this.#byName.get(fold(name));
+    if (owner !== undefined && owner !== key) throw new KnownPeersError("conflict", this.path, `cannot rename to ${name}: that name belongs to another key.`);
+    for (const l of this.#lines) if ("entry" in l && l.entry.key === key) l.entry = { ...l.entry, name };
+    this.#reindex();
+  }
+
   /** Refuse a key from now on (`/block`): its pins go, one `@blocked` line stays. @throws TypeError unless 32 bytes. */
   block(publicKey: Uint8Array): void {
     expectBytes("publicKey", publicKey, ED25519_PUBLIC_LEN);

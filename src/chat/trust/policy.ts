@@ -1,7 +1,7 @@
 /**
  * Who a peer is to us, decided in one place: a *contact* (a key pinned in known_peers,
  * under a local name unique among contacts) or a *request* (a key that dialled us and
- * that the person has not accepted; requests.ts). docs/SECURITY.md §9 has each case and
+ * that the person has not accepted; requests.ts). docs/SECURITY.md §10 has each case and
  * its test.
  *
  *   1. handshake (`verify`): a blocked key is refused; a changed key at a pinned address
@@ -95,7 +95,7 @@ export class Trust {
       this.emit({ type: "rejected", address, fingerprint: fingerprint(id), reason: "not pinned and --strict is on" });
       throw fail("identity_rejected", "--strict accepts only pinned peers");
     }
-    // A flood of strangers gets no event each: the bound is the answer (SECURITY.md §9).
+    // A flood of strangers gets no event each: the bound is the answer (SECURITY.md §10).
     if (check.status === "new" && address === INBOUND && !this.opts.allowNew && !this.requests.hasRoom(toHex(id))) {
       throw fail("identity_rejected", "too many requests are waiting; try again later");
     }
@@ -173,6 +173,22 @@ export class Trust {
     if (exact !== undefined) return exact;
     const hit = this.#skeletons.get(nameSkeleton(name));
     return hit === undefined ? undefined : this.known.byName(hit);
+  }
+
+  /**
+   * A contact's new PROFILE name: its local name follows, unless the name is invalid, or is
+   * (or looks like) another contact's; returns the local name now. @throws never (a save failure is reported).
+   */
+  renamed(id: Uint8Array, claimed: string): string {
+    const c = this.known.byKey(id);
+    if (c === undefined) return claimed;
+    if (!isValidPeerName(claimed) || nameKey(claimed) === nameKey(c.name)) return c.name;
+    const look = this.lookalike(claimed);
+    if (look !== undefined && toHex(look.publicKey) !== toHex(id)) return c.name;
+    return this.#save((k) => {
+      k.rename(id, claimed);
+      return claimed;
+    }) ?? c.name;
   }
 
   /** A session of `pid` ended. */

@@ -50,7 +50,7 @@ describe("sending files", () => {
 
     const out: ChatEvent[] = [];
     await runCommand(`/send ${join(src, "one.txt")} "${join(src, "two words.bin")}" ${join(src, "album")}`, alice.n, (e) => out.push(e));
-    expect(of(out, "notice")[0]!.message).toContain("5 files");
+    expect(of(out, "offering")[0]).toEqual({ type: "offering", files: 5 });
     await until("5 offers", () => transfers(bob.events, "offered").length === 5);
     expect(transfers(bob.events, "offered").map((e) => e.name).sort()).toEqual(Object.keys(want).sort());
     await until("5 answers (PENDING) back at the sender", () => transfers(alice.events, "waiting").length === 5);
@@ -82,7 +82,7 @@ describe("sending files", () => {
     writeFileSync(f, "no thanks");
     const out: ChatEvent[] = [];
     await runCommand(`/send bob ${f}`, alice.n, (e) => out.push(e));
-    expect(of(out, "notice")[0]!.message).toContain("to bob");
+    expect(of(out, "offering")[0]).toEqual({ type: "offering", files: 1, peer: "bob" });
     const offer = await waitPhase(bob.events, "offered");
     await runCommand(`/reject ${offer.id}`, bob.n, (e) => out.push(e));
     const r = await waitPhase(alice.events, "rejected");
