@@ -125,7 +125,8 @@ export class ChatNode implements ChatApi, ContactsApi {
       }
       // Private lines still in the outbox keep their PRIVATE mark when re-sent after a restart.
       for (const [pid, ids] of this.#kept.privateOut(MAX_PRIVATE_MARKS)) this.#privateOut.set(pid, ids);
-      this.history = historyApi(this.#kept, { resolve: (n) => this.#pidOrUndefined(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
+      // A connected contact by its local name (names resolve among contacts only); else the names history kept.
+      this.history = historyApi(this.#kept, { resolve: (n) => this.#connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
     }
     if (o.files !== false) {
       this.files = new FileTransfers(
@@ -598,13 +599,10 @@ export class ChatNode implements ChatApi, ContactsApi {
     this.#kept?.close();
   }
 
-  #pidOrUndefined(name: string): string | undefined {
-    try {
-      return this.#pidByName(name);
-    } catch (e) {
-      if (e instanceof ChatError) return undefined;
-      throw e;
-    }
+  #connectedContact(name: string): string | undefined {
+    const c = this.#trust.contact(name);
+    const pid = c === undefined ? undefined : toHex(c.publicKey);
+    return pid !== undefined && this.#openSessions(pid).length > 0 ? pid : undefined;
   }
 }
 

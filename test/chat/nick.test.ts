@@ -13,7 +13,8 @@ afterEach(async () => {
 });
 async function node(name: string, connect: string[] = []) {
   const events: ChatEvent[] = [];
-  const n = await ChatNode.start({ home: tempHome(), name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect, history: false }, (e) => events.push(e));
+  // allowNew: the one that dials in is a contact too (this file is about /nick and PRIVATE, not trust).
+  const n = await ChatNode.start({ home: tempHome(), name, group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port: 0 }, connect, history: false }, (e) => events.push(e));
   nodes.push(n);
   return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
 }

@@ -35,7 +35,7 @@ afterAll(() => {
 
 describe.skipIf(!TMUX)("history in a terminal", () => {
   test("after a restart the screen shows the last lines, both sides, with times; Tab completes /hist", async () => {
-    const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--name", "bob", "--port", "0"]);
+    const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--name", "bob", "--port", "0", "--allow-new"]); // alice dials in: a contact, so bob's lines reach her
     procs.push(bob);
     const port = await bob.port();
     const home = tempHome(homes);

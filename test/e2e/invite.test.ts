@@ -58,7 +58,7 @@ describe("invites", () => {
     bob.say("only for contacts");
     await alice.waitFor("message", (m) => m.text === "only for contacts");
     carol.say("/peers");
-    await carol.waitFor("notice", (n) => n.message.includes("connected"));
+    await carol.waitFor("peers");
     expect(carol.of("message")).toEqual([]);
   }, 30_000);
 

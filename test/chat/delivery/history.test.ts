@@ -19,7 +19,8 @@ afterEach(async () => {
 
 async function node(name: string, home: string, o: { connect?: string[]; port?: number; history?: boolean } = {}) {
   const events: ChatEvent[] = [];
-  const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: o.port ?? 0 }, connect: o.connect ?? [], history: o.history ?? true }, (e) => events.push(e));
+  // allowNew: the one that dials in is a contact too (this file is about history, not trust).
+  const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port: o.port ?? 0 }, connect: o.connect ?? [], history: o.history ?? true }, (e) => events.push(e));
   nodes.push(n);
   const port = (events.find((e) => e.type === "listening") as { port: number }).port;
   return { n, events, port };
