@@ -56,6 +56,7 @@ const name = (s: string) => sanitizeLine(s, 40);
 
 function peerLine(p: PeerInfo): string {
   const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.verified ? "verified" : "not verified"];
+  if (p.group !== undefined) flags.push(sanitizeLine(p.group));
   if (p.unacked > 0) flags.push(`${p.unacked} unacknowledged`);
   return `  ${name(p.name)}  ${sanitizeLine(p.address)}  (${flags.join(", ")})\n    fingerprint ${sanitizeLine(p.fingerprint)}`;
 }
