@@ -35,6 +35,8 @@ export interface Limits {
   maxOutputBytes: number;
   /** PINGs a peer may send per second on average (a burst of 10 s worth allowed). */
   pingsPerSecond: number;
+  /** Process-wide: PINGs answered per second across every session (a burst of 1 s worth). */
+  pingsPerSecondTotal: number;
   /** FFDHE exchanges waiting for (or inside) the worker, process-wide. Beyond: ALERT busy. */
   maxKexQueue: number;
   /** FFDHE HELLOs one address prefix may start per second (a burst of 4 s worth allowed). */
@@ -98,6 +100,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxPreAuthBytes: 32 * 1024 * 1024,
   maxOutputBytes: 128 * 1024 * 1024,
   pingsPerSecond: 20_000,
+  pingsPerSecondTotal: 100_000,
   maxKexQueue: 64,
   ffdhePerPrefixPerSecond: 50,
   maxPeerStringLength: 256,
@@ -169,6 +172,10 @@ export class TokenBucket {
   ) {
     this.#tokens = burst;
     this.#at = now;
+  }
+  /** Tokens left at `now`, without taking one. */
+  level(now: number): number {
+    return Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
   }
   /** Whether the bucket is full again at `now` (an idle source that can be forgotten). */
   full(now: number): boolean {

@@ -97,6 +97,7 @@ export class Peer {
       random: this.#random,
       verifyPeer: o.verifyPeer ? (id, s) => o.verifyPeer!(id, { role: s.role, address: s.address }) : undefined,
       preAuthBudget: this.preAuthBudget,
+      pingBudget: new TokenBucket(l.pingsPerSecondTotal, l.pingsPerSecondTotal, performance.now()),
       outputBudget: this.outputBudget,
       admitKex: (s) => this.#admitKex(s),
       kexPriority: (s) => this.#knownHosts.has(s.remoteHost),

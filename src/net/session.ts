@@ -27,6 +27,8 @@ const PAUSE_KEX = 1;
 const PAUSE_OUTPUT = 2;
 /** Object overhead of pending items, behind a backed-up socket, before they are sealed. */
 const SEAL_BACKLOG_BYTES = 64 * 1024;
+/** PINGs within the per-session bucket's memory that make a session a heavy pinger. */
+const PING_HEAVY = 1000;
 
 export class Session implements PeerSession {
   readonly role: Role;
@@ -302,6 +304,11 @@ export class Session implements PeerSession {
           if (this.state === "profile") throw fail("unexpected_message", "the peer sent PING before its PROFILE");
           // A PING flood is busy, as HTTP/2's ping flood fix (CVE-2019-9512) does.
           if (!this.#pings.take(this.#now())) throw fail("busy", `the peer sends PINGs faster than ${this.#o.limits.pingsPerSecond} a second`);
+          // Process-wide: with the shared budget spent, a session that has been pinging
+          // hard (more than PING_HEAVY lately) is cut; one keepalive a while is still answered.
+          if (this.#o.pingBudget && !this.#o.pingBudget.take(this.#now()) && this.#pings.level(this.#now()) < this.#pings.burst - PING_HEAVY) {
+            throw fail("busy", `PINGs from every peer passed ${this.#o.limits.pingsPerSecondTotal} a second (pingsPerSecondTotal); this peer sent many`);
+          }
           this.send({ kind: "pong", data: new Uint8Array(item.data) });
           continue;
         case "profile":
@@ -483,8 +490,12 @@ export class Session implements PeerSession {
     this.#held = [];
     this.#heldBytes = 0;
     this.#o.preAuthBudget?.set(this, 0);
-    // Read again, so that the peer's FIN is seen and the socket is released.
-    if (this.#pausedFor !== 0) {
+    // A peer not read from because its output is backed up is never read again: what it
+    // sent meanwhile waits in the kernel, and reading it now would only make garbage.
+    // Its socket is reset after the drain grace. Paused for a key exchange: read again,
+    // so that the peer's FIN is seen and the socket is released.
+    const stalled = (this.#pausedFor & PAUSE_OUTPUT) !== 0;
+    if (this.#pausedFor !== 0 && !stalled) {
       this.#pausedFor = 0;
       this.#socket.resume();
     }
@@ -494,7 +505,9 @@ export class Session implements PeerSession {
     if (drain) {
       // Let the last records (CLOSE or ALERT) drain, but not for long.
       this.#endAfterDrain = true;
-      setTimeout(() => this.#socket.end(), 2000).unref?.();
+      setTimeout(() => (stalled ? this.#socket.terminate() : this.#socket.end()), 2000).unref?.();
+    } else if (stalled) {
+      this.#socket.terminate();
     } else {
       this.#socket.end();
     }

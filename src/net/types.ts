@@ -4,7 +4,7 @@ import type { Group } from "../protocol/constants.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
-import type { ByteBudget, Limits } from "./limits.ts";
+import type { ByteBudget, Limits, TokenBucket } from "./limits.ts";
 import type { Session } from "./session.ts";
 
 export type Role = "initiator" | "responder";
@@ -70,6 +70,8 @@ export interface SessionConfig {
   now?: () => number;
   /** Process-wide: bytes sessions hold before authentication (limits.ts maxPreAuthBytes). */
   preAuthBudget?: ByteBudget<Session>;
+  /** Process-wide: PINGs answered (limits.ts pingsPerSecondTotal). */
+  pingBudget?: TokenBucket;
   /** Process-wide: real memory of queued output (limits.ts maxOutputBytes). */
   outputBudget?: ByteBudget<Session>;
   /** Responder, FFDHE group: a refusal sentence (answered with busy), or null to go ahead. */
