@@ -1,6 +1,11 @@
 /**
  * Implementation limits of the networking edge (not part of the wire format: those are
  * in src/protocol/constants.ts). Every buffer and queue a peer can grow is bounded here.
+ *
+ * Process-wide budgets (docs/SECURITY.md §8, which gives each default, why, and its
+ * test): one Peer is one process's listener, so a Peer's budgets are the process's.
+ * A per-session bound alone lets an attacker that respects it one session at a time
+ * multiply it by the session count; these are charged across sessions, in real bytes.
  */
 import { readFileSync } from "node:fs";
 
@@ -25,25 +30,65 @@ export interface Limits {
   idleTimeoutMs: number;
   /** KEY_UPDATEs a peer may send per second on average (burst of 8 allowed). */
   keyUpdatesPerSecond: number;
-  /** Handshakes in progress at once from one address prefix (/24 for IPv4, /64 for IPv6). */
+  /**
+   * Handshakes in progress at once from one address prefix (/24 for IPv4, /64 for IPv6):
+   * default 1,024, a quarter of maxHalfOpen, so one network needs four prefixes to fill
+   * them (test: hostile/budgets › 5.).
+   */
   maxHalfOpenPerPrefix: number;
-  /** Bytes one handshaking session may hold for later (frames held during the key exchange). */
+  /**
+   * Bytes one handshaking session may hold for later (frames held during the key
+   * exchange): default 4 KiB; a responder's AUTH record is ≈ 150 bytes, the only frame a
+   * good peer sends then (test: hostile/budgets › 1.).
+   */
   maxHeldBytes: number;
-  /** Process-wide: bytes held by every session before authentication (held frames, partial frames). */
+  /**
+   * Process-wide: bytes held by every session before authentication (held frames, and
+   * partial frames at their declared size): default 32 MiB, ≈ 500 of the largest frames
+   * at once (test: hostile/budgets › 1.).
+   */
   maxPreAuthBytes: number;
-  /** Process-wide: real memory of every session's queued output (sealed bytes and pending items). */
+  /**
+   * Process-wide: real memory of every session's queued output (sealed bytes and pending
+   * items with their heap): default 128 MiB, sixteen full per-session queues; past it the
+   * largest queue is cut with busy (test: hostile/budgets › 2. the process-wide output budget).
+   */
   maxOutputBytes: number;
-  /** PINGs a peer may send per second on average (a burst of 10 s worth allowed). */
+  /**
+   * PINGs a peer may send per second on average (a burst of 10 s worth): default 20,000;
+   * keepalive needs one per 15 s, the burst lets a bulk probe of 40,000 through (tests:
+   * hostile/exhaustion › control: … 40 × 1,000 PINGs …, hostile/budgets › 2.).
+   */
   pingsPerSecond: number;
-  /** Process-wide: PINGs answered per second across every session (a burst of 1 s worth). */
+  /**
+   * Process-wide: PINGs answered per second across every session (a burst of 1 s worth):
+   * default 100,000, ≈ 10 % of a core; when spent, a session that pinged more than 1,000
+   * lately is cut with busy (test: hostile/budgets › 2.; `bun run stress --attack ping`).
+   */
   pingsPerSecondTotal: number;
-  /** FFDHE exchanges waiting for (or inside) the worker, process-wide. Beyond: ALERT busy. */
+  /**
+   * FFDHE exchanges waiting for (or inside) the worker, process-wide: default 64, ≈ 90 ms
+   * of ffdhe3072 work, well inside a handshake deadline; beyond, ALERT busy. Known
+   * addresses go first and may use twice the bound (test: hostile/budgets › 3.).
+   */
   maxKexQueue: number;
-  /** FFDHE HELLOs one address prefix may start per second (a burst of 4 s worth allowed). */
+  /**
+   * FFDHE HELLOs one address prefix may start per second (a burst of 4 s worth): default
+   * 50, a seventh of what the worker does; addresses that authenticated before are exempt
+   * (test: hostile/budgets › 3.).
+   */
   ffdhePerPrefixPerSecond: number;
-  /** Longest peer string (close reason, name) kept for display, in UTF-16 units. */
+  /**
+   * Longest peer string (a CLOSE reason) kept for display, in UTF-16 units: default 256,
+   * one screen line or so; the same cut reaches every output format (test: hostile/budgets › 6.).
+   */
   maxPeerStringLength: number;
-  /** Reading paused on a backed-up output that drains nothing for this long (ms): busy. */
+  /**
+   * Reading is paused while output is backed up past half of maxSendQueueBytes; when it
+   * then drains nothing for this long (ms) the session is cut with busy: default 3 s.
+   * This also ends two peers that stop reading each other (tests: hostile/exhaustion ›
+   * a peer that stops reading …, hostile/budgets › 2.).
+   */
   outputStallMs: number;
 }
 
