@@ -23,7 +23,6 @@ import { initiatorKex, runKex, type KexJob, type PendingKex } from "./kex.ts";
 import { capPeerString, dueAt, TokenBucket } from "./limits.ts";
 import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
-const PAUSE_KEX = 1;
 const PAUSE_OUTPUT = 2;
 /** Object overhead of pending items, behind a backed-up socket, before they are sealed. */
 const SEAL_BACKLOG_BYTES = 64 * 1024;
@@ -60,8 +59,8 @@ export class Session implements PeerSession {
   #held: Uint8Array[] = [];
   #heldBytes = 0;
   #kexJob: KexJob | null = null;
-  // Why reading is paused (bit flags): while the key exchange computes, and while output
-  // is backed up past half its bound. Bytes then wait in the kernel, not in our heap.
+  // Why reading is paused (bit flags; one today): while output is backed up past half its
+  // bound. Bytes then wait in the kernel, not in our heap.
   #pausedFor = 0;
   #drainedAt = 0;
   readonly #pings: TokenBucket;
@@ -102,7 +101,7 @@ export class Session implements PeerSession {
     if (this.#pausedFor === 0 && !this.#isClosed()) this.#socket.resume();
   }
 
-  /** Reading is paused (key exchange running, or output backed up). */
+  /** Reading is paused (output backed up). */
   get paused(): boolean {
     return this.#pausedFor !== 0;
   }
@@ -146,7 +145,6 @@ export class Session implements PeerSession {
       return;
     }
     this.#busy = true;
-    this.#pause(PAUSE_KEX);
     try {
       this.#kex = await initiatorKex(this.#group!, { maxQueue: this.#o.limits.maxKexQueue, priority: true });
     } catch (e) {
@@ -224,8 +222,9 @@ export class Session implements PeerSession {
       const refused = req.group !== Group.X25519 ? (this.#o.admitKex?.(this, req.group) ?? null) : null;
       if (refused !== null) throw fail("busy", refused);
     }
+    // Reading goes on (held frames are bounded by maxHeldBytes and maxPreAuthBytes), so
+    // that a peer's FIN is seen at once and its queued exchange is dropped.
     this.#busy = true;
-    this.#pause(PAUSE_KEX);
     const pending = this.#kex;
     this.#kex = null;
     const adm = { maxQueue: this.#o.limits.maxKexQueue, priority: this.#o.kexPriority?.(this) ?? false };
@@ -248,7 +247,6 @@ export class Session implements PeerSession {
       this.#heldBytes -= bytes.length;
       this.#frame({ type: bytes[2]!, bytes, body: bytes.subarray(3) });
     }
-    if (!this.#busy) this.#resume(PAUSE_KEX);
     this.#chargePreAuth();
   }
 
@@ -492,8 +490,7 @@ export class Session implements PeerSession {
     this.#o.preAuthBudget?.set(this, 0);
     // A peer not read from because its output is backed up is never read again: what it
     // sent meanwhile waits in the kernel, and reading it now would only make garbage.
-    // Its socket is reset after the drain grace. Paused for a key exchange: read again,
-    // so that the peer's FIN is seen and the socket is released.
+    // Its socket is reset after the drain grace.
     const stalled = (this.#pausedFor & PAUSE_OUTPUT) !== 0;
     if (this.#pausedFor !== 0 && !stalled) {
       this.#pausedFor = 0;

@@ -12,11 +12,11 @@ import { ChatNode } from "../../src/chat/node.ts";
 import type { ChatEvent } from "../../src/chat/events.ts";
 import { addressPrefix, capPeerString, descriptorLimit, sessionsFor } from "../../src/net/limits.ts";
 import { ConnectError, Peer } from "../../src/net/peer.ts";
-import { warmFfdhe } from "../../src/net/kex.ts";
+import { kexQueueDepth, warmFfdhe } from "../../src/net/kex.ts";
 import { AlertCode, Group } from "../../src/protocol/constants.ts";
 import { encodeAlertFrame } from "../../src/protocol/handshake.ts";
 import type { Item } from "../../src/protocol/items.ts";
-import { halfOpenFlood, kexFlood, pingRecord, preAuthFlood, rawConnect, startListener, type ListenerProcess } from "../../bench/attacks.ts";
+import { ffdheHello, halfOpenFlood, kexFlood, pingRecord, preAuthFlood, rawConnect, startListener, type ListenerProcess } from "../../bench/attacks.ts";
 import { tempHome, removeHomes } from "../support/home.ts";
 import { until } from "../support/wait.ts";
 import { Evil, EvilResponder, GoodPeer, Scene } from "./harness.ts";
@@ -162,6 +162,27 @@ describe("3. an FFDHE HELLO flood from one address", () => {
     // Right after the flood: the queue held no backlog to work through.
     expect(await goodHandshakes(L.port, Group.FFDHE3072, 2)).toBe(2);
   }, 30_000);
+});
+
+describe("3. queued key exchanges are dropped with their connection (in memory)", () => {
+  let sc: Scene;
+  beforeAll(async () => {
+    await warmFfdhe(Group.FFDHE3072);
+    // No per-prefix rate here: this case is about the queue and cancellation alone.
+    sc = await Scene.start({ limits: { ffdhePerPrefixPerSecond: 1e6, maxKexQueue: 10_000 } });
+  }, 20_000);
+  afterAll(() => sc.stop());
+
+  test("300 ffdhe3072 HELLOs closed at once: once their sessions are gone, at most the 2 exchanges inside the worker are left", async () => {
+    const hello = ffdheHello(Group.FFDHE3072);
+    let maxDepth = 0;
+    const socks = await Promise.all(Array.from({ length: 300 }, () => rawConnect(sc.port, "127.0.0.2")));
+    for (const s of socks) s?.end(hello);
+    await until("the listener to drop the 300 sessions", () => (maxDepth = Math.max(maxDepth, kexQueueDepth())) >= 0 && sc.others === 0 && sc.listener.halfOpen === 0, 10_000);
+    expect(maxDepth).toBeGreaterThan(2); // the flood did queue work
+    expect(kexQueueDepth()).toBeLessThanOrEqual(2);
+    await sc.good.roundTrip();
+  }, 20_000);
 });
 
 describe("5. half-open slots by prefix", () => {
