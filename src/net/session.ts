@@ -23,7 +23,6 @@ import { initiatorKex, runKex, type KexJob, type PendingKex } from "./kex.ts";
 import { capPeerString, dueAt, TokenBucket } from "./limits.ts";
 import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
-const PAUSE_OUTPUT = 2;
 /** Object overhead of pending items, behind a backed-up socket, before they are sealed. */
 const SEAL_BACKLOG_BYTES = 64 * 1024;
 /** PINGs within the per-session bucket's memory that make a session a heavy pinger. */
@@ -59,9 +58,9 @@ export class Session implements PeerSession {
   #held: Uint8Array[] = [];
   #heldBytes = 0;
   #kexJob: KexJob | null = null;
-  // Why reading is paused (bit flags; one today): while output is backed up past half its
-  // bound. Bytes then wait in the kernel, not in our heap.
-  #pausedFor = 0;
+  // Reading is paused while output is backed up past half its bound: the peer's bytes
+  // then wait in the kernel, not in our heap.
+  #paused = false;
   #drainedAt = 0;
   readonly #pings: TokenBucket;
   #writer: RecordWriter | null = null;
@@ -90,20 +89,9 @@ export class Session implements PeerSession {
     if (role === "initiator") this.group = group ?? null;
   }
 
-  #pause(why: number): void {
-    if (this.#pausedFor === 0) this.#socket.pause();
-    this.#pausedFor |= why;
-  }
-
-  #resume(why: number): void {
-    if ((this.#pausedFor & why) === 0) return;
-    this.#pausedFor &= ~why;
-    if (this.#pausedFor === 0 && !this.#isClosed()) this.#socket.resume();
-  }
-
   /** Reading is paused (output backed up). */
   get paused(): boolean {
-    return this.#pausedFor !== 0;
+    return this.#paused;
   }
 
   /** Charge the process-wide output budget; over it, the largest queue is cut with busy. */
@@ -380,9 +368,10 @@ export class Session implements PeerSession {
 
   /** After output grew: charge the budget; a peer whose output is backed up is not read from. */
   #afterOutput(): void {
-    if (this.#send.backedUp && (this.#pausedFor & PAUSE_OUTPUT) === 0 && this.#send.memoryBytes > this.#o.limits.maxSendQueueBytes / 2) {
+    if (this.#send.backedUp && !this.#paused && this.#send.memoryBytes > this.#o.limits.maxSendQueueBytes / 2) {
       this.#drainedAt = this.#now();
-      this.#pause(PAUSE_OUTPUT);
+      this.#paused = true;
+      this.#socket.pause();
     }
     this.#chargeOutput();
   }
@@ -406,7 +395,10 @@ export class Session implements PeerSession {
     const before = this.#send.memoryBytes;
     const drained = this.#send.drain();
     if (this.#send.memoryBytes < before) this.#drainedAt = this.#now();
-    if (this.#send.memoryBytes <= this.#o.limits.maxSendQueueBytes / 2) this.#resume(PAUSE_OUTPUT);
+    if (this.#paused && !this.#isClosed() && this.#send.memoryBytes <= this.#o.limits.maxSendQueueBytes / 2) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
     this.#chargeOutput();
     if (!drained) return;
     if (this.#endAfterDrain) {
@@ -441,7 +433,7 @@ export class Session implements PeerSession {
     if (this.#isClosed()) return;
     const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open" }, this.#o.limits);
     // Not read from while its output is backed up; a peer that then drains nothing is cut.
-    if ((this.#pausedFor & PAUSE_OUTPUT) !== 0 && now - this.#drainedAt > this.#o.limits.outputStallMs) {
+    if (this.#paused && now - this.#drainedAt > this.#o.limits.outputStallMs) {
       return this.#fail(fail("busy", `the peer is not reading: nothing of its backed-up output drained for ${this.#o.limits.outputStallMs} ms`));
     }
     if (due === "keepalive") this.send({ kind: "ping", data: randomBytes(8) });
@@ -491,11 +483,7 @@ export class Session implements PeerSession {
     // A peer not read from because its output is backed up is never read again: what it
     // sent meanwhile waits in the kernel, and reading it now would only make garbage.
     // Its socket is reset after the drain grace.
-    const stalled = (this.#pausedFor & PAUSE_OUTPUT) !== 0;
-    if (this.#pausedFor !== 0 && !stalled) {
-      this.#pausedFor = 0;
-      this.#socket.resume();
-    }
+    const stalled = this.#paused;
     const drain = this.#send.backedUp;
     // Finalize first: ending the socket can fire its close handler synchronously.
     this.#finalize();
