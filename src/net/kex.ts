@@ -34,7 +34,7 @@ export interface KexJob {
   cancel(): void;
 }
 
-type Job = { id: number; op: string; group: FfdheName; peer?: Uint8Array; resolve: (r: Reply) => void; reject: (e: Error) => void; cancelled: boolean };
+type Job = { id: number; op: string; group: FfdheName; peer?: Uint8Array; resolve: (r: Reply) => void; reject: (e: Error) => void; cancelled: boolean; priority: boolean };
 
 /**
  * Exchanges posted to the worker at once. Few, so that the rest wait here, where a closed
@@ -90,10 +90,10 @@ class FfdheWorker {
    */
   enqueue(op: string, group: FfdheName, peer: Uint8Array | undefined, id: number, adm: KexAdmission | null, resolve: (r: Reply) => void, reject: (e: Error) => void): KexJob {
     if (adm !== null && this.depth >= adm.maxQueue * (adm.priority ? 2 : 1)) throw fail("busy", `${adm.maxQueue} key exchanges are queued (maxKexQueue)`);
-    const j: Job = { id, op, group, peer, resolve, reject, cancelled: false };
-    if (adm?.priority) {
-      const at = this.#queue.findIndex((q) => !(q as Job & { priority?: boolean }).priority);
-      (j as Job & { priority?: boolean }).priority = true;
+    const j: Job = { id, op, group, peer, resolve, reject, cancelled: false, priority: adm?.priority ?? false };
+    if (j.priority) {
+      // Behind the other priority jobs, ahead of every stranger's.
+      const at = this.#queue.findIndex((q) => !q.priority);
       this.#queue.splice(at < 0 ? this.#queue.length : at, 0, j);
     } else this.#queue.push(j);
     this.#pump();
