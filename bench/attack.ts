@@ -7,7 +7,7 @@
  *   4. print the good peer's handshake and round-trip p50/p99 in each phase, the
  *      listener's RSS before, peak and after, its CPU share during the flood, how many
  *      good handshakes failed, and how soon after the flood a good handshake succeeded.
- * Figures, not assertions: docs/SECURITY.md §8 quotes them; the bounds are tested in
+ * Figures, not assertions: docs/SECURITY.md §10 quotes them; the bounds are tested in
  * test/hostile/budgets.test.ts.
  */
 import { randomBytes } from "node:crypto";

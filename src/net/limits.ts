@@ -2,7 +2,7 @@
  * Implementation limits of the networking edge (not part of the wire format: those are
  * in src/protocol/constants.ts). Every buffer and queue a peer can grow is bounded here.
  *
- * Process-wide budgets (docs/SECURITY.md §8, which gives each default, why, and its
+ * Process-wide budgets (docs/SECURITY.md §10, which gives each default, why, and its
  * test): one Peer is one process's listener, so a Peer's budgets are the process's.
  * A per-session bound alone lets an attacker that respects it one session at a time
  * multiply it by the session count; these are charged across sessions, in real bytes.

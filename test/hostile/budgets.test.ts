@@ -1,5 +1,5 @@
 /**
- * Process-wide budgets (docs/SECURITY.md §8): each numbered flood of the budgets work,
+ * Process-wide budgets (docs/SECURITY.md §10): each numbered flood of the budgets work,
  * scaled to run in CI, against a listener in its own process (bench/attack-listener.ts)
  * whose RSS is read from /proc, or in memory where the property is a count. Every case
  * asserts bounds and counts (RSS growth, sessions cut, good handshakes served), never
