@@ -9,6 +9,14 @@
  *   3. what the socket does not take is copied into the queue and written on `drain`;
  *      while bytes wait there, new items keep coalescing instead of being sealed.
  * PT and OUT are shared by every connection: one thread, one flush at a time.
+ *
+ * Two priorities (text before bulk): the file sub-protocol's items (PROTOCOL §11, `ext`)
+ * wait in a bulk queue of their own, and everything else (TEXT, ACK, PING, PONG,
+ * PROFILE) is sealed ahead of them at the next flush, so a line typed during a transfer
+ * leaves within one record of the transfer's. Bulk is sealed in small batches
+ * (BULK_FLUSH_BYTES) and only while the socket takes it, so little of it sits sealed
+ * ahead of a later line (as TCP_NOTSENT_LOWAT keeps little unsent in the kernel).
+ * CLOSE joins the bulk queue: it is the last item, after everything else queued.
  */
 import type { Socket } from "bun";
 import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
@@ -21,6 +29,8 @@ const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
 export const ITEM_END = MAX_PLAINTEXT - ITEM_HEADER_LEN;
 /** Records sealed per socket write, at most (then the next batch, if the socket took it all). */
 const FLUSH_BYTES = 1 << 20;
+/** Bulk records sealed per socket write: the most a later line can find sealed ahead of it. */
+export const BULK_FLUSH_BYTES = 64 * 1024;
 let OUT = new Uint8Array(FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
 const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
 
@@ -43,7 +53,9 @@ export class Outbound {
   readonly #socket: Socket<unknown>;
   #out: Uint8Array[] = [];
   #outBytes = 0;
+  /** Urgent items (control and TEXT), then bulk items (file transfer, CLOSE last). */
   #pending: Item[] = [];
+  #bulk: Item[] = [];
   #pendingBytes = 0;
 
   constructor(socket: Socket<unknown>) {
@@ -57,7 +69,7 @@ export class Outbound {
 
   /** Items wait to be sealed. */
   get hasPending(): boolean {
-    return this.#pending.length > 0;
+    return this.#pending.length > 0 || this.#bulk.length > 0;
   }
 
   /** The socket did not take everything: wait for `drain`. */
@@ -72,13 +84,15 @@ export class Outbound {
       const exact = exactSize(item);
       if (exact > ITEM_END) throw new RangeError(`an item of ${exact} bytes cannot fit in a record (at most ${ITEM_END})`);
     }
-    this.#pending.push(item);
+    if (isBulk(item)) this.#bulk.push(item);
+    else this.#pending.push(item);
     this.#pendingBytes += bound;
   }
 
   /** Forget the items not yet sealed. */
   clearPending(): void {
     this.#pending = [];
+    this.#bulk = [];
     this.#pendingBytes = 0;
   }
 
@@ -88,12 +102,29 @@ export class Outbound {
    * `keyUpdate()` is asked per record whether it must carry KEY_UPDATE.
    */
   flush(w: RecordWriter, keyUpdate: () => boolean, force = false): void {
-    if (this.#pending.length === 0 || (this.#out.length > 0 && !force)) return;
-    const items = this.#pending;
+    if (!this.hasPending || (this.#out.length > 0 && !force)) return;
+    // Urgent items first, in big batches; then bulk in small ones, while the socket takes it.
+    const urgent = this.#pending;
+    this.#pending = [];
+    const u = this.#seal(urgent, w, keyUpdate, force, FLUSH_BYTES);
+    if (u < urgent.length) this.#pending = urgent.slice(u);
+    if (this.#pending.length === 0 && (this.#out.length === 0 || force)) {
+      const bulk = this.#bulk;
+      this.#bulk = [];
+      const b = this.#seal(bulk, w, keyUpdate, force, force ? FLUSH_BYTES : BULK_FLUSH_BYTES);
+      if (b < bulk.length) this.#bulk = b === 0 ? bulk : bulk.slice(b);
+    }
+    this.#pendingBytes = 0;
+    for (const it of this.#pending) this.#pendingBytes += itemSizeBound(it);
+    for (const it of this.#bulk) this.#pendingBytes += itemSizeBound(it);
+  }
+
+  /** Seal `items` into records and write them, `batch` bytes per write; returns how many were sealed. */
+  #seal(items: Item[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number): number {
     let i = 0;
     while (i < items.length) {
       let outLen = 0;
-      while (i < items.length && outLen < FLUSH_BYTES) {
+      while (i < items.length && outLen < batch) {
         let pt = 0;
         while (i < items.length) {
           const next = writeItem(PT, pt, ITEM_END, items[i]!);
@@ -114,12 +145,7 @@ export class Outbound {
       }
       if (!this.#writeOut(outLen) && !force) break;
     }
-    if (i === items.length) {
-      this.clearPending();
-    } else {
-      this.#pending = items.slice(i);
-      this.#pendingBytes = this.#pending.reduce((n, it) => n + itemSizeBound(it), 0);
-    }
+    return i;
   }
 
   /** Write OUT[0..len), or queue a copy behind bytes already waiting. False when backed up. */
@@ -169,6 +195,11 @@ export class Outbound {
     this.#out = [];
     this.#outBytes = 0;
   }
+}
+
+/** File-transfer items (PROTOCOL §11) and CLOSE keep their order behind each other, after everything else. */
+function isBulk(item: Item): boolean {
+  return item.kind === "ext" || item.kind === "close";
 }
 
 /** The exact encoded size of an item (only for the rare over-long case). */

@@ -58,6 +58,7 @@ export class Session implements PeerSession {
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
   #partialSince = 0;
+  #pingSentAt = 0;
 
   /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
   constructor(socket: Socket<unknown>, o: SessionConfig, role: Role, address: string, group: Group | undefined, ev: SessionEvents) {
@@ -119,10 +120,12 @@ export class Session implements PeerSession {
     } catch (e) {
       return this.#fail(e as Error);
     }
-    // A partial frame must complete within partialFrameTimeoutMs (hostile-peers §E:
-    // one byte a minute keeps the idle timer happy, not this one).
+    // A partial frame must complete within partialFrameTimeoutMs of its first byte
+    // (hostile-peers §E: one byte a minute keeps the idle timer happy, not this one). A
+    // frame completed in this chunk means the partial one left began in it, so a steady
+    // stream whose chunks never end on a frame boundary restarts the clock every frame.
     if (this.#asm.buffered === 0) this.#partialSince = 0;
-    else if (this.#partialSince === 0) this.#partialSince = this.lastRecv;
+    else if (this.#partialSince === 0 || frames.length > 0) this.#partialSince = this.lastRecv;
     for (const f of frames) {
       if (this.#isClosed()) return;
       if (this.#busy) {
@@ -333,8 +336,11 @@ export class Session implements PeerSession {
   /** Periodic check from the owner: handshake deadline, idle timeout, keepalive. */
   tick(now: number): void {
     if (this.#isClosed()) return;
-    const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open" }, this.#o.limits);
-    if (due === "keepalive") this.send({ kind: "ping", data: randomBytes(8) });
+    const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open", pingSentAt: this.#pingSentAt }, this.#o.limits);
+    if (due === "keepalive") {
+      this.#pingSentAt = now;
+      this.send({ kind: "ping", data: randomBytes(8) });
+    }
     else if (due !== null) this.#fail(fail("timeout", due));
   }
 

@@ -30,7 +30,7 @@ export interface FileOptions {
 }
 
 export const DEFAULT_CHUNK = 60 * 1024;
-export const DEFAULT_HIGH_WATER = 512 * 1024;
+export const DEFAULT_HIGH_WATER = 64 * 1024;
 export const DEFAULT_MAX_FILE = 2 ** 40;
 /** Ids we ended, remembered per session so that items still in flight for them are dropped quietly. */
 export const MAX_ENDED_IDS = 4096;
