@@ -1,8 +1,18 @@
 /**
  * Redialling one outbound address with exponential backoff and jitter, for as long as
- * the chat runs. A dial that ends in a refused identity stops for good (the user must
- * act); a session that is closed because another one to the same peer exists is not
- * redialled while that other session lasts.
+ * the chat runs, and knowing when to stop:
+ *
+ *   1. dial (Peer.connect: a connect deadline, then the handshake deadline);
+ *   2. a session that lasts less than STABLE_SESSION_MS counts as a failure: the backoff
+ *      goes on growing (a responder that closes every session at once is not redialled
+ *      several times a second forever); a longer one resets it;
+ *   3. a permanent refusal (`hooks.fatal` gives its sentence: our key refused, a version
+ *      the peer does not speak, the address is this sotto itself) stops the dialling with
+ *      one `dial_stopped` event; so do stop() (/disconnect) and the contact moving (node.ts);
+ *   4. every wait is announced as one `reconnecting` event that carries why and since
+ *      when the contact has been unreachable, so a front end can keep one status line.
+ * A session closed because another one to the same peer exists is not redialled while
+ * that other session lasts.
  */
 import type { PeerSession } from "../../net/types.ts";
 import type { ChatListener } from "../events.ts";
@@ -10,6 +20,10 @@ import { toHex } from "../../crypto/bytes.ts";
 
 export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_MAX_MS = 15_000;
+/** A session shorter than this is a failed attempt for the backoff (issue: redial storms). */
+export const STABLE_SESSION_MS = 10_000;
+/** How often a dialer whose contact is reachable through another session looks again. */
+const ELSEWHERE_POLL_MS = 1000;
 
 /** host:port (or [v6]:port) → parts, or null. Ports 1..65535. */
 export function parseAddress(s: string): { host: string; port: number } | null {
@@ -31,9 +45,17 @@ export interface DialerHooks {
   /** Is the peer reachable through another open session? (s: the session that just closed, if any) */
   connectedElsewhere(s: PeerSession | null): boolean;
   emit: ChatListener;
-  isFatal(e: Error): boolean;
+  /** The sentence that stops the dialling for this failure, or null to retry. */
+  fatal(e: Error): { code: string; message: string } | null;
   /** Resolves when the session has closed. */
   closed(s: PeerSession): Promise<void>;
+  /** The contact's name, once known (for the status line). */
+  nameOf?(pid: string): string;
+  /** Clock (ms) for session lengths; default performance.now. */
+  now?(): number;
+  /** Wall clock (ms) for "unreachable since"; default Date.now. */
+  wallClock?(): number;
+  random?(): number;
 }
 
 export class Dialer {
@@ -43,6 +65,9 @@ export class Dialer {
   #stopped = false;
   #session: PeerSession | null = null;
   #wake: (() => void) | null = null;
+  /** When the contact became unreachable (wall clock ms; 0 while connected). */
+  #since = 0;
+  #reason = "";
 
   constructor(
     readonly host: string,
@@ -50,48 +75,80 @@ export class Dialer {
     readonly hooks: DialerHooks,
   ) {}
 
+  /** Failed attempts in a row (short sessions included). */
+  get attempt(): number {
+    return this.#attempt;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   start(): void {
     void this.#run();
   }
 
-  stop(): void {
+  /** Stop dialling; `reason` (when given) is announced once as `dial_stopped`. The session, if any, stays. */
+  stop(reason?: string, code = "stopped"): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#wake?.();
+    if (reason !== undefined) this.hooks.emit({ type: "dial_stopped", address: this.#address(), reason, code });
+  }
+
+  #address(): string {
+    return this.host.includes(":") ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+  }
+
+  #now(): number {
+    return this.hooks.now ? this.hooks.now() : performance.now();
   }
 
   async #run(): Promise<void> {
     if (this.#stopped) return;
-    if (this.hooks.connectedElsewhere(null)) return this.#later(1000, false);
+    if (this.hooks.connectedElsewhere(null)) return this.#later(ELSEWHERE_POLL_MS, false);
+    let s: PeerSession;
     try {
-      const s = await this.hooks.dial();
-      if (this.#stopped) return s.close("bye");
-      this.#attempt = 0;
-      this.#session = s;
-      this.pid = toHex(s.peerIdentity!);
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        void this.hooks.closed(s).then(resolve);
-      });
-      this.#wake = null;
-      this.#session = null;
-      if (this.#stopped) return;
-      this.#later(this.hooks.connectedElsewhere(s) ? 1000 : backoffMs(0), !this.hooks.connectedElsewhere(s));
+      s = await this.hooks.dial();
     } catch (e) {
       if (this.#stopped) return;
-      if (this.hooks.isFatal(e as Error)) {
-        this.hooks.emit({ type: "error", code: "identity_rejected", message: `stopped dialling ${this.host}:${this.port}: ${(e as Error).message}` });
-        return;
-      }
-      // The first failure in a row says why; the retries after it only say when.
-      if (this.#attempt === 0) this.hooks.emit({ type: "error", message: (e as Error).message });
-      this.#later(backoffMs(this.#attempt++), true);
+      const stop = this.hooks.fatal(e as Error);
+      if (stop !== null) return this.stop(stop.message, stop.code);
+      this.#unreachable((e as Error).message);
+      this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
+      return;
     }
+    if (this.#stopped) return s.close("bye");
+    const began = this.#now();
+    this.#session = s;
+    this.#since = 0;
+    this.pid = toHex(s.peerIdentity!);
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      void this.hooks.closed(s).then(resolve);
+    });
+    this.#wake = null;
+    this.#session = null;
+    if (this.#stopped) return;
+    if (this.hooks.connectedElsewhere(s)) return this.#later(ELSEWHERE_POLL_MS, false);
+    // Step 2: only a session that lasted counts as a success.
+    if (this.#now() - began >= STABLE_SESSION_MS) this.#attempt = 0;
+    this.#unreachable("the session ended");
+    this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
+  }
+
+  #unreachable(reason: string): void {
+    if (this.#since === 0) this.#since = this.hooks.wallClock ? this.hooks.wallClock() : Date.now();
+    this.#reason = reason;
   }
 
   #later(ms: number, announce: boolean): void {
     if (this.#stopped) return;
-    if (announce) this.hooks.emit({ type: "reconnecting", address: `${this.host}:${this.port}`, inMs: ms, attempt: this.#attempt });
+    if (announce) {
+      const peer = this.pid !== null ? this.hooks.nameOf?.(this.pid) : undefined;
+      this.hooks.emit({ type: "reconnecting", address: this.#address(), inMs: ms, attempt: this.#attempt, since: this.#since, reason: this.#reason, ...(peer !== undefined ? { peer } : {}) });
+    }
     this.#timer = setTimeout(() => void this.#run(), ms);
     this.#timer.unref?.();
   }
