@@ -57,6 +57,12 @@ export class Outbound {
   #pending: Item[] = [];
   #bulk: Item[] = [];
   #pendingBytes = 0;
+  /** Sealed bytes handed to the socket so far (taken or waiting in the queue). */
+  written = 0;
+  /** Bulk is sealed only while `written` is below this (session.ts paces it from PONGs). */
+  bulkUntil = Infinity;
+  /** Stream offset after the last bulk record sealed. */
+  bulkAt = 0;
 
   constructor(socket: Socket<unknown>) {
     this.#socket = socket;
@@ -70,6 +76,11 @@ export class Outbound {
   /** Items wait to be sealed. */
   get hasPending(): boolean {
     return this.#pending.length > 0 || this.#bulk.length > 0;
+  }
+
+  /** Bulk items wait to be sealed. */
+  get hasBulk(): boolean {
+    return this.#bulk.length > 0;
   }
 
   /** The socket did not take everything: wait for `drain`. */
@@ -111,8 +122,9 @@ export class Outbound {
     if (this.#pending.length === 0 && (this.#out.length === 0 || force)) {
       const bulk = this.#bulk;
       this.#bulk = [];
-      const b = this.#seal(bulk, w, keyUpdate, force, force ? FLUSH_BYTES : BULK_FLUSH_BYTES);
+      const b = this.#seal(bulk, w, keyUpdate, force, force ? FLUSH_BYTES : BULK_FLUSH_BYTES, !force);
       if (b < bulk.length) this.#bulk = b === 0 ? bulk : bulk.slice(b);
+      if (b > 0) this.bulkAt = this.written;
     }
     this.#pendingBytes = 0;
     for (const it of this.#pending) this.#pendingBytes += itemSizeBound(it);
@@ -120,9 +132,9 @@ export class Outbound {
   }
 
   /** Seal `items` into records and write them, `batch` bytes per write; returns how many were sealed. */
-  #seal(items: Item[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number): number {
+  #seal(items: Item[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number, paced = false): number {
     let i = 0;
-    while (i < items.length) {
+    while (i < items.length && (!paced || this.written < this.bulkUntil)) {
       let outLen = 0;
       while (i < items.length && outLen < batch) {
         let pt = 0;
@@ -150,6 +162,7 @@ export class Outbound {
 
   /** Write OUT[0..len), or queue a copy behind bytes already waiting. False when backed up. */
   #writeOut(len: number): boolean {
+    this.written += len;
     if (this.#out.length > 0) {
       this.#enqueue(OUT.slice(0, len));
       return false;
@@ -164,6 +177,7 @@ export class Outbound {
   writeFrames(frames: Uint8Array[]): void {
     if (frames.length === 0) return;
     const data = frames.length === 1 ? frames[0]! : concat(...frames);
+    this.written += data.length;
     if (this.#out.length > 0) return this.#enqueue(data);
     const n = Math.max(0, this.#socket.write(data));
     if (n < data.length) this.#enqueue(data.subarray(n));

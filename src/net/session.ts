@@ -21,6 +21,7 @@ import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes } from "./alerts.ts";
 import { initiatorKex, runKex, type PendingKex } from "./kex.ts";
 import { dueAt, TokenBucket } from "./limits.ts";
+import { BulkPacer } from "./pacer.ts";
 import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
 export class Session implements PeerSession {
@@ -59,6 +60,8 @@ export class Session implements PeerSession {
   #endAfterDrain = false;
   #partialSince = 0;
   #pingSentAt = 0;
+  readonly #pacer = new BulkPacer();
+  #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
   constructor(socket: Socket<unknown>, o: SessionConfig, role: Role, address: string, group: Group | undefined, ev: SessionEvents) {
@@ -227,6 +230,16 @@ export class Session implements PeerSession {
           if (this.state === "profile") throw fail("unexpected_message", "the peer sent PING before its PROFILE");
           this.send({ kind: "pong", data: new Uint8Array(item.data) });
           continue;
+        case "pong":
+          // pacer.ts: the answer to a bulk probe moves the window; others go to the owner.
+          if (this.#pacer.onPong(item.data, this.#now())) {
+            this.flush();
+            if (!this.#isClosed() && !this.#send.backedUp) this.#ev.onDrain?.(this);
+            continue;
+          }
+          if (this.state === "profile") throw fail("unexpected_message", "the peer sent PONG before its PROFILE");
+          this.#ev.onItem(this, item);
+          continue;
         case "profile":
           this.#profile(item);
           continue;
@@ -287,7 +300,28 @@ export class Session implements PeerSession {
     const w = this.#writer;
     if (w === null || this.#isClosed() || !this.#send.hasPending) return;
     this.lastSend = this.#now();
+    this.#send.bulkUntil = this.#pacer.until;
     this.#send.flush(w, this.#keyUpdateDue, force);
+    if (!force) this.#pace(w);
+  }
+
+  /** pacer.ts step 2: while bulk flows, keep one probe out (or come back when one may go). */
+  #pace(w: RecordWriter): void {
+    const s = this.#send;
+    if (this.#pacer.probing || this.#paceTimer !== null || s.bulkAt <= this.#pacer.acked) return;
+    const now = this.#now();
+    const data = this.#pacer.probe(now, s.written);
+    if (data !== null) {
+      s.queue({ kind: "ping", data });
+      s.flush(w, this.#keyUpdateDue);
+      return;
+    }
+    if (!s.hasBulk) return;
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = null;
+      if (this.#writer !== null && !this.#isClosed()) this.#pace(this.#writer);
+    }, Math.max(1, Math.ceil(this.#pacer.waitMs(now))));
+    this.#paceTimer.unref?.();
   }
 
   /** Whether the next record must carry KEY_UPDATE (asked once per record). */
@@ -374,6 +408,7 @@ export class Session implements PeerSession {
 
   #closed(info: CloseInfo): void {
     this.#closeInfo = info;
+    if (this.#paceTimer !== null) clearTimeout(this.#paceTimer);
     this.#kex?.drop();
     this.#kex = null;
     this.#held = [];
