@@ -10,7 +10,8 @@
  *   3. each PONG gives a round-trip time and a delivery rate; the window is twice the
  *      rate times the smallest round trip seen (at least PROBE_MIN_MS), at least
  *      MIN_WINDOW: it doubles per round trip until the path is full, then keeps about
- *      one path's worth queued.
+ *      one path's worth queued. The first probe goes out when the session opens, before
+ *      any bulk, so the smallest round trip is the path's own, not its queue's.
  * A peer that never answers only slows what we send it; keepalive (limits.ts) ends it.
  */
 
@@ -19,6 +20,8 @@ export const MIN_WINDOW = 64 * 1024;
 /** Probes are at least this far apart (ms): at most 100 PINGs a second during a transfer. */
 export const PROBE_MIN_MS = 10;
 const PROBE_LEN = 8;
+/** Window = GAIN × delivery rate × smallest round trip. */
+const GAIN = 2;
 
 /** The bulk window of one session; see the file comment. */
 export class BulkPacer {
@@ -66,7 +69,7 @@ export class BulkPacer {
     if (dt > 0) this.#rate = Math.max((p.offset - this.#lastAck.offset) / dt, this.#rate * 0.9);
     this.#lastAck = { offset: p.offset, at: now };
     this.acked = p.offset;
-    this.window = Math.max(MIN_WINDOW, Math.ceil(2 * this.#rate * Math.max(this.#minRtt, PROBE_MIN_MS)));
+    this.window = Math.max(MIN_WINDOW, Math.ceil(GAIN * this.#rate * Math.max(this.#minRtt, PROBE_MIN_MS)));
     return true;
   }
 }

@@ -259,6 +259,9 @@ export class Session implements PeerSession {
     if (this.peerProfile === null) {
       this.peerProfile = { instance: new Uint8Array(item.instance), name: item.name };
       this.state = "open";
+      // pacer.ts: one probe on an empty path gives the round trip without any queue in it.
+      const data = this.#pacer.probe(this.#now(), this.#send.written);
+      if (data !== null) this.send({ kind: "ping", data });
       this.#ev.onReady(this);
       return;
     }
