@@ -12,6 +12,7 @@
  *      MIN_WINDOW: it doubles per round trip until the path is full, then keeps about
  *      one path's worth queued. The first probe goes out when the session opens, before
  *      any bulk, so the smallest round trip is the path's own, not its queue's.
+ * Paths whose smallest round trip is under UNPACED_RTT_MS are not paced at all.
  * A peer that never answers only slows what we send it; keepalive (limits.ts) ends it.
  */
 
@@ -20,6 +21,8 @@ export const MIN_WINDOW = 64 * 1024;
 /** Probes are at least this far apart (ms): at most 100 PINGs a second during a transfer. */
 export const PROBE_MIN_MS = 10;
 const PROBE_LEN = 8;
+/** Paths with a smaller round trip (ms) are not paced. */
+export const UNPACED_RTT_MS = 1;
 /** Window = GAIN × delivery rate × smallest round trip. */
 const GAIN = 2;
 
@@ -36,6 +39,9 @@ export class BulkPacer {
 
   /** Bulk may be sealed while the stream offset is below this. */
   get until(): number {
+    // A path with a round trip under UNPACED_RTT_MS (this host, a wired LAN) drains what the
+    // kernel holds faster than a person notices; pacing it would only cost throughput.
+    if (this.#minRtt < UNPACED_RTT_MS) return Infinity;
     return this.acked + this.window;
   }
 

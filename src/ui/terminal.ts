@@ -56,6 +56,7 @@ export class TerminalUi {
   /** Prints one event above the prompt. */
   readonly listener: ChatListener = (e) => {
     if (e.type === "transfer" && this.#transfer(e)) return;
+    if (this.#dialStatus(e)) return;
     const text = formatEvent(e, { color: this.#o.color, knownPeers: this.#o.knownPeers });
     if (text !== null) this.#printAbove(text);
   };
@@ -74,6 +75,22 @@ export class TerminalUi {
       return had; // the first "accepted" prints its line too
     }
     if (e.phase !== "offered" && e.phase !== "waiting") this.#status.delete(key);
+    return false;
+  }
+
+  /**
+   * Outages you can see: one status line per contact being redialled ("bob (h:p):
+   * reconnecting in 8 s; unreachable since 12:01: …"), updated in place instead of a
+   * line per attempt; gone once connected or when the dialling stops. True: nothing to print.
+   */
+  #dialStatus(e: Parameters<ChatListener>[0]): boolean {
+    if (e.type === "reconnecting" && e.since !== undefined && this.#rl !== null) {
+      const line = formatEvent(e, { color: this.#o.color, oneLine: true });
+      if (line !== null) this.#status.set(`dial:${e.address}`, line);
+      this.#printAbove(null);
+      return true;
+    }
+    if (e.type === "connected" || e.type === "dial_stopped") this.#status.delete(`dial:${e.address}`);
     return false;
   }
 

@@ -54,11 +54,12 @@ class NsChat {
   readonly events: ChatEvent[] = [];
   readonly proc: Subprocess<"pipe", "pipe", "pipe">;
   constructor(ns: string, home: string, args: string[]) {
-    this.proc = Bun.spawn(["ip", "netns", "exec", ns, "bun", MAIN, "chat", "--json", "--home", home, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const proc = Bun.spawn(["ip", "netns", "exec", ns, "bun", MAIN, "chat", "--json", "--home", home, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    this.proc = proc;
     void (async () => {
       let buf = "";
       const dec = new TextDecoder();
-      for await (const chunk of this.proc.stdout) {
+      for await (const chunk of proc.stdout) {
         buf += dec.decode(chunk, { stream: true });
         let i: number;
         while ((i = buf.indexOf("\n")) >= 0) {
