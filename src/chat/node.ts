@@ -213,9 +213,13 @@ export class ChatNode implements ChatApi {
     }
   }
 
+  /** Sessions that carried a TEXT or an ACK (the Dialer's backoff: dialer.ts step 2). */
+  readonly #useful = new WeakSet<PeerSession>();
+
   #item(s: PeerSession, item: Item): void {
     const link = this.#links.get(s);
     if (link === undefined) return;
+    if (item.kind === "text" || item.kind === "ack") this.#useful.add(s);
     switch (item.kind) {
       case "text": {
         // hostile-peers §E: a contact that floods is cut off with a clear reason, not rendered.
@@ -329,6 +333,7 @@ export class ChatNode implements ChatApi {
       emit: this.#emit,
       closed: (s) => this.#whenClosed(s),
       nameOf: (pid) => this.#nameOf(pid),
+      useful: (s) => this.#useful.has(s),
       fatal: (e) => dialStop(e, key),
     });
     this.#dialers.set(key, d);

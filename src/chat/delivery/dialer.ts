@@ -3,9 +3,11 @@
  * the chat runs, and knowing when to stop:
  *
  *   1. dial (Peer.connect: a connect deadline, then the handshake deadline);
- *   2. a session that lasts less than STABLE_SESSION_MS counts as a failure: the backoff
- *      goes on growing (a responder that closes every session at once is not redialled
- *      several times a second forever); a longer one resets it;
+ *   2. a session that lasts less than STABLE_SESSION_MS and carried nothing from the peer
+ *      (no TEXT, no ACK: `hooks.useful`) counts as a failure: the backoff goes on growing
+ *      (a responder that closes every session at once is not redialled several times a
+ *      second forever); a longer one, or one that moved messages, resets it (a path
+ *      that is cut mid-conversation is redialled at once);
  *   3. a permanent refusal (`hooks.fatal` gives its sentence: our key refused, a version
  *      the peer does not speak, the address is this sotto itself) stops the dialling with
  *      one `dial_stopped` event; so do stop() (/disconnect) and the contact moving (node.ts);
@@ -51,6 +53,8 @@ export interface DialerHooks {
   closed(s: PeerSession): Promise<void>;
   /** The contact's name, once known (for the status line). */
   nameOf?(pid: string): string;
+  /** Did the session carry anything from the peer (a TEXT or an ACK)? */
+  useful?(s: PeerSession): boolean;
   /** Clock (ms) for session lengths; default performance.now. */
   now?(): number;
   /** Wall clock (ms) for "unreachable since"; default Date.now. */
@@ -133,7 +137,7 @@ export class Dialer {
     if (this.#stopped) return;
     if (this.hooks.connectedElsewhere(s)) return this.#later(ELSEWHERE_POLL_MS, false);
     // Step 2: only a session that lasted counts as a success.
-    if (this.#now() - began >= STABLE_SESSION_MS) this.#attempt = 0;
+    if (this.#now() - began >= STABLE_SESSION_MS || this.hooks.useful?.(s) === true) this.#attempt = 0;
     this.#unreachable("the session ended");
     this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
   }

@@ -123,3 +123,17 @@ describe("Dialer", () => {
     expect(t.events.filter((e) => e.type === "dial_stopped")).toHaveLength(1);
   });
 });
+
+describe("Dialer, a path cut mid-conversation", () => {
+  test("a short session that carried messages resets the backoff: the next dial is as quick as the first", async () => {
+    const t = setup({ useful: () => true });
+    t.d.start();
+    for (let i = 0; i < 3; i++) {
+      await until(`session ${i + 1}`, () => t.sessions.length > i, 10_000);
+      t.sessions[i]!.end();
+    }
+    await until("three reconnects", () => reconnects(t.events).length >= 3, 10_000);
+    t.d.stop();
+    expect(reconnects(t.events).map((e) => e.attempt)).toEqual([1, 1, 1]);
+  });
+});
