@@ -13,6 +13,7 @@ import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
+import { routeTo } from "./route.ts";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
 export interface PeerEvents {
@@ -66,6 +67,11 @@ export class ConnectError extends Error {
     this.name = "ConnectError";
     if (code !== undefined) this.code = code;
   }
+}
+
+/** Bun reports a dial with no route as ECONNREFUSED (route.ts): say ENETUNREACH when there is none. */
+function dialErrorCode(host: string, code: string | undefined): string | undefined {
+  return code === "ECONNREFUSED" && routeTo(host) === "no" ? "ENETUNREACH" : code;
 }
 
 /** What an OS error of a dial means, as a sentence that matches it (ENETUNREACH is not a refusal). */
@@ -150,7 +156,7 @@ export class Peer {
       error: (socket, err) => this.#socketClosed(socket, err),
       connectError: (socket, err) => {
         const d = socket.data.dial;
-        const code = (err as Error & { code?: string }).code;
+        const code = d ? dialErrorCode(d.host, (err as Error & { code?: string }).code) : undefined;
         if (d) d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
       },
     };
@@ -225,9 +231,10 @@ export class Peer {
       }, ms);
       d.timer.unref?.();
     }
-    Bun.connect<SocketData>({ hostname: d.host, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) =>
-      d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(err.code, err.message)}`, err, err.code)),
-    );
+    Bun.connect<SocketData>({ hostname: d.host, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => {
+      const code = dialErrorCode(d.host, err.code);
+      d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
+    });
   }
 
   #open(socket: Socket<SocketData>): void {

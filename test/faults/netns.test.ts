@@ -141,4 +141,20 @@ describe("a contact that moves", () => {
     },
     90_000,
   );
+
+  test.skipIf(skip !== null)(
+    "a dial with no route says the network is unreachable, not that the connection was refused",
+    async () => {
+      // 10.78.0.0/24 has no route in alice's namespace (only 10.77.0.0/24 is on her link).
+      const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7002", "--connect", "10.78.0.9:7000"]);
+      try {
+        const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
+        expect(r.reason).toContain("the network is unreachable");
+        expect(r.reason).not.toContain("refused");
+      } finally {
+        await alice.stop();
+      }
+    },
+    30_000,
+  );
 });
