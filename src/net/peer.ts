@@ -14,6 +14,7 @@ import type { Item } from "../protocol/items.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
 import { routeTo } from "./route.ts";
+import { isIP } from "node:net";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
 export interface PeerEvents {
@@ -231,10 +232,28 @@ export class Peer {
       }, ms);
       d.timer.unref?.();
     }
-    Bun.connect<SocketData>({ hostname: d.host, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => {
-      const code = dialErrorCode(d.host, err.code);
-      d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
-    });
+    void this.#resolve(d.host).then(
+      (ip) => {
+        if (d.abandoned) return;
+        Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => {
+          const code = dialErrorCode(ip, err.code);
+          d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
+        });
+      },
+      (err: Error & { code?: string }) => d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure("ENOTFOUND", err.message)}`, err, "ENOTFOUND")),
+    );
+  }
+
+  /**
+   * A host name is looked up again on every dial (contacts are keys, not addresses: a
+   * peer that moved is found at its new address), not taken from Bun.connect's DNS
+   * cache, which keeps an entry for up to 30 s unless a connection to it fails.
+   */
+  async #resolve(host: string): Promise<string> {
+    if (isIP(host) !== 0) return host;
+    const found = await Bun.dns.lookup(host, { family: 0 });
+    if (found.length === 0) throw new Error(`no address for ${host}`);
+    return found[0]!.address;
   }
 
   #open(socket: Socket<SocketData>): void {
