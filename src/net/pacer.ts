@@ -4,7 +4,7 @@
  * Bun offers no socket option for it).
  *
  *   1. bulk is sealed only up to `until` = acked + window bytes of the stream;
- *   2. while bulk flows, one PING at a time carries the stream offset it was sealed at
+ *   2. while bulk flows, a PING every PROBE_MIN_MS (at most MAX_PROBES unanswered) carries the stream offset it was sealed at
  *      (PROTOCOL §6: PONG echoes a PING's data; the peer reads it only after every byte
  *      before it, so its PONG says those bytes arrived);
  *   3. each PONG gives a round-trip time and a delivery rate; the window is twice the
@@ -21,6 +21,8 @@ export const MIN_WINDOW = 64 * 1024;
 /** Probes are at least this far apart (ms): at most 100 PINGs a second during a transfer. */
 export const PROBE_MIN_MS = 10;
 const PROBE_LEN = 8;
+/** Probes in flight at once: acknowledgements every PROBE_MIN_MS, not once per round trip. */
+const MAX_PROBES = 8;
 /** Paths with a smaller round trip (ms) are not paced. */
 export const UNPACED_RTT_MS = 1;
 /** Window = GAIN × delivery rate × smallest round trip. */
@@ -31,9 +33,11 @@ export class BulkPacer {
   /** Stream offset the peer has confirmed. */
   acked = 0;
   window = MIN_WINDOW;
-  #probe: { data: Uint8Array; offset: number; at: number } | null = null;
+  readonly #probes: { data: Uint8Array; offset: number; at: number }[] = [];
   #lastProbeAt = -Infinity;
   #lastAck = { offset: 0, at: 0 };
+  /** Recent acknowledgements, for a delivery rate over at least one round trip. */
+  readonly #acks: { offset: number; at: number }[] = [];
   #rate = 0; // bytes per ms, a slowly decaying maximum
   #minRtt = Infinity;
 
@@ -45,8 +49,9 @@ export class BulkPacer {
     return this.acked + this.window;
   }
 
+  /** As many probes are out as may be. */
   get probing(): boolean {
-    return this.#probe !== null;
+    return this.#probes.length >= MAX_PROBES;
   }
 
   /** Ms until a probe may go out (0: now). */
@@ -56,10 +61,11 @@ export class BulkPacer {
 
   /** The PING data of a probe for stream offset `offset`, or null when one is out or too soon. */
   probe(now: number, offset: number): Uint8Array | null {
-    if (this.#probe !== null || this.waitMs(now) > 0 || offset <= this.acked) return null;
+    const last = this.#probes.at(-1)?.offset ?? this.acked;
+    if (this.probing || this.waitMs(now) > 0 || offset <= last) return null;
     const data = new Uint8Array(PROBE_LEN);
     new DataView(data.buffer).setFloat64(0, offset);
-    this.#probe = { data, offset, at: now };
+    this.#probes.push({ data, offset, at: now });
     this.#lastProbeAt = now;
     if (this.#lastAck.at === 0) this.#lastAck = { offset: this.acked, at: now };
     return data;
@@ -67,13 +73,21 @@ export class BulkPacer {
 
   /** A PONG arrived: true when it answers our probe (and the window moved). */
   onPong(data: Uint8Array, now: number): boolean {
-    const p = this.#probe;
-    if (p === null || data.length !== PROBE_LEN || Buffer.compare(data, p.data) !== 0) return false;
-    this.#probe = null;
+    if (data.length !== PROBE_LEN) return false;
+    const i = this.#probes.findIndex((q) => Buffer.compare(data, q.data) === 0);
+    if (i < 0) return false;
+    const p = this.#probes[i]!;
+    this.#probes.splice(0, i + 1); // PONGs come in order: earlier probes are answered too
     this.#minRtt = Math.min(this.#minRtt, Math.max(0.01, now - p.at));
-    const dt = now - this.#lastAck.at;
-    if (dt > 0) this.#rate = Math.max((p.offset - this.#lastAck.offset) / dt, this.#rate * 0.9);
+    // The delivery rate over at least one round trip: PONGs can arrive bunched together.
+    const span = Math.max(this.#minRtt, PROBE_MIN_MS);
+    if (this.#acks.length === 0) this.#acks.push(this.#lastAck);
+    while (this.#acks.length > 1 && now - this.#acks[1]!.at >= span) this.#acks.shift();
+    const base = this.#acks[0]!;
+    const dt = now - base.at;
+    if (dt >= span) this.#rate = Math.max((p.offset - base.offset) / dt, this.#rate * 0.98);
     this.#lastAck = { offset: p.offset, at: now };
+    this.#acks.push(this.#lastAck);
     this.acked = p.offset;
     this.window = Math.max(MIN_WINDOW, Math.ceil(GAIN * this.#rate * Math.max(this.#minRtt, PROBE_MIN_MS)));
     return true;
