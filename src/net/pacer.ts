@@ -4,10 +4,12 @@
  * Bun offers no socket option for it).
  *
  *   1. bulk is sealed only up to `until` = acked + window bytes of the stream;
- *   2. while bulk flows, a PING every PROBE_MIN_MS (at most MAX_PROBES unanswered) carries the stream offset it was sealed at
- *      (PROTOCOL §6: PONG echoes a PING's data; the peer reads it only after every byte
- *      before it, so its PONG says those bytes arrived);
- *   3. each PONG gives a round-trip time and a delivery rate; the window is twice the
+ *   2. while bulk flows, a PING every PROBE_MIN_MS (at most MAX_PROBES unanswered)
+ *      carries the stream offset it was sealed at (PROTOCOL §6: PONG echoes a PING's
+ *      data; the peer reads it only after every byte before it, so its PONG says those
+ *      bytes arrived);
+ *   3. each PONG gives a round-trip time and a delivery rate (measured over at least
+ *      one round trip, as PONGs can arrive bunched together); the window is twice the
  *      rate times the smallest round trip seen (at least PROBE_MIN_MS), at least
  *      MIN_WINDOW: it doubles per round trip until the path is full, then keeps about
  *      one path's worth queued. The first probe goes out when the session opens, before
