@@ -260,7 +260,8 @@ export class ChatNode implements ChatApi {
     if (this.#closing && link === undefined) return;
     const e = info.error;
     // Keepalive (limits.ts): "no answer from the peer for 15 s" names the peer.
-    const silent = e instanceof ProtocolError && e.code === "timeout" && link !== undefined ? e.message.replace(/^no answer from the peer/, `no answer from ${link.name}`) : null;
+    const redial = this.#dialers.has(s.address) && !this.#closing ? "; redialling" : "";
+    const silent = e instanceof ProtocolError && e.code === "timeout" && link !== undefined && e.message.startsWith("no answer from the peer") ? `${e.message.replace(/^no answer from the peer/, `no answer from ${link.name}`)}${redial}` : null;
     this.#emit({
       type: "disconnected",
       peer: link?.name ?? "?",
