@@ -16,6 +16,7 @@ import type { Socket } from "bun";
 import { ed25519Generate } from "../src/crypto/ed25519.ts";
 import { DEFAULT_HIGH_WATER } from "../src/chat/files/state.ts";
 import { Peer } from "../src/net/peer.ts";
+import { FileType } from "../src/protocol/constants.ts";
 import type { Session } from "../src/net/session.ts";
 import { FaultProxy, mbit } from "../test/faults/proxy.ts";
 
@@ -27,7 +28,7 @@ const MB = arg("mb", 100);
 const RATE = arg("rate", 10);
 const DELAY = arg("delay", 25);
 const LINE_EVERY_MS = 100;
-const BULK_TYPE = 0xf0;
+const BULK_TYPE = FileType.FILE_CHUNK; // PROTOCOL §11: the bulk priority
 const CHUNK = 60 * 1024;
 /** The proxy models a router with one path's worth of buffer (rate × delay) plus 16 KiB. */
 const ROUTER_QUEUE = 16 * 1024;

@@ -10,7 +10,7 @@
  *      while bytes wait there, new items keep coalescing instead of being sealed.
  * PT and OUT are shared by every connection: one thread, one flush at a time.
  *
- * Two priorities (text before bulk): the file sub-protocol's items (PROTOCOL §11, `ext`)
+ * Two priorities (text before bulk): the file sub-protocol's items (PROTOCOL §11)
  * wait in a bulk queue of their own, and everything else (TEXT, ACK, PING, PONG,
  * PROFILE) is sealed ahead of them at the next flush, so a line typed during a transfer
  * leaves within one record of the transfer's. Bulk is sealed in small batches
@@ -23,6 +23,7 @@ import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants
 import { encodeItems, itemSizeBound, writeItem, type Item } from "../protocol/items.ts";
 import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
 import { concat } from "../crypto/bytes.ts";
+import { isFileType } from "../protocol/files.ts";
 
 const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
 /** Items end here, so a KEY_UPDATE item (3 bytes) always fits after them. */
@@ -211,9 +212,13 @@ export class Outbound {
   }
 }
 
-/** File-transfer items (PROTOCOL §11) and CLOSE keep their order behind each other, after everything else. */
+/**
+ * File-transfer items (PROTOCOL §11) and CLOSE keep their order behind each other, after
+ * everything else; other optional items (PRIVATE, §6.5, which must precede its TEXT) go
+ * with TEXT.
+ */
 function isBulk(item: Item): boolean {
-  return item.kind === "ext" || item.kind === "close";
+  return (item.kind === "ext" && isFileType(item.type)) || item.kind === "close";
 }
 
 /** The exact encoded size of an item (only for the rare over-long case). */

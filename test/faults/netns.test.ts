@@ -143,14 +143,16 @@ describe("a contact that moves", () => {
   );
 
   test.skipIf(skip !== null)(
-    "a dial with no route says the network is unreachable, not that the connection was refused",
+    "a dial with no route says the address cannot be reached (ENETUNREACH), not that nothing listens there",
     async () => {
       // 10.78.0.0/24 has no route in alice's namespace (only 10.77.0.0/24 is on her link).
       const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7002", "--connect", "10.78.0.9:7000"]);
       try {
         const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
-        expect(r.reason).toContain("the network is unreachable");
-        expect(r.reason).not.toContain("refused");
+        expect(r.reason).toContain("10.78.0.9 cannot be reached from this machine");
+        expect(r.reason).not.toContain("nothing is listening");
+        const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
+        expect(err?.code).toBe("ENETUNREACH");
       } finally {
         await alice.stop();
       }

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { ed25519Generate } from "../../src/crypto/ed25519.ts";
 import { Peer } from "../../src/net/peer.ts";
+import { FileType } from "../../src/protocol/constants.ts";
 import { until } from "../support/wait.ts";
 import { FaultProxy, mbit } from "./proxy.ts";
 
@@ -17,8 +18,8 @@ afterEach(async () => {
   await Promise.all(peers.splice(0).map((p) => p.close("bye", 100)));
 });
 
-/** An optional item type (PROTOCOL §6: 0x80-0xFF), as file chunks are. */
-const BULK_TYPE = 0xf0;
+/** File chunks' item type (PROTOCOL §11): the bulk priority. */
+const BULK_TYPE = FileType.FILE_CHUNK;
 
 describe("two priorities in the send path", () => {
   test("a line sent during a 6 MB burst of file items arrives before the items queued ahead of it", async () => {

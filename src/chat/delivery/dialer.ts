@@ -18,6 +18,7 @@
  */
 import type { PeerSession } from "../../net/types.ts";
 import type { ChatListener } from "../events.ts";
+import { explain } from "../explain.ts";
 import { toHex } from "../../crypto/bytes.ts";
 
 export const BACKOFF_BASE_MS = 250;
@@ -117,9 +118,13 @@ export class Dialer {
       s = await this.hooks.dial();
     } catch (e) {
       if (this.#stopped) return;
+      // The first failure in a row, and a permanent one, say why (chat/explain.ts); the
+      // retries after it only update the status (`reconnecting`).
+      const x = explain(e, { who: this.#address(), address: this.#address() });
       const stop = this.hooks.fatal(e as Error);
+      if (stop !== null || this.#attempt === 0) this.hooks.emit({ type: "error", ...x });
       if (stop !== null) return this.stop(stop.message, stop.code);
-      this.#unreachable((e as Error).message);
+      this.#unreachable(x.message);
       this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
       return;
     }
