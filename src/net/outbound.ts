@@ -10,7 +10,8 @@
  *      while bytes wait there, new items keep coalescing instead of being sealed.
  * PT and OUT are shared by every connection: one thread, one flush at a time.
  *
- * Two priorities (text before bulk): the file sub-protocol's items (PROTOCOL §11)
+ * Two priorities (text before bulk): the file sub-protocol's items (PROTOCOL §11), and PING
+ * and PONG behind them,
  * wait in a bulk queue of their own, and everything else (TEXT, ACK, PING, PONG,
  * PROFILE) is sealed ahead of them at the next flush, so a line typed during a transfer
  * leaves within one record of the transfer's. Bulk is sealed in small batches
@@ -89,6 +90,12 @@ export class Outbound {
     return this.#out.length > 0;
   }
 
+  /** Keep an item that goes ahead of every bulk item (the pacer's probes, session.ts). */
+  queueUrgent(item: Item): void {
+    this.#pending.push(item);
+    this.#pendingBytes += itemSizeBound(item);
+  }
+
   /** Keep one item for the next flush. @throws RangeError when it cannot fit in any record. */
   queue(item: Item): void {
     const bound = itemSizeBound(item);
@@ -135,7 +142,12 @@ export class Outbound {
   /** Seal `items` into records and write them, `batch` bytes per write; returns how many were sealed. */
   #seal(items: Item[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number, paced = false): number {
     let i = 0;
-    while (i < items.length && (!paced || this.written < this.bulkUntil)) {
+    // A PONG waiting in the bulk queue is sealed whatever the pace (with what is ahead of
+    // it, at most the file sender's high-water): two peers pacing each other never wait
+    // for each other's PONGs.
+    let lastPong = -1;
+    if (paced) for (let k = items.length - 1; k >= 0; k--) if (items[k]!.kind === "pong") { lastPong = k; break; }
+    while (i < items.length && (!paced || i <= lastPong || this.written < this.bulkUntil)) {
       let outLen = 0;
       while (i < items.length && outLen < batch) {
         let pt = 0;
@@ -218,7 +230,9 @@ export class Outbound {
  * with TEXT.
  */
 function isBulk(item: Item): boolean {
-  return (item.kind === "ext" && isFileType(item.type)) || item.kind === "close";
+  // PING and PONG keep their order behind file items too: PROTOCOL §11.4 asks with a PING
+  // whether the peer read an offer, and a PONG must not overtake the answer to it.
+  return (item.kind === "ext" && isFileType(item.type)) || item.kind === "close" || item.kind === "ping" || item.kind === "pong";
 }
 
 /** The exact encoded size of an item (only for the rare over-long case). */

@@ -315,7 +315,7 @@ export class Session implements PeerSession {
     const now = this.#now();
     const data = this.#pacer.probe(now, s.written);
     if (data !== null) {
-      s.queue({ kind: "ping", data });
+      s.queueUrgent({ kind: "ping", data });
       s.flush(w, this.#keyUpdateDue);
       return;
     }
