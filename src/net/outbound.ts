@@ -63,7 +63,7 @@ export class Outbound {
   written = 0;
   /** Bulk is sealed only while `written` is below this (session.ts paces it from PONGs). */
   bulkUntil = Infinity;
-  /** Stream offset after the last bulk record sealed. */
+  /** Stream offset after the last flush that sealed file items. */
   bulkAt = 0;
 
   constructor(socket: Socket<unknown>) {
@@ -132,7 +132,13 @@ export class Outbound {
       this.#bulk = [];
       const b = this.#seal(bulk, w, keyUpdate, force, force ? FLUSH_BYTES : BULK_FLUSH_BYTES, !force);
       if (b < bulk.length) this.#bulk = b === 0 ? bulk : bulk.slice(b);
-      if (b > 0) this.bulkAt = this.written;
+      // Only file items make a transfer that the pacer probes (not PONGs or CLOSE).
+      for (let k = 0; k < b; k++) {
+        if (bulk[k]!.kind === "ext") {
+          this.bulkAt = this.written;
+          break;
+        }
+      }
     }
     this.#pendingBytes = 0;
     for (const it of this.#pending) this.#pendingBytes += itemSizeBound(it);
