@@ -1,5 +1,5 @@
 /**
- * Pins and start-up with many contacts (docs/SECURITY.md §11, "Cost"): the cost of
+ * Pins and start-up with many contacts (docs/SECURITY.md §12, "Cost"): the cost of
  * pinning one more contact, and of starting with all of them, at 10 contacts (the
  * baseline, measured in the same run) and at 10,000. Target: each under 50 ms at 10,000.
  *

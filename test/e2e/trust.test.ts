@@ -1,5 +1,5 @@
 /**
- * Contacts and requests, checked at the wire (docs/SECURITY.md §11): real `sotto chat`
+ * Contacts and requests, checked at the wire (docs/SECURITY.md §12): real `sotto chat`
  * processes, and strangers that are raw sotto peers (test/hostile/evil.ts) decrypting
  * every record they receive. A barrier makes "received nothing" exact: the stranger
  * sends a TEXT after the line was typed, and waits for the chat's ACK of it; records of

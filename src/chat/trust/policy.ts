@@ -1,7 +1,7 @@
 /**
  * Who a peer is to us, decided in one place: a *contact* (a key pinned in known_peers,
  * under a local name unique among contacts) or a *request* (a key that dialled us and
- * that the person has not accepted; requests.ts). docs/SECURITY.md §11 has each case and
+ * that the person has not accepted; requests.ts). docs/SECURITY.md §12 has each case and
  * its test.
  *
  *   1. handshake (`verify`): a blocked key is refused; a changed key at a pinned address
@@ -95,7 +95,7 @@ export class Trust {
       this.emit({ type: "rejected", address, fingerprint: fingerprint(id), reason: "not pinned and --strict is on" });
       throw fail("identity_rejected", "--strict accepts only pinned peers");
     }
-    // A flood of strangers gets no event each: the bound is the answer (SECURITY.md §11).
+    // A flood of strangers gets no event each: the bound is the answer (SECURITY.md §12).
     if (check.status === "new" && address === INBOUND && !this.opts.allowNew && !this.requests.hasRoom(toHex(id))) {
       throw fail("identity_rejected", "too many requests are waiting; try again later");
     }

@@ -1,4 +1,4 @@
-/** The home is checked like ssh's StrictModes before anything in it is trusted (docs/SECURITY.md §11). */
+/** The home is checked like ssh's StrictModes before anything in it is trusted (docs/SECURITY.md §12). */
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-/** A request's file offers are refused (chat/files) and reported marked, with its claimed name quoted and its fingerprint (SECURITY.md §11). */
+/** A request's file offers are refused (chat/files) and reported marked, with its claimed name quoted and its fingerprint (SECURITY.md §12). */
 import { afterEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
