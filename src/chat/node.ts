@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
 import { Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
-import type { Item } from "../protocol/items.ts";
+import { readTextTime, type Item } from "../protocol/items.ts";
+import { TEXT_TIME } from "../protocol/constants.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
@@ -28,7 +29,8 @@ import { Trust } from "./trust/policy.ts";
 import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
-import { ChatStore } from "./delivery/store.ts";
+import { ChatStore, StateError } from "./delivery/store.ts";
+import { HomeLock } from "./delivery/lock.ts";
 import { FileTransfers, type FileOptions } from "./files/transfers.ts";
 
 export interface ChatOptions {
@@ -60,6 +62,11 @@ export class ChatNode implements ChatApi {
   readonly #links = new Map<PeerSession, Link>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #store: ChatStore;
+  readonly #lock: HomeLock;
+  /** Lines queued this tick wait for one commit, then the links pump (setImmediate). */
+  #commitScheduled = false;
+  /** Storage failures already reported, by sentence (each is said once). */
+  readonly #storageSaid = new Set<string>();
   /** File transfer (absent when ChatOptions.files is false). */
   readonly files?: FileTransfers;
   #closing = false;
@@ -77,16 +84,22 @@ export class ChatNode implements ChatApi {
       throw e;
     }
     this.fingerprint = fingerprint(this.#identity.publicKey);
+    // One process per home (delivery/lock.ts), before anything touches state.db.
+    this.#lock = HomeLock.acquire(o.home);
+    let instance: Uint8Array;
     try {
-      this.#store = new ChatStore(o.home);
+      this.#store = new ChatStore(o.home, toHex(this.#identity.publicKey));
+      instance = this.#store.instance();
+      // Messages left unacknowledged by an earlier run wait for their peer again.
+      this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
     } catch (e) {
-      throw new ChatError("state", (e as Error).message);
+      this.#lock.release();
+      if (e instanceof StateError) throw new ChatError("state", e.message);
+      throw e;
     }
-    // Messages left unacknowledged by an earlier run wait for their peer again.
-    this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
     this.#peer = new Peer({
       identity: this.#identity,
-      profile: { instance: this.#store.instance(), name: o.name },
+      profile: { instance, name: o.name },
       group: o.group,
       limits: o.limits,
       verifyPeer: (id, ctx) => this.#trust.verify(id, ctx.role === "initiator" ? ctx.address : INBOUND),
@@ -94,7 +107,10 @@ export class ChatNode implements ChatApi {
         onReady: (s) => this.#ready(s),
         onItem: (s, item) => this.#item(s, item),
         onClose: (s, info) => this.#closed(s, info),
-        onDrain: (s) => this.files?.onDrain(s),
+        onDrain: (s) => {
+          this.#links.get(s)?.pump();
+          this.files?.onDrain(s);
+        },
         onRefused: (address, reason) => this.#refused(address, reason),
       },
     });
@@ -145,6 +161,10 @@ export class ChatNode implements ChatApi {
     checkName(o.name);
     const node = new ChatNode(o, listener);
     listener({ type: "identity", fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
+    // Issue-proofing the queue: a stored line that can never be sent is said once, then kept aside.
+    for (const a of node.#outbox.setAsideAtStart) {
+      listener({ type: "error", code: "set_aside", message: `A stored message for ${node.#nameOf(a.pid)} (${a.bytes.toLocaleString("en-US")} bytes) is longer than one message can be; it was set aside in ${node.#store.path} and will not be sent. Send long text with /send.` });
+    }
     if (o.listen) {
       try {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
@@ -205,21 +225,33 @@ export class ChatNode implements ChatApi {
         // hostile-peers §E: a contact that floods is cut off with a clear reason, not rendered.
         if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? 1000} a second`));
         const inst = toHex(s.peerProfile!.instance);
-        if (item.id > this.#outbox.lastShown(link.pid, inst)) {
-          this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false });
-          this.#outbox.shown(link.pid, inst, item.id);
-        }
+        // PROTOCOL §12: the TEXT_TIME just before, if it names this TEXT.
+        const at = link.writtenAt;
+        link.writtenAt = null;
+        const written = at !== null && at.id === item.id ? at.writtenMs : undefined;
+        this.#storage(() => {
+          if (item.id > this.#outbox.lastShown(link.pid, inst)) {
+            this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false, ...(written !== undefined ? { written } : {}) });
+            this.#outbox.shown(link.pid, inst, item.id);
+          }
+        });
         link.ack(this.#outbox.lastShown(link.pid, inst));
         return;
       }
       case "ack":
-        if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
+        // PROTOCOL §6.3: an ACK for a line never sent (as TCP refuses an ACK for unsent data).
+        if (item.id > this.#outbox.highestId(link.pid)) return s.abort(fail("unexpected_message", `${link.name} acknowledged message ${item.id}, but the highest sent is ${this.#outbox.highestId(link.pid)}`));
+        if (this.#storage(() => this.#outbox.acked(link.pid, item.id))) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
         link.acked();
         return;
       case "profile":
         this.#emit({ type: "nick", peer: item.name, previous: link.name });
         return;
       case "ext":
+        if (item.type === TEXT_TIME) {
+          link.writtenAt = readTextTime(item.content);
+          return;
+        }
         this.files?.onItem(s, item);
         return;
     }
@@ -232,11 +264,8 @@ export class ChatNode implements ChatApi {
     link?.stop();
     this.#links.delete(s);
     this.files?.onClose(s);
-    if (link !== undefined) {
-      const stillThere = [...this.#links.values()].some((l) => l.pid === link.pid);
-      if (info.byPeer && info.error === null && !stillThere) this.#outbox.left(link.pid);
-      if (info.reason === "duplicate session") return;
-    }
+    // However the peer left (CLOSE, crash, cut), its lines stay queued for its return.
+    if (link !== undefined && info.reason === "duplicate session") return;
     if (this.#closing && link === undefined) return;
     const e = info.error;
     this.#emit({
@@ -264,17 +293,25 @@ export class ChatNode implements ChatApi {
     return [...this.#links].filter(([s, l]) => l.pid === pid && s.state === "open").map(([s]) => s);
   }
 
-  sendAll(text: string): number {
+  /** Who a line to "everyone" goes to: every connected peer, and every peer seen or waited for, however it left. */
+  #recipients(): string[] {
     const pids = new Set<string>();
     for (const l of this.#links.values()) pids.add(l.pid);
     for (const pid of this.#outbox.waiting()) pids.add(pid);
-    for (const pid of pids) this.#queue(pid, text);
-    return pids.size;
+    return [...pids];
+  }
+
+  sendAll(text: string): number {
+    const pids = this.#recipients();
+    const bytes = this.#outbox.check(pids, text);
+    for (const pid of pids) this.#queue(pid, text, bytes);
+    return pids.length;
   }
 
   sendTo(name: string, text: string): void {
     const pid = this.#pidByName(name);
-    this.#queue(pid, text, true);
+    const bytes = this.#outbox.check([pid], text);
+    this.#queue(pid, text, bytes, true);
   }
 
   #pidByName(name: string): string {
@@ -285,10 +322,38 @@ export class ChatNode implements ChatApi {
     throw new ChatError("unknown_peer", `no peer named ${JSON.stringify(name.slice(0, 64))} is connected; /peers lists them`);
   }
 
-  #queue(pid: string, text: string, priv = false): void {
-    const id = this.#outbox.queue(pid, text);
-    for (const link of this.#links.values()) if (link.pid === pid) link.pump();
-    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv });
+  #queue(pid: string, text: string, bytes: number, priv = false): void {
+    const id = this.#outbox.queue(pid, text, bytes, Date.now());
+    const away = this.#openSessions(pid).length === 0;
+    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, ...(away ? { queued: true } : {}) });
+    if (this.#commitScheduled) return;
+    this.#commitScheduled = true;
+    setImmediate(() => this.#commit());
+  }
+
+  /** One transaction for every line of the tick, then the links send them (store.ts). */
+  #commit(): void {
+    this.#commitScheduled = false;
+    const failed = this.#outbox.commit();
+    if (failed !== null) {
+      this.#emit({ type: "error", code: "state", message: `${failed.error.message}.` });
+      for (const l of failed.lines) this.#emit({ type: "unsent", peer: l.name, id: l.id.toString(), text: l.text, reason: failed.error.message, code: "state" });
+    }
+    for (const link of this.#links.values()) link.pump();
+  }
+
+  /** Run a store step whose failure must not end the chat: say it (once per sentence) and go on. */
+  #storage<T>(f: () => T): T | undefined {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof StateError)) throw e;
+      if (!this.#storageSaid.has(e.message)) {
+        this.#storageSaid.add(e.message);
+        this.#emit({ type: "error", code: "state", message: `${e.message}.` });
+      }
+      return undefined;
+    }
   }
 
   connect(address: string): void {
@@ -375,12 +440,14 @@ export class ChatNode implements ChatApi {
   }
 
   async close(): Promise<void> {
+    if (this.#commitScheduled) this.#commit();
     this.#closing = true;
     if (this.#refusals.timer !== null) clearTimeout(this.#refusals.timer);
     for (const d of this.#dialers.values()) d.stop();
     this.files?.close();
     await this.#peer.close("bye");
     this.#store.close();
+    this.#lock.release();
   }
 }
 

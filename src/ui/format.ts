@@ -69,14 +69,20 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     case "message": {
       const at = Number.isFinite(e.time) && e.time > 0 ? new Date(e.time) : (opts.now ?? new Date());
       const who = c("bold", c("cyan", nm(e.peer))) + (e.private ? ` ${c("magenta", "(private)")}` : "");
-      const head = `${c("dim", hhmm(at))} ${who} ${c("dim", "›")} `;
+      // PROTOCOL §12: a line that waited shows when it was written, too.
+      const late = e.written !== undefined && Math.abs(at.getTime() - e.written) >= 60_000 ? ` ${c("dim", `(written ${hhmm(new Date(e.written))})`)}` : "";
+      const head = `${c("dim", hhmm(at))} ${who}${late} ${c("dim", "›")} `;
       if (opts.oneLine) return head + sanitizeLine(e.text);
       // Continuation lines of a multi-line message are indented under the first.
       return head + sanitizeForTerminal(e.text).split("\n").join("\n      ");
     }
     case "sent":
+      // A line for a contact who is away says so (issue: the same rule for every absence).
+      return e.queued ? status("dim", `queued for ${nm(e.peer)}, who is away: it is delivered when ${nm(e.peer)} is back`) : null;
     case "ack":
       return null;
+    case "unsent":
+      return block("✗", "red", [`not sent to ${nm(e.peer)}: ${sanitizeLine(e.text, 60)}`, `${ln(e.reason)}; the line is below to send again`]);
     case "identity":
       return status("dim", `your fingerprint: ${c("bold", ln(e.fingerprint))}`, e.created ? `a new identity key was created at ${ln(e.path)}` : `identity key: ${ln(e.path)}`);
     case "listening":

@@ -3,25 +3,39 @@
  * it may have in flight, and the ACKs it owes.
  *
  * ACK-clocked sending (like TCP's slow start): each side opens a session with an ACK of
- * what it has shown from the other (id 0 when nothing) and sends nothing until it hears
- * the other's, so a reconnect re-sends only what was really lost; then it sends
- * WINDOW_START bytes of what the peer has not acknowledged, twice as much after every
- * ACK, up to WINDOW_MAX. On a good link the window opens within a few round trips; on a
- * link that breaks every few kilobytes both directions still get their turn; and nothing
+ * what it has shown from the other (id 0 when nothing). A line that may already have
+ * reached the peer (in flight when the last session broke) waits for the peer's opening
+ * ACK, so a reconnect re-sends only what was really lost; when nothing waiting was ever
+ * sent, sending starts at once (a line never sent cannot be a duplicate), so the first
+ * line rides right behind the handshake. Then it sends WINDOW_START bytes of what the
+ * peer has not acknowledged, twice as much after every ACK, up to WINDOW_MAX; nothing
  * overtakes the backlog, which the receiver's "show ids above the last shown" rule needs.
+ *
+ * Flow control, not self-defence: besides the window, a link adds nothing while the
+ * session holds HIGH_WATER bytes not yet taken by the socket, and pumps again on drain.
+ * The session's own send-queue bound (Limits.maxSendQueueBytes, 8 MiB, for peers that
+ * stop reading) is then never reached by the chat's own lines on an honest slow link.
  */
 import type { PeerSession } from "../../net/types.ts";
+import { ID_LEN, ITEM_HEADER_LEN, TEXT_TIME_LEN } from "../../protocol/constants.ts";
+import { textTimeItem } from "../../protocol/items.ts";
 import type { Outbox } from "./outbox.ts";
 import type { TokenBucket } from "../../net/limits.ts";
 
 const WINDOW_START = 2048;
 const WINDOW_MAX = 4 << 20;
+/** Bytes the session may hold for the socket (its bufferedAmount) before the link waits for drain. */
+export const HIGH_WATER = 1 << 20;
 /** A peer that sends no opening ACK is waited for this long. */
 const FIRST_ACK_WAIT_MS = 1000;
+/** Wire bytes of one line besides its text: TEXT_TIME and TEXT headers and ids. */
+const LINE_OVERHEAD = ITEM_HEADER_LEN + TEXT_TIME_LEN + ITEM_HEADER_LEN + ID_LEN;
 
 export class Link {
   /** The highest TEXT id sent on this session. */
   #sentUpTo = 0n;
+  /** PROTOCOL §12: the last TEXT_TIME received (at most one per session). */
+  writtenAt: { id: bigint; writtenMs: number } | null = null;
   /** Bytes of TEXT this session may have unacknowledged. */
   #window = WINDOW_START;
   #heard = false;
@@ -37,9 +51,10 @@ export class Link {
     readonly inbound: TokenBucket,
   ) {}
 
-  /** The session is ready: open with our ACK, then wait (bounded) for the peer's. */
+  /** The session is ready: open with our ACK; send at once, or wait (bounded) for the peer's ACK (see the file comment). */
   open(lastShown: bigint): void {
     this.s.send({ kind: "ack", id: lastShown });
+    if (this.outbox.mayStartEarly(this.pid)) return this.heard();
     this.#timer = setTimeout(() => this.heard(), FIRST_ACK_WAIT_MS);
     this.#timer.unref?.();
   }
@@ -63,11 +78,16 @@ export class Link {
     const { inflight, next } = this.outbox.unsent(this.pid, this.#sentUpTo);
     let budget = this.#window - inflight;
     for (const m of next) {
+      const size = m.bytes + LINE_OVERHEAD;
       // Always let one message through when nothing is in flight, however long.
-      if (budget < m.text.length && budget < this.#window) break;
+      if (budget < size && budget < this.#window) break;
+      if (this.s.bufferedAmount >= HIGH_WATER) break; // onDrain pumps again
+      // PROTOCOL §12: TEXT_TIME right before its TEXT.
+      if (m.written > 0) this.s.send(textTimeItem(m.id, m.written));
       this.s.send({ kind: "text", id: m.id, text: m.text });
       this.#sentUpTo = m.id;
-      budget -= m.text.length;
+      this.outbox.markSent(this.pid, m.id);
+      budget -= size;
     }
   }
 
