@@ -43,11 +43,17 @@ export interface ChatOptions {
   limits?: Partial<Limits>;
   /** File transfer; default: on, into `home/downloads`, asking before each file. `false`: off (the peer cannot receive files). */
   files?: FileOptions | false;
-  /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default 1000. */
+  /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default DEFAULT_TEXT_PER_SECOND. */
   textPerSecond?: number;
 }
 
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
+/**
+ * TEXT a contact may send a second by default: above what an honest bulk pipe reaches
+ * (line mode at wire speed, 50,000 lines a second on loopback), so only a flood is cut.
+ * Memory is not what it protects (items are handled record by record), screen time is.
+ */
+export const DEFAULT_TEXT_PER_SECOND = 100_000;
 const MAX_NAME_BYTES = 64;
 
 export class ChatNode implements ChatApi {
@@ -198,8 +204,9 @@ export class ChatNode implements ChatApi {
     }
     const address = s.role === "initiator" ? s.address : INBOUND;
     const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
-    const rate = this.#o.textPerSecond ?? 1000;
-    const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()));
+    const rate = this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND;
+    const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()), () => this.#storage(() => (this.#outbox.recordShown(), true)) === true);
+    link.fingerprint = fingerprint(id);
     this.#links.set(s, link);
     this.#outbox.arrived(pid, name);
     this.#emit({
@@ -223,7 +230,7 @@ export class ChatNode implements ChatApi {
     switch (item.kind) {
       case "text": {
         // hostile-peers §E: a contact that floods is cut off with a clear reason, not rendered.
-        if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? 1000} a second`));
+        if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND} a second`));
         const inst = toHex(s.peerProfile!.instance);
         // PROTOCOL §12: the TEXT_TIME just before, if it names this TEXT.
         const at = link.writtenAt;
@@ -231,7 +238,7 @@ export class ChatNode implements ChatApi {
         const written = at !== null && at.id === item.id ? at.writtenMs : undefined;
         this.#storage(() => {
           if (item.id > this.#outbox.lastShown(link.pid, inst)) {
-            this.#emit({ type: "message", peer: link.name, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time: Date.now(), private: false, ...(written !== undefined ? { written } : {}) });
+            this.#emit({ type: "message", peer: link.name, fingerprint: link.fingerprint, id: item.id.toString(), text: item.text, time: Date.now(), private: false, ...(written !== undefined ? { written } : {}) });
             this.#outbox.shown(link.pid, inst, item.id);
           }
         });
@@ -241,7 +248,10 @@ export class ChatNode implements ChatApi {
       case "ack":
         // PROTOCOL §6.3: an ACK for a line never sent (as TCP refuses an ACK for unsent data).
         if (item.id > this.#outbox.highestId(link.pid)) return s.abort(fail("unexpected_message", `${link.name} acknowledged message ${item.id}, but the highest sent is ${this.#outbox.highestId(link.pid)}`));
-        if (this.#storage(() => this.#outbox.acked(link.pid, item.id))) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
+        if (this.#outbox.acked(link.pid, item.id)) {
+          this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
+          this.#schedule();
+        }
         link.acked();
         return;
       case "profile":
@@ -326,6 +336,11 @@ export class ChatNode implements ChatApi {
     const id = this.#outbox.queue(pid, text, bytes, Date.now());
     const away = this.#openSessions(pid).length === 0;
     this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, ...(away ? { queued: true } : {}) });
+    this.#schedule();
+  }
+
+  /** Once a tick: the outbox's writes (store.ts batches), then the links pump. */
+  #schedule(): void {
     if (this.#commitScheduled) return;
     this.#commitScheduled = true;
     setImmediate(() => this.#commit());
@@ -339,6 +354,7 @@ export class ChatNode implements ChatApi {
       this.#emit({ type: "error", code: "state", message: `${failed.error.message}.` });
       for (const l of failed.lines) this.#emit({ type: "unsent", peer: l.name, id: l.id.toString(), text: l.text, reason: failed.error.message, code: "state" });
     }
+    this.#storage(() => this.#outbox.flushAcks());
     for (const link of this.#links.values()) link.pump();
   }
 

@@ -34,6 +34,8 @@ const LINE_OVERHEAD = ITEM_HEADER_LEN + TEXT_TIME_LEN + ITEM_HEADER_LEN + ID_LEN
 export class Link {
   /** The highest TEXT id sent on this session. */
   #sentUpTo = 0n;
+  /** The peer's fingerprint, as events show it (computed once per session). */
+  fingerprint = "";
   /** PROTOCOL §12: the last TEXT_TIME received (at most one per session). */
   writtenAt: { id: bigint; writtenMs: number } | null = null;
   /** Bytes of TEXT this session may have unacknowledged. */
@@ -49,7 +51,16 @@ export class Link {
     readonly outbox: Outbox,
     /** The peer's TEXT rate limit (ChatOptions.textPerSecond). */
     readonly inbound: TokenBucket,
+    /** Write the shown counters; false when that failed (no ACK then: the peer re-sends). */
+    readonly record: () => boolean = () => {
+      outbox.recordShown();
+      return true;
+    },
   ) {}
+
+  #record(): boolean {
+    return this.record();
+  }
 
   /** The session is ready: open with our ACK; send at once, or wait (bounded) for the peer's ACK (see the file comment). */
   open(lastShown: bigint): void {
@@ -99,6 +110,8 @@ export class Link {
     queueMicrotask(() => {
       const a = this.#pendingAck;
       this.#pendingAck = null;
+      // Show, record, then ACK: the counters of this tick are written first.
+      if (!this.#record()) return;
       if (a !== null && this.s.state === "open") this.s.send({ kind: "ack", id: a });
     });
   }

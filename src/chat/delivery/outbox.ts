@@ -11,7 +11,8 @@
  *   4. a line stays until a cumulative ACK covers it and is sent again on every new
  *      session, whoever ended the last one and however (PROTOCOL §6.3).
  * Receiving: an id is shown once per (our identity, peer identity, peer instance);
- * anything at or below the last shown id is acknowledged again but not shown.
+ * anything at or below the last shown id is acknowledged again but not shown. The
+ * counters of one tick are written together, before the ACK that covers them.
  */
 import { ID_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../../protocol/constants.ts";
 import { ChatError } from "../events.ts";
@@ -59,6 +60,10 @@ export class Outbox {
   readonly #boxes = new Map<string, Box>();
   readonly #delivered = new Map<string, bigint>(); // pid/instance → last shown id
   readonly #store: ChatStore;
+  /** Shown counters not yet written (recordShown). */
+  /** Cumulative ACKs not yet applied to the store (flushAcks). */
+  readonly #acks = new Map<string, bigint>();
+  readonly #dirty = new Map<string, { pid: string; instance: string; id: bigint }>();
   #bytes = 0;
   /** Stored lines that could never be sent, moved aside when the outbox was loaded. */
   readonly setAsideAtStart: { pid: string; id: bigint; bytes: number }[] = [];
@@ -186,9 +191,7 @@ export class Outbox {
   }
 
   /**
-   * A cumulative ACK from the peer; true when it acknowledged something new.
-   * @throws StateError when the store cannot forget the lines (they stay acknowledged in memory).
-   */
+  /** A cumulative ACK from the peer; true when it acknowledged something new. */
   acked(pid: string, id: bigint): boolean {
     const b = this.#boxes.get(pid);
     if (b === undefined) return false;
@@ -200,8 +203,18 @@ export class Outbox {
     }
     if (n === 0) return false;
     b.unacked = b.unacked.slice(n);
-    this.#store.ack(pid, id);
+    // The store forgets them at the next flushAcks (one DELETE per peer a tick): a crash
+    // before it only re-sends lines the receiver acknowledges again without showing.
+    this.#acks.set(pid, id);
     return true;
+  }
+
+  /** Forget in the store what ACKs covered since the last call. @throws StateError */
+  flushAcks(): void {
+    if (this.#acks.size === 0) return;
+    const acks = [...this.#acks];
+    this.#acks.clear();
+    for (const [pid, id] of acks) this.#store.ack(pid, id);
   }
 
   /** The highest id shown from this peer instance (0 when none). @throws StateError */
@@ -217,12 +230,23 @@ export class Outbox {
 
   /**
    * Record that `id` was shown to the person (call after showing it: a crash between the
-   * two can show a line twice, the other order could lose one). @throws StateError (the
-   * memory is updated first, so this run still shows the line once).
+   * two can show a line twice, the other order could lose one); recordShown() writes it.
    */
   shown(pid: string, instance: string, id: bigint): void {
-    this.#delivered.set(`${pid}/${instance}`, id);
-    this.#store.setDelivered(pid, instance, id);
+    const key = `${pid}/${instance}`;
+    this.#delivered.set(key, id);
+    this.#dirty.set(key, { pid, instance, id });
+  }
+
+  /**
+   * Write the shown counters changed since the last call, in one transaction: call it
+   * before sending the ACK that covers them (show, record, then ACK). @throws StateError
+   */
+  recordShown(): void {
+    if (this.#dirty.size === 0) return;
+    const rows = [...this.#dirty.values()];
+    this.#dirty.clear();
+    this.#store.setDeliveredMany(rows);
   }
 
   /**

@@ -201,6 +201,15 @@ export class ChatStore {
     this.#try("recording a shown message", () => this.#q.setShown.run(this.#self, pid, instance, id.toString()));
   }
 
+  /** Record several shown counters in one transaction. @throws StateError */
+  setDeliveredMany(rows: { pid: string; instance: string; id: bigint }[]): void {
+    this.#try("recording shown messages", () =>
+      this.#db.transaction(() => {
+        for (const r of rows) this.#q.setShown.run(this.#self, r.pid, r.instance, r.id.toString());
+      })(),
+    );
+  }
+
   close(): void {
     this.#db.close();
   }
