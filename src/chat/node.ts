@@ -66,6 +66,8 @@ export class ChatNode implements ChatApi {
   readonly #peer: Peer;
   readonly #outbox: Outbox;
   readonly #links = new Map<PeerSession, Link>();
+  /** Dials answered early (our AUTH sent, the peer's PROFILE not yet here): their link, and the dial to settle. */
+  readonly #early = new Map<PeerSession, { link: Link | null; resolve: () => void; reject: (e: Error) => void }>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #store: ChatStore;
   readonly #lock: HomeLock;
@@ -195,6 +197,10 @@ export class ChatNode implements ChatApi {
   #ready(s: PeerSession): void {
     const id = s.peerIdentity!;
     const pid = toHex(id);
+    // An early dial settles here, as a plain one does (before the duplicate rule below).
+    const early = this.#early.get(s);
+    this.#early.delete(s);
+    early?.resolve();
     // One session per peer: of two, both ends keep the one with the lower th3.
     for (const [other, link] of this.#links) {
       if (link.pid !== pid || other === s) continue;
@@ -204,9 +210,8 @@ export class ChatNode implements ChatApi {
     }
     const address = s.role === "initiator" ? s.address : INBOUND;
     const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
-    const rate = this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND;
-    const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()), () => this.#storage(() => (this.#outbox.recordShown(), true)) === true);
-    link.fingerprint = fingerprint(id);
+    const link = early?.link ?? this.#newLink(s, pid, name);
+    link.name = name;
     this.#links.set(s, link);
     this.#outbox.arrived(pid, name);
     this.#emit({
@@ -222,6 +227,32 @@ export class ChatNode implements ChatApi {
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
     link.open(this.#outbox.lastShown(pid, toHex(s.peerProfile!.instance)));
     this.files?.onReady(s, pid);
+  }
+
+  #newLink(s: PeerSession, pid: string, name: string): Link {
+    const rate = this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND;
+    const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()), () => this.#storage(() => (this.#outbox.recordShown(), true)) === true);
+    link.fingerprint = fingerprint(s.peerIdentity!);
+    return link;
+  }
+
+  /**
+   * Issue 13, first message in TLS 1.3's time: the dial resolved as soon as our AUTH went
+   * out (the responder's key is verified and pinned policy passed, PROTOCOL §4.5). Lines
+   * never sent before go now; the dial itself settles when the session is ready or ends.
+   */
+  #dialedEarly(s: PeerSession): Promise<PeerSession> {
+    if (s.state === "open") return Promise.resolve(s);
+    if (s.state === "closed") return Promise.reject(new ConnectError(`handshake with ${s.address} failed: the connection closed`));
+    return new Promise((resolve, reject) => {
+      const pid = toHex(s.peerIdentity!);
+      let link: Link | null = null;
+      if (this.#openSessions(pid).length === 0 && this.#outbox.unackedFor(pid) > 0 && this.#outbox.mayStartEarly(pid)) {
+        link = this.#newLink(s, pid, this.#nameOf(pid));
+        link.startEarly();
+      }
+      this.#early.set(s, { link, resolve: () => resolve(s), reject });
+    });
   }
 
   #item(s: PeerSession, item: Item): void {
@@ -268,6 +299,13 @@ export class ChatNode implements ChatApi {
   }
 
   #closed(s: PeerSession, info: CloseInfo): void {
+    const early = this.#early.get(s);
+    if (early !== undefined) {
+      // Closed before the peer's PROFILE: the dial fails as a handshake failure would.
+      this.#early.delete(s);
+      early.link?.stop();
+      early.reject(new ConnectError(`handshake with ${s.address} failed: ${info.error?.message ?? "the connection closed"}`, info.error ?? undefined));
+    }
     for (const wake of this.#closeWaiters.get(s) ?? []) wake();
     this.#closeWaiters.delete(s);
     const link = this.#links.get(s);
@@ -378,7 +416,7 @@ export class ChatNode implements ChatApi {
     const key = `${a.host}:${a.port}`;
     if (this.#dialers.has(key)) return;
     const d: Dialer = new Dialer(a.host, a.port, {
-      dial: () => this.#peer.connect(a.host, a.port),
+      dial: () => this.#peer.connect(a.host, a.port, undefined, { early: true }).then((s) => this.#dialedEarly(s)),
       connectedElsewhere: (s: PeerSession | null): boolean => {
         const pid = s ? toHex(s.peerIdentity!) : d.pid;
         return pid !== null && this.#openSessions(pid).some((o) => o !== s);

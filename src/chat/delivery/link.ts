@@ -47,7 +47,8 @@ export class Link {
   constructor(
     readonly s: PeerSession,
     readonly pid: string,
-    readonly name: string,
+    /** The peer's name (set again when its PROFILE arrives after an early start). */
+    public name: string,
     readonly outbox: Outbox,
     /** The peer's TEXT rate limit (ChatOptions.textPerSecond). */
     readonly inbound: TokenBucket,
@@ -65,7 +66,7 @@ export class Link {
   /** The session is ready: open with our ACK; send at once, or wait (bounded) for the peer's ACK (see the file comment). */
   open(lastShown: bigint): void {
     this.s.send({ kind: "ack", id: lastShown });
-    if (this.outbox.mayStartEarly(this.pid)) return this.heard();
+    if (this.#heard || this.outbox.mayStartEarly(this.pid)) return this.heard();
     this.#timer = setTimeout(() => this.heard(), FIRST_ACK_WAIT_MS);
     this.#timer.unref?.();
   }
@@ -83,9 +84,19 @@ export class Link {
     this.pump();
   }
 
+  /**
+   * Initiator, once our AUTH is out and before the peer's PROFILE (Peer.connect `early`):
+   * send lines never sent before, so the first one rides right behind AUTH (TLS 1.3's
+   * 1.5 round trips). Only when mayStartEarly holds; open() follows when the session is ready.
+   */
+  startEarly(): void {
+    this.#heard = true;
+    this.pump();
+  }
+
   /** Send, in id order, what this session has not sent yet, while the window allows. */
   pump(): void {
-    if (!this.#heard || this.s.state !== "open") return;
+    if (!this.#heard || (this.s.state !== "open" && this.s.state !== "profile")) return;
     const { inflight, next } = this.outbox.unsent(this.pid, this.#sentUpTo);
     let budget = this.#window - inflight;
     for (const m of next) {

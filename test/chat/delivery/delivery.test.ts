@@ -11,6 +11,7 @@ import { AlertCode, Group } from "../../../src/protocol/constants.ts";
 import { LineMode } from "../../../src/ui/lines.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { Evil } from "../../hostile/evil.ts";
+import { FaultProxy } from "../../faults/proxy.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
 
@@ -255,3 +256,36 @@ function stateOf(x: { events: ChatEvent[] }): string {
   const id = x.events.find((e) => e.type === "identity") as { path: string } | undefined;
   return join(id!.path, "..");
 }
+
+describe("first message in TLS 1.3's time", () => {
+  test("a line queued while away rides behind the dialler's AUTH: shown before the dialler even has the peer's PROFILE", async () => {
+    const log: string[] = [];
+    const bobEvents: ChatEvent[] = [];
+    const bob = await ChatNode.start({ home: tempHome(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [] }, (e) => {
+      bobEvents.push(e);
+      if (e.type === "message") log.push(`bob shows ${e.text}`);
+    });
+    nodes.push(bob);
+    const port = (bobEvents.find((e) => e.type === "listening") as { port: number }).port;
+    // 25 ms each way: the order below is then decided by round trips, not by scheduling.
+    const proxy = new FaultProxy({ target: { host: "127.0.0.1", port }, faults: { delayMs: 25 } });
+    const aliceEvents: ChatEvent[] = [];
+    const alice = await ChatNode.start({ home: tempHome(), name: "alice", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${proxy.port}`] }, (e) => {
+      aliceEvents.push(e);
+      if (e.type === "connected") log.push("alice has bob's PROFILE");
+    });
+    nodes.push(alice);
+    await until("first session", () => of(aliceEvents, "connected").length === 1);
+    alice.sendAll("hello");
+    await until("hello acked", () => alice.queued() === 0);
+    proxy.set({ stalled: true });
+    proxy.cutAll();
+    await until("alice lost bob", () => of(aliceEvents, "disconnected").length === 1);
+    alice.sendAll("first after redial");
+    proxy.set({ stalled: false });
+    await until("shown after the redial", () => log.includes("bob shows first after redial"));
+    await until("alice ready again", () => of(aliceEvents, "connected").length === 2);
+    expect(log).toEqual(["alice has bob's PROFILE", "bob shows hello", "bob shows first after redial", "alice has bob's PROFILE"]);
+    proxy.close();
+  });
+});
