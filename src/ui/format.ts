@@ -82,7 +82,7 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     case "ack":
       return null;
     case "unsent":
-      return block("✗", "red", [`not sent to ${nm(e.peer)}: ${sanitizeLine(e.text, 60)}`, `${ln(e.reason)}; the line is below to send again`]);
+      return block("✗", "red", [`not sent to ${nm(e.peer)}: ${sanitizeLine(e.text, 60)}`, `${ln(e.reason)}`]);
     case "identity":
       return status("dim", `your fingerprint: ${c("bold", ln(e.fingerprint))}`, e.created ? `a new identity key was created at ${ln(e.path)}` : `identity key: ${ln(e.path)}`);
     case "listening":

@@ -58,6 +58,8 @@ export class TerminalUi {
     if (e.type === "transfer" && this.#transfer(e)) return;
     const text = formatEvent(e, { color: this.#o.color, knownPeers: this.#o.knownPeers });
     if (text !== null) this.#printAbove(text);
+    // A line state.db could not save is offered back in the input line (once, if it is empty).
+    if (e.type === "unsent" && this.#rl !== null && this.#rl.line === "") this.#rl.write(e.text);
   };
 
   /** Keep the status line of a transfer; true when nothing else is to be printed. */
