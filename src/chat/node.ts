@@ -66,6 +66,8 @@ export class ChatNode implements ChatApi {
   readonly #peer: Peer;
   readonly #outbox: Outbox;
   readonly #links = new Map<PeerSession, Link>();
+  /** Ids queued while their peer was away, per peer: said delivered when an ACK covers them. */
+  readonly #queuedAway = new Map<string, bigint[]>();
   /** Dials answered early (our AUTH sent, the peer's PROFILE not yet here): their link, and the dial to settle. */
   readonly #early = new Map<PeerSession, { link: Link | null; resolve: () => void; reject: (e: Error) => void }>();
   readonly #dialers = new Map<string, Dialer>();
@@ -281,6 +283,7 @@ export class ChatNode implements ChatApi {
         if (item.id > this.#outbox.highestId(link.pid)) return s.abort(fail("unexpected_message", `${link.name} acknowledged message ${item.id}, but the highest sent is ${this.#outbox.highestId(link.pid)}`));
         if (this.#outbox.acked(link.pid, item.id)) {
           this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
+          this.#deliveredAway(link, item.id);
           this.#schedule();
         }
         link.acked();
@@ -373,8 +376,26 @@ export class ChatNode implements ChatApi {
   #queue(pid: string, text: string, bytes: number, priv = false): void {
     const id = this.#outbox.queue(pid, text, bytes, Date.now());
     const away = this.#openSessions(pid).length === 0;
+    if (away) {
+      const ids = this.#queuedAway.get(pid) ?? [];
+      // Bounded by the outbox's own limit (MAX_OUTBOX lines per peer).
+      ids.push(id);
+      this.#queuedAway.set(pid, ids);
+    }
     this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, ...(away ? { queued: true } : {}) });
     this.#schedule();
+  }
+
+  /** Lines typed while the peer was away are said delivered (the person saw them as queued). */
+  #deliveredAway(link: Link, upTo: bigint): void {
+    const ids = this.#queuedAway.get(link.pid);
+    if (ids === undefined) return;
+    let n = 0;
+    while (n < ids.length && ids[n]! <= upTo) n++;
+    if (n === 0) return;
+    ids.splice(0, n);
+    if (ids.length === 0) this.#queuedAway.delete(link.pid);
+    this.#emit({ type: "notice", message: `${link.name} is back: ${n === 1 ? "the line" : `${n} lines`} queued while ${link.name} was away ${n === 1 ? "was" : "were"} delivered.` });
   }
 
   /** Once a tick: the outbox's writes (store.ts batches), then the links pump. */

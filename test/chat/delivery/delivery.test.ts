@@ -161,6 +161,7 @@ describe("the same rule for every absence", () => {
       expect(m.written).toBeLessThanOrEqual(m.time);
     }
     expect(of(alice.events, "ack").map((a) => a.id)).toContain("2");
+    await until("said delivered", () => of(alice.events, "notice").some((n) => n.message.includes("2 lines queued while bob was away were delivered")));
   });
 });
 
