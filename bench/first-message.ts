@@ -1,6 +1,6 @@
 /**
  * First message after connecting, through test/faults/proxy.ts with one-way delay
- * (issue: "first message in TLS 1.3's time"):
+ * (the target: the first line in TLS 1.3's time):
  *   bun bench/first-message.ts [runs]
  * sotto: alice has a line queued for bob while the link is down; the timer starts when
  * the proxy accepts alice's redial and stops when bob's chat shows the line. TLS 1.3:

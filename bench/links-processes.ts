@@ -1,5 +1,5 @@
 /**
- * Line mode at wire speed with real processes (issue: "line mode at wire speed"):
+ * Line mode at wire speed, with real processes:
  *   bun bench/links-processes.ts [lines]
  * bob: `sotto chat --json` listening on 127.0.0.1; alice: `sotto chat --no-listen
  * --connect` with `lines` lines of 1 KiB piped on stdin. Timed from bob's "connected"

@@ -1,7 +1,7 @@
 /**
  * Bulk text over a real-ish link: 20,000 piped lines of 1 KiB from line mode to a peer,
  * against plain TCP moving the same bytes, both through test/faults/proxy.ts with the
- * same faults, in the same run (delivery; issue "line mode at wire speed").
+ * same faults, in the same run (line mode at wire speed).
  *   bun bench/links.ts [lines]
  * Cases: loopback (no faults: lines a second) and shaped (100 Mbit/s, 25 ms each way:
  * the ratio plain TCP time / sotto time, ≥ 0.9 is the target). Each sotto run first

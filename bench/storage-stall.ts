@@ -1,6 +1,6 @@
 /**
- * How long the event loop stalls while state.db is locked by another program (issue:
- * storage faults are user errors, "no event-loop stall over 50 ms"):
+ * How long the event loop stalls while state.db is locked by another program (the
+ * target: no event-loop stall over 50 ms):
  *   bun bench/storage-stall.ts [lines]
  * Two in-process chats; a second SQLite connection holds an exclusive lock on alice's
  * state.db while alice types `lines` lines, one per 10 ms. Prints the longest gap a 1 ms

@@ -171,7 +171,7 @@ export class ChatNode implements ChatApi {
     checkName(o.name);
     const node = new ChatNode(o, listener);
     listener({ type: "identity", fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
-    // Issue-proofing the queue: a stored line that can never be sent is said once, then kept aside.
+    // Nothing poisons the queue: a stored line that can never be sent is said once, then kept aside.
     for (const a of node.#outbox.setAsideAtStart) {
       listener({ type: "error", code: "set_aside", message: `A stored message for ${node.#nameOf(a.pid)} (${a.bytes.toLocaleString("en-US")} bytes) is longer than one message can be; it was set aside in ${node.#store.path} and will not be sent. Send long text with /send.` });
     }
@@ -239,7 +239,7 @@ export class ChatNode implements ChatApi {
   }
 
   /**
-   * Issue 13, first message in TLS 1.3's time: the dial resolved as soon as our AUTH went
+   * The first message in TLS 1.3's time: the dial resolved as soon as our AUTH went
    * out (the responder's key is verified and pinned policy passed, PROTOCOL §4.5). Lines
    * never sent before go now; the dial itself settles when the session is ready or ends.
    */

@@ -77,7 +77,7 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return head + sanitizeForTerminal(e.text).split("\n").join("\n      ");
     }
     case "sent":
-      // A line for a contact who is away says so (issue: the same rule for every absence).
+      // A line for a contact who is away says so (the same rule for every absence).
       return e.queued ? status("dim", `queued for ${nm(e.peer)}, who is away: it is delivered when ${nm(e.peer)} is back`) : null;
     case "ack":
       return null;
