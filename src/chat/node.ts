@@ -6,7 +6,8 @@
  *
  * Delivery: each TEXT gets an id per (our instance, peer identity), stays in the outbox
  * until a cumulative ACK covers it, and is re-sent on every new session with that peer;
- * the receiver delivers an id only once per (peer identity, peer instance).
+ * the receiver delivers an id only once per (our identity, peer identity, peer instance).
+ * Lines of one tick are saved in one transaction before any of them is sent (#commit).
  *
  * Files (PROTOCOL §11): `files` (transfer.ts) gets each session when it is ready, its
  * file items, its drains and its end; it pauses and resumes transfers on its own.
