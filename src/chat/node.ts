@@ -16,13 +16,15 @@ import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
 import { Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
-import { readTextTime, type Item } from "../protocol/items.ts";
+import { privateId, readTextTime, type Item } from "../protocol/items.ts";
 import { TEXT_TIME } from "../protocol/constants.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
-import { ChatError, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
+import { listenAddresses } from "./addresses.ts";
+import { explain } from "./explain.ts";
+import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type PeerInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
@@ -30,8 +32,9 @@ import { Trust } from "./trust/policy.ts";
 import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
-import { ChatStore, StateError } from "./delivery/store.ts";
+import { ChatStore, describeSqliteError, StateError } from "./delivery/store.ts";
 import { HomeLock } from "./delivery/lock.ts";
+import { History, historyApi, type HistoryLine } from "./delivery/history.ts";
 import { FileTransfers, type FileOptions } from "./files/transfers.ts";
 
 export interface ChatOptions {
@@ -44,6 +47,8 @@ export interface ChatOptions {
   limits?: Partial<Limits>;
   /** File transfer; default: on, into `home/downloads`, asking before each file. `false`: off (the peer cannot receive files). */
   files?: FileOptions | false;
+  /** Keep conversations in state.db (src/chat/delivery/history.ts); default true (--no-history: false). */
+  history?: boolean;
   /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default DEFAULT_TEXT_PER_SECOND. */
   textPerSecond?: number;
 }
@@ -56,6 +61,8 @@ export { MAX_OUTBOX } from "./delivery/outbox.ts";
  */
 export const DEFAULT_TEXT_PER_SECOND = 100_000;
 const MAX_NAME_BYTES = 64;
+/** PRIVATE marks a peer may have outstanding per session (PROTOCOL §6.5); older ones are dropped. */
+const MAX_PRIVATE_MARKS = 1024;
 
 export class ChatNode implements ChatApi {
   readonly fingerprint: string;
@@ -80,6 +87,9 @@ export class ChatNode implements ChatApi {
   readonly #storageSaid = new Set<string>();
   /** File transfer (absent when ChatOptions.files is false). */
   readonly files?: FileTransfers;
+  /** Conversation history (absent with ChatOptions.history false). */
+  readonly history?: HistoryApi;
+  readonly #kept?: History;
   #closing = false;
 
   private constructor(o: ChatOptions, emit: ChatListener) {
@@ -125,6 +135,19 @@ export class ChatNode implements ChatApi {
         onRefused: (address, reason) => this.#refused(address, reason),
       },
     });
+    if (o.history !== false) {
+      try {
+        this.#kept = new History(o.home);
+      } catch (e) {
+        // The home is not left locked by a start that failed.
+        this.#store.close();
+        this.#lock.release();
+        throw new ChatError("state", (e as Error).message);
+      }
+      // Private lines still in the outbox keep their PRIVATE mark when re-sent after a restart.
+      for (const [pid, ids] of this.#kept.privateOut(MAX_PRIVATE_MARKS)) this.#privateOut.set(pid, ids);
+      this.history = historyApi(this.#kept, { resolve: (n) => this.#pidOrUndefined(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
+    }
     if (o.files !== false) {
       this.files = new FileTransfers(
         {
@@ -132,8 +155,9 @@ export class ChatNode implements ChatApi {
           nameOf: (pid) => this.#nameOf(pid),
           pidByName: (name) => this.#pidByName(name),
           connectedPids: () => [...new Set([...this.#links].filter(([s]) => s.state === "open").map(([, l]) => l.pid))],
+          isContact: () => true,
         },
-        o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false },
+        { partials: join(o.home, "partials"), ...(o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false }) },
       );
     }
   }
@@ -171,7 +195,7 @@ export class ChatNode implements ChatApi {
   static async start(o: ChatOptions, listener: ChatListener): Promise<ChatNode> {
     checkName(o.name);
     const node = new ChatNode(o, listener);
-    listener({ type: "identity", fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
+    listener({ type: "identity", version: EVENTS_VERSION, fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
     // Nothing poisons the queue: a stored line that can never be sent is said once, then kept aside.
     for (const a of node.#outbox.setAsideAtStart) {
       listener({ type: "error", code: "set_aside", message: `A stored message for ${node.#nameOf(a.pid)} (${a.bytes.toLocaleString("en-US")} bytes) is longer than one message can be; it was set aside in ${node.#store.path} and will not be sent. Send long text with /send.` });
@@ -179,11 +203,12 @@ export class ChatNode implements ChatApi {
     if (o.listen) {
       try {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
-        listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint });
+        listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint, addresses: listenAddresses(o.listen.host, port) });
       } catch (e) {
-        throw new ChatError("listen_failed", (e as Error).message);
+        throw new ChatError("listen_failed", `cannot listen on ${o.listen.host}:${o.listen.port}: ${explain(e, { who: "", address: `${o.listen.host}:${o.listen.port}`, listening: true }).message}`);
       }
     }
+    node.history?.atStart();
     for (const a of o.connect) node.connect(a);
     return node;
   }
@@ -236,6 +261,7 @@ export class ChatNode implements ChatApi {
     const rate = this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND;
     const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()), () => this.#storage(() => (this.#outbox.recordShown(), true)) === true);
     link.fingerprint = fingerprint(s.peerIdentity!);
+    link.isPrivate = (id) => this.#privateOut.get(pid)?.has(id) ?? false;
     return link;
   }
 
@@ -272,7 +298,10 @@ export class ChatNode implements ChatApi {
         const written = at !== null && at.id === item.id ? at.writtenMs : undefined;
         this.#storage(() => {
           if (item.id > this.#outbox.lastShown(link.pid, inst)) {
-            this.#emit({ type: "message", peer: link.name, fingerprint: link.fingerprint, id: item.id.toString(), text: item.text, time: Date.now(), private: false, ...(written !== undefined ? { written } : {}) });
+            const time = Date.now();
+            const priv = link.privateIn.delete(item.id);
+            this.#emit({ type: "message", peer: link.name, fingerprint: link.fingerprint, id: item.id.toString(), text: item.text, time, private: priv, ...(written !== undefined ? { written } : {}) });
+            this.#keep({ pid: link.pid, peer: link.name, dir: "in", text: item.text, time, private: priv });
             this.#outbox.shown(link.pid, inst, item.id);
           }
         });
@@ -282,6 +311,7 @@ export class ChatNode implements ChatApi {
       case "ack":
         // PROTOCOL §6.3: an ACK for a line never sent (as TCP refuses an ACK for unsent data).
         if (item.id > this.#outbox.highestId(link.pid)) return s.abort(fail("unexpected_message", `${link.name} acknowledged message ${item.id}, but the highest sent is ${this.#outbox.highestId(link.pid)}`));
+        for (const id of this.#privateOut.get(link.pid) ?? []) if (id <= item.id) this.#privateOut.get(link.pid)!.delete(id);
         if (this.#outbox.acked(link.pid, item.id)) {
           this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
           this.#deliveredAway(link, item.id);
@@ -289,16 +319,40 @@ export class ChatNode implements ChatApi {
         }
         link.acked();
         return;
-      case "profile":
-        this.#emit({ type: "nick", peer: item.name, previous: link.name });
+      case "profile": {
+        // A /nick on the peer's side: shown and addressed by the new name from now on.
+        const previous = link.name;
+        link.name = item.name;
+        this.#outbox.arrived(link.pid, item.name);
+        this.#emit({ type: "nick", peer: item.name, previous });
         return;
+      }
       case "ext":
-        if (item.type === TEXT_TIME) {
-          link.writtenAt = readTextTime(item.content);
-          return;
+      case "pong": {
+        // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
+        if (item.kind === "ext") {
+          // PROTOCOL §12: when the next TEXT was written (one slot per session).
+          if (item.type === TEXT_TIME) {
+            link.writtenAt = readTextTime(item.content);
+            return;
+          }
+          // PROTOCOL §6.5: remember which TEXT ids are private, at most MAX_PRIVATE_MARKS per session.
+          let pv: bigint | null;
+          try {
+            pv = privateId(item);
+          } catch (e) {
+            if (e instanceof ProtocolError) return s.abort(e); // a PRIVATE of the wrong size
+            throw e;
+          }
+          if (pv !== null) {
+            if (link.privateIn.size >= MAX_PRIVATE_MARKS) link.privateIn.delete(link.privateIn.values().next().value!);
+            link.privateIn.add(pv);
+            return;
+          }
         }
         this.files?.onItem(s, item);
         return;
+      }
     }
   }
 
@@ -320,12 +374,14 @@ export class ChatNode implements ChatApi {
     if (link !== undefined && info.reason === "duplicate session") return;
     if (this.#closing && link === undefined) return;
     const e = info.error;
+    const x = e ? explain(e, { who: link?.name ?? s.address, address: s.address }) : null;
     this.#emit({
       type: "disconnected",
-      peer: link?.name ?? "?",
+      peer: link?.name ?? s.address,
       address: s.address,
-      reason: e ? e.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
+      reason: x ? x.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
       ...(e instanceof ProtocolError ? { code: e.code } : {}),
+      ...(x?.alert !== undefined ? { alert: x.alert } : {}),
     });
   }
 
@@ -374,8 +430,13 @@ export class ChatNode implements ChatApi {
     throw new ChatError("unknown_peer", `no peer named ${JSON.stringify(name.slice(0, 64))} is connected; /peers lists them`);
   }
 
+  /** Our private TEXT ids per peer until acknowledged (PROTOCOL §6.5); restored from the history at start (with --no-history, a re-send after a restart goes unmarked). */
+  readonly #privateOut = new Map<string, Set<bigint>>();
+
   #queue(pid: string, text: string, bytes: number, priv = false): void {
-    const id = this.#outbox.queue(pid, text, bytes, Date.now());
+    const time = Date.now();
+    const id = this.#outbox.queue(pid, text, bytes, time);
+    if (priv) this.#privateOut.set(pid, (this.#privateOut.get(pid) ?? new Set()).add(id));
     const away = this.#openSessions(pid).length === 0;
     if (away) {
       const ids = this.#queuedAway.get(pid) ?? [];
@@ -383,7 +444,8 @@ export class ChatNode implements ChatApi {
       ids.push(id);
       this.#queuedAway.set(pid, ids);
     }
-    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, ...(away ? { queued: true } : {}) });
+    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
+    this.#keep({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv, id });
     this.#schedule();
   }
 
@@ -416,6 +478,19 @@ export class ChatNode implements ChatApi {
     }
     this.#storage(() => this.#outbox.flushAcks());
     for (const link of this.#links.values()) link.pump();
+  }
+
+  /** Keep a line in the history; a storage failure there is said once and the chat goes on (the line itself is unaffected). */
+  #keep(l: HistoryLine): void {
+    if (this.#kept === undefined) return;
+    this.#storage(() => {
+      try {
+        this.#kept!.add(l);
+      } catch (e) {
+        if (!(typeof (e as { code?: unknown }).code === "string" && (e as { code: string }).code.startsWith("SQLITE_"))) throw e;
+        throw new StateError(describeSqliteError(this.#kept!.path, "keeping the conversation history", e), { cause: e });
+      }
+    });
   }
 
   /** Run a store step whose failure must not end the chat: say it (once per sentence) and go on. */
@@ -523,7 +598,17 @@ export class ChatNode implements ChatApi {
     this.files?.close();
     await this.#peer.close("bye");
     this.#store.close();
+    this.#kept?.close();
     this.#lock.release();
+  }
+
+  #pidOrUndefined(name: string): string | undefined {
+    try {
+      return this.#pidByName(name);
+    } catch (e) {
+      if (e instanceof ChatError) return undefined;
+      throw e;
+    }
   }
 }
 

@@ -18,7 +18,7 @@
  */
 import type { PeerSession } from "../../net/types.ts";
 import { ID_LEN, ITEM_HEADER_LEN, TEXT_TIME_LEN } from "../../protocol/constants.ts";
-import { textTimeItem } from "../../protocol/items.ts";
+import { privateItem, textTimeItem } from "../../protocol/items.ts";
 import type { Outbox } from "./outbox.ts";
 import type { TokenBucket } from "../../net/limits.ts";
 
@@ -47,7 +47,7 @@ export class Link {
   constructor(
     readonly s: PeerSession,
     readonly pid: string,
-    /** The peer's name (set again when its PROFILE arrives after an early start). */
+    /** The peer's display name; follows its PROFILE (a /nick on its side), and is set again when its PROFILE arrives after an early start. */
     public name: string,
     readonly outbox: Outbox,
     /** The peer's TEXT rate limit (ChatOptions.textPerSecond). */
@@ -94,6 +94,12 @@ export class Link {
     this.pump();
   }
 
+  /** Is our TEXT `id` private to this peer (a /msg)? Set by the chat. */
+  isPrivate?: (id: bigint) => boolean;
+
+  /** The peer's TEXT ids it marked private (PRIVATE items), until the TEXT arrives; bounded. */
+  readonly privateIn = new Set<bigint>();
+
   /** Send, in id order, what this session has not sent yet, while the window allows. */
   pump(): void {
     if (!this.#heard || (this.s.state !== "open" && this.s.state !== "profile")) return;
@@ -104,6 +110,8 @@ export class Link {
       // Always let one message through when nothing is in flight, however long.
       if (budget < size && budget < this.#window) break;
       if (this.s.bufferedAmount >= HIGH_WATER) break; // onDrain pumps again
+      // PROTOCOL §6.5: a private line's marker goes first, so it is known when the TEXT arrives.
+      if (this.isPrivate?.(m.id)) this.s.send(privateItem(m.id));
       // PROTOCOL §12: TEXT_TIME right before its TEXT.
       if (m.written > 0) this.s.send(textTimeItem(m.id, m.written));
       this.s.send({ kind: "text", id: m.id, text: m.text });
