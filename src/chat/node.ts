@@ -477,15 +477,23 @@ export class ChatNode implements ChatApi {
       for (const l of failed.lines) this.#emit({ type: "unsent", peer: l.name, id: l.id.toString(), text: l.text, reason: failed.error.message, code: "state" });
     }
     this.#storage(() => this.#outbox.flushAcks());
+    this.#flushKept();
     for (const link of this.#links.values()) link.pump();
   }
 
   /** Keep a line in the history; a storage failure there is said once and the chat goes on (the line itself is unaffected). */
   #keep(l: HistoryLine): void {
     if (this.#kept === undefined) return;
+    this.#kept.add(l);
+    this.#schedule(); // #commit flushes it with the tick's other writes
+  }
+
+  /** Write the history lines of this tick (see #keep). */
+  #flushKept(): void {
+    if (this.#kept === undefined) return;
     this.#storage(() => {
       try {
-        this.#kept!.add(l);
+        this.#kept!.flush();
       } catch (e) {
         if (!(typeof (e as { code?: unknown }).code === "string" && (e as { code: string }).code.startsWith("SQLITE_"))) throw e;
         throw new StateError(describeSqliteError(this.#kept!.path, "keeping the conversation history", e), { cause: e });
