@@ -14,7 +14,7 @@
  */
 import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
-import { Group } from "../protocol/constants.ts";
+import { Group, GROUP_NAMES } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { privateId, readTextTime, type Item } from "../protocol/items.ts";
 import { TEXT_TIME } from "../protocol/constants.ts";
@@ -36,6 +36,16 @@ import { ChatStore, describeSqliteError, StateError } from "./delivery/store.ts"
 import { HomeLock } from "./delivery/lock.ts";
 import { History, historyApi, type HistoryLine } from "./delivery/history.ts";
 import { FileTransfers, type FileOptions } from "./files/transfers.ts";
+
+/** PROFILE name changes one identity may make per second (a burst of 10 s worth). */
+const NICKS_PER_SECOND = 1;
+/** Identities whose event rates are remembered (≈ 200 bytes each). */
+const RATE_IDENTITIES = 4096;
+
+/** The key-exchange group a session uses, by its spec name (PROTOCOL §3). */
+function groupName(s: PeerSession): string | undefined {
+  return s.group ? GROUP_NAMES[s.group] : undefined;
+}
 
 export interface ChatOptions {
   home: string;
@@ -78,6 +88,8 @@ export class ChatNode implements ChatApi {
   readonly #queuedAway = new Map<string, bigint[]>();
   /** Dials answered early (our AUTH sent, the peer's PROFILE not yet here): their link, and the dial to settle. */
   readonly #early = new Map<PeerSession, { link: Link | null; resolve: () => void; reject: (e: Error) => void }>();
+  // Event rates per identity, not per session (one identity can open many sessions).
+  readonly #rates = new Map<string, { text: TokenBucket; nick: TokenBucket }>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #store: ChatStore;
   readonly #lock: HomeLock;
@@ -249,6 +261,7 @@ export class ChatNode implements ChatApi {
       role: s.role,
       fingerprint: fingerprint(id),
       safetyNumber: safetyNumber(this.#identity.publicKey, id),
+      group: groupName(s),
       firstContact,
       verified,
     });
@@ -258,8 +271,7 @@ export class ChatNode implements ChatApi {
   }
 
   #newLink(s: PeerSession, pid: string, name: string): Link {
-    const rate = this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND;
-    const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()), () => this.#storage(() => (this.#outbox.recordShown(), true)) === true);
+    const link = new Link(s, pid, name, this.#outbox, this.#ratesOf(pid).text, () => this.#storage(() => (this.#outbox.recordShown(), true)) === true);
     link.fingerprint = fingerprint(s.peerIdentity!);
     link.isPrivate = (id) => this.#privateOut.get(pid)?.has(id) ?? false;
     return link;
@@ -282,6 +294,19 @@ export class ChatNode implements ChatApi {
       }
       this.#early.set(s, { link, resolve: () => resolve(s), reject });
     });
+  }
+
+  /** The TEXT and PROFILE buckets of one identity (the oldest forgotten past RATE_IDENTITIES). */
+  #ratesOf(pid: string): { text: TokenBucket; nick: TokenBucket } {
+    let r = this.#rates.get(pid);
+    if (r === undefined) {
+      const rate = this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND;
+      const now = performance.now();
+      r = { text: new TokenBucket(rate * 10, rate, now), nick: new TokenBucket(NICKS_PER_SECOND * 10, NICKS_PER_SECOND, now) };
+      this.#rates.set(pid, r);
+      if (this.#rates.size > RATE_IDENTITIES) this.#rates.delete(this.#rates.keys().next().value!);
+    }
+    return r;
   }
 
   #item(s: PeerSession, item: Item): void {
@@ -320,6 +345,7 @@ export class ChatNode implements ChatApi {
         link.acked();
         return;
       case "profile": {
+        if (!this.#ratesOf(link.pid).nick.take(performance.now())) return s.abort(fail("busy", `${link.name} changed its name more than ${NICKS_PER_SECOND} times a second`));
         // A /nick on the peer's side: shown and addressed by the new name from now on.
         const previous = link.name;
         link.name = item.name;
@@ -544,6 +570,7 @@ export class ChatNode implements ChatApi {
         safetyNumber: safetyNumber(this.#identity.publicKey, s.peerIdentity!),
         verified: this.#trust.verified(s.peerIdentity!),
         role: s.role,
+        group: groupName(s),
         unacked: this.#outbox.unackedFor(l.pid),
       }));
   }
