@@ -22,8 +22,12 @@ export type ChatEvent =
       firstContact: boolean;
       verified: boolean;
     }
-  | { type: "message"; peer: string; fingerprint: string; id: string; text: string; time: number; private: boolean }
-  | { type: "sent"; peer: string; id: string; text: string; private: boolean; time?: number }
+  /** `time`: when it arrived; `written`: when the sender wrote it (PROTOCOL §12), when the sender said. */
+  | { type: "message"; peer: string; fingerprint: string; id: string; text: string; time: number; private: boolean; written?: number }
+  /** `queued`: the peer is away; the line waits in the outbox and goes when it is back (an "ack" follows delivery). */
+  | { type: "sent"; peer: string; id: string; text: string; private: boolean; time?: number; queued?: boolean }
+  /** A line that was not sent after all (state.db could not save it): `text` is offered back to the person. */
+  | { type: "unsent"; peer: string; id: string; text: string; reason: string; code: string }
   | { type: "ack"; peer: string; id: string }
   | { type: "nick"; peer: string; previous: string }
   /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
@@ -202,7 +206,7 @@ export interface ChatApi {
   readonly history?: HistoryApi;
 }
 
-export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported";
+export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported" | "too_long" | "outbox_full" | "home_locked";
 
 /** A mistake a user can make or a local failure: one clear sentence, never a stack trace. */
 export class ChatError extends Error {

@@ -80,15 +80,16 @@ export function contactColor(fingerprint: string): number {
 }
 
 /** One line of a conversation: `hh:mm name › text` (history and our own lines). */
-function convLine(o: { time: number; who: string; fingerprint?: string; text: string; private: boolean; to?: string; kept?: boolean }, opts: FormatOptions): string {
+function convLine(o: { time: number; who: string; fingerprint?: string; text: string; private: boolean; to?: string; kept?: boolean; written?: number }, opts: FormatOptions): string {
   const paint = (code: number, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[39m` : s);
   const dim = (s: string) => (opts.color ? `\x1b[2m${s}\x1b[22m` : s);
   const bold = (s: string) => (opts.color ? `\x1b[1m${s}\x1b[22m` : s);
   const name = o.fingerprint ? paint(contactColor(o.fingerprint), nm(o.who)) : nm(o.who);
   const to = o.to !== undefined ? ` → ${nm(o.to)}` : "";
   const priv = o.private ? ` ${paint(35, "(private)")}` : "";
+  const late = o.written !== undefined && Math.abs(o.time - o.written) >= 60_000 ? ` ${dim(`(written ${hhmm(new Date(o.written))})`)}` : "";
   // Live lines show hh:mm; kept lines from an earlier day carry their date too.
-  const head = `${dim(o.kept ? when(o.time, opts.now ?? new Date()) : hhmm(new Date(o.time)))} ${bold(name)}${to}${priv} ${dim("›")} `;
+  const head = `${dim(o.kept ? when(o.time, opts.now ?? new Date()) : hhmm(new Date(o.time)))} ${bold(name)}${to}${priv}${late} ${dim("›")} `;
   if (opts.oneLine) return head + sanitizeLine(o.text);
   return head + sanitizeForTerminal(o.text).split("\n").join("\n      ");
 }
@@ -131,11 +132,16 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     case "message": {
       const at = Number.isFinite(e.time) && e.time > 0 ? new Date(e.time) : (opts.now ?? new Date());
       // The name in the contact's own color (from its key); continuation lines indented.
-      return convLine({ time: at.getTime(), who: e.peer, fingerprint: e.fingerprint, text: e.text, private: e.private }, opts);
+      // PROTOCOL §12: a line that waited shows when it was written, too.
+      return convLine({ time: at.getTime(), who: e.peer, fingerprint: e.fingerprint, text: e.text, private: e.private, ...(e.written !== undefined ? { written: e.written } : {}) }, opts);
     }
     case "sent":
+      // A line for a contact who is away says so (the same rule for every absence).
+      return e.queued ? status("dim", `queued for ${nm(e.peer)}, who is away: it is delivered when ${nm(e.peer)} is back`) : null;
     case "ack":
       return null;
+    case "unsent":
+      return block("✗", "red", [`not sent to ${nm(e.peer)}: ${sanitizeLine(e.text, 60)}`, `${ln(e.reason)}`]);
     case "identity":
       return status("dim", `your fingerprint: ${c("bold", ln(e.fingerprint))}`, e.created ? `a new identity key was created at ${ln(e.path)}` : `identity key: ${ln(e.path)}`);
     case "listening":
