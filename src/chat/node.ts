@@ -125,8 +125,9 @@ export class ChatNode implements ChatApi {
           nameOf: (pid) => this.#nameOf(pid),
           pidByName: (name) => this.#pidByName(name),
           connectedPids: () => [...new Set([...this.#links].filter(([s]) => s.state === "open").map(([, l]) => l.pid))],
+          isContact: () => true,
         },
-        o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false },
+        { partials: join(o.home, "partials"), ...(o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false }) },
       );
     }
   }
@@ -250,6 +251,9 @@ export class ChatNode implements ChatApi {
         this.#emit({ type: "nick", peer: item.name, previous });
         return;
       }
+      case "pong": // PROTOCOL §11.4: a PONG may answer the file transfer's probe
+        this.files?.onItem(s, item);
+        return;
       case "ext": {
         // PROTOCOL §6.5: remember which TEXT ids are private, at most MAX_PRIVATE_MARKS per session.
         let pv: bigint | null;
