@@ -251,22 +251,23 @@ export class ChatNode implements ChatApi {
         this.#emit({ type: "nick", peer: item.name, previous });
         return;
       }
-      case "pong": // PROTOCOL §11.4: a PONG may answer the file transfer's probe
-        this.files?.onItem(s, item);
-        return;
-      case "ext": {
-        // PROTOCOL §6.5: remember which TEXT ids are private, at most MAX_PRIVATE_MARKS per session.
-        let pv: bigint | null;
-        try {
-          pv = privateId(item);
-        } catch (e) {
-          if (e instanceof ProtocolError) return s.abort(e); // a PRIVATE of the wrong size
-          throw e;
-        }
-        if (pv !== null) {
-          if (link.privateIn.size >= MAX_PRIVATE_MARKS) link.privateIn.delete(link.privateIn.values().next().value!);
-          link.privateIn.add(pv);
-          return;
+      case "ext":
+      case "pong": {
+        // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
+        if (item.kind === "ext") {
+          // PROTOCOL §6.5: remember which TEXT ids are private, at most MAX_PRIVATE_MARKS per session.
+          let pv: bigint | null;
+          try {
+            pv = privateId(item);
+          } catch (e) {
+            if (e instanceof ProtocolError) return s.abort(e); // a PRIVATE of the wrong size
+            throw e;
+          }
+          if (pv !== null) {
+            if (link.privateIn.size >= MAX_PRIVATE_MARKS) link.privateIn.delete(link.privateIn.values().next().value!);
+            link.privateIn.add(pv);
+            return;
+          }
         }
         this.files?.onItem(s, item);
         return;
