@@ -8,6 +8,7 @@
  *   4. draw a progress bar (stderr, TTY only); collect every worker's summary;
  *   5. print handshakes/s, messages/s, latency p50/p99, server peak RSS and RSS per
  *      session, failures by cause. Exit 1 if anything was lost, corrupted or failed.
+ * `bun run stress --attack ping|kex|halfopen|fds|preauth [--seconds S]` runs bench/attack.ts instead.
  */
 import { Group } from "../src/protocol/constants.ts";
 import type { WorkerConfig, WorkerSummary } from "./stress-worker.ts";
@@ -181,7 +182,20 @@ function report(r: StressResult): string {
   ].join("\n");
 }
 
-if (import.meta.main) {
+if (import.meta.main && process.argv.includes("--attack")) {
+  // bench/attack.ts: a good peer's latencies and the listener's RSS during one flood.
+  const { ATTACKS, attackReport, runAttack } = await import("./attack.ts");
+  const argv = process.argv.slice(2);
+  const kind = argv[argv.indexOf("--attack") + 1] as (typeof ATTACKS)[number];
+  if (!ATTACKS.includes(kind)) {
+    process.stderr.write(`stress: --attack expects one of ${ATTACKS.join(", ")}\n`);
+    process.exit(2);
+  }
+  const si = argv.indexOf("--seconds");
+  const r = await runAttack(kind, si >= 0 ? Number(argv[si + 1]) : 5);
+  console.log(argv.includes("--json") ? JSON.stringify(r, null, 2) : attackReport(r));
+  process.exit(0);
+} else if (import.meta.main) {
   let o: StressOptions;
   try {
     o = parse(process.argv.slice(2));
