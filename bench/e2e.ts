@@ -156,11 +156,32 @@ async function handshakes(kind: HsKind, server: Server, cert: Cert | null, plan:
   return row;
 }
 
+/** Connections opened and closed before the burst's RSS baseline is read. */
+const WARM = 200;
+
+/** Wait (at most 5 s) until the server counts `n` open connections. */
+async function waitConns(server: Server, n: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await server.rss()).conns === n) return;
+    await Bun.sleep(50);
+  }
+}
+
 async function concurrent(kind: Kind, cert: Cert | null, clients: number, log: (s: string) => void): Promise<ConcurrentRow> {
   const server = await Server.start(kind, cert);
   try {
-    const before = await server.rss();
     const open = opener(kind, server.port, cert);
+    // Warm-up, the same for every contender: WARM connections opened, echoed and closed, so
+    // that what is measured below is the cost of a connection, not the first one's code
+    // (JIT, crypto initialisation, pools filled once per process).
+    const warm = await Promise.all(Array.from({ length: Math.min(WARM, clients) }, async (_, i) => {
+      const c = await open();
+      await c.echo(64, i);
+      return c;
+    }));
+    for (const c of warm) c.close();
+    await waitConns(server, 0);
+    const before = await server.rss();
     let failures = 0;
     const t0 = performance.now();
     const conns = await Promise.all(

@@ -86,8 +86,7 @@ function bar(done: number, total: number, extra: string): void {
 /** Run a stress test; never exits the process. */
 export async function runStress(o: StressOptions, log: (s: string) => void): Promise<StressResult> {
   const soft = limit("-n"), hard = limit("-Hn");
-  // --hold needs a descriptor per held session in the server; root may raise the hard limit.
-  const target = hard === null ? null : Math.min(Math.max(hard, o.hold && process.getuid?.() === 0 ? o.peers + 1024 : 0), 1 << 20);
+  const target = hard === null ? null : Math.min(hard, 1 << 20);
   const usable = (target ?? soft ?? 1024) - 64;
   let bound = false;
   const perWorker = Math.ceil(o.concurrency / o.workers);
@@ -95,6 +94,13 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
     bound = true;
     log(`fd limit: soft ${soft}, hard ${hard}: the server can hold at most ~${usable} sessions, so the limit bounds --concurrency ${o.concurrency}; running with ${usable}. Raise it with \`ulimit -n\` (hard limit: /etc/security/limits.conf) to go higher.`);
     o = { ...o, concurrency: usable };
+  }
+  // --hold needs one descriptor per held session in the one listening process.
+  const room = usable;
+  if (o.hold && o.peers > room) {
+    bound = true;
+    log(`fd limit: soft ${soft}, hard ${hard}: one listener can hold at most ~${room} sessions open at once, so --hold runs with ${room} peers instead of ${o.peers}. Raise the hard limit (/etc/security/limits.conf, or a container's --ulimit nofile) to hold more.`);
+    o = { ...o, peers: room, concurrency: Math.min(o.concurrency, room) };
   }
   const bun = process.execPath;
   const dir = new URL(".", import.meta.url).pathname;
