@@ -177,12 +177,14 @@ export function markdown(r: Report): string {
     for (const st of r.stall) L.push(`| ${st.group} | ${st.firstMs.toFixed(1)} ms | ${st.firstMaxStallMs.toFixed(1)} ms | ${st.laterMaxStallMs.toFixed(1)} ms |`);
     L.push("");
   }
-  L.push("Micro-benchmarks (mean time per operation; MB/s of payload where it applies):");
-  L.push("");
-  L.push("| layer | case | time/op | MB/s |");
-  L.push("|---|---|---:|---:|");
-  for (const mi of r.micro) L.push(`| ${mi.group} | ${mi.name} | ${fmtNs(mi.nsPerOp)} | ${mi.mbps === null ? "–" : mi.mbps.toFixed(0)} |`);
-  L.push("");
+  if (r.micro.length > 0) {
+    L.push("Micro-benchmarks (mean time per operation; MB/s of payload where it applies):");
+    L.push("");
+    L.push("| layer | case | time/op | MB/s |");
+    L.push("|---|---|---:|---:|");
+    for (const mi of r.micro) L.push(`| ${mi.group} | ${mi.name} | ${fmtNs(mi.nsPerOp)} | ${mi.mbps === null ? "–" : mi.mbps.toFixed(0)} |`);
+    L.push("");
+  }
   return L.join("\n");
 }
 
