@@ -14,7 +14,7 @@
 import { rmSync } from "node:fs";
 import { stopKexWorker } from "../src/net/kex.ts";
 import { Group } from "../src/protocol/constants.ts";
-import { RawConn, SottoConn, sottoClient, type Conn } from "./clients.ts";
+import { closeSottoClient, RawConn, SottoConn, type Conn } from "./clients.ts";
 import type { Mode } from "./micro.ts";
 import { Lines, makeCert, pct, reap, type Cert, type Kind } from "./wire.ts";
 
@@ -236,7 +236,7 @@ export async function runE2E(mode: Mode, log: (s: string) => void = () => {}, on
     if (want("concurrent")) for (const kind of ["tcp", "tls", "sotto"] as Kind[]) res.concurrent.push(await concurrent(kind, cert, plan.concurrent, log));
   } finally {
     rmSync(cert.dir, { recursive: true, force: true });
-    await sottoClient().close("done", 200);
+    await closeSottoClient();
     stopKexWorker();
   }
   return res;

@@ -6,7 +6,7 @@
  *      streaming, to the cipher ceiling), with the machine and Bun version;
  *   4. writes DIR/latest.md (BENCHMARKS.md-ready), DIR/ratios.svg, and JSON when asked.
  * DIR defaults to bench/results (a temporary directory under --smoke). CASES is a comma list
- * of micro, throughput, handshake, concurrent, stall, files, ssh, seal (default: all), so one
+ * of micro, throughput, handshake, concurrent, idle, stall, files, ssh, seal (default: all), so one
  * case can be rerun alone on a shared machine; a partial run prints its table but does not
  * overwrite bench/results unless --out is given.
  */
@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fmtRate, runE2E, type E2EResult, type HsKind } from "./e2e.ts";
 import { fileRatios, runFiles, type FilesResult } from "./files.ts";
 import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult, type Mode } from "./micro.ts";
+import { runIdle, type IdleRow } from "./idle.ts";
 import { runSealScaling, type SealScaling } from "./seal-scaling.ts";
 import { runSsh, SSH_CIPHER, SSH_MAC, type SshResult } from "./ssh.ts";
 import { runStall, type StallRow } from "./stall.ts";
@@ -47,6 +48,8 @@ export interface Report {
   stall: StallRow[];
   /** The file-transfer case (files.ts). */
   files?: FilesResult;
+  /** N idle connections held per contender (idle.ts). */
+  idle?: IdleRow[];
   /** OpenSSH aes256-cbc + hmac-sha2-256-etm (ssh.ts), or why it was skipped. */
   ssh?: SshResult;
   /** Sealing throughput with 0, 1, 2 and 4 worker threads (seal-scaling.ts). */
@@ -95,6 +98,14 @@ function ratios(micro: MicroResult[], e2e: E2EResult): RatioRow[] {
     rows.push({ case: `server RSS per connection`, unit: "KiB", sotto: cs.rssPerConnKiB, tls: ct.rssPerConnKiB, tcp: cp.rssPerConnKiB, vsTls: ct.rssPerConnKiB / cs.rssPerConnKiB, vsTcp: cp.rssPerConnKiB / cs.rssPerConnKiB });
   }
   return rows;
+}
+
+/** The idle row: server RSS per held connection, and sotto's KiB above plain TCP's in the case name's note. */
+function idleRatios(idle: IdleRow[]): RatioRow[] {
+  const g = (k: string) => idle.find((r) => r.kind === k);
+  const s = g("sotto"), t = g("tls"), p = g("tcp");
+  if (!s || !t || !p) return [];
+  return [{ case: `server RSS per idle connection, ${s.conns} held`, unit: "KiB", sotto: s.kibPerConn, tls: t.kibPerConn, tcp: p.kibPerConn, vsTls: t.kibPerConn / s.kibPerConn, vsTcp: p.kibPerConn / s.kibPerConn }];
 }
 
 /** Add OpenSSH's figures to the streaming and file rows (a byte stream: msg/s = MB/s ÷ size). */
@@ -211,6 +222,8 @@ async function main(): Promise<number> {
   const micro = want("micro") || want("throughput") ? await runMicro(mode, log) : [];
   log("end-to-end (loopback, receiver in a child process)");
   const e2e = await runE2E(mode, log, only === undefined ? undefined : new Set(only));
+  log("idle connections held at scale (after a warm-up, RSS after a GC)");
+  const idle = want("idle") ? await runIdle(mode, log) : undefined;
   log("event-loop stalls during handshakes (fresh process)");
   const stall = want("stall") ? await runStall() : [];
   log("file transfer (loopback, two sotto chat processes; TCP and TLS 1.3 copy the same file)");
@@ -219,9 +232,9 @@ async function main(): Promise<number> {
   const ssh = want("ssh") ? await runSsh(mode, log) : undefined;
   log("sealing scaling (worker threads, sealing only)");
   const seal = want("seal") ? await runSealScaling(mode, log) : undefined;
-  const rows = [...ratios(micro, e2e), ...(files ? fileRatios(files) : [])];
+  const rows = [...ratios(micro, e2e), ...(idle ? idleRatios(idle) : []), ...(files ? fileRatios(files) : [])];
   addSsh(rows, ssh);
-  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, ssh, seal, ratios: rows };
+  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, idle, ssh, seal, ratios: rows };
   const md = markdown(report);
   console.log("\n" + md);
   mkdirSync(outDir, { recursive: true });

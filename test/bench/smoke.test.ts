@@ -20,6 +20,7 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   expect(r.out).toContain("streaming 64 B");
   expect(r.out).toContain("handshake→echo x25519 p50");
   // Sealing scaling: this thread and 1, 2, 4 workers, each checked by opening what it sealed.
+  expect(r.out).toContain("server RSS per idle connection");
   expect(r.out).toContain("Sealing scaling");
   for (const row of ["| this thread (RecordWriter) |", "| 1 worker |", "| 2 workers |", "| 4 workers |"]) expect(r.out).toContain(row);
   // OpenSSH: a column when sshd and ssh are installed, a sentence saying why not otherwise.
