@@ -69,10 +69,11 @@ export class SealWorkers {
   /**
    * Seal `pts` (each 1..65,280 bytes; their buffers are transferred to the workers and
    * must not be used afterwards) as the next records of `writer`, in order.
-   * @throws Error when a worker fails (the writer's leased sequence numbers are then
+   * @throws Error after close(), or when a worker fails (the writer's leased sequence numbers are then
    * spent: the session must be closed, as after any local sealing failure).
    */
   async seal(writer: RecordWriter, pts: Uint8Array[]): Promise<SealedRun> {
+    if (this.#workers.length === 0) throw new Error("seal workers closed");
     if (pts.length === 0) return { frames: [], sealed: 0 };
     const lease = writer.lease(pts.length);
     if (lease.count === 0) return { frames: [], sealed: 0 };

@@ -57,6 +57,18 @@ describe("seal workers", () => {
     expect(() => openAll(pair().r, ra.frames)).toThrow();
   });
 
+  test("closing the pool fails the runs still in flight instead of leaving them pending", async () => {
+    const own = new SealWorkers(1);
+    const { w } = pair();
+    const run = own.seal(w, Array.from({ length: 8 }, () => new Uint8Array(65280)));
+    own.close();
+    await expect(run).rejects.toThrow("seal workers closed");
+    // Nothing was leased after close: the writer's next record is still the next seq.
+    const seq = w.seq;
+    await expect(own.seal(w, [new Uint8Array(16)])).rejects.toThrow("seal workers closed");
+    expect(w.seq).toBe(seq);
+  });
+
   test("the worker count follows the cores: none on two, at most four", () => {
     expect([1, 2, 3, 4, 6, 64].map((c) => sealWorkersFor(c))).toEqual([0, 0, 1, 2, 4, 4]);
   });
