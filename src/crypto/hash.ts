@@ -84,7 +84,9 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): U
   for (let i = 0, pos = 0; pos < length; i++) {
     counter[0] = i + 1;
     t = key.mac([t, info, counter]);
-    out.set(t.subarray(0, Math.min(HASH_LEN, length - pos)), pos);
+    // A whole block is copied as is: no view (a burst of handshakes makes many of these).
+    if (length - pos >= HASH_LEN) out.set(t, pos);
+    else out.set(t.subarray(0, length - pos), pos);
     pos += HASH_LEN;
   }
   return out;
