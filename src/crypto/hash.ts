@@ -39,6 +39,13 @@ export class HmacKey {
     out.set(h.digest(), offset);
   }
 
+  /** HMAC(m) written into `out` at `offset`: the record layer's one-part hot path. */
+  macInto(m: Uint8Array, out: Uint8Array, offset: number): void {
+    const h = this.#base.copy();
+    h.update(m);
+    out.set(h.digest(), offset);
+  }
+
   /** HMAC of the concatenation of `parts`, written into `out` at `offset` when given. */
   mac(parts: Uint8Array[], out?: Uint8Array, offset = 0): Uint8Array {
     const h = this.#base.copy();

@@ -33,6 +33,22 @@ import { nextSecret, trafficKeys } from "./schedule.ts";
 const SEQ_BUF = new Uint8Array(SEQ_LEN);
 const SEQ_VIEW = new DataView(SEQ_BUF.buffer);
 
+/** The 8 bytes of a caller's buffer that seq borrows while a record is sealed (sealAt). */
+const SAVED = new Uint8Array(SEQ_LEN);
+
+/** seq as u64 big-endian at `buf[at..at+8)` (seq < 2^53). */
+function putSeq(buf: Uint8Array, at: number, seq: number): void {
+  const hi = Math.floor(seq / 2 ** 32), lo = seq >>> 0;
+  buf[at] = hi >>> 24;
+  buf[at + 1] = (hi >>> 16) & 0xff;
+  buf[at + 2] = (hi >>> 8) & 0xff;
+  buf[at + 3] = hi & 0xff;
+  buf[at + 4] = lo >>> 24;
+  buf[at + 5] = (lo >>> 16) & 0xff;
+  buf[at + 6] = (lo >>> 8) & 0xff;
+  buf[at + 7] = lo & 0xff;
+}
+
 /** The MAC input prefix seq:u64 (one shared buffer: read at once by the MAC, never kept). */
 function seqBytes(seq: number): Uint8Array {
   SEQ_VIEW.setUint32(0, Math.floor(seq / 2 ** 32));
@@ -101,13 +117,20 @@ function sealAt(enc: CbcEncryptor, mac: HmacKey, random: RandomSource, seq: numb
   out[off + 1] = length & 0xff;
   out[off + 2] = FrameType.RECORD;
   const ivAt = off + FRAME_HEADER_LEN;
-  const iv = out.subarray(ivAt, ivAt + IV_LEN);
-  random.fill(iv);
+  random.fill(out.subarray(ivAt, ivAt + IV_LEN));
   pt.fill(pad, n, ctLen); // PKCS#7
-  const ct = enc.encrypt(iv, pt.subarray(0, ctLen));
-  out.set(ct, ivAt + IV_LEN);
+  enc.encryptAfterIv(out, ivAt, ctLen === pt.length ? pt : pt.subarray(0, ctLen));
   const macEnd = ivAt + IV_LEN + ctLen;
-  mac.mac2Into(seqBytes(seq), out.subarray(off, macEnd), out, macEnd);
+  // PROTOCOL §5: tag = HMAC(seq | header | iv | ct). With 8 bytes of the caller's buffer in
+  // front of the frame, seq is written there for the moment of one MAC update (one native
+  // call instead of two) and the bytes are put back at once.
+  if (off >= SEQ_LEN) {
+    const at = off - SEQ_LEN;
+    for (let i = 0; i < SEQ_LEN; i++) SAVED[i] = out[at + i]!;
+    putSeq(out, at, seq);
+    mac.macInto(out.subarray(at, macEnd), out, macEnd);
+    for (let i = 0; i < SEQ_LEN; i++) out[at + i] = SAVED[i]!;
+  } else mac.mac2Into(seqBytes(seq), out.subarray(off, macEnd), out, macEnd);
   return frameLen;
 }
 

@@ -320,3 +320,19 @@ describe("leases for sealing elsewhere (RecordSealer)", () => {
     for (const n of [0, -1, 1.5]) expect(() => writer.lease(n)).toThrow(RangeError);
   });
 });
+
+describe("sealInto borrows no byte of the caller's buffer", () => {
+  test("the bytes before and after the frame are the caller's, at every offset, and each frame opens", () => {
+    const { writer, reader } = keyBlockPair("borrow");
+    for (const off of [0, 1, 7, 8, 9, 100]) {
+      const out = new Uint8Array(off + 200).fill(0xab);
+      const pt = new Uint8Array(64 + 16);
+      pt.set(text(off, "x".repeat(40)));
+      const n = text(off, "x".repeat(40)).length;
+      const len = writer.sealInto(pt, n, out, off);
+      expect(out.subarray(0, off).every((b) => b === 0xab)).toBe(true);
+      expect(out.subarray(off + len).every((b) => b === 0xab)).toBe(true);
+      expect([...reader.open(out.subarray(off, off + len))]).toEqual([...text(off, "x".repeat(40))]);
+    }
+  });
+});
