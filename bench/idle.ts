@@ -15,6 +15,7 @@ import { Server } from "./e2e.ts";
 import type { Mode } from "./micro.ts";
 import { fdLimit, makeCert, type Cert, type Kind } from "./wire.ts";
 
+/** One contender's server RSS per held connection. */
 export interface IdleRow {
   kind: Kind;
   conns: number;

@@ -163,7 +163,7 @@ export function markdown(r: Report): string {
     L.push("");
   }
   if (r.seal) {
-    L.push(`Sealing scaling (seal-scaling.ts: ${r.seal.records} records of ${label(r.seal.size)}, sealing only, no receiver, order on the wire kept and checked; ${r.seal.cores} cores here):`);
+    L.push(`Sealing scaling (seal-scaling.ts: ${r.seal.records} records of ${label(r.seal.size)}, sealing only, no receiver, order on the wire kept and checked; ${r.seal.cores} cores here, so \`sealWorkersFor()\` picks ${r.seal.chosen === 0 ? "inline sealing" : `${r.seal.chosen} workers`}):`);
     L.push("");
     L.push("| sealers | MB/s | vs one thread |");
     L.push("|---|---:|---:|");

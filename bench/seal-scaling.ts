@@ -17,12 +17,14 @@ import { BLOCK_LEN, MAX_PLAINTEXT } from "../src/protocol/constants.ts";
 import { recordFrameLength, RecordReader, RecordWriter } from "../src/protocol/record.ts";
 import type { Mode } from "./micro.ts";
 
+/** Sealing throughput with one number of sealers. */
 export interface SealRow {
   /** 0 = this thread. */
   workers: number;
   mbps: number;
   vsInline: number;
 }
+/** The scaling table and what `sealWorkersFor()` picks on this machine. */
 export interface SealScaling {
   size: number;
   records: number;

@@ -20,10 +20,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Mode } from "./micro.ts";
 
-/** The cipher suite both sides are held to. */
+/** The cipher OpenSSH is held to: sotto's AES-256-CBC. */
 export const SSH_CIPHER = "aes256-cbc";
+/** The MAC OpenSSH is held to: HMAC-SHA256 over the ciphertext, as sotto's records. */
 export const SSH_MAC = "hmac-sha2-256-etm@openssh.com";
 
+/** OpenSSH's figures in one run, or why there are none. */
 export interface SshResult {
   available: boolean;
   /** Why the OpenSSH rows are missing, when they are. */

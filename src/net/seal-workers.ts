@@ -10,7 +10,7 @@
  * Workers only pay where there are idle cores: `sealWorkersFor()` decides from the core
  * count (bench/seal-scaling.ts shows the scaling); with 0 the sender seals inline as before.
  */
-import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
+import type { RecordWriter } from "../protocol/record.ts";
 import type { FromSealWorker, ToSealWorker } from "./seal-worker.ts";
 
 /** Plaintext below this many bytes per slice is not worth a thread hop (≈ one full record). */
@@ -122,7 +122,3 @@ export class SealWorkers {
   }
 }
 
-/** The total wire length of the frames that carry plaintexts of these sizes. */
-export function framesLength(sizes: number[]): number {
-  return sizes.reduce((a, n) => a + recordFrameLength(n), 0);
-}
