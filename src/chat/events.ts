@@ -3,9 +3,13 @@
  * Every string that came from a peer is raw here; front ends sanitize before printing
  * (sanitize.ts). JSON mode prints these objects one per line.
  */
+/** The version of the --json events (docs/EVENTS.md); carried by the first event, `identity`. */
+export const EVENTS_VERSION = 1;
+
 export type ChatEvent =
-  | { type: "listening"; host: string; port: number; fingerprint: string }
-  | { type: "identity"; fingerprint: string; created: boolean; path: string }
+  /** `addresses`: host:port a friend can dial (every local interface address for a wildcard bind). */
+  | { type: "listening"; host: string; port: number; fingerprint: string; addresses?: string[] }
+  | { type: "identity"; fingerprint: string; created: boolean; path: string; version?: number }
   | {
       type: "connected";
       peer: string;
@@ -17,19 +21,55 @@ export type ChatEvent =
       verified: boolean;
     }
   | { type: "message"; peer: string; fingerprint: string; id: string; text: string; time: number; private: boolean }
-  | { type: "sent"; peer: string; id: string; text: string; private: boolean }
+  | { type: "sent"; peer: string; id: string; text: string; private: boolean; time?: number }
   | { type: "ack"; peer: string; id: string }
   | { type: "nick"; peer: string; previous: string }
-  | { type: "disconnected"; peer: string; address: string; reason: string; code?: string }
+  /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
+  | { type: "disconnected"; peer: string; address: string; reason: string; code?: string; alert?: number }
   | { type: "reconnecting"; address: string; inMs: number; attempt: number }
   | { type: "key_changed"; address: string; pinnedName: string; pinned: string; presented: string }
   | { type: "rejected"; address: string; fingerprint: string; reason: string }
   /** Connections turned away at accept with ALERT busy (a cap was full), counted per second. */
   | { type: "refused"; address: string; reason: string; count: number }
-  | { type: "error"; message: string; code?: string }
+  | { type: "error"; message: string; code?: string; alert?: number }
   | { type: "notice"; message: string }
   | { type: "queued"; count: number }
+  /** Answers to commands (src/ui/commands.ts), as data; docs/EVENTS.md. */
+  | { type: "help"; text: string }
+  | { type: "peers"; peers: PeerInfo[] }
+  | { type: "safety_numbers"; you: string; peers: { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[] }
+  | { type: "transfers"; transfers: TransferInfo[] }
+  | { type: "rekeyed"; sessions: number }
+  | { type: "dialling"; address: string }
+  | { type: "renamed"; name: string }
+  | { type: "offering"; files: number; peer?: string }
+  /** Kept lines (src/chat/delivery/history.ts): the last ones per contact at `start`, or a /history page (of `peer`, or of everyone). */
+  | { type: "history"; peer?: string; lines: HistoryEntry[]; start: boolean }
+  /** /clear NAME: `count` lines with `peer` were forgotten. */
+  | { type: "history_cleared"; peer: string; count: number }
   | TransferEvent;
+
+/** One kept line of a conversation: `from` "in" (the contact wrote it) or "out" (we did); `peer` is the contact. */
+export interface HistoryEntry {
+  peer: string;
+  fingerprint: string;
+  from: "in" | "out";
+  text: string;
+  time: number;
+  private: boolean;
+}
+
+/** Conversation history (absent with --no-history). */
+export interface HistoryApi {
+  /** Emit a "history" event with the last `n` lines with `name`, or with everyone. @throws ChatError unknown_peer. */
+  show(name?: string, n?: number): void;
+  /** Forget every line with `name`; returns how many. @throws ChatError unknown_peer. */
+  clear(name: string): number;
+  /** Emit the last lines per contact (the chat's start). */
+  atStart(): void;
+  /** Each contact's latest name (Tab completion offers contacts that are away too). */
+  names(): string[];
+}
 
 /** Where a transfer is (PROTOCOL §11.4), as the front ends show it. */
 export type TransferPhase =
@@ -149,6 +189,8 @@ export interface ChatApi {
   close(): Promise<void>;
   /** File transfer; absent when this chat runs without it. */
   readonly files?: FileApi;
+  /** Conversation history; absent with --no-history. */
+  readonly history?: HistoryApi;
 }
 
 export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported";

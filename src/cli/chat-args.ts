@@ -6,6 +6,7 @@
  * last value), so argv is parsed here with node:util parseArgs in strict mode, which
  * rejects unknown flags and collects every `--connect`; `--connect a:1,b:2` works too.
  */
+import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,6 +34,8 @@ export const chatArgs = {
   home: { type: "string", valueHint: "dir", description: "folder of the identity key and known_peers (default: $SOTTO_HOME, else ~/.config/sotto)" },
   json: { type: "boolean", description: "print one JSON object per event (line mode, for scripts)" },
   "drain-timeout": { type: "string", valueHint: "seconds", description: "line mode: how long to wait for peers to connect at start and for acknowledgements at end of input", default: String(DEFAULT_DRAIN_SECONDS) },
+  "no-history": { type: "boolean", description: "keep no conversation history in state.db (messages waiting for delivery are still kept until acknowledged)" },
+  "no-bell": { type: "boolean", description: "no terminal bell when a message mentions your name" },
   "accept-files": { type: "string", valueHint: "dir", description: "accept every file offer without asking, into dir (otherwise files go to $SOTTO_HOME/downloads after /accept)" },
 } satisfies ArgsDef;
 
@@ -40,6 +43,10 @@ export const chatArgs = {
 export interface ChatSettings extends Pick<ChatOptions, "home" | "name" | "group" | "strict" | "listen" | "connect"> {
   json: boolean;
   drainTimeoutMs: number;
+  /** Keep conversation history (--no-history: false). */
+  history: boolean;
+  /** Ring the terminal bell on a mention of our name (--no-bell: false). */
+  bell: boolean;
   /** --accept-files: accept every offer into this folder (absolute); null: ask, into home/downloads. */
   acceptFiles: string | null;
 }
@@ -68,17 +75,34 @@ export function parseHost(s: string): string | null {
 }
 
 /**
- * The user's login name ($USER, $LOGNAME, %USERNAME%, else the OS account) when it is a
- * valid display name, else "me". @throws never
+ * The user's login name ($USER, $LOGNAME, %USERNAME%, else the OS account, else the
+ * passwd entry of our uid) when it is a valid display name, else "me". Bun's
+ * os.userInfo() answers "unknown" when it cannot look the account up (containers), and
+ * that is never taken as a name. @throws never
  */
-export function defaultName(env: Record<string, string | undefined> = process.env): string {
+export function defaultName(env: Record<string, string | undefined> = process.env, passwd = "/etc/passwd"): string {
   const candidates = [env.USER, env.LOGNAME, env.USERNAME];
   try {
-    candidates.push(userInfo().username);
+    const u = userInfo().username;
+    if (u !== "unknown") candidates.push(u);
   } catch {
     // no passwd entry (containers): the environment is all we have
   }
+  candidates.push(passwdName(passwd));
   return candidates.find((n): n is string => n !== undefined && isValidPeerName(n)) ?? "me";
+}
+
+/** The name of our uid in `path` (name:x:uid:...), or undefined. */
+function passwdName(path: string): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return undefined; // unreadable or absent: fall through to "me"
+  }
+  return text.split("\n").map((l) => l.split(":")).find((f) => f[2] === String(uid))?.[0];
 }
 
 /**
@@ -104,6 +128,8 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
         json: { type: "boolean" },
         "drain-timeout": { type: "string" },
         "accept-files": { type: "string" },
+        "no-history": { type: "boolean" },
+        "no-bell": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -155,6 +181,8 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
       json: values.json === true,
       drainTimeoutMs: Math.round(secs * 1000),
       acceptFiles: acceptFiles === undefined ? null : resolve(acceptFiles),
+      history: values["no-history"] !== true,
+      bell: values["no-bell"] !== true,
     },
   };
 }

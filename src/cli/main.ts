@@ -4,9 +4,10 @@
  * means `sotto chat --port 6000` (and `bun run chat` runs `bun src/cli/main.ts chat`).
  * The only place that calls process.exit: with the code the command returned.
  */
-import { defineCommand, renderUsage, runMain, type CommandDef } from "citty";
+import { defineCommand, runMain, type CommandDef } from "citty";
 import pkg from "../../package.json";
 import { chatCommand, chatUsage } from "./chat.ts";
+import { renderHelp, wantColor } from "./help.ts";
 
 const SUBCOMMANDS = ["chat"];
 const TOP_LEVEL_FLAGS = ["--help", "-h", "--version", "-v"];
@@ -22,6 +23,17 @@ export function withDefaultCommand(argv: string[]): string[] {
   return ["chat", ...argv];
 }
 
+/** The --help of `sotto` itself: the commands, then where to look. @throws never */
+export function topUsage(color: boolean): string {
+  return renderHelp({
+    usage: "sotto [chat] [options]   (in a checkout: bun run chat [options])",
+    description: `${pkg.description} (sotto v${pkg.version})`,
+    args: { version: { type: "boolean", description: "print the version" }, help: { type: "boolean", description: "this text; sotto chat --help lists the chat's options" } },
+    notes: "  chat   the chat (the default command): sotto chat --help",
+    color,
+  });
+}
+
 if (import.meta.main) {
   let exitCode = 0;
   const chat = chatCommand((code) => (exitCode = code));
@@ -31,7 +43,9 @@ if (import.meta.main) {
     default: "chat",
   });
   // chat's help has notes (prompts, line mode, exit codes) that citty's table cannot hold.
-  const showUsage = async (cmd: CommandDef<any>, parent?: CommandDef<any>) => console.log(cmd === chat ? await chatUsage() : `${await renderUsage(cmd, parent)}\n`);
+  // Both fit 80 columns and drop color on a pipe or with NO_COLOR (help.ts).
+  const color = wantColor(Boolean(process.stdout.isTTY), process.env);
+  const showUsage = async (cmd: CommandDef<any>) => console.log(cmd === chat ? await chatUsage(color) : `${topUsage(color)}\n`);
   await runMain(main, { rawArgs: withDefaultCommand(process.argv.slice(2)), showUsage });
   process.exit(exitCode);
 }

@@ -286,3 +286,22 @@ export function itemSizeBound(item: Item): number {
       return ITEM_HEADER_LEN + AUTH_LEN;
   }
 }
+
+// --- PRIVATE (PROTOCOL §6.5): an optional item, in a block of its own ---------------
+
+/** PROTOCOL §6.5: PRIVATE, `id:u64`: the sender's TEXT with this id went to this peer only. */
+export const PRIVATE_TYPE = 0xbf;
+/** PRIVATE's content length: one TEXT id. */
+export const PRIVATE_LEN = ID_LEN;
+
+/** The `ext` item that marks TEXT `id` as private (send it before that TEXT). @throws never */
+export function privateItem(id: bigint): Item {
+  return { kind: "ext", type: PRIVATE_TYPE, content: u64(id) };
+}
+
+/** The TEXT id a PRIVATE item marks, or null when `item` is no PRIVATE. @throws ProtocolError bad_item when its size is wrong. */
+export function privateId(item: Item): bigint | null {
+  if (item.kind !== "ext" || item.type !== PRIVATE_TYPE) return null;
+  exact(item.content.length, PRIVATE_LEN, "PRIVATE");
+  return new DataView(item.content.buffer, item.content.byteOffset, PRIVATE_LEN).getBigUint64(0);
+}

@@ -10,9 +10,8 @@
  * Never exits the process: /quit returns "quit" and the caller closes.
  */
 import { existsSync } from "node:fs";
-import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "../chat/events.ts";
+import { ChatError, type ChatApi, type ChatEvent, type FileApi, type HistoryApi, } from "../chat/events.ts";
 import { expandPath } from "../chat/files/disk.ts";
-import { formatBytes } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
 
 /** The /help text. */
@@ -27,11 +26,14 @@ export const HELP = [
   "  /nick name            change your display name",
   "  /rekey                update the session keys now",
   "  /send [name] PATH...  offer files or folders to one peer, or to every connected peer",
-  "  /accept [id]          accept a file offer (all waiting offers without an id)",
-  "  /reject [id]          refuse a file offer (all waiting offers without an id)",
+  "  /accept [id|all]      accept a file offer (without an id: the only one waiting)",
+  "  /reject [id|all]      refuse a file offer (without an id: the only one waiting)",
   "  /cancel [id]          stop a transfer, either direction (all without an id)",
   "  /transfers            the transfers under way, with their ids",
+  "  /history [name] [n]   the last n lines (default 20) with one contact, or everyone",
+  "  /clear name           forget the kept lines with one contact",
   "  /quit                 close every session and exit (also Ctrl+C, Ctrl+D)",
+  "Tab completes commands, contact names and paths.",
   "Start a line with // to send a line that begins with /. Quote paths with spaces: /send \"my file.txt\".",
 ].join("\n");
 
@@ -46,6 +48,8 @@ const USAGE: Record<string, string> = {
   accept: "/accept [id]",
   reject: "/reject [id]",
   cancel: "/cancel [id]",
+  history: "/history [name] [n] (for example /history bob 50)",
+  clear: "/clear name (forgets the kept lines with that contact)",
 };
 
 type Out = (e: ChatEvent) => void;
@@ -54,27 +58,14 @@ type Handler = (args: string[], rest: string, api: ChatApi, out: Out, tail: stri
 const notice = (out: Out, message: string) => out({ type: "notice", message });
 const name = (s: string) => sanitizeLine(s, 40);
 
-function peerLine(p: PeerInfo): string {
-  const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.verified ? "verified" : "not verified"];
-  if (p.unacked > 0) flags.push(`${p.unacked} unacknowledged`);
-  return `  ${name(p.name)}  ${sanitizeLine(p.address)}  (${flags.join(", ")})\n    fingerprint ${sanitizeLine(p.fingerprint)}`;
-}
-
 const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler }> = {
-  help: { args: [0, 0], run: (_a, _r, _api, out) => notice(out, HELP) },
-  peers: {
-    args: [0, 0],
-    run: (_a, _r, api, out) => {
-      const peers = api.peers();
-      if (peers.length === 0) return notice(out, "No peers are connected; /connect host:port dials one.");
-      notice(out, [`${peers.length} peer${peers.length === 1 ? "" : "s"} connected:`, ...peers.map(peerLine)].join("\n"));
-    },
-  },
+  help: { args: [0, 0], run: (_a, _r, _api, out) => out({ type: "help", text: HELP }) },
+  peers: { args: [0, 0], run: (_a, _r, api, out) => out({ type: "peers", peers: api.peers() }) },
   connect: {
     args: [1, 1],
     run: ([address], _r, api, out) => {
       api.connect(address!);
-      notice(out, `Dialling ${sanitizeLine(address!)}…`);
+      out({ type: "dialling", address: address! });
     },
   },
   msg: {
@@ -86,16 +77,7 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
   verify: {
     args: [0, 1],
     run: ([who], _r, api, out) => {
-      const list = api.verify(who);
-      if (list.length === 0) return notice(out, "No peers are connected, so there is no safety number to show.");
-      const lines = list.flatMap((v) => [
-        `Safety number with ${name(v.name)}${v.verified ? " (verified)" : ""}:`,
-        `    ${sanitizeLine(v.safetyNumber)}`,
-        `  their fingerprint ${sanitizeLine(v.fingerprint)}`,
-      ]);
-      lines.push(`  your fingerprint  ${sanitizeLine(api.fingerprint)}`);
-      lines.push("Read the numbers to each other by voice or in person; if they match, no one is in the middle: /trust name.");
-      notice(out, lines.join("\n"));
+      out({ type: "safety_numbers", you: api.fingerprint, peers: api.verify(who) });
     },
   },
   trust: {
@@ -107,14 +89,13 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
     args: [1, 1],
     run: ([to], _r, api, out) => {
       api.nick(to!);
-      notice(out, `You are now known as ${name(api.name)}.`);
+      out({ type: "renamed", name: api.name });
     },
   },
   rekey: {
     args: [0, 0],
     run: (_a, _r, api, out) => {
-      const n = api.rekey();
-      notice(out, n === 0 ? "No sessions are open, so there were no keys to update." : `Updated the sending keys of ${n} session${n === 1 ? "" : "s"}.`);
+      out({ type: "rekeyed", sessions: api.rekey() });
     },
   },
   send: { args: [1, Infinity], run: (_a, _r, api, out, tail) => sendFiles(files(api), tail, out) },
@@ -139,10 +120,30 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
       if (n === 0) notice(out, "No transfer is under way.");
     },
   },
-  transfers: { args: [0, 0], run: (_a, _r, api, out) => notice(out, transfersText(files(api))) },
+  transfers: { args: [0, 0], run: (_a, _r, api, out) => out({ type: "transfers", transfers: files(api).list() }) },
+  history: {
+    args: [0, 2],
+    run: (args, _r, api) => {
+      const h = kept(api);
+      const last = args[args.length - 1];
+      const n = last !== undefined && /^[0-9]{1,4}$/.test(last) ? Number(last) : undefined;
+      const who = n === undefined ? args[0] : args.length === 2 ? args[0] : undefined;
+      if (args.length === 2 && n === undefined) throw new ChatError("bad_command", `Usage: ${USAGE.history}.`);
+      h.show(who, n);
+    },
+  },
+  clear: { args: [1, 1], run: ([who], _r, api) => void kept(api).clear(who!) },
   quit: { args: [0, 0], run: () => "quit" },
   exit: { args: [0, 0], run: () => "quit" },
 };
+
+/** Every command name, for Tab completion. */
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+function kept(api: ChatApi): HistoryApi {
+  if (api.history === undefined) throw new ChatError("bad_command", "history is off in this chat (--no-history), so nothing was kept");
+  return api.history;
+}
 
 function files(api: ChatApi): FileApi {
   if (api.files === undefined) throw new ChatError("files_unsupported", "file transfer is off in this chat");
@@ -182,18 +183,7 @@ function sendFiles(api: FileApi, tail: string, out: Out): void {
   const toPeer = words.length >= 2 && api.isPeer(first) && !existsSync(expandPath(first));
   const paths = toPeer ? words.slice(1) : words;
   const n = api.send(paths, toPeer ? first : undefined);
-  notice(out, `Hashing and offering ${n === 1 ? "1 file" : `${n} files`}${toPeer ? ` to ${name(first)}` : ""}…`);
-}
-
-function transfersText(api: FileApi): string {
-  const list = api.list();
-  if (list.length === 0) return "No transfers are under way.";
-  const lines = list.map((t) => {
-    const pct = t.size === 0 ? 100 : Math.floor((t.bytes / t.size) * 100);
-    const arrow = t.direction === "send" ? `↑ to ${name(t.peer)}` : `↓ from ${name(t.peer)}`;
-    return `  [${t.id}] ${arrow}  ${sanitizeLine(t.name, 80)}  ${formatBytes(t.size)}  ${pct}%  ${t.state}`;
-  });
-  return [`${list.length} transfer${list.length === 1 ? "" : "s"}:`, ...lines].join("\n");
+  out({ type: "offering", files: n, ...(toPeer ? { peer: first } : {}) });
 }
 
 /**

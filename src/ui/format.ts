@@ -24,8 +24,19 @@ export interface FormatOptions {
   now?: Date;
   /** One event = one line: newlines in text are escaped, multi-line blocks joined. */
   oneLine?: boolean;
+  /** Put the time (hh:mm) in front of every event, not only messages (the terminal). */
+  stamp?: boolean;
   /** Path of known_peers, named in the key-change warning (default: "known_peers in your sotto home"). */
   knownPeers?: string;
+}
+
+/** known_peers' address for a peer that dialled us (trust/known-peers.ts INBOUND). */
+const INBOUND_ADDRESS = "*";
+
+/** A refusal reason in words, with what to do. */
+function plainReason(r: string): string {
+  if (r === "not pinned and --strict is on") return "its key is not in your known_peers and --strict accepts only those; to let it in, start without --strict once (first contact), then /verify it";
+  return r;
 }
 
 /** Longest name shown; longer names are cut with "…" (known_peers names are at most 32). */
@@ -48,6 +59,57 @@ function hhmm(d: Date): string {
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
+/** hh:mm for today, else YYYY-MM-DD hh:mm (history from earlier days). */
+function when(t: number, now: Date): string {
+  const d = new Date(t);
+  const sameDay = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return sameDay ? hhmm(d) : `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")} ${hhmm(d)}`;
+}
+
+/** The colors a contact's name can get: distinct on dark and light backgrounds; red is kept for errors. */
+const CONTACT_COLORS = [32, 33, 34, 35, 36, 92, 93, 94, 95, 96] as const;
+
+/**
+ * A contact's stable color (an SGR foreground code), derived from its key's fingerprint,
+ * not its name: a peer that renames itself, or takes another's name, keeps its own color.
+ * @throws never
+ */
+export function contactColor(fingerprint: string): number {
+  const h = new Bun.CryptoHasher("sha256").update(fingerprint.replace(/\s+/g, "").toLowerCase()).digest();
+  return CONTACT_COLORS[h[0]! % CONTACT_COLORS.length]!;
+}
+
+/** One line of a conversation: `hh:mm name › text` (history and our own lines). */
+function convLine(o: { time: number; who: string; fingerprint?: string; text: string; private: boolean; to?: string; kept?: boolean }, opts: FormatOptions): string {
+  const paint = (code: number, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[39m` : s);
+  const dim = (s: string) => (opts.color ? `\x1b[2m${s}\x1b[22m` : s);
+  const bold = (s: string) => (opts.color ? `\x1b[1m${s}\x1b[22m` : s);
+  const name = o.fingerprint ? paint(contactColor(o.fingerprint), nm(o.who)) : nm(o.who);
+  const to = o.to !== undefined ? ` → ${nm(o.to)}` : "";
+  const priv = o.private ? ` ${paint(35, "(private)")}` : "";
+  // Live lines show hh:mm; kept lines from an earlier day carry their date too.
+  const head = `${dim(o.kept ? when(o.time, opts.now ?? new Date()) : hhmm(new Date(o.time)))} ${bold(name)}${to}${priv} ${dim("›")} `;
+  if (opts.oneLine) return head + sanitizeLine(o.text);
+  return head + sanitizeForTerminal(o.text).split("\n").join("\n      ");
+}
+
+/** Our own typed line, as the terminal shows it once sent: timed like an incoming one. @throws never */
+export function ownLine(o: { time: number; name: string; text: string; to?: string }, opts: FormatOptions): string {
+  return convLine({ time: o.time, who: o.name, text: o.text, private: o.to !== undefined, ...(o.to !== undefined ? { to: o.to } : {}) }, opts);
+}
+
+/**
+ * The text to print for `e` (see formatEvent), with the time in front of status lines
+ * when `opts.stamp`: the terminal's "every event timestamped". @throws never
+ */
+export function formatStamped(e: ChatEvent, opts: FormatOptions): string | null {
+  const text = formatEvent(e, opts);
+  if (text === null || !opts.stamp || e.type === "message" || e.type === "history") return text;
+  const t = hhmm(opts.now ?? new Date());
+  const stamp = opts.color ? `\x1b[2m${t}\x1b[22m` : t;
+  return `${stamp} ${text.split("\n").join(`\n${" ".repeat(t.length + 1)}`)}`;
+}
+
 /**
  * The text to print for `e`, or null for events that print nothing (`sent`: the typed
  * line is already on screen; `ack`: too chatty, see --json). Multi-line unless `oneLine`.
@@ -68,11 +130,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
   switch (e.type) {
     case "message": {
       const at = Number.isFinite(e.time) && e.time > 0 ? new Date(e.time) : (opts.now ?? new Date());
-      const who = c("bold", c("cyan", nm(e.peer))) + (e.private ? ` ${c("magenta", "(private)")}` : "");
-      const head = `${c("dim", hhmm(at))} ${who} ${c("dim", "›")} `;
-      if (opts.oneLine) return head + sanitizeLine(e.text);
-      // Continuation lines of a multi-line message are indented under the first.
-      return head + sanitizeForTerminal(e.text).split("\n").join("\n      ");
+      // The name in the contact's own color (from its key); continuation lines indented.
+      return convLine({ time: at.getTime(), who: e.peer, fingerprint: e.fingerprint, text: e.text, private: e.private }, opts);
     }
     case "sent":
     case "ack":
@@ -80,10 +139,14 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     case "identity":
       return status("dim", `your fingerprint: ${c("bold", ln(e.fingerprint))}`, e.created ? `a new identity key was created at ${ln(e.path)}` : `identity key: ${ln(e.path)}`);
     case "listening":
-      return status("green", `listening on ${ln(e.host)}:${e.port}; a friend connects with --connect <your address>:${e.port}`);
+    {
+      const addrs = (e.addresses ?? []).map(ln);
+      if (addrs.length === 0) return status("green", `listening on ${ln(e.host)}:${e.port}; a friend connects with --connect <your address>:${e.port}`);
+      return status("green", `listening on ${addrs.join(", ")}`, `a friend connects with --connect ${addrs[0]}`);
+    }
     case "connected": {
       const lines = [
-        `${c("green", "connected")} to ${c("bold", nm(e.peer))} at ${ln(e.address)} (${e.role === "initiator" ? "we dialled" : "they dialled"})${e.verified ? `, ${c("green", "verified ✓")}` : ""}`,
+        `${c("green", "connected")} to ${c("bold", opts.color ? `\x1b[${contactColor(e.fingerprint)}m${nm(e.peer)}\x1b[39m` : nm(e.peer))} at ${ln(e.address)} (${e.role === "initiator" ? "we dialled" : "they dialled"})${e.verified ? `, ${c("green", "verified ✓")}` : ""}`,
         `fingerprint: ${ln(e.fingerprint)}`,
       ];
       if (e.firstContact) {
@@ -99,7 +162,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     case "nick":
       return status("cyan", `${nm(e.previous)} is now known as ${c("bold", nm(e.peer))}`);
     case "disconnected":
-      return status("yellow", `${c("yellow", "disconnected")} from ${c("bold", nm(e.peer))} at ${ln(e.address)}: ${ln(e.reason)}${e.code ? ` (${ln(e.code)})` : ""}`);
+      // The code stays in --json; a person reads the sentence (chat/explain.ts).
+      return status("yellow", `${c("yellow", "disconnected")} from ${c("bold", nm(e.peer))}${e.peer === e.address ? "" : ` at ${ln(e.address)}`}: ${ln(e.reason)}`);
     case "reconnecting":
       return status("yellow", `reconnecting to ${ln(e.address)} in ${(e.inMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
     case "key_changed": {
@@ -115,7 +179,10 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return block("!!", "red", lines.map((l) => c("red", l)));
     }
     case "rejected":
-      return block("✗", "red", [`${c("red", "refused")} ${ln(e.address)}: ${ln(e.reason)}`, `fingerprint: ${ln(e.fingerprint)}`]);
+      return block("✗", "red", [
+        `${c("red", "refused")} ${e.address === INBOUND_ADDRESS ? "a peer that dialled us" : ln(e.address)}: ${plainReason(ln(e.reason))}`,
+        `fingerprint: ${ln(e.fingerprint)}`,
+      ]);
     case "refused":
       return block("•", "yellow", [`${c("yellow", `turned away ${e.count} connection${e.count === 1 ? "" : "s"}`)} (latest from ${ln(e.address)}): ${ln(e.reason)}`]);
     case "error":
@@ -126,6 +193,53 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("dim", `${e.count} message${e.count === 1 ? "" : "s"} waiting for acknowledgement`);
     case "transfer":
       return transferText(e, c, block);
+    case "history": {
+      const title = e.start ? "earlier" : e.peer !== undefined ? `history with ${nm(e.peer)}` : "history";
+      if (e.lines.length === 0) return status("dim", `${title}: nothing kept${e.peer !== undefined ? ` with ${nm(e.peer)}` : ""}`);
+      const lines = e.lines.map((l) =>
+        l.from === "in"
+          ? convLine({ time: l.time, who: l.peer, fingerprint: l.fingerprint, text: l.text, private: l.private, kept: true }, opts)
+          : convLine({ time: l.time, who: "you", text: l.text, private: l.private, kept: true, ...(l.private ? { to: l.peer } : {}) }, opts),
+      );
+      if (opts.oneLine) return `${c("dim", "•")} ${title}: ${lines.join(" | ")}`;
+      return [c("dim", `── ${title} ──`), ...lines, c("dim", "──")].join("\n");
+    }
+    case "help":
+      return block("•", "dim", text(e.text));
+    case "peers": {
+      if (e.peers.length === 0) return status("dim", "No peers are connected; /connect host:port dials one.");
+      const lines = e.peers.flatMap((p) => {
+        const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.verified ? "verified" : "not verified"];
+        if (p.unacked > 0) flags.push(`${p.unacked} unacknowledged`);
+        return [`  ${nm(p.name)}  ${ln(p.address)}  (${flags.join(", ")})`, `    fingerprint ${ln(p.fingerprint)}`];
+      });
+      return status("dim", `${e.peers.length} peer${e.peers.length === 1 ? "" : "s"} connected:`, ...lines);
+    }
+    case "safety_numbers": {
+      if (e.peers.length === 0) return status("dim", "No peers are connected, so there is no safety number to show.");
+      const lines = e.peers.flatMap((v) => [`Safety number with ${nm(v.name)}${v.verified ? " (verified)" : ""}:`, `    ${ln(v.safetyNumber)}`, `  their fingerprint ${ln(v.fingerprint)}`]);
+      lines.push(`  your fingerprint  ${ln(e.you)}`, "Read the numbers to each other by voice or in person; if they match, no one is in the middle: /trust name.");
+      return status("dim", ...lines);
+    }
+    case "transfers": {
+      if (e.transfers.length === 0) return status("dim", "No transfers are under way.");
+      const lines = e.transfers.map((t) => {
+        const pct = t.size === 0 ? 100 : Math.floor((t.bytes / t.size) * 100);
+        const arrow = t.direction === "send" ? `↑ to ${nm(t.peer)}` : `↓ from ${nm(t.peer)}`;
+        return `  [${ln(t.id)}] ${arrow}  ${sanitizeLine(t.name, 80)}  ${formatBytes(t.size)}  ${pct}%  ${ln(t.state)}`;
+      });
+      return status("dim", `${e.transfers.length} transfer${e.transfers.length === 1 ? "" : "s"}:`, ...lines);
+    }
+    case "rekeyed":
+      return status("dim", e.sessions === 0 ? "No sessions are open, so there were no keys to update." : `Updated the sending keys of ${e.sessions} session${e.sessions === 1 ? "" : "s"}.`);
+    case "dialling":
+      return status("dim", `Dialling ${ln(e.address)}…`);
+    case "renamed":
+      return status("dim", `You are now known as ${nm(e.name)}.`);
+    case "offering":
+      return status("dim", `Hashing and offering ${e.files === 1 ? "1 file" : `${e.files} files`}${e.peer !== undefined ? ` to ${nm(e.peer)}` : ""}…`);
+    case "history_cleared":
+      return status("dim", `forgot ${e.count} line${e.count === 1 ? "" : "s"} with ${nm(e.peer)}`);
   }
 }
 
@@ -139,7 +253,8 @@ function transferText(e: TransferEvent, c: (name: PaintName, s: string) => strin
   const pct = (n: number) => `${e.size === 0 ? 100 : Math.floor((n / e.size) * 100)}%`;
   const resume = e.offset ? `, resuming at ${formatBytes(e.offset)} (${pct(e.offset)})` : "";
   const send = e.direction === "send";
-  const reason = `${ln(e.reason ?? "")}${e.code ? ` (${ln(e.code)})` : ""}`;
+  // The code stays in --json; the text says the reason once ("declined", not "declined (declined)").
+  const reason = ln(e.reason || e.code || "");
   switch (e.phase) {
     case "progress":
       return null;
@@ -170,4 +285,14 @@ function transferText(e: TransferEvent, c: (name: PaintName, s: string) => strin
     case "unsupported":
       return block("✗", "red", [`[${e.id}] the peer cannot receive files: ${who} did not answer the offer of ${file}; nothing was sent`]);
   }
+}
+
+/**
+ * One event as one JSON line (--json). JSON.stringify leaves U+0085, U+2028, U+2029 and
+ * the other C1 controls raw, and line splitters (Python's splitlines, JavaScript's
+ * line terminators, NEL-aware tools) cut there, so they are written as \u escapes; the
+ * parsed value is unchanged. See docs/EVENTS.md. @throws never
+ */
+export function jsonLine(e: object): string {
+  return JSON.stringify(e).replace(/[\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

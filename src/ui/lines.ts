@@ -20,7 +20,7 @@
 import { createInterface } from "node:readline";
 import { runCommand } from "./commands.ts";
 import type { ChatApi, ChatEvent, ChatListener } from "../chat/events.ts";
-import { formatEvent } from "./format.ts";
+import { formatEvent, jsonLine } from "./format.ts";
 
 /** Where line mode writes and how long it waits. */
 export interface LineModeOptions {
@@ -63,7 +63,7 @@ export class LineMode {
       this.#settled.add(outcome);
       if (this.#settled.size >= (this.#o.dials ?? 0)) this.#wakeSettled?.();
     }
-    const text = this.#o.json ? JSON.stringify(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
+    const text = this.#o.json ? jsonLine(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
     if (text !== null) this.#o.output.write(`${text}\n`);
   };
 
@@ -193,6 +193,9 @@ function countingSendAll(api: ChatApi, seen: (n: number) => void): ChatApi {
     close: () => api.close(),
     get files() {
       return api.files;
+    },
+    get history() {
+      return api.history;
     },
   };
 }

@@ -16,9 +16,10 @@
  * caller exits. Events that arrive before run() or after the prompt closed print plainly.
  */
 import { clearScreenDown, createInterface, cursorTo, moveCursor, type Interface } from "node:readline";
-import { runCommand } from "./commands.ts";
+import { COMMAND_NAMES, runCommand } from "./commands.ts";
 import type { ChatApi, ChatListener, TransferEvent } from "../chat/events.ts";
-import { formatEvent } from "./format.ts";
+import { formatStamped, ownLine } from "./format.ts";
+import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
 
@@ -30,6 +31,25 @@ export interface TerminalOptions {
   color: boolean;
   /** known_peers path, for the key-change warning. */
   knownPeers?: string;
+  /** Ring the bell (BEL: terminals flash, beep or notify) when a message mentions our name (default true; --no-bell). */
+  bell?: boolean;
+}
+
+/** The terminal bell. */
+const BEL = "\x07";
+
+/** Does `text` mention `name` as a word (case-insensitive, "@name" too)? @throws never */
+export function mentions(text: string, name: string): boolean {
+  const n = name.normalize("NFKC").toLowerCase();
+  if (n === "") return false;
+  const t = text.normalize("NFKC").toLowerCase();
+  for (let i = t.indexOf(n); i >= 0; i = t.indexOf(n, i + 1)) {
+    const before = t[i - 1];
+    const after = t[i + n.length];
+    const wordChar = (ch: string | undefined) => ch !== undefined && /[\p{L}\p{N}_]/u.test(ch);
+    if (!wordChar(before) && !wordChar(after)) return true;
+  }
+  return false;
 }
 
 /** The prompt for our display name. */
@@ -53,11 +73,16 @@ export class TerminalUi {
     this.#o = o;
   }
 
-  /** Prints one event above the prompt. */
+  /** The api being run (our name for mentions, names for Tab). */
+  #api: ChatApi | null = null;
+
+  /** Prints one event above the prompt, timestamped; rings the bell when it mentions our name. */
   readonly listener: ChatListener = (e) => {
     if (e.type === "transfer" && this.#transfer(e)) return;
-    const text = formatEvent(e, { color: this.#o.color, knownPeers: this.#o.knownPeers });
-    if (text !== null) this.#printAbove(text);
+    const text = formatStamped(e, { color: this.#o.color, knownPeers: this.#o.knownPeers, stamp: true });
+    if (text === null) return;
+    const ring = e.type === "message" && (this.#o.bell ?? true) && this.#api !== null && mentions(e.text, this.#api.name);
+    this.#printAbove(ring ? `${text}${BEL}` : text);
   };
 
   /** Keep the status line of a transfer; true when nothing else is to be printed. */
@@ -75,6 +100,25 @@ export class TerminalUi {
     }
     if (e.phase !== "offered" && e.phase !== "waiting") this.#status.delete(key);
     return false;
+  }
+
+  /**
+   * Our own line, once Enter is pressed: readline left "name› text" on screen; it is
+   * replaced by "hh:mm name › text" (or "name → bob (private)" for /msg), so our lines
+   * carry their time like everyone else's.
+   */
+  #echoOwn(line: string, api: ChatApi): void {
+    const msg = /^\/msg\s+(\S+)\s+(.*)$/is.exec(line);
+    const plain = line.trim() !== "" && (!line.startsWith("/") || line.startsWith("//"));
+    if (!plain && msg === null) return;
+    const out = this.#o.output;
+    const cols = Math.max(1, (out as { columns?: number }).columns ?? 80);
+    const rows = Math.max(1, Math.ceil(Bun.stringWidth(promptFor(api.name) + line) / cols));
+    moveCursor(out, 0, -rows);
+    cursorTo(out, 0);
+    clearScreenDown(out);
+    const text = msg ? msg[2]! : line.startsWith("//") ? line.slice(1) : line;
+    out.write(`${ownLine({ time: Date.now(), name: api.name, text, ...(msg ? { to: msg[1]! } : {}) }, { color: this.#o.color })}\n`);
   }
 
   #scheduleRedraw(): void {
@@ -122,12 +166,17 @@ export class TerminalUi {
    * Returns the exit code (0). @throws only on a bug.
    */
   run(api: ChatApi): Promise<number> {
-    const rl = createInterface({ input: this.#o.input, output: this.#o.output, terminal: true, prompt: promptFor(api.name), historySize: 200 });
+    this.#api = api;
+    const completer = (line: string): [string[], string] => completeLine(line, { commands: COMMAND_NAMES, names: [...new Set([...api.peers().map((p) => p.name), ...(api.history?.names() ?? [])])] });
+    const rl = createInterface({ input: this.#o.input, output: this.#o.output, terminal: true, prompt: promptFor(api.name), historySize: 200, completer });
     this.#rl = rl;
     return new Promise<number>((resolve) => {
       let chain = Promise.resolve();
       let quit = false;
       rl.on("line", (line) => {
+        // Now, not in the chain: readline has just ended this line's row, and a pasted
+        // next line is echoed only after this handler returns.
+        if (!quit) this.#echoOwn(line, api);
         chain = chain.then(async () => {
           // A line readline took in before Ctrl+C (a paste) is still sent, or kept in
           // the outbox; only /quit ends the run of lines.

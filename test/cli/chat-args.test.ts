@@ -46,6 +46,8 @@ describe("defaults", () => {
       json: false,
       drainTimeoutMs: 10_000,
       acceptFiles: null,
+      history: true,
+      bell: true,
     });
   });
   test("an invalid user name falls back to a valid one", () => {
@@ -66,6 +68,8 @@ describe("flags", () => {
       json: true,
       drainTimeoutMs: 2500,
       acceptFiles: resolve("in/box"),
+      history: true,
+      bell: true,
     });
   });
   test("--connect repeats, takes commas, and drops duplicates", () => {

@@ -2,8 +2,9 @@
  * File transfer with real `sotto chat` processes (--json line mode) over 127.0.0.1:
  * several files and a folder in one /send, then /accept; a 200 MB file through the fault
  * proxy, cut three times, resumed each time, with the right hash at the end and flat
- * memory on both sides; and a hostile sender (a raw session in this process) whose names
- * land safely or are refused and whose lies about size and hash are caught.
+ * memory on both sides; a hostile sender (a raw session in this process) whose names
+ * land safely or are refused and whose lies about size and hash are caught; and links
+ * planted in a shared --accept-files folder, never followed.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -56,7 +57,7 @@ describe("sotto chat processes sending files", () => {
     want["docs/deep/y.md"] = makeFile(join(src, "docs/deep/y.md"), 1, 3);
     bob.say(`/send ${join(src, "a.txt")} ${join(src, "b.bin")} ${join(src, "docs")}`);
     await until("4 offers", () => tr(alice, "offered").length === 4, 15_000);
-    alice.say("/accept");
+    alice.say("/accept all");
     await until("4 done both sides", () => tr(alice, "done").length === 4 && tr(bob, "done").length === 4, 20_000);
     const downloads = join(alice.home, "downloads");
     for (const [name, sha] of Object.entries(want)) {
@@ -164,5 +165,43 @@ describe("sotto chat processes sending files", () => {
     expect(failed.code).toBe("hash_mismatch");
     expect(existsSync(join(inbox, "size.txt")) || existsSync(join(inbox, "hash.txt"))).toBe(false);
     expect(readdirSync(inbox).filter((n) => n.endsWith(".part"))).toEqual([]);
+  }, 30_000);
+
+  test("a shared --accept-files folder with planted links: the file outside is unchanged, the partials wait in the home", async () => {
+    const { statSync, symlinkSync, utimesSync } = await import("node:fs");
+    const { fileKey } = await import("../../src/chat/files/disk.ts");
+    const { loadOrCreateIdentity } = await import("../../src/chat/trust/identity.ts");
+    const shared = tempHome(homes);
+    const outside = tempHome(homes);
+    const victim = join(outside, "victim.txt");
+    writeFileSync(victim, "precious");
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(victim, old, old);
+    const before = statSync(victim).mtimeMs;
+    const aliceHome = tempHome(homes);
+    const alice = chat(aliceHome, "--name", "alice", "--port", "0", "--accept-files", shared);
+    const mhome = tempHome(homes);
+    const m = await fx.mallory(await alice.port(), mhome);
+    await alice.waitFor("connected");
+    const enc = new TextEncoder();
+    const body = enc.encode("x".repeat(5000));
+    const sha = new Uint8Array(new Bun.CryptoHasher("sha256").update(body).digest());
+    const pid = Buffer.from(loadOrCreateIdentity(mhome).publicKey).toString("hex");
+    symlinkSync(victim, join(shared, `.sotto-${fileKey(pid, body.length, sha, "a.bin").slice(0, 32)}.part`));
+    symlinkSync(outside, join(shared, "sub"));
+    let id = 1n;
+    for (const name of ["a.bin", "sub/victim.txt"]) {
+      m.send({ kind: "file_offer", id, size: body.length, sha256: sha, name });
+      expect((await m.answer("file_accept", id)).offset).toBe(0);
+      m.send({ kind: "file_chunk", id, offset: 0, data: body });
+      m.send({ kind: "file_done", id });
+      await m.answer("file_received", id);
+      id++;
+    }
+    expect(readFileSync(victim, "utf8")).toBe("precious");
+    expect(statSync(victim).mtimeMs).toBe(before);
+    expect(readdirSync(outside)).toEqual(["victim.txt"]);
+    expect(tr(alice, "done").map((e) => relative(shared, e.path!))).toEqual(["a.bin", "victim.txt"]);
+    expect(statSync(join(aliceHome, "partials")).mode & 0o777).toBe(0o700);
   }, 30_000);
 });

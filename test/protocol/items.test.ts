@@ -159,3 +159,19 @@ describe("encodeItems refuses what no peer may send (RangeError: a local bug)", 
     expect(() => encodeItems([{ kind: "profile", instance: bytes(7), name: "n" }])).toThrow(RangeError);
   });
 });
+
+describe("PRIVATE (PROTOCOL §6.5)", () => {
+  test("the vector: PRIVATE id=7 is bf 0008 0000000000000007, and decodes back", async () => {
+    const { encodeItems, decodeItems, privateItem, privateId } = await import("../../src/protocol/items.ts");
+    const bytes = encodeItems([privateItem(7n)]);
+    expect(Buffer.from(bytes).toString("hex")).toBe("bf00080000000000000007");
+    const [item] = decodeItems(bytes);
+    expect(privateId(item!)).toBe(7n);
+  });
+  test("a PRIVATE of another size is bad_item; other items are not PRIVATE", async () => {
+    const { decodeItems, privateId } = await import("../../src/protocol/items.ts");
+    const [short] = decodeItems(new Uint8Array([0xbf, 0x00, 0x02, 0x00, 0x07]));
+    expect(() => privateId(short!)).toThrow(expect.objectContaining({ code: "bad_item" }));
+    expect(privateId({ kind: "ack", id: 1n })).toBeNull();
+  });
+});

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { formatEvent } from "../../src/ui/format.ts";
 import { HELP, runCommand, splitWords } from "../../src/ui/commands.ts";
 import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "../../src/chat/events.ts";
 
@@ -56,7 +57,8 @@ async function run(line: string, peerList?: PeerInfo[]) {
   return { result, calls, events };
 }
 
-const messages = (events: ChatEvent[]) => events.map((e) => ("message" in e ? e.message : e.type));
+// Answers are typed events; their text is what a person sees (formatEvent).
+const messages = (events: ChatEvent[]) => events.map((e) => formatEvent(e, { color: false }) ?? e.type);
 
 describe("plain lines", () => {
   test("a plain line goes to every peer", async () => {
@@ -81,14 +83,15 @@ describe("plain lines", () => {
 });
 
 describe("commands", () => {
-  test("/help shows the help as a notice", async () => {
+  test("/help answers with a typed help event", async () => {
     const { events } = await run("/help");
-    expect(events).toEqual([{ type: "notice", message: HELP }]);
+    expect(events).toEqual([{ type: "help", text: HELP }]);
     for (const c of ["/peers", "/connect", "/msg", "/verify", "/trust", "/nick", "/rekey", "/quit"]) expect(HELP).toContain(c);
   });
   test("/peers lists peers with fingerprints, or says none", async () => {
     const one = await run("/peers");
     expect(one.calls).toEqual([["peers"]]);
+    expect(one.events.map((e) => e.type)).toEqual(["peers"]);
     expect(messages(one.events)[0]).toContain("alice");
     expect(messages(one.events)[0]).toContain("aaaa bbbb");
     expect(messages(one.events)[0]).toContain("2 unacknowledged");
@@ -97,7 +100,7 @@ describe("commands", () => {
   test("/connect dials", async () => {
     const { calls, events } = await run("/connect 10.0.0.9:5000");
     expect(calls).toEqual([["connect", "10.0.0.9:5000"]]);
-    expect(events[0]!.type).toBe("notice");
+    expect(events).toEqual([{ type: "dialling", address: "10.0.0.9:5000" }]);
   });
   test("/msg sends the rest of the line privately, spacing kept", async () => {
     expect((await run("/msg alice hi  there ")).calls).toEqual([["sendTo", "alice", "hi  there "]]);
@@ -105,6 +108,7 @@ describe("commands", () => {
   test("/verify with and without a name", async () => {
     const all = await run("/verify");
     expect(all.calls).toEqual([["verify", undefined]]);
+    expect(all.events.map((e) => e.type)).toEqual(["safety_numbers"]);
     expect(messages(all.events)[0]).toContain("12345 67890");
     expect(messages(all.events)[0]).toContain("ffff 0000");
     expect((await run("/verify alice")).calls).toEqual([["verify", "alice"]]);
@@ -238,6 +242,7 @@ describe("file commands", () => {
   });
   test("/transfers lists them, peer strings escaped", async () => {
     const t = await runF("/transfers");
+    expect(t.events.map((e) => e.type)).toEqual(["transfers"]);
     const text = messages(t.events)[0]!;
     expect(text).toContain("[3] ↓ from bob\\x1b[2J");
     expect(text).toContain("a\\x07.txt");
@@ -251,5 +256,12 @@ describe("file commands", () => {
   });
   test("/help lists the file commands", () => {
     for (const c of ["/send", "/accept", "/reject", "/cancel", "/transfers"]) expect(HELP).toContain(c);
+  });
+});
+
+describe("answers for scripts", () => {
+  test("every answer to a command is a typed event, not a free-text notice", async () => {
+    const want: Record<string, string> = { "/help": "help", "/peers": "peers", "/verify": "safety_numbers", "/rekey": "rekeyed", "/connect 10.0.0.9:5000": "dialling", "/nick bob": "renamed" };
+    for (const [line, type] of Object.entries(want)) expect((await run(line)).events.map((e): string => e.type)).toEqual([type]);
   });
 });

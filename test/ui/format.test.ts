@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { ChatEvent } from "../../src/chat/events.ts";
-import { formatEvent } from "../../src/ui/format.ts";
+import { contactColor, formatEvent, jsonLine } from "../../src/ui/format.ts";
 
 const FP_A = "aaaa 1111 2222 3333 4444 5555 6666 7777 8888 9999 aaaa bbbb cccc dddd eeee ffff";
 const FP_B = "bbbb 0000 1111 2222 3333 4444 5555 6666 7777 8888 9999 aaaa bbbb cccc dddd eeee";
@@ -129,5 +129,42 @@ describe("status lines", () => {
     const e: ChatEvent = { type: "notice", message: "first\nsecond" };
     expect(formatEvent(e, COLORLESS)).toBe("• first\n  second");
     expect(formatEvent(e, { color: false, oneLine: true })).toBe("• first | second");
+  });
+});
+
+describe("jsonLine", () => {
+  test("each event is exactly one line for any line splitter (U+2028, U+2029, U+0085, C1 such as U+009B)", () => {
+    const nasty = "a\u2028b\u2029c\u0085d\u009b2Je\u000bf\u001cg\r\nh";
+    const events = Array.from({ length: 5 }, (_, i) => ({ type: "message", peer: `p${i}\u2028`, text: nasty, i }));
+    const out = events.map((e) => `${jsonLine(e)}\n`).join("");
+    // Python's str.splitlines() boundaries, a superset of JavaScript's line terminators.
+    const lines = out.split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/).filter((l) => l !== "");
+    expect(lines).toHaveLength(5);
+    expect(lines.map((l) => JSON.parse(l))).toEqual(events);
+  });
+});
+
+describe("contact colours", () => {
+  const msg = (peer: string, fp: string): ChatEvent => ({ type: "message", peer, fingerprint: fp, id: "1", text: "x", time: NOON, private: false });
+  test("derived from the key, not the name: a rename keeps it, the same name on another key may differ", () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `${i.toString(16).padStart(4, "0")} ${FP_A.slice(5)}`);
+    const colours = new Set(keys.map(contactColor));
+    expect(colours.size).toBeGreaterThan(4); // spread over the palette
+    const [k1, k2] = keys.filter((k) => contactColor(k) !== contactColor(keys[0]!)).concat(keys[0]!).slice(-2) as [string, string];
+    const paint = (e: ChatEvent) => formatEvent(e, { color: true })!;
+    expect(paint(msg("alice", k1))).toContain(`\x1b[${contactColor(k1)}m`);
+    expect(paint(msg("renamed", k1))).toContain(`\x1b[${contactColor(k1)}m`);
+    expect(paint(msg("alice", k2))).toContain(`\x1b[${contactColor(k2)}m`);
+    expect(contactColor(k1)).not.toBe(contactColor(k2));
+    expect(contactColor(FP_B)).toBe(contactColor(FP_B.toUpperCase().replace(/ /g, "")));
+  });
+});
+
+describe("our own lines", () => {
+  test("carry their time like incoming ones; a /msg is marked private with its recipient", async () => {
+    const { ownLine } = await import("../../src/ui/format.ts");
+    expect(ownLine({ time: NOON, name: "alice", text: "hi all" }, { color: false })).toBe("12:05 alice › hi all");
+    expect(ownLine({ time: NOON, name: "alice", text: "psst", to: "bob" }, { color: false })).toBe("12:05 alice → bob (private) › psst");
+    expect(ownLine({ time: NOON, name: "alice", text: "x\x1b[2J", to: "b\u202eob" }, { color: false })).not.toMatch(/[\x1b\u202e]/);
   });
 });

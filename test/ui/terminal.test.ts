@@ -81,8 +81,9 @@ describe.skipIf(!TMUX)("terminal UI in tmux", () => {
     });
     expect(s3.at(-2)).toBe(`alice› ${long.slice(0, WIDTH - 7)}`);
     expect(s3.filter((l) => l.includes("incoming")).map((l) => l.replace(/^.* › /, ""))).toEqual([1, 2, 3].map((n) => `incoming ${n} \\x1b[2J`));
-    // no stale copy of the wrapped line: only the sent line and the live prompt
-    expect(s3.filter((l) => l.startsWith("alice›"))).toEqual([`alice› ${sent}`, `alice› ${long.slice(0, WIDTH - 7)}`]);
+    // no stale copy of the wrapped line: only the sent line (now with its time) and the live prompt
+    expect(s3.filter((l) => l.startsWith("alice›"))).toEqual([`alice› ${long.slice(0, WIDTH - 7)}`]);
+    expect(s3.filter((l) => /^\d\d:\d\d alice › /.test(l))).toEqual([expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d alice › ${sent}$`))]);
     expect(s3.filter((l) => l.startsWith(long.slice(WIDTH - 7)))).toHaveLength(1);
 
     // 4. Ctrl+C closes the api and run() returns 0.
@@ -134,6 +135,28 @@ describe.skipIf(!TMUX)("terminal UI in tmux", () => {
       expect(cur()).toEqual([at, s4.length - 1]);
       tmux("send-keys", "-t", name, "C-c");
       await until("the exit", () => existsSync(logFile) && readFileSync(logFile, "utf8").includes("exit 0"));
+    } finally {
+      Bun.spawnSync([TMUX!, "kill-session", "-t", name], { stderr: "ignore" });
+    }
+  }, 20_000);
+});
+
+describe.skipIf(!TMUX)("our own lines in tmux", () => {
+  test("each sent line is replaced by its timed form, also for a paste of several lines", async () => {
+    const name = `${session}-own`;
+    const pidFile = join(dir, "pid-own");
+    const logFile = join(dir, "log-own");
+    const scr = () => tmux("capture-pane", "-p", "-t", name).replace(/\s+$/, "").split("\n");
+    tmux("new-session", "-d", "-s", name, "-x", String(WIDTH), "-y", "20", `${process.execPath} ${fixture} ${pidFile} ${logFile}; sleep 30`);
+    try {
+      await until("the prompt", () => existsSync(pidFile) && scr().at(-1) === "alice›");
+      tmux("send-keys", "-t", name, "-l", "first line\rsecond line\r");
+      const s = await until("both lines", () => {
+        const x = scr();
+        return x.filter((l) => / alice › /.test(l)).length === 2 && x.at(-1) === "alice›" && x;
+      });
+      expect(s.filter((l) => l.trim() !== "")).toEqual([expect.stringMatching(/^\d\d:\d\d alice › first line$/), expect.stringMatching(/^\d\d:\d\d alice › second line$/), "alice›"]);
+      expect(readFileSync(logFile, "utf8").split("\n").filter((l) => l.startsWith("sendAll"))).toEqual(["sendAll first line", "sendAll second line"]);
     } finally {
       Bun.spawnSync([TMUX!, "kill-session", "-t", name], { stderr: "ignore" });
     }

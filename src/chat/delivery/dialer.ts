@@ -6,6 +6,7 @@
  */
 import type { PeerSession } from "../../net/types.ts";
 import type { ChatListener } from "../events.ts";
+import { explain } from "../explain.ts";
 import { toHex } from "../../crypto/bytes.ts";
 
 export const BACKOFF_BASE_MS = 250;
@@ -80,11 +81,12 @@ export class Dialer {
     } catch (e) {
       if (this.#stopped) return;
       if (this.hooks.isFatal(e as Error)) {
-        this.hooks.emit({ type: "error", code: "identity_rejected", message: `stopped dialling ${this.host}:${this.port}: ${(e as Error).message}` });
+        const x = explain(e, { who: `${this.host}:${this.port}`, address: `${this.host}:${this.port}` });
+        this.hooks.emit({ type: "error", ...x, code: "identity_rejected", message: `stopped dialling ${this.host}:${this.port}: ${x.message}` });
         return;
       }
       // The first failure in a row says why; the retries after it only say when.
-      if (this.#attempt === 0) this.hooks.emit({ type: "error", message: (e as Error).message });
+      if (this.#attempt === 0) this.hooks.emit({ type: "error", ...explain(e, { who: `${this.host}:${this.port}`, address: `${this.host}:${this.port}` }) });
       this.#later(backoffMs(this.#attempt++), true);
     }
   }

@@ -12,6 +12,7 @@
  */
 import type { PeerSession } from "../../net/types.ts";
 import type { Outbox } from "./outbox.ts";
+import { privateItem } from "../../protocol/items.ts";
 import type { TokenBucket } from "../../net/limits.ts";
 
 const WINDOW_START = 2048;
@@ -31,7 +32,8 @@ export class Link {
   constructor(
     readonly s: PeerSession,
     readonly pid: string,
-    readonly name: string,
+    /** The peer's display name; follows its PROFILE (a /nick on its side). */
+    public name: string,
     readonly outbox: Outbox,
     /** The peer's TEXT rate limit (ChatOptions.textPerSecond). */
     readonly inbound: TokenBucket,
@@ -57,6 +59,12 @@ export class Link {
     this.pump();
   }
 
+  /** Is our TEXT `id` private to this peer (a /msg)? Set by the chat. */
+  isPrivate?: (id: bigint) => boolean;
+
+  /** The peer's TEXT ids it marked private (PRIVATE items), until the TEXT arrives; bounded. */
+  readonly privateIn = new Set<bigint>();
+
   /** Send, in id order, what this session has not sent yet, while the window allows. */
   pump(): void {
     if (!this.#heard || this.s.state !== "open") return;
@@ -65,6 +73,8 @@ export class Link {
     for (const m of next) {
       // Always let one message through when nothing is in flight, however long.
       if (budget < m.text.length && budget < this.#window) break;
+      // PROTOCOL §6.5: a private line's marker goes first, so it is known when the TEXT arrives.
+      if (this.isPrivate?.(m.id)) this.s.send(privateItem(m.id));
       this.s.send({ kind: "text", id: m.id, text: m.text });
       this.#sentUpTo = m.id;
       budget -= m.text.length;

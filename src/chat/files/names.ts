@@ -5,12 +5,13 @@
  * ever replacing an existing file:
  *
  *   1. safeRelativePath: split at "/" and "\", clean each component, drop "", ".", "..";
- *   2. the bytes go to `.sotto-<key>.part` in the download folder (partialPath);
- *   3. placeFile: mkdir the folders, link() the partial to the final name (link never
- *      replaces: EEXIST → try "name (1).ext", …), unlink the partial.
+ *   2. the bytes go to a partial file outside the download folder (partials.ts);
+ *   3. placeFile: open each folder without following links (made when missing), link()
+ *      the partial to the final name there, or copy it with O_EXCL|O_NOFOLLOW across
+ *      filesystems (neither replaces: EEXIST → try "name (1).ext", …), unlink the partial.
  */
-import { existsSync, linkSync, mkdirSync, renameSync, unlinkSync } from "node:fs";
-import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { closeSync, constants, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
 
 /** PROTOCOL §11.6: longest component kept, in UTF-8 bytes (room left for " (99)" and more). */
 export const MAX_COMPONENT_BYTES = 200;
@@ -65,11 +66,6 @@ export function safeRelativePath(name: string): string | null {
   return parts.slice(-MAX_DEPTH).join("/");
 }
 
-/** The temporary name of a transfer's bytes: in the download folder, named after its resume key. */
-export function partialPath(dir: string, keyHex: string): string {
-  return join(dir, `.sotto-${keyHex.slice(0, 32)}.part`);
-}
-
 /** `a/b/name.ext` → `a/b/name (n).ext`. */
 function withSuffix(rel: string, n: number): string {
   const slash = rel.lastIndexOf("/");
@@ -80,48 +76,142 @@ function withSuffix(rel: string, n: number): string {
   return `${dir}${stem} (${n})${ext}`;
 }
 
-function inside(dir: string, p: string): boolean {
-  const r = relative(resolve(dir), resolve(p));
-  return r !== "" && r !== ".." && !r.startsWith(`..${sep}`) && !isAbsolute(r);
+// Linux: a path through /proc/self/fd/N names the folder that descriptor N holds, whatever
+// is renamed or swapped above it since, as openat(2) would; each step below is O_NOFOLLOW.
+const PROC_FD = existsSync("/proc/self/fd");
+const code = (e: unknown) => (e as { code?: string }).code;
+
+/** A name inside the folder open as `dfd`. */
+function at(dfd: number, name: string): string {
+  return `/proc/self/fd/${dfd}/${name}`;
 }
 
-/** Give `src` the name `dir/rel` without replacing anything (link, EEXIST → next name). */
+/**
+ * Open `dir`, then each of `folders` below it (made 0700 when missing), never following a
+ * link: null when a component is a link or not a folder.
+ * @throws Error from the filesystem.
+ */
+function descend(dir: string, folders: string[]): number | null {
+  let fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  for (const c of folders) {
+    try {
+      mkdirSync(at(fd, c), { mode: 0o700 });
+    } catch (e) {
+      if (code(e) !== "EEXIST") {
+        closeSync(fd);
+        throw e;
+      }
+    }
+    let next: number;
+    try {
+      next = openSync(at(fd, c), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (e) {
+      closeSync(fd);
+      if (code(e) === "ELOOP" || code(e) === "ENOTDIR") return null;
+      throw e;
+    }
+    closeSync(fd);
+    fd = next;
+  }
+  return fd;
+}
+
+/** Copy `src` to a new file `dest` (exclusive, no-follow); false when `dest` exists. */
+function copyExclusive(src: string, dest: string): boolean {
+  let out: number;
+  try {
+    out = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  } catch (e) {
+    if (code(e) === "EEXIST") return false;
+    throw e;
+  }
+  const inp = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buf = new Uint8Array(1 << 20);
+    for (let pos = 0; ; ) {
+      const n = readSync(inp, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      for (let w = 0; w < n; ) w += writeSync(out, buf, w, n - w, pos + w);
+      pos += n;
+    }
+    fsyncSync(out);
+  } catch (e) {
+    closeSync(out);
+    unlinkSync(dest);
+    throw e;
+  } finally {
+    closeSync(inp);
+  }
+  closeSync(out);
+  return true;
+}
+
+/** Give `src` the new name `dest` without replacing anything: link, or an exclusive copy across filesystems. */
 function linkNoReplace(src: string, dest: string): boolean {
   try {
     linkSync(src, dest);
     return true;
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === "EEXIST") return false;
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV" && code !== "ENOSYS") throw e;
+    if (code(e) === "EEXIST") return false;
+    if (code(e) !== "EXDEV" && code(e) !== "EPERM" && code(e) !== "ENOTSUP" && code(e) !== "ENOSYS") throw e;
   }
-  // A filesystem without hard links: rename after an existence check (a tiny race, local only).
-  if (existsSync(dest)) return false;
-  renameSync(src, dest);
-  return true;
+  return copyExclusive(src, dest);
+}
+
+/** Without /proc: every component checked with lstat (a swap in between is not caught here). */
+function folderByLstat(dir: string, folders: string[]): string | null {
+  let d = dir;
+  for (const c of folders) {
+    d = join(d, c);
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      if (code(e) !== "EEXIST") throw e;
+    }
+    const st = lstatSync(d);
+    if (st.isSymbolicLink() || !st.isDirectory()) return null;
+  }
+  return d;
 }
 
 /**
- * Move the verified partial `src` to `dir/rel`, adding " (1)", " (2)", … before the
- * extension when the name is taken. Falls back to the bare file name in `dir` when a
- * folder of `rel` cannot be made (a file of that name exists). Returns the final path.
+ * Give the verified file `src` (kept in a private folder) the name `dir/rel` without
+ * replacing, following or writing through anything planted in `dir`: every folder of `rel`
+ * is opened without following links (made 0700 when missing), the file is created there
+ * with link() or an O_EXCL|O_NOFOLLOW copy, and " (1)", " (2)", … is added before the
+ * extension when the name is taken. When a folder of `rel` is a link or a file, the file
+ * lands at the top of `dir` under its bare name. `src` is removed. Returns the final path.
  * @throws Error when no name can be found or the filesystem refuses (the caller reports io_error).
  */
 export function placeFile(src: string, dir: string, rel: string): string {
-  let base = rel;
-  const folder = rel.includes("/") ? join(dir, rel.slice(0, rel.lastIndexOf("/"))) : dir;
-  try {
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
-  } catch {
-    base = basename(rel);
-  }
-  for (let n = 0; n < 10_000; n++) {
-    const dest = join(dir, n === 0 ? base : withSuffix(base, n));
-    if (!inside(dir, dest)) throw new Error(`refusing to write outside ${dir}`);
-    if (linkNoReplace(src, dest)) {
-      if (existsSync(src)) unlinkSync(src);
-      return dest;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const parts = rel.split("/");
+  let file = parts.pop()!;
+  let folders = parts;
+  let dfd: number | null = null;
+  let folder = "";
+  if (PROC_FD) {
+    dfd = descend(dir, folders);
+    if (dfd === null) {
+      folders = [];
+      dfd = descend(dir, []);
     }
+  } else {
+    const f = folderByLstat(dir, folders);
+    if (f === null) folders = [];
+    folder = f ?? dir;
   }
-  throw new Error(`no free name for ${base} in ${dir}`);
+  try {
+    for (let n = 0; n < 10_000; n++) {
+      const name = n === 0 ? file : withSuffix(file, n);
+      const dest = dfd !== null ? at(dfd, name) : join(folder, name);
+      if (linkNoReplace(src, dest)) {
+        unlinkSync(src);
+        return join(dir, ...folders, name);
+      }
+    }
+  } finally {
+    if (dfd !== null) closeSync(dfd);
+  }
+  throw new Error(`no free name for ${file} in ${dir}`);
 }

@@ -1,28 +1,38 @@
 /**
  * The receiver side of PROTOCOL §11: every check of §11.5, in order, and the bytes to disk.
  *
- *   1. FILE_OFFER: open-id, count, size and name checks; answer at once: FILE_RECEIVED (we
- *      completed this key in this run), ACCEPT (auto, or a partial/earlier acceptance of
- *      the same key: a resume), else PENDING and ask the person;
- *   2. accepting: open `.sotto-<key>.part`, hash what it holds (the resume prefix), send
- *      FILE_ACCEPT(offset = its length, H(prefix)), keep the hasher running;
- *   3. FILE_CHUNK: accepted, at exactly the next offset, within size → write at the
- *      offset (synchronously: nothing is buffered in memory), hash, count;
- *   4. FILE_DONE: all bytes, H = sha256 → link to the final name (never replacing),
- *      FILE_RECEIVED. Any failure deletes the partial and says why;
- *   5. a lost session keeps the partial and pauses the transfer for the next offer.
+ *   1. FILE_OFFER: only from a contact; open-id, count, rate, size and name checks, offers
+ *      waiting for the person counted per sender identity; answer at once: FILE_RECEIVED
+ *      (we completed this key in this run), ACCEPT (auto, or a resume of a partial of the
+ *      same key and sender), else PENDING and ask the person;
+ *   2. accepting: the sum of every accepted transfer must fit the free disk space with a
+ *      margin; with no partial, FILE_ACCEPT(0, H("")) at once; with one, PENDING, read it
+ *      back, FILE_ACCEPT(offset = its length, H(prefix)), keep the hasher running;
+ *   3. FILE_CHUNK: accepted, at exactly the next offset, within size → the partial is
+ *      created on the first byte (partials.ts: private folder, random name), written at
+ *      the offset (synchronously: nothing is buffered in memory), hashed, counted;
+ *   4. FILE_DONE: all bytes, H = sha256 → placed under its final name in the download
+ *      folder without following links (names.ts), FILE_RECEIVED. Any failure deletes
+ *      the partial and says why;
+ *   5. a lost session keeps the transfers the person accepted (paused, for the next
+ *      offer) and drops the rest: offers never answered, and auto-accepted ones with no byte.
  */
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, statfsSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
 import { FileCode, MAX_OPEN_TRANSFERS } from "../../protocol/constants.ts";
 import { fileCodeName, type FileItem } from "../../protocol/files.ts";
+import { writeSync } from "node:fs";
 import type { TransferEvent, TransferPhase } from "../events.ts";
 import { fileKey, hashFile, hex, peekDigest } from "./disk.ts";
-import { partialPath, placeFile, safeRelativePath } from "./names.ts";
+import { placeFile, safeRelativePath } from "./names.ts";
 import { Meter } from "./meter.ts";
-import { rememberEnded, sameBytes, type Ctx, type Incoming, type SessionFiles } from "./state.ts";
+import { fail } from "../../protocol/errors.ts";
+import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, OFFER_BURST, OFFERS_PER_SECOND, rememberEnded, sameBytes, type Ctx, type Incoming, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
 type Code = keyof typeof FileCode;
+
+/** Keys completed in this run that are remembered (the oldest are forgotten first). */
+export const MAX_COMPLETED = 4096;
+const EMPTY_SHA256 = new Uint8Array(new Bun.CryptoHasher("sha256").digest());
 
 export class Receiver {
   /** Open transfers by resume key (bound to a session or paused). */
@@ -30,9 +40,44 @@ export class Receiver {
   /** Keys completed in this run → where the file is (a re-offer is answered with FILE_RECEIVED). */
   readonly completed = new Map<string, string>();
   readonly #ctx: Ctx;
+  /** Offers waiting for the person, and their count per sender identity. */
+  readonly #waiting = new Set<Incoming>();
+  readonly #waitingBy = new Map<string, number>();
+  /** Partials of an earlier run not yet offered again in this one (their first offer is shown). */
+  readonly #restored = new Set<Incoming>();
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
+  }
+
+  /**
+   * Partials left by an earlier run: each becomes a paused transfer (listed by
+   * /transfers, removable with /cancel) that the same sender's next offer resumes; those
+   * older than `maxAgeMs`, or no longer usable, are deleted.
+   */
+  loadPartials(maxAgeMs: number): void {
+    const store = this.#ctx.partials;
+    for (const e of store.entries()) {
+      const rel = safeRelativePath(e.name);
+      const held = store.age(e) > maxAgeMs || rel === null ? null : store.size(e);
+      store.release(e);
+      if (held === null || held > e.size || this.byKey.has(e.key)) {
+        store.remove(e);
+        continue;
+      }
+      const t: Incoming = { dir: "receive", local: "", pid: e.pid, name: e.name, rel: rel!, size: e.size, sha256: new Uint8Array(Buffer.from(e.sha256, "hex")), key: e.key, partial: e, state: "paused", accepted: true, sf: null, wireId: 0n, next: held, hasher: null, meter: null };
+      t.local = this.#ctx.register(t);
+      this.byKey.set(e.key, t);
+      this.#restored.add(t);
+    }
+  }
+
+  /** Paused partials no sender came back for within `maxAgeMs` are deleted. */
+  sweep(maxAgeMs: number): void {
+    for (const t of [...this.byKey.values()]) {
+      if (t.sf !== null || t.partial === null || this.#ctx.partials.age(t.partial) <= maxAgeMs) continue;
+      this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
+    }
   }
 
   /** Step 1 (checks 1 and 2, sizes and UTF-8, were made by decodeFileItem). */
@@ -40,32 +85,53 @@ export class Receiver {
     const ctx = this.#ctx;
     const old = sf.in.get(it.id);
     if (old !== undefined) return this.fail(old, "protocol", "the same transfer id was offered twice");
+    if (!ctx.isContact(sf.pid)) {
+      this.#refuse(sf, it.id, "declined", "files are accepted from contacts only");
+      return ctx.report(sf, "offered a file, refused: it is not one of your contacts");
+    }
     if (sf.in.size >= MAX_OPEN_TRANSFERS) return this.#refuse(sf, it.id, "busy", `at most ${MAX_OPEN_TRANSFERS} open transfers`);
+    // An offer costs a hash, a lookup and an event: its rate is per identity (one identity can open many sessions).
+    if (!ctx.takeOffer(sf.pid)) {
+      // A sender that keeps on past its rate is flooding, as a TEXT flood is: the session ends with ALERT busy.
+      if (++sf.overRate > OFFER_BURST) return sf.s.abort(fail("busy", `the peer offered files faster than ${OFFERS_PER_SECOND} a second`));
+      return this.#refuse(sf, it.id, "busy", "too many offers; offer fewer at a time");
+    }
     const sha256 = new Uint8Array(it.sha256);
     const key = fileKey(sf.pid, it.size, sha256, it.name);
     if (this.completed.has(key)) return ctx.send(sf, { kind: "file_received", id: it.id, sha256 });
-    const part = partialPath(ctx.downloads, key);
-    const have = sizeOf(part);
-    if (it.size > ctx.maxFileBytes || it.size - Math.min(have ?? 0, it.size) > freeSpace(ctx.downloads)) return this.#refuse(sf, it.id, "too_large", "the file is too large for this receiver");
+    const known = this.byKey.get(key);
+    const have = known?.next ?? 0;
+    if (it.size > ctx.maxFileBytes || it.size - have > this.#free()) return this.#refuse(sf, it.id, "too_large", "the file is too large for this receiver");
     const rel = safeRelativePath(it.name);
     if (rel === null) return this.#refuse(sf, it.id, "bad_name", "no usable file name");
-    const known = this.byKey.get(key);
     if (known !== undefined) {
       if (known.sf !== null) return this.#refuse(sf, it.id, "busy", "this file is already being received");
-      // The same file again, on a new session (PROTOCOL §11.7): continue where it was.
+      // The same file from the same sender (the key holds its identity and the hash), on a new session (PROTOCOL §11.7).
       this.#bind(known, sf, it.id);
+      if (this.#restored.delete(known)) ctx.emit(known, "offered", { auto: true });
       if (known.accepted) return this.#start(known, true);
       return ctx.send(sf, { kind: "file_pending", id: it.id });
     }
-    const t: Incoming = { dir: "receive", local: "", pid: sf.pid, name: it.name, rel, size: it.size, sha256, key, part, state: "offered", accepted: false, sf: null, wireId: 0n, fd: null, next: have ?? 0, hasher: null, meter: null };
+    if (!ctx.autoAccept && ((this.#waitingBy.get(sf.pid) ?? 0) >= MAX_PENDING_PER_PEER || this.#waiting.size >= MAX_PENDING_TOTAL)) {
+      return this.#refuse(sf, it.id, "busy", `at most ${MAX_PENDING_PER_PEER} offers may wait for an answer`);
+    }
+    const t: Incoming = { dir: "receive", local: "", pid: sf.pid, name: it.name, rel, size: it.size, sha256, key, partial: null, state: "offered", accepted: false, sf: null, wireId: 0n, next: 0, hasher: null, meter: null };
     t.local = ctx.register(t);
     this.byKey.set(key, t);
     this.#bind(t, sf, it.id);
-    // A partial of this key means the person accepted it before (PROTOCOL §11.7).
-    const auto = ctx.autoAccept || have !== null;
-    ctx.emit(t, "offered", auto ? { auto } : {});
-    if (auto) return this.#start(t, have !== null && have > 0, true);
+    ctx.emit(t, "offered", ctx.autoAccept ? { auto: true } : {});
+    if (ctx.autoAccept) return this.#start(t, false);
+    this.#setWaiting(t, true);
     ctx.send(sf, { kind: "file_pending", id: it.id });
+  }
+
+  #setWaiting(t: Incoming, on: boolean): void {
+    if (on === this.#waiting.has(t)) return;
+    const n = (this.#waitingBy.get(t.pid) ?? 0) + (on ? 1 : -1);
+    if (on) this.#waiting.add(t);
+    else this.#waiting.delete(t);
+    if (n > 0) this.#waitingBy.set(t.pid, n);
+    else this.#waitingBy.delete(t.pid);
   }
 
   #bind(t: Incoming, sf: SessionFiles, id: bigint): void {
@@ -79,55 +145,85 @@ export class Receiver {
     rememberEnded(sf.endedIn, id);
   }
 
+  /** Free bytes for partials and for the placed files (the smaller, when they are on two disks). */
+  #free(): number {
+    return Math.min(this.#ctx.freeSpace(this.#ctx.partials.dir), this.#ctx.freeSpace(this.#ctx.downloads));
+  }
+
   /** /accept (or automatic): on a session now, or as soon as the sender offers it again. */
   accept(t: Incoming): void {
+    if (t.sf !== null) return this.#start(t, false);
+    this.#setWaiting(t, false);
     t.accepted = true;
-    if (t.sf !== null) this.#start(t);
-    else t.state = "paused";
+    t.state = "paused";
   }
 
   /**
-   * Step 2. A partial is read back before FILE_ACCEPT can go out; `pending` answers the
-   * offer with FILE_PENDING first, so a long read never looks like silence (§11.4).
+   * Step 2. `resume`: the offer found a transfer accepted earlier, so a partial may have
+   * to be read back first: FILE_PENDING goes out at once, so a long read never looks like
+   * silence (§11.4).
    */
-  #start(t: Incoming, pending = false, accept = false): void {
+  #start(t: Incoming, resume: boolean): void {
+    const ctx = this.#ctx;
     const sf = t.sf!;
-    if (accept) t.accepted = true;
-    if (pending) this.#ctx.send(sf, { kind: "file_pending", id: t.wireId });
-    let have: number;
-    try {
-      mkdirSync(this.#ctx.downloads, { recursive: true, mode: 0o700 });
-      // Not "a": with O_APPEND, Linux ignores the position of each write.
-      t.fd = openSync(t.part, constants.O_RDWR | constants.O_CREAT, 0o600);
-      have = fstatSync(t.fd).size;
-      if (have > t.size) {
-        ftruncateSync(t.fd, 0);
-        have = 0;
-      }
-    } catch (e) {
-      return this.fail(t, "io_error", `cannot write to ${this.#ctx.downloads}: ${(e as Error).message}`);
+    // The sum of every accepted transfer, not this one alone, must fit (with a margin).
+    let committed = 0;
+    for (const o of this.byKey.values()) if (o !== t && o.accepted && o.state !== "ended") committed += o.size - o.next;
+    const free = this.#free();
+    if (committed + (t.size - t.next) + ctx.diskMargin > free) {
+      return this.fail(t, "too_large", `not enough free disk space: accepted transfers need ${committed + t.size - t.next} bytes, ${free} are free and ${ctx.diskMargin} are kept spare`);
     }
+    this.#setWaiting(t, false);
+    t.accepted = true;
+    if (resume) ctx.send(sf, { kind: "file_pending", id: t.wireId });
+    let have = 0;
+    if (t.partial !== null) {
+      const held = ctx.partials.size(t.partial);
+      if (held === null || held > t.size) {
+        ctx.partials.remove(t.partial);
+        t.partial = null;
+      } else have = held;
+    }
+    if (t.partial === null) return this.#receiving(t, sf, new Bun.CryptoHasher("sha256"), 0);
     t.state = "hashing";
+    const e = t.partial;
     const alive = () => t.state === "hashing" && t.sf === sf;
-    hashFile(t.part, have, undefined, alive).then(
+    ctx.partials.release(e);
+    hashFile(ctx.partials.path(e), have, undefined, alive).then(
       ({ hasher, read }) => {
         if (!alive()) return;
-        if (read < have) ftruncateSync(t.fd!, read);
-        t.hasher = hasher;
-        t.next = read;
-        t.state = "receiving";
-        t.meter = new Meter(read, this.#ctx.now());
-        this.#ctx.send(sf, { kind: "file_accept", id: t.wireId, offset: read, prefix: peekDigest(hasher) });
-        this.#ctx.emit(t, "accepted", { offset: read });
+        try {
+          if (read < have) ctx.partials.truncate(e, read);
+        } catch (err) {
+          return this.fail(t, "io_error", `cannot cut the partial file back: ${(err as Error).message}`);
+        }
+        ctx.partials.release(e);
+        this.#receiving(t, sf, hasher, read);
       },
-      (e: Error) => alive() && this.fail(t, "io_error", `cannot read back ${t.part}: ${e.message}`),
+      (err: Error) => alive() && this.fail(t, "io_error", `cannot read back the partial file: ${err.message}`),
     );
+  }
+
+  #receiving(t: Incoming, sf: SessionFiles, hasher: Bun.CryptoHasher, at: number): void {
+    t.hasher = hasher;
+    t.next = at;
+    t.state = "receiving";
+    t.meter = new Meter(at, this.#ctx.now());
+    this.#ctx.send(sf, { kind: "file_accept", id: t.wireId, offset: at, prefix: at === 0 ? EMPTY_SHA256 : peekDigest(hasher) });
+    this.#ctx.emit(t, "accepted", { offset: at });
   }
 
   #lookup(sf: SessionFiles, id: bigint, what: string): Incoming | undefined {
     const t = sf.in.get(id);
     if (t === undefined && !sf.endedIn.has(id)) this.#ctx.report(sf, `the peer sent ${what} for a transfer it never offered; ignored`);
     return t;
+  }
+
+  /** The partial's descriptor, creating the partial on the first byte. @throws Error from the filesystem. */
+  #fd(t: Incoming): number {
+    const store = this.#ctx.partials;
+    t.partial ??= store.create(t.key, t.pid, hex(t.sha256), t.size, t.name);
+    return store.fd(t.partial);
   }
 
   /** Step 3. */
@@ -138,9 +234,11 @@ export class Receiver {
     if (it.offset !== t.next) return this.fail(t, "protocol", `the peer sent bytes at offset ${it.offset}, expected ${t.next}`);
     if (it.offset + it.data.length > t.size) return this.fail(t, "size_mismatch", `the peer sent more than the ${t.size} bytes it offered`);
     try {
-      for (let w = 0; w < it.data.length; ) w += writeSync(t.fd!, it.data, w, it.data.length - w, it.offset + w);
+      const fd = this.#fd(t);
+      for (let w = 0; w < it.data.length; ) w += writeSync(fd, it.data, w, it.data.length - w, it.offset + w);
     } catch (e) {
-      return this.fail(t, "io_error", `cannot write ${t.part}: ${(e as Error).message}`);
+      if (e instanceof RangeError || e instanceof TypeError) throw e;
+      return this.fail(t, "io_error", `cannot write the partial file: ${(e as Error).message}`);
     }
     t.hasher!.update(it.data);
     t.next += it.data.length;
@@ -157,17 +255,20 @@ export class Receiver {
     const got = new Uint8Array(t.hasher!.digest());
     t.hasher = null;
     if (!sameBytes(got, t.sha256)) return this.fail(t, "hash_mismatch", `the bytes received do not match the SHA-256 the peer offered (got ${hex(got)}); the partial file was deleted`);
-    this.#close(t);
     let path: string;
     try {
-      path = placeFile(t.part, this.#ctx.downloads, t.rel);
+      this.#fd(t); // an empty file has no chunk: its partial is made here
+      this.#ctx.partials.release(t.partial!);
+      path = placeFile(this.#ctx.partials.path(t.partial!), this.#ctx.downloads, t.rel);
     } catch (e) {
-      return this.fail(t, "io_error", `cannot name the received file: ${(e as Error).message}`);
+      if (e instanceof RangeError || e instanceof TypeError) throw e;
+      return this.fail(t, "io_error", `cannot place the received file in ${this.#ctx.downloads}: ${(e as Error).message}`);
     }
     this.#ctx.send(sf, { kind: "file_received", id: t.wireId, sha256: t.sha256 });
     this.completed.set(t.key, path);
+    if (this.completed.size > MAX_COMPLETED) this.completed.delete(this.completed.keys().next().value!);
     const now = this.#ctx.now();
-    this.end(t, "done", { sha256: hex(t.sha256), path, elapsedMs: t.meter ? now - t.meter.startedAt : 0, rate: t.meter?.average(t.size, now) ?? 0 }, false);
+    this.end(t, "done", { sha256: hex(t.sha256), path, elapsedMs: t.meter ? now - t.meter.startedAt : 0, rate: t.meter?.average(t.size, now) ?? 0 }, true);
   }
 
   onCancel(sf: SessionFiles, it: Wire<"file_cancel">): void {
@@ -179,16 +280,12 @@ export class Receiver {
   }
 
   /**
-   * PROTOCOL §11.7: our partial is not a prefix of the sender's file. Empty it (its
-   * existence still says the person accepted) and wait for the new offer, which starts at 0.
+   * PROTOCOL §11.7: our partial is not a prefix of the sender's file. Delete it (the
+   * transfer stays accepted) and wait for the new offer, which starts at 0.
    */
   #restart(t: Incoming): void {
-    this.#close(t);
-    try {
-      truncateSync(t.part, 0);
-    } catch {
-      /* gone already: the new offer starts at 0 anyway */
-    }
+    if (t.partial !== null) this.#ctx.partials.remove(t.partial);
+    t.partial = null;
     t.sf!.in.delete(t.wireId);
     rememberEnded(t.sf!.endedIn, t.wireId);
     t.sf = null;
@@ -212,35 +309,39 @@ export class Receiver {
     this.#ctx.report(sf, `the peer sent a malformed file item (${reason}); refused`);
   }
 
-  /** /reject (an offer) or /cancel (a transfer under way): REJECT declined, partial deleted. */
+  /** /reject (an offer) or /cancel (a transfer under way, or a paused partial): REJECT declined, partial deleted. */
   refuse(t: Incoming, phase: "rejected" | "cancelled"): void {
     if (t.sf !== null) this.#ctx.send(t.sf, { kind: "file_reject", id: t.wireId, code: FileCode.declined, reason: phase === "rejected" ? "declined" : "cancelled by the receiver" });
     this.end(t, phase, { code: "declined", reason: phase === "rejected" ? "declined here" : "cancelled here" }, true);
   }
 
-  /** Step 5: keep the partial; the next offer of the same key resumes. */
+  /** Step 5: keep the partials of accepted transfers (the next offer of the same key resumes); drop the rest. */
   sessionLost(sf: SessionFiles): void {
-    for (const t of sf.in.values()) {
-      this.#close(t);
+    const list = [...sf.in.values()];
+    sf.in.clear();
+    for (const t of list) {
+      if (t.partial !== null) this.#ctx.partials.release(t.partial);
       t.sf = null;
       t.hasher = null;
-      if (t.state === "hashing" || t.state === "receiving") {
+      // What --accept-files took without a byte costs the sender nothing to offer again, so it is not kept;
+      // what the person accepted is (the next offer of it goes on without asking).
+      if (!t.accepted || (t.partial === null && this.#ctx.autoAccept)) {
+        const reason = t.accepted ? "the peer left before sending any of it; it is offered again when the peer is back" : "the peer left before the offer was answered";
+        this.end(t, "cancelled", { code: "declined", reason }, false);
+      } else if (t.state === "hashing" || t.state === "receiving") {
         t.state = "paused";
         this.#ctx.emit(t, "paused");
       }
     }
-    sf.in.clear();
   }
 
   end(t: Incoming, phase: TransferPhase, extra: Partial<TransferEvent>, deletePartial: boolean): void {
     if (t.state === "ended") return;
-    this.#close(t);
-    if (deletePartial) {
-      try {
-        unlinkSync(t.part);
-      } catch {
-        /* never created, or already gone */
-      }
+    this.#setWaiting(t, false);
+    this.#restored.delete(t);
+    if (t.partial !== null) {
+      if (deletePartial) this.#ctx.partials.remove(t.partial);
+      else this.#ctx.partials.release(t.partial);
     }
     if (t.sf !== null) {
       t.sf.in.delete(t.wireId);
@@ -253,36 +354,15 @@ export class Receiver {
     this.#ctx.emit(t, phase, extra);
   }
 
-  #close(t: Incoming): void {
-    if (t.fd === null) return;
-    try {
-      closeSync(t.fd);
-    } catch {
-      /* already closed */
-    }
-    t.fd = null;
+  /** Close every partial's descriptor (partials stay for a resume). */
+  close(): void {
+    this.#ctx.partials.close();
   }
 }
 
-/** The size of a partial file, or null when there is none. */
-function sizeOf(path: string): number | null {
-  try {
-    return statSync(path).size;
-  } catch {
-    return null;
-  }
-}
-
-/** Free bytes where the download folder is (or would be); Infinity when it cannot be told. */
-function freeSpace(dir: string): number {
-  for (let d = dir; ; ) {
-    try {
-      const s = statfsSync(d);
-      return Number(s.bavail) * Number(s.bsize);
-    } catch {
-      const up = d.replace(/[/\\][^/\\]*$/, "");
-      if (up === d || up === "") return Infinity;
-      d = up;
-    }
-  }
+/** A duration for a person: "7 days", "3 hours", "20 seconds". */
+function span(ms: number): string {
+  const [n, unit] = ms >= 86_400_000 ? [ms / 86_400_000, "day"] : ms >= 3_600_000 ? [ms / 3_600_000, "hour"] : [Math.max(1, ms / 1000), "second"];
+  const r = Math.round(n);
+  return `${r} ${unit}${r === 1 ? "" : "s"}`;
 }

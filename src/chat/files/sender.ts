@@ -4,10 +4,10 @@
  *   1. add(): hash the file (one file at a time, 1 MiB pieces), then offer it on the
  *      peer's session, at most MAX_OPEN_TRANSFERS open per session (the rest wait);
  *   2. FILE_ACCEPT: check offset ≤ size and the prefix hash against our own first
- *      `offset` bytes (§11.7), keep that hasher running, open the file;
- *   3. pump(): read 60 KiB at a time straight into the item's buffer, hash it, queue it,
+ *      `offset` bytes (§11.7), keep that hasher running;
+ *   3. pump(): open the file, read 60 KiB at a time straight into the item's buffer, hash it, queue it,
  *      round robin over the session's transfers, only while session.bufferedAmount is
- *      under HIGH_WATER (§11.8); go on at the next drain (or the next turn of the loop);
+ *      under HIGH_WATER (§11.8); close the files; go on at the next drain (or the next turn);
  *   4. every byte sent: compare the running hash with the offered one, then FILE_DONE;
  *   5. FILE_RECEIVED with our hash: delivered. A lost session pauses every transfer on it;
  *      the next session with the peer offers them again and they resume.
@@ -102,11 +102,6 @@ export class Sender {
         if (!alive()) return;
         if (read !== it.offset) return this.fault(t, "changed", "the file got shorter while it was being sent");
         if (!sameBytes(peekDigest(hasher), prefix)) return this.#resumeMismatch(sf, t);
-        try {
-          t.fd = openSync(t.path, "r");
-        } catch (e) {
-          return this.fault(t, "io_error", `cannot read ${t.path}: ${(e as Error).message}`);
-        }
         t.hasher = hasher;
         t.offset = it.offset;
         t.state = "sending";
@@ -167,6 +162,8 @@ export class Sender {
         again = sent = true;
       }
     }
+    // A file is open only while its chunks are read (no descriptor per waiting transfer).
+    for (const t of sf.out.values()) this.#close(t);
     // The queued chunks are sealed in a microtask; when the socket takes them all there is
     // no drain event, so look again on the next turn of the loop.
     if (sent && !sf.pumpScheduled) {
@@ -184,7 +181,8 @@ export class Sender {
       const buf = new Uint8Array(CHUNK_HEADER_LEN + n);
       let got: number;
       try {
-        got = readSync(t.fd!, buf, CHUNK_HEADER_LEN, n, t.offset);
+        t.fd ??= openSync(t.path, "r");
+        got = readSync(t.fd, buf, CHUNK_HEADER_LEN, n, t.offset);
       } catch (e) {
         return this.fault(t, "io_error", `cannot read ${t.path}: ${(e as Error).message}`);
       }
@@ -224,7 +222,8 @@ export class Sender {
   /** PROTOCOL §11.4: no answer in time: the peer cannot receive files; nothing more is offered to it. */
   unsupported(sf: SessionFiles): void {
     for (const t of [...this.all]) {
-      if (t.pid === sf.pid && (t.sf === sf || t.state === "queued")) this.end(t, "unsupported", { reason: "the peer cannot receive files" });
+      // Those still being hashed too: they would wait for this peer forever.
+      if (t.pid === sf.pid && (t.sf === sf || t.state === "queued" || t.state === "hashing")) this.end(t, "unsupported", { reason: "the peer cannot receive files" });
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The state the file transfer keeps (PROTOCOL §11.4), shared by the sender side
- * (transfer-send.ts), the receiver side (transfer-recv.ts) and the manager that routes
- * items to them (transfer.ts).
+ * (sender.ts), the receiver side (receiver.ts) and the manager that routes items to
+ * them (transfers.ts).
  *
  *   Outgoing   one file offered to one peer; lives across sessions until delivered or ended.
  *   Incoming   one file offered by one peer; lives across sessions (paused) until done or ended.
@@ -12,6 +12,7 @@ import type { FileItem } from "../../protocol/files.ts";
 import type { Item } from "../../protocol/items.ts";
 import type { TransferEvent, TransferPhase } from "../events.ts";
 import type { Meter } from "./meter.ts";
+import type { PartialEntry, Partials } from "./partials.ts";
 
 /** How the file transfer of one chat behaves. */
 export interface FileOptions {
@@ -19,8 +20,18 @@ export interface FileOptions {
   downloads: string;
   /** Accept every offer without asking (--accept-files). */
   autoAccept: boolean;
-  /** PROTOCOL §11.4: no file item from the peer this long after an offer → it cannot receive files. */
+  /** Where partial files wait (a private 0700 folder; default: ".sotto-partials" in `downloads`). */
+  partials?: string;
+  /** PROTOCOL §11.4: no file item from the peer this long after an offer → a PING asks whether it reads them. */
   answerTimeoutMs?: number;
+  /** Free bytes where `dir` is (a test seam; default: statfs). */
+  freeSpace?: (dir: string) => number;
+  /** Bytes kept free on disk beyond every accepted transfer (default 64 MiB). */
+  diskMarginBytes?: number;
+  /** A partial no sender came back for in this long is deleted (default 7 days). */
+  partialMaxAgeMs?: number;
+  /** The clock of the rate limits and meters (a test seam; default performance.now). */
+  now?: () => number;
   /** Largest file accepted, in bytes (default 1 TiB). */
   maxFileBytes?: number;
   /** PROTOCOL §11.8: queue chunks only while the session has fewer unsent bytes than this. */
@@ -32,6 +43,16 @@ export interface FileOptions {
 export const DEFAULT_CHUNK = 60 * 1024;
 export const DEFAULT_HIGH_WATER = 512 * 1024;
 export const DEFAULT_MAX_FILE = 2 ** 40;
+/** Bytes kept free beyond the sum of every accepted transfer. */
+export const DEFAULT_DISK_MARGIN = 64 * 1024 * 1024;
+/** Offers waiting for the person, per sender identity over all its sessions. */
+export const MAX_PENDING_PER_PEER = 64;
+/** Offers waiting for the person, over every peer. */
+export const MAX_PENDING_TOTAL = 1024;
+/** Offers a sender identity may make per second, on average, over all its sessions. */
+export const OFFERS_PER_SECOND = 200;
+/** Offers a sender identity may make at once (five seconds' worth). */
+export const OFFER_BURST = 1000;
 /** Ids we ended, remembered per session so that items still in flight for them are dropped quietly. */
 export const MAX_ENDED_IDS = 4096;
 /** Reports of items naming unknown ids, per session (the rest are dropped without a word). */
@@ -79,13 +100,13 @@ export interface Incoming {
   sha256: Uint8Array;
   /** PROTOCOL §11.7: the resume key (hex). */
   key: string;
-  part: string;
+  /** The partial file, once the first byte arrived (partials.ts). */
+  partial: PartialEntry | null;
   state: InState;
   /** The person (or --accept-files, or an earlier session) accepted it. */
   accepted: boolean;
   sf: SessionFiles | null;
   wireId: bigint;
-  fd: number | null;
   /** Next byte expected. */
   next: number;
   hasher: Bun.CryptoHasher | null;
@@ -109,8 +130,12 @@ export interface SessionFiles {
   /** The answer timeout passed without one: it does not. */
   unsupported: boolean;
   answerTimer: ReturnType<typeof setTimeout> | null;
+  /** PROTOCOL §11.4: the data of the PING sent when the answer timer ran out, until its PONG. */
+  probe: Uint8Array | null;
   pumpScheduled: boolean;
   reports: number;
+  /** Offers refused for the sender's rate in this session; past OFFER_BURST the session ends (busy). */
+  overRate: number;
 }
 
 /** What both sides need from the manager. */
@@ -121,6 +146,14 @@ export interface Ctx {
   readonly maxFileBytes: number;
   readonly downloads: string;
   readonly autoAccept: boolean;
+  readonly partials: Partials;
+  readonly diskMargin: number;
+  /** Free bytes where `dir` is. */
+  freeSpace(dir: string): number;
+  /** Is this sender identity a contact (offers from requests are refused)? */
+  isContact(pid: string): boolean;
+  /** Take one offer from this identity's rate; false when it is spent. */
+  takeOffer(pid: string): boolean;
   /** Send a file item on the session (dropped when it is no longer open). */
   send(sf: SessionFiles, item: FileItem | Item): void;
   /** Report one step of a transfer to the front ends. */

@@ -7,7 +7,8 @@
  *   2. onItem: file items (0xA0..0xA7) are decoded (a malformed one is a fault of its
  *      transfer, never of the connection) and routed to the Sender or the Receiver;
  *   3. onDrain (and a 500 ms safety tick): the Sender queues more chunks;
- *   4. onClose: every transfer on the session pauses, partials are kept;
+ *   4. onClose: every accepted transfer on the session pauses, partials are kept (in a
+ *      private folder, partials.ts); offers never answered are dropped with it;
  *   5. every step is a { type: "transfer" } event for the front ends.
  */
 import type { PeerSession } from "../../net/types.ts";
@@ -17,10 +18,16 @@ import { FileType, MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../../protoco
 import { decodeFileItem, encodeFileItem, isFileType, peekTransferId, type FileItem } from "../../protocol/files.ts";
 import type { Item } from "../../protocol/items.ts";
 import { ChatError, type ChatListener, type FileApi, type TransferEvent, type TransferInfo, type TransferPhase } from "../events.ts";
+import { TokenBucket } from "../../net/limits.ts";
+import { randomBytes } from "node:crypto";
+import { statfsSync } from "node:fs";
+import { join } from "node:path";
 import { collectFiles } from "./disk.ts";
+import { DEFAULT_PARTIAL_MAX_AGE_MS, Partials, PartialsError } from "./partials.ts";
 import { Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
-import { DEFAULT_CHUNK, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, type Ctx, type FileOptions, type SessionFiles, type Transfer } from "./state.ts";
+import { sameBytes } from "./state.ts";
+import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type Ctx, type FileOptions, type SessionFiles, type Transfer } from "./state.ts";
 
 export type { FileOptions } from "./state.ts";
 
@@ -33,7 +40,14 @@ export interface TransferHost {
   pidByName(name: string): string;
   /** Peers with an open session. */
   connectedPids(): string[];
+  /** Is this identity a contact? Offers from anyone else (requests) are refused. */
+  isContact(pid: string): boolean;
 }
+
+/** Sender identities whose offer rate is remembered (a forgotten one had refilled anyway). */
+const MAX_RATED_PEERS = 4096;
+/** How often paused partials are checked against their bounded age (more often when the age is shorter). */
+const SWEEP_EVERY_MS = 3_600_000;
 
 const TO_RECEIVER: ReadonlySet<number> = new Set([FileType.FILE_OFFER, FileType.FILE_CHUNK, FileType.FILE_DONE, FileType.FILE_CANCEL]);
 
@@ -50,8 +64,10 @@ export class FileTransfers implements FileApi {
   #nextWire = 1n;
   #quiet = false;
   readonly #tick: ReturnType<typeof setInterval>;
+  readonly #sweep: ReturnType<typeof setInterval>;
+  readonly #offerRates = new Map<string, TokenBucket>();
 
-  /** @throws RangeError when chunkBytes is outside 1..65,258. */
+  /** @throws RangeError when chunkBytes is outside 1..65,258; PartialsError when the partials folder is unsafe. */
   constructor(host: TransferHost, o: FileOptions) {
     this.#host = host;
     this.downloads = o.downloads;
@@ -60,6 +76,14 @@ export class FileTransfers implements FileApi {
     const most = MAX_CHUNK_DATA - ITEM_HEADER_LEN;
     if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > most) throw new RangeError(`"chunkBytes" expected 1..${most}, got ${chunkBytes}`);
     const self = this;
+    const now = o.now ?? (() => performance.now());
+    let partials: Partials;
+    try {
+      partials = new Partials(o.partials ?? join(o.downloads, ".sotto-partials"));
+    } catch (e) {
+      if (!(e instanceof PartialsError)) throw e;
+      throw Object.assign(new ChatError("state", e.message), { cause: e });
+    }
     this.#ctx = {
       chunkBytes,
       highWater: o.highWater ?? DEFAULT_HIGH_WATER,
@@ -67,6 +91,11 @@ export class FileTransfers implements FileApi {
       maxFileBytes: o.maxFileBytes ?? DEFAULT_MAX_FILE,
       downloads: o.downloads,
       autoAccept: o.autoAccept,
+      partials,
+      diskMargin: o.diskMarginBytes ?? DEFAULT_DISK_MARGIN,
+      freeSpace: o.freeSpace ?? freeSpace,
+      isContact: (pid) => host.isContact(pid),
+      takeOffer: (pid) => self.#takeOffer(pid, now()),
       send: (sf, item) => self.#send(sf, item),
       emit: (t, phase, extra) => self.#emit(t, phase, extra),
       report: (sf, message) => {
@@ -81,7 +110,7 @@ export class FileTransfers implements FileApi {
       forget: (t) => void self.#byLocal.delete(t.local),
       nextWireId: () => self.#nextWire++,
       armAnswerTimer: (sf) => self.#armAnswerTimer(sf),
-      now: () => performance.now(),
+      now,
     };
     this.#sender = new Sender(this.#ctx);
     this.#receiver = new Receiver(this.#ctx);
@@ -89,14 +118,29 @@ export class FileTransfers implements FileApi {
       for (const sf of this.#sessions.values()) this.#sender.pump(sf);
     }, 500);
     this.#tick.unref?.();
+    const maxAge = o.partialMaxAgeMs ?? DEFAULT_PARTIAL_MAX_AGE_MS;
+    this.#receiver.loadPartials(maxAge);
+    this.#sweep = setInterval(() => this.#receiver.sweep(maxAge), Math.max(1, Math.min(SWEEP_EVERY_MS, maxAge)));
+    this.#sweep.unref?.();
+  }
+
+  #takeOffer(pid: string, now: number): boolean {
+    let b = this.#offerRates.get(pid);
+    if (b === undefined) {
+      b = new TokenBucket(OFFER_BURST, OFFERS_PER_SECOND, now);
+      if (this.#offerRates.size >= MAX_RATED_PEERS) this.#offerRates.delete(this.#offerRates.keys().next().value!);
+    } else this.#offerRates.delete(pid);
+    this.#offerRates.set(pid, b);
+    return b.take(now);
   }
 
   #send(sf: SessionFiles, item: FileItem | Item): void {
     if (sf.s.state !== "open") return;
     try {
-      sf.s.send(item.kind === "ext" ? item : encodeFileItem(item as FileItem));
-    } catch {
-      /* the session closed under us: onClose pauses the transfer */
+      sf.s.send(item.kind === "ext" || item.kind === "ping" ? item : encodeFileItem(item as FileItem));
+    } catch (e) {
+      // The session closed under us (onClose pauses the transfer); an item that cannot fit is our bug.
+      if (e instanceof RangeError || e instanceof TypeError) throw e;
     }
   }
 
@@ -108,32 +152,47 @@ export class FileTransfers implements FileApi {
     this.#host.emit({ ...e, ...extra });
   }
 
+  /**
+   * PROTOCOL §11.4: when no file item came within the answer time, ask with a PING; the
+   * peer reads items in order and answers an offer before it reads a later PING, so a
+   * PONG with still no file item means it skipped the offer. A slow or stalled path
+   * delays the PONG as much as the answer, so it is never mistaken for a missing one.
+   */
   #armAnswerTimer(sf: SessionFiles): void {
-    if (sf.answerTimer !== null || sf.supported) return;
+    if (sf.answerTimer !== null || sf.probe !== null || sf.supported) return;
     sf.answerTimer = setTimeout(() => {
       sf.answerTimer = null;
-      if (sf.supported || !this.#sessions.has(sf.s)) return;
-      sf.unsupported = true;
-      this.#sender.unsupported(sf);
+      if (sf.supported || !this.#sessions.has(sf.s) || sf.s.state !== "open") return;
+      sf.probe = new Uint8Array(randomBytes(8));
+      this.#send(sf, { kind: "ping", data: sf.probe });
     }, this.#ctx.answerTimeoutMs);
     sf.answerTimer.unref?.();
   }
 
+  #onPong(sf: SessionFiles, data: Uint8Array): void {
+    if (sf.probe === null || sf.supported || !sameBytes(sf.probe, data)) return;
+    sf.probe = null;
+    sf.unsupported = true;
+    this.#sender.unsupported(sf);
+  }
+
   /** Step 1. */
   onReady(s: PeerSession, pid: string): void {
-    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, pumpScheduled: false, reports: 0 };
+    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, probe: null, pumpScheduled: false, reports: 0, overRate: 0 };
     this.#sessions.set(s, sf);
     this.#byPid.set(pid, sf);
     this.#sender.offerQueued(pid);
   }
 
-  /** Step 2. Items of other extensions are left alone. */
+  /** Step 2. Items of other extensions are left alone; a PONG may answer our probe (§11.4). */
   onItem(s: PeerSession, item: Item): void {
-    if (item.kind !== "ext" || !isFileType(item.type)) return;
     const sf = this.#sessions.get(s);
     if (sf === undefined) return;
+    if (item.kind === "pong") return this.#onPong(sf, item.data);
+    if (item.kind !== "ext" || !isFileType(item.type)) return;
     if (!sf.supported) {
       sf.supported = true;
+      sf.probe = null;
       if (sf.answerTimer !== null) clearTimeout(sf.answerTimer);
       sf.answerTimer = null;
     }
@@ -193,13 +252,18 @@ export class FileTransfers implements FileApi {
   close(): void {
     this.#quiet = true;
     clearInterval(this.#tick);
+    clearInterval(this.#sweep);
     for (const s of [...this.#sessions.keys()]) this.onClose(s);
+    this.#receiver.close();
   }
 
   send(paths: string[], to?: string): number {
     const files = collectFiles(paths);
     let pids = to !== undefined ? [this.#host.pidByName(to)] : this.#host.connectedPids();
-    if (pids.length === 0) throw new ChatError("not_connected", "No peer is connected, so there is no one to send files to; /connect host:port dials one.");
+    // Files go to contacts only: a request (an unknown key that dialled us) learns nothing of them.
+    if (to !== undefined && !this.#host.isContact(pids[0]!)) throw new ChatError("unknown_peer", `${this.#host.nameOf(pids[0]!)} is not one of your contacts, so no file was offered`);
+    pids = pids.filter((pid) => this.#host.isContact(pid));
+    if (pids.length === 0) throw new ChatError("not_connected", "No contact is connected, so there is no one to send files to; /connect host:port dials one.");
     pids = pids.filter((pid) => this.#byPid.get(pid)?.unsupported !== true);
     if (pids.length === 0) throw new ChatError("files_unsupported", `${to === undefined ? "no connected peer" : this.#host.nameOf(this.#host.pidByName(to))} can receive files (the peer cannot receive files: it did not answer an offer)`);
     for (const f of files) {
@@ -220,14 +284,30 @@ export class FileTransfers implements FileApi {
     return [t];
   }
 
+  /** Without an id: the one waiting offer; "all": every one; several waiting and no id → ChatError bad_command. */
+  #answerable(id: string | undefined, verb: string): Transfer[] {
+    const waiting = (t: Transfer) => t.dir === "receive" && t.state === "offered" && !t.accepted;
+    if (id?.toLowerCase() === "all") return this.#waiting();
+    return this.#pick(
+      id,
+      () => {
+        const all = this.#waiting();
+        if (all.length <= 1) return all;
+        throw new ChatError("bad_command", `${all.length} offers are waiting; /${verb} ID ${verb}s one (/transfers lists their ids), /${verb} all ${verb}s every one`);
+      },
+      "offer waiting for an answer",
+      waiting,
+    );
+  }
+
   accept(id?: string): number {
-    const list = this.#pick(id, () => this.#waiting(), "offer waiting for an answer", (t) => t.dir === "receive" && t.state === "offered" && !t.accepted);
+    const list = this.#answerable(id, "accept");
     for (const t of list) if (t.dir === "receive") this.#receiver.accept(t);
     return list.length;
   }
 
   reject(id?: string): number {
-    const list = this.#pick(id, () => this.#waiting(), "offer waiting for an answer", (t) => t.dir === "receive" && t.state === "offered" && !t.accepted);
+    const list = this.#answerable(id, "reject");
     for (const t of list) if (t.dir === "receive") this.#receiver.refuse(t, "rejected");
     return list.length;
   }
@@ -253,12 +333,27 @@ export class FileTransfers implements FileApi {
     }));
   }
 
+  /** Is `name` a peer the host knows? */
   isPeer(name: string): boolean {
     try {
       this.#host.pidByName(name);
       return true;
     } catch {
       return false;
+    }
+  }
+}
+
+/** Free bytes where the folder is (or would be); Infinity when it cannot be told. */
+function freeSpace(dir: string): number {
+  for (let d = dir; ; ) {
+    try {
+      const s = statfsSync(d);
+      return Number(s.bavail) * Number(s.bsize);
+    } catch {
+      const up = d.replace(/[/\\][^/\\]*$/, "");
+      if (up === d || up === "") return Infinity;
+      d = up;
     }
   }
 }

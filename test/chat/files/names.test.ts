@@ -3,10 +3,10 @@
  * can only go down from the download folder; placeFile never replaces a file.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MAX_COMPONENT_BYTES, MAX_DEPTH, partialPath, placeFile, safeComponent, safeRelativePath } from "../../../src/chat/files/names.ts";
+import { MAX_COMPONENT_BYTES, MAX_DEPTH, placeFile, safeComponent, safeRelativePath } from "../../../src/chat/files/names.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -18,6 +18,8 @@ function dir(): string {
   return d;
 }
 const bytes = (s: string) => new TextEncoder().encode(s).length;
+/** A verified file waiting to be placed (it lives outside the download folder, as partials do). */
+const partialPath = (_d: string, name: string) => join(dir(), `${name}.part`);
 
 describe("safeRelativePath", () => {
   const cases: [string, string | null][] = [
@@ -105,7 +107,30 @@ describe("placeFile", () => {
     writeFileSync(part, "x");
     expect(placeFile(part, d, "sub/x.txt")).toBe(join(d, "x.txt"));
   });
-  test("the partial is a hidden file named after the key", () => {
-    expect(partialPath("/d", "ab".repeat(32))).toBe(`/d/.sotto-${"ab".repeat(16)}.part`);
+  test("across filesystems (no hard link) the file is copied exclusively, never through a planted link", () => {
+    const other = "/dev/shm";
+    // Skipped when /dev/shm is missing or on the same device as the temp folder: there is no cross-device case to test.
+    if (!existsSync(other) || statSync(other).dev === statSync(tmpdir()).dev) return;
+    const src = mkdtempSync(join(other, "sotto-names-"));
+    dirs.push(src);
+    const d = dir();
+    const elsewhere = join(dir(), "target.txt");
+    writeFileSync(elsewhere, "keep");
+    symlinkSync(elsewhere, join(d, "a.txt"));
+    const part = join(src, "p.part");
+    writeFileSync(part, "copied");
+    expect(placeFile(part, d, "a.txt")).toBe(join(d, "a (1).txt"));
+    expect(readFileSync(join(d, "a (1).txt"), "utf8")).toBe("copied");
+    expect(readFileSync(elsewhere, "utf8")).toBe("keep");
+    expect(existsSync(part)).toBe(false);
+  });
+  test("a folder of the name that is a link is not followed: the file lands at the top under its bare name", () => {
+    const d = dir();
+    const elsewhere = dir();
+    symlinkSync(elsewhere, join(d, "sub"));
+    const part = partialPath(d, "c".repeat(32));
+    writeFileSync(part, "x");
+    expect(placeFile(part, d, "sub/x.txt")).toBe(join(d, "x.txt"));
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 });

@@ -68,7 +68,9 @@ describe("hostile names", () => {
       expect(readFileSync(done.path!, "utf8")).toBe(`content of ${name.slice(0, 20)}`);
     }
     // Nothing was written next to the download folder.
-    expect(readdirSync(dirname(downloads)).filter((n) => n !== "downloads" && n !== "state.db" && !n.startsWith("state.db-") && n !== "identity" && n !== "known_peers")).toEqual([]);
+    expect(readdirSync(dirname(downloads)).filter((n) => n !== "downloads" && n !== "state.db" && !n.startsWith("state.db-") && n !== "identity" && n !== "known_peers" && n !== "partials")).toEqual([]);
+    // The private partials folder holds no file once every transfer is placed, only the index.
+    expect(readdirSync(join(dirname(downloads), "partials")).filter((n) => n !== "index.json")).toEqual([]);
   });
 
   test("a 10,000-character name is refused before anything is written; an empty one too", async () => {
@@ -120,7 +122,7 @@ describe("a peer lying about size or hash is caught", () => {
     const f = await waitPhase(bob.events, "failed");
     expect(f.code).toBe("hash_mismatch");
     expect(f.reason).toContain("deleted");
-    expect(readdirSync(downloads)).toEqual([]);
+    expect(existsSync(downloads) ? readdirSync(downloads) : []).toEqual([]);
   });
 
   test("a large lie is caught after the bytes are streamed (2 MiB, wrong hash)", async () => {
@@ -131,7 +133,7 @@ describe("a peer lying about size or hash is caught", () => {
     for (let off = 0; off < data.length; off += 60_000) m.send({ kind: "file_chunk", id: 5n, offset: off, data: data.subarray(off, off + 60_000) });
     m.send({ kind: "file_done", id: 5n });
     expect((await m.answer("file_reject", 5n)).code).toBe(FileCode.hash_mismatch);
-    expect(readdirSync(downloads)).toEqual([]);
+    expect(existsSync(downloads) ? readdirSync(downloads) : []).toEqual([]);
   });
 });
 
@@ -294,3 +296,36 @@ describe("a lying receiver", () => {
   });
 });
 
+
+describe("a shared download folder with links planted in it (--accept-files)", () => {
+  test("no byte lands outside: not through the predictable .part name, not through a symlinked sub-folder", async () => {
+    const { symlinkSync, statSync, utimesSync, writeFileSync, mkdirSync } = await import("node:fs");
+    const { fileKey } = await import("../../../src/chat/files/disk.ts");
+    const home = fx.dir();
+    const shared = fx.dir("sotto-shared-");
+    const outside = fx.dir("sotto-outside-");
+    const victim = join(outside, "victim.txt");
+    writeFileSync(victim, "precious");
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(victim, old, old);
+    const before = statSync(victim).mtimeMs;
+    const bob = await fx.node("bob", { home, files: { downloads: shared, autoAccept: true } });
+    const mhome = fx.dir();
+    const m = await fx.mallory(bob.port, mhome);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    const data = new Uint8Array(60_000).map((_, i) => i & 0xff);
+    const { loadOrCreateIdentity } = await import("../../../src/chat/trust/identity.ts");
+    const mallorysKey = Buffer.from(loadOrCreateIdentity(mhome).publicKey).toString("hex");
+    mkdirSync(shared, { recursive: true });
+    symlinkSync(victim, join(shared, `.sotto-${fileKey(mallorysKey, data.length, hash(data), "x.bin").slice(0, 32)}.part`));
+    symlinkSync(outside, join(shared, "docs"));
+    await push(m, 1n, "x.bin", data);
+    await push(m, 2n, "docs/victim.txt", data);
+    await push(m, 3n, "docs/new.txt", data);
+    for (const id of [1n, 2n, 3n]) await m.answer("file_received", id);
+    expect(readFileSync(victim, "utf8")).toBe("precious");
+    expect(statSync(victim).mtimeMs).toBe(before);
+    expect(readdirSync(outside)).toEqual(["victim.txt"]);
+    for (const e of transfers(bob.events, "done")) expect(dirname(e.path!)).toBe(shared);
+  });
+});

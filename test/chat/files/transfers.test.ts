@@ -50,13 +50,17 @@ describe("sending files", () => {
 
     const out: ChatEvent[] = [];
     await runCommand(`/send ${join(src, "one.txt")} "${join(src, "two words.bin")}" ${join(src, "album")}`, alice.n, (e) => out.push(e));
-    expect(of(out, "notice")[0]!.message).toContain("5 files");
+    expect(of(out, "offering")[0]).toEqual({ type: "offering", files: 5 });
     await until("5 offers", () => transfers(bob.events, "offered").length === 5);
     expect(transfers(bob.events, "offered").map((e) => e.name).sort()).toEqual(Object.keys(want).sort());
     await until("5 answers (PENDING) back at the sender", () => transfers(alice.events, "waiting").length === 5);
     expect(bob.n.files!.list().every((t) => t.state === "offered")).toBe(true);
 
+    // A bare /accept with five waiting asks for an id and accepts none; "/accept all" takes them all.
     await runCommand("/accept", bob.n, (e) => out.push(e));
+    expect(of(out, "error").at(-1)!.message).toContain("5 offers are waiting");
+    expect(bob.n.files!.list().every((t) => t.state === "offered")).toBe(true);
+    await runCommand("/accept all", bob.n, (e) => out.push(e));
     await until("5 done on both sides", () => transfers(bob.events, "done").length === 5 && transfers(alice.events, "done").length === 5);
     for (const [name, sha] of Object.entries(want)) {
       const path = join(downloads, name);
@@ -78,7 +82,7 @@ describe("sending files", () => {
     writeFileSync(f, "no thanks");
     const out: ChatEvent[] = [];
     await runCommand(`/send bob ${f}`, alice.n, (e) => out.push(e));
-    expect(of(out, "notice")[0]!.message).toContain("to bob");
+    expect(of(out, "offering")[0]).toEqual({ type: "offering", files: 1, peer: "bob" });
     const offer = await waitPhase(bob.events, "offered");
     await runCommand(`/reject ${offer.id}`, bob.n, (e) => out.push(e));
     const r = await waitPhase(alice.events, "rejected");
@@ -173,8 +177,10 @@ describe("resume", () => {
     alice.n.files!.send([f]);
     await until("some bytes", () => (bob.n.files!.list()[0]?.bytes ?? 0) > 8 * MiB);
     await bob.n.close();
-    const part = readdirSync(downloads).find((n) => n.endsWith(".part"))!;
-    expect(part).toMatch(/^\.sotto-[0-9a-f]{32}\.part$/);
+    // The partial waits in the private folder of the home, under a random name, not in downloads.
+    expect(existsSync(downloads) ? readdirSync(downloads) : []).toEqual([]);
+    const part = readdirSync(join(bobHome, "partials")).find((n) => n.endsWith(".part"))!;
+    expect(part).toMatch(/^[0-9a-f]{32}\.part$/);
     const bob2 = await fx.node("bob", { home: bobHome, port: bob.port, files: { downloads, autoAccept: false } });
     const acc = await waitPhase(bob2.events, "accepted", undefined, 15_000);
     expect(acc.offset).toBeGreaterThan(8 * MiB);
@@ -211,7 +217,7 @@ describe("resume", () => {
     alice.n.files!.send([f]);
     await until("some bytes", () => (bob.n.files!.list()[0]?.bytes ?? 0) > 4 * MiB);
     await bob.n.close();
-    const part = join(downloads, readdirSync(downloads).find((n) => n.endsWith(".part"))!);
+    const part = join(bobHome, "partials", readdirSync(join(bobHome, "partials")).find((n) => n.endsWith(".part"))!);
     const fd = openSync(part, "r+");
     writeSync(fd, new Uint8Array(64).fill(0xee), 0, 64, 1000);
     closeSync(fd);

@@ -1,0 +1,188 @@
+/**
+ * Conversation history, in its own table of `$SOTTO_HOME/state.db` with its own
+ * bun:sqlite connection (the file is WAL, so this and the delivery store share it):
+ *
+ *   history   one row per line shown or sent: the contact's identity key (hex), the name
+ *             it had then, who wrote it (in: the contact, out: us), the text, the time
+ *             (ms since 1970, our clock), and whether it was private.
+ *
+ * A line sent to several contacts is one row per contact: each conversation is whole on
+ * its own. Bounded: at most MAX_PER_CONTACT rows per contact (the oldest go first).
+ * `--no-history` opens nothing; `/clear NAME` deletes one contact's rows.
+ */
+import { Database } from "bun:sqlite";
+import { chmodSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { STATE_FILE } from "./store.ts";
+import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from "../events.ts";
+
+/** Rows kept per contact; older ones are deleted as new ones arrive. */
+export const MAX_PER_CONTACT = 10_000;
+/** How often add() trims (see add). */
+const TRIM_EVERY = 64;
+/** Lines per contact shown when the chat starts. */
+export const SHOWN_AT_START = 5;
+/** Most lines one /history shows. */
+export const MAX_PAGE = 500;
+/** Owner read/write only: state.db holds what was said. */
+const PRIVATE_FILE = 0o600;
+
+/** One kept line. */
+export interface HistoryLine {
+  /** The contact (hex identity key). */
+  pid: string;
+  /** The contact's name when the line was kept. */
+  peer: string;
+  /** "in": the contact wrote it; "out": we did. */
+  dir: "in" | "out";
+  text: string;
+  time: number;
+  private: boolean;
+  /** out: our TEXT id (PROTOCOL §6.3), so a private line re-sent after a restart keeps its PRIVATE mark (§6.5). */
+  id?: bigint;
+}
+
+type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number };
+const toLine = (r: Row): HistoryLine => ({ pid: r.pid, peer: r.peer, dir: r.dir === "out" ? "out" : "in", text: r.text, time: r.time, private: r.private === 1 });
+
+/** The history table. */
+export class History {
+  readonly path: string;
+  readonly #db: Database;
+  readonly #q;
+
+  readonly #max: number;
+  #adds = 0;
+
+  /** Open (or create) the table in `home`/state.db, keeping `maxPerContact` rows per contact. @throws Error with the path when the file is unusable. */
+  constructor(home: string, maxPerContact = MAX_PER_CONTACT) {
+    this.#max = maxPerContact;
+    this.path = join(home, STATE_FILE);
+    try {
+      this.#db = new Database(this.path, { create: true, strict: true });
+      // secure_delete: /clear overwrites the deleted lines instead of leaving them in free pages.
+      this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA secure_delete = ON;");
+      this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
+        n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
+        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT);
+        CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
+      for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
+    } catch (e) {
+      throw new Error(`${this.path}: cannot open the conversation history (${(e as Error).message})`, { cause: e });
+    }
+    const db = this.#db;
+    this.#q = {
+      add: db.query("INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      privateOut: db.query<{ pid: string; mid: string }, [number]>("SELECT pid, mid FROM history WHERE dir = 'out' AND private = 1 AND mid IS NOT NULL ORDER BY n DESC LIMIT ?"),
+      trim: db.query("DELETE FROM history WHERE pid = ?1 AND n <= (SELECT n FROM history WHERE pid = ?1 ORDER BY n DESC LIMIT 1 OFFSET ?2)"),
+      last: db.query<Row, [string, number]>("SELECT * FROM (SELECT * FROM history WHERE pid = ? ORDER BY n DESC LIMIT ?) ORDER BY n"),
+      lastAll: db.query<Row, [number]>("SELECT * FROM (SELECT * FROM history ORDER BY n DESC LIMIT ?) ORDER BY n"),
+      contacts: db.query<{ pid: string }, []>("SELECT pid FROM history GROUP BY pid ORDER BY MAX(n)"),
+      pidByName: db.query<{ pid: string }, [string]>("SELECT pid FROM history WHERE peer = ? COLLATE NOCASE ORDER BY n DESC LIMIT 1"),
+      clear: db.query("DELETE FROM history WHERE pid = ?"),
+      names: db.query<{ peer: string }, []>("SELECT peer FROM history h WHERE n = (SELECT MAX(n) FROM history WHERE pid = h.pid)"),
+    };
+  }
+
+  /**
+   * Keep one line. Every TRIM_EVERY lines the contact's oldest beyond the bound are
+   * dropped (the trim walks the bound's worth of index, so it is not done on every line):
+   * a contact has at most maxPerContact + TRIM_EVERY rows.
+   */
+  add(l: HistoryLine): void {
+    this.#q.add.run(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString());
+    if (++this.#adds % TRIM_EVERY === 0) this.trim(l.pid);
+  }
+
+  /** Drop the contact's oldest rows beyond maxPerContact. */
+  trim(pid: string): void {
+    this.#q.trim.run(pid, this.#max);
+  }
+
+  /** The last `n` lines with one contact, or over all contacts (a line sent to several appears once per contact), oldest first. */
+  last(n: number, pid?: string): HistoryLine[] {
+    const k = Math.max(0, Math.min(MAX_PAGE, Math.floor(n)));
+    return (pid === undefined ? this.#q.lastAll.all(k) : this.#q.last.all(pid, k)).map(toLine);
+  }
+
+  /** Contacts with history, the most recently active last. */
+  contacts(): string[] {
+    return this.#q.contacts.all().map((r) => r.pid);
+  }
+
+  /** The contact last seen under `name` (case-insensitive), if any. */
+  pidByName(name: string): string | undefined {
+    return this.#q.pidByName.get(name)?.pid;
+  }
+
+  /** Our latest private lines' TEXT ids per contact (at most `limit`), for the PRIVATE marks of re-sends after a restart. */
+  privateOut(limit: number): Map<string, Set<bigint>> {
+    const out = new Map<string, Set<bigint>>();
+    for (const r of this.#q.privateOut.all(limit)) out.set(r.pid, (out.get(r.pid) ?? new Set()).add(BigInt(r.mid)));
+    return out;
+  }
+
+  /** Each contact's latest name. */
+  names(): string[] {
+    return this.#q.names.all().map((r) => r.peer);
+  }
+
+  /** Forget every line with one contact; returns how many were deleted. */
+  clear(pid: string): number {
+    return this.#q.clear.run(pid).changes;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+/** Lines one /history shows when no count is given. */
+export const DEFAULT_PAGE = 20;
+
+/** What a contact's lines look like in events: the key's fingerprint instead of the raw pid. */
+function entry(l: HistoryLine, fingerprintOf: (pid: string) => string): HistoryEntry {
+  return { peer: l.peer, fingerprint: fingerprintOf(l.pid), from: l.dir, text: l.text, time: l.time, private: l.private };
+}
+
+/** Lines over several contacts, with the copies of one line sent to several of them merged. */
+function merged(lines: HistoryLine[], fingerprintOf: (pid: string) => string): HistoryEntry[] {
+  const out: HistoryEntry[] = [];
+  let prev: HistoryLine | null = null;
+  for (const l of lines) {
+    if (prev !== null && l.dir === "out" && prev.dir === "out" && l.text === prev.text && l.time === prev.time && !l.private) continue;
+    out.push(entry(l, fingerprintOf));
+    prev = l;
+  }
+  return out;
+}
+
+/**
+ * The HistoryApi over `h`: `resolve` turns a name into a contact (connected, or known
+ * from the outbox), else undefined; `emit` receives the "history" events.
+ */
+export function historyApi(h: History, o: { resolve: (name: string) => string | undefined; fingerprintOf: (pid: string) => string; emit: ChatListener }): HistoryApi {
+  const pidOf = (name: string): string => {
+    const pid = o.resolve(name) ?? h.pidByName(name);
+    if (pid === undefined) throw new ChatError("unknown_peer", `there is no conversation with ${JSON.stringify(name.slice(0, 64))}; /peers lists who is connected`);
+    return pid;
+  };
+  return {
+    show(name, n) {
+      const pid = name === undefined ? undefined : pidOf(name);
+      const lines = h.last(n ?? DEFAULT_PAGE, pid);
+      o.emit({ type: "history", ...(name !== undefined ? { peer: name } : {}), lines: pid === undefined ? merged(lines, o.fingerprintOf) : lines.map((l) => entry(l, o.fingerprintOf)), start: false });
+    },
+    clear(name) {
+      const n = h.clear(pidOf(name));
+      o.emit({ type: "history_cleared", peer: name, count: n });
+      return n;
+    },
+    names: () => h.names(),
+    atStart() {
+      const lines = h.contacts().flatMap((pid) => h.last(SHOWN_AT_START, pid));
+      lines.sort((a, b) => a.time - b.time);
+      if (lines.length > 0) o.emit({ type: "history", lines: merged(lines, o.fingerprintOf), start: true });
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/** Conversation history: kept in state.db (0600), bounded, shown after a restart, cleared per contact, off with --no-history. */
+import { Database } from "bun:sqlite";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "bun:test";
+import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
+import type { ChatEvent } from "../../../src/chat/events.ts";
+import { ChatNode } from "../../../src/chat/node.ts";
+import { Group } from "../../../src/protocol/constants.ts";
+import { runCommand } from "../../../src/ui/commands.ts";
+import { removeHomes, tempHome } from "../../support/home.ts";
+import { until } from "../../support/wait.ts";
+
+const nodes: ChatNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close().catch(() => {})));
+  removeHomes();
+});
+
+async function node(name: string, home: string, o: { connect?: string[]; port?: number; history?: boolean } = {}) {
+  const events: ChatEvent[] = [];
+  const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: o.port ?? 0 }, connect: o.connect ?? [], history: o.history ?? true }, (e) => events.push(e));
+  nodes.push(n);
+  const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+  return { n, events, port };
+}
+const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
+
+describe("History (the table)", () => {
+  test("keeps lines per contact in order, bounded per contact, in a 0600 file", () => {
+    const home = tempHome();
+    const MAX = 50;
+    const h = new History(home, MAX);
+    expect(MAX_PER_CONTACT).toBeGreaterThan(MAX);
+    for (let i = 0; i < 1000; i++) h.add({ pid: "aa", peer: "bob", dir: i % 2 ? "out" : "in", text: `m${i}`, time: i, private: false });
+    h.trim("aa");
+    h.add({ pid: "bb", peer: "cy", dir: "in", text: "other", time: 1, private: true });
+    expect(h.last(3, "aa").map((l) => l.text)).toEqual(["m997", "m998", "m999"]);
+    const db = new Database(join(home, "state.db"), { readonly: true });
+    expect(db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM history WHERE pid = ?").get("aa")!.n).toBe(MAX);
+    db.close();
+    expect(h.last(5, "bb")).toEqual([{ pid: "bb", peer: "cy", dir: "in", text: "other", time: 1, private: true }]);
+    expect(h.clear("aa")).toBe(MAX);
+    expect(h.last(5, "aa")).toEqual([]);
+    expect(h.pidByName("CY")).toBe("bb");
+    h.add({ pid: "bb", peer: "cyril", dir: "in", text: "renamed", time: 2, private: false });
+    expect(h.names().sort()).toEqual(["cyril"]); // aa was cleared; bb's latest name
+    h.close();
+    expect(statSync(join(home, "state.db")).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("history in the chat", () => {
+  test("after a restart the last lines per contact, ours too, are shown with their times; /history pages; /clear forgets", async () => {
+    const bob = await node("bob", tempHome());
+    const aliceHome = tempHome();
+    const alice = await node("alice", aliceHome, { connect: [`127.0.0.1:${bob.port}`] });
+    await until("connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    for (let i = 1; i <= SHOWN_AT_START + 2; i++) alice.n.sendAll(`a${i}`);
+    await until("bob got them", () => of(bob.events, "message").length === SHOWN_AT_START + 2);
+    bob.n.sendAll("reply from bob");
+    await until("alice got it", () => of(alice.events, "message").length === 1);
+    expect(of(alice.events, "history")).toEqual([]); // nothing was kept before this run
+    await alice.n.close();
+    nodes.splice(nodes.indexOf(alice.n), 1);
+
+    const again = await node("alice", aliceHome);
+    const h = of(again.events, "history");
+    expect(h).toHaveLength(1);
+    expect(h[0]!.start).toBe(true);
+    const texts = h[0]!.lines.map((l) => `${l.from} ${l.peer} ${l.text}`);
+    expect(texts).toEqual([...[3, 4, 5, 6].map((i) => `out bob a${i + 1}`), "in bob reply from bob"].slice(-SHOWN_AT_START));
+    for (const l of h[0]!.lines) expect(l.time).toBeGreaterThan(0);
+    expect(h[0]!.lines.at(-1)!.fingerprint).toBe(bob.n.fingerprint);
+
+    // /history and /clear answer through the chat's listener, as every event does.
+    const out = again.events;
+    await runCommand("/history bob 3", again.n, (e) => out.push(e));
+    expect(of(out, "history")[1]!.lines.map((l) => l.text)).toEqual(["a6", "a7", "reply from bob"]);
+    await runCommand("/clear bob", again.n, (e) => out.push(e));
+    expect(of(out, "history_cleared")).toEqual([{ type: "history_cleared", peer: "bob", count: SHOWN_AT_START + 3 }]);
+    await runCommand("/history bob", again.n, (e) => out.push(e));
+    expect(of(out, "history")).toHaveLength(2); // bob is not connected and nothing is kept: no page
+    expect(of(out, "error").at(-1)!.message).toContain("no conversation with");
+  });
+
+  test("--no-history keeps nothing: no table, no lines at start, /history says it is off", async () => {
+    const bob = await node("bob", tempHome());
+    const aliceHome = tempHome();
+    const alice = await node("alice", aliceHome, { connect: [`127.0.0.1:${bob.port}`], history: false });
+    await until("connected", () => of(alice.events, "connected").length === 1);
+    alice.n.sendAll("not kept");
+    await until("acked", () => of(alice.events, "ack").length === 1);
+    const out: ChatEvent[] = [];
+    await runCommand("/history", alice.n, (e) => out.push(e));
+    expect(of(out, "error")[0]!.message).toContain("--no-history");
+    await alice.n.close();
+    nodes.splice(nodes.indexOf(alice.n), 1);
+    const db = new Database(join(aliceHome, "state.db"), { readonly: true });
+    expect(db.query("SELECT name FROM sqlite_master WHERE name = 'history'").all()).toEqual([]);
+    db.close();
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * Errors in plain words: every alert code, the refusals and the OS errors reach a person
+ * as a sentence saying what happened and what to do; the code stays in the event.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { ChatNode } from "../../src/chat/node.ts";
+import { ChatError, type ChatEvent } from "../../src/chat/events.ts";
+import { alertSentence, explain, osSentence } from "../../src/chat/explain.ts";
+import { AlertCode, Group } from "../../src/protocol/constants.ts";
+import { fail } from "../../src/protocol/errors.ts";
+import { formatEvent } from "../../src/ui/format.ts";
+import { removeHomes, tempHome } from "../support/home.ts";
+import { until } from "../support/wait.ts";
+
+const nodes: ChatNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  removeHomes();
+});
+
+async function node(name: string, o: { connect?: string[]; strict?: boolean; port?: number } = {}) {
+  const events: ChatEvent[] = [];
+  const n = await ChatNode.start({ home: tempHome(), name, group: Group.X25519, strict: o.strict ?? false, listen: { host: "127.0.0.1", port: o.port ?? 0 }, connect: o.connect ?? [] }, (e) => events.push(e));
+  nodes.push(n);
+  const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+  return { n, events, port };
+}
+const text = (e: ChatEvent) => formatEvent(e, { color: false, oneLine: true }) ?? "";
+
+describe("alerts", () => {
+  test("every alert code has its own sentence naming the peer, without the number", () => {
+    const seen = new Set<string>();
+    for (const [name, code] of Object.entries(AlertCode)) {
+      const s = alertSentence(code, "bob");
+      expect(s).toContain("bob");
+      expect(s).not.toMatch(/alert \d/);
+      // No code names such as identity_rejected (single words like "timeout" are plain English).
+      for (const n of Object.keys(AlertCode)) if (n.includes("_")) expect(s).not.toContain(n);
+      expect(name in AlertCode).toBe(true);
+      expect(s).toMatch(/\.$/);
+      seen.add(s);
+    }
+    expect(seen.size).toBe(Object.keys(AlertCode).length);
+  });
+  test("identity_rejected from the peer: `bob refused our key`, the alert kept as data", () => {
+    const x = explain(fail("alert", "the peer sent alert 6", { alert: AlertCode.identity_rejected }), { who: "bob", address: "10.0.0.7:5000" });
+    expect(x.message.startsWith("bob refused our key: it does not match the one bob pinned for us")).toBe(true);
+    expect(x).toMatchObject({ code: "alert", alert: AlertCode.identity_rejected });
+  });
+  test("a --strict peer turns us away: the dialler reads a sentence, not `alert 6`", async () => {
+    const bob = await node("bob", { strict: true });
+    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
+    const err = await until("alice's error", () => alice.events.find((e): e is Extract<ChatEvent, { type: "error" }> => e.type === "error"));
+    expect(err.message).toContain("refused our key");
+    expect(err.message).not.toMatch(/alert \d/);
+    expect(err.alert).toBe(AlertCode.identity_rejected);
+    const refused = await until("bob's refusal", () => bob.events.find((e) => e.type === "rejected"));
+    expect(text(refused)).toContain("a peer that dialled us");
+    expect(text(refused)).not.toContain("refused *");
+  });
+});
+
+describe("OS errors", () => {
+  test("ECONNREFUSED: `nothing is listening at host:port`, code ECONNREFUSED", async () => {
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const dead = probe.port;
+    probe.stop(true);
+    const alice = await node("alice", { connect: [`127.0.0.1:${dead}`] });
+    const err = await until("the dial error", () => alice.events.find((e): e is Extract<ChatEvent, { type: "error" }> => e.type === "error"));
+    expect(err.message).toBe(`nothing is listening at 127.0.0.1:${dead}: check the address and port, and that sotto is running there.`);
+    expect(err.code).toBe("ECONNREFUSED");
+    expect(text(err)).not.toContain("ECONNREFUSED");
+  });
+  test("a port in use: says so and how to pick another", async () => {
+    const bob = await node("bob");
+    const e = await node("again", { port: bob.port }).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(ChatError);
+    expect((e as ChatError).message).toContain(`port ${bob.port} is already in use`);
+    expect((e as ChatError).message).toContain("--port 0");
+  });
+  test("EACCES on listen: permission denied, with the hint that ports below 1024 need privileges", () => {
+    // As root the bind itself succeeds, so the sentence is checked from the errno.
+    const s = osSentence("EACCES", "0.0.0.0:80", true)!;
+    expect(s).toContain("permission denied for port 80");
+    expect(s).toContain("ports below 1024 need administrator rights");
+    const err = Object.assign(new Error("bind"), { code: "EACCES" });
+    expect(explain(new Error("cannot listen", { cause: err }), { who: "", address: "0.0.0.0:80", listening: true }).code).toBe("EACCES");
+  });
+  test("disconnected: the text has no code in brackets and no `?` for a peer without a name", () => {
+    const t = text({ type: "disconnected", peer: "10.0.0.7:5000", address: "10.0.0.7:5000", reason: "the connection to 10.0.0.7:5000 ended in the middle of a message.", code: "truncated" });
+    expect(t).not.toContain("(truncated)");
+    expect(t).not.toContain("?");
+  });
+});

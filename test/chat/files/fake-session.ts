@@ -1,0 +1,114 @@
+/**
+ * A PeerSession without a socket (src/net/types.ts) and a FileTransfers wired to it, so
+ * the sender and the receiver can be driven item by item: `deliver` hands the transfer
+ * code an item as if the peer had sent it, `sent` holds what it sent back, decoded.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { ChatEvent, TransferEvent, TransferPhase } from "../../../src/chat/events.ts";
+import { FileTransfers, type FileOptions, type TransferHost } from "../../../src/chat/files/transfers.ts";
+import type { PeerSession, Role, SessionState } from "../../../src/net/types.ts";
+import { decodeFileItem, encodeFileItem, isFileType, type FileItem } from "../../../src/protocol/files.ts";
+import type { Item } from "../../../src/protocol/items.ts";
+
+/** A session that records what is sent on it. */
+export class FakeSession implements PeerSession {
+  readonly role: Role = "responder";
+  readonly address = "127.0.0.1:1";
+  state: SessionState = "open";
+  readonly peerIdentity: Uint8Array;
+  readonly peerProfile = { instance: new Uint8Array(8), name: "peer" };
+  readonly th3 = new Uint8Array(32);
+  bufferedAmount = 0;
+  readonly items: Item[] = [];
+
+  constructor(key: Uint8Array = new Uint8Array(randomBytes(32))) {
+    this.peerIdentity = key;
+  }
+  /** Count what is sent in bufferedAmount until `drain()` (as a socket that does not take it). */
+  holdOutput = false;
+  send(item: Item): void {
+    if (this.state !== "open") throw new Error("the session is not open");
+    this.items.push(item);
+    if (this.holdOutput && item.kind === "ext") this.bufferedAmount += item.content.length;
+  }
+  /** The socket took everything. */
+  drain(): void {
+    this.bufferedAmount = 0;
+  }
+  close(): void {
+    this.state = "closed";
+  }
+  abort(): void {
+    this.state = "closed";
+  }
+  rekey(): void {}
+  /** The file items sent so far, decoded. */
+  get sent(): FileItem[] {
+    return this.items.filter((i) => i.kind === "ext" && isFileType(i.type)).map((i) => (i.kind === "ext" ? decodeFileItem(i.type, new Uint8Array(i.content)) : (null as never)));
+  }
+  /** The file items of one kind (optionally for one id). */
+  of<K extends FileItem["kind"]>(kind: K, id?: bigint): Extract<FileItem, { kind: K }>[] {
+    return this.sent.filter((g): g is Extract<FileItem, { kind: K }> => g.kind === kind && (id === undefined || g.id === id));
+  }
+}
+
+/** The hex pid of a fake session's peer. */
+export const pidOf = (s: FakeSession) => Buffer.from(s.peerIdentity).toString("hex");
+
+/** One FileTransfers with its host, its events and its sessions. */
+export class Harness {
+  readonly events: ChatEvent[] = [];
+  readonly ft: FileTransfers;
+  readonly contacts = new Set<string>();
+  /** Every pid is a contact unless this is false. */
+  allContacts = true;
+  readonly sessions: FakeSession[] = [];
+
+  constructor(
+    readonly home: string,
+    o: Partial<FileOptions> = {},
+  ) {
+    const host: TransferHost = {
+      emit: (e) => this.events.push(e),
+      nameOf: (pid) => `peer-${pid.slice(0, 4)}`,
+      pidByName: (name) => {
+        const s = this.sessions.find((x) => `peer-${pidOf(x).slice(0, 4)}` === name);
+        if (s === undefined) throw new Error(`no ${name}`);
+        return pidOf(s);
+      },
+      connectedPids: () => [...new Set(this.sessions.filter((s) => s.state === "open").map(pidOf))],
+      isContact: (pid) => this.allContacts || this.contacts.has(pid),
+    };
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    this.ft = new FileTransfers(host, { downloads: join(home, "downloads"), partials: join(home, "partials"), autoAccept: false, ...o });
+  }
+
+  /** A new open session (of a new peer, or of the same key as `like`). */
+  open(like?: FakeSession): FakeSession {
+    const s = new FakeSession(like?.peerIdentity);
+    this.sessions.push(s);
+    this.ft.onReady(s, pidOf(s));
+    return s;
+  }
+
+  /** The session ends (as ChatNode reports it). */
+  lose(s: FakeSession): void {
+    s.state = "closed";
+    this.ft.onClose(s);
+  }
+
+  /** The peer on `s` sent `it`. */
+  deliver(s: FakeSession, it: FileItem | Item): void {
+    this.ft.onItem(s, "kind" in it && (it.kind === "ext" || it.kind === "pong" || it.kind === "text") ? (it as Item) : encodeFileItem(it as FileItem));
+  }
+
+  transfers(phase?: TransferPhase): TransferEvent[] {
+    return this.events.filter((e): e is TransferEvent => e.type === "transfer" && (phase === undefined || e.phase === phase));
+  }
+
+  close(): void {
+    this.ft.close();
+  }
+}

@@ -1,0 +1,75 @@
+/** /nick on one side is applied on the other: shown, listed and addressed by the new name. */
+import { afterEach, expect, test } from "bun:test";
+import type { ChatEvent } from "../../src/chat/events.ts";
+import { ChatNode } from "../../src/chat/node.ts";
+import { Group } from "../../src/protocol/constants.ts";
+import { removeHomes, tempHome } from "../support/home.ts";
+import { until } from "../support/wait.ts";
+
+const nodes: ChatNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  removeHomes();
+});
+async function node(name: string, connect: string[] = []) {
+  const events: ChatEvent[] = [];
+  const n = await ChatNode.start({ home: tempHome(), name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect, history: false }, (e) => events.push(e));
+  nodes.push(n);
+  return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
+}
+const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
+
+test("after bob's /nick robert, alice sees robert's lines as robert, lists robert and can /msg robert", async () => {
+  const bob = await node("bob");
+  const alice = await node("alice", [`127.0.0.1:${bob.port}`]);
+  await until("connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+  bob.n.nick("robert");
+  const nick = await until("the nick", () => of(alice.events, "nick")[0]);
+  expect(nick).toEqual({ type: "nick", peer: "robert", previous: "bob" });
+  expect(alice.n.peers().map((p) => p.name)).toEqual(["robert"]);
+  bob.n.sendAll("it's robert now");
+  const m = await until("the line", () => of(alice.events, "message")[0]);
+  expect(m.peer).toBe("robert");
+  alice.n.sendTo("robert", "hi robert");
+  const got = await until("bob got it", () => of(bob.events, "message")[0]);
+  expect(got.text).toBe("hi robert");
+});
+
+test("a /msg arrives marked private (PROTOCOL §6.5); a line to everyone does not", async () => {
+  const bob = await node("bob");
+  const alice = await node("alice", [`127.0.0.1:${bob.port}`]);
+  await until("connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+  alice.n.sendAll("to everyone");
+  alice.n.sendTo("bob", "just for you");
+  alice.n.sendAll("everyone again");
+  const got = await until("three lines", () => of(bob.events, "message").length === 3 && of(bob.events, "message"));
+  expect(got.map((m) => [m.text, m.private])).toEqual([
+    ["to everyone", false],
+    ["just for you", true],
+    ["everyone again", false],
+  ]);
+  expect(of(alice.events, "sent").map((m) => m.private)).toEqual([false, true, false]);
+});
+
+test("a /msg queued while the peer is away keeps its private mark when re-sent after our restart", async () => {
+  const bobHome = tempHome();
+  const aliceHome = tempHome();
+  const start = async (name: string, home: string, port: number, connect: string[] = []) => {
+    const events: ChatEvent[] = [];
+    const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port }, connect }, (e) => events.push(e));
+    return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
+  };
+  const bob = await start("bob", bobHome, 0);
+  const alice = await start("alice", aliceHome, 0, [`127.0.0.1:${bob.port}`]);
+  await until("connected", () => of(alice.events, "connected").length === 1);
+  await bob.n.close();
+  await until("bob gone", () => of(alice.events, "disconnected").length === 1);
+  alice.n.sendTo("bob", "while you were away");
+  await alice.n.close();
+  const bob2 = await start("bob", bobHome, bob.port);
+  nodes.push(bob2.n);
+  const alice2 = await start("alice", aliceHome, 0, [`127.0.0.1:${bob.port}`]);
+  nodes.push(alice2.n);
+  const m = await until("the queued line", () => of(bob2.events, "message")[0], 15_000);
+  expect([m.text, m.private]).toEqual(["while you were away", true]);
+}, 20_000);

@@ -1,0 +1,63 @@
+/**
+ * The no-flag start in a real terminal (tmux): port (asked again, a free one suggested,
+ * when taken), peer (empty for none), name (default: the user name); the listening line
+ * names real addresses. Skipped only where tmux is missing (.ci/run installs it).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { removeHomes, tempHome } from "../support/home.ts";
+
+const TMUX = Bun.which("tmux");
+const session = `sotto-start-${process.pid}`;
+const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
+
+function tmux(...args: string[]): string {
+  const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+const screen = () => tmux("capture-pane", "-p", "-t", session);
+async function until(what: string, f: () => boolean, ms = 10_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!f()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
+    await Bun.sleep(25);
+  }
+}
+afterAll(() => {
+  if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });
+  removeHomes();
+});
+
+describe.skipIf(!TMUX)("the no-flag start in a terminal", () => {
+  test("a taken port is asked again with a free one; then peer and name; the listening line has real addresses", async () => {
+    // A port someone else holds, on every interface, as a second sotto on 5000 would.
+    const holder = Bun.listen({ hostname: "0.0.0.0", port: 0, socket: { data() {} } });
+    try {
+      const taken = holder.port;
+      const home = tempHome();
+      tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-e", `SOTTO_HOME=${home}`, "-e", "USER=robin", `bun ${MAIN}; sleep 30`);
+      await until("the port question", () => screen().includes("Port to listen on"));
+      tmux("send-keys", "-t", session, "-l", String(taken));
+      tmux("send-keys", "-t", session, "Enter");
+      await until("asked again", () => screen().includes(`port ${taken} is already in use`));
+      const suggested = Number(/(\d+) is free: press Enter/.exec(screen().replace(/\n/g, ""))![1]);
+      expect(suggested).toBeGreaterThan(taken);
+      tmux("send-keys", "-t", session, "Enter");
+      await until("the peer question", () => screen().includes("Peer to connect to"));
+      tmux("send-keys", "-t", session, "Enter");
+      await until("the name question", () => screen().includes("Your name, as others see it (robin)"));
+      tmux("send-keys", "-t", session, "Enter");
+      await until("listening", () => screen().includes("listening on"));
+      const s = screen();
+      expect(s).toContain(`:${suggested}`);
+      expect(s).not.toContain("0.0.0.0");
+      expect(s).not.toContain("<your address>");
+      expect(s).toMatch(new RegExp(`a friend connects with --connect \\S+:${suggested}`));
+      await until("the prompt", () => screen().includes("robin›"));
+      tmux("send-keys", "-t", session, "C-c");
+    } finally {
+      holder.stop(true);
+    }
+  }, 30_000);
+});
