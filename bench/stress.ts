@@ -11,6 +11,7 @@
  * --hold keeps every session open once its echoes are checked; when all N are open at
  * once the server's RSS is read after a GC (the bench's way) and the RSS per held session
  * printed, then the sessions are closed.
+ * `bun run stress --attack ping|kex|halfopen|fds|preauth [--seconds S]` runs bench/attack.ts instead.
  */
 import { Group } from "../src/protocol/constants.ts";
 import type { WorkerConfig, WorkerSummary } from "./stress-worker.ts";
@@ -210,7 +211,20 @@ function report(r: StressResult): string {
   ].join("\n");
 }
 
-if (import.meta.main) {
+if (import.meta.main && process.argv.includes("--attack")) {
+  // bench/attack.ts: a good peer's latencies and the listener's RSS during one flood.
+  const { ATTACKS, attackReport, runAttack } = await import("./attack.ts");
+  const argv = process.argv.slice(2);
+  const kind = argv[argv.indexOf("--attack") + 1] as (typeof ATTACKS)[number];
+  if (!ATTACKS.includes(kind)) {
+    process.stderr.write(`stress: --attack expects one of ${ATTACKS.join(", ")}\n`);
+    process.exit(2);
+  }
+  const si = argv.indexOf("--seconds");
+  const r = await runAttack(kind, si >= 0 ? Number(argv[si + 1]) : 5);
+  console.log(argv.includes("--json") ? JSON.stringify(r, null, 2) : attackReport(r));
+  process.exit(0);
+} else if (import.meta.main) {
   let o: StressOptions;
   try {
     o = parse(process.argv.slice(2));

@@ -17,6 +17,8 @@ export type ChatEvent =
       role: "initiator" | "responder";
       fingerprint: string;
       safetyNumber: string;
+      /** The key-exchange group of this session ("x25519", "ffdhe2048", "ffdhe3072"). */
+      group?: string;
       firstContact: boolean;
       verified: boolean;
     }
@@ -123,6 +125,8 @@ export interface PeerInfo {
   safetyNumber: string;
   verified: boolean;
   role: "initiator" | "responder";
+  /** The key-exchange group of this session. */
+  group?: string;
   unacked: number;
 }
 

@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
-import { Group } from "../protocol/constants.ts";
+import { Group, GROUP_NAMES } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { privateId, type Item } from "../protocol/items.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
@@ -33,6 +33,16 @@ import { Dialer, parseAddress } from "./delivery/dialer.ts";
 import { ChatStore } from "./delivery/store.ts";
 import { History, historyApi } from "./delivery/history.ts";
 import { FileTransfers, type FileOptions } from "./files/transfers.ts";
+
+/** PROFILE name changes one identity may make per second (a burst of 10 s worth). */
+const NICKS_PER_SECOND = 1;
+/** Identities whose event rates are remembered (≈ 200 bytes each). */
+const RATE_IDENTITIES = 4096;
+
+/** The key-exchange group a session uses, by its spec name (PROTOCOL §3). */
+function groupName(s: PeerSession): string | undefined {
+  return s.group ? GROUP_NAMES[s.group] : undefined;
+}
 
 export interface ChatOptions {
   home: string;
@@ -65,6 +75,8 @@ export class ChatNode implements ChatApi {
   readonly #peer: Peer;
   readonly #outbox: Outbox;
   readonly #links = new Map<PeerSession, Link>();
+  // Event rates per identity, not per session (one identity can open many sessions).
+  readonly #rates = new Map<string, { text: TokenBucket; nick: TokenBucket }>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #store: ChatStore;
   /** File transfer (absent when ChatOptions.files is false). */
@@ -200,8 +212,7 @@ export class ChatNode implements ChatApi {
     }
     const address = s.role === "initiator" ? s.address : INBOUND;
     const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
-    const rate = this.#o.textPerSecond ?? 1000;
-    const link = new Link(s, pid, name, this.#outbox, new TokenBucket(rate * 10, rate, performance.now()));
+    const link = new Link(s, pid, name, this.#outbox, this.#ratesOf(pid).text);
     link.isPrivate = (id) => this.#privateOut.get(pid)?.has(id) ?? false;
     this.#links.set(s, link);
     this.#outbox.arrived(pid, name);
@@ -212,12 +223,26 @@ export class ChatNode implements ChatApi {
       role: s.role,
       fingerprint: fingerprint(id),
       safetyNumber: safetyNumber(this.#identity.publicKey, id),
+      group: groupName(s),
       firstContact,
       verified,
     });
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
     link.open(this.#outbox.lastShown(pid, toHex(s.peerProfile!.instance)));
     this.files?.onReady(s, pid);
+  }
+
+  /** The TEXT and PROFILE buckets of one identity (the oldest forgotten past RATE_IDENTITIES). */
+  #ratesOf(pid: string): { text: TokenBucket; nick: TokenBucket } {
+    let r = this.#rates.get(pid);
+    if (r === undefined) {
+      const rate = this.#o.textPerSecond ?? 1000;
+      const now = performance.now();
+      r = { text: new TokenBucket(rate * 10, rate, now), nick: new TokenBucket(NICKS_PER_SECOND * 10, NICKS_PER_SECOND, now) };
+      this.#rates.set(pid, r);
+      if (this.#rates.size > RATE_IDENTITIES) this.#rates.delete(this.#rates.keys().next().value!);
+    }
+    return r;
   }
 
   #item(s: PeerSession, item: Item): void {
@@ -244,6 +269,7 @@ export class ChatNode implements ChatApi {
         link.acked();
         return;
       case "profile": {
+        if (!this.#ratesOf(link.pid).nick.take(performance.now())) return s.abort(fail("busy", `${link.name} changed its name more than ${NICKS_PER_SECOND} times a second`));
         // A /nick on the peer's side: shown and addressed by the new name from now on.
         const previous = link.name;
         link.name = item.name;
@@ -378,6 +404,7 @@ export class ChatNode implements ChatApi {
         safetyNumber: safetyNumber(this.#identity.publicKey, s.peerIdentity!),
         verified: this.#trust.verified(s.peerIdentity!),
         role: s.role,
+        group: groupName(s),
         unacked: this.#outbox.unackedFor(l.pid),
       }));
   }

@@ -9,6 +9,7 @@ import { GROUP_NAMES, Group } from "../protocol/constants.ts";
 import type { FfdheName } from "../crypto/ffdhe.ts";
 import type { KeyObject } from "node:crypto";
 import { Initiator, type KexRequest, type Responder } from "../protocol/handshake.ts";
+import { fail } from "../protocol/errors.ts";
 
 /** An initiator's half of an exchange: its share now, Z once the reply arrives. */
 export interface PendingKex {
@@ -20,10 +21,34 @@ export interface PendingKex {
 
 type Reply = { id: number; share?: Uint8Array; z?: Uint8Array; error?: string };
 
+/** How a caller queues work: the process-wide bound, and whether it may go first. */
+export interface KexAdmission {
+  /** Exchanges waiting for (or inside) the worker beyond which a new one is refused. */
+  maxQueue: number;
+  /** Known peers (an address that authenticated before) go to the front, and past a full queue. */
+  priority?: boolean;
+}
+
+/** A queued exchange; `cancel` drops it if the worker has not started it (its callbacks never run). */
+export interface KexJob {
+  cancel(): void;
+}
+
+type Job = { id: number; op: string; group: FfdheName; peer?: Uint8Array; resolve: (r: Reply) => void; reject: (e: Error) => void; cancelled: boolean; priority: boolean };
+
+/**
+ * Exchanges posted to the worker at once. Few, so that the rest wait here, where a closed
+ * connection can still take its job back (a message posted to a worker cannot be).
+ */
+const IN_WORKER = 2;
+
 class FfdheWorker {
   #worker: Worker | null = null;
   #nextId = 1;
-  #waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  #waiting = new Map<number, Job>();
+  // Jobs not yet posted, in order; priority jobs are put at the front.
+  #queue: Job[] = [];
+  #inWorker = 0;
 
   #get(): Worker {
     if (this.#worker === null) {
@@ -33,6 +58,9 @@ class FfdheWorker {
         const p = this.#waiting.get(r.id);
         if (!p) return;
         this.#waiting.delete(r.id);
+        this.#inWorker--;
+        this.#pump();
+        if (p.cancelled) return;
         if (r.error !== undefined) p.reject(new Error(r.error));
         else p.resolve(r);
       };
@@ -42,10 +70,50 @@ class FfdheWorker {
     return this.#worker;
   }
 
-  call(op: string, group: FfdheName, peer?: Uint8Array, id = this.#nextId++): Promise<Reply> {
+  /** Exchanges queued here or inside the worker. */
+  get depth(): number {
+    return this.#queue.length + this.#inWorker;
+  }
+
+  #pump(): void {
+    while (this.#inWorker < IN_WORKER && this.#queue.length > 0) {
+      const j = this.#queue.shift()!;
+      this.#inWorker++;
+      this.#waiting.set(j.id, j);
+      this.#get().postMessage({ id: j.id, op: j.op, group: j.group, peer: j.peer });
+    }
+  }
+
+  /**
+   * Queue one operation. @throws ProtocolError busy (synchronously) when `adm` says the
+   * queue is full; a priority job may use twice the bound.
+   */
+  enqueue(op: string, group: FfdheName, peer: Uint8Array | undefined, id: number, adm: KexAdmission | null, resolve: (r: Reply) => void, reject: (e: Error) => void): KexJob {
+    if (adm !== null && this.depth >= adm.maxQueue * (adm.priority ? 2 : 1)) throw fail("busy", `${adm.maxQueue} key exchanges are queued (maxKexQueue)`);
+    const j: Job = { id, op, group, peer, resolve, reject, cancelled: false, priority: adm?.priority ?? false };
+    if (j.priority) {
+      // Behind the other priority jobs, ahead of every stranger's.
+      const at = this.#queue.findIndex((q) => !q.priority);
+      this.#queue.splice(at < 0 ? this.#queue.length : at, 0, j);
+    } else this.#queue.push(j);
+    this.#pump();
+    return {
+      cancel: () => {
+        if (j.cancelled) return;
+        j.cancelled = true;
+        const i = this.#queue.indexOf(j);
+        if (i >= 0) this.#queue.splice(i, 1);
+      },
+    };
+  }
+
+  call(op: string, group: FfdheName, peer?: Uint8Array, id = this.#nextId++, adm: KexAdmission | null = null): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-      this.#get().postMessage({ id, op, group, peer });
+      try {
+        this.enqueue(op, group, peer, id, adm, resolve, reject);
+      } catch (e) {
+        reject(e as Error);
+      }
     });
   }
 
@@ -60,8 +128,11 @@ class FfdheWorker {
   terminate(): void {
     this.#worker?.terminate();
     this.#worker = null;
-    for (const p of this.#waiting.values()) p.reject(new Error("key exchange worker stopped"));
+    const all = [...this.#waiting.values(), ...this.#queue];
     this.#waiting.clear();
+    this.#queue = [];
+    this.#inWorker = 0;
+    for (const p of all) if (!p.cancelled) p.reject(new Error("key exchange worker stopped"));
   }
 }
 
@@ -70,6 +141,11 @@ const worker = new FfdheWorker();
 /** Build the worker's context for a finite-field group ahead of time (optional). */
 export function warmFfdhe(group: Group): Promise<unknown> {
   return group === Group.X25519 ? Promise.resolve() : worker.call("warm", GROUP_NAMES[group] as FfdheName);
+}
+
+/** FFDHE exchanges queued for the worker or inside it, process-wide (tests, bench). */
+export function kexQueueDepth(): number {
+  return worker.depth;
 }
 
 /** Stop the worker thread (tests, shutdown). */
@@ -100,7 +176,7 @@ export function x25519KeyPair(): { privateKey: KeyObject; publicKey: Uint8Array 
 }
 
 /** Start an exchange as initiator. */
-export async function initiatorKex(group: Group): Promise<PendingKex> {
+export async function initiatorKex(group: Group, adm: KexAdmission | null = null): Promise<PendingKex> {
   if (group === Group.X25519) {
     let key: KeyObject | null = null;
     const { privateKey, publicKey } = x25519KeyPair();
@@ -119,7 +195,7 @@ export async function initiatorKex(group: Group): Promise<PendingKex> {
   }
   const name = GROUP_NAMES[group] as FfdheName;
   const id = worker.newId();
-  const r = await worker.call("share", name, undefined, id);
+  const r = await worker.call("share", name, undefined, id, adm);
   let done = false;
   return {
     share: r.share!,
@@ -134,21 +210,14 @@ export async function initiatorKex(group: Group): Promise<PendingKex> {
   };
 }
 
-/** A responder's whole exchange: a fresh share and Z with the initiator's share. */
-export function responderKex(group: Group, peerShare: Uint8Array): { share: Uint8Array; z: Uint8Array } | Promise<{ share: Uint8Array; z: Uint8Array }> {
-  if (group === Group.X25519) {
-    const { privateKey, publicKey } = x25519KeyPair();
-    return { share: publicKey, z: x25519(privateKey, peerShare) };
-  }
-  return worker.call("respond", GROUP_NAMES[group] as FfdheName, peerShare).then((r) => ({ share: r.share!, z: r.z! }));
-}
-
 /**
  * Compute the exchange a handshake machine asked for (inline for X25519, in the worker for
  * ffdhe*) and complete it: `done` gets the frames to send (the responder's HELLO_REPLY and
  * AUTH; nothing for an initiator), `failed` any error, the machine's or the worker's.
+ * A responder's FFDHE job is admitted by `adm` (ProtocolError busy to `failed` when the
+ * queue is full) and returned, so that a closing connection can cancel it.
  */
-export function runKex(hs: Initiator | Responder, pending: PendingKex | null, req: KexRequest, done: (send: Uint8Array[]) => void, failed: (e: Error) => void): void {
+export function runKex(hs: Initiator | Responder, pending: PendingKex | null, req: KexRequest, done: (send: Uint8Array[]) => void, failed: (e: Error) => void, adm: KexAdmission | null = null): KexJob | null {
   const go = (v: Uint8Array | { share: Uint8Array; z: Uint8Array }) => {
     let send: Uint8Array[];
     try {
@@ -165,10 +234,20 @@ export function runKex(hs: Initiator | Responder, pending: PendingKex | null, re
     done(send);
   };
   try {
-    const v = hs instanceof Initiator ? pending!.finish(req.peerShare) : responderKex(req.group, req.peerShare);
-    if (v instanceof Promise) (v as Promise<Uint8Array | { share: Uint8Array; z: Uint8Array }>).then(go, failed);
-    else go(v);
+    if (hs instanceof Initiator) {
+      const v = pending!.finish(req.peerShare);
+      if (v instanceof Promise) v.then(go, failed);
+      else go(v);
+      return null;
+    }
+    if (req.group === Group.X25519) {
+      const { privateKey, publicKey } = x25519KeyPair();
+      go({ share: publicKey, z: x25519(privateKey, req.peerShare) });
+      return null;
+    }
+    return worker.enqueue("respond", GROUP_NAMES[req.group] as FfdheName, req.peerShare, worker.newId(), adm, (r) => go({ share: r.share!, z: r.z! }), failed);
   } catch (e) {
     failed(e as Error);
+    return null;
   }
 }

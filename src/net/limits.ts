@@ -1,7 +1,14 @@
 /**
  * Implementation limits of the networking edge (not part of the wire format: those are
  * in src/protocol/constants.ts). Every buffer and queue a peer can grow is bounded here.
+ *
+ * Process-wide budgets (docs/SECURITY.md §10, which gives each default, why, and its
+ * test): one Peer is one process's listener, so a Peer's budgets are the process's.
+ * A per-session bound alone lets an attacker that respects it one session at a time
+ * multiply it by the session count; these are charged across sessions, in real bytes.
  */
+import { readFileSync } from "node:fs";
+
 export interface Limits {
   /** A handshake must finish within this many ms (timeout alert otherwise). */
   handshakeTimeoutMs: number;
@@ -23,6 +30,103 @@ export interface Limits {
   idleTimeoutMs: number;
   /** KEY_UPDATEs a peer may send per second on average (burst of 8 allowed). */
   keyUpdatesPerSecond: number;
+  /**
+   * Handshakes in progress at once from one address prefix (/24 for IPv4, /64 for IPv6):
+   * default 1,024, a quarter of maxHalfOpen, so one network needs four prefixes to fill
+   * them (test: hostile/budgets › 5.).
+   */
+  maxHalfOpenPerPrefix: number;
+  /**
+   * Bytes one handshaking session may hold for later (frames held during the key
+   * exchange): default 4 KiB; a responder's AUTH record is ≈ 150 bytes, the only frame a
+   * good peer sends then (test: hostile/budgets › 1.).
+   */
+  maxHeldBytes: number;
+  /**
+   * Process-wide: bytes held by every session before authentication (held frames, and
+   * partial frames at their declared size): default 32 MiB, ≈ 500 of the largest frames
+   * at once (test: hostile/budgets › 1.).
+   */
+  maxPreAuthBytes: number;
+  /**
+   * Process-wide: real memory of every session's queued output (sealed bytes and pending
+   * items with their heap): default 128 MiB, sixteen full per-session queues; past it the
+   * largest queue is cut with busy (test: hostile/budgets › 2. the process-wide output budget).
+   */
+  maxOutputBytes: number;
+  /**
+   * PINGs a peer may send per second on average (a burst of 10 s worth): default 20,000;
+   * keepalive needs one per 15 s, the burst lets a bulk probe of 40,000 through (tests:
+   * hostile/exhaustion › control: … 40 × 1,000 PINGs …, hostile/budgets › 2.).
+   */
+  pingsPerSecond: number;
+  /**
+   * Process-wide: PINGs answered per second across every session (a burst of 1 s worth):
+   * default 100,000, ≈ 10 % of a core; when spent, a session that pinged more than 1,000
+   * lately is cut with busy (test: hostile/budgets › 2.; `bun run stress --attack ping`).
+   */
+  pingsPerSecondTotal: number;
+  /**
+   * FFDHE exchanges waiting for (or inside) the worker, process-wide: default 64, ≈ 90 ms
+   * of ffdhe3072 work, well inside a handshake deadline; beyond, ALERT busy. Known
+   * addresses go first and may use twice the bound (test: hostile/budgets › 3.).
+   */
+  maxKexQueue: number;
+  /**
+   * FFDHE HELLOs one address prefix may start per second (a burst of 4 s worth): default
+   * 50, a seventh of what the worker does; addresses that authenticated before are exempt
+   * (test: hostile/budgets › 3.).
+   */
+  ffdhePerPrefixPerSecond: number;
+  /**
+   * Longest peer string (a CLOSE reason) kept for display, in UTF-16 units: default 256,
+   * one screen line or so; the same cut reaches every output format (test: hostile/budgets › 6.).
+   */
+  maxPeerStringLength: number;
+  /**
+   * Reading is paused while output is backed up past half of maxSendQueueBytes; when it
+   * then drains nothing for this long (ms) the session is cut with busy: default 3 s.
+   * This also ends two peers that stop reading each other (tests: hostile/exhaustion ›
+   * a peer that stops reading …, hostile/budgets › 2.).
+   */
+  outputStallMs: number;
+}
+
+/**
+ * Real heap held by one queued item object beyond its encoded size: measured ≈ 108 bytes
+ * of heap (≈ 154 of RSS) for a PONG object with its own 8-byte Uint8Array; charged at 160.
+ */
+export const ITEM_HEAP_BYTES = 160;
+
+/** Descriptors kept free for files, the SQLite store, known_peers and the listener itself. */
+export const FD_HEADROOM = 256;
+
+/**
+ * The soft limit on open descriptors (`ulimit -n`), read from /proc/self/limits; null
+ * where it cannot be read (not Linux).
+ */
+export function descriptorLimit(text?: string): number | null {
+  let t = text;
+  if (t === undefined) {
+    try {
+      t = readFileSync("/proc/self/limits", "utf8");
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") return null;
+      throw new Error("cannot read /proc/self/limits", { cause: e });
+    }
+  }
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(t);
+  if (m === null || m[1] === "unlimited") return null;
+  return Number(m[1]);
+}
+
+/**
+ * maxSessions that leaves FD_HEADROOM descriptors free: each session holds one socket,
+ * so a cap equal to the descriptor limit is no cap (accept fails first, with no alert).
+ */
+export function sessionsFor(fdLimit: number | null, wanted: number): number {
+  if (fdLimit === null) return wanted;
+  return Math.max(1, Math.min(wanted, fdLimit - FD_HEADROOM, Math.floor(fdLimit * 0.9)));
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -36,7 +140,71 @@ export const DEFAULT_LIMITS: Limits = {
   keepaliveMs: 15_000,
   idleTimeoutMs: 45_000,
   keyUpdatesPerSecond: 4,
+  maxHalfOpenPerPrefix: 1_024,
+  maxHeldBytes: 4 * 1024,
+  maxPreAuthBytes: 32 * 1024 * 1024,
+  maxOutputBytes: 128 * 1024 * 1024,
+  pingsPerSecond: 20_000,
+  pingsPerSecondTotal: 100_000,
+  maxKexQueue: 64,
+  ffdhePerPrefixPerSecond: 50,
+  maxPeerStringLength: 256,
+  outputStallMs: 3_000,
 };
+
+/** The defaults with maxSessions fitted under this process's descriptor limit. */
+export function defaultLimits(): Limits {
+  return { ...DEFAULT_LIMITS, maxSessions: sessionsFor(descriptorLimit(), DEFAULT_LIMITS.maxSessions) };
+}
+
+/**
+ * A process-wide byte budget shared by every session of a Peer: each holder's charge is
+ * set (not added) so it can never drift, and `over` says when the total passes `limit`.
+ */
+export class ByteBudget<K = unknown> {
+  readonly #charges = new Map<K, number>();
+  #total = 0;
+  constructor(readonly limit: number) {}
+  /** Bytes charged across every holder. */
+  get total(): number {
+    return this.#total;
+  }
+  /** Set `holder`'s charge to `bytes` (0 forgets it). True when the total is now over the limit. */
+  set(holder: K, bytes: number): boolean {
+    const old = this.#charges.get(holder) ?? 0;
+    if (bytes === old) return this.#total > this.limit;
+    this.#total += bytes - old;
+    if (bytes === 0) this.#charges.delete(holder);
+    else this.#charges.set(holder, bytes);
+    return this.#total > this.limit;
+  }
+  /** The holder with the largest charge (the first offender to cut), or undefined. */
+  largest(): K | undefined {
+    let best: K | undefined;
+    let max = -1;
+    for (const [k, v] of this.#charges) if (v > max) [best, max] = [k, v];
+    return best;
+  }
+}
+
+/** The key for an address's prefix: /24 for IPv4 (and IPv4-mapped IPv6), /64 for IPv6. */
+export function addressPrefix(host: string): string {
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.\d+$/i.exec(host);
+  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`;
+  if (!host.includes(":")) return host;
+  // Expand "::" so that the first four groups are the /64.
+  const [head, tail = ""] = host.split("::");
+  const h = head ? head.split(":") : [];
+  const t = host.includes("::") ? (tail ? tail.split(":") : []) : [];
+  const groups = [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t];
+  return `${groups.slice(0, 4).map((g) => parseInt(g || "0", 16).toString(16)).join(":")}::/64`;
+}
+
+/** Cut a peer string to `max` UTF-16 units, saying how much was left out. */
+export function capPeerString(s: string, max: number): string {
+  if (s.length <= max) return s;
+  return `${s.slice(0, max)}… (${s.length - max} more characters)`;
+}
 
 /** A token bucket: `burst` tokens, refilled at `perSecond`; for rate limits a peer can trigger. */
 export class TokenBucket {
@@ -49,6 +217,14 @@ export class TokenBucket {
   ) {
     this.#tokens = burst;
     this.#at = now;
+  }
+  /** Tokens left at `now`, without taking one. */
+  level(now: number): number {
+    return Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
+  }
+  /** Whether the bucket is full again at `now` (an idle source that can be forgotten). */
+  full(now: number): boolean {
+    return this.#tokens + ((now - this.#at) / 1000) * this.perSecond >= this.burst;
   }
   /** Take one token at time `now` (ms); false when none is left. */
   take(now: number): boolean {

@@ -15,6 +15,7 @@ import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants
 import { encodeItems, itemSizeBound, writeItem, type Item } from "../protocol/items.ts";
 import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
 import { concat } from "../crypto/bytes.ts";
+import { ITEM_HEAP_BYTES } from "./limits.ts";
 
 const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
 /** Items end here, so a KEY_UPDATE item (3 bytes) always fits after them. */
@@ -53,6 +54,15 @@ export class Outbound {
   /** Sealed bytes waiting for the socket plus (an upper bound of) items not yet sealed. */
   get bufferedAmount(): number {
     return this.#outBytes + this.#pendingBytes;
+  }
+
+  /**
+   * Real memory this queue holds: sealed bytes, plus each pending item at its encoded
+   * bound and its object's heap (ITEM_HEAP_BYTES, limits.ts); the process-wide output
+   * budget is charged with this, not with wire bytes.
+   */
+  get memoryBytes(): number {
+    return this.#outBytes + this.#pendingBytes + this.#pending.length * ITEM_HEAP_BYTES;
   }
 
   /** Items wait to be sealed. */

@@ -11,7 +11,7 @@ import { ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
-import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { addressPrefix, ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
@@ -52,12 +52,27 @@ export class ConnectError extends Error {
   }
 }
 
+/** Addresses remembered as having authenticated (their FFDHE work goes first). */
+const KNOWN_HOSTS = 4096;
+/** Prefixes tracked by the FFDHE rate at once (≈ 100 bytes each); beyond, new ones wait. */
+const MAX_PREFIX_BUCKETS = 65_536;
+
 export class Peer {
   readonly limits: Limits;
   readonly sessions = new Set<Session>();
   readonly #o: PeerOptions;
   readonly #random: RandomSource;
   readonly #halfOpenByAddr = new Map<string, number>();
+  readonly #halfOpenByPrefix = new Map<string, number>();
+  // Per-prefix token buckets on FFDHE HELLOs (limits.ts ffdhePerPrefixPerSecond).
+  readonly #ffdheByPrefix = new Map<string, TokenBucket>();
+  // Addresses that completed an authenticated handshake lately: their key exchanges go
+  // first and skip the per-prefix rate, so contacts still get through a flood.
+  readonly #knownHosts = new Set<string>();
+  /** Process-wide: bytes held by sessions before authentication. */
+  readonly preAuthBudget: ByteBudget<Session>;
+  /** Process-wide: real memory of every session's queued output. */
+  readonly outputBudget: ByteBudget<Session>;
   #halfOpen = 0;
   #listener: TCPSocketListener<SocketData> | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
@@ -67,7 +82,12 @@ export class Peer {
 
   constructor(o: PeerOptions) {
     this.#o = o;
-    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    const l = { ...defaultLimits(), ...o.limits };
+    // A session cap at (or over) the descriptor limit is no cap: accept fails before busy.
+    l.maxSessions = sessionsFor(descriptorLimit(), l.maxSessions);
+    this.limits = l;
+    this.preAuthBudget = new ByteBudget(l.maxPreAuthBytes);
+    this.outputBudget = new ByteBudget(l.maxOutputBytes);
     this.#random = o.random ?? systemRandom;
     this.#config = {
       identity: o.identity,
@@ -76,11 +96,35 @@ export class Peer {
       limits: this.limits,
       random: this.#random,
       verifyPeer: o.verifyPeer ? (id, s) => o.verifyPeer!(id, { role: s.role, address: s.address }) : undefined,
+      preAuthBudget: this.preAuthBudget,
+      pingBudget: new TokenBucket(l.pingsPerSecondTotal, l.pingsPerSecondTotal, performance.now()),
+      outputBudget: this.outputBudget,
+      admitKex: (s) => this.#admitKex(s),
+      kexPriority: (s) => this.#knownHosts.has(s.remoteHost),
     };
   }
 
   get accept(): Group[] {
     return this.#o.accept ?? [Group.X25519, Group.FFDHE2048, Group.FFDHE3072];
+  }
+
+  #admitKex(s: Session): string | null {
+    if (this.#knownHosts.has(s.remoteHost)) return null;
+    const prefix = addressPrefix(s.remoteHost);
+    const now = performance.now();
+    let b = this.#ffdheByPrefix.get(prefix);
+    if (b === undefined) {
+      if (this.#ffdheByPrefix.size >= MAX_PREFIX_BUCKETS) return `FFDHE handshakes from ${MAX_PREFIX_BUCKETS} prefixes at once`;
+      b = new TokenBucket(this.limits.ffdhePerPrefixPerSecond * 4, this.limits.ffdhePerPrefixPerSecond, now);
+      this.#ffdheByPrefix.set(prefix, b);
+    }
+    return b.take(now) ? null : `more than ${this.limits.ffdhePerPrefixPerSecond} FFDHE handshakes a second from ${prefix} (ffdhePerPrefixPerSecond)`;
+  }
+
+  #remember(host: string): void {
+    this.#knownHosts.delete(host);
+    this.#knownHosts.add(host);
+    if (this.#knownHosts.size > KNOWN_HOSTS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
   }
 
   /** Handshakes in progress. */
@@ -156,6 +200,7 @@ export class Peer {
     const role: Role = dial ? "initiator" : "responder";
     const address = dial ? `${dial.host}:${dial.port}` : `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
     const remote = dial ? dial.host : socket.remoteAddress;
+    const prefix = addressPrefix(remote);
     const full = this.#closed
       ? "shutting down"
       : this.sessions.size >= this.limits.maxSessions
@@ -164,7 +209,9 @@ export class Peer {
           ? `${this.limits.maxHalfOpen} handshakes in progress (maxHalfOpen)`
           : (this.#halfOpenByAddr.get(remote) ?? 0) >= this.limits.maxHalfOpenPerAddress
             ? `${this.limits.maxHalfOpenPerAddress} handshakes in progress from that address (maxHalfOpenPerAddress)`
-            : null;
+            : !dial && (this.#halfOpenByPrefix.get(prefix) ?? 0) >= this.limits.maxHalfOpenPerPrefix
+              ? `${this.limits.maxHalfOpenPerPrefix} handshakes in progress from ${prefix} (maxHalfOpenPerPrefix)`
+              : null;
     if (full !== null) {
       if (!dial) {
         socket.write(encodeAlertFrame(AlertCode.busy));
@@ -180,6 +227,7 @@ export class Peer {
     s.remoteHost = remote;
     this.#halfOpen++;
     this.#halfOpenByAddr.set(remote, (this.#halfOpenByAddr.get(remote) ?? 0) + 1);
+    this.#halfOpenByPrefix.set(prefix, (this.#halfOpenByPrefix.get(prefix) ?? 0) + 1);
     socket.data = { session: s, dial };
     this.sessions.add(s);
     void s.start();
@@ -189,6 +237,7 @@ export class Peer {
   readonly #events: SessionEvents = {
     onReady: (s) => {
       this.#handshakeOver(s);
+      this.#remember(s.remoteHost);
       (s.dial as Dial | null)?.resolve(s);
       this.#o.events?.onReady?.(s);
     },
@@ -208,6 +257,10 @@ export class Peer {
     const n = (this.#halfOpenByAddr.get(s.remoteHost) ?? 1) - 1;
     if (n <= 0) this.#halfOpenByAddr.delete(s.remoteHost);
     else this.#halfOpenByAddr.set(s.remoteHost, n);
+    const prefix = addressPrefix(s.remoteHost);
+    const p = (this.#halfOpenByPrefix.get(prefix) ?? 1) - 1;
+    if (p <= 0) this.#halfOpenByPrefix.delete(prefix);
+    else this.#halfOpenByPrefix.set(prefix, p);
   }
 
   #sessionClosed(s: Session, info: CloseInfo): void {
@@ -217,7 +270,8 @@ export class Peer {
     if (dial && s.peerProfile === null) {
       const e = info.error;
       if (e instanceof ProtocolError && e.code === "alert" && e.alert === AlertCode.unsupported_group && !dial.retried && !this.#closed) {
-        const next = (e.accepted ?? []).find((g) => g !== dial.group && this.accept.includes(g as Group)) as Group | undefined;
+        // --group is a minimum (PROTOCOL §3.5): a forged alert cannot move the dial below it.
+        const next = (e.accepted ?? []).find((g) => g !== dial.group && g >= dial.group && this.accept.includes(g as Group)) as Group | undefined;
         if (next !== undefined) {
           this.#dial({ ...dial, group: next, retried: true });
           return;
@@ -239,6 +293,8 @@ export class Peer {
     this.#sweep = setInterval(() => {
       const now = performance.now();
       for (const s of this.sessions) s.tick(now);
+      // Forget per-prefix buckets once full again (idle prefixes cost nothing).
+      for (const [k, b] of this.#ffdheByPrefix) if (b.full(now)) this.#ffdheByPrefix.delete(k);
     }, every);
     this.#sweep.unref?.();
   }

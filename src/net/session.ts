@@ -11,7 +11,7 @@
  */
 import type { Socket } from "bun";
 import { randomBytes } from "node:crypto";
-import { FrameType, type Group } from "../protocol/constants.ts";
+import { FrameType, Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { FrameAssembler, type Frame } from "../protocol/frame.ts";
 import { Initiator, Responder, type Done, type HandshakeResult, type KexRequest } from "../protocol/handshake.ts";
@@ -19,9 +19,14 @@ import { decodeItems, type Item } from "../protocol/items.ts";
 import type { RecordReader, RecordWriter } from "../protocol/record.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes } from "./alerts.ts";
-import { initiatorKex, runKex, type PendingKex } from "./kex.ts";
-import { dueAt, TokenBucket } from "./limits.ts";
+import { initiatorKex, runKex, type KexJob, type PendingKex } from "./kex.ts";
+import { capPeerString, dueAt, TokenBucket } from "./limits.ts";
 import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
+
+/** Object overhead of pending items, behind a backed-up socket, before they are sealed. */
+const SEAL_BACKLOG_BYTES = 64 * 1024;
+/** PINGs within the per-session bucket's memory that make a session a heavy pinger. */
+const PING_HEAVY = 1000;
 
 export class Session implements PeerSession {
   readonly role: Role;
@@ -39,6 +44,8 @@ export class Session implements PeerSession {
   dial: unknown = null;
   remoteHost = "";
   halfOpen = true;
+  /** The key-exchange group: offered (initiator) or read from the HELLO (responder); null before. */
+  group: Group | null = null;
 
   readonly #o: SessionConfig;
   readonly #group: Group | undefined;
@@ -49,6 +56,13 @@ export class Session implements PeerSession {
   #kex: PendingKex | null = null;
   #busy = false; // a key exchange is being computed; frames wait in #held
   #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  #kexJob: KexJob | null = null;
+  // Reading is paused while output is backed up past half its bound: the peer's bytes
+  // then wait in the kernel, not in our heap.
+  #paused = false;
+  #drainedAt = 0;
+  readonly #pings: TokenBucket;
   #writer: RecordWriter | null = null;
   #reader: RecordReader | null = null;
   readonly #send: Outbound;
@@ -71,6 +85,36 @@ export class Session implements PeerSession {
     const now = this.#now();
     this.startedAt = this.lastRecv = this.lastSend = now;
     this.#keyUpdates = new TokenBucket(8, o.limits.keyUpdatesPerSecond, now);
+    this.#pings = new TokenBucket(o.limits.pingsPerSecond * 10, o.limits.pingsPerSecond, now);
+    if (role === "initiator") this.group = group ?? null;
+  }
+
+  /** Reading is paused (output backed up). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Charge the process-wide output budget; over it, the largest queue is cut with busy. */
+  #chargeOutput(): void {
+    const b = this.#o.outputBudget;
+    if (b === undefined) return;
+    const mem = this.#isClosed() && !this.#endAfterDrain ? 0 : this.#send.memoryBytes;
+    if (!b.set(this, mem)) return;
+    const worst = b.largest();
+    if (worst === undefined) return;
+    b.set(worst, 0);
+    worst.#fail(fail("busy", `sotto's output queues passed ${b.limit} bytes (maxOutputBytes); this session held the most`));
+  }
+
+  /** Charge the process-wide pre-authentication budget with what this session holds. */
+  #chargePreAuth(): boolean {
+    const b = this.#o.preAuthBudget;
+    if (b === undefined) return true;
+    const bytes = this.#reader === null && !this.#isClosed() ? this.#heldBytes + this.#asm.allocated : 0;
+    if (!b.set(this, bytes)) return true;
+    b.set(this, 0);
+    this.#fail(fail("busy", `unauthenticated peers hold ${b.limit} bytes (maxPreAuthBytes)`));
+    return false;
   }
 
   #now(): number {
@@ -90,7 +134,7 @@ export class Session implements PeerSession {
     }
     this.#busy = true;
     try {
-      this.#kex = await initiatorKex(this.#group!);
+      this.#kex = await initiatorKex(this.#group!, { maxQueue: this.#o.limits.maxKexQueue, priority: true });
     } catch (e) {
       return this.#fail(e as Error);
     }
@@ -126,12 +170,17 @@ export class Session implements PeerSession {
     for (const f of frames) {
       if (this.#isClosed()) return;
       if (this.#busy) {
-        if (this.#held.length >= this.#o.limits.maxPendingFrames) return this.#fail(fail("unexpected_message", "the peer sent frames while the key exchange was running"));
+        // Before authentication nothing big is copied for later: a few frames, a few KiB.
+        if (this.#held.length >= this.#o.limits.maxPendingFrames || this.#heldBytes + f.bytes.length > this.#o.limits.maxHeldBytes) {
+          return this.#fail(fail("unexpected_message", "the peer sent frames while the key exchange was running"));
+        }
         this.#held.push(new Uint8Array(f.bytes));
+        this.#heldBytes += f.bytes.length;
         continue;
       }
       this.#frame(f);
     }
+    if (this.#reader === null && !this.#chargePreAuth()) return;
     // A bad header after whole frames: those were handled, now the stream ends.
     const err = this.#asm.error;
     if (err !== null && !this.#isClosed()) this.#fail(err);
@@ -155,14 +204,27 @@ export class Session implements PeerSession {
   }
 
   #startKex(req: KexRequest): void {
+    if (this.role === "responder") {
+      this.group = req.group;
+      // Expensive groups: a per-prefix rate (the Peer's admitKex) before any work is queued.
+      const refused = req.group !== Group.X25519 ? (this.#o.admitKex?.(this, req.group) ?? null) : null;
+      if (refused !== null) throw fail("busy", refused);
+    }
+    // Reading goes on (held frames are bounded by maxHeldBytes and maxPreAuthBytes), so
+    // that a peer's FIN is seen at once and its queued exchange is dropped.
     this.#busy = true;
     const pending = this.#kex;
     this.#kex = null;
-    runKex(this.#hs!, pending, req, (send) => {
+    const adm = { maxQueue: this.#o.limits.maxKexQueue, priority: this.#o.kexPriority?.(this) ?? false };
+    this.#kexJob = runKex(this.#hs!, pending, req, (send) => {
+      this.#kexJob = null;
       if (this.state === "closed") return;
       this.#write(send);
       this.#release();
-    }, (e) => this.#fail(e));
+    }, (e) => {
+      this.#kexJob = null;
+      this.#fail(e);
+    }, adm);
   }
 
   /** The key exchange is done: process frames that arrived meanwhile. */
@@ -170,8 +232,10 @@ export class Session implements PeerSession {
     this.#busy = false;
     while (this.#held.length > 0 && !this.#busy && !this.#isClosed()) {
       const bytes = this.#held.shift()!;
+      this.#heldBytes -= bytes.length;
       this.#frame({ type: bytes[2]!, bytes, body: bytes.subarray(3) });
     }
+    this.#chargePreAuth();
   }
 
   #established(d: Done): void {
@@ -180,6 +244,7 @@ export class Session implements PeerSession {
     this.#writer = res.writer;
     this.#reader = res.reader;
     this.#hs = null;
+    this.#o.preAuthBudget?.set(this, 0);
     // PROTOCOL §4.5: the responder applies its trust policy once the initiator's AUTH
     // verified; a refusal then goes out as an encrypted ALERT, its first record.
     if (this.role === "responder") this.#o.verifyPeer?.(res.peerIdentity, this);
@@ -218,10 +283,18 @@ export class Session implements PeerSession {
         case "alert":
           throw fail("alert", `the peer sent alert ${item.code}`, { alert: item.code });
         case "close":
-          this.#closed({ error: null, byPeer: true, reason: item.reason });
+          // One length cap for every output format (a 65,000-byte reason is not printed whole).
+          this.#closed({ error: null, byPeer: true, reason: capPeerString(item.reason, this.#o.limits.maxPeerStringLength) });
           return;
         case "ping":
           if (this.state === "profile") throw fail("unexpected_message", "the peer sent PING before its PROFILE");
+          // A PING flood is busy, as HTTP/2's ping flood fix (CVE-2019-9512) does.
+          if (!this.#pings.take(this.#now())) throw fail("busy", `the peer sends PINGs faster than ${this.#o.limits.pingsPerSecond} a second`);
+          // Process-wide: with the shared budget spent, a session that has been pinging
+          // hard (more than PING_HEAVY lately) is cut; one keepalive a while is still answered.
+          if (this.#o.pingBudget && !this.#o.pingBudget.take(this.#now()) && this.#pings.level(this.#now()) < this.#pings.burst - PING_HEAVY) {
+            throw fail("busy", `PINGs from every peer passed ${this.#o.limits.pingsPerSecondTotal} a second (pingsPerSecondTotal); this peer sent many`);
+          }
           this.send({ kind: "pong", data: new Uint8Array(item.data) });
           continue;
         case "profile":
@@ -262,6 +335,11 @@ export class Session implements PeerSession {
     if (this.#send.bufferedAmount > this.#o.limits.maxSendQueueBytes) {
       return this.#fail(fail("busy", "the peer is not reading; its send queue is full"));
     }
+    // Items pending behind a backed-up socket are objects (ITEM_HEAP_BYTES each): past a
+    // small backlog, seal them behind the queue, so that what waits is wire bytes only.
+    if (this.#send.backedUp && this.#send.memoryBytes - this.#send.bufferedAmount > SEAL_BACKLOG_BYTES) this.flush(true);
+    else this.#afterOutput();
+    if (this.#isClosed()) return;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       flushSoon(this);
@@ -285,6 +363,17 @@ export class Session implements PeerSession {
     if (w === null || this.#isClosed() || !this.#send.hasPending) return;
     this.lastSend = this.#now();
     this.#send.flush(w, this.#keyUpdateDue, force);
+    this.#afterOutput();
+  }
+
+  /** After output grew: charge the budget; a peer whose output is backed up is not read from. */
+  #afterOutput(): void {
+    if (this.#send.backedUp && !this.#paused && this.#send.memoryBytes > this.#o.limits.maxSendQueueBytes / 2) {
+      this.#drainedAt = this.#now();
+      this.#paused = true;
+      this.#socket.pause();
+    }
+    this.#chargeOutput();
   }
 
   /** Whether the next record must carry KEY_UPDATE (asked once per record). */
@@ -298,11 +387,20 @@ export class Session implements PeerSession {
     if (frames.length === 0 || this.state === "closed") return;
     this.lastSend = this.#now();
     this.#send.writeFrames(frames);
+    this.#afterOutput();
   }
 
   /** The socket can take more bytes. */
   onDrain(): void {
-    if (!this.#send.drain()) return;
+    const before = this.#send.memoryBytes;
+    const drained = this.#send.drain();
+    if (this.#send.memoryBytes < before) this.#drainedAt = this.#now();
+    if (this.#paused && !this.#isClosed() && this.#send.memoryBytes <= this.#o.limits.maxSendQueueBytes / 2) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    this.#chargeOutput();
+    if (!drained) return;
     if (this.#endAfterDrain) {
       this.#socket.end();
       return;
@@ -334,6 +432,10 @@ export class Session implements PeerSession {
   tick(now: number): void {
     if (this.#isClosed()) return;
     const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open" }, this.#o.limits);
+    // Not read from while its output is backed up; a peer that then drains nothing is cut.
+    if (this.#paused && now - this.#drainedAt > this.#o.limits.outputStallMs) {
+      return this.#fail(fail("busy", `the peer is not reading: nothing of its backed-up output drained for ${this.#o.limits.outputStallMs} ms`));
+    }
     if (due === "keepalive") this.send({ kind: "ping", data: randomBytes(8) });
     else if (due !== null) this.#fail(fail("timeout", due));
   }
@@ -342,6 +444,8 @@ export class Session implements PeerSession {
   onSocketClose(error?: Error): void {
     this.#send.drop();
     this.#endAfterDrain = false;
+    this.#o.outputBudget?.set(this, 0);
+    this.#o.preAuthBudget?.set(this, 0);
     if (this.state === "closed") return;
     let err: Error | null = error ?? null;
     if (err === null) {
@@ -370,14 +474,25 @@ export class Session implements PeerSession {
     this.#closeInfo = info;
     this.#kex?.drop();
     this.#kex = null;
+    // Queued work is dropped with its connection (a flood of closed HELLOs costs nothing).
+    this.#kexJob?.cancel();
+    this.#kexJob = null;
     this.#held = [];
+    this.#heldBytes = 0;
+    this.#o.preAuthBudget?.set(this, 0);
+    // A peer not read from because its output is backed up is never read again: what it
+    // sent meanwhile waits in the kernel, and reading it now would only make garbage.
+    // Its socket is reset after the drain grace.
+    const stalled = this.#paused;
     const drain = this.#send.backedUp;
     // Finalize first: ending the socket can fire its close handler synchronously.
     this.#finalize();
     if (drain) {
       // Let the last records (CLOSE or ALERT) drain, but not for long.
       this.#endAfterDrain = true;
-      setTimeout(() => this.#socket.end(), 2000).unref?.();
+      setTimeout(() => (stalled ? this.#socket.terminate() : this.#socket.end()), 2000).unref?.();
+    } else if (stalled) {
+      this.#socket.terminate();
     } else {
       this.#socket.end();
     }
@@ -387,6 +502,10 @@ export class Session implements PeerSession {
     if (this.state === "closed") return;
     this.state = "closed";
     this.#send.clearPending();
+    this.#kexJob?.cancel();
+    this.#kexJob = null;
+    this.#o.preAuthBudget?.set(this, 0);
+    if (!this.#send.backedUp) this.#o.outputBudget?.set(this, 0);
     this.#ev.onClose(this, this.#closeInfo ?? { error: null, byPeer: true, reason: "" });
   }
 

@@ -4,7 +4,7 @@ import type { Group } from "../protocol/constants.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
-import type { Limits } from "./limits.ts";
+import type { ByteBudget, Limits, TokenBucket } from "./limits.ts";
 import type { Session } from "./session.ts";
 
 export type Role = "initiator" | "responder";
@@ -35,6 +35,8 @@ export interface PeerSession {
   readonly th3: Uint8Array | null;
   /** Bytes queued for the socket plus items not yet sealed. */
   readonly bufferedAmount: number;
+  /** The key-exchange group in use, once the HELLO is sent or read (null before). */
+  readonly group?: Group | null;
   /** Queue one item. @throws Error when the session is not open; RangeError when the item cannot fit in a record. */
   send(item: Item): void;
   /** Close cleanly with CLOSE. */
@@ -66,4 +68,14 @@ export interface SessionConfig {
   /** Trust policy for the peer's identity; throws ProtocolError identity_rejected to refuse. */
   verifyPeer?: (identity: Uint8Array, s: Session) => void;
   now?: () => number;
+  /** Process-wide: bytes sessions hold before authentication (limits.ts maxPreAuthBytes). */
+  preAuthBudget?: ByteBudget<Session>;
+  /** Process-wide: PINGs answered (limits.ts pingsPerSecondTotal). */
+  pingBudget?: TokenBucket;
+  /** Process-wide: real memory of queued output (limits.ts maxOutputBytes). */
+  outputBudget?: ByteBudget<Session>;
+  /** Responder, FFDHE group: a refusal sentence (answered with busy), or null to go ahead. */
+  admitKex?: (s: Session, group: Group) => string | null;
+  /** Whether this session's key exchange goes first (its address authenticated before). */
+  kexPriority?: (s: Session) => boolean;
 }

@@ -93,6 +93,11 @@ export class FrameAssembler {
     return this.#partial !== null ? this.#partialHave : this.#headerHave;
   }
 
+  /** Bytes of memory held for the incomplete frame (its whole declared size once the header is in). */
+  get allocated(): number {
+    return this.#partial !== null ? this.#partial.length : this.#headerHave;
+  }
+
   /** The error that ended the stream, once one did (check it after using push()'s frames). */
   get error(): ProtocolError | null {
     return this.#dead;

@@ -210,6 +210,7 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       if (e.peers.length === 0) return status("dim", "No peers are connected; /connect host:port dials one.");
       const lines = e.peers.flatMap((p) => {
         const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.verified ? "verified" : "not verified"];
+        if (p.group !== undefined) flags.push(ln(p.group));
         if (p.unacked > 0) flags.push(`${p.unacked} unacknowledged`);
         return [`  ${nm(p.name)}  ${ln(p.address)}  (${flags.join(", ")})`, `    fingerprint ${ln(p.fingerprint)}`];
       });

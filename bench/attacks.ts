@@ -1,0 +1,153 @@
+/**
+ * The floods of the budgets work (docs/SECURITY.md §10), shared by the bounded tests in
+ * test/hostile/budgets.test.ts and by `bun run stress --attack …` (bench/attack.ts), at
+ * the scale each asks for. Every flood runs against a listener in its own process
+ * (attack-listener.ts), so that the RSS read from /proc is the listener's alone.
+ */
+import net from "node:net";
+import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { concat } from "../src/crypto/bytes.ts";
+import { bigIntToBytes } from "../src/crypto/ffdhe.ts";
+import { FrameType, Group, MAX_PLAINTEXT } from "../src/protocol/constants.ts";
+import { encodeHello } from "../src/protocol/handshake.ts";
+import { encodeItems, type Item } from "../src/protocol/items.ts";
+import type { Limits } from "../src/net/limits.ts";
+
+/** A listener process: its port, its RSS and peak RSS (bytes), and a way to stop it. */
+export interface ListenerProcess {
+  port: number;
+  maxSessions: number;
+  pid: number;
+  /** VmRSS now. */
+  rss(): number;
+  /** VmHWM: the highest RSS so far. */
+  peak(): number;
+  stop(): Promise<void>;
+}
+
+function status(pid: number, field: string): number {
+  const t = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(t);
+  if (m === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+/** Start attack-listener.ts with `limits` (defaults otherwise); `fdLimit` runs it under `ulimit -n`. */
+export async function startListener(o: { limits?: Partial<Limits>; accept?: Group[]; fdLimit?: number } = {}): Promise<ListenerProcess> {
+  const script = new URL("./attack-listener.ts", import.meta.url).pathname;
+  const arg = JSON.stringify({ limits: o.limits, accept: o.accept });
+  const cmd = o.fdLimit ? ["sh", "-c", `ulimit -n ${o.fdLimit} && exec "$0" "$1" "$2"`, process.execPath, script, arg] : [process.execPath, script, arg];
+  const proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the listener exited before listening");
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const first = JSON.parse(text.slice(0, text.indexOf("\n"))) as { port: number; maxSessions: number };
+  return {
+    port: first.port,
+    maxSessions: first.maxSessions,
+    pid: proc.pid,
+    rss: () => status(proc.pid, "VmRSS"),
+    peak: () => status(proc.pid, "VmHWM"),
+    stop: async () => {
+      proc.stdin.end();
+      const t = setTimeout(() => proc.kill(), 2000);
+      await proc.exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** A raw connection from `localAddress` (loopback), resolved once connected; never rejects. */
+export function rawConnect(port: number, localAddress: string): Promise<net.Socket | null> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port, localAddress });
+    s.on("error", () => resolve(null));
+    s.on("data", () => {});
+    s.once("connect", () => resolve(s));
+  });
+}
+
+/** 4 passes the range and subgroup checks of every FFDHE group (2^2). */
+export function ffdheHello(group: Group): Uint8Array {
+  return encodeHello(FrameType.HELLO, group, randomBytes(32), bigIntToBytes(4n, group === Group.FFDHE2048 ? 256 : 384));
+}
+
+/** The largest RECORD frame (random bytes: it fails its tag, once judged). */
+export function largestRecord(): Uint8Array {
+  const body = randomBytes(65_344);
+  return concat(new Uint8Array([(body.length + 1) >> 8, (body.length + 1) & 0xff, FrameType.RECORD]), body);
+}
+
+/**
+ * Attack 1: `n` connections from `sources` loopback addresses each send an ffdhe3072
+ * HELLO and four of the largest RECORDs, then wait. Resolves with the sockets.
+ */
+export async function preAuthFlood(port: number, n: number, sources = 16): Promise<net.Socket[]> {
+  const payload = concat(ffdheHello(Group.FFDHE3072), largestRecord(), largestRecord(), largestRecord(), largestRecord());
+  const socks = await Promise.all(Array.from({ length: n }, (_, i) => rawConnect(port, `127.0.0.${2 + (i % sources)}`)));
+  const open = socks.filter((s): s is net.Socket => s !== null);
+  for (const s of open) s.write(payload);
+  return open;
+}
+
+/**
+ * Attack 3: ffdhe3072 HELLOs from one address, each connection closed at once, at `perSecond`
+ * for `ms`. Resolves with how many were sent.
+ */
+export async function kexFlood(port: number, perSecond: number, ms: number, localAddress = "127.0.0.2"): Promise<number> {
+  const hello = ffdheHello(Group.FFDHE3072);
+  const end = performance.now() + ms;
+  let sent = 0;
+  while (performance.now() < end) {
+    const batch = Math.max(1, Math.round(perSecond / 100));
+    for (let i = 0; i < batch; i++) {
+      const s = net.connect({ host: "127.0.0.1", port, localAddress });
+      s.on("error", () => {});
+      s.once("connect", () => {
+        s.end(hello);
+        sent++;
+      });
+    }
+    await Bun.sleep(10);
+  }
+  return sent;
+}
+
+/**
+ * Attack 5: `addresses` sources in one /24 (127.0.1.x) hold `perAddress` silent connections
+ * each, re-opening each as soon as the listener drops it, until `stop()`.
+ */
+export function halfOpenFlood(port: number, addresses: number, perAddress: number): { stop(): void; open(): number } {
+  let running = true;
+  const live = new Set<net.Socket>();
+  const one = (addr: string) => {
+    if (!running) return;
+    const s = net.connect({ host: "127.0.0.1", port, localAddress: addr });
+    s.on("data", () => {});
+    s.on("error", () => {});
+    s.on("close", () => {
+      live.delete(s);
+      setTimeout(() => one(addr), 5);
+    });
+    live.add(s);
+  };
+  for (let a = 1; a <= addresses; a++) for (let i = 0; i < perAddress; i++) one(`127.0.1.${a}`);
+  return {
+    stop: () => {
+      running = false;
+      for (const s of live) s.destroy();
+    },
+    open: () => live.size,
+  };
+}
+
+/** One record's plaintext of `n` PINGs (5,934 fill a record: each PING is 11 bytes). */
+export function pingRecord(n = Math.floor(MAX_PLAINTEXT / 11)): Uint8Array {
+  return encodeItems(Array.from({ length: n }, (): Item => ({ kind: "ping", data: randomBytes(8) })));
+}

@@ -1,0 +1,322 @@
+/**
+ * Process-wide budgets (docs/SECURITY.md §10): each numbered flood of the budgets work,
+ * scaled to run in CI, against a listener in its own process (bench/attack-listener.ts)
+ * whose RSS is read from /proc, or in memory where the property is a count. Every case
+ * asserts bounds and counts (RSS growth, sessions cut, good handshakes served), never
+ * elapsed time; `bun run stress --attack …` prints the latencies at full scale.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { ed25519Generate } from "../../src/crypto/ed25519.ts";
+import { ChatNode } from "../../src/chat/node.ts";
+import type { ChatEvent } from "../../src/chat/events.ts";
+import { addressPrefix, capPeerString, descriptorLimit, sessionsFor } from "../../src/net/limits.ts";
+import { ConnectError, Peer } from "../../src/net/peer.ts";
+import { kexQueueDepth, warmFfdhe } from "../../src/net/kex.ts";
+import { AlertCode, Group } from "../../src/protocol/constants.ts";
+import { encodeAlertFrame } from "../../src/protocol/handshake.ts";
+import type { Item } from "../../src/protocol/items.ts";
+import { ffdheHello, halfOpenFlood, kexFlood, pingRecord, preAuthFlood, rawConnect, startListener, type ListenerProcess } from "../../bench/attacks.ts";
+import { tempHome, removeHomes } from "../support/home.ts";
+import { until } from "../support/wait.ts";
+import { Evil, EvilResponder, GoodPeer, Scene } from "./harness.ts";
+
+const MiB = 1024 * 1024;
+afterAll(() => removeHomes());
+
+/** A dialling Peer that runs whole handshakes in `group`; counts those that succeed. */
+async function goodHandshakes(port: number, group: Group, n: number): Promise<number> {
+  const p = new Peer({ identity: ed25519Generate(), profile: { instance: randomBytes(8), name: "good" } });
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    try {
+      const s = await p.connect("127.0.0.1", port, group);
+      ok++;
+      s.close("bye");
+    } catch (e) {
+      if (!(e instanceof ConnectError)) throw e;
+    }
+  }
+  await p.close("bye", 100);
+  return ok;
+}
+
+describe("the budgets as functions", () => {
+  test("descriptor limit: read from /proc/self/limits; maxSessions leaves headroom under it", () => {
+    expect(descriptorLimit("Max open files            1024                 4096                 files     \n")).toBe(1024);
+    expect(descriptorLimit("Max open files            unlimited            unlimited            files\n")).toBeNull();
+    expect(sessionsFor(20_000, 20_000)).toBe(18_000);
+    expect(sessionsFor(1024, 20_000)).toBe(768);
+    expect(sessionsFor(null, 20_000)).toBe(20_000);
+    const live = descriptorLimit();
+    if (live !== null) expect(sessionsFor(live, 20_000)).toBeLessThan(live);
+  });
+  test("address prefixes: /24 for IPv4 (and mapped), /64 for IPv6", () => {
+    expect(addressPrefix("192.0.2.77")).toBe("192.0.2.0/24");
+    expect(addressPrefix("::ffff:192.0.2.77")).toBe("192.0.2.0/24");
+    expect(addressPrefix("2001:db8:1:2:3:4:5:6")).toBe("2001:db8:1:2::/64");
+    expect(addressPrefix("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(addressPrefix("::1")).toBe("0:0:0:0::/64");
+  });
+  test("a peer string is cut to its cap, saying how much was left out", () => {
+    expect(capPeerString("short", 10)).toBe("short");
+    expect(capPeerString("x".repeat(65_000), 256)).toBe(`${"x".repeat(256)}… (64744 more characters)`);
+  });
+});
+
+describe("attacks against a listener process with default limits", () => {
+  let L: ListenerProcess;
+  beforeAll(async () => {
+    L = await startListener();
+  }, 20_000);
+  afterAll(() => L.stop());
+
+  test("1. 512 connections × (ffdhe3072 HELLO + 4 largest RECORDs): peak RSS grows < 64 MiB; all are closed; a good X25519 peer chats", async () => {
+    const good = await GoodPeer.connect(L.port);
+    await good.roundTrip();
+    const base = L.peak();
+    const socks = await preAuthFlood(L.port, 512);
+    // Each is refused (bad_record, busy, or unexpected_message for frames held past maxHeldBytes).
+    await until("every flood connection closed by the listener", () => socks.every((s) => s.destroyed || s.readyState === "closed" || s.readableEnded), 20_000);
+    const grown = L.peak() - base;
+    if (process.env.HOSTILE_DEBUG) console.log(`pre-auth flood: peak RSS +${(grown / MiB).toFixed(1)} MiB`);
+    expect(grown).toBeLessThan(64 * MiB);
+    await good.roundTrip();
+    await good.peer.close("bye", 100);
+    for (const s of socks) s.destroy();
+  }, 30_000);
+
+  test("2. 4 sessions that never read and send 130 records of PINGs (770,000 each): each is cut with busy; peak RSS grows < 96 MiB; a good peer chats", async () => {
+    const good = await GoodPeer.connect(L.port);
+    const base = L.peak();
+    const plain = pingRecord();
+    const evils = await Promise.all(Array.from({ length: 4 }, () => Evil.open(L.port, { node: true })));
+    for (const e of evils) e.a.pause();
+    await Promise.all(
+      evils.map(async (e) => {
+        for (let i = 0; i < 130 && !e.a.closed; i++) {
+          e.a.write(e.sealPlain(plain));
+          await Bun.sleep(1);
+        }
+      }),
+    );
+    for (const e of evils) e.a.resume();
+    await until("every PING flooder cut off", () => evils.every((e) => e.a.closed), 20_000);
+    const grown = L.peak() - base;
+    if (process.env.HOSTILE_DEBUG) console.log(`ping flood: peak RSS +${(grown / MiB).toFixed(1)} MiB`);
+    expect(grown).toBeLessThan(96 * MiB);
+    // At most one alert each, busy (it may be lost: a socket whose peer never reads gets 2 s to drain).
+    for (const e of evils) expect([[], [AlertCode.busy as number]]).toContainEqual(e.alerts());
+    await good.roundTrip();
+    await good.peer.close("bye", 100);
+  }, 40_000);
+});
+
+describe("2. the process-wide output budget (in memory)", () => {
+  let sc: Scene;
+  beforeAll(async () => {
+    sc = await Scene.start({ limits: { maxSendQueueBytes: 8 * MiB, maxOutputBytes: 2 * MiB } });
+  });
+  afterAll(() => sc.stop());
+
+  test("3 sessions that never read, under one 2 MiB budget: the largest queues are cut with busy, the total stays within a record of the budget, the good peer chats", async () => {
+    // The scene's listener echoes each TEXT: 60 KB in, 60 KB queued back.
+    let id = 0n;
+    const evils = await Promise.all(Array.from({ length: 3 }, () => Evil.open(sc.port, { node: true })));
+    for (const e of evils) e.a.pause();
+    let peak = 0;
+    for (let i = 0; i < 200 && evils.some((e) => sc.closed(e) === undefined); i++) {
+      for (const e of evils) if (sc.closed(e) === undefined) e.a.write(e.seal([{ kind: "text", id: ++id, text: "x".repeat(60_000) }]));
+      await Bun.sleep(2);
+      peak = Math.max(peak, sc.listener.outputBudget.total);
+    }
+    const cut = evils.map((e) => sc.closed(e)).filter((c) => c?.code === "busy" && c.error!.message.includes("maxOutputBytes"));
+    expect(cut.length).toBeGreaterThanOrEqual(1);
+    // Checked as each reply is queued: at most one reply past the budget.
+    expect(peak).toBeLessThan(2 * MiB + 128 * 1024);
+    for (const e of evils) e.a.destroy();
+    await sc.good.roundTrip();
+    await sc.settled(5000);
+    expect(sc.listener.outputBudget.total).toBeLessThan(64 * 1024);
+  }, 20_000);
+});
+
+describe("3. an FFDHE HELLO flood from one address", () => {
+  let L: ListenerProcess;
+  // A 2 s handshake deadline: a good handshake slower than that counts as refused.
+  beforeAll(async () => {
+    L = await startListener({ limits: { handshakeTimeoutMs: 2000 } });
+    await warmFfdhe(Group.FFDHE3072); // the good peer's own worker
+  }, 20_000);
+  afterAll(() => L.stop());
+
+  test("1,000 ffdhe3072 HELLOs a second, each closed at once: every good ffdhe3072 handshake (a known address) completes within the deadline, during and after", async () => {
+    expect(await goodHandshakes(L.port, Group.FFDHE3072, 1)).toBe(1);
+    let during = 0;
+    const flood = kexFlood(L.port, 1000, 2500);
+    await Bun.sleep(500);
+    during = await goodHandshakes(L.port, Group.FFDHE3072, 3);
+    const sent = await flood;
+    expect(sent).toBeGreaterThan(1000);
+    expect(during).toBe(3);
+    // Right after the flood: the queue held no backlog to work through.
+    expect(await goodHandshakes(L.port, Group.FFDHE3072, 2)).toBe(2);
+  }, 30_000);
+});
+
+describe("3. queued key exchanges are dropped with their connection (in memory)", () => {
+  let sc: Scene;
+  beforeAll(async () => {
+    await warmFfdhe(Group.FFDHE3072);
+    // No per-prefix rate here: this case is about the queue and cancellation alone.
+    sc = await Scene.start({ limits: { ffdhePerPrefixPerSecond: 1e6, maxKexQueue: 10_000 } });
+  }, 20_000);
+  afterAll(() => sc.stop());
+
+  test("300 ffdhe3072 HELLOs closed at once: once their sessions are gone, at most the 2 exchanges inside the worker are left", async () => {
+    const hello = ffdheHello(Group.FFDHE3072);
+    let maxDepth = 0;
+    const socks = await Promise.all(Array.from({ length: 300 }, () => rawConnect(sc.port, "127.0.0.2")));
+    for (const s of socks) s?.end(hello);
+    await until("the listener to drop the 300 sessions", () => (maxDepth = Math.max(maxDepth, kexQueueDepth())) >= 0 && sc.others === 0 && sc.listener.halfOpen === 0, 10_000);
+    expect(maxDepth).toBeGreaterThan(2); // the flood did queue work
+    expect(kexQueueDepth()).toBeLessThanOrEqual(2);
+    await sc.good.roundTrip();
+  }, 20_000);
+});
+
+describe("5. half-open slots by prefix", () => {
+  let L: ListenerProcess;
+  // Scaled: maxHalfOpen 1024 (default 4096) with the default ratios (a prefix may hold a quarter).
+  beforeAll(async () => {
+    L = await startListener({ limits: { maxHalfOpen: 1024, maxHalfOpenPerAddress: 64, maxHalfOpenPerPrefix: 256 } });
+  }, 20_000);
+  afterAll(() => L.stop());
+
+  test("17 addresses of one /24 × 64 silent connections, re-opened as reaped: 12 good handshakes from another prefix all complete", async () => {
+    const flood = halfOpenFlood(L.port, 17, 64);
+    try {
+      await until("the flood connections to be open", () => flood.open() >= 17 * 64, 10_000);
+      await Bun.sleep(200);
+      expect(await goodHandshakes(L.port, Group.X25519, 12)).toBe(12);
+    } finally {
+      flood.stop();
+    }
+  }, 30_000);
+});
+
+describe("4. descriptors", () => {
+  test("under `ulimit -n 400` maxSessions is 144; 300 silent connections: those past it get ALERT busy, and after they go a good peer chats", async () => {
+    const L = await startListener({ fdLimit: 400 });
+    try {
+      expect(L.maxSessions).toBe(sessionsFor(400, 20_000));
+      const busy = encodeAlertFrame(AlertCode.busy);
+      const got: boolean[] = [];
+      const socks = await Promise.all(
+        Array.from({ length: 300 }, async (_, i) => {
+          const s = await rawConnect(L.port, `127.0.2.${1 + (i % 10)}`);
+          s?.on("data", (b: Buffer) => {
+            if (Buffer.compare(b.subarray(0, busy.length), Buffer.from(busy)) === 0) got[i] = true;
+          });
+          return s;
+        }),
+      );
+      await until("the refusals", () => got.filter(Boolean).length >= 300 - L.maxSessions, 10_000);
+      expect(got.filter(Boolean).length).toBe(300 - L.maxSessions);
+      for (const s of socks) s?.destroy();
+      await Bun.sleep(200);
+      const good = await GoodPeer.connect(L.port);
+      await good.roundTrip();
+      await good.peer.close("bye", 100);
+    } finally {
+      await L.stop();
+    }
+  }, 30_000);
+});
+
+describe("6. events have a rate per identity; peer strings one cap", () => {
+  async function node(o: { textPerSecond?: number } = {}) {
+    const events: ChatEvent[] = [];
+    const n = await ChatNode.start({ home: tempHome(), name: "alice", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], ...o }, (e) => events.push(e));
+    const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+    return { n, events, port };
+  }
+  const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
+
+  test("2,000 PROFILE name changes: at most the burst becomes nick events, then the session ends with busy", async () => {
+    const a = await node();
+    try {
+      const e = await Evil.open(a.port);
+      await until("connected", () => of(a.events, "connected").length === 1);
+      for (let r = 0; r < 20 && !e.a.closed; r++) e.a.write(e.seal(Array.from({ length: 100 }, (_, i): Item => ({ kind: "profile", instance: e.instance, name: `m${r}-${i}` }))));
+      await until("the session to end", () => of(a.events, "disconnected").length === 1, 5000);
+      expect(of(a.events, "nick").length).toBeLessThanOrEqual(11);
+      expect(of(a.events, "disconnected")[0]!.code).toBe("busy");
+    } finally {
+      await a.n.close();
+    }
+  });
+
+  test("TEXT is counted per identity: 4 sessions in turn of one identity, 50 messages each, with textPerSecond 5: at most the burst (50) and what refills are shown", async () => {
+    const a = await node({ textPerSecond: 5 });
+    try {
+      const identity = ed25519Generate();
+      const t0 = performance.now();
+      for (let k = 0; k < 4; k++) {
+        const e = await Evil.open(a.port, { identity });
+        await until("connected", () => of(a.events, "connected").length === k + 1);
+        e.send(Array.from({ length: 50 }, (_, i): Item => ({ kind: "text", id: BigInt(i + 1), text: `t${k}-${i}` })));
+        await until("the session to end or the messages to show", () => e.a.closed || of(a.events, "message").length >= 50 * (k + 1), 3000).catch(() => {});
+        e.send([{ kind: "close", reason: "" }]);
+        await until("the close", () => of(a.events, "disconnected").length === k + 1, 3000);
+      }
+      const refill = Math.ceil(((performance.now() - t0) / 1000) * 5);
+      expect(of(a.events, "message").length).toBeLessThanOrEqual(50 + refill);
+    } finally {
+      await a.n.close();
+    }
+  }, 20_000);
+
+  test("a CLOSE reason of 65,000 bytes reaches the disconnected event cut to 256 characters", async () => {
+    const a = await node();
+    try {
+      const e = await Evil.open(a.port);
+      await until("connected", () => of(a.events, "connected").length === 1);
+      e.send([{ kind: "close", reason: "r".repeat(65_000) }]);
+      await until("disconnected", () => of(a.events, "disconnected").length === 1);
+      const reason = of(a.events, "disconnected")[0]!.reason;
+      expect(reason.length).toBeLessThan(320);
+      expect(reason).toContain("more characters");
+    } finally {
+      await a.n.close();
+    }
+  });
+
+  test("connected events name the key-exchange group of the session", async () => {
+    const a = await node();
+    try {
+      await Evil.open(a.port);
+      await until("connected", () => of(a.events, "connected").length === 1);
+      expect(of(a.events, "connected")[0]!.group).toBe("x25519");
+      expect(a.n.peers()[0]!.group).toBe("x25519");
+    } finally {
+      await a.n.close();
+    }
+  });
+});
+
+describe("7. --group is a minimum", () => {
+  test("dialling ffdhe3072, a forged unsupported_group naming ffdhe2048 and X25519 ends the dial: one connection, no lower group", async () => {
+    const evil = new EvilResponder(() => encodeAlertFrame(AlertCode.unsupported_group, new Uint8Array([Group.X25519, Group.FFDHE2048])));
+    const p = new Peer({ identity: ed25519Generate(), profile: { instance: randomBytes(8), name: "victim" }, group: Group.FFDHE3072 });
+    try {
+      const err = await p.connect("127.0.0.1", evil.port).then(() => null, (e: Error) => e);
+      expect(err).toBeInstanceOf(ConnectError);
+      await Bun.sleep(100);
+      expect(evil.conns.map((c) => c.hello.body[1])).toEqual([Group.FFDHE3072]);
+    } finally {
+      await p.close("bye", 100);
+      evil.stop();
+    }
+  });
+});
