@@ -28,7 +28,10 @@ export type ChatEvent =
   | { type: "nick"; peer: string; previous: string }
   /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
   | { type: "disconnected"; peer: string; address: string; reason: string; code?: string; alert?: number }
-  | { type: "reconnecting"; address: string; inMs: number; attempt: number }
+  /** The next dial in `inMs`; `since` (wall clock ms) and `reason`: since when and why the contact is unreachable. */
+  | { type: "reconnecting"; address: string; inMs: number; attempt: number; peer?: string; since?: number; reason?: string }
+  /** Dialling `address` stopped for good: a permanent refusal, /disconnect, or the contact moved. */
+  | { type: "dial_stopped"; address: string; reason: string; code: string }
   | { type: "key_changed"; address: string; pinnedName: string; pinned: string; presented: string }
   | { type: "rejected"; address: string; fingerprint: string; reason: string }
   /** Connections turned away at accept with ALERT busy (a cap was full), counted per second. */
@@ -173,8 +176,10 @@ export interface ChatApi {
   sendAll(text: string): number;
   /** Send a private line to one peer by name. @throws ChatError unknown_peer. */
   sendTo(name: string, text: string): void;
-  /** Dial host:port and keep redialling with backoff while the chat runs. @throws ChatError bad_address. */
-  connect(address: string): void;
+  /** Dial host:port and keep redialling with backoff while the chat runs; returns a sentence when nothing new was started (already connected or dialling). @throws ChatError bad_address. */
+  connect(address: string): string | void;
+  /** Stop redialling a contact by name (or host:port) and close its sessions; returns how many dials and sessions ended. @throws ChatError unknown_peer. */
+  disconnect?(name: string): number;
   /** Open sessions. */
   peers(): PeerInfo[];
   /** Safety numbers: of one peer by name, or of every connected peer. @throws ChatError unknown_peer. */

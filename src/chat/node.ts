@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
-import { Group, GROUP_NAMES } from "../protocol/constants.ts";
+import { AlertCode, Group, GROUP_NAMES } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { privateId, type Item } from "../protocol/items.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
@@ -210,6 +210,7 @@ export class ChatNode implements ChatApi {
       (keepOther ? s : other).close("duplicate session");
       if (keepOther) return;
     }
+    if (s.role === "responder") this.#movedTo(pid, s);
     const address = s.role === "initiator" ? s.address : INBOUND;
     const { name, firstContact, verified } = this.#trust.pinReady(id, address, s.peerProfile!.name);
     const link = new Link(s, pid, name, this.#outbox, this.#ratesOf(pid).text);
@@ -232,6 +233,24 @@ export class ChatNode implements ChatApi {
     this.files?.onReady(s, pid);
   }
 
+  /**
+   * Contacts are keys, not addresses: an authenticated session from a contact we dial
+   * elsewhere means it moved (as WireGuard takes a peer's endpoint from its latest
+   * authenticated packet). The dial to the stale address stops, and the person is told.
+   */
+  #movedTo(pid: string, s: PeerSession): void {
+    const from = hostOf(s.address);
+    for (const [key, d] of this.#dialers) {
+      if (d.pid !== pid || d.host === from) continue;
+      this.#dialers.delete(key);
+      d.stop(`${this.#nameOf(pid)} now connects from ${from}`, "moved");
+      this.#emit({ type: "notice", message: `${this.#nameOf(pid)} moved: now at ${s.address} (it dialled us); no longer dialling ${key}` });
+    }
+  }
+
+  /** Sessions that carried a TEXT or an ACK (the Dialer's backoff: dialer.ts step 2). */
+  readonly #useful = new WeakSet<PeerSession>();
+
   /** The TEXT and PROFILE buckets of one identity (the oldest forgotten past RATE_IDENTITIES). */
   #ratesOf(pid: string): { text: TokenBucket; nick: TokenBucket } {
     let r = this.#rates.get(pid);
@@ -248,6 +267,7 @@ export class ChatNode implements ChatApi {
   #item(s: PeerSession, item: Item): void {
     const link = this.#links.get(s);
     if (link === undefined) return;
+    if (item.kind === "text" || item.kind === "ack") this.#useful.add(s);
     switch (item.kind) {
       case "text": {
         // hostile-peers §E: a contact that floods is cut off with a clear reason, not rendered.
@@ -315,12 +335,15 @@ export class ChatNode implements ChatApi {
     }
     if (this.#closing && link === undefined) return;
     const e = info.error;
+    // Keepalive (limits.ts): "no answer from the peer for 15 s" names the peer.
+    const redial = this.#dialers.has(s.address) && !this.#closing ? "; redialling" : "";
+    const silent = e instanceof ProtocolError && e.code === "timeout" && link !== undefined && e.message.startsWith("no answer from the peer") ? `${e.message.replace(/^no answer from the peer/, `no answer from ${link.name}`)}${redial}` : null;
     const x = e ? explain(e, { who: link?.name ?? s.address, address: s.address }) : null;
     this.#emit({
       type: "disconnected",
       peer: link?.name ?? s.address,
       address: s.address,
-      reason: x ? x.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
+      reason: silent !== null ? silent : x ? x.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
       ...(e instanceof ProtocolError ? { code: e.code } : {}),
       ...(x?.alert !== undefined ? { alert: x.alert } : {}),
     });
@@ -375,11 +398,17 @@ export class ChatNode implements ChatApi {
     this.#kept?.add({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv, id });
   }
 
-  connect(address: string): void {
+  connect(address: string): string | void {
     const a = parseAddress(address);
     if (a === null) throw new ChatError("bad_address", `${JSON.stringify(address.slice(0, 80))} is not host:port`);
     const key = `${a.host}:${a.port}`;
-    if (this.#dialers.has(key)) return;
+    const existing = this.#dialers.get(key);
+    if (existing !== undefined) {
+      const open = existing.pid !== null ? this.#openSessions(existing.pid) : [];
+      if (open.length > 0) return `Already connected to ${this.#nameOf(existing.pid!)} at ${key}.`;
+      return `Already dialling ${key}; it is retried with backoff.`;
+    }
+    for (const [s, l] of this.#links) if (s.state === "open" && s.address === key) return `Already connected to ${l.name} at ${key}.`;
     const d: Dialer = new Dialer(a.host, a.port, {
       dial: () => this.#peer.connect(a.host, a.port),
       connectedElsewhere: (s: PeerSession | null): boolean => {
@@ -388,10 +417,32 @@ export class ChatNode implements ChatApi {
       },
       emit: this.#emit,
       closed: (s) => this.#whenClosed(s),
-      isFatal: (e) => e instanceof ConnectError && e.cause instanceof ProtocolError && (e.cause.code === "identity_rejected" || (e.cause.code === "alert" && e.cause.alert === 6)),
+      nameOf: (pid) => this.#nameOf(pid),
+      useful: (s) => this.#useful.has(s),
+      fatal: (e) => dialStop(e, key),
     });
     this.#dialers.set(key, d);
     d.start();
+  }
+
+  disconnect(who: string): number {
+    let n = 0;
+    const a = parseAddress(who);
+    const byAddress = a !== null ? this.#dialers.get(`${a.host}:${a.port}`) : undefined;
+    const pid = byAddress?.pid ?? (byAddress !== undefined ? null : this.#pidByName(who));
+    for (const [key, d] of this.#dialers) {
+      if (d !== byAddress && (pid === null || d.pid !== pid)) continue;
+      this.#dialers.delete(key);
+      d.stop(`/disconnect ${who.slice(0, 64)}`, "disconnect");
+      n++;
+    }
+    if (pid !== null) {
+      for (const s of this.#openSessions(pid)) {
+        s.close("bye");
+        n++;
+      }
+    }
+    return n;
   }
 
   peers(): PeerInfo[] {
@@ -477,6 +528,26 @@ export class ChatNode implements ChatApi {
       throw e;
     }
   }
+}
+
+/** The host part of host:port or [v6]:port. */
+function hostOf(address: string): string {
+  return parseAddress(address)?.host ?? address;
+}
+
+/**
+ * Dialling `key` stops for good on a refusal that a retry cannot change (issue: dialling
+ * that knows when to stop); null: try again later.
+ */
+function dialStop(e: Error, key: string): { code: string; message: string } | null {
+  const p = e instanceof ConnectError && e.cause instanceof ProtocolError ? e.cause : null;
+  if (p === null) return null;
+  if (p.code === "reflection") return { code: "reflection", message: `${key} is this sotto itself; not dialling it` };
+  if (p.code === "identity_rejected") return { code: "identity_rejected", message: `${p.message}; not dialling it again (see known_peers)` };
+  if (p.code === "unsupported_version") return { code: "unsupported_version", message: `${key} speaks another version of the sotto protocol; not dialling it again` };
+  if (p.code === "alert" && p.alert === AlertCode.identity_rejected) return { code: "identity_rejected", message: `${key} refused our key (it pins another one for us, or blocks us); not dialling it again` };
+  if (p.code === "alert" && p.alert === AlertCode.unsupported_version) return { code: "unsupported_version", message: `${key} does not speak our protocol version; not dialling it again` };
+  return null;
 }
 
 function checkName(name: string): void {

@@ -24,8 +24,14 @@ export interface Limits {
   maxPendingFrames: number;
   /** A frame begun must be complete within this many ms. */
   partialFrameTimeoutMs: number;
-  /** Idle time before we send a PING (ms); 0 disables keepalive. */
+  /**
+   * Silence from the peer before we send a PING (ms); 0 disables keepalive. A PING left
+   * unanswered (nothing at all heard) for as long again ends the session: a dead peer is
+   * found within about 2× this, whatever we send meanwhile.
+   */
   keepaliveMs: number;
+  /** A dial must reach the peer and hear its first byte within this many ms (then the next attempt). */
+  connectTimeoutMs: number;
   /** No bytes from the peer for this long (ms) ends the session; 0 disables. */
   idleTimeoutMs: number;
   /** KEY_UPDATEs a peer may send per second on average (burst of 8 allowed). */
@@ -137,7 +143,12 @@ export const DEFAULT_LIMITS: Limits = {
   maxSendQueueBytes: 8 * 1024 * 1024,
   maxPendingFrames: 4,
   partialFrameTimeoutMs: 10_000,
-  keepaliveMs: 15_000,
+  // 7.5 s: an idle session costs one PING and one PONG record (~90 bytes each) per 7.5 s,
+  // and a dead peer is found in 15-16 s (under 20 s with the 1 s sweep).
+  keepaliveMs: 7_500,
+  // A few seconds: a TCP handshake plus an X25519 HELLO_REPLY takes one round trip; a SYN
+  // into a blackhole otherwise waits for the kernel's retries (over a minute).
+  connectTimeoutMs: 5_000,
   idleTimeoutMs: 45_000,
   keyUpdatesPerSecond: 4,
   maxHalfOpenPerPrefix: 1_024,
@@ -245,6 +256,8 @@ export interface SessionClocks {
   lastSend: number;
   /** The handshake (with the PROFILE exchange) is not over yet. */
   handshaking: boolean;
+  /** When our last PING went out (0: none yet). */
+  pingSentAt?: number;
 }
 
 /**
@@ -255,6 +268,11 @@ export function dueAt(now: number, c: SessionClocks, l: Limits): string | "keepa
   if (c.partialSince !== 0 && now - c.partialSince > l.partialFrameTimeoutMs) return `a frame stayed incomplete for ${l.partialFrameTimeoutMs} ms`;
   if (c.handshaking) return now - c.startedAt > l.handshakeTimeoutMs ? `the handshake did not finish within ${l.handshakeTimeoutMs} ms` : null;
   if (l.idleTimeoutMs > 0 && now - c.lastRecv > l.idleTimeoutMs) return `nothing heard from the peer for ${l.idleTimeoutMs} ms`;
-  if (l.keepaliveMs > 0 && now - c.lastSend > l.keepaliveMs && now - c.lastRecv > l.keepaliveMs / 2) return "keepalive";
+  if (l.keepaliveMs <= 0) return null;
+  // A PING is answered if anything at all arrived after it (a PONG or any other record).
+  const ping = c.pingSentAt ?? 0;
+  const unanswered = ping !== 0 && c.lastRecv < ping;
+  if (unanswered && now - ping > l.keepaliveMs) return `no answer from the peer for ${Math.round((now - c.lastRecv) / 1000)} s`;
+  if (!unanswered && now - c.lastRecv > l.keepaliveMs) return "keepalive";
   return null;
 }

@@ -9,12 +9,22 @@
  *   3. what the socket does not take is copied into the queue and written on `drain`;
  *      while bytes wait there, new items keep coalescing instead of being sealed.
  * PT and OUT are shared by every connection: one thread, one flush at a time.
+ *
+ * Two priorities (text before bulk): the file sub-protocol's items (PROTOCOL §11), and PING
+ * and PONG behind them,
+ * wait in a bulk queue of their own, and everything else (TEXT, ACK, PING, PONG,
+ * PROFILE) is sealed ahead of them at the next flush, so a line typed during a transfer
+ * leaves within one record of the transfer's. Bulk is sealed in small batches
+ * (BULK_FLUSH_BYTES) and only while the socket takes it, so little of it sits sealed
+ * ahead of a later line (as TCP_NOTSENT_LOWAT keeps little unsent in the kernel).
+ * CLOSE joins the bulk queue: it is the last item, after everything else queued.
  */
 import type { Socket } from "bun";
 import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
 import { encodeItems, itemSizeBound, writeItem, type Item } from "../protocol/items.ts";
 import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
 import { concat } from "../crypto/bytes.ts";
+import { isFileType } from "../protocol/files.ts";
 import { ITEM_HEAP_BYTES } from "./limits.ts";
 
 const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
@@ -22,6 +32,8 @@ const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
 export const ITEM_END = MAX_PLAINTEXT - ITEM_HEADER_LEN;
 /** Records sealed per socket write, at most (then the next batch, if the socket took it all). */
 const FLUSH_BYTES = 1 << 20;
+/** Bulk records sealed per socket write: the most a later line can find sealed ahead of it. */
+export const BULK_FLUSH_BYTES = 64 * 1024;
 let OUT = new Uint8Array(FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
 const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
 
@@ -44,8 +56,16 @@ export class Outbound {
   readonly #socket: Socket<unknown>;
   #out: Uint8Array[] = [];
   #outBytes = 0;
+  /** Urgent items (control and TEXT), then bulk items (file transfer, CLOSE last). */
   #pending: Item[] = [];
+  #bulk: Item[] = [];
   #pendingBytes = 0;
+  /** Sealed bytes handed to the socket so far (taken or waiting in the queue). */
+  written = 0;
+  /** Bulk is sealed only while `written` is below this (session.ts paces it from PONGs). */
+  bulkUntil = Infinity;
+  /** Stream offset after the last flush that sealed file items. */
+  bulkAt = 0;
 
   constructor(socket: Socket<unknown>) {
     this.#socket = socket;
@@ -62,17 +82,28 @@ export class Outbound {
    * budget is charged with this, not with wire bytes.
    */
   get memoryBytes(): number {
-    return this.#outBytes + this.#pendingBytes + this.#pending.length * ITEM_HEAP_BYTES;
+    return this.#outBytes + this.#pendingBytes + (this.#pending.length + this.#bulk.length) * ITEM_HEAP_BYTES;
   }
 
   /** Items wait to be sealed. */
   get hasPending(): boolean {
-    return this.#pending.length > 0;
+    return this.#pending.length > 0 || this.#bulk.length > 0;
+  }
+
+  /** Bulk items wait to be sealed. */
+  get hasBulk(): boolean {
+    return this.#bulk.length > 0;
   }
 
   /** The socket did not take everything: wait for `drain`. */
   get backedUp(): boolean {
     return this.#out.length > 0;
+  }
+
+  /** Keep an item that goes ahead of every bulk item (the pacer's probes, session.ts). */
+  queueUrgent(item: Item): void {
+    this.#pending.push(item);
+    this.#pendingBytes += itemSizeBound(item);
   }
 
   /** Keep one item for the next flush. @throws RangeError when it cannot fit in any record. */
@@ -82,13 +113,15 @@ export class Outbound {
       const exact = exactSize(item);
       if (exact > ITEM_END) throw new RangeError(`an item of ${exact} bytes cannot fit in a record (at most ${ITEM_END})`);
     }
-    this.#pending.push(item);
+    if (isBulk(item)) this.#bulk.push(item);
+    else this.#pending.push(item);
     this.#pendingBytes += bound;
   }
 
   /** Forget the items not yet sealed. */
   clearPending(): void {
     this.#pending = [];
+    this.#bulk = [];
     this.#pendingBytes = 0;
   }
 
@@ -98,12 +131,41 @@ export class Outbound {
    * `keyUpdate()` is asked per record whether it must carry KEY_UPDATE.
    */
   flush(w: RecordWriter, keyUpdate: () => boolean, force = false): void {
-    if (this.#pending.length === 0 || (this.#out.length > 0 && !force)) return;
-    const items = this.#pending;
+    if (!this.hasPending || (this.#out.length > 0 && !force)) return;
+    // Urgent items first, in big batches; then bulk in small ones, while the socket takes it.
+    const urgent = this.#pending;
+    this.#pending = [];
+    const u = this.#seal(urgent, w, keyUpdate, force, FLUSH_BYTES);
+    if (u < urgent.length) this.#pending = urgent.slice(u);
+    if (this.#pending.length === 0 && (this.#out.length === 0 || force)) {
+      const bulk = this.#bulk;
+      this.#bulk = [];
+      const b = this.#seal(bulk, w, keyUpdate, force, force ? FLUSH_BYTES : BULK_FLUSH_BYTES, !force);
+      if (b < bulk.length) this.#bulk = b === 0 ? bulk : bulk.slice(b);
+      // Only file items make a transfer that the pacer probes (not PONGs or CLOSE).
+      for (let k = 0; k < b; k++) {
+        if (bulk[k]!.kind === "ext") {
+          this.bulkAt = this.written;
+          break;
+        }
+      }
+    }
+    this.#pendingBytes = 0;
+    for (const it of this.#pending) this.#pendingBytes += itemSizeBound(it);
+    for (const it of this.#bulk) this.#pendingBytes += itemSizeBound(it);
+  }
+
+  /** Seal `items` into records and write them, `batch` bytes per write; returns how many were sealed. */
+  #seal(items: Item[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number, paced = false): number {
     let i = 0;
-    while (i < items.length) {
+    // A PONG waiting in the bulk queue is sealed whatever the pace (with what is ahead of
+    // it, at most the file sender's high-water): two peers pacing each other never wait
+    // for each other's PONGs.
+    let lastPong = -1;
+    if (paced) for (let k = items.length - 1; k >= 0; k--) if (items[k]!.kind === "pong") { lastPong = k; break; }
+    while (i < items.length && (!paced || i <= lastPong || this.written < this.bulkUntil)) {
       let outLen = 0;
-      while (i < items.length && outLen < FLUSH_BYTES) {
+      while (i < items.length && outLen < batch) {
         let pt = 0;
         while (i < items.length) {
           const next = writeItem(PT, pt, ITEM_END, items[i]!);
@@ -124,16 +186,12 @@ export class Outbound {
       }
       if (!this.#writeOut(outLen) && !force) break;
     }
-    if (i === items.length) {
-      this.clearPending();
-    } else {
-      this.#pending = items.slice(i);
-      this.#pendingBytes = this.#pending.reduce((n, it) => n + itemSizeBound(it), 0);
-    }
+    return i;
   }
 
   /** Write OUT[0..len), or queue a copy behind bytes already waiting. False when backed up. */
   #writeOut(len: number): boolean {
+    this.written += len;
     if (this.#out.length > 0) {
       this.#enqueue(OUT.slice(0, len));
       return false;
@@ -148,6 +206,7 @@ export class Outbound {
   writeFrames(frames: Uint8Array[]): void {
     if (frames.length === 0) return;
     const data = frames.length === 1 ? frames[0]! : concat(...frames);
+    this.written += data.length;
     if (this.#out.length > 0) return this.#enqueue(data);
     const n = Math.max(0, this.#socket.write(data));
     if (n < data.length) this.#enqueue(data.subarray(n));
@@ -179,6 +238,17 @@ export class Outbound {
     this.#out = [];
     this.#outBytes = 0;
   }
+}
+
+/**
+ * File-transfer items (PROTOCOL §11) and CLOSE keep their order behind each other, after
+ * everything else; other optional items (PRIVATE, §6.5, which must precede its TEXT) go
+ * with TEXT.
+ */
+function isBulk(item: Item): boolean {
+  // PING and PONG keep their order behind file items too: PROTOCOL §11.4 asks with a PING
+  // whether the peer read an offer, and a PONG must not overtake the answer to it.
+  return (item.kind === "ext" && isFileType(item.type)) || item.kind === "close" || item.kind === "ping" || item.kind === "pong";
 }
 
 /** The exact encoded size of an item (only for the rare over-long case). */

@@ -13,6 +13,8 @@ import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { addressPrefix, ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
+import { routeTo } from "./route.ts";
+import { isIP } from "node:net";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
 export interface PeerEvents {
@@ -39,16 +41,60 @@ export interface PeerOptions {
 }
 
 type SocketData = { session: Session | null; dial?: Dial };
-type Dial = { host: string; port: number; group: Group; retried: boolean; early: boolean; resolve: (s: Session) => void; reject: (e: Error) => void };
+type Dial = {
+  host: string;
+  port: number;
+  group: Group;
+  retried: boolean;
+  early: boolean;
+  resolve: (s: Session) => void;
+  reject: (e: Error) => void;
+  /** The connect deadline (Limits.connectTimeoutMs): cleared by the peer's first byte. */
+  timer?: ReturnType<typeof setTimeout> | null;
+  /** The deadline passed: the attempt was given up and its session ends quietly. */
+  abandoned?: boolean;
+  session?: Session;
+};
 
-/** A connection could not be made or the handshake failed; `cause` holds the protocol error. */
+/** A connection could not be made or the handshake failed; `cause` holds the protocol error, `code` the OS error name (ECONNREFUSED, ETIMEDOUT, …). */
 export class ConnectError extends Error {
+  readonly code?: string;
   constructor(
     message: string,
     override readonly cause?: Error,
+    code?: string,
   ) {
     super(message);
     this.name = "ConnectError";
+    if (code !== undefined) this.code = code;
+  }
+}
+
+/** Bun reports a dial with no route as ECONNREFUSED (route.ts): say ENETUNREACH when there is none. */
+function dialErrorCode(host: string, code: string | undefined): string | undefined {
+  return code === "ECONNREFUSED" && routeTo(host) === "no" ? "ENETUNREACH" : code;
+}
+
+/** What an OS error of a dial means, as a sentence that matches it (ENETUNREACH is not a refusal). */
+export function connectFailure(code: string | undefined, fallback: string): string {
+  switch (code) {
+    case "ECONNREFUSED":
+      return "connection refused: nothing listens on that port (is sotto running there?)";
+    case "ETIMEDOUT":
+      return "no answer: the address may be wrong, or a firewall drops the connection";
+    case "ENETUNREACH":
+      return "the network is unreachable: this machine has no route to that address (check the network connection)";
+    case "EHOSTUNREACH":
+      return "the host is unreachable: nothing answers at that address on its network";
+    case "ECONNRESET":
+      return "the connection was reset before the handshake";
+    case "ENOTFOUND":
+    case "EAI_NONAME":
+    case "EAI_AGAIN":
+    case "DNSException":
+      return "the host name could not be resolved";
+    default:
+      return code ?? fallback;
   }
 }
 
@@ -141,13 +187,22 @@ export class Peer {
   #handlers(): SocketHandler<SocketData> {
     return {
       open: (socket) => this.#open(socket),
-      data: (socket, chunk) => socket.data.session?.onData(chunk),
+      data: (socket, chunk) => {
+        // The peer answered: the connect deadline is met (the handshake deadline goes on).
+        const d = socket.data.dial;
+        if (d?.timer) {
+          clearTimeout(d.timer);
+          d.timer = null;
+        }
+        socket.data.session?.onData(chunk);
+      },
       drain: (socket) => socket.data.session?.onDrain(),
       close: (socket, err) => this.#socketClosed(socket, err ?? undefined),
       error: (socket, err) => this.#socketClosed(socket, err),
       connectError: (socket, err) => {
         const d = socket.data.dial;
-        if (d) d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${(err as Error & { code?: string }).code ?? err.message}`, err));
+        const code = d ? dialErrorCode(d.host, (err as Error & { code?: string }).code) : undefined;
+        if (d) d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
       },
     };
   }
@@ -184,19 +239,75 @@ export class Peer {
   connect(host: string, port: number, group: Group = this.#o.group ?? Group.X25519, opts: { early?: boolean } = {}): Promise<Session> {
     this.#startSweep();
     return new Promise<Session>((resolve, reject) => {
-      const dial: Dial = { host, port, group, retried: false, early: opts.early ?? false, resolve, reject };
+      const dial: Dial = {
+        host,
+        port,
+        group,
+        retried: false,
+        early: opts.early ?? false,
+        resolve: (s) => {
+          this.#settle(dial);
+          resolve(s);
+        },
+        reject: (e) => {
+          this.#settle(dial);
+          reject(e);
+        },
+      };
       this.#dial(dial);
     });
   }
 
+  #settle(d: Dial): void {
+    if (d.timer) clearTimeout(d.timer);
+    d.timer = null;
+  }
+
   #dial(d: Dial): void {
-    Bun.connect<SocketData>({ hostname: d.host, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) =>
-      d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${err.code === "ECONNREFUSED" ? "connection refused" : (err.code ?? err.message)}`, err)),
+    // The connect deadline covers the TCP handshake and the peer's first byte (its
+    // HELLO_REPLY): a blackholed SYN, or a path that accepts and forwards nothing.
+    const ms = this.limits.connectTimeoutMs;
+    if (ms > 0) {
+      d.timer = setTimeout(() => {
+        d.timer = null;
+        d.abandoned = true;
+        d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: no answer within ${ms / 1000} s (the path may be down or the address wrong)`, undefined, "ETIMEDOUT"));
+        d.session?.destroy();
+      }, ms);
+      d.timer.unref?.();
+    }
+    void this.#resolve(d.host).then(
+      (ip) => {
+        if (d.abandoned) return;
+        Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => {
+          const code = dialErrorCode(ip, err.code);
+          d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
+        });
+      },
+      (err: Error & { code?: string }) => d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure("ENOTFOUND", err.message)}`, err, "ENOTFOUND")),
     );
+  }
+
+  /**
+   * A host name is looked up again on every dial (contacts are keys, not addresses: a
+   * peer that moved is found at its new address), not taken from Bun.connect's DNS
+   * cache, which keeps an entry for up to 30 s unless a connection to it fails.
+   */
+  async #resolve(host: string): Promise<string> {
+    if (isIP(host) !== 0) return host;
+    const found = await Bun.dns.lookup(host, { family: 0 });
+    if (found.length === 0) throw new Error(`no address for ${host}`);
+    return found[0]!.address;
   }
 
   #open(socket: Socket<SocketData>): void {
     const dial = socket.data?.dial;
+    if (dial?.abandoned) {
+      // The connect deadline passed before the TCP handshake finished.
+      socket.data = { session: null };
+      socket.terminate();
+      return;
+    }
     const role: Role = dial ? "initiator" : "responder";
     const address = dial ? `${dial.host}:${dial.port}` : `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
     const remote = dial ? dial.host : socket.remoteAddress;
@@ -224,6 +335,7 @@ export class Peer {
     }
     const s = new Session(socket as Socket<unknown>, this.#config, role, address, dial?.group, this.#events);
     s.dial = dial ?? null;
+    if (dial) dial.session = s;
     s.remoteHost = remote;
     this.#halfOpen++;
     this.#halfOpenByAddr.set(remote, (this.#halfOpenByAddr.get(remote) ?? 0) + 1);
@@ -273,11 +385,13 @@ export class Peer {
         // --group is a minimum (PROTOCOL §3.5): a forged alert cannot move the dial below it.
         const next = (e.accepted ?? []).find((g) => g !== dial.group && g >= dial.group && this.accept.includes(g as Group)) as Group | undefined;
         if (next !== undefined) {
-          this.#dial({ ...dial, group: next, retried: true });
+          Object.assign(dial, { group: next, retried: true, session: undefined });
+          this.#dial(dial);
           return;
         }
       }
       dial.reject(new ConnectError(`handshake with ${dial.host}:${dial.port} failed: ${e?.message ?? "the connection closed"}`, e ?? undefined));
+      if (dial.abandoned) return; // already reported as a dial that timed out
     }
     this.#o.events?.onClose?.(s, info);
   }
@@ -289,7 +403,8 @@ export class Peer {
 
   #startSweep(): void {
     if (this.#sweep !== null) return;
-    const every = Math.max(20, Math.min(1000, this.limits.handshakeTimeoutMs / 4));
+    const keepalive = this.limits.keepaliveMs > 0 ? this.limits.keepaliveMs / 4 : Infinity;
+    const every = Math.max(20, Math.min(1000, this.limits.handshakeTimeoutMs / 4, keepalive));
     this.#sweep = setInterval(() => {
       const now = performance.now();
       for (const s of this.sessions) s.tick(now);

@@ -21,6 +21,7 @@ import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes } from "./alerts.ts";
 import { initiatorKex, runKex, type KexJob, type PendingKex } from "./kex.ts";
 import { capPeerString, dueAt, TokenBucket } from "./limits.ts";
+import { BulkPacer } from "./pacer.ts";
 import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
 
 /** Object overhead of pending items, behind a backed-up socket, before they are sealed. */
@@ -72,6 +73,9 @@ export class Session implements PeerSession {
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
   #partialSince = 0;
+  #pingSentAt = 0;
+  readonly #pacer = new BulkPacer();
+  #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
   constructor(socket: Socket<unknown>, o: SessionConfig, role: Role, address: string, group: Group | undefined, ev: SessionEvents) {
@@ -163,10 +167,12 @@ export class Session implements PeerSession {
     } catch (e) {
       return this.#fail(e as Error);
     }
-    // A partial frame must complete within partialFrameTimeoutMs (hostile-peers §E:
-    // one byte a minute keeps the idle timer happy, not this one).
+    // A partial frame must complete within partialFrameTimeoutMs of its first byte
+    // (hostile-peers §E: one byte a minute keeps the idle timer happy, not this one). A
+    // frame completed in this chunk means the partial one left began in it, so a steady
+    // stream whose chunks never end on a frame boundary restarts the clock every frame.
     if (this.#asm.buffered === 0) this.#partialSince = 0;
-    else if (this.#partialSince === 0) this.#partialSince = this.lastRecv;
+    else if (this.#partialSince === 0 || frames.length > 0) this.#partialSince = this.lastRecv;
     for (const f of frames) {
       if (this.#isClosed()) return;
       if (this.#busy) {
@@ -297,6 +303,16 @@ export class Session implements PeerSession {
           }
           this.send({ kind: "pong", data: new Uint8Array(item.data) });
           continue;
+        case "pong":
+          // pacer.ts: the answer to a bulk probe moves the window; others go to the owner.
+          if (this.#pacer.onPong(item.data, this.#now())) {
+            this.flush();
+            if (!this.#isClosed() && !this.#send.backedUp) this.#ev.onDrain?.(this);
+            continue;
+          }
+          if (this.state === "profile") throw fail("unexpected_message", "the peer sent PONG before its PROFILE");
+          this.#ev.onItem(this, item);
+          continue;
         case "profile":
           this.#profile(item);
           continue;
@@ -316,6 +332,9 @@ export class Session implements PeerSession {
     if (this.peerProfile === null) {
       this.peerProfile = { instance: new Uint8Array(item.instance), name: item.name };
       this.state = "open";
+      // pacer.ts: one probe on an empty path gives the round trip without any queue in it.
+      const data = this.#pacer.probe(this.#now(), this.#send.written);
+      if (data !== null) this.send({ kind: "ping", data });
       this.#ev.onReady(this);
       return;
     }
@@ -362,7 +381,9 @@ export class Session implements PeerSession {
     const w = this.#writer;
     if (w === null || this.#isClosed() || !this.#send.hasPending) return;
     this.lastSend = this.#now();
+    this.#send.bulkUntil = this.#pacer.until;
     this.#send.flush(w, this.#keyUpdateDue, force);
+    if (!force) this.#pace(w);
     this.#afterOutput();
   }
 
@@ -374,6 +395,25 @@ export class Session implements PeerSession {
       this.#socket.pause();
     }
     this.#chargeOutput();
+  }
+
+  /** pacer.ts step 2: while bulk flows, keep one probe out (or come back when one may go). */
+  #pace(w: RecordWriter): void {
+    const s = this.#send;
+    if (this.#pacer.probing || this.#paceTimer !== null || s.bulkAt <= this.#pacer.acked) return;
+    const now = this.#now();
+    const data = this.#pacer.probe(now, s.written);
+    if (data !== null) {
+      s.queueUrgent({ kind: "ping", data });
+      s.flush(w, this.#keyUpdateDue);
+      return;
+    }
+    if (!s.hasBulk) return;
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = null;
+      if (this.#writer !== null && !this.#isClosed()) this.#pace(this.#writer);
+    }, Math.max(1, Math.ceil(this.#pacer.waitMs(now))));
+    this.#paceTimer.unref?.();
   }
 
   /** Whether the next record must carry KEY_UPDATE (asked once per record). */
@@ -431,12 +471,15 @@ export class Session implements PeerSession {
   /** Periodic check from the owner: handshake deadline, idle timeout, keepalive. */
   tick(now: number): void {
     if (this.#isClosed()) return;
-    const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open" }, this.#o.limits);
+    const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open", pingSentAt: this.#paused ? 0 : this.#pingSentAt }, this.#o.limits);
     // Not read from while its output is backed up; a peer that then drains nothing is cut.
     if (this.#paused && now - this.#drainedAt > this.#o.limits.outputStallMs) {
       return this.#fail(fail("busy", `the peer is not reading: nothing of its backed-up output drained for ${this.#o.limits.outputStallMs} ms`));
     }
-    if (due === "keepalive") this.send({ kind: "ping", data: randomBytes(8) });
+    if (due === "keepalive") {
+      this.#pingSentAt = now;
+      this.send({ kind: "ping", data: randomBytes(8) });
+    }
     else if (due !== null) this.#fail(fail("timeout", due));
   }
 
@@ -472,6 +515,7 @@ export class Session implements PeerSession {
 
   #closed(info: CloseInfo): void {
     this.#closeInfo = info;
+    if (this.#paceTimer !== null) clearTimeout(this.#paceTimer);
     this.#kex?.drop();
     this.#kex = null;
     // Queued work is dropped with its connection (a flood of closed HELLOs costs nothing).

@@ -20,6 +20,7 @@ export const HELP = [
   "  /help                 this list",
   "  /peers                who is connected, with fingerprints",
   "  /connect host:port    dial a peer (redialled if the connection drops)",
+  "  /disconnect name      close the sessions with a peer and stop redialling it",
   "  /msg name text        send a private line to one peer",
   "  /verify [name]        show the safety number to compare with a peer out of band",
   "  /trust name           mark a peer verified after comparing safety numbers",
@@ -40,6 +41,7 @@ export const HELP = [
 /** Usage of each command, shown when it is used wrongly. */
 const USAGE: Record<string, string> = {
   connect: "/connect host:port (for example /connect 10.0.0.7:5000)",
+  disconnect: "/disconnect name (or host:port)",
   msg: "/msg name text",
   verify: "/verify [name]",
   trust: "/trust name",
@@ -64,8 +66,17 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
   connect: {
     args: [1, 1],
     run: ([address], _r, api, out) => {
-      api.connect(address!);
-      out({ type: "dialling", address: address! });
+      const already = api.connect(address!);
+      if (already) notice(out, already);
+      else out({ type: "dialling", address: address! });
+    },
+  },
+  disconnect: {
+    args: [1, 1],
+    run: ([who], _r, api, out) => {
+      if (api.disconnect === undefined) return notice(out, "This front end cannot disconnect peers.");
+      const n = api.disconnect(who!);
+      notice(out, `Disconnected from ${name(who!)}: ${n === 0 ? "nothing was open" : "no longer dialling it; /connect dials again"}.`);
     },
   },
   msg: {

@@ -165,7 +165,14 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       // The code stays in --json; a person reads the sentence (chat/explain.ts).
       return status("yellow", `${c("yellow", "disconnected")} from ${c("bold", nm(e.peer))}${e.peer === e.address ? "" : ` at ${ln(e.address)}`}: ${ln(e.reason)}`);
     case "reconnecting":
+      if (e.since !== undefined && e.since > 0) {
+        // One status line per contact: who, when the next try is, since when, and why.
+        const who = e.peer !== undefined ? `${c("bold", nm(e.peer))} (${ln(e.address)})` : ln(e.address);
+        return status("yellow", `${who}: reconnecting in ${Math.max(1, Math.round(e.inMs / 1000))} s; unreachable since ${hhmm(new Date(e.since))}${e.reason ? `: ${ln(e.reason)}` : ""}`);
+      }
       return status("yellow", `reconnecting to ${ln(e.address)} in ${(e.inMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
+    case "dial_stopped":
+      return status("yellow", `stopped dialling ${ln(e.address)}: ${ln(e.reason)}`);
     case "key_changed": {
       const where = opts.knownPeers ? ln(opts.knownPeers) : "known_peers (in your sotto home)";
       const lines = [

@@ -18,7 +18,7 @@
 import { clearScreenDown, createInterface, cursorTo, moveCursor, type Interface } from "node:readline";
 import { COMMAND_NAMES, runCommand } from "./commands.ts";
 import type { ChatApi, ChatListener, TransferEvent } from "../chat/events.ts";
-import { formatStamped, ownLine } from "./format.ts";
+import { formatEvent, formatStamped, ownLine } from "./format.ts";
 import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
@@ -79,6 +79,7 @@ export class TerminalUi {
   /** Prints one event above the prompt, timestamped; rings the bell when it mentions our name. */
   readonly listener: ChatListener = (e) => {
     if (e.type === "transfer" && this.#transfer(e)) return;
+    if (this.#dialStatus(e)) return;
     const text = formatStamped(e, { color: this.#o.color, knownPeers: this.#o.knownPeers, stamp: true });
     if (text === null) return;
     const ring = e.type === "message" && (this.#o.bell ?? true) && this.#api !== null && mentions(e.text, this.#api.name);
@@ -119,6 +120,22 @@ export class TerminalUi {
     clearScreenDown(out);
     const text = msg ? msg[2]! : line.startsWith("//") ? line.slice(1) : line;
     out.write(`${ownLine({ time: Date.now(), name: api.name, text, ...(msg ? { to: msg[1]! } : {}) }, { color: this.#o.color })}\n`);
+  }
+
+  /**
+   * Outages you can see: one status line per contact being redialled ("bob (h:p):
+   * reconnecting in 8 s; unreachable since 12:01: …"), updated in place instead of a
+   * line per attempt; gone once connected or when the dialling stops. True: nothing to print.
+   */
+  #dialStatus(e: Parameters<ChatListener>[0]): boolean {
+    if (e.type === "reconnecting" && e.since !== undefined && this.#rl !== null) {
+      const line = formatEvent(e, { color: this.#o.color, oneLine: true });
+      if (line !== null) this.#status.set(`dial:${e.address}`, line);
+      this.#printAbove(null);
+      return true;
+    }
+    if (e.type === "connected" || e.type === "dial_stopped") this.#status.delete(`dial:${e.address}`);
+    return false;
   }
 
   #scheduleRedraw(): void {

@@ -8,6 +8,7 @@ import type { ChatEvent } from "../../src/chat/events.ts";
 import { AlertCode, Group } from "../../src/protocol/constants.ts";
 import type { Item } from "../../src/protocol/items.ts";
 import { Evil } from "../hostile/evil.ts";
+import { FaultProxy } from "../faults/proxy.ts";
 
 const homes: string[] = [];
 const nodes: ChatNode[] = [];
@@ -182,3 +183,53 @@ async function nodeOnPort(name: string, h: string, port: number) {
   nodes.push(n);
   return { n, events, port };
 }
+
+describe("ChatNode dialling that knows when to stop", () => {
+  test("dialling ourselves stops with one sentence, no redial", async () => {
+    const a = await node("alice");
+    a.n.connect(`127.0.0.1:${a.port}`);
+    await until(() => of(a.events, "dial_stopped").length === 1, 10_000);
+    await Bun.sleep(700);
+    expect(of(a.events, "dial_stopped")).toEqual([{ type: "dial_stopped", address: `127.0.0.1:${a.port}`, reason: `127.0.0.1:${a.port} is this sotto itself; not dialling it`, code: "reflection" }]);
+    expect(of(a.events, "reconnecting")).toEqual([]);
+  });
+
+  test("/connect to a connected peer says so; /disconnect closes it and stops the redial", async () => {
+    const bob = await node("bob");
+    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
+    await until(() => of(alice.events, "connected").length === 1);
+    expect(alice.n.connect(`127.0.0.1:${bob.port}`)).toBe(`Already connected to bob at 127.0.0.1:${bob.port}.`);
+    expect(alice.n.disconnect("bob")).toBe(2); // the dial and the session
+    await until(() => of(alice.events, "disconnected").length === 1);
+    await Bun.sleep(800);
+    expect(of(alice.events, "connected")).toHaveLength(1);
+    expect(of(alice.events, "reconnecting")).toEqual([]);
+    expect(of(alice.events, "dial_stopped").map((e) => e.code)).toEqual(["disconnect"]);
+    expect(alice.n.peers()).toEqual([]);
+  });
+});
+
+describe("ChatNode on a dead path", () => {
+  test("a peer that stops answering is reported by name as silent, then redialled", async () => {
+    const events: ChatEvent[] = [];
+    const bob = await node("bob");
+    const x = new FaultProxy({ target: { host: "127.0.0.1", port: bob.port } });
+    try {
+      const n = await ChatNode.start(
+        { home: home(), name: "alice", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${x.port}`], limits: { keepaliveMs: 150 } },
+        (e) => events.push(e),
+      );
+      nodes.push(n);
+      await until(() => of(events, "connected").length === 1);
+      x.stall();
+      await until(() => of(events, "disconnected").length === 1, 10_000);
+      const d = of(events, "disconnected")[0]!;
+      expect(d.code).toBe("timeout");
+      expect(d.reason).toMatch(/^no answer from bob for \d+ s; redialling$/);
+      await until(() => of(events, "reconnecting").length >= 1, 10_000);
+      expect(events.map((e) => e.type).filter((t) => t === "disconnected" || t === "reconnecting").slice(0, 2)).toEqual(["disconnected", "reconnecting"]);
+    } finally {
+      x.close();
+    }
+  });
+});

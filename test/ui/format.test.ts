@@ -168,3 +168,15 @@ describe("our own lines", () => {
     expect(ownLine({ time: NOON, name: "alice", text: "x\x1b[2J", to: "b\u202eob" }, { color: false })).not.toMatch(/[\x1b\u202e]/);
   });
 });
+
+describe("outages you can see", () => {
+  test("a contact being redialled is one status line: who, when next, since when, why", () => {
+    const since = new Date(2026, 11, 1, 12, 1).getTime();
+    expect(formatEvent({ type: "reconnecting", address: "10.0.0.7:7000", inMs: 8000, attempt: 4, peer: "bob", since, reason: "no answer from bob for 15 s" }, COLORLESS)).toBe(
+      "• bob (10.0.0.7:7000): reconnecting in 8 s; unreachable since 12:01: no answer from bob for 15 s",
+    );
+  });
+  test("dialling that stopped says why, once", () => {
+    expect(formatEvent({ type: "dial_stopped", address: "h:1", reason: "h:1 is this sotto itself; not dialling it", code: "reflection" }, COLORLESS)).toBe("• stopped dialling h:1: h:1 is this sotto itself; not dialling it");
+  });
+});

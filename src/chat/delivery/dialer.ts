@@ -1,8 +1,20 @@
 /**
  * Redialling one outbound address with exponential backoff and jitter, for as long as
- * the chat runs. A dial that ends in a refused identity stops for good (the user must
- * act); a session that is closed because another one to the same peer exists is not
- * redialled while that other session lasts.
+ * the chat runs, and knowing when to stop:
+ *
+ *   1. dial (Peer.connect: a connect deadline, then the handshake deadline);
+ *   2. a session that lasts less than STABLE_SESSION_MS and carried nothing from the peer
+ *      (no TEXT, no ACK: `hooks.useful`) counts as a failure: the backoff goes on growing
+ *      (a responder that closes every session at once is not redialled several times a
+ *      second forever); a longer one, or one that moved messages, resets it (a path
+ *      that is cut mid-conversation is redialled at once);
+ *   3. a permanent refusal (`hooks.fatal` gives its sentence: our key refused, a version
+ *      the peer does not speak, the address is this sotto itself) stops the dialling with
+ *      one `dial_stopped` event; so do stop() (/disconnect) and the contact moving (node.ts);
+ *   4. every wait is announced as one `reconnecting` event that carries why and since
+ *      when the contact has been unreachable, so a front end can keep one status line.
+ * A session closed because another one to the same peer exists is not redialled while
+ * that other session lasts.
  */
 import type { PeerSession } from "../../net/types.ts";
 import type { ChatListener } from "../events.ts";
@@ -11,6 +23,10 @@ import { toHex } from "../../crypto/bytes.ts";
 
 export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_MAX_MS = 15_000;
+/** A session shorter than this is a failed attempt for the backoff (issue: redial storms). */
+export const STABLE_SESSION_MS = 10_000;
+/** How often a dialer whose contact is reachable through another session looks again. */
+const ELSEWHERE_POLL_MS = 1000;
 
 /** host:port (or [v6]:port) → parts, or null. Ports 1..65535. */
 export function parseAddress(s: string): { host: string; port: number } | null {
@@ -32,9 +48,19 @@ export interface DialerHooks {
   /** Is the peer reachable through another open session? (s: the session that just closed, if any) */
   connectedElsewhere(s: PeerSession | null): boolean;
   emit: ChatListener;
-  isFatal(e: Error): boolean;
+  /** The sentence that stops the dialling for this failure, or null to retry. */
+  fatal(e: Error): { code: string; message: string } | null;
   /** Resolves when the session has closed. */
   closed(s: PeerSession): Promise<void>;
+  /** The contact's name, once known (for the status line). */
+  nameOf?(pid: string): string;
+  /** Did the session carry anything from the peer (a TEXT or an ACK)? */
+  useful?(s: PeerSession): boolean;
+  /** Clock (ms) for session lengths; default performance.now. */
+  now?(): number;
+  /** Wall clock (ms) for "unreachable since"; default Date.now. */
+  wallClock?(): number;
+  random?(): number;
 }
 
 export class Dialer {
@@ -44,6 +70,9 @@ export class Dialer {
   #stopped = false;
   #session: PeerSession | null = null;
   #wake: (() => void) | null = null;
+  /** When the contact became unreachable (wall clock ms; 0 while connected). */
+  #since = 0;
+  #reason = "";
 
   constructor(
     readonly host: string,
@@ -51,49 +80,84 @@ export class Dialer {
     readonly hooks: DialerHooks,
   ) {}
 
+  /** Failed attempts in a row (short sessions included). */
+  get attempt(): number {
+    return this.#attempt;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   start(): void {
     void this.#run();
   }
 
-  stop(): void {
+  /** Stop dialling; `reason` (when given) is announced once as `dial_stopped`. The session, if any, stays. */
+  stop(reason?: string, code = "stopped"): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#wake?.();
+    if (reason !== undefined) this.hooks.emit({ type: "dial_stopped", address: this.#address(), reason, code });
+  }
+
+  #address(): string {
+    return this.host.includes(":") ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+  }
+
+  #now(): number {
+    return this.hooks.now ? this.hooks.now() : performance.now();
   }
 
   async #run(): Promise<void> {
     if (this.#stopped) return;
-    if (this.hooks.connectedElsewhere(null)) return this.#later(1000, false);
+    if (this.hooks.connectedElsewhere(null)) return this.#later(ELSEWHERE_POLL_MS, false);
+    let s: PeerSession;
     try {
-      const s = await this.hooks.dial();
-      if (this.#stopped) return s.close("bye");
-      this.#attempt = 0;
-      this.#session = s;
-      this.pid = toHex(s.peerIdentity!);
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        void this.hooks.closed(s).then(resolve);
-      });
-      this.#wake = null;
-      this.#session = null;
-      if (this.#stopped) return;
-      this.#later(this.hooks.connectedElsewhere(s) ? 1000 : backoffMs(0), !this.hooks.connectedElsewhere(s));
+      s = await this.hooks.dial();
     } catch (e) {
       if (this.#stopped) return;
-      if (this.hooks.isFatal(e as Error)) {
-        const x = explain(e, { who: `${this.host}:${this.port}`, address: `${this.host}:${this.port}` });
-        this.hooks.emit({ type: "error", ...x, code: "identity_rejected", message: `stopped dialling ${this.host}:${this.port}: ${x.message}` });
-        return;
-      }
-      // The first failure in a row says why; the retries after it only say when.
-      if (this.#attempt === 0) this.hooks.emit({ type: "error", ...explain(e, { who: `${this.host}:${this.port}`, address: `${this.host}:${this.port}` }) });
-      this.#later(backoffMs(this.#attempt++), true);
+      // The first failure in a row, and a permanent one, say why (chat/explain.ts); the
+      // retries after it only update the status (`reconnecting`).
+      const x = explain(e, { who: this.#address(), address: this.#address() });
+      const stop = this.hooks.fatal(e as Error);
+      if (stop !== null || this.#attempt === 0) this.hooks.emit({ type: "error", ...x });
+      if (stop !== null) return this.stop(stop.message, stop.code);
+      this.#unreachable(x.message);
+      this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
+      return;
     }
+    if (this.#stopped) return s.close("bye");
+    const began = this.#now();
+    this.#session = s;
+    this.#since = 0;
+    this.pid = toHex(s.peerIdentity!);
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      void this.hooks.closed(s).then(resolve);
+    });
+    this.#wake = null;
+    this.#session = null;
+    if (this.#stopped) return;
+    if (this.hooks.connectedElsewhere(s)) return this.#later(ELSEWHERE_POLL_MS, false);
+    // Step 2: only a session that lasted counts as a success.
+    if (this.#now() - began >= STABLE_SESSION_MS || this.hooks.useful?.(s) === true) this.#attempt = 0;
+    this.#unreachable("the session ended");
+    this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
+  }
+
+  #unreachable(reason: string): void {
+    if (this.#since === 0) this.#since = this.hooks.wallClock ? this.hooks.wallClock() : Date.now();
+    this.#reason = reason;
   }
 
   #later(ms: number, announce: boolean): void {
     if (this.#stopped) return;
-    if (announce) this.hooks.emit({ type: "reconnecting", address: `${this.host}:${this.port}`, inMs: ms, attempt: this.#attempt });
+    if (announce) {
+      const peer = this.pid !== null ? this.hooks.nameOf?.(this.pid) : undefined;
+      this.hooks.emit({ type: "reconnecting", address: this.#address(), inMs: ms, attempt: this.#attempt, since: this.#since, reason: this.#reason, ...(peer !== undefined ? { peer } : {}) });
+    }
     this.#timer = setTimeout(() => void this.#run(), ms);
     this.#timer.unref?.();
   }

@@ -41,7 +41,7 @@ export interface FileOptions {
 }
 
 export const DEFAULT_CHUNK = 60 * 1024;
-export const DEFAULT_HIGH_WATER = 512 * 1024;
+export const DEFAULT_HIGH_WATER = 64 * 1024;
 export const DEFAULT_MAX_FILE = 2 ** 40;
 /** Bytes kept free beyond the sum of every accepted transfer. */
 export const DEFAULT_DISK_MARGIN = 64 * 1024 * 1024;

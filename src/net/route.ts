@@ -1,0 +1,54 @@
+/**
+ * Is there a route to an IPv4 address? Bun reports every failed connect as ECONNREFUSED
+ * (Bun 1.4.5: a dial with no route gives code ECONNREFUSED, errno -111), so a person
+ * would be told "refused" when the network is down. Before saying "refused", peer.ts asks
+ * here: on Linux, /proc/net/route (the main table) plus this host's own addresses
+ * (the local table) answer it. Anywhere else, or for a host name or IPv6, the answer is
+ * "unknown" and the error stays as Bun gave it.
+ */
+import { readFileSync } from "node:fs";
+import { isIPv4 } from "node:net";
+import { networkInterfaces } from "node:os";
+
+/** "yes", "no", or "unknown" (not an IPv4 literal, or no routing table to read). */
+export function routeTo(host: string, routes = readRoutes(), local = localAddresses()): "yes" | "no" | "unknown" {
+  if (!isIPv4(host) || routes === null) return "unknown";
+  if (host.startsWith("127.") || local.includes(host)) return "yes";
+  const ip = toU32(host);
+  return routes.some((r) => (ip & r.mask) >>> 0 === r.dest) ? "yes" : "no";
+}
+
+/** The main table's IPv4 routes (destination and mask as big-endian u32), or null. */
+export function readRoutes(): { dest: number; mask: number }[] | null {
+  let text: string;
+  try {
+    text = readFileSync("/proc/net/route", "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "EACCES") return null;
+    throw e;
+  }
+  return text
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 8)
+    .map((f) => ({ dest: fromProcHex(f[1]!), mask: fromProcHex(f[7]!) }))
+    .map((r) => ({ dest: (r.dest & r.mask) >>> 0, mask: r.mask }));
+}
+
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && a.family === "IPv4")
+    .map((a) => a!.address);
+}
+
+/** /proc/net/route writes addresses as little-endian hex. */
+function fromProcHex(h: string): number {
+  const n = parseInt(h, 16) >>> 0;
+  return (((n & 0xff) << 24) | (((n >>> 8) & 0xff) << 16) | (((n >>> 16) & 0xff) << 8) | ((n >>> 24) & 0xff)) >>> 0;
+}
+
+function toU32(ip: string): number {
+  return ip.split(".").reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+}

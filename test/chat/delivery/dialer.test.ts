@@ -1,0 +1,140 @@
+/** The Dialer over a fake PeerSession: backoff that counts short sessions, and when it stops. */
+import { describe, expect, test } from "bun:test";
+import { Dialer, STABLE_SESSION_MS, type DialerHooks } from "../../../src/chat/delivery/dialer.ts";
+import type { ChatEvent } from "../../../src/chat/events.ts";
+import type { PeerSession } from "../../../src/net/types.ts";
+import { until } from "../../support/wait.ts";
+
+/** A session that is open until close() (or `end()` from the test). */
+function fakeSession(): PeerSession & { end(): void; ended: Promise<void> } {
+  let end!: () => void;
+  const ended = new Promise<void>((r) => (end = r));
+  const s = {
+    role: "initiator" as const,
+    address: "h:1",
+    state: "open" as PeerSession["state"],
+    peerIdentity: new Uint8Array(32).fill(7),
+    peerProfile: { instance: new Uint8Array(8), name: "bob" },
+    th3: new Uint8Array(32),
+    bufferedAmount: 0,
+    send() {},
+    close() {
+      s.state = "closed";
+      end();
+    },
+    abort() {
+      s.close();
+    },
+    rekey() {},
+    end() {
+      s.close();
+    },
+    ended,
+  };
+  return s;
+}
+
+function setup(over: Partial<DialerHooks> = {}) {
+  const events: ChatEvent[] = [];
+  const clock = { now: 0 };
+  const sessions: ReturnType<typeof fakeSession>[] = [];
+  let dials = 0;
+  const hooks: DialerHooks = {
+    dial: async () => {
+      dials++;
+      const s = fakeSession();
+      sessions.push(s);
+      return s;
+    },
+    connectedElsewhere: () => false,
+    emit: (e) => events.push(e),
+    fatal: () => null,
+    closed: (s) => (s as ReturnType<typeof fakeSession>).ended,
+    nameOf: () => "bob",
+    now: () => clock.now,
+    wallClock: () => 1_700_000_000_000,
+    random: () => 0,
+    ...over,
+  };
+  const d = new Dialer("h", 1, hooks);
+  return { d, events, clock, sessions, dials: () => dials };
+}
+
+const reconnects = (events: ChatEvent[]) => events.filter((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }>[];
+
+describe("Dialer", () => {
+  test("a responder that closes every session at once: the backoff grows as for failures", async () => {
+    const t = setup();
+    t.d.start();
+    for (let i = 0; i < 4; i++) {
+      await until(`session ${i + 1}`, () => t.sessions.length > i, 10_000);
+      t.sessions[i]!.end(); // closed at once: 0 ms on the fake clock
+    }
+    await until("four reconnects", () => reconnects(t.events).length >= 4, 10_000);
+    t.d.stop();
+    expect(reconnects(t.events).map((e) => e.attempt)).toEqual([1, 2, 3, 4]);
+    expect(reconnects(t.events).map((e) => e.inMs)).toEqual([200, 400, 800, 1600]);
+  }, 20_000);
+
+  test("a session that lasted resets the backoff", async () => {
+    const t = setup();
+    t.d.start();
+    await until("session 1", () => t.sessions.length === 1);
+    t.sessions[0]!.end();
+    await until("session 2", () => t.sessions.length === 2, 5000);
+    t.clock.now += STABLE_SESSION_MS;
+    t.sessions[1]!.end();
+    await until("two reconnects", () => reconnects(t.events).length === 2, 5000);
+    t.d.stop();
+    expect(reconnects(t.events).map((e) => e.attempt)).toEqual([1, 1]);
+  });
+
+  test("failures in a row keep one 'unreachable since' and say why; a permanent refusal stops with one sentence", async () => {
+    let n = 0;
+    const t = setup({
+      dial: async () => {
+        n++;
+        throw new Error(n < 3 ? "could not connect to h:1: connection refused" : "refused our key");
+      },
+      fatal: (e) => (e.message === "refused our key" ? { code: "identity_rejected", message: "h:1 refused our key; not dialling it again" } : null),
+    });
+    t.d.start();
+    await until("the dialling to stop", () => t.events.some((e) => e.type === "dial_stopped"), 10_000);
+    await Bun.sleep(50);
+    expect(n).toBe(3);
+    const r = reconnects(t.events);
+    expect(r.map((e) => e.attempt)).toEqual([1, 2]);
+    expect(new Set(r.map((e) => e.since))).toEqual(new Set([1_700_000_000_000]));
+    expect(r.every((e) => e.reason === "could not connect to h:1: connection refused")).toBe(true);
+    // One sentence for the first failure in a row and one for the refusal; none per retry.
+    expect(t.events.filter((e) => e.type === "error").map((e) => (e as { message: string }).message)).toEqual(["could not connect to h:1: connection refused", "refused our key"]);
+    expect(t.events.at(-1)).toEqual({ type: "dial_stopped", address: "h:1", reason: "h:1 refused our key; not dialling it again", code: "identity_rejected" });
+    expect(t.d.stopped).toBe(true);
+  });
+
+  test("stop() while waiting for the next attempt: no further dial, the open session is left alone", async () => {
+    const t = setup();
+    t.d.start();
+    await until("session 1", () => t.sessions.length === 1);
+    t.sessions[0]!.end();
+    await until("a reconnect announced", () => reconnects(t.events).length === 1);
+    t.d.stop("/disconnect bob", "disconnect");
+    await Bun.sleep(400);
+    expect(t.dials()).toBe(1);
+    expect(t.events.filter((e) => e.type === "dial_stopped")).toHaveLength(1);
+  });
+});
+
+describe("Dialer, a path cut mid-conversation", () => {
+  test("a short session that carried messages resets the backoff: the next dial is as quick as the first", async () => {
+    const t = setup({ useful: () => true });
+    t.d.start();
+    for (let i = 0; i < 3; i++) {
+      await until(`session ${i + 1}`, () => t.sessions.length > i, 10_000);
+      t.sessions[i]!.end();
+    }
+    await until("three reconnects", () => reconnects(t.events).length >= 3, 10_000);
+    t.d.stop();
+    expect(reconnects(t.events).map((e) => e.attempt)).toEqual([1, 1, 1]);
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * A contact that moves (item 3), between two network namespaces joined by a veth pair
+ * (created and removed here; addresses only inside 10.77.0.0/24, which only these two
+ * namespaces see). Bob listens at 10.77.0.2 and alice dials him; bob drops off, his address
+ * becomes 10.77.0.3, alice types while he is away, and bob comes back from the new
+ * address and dials alice. Alice must stop dialling the stale address, show the new one,
+ * and every line she typed must reach bob exactly once. Counts and order only.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import type { ChatEvent } from "../../src/chat/events.ts";
+import { removeHomes, tempHome } from "../support/home.ts";
+import { until } from "../support/wait.ts";
+
+const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
+const tag = `${process.pid % 100000}`;
+const NS_A = `sotto-a-${tag}`;
+const NS_B = `sotto-b-${tag}`;
+
+function sh(...cmd: string[]): { ok: boolean; err: string } {
+  const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
+  return { ok: r.exitCode === 0, err: r.stderr.toString().trim() };
+}
+
+/** Make the two namespaces and the link; the reason when this machine does not allow it. */
+function setUp(): string | null {
+  const first = sh("ip", "netns", "add", NS_A);
+  if (!first.ok) return `network namespaces are not allowed here (${first.err || "ip netns add failed"})`;
+  const steps: string[][] = [
+    ["ip", "netns", "add", NS_B],
+    ["ip", "link", "add", `va${tag}`, "netns", NS_A, "type", "veth", "peer", "name", `vb${tag}`, "netns", NS_B],
+    ["ip", "-n", NS_A, "addr", "add", "10.77.0.1/24", "dev", `va${tag}`],
+    ["ip", "-n", NS_B, "addr", "add", "10.77.0.2/24", "dev", `vb${tag}`],
+    ["ip", "-n", NS_A, "link", "set", `va${tag}`, "up"],
+    ["ip", "-n", NS_B, "link", "set", `vb${tag}`, "up"],
+    ["ip", "-n", NS_A, "link", "set", "lo", "up"],
+    ["ip", "-n", NS_B, "link", "set", "lo", "up"],
+  ];
+  for (const s of steps) {
+    const r = sh(...s);
+    if (!r.ok) return `could not set up the namespaces: ${s.join(" ")}: ${r.err}`;
+  }
+  return null;
+}
+
+function tearDown(): void {
+  sh("ip", "netns", "del", NS_A);
+  sh("ip", "netns", "del", NS_B);
+}
+
+/** `sotto chat --json` inside a namespace. */
+class NsChat {
+  readonly events: ChatEvent[] = [];
+  readonly proc: Subprocess<"pipe", "pipe", "pipe">;
+  constructor(ns: string, home: string, args: string[]) {
+    const proc = Bun.spawn(["ip", "netns", "exec", ns, "bun", MAIN, "chat", "--json", "--home", home, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    this.proc = proc;
+    void (async () => {
+      let buf = "";
+      const dec = new TextDecoder();
+      for await (const chunk of proc.stdout) {
+        buf += dec.decode(chunk, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          const l = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (l.trim() !== "") this.events.push(JSON.parse(l) as ChatEvent);
+        }
+      }
+    })();
+  }
+  type(line: string): void {
+    this.proc.stdin.write(`${line}\n`);
+    this.proc.stdin.flush();
+  }
+  texts(): string[] {
+    return this.events.filter((e) => e.type === "message").map((e) => (e as { text: string }).text);
+  }
+  async stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+    this.proc.kill(signal);
+    await this.proc.exited;
+  }
+}
+
+const skip = setUp();
+afterAll(() => {
+  tearDown();
+  removeHomes();
+});
+
+describe("a contact that moves", () => {
+  // Skipped only when this machine does not allow network namespaces (the reason is printed).
+  if (skip !== null) console.warn(`skipping the namespace test: ${skip}`);
+  test.skipIf(skip !== null)(
+    "bob comes back at a new address and dials in: the stale dial stops, the new address is shown, every queued line arrives once",
+    async () => {
+      const homeA = tempHome();
+      const homeB = tempHome();
+      const alice = new NsChat(NS_A, homeA, ["--name", "alice", "--host", "10.77.0.1", "--port", "7001", "--connect", "10.77.0.2:7000"]);
+      let bob = new NsChat(NS_B, homeB, ["--name", "bob", "--host", "10.77.0.2", "--port", "7000"]);
+      const runs = [bob];
+      try {
+        await until("alice connected to bob", () => alice.events.some((e) => e.type === "connected"), 20_000);
+        alice.type("one");
+        alice.type("two");
+        await until("bob got two lines", () => bob.texts().length === 2, 10_000);
+        // Bob drops off without a goodbye (his laptop moves); his address changes while
+        // he is away; alice types meanwhile, so her lines wait in the outbox.
+        await bob.stop("SIGKILL");
+        expect(sh("ip", "-n", NS_B, "addr", "del", "10.77.0.2/24", "dev", `vb${tag}`).ok).toBe(true);
+        expect(sh("ip", "-n", NS_B, "addr", "add", "10.77.0.3/24", "dev", `vb${tag}`).ok).toBe(true);
+        for (let i = 3; i <= 8; i++) alice.type(`line ${i}`);
+        await until("alice to see bob gone", () => alice.events.some((e) => e.type === "reconnecting"), 20_000);
+        bob = new NsChat(NS_B, homeB, ["--name", "bob", "--host", "10.77.0.3", "--port", "7000", "--connect", "10.77.0.1:7001"]);
+        runs.push(bob);
+        await until("bob to get the six queued lines", () => bob.texts().length >= 6, 30_000);
+        alice.type("after the move");
+        await until("bob to get the line after the move", () => bob.texts().includes("after the move"), 10_000);
+        const got = runs.flatMap((r) => r.texts());
+        expect(got).toEqual(["one", "two", "line 3", "line 4", "line 5", "line 6", "line 7", "line 8", "after the move"]);
+        // Alice: the session from the new address, the stale dial stopped, the move shown.
+        const connected = alice.events.filter((e) => e.type === "connected") as Extract<ChatEvent, { type: "connected" }>[];
+        expect(connected.map((e) => [e.role, e.address.split(":")[0]])).toEqual([
+          ["initiator", "10.77.0.2"],
+          ["responder", "10.77.0.3"],
+        ]);
+        const stopped = alice.events.filter((e) => e.type === "dial_stopped");
+        expect(stopped).toEqual([{ type: "dial_stopped", address: "10.77.0.2:7000", reason: "bob now connects from 10.77.0.3", code: "moved" }]);
+        expect(alice.events.some((e) => e.type === "notice" && e.message.includes("bob moved: now at 10.77.0.3"))).toBe(true);
+        // Nothing redials the stale address after the stop.
+        const after = alice.events.length;
+        await Bun.sleep(1500);
+        expect(alice.events.slice(after).filter((e) => e.type === "reconnecting")).toEqual([]);
+      } catch (e) {
+        console.error(JSON.stringify({ alice: alice.events, bob: runs.map((r) => r.events) }).slice(0, 6000));
+        throw e;
+      } finally {
+        await Promise.all([alice.stop(), ...runs.map((r) => r.stop())]);
+      }
+    },
+    90_000,
+  );
+
+  test.skipIf(skip !== null)(
+    "a dial with no route says the address cannot be reached (ENETUNREACH), not that nothing listens there",
+    async () => {
+      // 10.78.0.0/24 has no route in alice's namespace (only 10.77.0.0/24 is on her link).
+      const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7002", "--connect", "10.78.0.9:7000"]);
+      try {
+        const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
+        expect(r.reason).toContain("10.78.0.9 cannot be reached from this machine");
+        expect(r.reason).not.toContain("nothing is listening");
+        const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
+        expect(err?.code).toBe("ENETUNREACH");
+      } finally {
+        await alice.stop();
+      }
+    },
+    30_000,
+  );
+});
