@@ -4,12 +4,14 @@
  * Listens on 127.0.0.1 (free port), prints {"port"} on stdout, then serves bench messages
  * (wire.ts): DATA is counted and checked in order, ECHO is sent back, FINISH is answered
  * with the count and an in-order flag. Stdin commands, one per line: `rss` prints
- * {"rss","peakRss","conns","peakConns"}; `quit` exits.
+ * {"rss","peakRss","conns","peakConns"}; `heap` prints the JavaScript heap's object counts by
+ * type (after a GC), to see what each open session holds; `quit` exits.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket } from "bun";
+import { heapStats } from "bun:jsc";
 import { ed25519Generate } from "../src/crypto/ed25519.ts";
 import { Peer } from "../src/net/peer.ts";
 import type { Session } from "../src/net/session.ts";
@@ -147,6 +149,10 @@ for await (const line of console) {
     const rss = process.memoryUsage().rss;
     peakRss = Math.max(peakRss, rss);
     console.log(JSON.stringify({ rss, peakRss, conns, peakConns }));
+  } else if (cmd === "heap") {
+    Bun.gc(true);
+    const h = heapStats();
+    console.log(JSON.stringify({ heapSize: h.heapSize, objectCount: h.objectCount, types: h.objectTypeCounts, conns }));
   } else if (cmd === "quit") process.exit(0);
 }
 process.exit(0);

@@ -234,6 +234,13 @@ export function sottoClient(): Peer {
   return clientPeer.peer;
 }
 
+/** Close the process's client Peer; the next sottoClient() makes a new one. */
+export async function closeSottoClient(): Promise<void> {
+  const c = clientPeer;
+  clientPeer = null;
+  await c?.peer.close("done", 200);
+}
+
 /** A sotto Session to a bench server. */
 export class SottoConn implements Conn {
   readonly s: Session;

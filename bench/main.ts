@@ -1,11 +1,14 @@
 /**
- * `bun run bench [--quick | --smoke] [--json FILE] [--out DIR]`
+ * `bun run bench [--quick | --smoke] [--only CASES] [--json FILE] [--out DIR]`
  *   1. micro-benchmarks (micro.ts), including the AES-256-CBC + HMAC-SHA256 ceiling;
  *   2. end-to-end cases against plain TCP and TLS 1.3 in the same run (e2e.ts);
  *   3. a table of each sotto figure as a ratio to TLS 1.3 and to plain TCP (and, for
  *      streaming, to the cipher ceiling), with the machine and Bun version;
  *   4. writes DIR/latest.md (BENCHMARKS.md-ready), DIR/ratios.svg, and JSON when asked.
- * DIR defaults to bench/results (a temporary directory under --smoke).
+ * DIR defaults to bench/results (a temporary directory under --smoke). CASES is a comma list
+ * of micro, throughput, handshake, concurrent, idle, stall, files, ssh, seal (default: all), so one
+ * case can be rerun alone on a shared machine; a partial run prints its table but does not
+ * overwrite bench/results unless --out is given.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -13,6 +16,9 @@ import { join } from "node:path";
 import { fmtRate, runE2E, type E2EResult, type HsKind } from "./e2e.ts";
 import { fileRatios, runFiles, type FilesResult } from "./files.ts";
 import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult, type Mode } from "./micro.ts";
+import { runIdle, type IdleRow } from "./idle.ts";
+import { runSealScaling, type SealScaling } from "./seal-scaling.ts";
+import { runSsh, SSH_CIPHER, SSH_MAC, type SshResult } from "./ssh.ts";
 import { runStall, type StallRow } from "./stall.ts";
 import { barChart } from "./svg.ts";
 
@@ -27,6 +33,9 @@ export interface RatioRow {
   vsTcp: number | null;
   /** Streaming only: sotto payload MB/s ÷ the CBC+HMAC ceiling MB/s of a full record. */
   vsCeiling?: number;
+  /** OpenSSH with sotto's cipher suite (ssh.ts), in the row's unit, when it ran. */
+  ssh?: number;
+  vsSsh?: number;
 }
 
 export interface Report {
@@ -39,6 +48,12 @@ export interface Report {
   stall: StallRow[];
   /** The file-transfer case (files.ts). */
   files?: FilesResult;
+  /** N idle connections held per contender (idle.ts). */
+  idle?: IdleRow[];
+  /** OpenSSH aes256-cbc + hmac-sha2-256-etm (ssh.ts), or why it was skipped. */
+  ssh?: SshResult;
+  /** Sealing throughput with 0, 1, 2 and 4 worker threads (seal-scaling.ts). */
+  seal?: SealScaling;
   ratios: RatioRow[];
 }
 
@@ -85,6 +100,30 @@ function ratios(micro: MicroResult[], e2e: E2EResult): RatioRow[] {
   return rows;
 }
 
+/** The idle row: server RSS per held connection, and sotto's KiB above plain TCP's in the case name's note. */
+function idleRatios(idle: IdleRow[]): RatioRow[] {
+  const g = (k: string) => idle.find((r) => r.kind === k);
+  const s = g("sotto"), t = g("tls"), p = g("tcp");
+  if (!s || !t || !p) return [];
+  return [{ case: `server RSS per idle connection, ${s.conns} held`, unit: "KiB", sotto: s.kibPerConn, tls: t.kibPerConn, tcp: p.kibPerConn, vsTls: t.kibPerConn / s.kibPerConn, vsTcp: p.kibPerConn / s.kibPerConn }];
+}
+
+/** Add OpenSSH's figures to the streaming and file rows (a byte stream: msg/s = MB/s ÷ size). */
+function addSsh(rows: RatioRow[], ssh: SshResult | undefined): void {
+  if (!ssh?.available) return;
+  for (const row of rows) {
+    const m = /^streaming (\d+) (B|KiB)$/.exec(row.case);
+    if (m) {
+      const size = Number(m[1]) * (m[2] === "KiB" ? 1024 : 1);
+      row.ssh = (ssh.catMbps! * 1e6) / size;
+      row.vsSsh = row.sotto / row.ssh;
+    } else if (row.case.startsWith("file ") && row.unit === "MB/s") {
+      row.ssh = ssh.hashMbps!;
+      row.vsSsh = row.sotto / row.ssh;
+    }
+  }
+}
+
 function fig(v: number, unit: string): string {
   if (unit === "msg/s") return fmtRate(v);
   if (unit === "ms") return v < 10 ? v.toFixed(3) : v.toFixed(0);
@@ -100,12 +139,37 @@ export function markdown(r: Report): string {
   L.push("");
   L.push("Ratios are oriented so that **> 1.00× means sotto is better** (for throughput: sotto ÷ baseline; for times and memory: baseline ÷ sotto).");
   L.push("");
-  L.push("| case | unit | sotto | TLS 1.3 | plain TCP | sotto vs TLS 1.3 | sotto vs TCP | sotto vs cipher ceiling |");
-  L.push("|---|---|---:|---:|---:|---:|---:|---:|");
+  const withSsh = r.ssh?.available === true;
+  L.push(`| case | unit | sotto | TLS 1.3 | plain TCP |${withSsh ? " OpenSSH |" : ""} sotto vs TLS 1.3 | sotto vs TCP |${withSsh ? " sotto vs OpenSSH |" : ""} sotto vs cipher ceiling |`);
+  L.push(`|---|---|---:|---:|---:|${withSsh ? "---:|" : ""}---:|---:|${withSsh ? "---:|" : ""}---:|`);
   for (const row of r.ratios) {
-    L.push(`| ${row.case} | ${row.unit} | ${fig(row.sotto, row.unit)} | ${fig(row.tls, row.unit)} | ${row.tcp === null ? "–" : fig(row.tcp, row.unit)} | ${x(row.vsTls)} | ${x(row.vsTcp)} | ${x(row.vsCeiling)} |`);
+    const sshFig = withSsh ? ` ${row.ssh === undefined ? "–" : fig(row.ssh, row.unit)} |` : "";
+    const sshX = withSsh ? ` ${x(row.vsSsh)} |` : "";
+    L.push(`| ${row.case} | ${row.unit} | ${fig(row.sotto, row.unit)} | ${fig(row.tls, row.unit)} | ${row.tcp === null ? "–" : fig(row.tcp, row.unit)} |${sshFig} ${x(row.vsTls)} | ${x(row.vsTcp)} |${sshX} ${x(row.vsCeiling)} |`);
   }
   L.push("");
+  if (r.ssh?.available) {
+    const s = r.ssh;
+    const file = r.ratios.find((row) => row.case.endsWith("/send → verified"));
+    L.push(
+      `OpenSSH column: ${s.version}, \`ssh -c ${SSH_CIPHER} -m ${SSH_MAC}\` to a private sshd on loopback, ${(s.bytes! / 1e6).toFixed(0)} MB on stdin; ` +
+        `streaming rows: into \`wc -c\` (the \`cat > /dev/null\` figure, byte count checked), ${s.catMbps!.toFixed(0)} MB/s; file rows: into \`sha256sum\` (hash checked), ${s.hashMbps!.toFixed(0)} MB/s. ` +
+        `Its set-up (${s.setupMs!.toFixed(0)} ms, \`ssh host true\`) is taken off both.` +
+        (file ? ` sotto \`/send → verified\` against OpenSSH's plain \`cat\` figure: ${x(file.sotto / s.catMbps!)}.` : ""),
+    );
+    L.push("");
+  } else if (r.ssh) {
+    L.push(`OpenSSH rows skipped: ${r.ssh.reason}.`);
+    L.push("");
+  }
+  if (r.seal) {
+    L.push(`Sealing scaling (seal-scaling.ts: ${r.seal.records} records of ${label(r.seal.size)}, sealing only, no receiver, order on the wire kept and checked; ${r.seal.cores} cores here, so \`sealWorkersFor()\` picks ${r.seal.chosen === 0 ? "inline sealing" : `${r.seal.chosen} workers`}):`);
+    L.push("");
+    L.push("| sealers | MB/s | vs one thread |");
+    L.push("|---|---:|---:|");
+    for (const row of r.seal.rows) L.push(`| ${row.workers === 0 ? "this thread (RecordWriter)" : `${row.workers} worker${row.workers > 1 ? "s" : ""}`} | ${row.mbps.toFixed(0)} | ${x(row.vsInline)} |`);
+    L.push("");
+  }
   if (r.files) {
     L.push(
       "File rows: sotto is `/send` between two `sotto chat` processes (hash the file, offer, 60 KiB chunks under backpressure, receiver writes, hashes and verifies); " +
@@ -124,12 +188,14 @@ export function markdown(r: Report): string {
     for (const st of r.stall) L.push(`| ${st.group} | ${st.firstMs.toFixed(1)} ms | ${st.firstMaxStallMs.toFixed(1)} ms | ${st.laterMaxStallMs.toFixed(1)} ms |`);
     L.push("");
   }
-  L.push("Micro-benchmarks (mean time per operation; MB/s of payload where it applies):");
-  L.push("");
-  L.push("| layer | case | time/op | MB/s |");
-  L.push("|---|---|---:|---:|");
-  for (const mi of r.micro) L.push(`| ${mi.group} | ${mi.name} | ${fmtNs(mi.nsPerOp)} | ${mi.mbps === null ? "–" : mi.mbps.toFixed(0)} |`);
-  L.push("");
+  if (r.micro.length > 0) {
+    L.push("Micro-benchmarks (mean time per operation; MB/s of payload where it applies):");
+    L.push("");
+    L.push("| layer | case | time/op | MB/s |");
+    L.push("|---|---|---:|---:|");
+    for (const mi of r.micro) L.push(`| ${mi.group} | ${mi.name} | ${fmtNs(mi.nsPerOp)} | ${mi.mbps === null ? "–" : mi.mbps.toFixed(0)} |`);
+    L.push("");
+  }
   return L.join("\n");
 }
 
@@ -146,18 +212,29 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<number> {
   const mode: Mode = process.argv.includes("--smoke") ? "smoke" : process.argv.includes("--quick") ? "quick" : "full";
-  const outDir = arg("--out") ?? (mode === "smoke" ? mkdtempSync(join(os.tmpdir(), "sotto-bench-out-")) : new URL("./results", import.meta.url).pathname);
+  const only = arg("--only")?.split(",").map((c) => c.trim());
+  const want = (c: string) => only === undefined || only.includes(c);
+  const partial = only !== undefined && arg("--out") === undefined;
+  const outDir = arg("--out") ?? (mode === "smoke" || partial ? mkdtempSync(join(os.tmpdir(), "sotto-bench-out-")) : new URL("./results", import.meta.url).pathname);
   const log = (s: string) => process.stderr.write(s + "\n");
   const t0 = performance.now();
   log(`sotto bench (${mode}) — micro-benchmarks`);
-  const micro = await runMicro(mode, log);
+  const micro = want("micro") || want("throughput") ? await runMicro(mode, log) : [];
   log("end-to-end (loopback, receiver in a child process)");
-  const e2e = await runE2E(mode, log);
-  log("event-loop stalls during handshakes (fresh process)");
-  const stall = await runStall();
-  log("file transfer (loopback, two sotto chat processes; TCP and TLS 1.3 copy the same file)");
-  const files = await runFiles(mode, log);
-  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, ratios: [...ratios(micro, e2e), ...fileRatios(files)] };
+  const e2e = await runE2E(mode, log, only === undefined ? undefined : new Set(only));
+  if (want("idle")) log("idle connections held at scale (after a warm-up, RSS after a GC)");
+  const idle = want("idle") ? await runIdle(mode, log) : undefined;
+  if (want("stall")) log("event-loop stalls during handshakes (fresh process)");
+  const stall = want("stall") ? await runStall() : [];
+  if (want("files")) log("file transfer (loopback, two sotto chat processes; TCP and TLS 1.3 copy the same file)");
+  const files = want("files") ? await runFiles(mode, log) : undefined;
+  if (want("ssh")) log(`OpenSSH ${SSH_CIPHER} + ${SSH_MAC} (private sshd on loopback)`);
+  const ssh = want("ssh") ? await runSsh(mode, log) : undefined;
+  if (want("seal")) log("sealing scaling (worker threads, sealing only)");
+  const seal = want("seal") ? await runSealScaling(mode, log) : undefined;
+  const rows = [...ratios(micro, e2e), ...(idle ? idleRatios(idle) : []), ...(files ? fileRatios(files) : [])];
+  addSsh(rows, ssh);
+  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, idle, ssh, seal, ratios: rows };
   const md = markdown(report);
   console.log("\n" + md);
   mkdirSync(outDir, { recursive: true });

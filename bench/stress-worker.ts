@@ -4,7 +4,8 @@
  * Each client is its own Peer (own identity): handshake, then M ECHO messages one at a
  * time, each checked against what was sent (intact, exactly once, in order), then CLOSE.
  * At most `concurrency` clients are in flight. Progress lines and a final summary go to
- * stdout as JSON.
+ * stdout as JSON. With `hold`, sessions stay open after their echoes; when all are held
+ * the worker says {"t":"held"} and waits for "release" on stdin before closing them.
  */
 import { randomBytes } from "node:crypto";
 import { ed25519Generate } from "../src/crypto/ed25519.ts";
@@ -22,6 +23,8 @@ export interface WorkerConfig {
   group: Group;
   concurrency: number;
   timeoutMs: number;
+  /** --hold: keep every session open after its echoes until the parent says "release". */
+  hold?: boolean;
 }
 
 export interface WorkerSummary {
@@ -116,11 +119,15 @@ async function client(c: number): Promise<void> {
     fail((e as Error).message.slice(0, 90));
   }
   done = true;
-  await peer.close("bye", 1000);
+  if (cfg.hold) held.push(peer);
+  else await peer.close("bye", 1000);
 }
 
+const held: Peer[] = [];
+
+const stdin = console[Symbol.asyncIterator]();
 console.log(JSON.stringify({ t: "ready" }));
-for await (const _ of console) break; // wait for "go" on stdin
+await stdin.next(); // wait for "go" on stdin
 
 const progress = setInterval(() => console.log(JSON.stringify({ t: "progress", handshakes, completed, messages, failed: Object.values(failures).reduce((a, b) => a + b, 0) })), 100);
 
@@ -130,6 +137,11 @@ async function lane(): Promise<void> {
 }
 await Promise.all(Array.from({ length: Math.max(1, Math.min(cfg.concurrency, cfg.count)) }, lane));
 clearInterval(progress);
+if (cfg.hold) {
+  console.log(JSON.stringify({ t: "held", sessions: held.length }));
+  await stdin.next(); // "release"
+  await Promise.all(held.map((p) => p.close("bye", 1000)));
+}
 stopKexWorker();
 const summary: WorkerSummary = { t: "done", handshakes, completed, messages, failures, handshakeMs, latencyMs };
 console.log(JSON.stringify(summary));

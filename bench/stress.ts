@@ -1,6 +1,6 @@
 /**
  * `bun run stress [--peers N] [--messages M] [--size S] [--group x25519|ffdhe2048|ffdhe3072]
- *                 [--concurrency C] [--workers W] [--timeout MS] [--json]`
+ *                 [--concurrency C] [--workers W] [--timeout MS] [--hold] [--json]`
  *   1. raise the file-descriptor limit for the children (sh `ulimit -n <hard>`), and say
  *      so when the limit still bounds C;
  *   2. start one listening sotto peer (bench/child.ts sotto) that echoes TEXT items;
@@ -8,6 +8,9 @@
  *   4. draw a progress bar (stderr, TTY only); collect every worker's summary;
  *   5. print handshakes/s, messages/s, latency p50/p99, server peak RSS and RSS per
  *      session, failures by cause. Exit 1 if anything was lost, corrupted or failed.
+ * --hold keeps every session open once its echoes are checked; when all N are open at
+ * once the server's RSS is read after a GC (the bench's way) and the RSS per held session
+ * printed, then the sessions are closed.
  * `bun run stress --attack ping|kex|halfopen|fds|preauth [--seconds S]` runs bench/attack.ts instead.
  */
 import { Group } from "../src/protocol/constants.ts";
@@ -25,6 +28,7 @@ export interface StressOptions {
   workers: number;
   timeoutMs: number;
   json: boolean;
+  hold: boolean;
 }
 
 export interface StressResult {
@@ -41,6 +45,8 @@ export interface StressResult {
   server: { startRssMiB: number; peakRssMiB: number; peakSessions: number; rssPerSessionKiB: number };
   failures: Record<string, number>;
   ok: boolean;
+  /** --hold: the server after a GC with every session open. */
+  held?: { sessions: number; rssMiB: number; rssPerSessionKiB: number };
 }
 
 function parse(argv: string[]): StressOptions {
@@ -58,7 +64,7 @@ function parse(argv: string[]): StressOptions {
   if (!(group in GROUPS)) throw new Error(`--group expects one of ${Object.keys(GROUPS).join(", ")}`);
   const size = int("size", 64, 16);
   if (size > 60_000) throw new Error("--size expects at most 60000 bytes (one TEXT item)");
-  return { peers, messages: int("messages", 10, 0), size, group, concurrency: int("concurrency", Math.min(peers, 2000), 1), workers: int("workers", 2, 1), timeoutMs: int("timeout", 30_000, 100), json: argv.includes("--json") };
+  return { peers, messages: int("messages", 10, 0), size, group, concurrency: int("concurrency", Math.min(peers, 2000), 1), workers: int("workers", 2, 1), timeoutMs: int("timeout", 30_000, 100), json: argv.includes("--json"), hold: argv.includes("--hold") };
 }
 
 function limit(flag: "-n" | "-Hn"): number | null {
@@ -90,6 +96,13 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
     log(`fd limit: soft ${soft}, hard ${hard}: the server can hold at most ~${usable} sessions, so the limit bounds --concurrency ${o.concurrency}; running with ${usable}. Raise it with \`ulimit -n\` (hard limit: /etc/security/limits.conf) to go higher.`);
     o = { ...o, concurrency: usable };
   }
+  // --hold needs one descriptor per held session in the one listening process.
+  const room = usable;
+  if (o.hold && o.peers > room) {
+    bound = true;
+    log(`fd limit: soft ${soft}, hard ${hard}: one listener can hold at most ~${room} sessions open at once, so --hold runs with ${room} peers instead of ${o.peers}. Raise the hard limit (/etc/security/limits.conf, or a container's --ulimit nofile) to hold more.`);
+    o = { ...o, peers: room, concurrency: Math.min(o.concurrency, room) };
+  }
   const bun = process.execPath;
   const dir = new URL(".", import.meta.url).pathname;
   const server = spawnRaised(target, [bun, `${dir}child.ts`, "sotto"]);
@@ -100,6 +113,7 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
     server.stdin.flush();
     return lines.next<{ rss: number; peakRss: number; conns: number; peakConns: number }>();
   };
+  const MiB = 1024 * 1024;
   const start = await ask();
   const w = Math.min(o.workers, o.peers);
   const progress = new Array<{ completed: number; failed: number; messages: number }>(w).fill({ completed: 0, failed: 0, messages: 0 });
@@ -107,7 +121,7 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
   // "ready", and all start dialling together on "go": the clock runs from "go".
   const workers = Array.from({ length: w }, (_, k) => {
     const first = Math.floor((o.peers * k) / w), count = Math.floor((o.peers * (k + 1)) / w) - first;
-    const cfg: WorkerConfig = { port, first, count, messages: o.messages, size: o.size, group: GROUPS[o.group]!, concurrency: Math.ceil(o.concurrency / w), timeoutMs: o.timeoutMs };
+    const cfg: WorkerConfig = { port, first, count, messages: o.messages, size: o.size, group: GROUPS[o.group]!, concurrency: Math.ceil(o.concurrency / w), timeoutMs: o.timeoutMs, hold: o.hold };
     const p = spawnRaised(target, [bun, `${dir}stress-worker.ts`, JSON.stringify(cfg)]);
     return { k, count, p, wl: new Lines(p.stdout) };
   });
@@ -117,6 +131,8 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
     wk.p.stdin.write("go\n");
     wk.p.stdin.flush();
   }
+  let heldWorkers = 0;
+  let held: StressResult["held"];
   const summaries = await Promise.all(
     workers.map(async ({ k, count, p, wl }) => {
       for (;;) {
@@ -127,6 +143,17 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
           return { t: "done", handshakes: 0, completed: 0, messages: 0, failures: { [`worker ${k} died (exit ${await p.exited})`]: count }, handshakeMs: [], latencyMs: [] } satisfies WorkerSummary;
         }
         if (m.t === "done") return m as unknown as WorkerSummary;
+        if (m.t === "held") {
+          if (++heldWorkers === w) {
+            const r = await ask(); // after a GC, every session open
+            held = { sessions: r.conns, rssMiB: r.rss / MiB, rssPerSessionKiB: (r.rss - start.rss) / 1024 / Math.max(1, r.conns) };
+            for (const x of workers) {
+              x.p.stdin.write("release\n");
+              x.p.stdin.flush();
+            }
+          }
+          continue;
+        }
         progress[k] = m as never;
         const sum = progress.reduce((a, b) => ({ completed: a.completed + b.completed, failed: a.failed + b.failed, messages: a.messages + b.messages }), { completed: 0, failed: 0, messages: 0 });
         bar(sum.completed + sum.failed, o.peers, `${sum.messages} echoes, ${sum.failed} failed`);
@@ -149,7 +176,7 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
   const hs = summaries.flatMap((s) => s.handshakeMs).sort((a, b) => a - b);
   if (completed !== o.peers) failures["peers that did not complete"] = o.peers - completed;
   if (messages !== o.peers * o.messages) failures["echoes missing"] = o.peers * o.messages - messages;
-  const MiB = 1024 * 1024;
+  if (held !== undefined && held.sessions < completed) failures["sessions not open while held"] = completed - held.sessions;
   return {
     options: o,
     fdLimit: { soft, hard, bound },
@@ -164,6 +191,7 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
     server: { startRssMiB: start.rss / MiB, peakRssMiB: end.peakRss / MiB, peakSessions: end.peakConns, rssPerSessionKiB: (end.peakRss - start.rss) / 1024 / Math.max(1, end.peakConns) },
     failures,
     ok: Object.keys(failures).length === 0,
+    ...(held ? { held } : {}),
   };
 }
 
@@ -176,6 +204,7 @@ function report(r: StressResult): string {
     `  handshakes      ${r.handshakes} (${r.handshakesPerSec.toFixed(0)}/s; connect→ready p50 ${r.handshakeMs.p50.toFixed(2)} ms, p99 ${r.handshakeMs.p99.toFixed(2)} ms)`,
     `  messages        ${r.messages} echoed (${r.messagesPerSec.toFixed(0)}/s; round trip p50 ${r.latencyMs.p50.toFixed(3)} ms, p99 ${r.latencyMs.p99.toFixed(3)} ms)`,
     `  server RSS      ${r.server.startRssMiB.toFixed(1)} MiB at start, peak ${r.server.peakRssMiB.toFixed(1)} MiB with ${r.server.peakSessions} sessions open at most: ${r.server.rssPerSessionKiB.toFixed(1)} KiB per session`,
+    ...(r.held ? [`  held            ${r.held.sessions} sessions open at once: server RSS ${r.held.rssMiB.toFixed(1)} MiB after a GC, ${r.held.rssPerSessionKiB.toFixed(1)} KiB per session`] : []),
     `  fd limit        soft ${r.fdLimit.soft}, hard ${r.fdLimit.hard}${r.fdLimit.bound ? " — it bounded the concurrency" : ""}`,
     `  failures        ${f.length === 0 ? "none" : f.map(([k, v]) => `\n    ${v} × ${k}`).join("")}`,
     r.ok ? "OK" : "FAILED",

@@ -34,6 +34,8 @@ export type ChatEvent =
       text: string;
       time: number;
       private: boolean;
+      /** When the sender wrote it (PROTOCOL §12), when the sender said. */
+      written?: number;
       /** From a contact whose safety number was compared (/trust). */
       verified?: boolean;
       /** From a message request: its id; `peer` is then the name it claims, not a contact's. */
@@ -41,7 +43,10 @@ export type ChatEvent =
       /** request: the contact whose name the claimed name equals or looks like. */
       lookalike?: string;
     }
-  | { type: "sent"; peer: string; id: string; text: string; private: boolean; time?: number }
+  /** `queued`: the peer is away; the line waits in the outbox and goes when it is back (an "ack" follows delivery). */
+  | { type: "sent"; peer: string; id: string; text: string; private: boolean; time?: number; queued?: boolean }
+  /** A line that was not sent after all (state.db could not save it): `text` is offered back to the person. */
+  | { type: "unsent"; peer: string; id: string; text: string; reason: string; code: string }
   | { type: "ack"; peer: string; id: string }
   | { type: "nick"; peer: string; previous: string }
   /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
@@ -269,7 +274,7 @@ export interface ChatApi {
   readonly history?: HistoryApi;
 }
 
-export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported" | "home";
+export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported" | "too_long" | "outbox_full" | "home_locked" | "home";
 
 /** A mistake a user can make or a local failure: one clear sentence, never a stack trace. */
 export class ChatError extends Error {

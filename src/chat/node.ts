@@ -6,7 +6,8 @@
  *
  * Delivery: each TEXT gets an id per (our instance, peer identity), stays in the outbox
  * until a cumulative ACK covers it, and is re-sent on every new session with that peer;
- * the receiver delivers an id only once per (peer identity, peer instance).
+ * the receiver delivers an id only once per (our identity, peer identity, peer instance).
+ * Lines of one tick are saved in one transaction before any of them is sent (#commit).
  *
  * Files (PROTOCOL §11): `files` (transfer.ts) gets each session when it is ready, its
  * file items, its drains and its end; it pauses and resumes transfers on its own.
@@ -15,7 +16,8 @@ import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
 import { AlertCode, Group, GROUP_NAMES } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
-import { privateId, type Item } from "../protocol/items.ts";
+import { privateId, readTextTime, type Item } from "../protocol/items.ts";
+import { TEXT_TIME } from "../protocol/constants.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
@@ -33,8 +35,9 @@ import { INVITE_TOKEN_TYPE, InviteTokens, localInvites, parseInvite } from "./tr
 import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
-import { ChatStore } from "./delivery/store.ts";
-import { History, historyApi } from "./delivery/history.ts";
+import { ChatStore, describeSqliteError, StateError } from "./delivery/store.ts";
+import { HomeLock } from "./delivery/lock.ts";
+import { History, historyApi, type HistoryLine } from "./delivery/history.ts";
 import { FileTransfers, type FileOptions } from "./files/transfers.ts";
 
 /** PROFILE name changes one identity may make per second (a burst of 10 s worth). */
@@ -61,11 +64,17 @@ export interface ChatOptions {
   files?: FileOptions | false;
   /** Keep conversations in state.db (src/chat/delivery/history.ts); default true (--no-history: false). */
   history?: boolean;
-  /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default 1000. */
+  /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default DEFAULT_TEXT_PER_SECOND. */
   textPerSecond?: number;
 }
 
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
+/**
+ * TEXT a contact may send a second by default: above what an honest bulk pipe reaches
+ * (line mode at wire speed, 50,000 lines a second on loopback), so only a flood is cut.
+ * Memory is not what it protects (items are handled record by record), screen time is.
+ */
+export const DEFAULT_TEXT_PER_SECOND = 100_000;
 const MAX_NAME_BYTES = 64;
 /** Peer instances whose shown ids are remembered per request (in memory). */
 const MAX_REQUEST_INSTANCES = 8;
@@ -82,10 +91,19 @@ export class ChatNode implements ChatApi, ContactsApi {
   readonly #peer: Peer;
   readonly #outbox: Outbox;
   readonly #links = new Map<PeerSession, Link>();
+  /** Ids queued while their peer was away, per peer: said delivered when an ACK covers them. */
+  readonly #queuedAway = new Map<string, bigint[]>();
+  /** Dials answered early (our AUTH sent, the peer's PROFILE not yet here): their link, and the dial to settle. */
+  readonly #early = new Map<PeerSession, { link: Link | null; resolve: () => void; reject: (e: Error) => void }>();
   // Event rates per identity, not per session (one identity can open many sessions).
   readonly #rates = new Map<string, { text: TokenBucket; nick: TokenBucket }>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #store: ChatStore;
+  readonly #lock: HomeLock;
+  /** Lines queued this tick wait for one commit, then the links pump (setImmediate). */
+  #commitScheduled = false;
+  /** Storage failures already reported, by sentence (each is said once). */
+  readonly #storageSaid = new Set<string>();
   /** File transfer (absent when ChatOptions.files is false). */
   readonly files?: FileTransfers;
   /** Conversation history (absent with ChatOptions.history false). */
@@ -108,16 +126,22 @@ export class ChatNode implements ChatApi, ContactsApi {
       throw e;
     }
     this.fingerprint = fingerprint(this.#identity.publicKey);
+    // One process per home (delivery/lock.ts), before anything touches state.db.
+    this.#lock = HomeLock.acquire(o.home);
+    let instance: Uint8Array;
     try {
-      this.#store = new ChatStore(o.home);
+      this.#store = new ChatStore(o.home, toHex(this.#identity.publicKey));
+      instance = this.#store.instance();
+      // Messages left unacknowledged by an earlier run wait for their peer again.
+      this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
     } catch (e) {
-      throw new ChatError("state", (e as Error).message);
+      this.#lock.release();
+      if (e instanceof StateError) throw new ChatError("state", e.message);
+      throw e;
     }
-    // Messages left unacknowledged by an earlier run wait for their peer again.
-    this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
     this.#peer = new Peer({
       identity: this.#identity,
-      profile: { instance: this.#store.instance(), name: o.name },
+      profile: { instance, name: o.name },
       group: o.group,
       limits: o.limits,
       verifyPeer: (id, ctx) => this.#trust.verify(id, ctx.role === "initiator" ? ctx.address : INBOUND),
@@ -125,7 +149,10 @@ export class ChatNode implements ChatApi, ContactsApi {
         onReady: (s) => this.#ready(s),
         onItem: (s, item) => this.#item(s, item),
         onClose: (s, info) => this.#closed(s, info),
-        onDrain: (s) => this.files?.onDrain(s),
+        onDrain: (s) => {
+          this.#links.get(s)?.pump();
+          this.files?.onDrain(s);
+        },
         onRefused: (address, reason) => this.#refused(address, reason),
       },
     });
@@ -133,6 +160,9 @@ export class ChatNode implements ChatApi, ContactsApi {
       try {
         this.#kept = new History(o.home);
       } catch (e) {
+        // The home is not left locked by a start that failed.
+        this.#store.close();
+        this.#lock.release();
         throw new ChatError("state", (e as Error).message);
       }
       // Private lines still in the outbox keep their PRIVATE mark when re-sent after a restart.
@@ -198,6 +228,10 @@ export class ChatNode implements ChatApi, ContactsApi {
     checkName(o.name);
     const node = new ChatNode(o, listener);
     listener({ type: "identity", version: EVENTS_VERSION, fingerprint: node.fingerprint, created: node.#identity.created, path: node.#identity.path });
+    // Nothing poisons the queue: a stored line that can never be sent is said once, then kept aside.
+    for (const a of node.#outbox.setAsideAtStart) {
+      listener({ type: "error", code: "set_aside", message: `A stored message for ${node.#nameOf(a.pid)} (${a.bytes.toLocaleString("en-US")} bytes) is longer than one message can be; it was set aside in ${node.#store.path} and will not be sent. Send long text with /send.` });
+    }
     if (o.listen) {
       try {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
@@ -224,6 +258,10 @@ export class ChatNode implements ChatApi, ContactsApi {
   #ready(s: PeerSession): void {
     const id = s.peerIdentity!;
     const pid = toHex(id);
+    // An early dial settles here, as a plain one does (before the duplicate rule below).
+    const early = this.#early.get(s);
+    this.#early.delete(s);
+    early?.resolve();
     // One session per peer: of two, both ends keep the one with the lower th3.
     for (const [other, link] of this.#links) {
       if (link.pid !== pid || other === s) continue;
@@ -237,8 +275,8 @@ export class ChatNode implements ChatApi, ContactsApi {
     if (standing.kind === "refused") return s.close(standing.reason);
     const request = standing.kind === "request" ? standing.request : undefined;
     const name = standing.kind === "contact" ? standing.name : standing.request.claimed;
-    const link = new Link(s, pid, name, this.#outbox, this.#ratesOf(pid).text);
-    link.isPrivate = (id) => this.#privateOut.get(pid)?.has(id) ?? false;
+    const link = early?.link ?? this.#newLink(s, pid, name);
+    link.name = name;
     this.#links.set(s, link);
     // A request gets no outbox: nothing typed is queued for it (SECURITY.md §12).
     if (request === undefined) this.#outbox.arrived(pid, name);
@@ -254,7 +292,7 @@ export class ChatNode implements ChatApi, ContactsApi {
       verified: standing.kind === "contact" && standing.verified,
       ...(request === undefined ? {} : { request: request.id, ...(request.lookalike === undefined ? {} : { lookalike: request.lookalike }) }),
     });
-    // PROTOCOL §13: the dialler of an invite with a token sends it once, in its first record.
+    // PROTOCOL §15: the dialler of an invite with a token sends it once, in its first record.
     const token = s.role === "initiator" ? this.#inviteTokens.get(s.address.toLowerCase()) : undefined;
     if (token !== undefined) {
       this.#inviteTokens.delete(s.address.toLowerCase());
@@ -283,11 +321,37 @@ export class ChatNode implements ChatApi, ContactsApi {
   /** Sessions that carried a TEXT or an ACK (the Dialer's backoff: dialer.ts step 2). */
   readonly #useful = new WeakSet<PeerSession>();
 
+  #newLink(s: PeerSession, pid: string, name: string): Link {
+    const link = new Link(s, pid, name, this.#outbox, this.#ratesOf(pid).text, () => this.#storage(() => (this.#outbox.recordShown(), true)) === true);
+    link.fingerprint = fingerprint(s.peerIdentity!);
+    link.isPrivate = (id) => this.#privateOut.get(pid)?.has(id) ?? false;
+    return link;
+  }
+
+  /**
+   * The first message in TLS 1.3's time: the dial resolved as soon as our AUTH went
+   * out (the responder's key is verified and pinned policy passed, PROTOCOL §4.5). Lines
+   * never sent before go now; the dial itself settles when the session is ready or ends.
+   */
+  #dialedEarly(s: PeerSession): Promise<PeerSession> {
+    if (s.state === "open") return Promise.resolve(s);
+    if (s.state === "closed") return Promise.reject(new ConnectError(`handshake with ${s.address} failed: the connection closed`));
+    return new Promise((resolve, reject) => {
+      const pid = toHex(s.peerIdentity!);
+      let link: Link | null = null;
+      if (this.#openSessions(pid).length === 0 && this.#outbox.unackedFor(pid) > 0 && this.#outbox.mayStartEarly(pid)) {
+        link = this.#newLink(s, pid, this.#nameOf(pid));
+        link.startEarly();
+      }
+      this.#early.set(s, { link, resolve: () => resolve(s), reject });
+    });
+  }
+
   /** The TEXT and PROFILE buckets of one identity (the oldest forgotten past RATE_IDENTITIES). */
   #ratesOf(pid: string): { text: TokenBucket; nick: TokenBucket } {
     let r = this.#rates.get(pid);
     if (r === undefined) {
-      const rate = this.#o.textPerSecond ?? 1000;
+      const rate = this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND;
       const now = performance.now();
       r = { text: new TokenBucket(rate * 10, rate, now), nick: new TokenBucket(NICKS_PER_SECOND * 10, NICKS_PER_SECOND, now) };
       this.#rates.set(pid, r);
@@ -303,24 +367,36 @@ export class ChatNode implements ChatApi, ContactsApi {
     switch (item.kind) {
       case "text": {
         // hostile-peers §E: a contact that floods is cut off with a clear reason, not rendered.
-        if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? 1000} a second`));
+        if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND} a second`));
         const inst = toHex(s.peerProfile!.instance);
-        if (item.id > this.#lastShown(link.pid, inst)) {
-          const time = Date.now();
-          const priv = link.privateIn.delete(item.id);
-          const r = this.#trust.requests.get(link.pid);
-          const who = r === undefined ? { peer: this.#nameOf(link.pid), verified: this.#trust.verified(s.peerIdentity!) } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
-          this.#emit({ type: "message", ...who, fingerprint: fingerprint(s.peerIdentity!), id: item.id.toString(), text: item.text, time, private: priv });
-          // History keeps contacts' lines only: a stranger writes nothing to disk.
-          if (r === undefined) this.#kept?.add({ pid: link.pid, peer: who.peer, dir: "in", text: item.text, time, private: priv });
-          this.#setShown(link.pid, inst, item.id);
-        }
+        // PROTOCOL §12: the TEXT_TIME just before, if it names this TEXT.
+        const at = link.writtenAt;
+        link.writtenAt = null;
+        const written = at !== null && at.id === item.id ? at.writtenMs : undefined;
+        this.#storage(() => {
+          if (item.id > this.#lastShown(link.pid, inst)) {
+            const time = Date.now();
+            const priv = link.privateIn.delete(item.id);
+            const r = this.#trust.requests.get(link.pid);
+            const who = r === undefined ? { peer: this.#nameOf(link.pid), verified: this.#trust.verified(s.peerIdentity!) } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
+            this.#emit({ type: "message", ...who, fingerprint: link.fingerprint, id: item.id.toString(), text: item.text, time, private: priv, ...(written !== undefined ? { written } : {}) });
+            // History keeps contacts' lines only: a stranger writes nothing to disk.
+            if (r === undefined) this.#keep({ pid: link.pid, peer: who.peer, dir: "in", text: item.text, time, private: priv });
+            this.#setShown(link.pid, inst, item.id);
+          }
+        });
         link.ack(this.#lastShown(link.pid, inst));
         return;
       }
       case "ack":
+        // PROTOCOL §6.3: an ACK for a line never sent (as TCP refuses an ACK for unsent data).
+        if (item.id > this.#outbox.highestId(link.pid)) return s.abort(fail("unexpected_message", `${link.name} acknowledged message ${item.id}, but the highest sent is ${this.#outbox.highestId(link.pid)}`));
         for (const id of this.#privateOut.get(link.pid) ?? []) if (id <= item.id) this.#privateOut.get(link.pid)!.delete(id);
-        if (this.#outbox.acked(link.pid, item.id)) this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
+        if (this.#outbox.acked(link.pid, item.id)) {
+          this.#emit({ type: "ack", peer: link.name, id: item.id.toString() });
+          this.#deliveredAway(link, item.id);
+          this.#schedule();
+        }
         link.acked();
         return;
       case "profile": {
@@ -348,6 +424,11 @@ export class ChatNode implements ChatApi, ContactsApi {
         // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
         if (item.kind === "ext") {
           if (item.type === INVITE_TOKEN_TYPE) return this.#inviteToken(link.pid, item.content);
+          // PROTOCOL §12: when the next TEXT was written (one slot per session).
+          if (item.type === TEXT_TIME) {
+            link.writtenAt = readTextTime(item.content);
+            return;
+          }
           // PROTOCOL §6.5: remember which TEXT ids are private, at most MAX_PRIVATE_MARKS per session.
           let pv: bigint | null;
           try {
@@ -369,6 +450,13 @@ export class ChatNode implements ChatApi, ContactsApi {
   }
 
   #closed(s: PeerSession, info: CloseInfo): void {
+    const early = this.#early.get(s);
+    if (early !== undefined) {
+      // Closed before the peer's PROFILE: the dial fails as a handshake failure would.
+      this.#early.delete(s);
+      early.link?.stop();
+      early.reject(new ConnectError(`handshake with ${s.address} failed: ${info.error?.message ?? "the connection closed"}`, info.error ?? undefined));
+    }
     for (const wake of this.#closeWaiters.get(s) ?? []) wake();
     this.#closeWaiters.delete(s);
     const link = this.#links.get(s);
@@ -376,11 +464,8 @@ export class ChatNode implements ChatApi, ContactsApi {
     this.#links.delete(s);
     if (link !== undefined) this.#trust.closed(link.pid);
     this.files?.onClose(s);
-    if (link !== undefined) {
-      const stillThere = [...this.#links.values()].some((l) => l.pid === link.pid);
-      if (info.byPeer && info.error === null && !stillThere) this.#outbox.left(link.pid);
-      if (info.reason === "duplicate session") return;
-    }
+    // However the peer left (CLOSE, crash, cut), its lines stay queued for its return.
+    if (link !== undefined && info.reason === "duplicate session") return;
     if (this.#closing && link === undefined) return;
     const e = info.error;
     // Keepalive (limits.ts): "no answer from the peer for 15 s" names the peer.
@@ -428,18 +513,25 @@ export class ChatNode implements ChatApi, ContactsApi {
     if (r.shown.size > MAX_REQUEST_INSTANCES) r.shown.delete(r.shown.keys().next().value!);
   }
 
-  sendAll(text: string): number {
-    // Recipients are contacts only: never a request, connected or gone (SECURITY.md §12).
+  /** Who a line to "everyone" goes to: every contact connected, seen or waited for, however it left; never a request (SECURITY.md §12). */
+  #recipients(): string[] {
     const pids = new Set<string>();
     for (const l of this.#links.values()) if (this.#trust.isContact(l.pid)) pids.add(l.pid);
     for (const pid of this.#outbox.waiting()) if (this.#trust.isContact(pid)) pids.add(pid);
-    for (const pid of pids) this.#queue(pid, text);
-    return pids.size;
+    return [...pids];
+  }
+
+  sendAll(text: string): number {
+    const pids = this.#recipients();
+    const bytes = this.#outbox.check(pids, text);
+    for (const pid of pids) this.#queue(pid, text, bytes);
+    return pids.length;
   }
 
   sendTo(name: string, text: string): void {
     const pid = this.#pidByName(name);
-    this.#queue(pid, text, true);
+    const bytes = this.#outbox.check([pid], text);
+    this.#queue(pid, text, bytes, true);
   }
 
   /** A contact's key (hex) by its exact local name (names.ts); never a request's claimed name. @throws ChatError unknown_peer */
@@ -448,7 +540,7 @@ export class ChatNode implements ChatApi, ContactsApi {
   }
 
   invites(): string[] {
-    // One fresh one-time token per /invite, shared by its lines (PROTOCOL §13).
+    // One fresh one-time token per /invite, shared by its lines (PROTOCOL §15).
     return this.#listening === null ? [] : localInvites(this.#listening.host, this.#listening.port, this.fingerprint, this.#tokens.make());
   }
 
@@ -457,7 +549,7 @@ export class ChatNode implements ChatApi, ContactsApi {
   /** Tokens of invites we dial (dialler side): address → token, sent once on the first session. */
   readonly #inviteTokens = new Map<string, Uint8Array>();
 
-  /** PROTOCOL §13: a request that presents one of our unused tokens becomes a contact. */
+  /** PROTOCOL §15: a request that presents one of our unused tokens becomes a contact. */
   #inviteToken(pid: string, token: Uint8Array): void {
     const r = this.#trust.requests.get(pid);
     if (!this.#tokens.use(token) || r === undefined) return;
@@ -533,13 +625,86 @@ export class ChatNode implements ChatApi, ContactsApi {
   /** Our private TEXT ids per peer until acknowledged (PROTOCOL §6.5); restored from the history at start (with --no-history, a re-send after a restart goes unmarked). */
   readonly #privateOut = new Map<string, Set<bigint>>();
 
-  #queue(pid: string, text: string, priv = false): void {
-    const id = this.#outbox.queue(pid, text);
-    if (priv) this.#privateOut.set(pid, (this.#privateOut.get(pid) ?? new Set()).add(id));
-    for (const link of this.#links.values()) if (link.pid === pid) link.pump();
+  #queue(pid: string, text: string, bytes: number, priv = false): void {
     const time = Date.now();
-    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, time });
-    this.#kept?.add({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv, id });
+    const id = this.#outbox.queue(pid, text, bytes, time);
+    if (priv) this.#privateOut.set(pid, (this.#privateOut.get(pid) ?? new Set()).add(id));
+    const away = this.#openSessions(pid).length === 0;
+    if (away) {
+      const ids = this.#queuedAway.get(pid) ?? [];
+      // Bounded by the outbox's own limit (MAX_OUTBOX lines per peer).
+      ids.push(id);
+      this.#queuedAway.set(pid, ids);
+    }
+    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
+    this.#keep({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv, id });
+    this.#schedule();
+  }
+
+  /** Lines typed while the peer was away are said delivered (the person saw them as queued). */
+  #deliveredAway(link: Link, upTo: bigint): void {
+    const ids = this.#queuedAway.get(link.pid);
+    if (ids === undefined) return;
+    let n = 0;
+    while (n < ids.length && ids[n]! <= upTo) n++;
+    if (n === 0) return;
+    ids.splice(0, n);
+    if (ids.length === 0) this.#queuedAway.delete(link.pid);
+    this.#emit({ type: "notice", message: `${link.name} is back: ${n === 1 ? "the line" : `${n} lines`} queued while ${link.name} was away ${n === 1 ? "was" : "were"} delivered.` });
+  }
+
+  /** Once a tick: the outbox's writes (store.ts batches), then the links pump. */
+  #schedule(): void {
+    if (this.#commitScheduled) return;
+    this.#commitScheduled = true;
+    setImmediate(() => this.#commit());
+  }
+
+  /** One transaction for every line of the tick, then the links send them (store.ts). */
+  #commit(): void {
+    this.#commitScheduled = false;
+    const failed = this.#outbox.commit();
+    if (failed !== null) {
+      this.#emit({ type: "error", code: "state", message: `${failed.error.message}.` });
+      for (const l of failed.lines) this.#emit({ type: "unsent", peer: l.name, id: l.id.toString(), text: l.text, reason: failed.error.message, code: "state" });
+    }
+    this.#storage(() => this.#outbox.flushAcks());
+    this.#flushKept();
+    for (const link of this.#links.values()) link.pump();
+  }
+
+  /** Keep a line in the history; a storage failure there is said once and the chat goes on (the line itself is unaffected). */
+  #keep(l: HistoryLine): void {
+    if (this.#kept === undefined) return;
+    this.#kept.add(l);
+    this.#schedule(); // #commit flushes it with the tick's other writes
+  }
+
+  /** Write the history lines of this tick (see #keep). */
+  #flushKept(): void {
+    if (this.#kept === undefined) return;
+    this.#storage(() => {
+      try {
+        this.#kept!.flush();
+      } catch (e) {
+        if (!(typeof (e as { code?: unknown }).code === "string" && (e as { code: string }).code.startsWith("SQLITE_"))) throw e;
+        throw new StateError(describeSqliteError(this.#kept!.path, "keeping the conversation history", e), { cause: e });
+      }
+    });
+  }
+
+  /** Run a store step whose failure must not end the chat: say it (once per sentence) and go on. */
+  #storage<T>(f: () => T): T | undefined {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof StateError)) throw e;
+      if (!this.#storageSaid.has(e.message)) {
+        this.#storageSaid.add(e.message);
+        this.#emit({ type: "error", code: "state", message: `${e.message}.` });
+      }
+      return undefined;
+    }
   }
 
   connect(address: string): string | void {
@@ -560,7 +725,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     }
     for (const [s, l] of this.#links) if (s.state === "open" && s.address === key) return `Already connected to ${l.name} at ${key}.`;
     const d: Dialer = new Dialer(a.host, a.port, {
-      dial: () => this.#peer.connect(a.host, a.port),
+      dial: () => this.#peer.connect(a.host, a.port, undefined, { early: true }).then((s) => this.#dialedEarly(s)),
       connectedElsewhere: (s: PeerSession | null): boolean => {
         const pid = s ? toHex(s.peerIdentity!) : d.pid;
         return pid !== null && this.#openSessions(pid).some((o) => o !== s);
@@ -668,6 +833,7 @@ export class ChatNode implements ChatApi, ContactsApi {
   }
 
   async close(): Promise<void> {
+    if (this.#commitScheduled) this.#commit();
     this.#closing = true;
     if (this.#refusals.timer !== null) clearTimeout(this.#refusals.timer);
     for (const d of this.#dialers.values()) d.stop();
@@ -675,6 +841,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     await this.#peer.close("bye");
     this.#store.close();
     this.#kept?.close();
+    this.#lock.release();
   }
 
   #connectedContact(name: string): string | undefined {

@@ -101,6 +101,23 @@ export class CbcEncryptor {
     for (let i = 0, j = out.length - BLOCK; i < BLOCK; i++, j++) chain[i] = out[j]!;
     return out;
   }
+  /**
+   * The record layer's hot path: CBC-encrypt `padded` under the IV at `buf[ivAt..ivAt+16)`
+   * and write the ciphertext right after the IV, at `buf[ivAt+16..)`. `padded` is used as
+   * scratch and left modified.
+   * @throws TypeError unless padded is a non-zero multiple of 16 bytes and buf has room
+   * (checked first, as in `encrypt`).
+   */
+  encryptAfterIv(buf: Uint8Array, ivAt: number, padded: Uint8Array): void {
+    const n = padded.length;
+    if (n === 0 || n % BLOCK !== 0) throw new TypeError(`"padded" expected a non-zero multiple of ${BLOCK} bytes, got ${n}`);
+    if (ivAt < 0 || buf.length - ivAt < BLOCK + n) throw new TypeError(`"buf" expected room for an IV and ${n} bytes at ${ivAt}, got ${buf.length} bytes`);
+    const chain = this.#chain;
+    for (let i = 0; i < BLOCK; i++) padded[i] = padded[i]! ^ buf[ivAt + i]! ^ chain[i]!;
+    const out = this.#cipher.update(padded);
+    for (let i = 0, j = n - BLOCK; i < BLOCK; i++, j++) chain[i] = out[j]!;
+    buf.set(out, ivAt + BLOCK);
+  }
 }
 
 /** A long-lived AES-256-CBC decryption context for one key. */

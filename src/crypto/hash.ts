@@ -39,6 +39,13 @@ export class HmacKey {
     out.set(h.digest(), offset);
   }
 
+  /** HMAC(m) written into `out` at `offset`: the record layer's one-part hot path. */
+  macInto(m: Uint8Array, out: Uint8Array, offset: number): void {
+    const h = this.#base.copy();
+    h.update(m);
+    out.set(h.digest(), offset);
+  }
+
   /** HMAC of the concatenation of `parts`, written into `out` at `offset` when given. */
   mac(parts: Uint8Array[], out?: Uint8Array, offset = 0): Uint8Array {
     const h = this.#base.copy();
@@ -84,7 +91,9 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): U
   for (let i = 0, pos = 0; pos < length; i++) {
     counter[0] = i + 1;
     t = key.mac([t, info, counter]);
-    out.set(t.subarray(0, Math.min(HASH_LEN, length - pos)), pos);
+    // A whole block is copied as is: no view (a burst of handshakes makes many of these).
+    if (length - pos >= HASH_LEN) out.set(t, pos);
+    else out.set(t.subarray(0, length - pos), pos);
     pos += HASH_LEN;
   }
   return out;

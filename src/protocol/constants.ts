@@ -62,6 +62,10 @@ export const ContentType = {
   PADDING: 0x80,
 } as const;
 export type ContentType = (typeof ContentType)[keyof typeof ContentType];
+/** PROTOCOL §12 (optional): when the TEXT with the same id was written. */
+export const TEXT_TIME = 0x90;
+/** PROTOCOL §12: id:u64 | written_ms:u64. */
+export const TEXT_TIME_LEN = 16;
 /** PROTOCOL §6: unknown types at or above this value are ignored; below it they are an error. */
 export const FIRST_OPTIONAL_CONTENT_TYPE = 0x80;
 

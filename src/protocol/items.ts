@@ -13,6 +13,8 @@ import {
   MAX_NAME_LEN,
   MAX_PLAINTEXT,
   PING_LEN,
+  TEXT_TIME,
+  TEXT_TIME_LEN,
 } from "./constants.ts";
 import { fail } from "./errors.ts";
 
@@ -285,6 +287,22 @@ export function itemSizeBound(item: Item): number {
     default:
       return ITEM_HEADER_LEN + AUTH_LEN;
   }
+}
+
+/** PROTOCOL §12: the TEXT_TIME item saying TEXT `id` was written at `writtenMs` (Unix ms). */
+export function textTimeItem(id: bigint, writtenMs: number): Item {
+  const c = new Uint8Array(TEXT_TIME_LEN);
+  putU64(c, 0, id);
+  putU64(c, 8, BigInt(Math.max(0, Math.trunc(writtenMs))));
+  return { kind: "ext", type: TEXT_TIME, content: c };
+}
+
+/** PROTOCOL §12: read a TEXT_TIME content; null when its length is not 16 (it is then ignored) or the time is past 2^53. */
+export function readTextTime(content: Uint8Array): { id: bigint; writtenMs: number } | null {
+  if (content.length !== TEXT_TIME_LEN) return null;
+  const ms = u64At(content, 8);
+  if (ms > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+  return { id: u64At(content, 0), writtenMs: Number(ms) };
 }
 
 // --- PRIVATE (PROTOCOL §6.5): an optional item, in a block of its own ---------------

@@ -33,11 +33,36 @@ import { nextSecret, trafficKeys } from "./schedule.ts";
 const SEQ_BUF = new Uint8Array(SEQ_LEN);
 const SEQ_VIEW = new DataView(SEQ_BUF.buffer);
 
+/** The 8 bytes of a caller's buffer that seq borrows while a record is sealed (sealAt). */
+const SAVED = new Uint8Array(SEQ_LEN);
+
+/** seq as u64 big-endian at `buf[at..at+8)` (seq < 2^53). */
+function putSeq(buf: Uint8Array, at: number, seq: number): void {
+  const hi = Math.floor(seq / 2 ** 32), lo = seq >>> 0;
+  buf[at] = hi >>> 24;
+  buf[at + 1] = (hi >>> 16) & 0xff;
+  buf[at + 2] = (hi >>> 8) & 0xff;
+  buf[at + 3] = hi & 0xff;
+  buf[at + 4] = lo >>> 24;
+  buf[at + 5] = (lo >>> 16) & 0xff;
+  buf[at + 6] = (lo >>> 8) & 0xff;
+  buf[at + 7] = lo & 0xff;
+}
+
+/** The MAC input prefix seq:u64 (one shared buffer: read at once by the MAC, never kept). */
+function seqBytes(seq: number): Uint8Array {
+  SEQ_VIEW.setUint32(0, Math.floor(seq / 2 ** 32));
+  SEQ_VIEW.setUint32(4, seq >>> 0);
+  return SEQ_BUF;
+}
+
 class DirectionKeys {
   enc!: CbcEncryptor | CbcDecryptor;
   mac!: HmacKey;
   seq = 0;
   secret: Uint8Array | null;
+  /** enc key | mac key (PROTOCOL §4 key block), kept for leases to seal elsewhere (writers only). */
+  #block: Uint8Array | null = null;
 
   constructor(
     keyBlock: Uint8Array,
@@ -54,7 +79,17 @@ class DirectionKeys {
     this.enc = this.sending ? new CbcEncryptor(encKey) : new CbcDecryptor(encKey);
     this.mac = new HmacKey(keyBlock.subarray(32, 64));
     this.seq = 0;
+    if (this.sending) {
+      this.#block ??= new Uint8Array(KEY_BLOCK_LEN);
+      this.#block.set(keyBlock);
+    }
     wipe(keyBlock);
+  }
+
+  /** A copy of the current key block (a lease for sealing elsewhere). */
+  block(): Uint8Array {
+    if (this.#block === null) throw new Error("only a writer's keys can be leased");
+    return new Uint8Array(this.#block);
   }
 
   /** KEY_UPDATE: ts = next(ts), keys = keys(ts), seq = 0. */
@@ -65,13 +100,75 @@ class DirectionKeys {
     this.secret = next;
     this.#install(trafficKeys(next));
   }
+}
 
-  /** The MAC input prefix seq:u64 for the current record. */
-  seqBytes(): Uint8Array {
-    // One shared buffer: it is read at once by the MAC, never kept.
-    SEQ_VIEW.setUint32(0, Math.floor(this.seq / 2 ** 32));
-    SEQ_VIEW.setUint32(4, this.seq >>> 0);
-    return SEQ_BUF;
+/**
+ * Seal `pt[0..n)` as the RECORD at `seq` under `enc`/`mac` into `out` at `off`, with `iv`
+ * filled by the caller's random source. `pt` needs 16 spare bytes after `n` (padding,
+ * scratch). Returns the frame length. Shared by RecordWriter and RecordSealer.
+ */
+function sealAt(enc: CbcEncryptor, mac: HmacKey, random: RandomSource, seq: number, pt: Uint8Array, n: number, out: Uint8Array, off: number): number {
+  const pad = BLOCK_LEN - (n % BLOCK_LEN);
+  const ctLen = n + pad;
+  const frameLen = FRAME_HEADER_LEN + IV_LEN + ctLen + TAG_LEN;
+  if (pt.length < ctLen || out.length - off < frameLen) throw new RangeError("sealInto: buffer too small");
+  const length = frameLen - 2;
+  out[off] = length >>> 8;
+  out[off + 1] = length & 0xff;
+  out[off + 2] = FrameType.RECORD;
+  const ivAt = off + FRAME_HEADER_LEN;
+  random.fill(out.subarray(ivAt, ivAt + IV_LEN));
+  pt.fill(pad, n, ctLen); // PKCS#7
+  enc.encryptAfterIv(out, ivAt, ctLen === pt.length ? pt : pt.subarray(0, ctLen));
+  const macEnd = ivAt + IV_LEN + ctLen;
+  // PROTOCOL §5: tag = HMAC(seq | header | iv | ct). With 8 bytes of the caller's buffer in
+  // front of the frame, seq is written there for the moment of one MAC update (one native
+  // call instead of two) and the bytes are put back at once.
+  if (off >= SEQ_LEN) {
+    const at = off - SEQ_LEN;
+    for (let i = 0; i < SEQ_LEN; i++) SAVED[i] = out[at + i]!;
+    putSeq(out, at, seq);
+    mac.macInto(out.subarray(at, macEnd), out, macEnd);
+    for (let i = 0; i < SEQ_LEN; i++) out[at + i] = SAVED[i]!;
+  } else mac.mac2Into(seqBytes(seq), out.subarray(off, macEnd), out, macEnd);
+  return frameLen;
+}
+
+/** A range of sequence numbers handed out by RecordWriter.lease, with a copy of its keys. */
+export interface SealLease {
+  /** enc key | mac key for these records (a copy: wipe it when done). */
+  keyBlock: Uint8Array;
+  /** Sequence number of the first record. */
+  seq: number;
+  /** How many records, at seq, seq + 1, …; none of them may carry KEY_UPDATE. */
+  count: number;
+  /** Changes whenever the keys change (KEY_UPDATE), so a holder of keys can tell. */
+  epoch: number;
+}
+
+/**
+ * Seals records at given sequence numbers under one key block: the worker side of
+ * parallel sealing (src/net/seal-workers.ts). Records are independent (own IV, own seq in the MAC),
+ * so any thread may seal any of them; the wire order is the sequence order.
+ */
+export class RecordSealer {
+  readonly #enc: CbcEncryptor;
+  readonly #mac: HmacKey;
+  readonly #random: RandomSource;
+  /** @throws TypeError unless keyBlock is 64 bytes. The block is not kept or wiped. */
+  constructor(keyBlock: Uint8Array, random: RandomSource) {
+    if (keyBlock.length !== KEY_BLOCK_LEN) throw new TypeError(`"key block" expected ${KEY_BLOCK_LEN} bytes, got ${keyBlock.length}`);
+    this.#enc = new CbcEncryptor(keyBlock.subarray(0, 32));
+    this.#mac = new HmacKey(keyBlock.subarray(32, 64));
+    this.#random = random;
+  }
+  /**
+   * Seal `pt[0..n)` as the record at `seq` into `out` at `off`; as RecordWriter.sealInto.
+   * @throws RangeError when n is outside 1..65,280 or a buffer is too small.
+   */
+  sealInto(seq: number, pt: Uint8Array, n: number, out: Uint8Array, off: number): number {
+    if (n === 0 || n > MAX_PLAINTEXT) throw new RangeError(`record plaintext of ${n} bytes is outside 1..${MAX_PLAINTEXT}`);
+    return sealAt(this.#enc, this.#mac, this.#random, seq, pt, n, out, off);
   }
 }
 
@@ -79,6 +176,7 @@ class DirectionKeys {
 export class RecordWriter {
   readonly #k: DirectionKeys;
   readonly #random: RandomSource;
+  #epoch = 0;
 
   private constructor(k: DirectionKeys, random: RandomSource) {
     this.#k = k;
@@ -129,25 +227,30 @@ export class RecordWriter {
     // PROTOCOL §6: the 2^20-th record under one key (seq 2^20 - 1) must carry KEY_UPDATE;
     // the peer's reader refuses a record at seq 2^20 (key_exhausted).
     if (k.seq >= KEY_UPDATE_INTERVAL - 1 && !keyUpdate) throw new RangeError("keys must be updated before sealing more records");
-    const pad = BLOCK_LEN - (n % BLOCK_LEN);
-    const ctLen = n + pad;
-    const frameLen = FRAME_HEADER_LEN + IV_LEN + ctLen + TAG_LEN;
-    if (pt.length < ctLen || out.length - off < frameLen) throw new RangeError("sealInto: buffer too small");
-    const length = frameLen - 2;
-    out[off] = length >>> 8;
-    out[off + 1] = length & 0xff;
-    out[off + 2] = FrameType.RECORD;
-    const ivAt = off + FRAME_HEADER_LEN;
-    const iv = out.subarray(ivAt, ivAt + IV_LEN);
-    this.#random.fill(iv);
-    pt.fill(pad, n, ctLen); // PKCS#7
-    const ct = (k.enc as CbcEncryptor).encrypt(iv, pt.subarray(0, ctLen));
-    out.set(ct, ivAt + IV_LEN);
-    const macEnd = ivAt + IV_LEN + ctLen;
-    k.mac.mac2Into(k.seqBytes(), out.subarray(off, macEnd), out, macEnd);
+    const frameLen = sealAt(k.enc as CbcEncryptor, k.mac, this.#random, k.seq, pt, n, out, off);
     k.seq++;
-    if (keyUpdate) k.update();
+    if (keyUpdate) {
+      k.update();
+      this.#epoch++;
+    }
     return frameLen;
+  }
+
+  /**
+   * Hand out up to `count` sequence numbers for sealing elsewhere (RecordSealer, worker
+   * threads), never the one that must carry KEY_UPDATE: the lease may be shorter than asked,
+   * and is empty (count 0) when the next record must be sealed here with keyUpdate.
+   * The caller must put the leased records on the wire in sequence order, before any
+   * record this writer seals afterwards.
+   * @throws RangeError unless count is a positive integer.
+   */
+  lease(count: number): SealLease {
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`"count" expected a positive integer, got ${count}`);
+    const k = this.#k;
+    const n = Math.max(0, Math.min(count, KEY_UPDATE_INTERVAL - 1 - k.seq));
+    const lease = { keyBlock: k.block(), seq: k.seq, count: n, epoch: this.#epoch };
+    k.seq += n;
+    return lease;
   }
 }
 
@@ -191,7 +294,7 @@ export class RecordReader {
     if (k.seq >= KEY_UPDATE_INTERVAL) throw fail("key_exhausted", `the peer sent ${KEY_UPDATE_INTERVAL} records without a key update`);
     const macEnd = frame.length - TAG_LEN;
     // PROTOCOL §5: verify the tag before decrypting (no padding oracle).
-    const want = k.mac.mac([k.seqBytes(), frame.subarray(0, macEnd)]);
+    const want = k.mac.mac([seqBytes(k.seq), frame.subarray(0, macEnd)]);
     if (!ctEqual(want, frame.subarray(macEnd))) throw fail("bad_record", "a record failed authentication");
     const padded = (k.enc as CbcDecryptor).decrypt(frame.subarray(FRAME_HEADER_LEN, macEnd));
     let n: number;

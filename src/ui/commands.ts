@@ -254,7 +254,15 @@ export async function runCommand(line: string, api: ChatApi, out: Out): Promise<
   if (line.trim() === "") return;
   if (!line.startsWith("/") || line.startsWith("//")) {
     const text = line.startsWith("//") ? line.slice(1) : line;
-    const n = api.sendAll(text);
+    let n: number;
+    try {
+      n = api.sendAll(text);
+    } catch (e) {
+      // A refused line (too long, a full outbox) is the user's to fix, not a bug.
+      if (!(e instanceof ChatError)) throw e;
+      out({ type: "error", code: e.code, message: e.message });
+      return;
+    }
     if (n === 0) notice(out, "No peer is connected, so the message was not sent; /connect host:port dials one (requests receive nothing: /requests).");
     return;
   }

@@ -80,7 +80,7 @@ export function contactColor(fingerprint: string): number {
 }
 
 /** One line of a conversation: `hh:mm name › text` (history and our own lines). */
-function convLine(o: { time: number; who: string; fingerprint?: string; text: string; private: boolean; to?: string; kept?: boolean; label?: string; mark?: string }, opts: FormatOptions): string {
+function convLine(o: { time: number; who: string; fingerprint?: string; text: string; private: boolean; to?: string; kept?: boolean; written?: number; label?: string; mark?: string }, opts: FormatOptions): string {
   const paint = (code: number, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[39m` : s);
   const dim = (s: string) => (opts.color ? `\x1b[2m${s}\x1b[22m` : s);
   const bold = (s: string) => (opts.color ? `\x1b[1m${s}\x1b[22m` : s);
@@ -88,8 +88,9 @@ function convLine(o: { time: number; who: string; fingerprint?: string; text: st
   const name = o.label ?? (o.fingerprint ? paint(contactColor(o.fingerprint), nm(o.who)) : nm(o.who));
   const to = o.to !== undefined ? ` → ${nm(o.to)}` : "";
   const priv = o.private ? ` ${paint(35, "(private)")}` : "";
+  const late = o.written !== undefined && Math.abs(o.time - o.written) >= 60_000 ? ` ${dim(`(written ${hhmm(new Date(o.written))})`)}` : "";
   // Live lines show hh:mm; kept lines from an earlier day carry their date too.
-  const head = `${dim(o.kept ? when(o.time, opts.now ?? new Date()) : hhmm(new Date(o.time)))} ${bold(name)}${o.mark ?? ""}${to}${priv} ${dim("›")} `;
+  const head = `${dim(o.kept ? when(o.time, opts.now ?? new Date()) : hhmm(new Date(o.time)))} ${bold(name)}${o.mark ?? ""}${to}${priv}${late} ${dim("›")} `;
   if (opts.oneLine) return head + sanitizeLine(o.text);
   return head + sanitizeForTerminal(o.text).split("\n").join("\n      ");
 }
@@ -133,14 +134,19 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       const at = Number.isFinite(e.time) && e.time > 0 ? new Date(e.time) : (opts.now ?? new Date());
       // A request is named by what it claims, quoted, with its fingerprint; a lookalike of a contact is marked loudly;
       // a verified contact's name carries ✓. Otherwise the name in the contact's own color (from its key).
+      // PROTOCOL §12: a line that waited shows when it was written, too.
       const fp = ln(e.fingerprint).slice(0, 19);
       const label = e.request ? `${c("yellow", `request ${ln(e.request)}`)} "${nm(e.peer)}" [${fp}]${e.lookalike ? ` ${c("bold", c("red", `⚠ NOT your contact ${nm(e.lookalike)}`))}` : ""}` : undefined;
       const mark = !e.request && e.verified ? ` ${c("green", "✓")}` : "";
-      return convLine({ time: at.getTime(), who: e.peer, fingerprint: e.fingerprint, text: e.text, private: e.private, ...(label === undefined ? {} : { label }), mark }, opts);
+      return convLine({ time: at.getTime(), who: e.peer, fingerprint: e.fingerprint, text: e.text, private: e.private, ...(e.written !== undefined ? { written: e.written } : {}), ...(label === undefined ? {} : { label }), mark }, opts);
     }
     case "sent":
+      // A line for a contact who is away says so (the same rule for every absence).
+      return e.queued ? status("dim", `queued for ${nm(e.peer)}, who is away: it is delivered when ${nm(e.peer)} is back`) : null;
     case "ack":
       return null;
+    case "unsent":
+      return block("✗", "red", [`not sent to ${nm(e.peer)}: ${sanitizeLine(e.text, 60)}`, `${ln(e.reason)}`]);
     case "identity":
       return status("dim", `your fingerprint: ${c("bold", ln(e.fingerprint))}`, e.created ? `a new identity key was created at ${ln(e.path)}` : `identity key: ${ln(e.path)}`);
     case "listening":

@@ -13,14 +13,24 @@
  *      `drainTimeoutMs`, close every session.
  *
  * Exit code: 0 when every message typed was acknowledged; 1 when one was not delivered
- * for sure, that is, it went to no peer (none connected) or its ACK had not come back
- * within `drainTimeoutMs`. A script can then retry; the chat itself never resends after
+ * for sure, that is, it went to no peer (none connected), it was refused (too long, a
+ * full outbox), state.db could not save it, or its ACK had not come back within
+ * `drainTimeoutMs`.
+ *
+ * Backpressure: a pipe can wait, a person cannot. While BACKLOG lines await their ACK,
+ * reading input pauses until ACKs come (at most `drainTimeoutMs` without one), so piping
+ * a long file never runs into the outbox's per-peer limit on a slow honest link. A script can then retry; the chat itself never resends after
  * it exits.
  */
 import { createInterface } from "node:readline";
 import { runCommand } from "./commands.ts";
 import type { ChatApi, ChatEvent, ChatListener } from "../chat/events.ts";
 import { formatEvent, jsonLine } from "./format.ts";
+
+/** Unacknowledged lines at which line mode stops reading input until ACKs come. */
+export const BACKLOG = 4096;
+/** Error codes that mean a typed line was not sent. */
+const NOT_SENT = new Set(["too_long", "outbox_full", "state"]);
 
 /** Where line mode writes and how long it waits. */
 export interface LineModeOptions {
@@ -51,6 +61,8 @@ export class LineMode {
   #wakeSettled: (() => void) | null = null;
   #stop: (() => void) | null = null;
   #stopped = false;
+  /** Lines refused or not saved (see NOT_SENT and the "unsent" event). */
+  #notSent = 0;
 
   constructor(o: LineModeOptions) {
     this.#o = o;
@@ -58,6 +70,7 @@ export class LineMode {
 
   /** Prints one event as one line. */
   readonly listener: ChatListener = (e) => {
+    if (e.type === "unsent" || (e.type === "error" && e.code !== undefined && NOT_SENT.has(e.code))) this.#notSent++;
     const outcome = dialOutcome(e);
     if (outcome !== null) {
       this.#settled.add(outcome);
@@ -92,6 +105,7 @@ export class LineMode {
         first = false;
         await this.#dialsSettled();
       }
+      if (api.queued() >= BACKLOG) await this.#backlogDrained(api);
       if ((await this.#runLine(line, counted)) === "quit" || this.#stopped) break;
     }
     rl.close();
@@ -103,6 +117,20 @@ export class LineMode {
       return await runCommand(line, api, this.listener);
     } catch (e) {
       this.listener({ type: "error", code: "internal", message: `internal error (a bug in sotto): ${(e as Error).message}` });
+    }
+  }
+
+  /** Backpressure: wait while BACKLOG lines are unacknowledged and ACKs keep coming. */
+  async #backlogDrained(api: ChatApi): Promise<void> {
+    let last = api.queued();
+    let movedAt = performance.now();
+    while (!this.#stopped && api.queued() >= BACKLOG) {
+      const now = api.queued();
+      if (now !== last) {
+        last = now;
+        movedAt = performance.now();
+      } else if (performance.now() - movedAt > this.#o.drainTimeoutMs) return;
+      await Bun.sleep(2);
     }
   }
 
@@ -163,7 +191,7 @@ export class LineMode {
       }
     }
     await api.close();
-    return acked && unsent === 0 ? 0 : 1;
+    return acked && unsent === 0 && this.#notSent === 0 ? 0 : 1;
   }
 }
 

@@ -81,6 +81,8 @@ export class TerminalUi {
     if (e.type === "transfer" && this.#transfer(e)) return;
     if (this.#dialStatus(e)) return;
     const text = formatStamped(e, { color: this.#o.color, knownPeers: this.#o.knownPeers, stamp: true });
+    // A line state.db could not save is offered back in the input line (once, if it is empty).
+    if (e.type === "unsent" && this.#rl !== null && this.#rl.line === "") this.#rl.write(e.text);
     if (text === null) return;
     const ring = e.type === "message" && (this.#o.bell ?? true) && this.#api !== null && mentions(e.text, this.#api.name);
     this.#printAbove(ring ? `${text}${BEL}` : text);

@@ -19,6 +19,23 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   expect(r.out).toContain("| case | unit | sotto | TLS 1.3 | plain TCP |");
   expect(r.out).toContain("streaming 64 B");
   expect(r.out).toContain("handshake→echo x25519 p50");
+  // Sealing scaling: this thread and 1, 2, 4 workers, each checked by opening what it sealed.
+  expect(r.out).toContain("server RSS per idle connection");
+  expect(r.out).toContain("Sealing scaling");
+  for (const row of ["| this thread (RecordWriter) |", "| 1 worker |", "| 2 workers |", "| 4 workers |"]) expect(r.out).toContain(row);
+  // OpenSSH: a column when sshd and ssh are installed, a sentence saying why not otherwise.
+  const hasSsh = Bun.which("ssh") !== null && (Bun.which("sshd") !== null || (await Bun.file("/usr/sbin/sshd").exists()));
+  expect(r.out).toContain(hasSsh ? "| sotto vs OpenSSH |" : "OpenSSH rows skipped:");
+}, 90_000);
+
+test("stress --hold keeps every session open at once and prints RSS per held session", async () => {
+  const r = await run(["bench/stress.ts", "--peers", "40", "--messages", "1", "--hold", "--json"]);
+  if (r.code !== 0) console.error(r.err, r.out);
+  expect(r.code).toBe(0);
+  const j = JSON.parse(r.out) as { ok: boolean; completed: number; held?: { sessions: number; rssPerSessionKiB: number } };
+  expect(j.ok).toBe(true);
+  expect(j.held?.sessions).toBe(40);
+  expect(Number.isFinite(j.held?.rssPerSessionKiB)).toBe(true);
 }, 60_000);
 
 test("stress --peers 50 --messages 5 exits 0 with zero failures", async () => {

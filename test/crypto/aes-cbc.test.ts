@@ -153,6 +153,23 @@ describe("SP 800-38A F.2.5 / F.2.6 (AES-256-CBC, no padding)", () => {
     expect(toHex(e.encrypt(iv, hex(enc.plaintext)))).toBe(enc.ciphertext);
   });
 
+  test("CbcEncryptor.encryptAfterIv writes the NIST ciphertext right after the IV, twice in a row, and refuses a short buffer", () => {
+    const e = new CbcEncryptor(key);
+    for (let round = 0; round < 2; round++) {
+      const buf = new Uint8Array(5 + 16 + 64 + 3).fill(0xcd);
+      buf.set(iv, 5);
+      e.encryptAfterIv(buf, 5, hex(enc.plaintext));
+      expect(toHex(buf.subarray(5, 21))).toBe(toHex(iv));
+      expect(toHex(buf.subarray(21, 85))).toBe(enc.ciphertext);
+      expect([...buf.subarray(0, 5), ...buf.subarray(85)].every((b) => b === 0xcd)).toBe(true);
+    }
+    expect(() => e.encryptAfterIv(new Uint8Array(16 + 63), 0, hex(enc.plaintext))).toThrow(TypeError);
+    // The refusal left the context untouched: the next record is still exact.
+    const buf = concat(iv, new Uint8Array(64));
+    e.encryptAfterIv(buf, 0, hex(enc.plaintext));
+    expect(toHex(buf.subarray(16))).toBe(enc.ciphertext);
+  });
+
   test("CbcEncryptor block by block, each block a record whose IV is the previous ciphertext block", () => {
     const e = new CbcEncryptor(key);
     let prev = iv;

@@ -10,7 +10,7 @@ import { hmacSha256 } from "../../src/crypto/hash.ts";
 import { PooledRandom } from "../../src/crypto/random.ts";
 import { FrameType, KEY_UPDATE_INTERVAL, MAX_PLAINTEXT } from "../../src/protocol/constants.ts";
 import { decodeItems, encodeItems } from "../../src/protocol/items.ts";
-import { RecordReader, RecordWriter } from "../../src/protocol/record.ts";
+import { RecordReader, RecordSealer, RecordWriter } from "../../src/protocol/record.ts";
 import { codeOf, det, flip, handshake, handshakeBetween, protocolError } from "./helpers.ts";
 
 const random = new PooledRandom();
@@ -291,4 +291,48 @@ describe("key_exhausted: at most 2^20 records under one key", () => {
     rd.update();
     expect(rd.open(next)).toHaveLength(3);
   }, 20_000);
+});
+
+describe("leases for sealing elsewhere (RecordSealer)", () => {
+  test("a lease hands out the next sequence numbers; records sealed at them open in order, others do not", () => {
+    const { kb, writer, reader } = keyBlockPair("lease");
+    expect([...reader.open(writer.seal(text(1, "a")))]).toEqual([...text(1, "a")]);
+    const lease = writer.lease(3);
+    expect([lease.seq, lease.count, writer.seq]).toEqual([1, 3, 4]);
+    expect([...lease.keyBlock]).toEqual([...kb]);
+    const sealer = new RecordSealer(lease.keyBlock, random);
+    const frames = [0, 1, 2].map((i) => {
+      const pt = new Uint8Array(text(10 + i, "b").length + 16);
+      pt.set(text(10 + i, "b"));
+      const out = new Uint8Array(256);
+      return out.subarray(0, sealer.sealInto(lease.seq + i, pt, text(10 + i, "b").length, out, 0));
+    });
+    // Out of order: the reader expects seq 1, the frame was sealed at seq 2.
+    const other = keyBlockPair("lease").reader;
+    other.open(craft(kb, 0, pad(text(1, "a"))));
+    expect(codeOf(() => other.open(frames[1]!))).toBe("bad_record");
+    for (let i = 0; i < 3; i++) expect([...reader.open(frames[i]!)]).toEqual([...text(10 + i, "b")]);
+    expect([...reader.open(writer.seal(text(2, "c")))]).toEqual([...text(2, "c")]);
+  });
+
+  test("a lease is refused a count that is not a positive integer", () => {
+    const { writer } = keyBlockPair("lease2");
+    for (const n of [0, -1, 1.5]) expect(() => writer.lease(n)).toThrow(RangeError);
+  });
+});
+
+describe("sealInto borrows no byte of the caller's buffer", () => {
+  test("the bytes before and after the frame are the caller's, at every offset, and each frame opens", () => {
+    const { writer, reader } = keyBlockPair("borrow");
+    for (const off of [0, 1, 7, 8, 9, 100]) {
+      const out = new Uint8Array(off + 200).fill(0xab);
+      const pt = new Uint8Array(64 + 16);
+      pt.set(text(off, "x".repeat(40)));
+      const n = text(off, "x".repeat(40)).length;
+      const len = writer.sealInto(pt, n, out, off);
+      expect(out.subarray(0, off).every((b) => b === 0xab)).toBe(true);
+      expect(out.subarray(off + len).every((b) => b === 0xab)).toBe(true);
+      expect([...reader.open(out.subarray(off, off + len))]).toEqual([...text(off, "x".repeat(40))]);
+    }
+  });
 });

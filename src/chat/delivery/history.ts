@@ -13,7 +13,7 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { STATE_FILE } from "./store.ts";
+import { BUSY_TIMEOUT_MS, STATE_FILE } from "./store.ts";
 import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from "../events.ts";
 
 /** Rows kept per contact; older ones are deleted as new ones arrive. */
@@ -47,6 +47,7 @@ const toLine = (r: Row): HistoryLine => ({ pid: r.pid, peer: r.peer, dir: r.dir 
 
 /** The history table. */
 export class History {
+  #pending: HistoryLine[] = [];
   readonly path: string;
   readonly #db: Database;
   readonly #q;
@@ -61,7 +62,7 @@ export class History {
     try {
       this.#db = new Database(this.path, { create: true, strict: true });
       // secure_delete: /clear overwrites the deleted lines instead of leaving them in free pages.
-      this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA secure_delete = ON;");
+      this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA secure_delete = ON;`);
       this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
         n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
         text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT);
@@ -90,33 +91,52 @@ export class History {
    * a contact has at most maxPerContact + TRIM_EVERY rows.
    */
   add(l: HistoryLine): void {
-    this.#q.add.run(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString());
-    if (++this.#adds % TRIM_EVERY === 0) this.trim(l.pid);
+    // Kept for flush(): the chat writes one transaction a tick, not one per line (a piped
+    // file of 20,000 lines would otherwise cost 20,000 commits on each side).
+    this.#pending.push(l);
+  }
+
+  /** Write the lines added since the last flush, in one transaction (every read flushes first). @throws the SQLite error */
+  flush(): void {
+    if (this.#pending.length === 0) return;
+    const lines = this.#pending;
+    this.#pending = [];
+    this.#db.transaction(() => {
+      for (const l of lines) {
+        this.#q.add.run(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString());
+        if (++this.#adds % TRIM_EVERY === 0) this.trim(l.pid);
+      }
+    })();
   }
 
   /** Drop the contact's oldest rows beyond maxPerContact. */
   trim(pid: string): void {
+    this.flush();
     this.#q.trim.run(pid, this.#max);
   }
 
   /** The last `n` lines with one contact, or over all contacts (a line sent to several appears once per contact), oldest first. */
   last(n: number, pid?: string): HistoryLine[] {
+    this.flush();
     const k = Math.max(0, Math.min(MAX_PAGE, Math.floor(n)));
     return (pid === undefined ? this.#q.lastAll.all(k) : this.#q.last.all(pid, k)).map(toLine);
   }
 
   /** Contacts with history, the most recently active last. */
   contacts(): string[] {
+    this.flush();
     return this.#q.contacts.all().map((r) => r.pid);
   }
 
   /** The contact last seen under `name` (case-insensitive), if any. */
   pidByName(name: string): string | undefined {
+    this.flush();
     return this.#q.pidByName.get(name)?.pid;
   }
 
   /** Our latest private lines' TEXT ids per contact (at most `limit`), for the PRIVATE marks of re-sends after a restart. */
   privateOut(limit: number): Map<string, Set<bigint>> {
+    this.flush();
     const out = new Map<string, Set<bigint>>();
     for (const r of this.#q.privateOut.all(limit)) out.set(r.pid, (out.get(r.pid) ?? new Set()).add(BigInt(r.mid)));
     return out;
@@ -124,16 +144,22 @@ export class History {
 
   /** Each contact's latest name. */
   names(): string[] {
+    this.flush();
     return this.#q.names.all().map((r) => r.peer);
   }
 
   /** Forget every line with one contact; returns how many were deleted. */
   clear(pid: string): number {
+    this.flush();
     return this.#q.clear.run(pid).changes;
   }
 
   close(): void {
-    this.#db.close();
+    try {
+      this.flush();
+    } finally {
+      this.#db.close();
+    }
   }
 }
 

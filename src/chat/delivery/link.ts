@@ -3,26 +3,41 @@
  * it may have in flight, and the ACKs it owes.
  *
  * ACK-clocked sending (like TCP's slow start): each side opens a session with an ACK of
- * what it has shown from the other (id 0 when nothing) and sends nothing until it hears
- * the other's, so a reconnect re-sends only what was really lost; then it sends
- * WINDOW_START bytes of what the peer has not acknowledged, twice as much after every
- * ACK, up to WINDOW_MAX. On a good link the window opens within a few round trips; on a
- * link that breaks every few kilobytes both directions still get their turn; and nothing
+ * what it has shown from the other (id 0 when nothing). A line that may already have
+ * reached the peer (in flight when the last session broke) waits for the peer's opening
+ * ACK, so a reconnect re-sends only what was really lost; when nothing waiting was ever
+ * sent, sending starts at once (a line never sent cannot be a duplicate), so the first
+ * line rides right behind the handshake. Then it sends WINDOW_START bytes of what the
+ * peer has not acknowledged, twice as much after every ACK, up to WINDOW_MAX; nothing
  * overtakes the backlog, which the receiver's "show ids above the last shown" rule needs.
+ *
+ * Flow control, not self-defence: besides the window, a link adds nothing while the
+ * session holds HIGH_WATER bytes not yet taken by the socket, and pumps again on drain.
+ * The session's own send-queue bound (Limits.maxSendQueueBytes, 8 MiB, for peers that
+ * stop reading) is then never reached by the chat's own lines on an honest slow link.
  */
 import type { PeerSession } from "../../net/types.ts";
+import { ID_LEN, ITEM_HEADER_LEN, TEXT_TIME_LEN } from "../../protocol/constants.ts";
+import { privateItem, textTimeItem } from "../../protocol/items.ts";
 import type { Outbox } from "./outbox.ts";
-import { privateItem } from "../../protocol/items.ts";
 import type { TokenBucket } from "../../net/limits.ts";
 
 const WINDOW_START = 2048;
 const WINDOW_MAX = 4 << 20;
+/** Bytes the session may hold for the socket (its bufferedAmount) before the link waits for drain. */
+export const HIGH_WATER = 1 << 20;
 /** A peer that sends no opening ACK is waited for this long. */
 const FIRST_ACK_WAIT_MS = 1000;
+/** Wire bytes of one line besides its text: TEXT_TIME and TEXT headers and ids. */
+const LINE_OVERHEAD = ITEM_HEADER_LEN + TEXT_TIME_LEN + ITEM_HEADER_LEN + ID_LEN;
 
 export class Link {
   /** The highest TEXT id sent on this session. */
   #sentUpTo = 0n;
+  /** The peer's fingerprint, as events show it (computed once per session). */
+  fingerprint = "";
+  /** PROTOCOL §12: the last TEXT_TIME received (at most one per session). */
+  writtenAt: { id: bigint; writtenMs: number } | null = null;
   /** Bytes of TEXT this session may have unacknowledged. */
   #window = WINDOW_START;
   #heard = false;
@@ -32,16 +47,26 @@ export class Link {
   constructor(
     readonly s: PeerSession,
     readonly pid: string,
-    /** The peer's display name; follows its PROFILE (a /nick on its side). */
+    /** The peer's display name; follows its PROFILE (a /nick on its side), and is set again when its PROFILE arrives after an early start. */
     public name: string,
     readonly outbox: Outbox,
     /** The peer's TEXT rate limit (ChatOptions.textPerSecond). */
     readonly inbound: TokenBucket,
+    /** Write the shown counters; false when that failed (no ACK then: the peer re-sends). */
+    readonly record: () => boolean = () => {
+      outbox.recordShown();
+      return true;
+    },
   ) {}
 
-  /** The session is ready: open with our ACK, then wait (bounded) for the peer's. */
+  #record(): boolean {
+    return this.record();
+  }
+
+  /** The session is ready: open with our ACK; send at once, or wait (bounded) for the peer's ACK (see the file comment). */
   open(lastShown: bigint): void {
     this.s.send({ kind: "ack", id: lastShown });
+    if (this.#heard || this.outbox.mayStartEarly(this.pid)) return this.heard();
     this.#timer = setTimeout(() => this.heard(), FIRST_ACK_WAIT_MS);
     this.#timer.unref?.();
   }
@@ -59,6 +84,16 @@ export class Link {
     this.pump();
   }
 
+  /**
+   * Initiator, once our AUTH is out and before the peer's PROFILE (Peer.connect `early`):
+   * send lines never sent before, so the first one rides right behind AUTH (TLS 1.3's
+   * 1.5 round trips). Only when mayStartEarly holds; open() follows when the session is ready.
+   */
+  startEarly(): void {
+    this.#heard = true;
+    this.pump();
+  }
+
   /** Is our TEXT `id` private to this peer (a /msg)? Set by the chat. */
   isPrivate?: (id: bigint) => boolean;
 
@@ -67,17 +102,22 @@ export class Link {
 
   /** Send, in id order, what this session has not sent yet, while the window allows. */
   pump(): void {
-    if (!this.#heard || this.s.state !== "open") return;
+    if (!this.#heard || (this.s.state !== "open" && this.s.state !== "profile")) return;
     const { inflight, next } = this.outbox.unsent(this.pid, this.#sentUpTo);
     let budget = this.#window - inflight;
     for (const m of next) {
+      const size = m.bytes + LINE_OVERHEAD;
       // Always let one message through when nothing is in flight, however long.
-      if (budget < m.text.length && budget < this.#window) break;
+      if (budget < size && budget < this.#window) break;
+      if (this.s.bufferedAmount >= HIGH_WATER) break; // onDrain pumps again
       // PROTOCOL §6.5: a private line's marker goes first, so it is known when the TEXT arrives.
       if (this.isPrivate?.(m.id)) this.s.send(privateItem(m.id));
+      // PROTOCOL §12: TEXT_TIME right before its TEXT.
+      if (m.written > 0) this.s.send(textTimeItem(m.id, m.written));
       this.s.send({ kind: "text", id: m.id, text: m.text });
       this.#sentUpTo = m.id;
-      budget -= m.text.length;
+      this.outbox.markSent(this.pid, m.id);
+      budget -= size;
     }
   }
 
@@ -89,6 +129,8 @@ export class Link {
     queueMicrotask(() => {
       const a = this.#pendingAck;
       this.#pendingAck = null;
+      // Show, record, then ACK: the counters of this tick are written first.
+      if (!this.#record()) return;
       if (a !== null && this.s.state === "open") this.s.send({ kind: "ack", id: a });
     });
   }

@@ -1,39 +1,102 @@
 /**
  * Exactly-once delivery of TEXT between two identities, across reconnects and restarts.
- * Sending: each line gets the next id for its peer and stays (in memory and in the
- * store) until a cumulative ACK covers it; it is sent again on every new session.
- * Receiving: an id is shown once per (peer identity, peer instance); anything at or
- * below the last shown id is acknowledged again but not shown.
+ *
+ * Sending:
+ *   1. check(): a line that cannot be one TEXT, or that the peer's outbox has no room
+ *      for, is refused before anything is queued (one sentence for the person);
+ *   2. queue(): the line gets the next id for its peer and is kept in memory; the store
+ *      writes every line of one tick in one transaction at commit();
+ *   3. only committed lines are handed to a session (unsent()), so an id is durable
+ *      before a peer can see it and a restart can never reuse it for another line;
+ *   4. a line stays until a cumulative ACK covers it and is sent again on every new
+ *      session, whoever ended the last one and however (PROTOCOL §6.3).
+ * Receiving: an id is shown once per (our identity, peer identity, peer instance);
+ * anything at or below the last shown id is acknowledged again but not shown. The
+ * counters of one tick are written together, before the ACK that covers them.
  */
+import { ID_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../../protocol/constants.ts";
 import { ChatError } from "../events.ts";
-import type { ChatStore } from "./store.ts";
+import { StateError, type ChatStore, type StoredLine } from "./store.ts";
 
 /** Most unacknowledged messages kept for one peer. */
 export const MAX_OUTBOX = 10_000;
+/** Most bytes of unacknowledged text kept for one peer (UTF-8). */
+export const MAX_OUTBOX_BYTES = 32 << 20;
+/** Most bytes of unacknowledged text kept for every peer together. */
+export const MAX_OUTBOX_TOTAL_BYTES = 128 << 20;
+/**
+ * The longest line one TEXT can carry (PROTOCOL §5, §6): a record's 65,280 bytes, less a
+ * KEY_UPDATE item's header that may have to share it, less TEXT's header and id.
+ */
+export const MAX_TEXT_BYTES = MAX_PLAINTEXT - ITEM_HEADER_LEN - ITEM_HEADER_LEN - ID_LEN;
+
+/** One line in memory: the stored fields and its UTF-8 size. */
+export interface OutLine extends StoredLine {
+  bytes: number;
+}
 
 interface Box {
   nextId: bigint;
-  unacked: { id: bigint; text: string }[];
-  /** The peer left with CLOSE: new lines are not queued for it. */
-  left: boolean;
+  unacked: OutLine[];
+  bytes: number;
   name: string;
+  /** Lines up to this id are in state.db. */
+  committedUpTo: bigint;
+  /** The highest id that may have reached the wire (this run, or before a restart). */
+  sentHigh: bigint;
 }
+
+/** A line the store could not save: it was not sent, and the person gets it back. */
+export interface UnsavedLine {
+  pid: string;
+  name: string;
+  id: bigint;
+  text: string;
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
 
 export class Outbox {
   readonly #boxes = new Map<string, Box>();
   readonly #delivered = new Map<string, bigint>(); // pid/instance → last shown id
   readonly #store: ChatStore;
+  /** Shown counters not yet written (recordShown). */
+  /** Cumulative ACKs not yet applied to the store (flushAcks). */
+  readonly #acks = new Map<string, bigint>();
+  readonly #dirty = new Map<string, { pid: string; instance: string; id: bigint }>();
+  #bytes = 0;
+  /** Stored lines that could never be sent, moved aside when the outbox was loaded. */
+  readonly setAsideAtStart: { pid: string; id: bigint; bytes: number }[] = [];
 
-  /** Load what an earlier run left unacknowledged; `nameOf` names its peers. */
+  /** Load what an earlier run left unacknowledged; `nameOf` names its peers. @throws StateError */
   constructor(store: ChatStore, nameOf: (pid: string) => string) {
     this.#store = store;
-    for (const [pid, unacked] of store.pending()) this.#boxes.set(pid, { nextId: store.nextId(pid), unacked, left: false, name: nameOf(pid) });
+    for (const [pid, stored] of store.pending()) {
+      const unacked: OutLine[] = [];
+      for (const l of stored) {
+        const bytes = Buffer.byteLength(l.text, "utf8");
+        if (bytes > MAX_TEXT_BYTES) {
+          // Item 1: reported once and set aside; retrying it could only fail again.
+          store.setAside(pid, l, `longer than one message (${bytes} bytes)`);
+          this.setAsideAtStart.push({ pid, id: l.id, bytes });
+          continue;
+        }
+        unacked.push({ ...l, bytes });
+      }
+      const high = stored.length > 0 ? stored[stored.length - 1]!.id : 0n;
+      const nextId = store.nextId(pid);
+      const box: Box = { nextId, unacked, bytes: 0, name: nameOf(pid), committedUpTo: nextId - 1n, sentHigh: high };
+      for (const l of unacked) box.bytes += l.bytes;
+      this.#bytes += box.bytes;
+      this.#boxes.set(pid, box);
+    }
   }
 
   #box(pid: string): Box {
     let b = this.#boxes.get(pid);
     if (b === undefined) {
-      b = { nextId: this.#store.nextId(pid), unacked: [], left: false, name: "?" };
+      const nextId = this.#store.nextId(pid);
+      b = { nextId, unacked: [], bytes: 0, name: "?", committedUpTo: nextId - 1n, sentHigh: 0n };
       this.#boxes.set(pid, b);
     }
     return b;
@@ -41,19 +104,12 @@ export class Outbox {
 
   /** A session with this peer is ready: it is here again, under this name. */
   arrived(pid: string, name: string): void {
-    const b = this.#box(pid);
-    b.left = false;
-    b.name = name;
+    this.#box(pid).name = name;
   }
 
-  /** The peer said CLOSE (and no other session with it remains). */
-  left(pid: string): void {
-    this.#box(pid).left = true;
-  }
-
-  /** Peers a line to "everyone" is queued for, besides those connected: any not gone. */
+  /** Peers a line to "everyone" is queued for besides those connected: every peer seen this run or with lines waiting, however it left. */
   waiting(): string[] {
-    return [...this.#boxes].filter(([, b]) => !b.left).map(([pid]) => pid);
+    return [...this.#boxes.keys()];
   }
 
   /** The name a peer had when last seen (or "?"). */
@@ -68,28 +124,100 @@ export class Outbox {
     return undefined;
   }
 
-  /** Queue a line for a peer; returns its id. @throws ChatError when the peer's outbox is full. */
-  queue(pid: string, text: string): bigint {
+  /**
+   * Refuse, before anything is queued, a line that cannot be sent to these peers.
+   * @throws ChatError too_long (over one TEXT) / outbox_full (a peer's limit, or the process's).
+   */
+  check(pids: string[], text: string): number {
+    const bytes = Buffer.byteLength(text, "utf8");
+    if (bytes > MAX_TEXT_BYTES) {
+      throw new ChatError("too_long", `This line is ${fmt(bytes)} bytes and one message holds at most ${fmt(MAX_TEXT_BYTES)}; it was not sent. Save long text to a file and send it with /send.`);
+    }
+    if (this.#bytes + bytes * pids.length > MAX_OUTBOX_TOTAL_BYTES) {
+      throw new ChatError("outbox_full", `${fmt(MAX_OUTBOX_TOTAL_BYTES >> 20)} MiB of messages already wait for acknowledgement; this line was not sent. Wait for peers to catch up, then send it again.`);
+    }
+    for (const pid of pids) {
+      const b = this.#boxes.get(pid);
+      if (b === undefined) continue;
+      if (b.unacked.length >= MAX_OUTBOX || b.bytes + bytes > MAX_OUTBOX_BYTES) {
+        throw new ChatError("outbox_full", `${b.name} has not acknowledged ${fmt(b.unacked.length)} messages yet (at most ${fmt(MAX_OUTBOX)} or ${MAX_OUTBOX_BYTES >> 20} MiB wait per peer); this line was not sent. Send it again once ${b.name} has caught up.`);
+      }
+    }
+    return bytes;
+  }
+
+  /** Queue a line (already check()ed) for a peer; returns its id. It is saved at the next commit(). */
+  queue(pid: string, text: string, bytes: number, written: number): bigint {
     const b = this.#box(pid);
-    if (b.unacked.length >= MAX_OUTBOX) throw new ChatError("not_connected", `${b.name} has ${MAX_OUTBOX} unacknowledged messages; not queueing more`);
     const id = b.nextId++;
-    this.#store.queue(pid, id, text);
-    b.unacked.push({ id, text });
+    const line: OutLine = { id, text, written, bytes };
+    this.#store.queue(pid, line);
+    b.unacked.push(line);
+    b.bytes += bytes;
+    this.#bytes += bytes;
     return id;
   }
 
+  /**
+   * Save every line queued since the last commit, in one transaction. On a storage
+   * failure those lines are taken back out (they were never sent) and returned.
+   */
+  commit(): { error: StateError; lines: UnsavedLine[] } | null {
+    if (this.#store.uncommitted === 0) return null;
+    try {
+      this.#store.commit();
+    } catch (e) {
+      if (!(e instanceof StateError)) throw e;
+      const lines: UnsavedLine[] = [];
+      for (const [pid, b] of this.#boxes) {
+        const keep = b.unacked.filter((l) => l.id <= b.committedUpTo);
+        for (const l of b.unacked) if (l.id > b.committedUpTo) lines.push({ pid, name: b.name, id: l.id, text: l.text });
+        for (const l of b.unacked.slice(keep.length)) {
+          b.bytes -= l.bytes;
+          this.#bytes -= l.bytes;
+        }
+        b.unacked = keep;
+        b.nextId = b.committedUpTo + 1n;
+      }
+      return { error: e, lines };
+    }
+    for (const b of this.#boxes.values()) b.committedUpTo = b.nextId - 1n;
+    return null;
+  }
+
+  /** The highest id that exists for this peer (saved): an ACK above it acknowledges a line never sent. */
+  highestId(pid: string): bigint {
+    return this.#boxes.get(pid)?.committedUpTo ?? 0n;
+  }
+
+  /**
   /** A cumulative ACK from the peer; true when it acknowledged something new. */
   acked(pid: string, id: bigint): boolean {
     const b = this.#boxes.get(pid);
     if (b === undefined) return false;
-    const before = b.unacked.length;
-    b.unacked = b.unacked.filter((m) => m.id > id);
-    if (b.unacked.length === before) return false;
-    this.#store.ack(pid, id);
+    let n = 0;
+    while (n < b.unacked.length && b.unacked[n]!.id <= id) {
+      b.bytes -= b.unacked[n]!.bytes;
+      this.#bytes -= b.unacked[n]!.bytes;
+      n++;
+    }
+    if (n === 0) return false;
+    b.unacked = b.unacked.slice(n);
+    // The store forgets them at the next flushAcks (one DELETE per peer a tick): a crash
+    // before it only re-sends lines the receiver acknowledges again without showing.
+    this.#acks.set(pid, id);
     return true;
   }
 
-  /** The highest id shown from this peer instance (0 when none). */
+  /** Forget in the store what ACKs covered since the last call. @throws StateError */
+  flushAcks(): void {
+    if (this.#acks.size === 0) return;
+    const acks = [...this.#acks];
+    this.#acks.clear();
+    for (const [pid, id] of acks) this.#store.ack(pid, id);
+  }
+
+  /** The highest id shown from this peer instance (0 when none). @throws StateError */
   lastShown(pid: string, instance: string): bigint {
     const key = `${pid}/${instance}`;
     let last = this.#delivered.get(key);
@@ -102,24 +230,55 @@ export class Outbox {
 
   /**
    * Record that `id` was shown to the person (call after showing it: a crash between the
-   * two can show a line twice, the other order could lose one).
+   * two can show a line twice, the other order could lose one); recordShown() writes it.
    */
   shown(pid: string, instance: string, id: bigint): void {
-    this.#delivered.set(`${pid}/${instance}`, id);
-    this.#store.setDelivered(pid, instance, id);
+    const key = `${pid}/${instance}`;
+    this.#delivered.set(key, id);
+    this.#dirty.set(key, { pid, instance, id });
+  }
+
+  /**
+   * Write the shown counters changed since the last call, in one transaction: call it
+   * before sending the ACK that covers them (show, record, then ACK). @throws StateError
+   */
+  recordShown(): void {
+    if (this.#dirty.size === 0) return;
+    const rows = [...this.#dirty.values()];
+    this.#dirty.clear();
+    this.#store.setDeliveredMany(rows);
   }
 
   /**
    * For a session that has sent every id up to `sentUpTo`: the bytes of text it has in
-   * flight (sent, not acknowledged) and the messages it has not sent yet, in order.
+   * flight (sent, not acknowledged) and the saved messages it has not sent yet, in order.
    */
-  unsent(pid: string, sentUpTo: bigint): { inflight: number; next: { id: bigint; text: string }[] } {
+  unsent(pid: string, sentUpTo: bigint): { inflight: number; next: OutLine[] } {
     const b = this.#boxes.get(pid);
     if (b === undefined) return { inflight: 0, next: [] };
     let inflight = 0;
     let i = 0;
-    for (; i < b.unacked.length && b.unacked[i]!.id <= sentUpTo; i++) inflight += b.unacked[i]!.text.length;
-    return { inflight, next: b.unacked.slice(i) };
+    for (; i < b.unacked.length && b.unacked[i]!.id <= sentUpTo; i++) inflight += b.unacked[i]!.bytes;
+    let j = i;
+    while (j < b.unacked.length && b.unacked[j]!.id <= b.committedUpTo) j++;
+    return { inflight, next: b.unacked.slice(i, j) };
+  }
+
+  /** A session put `id` on the wire. */
+  markSent(pid: string, id: bigint): void {
+    const b = this.#boxes.get(pid);
+    if (b !== undefined && id > b.sentHigh) b.sentHigh = id;
+  }
+
+  /**
+   * May a new session send before it hears the peer's opening ACK? Only when no line
+   * waiting could already have reached the peer: a line never sent cannot be a
+   * duplicate, while one in flight when the last session broke waits for the ACK (so
+   * nothing overtakes it and the receiver's "above the last shown" rule holds).
+   */
+  mayStartEarly(pid: string): boolean {
+    const b = this.#boxes.get(pid);
+    return b === undefined || b.unacked.length === 0 || b.unacked[0]!.id > b.sentHigh;
   }
 
   /** Unacknowledged lines for one peer. */
@@ -127,10 +286,10 @@ export class Outbox {
     return this.#boxes.get(pid)?.unacked.length ?? 0;
   }
 
-  /** Unacknowledged lines over every peer that has not left. */
+  /** Unacknowledged lines over every peer. */
   total(): number {
     let n = 0;
-    for (const b of this.#boxes.values()) if (!b.left) n += b.unacked.length;
+    for (const b of this.#boxes.values()) n += b.unacked.length;
     return n;
   }
 }

@@ -2,13 +2,25 @@
  * The chat's durable state, in `$SOTTO_HOME/state.db` (bun:sqlite, WAL):
  *   meta       our instance id (stable across restarts, so a re-sent message keeps its
  *              (instance, id) and the receiver can recognise it);
- *   outbox     every TEXT not yet acknowledged, per peer identity, with its id;
+ *   outbox     every TEXT not yet acknowledged, per peer identity, with its id and the
+ *              time it was written (PROTOCOL §12);
  *   next_id    the next TEXT id per peer;
- *   delivered  the highest TEXT id shown to the user, per (peer identity, peer instance).
+ *   shown      the highest TEXT id shown to the user, per (our identity, peer identity,
+ *              peer instance): a sender numbers its lines per receiving key, so a
+ *              counter kept for our old key must not hide lines sent to our new one;
+ *   set_aside  stored lines that can never be sent (too long for one TEXT), kept for
+ *              the person to read, never retried.
  * A sender killed with SIGKILL and restarted still has its outbox; a receiver restarted
  * still knows what it has shown, so nothing is shown twice.
  * Order on receipt: show, record, then ACK (a crash between the first two can show one
  * message twice; the other order could lose one).
+ *
+ * Writes of queued lines are batched: `queue` keeps them in memory and `commit` writes
+ * every line queued since in one transaction (the sender commits before any of them
+ * goes on the wire, so an id is durable before a peer can see it).
+ *
+ * Every SQLite failure comes out as a StateError with one sentence for the person; the
+ * busy timeout is short, so a lock held by another program costs a refusal, not a stall.
  */
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
@@ -16,91 +28,190 @@ import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 
 export const STATE_FILE = "state.db";
+/** Longest wait for a lock another program holds on state.db (ms): below an event-loop stall a person notices. */
+export const BUSY_TIMEOUT_MS = 20;
+
+/** One stored line. */
+export interface StoredLine {
+  id: bigint;
+  text: string;
+  /** When it was written (Unix ms; 0 when unknown). */
+  written: number;
+}
+
+/** state.db failed; `message` is one sentence for the person, `cause` the SQLite error. */
+export class StateError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StateError";
+  }
+}
+
+/** One sentence for a SQLite failure on `path` while `doing` something. */
+export function describeSqliteError(path: string, doing: string, e: unknown): string {
+  const code = (e as { code?: string }).code ?? "";
+  if (code.startsWith("SQLITE_FULL")) return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return `${path} is locked by another program, so ${doing} failed; close that program and try again`;
+  if (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB")) return `${path} is damaged, so ${doing} failed; move it aside to start with an empty outbox`;
+  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || code.startsWith("SQLITE_CANTOPEN")) return `${path} cannot be written (check its permissions), so ${doing} failed`;
+  if (code.startsWith("SQLITE_IOERR")) return `the disk reported an error on ${path}, so ${doing} failed`;
+  return `${doing} in ${path} failed (${(e as Error).message})`;
+}
 
 export class ChatStore {
   readonly path: string;
   readonly #db: Database;
   readonly #q;
+  readonly #self: string;
+  #batch: { pid: string; line: StoredLine }[] = [];
 
-  /** Open (or create) the store in `home`. @throws Error with the path when the file is unusable. */
-  constructor(home: string) {
+  /**
+   * Open (or create) the store in `home`; `self` is our identity key (hex), which the
+   * shown counters are kept under. @throws StateError with one sentence when the file is unusable.
+   */
+  constructor(home: string, self = "") {
     this.path = join(home, STATE_FILE);
+    this.#self = self;
     try {
       // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
       closeSync(openSync(this.path, "a", 0o600));
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       this.#db = new Database(this.path, { create: true, strict: true });
-      this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;");
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS outbox (pid TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (pid, id));
         CREATE TABLE IF NOT EXISTS next_id (pid TEXT PRIMARY KEY, next INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS delivered (pid TEXT NOT NULL, instance TEXT NOT NULL, last TEXT NOT NULL, PRIMARY KEY (pid, instance));
+        CREATE TABLE IF NOT EXISTS shown (self TEXT NOT NULL, pid TEXT NOT NULL, instance TEXT NOT NULL, last TEXT NOT NULL, PRIMARY KEY (self, pid, instance));
+        CREATE TABLE IF NOT EXISTS set_aside (pid TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL, reason TEXT NOT NULL);
       `);
+      const cols = this.#db.query<{ name: string }, []>("PRAGMA table_info(outbox)").all();
+      if (!cols.some((c) => c.name === "written")) this.#db.exec("ALTER TABLE outbox ADD COLUMN written INTEGER NOT NULL DEFAULT 0");
+      // A home from before `shown`: its counters were kept for the key it has now.
+      this.#db.transaction(() => {
+        this.#db.query("INSERT OR IGNORE INTO shown (self, pid, instance, last) SELECT ?, pid, instance, last FROM delivered").run(self);
+        this.#db.exec("DELETE FROM delivered");
+      })();
     } catch (e) {
-      throw new Error(`${this.path}: cannot open the chat state (${(e as Error).message})`);
+      throw new StateError(describeSqliteError(this.path, "opening the chat state", e), { cause: e });
     }
     const db = this.#db;
     this.#q = {
       meta: db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
       setMeta: db.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
-      pending: db.query<{ pid: string; id: number; text: string }, []>("SELECT pid, id, text FROM outbox ORDER BY pid, id"),
-      add: db.query("INSERT INTO outbox (pid, id, text) VALUES (?, ?, ?)"),
+      pending: db.query<{ pid: string; id: number; text: string; written: number }, []>("SELECT pid, id, text, written FROM outbox ORDER BY pid, id"),
+      add: db.query("INSERT INTO outbox (pid, id, text, written) VALUES (?, ?, ?, ?)"),
       ack: db.query("DELETE FROM outbox WHERE pid = ? AND id <= ?"),
+      remove: db.query("DELETE FROM outbox WHERE pid = ? AND id = ?"),
+      aside: db.query("INSERT INTO set_aside (pid, id, text, reason) VALUES (?, ?, ?, ?)"),
       next: db.query<{ next: number }, [string]>("SELECT next FROM next_id WHERE pid = ?"),
       setNext: db.query("INSERT OR REPLACE INTO next_id (pid, next) VALUES (?, ?)"),
-      delivered: db.query<{ last: string }, [string, string]>("SELECT last FROM delivered WHERE pid = ? AND instance = ?"),
-      setDelivered: db.query("INSERT OR REPLACE INTO delivered (pid, instance, last) VALUES (?, ?, ?)"),
+      shown: db.query<{ last: string }, [string, string, string]>("SELECT last FROM shown WHERE self = ? AND pid = ? AND instance = ?"),
+      setShown: db.query("INSERT OR REPLACE INTO shown (self, pid, instance, last) VALUES (?, ?, ?, ?)"),
     };
   }
 
-  /** Our instance id: 8 random bytes made once per home. */
-  instance(): Uint8Array {
-    const row = this.#q.meta.get("instance");
-    if (row) return new Uint8Array(Buffer.from(row.value, "hex"));
-    const id = randomBytes(8);
-    this.#q.setMeta.run("instance", id.toString("hex"));
-    return new Uint8Array(id);
+  /** Run `f`, turning a SQLite failure into a StateError saying what `doing` failed. */
+  #try<T>(doing: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw new StateError(describeSqliteError(this.path, doing, e), { cause: e });
+    }
   }
 
-  /** Every unacknowledged message, grouped by peer, in id order. */
-  pending(): Map<string, { id: bigint; text: string }[]> {
-    const out = new Map<string, { id: bigint; text: string }[]>();
-    for (const r of this.#q.pending.all()) {
+  /** Our instance id: 8 random bytes made once per home. @throws StateError */
+  instance(): Uint8Array {
+    return this.#try("reading the instance id", () => {
+      const row = this.#q.meta.get("instance");
+      if (row) return new Uint8Array(Buffer.from(row.value, "hex"));
+      const id = randomBytes(8);
+      this.#q.setMeta.run("instance", id.toString("hex"));
+      return new Uint8Array(id);
+    });
+  }
+
+  /** Every unacknowledged message, grouped by peer, in id order. @throws StateError */
+  pending(): Map<string, StoredLine[]> {
+    const out = new Map<string, StoredLine[]>();
+    for (const r of this.#try("reading the outbox", () => this.#q.pending.all())) {
       const list = out.get(r.pid) ?? [];
-      list.push({ id: BigInt(r.id), text: r.text });
+      list.push({ id: BigInt(r.id), text: r.text, written: r.written });
       out.set(r.pid, list);
     }
     return out;
   }
 
-  /** The next id for a peer (1 for a new one). */
+  /** The next id for a peer (1 for a new one). @throws StateError */
   nextId(pid: string): bigint {
-    return BigInt(this.#q.next.get(pid)?.next ?? 1);
+    return BigInt(this.#try("reading the outbox", () => this.#q.next.get(pid)?.next ?? 1));
   }
 
-  /** Record a queued message and advance the peer's next id, atomically. */
-  queue(pid: string, id: bigint, text: string): void {
-    this.#db.transaction(() => {
-      this.#q.add.run(pid, Number(id), text);
-      this.#q.setNext.run(pid, Number(id) + 1);
-    })();
+  /** Keep a queued message for the next commit(). */
+  queue(pid: string, line: StoredLine): void {
+    this.#batch.push({ pid, line });
   }
 
-  /** Forget every message up to `id` (a cumulative ACK). */
+  /** Lines queued and not yet committed. */
+  get uncommitted(): number {
+    return this.#batch.length;
+  }
+
+  /**
+   * Write every line queued since the last commit, and each peer's next id, in one
+   * transaction. @throws StateError when it fails: then nothing of the batch is written
+   * and the batch is dropped (the outbox knows which lines those were).
+   */
+  commit(): void {
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    const next = new Map<string, number>();
+    this.#try("saving the message", () =>
+      this.#db.transaction(() => {
+        for (const { pid, line } of batch) {
+          this.#q.add.run(pid, Number(line.id), line.text, line.written);
+          next.set(pid, Number(line.id) + 1);
+        }
+        for (const [pid, n] of next) this.#q.setNext.run(pid, n);
+      })(),
+    );
+  }
+
+  /** Forget every message up to `id` (a cumulative ACK). @throws StateError */
   ack(pid: string, id: bigint): void {
-    this.#q.ack.run(pid, id > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(id));
+    this.#try("forgetting an acknowledged message", () => this.#q.ack.run(pid, id > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(id)));
   }
 
-  /** The highest id shown from this peer instance (0 when none). */
+  /** Move one stored message out of the outbox for good, with the reason. @throws StateError */
+  setAside(pid: string, line: StoredLine, reason: string): void {
+    this.#try("setting aside a message", () =>
+      this.#db.transaction(() => {
+        this.#q.aside.run(pid, Number(line.id), line.text, reason);
+        this.#q.remove.run(pid, Number(line.id));
+      })(),
+    );
+  }
+
+  /** The highest id shown from this peer instance to our identity (0 when none). @throws StateError */
   delivered(pid: string, instance: string): bigint {
-    return BigInt(this.#q.delivered.get(pid, instance)?.last ?? 0);
+    return BigInt(this.#try("reading what was shown", () => this.#q.shown.get(this.#self, pid, instance)?.last ?? 0));
   }
 
-  /** Record that `id` was shown. */
+  /** Record that `id` was shown. @throws StateError */
   setDelivered(pid: string, instance: string, id: bigint): void {
     // Stored as decimal text: the id is a peer-chosen u64.
-    this.#q.setDelivered.run(pid, instance, id.toString());
+    this.#try("recording a shown message", () => this.#q.setShown.run(this.#self, pid, instance, id.toString()));
+  }
+
+  /** Record several shown counters in one transaction. @throws StateError */
+  setDeliveredMany(rows: { pid: string; instance: string; id: bigint }[]): void {
+    this.#try("recording shown messages", () =>
+      this.#db.transaction(() => {
+        for (const r of rows) this.#q.setShown.run(this.#self, r.pid, r.instance, r.id.toString());
+      })(),
+    );
   }
 
   close(): void {

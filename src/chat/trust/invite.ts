@@ -6,7 +6,7 @@
  *   sotto://HOST:PORT#FINGERPRINT      FINGERPRINT = SHA-256 of the Ed25519 public key,
  *   sotto://[IPV6]:PORT#FINGERPRINT    64 lowercase hex digits (spaces of the grouped
  *   sotto://HOST:PORT?t=TOKEN#FP       form are not allowed in the line); TOKEN = a
- *                                      one-time secret, 32 hex digits (PROTOCOL §13)
+ *                                      one-time secret, 32 hex digits (PROTOCOL §15)
  *
  * Dialling an invite pins the fingerprint for that address before the handshake: any
  * other key there is refused as a key change (policy.ts), and the expected key becomes a
@@ -20,11 +20,11 @@ import { isValidAddress } from "./known-peers.ts";
 /** The scheme of an invite line. */
 export const INVITE_SCHEME = "sotto://";
 
-/** PROTOCOL §13.1: the optional item that carries an invite's token. */
+/** PROTOCOL §15.1: the optional item that carries an invite's token. */
 export const INVITE_TOKEN_TYPE = 0xb0;
-/** PROTOCOL §13.1: token length in bytes. */
+/** PROTOCOL §15.1: token length in bytes. */
 export const INVITE_TOKEN_LEN = 16;
-/** PROTOCOL §13.1: unused tokens a listener keeps. */
+/** PROTOCOL §15.1: unused tokens a listener keeps. */
 export const MAX_INVITE_TOKENS = 16;
 
 /** A parsed invite: where to dial, the fingerprint (64 hex digits, no spaces) expected there, and its token if any. */
@@ -61,7 +61,7 @@ export function localInvites(host: string, port: number, fingerprint: string, to
   return usable.map((a) => formatInvite(a.address, port, fingerprint, token));
 }
 
-/** The one-time tokens a listener made (PROTOCOL §13): at most MAX_INVITE_TOKENS unused, each used once. */
+/** The one-time tokens a listener made (PROTOCOL §15): at most MAX_INVITE_TOKENS unused, each used once. */
 export class InviteTokens {
   readonly #unused: Uint8Array[] = [];
 

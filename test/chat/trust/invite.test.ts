@@ -23,7 +23,7 @@ describe("invite lines", () => {
   });
 });
 
-describe("invite tokens (PROTOCOL §13)", () => {
+describe("invite tokens (PROTOCOL §15)", () => {
   test("a token rides in the line and parses back", () => {
     const t = Uint8Array.from({ length: 16 }, (_, i) => i);
     const line = formatInvite("10.0.0.7", 5000, FP, t);
@@ -31,7 +31,7 @@ describe("invite tokens (PROTOCOL §13)", () => {
     expect(parseInvite(line)).toEqual({ address: "10.0.0.7:5000", fingerprint: HEX, token: t });
     expect(parseInvite(`sotto://10.0.0.7:5000?t=00#${HEX}`)).toBeNull();
   });
-  test("§13.2 vector: the INVITE_TOKEN item's bytes", () => {
+  test("§15.2 vector: the INVITE_TOKEN item's bytes", () => {
     const t = Uint8Array.from({ length: 16 }, (_, i) => i);
     expect(Buffer.from(encodeItems([{ kind: "ext", type: INVITE_TOKEN_TYPE, content: t }])).toString("hex")).toBe("b00010000102030405060708090a0b0c0d0e0f");
   });

@@ -1,0 +1,292 @@
+/** ChatNode's delivery rules end to end in one process: what is refused, queued, shown, set aside. */
+import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
+import { openSync, rmSync, writeSync, closeSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { ChatNode } from "../../../src/chat/node.ts";
+import { ChatError, type ChatEvent } from "../../../src/chat/events.ts";
+import { MAX_OUTBOX, MAX_TEXT_BYTES } from "../../../src/chat/delivery/outbox.ts";
+import { AlertCode, Group } from "../../../src/protocol/constants.ts";
+import { LineMode } from "../../../src/ui/lines.ts";
+import { runCommand } from "../../../src/ui/commands.ts";
+import { Evil } from "../../hostile/evil.ts";
+import { FaultProxy } from "../../faults/proxy.ts";
+import { removeHomes, tempHome } from "../../support/home.ts";
+import { until } from "../../support/wait.ts";
+
+const nodes: ChatNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  removeHomes();
+});
+
+async function node(name: string, opts: { home?: string; connect?: string[]; port?: number; listen?: boolean } = {}) {
+  const events: ChatEvent[] = [];
+  const n = await ChatNode.start(
+    { home: opts.home ?? tempHome(), name, group: Group.X25519, strict: false, listen: opts.listen === false ? null : { host: "127.0.0.1", port: opts.port ?? 0 }, connect: opts.connect ?? [] },
+    (e) => events.push(e),
+  );
+  nodes.push(n);
+  const port = (events.find((e) => e.type === "listening") as { port: number } | undefined)?.port ?? 0;
+  return { n, events, port };
+}
+
+const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
+
+async function pair() {
+  const bob = await node("bob");
+  const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
+  await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+  return { alice, bob };
+}
+
+function thrown(f: () => unknown): ChatError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ChatError) return e;
+    throw e;
+  }
+  throw new Error("nothing was thrown");
+}
+
+describe("nothing can poison the queue", () => {
+  test("a 70,000-character paste is refused before it is queued, with the limit and /send; the next line goes", async () => {
+    const { alice, bob } = await pair();
+    const e = thrown(() => alice.n.sendAll("x".repeat(70_000)));
+    expect(e.code).toBe("too_long");
+    expect(e.message).toContain(MAX_TEXT_BYTES.toLocaleString("en-US"));
+    expect(e.message).toContain("/send");
+    expect(alice.n.queued()).toBe(0);
+    // The longest line that fits still goes, as one message.
+    alice.n.sendAll("y".repeat(MAX_TEXT_BYTES));
+    alice.n.sendAll("after");
+    await until("both shown", () => of(bob.events, "message").length === 2);
+    expect(of(bob.events, "message").map((m) => m.text.length)).toEqual([MAX_TEXT_BYTES, 5]);
+    expect(of(alice.events, "disconnected")).toEqual([]);
+  });
+
+  test("a stored line that can never be sent is reported once at start and set aside, not retried", async () => {
+    const home = tempHome();
+    const first = await node("alice", { home, listen: false });
+    await first.n.close();
+    nodes.splice(nodes.indexOf(first.n), 1);
+    const db = new Database(join(home, "state.db"));
+    db.query("INSERT INTO outbox (pid, id, text) VALUES (?, 1, ?)").run("ab".repeat(32), "z".repeat(70_000));
+    db.query("INSERT INTO next_id (pid, next) VALUES (?, 2)").run("ab".repeat(32));
+    db.close();
+    const again = await node("alice", { home, listen: false });
+    const aside = of(again.events, "error").filter((e) => e.code === "set_aside");
+    expect(aside.length).toBe(1);
+    expect(aside[0]!.message).toContain("70,000 bytes");
+    expect(again.n.queued()).toBe(0);
+    await again.n.close();
+    nodes.splice(nodes.indexOf(again.n), 1);
+    // Said once: a third start has nothing left to report.
+    const third = await node("alice", { home, listen: false });
+    expect(of(third.events, "error").filter((e) => e.code === "set_aside")).toEqual([]);
+  });
+});
+
+describe("counters follow keys", () => {
+  test("bob with a new identity (same state.db) is shown alice's lines from id 1 again", async () => {
+    const alice = await node("alice");
+    const bobHome = tempHome();
+    let bob = await node("bob", { home: bobHome, connect: [`127.0.0.1:${alice.port}`], listen: false });
+    await until("connected", () => of(alice.events, "connected").length === 1);
+    for (const t of ["a1", "a2", "a3"]) alice.n.sendAll(t);
+    await until("three shown", () => of(bob.events, "message").length === 3);
+    await until("acked", () => alice.n.queued() === 0);
+    await bob.n.close();
+    nodes.splice(nodes.indexOf(bob.n), 1);
+    rmSync(join(bobHome, "identity"));
+    bob = await node("bob", { home: bobHome, connect: [`127.0.0.1:${alice.port}`], listen: false });
+    await until("connected again", () => of(alice.events, "connected").length === 2);
+    const newKey = of(alice.events, "connected")[1]!.fingerprint;
+    expect(newKey).not.toBe(of(alice.events, "connected")[0]!.fingerprint);
+    // The new key is a new contact (named bob-2 by the trust policy): its ids start at 1.
+    alice.n.sendAll("b1");
+    alice.n.sendAll("b2");
+    await until("alice's lines to the new key acknowledged", () => of(alice.events, "ack").some((a) => a.peer !== "bob" && a.id === "2"));
+    expect(of(bob.events, "message").map((m) => m.text)).toEqual(["b1", "b2"]);
+  });
+});
+
+describe("one process per home", () => {
+  test("a second chat on the same home refuses to start and names the first; after it quits the home is free", async () => {
+    const home = tempHome();
+    const first = await node("alice", { home, listen: false });
+    const e = await ChatNode.start({ home, name: "alice", group: Group.X25519, strict: false, listen: null, connect: [] }, () => {}).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(ChatError);
+    expect((e as ChatError).code).toBe("home_locked");
+    expect((e as ChatError).message).toContain(`sotto process ${process.pid}`);
+    await first.n.close();
+    nodes.splice(nodes.indexOf(first.n), 1);
+    const second = await node("alice", { home, listen: false });
+    expect(second.n.fingerprint).toBe(first.n.fingerprint);
+  });
+});
+
+describe("the same rule for every absence", () => {
+  test("a peer that quit cleanly: lines are queued, said queued, delivered once with the time written when it is back", async () => {
+    const bobHome = tempHome();
+    let bob = await node("bob", { home: bobHome });
+    const port = bob.port;
+    const alice = await node("alice", { connect: [`127.0.0.1:${port}`] });
+    await until("connected", () => of(alice.events, "connected").length === 1);
+    await bob.n.close(); // CLOSE: a clean goodbye
+    nodes.splice(nodes.indexOf(bob.n), 1);
+    await until("alice saw bob leave", () => of(alice.events, "disconnected").length === 1);
+    const before = Date.now();
+    expect(alice.n.sendAll("while you were out")).toBe(1);
+    const out: ChatEvent[] = [];
+    await runCommand("/msg bob private, while away", alice.n, (e) => out.push(e));
+    const sent = of(alice.events, "sent");
+    expect(sent.map((s) => [s.text, s.queued])).toEqual([
+      ["while you were out", true],
+      ["private, while away", true],
+    ]);
+    expect(out.filter((e) => e.type === "error")).toEqual([]);
+    expect(alice.n.queued()).toBe(2);
+    bob = await node("bob", { home: bobHome, port });
+    await until("delivered", () => of(bob.events, "message").length === 2 && alice.n.queued() === 0);
+    const shown = of(bob.events, "message");
+    expect(shown.map((m) => m.text)).toEqual(["while you were out", "private, while away"]);
+    for (const m of shown) {
+      expect(m.written).toBeGreaterThanOrEqual(before);
+      expect(m.written).toBeLessThanOrEqual(m.time);
+    }
+    expect(of(alice.events, "ack").map((a) => a.id)).toContain("2");
+    await until("said delivered", () => of(alice.events, "notice").some((n) => n.message.includes("2 lines queued while bob was away were delivered")));
+  });
+});
+
+describe("an ACK above the highest id sent", () => {
+  test("is a protocol error that ends that session; the line stays queued", async () => {
+    const bob = await node("bob");
+    const evil = await Evil.open(bob.port);
+    await until("evil connected", () => of(bob.events, "connected").length === 1);
+    bob.n.sendAll("for mallory");
+    await until("the TEXT reached mallory", () => evil.items.some((i) => i.kind === "text"));
+    evil.send([{ kind: "ack", id: 2n ** 64n - 1n }]);
+    await until("protocol_error alert on mallory's socket", () => evil.alerts().includes(AlertCode.protocol_error));
+    await until("bob dropped the session", () => of(bob.events, "disconnected").length === 1);
+    expect(bob.n.queued()).toBe(1);
+  });
+});
+
+describe("the per-peer outbox limit", () => {
+  test("is a refusal at typing time with a sentence, not an internal error", async () => {
+    const { alice, bob } = await pair();
+    await bob.n.close();
+    nodes.splice(nodes.indexOf(bob.n), 1);
+    await until("bob gone", () => of(alice.events, "disconnected").length === 1);
+    for (let i = 0; i < MAX_OUTBOX; i++) alice.n.sendAll(`line ${i}`);
+    const out: ChatEvent[] = [];
+    await runCommand("one too many", alice.n, (e) => out.push(e));
+    const errs = out.filter((e): e is Extract<ChatEvent, { type: "error" }> => e.type === "error");
+    expect(errs.map((e) => e.code)).toEqual(["outbox_full"]);
+    expect(errs[0]!.message).toContain("bob has not acknowledged 10,000 messages");
+    expect(alice.n.queued()).toBe(MAX_OUTBOX);
+  });
+});
+
+describe("storage faults are user errors", () => {
+  test("state.db locked by another program: the line is not sent and offered back, one sentence, line mode exits 1", async () => {
+    const { alice, bob } = await pair();
+    const other = new Database(join(stateOf(alice), "state.db"));
+    other.exec("BEGIN EXCLUSIVE");
+    const lines: string[] = [];
+    const lm = new LineMode({ output: { write: (s: string) => lines.push(s) }, json: true, drainTimeoutMs: 500 });
+    // Route alice's events to line mode as well.
+    const relay = setInterval(() => {
+      for (const e of alice.events.splice(0)) lm.listener(e);
+    }, 1);
+    const code = await lm.run(alice.n, Readable.from(["not saved\n"]));
+    clearInterval(relay);
+    for (const e of alice.events.splice(0)) lm.listener(e);
+    other.exec("ROLLBACK");
+    other.close();
+    nodes.splice(nodes.indexOf(alice.n), 1);
+    const events = lines.map((l) => JSON.parse(l) as ChatEvent);
+    const unsent = of(events, "unsent");
+    expect(unsent.map((u) => u.text)).toEqual(["not saved"]);
+    expect(unsent[0]!.reason).toContain("is locked by another program");
+    expect(lines.join("")).not.toContain("    at ");
+    expect(lines.join("")).not.toContain("internal error");
+    expect(code).toBe(1);
+    expect(of(bob.events, "message")).toEqual([]);
+  });
+
+  test("a damaged page in state.db: start refuses with one sentence, no stack trace", async () => {
+    const home = tempHome();
+    const first = await node("alice", { home, listen: false });
+    await first.n.close();
+    nodes.splice(nodes.indexOf(first.n), 1);
+    const db = new Database(join(home, "state.db"));
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.query("INSERT INTO outbox (pid, id, text) VALUES (?, 1, ?)").run("cd".repeat(32), "q".repeat(20_000));
+    db.exec("PRAGMA journal_mode = DELETE");
+    db.close();
+    const path = join(home, "state.db");
+    const size = statSync(path).size;
+    expect(size).toBeGreaterThan(8192);
+    const fd = openSync(path, "r+");
+    writeSync(fd, Buffer.alloc(size - 4096, 0xa5), 0, size - 4096, 4096); // every page but the first (the schema)
+    closeSync(fd);
+    const e = await ChatNode.start({ home, name: "alice", group: Group.X25519, strict: false, listen: null, connect: [] }, () => {}).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(ChatError);
+    expect((e as ChatError).code).toBe("state");
+    expect((e as ChatError).message).toContain("is damaged");
+    // The lock went with the failed start: the home is not left locked.
+    rmSync(path);
+    const ok = await node("alice", { home, listen: false });
+    expect(ok.n.queued()).toBe(0);
+  });
+});
+
+/** The home of a node started by node() (its state.db path's folder). */
+function stateOf(x: { events: ChatEvent[] }): string {
+  const id = x.events.find((e) => e.type === "identity") as { path: string } | undefined;
+  return join(id!.path, "..");
+}
+
+describe("first message in TLS 1.3's time", () => {
+  test("a line queued while away rides behind the dialler's AUTH: shown before the dialler even has the peer's PROFILE", async () => {
+    const log: string[] = [];
+    const bobEvents: ChatEvent[] = [];
+    const bob = await ChatNode.start({ home: tempHome(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [] }, (e) => {
+      bobEvents.push(e);
+      if (e.type === "message") log.push(`bob shows ${e.text}`);
+    });
+    nodes.push(bob);
+    const port = (bobEvents.find((e) => e.type === "listening") as { port: number }).port;
+    // 25 ms each way: the order below is then decided by round trips, not by scheduling.
+    const proxy = new FaultProxy({ target: { host: "127.0.0.1", port }, faults: { delayMs: 25 } });
+    const aliceEvents: ChatEvent[] = [];
+    const alice = await ChatNode.start({ home: tempHome(), name: "alice", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${proxy.port}`] }, (e) => {
+      aliceEvents.push(e);
+      if (e.type === "connected") log.push("alice has bob's PROFILE");
+    });
+    nodes.push(alice);
+    await until("first session", () => of(aliceEvents, "connected").length === 1);
+    alice.sendAll("hello");
+    await until("hello acked", () => alice.queued() === 0);
+    proxy.set({ stalled: true });
+    proxy.cutAll();
+    await until("alice lost bob", () => of(aliceEvents, "disconnected").length === 1);
+    alice.sendAll("first after redial");
+    proxy.set({ stalled: false });
+    await until("shown after the redial", () => log.includes("bob shows first after redial"));
+    await until("alice ready again", () => of(aliceEvents, "connected").length === 2);
+    expect(log).toEqual(["alice has bob's PROFILE", "bob shows hello", "bob shows first after redial", "alice has bob's PROFILE"]);
+    proxy.close();
+  });
+});

@@ -1,0 +1,151 @@
+/** Link over a fake PeerSession: when sending starts, the window, the send-queue high-water mark, TEXT_TIME. */
+import { afterEach, describe, expect, test } from "bun:test";
+import { HIGH_WATER, Link } from "../../../src/chat/delivery/link.ts";
+import { Outbox } from "../../../src/chat/delivery/outbox.ts";
+import { ChatStore } from "../../../src/chat/delivery/store.ts";
+import { TokenBucket } from "../../../src/net/limits.ts";
+import type { PeerSession, SessionState } from "../../../src/net/types.ts";
+import { TEXT_TIME } from "../../../src/protocol/constants.ts";
+import { readTextTime, type Item } from "../../../src/protocol/items.ts";
+import { removeHomes, tempHome } from "../../support/home.ts";
+
+const stores: ChatStore[] = [];
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  removeHomes();
+});
+
+/** A session that records what the chat sends; bufferedAmount is set by the test. */
+class FakeSession implements PeerSession {
+  readonly role = "initiator" as const;
+  readonly address = "fake:1";
+  state: SessionState = "open";
+  peerIdentity = new Uint8Array(32).fill(7);
+  peerProfile = { instance: new Uint8Array(8), name: "bob" };
+  th3 = new Uint8Array(32);
+  bufferedAmount = 0;
+  sent: Item[] = [];
+  send(item: Item): void {
+    this.sent.push(item);
+  }
+  close(): void {
+    this.state = "closed";
+  }
+  abort(): void {
+    this.state = "closed";
+  }
+  rekey(): void {}
+  texts(): bigint[] {
+    return this.sent.flatMap((i) => (i.kind === "text" ? [i.id] : []));
+  }
+}
+
+const PID = "07".repeat(32);
+
+function setup(home = tempHome()) {
+  const store = new ChatStore(home, "aa".repeat(32));
+  stores.push(store);
+  const outbox = new Outbox(store, () => "bob");
+  const s = new FakeSession();
+  const link = new Link(s, PID, "bob", outbox, new TokenBucket(10, 10, 0));
+  return { store, outbox, s, link, home };
+}
+
+function queue(outbox: Outbox, n: number, size = 10): void {
+  for (let i = 0; i < n; i++) {
+    const text = "m".repeat(size);
+    outbox.queue(PID, text, outbox.check([PID], text), 1_764_590_400_000 + i);
+  }
+  expect(outbox.commit()).toBeNull();
+}
+
+describe("Link", () => {
+  test("lines never sent before go at once after the opening ACK (no wait for the peer's)", () => {
+    const { outbox, s, link } = setup();
+    queue(outbox, 3);
+    link.open(0n);
+    link.stop();
+    expect(s.sent[0]).toEqual({ kind: "ack", id: 0n });
+    expect(s.texts()).toEqual([1n, 2n, 3n]);
+  });
+
+  test("lines that may have been in flight when the last session broke wait for the peer's ACK", () => {
+    const { outbox, s, link } = setup();
+    queue(outbox, 3);
+    outbox.markSent(PID, 2n); // an earlier session sent 1 and 2, unacknowledged
+    link.open(0n);
+    expect(s.texts()).toEqual([]);
+    // The peer's opening ACK says it showed 1: 2 and 3 go, in order.
+    outbox.acked(PID, 1n);
+    link.acked();
+    link.stop();
+    expect(s.texts()).toEqual([2n, 3n]);
+  });
+
+  test("each TEXT is preceded by its TEXT_TIME (PROTOCOL §12)", () => {
+    const { outbox, s, link } = setup();
+    queue(outbox, 2);
+    link.open(0n);
+    link.stop();
+    const kinds = s.sent.slice(1).map((i) => (i.kind === "ext" ? `time ${readTextTime(i.content)!.id}` : `${i.kind} ${(i as { id: bigint }).id}`));
+    expect(kinds).toEqual(["time 1", "text 1", "time 2", "text 2"]);
+    const t = s.sent[1] as Extract<Item, { kind: "ext" }>;
+    expect(t.type).toBe(TEXT_TIME);
+    expect(readTextTime(t.content)!.writtenMs).toBe(1_764_590_400_000);
+  });
+
+  test("nothing more is sent while the session holds HIGH_WATER bytes; a drain pumps again", () => {
+    const { outbox, s, link } = setup();
+    queue(outbox, 2);
+    s.bufferedAmount = HIGH_WATER;
+    link.open(0n);
+    link.stop();
+    expect(s.texts()).toEqual([]);
+    s.bufferedAmount = 0;
+    link.pump();
+    expect(s.texts()).toEqual([1n, 2n]);
+  });
+
+  test("the window starts small and doubles with each ACK", () => {
+    const { outbox, s, link } = setup();
+    queue(outbox, 20, 1000);
+    link.open(0n);
+    link.stop();
+    const first = s.texts().length;
+    expect(first).toBe(1); // 2048 bytes: one line of 1000 plus its items (1,030); a second does not fit
+    outbox.acked(PID, BigInt(first));
+    link.acked();
+    expect(s.texts().length).toBe(first + 3); // 4096 bytes: three more
+  });
+
+  test("lines not yet saved in state.db are never handed to the session", () => {
+    const { outbox, s, link } = setup();
+    outbox.queue(PID, "unsaved", 7, 1);
+    link.open(0n);
+    link.stop();
+    expect(s.texts()).toEqual([]);
+    expect(outbox.commit()).toBeNull();
+    link.pump();
+    expect(s.texts()).toEqual([1n]);
+  });
+});
+
+describe("Outbox", () => {
+  test("highestId counts saved lines only; an ACK above it is what the chat refuses", () => {
+    const { outbox } = setup();
+    expect(outbox.highestId(PID)).toBe(0n);
+    queue(outbox, 3);
+    expect(outbox.highestId(PID)).toBe(3n);
+  });
+
+  test("a restart keeps the queue and treats every stored line as possibly in flight", () => {
+    const home = tempHome();
+    const a = setup(home);
+    queue(a.outbox, 2);
+    a.store.close();
+    stores.splice(stores.indexOf(a.store), 1);
+    const b = setup(home);
+    expect(b.outbox.total()).toBe(2);
+    expect(b.outbox.mayStartEarly(PID)).toBe(false);
+  });
+});
