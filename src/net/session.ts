@@ -48,9 +48,9 @@ export class Session implements PeerSession {
   /** The key-exchange group: offered (initiator) or read from the HELLO (responder); null before. */
   group: Group | null = null;
 
-  readonly #o: SessionConfig;
+  readonly #o: SessionConfig<Session>;
   readonly #group: Group | undefined;
-  readonly #ev: SessionEvents;
+  readonly #ev: SessionEvents<Session>;
   readonly #socket: Socket<unknown>;
   readonly #asm = new FrameAssembler();
   #hs: Initiator | Responder | null = null;
@@ -78,7 +78,7 @@ export class Session implements PeerSession {
   #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
-  constructor(socket: Socket<unknown>, o: SessionConfig, role: Role, address: string, group: Group | undefined, ev: SessionEvents) {
+  constructor(socket: Socket<unknown>, o: SessionConfig<Session>, role: Role, address: string, group: Group | undefined, ev: SessionEvents<Session>) {
     this.#socket = socket;
     this.#send = new Outbound(socket);
     this.#o = o;
