@@ -168,7 +168,7 @@ export class Session implements PeerSession {
       return this.#fail(e as Error);
     }
     // A partial frame must complete within partialFrameTimeoutMs of its first byte
-    // (hostile-peers §E: one byte a minute keeps the idle timer happy, not this one). A
+    // (docs/SECURITY.md §3.E: one byte a minute keeps the idle timer happy, not this one). A
     // frame completed in this chunk means the partial one left began in it, so a steady
     // stream whose chunks never end on a frame boundary restarts the clock every frame.
     if (this.#asm.buffered === 0) this.#partialSince = 0;
