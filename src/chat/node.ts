@@ -366,7 +366,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     if (item.kind === "text" || item.kind === "ack") this.#useful.add(s);
     switch (item.kind) {
       case "text": {
-        // hostile-peers §E: a contact that floods is cut off with a clear reason, not rendered.
+        // docs/SECURITY.md §3.E: a contact that floods is cut off with a clear reason, not rendered.
         if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND} a second`));
         const inst = toHex(s.peerProfile!.instance);
         // PROTOCOL §12: the TEXT_TIME just before, if it names this TEXT.

@@ -124,7 +124,7 @@ export class Peer {
   #sweep: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
-  readonly #config: SessionConfig;
+  readonly #config: SessionConfig<Session>;
 
   constructor(o: PeerOptions) {
     this.#o = o;
@@ -346,7 +346,7 @@ export class Peer {
   }
 
   // One events object and one config for every session (no closures per connection).
-  readonly #events: SessionEvents = {
+  readonly #events: SessionEvents<Session> = {
     onReady: (s) => {
       this.#handshakeOver(s);
       this.#remember(s.remoteHost);

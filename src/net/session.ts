@@ -48,9 +48,9 @@ export class Session implements PeerSession {
   /** The key-exchange group: offered (initiator) or read from the HELLO (responder); null before. */
   group: Group | null = null;
 
-  readonly #o: SessionConfig;
+  readonly #o: SessionConfig<Session>;
   readonly #group: Group | undefined;
-  readonly #ev: SessionEvents;
+  readonly #ev: SessionEvents<Session>;
   readonly #socket: Socket<unknown>;
   readonly #asm = new FrameAssembler();
   #hs: Initiator | Responder | null = null;
@@ -78,7 +78,7 @@ export class Session implements PeerSession {
   #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
-  constructor(socket: Socket<unknown>, o: SessionConfig, role: Role, address: string, group: Group | undefined, ev: SessionEvents) {
+  constructor(socket: Socket<unknown>, o: SessionConfig<Session>, role: Role, address: string, group: Group | undefined, ev: SessionEvents<Session>) {
     this.#socket = socket;
     this.#send = new Outbound(socket);
     this.#o = o;
@@ -168,7 +168,7 @@ export class Session implements PeerSession {
       return this.#fail(e as Error);
     }
     // A partial frame must complete within partialFrameTimeoutMs of its first byte
-    // (hostile-peers §E: one byte a minute keeps the idle timer happy, not this one). A
+    // (docs/SECURITY.md §3.E: one byte a minute keeps the idle timer happy, not this one). A
     // frame completed in this chunk means the partial one left began in it, so a steady
     // stream whose chunks never end on a frame boundary restarts the clock every frame.
     if (this.#asm.buffered === 0) this.#partialSince = 0;

@@ -5,7 +5,6 @@ import type { ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import type { ByteBudget, Limits, TokenBucket } from "./limits.ts";
-import type { Session } from "./session.ts";
 
 export type Role = "initiator" | "responder";
 
@@ -48,17 +47,17 @@ export interface PeerSession {
 }
 
 /** What a session reports to its owner. */
-export interface SessionEvents {
-  onReady(s: Session): void;
+export interface SessionEvents<S = PeerSession> {
+  onReady(s: S): void;
   /** Keys are in place and our PROFILE is queued: we may send (the peer's PROFILE may still be on its way). */
-  onEstablished?(s: Session): void;
-  onItem(s: Session, item: Item): void;
-  onClose(s: Session, info: CloseInfo): void;
-  onDrain?(s: Session): void;
+  onEstablished?(s: S): void;
+  onItem(s: S, item: Item): void;
+  onClose(s: S, info: CloseInfo): void;
+  onDrain?(s: S): void;
 }
 
 /** What every session of one peer shares (one object per Peer, not per session). */
-export interface SessionConfig {
+export interface SessionConfig<S = PeerSession> {
   identity: Identity;
   profile: { instance: Uint8Array; name: string };
   /** Responder: the groups accepted. */
@@ -66,16 +65,16 @@ export interface SessionConfig {
   limits: Limits;
   random: RandomSource;
   /** Trust policy for the peer's identity; throws ProtocolError identity_rejected to refuse. */
-  verifyPeer?: (identity: Uint8Array, s: Session) => void;
+  verifyPeer?: (identity: Uint8Array, s: S) => void;
   now?: () => number;
   /** Process-wide: bytes sessions hold before authentication (limits.ts maxPreAuthBytes). */
-  preAuthBudget?: ByteBudget<Session>;
+  preAuthBudget?: ByteBudget<S>;
   /** Process-wide: PINGs answered (limits.ts pingsPerSecondTotal). */
   pingBudget?: TokenBucket;
   /** Process-wide: real memory of queued output (limits.ts maxOutputBytes). */
-  outputBudget?: ByteBudget<Session>;
+  outputBudget?: ByteBudget<S>;
   /** Responder, FFDHE group: a refusal sentence (answered with busy), or null to go ahead. */
-  admitKex?: (s: Session, group: Group) => string | null;
+  admitKex?: (s: S, group: Group) => string | null;
   /** Whether this session's key exchange goes first (its address authenticated before). */
-  kexPriority?: (s: Session) => boolean;
+  kexPriority?: (s: S) => boolean;
 }

@@ -1,5 +1,5 @@
 /**
- * Making peer-controlled text safe to print (hostile-peers §F: terminal escapes, log
+ * Making peer-controlled text safe to print (docs/SECURITY.md §3.F: terminal escapes, log
  * injection, invalid UTF-8).
  *
  * Everything a peer sends (message text, nicknames, bye reasons, version strings) goes

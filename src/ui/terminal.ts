@@ -117,11 +117,16 @@ export class TerminalUi {
     const out = this.#o.output;
     const cols = Math.max(1, (out as { columns?: number }).columns ?? 80);
     const rows = Math.max(1, Math.ceil(Bun.stringWidth(promptFor(api.name) + line) / cols));
-    moveCursor(out, 0, -rows);
+    // The status rows sit between the text and the prompt (#printAbove): our line goes
+    // above them, and they are drawn again below it.
+    moveCursor(out, 0, -(rows + this.#statusRows));
     cursorTo(out, 0);
     clearScreenDown(out);
     const text = msg ? msg[2]! : line.startsWith("//") ? line.slice(1) : line;
     out.write(`${ownLine({ time: Date.now(), name: api.name, text, ...(msg ? { to: msg[1]! } : {}) }, { color: this.#o.color })}\n`);
+    const width = Math.max(10, ((out as { columns?: number }).columns ?? 80) - 1);
+    for (const l of this.#status.values()) out.write(`${clip(l, width)}\n`);
+    this.#statusRows = this.#status.size;
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * hostile-peers.md §E (resource exhaustion) against a live listener with small limits:
+ * docs/SECURITY.md §3.E (resource exhaustion) against a live listener with small limits:
  * slowloris in and after the handshake, caps on sessions and half-open handshakes
  * (ALERT busy), 1000 stalled connections reaped while a good peer chats, a peer that
  * never reads cut off at its send-queue bound, frames sent during the key exchange,
@@ -94,7 +94,7 @@ describe("E. a partial frame after the handshake", () => {
     await idle.good.roundTrip();
   });
 
-  // hostile-peers.md §E asks for a partial-frame deadline besides the idle timeout.
+  // docs/SECURITY.md §3.E asks for a partial-frame deadline besides the idle timeout.
   test("a record trickled one byte per idleTimeoutMs/2 is cut off by a partial-frame deadline", async () => {
     const e = await Evil.open(idle.port);
     const r = e.seal([{ kind: "text", id: 1n, text: "x".repeat(60_000) }]);
@@ -158,7 +158,7 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     }
   });
 
-  // hostile-peers.md §E: cap unauthenticated handshakes globally *and per source*.
+  // docs/SECURITY.md §3.E: cap unauthenticated handshakes globally *and per source*.
   test("with the default caps, one source address cannot take every half-open slot", async () => {
     const { maxHalfOpen, maxHalfOpenPerAddress } = DEFAULT_LIMITS;
     const cap = await Scene.start({ limits: { maxHalfOpen, maxHalfOpenPerAddress, maxSessions: 10_000 } });

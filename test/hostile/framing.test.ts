@@ -1,5 +1,5 @@
 /**
- * hostile-peers.md §A against a live listener: bad lengths refused on the header alone,
+ * docs/SECURITY.md §3.A against a live listener: bad lengths refused on the header alone,
  * truncated frames, garbage before the handshake, out-of-state frames, and the positive
  * side (a handshake fed one byte per write, frames coalesced into one write).
  * Each case: (E) code on the listener's onClose, (C) attacker closed, (I) the good peer

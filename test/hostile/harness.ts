@@ -2,7 +2,7 @@
  * The hostile-peer harness: a real listening sotto Peer (src/net/peer.ts) with small
  * limits, a well-behaved peer chatting with it, and scripted attackers on raw TCP.
  *
- * Every case checks the four properties of hostile-peers.md:
+ * Every case checks the four properties of docs/SECURITY.md §1:
  *   (E) the listener's onClose carries the specific ProtocolError code (one short line),
  *       and the attacker received at most one alert, with the code PROTOCOL §7 names;
  *   (C) the attacker's socket is closed by the listener;

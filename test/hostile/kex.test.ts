@@ -1,5 +1,5 @@
 /**
- * hostile-peers.md §B (key exchange inputs) and §C (identity) against a live listener,
+ * docs/SECURITY.md §3.B (key exchange inputs) and §C (identity) against a live listener,
  * and against a victim that dials a hostile responder (reflection, forged alerts,
  * downgrade). Each listener case: (E) code, (C) closed, (I) good peer chats, (M) settles.
  */

@@ -1,5 +1,5 @@
 /**
- * hostile-peers.md §D (records after the handshake) and the item rules of PROTOCOL §6,
+ * docs/SECURITY.md §3.D (records after the handshake) and the item rules of PROTOCOL §6,
  * against a live listener. The attacker completes a real handshake with its own
  * identity (Evil in harness.ts), then misbehaves. Each case: (E) the code on the
  * listener's onClose and the one encrypted alert it sends, (C) closed, (I) the good peer

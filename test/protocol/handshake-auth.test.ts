@@ -1,5 +1,5 @@
 /**
- * Tampered handshake messages and hostile AUTH records (PROTOCOL §4, hostile-peers.md §C):
+ * Tampered handshake messages and hostile AUTH records (PROTOCOL §4, docs/SECURITY.md §3.C):
  * no flipped bit, spliced record, misbound signature or stray item ever completes a
  * handshake, and every failure is a ProtocolError.
  */
@@ -79,7 +79,7 @@ describe("tampered handshake messages never complete a handshake", () => {
   });
 });
 
-describe("AUTH records (hostile-peers.md §C)", () => {
+describe("AUTH records (docs/SECURITY.md §3.C)", () => {
   test("control: a hand-sealed, correctly signed AUTH completes the handshake", () => {
     const done = initiatorWaitingAuth().recv(frame(handRecord("r2i", [authItem(bob, Label.responder_auth, th1)]))) as Done;
     expect([...done.result.peerIdentity]).toEqual([...bob.publicKey]);

@@ -1,7 +1,7 @@
 /**
  * The handshake state machines (PROTOCOL §3, §4, §8): honest runs in every group, version
  * and group negotiation, key-share checks, reflection and out-of-state messages
- * (hostile-peers.md §A, §B). Every fault is a ProtocolError with its code, and the machine
+ * (docs/SECURITY.md §3.A, §B). Every fault is a ProtocolError with its code, and the machine
  * stays failed afterwards. Tampered messages and AUTH records: handshake-auth.test.ts.
  */
 import { describe, expect, test } from "bun:test";
@@ -132,7 +132,7 @@ describe("version and group negotiation", () => {
   });
 });
 
-describe("key shares (hostile-peers.md §B)", () => {
+describe("key shares (docs/SECURITY.md §3.B)", () => {
   type XdhCase = { tcId: number; flags: string[]; public: string; shared: string };
   const zero = (wycheproof.testGroups as { tests: XdhCase[] }[]).flatMap((g) => g.tests).filter((t) => t.flags.includes("ZeroSharedSecret"));
 

@@ -1,7 +1,7 @@
 /**
  * Records (PROTOCOL §5): AES-256-CBC + HMAC-SHA256, encrypt-then-MAC, one key set and one
  * implicit sequence number per direction. Every fault a peer can put in a record is one
- * uniform bad_record (hostile-peers.md §D), including bad padding under a valid tag.
+ * uniform bad_record (docs/SECURITY.md §3.D), including bad padding under a valid tag.
  */
 import { describe, expect, test } from "bun:test";
 import { createCipheriv } from "node:crypto";

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ELLIPSIS, InvalidUtf8Error, decodeUtf8Strict, sanitizeForTerminal, sanitizeLine } from "../../src/text/sanitize.ts";
 
-// hostile-peers.md §F: every payload a peer might use to take over the terminal.
+// docs/SECURITY.md §3.F: every payload a peer might use to take over the terminal.
 const ESC = "\x1b";
 const ST = ESC + "\\";
 const PAYLOADS: Record<string, string> = {
