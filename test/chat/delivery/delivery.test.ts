@@ -24,7 +24,8 @@ afterEach(async () => {
 async function node(name: string, opts: { home?: string; connect?: string[]; port?: number; listen?: boolean } = {}) {
   const events: ChatEvent[] = [];
   const n = await ChatNode.start(
-    { home: opts.home ?? tempHome(), name, group: Group.X25519, strict: false, listen: opts.listen === false ? null : { host: "127.0.0.1", port: opts.port ?? 0 }, connect: opts.connect ?? [] },
+    // allowNew: a peer that dials in is a contact too (this file is about delivery; trust has test/chat/trust/, test/e2e/trust.test.ts).
+    { home: opts.home ?? tempHome(), name, group: Group.X25519, strict: false, allowNew: true, listen: opts.listen === false ? null : { host: "127.0.0.1", port: opts.port ?? 0 }, connect: opts.connect ?? [] },
     (e) => events.push(e),
   );
   nodes.push(n);
@@ -101,11 +102,12 @@ describe("counters follow keys", () => {
     await bob.n.close();
     nodes.splice(nodes.indexOf(bob.n), 1);
     rmSync(join(bobHome, "identity"));
-    bob = await node("bob", { home: bobHome, connect: [`127.0.0.1:${alice.port}`], listen: false });
+    // A new key under the same name would be a key change, held as a request (SECURITY.md §12): it comes as "robert".
+    bob = await node("robert", { home: bobHome, connect: [`127.0.0.1:${alice.port}`], listen: false });
     await until("connected again", () => of(alice.events, "connected").length === 2);
     const newKey = of(alice.events, "connected")[1]!.fingerprint;
     expect(newKey).not.toBe(of(alice.events, "connected")[0]!.fingerprint);
-    // The new key is a new contact (named bob-2 by the trust policy): its ids start at 1.
+    // The new key is a new contact: its ids start at 1.
     alice.n.sendAll("b1");
     alice.n.sendAll("b2");
     await until("alice's lines to the new key acknowledged", () => of(alice.events, "ack").some((a) => a.peer !== "bob" && a.id === "2"));
