@@ -70,6 +70,9 @@ class FfdheWorker {
     return this.#worker;
   }
 
+  /** The largest depth since the last read of it (tests, bench). */
+  peak = 0;
+
   /** Exchanges queued here or inside the worker. */
   get depth(): number {
     return this.#queue.length + this.#inWorker;
@@ -97,6 +100,7 @@ class FfdheWorker {
       this.#queue.splice(at < 0 ? this.#queue.length : at, 0, j);
     } else this.#queue.push(j);
     this.#pump();
+    if (this.depth > this.peak) this.peak = this.depth;
     return {
       cancel: () => {
         if (j.cancelled) return;
@@ -146,6 +150,13 @@ export function warmFfdhe(group: Group): Promise<unknown> {
 /** FFDHE exchanges queued for the worker or inside it, process-wide (tests, bench). */
 export function kexQueueDepth(): number {
   return worker.depth;
+}
+
+/** The most FFDHE exchanges queued at once since the last call (tests, bench); resets to the depth now. */
+export function kexQueuePeak(): number {
+  const p = worker.peak;
+  worker.peak = worker.depth;
+  return p;
 }
 
 /** Stop the worker thread (tests, shutdown). */
