@@ -3,35 +3,20 @@
  * last lines with each contact, ours too, with their times. Tab completes a command.
  * Skipped only where tmux is missing (.ci/run installs it).
  */
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { ChatProcess, cleanup, tempHome } from "./harness.ts";
+import { TMUX, tmuxSession } from "../support/tmux.ts";
 
-const TMUX = Bun.which("tmux");
-const session = `sotto-hist-${process.pid}`;
+const { session, tmux, screen, until } = tmuxSession("sotto-hist");
+
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 const homes: string[] = [];
 const procs: ChatProcess[] = [];
 
-function tmux(...args: string[]): string {
-  const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
-const screen = () => tmux("capture-pane", "-p", "-t", session);
 
-async function until(what: string, f: () => boolean, ms = 10_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!f()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
-    await Bun.sleep(25);
-  }
-}
 
 afterEach(() => cleanup(homes, procs));
-afterAll(() => {
-  if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });
-});
 
 describe.skipIf(!TMUX)("history in a terminal", () => {
   test("after a restart the screen shows the last lines, both sides, with times; Tab completes /hist", async () => {

@@ -6,24 +6,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { removeHomes, tempHome } from "../support/home.ts";
+import { TMUX, tmuxSession } from "../support/tmux.ts";
 
-const TMUX = Bun.which("tmux");
-const session = `sotto-start-${process.pid}`;
+const { session, tmux, screen, until } = tmuxSession("sotto-start");
+
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 
-function tmux(...args: string[]): string {
-  const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
-const screen = () => tmux("capture-pane", "-p", "-t", session);
-async function until(what: string, f: () => boolean, ms = 10_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!f()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
-    await Bun.sleep(25);
-  }
-}
 afterAll(() => {
   if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });
   removeHomes();

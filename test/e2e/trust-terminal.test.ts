@@ -3,40 +3,25 @@
  * itself "bоb" (Cyrillic о) beside the contact bob is marked loudly on screen, and bob's
  * lines carry ✓ once he is verified. Skipped only where tmux is missing (.ci/run installs it).
  */
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { ChatProcess, cleanup, tempHome } from "./harness.ts";
 import { Evil } from "../hostile/evil.ts";
+import { TMUX, tmuxSession } from "../support/tmux.ts";
 
-const TMUX = Bun.which("tmux");
-const session = `sotto-trust-${process.pid}`;
+const { session, tmux, screen, until } = tmuxSession("sotto-trust", ["-J", "-S", "-200"]);
+
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 const homes: string[] = [];
 const procs: ChatProcess[] = [];
 const evils: Evil[] = [];
 
-function tmux(...args: string[]): string {
-  const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
-const screen = () => tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session);
 
-async function until(what: string, f: () => boolean, ms = 10_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!f()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
-    await Bun.sleep(25);
-  }
-}
 
 afterEach(() => {
   for (const e of evils.splice(0)) e.a.destroy();
   cleanup(homes, procs);
-  if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });
-});
-afterAll(() => {
   if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });
 });
 
