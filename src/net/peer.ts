@@ -120,6 +120,8 @@ export class Peer {
   /** Process-wide: real memory of every session's queued output. */
   readonly outputBudget: ByteBudget<Session>;
   #halfOpen = 0;
+  /** Per session: the dial it answers, the remote host, and whether it still counts as half-open. */
+  readonly #books = new Map<Session, { dial: Dial | null; remoteHost: string; halfOpen: boolean }>();
   #listener: TCPSocketListener<SocketData> | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
   #closed = false;
@@ -146,7 +148,7 @@ export class Peer {
       pingBudget: new TokenBucket(l.pingsPerSecondTotal, l.pingsPerSecondTotal, performance.now()),
       outputBudget: this.outputBudget,
       admitKex: (s) => this.#admitKex(s),
-      kexPriority: (s) => this.#knownHosts.has(s.remoteHost),
+      kexPriority: (s) => this.#knownHosts.has(this.#remoteHost(s)),
     };
   }
 
@@ -155,8 +157,9 @@ export class Peer {
   }
 
   #admitKex(s: Session): string | null {
-    if (this.#knownHosts.has(s.remoteHost)) return null;
-    const prefix = addressPrefix(s.remoteHost);
+    const host = this.#remoteHost(s);
+    if (this.#knownHosts.has(host)) return null;
+    const prefix = addressPrefix(host);
     const now = performance.now();
     let b = this.#ffdheByPrefix.get(prefix);
     if (b === undefined) {
@@ -334,9 +337,8 @@ export class Peer {
       return;
     }
     const s = new Session(socket as Socket<unknown>, this.#config, role, address, dial?.group, this.#events);
-    s.dial = dial ?? null;
+    this.#books.set(s, { dial: dial ?? null, remoteHost: remote, halfOpen: true });
     if (dial) dial.session = s;
-    s.remoteHost = remote;
     this.#halfOpen++;
     this.#halfOpenByAddr.set(remote, (this.#halfOpenByAddr.get(remote) ?? 0) + 1);
     this.#halfOpenByPrefix.set(prefix, (this.#halfOpenByPrefix.get(prefix) ?? 0) + 1);
@@ -349,12 +351,13 @@ export class Peer {
   readonly #events: SessionEvents<Session> = {
     onReady: (s) => {
       this.#handshakeOver(s);
-      this.#remember(s.remoteHost);
-      (s.dial as Dial | null)?.resolve(s);
+      const b = this.#books.get(s);
+      if (b !== undefined) this.#remember(b.remoteHost);
+      b?.dial?.resolve(s);
       this.#o.events?.onReady?.(s);
     },
     onEstablished: (s) => {
-      const d = s.dial as Dial | null;
+      const d = this.#books.get(s)?.dial;
       if (d?.early) d.resolve(s);
     },
     onItem: (s, item) => this.#o.events?.onItem?.(s, item),
@@ -362,22 +365,29 @@ export class Peer {
     onClose: (s, info) => this.#sessionClosed(s, info),
   };
 
+  /** The remote host a session was accepted from, or dialled (its Peer-side bookkeeping). */
+  #remoteHost(s: Session): string {
+    return this.#books.get(s)?.remoteHost ?? "";
+  }
+
   #handshakeOver(s: Session): void {
-    if (!s.halfOpen) return;
-    s.halfOpen = false;
+    const b = this.#books.get(s);
+    if (b === undefined || !b.halfOpen) return;
+    b.halfOpen = false;
     this.#halfOpen--;
-    const n = (this.#halfOpenByAddr.get(s.remoteHost) ?? 1) - 1;
-    if (n <= 0) this.#halfOpenByAddr.delete(s.remoteHost);
-    else this.#halfOpenByAddr.set(s.remoteHost, n);
-    const prefix = addressPrefix(s.remoteHost);
+    const n = (this.#halfOpenByAddr.get(b.remoteHost) ?? 1) - 1;
+    if (n <= 0) this.#halfOpenByAddr.delete(b.remoteHost);
+    else this.#halfOpenByAddr.set(b.remoteHost, n);
+    const prefix = addressPrefix(b.remoteHost);
     const p = (this.#halfOpenByPrefix.get(prefix) ?? 1) - 1;
     if (p <= 0) this.#halfOpenByPrefix.delete(prefix);
     else this.#halfOpenByPrefix.set(prefix, p);
   }
 
   #sessionClosed(s: Session, info: CloseInfo): void {
-    const dial = (s.dial as Dial | null) ?? undefined;
+    const dial = this.#books.get(s)?.dial ?? undefined;
     this.#handshakeOver(s);
+    this.#books.delete(s);
     this.sessions.delete(s);
     if (dial && s.peerProfile === null) {
       const e = info.error;

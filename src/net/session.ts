@@ -41,10 +41,6 @@ export class Session implements PeerSession {
   lastSend: number;
   /** Free slot for the owner of the session. */
   tag: unknown = null;
-  /** Slots for the Peer: the dial this session answers, the remote host, the half-open count. */
-  dial: unknown = null;
-  remoteHost = "";
-  halfOpen = true;
   /** The key-exchange group: offered (initiator) or read from the HELLO (responder); null before. */
   group: Group | null = null;
 
