@@ -72,7 +72,7 @@ export function encodeAlertFrame(code: number, reason: Uint8Array = new Uint8Arr
 /** The ProtocolError for a received plaintext ALERT frame (an unsupported_group alert carries the accepted ids). */
 export function alertFrameError(f: Frame): ProtocolError {
   const code = f.body[0]!;
-  if (code === 3) {
+  if (code === AlertCode.unsupported_group) {
     const accepted = [...f.body.subarray(1)].filter(isGroup);
     return fail("alert", "the peer accepts none of our key-exchange groups", { alert: code, accepted });
   }

@@ -338,8 +338,10 @@ export class FileTransfers implements FileApi {
     try {
       this.#host.pidByName(name);
       return true;
-    } catch {
-      return false;
+    } catch (e) {
+      // Only "no such peer" means no; anything else is a bug and must surface.
+      if (e instanceof ChatError) return false;
+      throw e;
     }
   }
 }
