@@ -22,7 +22,7 @@ import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
 import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
-import { listenAddresses } from "./addresses.ts";
+import { listenAddresses } from "../net/addresses.ts";
 import { explain } from "./explain.ts";
 import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type RequestInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";

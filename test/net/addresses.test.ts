@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { listenAddresses } from "../../src/chat/addresses.ts";
+import { listenAddresses } from "../../src/net/addresses.ts";
 import { formatEvent } from "../../src/ui/format.ts";
 
 const IFACES = {
