@@ -15,7 +15,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChatStore } from "../../src/chat/delivery/store.ts";
 import { FaultProxy } from "../faults/proxy.ts";
-import { ChatProcess, cleanup, tempHome } from "./harness.ts";
+import { ChatProcess, cleanup, tempHome, loopbackChat } from "./harness.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 /** Per test: two runs of a chat and a restart fit well within it. */
@@ -35,11 +35,7 @@ afterAll(() => {
   for (const s of sessions.splice(0)) Bun.spawnSync([TMUX!, "kill-session", "-t", s], { stderr: "ignore" });
 });
 
-function chat(home: string, ...args: string[]): ChatProcess {
-  const p = new ChatProcess(home, ["--host", "127.0.0.1", ...args]);
-  procs.push(p);
-  return p;
-}
+const chat = loopbackChat(procs);
 
 function proxyTo(port: number): FaultProxy {
   const p = new FaultProxy({ target: { host: "127.0.0.1", port } });

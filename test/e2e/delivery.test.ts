@@ -7,17 +7,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { ChatProcess, cleanup, tempHome } from "./harness.ts";
+import { ChatProcess, cleanup, tempHome, loopbackChat } from "./harness.ts";
 
 const homes: string[] = [];
 const procs: ChatProcess[] = [];
 afterEach(() => cleanup(homes, procs));
 
-function chat(home: string, ...args: string[]): ChatProcess {
-  const p = new ChatProcess(home, ["--host", "127.0.0.1", ...args]);
-  procs.push(p);
-  return p;
-}
+const chat = loopbackChat(procs);
 
 describe("one process per home", () => {
   test("a second sotto chat on the same home refuses with a sentence naming the first; after SIGKILL the home is free", async () => {

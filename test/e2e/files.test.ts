@@ -13,7 +13,7 @@ import type { TransferEvent } from "../../src/chat/events.ts";
 import { FileCode } from "../../src/protocol/constants.ts";
 import { Fixture, makeFile, sha256File, sha256Hex, until } from "../chat/files/fixtures.ts";
 import { FaultProxy } from "../faults/proxy.ts";
-import { ChatProcess, cleanup, tempHome } from "./harness.ts";
+import { ChatProcess, cleanup, tempHome, loopbackChat } from "./harness.ts";
 
 const homes: string[] = [];
 const procs: ChatProcess[] = [];
@@ -27,11 +27,7 @@ afterEach(async () => {
 });
 
 const MiB = 1 << 20;
-function chat(home: string, ...args: string[]): ChatProcess {
-  const p = new ChatProcess(home, ["--host", "127.0.0.1", ...args]);
-  procs.push(p);
-  return p;
-}
+const chat = loopbackChat(procs);
 const tr = (p: ChatProcess, phase?: TransferEvent["phase"]) => p.of("transfer").filter((e) => phase === undefined || e.phase === phase);
 
 /** Resident memory of a process, in bytes (Linux /proc). */

@@ -97,3 +97,12 @@ export function cleanup(homes: string[], procs: ChatProcess[]): void {
   for (const p of procs.splice(0)) p.proc.kill(9);
   for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
 }
+
+/** A starter of `sotto chat` processes bound to 127.0.0.1, each kept in `procs` for cleanup(). */
+export function loopbackChat(procs: ChatProcess[]): (home: string, ...args: string[]) => ChatProcess {
+  return (home, ...args) => {
+    const p = new ChatProcess(home, ["--host", "127.0.0.1", ...args]);
+    procs.push(p);
+    return p;
+  };
+}

@@ -4,18 +4,14 @@
  * answers at the address with its own key is refused on first contact.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { ChatProcess, cleanup, tempHome } from "./harness.ts";
+import { ChatProcess, cleanup, tempHome, loopbackChat } from "./harness.ts";
 import { parseInvite } from "../../src/chat/trust/invite.ts";
 
 const homes: string[] = [];
 const procs: ChatProcess[] = [];
 afterEach(() => cleanup(homes, procs));
 
-function chat(home: string, ...args: string[]): ChatProcess {
-  const p = new ChatProcess(home, ["--host", "127.0.0.1", ...args]);
-  procs.push(p);
-  return p;
-}
+const chat = loopbackChat(procs);
 
 async function inviteOf(p: ChatProcess): Promise<string> {
   p.say("/invite");

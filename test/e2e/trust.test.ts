@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { ChatProcess, cleanup, tempHome } from "./harness.ts";
+import { ChatProcess, cleanup, tempHome, loopbackChat } from "./harness.ts";
 import { Evil } from "../hostile/evil.ts";
 import { ed25519Generate } from "../../src/crypto/ed25519.ts";
 import { toHex } from "../../src/crypto/bytes.ts";
@@ -26,11 +26,7 @@ afterEach(() => {
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 
-function chat(home: string, ...args: string[]): ChatProcess {
-  const p = new ChatProcess(home, ["--host", "127.0.0.1", ...args]);
-  procs.push(p);
-  return p;
-}
+const chat = loopbackChat(procs);
 
 const profile = (name: string): Item => ({ kind: "profile", instance: new Uint8Array(randomBytes(8)), name });
 
