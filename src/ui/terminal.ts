@@ -22,6 +22,7 @@ import { formatEvent, formatStamped, ownLine } from "./format.ts";
 import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
+import { nameKey } from "../text/names.ts";
 
 /** The terminal to draw on. */
 export interface TerminalOptions {
@@ -40,9 +41,9 @@ const BEL = "\x07";
 
 /** Does `text` mention `name` as a word (case-insensitive, "@name" too)? @throws never */
 export function mentions(text: string, name: string): boolean {
-  const n = name.normalize("NFKC").toLowerCase();
+  const n = nameKey(name);
   if (n === "") return false;
-  const t = text.normalize("NFKC").toLowerCase();
+  const t = nameKey(text);
   for (let i = t.indexOf(n); i >= 0; i = t.indexOf(n, i + 1)) {
     const before = t[i - 1];
     const after = t[i + n.length];

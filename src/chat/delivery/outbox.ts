@@ -117,13 +117,6 @@ export class Outbox {
     return this.#boxes.get(pid)?.name;
   }
 
-  /** A pid by its last known name (NFKC, case-insensitive). */
-  pidByName(name: string): string | undefined {
-    const fold = (n: string) => n.normalize("NFKC").toLowerCase();
-    for (const [pid, b] of this.#boxes) if (fold(b.name) === fold(name)) return pid;
-    return undefined;
-  }
-
   /**
    * Refuse, before anything is queued, a line that cannot be sent to these peers.
    * @throws ChatError too_long (over one TEXT) / outbox_full (a peer's limit, or the process's).
