@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
 import { AlertCode, Group, GROUP_NAMES } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
-import { privateId, readTextTime, type Item } from "../protocol/items.ts";
+import { PRIVATE_TYPE, privateId, readTextTime, type Item } from "../protocol/items.ts";
 import { TEXT_TIME } from "../protocol/constants.ts";
 import { TokenBucket, type Limits } from "../net/limits.ts";
 import { ConnectError, Peer } from "../net/peer.ts";
@@ -347,6 +347,16 @@ export class ChatNode implements ChatApi, ContactsApi {
     });
   }
 
+  /**
+   * Take one token of the peer's TEXT rate (docs/SECURITY.md §3.E); when none is left the
+   * session ends with ALERT busy and a clear reason, and false is returned.
+   */
+  #withinRate(s: PeerSession, link: Link): boolean {
+    if (link.inbound.take(performance.now())) return true;
+    s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND} a second`));
+    return false;
+  }
+
   /** The TEXT and PROFILE buckets of one identity (the oldest forgotten past RATE_IDENTITIES). */
   #ratesOf(pid: string): { text: TokenBucket; nick: TokenBucket } {
     let r = this.#rates.get(pid);
@@ -367,7 +377,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     switch (item.kind) {
       case "text": {
         // docs/SECURITY.md §3.E: a contact that floods is cut off with a clear reason, not rendered.
-        if (!link.inbound.take(performance.now())) return s.abort(fail("busy", `${link.name} sent messages faster than ${this.#o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND} a second`));
+        if (!this.#withinRate(s, link)) return;
         const inst = toHex(s.peerProfile!.instance);
         // PROTOCOL §12: the TEXT_TIME just before, if it names this TEXT.
         const at = link.writtenAt;
@@ -424,6 +434,8 @@ export class ChatNode implements ChatApi, ContactsApi {
         // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
         if (item.kind === "ext") {
           if (item.type === INVITE_TOKEN_TYPE) return this.#inviteToken(link.pid, item.content);
+          // TEXT_TIME and PRIVATE describe a TEXT: they share its rate, so a flood of them is cut as a TEXT flood is.
+          if ((item.type === TEXT_TIME || item.type === PRIVATE_TYPE) && !this.#withinRate(s, link)) return;
           // PROTOCOL §12: when the next TEXT was written (one slot per session).
           if (item.type === TEXT_TIME) {
             link.writtenAt = readTextTime(item.content);

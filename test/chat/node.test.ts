@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ChatNode } from "../../src/chat/node.ts";
 import type { ChatEvent } from "../../src/chat/events.ts";
 import { AlertCode, Group } from "../../src/protocol/constants.ts";
-import type { Item } from "../../src/protocol/items.ts";
+import { privateItem, textTimeItem, type Item } from "../../src/protocol/items.ts";
 import { Evil } from "../hostile/evil.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 
@@ -176,6 +176,33 @@ describe("ChatNode against a contact that floods", () => {
     friend.n.sendAll("still here");
     await until(() => of(events, "message").some((m) => m.text === "still here"));
   });
+});
+
+describe("ChatNode against a contact that floods items that describe a TEXT", () => {
+  for (const [what, make] of [
+    ["PRIVATE", (i: bigint) => privateItem(i)],
+    ["TEXT_TIME", (i: bigint) => textTimeItem(i, 1_764_590_400_000)],
+  ] as const) {
+    test(`${what} items past textPerSecond end that session with ALERT busy; another peer keeps chatting`, async () => {
+      const events: ChatEvent[] = [];
+      const n = await ChatNode.start(
+        { home: home(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], textPerSecond: 100 },
+        (e) => events.push(e),
+      );
+      nodes.push(n);
+      const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+      const friend = await node("friend", { connect: [`127.0.0.1:${port}`], listen: false });
+      await until(() => of(friend.events, "connected").length === 1);
+      const evil = await Evil.open(port);
+      let id = 1n;
+      // No TEXT at all: only the items that describe one, 3000 of them.
+      for (let r = 0; r < 3; r++) evil.send(Array.from({ length: 1000 }, (): Item => make(id++)));
+      await until(() => of(events, "disconnected").some((d) => d.code === "busy"));
+      await until(() => evil.alerts().includes(AlertCode.busy));
+      friend.n.sendAll("still here");
+      await until(() => of(events, "message").some((m) => m.text === "still here"));
+    });
+  }
 });
 
 async function nodeOnPort(name: string, h: string, port: number) {
