@@ -185,7 +185,7 @@ export class ChatNode implements ChatApi, ContactsApi {
           // Offers are taken from contacts only (files/transfers.ts): the contacts model answers.
           isContact: (pid) => this.#trust.isContact(pid),
         },
-        { partials: join(o.home, "partials"), ...(o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false }) },
+        { partials: join(o.home, "partials"), home: o.home, ...(o.files ?? { downloads: join(o.home, "downloads"), autoAccept: false }) },
       );
     }
   }

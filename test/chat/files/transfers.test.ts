@@ -35,7 +35,7 @@ async function pair(o: { autoAccept?: boolean; bobFiles?: false; answerTimeoutMs
 }
 
 describe("sending files", () => {
-  test("several files and a folder in one /send; /accept takes them all; both sides verify", async () => {
+  test("several files and a folder in one /send: one offer per path under the sender's id; /accept all takes them; both sides verify", async () => {
     const { alice, bob, downloads } = await pair();
     const src = fx.dir();
     const want: Record<string, string> = {};
@@ -51,25 +51,41 @@ describe("sending files", () => {
     const out: ChatEvent[] = [];
     await runCommand(`/send ${join(src, "one.txt")} "${join(src, "two words.bin")}" ${join(src, "album")}`, alice.n, (e) => out.push(e));
     expect(of(out, "offering")[0]).toEqual({ type: "offering", files: 5 });
-    await until("5 offers", () => transfers(bob.events, "offered").length === 5);
-    expect(transfers(bob.events, "offered").map((e) => e.name).sort()).toEqual(Object.keys(want).sort());
-    await until("5 answers (PENDING) back at the sender", () => transfers(alice.events, "waiting").length === 5);
-    expect(bob.n.files!.list().every((t) => t.state === "offered")).toBe(true);
+    // PROTOCOL §11.11: one offer per path, the folder's three files as one; each under the sender's id.
+    await until("3 offers", () => transfers(bob.events, "offered").length === 3);
+    const offers = transfers(bob.events, "offered");
+    expect(offers.map((e) => e.name).sort()).toEqual(["album", "one.txt", "two words.bin"]);
+    const album = offers.find((e) => e.name === "album")!;
+    expect([album.files, album.size]).toEqual([3, 200_003]);
+    const sent = transfers(alice.events, "offered");
+    expect(sent.map((e) => `${e.id} ${e.name}`).sort()).toEqual(offers.map((e) => `${e.id} ${e.name}`).sort());
+    expect(new Set(offers.map((e) => e.id)).size).toBe(3);
+    await until("3 answers (PENDING) back at the sender", () => transfers(alice.events, "waiting").length === 3);
+    expect(bob.n.files!.list().map((t) => t.state)).toEqual(["offered", "offered", "offered"]);
 
-    // A bare /accept with five waiting asks for an id and accepts none; "/accept all" takes them all.
+    // A bare /accept with three waiting asks for an id and accepts none; "/accept all" takes them all.
     await runCommand("/accept", bob.n, (e) => out.push(e));
-    expect(of(out, "error").at(-1)!.message).toContain("5 offers are waiting");
+    expect(of(out, "error").at(-1)!.message).toContain("3 offers are waiting");
     expect(bob.n.files!.list().every((t) => t.state === "offered")).toBe(true);
     await runCommand("/accept all", bob.n, (e) => out.push(e));
-    await until("5 done on both sides", () => transfers(bob.events, "done").length === 5 && transfers(alice.events, "done").length === 5);
+    await until("3 done on both sides", () => transfers(bob.events, "done").length === 3 && transfers(alice.events, "done").length === 3);
+    const files = of(bob.events, "transfer_file");
+    expect(files.map((f) => f.name).sort()).toEqual(["album/2024/b.jpg", "album/2024/c.txt", "album/a.jpg"]);
+    expect(files.every((f) => f.id === album.id)).toBe(true);
     for (const [name, sha] of Object.entries(want)) {
       const path = join(downloads, name);
       expect(await sha256File(path)).toBe(sha);
-      const done = transfers(bob.events, "done").find((e) => e.name === name)!;
+      const done = transfers(bob.events, "done").find((e) => e.name === name) ?? files.find((e) => e.name === name)!;
       expect(done.sha256).toBe(sha);
       expect(done.path).toBe(path);
-      expect(transfers(alice.events, "done").find((e) => e.name === name)!.sha256).toBe(sha);
+      const sentDone = transfers(alice.events, "done").find((e) => e.name === name) ?? of(alice.events, "transfer_file").find((e) => e.name === name)!;
+      expect(sentDone.sha256).toBe(sha);
     }
+    // One bar for the folder: every progress event of it is over its total, and never goes back.
+    const bars = transfers(bob.events).filter((e) => e.id === album.id && (e.phase === "progress" || e.phase === "accepted" || e.phase === "done"));
+    expect(bars.every((e) => e.size === 200_003)).toBe(true);
+    expect(bars.map((e) => e.bytes)).toEqual([...bars.map((e) => e.bytes)].sort((x, y) => x - y));
+    expect(bars.at(-1)!.bytes).toBe(200_003);
     // Nothing else in the download folder: the partials were renamed away.
     expect(readdirSync(downloads).sort()).toEqual(["album", "one.txt", "two words.bin"]);
     expect(alice.n.files!.list()).toEqual([]);
