@@ -156,12 +156,12 @@ export function memberEvent(h: SetHost, s: SendSet | RecvSet, t: Transfer, phase
   if (phase === "done") {
     s.done++;
     h.emit({ type: "transfer_file", id: s.id, direction: s.dir, peer: h.nameOf(s.pid), name: t.name, size: t.size, sha256: extra.sha256 ?? "", ...(extra.path !== undefined ? { path: extra.path } : {}) });
-    if (s.dir === "send") s.members.splice(s.members.indexOf(t as Outgoing), 1);
+    if (s.dir === "send") unlist(s.members, t as Outgoing);
     else s.members.delete(t as Incoming);
   } else if (s.dir === "send" && phase === "rejected" && extra.code !== "set_refused") {
     // A receiver without FILE_SET refused one of its offers: that file only (§11.11).
     s.refused++;
-    s.members.splice(s.members.indexOf(t as Outgoing), 1);
+    unlist(s.members, t as Outgoing);
     h.emit({ type: "transfer_file", id: s.id, direction: s.dir, peer: h.nameOf(s.pid), name: t.name, size: t.size, sha256: "", refused: extra.reason ?? "refused" });
   } else {
     // One file ended badly: so does the set (its other files are ended with it).
@@ -169,6 +169,11 @@ export function memberEvent(h: SetHost, s: SendSet | RecvSet, t: Transfer, phase
     return endSet(h, s, t, phase, { ...(extra.code !== undefined ? { code: extra.code } : {}), reason });
   }
   countDone(h, s);
+}
+
+function unlist<T>(list: T[], x: T): void {
+  const i = list.indexOf(x);
+  if (i >= 0) list.splice(i, 1);
 }
 
 /** A file of `s` is done or refused: when every file is, the set ends. */
