@@ -134,7 +134,10 @@ export function memberEvent(h: SetHost, s: SendSet | RecvSet, t: Transfer, phase
       }
       return;
     case "waiting":
-      if (s.shown === "offered") base("waiting");
+      if (s.shown === "offered") {
+        s.shown = "waiting";
+        base("waiting");
+      }
       return;
     case "accepted":
     case "progress":

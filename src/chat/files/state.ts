@@ -141,7 +141,7 @@ interface SetBase {
   bytes: number;
   ended: boolean;
   /** What the front ends were last told: nothing yet, offered, accepted (a bar), paused. */
-  shown: "none" | "offered" | "accepted" | "paused";
+  shown: "none" | "offered" | "waiting" | "accepted" | "paused";
   meter: Meter | null;
 }
 

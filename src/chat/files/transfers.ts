@@ -191,7 +191,7 @@ export class FileTransfers implements FileApi {
       set.bytes += bytes - t.counted;
       t.counted = bytes;
       if (set.count > 1) return memberEvent(this.#setHost, set, t, phase, extra);
-      if (phase === "offered" || phase === "accepted" || phase === "paused") set.shown = phase;
+      if (phase === "offered" || phase === "waiting" || phase === "accepted" || phase === "paused") set.shown = phase;
     }
     const e: TransferEvent = { type: "transfer", id: t.local, direction: t.dir, phase, peer: this.#host.nameOf(t.pid), name: t.name, size: t.size, bytes };
     if (t.dir === "receive") {

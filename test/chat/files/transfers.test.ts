@@ -92,6 +92,23 @@ describe("sending files", () => {
     expect(bob.n.files!.list()).toEqual([]);
   });
 
+  test("a folder that holds the sender's sotto home is offered without it (the identity key stays), with a warning", async () => {
+    const top = fx.dir();
+    const bobHome = fx.dir();
+    const bob = await fx.node("bob", { home: bobHome, files: { downloads: join(bobHome, "downloads"), autoAccept: false } });
+    const alice = await fx.node("alice", { home: join(top, "sotto"), listen: null, connect: [`127.0.0.1:${bob.port}`] });
+    await until("connected", () => of(alice.events, "connected").length > 0);
+    writeFileSync(join(top, "notes.txt"), "mine");
+    const out: ChatEvent[] = [];
+    await runCommand(`/send ${top}`, alice.n, (e) => out.push(e));
+    const warn = of(alice.events, "send_skipped")[0]!;
+    expect(warn.home).toBe(join(top, "sotto"));
+    expect(warn.files).toBeGreaterThanOrEqual(1);
+    const offer = await waitPhase(bob.events, "offered");
+    expect([offer.size, offer.files]).toEqual([4, undefined]);
+    expect(offer.name.endsWith("notes.txt")).toBe(true);
+  });
+
   test("/send name PATH goes to that peer only; /reject refuses and the sender hears it", async () => {
     const { alice, bob, downloads } = await pair();
     const f = join(fx.dir(), "secret.txt");
