@@ -174,6 +174,34 @@ describe("sending files", () => {
 });
 
 describe("resume", () => {
+  test("a folder accepted once, cut twice by the fault proxy, resumes without asking again; one offer, every file verified", async () => {
+    const { alice, bob, downloads } = await pair({
+      via: (port) => {
+        proxy = new FaultProxy({ target: { host: "127.0.0.1", port }, onConnection: (c) => c.id >= 2 && c.id <= 3 && c.set({ cutAfterBytes: 10 * MiB }) });
+        return proxy.port;
+      },
+    });
+    const src = join(fx.dir(), "set");
+    mkdirSync(join(src, "sub"), { recursive: true });
+    const want: Record<string, string> = { "set/a.bin": makeFile(join(src, "a.bin"), 9 * MiB, 4), "set/sub/b.bin": makeFile(join(src, "sub/b.bin"), 9 * MiB, 5), "set/c.bin": makeFile(join(src, "c.bin"), 2 * MiB, 6) };
+    proxy!.cutAll();
+    await until("connected again", () => of(alice.events, "connected").length >= 2);
+    alice.n.files!.send([src]);
+    const offer = await waitPhase(bob.events, "offered");
+    expect([offer.files, offer.size]).toEqual([3, 20 * MiB]);
+    expect(bob.n.files!.accept(offer.id)).toBe(1);
+    const done = await waitPhase(bob.events, "done", undefined, 30_000);
+    expect([done.id, done.filesDone, done.bytes]).toEqual([offer.id, 3, 20 * MiB]);
+    for (const [name, sha] of Object.entries(want)) expect(await sha256File(join(downloads, name))).toBe(sha);
+    await waitPhase(alice.events, "done");
+    expect(proxy!.cuts).toBeGreaterThanOrEqual(2);
+    // Asked once; paused and resumed as one transfer, under one id, on both sides.
+    expect(transfers(bob.events, "offered")).toHaveLength(1);
+    expect(transfers(bob.events, "paused").length).toBeGreaterThanOrEqual(1);
+    expect(new Set(transfers(bob.events).map((e) => e.id))).toEqual(new Set([offer.id]));
+    expect(new Set(transfers(alice.events).map((e) => e.id))).toEqual(new Set([offer.id]));
+  }, 40_000);
+
   test("a transfer cut three times by the fault proxy resumes each time and ends with the right hash", async () => {
     const { alice, bob, downloads } = await pair({
       autoAccept: true,
