@@ -134,7 +134,10 @@ export class Receiver {
     if (it.size > ctx.maxFileBytes || it.size - have > this.#free()) return no("too_large", "the file is too large for this receiver");
     if (rel === null) return no("bad_name", "no usable file name");
     if (known !== undefined) {
-      if (known.sf !== null) return this.#refuse(sf, it.id, "busy", "this file is already being received");
+      if (known.sf !== null) {
+        this.#unjoin(set);
+        return this.#refuse(sf, it.id, "busy", "this file is already being received");
+      }
       // The same file from the same sender (the key holds its identity and the hash), on a new session (PROTOCOL §11.7).
       this.#bind(known, sf, it.id);
       if (set !== null && known.set !== set) {
@@ -148,7 +151,10 @@ export class Receiver {
       if (known.accepted || set?.accepted) return this.#start(known, true);
       return ctx.send(sf, { kind: "file_pending", id: it.id });
     }
-    if (set === null && !ctx.autoAccept && ((this.#waitingBy.get(sf.pid) ?? 0) >= MAX_PENDING_PER_PEER || this.#waiting.size >= MAX_PENDING_TOTAL)) {
+    // A lone file waits as a plain offer does (MAX_PENDING_*); a set of several counts once, as a set (S2).
+    const lone = set === null || set.count === 1;
+    if (lone && !ctx.autoAccept && ((this.#waitingBy.get(sf.pid) ?? 0) >= MAX_PENDING_PER_PEER || this.#waiting.size >= MAX_PENDING_TOTAL)) {
+      this.#unjoin(set);
       return this.#refuse(sf, it.id, "busy", `at most ${MAX_PENDING_PER_PEER} offers may wait for an answer`);
     }
     const t: Incoming = { dir: "receive", local: set?.id ?? "", pid: sf.pid, name: it.name, rel, size: it.size, sha256, key, partial: null, state: "offered", accepted: false, sf: null, wireId: 0n, next: 0, hasher: null, meter: null, set, counted: 0 };
@@ -160,8 +166,16 @@ export class Receiver {
     ctx.emit(t, "offered", auto ? { auto: true } : {});
     if (auto) return set !== null && !set.accepted ? this.acceptSet(set) : this.#start(t, false);
     // A set waits for the person as one offer (S2 bounds the sets); its files are answered PENDING.
-    if (set === null) this.#setWaiting(t, true);
+    if (lone) this.#setWaiting(t, true);
     ctx.send(sf, { kind: "file_pending", id: it.id });
+  }
+
+  /** An offer refused for now (busy) that made its set: a set with no file is forgotten (nothing was shown). */
+  #unjoin(set: RecvSet | null): void {
+    if (set === null || set.members.size > 0 || set.shown !== "none") return;
+    set.ended = true;
+    this.sets.drop(set);
+    this.#ctx.forget(set);
   }
 
   /**
@@ -179,7 +193,10 @@ export class Receiver {
     s.accepted = true;
     for (const t of [...s.members]) {
       if (t.sf !== null && t.state === "offered" && !t.accepted) this.#start(t, false);
-      else if (t.state !== "ended") t.accepted = true;
+      else if (t.state !== "ended") {
+        this.#setWaiting(t, false);
+        t.accepted = true;
+      }
     }
   }
 

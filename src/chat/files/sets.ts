@@ -53,6 +53,8 @@ export function claimPath(paths: Map<string, string>, rel: string, key: string):
 export class RecvSets {
   readonly live = new Map<string, RecvSet>();
   readonly #perPeer = new Map<string, number>();
+  /** Sets of several files open. */
+  #many = 0;
 
   get(pid: string, label: string): RecvSet | undefined {
     return this.live.get(`${pid}/${label}`);
@@ -67,14 +69,18 @@ export class RecvSets {
     let s = this.get(pid, fs.label);
     if (s !== undefined && (s.count !== fs.count || s.total !== fs.total)) return refused(`its files disagree on its size (${s.count} files, ${s.total} bytes, then ${fs.count} files, ${fs.total} bytes)`);
     if (s === undefined) {
-      if ((this.#perPeer.get(pid) ?? 0) >= MAX_LIVE_SETS_PER_PEER || this.live.size >= MAX_LIVE_SETS) return { code: "busy", reason: `at most ${MAX_LIVE_SETS_PER_PEER} transfers of several files may be open at once` };
+      // A lone file is bounded as a plain offer is (MAX_PENDING_*); sets of several files here.
+      if (fs.count > 1 && ((this.#perPeer.get(pid) ?? 0) >= MAX_LIVE_SETS_PER_PEER || this.#many >= MAX_LIVE_SETS)) return { code: "busy", reason: `at most ${MAX_LIVE_SETS_PER_PEER} transfers of several files may be open at once` };
       if (fs.count > MAX_SET_FILES) return refused(`it has ${fs.count} files; at most ${MAX_SET_FILES} are taken in one transfer`);
       if (fs.total > room) return refused(`its ${fs.total} bytes are more than this receiver can take`);
       const top = rel.split("/")[0]!;
       s = { dir: "receive", id: "", label: fs.label, pid, name: fs.count > 1 ? top : rel, saveAs: fs.count > 1 ? top : rel, count: fs.count, total: fs.total, done: 0, bytes: 0, ended: false, shown: "none", meter: null, accepted: false, sizes: new Map(), sum: 0, paths: new Map(), members: new Set() };
       make(s);
       this.live.set(`${pid}/${fs.label}`, s);
-      this.#perPeer.set(pid, (this.#perPeer.get(pid) ?? 0) + 1);
+      if (s.count > 1) {
+        this.#many++;
+        this.#perPeer.set(pid, (this.#perPeer.get(pid) ?? 0) + 1);
+      }
     }
     if (!s.sizes.has(key)) {
       if (s.sizes.size + 1 > s.count) return refused(`it offered more than the ${s.count} files it announced`);
@@ -93,6 +99,8 @@ export class RecvSets {
   drop(s: RecvSet): void {
     if (this.live.get(`${s.pid}/${s.label}`) !== s) return;
     this.live.delete(`${s.pid}/${s.label}`);
+    if (s.count === 1) return;
+    this.#many--;
     const n = (this.#perPeer.get(s.pid) ?? 1) - 1;
     if (n > 0) this.#perPeer.set(s.pid, n);
     else this.#perPeer.delete(s.pid);

@@ -26,9 +26,10 @@ import { collectSets } from "./disk.ts";
 import { DEFAULT_PARTIAL_MAX_AGE_MS, Partials, PartialsError } from "./partials.ts";
 import { Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
+import { Handles, info } from "./handles.ts";
 import { countDone, endSet, memberEvent, type SetHost } from "./sets.ts";
 import { sameBytes } from "./state.ts";
-import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type Ctx, type FileOptions, type Handle, type RecvSet, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
+import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type Ctx, type FileOptions, type Handle, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
 
 export type { FileOptions } from "./state.ts";
 
@@ -62,7 +63,7 @@ export class FileTransfers implements FileApi {
   readonly #sessions = new Map<PeerSession, SessionFiles>();
   readonly #byPid = new Map<string, SessionFiles>();
   /** What the person names by id: sets, and the files of plain offers (PROTOCOL §11.11). */
-  readonly #byLocal = new Map<string, Handle>();
+  readonly #ids = new Handles();
   readonly #setHost: SetHost;
   readonly #home: string | undefined;
   #nextWire = 1n;
@@ -106,8 +107,8 @@ export class FileTransfers implements FileApi {
         if (sf.reports++ < MAX_REPORTS) self.#host.emit({ type: "error", code: "file_protocol", message: `${self.#host.nameOf(sf.pid)}: ${message}` });
       },
       sessionOf: (pid) => self.#byPid.get(pid),
-      register: (h, want) => self.#register(h, want),
-      forget: (h) => self.#forget(h),
+      register: (h, want) => self.#ids.register(h, want),
+      forget: (h) => self.#ids.forget(h),
       endSet: (s, phase, extra) => endSet(self.#setHost, s, null, phase, extra),
       completedInSet: (s) => {
         // A lone file already received is not news (as before sets); one file of a folder counts as done.
@@ -134,7 +135,7 @@ export class FileTransfers implements FileApi {
         else for (const m of [...set.members]) m !== t && m.state !== "ended" && self.#receiver.dropFromSet(m, reason);
       },
       finished: (set) => {
-        self.#forget(set);
+        self.#ids.forget(set);
         if (set.dir === "receive") self.#receiver.sets.drop(set);
       },
     };
@@ -166,20 +167,6 @@ export class FileTransfers implements FileApi {
       // The session closed under us (onClose pauses the transfer); an item that cannot fit is our bug.
       if (e instanceof RangeError || e instanceof TypeError) throw e;
     }
-  }
-
-  /** An id for the person: `want` (the sender's FILE_SET label) when free, else 4 random digits not in use. */
-  #register(h: Handle, want?: string): string {
-    let id = want;
-    while (id === undefined || this.#byLocal.has(id)) id = String(1000 + (randomBytes(2).readUInt16BE(0) % 9000));
-    this.#byLocal.set(id, h);
-    return id;
-  }
-
-  #forget(h: Handle): void {
-    if ("set" in h && h.set !== null) return; // a file of a set: the set's id lives on
-    const id = "local" in h ? h.local : h.id;
-    if (this.#byLocal.get(id) === h) this.#byLocal.delete(id);
   }
 
   /** One step of one file: its own event (a plain offer, a lone file's set), or a step of its set's (sets.ts). */
@@ -337,7 +324,7 @@ export class FileTransfers implements FileApi {
       const total = ls.files.reduce((a, f) => a + f.size, 0);
       for (const pid of pids) {
         const set: SendSet = { dir: "send", id: "", pid, name: ls.name, count: ls.files.length, total, done: 0, bytes: 0, ended: false, shown: "none", meter: null, members: [], refused: 0 };
-        set.id = this.#register(set);
+        set.id = this.#ids.register(set);
         ls.files.forEach((f, i) => this.#sender.add(pid, f, shas[i]!, set));
         n += ls.files.length;
       }
@@ -345,35 +332,8 @@ export class FileTransfers implements FileApi {
     return n;
   }
 
-  /** Offers waiting for the person: plain ones, and sets (each once). */
-  #waiting(): Handle[] {
-    return [...this.#byLocal.values()].filter(waiting);
-  }
-
-  #pick(id: string | undefined, all: () => Handle[], what: string, ok: (h: Handle) => boolean): Handle[] {
-    if (id === undefined) return all();
-    const h = this.#byLocal.get(id.replace(/^#/, ""));
-    if (h === undefined || !ok(h)) throw new ChatError("unknown_transfer", `no ${what} has id ${JSON.stringify(id.slice(0, 20))}; /transfers lists them`);
-    return [h];
-  }
-
-  /** Without an id: the one waiting offer; "all": every one; several waiting and no id → ChatError bad_command. */
-  #answerable(id: string | undefined, verb: string): Handle[] {
-    if (id?.toLowerCase() === "all") return this.#waiting();
-    return this.#pick(
-      id,
-      () => {
-        const all = this.#waiting();
-        if (all.length <= 1) return all;
-        throw new ChatError("bad_command", `${all.length} offers are waiting; /${verb} ID ${verb}s one (/transfers lists their ids), /${verb} all ${verb}s every one`);
-      },
-      "offer waiting for an answer",
-      waiting,
-    );
-  }
-
   accept(id?: string): number {
-    const list = this.#answerable(id, "accept");
+    const list = this.#ids.answerable(id, "accept");
     for (const h of list) {
       if (h.dir !== "receive") continue;
       if ("label" in h) this.#receiver.acceptSet(h);
@@ -383,13 +343,13 @@ export class FileTransfers implements FileApi {
   }
 
   reject(id?: string): number {
-    const list = this.#answerable(id, "reject");
+    const list = this.#ids.answerable(id, "reject");
     for (const h of list) if (h.dir === "receive") this.#endReceiving(h, "rejected");
     return list.length;
   }
 
   cancel(id?: string): number {
-    const list = this.#pick(id, () => [...this.#byLocal.values()], "transfer", () => true);
+    const list = this.#ids.pick(id, () => [...this.#ids.byId.values()], "transfer", () => true);
     for (const h of list) {
       if (h.dir === "receive") this.#endReceiving(h, "cancelled");
       else if ("members" in h) {
@@ -410,14 +370,7 @@ export class FileTransfers implements FileApi {
   }
 
   list(): TransferInfo[] {
-    return [...this.#byLocal.values()].map((h) => {
-      if (!("members" in h)) {
-        const t = h;
-        return { id: t.local, direction: t.dir, peer: this.#host.nameOf(t.pid), name: t.name, size: t.size, bytes: t.dir === "send" ? t.offset : t.next, state: t.dir === "receive" && t.state === "offered" && t.accepted ? "accepted" : t.state };
-      }
-      const state = h.dir === "receive" && !h.accepted ? "offered" : h.shown === "accepted" ? (h.dir === "send" ? "sending" : "receiving") : h.shown === "paused" ? "paused" : h.dir === "send" ? "offered" : "accepted";
-      return { id: h.id, direction: h.dir, peer: this.#host.nameOf(h.pid), name: h.name, size: h.total, bytes: h.bytes, state, ...(h.count > 1 ? { files: h.count } : {}) };
-    });
+    return [...this.#ids.byId.values()].map((h) => info(h, (pid) => this.#host.nameOf(pid)));
   }
 
   /** Is `name` a peer the host knows? */
@@ -431,13 +384,6 @@ export class FileTransfers implements FileApi {
       throw e;
     }
   }
-}
-
-/** An offer waiting for the person: a plain one, or a set not yet answered that has shown its offer. */
-function waiting(h: Handle): boolean {
-  if (h.dir !== "receive") return false;
-  if ("label" in h) return !h.accepted && !h.ended && h.shown !== "none";
-  return h.state === "offered" && !h.accepted;
 }
 
 /** Free bytes where the folder is (or would be); Infinity when it cannot be told. */

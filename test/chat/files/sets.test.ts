@@ -112,6 +112,19 @@ describe("a hostile set is refused as a whole (set_refused), nothing on disk", (
   });
 });
 
+describe("budgets", () => {
+  test("lone files are bounded as plain offers are (20 wait); sets of several files 16 at once per sender (the 17th: busy)", async () => {
+    const { m } = await setup();
+    for (let i = 1; i <= 20; i++) offer(m, BigInt(i), { label: `L${i}`, count: 1, total: 2 }, `f${i}`, "ab");
+    await until("20 pending", () => m.got.filter((g) => g.kind === "file_pending").length === 20);
+    expect(rejects(m)).toEqual([]);
+    for (let i = 1; i <= 17; i++) offer(m, BigInt(100 + i), { label: `S${i}`, count: 2, total: 4 }, `s${i}/a`, "ab");
+    const busy = await until("one busy", () => rejects(m).find((g) => g.id === 117n));
+    expect([busy.code, busy.reason]).toEqual([FileCode.busy, "at most 16 transfers of several files may be open at once"]);
+    expect(rejects(m)).toHaveLength(1);
+  });
+});
+
 describe("old peers (no FILE_SET) still get every file through", () => {
   test("a sender without FILE_SET: each offer on its own, under the receiver's ids", async () => {
     const { bob, m, downloads } = await setup({ autoAccept: true });
