@@ -147,7 +147,8 @@ export class Receiver {
         known.local = set.id;
         set.members.add(known);
       }
-      if (this.#restored.delete(known)) ctx.emit(known, "offered", { auto: true });
+      // Its own bytes resume without asking; the rest of a set not yet accepted waits for the person.
+      if (this.#restored.delete(known)) ctx.emit(known, "offered", set !== null && !set.accepted ? {} : { auto: true });
       if (known.accepted || set?.accepted) return this.#start(known, true);
       return ctx.send(sf, { kind: "file_pending", id: it.id });
     }
