@@ -25,6 +25,7 @@ import { fileKey, hashFile, hex, peekDigest } from "./disk.ts";
 import { placeFile, safeRelativePath } from "./names.ts";
 import { Meter } from "./meter.ts";
 import { fail } from "../../protocol/errors.ts";
+import { restorePartials, span, stale } from "./restore.ts";
 import { RecvSets } from "./sets.ts";
 import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, OFFER_BURST, OFFERS_PER_SECOND, rememberEnded, sameBytes, type Ctx, type Incoming, type RecvSet, type SessionFiles } from "./state.ts";
 
@@ -54,34 +55,14 @@ export class Receiver {
     this.#ctx = ctx;
   }
 
-  /**
-   * Partials left by an earlier run: each becomes a paused transfer (listed by
-   * /transfers, removable with /cancel) that the same sender's next offer resumes; those
-   * older than `maxAgeMs`, or no longer usable, are deleted.
-   */
+  /** Partials left by an earlier run become paused transfers (restore.ts). */
   loadPartials(maxAgeMs: number): void {
-    const store = this.#ctx.partials;
-    for (const e of store.entries()) {
-      const rel = safeRelativePath(e.name);
-      const held = store.age(e) > maxAgeMs || rel === null ? null : store.size(e);
-      store.release(e);
-      if (held === null || held > e.size || this.byKey.has(e.key)) {
-        store.remove(e);
-        continue;
-      }
-      const t: Incoming = { dir: "receive", local: "", pid: e.pid, name: e.name, rel: rel!, size: e.size, sha256: new Uint8Array(Buffer.from(e.sha256, "hex")), key: e.key, partial: e, state: "paused", accepted: true, sf: null, wireId: 0n, next: held, hasher: null, meter: null, set: null, counted: 0 };
-      t.local = this.#ctx.register(t);
-      this.byKey.set(e.key, t);
-      this.#restored.add(t);
-    }
+    restorePartials(this.#ctx, this.byKey, this.#restored, maxAgeMs);
   }
 
   /** Paused partials no sender came back for within `maxAgeMs` are deleted. */
   sweep(maxAgeMs: number): void {
-    for (const t of [...this.byKey.values()]) {
-      if (t.sf !== null || t.partial === null || this.#ctx.partials.age(t.partial) <= maxAgeMs) continue;
-      this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
-    }
+    for (const t of stale(this.#ctx, this.byKey, maxAgeMs)) this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
   }
 
   /**
@@ -453,11 +434,4 @@ export class Receiver {
   close(): void {
     this.#ctx.partials.close();
   }
-}
-
-/** A duration for a person: "7 days", "3 hours", "20 seconds". */
-function span(ms: number): string {
-  const [n, unit] = ms >= 86_400_000 ? [ms / 86_400_000, "day"] : ms >= 3_600_000 ? [ms / 3_600_000, "hour"] : [Math.max(1, ms / 1000), "second"];
-  const r = Math.round(n);
-  return `${r} ${unit}${r === 1 ? "" : "s"}`;
 }
