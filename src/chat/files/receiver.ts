@@ -129,7 +129,7 @@ export class Receiver {
         set.members.add(known);
       }
       // Its own bytes resume without asking; the rest of a set not yet accepted waits for the person.
-      if (this.#restored.delete(known)) ctx.emit(known, "offered", set !== null && !set.accepted ? {} : { auto: true });
+      if (this.#restored.delete(known)) ctx.emit(known, "offered", set !== null && set.count > 1 && !set.accepted ? {} : { auto: true });
       if (known.accepted || set?.accepted) return this.#start(known, true);
       return ctx.send(sf, { kind: "file_pending", id: it.id });
     }
