@@ -112,6 +112,35 @@ describe("a hostile set is refused as a whole (set_refused), nothing on disk", (
   });
 });
 
+describe("every file of a set keeps the checks of a lone file", () => {
+  test("hostile names in an accepted set land inside the download folder, sanitised; each file's hash is checked", async () => {
+    const { bob, m, downloads } = await setup({ autoAccept: true });
+    const list: [string, string][] = [["../../evil/a", "aaa"], ["/abs/b", "bb"], ["f/CON", "c"], ["f/lie", "dddd"]];
+    const s = { label: "66", count: 4, total: 14 };
+    list.forEach(([name, body], i) => offer(m, BigInt(i + 1), s, name, name === "f/lie" ? "not this" : body));
+    for (let i = 0; i < list.length; i++) {
+      const id = BigInt(i + 1);
+      await until(`accept ${id}`, () => m.got.find((g) => g.kind === "file_accept" && g.id === id));
+    }
+    for (let i = 0; i < 3; i++) {
+      const id = BigInt(i + 1);
+      m.send({ kind: "file_chunk", id, offset: 0, data: utf8(list[i]![1]) });
+      m.send({ kind: "file_done", id });
+      await until(`received ${id}`, () => m.got.find((g) => g.kind === "file_received" && g.id === id));
+    }
+    expect(files(downloads).sort()).toEqual(["abs", "abs/b", "evil", "evil/a", "f", "f/_CON"]);
+    expect(existsSync(join(downloads, "..", "..", "evil"))).toBe(false);
+    // The last file ends before the size it offered: it fails, and so does its set; the files already placed stay.
+    m.send({ kind: "file_chunk", id: 4n, offset: 0, data: utf8("dddd") });
+    m.send({ kind: "file_done", id: 4n });
+    const r = await until("rejected", () => rejects(m).find((g) => g.id === 4n));
+    expect(r.code).toBe(FileCode.size_mismatch);
+    const failed = await waitPhase(bob.events, "failed");
+    expect([failed.id, failed.code, failed.filesDone]).toEqual(["66", "size_mismatch", 3]);
+    expect(files(downloads)).not.toContain("f/lie");
+  });
+});
+
 describe("budgets", () => {
   test("lone files are bounded as plain offers are (20 wait); sets of several files 16 at once per sender (the 17th: busy)", async () => {
     const { m } = await setup();
