@@ -82,7 +82,7 @@ export type ChatEvent =
   | { type: "rekeyed"; sessions: number }
   | { type: "dialling"; address: string }
   | { type: "renamed"; name: string }
-  | { type: "offering"; files: number; peer?: string; transfers?: number }
+  | { type: "offering"; files: number; peer?: string }
   /** /send asked for a path that is also a contact's name (the contact was meant; `path` was not sent). */
   | { type: "send_name_is_path"; peer: string; path: string }
   /** /send of a folder that holds the sotto home (the private identity key is there): its `files` were left out of the offer. */
