@@ -109,6 +109,28 @@ describe("sending files", () => {
     expect(offer.name.endsWith("notes.txt")).toBe(true);
   });
 
+  test("/reject of a folder refuses it as a whole: one answer, the sender ends every file of it (set_refused)", async () => {
+    const { alice, bob, downloads } = await pair();
+    const src = join(fx.dir(), "many");
+    mkdirSync(src);
+    for (let i = 0; i < 70; i++) writeFileSync(join(src, `f${i}.txt`), `file ${i}`); // more than the 64 offered at once
+    alice.n.files!.send([src], "bob");
+    const offer = await waitPhase(bob.events, "offered");
+    expect(offer.files).toBe(70);
+    await waitPhase(alice.events, "waiting");
+    const out: ChatEvent[] = [];
+    await runCommand(`/reject ${offer.id}`, bob.n, (e) => out.push(e));
+    const r = await waitPhase(alice.events, "rejected");
+    expect([r.id, r.code, r.files]).toEqual([offer.id, "set_refused", 70]);
+    await Bun.sleep(200);
+    expect(transfers(alice.events, "rejected")).toHaveLength(1);
+    expect(transfers(bob.events, "rejected")).toHaveLength(1);
+    expect(transfers(bob.events, "offered")).toHaveLength(1);
+    expect(alice.n.files!.list()).toEqual([]);
+    expect(bob.n.files!.list()).toEqual([]);
+    expect(existsSync(downloads) ? readdirSync(downloads) : []).toEqual([]);
+  });
+
   test("/send name PATH goes to that peer only; /reject refuses and the sender hears it", async () => {
     const { alice, bob, downloads } = await pair();
     const f = join(fx.dir(), "secret.txt");
