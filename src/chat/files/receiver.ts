@@ -26,7 +26,7 @@ import { placeFile, safeRelativePath } from "./names.ts";
 import { Meter } from "./meter.ts";
 import { fail } from "../../protocol/errors.ts";
 import { restorePartials, span, stale } from "./restore.ts";
-import { RecvSets } from "./sets.ts";
+import { joinOrRefuse, RecvSets } from "./sets.ts";
 import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, OFFER_BURST, OFFERS_PER_SECOND, rememberEnded, sameBytes, type Ctx, type Incoming, type RecvSet, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
@@ -90,17 +90,8 @@ export class Receiver {
     // PROTOCOL §11.11 S1–S6: the set this offer names (a refused one refuses its later offers at once).
     let set: RecvSet | null = null;
     if (fs !== null) {
-      if (sf.refusedSets.has(fs.label)) return this.#refuse(sf, it.id, "set_refused", "the rest of this transfer was refused");
-      const r = rel === null ? { code: "set_refused" as const, reason: "the transfer was refused: one of its files has no usable name" } : this.sets.join(sf.pid, fs, key, it.size, rel, Math.min(ctx.maxFileBytes, this.#free()), (s) => void (s.id = ctx.register(s, fs.label)));
-      if (r !== null && "code" in r) {
-        if (r.code === "busy") return this.#refuse(sf, it.id, "busy", r.reason);
-        rememberEnded(sf.refusedSets, fs.label);
-        this.#refuse(sf, it.id, "set_refused", r.reason);
-        const s = this.sets.get(sf.pid, fs.label);
-        if (s !== undefined) return ctx.endSet(s, "failed", { code: "set_refused", reason: r.reason });
-        return ctx.report(sf, `offered ${fs.count} files (${fs.total} bytes), refused: ${r.reason.replace(/^the transfer was refused: /, "")}`);
-      }
-      set = r!.set;
+      set = joinOrRefuse(this.sets, ctx, sf, fs, key, it.size, rel, Math.min(ctx.maxFileBytes, this.#free()), (code, reason) => this.#refuse(sf, it.id, code, reason));
+      if (set === null) return;
     }
     if (this.completed.has(key)) {
       if (set !== null) ctx.completedInSet(set);
