@@ -225,7 +225,7 @@ export interface FileApi {
   cancel(id?: string): number;
   /** Transfers not yet finished. */
   list(): TransferInfo[];
-  /** Is `name` a connected peer? (/send's optional first word) */
+  /** Is `name` one of the contacts? (/send's optional first word: names resolve among contacts only) */
   isPeer(name: string): boolean;
 }
 
