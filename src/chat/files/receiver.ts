@@ -113,14 +113,19 @@ export class Receiver {
       // The same file from the same sender (the key holds its identity and the hash), on a new session (PROTOCOL §11.7).
       this.#bind(known, sf, it.id);
       if (set !== null && known.set !== set) {
-        // A partial of an earlier run, now offered as a file of a set: it joins the set.
-        if (known.set === null) ctx.forget(known);
+        // A partial of an earlier run, or of a set the sender offers again after a restart (under a
+        // new label): it joins the new set; an old set left with no file is forgotten.
+        const old = known.set;
+        if (old === null) ctx.forget(known);
+        else if (old.members.delete(known) && old.members.size === 0) this.#forgetSet(old);
         known.set = set;
         known.local = set.id;
+        known.counted = 0; // its bytes count toward the new set from the start
         set.members.add(known);
       }
-      // Its own bytes resume without asking; the rest of a set not yet accepted waits for the person.
-      if (this.#restored.delete(known)) ctx.emit(known, "offered", set !== null && set.count > 1 && !set.accepted ? {} : { auto: true });
+      // Its own bytes resume without asking; the rest of a set not yet accepted waits for the person, who is shown it.
+      const restored = this.#restored.delete(known);
+      if (restored || (set !== null && set.shown === "none")) ctx.emit(known, "offered", set !== null && set.count > 1 && !set.accepted ? {} : { auto: true });
       if (known.accepted || set?.accepted) return this.#start(known, true);
       return ctx.send(sf, { kind: "file_pending", id: it.id });
     }
@@ -145,7 +150,10 @@ export class Receiver {
 
   /** An offer refused for now (busy) that made its set: a set with no file is forgotten (nothing was shown). */
   #unjoin(set: RecvSet | null): void {
-    if (set === null || set.members.size > 0 || set.shown !== "none") return;
+    if (set !== null && set.members.size === 0 && set.shown === "none") this.#forgetSet(set);
+  }
+
+  #forgetSet(set: RecvSet): void {
     set.ended = true;
     this.sets.drop(set);
     this.#ctx.forget(set);

@@ -293,6 +293,34 @@ describe("resume", () => {
     expect(await sha256File(join(downloads, "again.bin"))).toBe(sha);
   }, 40_000);
 
+  test("the sender restarts and sends the same folder again: one new offer; accepted, its file cut halfway resumes; nothing of the old one is left", async () => {
+    const { alice, bob, downloads } = await pair();
+    const src = join(fx.dir(), "twice");
+    mkdirSync(src);
+    const want: Record<string, string> = { "twice/big.bin": makeFile(join(src, "big.bin"), 64 * MiB, 7), "twice/small.txt": sha256Hex("small") };
+    writeFileSync(join(src, "small.txt"), "small");
+    alice.n.files!.send([src]);
+    const first = await waitPhase(bob.events, "offered");
+    bob.n.files!.accept(first.id);
+    await until("some bytes", () => (bob.n.files!.list()[0]?.bytes ?? 0) > 8 * MiB);
+    await alice.n.close();
+    await waitPhase(bob.events, "paused");
+    const alice2 = await fx.node("alice", { listen: null, connect: [`127.0.0.1:${bob.port}`], home: alice.home });
+    await until("connected", () => of(alice2.events, "connected").length > 0);
+    alice2.n.files!.send([src]);
+    const second = await until("a second offer", () => transfers(bob.events, "offered")[1]);
+    expect(second.files).toBe(2);
+    bob.n.files!.accept(second.id);
+    const done = await waitPhase(bob.events, "done", undefined, 30_000);
+    expect(done.id).toBe(second.id);
+    for (const [name, sha] of Object.entries(want)) expect(await sha256File(join(downloads, name))).toBe(sha);
+    const big = of(bob.events, "transfer_file").find((e) => e.name === "twice/big.bin")!;
+    expect(big.id).toBe(second.id);
+    // Resumed, not restarted: the second accepted bar began past the bytes of the first session.
+    expect(transfers(bob.events, "accepted").filter((e) => e.id === second.id)[0]!.offset).toBeGreaterThan(8 * MiB);
+    expect(bob.n.files!.list()).toEqual([]);
+  }, 40_000);
+
   test("a damaged partial fails the prefix check: the sender says so and the transfer starts over at 0", async () => {
     const { alice, bob, downloads, bobHome } = await pair({ autoAccept: true });
     const f = join(fx.dir(), "fragile.bin");
