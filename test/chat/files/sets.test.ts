@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { ChatEvent } from "../../../src/chat/events.ts";
 import { FileCode, FileType } from "../../../src/protocol/constants.ts";
 import { encodeFileItem, type FileItem } from "../../../src/protocol/files.ts";
+import { claimPath, MAX_SET_PATHS } from "../../../src/chat/files/sets.ts";
 import { Fixture, makeFile, sha256File, sha256Hex, transfers, until, waitPhase, type Mallory } from "./fixtures.ts";
 
 const fx = new Fixture();
@@ -138,6 +139,23 @@ describe("every file of a set keeps the checks of a lone file", () => {
     const failed = await waitPhase(bob.events, "failed");
     expect([failed.id, failed.code, failed.filesDone]).toEqual(["66", "size_mismatch", 3]);
     expect(files(downloads)).not.toContain("f/lie");
+  });
+});
+
+describe("claimPath (S6)", () => {
+  test("the same file again is fine; another file on its path, or across a folder, is not; the paths a set claims are bounded", () => {
+    const paths = new Map<string, string>();
+    expect(claimPath(paths, "a/b/c.txt", "k1")).toBeNull();
+    expect(claimPath(paths, "a/b/c.txt", "k1")).toBeNull(); // offered again after a redial
+    expect(claimPath(paths, "a/b/c.txt", "k2")).toBe("two of its files would both be saved as a/b/c.txt");
+    expect(claimPath(paths, "a/b", "k3")).toBe("a/b is both a file and a folder in it");
+    expect(claimPath(paths, "a/b/c.txt/d", "k4")).toBe("a/b/c.txt/d would be inside a/b/c.txt, which is a file of the same folder");
+    expect([...paths.keys()]).toEqual(["a", "a/b", "a/b/c.txt"]);
+    let i = 0;
+    while (claimPath(paths, `a/f${i}`, `x${i}`) === null) i++;
+    expect(paths.size).toBeLessThanOrEqual(MAX_SET_PATHS);
+    expect(paths.size).toBeGreaterThanOrEqual(MAX_SET_PATHS - 2); // (a path counts its folders, claimed or not: the bound is never passed)
+    expect(claimPath(paths, `a/f${i}`, `x${i}`)).toBe(`it names more than ${MAX_SET_PATHS} files and folders`);
   });
 });
 
