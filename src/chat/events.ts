@@ -48,6 +48,10 @@ export type ChatEvent =
   /** A line that was not sent after all (state.db could not save it): `text` is offered back to the person. */
   | { type: "unsent"; peer: string; id: string; text: string; reason: string; code: string }
   | { type: "ack"; peer: string; id: string }
+  /** A typed line's recipients, once it was handed to the chat (the front end's numbering, src/ui/recipients.ts): each with its own message id and `sent`, `queued` (away) or `delivered`. */
+  | { type: "recipients"; line: string; text: string; private: boolean; time: number; recipients: { peer: string; id: string; state: "sent" | "queued" | "delivered" }[] }
+  /** `peer` acknowledged the typed lines `lines` (one event per ACK, however many lines it covers). */
+  | { type: "delivered"; peer: string; lines: string[] }
   | { type: "nick"; peer: string; previous: string }
   /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
   | { type: "disconnected"; peer: string; address: string; reason: string; code?: string; alert?: number }

@@ -144,6 +144,9 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       // A line for a contact who is away says so (the same rule for every absence).
       return e.queued ? status("dim", `queued for ${nm(e.peer)}, who is away: it is delivered when ${nm(e.peer)} is back`) : null;
     case "ack":
+    case "recipients":
+    case "delivered":
+      // The terminal shows these as marks on the line itself (terminal.ts); --json as events.
       return null;
     case "unsent":
       return block("✗", "red", [`not sent to ${nm(e.peer)}: ${sanitizeLine(e.text, 60)}`, `${ln(e.reason)}`]);
