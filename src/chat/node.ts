@@ -31,7 +31,7 @@ import { Outbox } from "./delivery/outbox.ts";
 import { Trust } from "./trust/policy.ts";
 import { HomeError, prepareHome } from "./trust/home.ts";
 import { nameKey } from "../text/names.ts";
-import { INVITE_TOKEN_TYPE, InviteTokens, localInvites, parseInvite } from "./trust/invite.ts";
+import { INVITE_TOKEN_TYPE, INVITE_TOKENS_DIR, InviteTokens, localInvites, parseInvite } from "./trust/invite.ts";
 import { Link } from "./delivery/link.ts";
 import { safetyNumber } from "./trust/safety-number.ts";
 import { Dialer, parseAddress } from "./delivery/dialer.ts";
@@ -114,6 +114,7 @@ export class ChatNode implements ChatApi, ContactsApi {
   private constructor(o: ChatOptions, emit: ChatListener) {
     this.#o = o;
     this.#emit = emit;
+    this.#tokens = new InviteTokens(join(o.home, INVITE_TOKENS_DIR));
     this.#name = o.name;
     try {
       prepareHome(o.home);
@@ -553,11 +554,18 @@ export class ChatNode implements ChatApi, ContactsApi {
 
   invites(): string[] {
     // One fresh one-time token per /invite, shared by its lines (PROTOCOL §15).
-    return this.#listening === null ? [] : localInvites(this.#listening.host, this.#listening.port, this.fingerprint, this.#tokens.make());
+    if (this.#listening === null) return [];
+    let token: Uint8Array;
+    try {
+      token = this.#tokens.make();
+    } catch (e) {
+      throw new ChatError("state", `could not keep the invite's one-time secret in ${join(this.#o.home, INVITE_TOKENS_DIR)} (${(e as Error).message}); check that the folder is yours and the disk is not full`, { cause: e });
+    }
+    return localInvites(this.#listening.host, this.#listening.port, this.fingerprint, token);
   }
 
   /** Tokens we made for /invite (listener side). */
-  readonly #tokens = new InviteTokens();
+  readonly #tokens: InviteTokens;
   /** Tokens of invites we dial (dialler side): address → token, sent once on the first session. */
   readonly #inviteTokens = new Map<string, Uint8Array>();
 
