@@ -87,6 +87,18 @@ export type ChatEvent =
   | { type: "dialling"; address: string }
   | { type: "renamed"; name: string }
   | { type: "offering"; files: number; peer?: string }
+  /** /connect to an address already connected or being dialled: nothing new was started; `reason` says which. */
+  | { type: "not_dialling"; address: string; reason: string }
+  /** /disconnect NAME: `ended` dials and sessions stopped (0: nothing was open). */
+  | { type: "disconnecting"; peer: string; ended: number }
+  /** /invite: the lines to send a friend (empty: not listening). */
+  | { type: "invites"; invites: string[] }
+  /** /contacts. */
+  | { type: "contacts"; contacts: { name: string; fingerprint: string; verified: boolean; connected: boolean }[] }
+  /** /requests. */
+  | { type: "requests"; requests: RequestInfo[] }
+  /** A contact changed: /allow (or an invite's token) made one, /block, /replace, /forget, /trust; `message` says what it means. */
+  | { type: "contact"; change: "allowed" | "invited" | "blocked" | "replaced" | "forgotten" | "verified"; peer: string; message: string }
   /** Kept lines (src/chat/delivery/history.ts): the last ones per contact at `start`, or a /history page (of `peer`, or of everyone). */
   | { type: "history"; peer?: string; lines: HistoryEntry[]; start: boolean }
   /** /clear NAME: `count` lines with `peer` were forgotten. */
@@ -278,7 +290,7 @@ export interface ChatApi {
   readonly history?: HistoryApi;
 }
 
-export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported" | "too_long" | "outbox_full" | "home_locked" | "home";
+export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported" | "too_long" | "outbox_full" | "home_locked" | "home" | "not_listening";
 
 /** A mistake a user can make or a local failure: one clear sentence, never a stack trace. */
 export class ChatError extends Error {

@@ -269,6 +269,24 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("dim", `Hashing and offering ${e.files === 1 ? "1 file" : `${e.files} files`}${e.peer !== undefined ? ` to ${nm(e.peer)}` : ""}…`);
     case "history_cleared":
       return status("dim", `forgot ${e.count} line${e.count === 1 ? "" : "s"} with ${nm(e.peer)}`);
+    case "not_dialling":
+      return status("dim", ln(e.reason));
+    case "disconnecting":
+      return status("dim", `Disconnected from ${nm(e.peer)}: ${e.ended === 0 ? "nothing was open" : "no longer dialling it; /connect dials again"}.`);
+    case "invites":
+      return status("dim", "Send one of these lines to a friend over a channel you trust; they paste it into /connect (or --connect), and a different key there is refused:", ...e.invites.map((l) => `  ${ln(l)}`));
+    case "contacts":
+      if (e.contacts.length === 0) return status("dim", "You have no contacts yet; /connect host:port makes one, /allow accepts a request.");
+      return status("dim", `${e.contacts.length} contact${e.contacts.length === 1 ? "" : "s"}:`, ...e.contacts.flatMap((c) => [`  ${nm(c.name)}  ${c.verified ? "verified ✓" : "not verified"}${c.connected ? ", connected" : ""}`, `    fingerprint ${ln(c.fingerprint)}`]));
+    case "requests":
+      if (e.requests.length === 0) return status("dim", "No request is waiting.");
+      return status(
+        "dim",
+        `${e.requests.length} request${e.requests.length === 1 ? "" : "s"} (nothing you type reaches them): /allow ID [name] or /block ID`,
+        ...e.requests.flatMap((r) => [`  ${ln(r.id)}  calls itself "${nm(r.claimed)}"${r.lookalike ? `  ⚠ NOT your contact ${nm(r.lookalike)}` : ""}${r.connected ? "" : " (gone)"}`, `    fingerprint ${ln(r.fingerprint)}`, `    safety number ${ln(r.safetyNumber)}`]),
+      );
+    case "contact":
+      return block("•", "dim", text(e.message));
   }
 }
 

@@ -167,6 +167,6 @@ describe("line mode: a line's recipients (--json)", () => {
     input.end("/disconnect bob\n");
     await ui.run(api, input);
     expect(asked).toEqual(["bob"]);
-    expect(output.map((l) => JSON.parse(l)).find((e) => e.type === "notice").message).toContain("no longer dialling");
+    expect(output.map((l) => JSON.parse(l)).filter((e) => e.type === "disconnecting")).toEqual([{ type: "disconnecting", peer: "bob", ended: 1 }]);
   });
 });

@@ -97,8 +97,8 @@ export class Contacts implements ContactsApi {
       this.#d.emit({ type: "notice", message: `Request ${r.id} used one of your invites but claims the name of your contact ${r.lookalike}; it stays a request (/allow ${r.id} NAME to add it under another name).` });
       return;
     }
-    const name = this.allow(r.id);
-    this.#d.emit({ type: "notice", message: `${name} came with one of your invites: it is a contact now.` });
+    const name = this.#allow(r.id);
+    this.#d.emit({ type: "contact", change: "invited", peer: name, message: `${name} came with one of your invites: it is a contact now.` });
   }
 
   isContact(pid: string): boolean {
@@ -121,9 +121,14 @@ export class Contacts implements ContactsApi {
   }
 
   allow(ref?: string, localName?: string): string {
+    const name = this.#allow(ref, localName);
+    this.#d.emit({ type: "contact", change: "allowed", peer: name, message: `${name} is now a contact: what you type reaches it. Compare safety numbers with /verify ${name}.` });
+    return name;
+  }
+
+  #allow(ref?: string, localName?: string): string {
     const { name, pid, shown } = this.#d.trust.allow(ref, localName);
     this.#becameContact(pid, name, shown);
-    this.#d.emit({ type: "notice", message: `${name} is now a contact: what you type reaches it. Compare safety numbers with /verify ${name}.` });
     return name;
   }
 
@@ -138,13 +143,13 @@ export class Contacts implements ContactsApi {
   block(ref?: string): string {
     const { label, pid } = this.#d.trust.block(ref);
     for (const s of this.#d.sessions.open(pid)) s.close("blocked");
-    this.#d.emit({ type: "notice", message: `Blocked ${label}: its key is refused from now on (${this.#d.trust.known.path}).` });
+    this.#d.emit({ type: "contact", change: "blocked", peer: label, message: `Blocked ${label}: its key is refused from now on (${this.#d.trust.known.path}).` });
     return label;
   }
 
   replace(name: string): void {
     const r = this.#d.trust.replace(name);
-    this.#d.emit({ type: "notice", message: `${r.name} now has the new key (safety number ${r.safetyNumber}); the old key is refused. Mark it verified with /trust ${r.name} once you have compared the numbers.` });
+    this.#d.emit({ type: "contact", change: "replaced", peer: r.name, message: `${r.name} now has the new key (safety number ${r.safetyNumber}); the old key is refused. Mark it verified with /trust ${r.name} once you have compared the numbers.` });
     for (const s of this.#d.sessions.open(r.oldPid)) s.close("key replaced");
     this.#becameContact(r.pid, r.name, r.shown);
     if (r.address !== INBOUND && this.#d.sessions.open(r.pid).length === 0) this.#d.connect(r.address);
@@ -153,7 +158,7 @@ export class Contacts implements ContactsApi {
   forget(name: string): void {
     const f = this.#d.trust.forget(name);
     for (const s of this.#d.sessions.open(f.pid)) s.close("forgotten");
-    this.#d.emit({ type: "notice", message: `Forgot ${f.name}: it is no longer a contact, and its key is a stranger's again.` });
+    this.#d.emit({ type: "contact", change: "forgotten", peer: f.name, message: `Forgot ${f.name}: it is no longer a contact, and its key is a stranger's again.` });
   }
 
   /** /trust: mark a contact verified in known_peers. @throws ChatError unknown_peer / known_peers */
@@ -165,7 +170,7 @@ export class Contacts implements ContactsApi {
       if (!(e instanceof KnownPeersError)) throw e;
       throw new ChatError("known_peers", e.message, { cause: e });
     }
-    this.#d.emit({ type: "notice", message: `${this.nameOf(pid)} is now marked verified in ${this.#d.trust.known.path}` });
+    this.#d.emit({ type: "contact", change: "verified", peer: this.nameOf(pid), message: `${this.nameOf(pid)} is now marked verified in ${this.#d.trust.known.path}` });
   }
 
   /** PROTOCOL §15: the dialler of an invite with a token sends it once, in its first record. */
