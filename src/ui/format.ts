@@ -14,6 +14,7 @@
  */
 import type { ChatEvent, TransferEvent } from "../chat/events.ts";
 import { formatBytes, formatDuration } from "./progress.ts";
+import { INVITE_SCHEME } from "../chat/trust/invite.ts";
 import { sanitizeForTerminal, sanitizeLine } from "../text/sanitize.ts";
 
 /** How to render. */
@@ -156,7 +157,9 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     {
       const addrs = (e.addresses ?? []).map(ln);
       if (addrs.length === 0) return status("green", `listening on ${ln(e.host)}:${e.port}; a friend connects with --connect <your address>:${e.port}`);
-      return status("green", `listening on ${addrs.join(", ")}`, `a friend connects with --connect ${addrs[0]}`);
+      // The invite (chat/trust/invite.ts) of the first address: dialling it pins our key, so no one in the middle can answer.
+      const invite = `${INVITE_SCHEME}${addrs[0]}#${ln(e.fingerprint).replace(/ /g, "").toLowerCase()}`;
+      return status("green", `listening on ${addrs.join(", ")}`, `a friend connects with --connect ${invite}`, "(that line pins your key; /invite makes one that also makes them your contact at once)");
     }
     case "connected": {
       const lines = [
