@@ -58,7 +58,7 @@ export type ChatEvent =
   /** The next dial in `inMs`; `since` (wall clock ms) and `reason`: since when and why the contact is unreachable. */
   | { type: "reconnecting"; address: string; inMs: number; attempt: number; peer?: string; since?: number; reason?: string }
   /** Dialling `address` stopped for good: a permanent refusal, /disconnect, or the contact moved. */
-  | { type: "dial_stopped"; address: string; reason: string; code: string }
+  | { type: "dial_stopped"; address: string; reason: string; code: string; alert?: number }
   | {
       type: "key_changed";
       address: string;

@@ -228,6 +228,10 @@ export class ChatNode implements ChatApi {
     // However the peer left (CLOSE, crash, cut), its lines stay queued for its return.
     if (link !== undefined && info.reason === "duplicate session") return;
     if (this.#closing && link === undefined) return;
+    // A dial that never became a session: its Dialer says why (error, reconnecting or dial_stopped), once.
+    if (link === undefined && s.role === "initiator" && this.#dialing.has(s.address)) return;
+    // The answering half of a dial to ourselves, which the dialling half ended (auth_failed, PROTOCOL §8): said already.
+    if (link === undefined && s.role === "responder" && this.#dialing.selfDialEcho(info)) return;
     this.#emit(closedEvent(s, info, link, this.#dialing.has(s.address) && !this.#closing, (pid) => this.#contacts.nameOf(pid)));
   }
 

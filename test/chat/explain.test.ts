@@ -50,9 +50,10 @@ describe("alerts", () => {
   test("a --strict peer turns us away: the dialler reads a sentence, not `alert 6`", async () => {
     const bob = await node("bob", { strict: true });
     const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
-    const err = await until("alice's error", () => alice.events.find((e): e is Extract<ChatEvent, { type: "error" }> => e.type === "error"));
-    expect(err.message).toContain("refused our key");
-    expect(err.message).not.toMatch(/alert \d/);
+    // A permanent refusal: one sentence, the stop of the dial, with the alert kept as data.
+    const err = await until("alice's dial stopped", () => alice.events.find((e): e is Extract<ChatEvent, { type: "dial_stopped" }> => e.type === "dial_stopped"));
+    expect(err.reason).toContain("refused our key");
+    expect(err.reason).not.toMatch(/alert \d/);
     expect(err.alert).toBe(AlertCode.identity_rejected);
     const refused = await until("bob's refusal", () => bob.events.find((e) => e.type === "rejected"));
     expect(text(refused)).toContain("a peer that dialled us");

@@ -71,7 +71,7 @@ describe("invites", () => {
     const kc = await alice.waitFor("key_changed");
     expect(kc.pinned).toBe((await bob.waitFor("identity")).fingerprint);
     expect(kc.presented).toBe((await mallory.waitFor("identity")).fingerprint);
-    await alice.waitFor("error", (e) => e.code === "identity_rejected");
+    await alice.waitFor("dial_stopped", (e) => e.code === "identity_rejected");
     alice.say("secret");
     await alice.waitFor("error", (n) => n.code === "no_peer" && n.message.includes("not sent"));
     expect(alice.of("connected")).toEqual([]);

@@ -259,7 +259,7 @@ describe("key changes, in either direction, warned and recoverable in the chat",
     await bob1.kill9();
     const bob2 = chat(tempHome(homes), "--name", "bob", "--port", String(bobPort));
     const kc = await alice.waitFor("key_changed", () => true, 20_000);
-    await alice.waitFor("error", (e) => e.code === "identity_rejected");
+    await alice.waitFor("dial_stopped", (e) => e.code === "identity_rejected");
     const file = join(aliceHome, "known_peers");
     writeFileSync(file, readFileSync(file, "utf8").split("\n").filter((l) => !l.startsWith(`127.0.0.1:${bobPort} `)).join("\n"), { mode: 0o600 });
     alice.say(`/connect 127.0.0.1:${bobPort}`);
