@@ -31,7 +31,7 @@ import { History, historyApi } from "./delivery/history.ts";
 import type { FileTransfers } from "./files/transfers.ts";
 import { Contacts } from "./node/contacts.ts";
 import { Delivery } from "./node/delivery.ts";
-import { Dialing } from "./node/dialing.ts";
+import { DISCONNECT_REASON, Dialing } from "./node/dialing.ts";
 import { fileTransfers, type SessionExtension } from "./node/files.ts";
 import { DEFAULT_TEXT_PER_SECOND, IdentityRates } from "./node/rates.ts";
 import { RefusalReports } from "./node/refusals.ts";
@@ -227,6 +227,7 @@ export class ChatNode implements ChatApi {
     for (const x of this.#extensions) x.onClose(s);
     // However the peer left (CLOSE, crash, cut), its lines stay queued for its return.
     if (link !== undefined && info.reason === "duplicate session") return;
+    if (link !== undefined && info.byPeer && info.reason === DISCONNECT_REASON) this.#dialing.peerDisconnected(link.pid, link.name);
     if (this.#closing && link === undefined) return;
     // A dial that never became a session: its Dialer says why (error, reconnecting or dial_stopped), once.
     if (link === undefined && s.role === "initiator" && this.#dialing.has(s.address)) return;

@@ -240,6 +240,19 @@ describe("ChatNode dialling that knows when to stop", () => {
     expect(of(alice.events, "dial_stopped").map((e) => e.code)).toEqual(["disconnect"]);
     expect(alice.n.peers()).toEqual([]);
   });
+
+  test("the peer we /disconnect from does not dial us again: it is told, once, and stops", async () => {
+    const alice = await node("alice");
+    const bob = await node("bob", { connect: [`127.0.0.1:${alice.port}`] });
+    await until(() => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    expect(alice.n.disconnect("bob")).toBe(1); // bob dialled: only the session
+    await until(() => of(bob.events, "dial_stopped").length === 1);
+    await Bun.sleep(800);
+    expect(of(bob.events, "dial_stopped")).toEqual([expect.objectContaining({ address: `127.0.0.1:${alice.port}`, code: "peer_disconnect" })]);
+    expect(of(bob.events, "disconnected").map((e) => e.reason)).toEqual(["alice disconnected from you (/disconnect)"]);
+    expect(of(bob.events, "reconnecting")).toEqual([]);
+    expect(of(alice.events, "connected")).toHaveLength(1);
+  });
 });
 
 describe("ChatNode on a dead path", () => {

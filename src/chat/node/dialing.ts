@@ -94,6 +94,18 @@ export class Dialing {
     d.start();
   }
 
+  /**
+   * The peer ended the conversation with /disconnect (PROTOCOL §6, CLOSE `disconnect`):
+   * dialling it stops, with one sentence, until /connect.
+   */
+  peerDisconnected(pid: string, name: string): void {
+    for (const [key, d] of this.#dialers) {
+      if (d.pid !== pid) continue;
+      this.#dialers.delete(key);
+      d.stop(`${name} ended the conversation (/disconnect); not dialling it again until you /connect ${key}`, "peer_disconnect");
+    }
+  }
+
   disconnect(who: string): number {
     let n = 0;
     const a = parseAddress(who);
@@ -107,7 +119,7 @@ export class Dialing {
     }
     if (pid !== null) {
       for (const s of this.#d.sessions.open(pid)) {
-        s.close("bye");
+        s.close(DISCONNECT_REASON);
         n++;
       }
     }
@@ -160,6 +172,9 @@ export class Dialing {
 function hostOf(address: string): string {
   return parseAddress(address)?.host ?? address;
 }
+
+/** The CLOSE reason of /disconnect (PROTOCOL §6): the receiver does not dial us again. */
+export const DISCONNECT_REASON = "disconnect";
 
 /** Within this long after a dial reached ourselves, an inbound handshake ended with auth_failed is its other half. */
 const SELF_DIAL_ECHO_MS = 2000;
