@@ -87,6 +87,8 @@ export type ChatEvent =
   | { type: "dialling"; address: string }
   | { type: "renamed"; name: string }
   | { type: "offering"; files: number; peer?: string }
+  /** A dial reached `peer`, who was connected already (at `via`: it dialled us, or another address of it); one session is kept, and `address` is redialled if it drops. */
+  | { type: "already_connected"; peer: string; address: string; via: string }
   /** /connect to an address already connected or being dialled: nothing new was started; `reason` says which. */
   | { type: "not_dialling"; address: string; reason: string }
   /** /disconnect NAME: `ended` dials and sessions stopped (0: nothing was open). */

@@ -179,7 +179,11 @@ export class ChatNode implements ChatApi {
     const id = s.peerIdentity!;
     const pid = toHex(id);
     const early = this.#sessions.ready(s);
-    if (!this.#sessions.keep(s, pid)) return;
+    // A dial that reached a peer already connected (it dialled us, or another address of it): said so, once.
+    const other = this.#sessions.open(pid).find((o) => o !== s);
+    const kept = this.#sessions.keep(s, pid);
+    if (other !== undefined && s.role === "initiator") this.#emit({ type: "already_connected", peer: this.#contacts.nameOf(pid), address: s.address, via: other.address });
+    if (!kept) return;
     if (s.role === "responder") this.#dialing.movedTo(pid, s);
     const address = s.role === "initiator" ? s.address : INBOUND;
     const standing = this.#trust.admit(id, address, s.peerProfile!.name);
@@ -190,7 +194,7 @@ export class ChatNode implements ChatApi {
     this.#sessions.links.set(s, link);
     // A request gets no outbox: nothing typed is queued for it (SECURITY.md §12).
     if (standing.kind === "contact") this.#outbox.arrived(pid, name);
-    this.#contacts.announce(s, standing);
+    if (other === undefined) this.#contacts.announce(s, standing);
     this.#contacts.presentInvite(s);
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
     link.open(this.#delivery.lastShown(pid, toHex(s.peerProfile!.instance)));

@@ -272,6 +272,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("dim", `Hashing and offering ${e.files === 1 ? "1 file" : `${e.files} files`}${e.peer !== undefined ? ` to ${nm(e.peer)}` : ""}…`);
     case "history_cleared":
       return status("dim", `forgot ${e.count} line${e.count === 1 ? "" : "s"} with ${nm(e.peer)}`);
+    case "already_connected":
+      return status("dim", `${ln(e.address)} is ${c("bold", nm(e.peer))}, already connected (at ${ln(e.via)}): one session is kept; sotto dials ${ln(e.address)} again if it drops.`);
     case "not_dialling":
       return status("dim", ln(e.reason));
     case "disconnecting":

@@ -51,6 +51,7 @@ export interface LineModeOptions {
 // Events that end the first attempt of an outbound dial, one way or the other.
 function dialOutcome(e: ChatEvent): string | null {
   if (e.type === "connected") return e.role === "initiator" ? e.address.toLowerCase() : null;
+  if (e.type === "already_connected") return e.address.toLowerCase();
   if (e.type === "reconnecting" || e.type === "rejected" || e.type === "key_changed") return e.address.toLowerCase();
   return null;
 }

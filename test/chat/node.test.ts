@@ -241,6 +241,18 @@ describe("ChatNode dialling that knows when to stop", () => {
     expect(alice.n.peers()).toEqual([]);
   });
 
+  test("/connect to the address of a peer that dialled us: one already_connected, no second connected, one session", async () => {
+    const alice = await node("alice");
+    const bob = await node("bob", { connect: [`127.0.0.1:${alice.port}`] });
+    await until(() => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    expect(alice.n.connect(`127.0.0.1:${bob.port}`)).toBeUndefined(); // who is at that address is known only after the handshake
+    await until(() => of(alice.events, "already_connected").length === 1);
+    await Bun.sleep(300);
+    expect(of(alice.events, "already_connected")).toEqual([{ type: "already_connected", peer: "bob", address: `127.0.0.1:${bob.port}`, via: of(alice.events, "connected")[0]!.address }]);
+    expect(of(alice.events, "connected")).toHaveLength(1);
+    expect(alice.n.peers()).toHaveLength(1);
+  });
+
   test("the peer we /disconnect from does not dial us again: it is told, once, and stops", async () => {
     const alice = await node("alice");
     const bob = await node("bob", { connect: [`127.0.0.1:${alice.port}`] });
