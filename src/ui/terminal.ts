@@ -148,8 +148,16 @@ export class TerminalUi {
     const cols = this.#cols();
     const rows = Math.max(1, Math.ceil(Bun.stringWidth(promptFor(api.name) + line) / cols));
     if (!plain && msg === null) {
-      // readline's echo of a command stays on screen.
+      // readline's echo of a command stays on screen, above the status rows: with status
+      // rows shown it landed below them, so it is written again above them.
       this.#printed += rows;
+      if (this.#statusRows === 0) return null;
+      moveCursor(out, 0, -(rows + this.#statusRows));
+      cursorTo(out, 0);
+      clearScreenDown(out);
+      out.write(`${promptFor(api.name)}${line}\n`);
+      for (const l of this.#status.values()) out.write(`${clip(l, Math.max(10, cols - 1))}\n`);
+      this.#statusRows = this.#status.size;
       return null;
     }
     // The status rows sit between the text and the prompt (#printAbove): our line goes
