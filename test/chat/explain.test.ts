@@ -90,6 +90,10 @@ describe("OS errors", () => {
     const err = Object.assign(new Error("bind"), { code: "EACCES" });
     expect(explain(new Error("cannot listen", { cause: err }), { who: "", address: "0.0.0.0:80", listening: true }).code).toBe("EACCES");
   });
+  test("a peer gone without CLOSE (killed, crashed) is said as such, not as a message cut in the middle", () => {
+    expect(explain(fail("truncated", "the peer closed the connection without CLOSE"), { who: "carol", address: "h:1" }).message).toBe("carol went away without a goodbye (its sotto quit or crashed, or the network dropped).");
+    expect(explain(fail("truncated", "the peer closed the connection during the handshake"), { who: "h:1", address: "h:1" }).message).toContain("closed during the handshake");
+  });
   test("disconnected: the text has no code in brackets and no `?` for a peer without a name", () => {
     const t = text({ type: "disconnected", peer: "10.0.0.7:5000", address: "10.0.0.7:5000", reason: "the connection to 10.0.0.7:5000 ended in the middle of a message.", code: "truncated" });
     expect(t).not.toContain("(truncated)");
