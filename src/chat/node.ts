@@ -31,7 +31,7 @@ import { History, historyApi } from "./delivery/history.ts";
 import type { FileTransfers } from "./files/transfers.ts";
 import { Contacts } from "./node/contacts.ts";
 import { Delivery } from "./node/delivery.ts";
-import { DISCONNECT_REASON, Dialing } from "./node/dialing.ts";
+import { Dialing } from "./node/dialing.ts";
 import { fileTransfers, type SessionExtension } from "./node/files.ts";
 import { DEFAULT_TEXT_PER_SECOND, IdentityRates } from "./node/rates.ts";
 import { RefusalReports } from "./node/refusals.ts";
@@ -179,11 +179,8 @@ export class ChatNode implements ChatApi {
     const id = s.peerIdentity!;
     const pid = toHex(id);
     const early = this.#sessions.ready(s);
-    // A dial that reached a peer already connected (it dialled us, or another address of it): said so, once.
-    const other = this.#sessions.open(pid).find((o) => o !== s);
-    const kept = this.#sessions.keep(s, pid);
-    if (other !== undefined && s.role === "initiator") this.#emit({ type: "already_connected", peer: this.#contacts.nameOf(pid), address: s.address, via: other.address });
-    if (!kept) return;
+    const joined = this.#contacts.join(s, pid);
+    if (!joined.kept) return;
     if (s.role === "responder") this.#dialing.movedTo(pid, s);
     const address = s.role === "initiator" ? s.address : INBOUND;
     const standing = this.#trust.admit(id, address, s.peerProfile!.name);
@@ -194,7 +191,7 @@ export class ChatNode implements ChatApi {
     this.#sessions.links.set(s, link);
     // A request gets no outbox: nothing typed is queued for it (SECURITY.md §12).
     if (standing.kind === "contact") this.#outbox.arrived(pid, name);
-    if (other === undefined) this.#contacts.announce(s, standing);
+    this.#contacts.announce(s, standing, joined.other);
     this.#contacts.presentInvite(s);
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
     link.open(this.#delivery.lastShown(pid, toHex(s.peerProfile!.instance)));
@@ -229,14 +226,8 @@ export class ChatNode implements ChatApi {
     const link = this.#sessions.closed(s, info);
     if (link !== undefined) this.#trust.closed(link.pid);
     for (const x of this.#extensions) x.onClose(s);
-    // However the peer left (CLOSE, crash, cut), its lines stay queued for its return.
-    if (link !== undefined && info.reason === "duplicate session") return;
-    if (link !== undefined && info.byPeer && info.reason === DISCONNECT_REASON) this.#dialing.peerDisconnected(link.pid, link.name);
     if (this.#closing && link === undefined) return;
-    // A dial that never became a session: its Dialer says why (error, reconnecting or dial_stopped), once.
-    if (link === undefined && s.role === "initiator" && this.#dialing.has(s.address)) return;
-    // The answering half of a dial to ourselves, which the dialling half ended (auth_failed, PROTOCOL §8): said already.
-    if (link === undefined && s.role === "responder" && this.#dialing.selfDialEcho(info)) return;
+    if (this.#dialing.ended(s, info, link)) return;
     this.#emit(closedEvent(s, info, link, this.#dialing.has(s.address) && !this.#closing, (pid) => this.#contacts.nameOf(pid)));
   }
 

@@ -182,7 +182,20 @@ export class Contacts implements ContactsApi {
   }
 
   /** A session is ready with a contact or a request: the person is told who, and how to check the key. */
-  announce(s: PeerSession, standing: Exclude<Standing, { kind: "refused" }>): void {
+  /**
+   * One session per peer (Sessions.keep); a dial of ours that reached a peer connected
+   * already (it dialled us, or at another address) is said once, as already_connected.
+   */
+  join(s: PeerSession, pid: string): { kept: boolean; other?: PeerSession } {
+    const other = this.#d.sessions.open(pid).find((o) => o !== s);
+    const kept = this.#d.sessions.keep(s, pid);
+    if (other !== undefined && s.role === "initiator") this.#d.emit({ type: "already_connected", peer: this.nameOf(pid), address: s.address, via: other.address });
+    return other === undefined ? { kept } : { kept, other };
+  }
+
+  /** The `connected` event; none when the session joined one already open (`other`: join said it). */
+  announce(s: PeerSession, standing: Exclude<Standing, { kind: "refused" }>, other?: PeerSession): void {
+    if (other !== undefined) return;
     const id = s.peerIdentity!;
     const request = standing.kind === "request" ? standing.request : undefined;
     this.#d.emit({

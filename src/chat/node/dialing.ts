@@ -95,6 +95,21 @@ export class Dialing {
   }
 
   /**
+   * `s` ended. However the peer left (CLOSE, crash, cut), its lines stay queued for its
+   * return; a /disconnect from it stops our dials to it. True when no `disconnected` is
+   * due: a duplicate session; a dial that never became a session (its Dialer says why:
+   * error, reconnecting or dial_stopped, once); the answering half of a dial to ourselves.
+   */
+  ended(s: PeerSession, info: CloseInfo, link: Link | undefined): boolean {
+    if (link !== undefined) {
+      if (info.reason === "duplicate session") return true;
+      if (info.byPeer && info.reason === DISCONNECT_REASON) this.peerDisconnected(link.pid, link.name);
+      return false;
+    }
+    return s.role === "initiator" ? this.has(s.address) : this.selfDialEcho(info);
+  }
+
+  /**
    * The peer ended the conversation with /disconnect (PROTOCOL §6, CLOSE `disconnect`):
    * dialling it stops, with one sentence, until /connect.
    */
