@@ -13,6 +13,7 @@
  * oldest are dropped: their ACKs still arrive as `ack` events, but change no mark).
  */
 import type { ChatEvent } from "../chat/events.ts";
+import { sanitizeLine } from "../text/sanitize.ts";
 
 /** Lines whose marks are kept up to date. */
 export const MAX_TRACKED = 10_000;
@@ -101,4 +102,11 @@ export class Recipients {
 /** The marks of a line as text: `b ✓, c queued` (`b …` while on its way). Names are sanitized by the caller's `name`. @throws never */
 export function recipientMarks(l: TrackedLine, name: (s: string) => string): string {
   return l.recipients.map((r) => `${name(r.peer)} ${r.state === "delivered" ? "✓" : r.state === "queued" ? "queued" : "…"}`).join(", ");
+}
+
+/** An own line (`own`, as printed) with its recipients' marks: "12:04 alice › hi  → bob ✓, carol queued"; a /msg gets its one mark. @throws never */
+export function withMarks(own: string, l: TrackedLine | null, color: boolean): string {
+  if (l === null) return own;
+  const marks = l.private ? recipientMarks(l, () => "").trim() : `→ ${recipientMarks(l, (s) => sanitizeLine(s, 40))}`;
+  return `${own}  ${color ? `\x1b[2m${marks}\x1b[22m` : marks}`;
 }

@@ -23,7 +23,7 @@ import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
 import { nameKey } from "../text/names.ts";
-import { recipientMarks, Recipients, type TrackedLine } from "./recipients.ts";
+import { Recipients, withMarks, type TrackedLine } from "./recipients.ts";
 
 /**
  * One of our lines on screen, for its recipients' marks (recipients.ts): its text
@@ -183,13 +183,6 @@ export class TerminalUi {
     return Math.max(1, (this.#o.output as { columns?: number }).columns ?? 80);
   }
 
-  /** An own line with its recipients' marks: "12:04 alice › hi   → bob ✓, carol queued". */
-  #withMarks(b: OwnBlock): string {
-    if (b.line === null) return b.own;
-    const marks = b.line.private ? recipientMarks(b.line, () => "").trim() : `→ ${recipientMarks(b.line, (s) => sanitizeLine(s, 40))}`;
-    return `${b.own}  ${this.#o.color ? `\x1b[2m${marks}\x1b[22m` : marks}`;
-  }
-
   /**
    * Draw an own line's marks again where it is: redrawn with what follows when it is the
    * last line printed; else rewritten in place (cursor saved and restored) when it is
@@ -199,7 +192,7 @@ export class TerminalUi {
     const rl = this.#rl;
     const out = this.#o.output;
     if (rl === null || b.epoch !== this.#epoch) return false;
-    const text = this.#withMarks(b);
+    const text = withMarks(b.own, b.line, this.#o.color);
     const rows = rowsOf(text, this.#cols());
     const below = this.#printed - b.endAt;
     const cursorRows = rl.getCursorPos().rows;

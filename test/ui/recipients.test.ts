@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { MAX_TRACKED, recipientMarks, Recipients } from "../../src/ui/recipients.ts";
+import { MAX_TRACKED, recipientMarks, Recipients, withMarks } from "../../src/ui/recipients.ts";
 
 const sent = (peer: string, id: string, queued = false) => ({ type: "sent" as const, peer, id, text: "hi", private: false, time: 1, ...(queued ? { queued: true } : {}) });
 
@@ -54,5 +54,14 @@ describe("Recipients", () => {
     const hit = r.ack({ type: "ack", peer: "bob", id: String(MAX_TRACKED + 5) });
     expect(hit).toHaveLength(MAX_TRACKED);
     expect(hit[0]!.line).toBe(6);
+  });
+});
+
+describe("withMarks", () => {
+  test("a line to everyone lists each recipient; a /msg has its one mark; names are made safe", () => {
+    const l = { line: 1, text: "hi", private: false, time: 1, recipients: [{ peer: "bob", id: "1", state: "delivered" as const }, { peer: "ca\x1b[2Jrol", id: "1", state: "queued" as const }] };
+    expect(withMarks("12:04 alice › hi", l, false)).toBe("12:04 alice › hi  → bob ✓, ca\\x1b[2Jrol queued");
+    expect(withMarks("12:04 alice → bob (private) › hi", { ...l, private: true, recipients: [{ peer: "bob", id: "2", state: "sent" }] }, false)).toBe("12:04 alice → bob (private) › hi  …");
+    expect(withMarks("own", null, true)).toBe("own");
   });
 });
