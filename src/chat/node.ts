@@ -24,7 +24,8 @@ import type { PeerSession } from "../net/types.ts";
 import type { CloseInfo } from "../net/types.ts";
 import { listenAddresses } from "../net/addresses.ts";
 import { explain } from "./explain.ts";
-import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type RequestInfo } from "./events.ts";
+import { FrontEndHold } from "./hold.ts";
+import { ChatError, EVENTS_VERSION, type OutputGate, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type RequestInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
@@ -66,6 +67,8 @@ export interface ChatOptions {
   history?: boolean;
   /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default DEFAULT_TEXT_PER_SECOND. */
   textPerSecond?: number;
+  /** The front end's pending output: while it is full, TEXT is not taken in (hold.ts). */
+  output?: OutputGate;
 }
 
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
@@ -113,6 +116,7 @@ export class ChatNode implements ChatApi, ContactsApi {
 
   private constructor(o: ChatOptions, emit: ChatListener) {
     this.#o = o;
+    this.#hold = new FrontEndHold(o.output, this.#onItem);
     this.#emit = emit;
     this.#name = o.name;
     try {
@@ -147,7 +151,7 @@ export class ChatNode implements ChatApi, ContactsApi {
       verifyPeer: (id, ctx) => this.#trust.verify(id, ctx.role === "initiator" ? ctx.address : INBOUND),
       events: {
         onReady: (s) => this.#ready(s),
-        onItem: (s, item) => this.#item(s, item),
+        onItem: this.#onItem,
         onClose: (s, info) => this.#closed(s, info),
         onDrain: (s) => {
           this.#links.get(s)?.pump();
@@ -370,6 +374,12 @@ export class ChatNode implements ChatApi, ContactsApi {
     return r;
   }
 
+  /** hold.ts: while the front end is backed up, a session that brings TEXT waits. */
+  readonly #hold: FrontEndHold;
+  readonly #onItem = (s: PeerSession, item: Item): void => {
+    if (!this.#hold.take(s, item)) this.#item(s, item);
+  };
+
   #item(s: PeerSession, item: Item): void {
     const link = this.#links.get(s);
     if (link === undefined) return;
@@ -471,6 +481,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     }
     for (const wake of this.#closeWaiters.get(s) ?? []) wake();
     this.#closeWaiters.delete(s);
+    this.#hold.drop(s);
     const link = this.#links.get(s);
     link?.stop();
     this.#links.delete(s);

@@ -1,0 +1,94 @@
+/**
+ * TEXT that the front end cannot print yet is not taken in (docs/SECURITY.md §10, R5).
+ *
+ * While the front end's output is `full` (OutputGate, src/ui/output.ts):
+ *   1. a session that brings a TEXT is held: that TEXT and every item after it wait here,
+ *      in order, neither shown nor acknowledged, and the session's socket is not read;
+ *      what the peer sends meanwhile waits in the kernel and in its own outbox;
+ *   2. only what one read already brought can still arrive (≤ one socket read), bounded
+ *      by MAX_HELD_BYTES a session; past that the session ends with busy;
+ *   3. once the output drained, every held session's items are handled as if they had
+ *      just arrived, oldest session first (one that fills the output again is held again,
+ *      behind the others), and reading resumes;
+ *   4. a session that ends while held drops its items: none was shown or acknowledged,
+ *      so the sender's outbox sends them again on the next session, and each is shown once.
+ * A request's flood costs what one read holds; a contact's lines all arrive, once, in order.
+ */
+import type { PeerSession } from "../net/types.ts";
+import { fail } from "../protocol/errors.ts";
+import type { Item } from "../protocol/items.ts";
+import type { OutputGate } from "./events.ts";
+
+/** Heap of held items one session may have (one socket read is at most 512 KiB in Bun). */
+export const MAX_HELD_BYTES = 4 * 1024 * 1024;
+/** What a held item object costs beyond its payload (charged, as limits.ts ITEM_HEAP_BYTES). */
+const ITEM_BYTES = 160;
+
+function itemBytes(item: Item): number {
+  if (item.kind === "text") return ITEM_BYTES + 2 * item.text.length;
+  if (item.kind === "ext") return ITEM_BYTES + item.content.length;
+  return ITEM_BYTES;
+}
+
+export class FrontEndHold {
+  readonly #held = new Map<PeerSession, { items: Item[]; bytes: number }>();
+  #waiting = false;
+
+  /** `handle` is the chat's own item handler, called again for each held item. */
+  constructor(
+    readonly gate: OutputGate | undefined,
+    readonly handle: (s: PeerSession, item: Item) => void,
+  ) {}
+
+  /** Sessions held now. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** Step 1: true when `item` is held for later (the caller does nothing more with it). */
+  take(s: PeerSession, item: Item): boolean {
+    const h = this.#held.get(s);
+    if (h !== undefined) {
+      h.bytes += itemBytes(item);
+      h.items.push(item);
+      // Step 2.
+      if (h.bytes > MAX_HELD_BYTES) {
+        this.#held.delete(s);
+        s.abort(fail("busy", `sotto's output is not being read, and this peer sent more than ${MAX_HELD_BYTES} bytes meanwhile`));
+      }
+      return true;
+    }
+    if (item.kind !== "text" || this.gate === undefined || !this.gate.full) return false;
+    this.#held.set(s, { items: [item], bytes: itemBytes(item) });
+    s.pauseReading?.(true);
+    this.#wait();
+    return true;
+  }
+
+  /** Step 4: `s` ended. */
+  drop(s: PeerSession): void {
+    this.#held.delete(s);
+  }
+
+  #wait(): void {
+    if (this.#waiting) return;
+    this.#waiting = true;
+    this.gate!.whenDrained(() => {
+      this.#waiting = false;
+      this.#release();
+    });
+  }
+
+  /** Step 3. */
+  #release(): void {
+    for (const [s, h] of [...this.#held]) {
+      if (this.#held.get(s) !== h) continue; // dropped (or held again) meanwhile
+      this.#held.delete(s);
+      for (const item of h.items) {
+        if (s.state === "closed") break;
+        this.handle(s, item); // may hold s again: the rest then queues behind, in order
+      }
+      if (!this.#held.has(s) && s.state !== "closed") s.pauseReading?.(false);
+    }
+  }
+}
