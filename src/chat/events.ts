@@ -154,7 +154,7 @@ export interface TransferEvent {
 
 /**
  * The front end's pending output, as the chat sees it (docs/SECURITY.md §10, R5): while
- * `full`, incoming TEXT is neither shown nor acknowledged (src/chat/hold.ts).
+ * `full`, incoming TEXT is neither shown nor acknowledged (src/chat/node/hold.ts).
  */
 export interface OutputGate {
   /** More than the front end's budget of output waits for stdout. */

@@ -108,9 +108,9 @@ export const ITEM_HEAP_BYTES = 160;
  * Process-wide: bytes of front-end output written but not yet taken by stdout (a reader
  * that stops or reads slowly: a pipe, a paused terminal): default 8 MiB, a few hundred
  * screens of text, about 130 of the largest TEXTs. Past it no incoming TEXT is shown nor
- * acknowledged: the sessions that bring one are not read from until the output drained
- * to half of this (src/chat/hold.ts), so the bytes wait in the kernel and the sender's
- * outbox, and nothing is lost (docs/SECURITY.md §10, R5; test: e2e/backlog).
+ * acknowledged: the sessions that bring one are not read from until stdout took all of it
+ * (src/chat/node/hold.ts), so the bytes wait in the kernel and in the sender, and nothing
+ * is lost (docs/SECURITY.md §10, R5; tests: e2e/output-backlog, ui/output).
  */
 export const FRONT_END_OUTPUT_BYTES = 8 * 1024 * 1024;
 

@@ -96,7 +96,7 @@ export class Session implements PeerSession {
     return this.#paused;
   }
 
-  /** Stop (true) or resume (false) reading for the owner (src/chat/hold.ts); output backpressure pauses on its own. */
+  /** Stop (true) or resume (false) reading for the owner (src/chat/node/hold.ts); output backpressure pauses on its own. */
   pauseReading(on: boolean): void {
     this.#ownerPaused = on;
     if (this.#isClosed()) return;

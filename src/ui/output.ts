@@ -9,7 +9,7 @@
  * UTF-8 copy can hold), and is the chat's OutputGate:
  *
  *   1. `full` past FRONT_END_OUTPUT_BYTES: the chat stops showing (and acknowledging)
- *      TEXT, and stops reading the sessions that bring it (src/chat/hold.ts);
+ *      TEXT, and stops reading the sessions that bring it (src/chat/node/hold.ts);
  *   2. past FRONT_END_DROP_BYTES, `line` leaves other event lines out and counts them;
  *   3. on `drain` the count is 0 again: the chat is woken, and the lines left out are
  *      said in one line (`omitted`).

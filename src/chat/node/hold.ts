@@ -14,10 +14,11 @@
  *      so the sender's outbox sends them again on the next session, and each is shown once.
  * A request's flood costs what one read holds; a contact's lines all arrive, once, in order.
  */
-import type { PeerSession } from "../net/types.ts";
-import { fail } from "../protocol/errors.ts";
-import type { Item } from "../protocol/items.ts";
-import type { OutputGate } from "./events.ts";
+import type { PeerEvents } from "../../net/peer.ts";
+import type { PeerSession } from "../../net/types.ts";
+import { fail } from "../../protocol/errors.ts";
+import type { Item } from "../../protocol/items.ts";
+import type { OutputGate } from "../events.ts";
 
 /** Heap of held items one session may have (one socket read is at most 512 KiB in Bun). */
 export const MAX_HELD_BYTES = 4 * 1024 * 1024;
@@ -30,15 +31,20 @@ function itemBytes(item: Item): number {
   return ITEM_BYTES;
 }
 
-export class FrontEndHold {
-  readonly #held = new Map<PeerSession, { items: Item[]; bytes: number }>();
+export class FrontEndHold<S extends PeerSession = PeerSession> {
+  readonly #held = new Map<S, { items: Item[]; bytes: number }>();
   #waiting = false;
 
-  /** `handle` is the chat's own item handler, called again for each held item. */
+  /** `handle` is the chat's own item handler: `onItem` calls it for each item not held, now or on release. */
   constructor(
     readonly gate: OutputGate | undefined,
-    readonly handle: (s: PeerSession, item: Item) => void,
+    readonly handle: (s: S, item: Item) => void,
   ) {}
+
+  /** The session's item handler (SessionEvents.onItem). */
+  readonly onItem = (s: S, item: Item): void => {
+    if (!this.take(s, item)) this.handle(s, item);
+  };
 
   /** Sessions held now. */
   get size(): number {
@@ -46,7 +52,7 @@ export class FrontEndHold {
   }
 
   /** Step 1: true when `item` is held for later (the caller does nothing more with it). */
-  take(s: PeerSession, item: Item): boolean {
+  take(s: S, item: Item): boolean {
     const h = this.#held.get(s);
     if (h !== undefined) {
       h.bytes += itemBytes(item);
@@ -66,7 +72,7 @@ export class FrontEndHold {
   }
 
   /** Step 4: `s` ended. */
-  drop(s: PeerSession): void {
+  drop(s: S): void {
     this.#held.delete(s);
   }
 
@@ -86,9 +92,22 @@ export class FrontEndHold {
       this.#held.delete(s);
       for (const item of h.items) {
         if (s.state === "closed") break;
-        this.handle(s, item); // may hold s again: the rest then queues behind, in order
+        this.onItem(s, item); // may hold s again: the rest then queues behind, in order
       }
       if (!this.#held.has(s) && s.state !== "closed") s.pauseReading?.(false);
     }
   }
+}
+
+/** The Peer's events with each session's items held while `gate` is full (steps 1-3), dropped when it ends (step 4). */
+export function holdWhileBackedUp(gate: OutputGate | undefined, events: PeerEvents): PeerEvents {
+  const hold = new FrontEndHold<Parameters<NonNullable<PeerEvents["onItem"]>>[0]>(gate, (s, item) => events.onItem?.(s, item));
+  return {
+    ...events,
+    onItem: (s, item) => hold.onItem(s, item),
+    onClose: (s, info) => {
+      hold.drop(s);
+      events.onClose?.(s, info);
+    },
+  };
 }
