@@ -13,6 +13,12 @@
  *   4. a session that ends while held drops its items: none was shown or acknowledged,
  *      so the sender's outbox sends them again on the next session, and each is shown once.
  * A request's flood costs what one read holds; a contact's lines all arrive, once, in order.
+ *
+ * Turns (docs/SECURITY.md §7, R6): a session whose items took more than TURN_ITEMS in one
+ * turn of the event loop is held the same way until the next turn (setImmediate), so
+ * that one session's flood (up to textPerSecond TEXTs, each shown, stored and
+ * acknowledged) is handled a slice at a time, with every other session's reads, and a
+ * newcomer's handshake, in between.
  */
 import type { PeerEvents } from "../../net/peer.ts";
 import type { PeerSession } from "../../net/types.ts";
@@ -20,8 +26,18 @@ import { fail } from "../../protocol/errors.ts";
 import type { Item } from "../../protocol/items.ts";
 import type { OutputGate } from "../events.ts";
 
-/** Heap of held items one session may have (one socket read is at most 512 KiB in Bun). */
-export const MAX_HELD_BYTES = 4 * 1024 * 1024;
+/**
+ * Heap of held items one session may have: only what one socket read brought can arrive
+ * after the socket is paused (64 KiB to 512 KiB in Bun; 512 KiB of the smallest TEXTs are
+ * ≈ 20,000 items, ≈ 3.6 MB as charged here).
+ */
+export const MAX_HELD_BYTES = 16 * 1024 * 1024;
+/**
+ * Items one session may have handled in one turn of the event loop before it waits for
+ * the next: 256 TEXTs are ≈ 4 ms of the chat's work (shown, stored, acknowledged), so a
+ * second session waits at most that long for its turn (`bun run stress --attack text`).
+ */
+export const TURN_ITEMS = 256;
 /** What a held item object costs beyond its payload (charged, as limits.ts ITEM_HEAP_BYTES). */
 const ITEM_BYTES = 160;
 
@@ -31,9 +47,13 @@ function itemBytes(item: Item): number {
   return ITEM_BYTES;
 }
 
-export class FrontEndHold<S extends PeerSession = PeerSession> {
+export class ItemHold<S extends PeerSession = PeerSession> {
   readonly #held = new Map<S, { items: Item[]; bytes: number }>();
   #waiting = false;
+  /** Items each session had handled in this turn (cleared at the next). */
+  readonly #turn = new Map<S, number>();
+  #turnEnds = false;
+  #nextTurn = false;
 
   /** `handle` is the chat's own item handler: `onItem` calls it for each item not held, now or on release. */
   constructor(
@@ -64,11 +84,36 @@ export class FrontEndHold<S extends PeerSession = PeerSession> {
       }
       return true;
     }
-    if (item.kind !== "text" || this.gate === undefined || !this.gate.full) return false;
+    if (item.kind === "text" && this.gate !== undefined && this.gate.full) {
+      this.#hold(s, item);
+      this.#wait();
+      return true;
+    }
+    // Turns: past TURN_ITEMS in this turn, the rest waits for the next.
+    const n = (this.#turn.get(s) ?? 0) + 1;
+    this.#turn.set(s, n);
+    if (!this.#turnEnds) {
+      this.#turnEnds = true;
+      setImmediate(() => {
+        this.#turnEnds = false;
+        this.#turn.clear();
+      });
+    }
+    if (n <= TURN_ITEMS) return false;
+    this.#hold(s, item);
+    if (!this.#nextTurn) {
+      this.#nextTurn = true;
+      setImmediate(() => {
+        this.#nextTurn = false;
+        this.#release();
+      });
+    }
+    return true;
+  }
+
+  #hold(s: S, item: Item): void {
     this.#held.set(s, { items: [item], bytes: itemBytes(item) });
     s.pauseReading?.(true);
-    this.#wait();
-    return true;
   }
 
   /** Step 4: `s` ended. */
@@ -101,7 +146,7 @@ export class FrontEndHold<S extends PeerSession = PeerSession> {
 
 /** The Peer's events with each session's items held while `gate` is full (steps 1-3), dropped when it ends (step 4). */
 export function holdWhileBackedUp(gate: OutputGate | undefined, events: PeerEvents): PeerEvents {
-  const hold = new FrontEndHold<Parameters<NonNullable<PeerEvents["onItem"]>>[0]>(gate, (s, item) => events.onItem?.(s, item));
+  const hold = new ItemHold<Parameters<NonNullable<PeerEvents["onItem"]>>[0]>(gate, (s, item) => events.onItem?.(s, item));
   return {
     ...events,
     onItem: (s, item) => hold.onItem(s, item),
