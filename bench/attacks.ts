@@ -40,7 +40,9 @@ function status(pid: number, field: string): number {
 export async function startListener(o: { limits?: Partial<Limits>; accept?: Group[]; fdLimit?: number } = {}): Promise<ListenerProcess> {
   const script = new URL("./attack-listener.ts", import.meta.url).pathname;
   const arg = JSON.stringify({ limits: o.limits, accept: o.accept });
-  const cmd = o.fdLimit ? ["sh", "-c", `ulimit -n ${o.fdLimit} && exec "$0" "$1" "$2"`, process.execPath, script, arg] : [process.execPath, script, arg];
+  // ATTACK_PROF=<dir>: the listener writes a CPU profile (markdown) there when it exits.
+  const prof = process.env.ATTACK_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.ATTACK_PROF}`] : [];
+  const cmd = o.fdLimit ? ["sh", "-c", `ulimit -n ${o.fdLimit} && exec "$0" "$1" "$2"`, process.execPath, script, arg] : [process.execPath, ...prof, script, arg];
   const proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const reader = proc.stdout.getReader();
   let text = "";
@@ -77,7 +79,6 @@ export async function startChatListener(): Promise<ListenerProcess> {
   const port = probe.port;
   probe.stop(true);
   const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
-  // ATTACK_PROF=<dir>: the listener writes a CPU profile (markdown) there when it exits.
   const prof = process.env.ATTACK_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.ATTACK_PROF}`] : [];
   const proc = Bun.spawn([process.execPath, ...prof, main, "chat", "--json", "--home", home, "--host", "127.0.0.1", "--port", String(port), "--name", "listener", "--allow-new"], { stdin: "pipe", stdout: "ignore", stderr: "inherit" });
   for (const end = performance.now() + 15_000; ; ) {
