@@ -17,6 +17,7 @@ import { toHex } from "../../src/crypto/bytes.ts";
 import { ed25519Generate } from "../../src/crypto/ed25519.ts";
 import type { ChatEvent } from "../../src/chat/events.ts";
 import { Evil } from "../hostile/evil.ts";
+import { ChatProcess, tempHome } from "./harness.ts";
 import { until } from "../support/wait.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
@@ -28,9 +29,9 @@ const FLOOD_MS = 4000;
 const MiB = 1024 * 1024;
 
 const dirs: string[] = [];
-let proc: ReturnType<typeof Bun.spawn> | null = null;
+const procs: { kill(sig?: number): void }[] = [];
 afterAll(() => {
-  proc?.kill(9);
+  for (const p of procs) p.kill(9);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -50,6 +51,30 @@ function freePort(): number {
   const p = l.port;
   l.stop(true);
   return p;
+}
+
+/**
+ * A real `sotto chat --json` listening on `port`, its stdout a pipe to a reader that reads
+ * nothing until the file `go` exists (`exec` keeps the chat's pid); its events once read.
+ */
+function gatedChat(home: string, go: string, port: number, ...args: string[]): { events: ChatEvent[]; pid: number } {
+  const script = `exec > >(while [ ! -e "$GO" ]; do sleep 0.05; done; exec cat); exec "$BUN" "$MAIN" chat --json --home "$H" --host 127.0.0.1 --port ${port} --name alice ${args.join(" ")}`;
+  const p = Bun.spawn(["bash", "-c", script], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", GO: go, BUN: process.execPath, MAIN, H: home } });
+  procs.push(p);
+  const events: ChatEvent[] = [];
+  void (async () => {
+    const dec = new TextDecoder();
+    let buf = "";
+    for await (const chunk of p.stdout as ReadableStream<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        events.push(JSON.parse(buf.slice(0, i)) as ChatEvent);
+        buf = buf.slice(i + 1);
+      }
+    }
+  })();
+  return { events, pid: p.pid };
 }
 
 /** Send TEXT 1..COUNT from `e`, never more than 256 KiB ahead of its socket. */
@@ -75,23 +100,7 @@ test("a stdout nobody reads: a contact's and a request's 60 KB TEXT floods cost 
   const carol = ed25519Generate();
   writeFileSync(join(home, "known_peers"), `* carol ${toHex(carol.publicKey)} unverified\n`, { mode: 0o600 });
   const port = freePort();
-  // stdout is a pipe to a reader that reads nothing until `go` exists; `exec` keeps the chat's pid.
-  const script = `exec > >(while [ ! -e "$GO" ]; do sleep 0.05; done; exec cat); exec "$BUN" "$MAIN" chat --json --home "$H" --host 127.0.0.1 --port ${port} --name alice`;
-  proc = Bun.spawn(["bash", "-c", script], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", GO: go, BUN: process.execPath, MAIN, H: home } });
-  const events: ChatEvent[] = [];
-  void (async () => {
-    const dec = new TextDecoder();
-    let buf = "";
-    for await (const chunk of proc!.stdout as ReadableStream<Uint8Array>) {
-      buf += dec.decode(chunk, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        events.push(JSON.parse(buf.slice(0, i)) as ChatEvent);
-        buf = buf.slice(i + 1);
-      }
-    }
-  })();
-
+  const { events, pid } = gatedChat(home, go, port);
   let contact: Evil | null = null;
   for (const end = performance.now() + 15_000; contact === null; ) {
     try {
@@ -103,14 +112,14 @@ test("a stdout nobody reads: a contact's and a request's 60 KB TEXT floods cost 
   }
   const request = await Evil.open(port, { profile: { kind: "profile", instance: new Uint8Array(8).fill(9), name: "stranger" } });
   await Bun.sleep(300);
-  const before = rss(proc.pid, "VmRSS");
+  const before = rss(pid, "VmRSS");
 
   // 1. The flood, against a reader that stopped.
   const floods = Promise.all([flood(contact, "c"), flood(request, "r")]);
   let peak = before;
   const end = performance.now() + FLOOD_MS;
   while (performance.now() < end) {
-    peak = Math.max(peak, rss(proc.pid, "VmHWM"));
+    peak = Math.max(peak, rss(pid, "VmHWM"));
     await Bun.sleep(50);
   }
   const growth = peak - before;
@@ -131,4 +140,30 @@ test("a stdout nobody reads: a contact's and a request's 60 KB TEXT floods cost 
     expect(got.map((m) => m.text.slice(0, m.text.indexOf(" x")))).toEqual(Array.from({ length: COUNT }, (_, i) => `${who[1]} ${i + 1}`));
   }
   expect(events.filter((e) => e.type === "disconnected")).toEqual([]);
+}, 120_000);
+
+test("an honest contact (a real sotto chat) while alice's stdout is not read for longer than the keepalive deadline: its session may end, its outbox sends again, and each of its 400 lines is shown once, in order", async () => {
+  const home = tempDir();
+  const go = join(tempDir(), "go");
+  const port = freePort();
+  const alice = gatedChat(home, go, port, "--allow-new");
+  const homes: string[] = [];
+  const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--no-listen", "--name", "bob", "--connect", `127.0.0.1:${port}`]);
+  procs.push({ kill: () => bob.proc.kill(9) });
+  dirs.push(...homes);
+  await bob.waitFor("connected", () => true, 15_000);
+  const N = 400;
+  // 400 lines of 30 KB: 12 MB, past alice's 8 MiB front-end budget.
+  for (let i = 1; i <= N; i++) bob.say(`b ${i} ${"y".repeat(30_000)}`);
+  // Longer than the keepalive deadline (2 × 7.5 s) with nothing read from stdout.
+  await Bun.sleep(17_000);
+  const acked = bob.of("ack").length;
+  expect(acked).toBeLessThan(N);
+  console.log(`while alice's stdout was not read: ${acked} of ${N} acknowledged, bob's session ended ${bob.of("disconnected").length} time(s)`);
+  writeFileSync(go, "");
+  const lines = () => alice.events.filter((e): e is Extract<ChatEvent, { type: "message" }> => e.type === "message" && e.peer === "bob");
+  await until("all of bob's lines shown", () => lines().length >= N, 40_000, 20);
+  await bob.waitFor("ack", (e) => e.id === String(N), 20_000);
+  await Bun.sleep(300);
+  expect(lines().map((m) => m.text.slice(0, m.text.indexOf(" y")))).toEqual(Array.from({ length: N }, (_, i) => `b ${i + 1}`));
 }, 120_000);
