@@ -4,7 +4,7 @@
  * wiring: it builds the concerns and the node-level modules in node/, and routes each
  * session's events to them.
  *
- *   node/sessions.ts   each ready session's Link, early dials, one session per pair
+ *   node/sessions.ts   each ready session's Link, early dials, one session per pair (hold.ts: turns, held TEXT)
  *   node/contacts.ts   name ↔ key, the ContactsApi, a peer's PROFILE, peers and safety numbers
  *   node/delivery.ts   TEXT and ACK: the outbox, shown ids, the tick's one commit, history
  *   node/dialing.ts    dialers per host:port, invites dialled, moved contacts, when to stop

@@ -80,7 +80,7 @@ export class ItemHold<S extends PeerSession = PeerSession> {
       // Step 2.
       if (h.bytes > MAX_HELD_BYTES) {
         this.#held.delete(s);
-        s.abort(fail("busy", `sotto's output is not being read, and this peer sent more than ${MAX_HELD_BYTES} bytes meanwhile`));
+        s.abort(fail("busy", `this peer sent more than ${MAX_HELD_BYTES} bytes while its earlier items waited (sotto's output not being read, or its turn)`));
       }
       return true;
     }
