@@ -14,6 +14,7 @@ import type { Item } from "../protocol/items.ts";
 import { Admission } from "./admission.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
+import { x25519Pool } from "./x25519-pool.ts";
 import { routeTo } from "./route.ts";
 import { isIP } from "node:net";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
@@ -40,6 +41,9 @@ export interface PeerOptions {
   verifyPeer?: (identity: Uint8Array, ctx: { role: Role; address: string }) => void;
   events?: PeerEvents;
 }
+
+/** ALERT busy (PROTOCOL §7), encoded once: every refusal at accept sends these bytes. */
+const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
 
 type SocketData = { session: Session | null; dial?: Dial };
 type Dial = {
@@ -287,12 +291,12 @@ export class Peer {
     const remote = dial ? dial.host : socket.remoteAddress;
     const full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
     if (full !== null) {
-      if (!dial) {
-        socket.write(encodeAlertFrame(AlertCode.busy));
-        this.#o.events?.onRefused?.(address, full);
-      }
       socket.data = { session: null };
-      socket.end();
+      if (!dial) {
+        // One call writes the ALERT and the FIN (a flood's refusals are most of its cost).
+        socket.end(BUSY_FRAME);
+        this.#o.events?.onRefused?.(address, full);
+      } else socket.end();
       dial?.reject(new ConnectError(`too many connections: not dialling ${address}`));
       return;
     }
@@ -364,6 +368,7 @@ export class Peer {
 
   #startSweep(): void {
     if (this.#sweep !== null) return;
+    x25519Pool.warm();
     const keepalive = this.limits.keepaliveMs > 0 ? this.limits.keepaliveMs / 4 : Infinity;
     const every = Math.max(20, Math.min(1000, this.limits.handshakeTimeoutMs / 4, keepalive));
     this.#sweep = setInterval(() => {
