@@ -287,16 +287,20 @@ export class Peer {
       return;
     }
     const role: Role = dial ? "initiator" : "responder";
-    const address = dial ? `${dial.host}:${dial.port}` : `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
     const remote = dial ? dial.host : socket.remoteAddress;
     const full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
+    if (full !== null && !dial) {
+      // A refusal at accept is most of a flood's cost: the inbound socket keeps the
+      // listener's { session: null }, one call writes the ALERT and the FIN, and the
+      // remote port is read only for the report.
+      socket.end(BUSY_FRAME);
+      this.#o.events?.onRefused?.(`${remote}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`, full);
+      return;
+    }
+    const address = dial ? `${dial.host}:${dial.port}` : `${remote}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
     if (full !== null) {
       socket.data = { session: null };
-      if (!dial) {
-        // One call writes the ALERT and the FIN (a flood's refusals are most of its cost).
-        socket.end(BUSY_FRAME);
-        this.#o.events?.onRefused?.(address, full);
-      } else socket.end();
+      socket.end();
       dial?.reject(new ConnectError(`too many connections: not dialling ${address}`));
       return;
     }
