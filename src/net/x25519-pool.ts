@@ -3,6 +3,9 @@
  * a burst of handshakes does not also pay for key generation (≈ 20–35 µs with the export
  * of the public share, on both sides of every X25519 handshake).
  *
+ * Refill turns run only when no pair was taken since the previous one, so that a burst
+ * does not pay for pairs made for the next burst.
+ *
  * Each pair is handed out once: `take` removes it from the pool before returning it, and
  * nothing ever puts a pair back; an empty pool generates inline (it never waits and never
  * reuses). Forward secrecy is unchanged: a pooled private key lives only in this process's
@@ -41,6 +44,8 @@ export class X25519Pool {
   readonly #target: number;
   readonly #pairs: X25519Pair[] = [];
   #scheduled = false;
+  /** A pair was taken since the last refill turn: the loop is busy with handshakes. */
+  #busy = false;
   /** Pairs handed out. */
   taken = 0;
   /** Of those, made inline because the pool was empty. */
@@ -59,6 +64,7 @@ export class X25519Pool {
   /** A pair never handed out before (from the pool, or made now when it is empty). */
   take(): X25519Pair {
     this.taken++;
+    this.#busy = true;
     const kp = this.#pairs.pop();
     this.#schedule();
     if (kp !== undefined) return kp;
@@ -79,6 +85,12 @@ export class X25519Pool {
 
   #refill(): void {
     this.#scheduled = false;
+    // Spare turns only: while handshakes take pairs, making more would compete with them
+    // (an empty pool generates inline, as it would without a pool); wait for a quiet turn.
+    if (this.#busy) {
+      this.#busy = false;
+      return this.#schedule();
+    }
     for (let i = 0; i < REFILL_BATCH && this.#pairs.length < this.#target; i++) this.#pairs.push(this.#d.generate());
     this.#schedule();
   }

@@ -43,7 +43,7 @@ describe("X25519Pool", () => {
       const kp = f.pool.take();
       seen.add(hex(kp.publicKey));
       keys.add(kp.privateKey);
-      if (i % 100 === 99) f.runTurns(); // spare turns now and then
+      if (i % 100 === 99) f.runTurns(); // spare turns now and then (the first only notes the takes)
     }
     expect(seen.size).toBe(600);
     expect(keys.size).toBe(600);
@@ -62,6 +62,26 @@ describe("X25519Pool", () => {
     expect(hex(x25519(a.privateKey, b.publicKey))).toBe(hex(x25519(b.privateKey, a.publicKey)));
     const exported = a.privateKey.export({ format: "der", type: "pkcs8" });
     expect(hex(x25519Public(new Uint8Array(exported.subarray(exported.length - 32))))).toBe(hex(a.publicKey));
+  });
+});
+
+describe("X25519Pool refills in quiet turns only", () => {
+  test("a turn after a take makes nothing; the next quiet turn makes a batch", () => {
+    const f = fakePool(40);
+    f.pool.warm();
+    f.runTurns();
+    const made = f.made();
+    f.pool.take();
+    expect(f.turns.length).toBe(1);
+    f.turns.shift()!(); // busy turn: only reschedules
+    expect(f.made()).toBe(made);
+    expect(f.turns.length).toBe(1);
+    f.pool.take(); // still busy
+    f.turns.shift()!();
+    expect(f.made()).toBe(made);
+    f.turns.shift()!(); // quiet: refills (38 + 2 = 40, one batch of 2)
+    expect(f.made()).toBe(made + 2);
+    expect(f.pool.size).toBe(40);
   });
 });
 
