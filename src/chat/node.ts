@@ -648,8 +648,9 @@ export class ChatNode implements ChatApi, ContactsApi {
       ids.push(id);
       this.#queuedAway.set(pid, ids);
     }
-    this.#emit({ type: "sent", peer: this.#nameOf(pid), id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
-    this.#keep({ pid, peer: this.#nameOf(pid), dir: "out", text, time, private: priv, id });
+    const peer = this.#nameOf(pid);
+    this.#emit({ type: "sent", peer, id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
+    this.#keep({ pid, peer, dir: "out", text, time, private: priv, id });
     this.#schedule();
   }
 

@@ -285,6 +285,12 @@ export class KnownPeers {
     return e && copy(e);
   }
 
+  /** A key's (lowercase hex) pinned name and verified mark, without copying the pin (the chat asks this per line). @throws never */
+  pinOf(keyHex: string): { readonly name: string; readonly verified: boolean } | undefined {
+    const e = this.#byKey.get(keyHex)?.[0];
+    return e === undefined ? undefined : { name: e.name, verified: e.verified };
+  }
+
   /** The pin with this name (NFKC, case-insensitive), if any. @throws never */
   byName(name: string): KnownPeer | undefined {
     const key = this.#byName.get(fold(name));

@@ -198,7 +198,7 @@ export class Trust {
 
   /** True when the key (hex) is a contact. @throws never */
   isContact(pid: string): boolean {
-    return /^[0-9a-f]{64}$/.test(pid) && this.known.byKey(Buffer.from(pid, "hex")) !== undefined;
+    return this.known.pinOf(pid) !== undefined;
   }
 
   /** The contact with exactly this local name (names.ts nameKey), if any. @throws never */
@@ -335,12 +335,12 @@ export class Trust {
 
   /** Whether the pinned key is marked verified. */
   verified(id: Uint8Array): boolean {
-    return this.known.byKey(id)?.verified ?? false;
+    return this.known.pinOf(toHex(id))?.verified ?? false;
   }
 
   /** The pinned name of a key, if any. */
   nameOf(id: Uint8Array): string | undefined {
-    return this.known.byKey(id)?.name;
+    return this.known.pinOf(toHex(id))?.name;
   }
 
   /** Mark a key verified and save. @throws KnownPeersError. */
