@@ -130,7 +130,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     this.#lock = HomeLock.acquire(o.home);
     let instance: Uint8Array;
     try {
-      this.#store = new ChatStore(o.home, toHex(this.#identity.publicKey));
+      this.#store = new ChatStore(o.home, toHex(this.#identity.publicKey), { backgroundCheckpoint: true });
       instance = this.#store.instance();
       // Messages left unacknowledged by an earlier run wait for their peer again.
       this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
@@ -158,7 +158,7 @@ export class ChatNode implements ChatApi, ContactsApi {
     });
     if (o.history !== false) {
       try {
-        this.#kept = new History(o.home);
+        this.#kept = new History(o.home, undefined, this.#store.checkpointer);
       } catch (e) {
         // The home is not left locked by a start that failed.
         this.#store.close();

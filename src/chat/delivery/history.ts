@@ -13,7 +13,7 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUSY_TIMEOUT_MS, STATE_FILE } from "./store.ts";
+import { BUSY_TIMEOUT_MS, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
 import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from "../events.ts";
 
 /** Rows kept per contact; older ones are deleted as new ones arrive. */
@@ -56,14 +56,22 @@ export class History {
   /** Rows per contact in the table (counted once when first touched, then kept in step). */
   readonly #count = new Map<string, number>();
 
-  /** Open (or create) the table in `home`/state.db, keeping `maxPerContact` rows per contact. @throws Error with the path when the file is unusable. */
-  constructor(home: string, maxPerContact = MAX_PER_CONTACT) {
+  readonly #checkpointer: Checkpointer | null;
+
+  /**
+   * Open (or create) the table in `home`/state.db, keeping `maxPerContact` rows per
+   * contact; with the store's `checkpointer` its thread moves the log into the file.
+   * @throws Error with the path when the file is unusable.
+   */
+  constructor(home: string, maxPerContact = MAX_PER_CONTACT, checkpointer: Checkpointer | null = null) {
     this.#max = maxPerContact;
+    this.#checkpointer = checkpointer;
     this.path = join(home, STATE_FILE);
     try {
       this.#db = new Database(this.path, { create: true, strict: true });
       // secure_delete: /clear overwrites the deleted lines instead of leaving them in free pages.
       this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA secure_delete = ON;`);
+      if (checkpointer !== null) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
       this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
         n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
         text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT);
@@ -114,6 +122,7 @@ export class History {
       }
       for (const pid of touched) if (this.#rows(pid) >= this.#max + TRIM_EVERY) this.#trim(pid);
     })();
+    this.#checkpointer?.wrote();
   }
 
   /** Rows the contact has (counted in the table the first time). */

@@ -22,7 +22,13 @@ import { privateItem, textTimeItem } from "../../protocol/items.ts";
 import type { Outbox } from "./outbox.ts";
 import type { TokenBucket } from "../../net/limits.ts";
 
-const WINDOW_START = 2048;
+/**
+ * The first window: about one round trip of a 100 Mbit/s path at 20 ms. TCP below does
+ * congestion control; this window only bounds what a session may have to send again, so
+ * starting at 2 KiB (as it once did) cost a piped file eleven round trips of slow start
+ * (a third of its time through 100 Mbit/s with 50 ms, bench/links-processes.ts --shaped).
+ */
+export const WINDOW_START = 256 * 1024;
 const WINDOW_MAX = 4 << 20;
 /** Bytes the session may hold for the socket (its bufferedAmount) before the link waits for drain. */
 export const HIGH_WATER = 1 << 20;

@@ -36,6 +36,31 @@ import { join } from "node:path";
 export const STATE_FILE = "state.db";
 /** Longest wait for a lock another program holds on state.db (ms): below an event-loop stall a person notices. */
 export const BUSY_TIMEOUT_MS = 20;
+/** With backgroundCheckpoint: log pages at which a chat connection checkpoints by itself (the checkpoint thread fell behind). */
+export const WAL_BOUND_PAGES = 16_384;
+/** With backgroundCheckpoint: the checkpoint thread is asked at most this often (ms). */
+export const CHECKPOINT_EVERY_MS = 100;
+
+/** Ask a checkpoint-worker.ts thread to move the log into state.db now and then (see there). */
+export class Checkpointer {
+  readonly #w: Worker;
+  #last = 0;
+  constructor(path: string) {
+    this.#w = new Worker(new URL("./checkpoint-worker.ts", import.meta.url));
+    this.#w.unref();
+    this.#w.postMessage({ path });
+  }
+  /** Something was written: checkpoint unless one was asked for within CHECKPOINT_EVERY_MS. */
+  wrote(): void {
+    const now = performance.now();
+    if (now - this.#last < CHECKPOINT_EVERY_MS) return;
+    this.#last = now;
+    this.#w.postMessage("checkpoint");
+  }
+  close(): void {
+    this.#w.postMessage("close");
+  }
+}
 
 /** One stored line. */
 export interface StoredLine {
@@ -103,12 +128,16 @@ export class ChatStore {
   readonly #q;
   readonly #self: string;
   #batch: { pid: string; line: StoredLine }[] = [];
+  /** The checkpoint thread (backgroundCheckpoint), shared with the history's connection. */
+  readonly checkpointer: Checkpointer | null = null;
 
   /**
    * Open (or create) the store in `home`; `self` is our identity key (hex), which the
-   * shown counters are kept under. @throws StateError with one sentence when the file is unusable.
+   * shown counters are kept under. With `backgroundCheckpoint` the log is moved into the
+   * file by a thread of its own (checkpoint-worker.ts), not inside this thread's commits.
+   * @throws StateError with one sentence when the file is unusable.
    */
-  constructor(home: string, self = "") {
+  constructor(home: string, self = "", o: { backgroundCheckpoint?: boolean } = {}) {
     this.path = join(home, STATE_FILE);
     this.#self = self;
     try {
@@ -117,6 +146,7 @@ export class ChatStore {
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       this.#db = new Database(this.path, { create: true, strict: true });
       this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
+      if (o.backgroundCheckpoint === true) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS outbox (pid TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (pid, id));
@@ -137,6 +167,7 @@ export class ChatStore {
     } catch (e) {
       throw new StateError(describeSqliteError(this.path, "opening the chat state", e), { cause: e });
     }
+    if (o.backgroundCheckpoint === true) this.checkpointer = new Checkpointer(this.path);
     const db = this.#db;
     this.#q = {
       meta: db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
@@ -237,6 +268,7 @@ export class ChatStore {
         }
       })(),
     );
+    this.checkpointer?.wrote();
   }
 
   /** Forget every message up to `id` (a cumulative ACK). @throws StateError */
@@ -249,6 +281,7 @@ export class ChatStore {
         this.#q.setAcked.run(pid, upTo);
       })(),
     );
+    this.checkpointer?.wrote();
   }
 
   /** Move one stored message out of the outbox for good, with the reason. @throws StateError */
@@ -288,6 +321,7 @@ export class ChatStore {
   }
 
   close(): void {
+    this.checkpointer?.close();
     this.#db.close();
   }
 }

@@ -2,7 +2,9 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "bun:test";
-import { ChatStore, decodeRun, encodeRun, StateError } from "../../../src/chat/delivery/store.ts";
+import { statSync } from "node:fs";
+import { ChatStore, decodeRun, encodeRun, StateError, WAL_BOUND_PAGES } from "../../../src/chat/delivery/store.ts";
+import { until } from "../../support/wait.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 
 afterAll(removeHomes);
@@ -66,4 +68,25 @@ describe("ChatStore outbox", () => {
     expect(() => decodeRun(row.subarray(0, row.length - 1))).toThrow(StateError);
     expect(() => decodeRun(row.subarray(0, 10))).toThrow(StateError);
   });
+});
+
+describe("ChatStore backgroundCheckpoint", () => {
+  test("the log is moved into state.db by the checkpoint thread, below the bound at which the chat's own commits would do it", async () => {
+    const home = tempHome();
+    const s = new ChatStore(home, "", { backgroundCheckpoint: true });
+    const text = "z".repeat(60_000);
+    // 8 MB: twice SQLite's default 1000-page checkpoint, far below WAL_BOUND_PAGES (64 MB).
+    for (let t = 0; t < 140; t++) {
+      s.queue(A, { id: BigInt(t + 1), text, written: 0 });
+      s.commit();
+      await Bun.sleep(1);
+    }
+    expect(WAL_BOUND_PAGES * 4096).toBeGreaterThan(60 << 20);
+    const db = join(home, "state.db");
+    await until("the checkpoint thread copied the log into state.db", () => statSync(db).size > 8_000_000, 10_000);
+    s.close();
+    const again = new ChatStore(home);
+    expect(again.pending().get(A)!.length).toBe(140);
+    again.close();
+  }, 15_000);
 });
