@@ -55,6 +55,12 @@ export type ChatEvent =
   | { type: "reconnecting"; address: string; inMs: number; attempt: number; peer?: string; since?: number; reason?: string }
   /** Dialling `address` stopped for good: a permanent refusal, /disconnect, or the contact moved. */
   | { type: "dial_stopped"; address: string; reason: string; code: string }
+  /**
+   * A contact's key connected from `host` (an authenticated session it dialled): the dial
+   * to `from` stopped; `pinned`: the address known_peers names for it now (host with the
+   * old pin's port), or null when the pin stayed (a host name, or a pin already there).
+   */
+  | { type: "moved"; peer: string; fingerprint: string; from: string; host: string; pinned: string | null }
   | {
       type: "key_changed";
       address: string;

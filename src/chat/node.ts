@@ -12,6 +12,7 @@
  * Files (PROTOCOL §11): `files` (transfer.ts) gets each session when it is ready, its
  * file items, its drains and its end; it pauses and resumes transfers on its own.
  */
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { toHex } from "../crypto/bytes.ts";
 import { AlertCode, Group, GROUP_NAMES } from "../protocol/constants.ts";
@@ -26,7 +27,7 @@ import { listenAddresses } from "../net/addresses.ts";
 import { explain } from "./explain.ts";
 import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type RequestInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
-import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
+import { INBOUND, isValidPeerName, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Trust } from "./trust/policy.ts";
 import { HomeError, prepareHome } from "./trust/home.ts";
@@ -314,7 +315,9 @@ export class ChatNode implements ChatApi, ContactsApi {
       if (d.pid !== pid || d.host === from) continue;
       this.#dialers.delete(key);
       d.stop(`${this.#nameOf(pid)} now connects from ${from}`, "moved");
-      this.#emit({ type: "notice", message: `${this.#nameOf(pid)} moved: now at ${s.address} (it dialled us); no longer dialling ${key}` });
+      const pinned = movedPin(key, from);
+      const moved = pinned !== null && this.#trust.moved(s.peerIdentity!, key, pinned);
+      this.#emit({ type: "moved", peer: this.#nameOf(pid), fingerprint: fingerprint(s.peerIdentity!), from: key, host: from, pinned: moved ? pinned : null });
     }
   }
 
@@ -728,7 +731,7 @@ export class ChatNode implements ChatApi, ContactsApi {
       address = invite.address;
     }
     const a = parseAddress(address);
-    if (a === null) throw new ChatError("bad_address", `${JSON.stringify(address.slice(0, 80))} is not host:port`);
+    if (a === null) return this.#connectContact(address);
     const key = `${a.host}:${a.port}`;
     const existing = this.#dialers.get(key);
     if (existing !== undefined) {
@@ -756,6 +759,16 @@ export class ChatNode implements ChatApi, ContactsApi {
     });
     this.#dialers.set(key, d);
     d.start();
+  }
+
+  /** A contact's name dials the addresses known_peers pins for it (where it moved to, too). @throws ChatError bad_address */
+  #connectContact(name: string): string | void {
+    const c = isValidPeerName(name) ? this.#trust.contact(name) : undefined;
+    if (c === undefined) throw new ChatError("bad_address", `${JSON.stringify(name.slice(0, 80))} is not host:port, nor the name of a contact`);
+    const pins = this.#trust.known.addressesOf(c.publicKey);
+    if (pins.length === 0) throw new ChatError("bad_address", `${c.name} has no address to dial in known_peers (it only ever dialled in); /connect host:port dials one`);
+    const said = pins.map((p) => this.connect(p)).filter((m): m is string => typeof m === "string");
+    if (said.length > 0) return said.join(" ");
   }
 
   disconnect(who: string): number {
@@ -867,6 +880,14 @@ export class ChatNode implements ChatApi, ContactsApi {
 /** The host part of host:port or [v6]:port. */
 function hostOf(address: string): string {
   return parseAddress(address)?.host ?? address;
+}
+
+/** The pin for a contact that left `from` and connected from the IP `host`: host with from's port; null when from names a host (redials resolve it again). */
+function movedPin(from: string, host: string): string | null {
+  const a = parseAddress(from);
+  host = host.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
+  if (a === null || isIP(a.host) === 0 || isIP(host) === 0) return null;
+  return isIP(host) === 6 ? `[${host}]:${a.port}` : `${host}:${a.port}`;
 }
 
 /**

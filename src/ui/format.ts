@@ -188,6 +188,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("yellow", `reconnecting to ${ln(e.address)} in ${(e.inMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
     case "dial_stopped":
       return status("yellow", `stopped dialling ${ln(e.address)}: ${ln(e.reason)}`);
+    case "moved":
+      return status("yellow", `${c("bold", nm(e.peer))} moved: now at ${ln(e.host)} (it dialled us); no longer dialling ${ln(e.from)}${e.pinned !== null ? `; known_peers now has ${ln(e.pinned)}, dialled from the next start` : ""}`);
     case "key_changed": {
       const where = opts.knownPeers ? ln(opts.knownPeers) : "known_peers (in your sotto home)";
       const inbound = e.direction === "inbound" || e.claimed !== undefined;

@@ -376,6 +376,24 @@ export class KnownPeers {
     return this.byName(old.name)!;
   }
 
+  /**
+   * A contact moved (PROTOCOL's "contacts are keys"): its pin at the dialled address `from`
+   * now names `to`, keeping name and verified mark. Nothing changes (false) when `from` is
+   * not this key's pin, or when `to` already holds a pin (another key's, or this one's).
+   * @throws TypeError on a bad address or a key that is not 32 bytes.
+   */
+  moveAddress(from: string, to: string, publicKey: Uint8Array): boolean {
+    const a = checkArgs(from, publicKey);
+    const b = checkArgs(to, publicKey);
+    const key = toHex(publicKey);
+    const at = this.#byAddress.get(a);
+    if (a === INBOUND || b === INBOUND || at === undefined || at.key !== key || this.#byAddress.has(b)) return false;
+    for (const l of this.#lines) if ("entry" in l && l.entry === at) l.entry = { ...at, address: b };
+    this.#appended = null;
+    this.#reindex();
+    return true;
+  }
+
   /** Give a key's lines a new name (a contact's /nick). @throws KnownPeersError (conflict: the name is another key's); TypeError on a bad name. */
   rename(publicKey: Uint8Array, name: string): void {
     if (!isValidPeerName(name)) throw new TypeError(`"name" expected one token of letters, digits, ".", "_" or "-", got ${show(name)}`);

@@ -191,6 +191,16 @@ export class Trust {
     }) ?? c.name;
   }
 
+  /**
+   * A contact's key, authenticated in a session from a new host, moved away from the
+   * pinned dial address `from`: the pin now names `to` (so a restart dials there). Only
+   * for a contact: a request never moves a pin. Returns whether the file changed. @throws never (a save failure is reported).
+   */
+  moved(id: Uint8Array, from: string, to: string): boolean {
+    if (this.known.pinOf(toHex(id)) === undefined) return false;
+    return this.#save((k) => k.moveAddress(from, to, id)) ?? false;
+  }
+
   /** A session of `pid` ended. */
   closed(pid: string): void {
     this.requests.closed(pid);
