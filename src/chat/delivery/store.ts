@@ -45,19 +45,28 @@ export const CHECKPOINT_EVERY_MS = 100;
 export class Checkpointer {
   readonly #w: Worker;
   #last = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
   constructor(path: string) {
     this.#w = new Worker(new URL("./checkpoint-worker.ts", import.meta.url));
     this.#w.unref();
     this.#w.postMessage({ path });
   }
-  /** Something was written: checkpoint unless one was asked for within CHECKPOINT_EVERY_MS. */
+  /** Something was written: checkpoint now, or once CHECKPOINT_EVERY_MS has passed since the last one (the last write of a burst too). */
   wrote(): void {
-    const now = performance.now();
-    if (now - this.#last < CHECKPOINT_EVERY_MS) return;
-    this.#last = now;
+    if (this.#timer !== null) return;
+    const wait = this.#last + CHECKPOINT_EVERY_MS - performance.now();
+    if (wait <= 0) return this.#ask();
+    this.#timer = setTimeout(() => this.#ask(), wait);
+    this.#timer.unref?.();
+  }
+  #ask(): void {
+    this.#timer = null;
+    this.#last = performance.now();
     this.#w.postMessage("checkpoint");
   }
   close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     this.#w.postMessage("close");
   }
 }
