@@ -161,6 +161,24 @@ describe("a contact that moves", () => {
   );
 
   test.skipIf(skip !== null)(
+    "a dial to an address on the link where no machine answers ARP says so (EHOSTUNREACH), not that nothing listens there",
+    async () => {
+      // 10.77.0.50 is on alice's link, and no namespace has it: ARP goes unanswered (≈ 3 s).
+      const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7003", "--connect", "10.77.0.50:7000"]);
+      try {
+        const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
+        expect(r.reason).toContain("nothing answers at 10.77.0.50");
+        expect(r.reason).not.toContain("nothing is listening");
+        const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
+        expect(err?.code).toBe("EHOSTUNREACH");
+      } finally {
+        await alice.stop();
+      }
+    },
+    30_000,
+  );
+
+  test.skipIf(skip !== null)(
     "a dial with no route says the address cannot be reached (ENETUNREACH), not that nothing listens there",
     async () => {
       // 10.78.0.0/24 has no route in alice's namespace (only 10.77.0.0/24 is on her link).
