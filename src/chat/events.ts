@@ -82,7 +82,8 @@ export type ChatEvent =
   | { type: "queued"; count: number }
   /** Answers to commands (src/ui/commands.ts), as data; docs/EVENTS.md. */
   | { type: "help"; text: string }
-  | { type: "peers"; peers: PeerInfo[] }
+  /** /peers: who is connected, and (`away`) every address still dialled without a session. */
+  | { type: "peers"; peers: PeerInfo[]; away?: AwayInfo[] }
   | { type: "safety_numbers"; you: string; peers: { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[] }
   | { type: "transfers"; transfers: TransferInfo[] }
   | { type: "rekeyed"; sessions: number }
@@ -162,6 +163,18 @@ export interface TransferEvent {
 export type ChatListener = (e: ChatEvent) => void;
 
 /** Summary of one open session, for /peers. */
+/** A dialled address with no session now (/peers): the first try under way, or unreachable and retried. */
+export interface AwayInfo {
+  address: string;
+  /** The contact's name, once a session with it authenticated. */
+  peer?: string;
+  state: "dialling" | "reconnecting";
+  /** reconnecting: unreachable since (ms since 1970), why, and the next try in `inMs`. */
+  since?: number;
+  reason?: string;
+  inMs?: number;
+}
+
 export interface PeerInfo {
   /** The contact's local name, or a request's claimed name. */
   name: string;
@@ -258,6 +271,8 @@ export interface ChatApi {
   disconnect?(name: string): number;
   /** Open sessions. */
   peers(): PeerInfo[];
+  /** Addresses dialled with no session now (absent in front ends' fakes). */
+  away?(): AwayInfo[];
   /** Safety numbers: of one peer by name, or of every connected peer. @throws ChatError unknown_peer. */
   verify(name?: string): { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[];
   /** Mark a peer verified in known_peers. @throws ChatError unknown_peer. */

@@ -18,7 +18,7 @@ import { Peer } from "../net/peer.ts";
 import type { CloseInfo, PeerSession } from "../net/types.ts";
 import { listenAddresses } from "../net/addresses.ts";
 import { explain } from "./explain.ts";
-import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo } from "./events.ts";
+import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type AwayInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Trust } from "./trust/policy.ts";
@@ -249,6 +249,10 @@ export class ChatNode implements ChatApi {
 
   peers(): PeerInfo[] {
     return this.#contacts.peers();
+  }
+
+  away(): AwayInfo[] {
+    return this.#dialing.away();
   }
 
   verify(name?: string): { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[] {

@@ -231,6 +231,7 @@ function countingSendAll(api: ChatApi, seen: (n: number) => void): ChatApi {
     sendTo: (name, text) => api.sendTo(name, text),
     connect: (address) => api.connect(address),
     peers: () => api.peers(),
+    ...(api.away !== undefined ? { away: () => api.away!() } : {}),
     verify: (name) => api.verify(name),
     trust: (name) => api.trust(name),
     nick: (name) => api.nick(name),

@@ -104,7 +104,7 @@ describe("OS errors", () => {
       const os = Object.assign(new Error("Failed to connect"), { code: c, errno: -1, syscall: "connect" });
       const x = explain(new Error("could not connect", { cause: os }), { who: "bob", address: "10.0.0.7:5000" });
       expect(x.code).toBe(c);
-      expect(x.message).toBe(osSentence(c, "10.0.0.7:5000", false));
+      expect(x.message).toBe(osSentence(c, "10.0.0.7:5000", false)!);
     }
   });
   test("disconnected: the text has no code in brackets and no `?` for a peer without a name", () => {

@@ -9,7 +9,7 @@ import { AlertCode } from "../../protocol/constants.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { ConnectError, type Peer } from "../../net/peer.ts";
 import type { PeerSession } from "../../net/types.ts";
-import { ChatError, type ChatListener } from "../events.ts";
+import { ChatError, type AwayInfo, type ChatListener } from "../events.ts";
 import { Dialer, parseAddress } from "../delivery/dialer.ts";
 import type { Link } from "../delivery/link.ts";
 import type { Outbox } from "../delivery/outbox.ts";
@@ -150,6 +150,18 @@ export class Dialing {
       }
       sessions.early.set(s, { link, resolve: () => resolve(s), reject });
     });
+  }
+
+  /** Addresses dialled with no session now, for /peers (a contact reachable through another session is not away). */
+  away(): AwayInfo[] {
+    const out: AwayInfo[] = [];
+    for (const d of this.#dialers.values()) {
+      const st = d.status();
+      if (st === null || (st.pid !== null && this.#d.sessions.open(st.pid).length > 0)) continue;
+      const peer = st.pid !== null ? this.#d.contacts.nameOf(st.pid) : undefined;
+      out.push({ address: st.address, ...(peer !== undefined ? { peer } : {}), state: st.state, ...(st.state === "reconnecting" ? { since: st.since, reason: st.reason, inMs: st.inMs } : {}) });
+    }
+    return out;
   }
 
   /** Stop every dial (the chat closes). */
