@@ -165,7 +165,9 @@ export class Outbound {
     if (paced) for (let k = items.length - 1; k >= 0; k--) if (items[k]!.kind === "pong") { lastPong = k; break; }
     while (i < items.length && (!paced || i <= lastPong || this.written < this.bulkUntil)) {
       let outLen = 0;
-      while (i < items.length && outLen < batch) {
+      // Paced bulk stops at the window record by record, not batch by batch: a batch of
+      // 60 KiB file chunks overshot it by up to two records, all queued ahead of a later line.
+      while (i < items.length && outLen < batch && (!paced || i <= lastPong || this.written + outLen < this.bulkUntil)) {
         let pt = 0;
         while (i < items.length) {
           const next = writeItem(PT, pt, ITEM_END, items[i]!);
