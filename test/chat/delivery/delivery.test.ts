@@ -14,6 +14,7 @@ import { Evil } from "../../hostile/evil.ts";
 import { FaultProxy } from "../../faults/proxy.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
+import { thrown } from "../../support/thrown.ts";
 
 const nodes: ChatNode[] = [];
 afterEach(async () => {
@@ -42,20 +43,12 @@ async function pair() {
   return { alice, bob };
 }
 
-function thrown(f: () => unknown): ChatError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ChatError) return e;
-    throw e;
-  }
-  throw new Error("nothing was thrown");
-}
+const chatError = (f: () => unknown): ChatError => thrown(ChatError, f);
 
 describe("nothing can poison the queue", () => {
   test("a 70,000-character paste is refused before it is queued, with the limit and /send; the next line goes", async () => {
     const { alice, bob } = await pair();
-    const e = thrown(() => alice.n.sendAll("x".repeat(70_000)));
+    const e = chatError(() => alice.n.sendAll("x".repeat(70_000)));
     expect(e.code).toBe("too_long");
     expect(e.message).toContain(MAX_TEXT_BYTES.toLocaleString("en-US"));
     expect(e.message).toContain("/send");
