@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { ChatNode } from "../../../src/chat/node.ts";
 import { ChatError, type ChatEvent } from "../../../src/chat/events.ts";
 import { MAX_OUTBOX, MAX_TEXT_BYTES } from "../../../src/chat/delivery/outbox.ts";
+import { StateError } from "../../../src/chat/delivery/store.ts";
 import { AlertCode, Group } from "../../../src/protocol/constants.ts";
 import { LineMode } from "../../../src/ui/lines.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
@@ -240,6 +241,8 @@ describe("storage faults are user errors", () => {
     expect(e).toBeInstanceOf(ChatError);
     expect((e as ChatError).code).toBe("state");
     expect((e as ChatError).message).toContain("is damaged");
+    // The store's own error stays attached, for a --debug trace.
+    expect((e as ChatError).cause).toBeInstanceOf(StateError);
     // The lock went with the failed start: the home is not left locked.
     rmSync(path);
     const ok = await node("alice", { home, listen: false });
