@@ -92,7 +92,7 @@ export class ChatNode implements ChatApi {
       this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
     } catch (e) {
       this.#lock.release();
-      if (e instanceof StateError) throw new ChatError("state", e.message);
+      if (e instanceof StateError) throw new ChatError("state", e.message, { cause: e });
       throw e;
     }
     const rates = new IdentityRates(o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND);
@@ -122,7 +122,7 @@ export class ChatNode implements ChatApi {
         // The home is not left locked by a start that failed.
         this.#store.close();
         this.#lock.release();
-        throw new ChatError("state", (e as Error).message);
+        throw new ChatError("state", (e as Error).message, { cause: e });
       }
       // A connected contact by its local name (names resolve among contacts only); else the names history kept.
       this.history = historyApi(this.#kept, { resolve: (n) => this.#contacts.connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });

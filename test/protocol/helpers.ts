@@ -13,6 +13,7 @@ import { ALERT_FOR, ProtocolError } from "../../src/protocol/errors.ts";
 import { encodeItems, type Item } from "../../src/protocol/items.ts";
 import { RecordWriter } from "../../src/protocol/record.ts";
 import { handshakeKeys, handshakeSecret } from "../../src/protocol/schedule.ts";
+import { thrown } from "../support/thrown.ts";
 
 /** 32 deterministic bytes from a label. */
 export function det(label: string, len = 32): Uint8Array {
@@ -123,13 +124,7 @@ export function codeOf(fn: () => unknown): string {
 
 /** The ProtocolError `fn` throws. @throws Error when it returns or throws something else. */
 export function protocolError(fn: () => unknown): ProtocolError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e;
-    throw new Error(`expected a ProtocolError, got ${String(e)}`);
-  }
-  throw new Error("expected a ProtocolError, but the call returned");
+  return thrown(ProtocolError, fn);
 }
 
 // ---------------------------------------------------------------------------
