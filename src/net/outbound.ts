@@ -34,7 +34,12 @@ export const ITEM_END = MAX_PLAINTEXT - ITEM_HEADER_LEN;
 const FLUSH_BYTES = 1 << 20;
 /** Bulk records sealed per socket write: the most a later line can find sealed ahead of it. */
 export const BULK_FLUSH_BYTES = 64 * 1024;
-let OUT = new Uint8Array(FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
+/**
+ * Records are sealed into OUT from OUT_AT on: the 8 bytes in front let even the first
+ * record's seq borrow them for a one-part MAC (record.ts sealAt).
+ */
+const OUT_AT = 8;
+let OUT = new Uint8Array(OUT_AT + FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
 const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
 
 // Sessions whose queued items are sealed in the next microtask: one shared queue, so a
@@ -164,8 +169,8 @@ export class Outbound {
     let lastPong = -1;
     if (paced) for (let k = items.length - 1; k >= 0; k--) if (items[k]!.kind === "pong") { lastPong = k; break; }
     while (i < items.length && (!paced || i <= lastPong || this.written < this.bulkUntil)) {
-      let outLen = 0;
-      while (i < items.length && outLen < batch) {
+      let outLen = OUT_AT;
+      while (i < items.length && outLen - OUT_AT < batch) {
         let pt = 0;
         while (i < items.length) {
           const next = writeItem(PT, pt, ITEM_END, items[i]!);
@@ -184,21 +189,22 @@ export class Outbound {
         }
         outLen += w.sealInto(PT, pt, OUT, outLen, ku);
       }
-      if (!this.#writeOut(outLen) && !force) break;
+      if (!this.#writeOut(outLen - OUT_AT) && !force) break;
     }
     return i;
   }
 
-  /** Write OUT[0..len), or queue a copy behind bytes already waiting. False when backed up. */
+  /** Write the `len` sealed bytes at OUT_AT, or queue a copy behind bytes already waiting. False when backed up. */
   #writeOut(len: number): boolean {
     this.written += len;
     if (this.#out.length > 0) {
-      this.#enqueue(OUT.slice(0, len));
+      this.#enqueue(OUT.slice(OUT_AT, OUT_AT + len));
       return false;
     }
-    const n = Math.max(0, this.#socket.write(OUT.subarray(0, len)));
+    // One write, no view: the socket takes an offset and a length.
+    const n = Math.max(0, this.#socket.write(OUT, OUT_AT, len));
     if (n >= len) return true;
-    this.#enqueue(OUT.slice(n, len));
+    this.#enqueue(OUT.slice(OUT_AT + n, OUT_AT + len));
     return false;
   }
 

@@ -215,8 +215,13 @@ function u64At(b: Uint8Array, i: number): bigint {
 
 /** Write a big-endian u64. */
 function putU64(b: Uint8Array, i: number, n: bigint): void {
-  const lo = Number(n & 0xffffffffn);
-  const hi = n < 0x100000000n ? 0 : Number((n >> 32n) & 0xffffffffn);
+  // Ids below 2^32 (every id in practice) take one BigInt conversion, no BigInt arithmetic.
+  let lo = Number(n);
+  let hi = 0;
+  if (!(lo >= 0 && lo <= 0xffffffff)) {
+    lo = Number(n & 0xffffffffn);
+    hi = Number((n >> 32n) & 0xffffffffn);
+  }
   b[i] = hi >>> 24;
   b[i + 1] = (hi >>> 16) & 0xff;
   b[i + 2] = (hi >>> 8) & 0xff;
@@ -225,6 +230,18 @@ function putU64(b: Uint8Array, i: number, n: bigint): void {
   b[i + 5] = (lo >>> 16) & 0xff;
   b[i + 6] = (lo >>> 8) & 0xff;
   b[i + 7] = lo & 0xff;
+}
+
+let bufferOf: Uint8Array | null = null;
+let bufferView: Buffer | null = null;
+
+/** A Buffer over the same bytes as `out` (kept for the next call: the record buffer is reused). */
+function bufferOver(out: Uint8Array): Buffer {
+  if (out !== bufferOf) {
+    bufferOf = out;
+    bufferView = Buffer.from(out.buffer, out.byteOffset, out.length);
+  }
+  return bufferView!;
 }
 
 /**
@@ -240,7 +257,11 @@ export function writeItem(out: Uint8Array, off: number, end: number, item: Item)
     if (c + ID_LEN > end) return -1;
     putU64(out, c, item.id);
     let written = 0;
-    if (item.text.length > 0) {
+    if (item.text.length * 3 <= end - c - ID_LEN) {
+      // Room for the worst case: Buffer's write encodes in place, with no view per item
+      // (the same bytes as encodeInto, lone surrogates as U+FFFD included).
+      written = item.text.length === 0 ? 0 : bufferOver(out).write(item.text, c + ID_LEN);
+    } else if (item.text.length > 0) {
       const r = encoder.encodeInto(item.text, out.subarray(c + ID_LEN, end));
       if (r.read !== item.text.length) return -1;
       written = r.written;
