@@ -51,9 +51,13 @@ export function spawnChild<I extends Io, O extends Io, E extends Io>(cmd: string
   return Bun.spawn(cmd, { stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, env });
 }
 
-/** Start a bench script (or the sotto CLI) in a child process under this same Bun. */
+/**
+ * Start a bench script (or the sotto CLI) in a child process under this same Bun. With
+ * SOTTO_PROF=DIR set, each child writes a CPU profile (markdown) into DIR when it exits.
+ */
 export function bunChild<I extends Io, O extends Io, E extends Io>(script: string, args: string[], io: ChildIo<I, O, E>): Bun.Subprocess<I, O, E> {
-  return spawnChild([process.execPath, script, ...args], io);
+  const prof = process.env.SOTTO_PROF ? ["--cpu-prof-md", "--cpu-prof-interval=250", `--cpu-prof-dir=${process.env.SOTTO_PROF}`] : [];
+  return spawnChild([process.execPath, ...prof, script, ...args], io);
 }
 
 /** Run a short external command to completion, stdin from a file when given, output captured. */
