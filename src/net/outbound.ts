@@ -92,7 +92,7 @@ export class Outbound {
 
   /** Items wait to be sealed. */
   get hasPending(): boolean {
-    return this.#pending.length > 0 || this.#bulk.length > 0;
+    return this.#pending.length > 0 || this.#bulk.length > 0 || this.#lead.length > 0;
   }
 
   /** Bulk items wait to be sealed. */
@@ -103,6 +103,19 @@ export class Outbound {
   /** The socket did not take everything: wait for `drain`. */
   get backedUp(): boolean {
     return this.#out.length > 0;
+  }
+
+  /**
+   * Whole frames (the handshake's last flight) that go out ahead of the records of the
+   * next flush, in the same socket write: a handshake ends with one write, not two.
+   */
+  #lead: Uint8Array[] = [];
+  /** Held frames taken by the flush under way, copied into OUT ahead of its first record. */
+  #leadInOut: Uint8Array[] | null = null;
+
+  /** Keep whole frames for the next flush (`flush` writes them first, even with nothing queued). */
+  holdFrames(frames: Uint8Array[]): void {
+    for (const f of frames) this.#lead.push(f);
   }
 
   /** Keep an item that goes ahead of every bulk item (the pacer's probes, session.ts). */
@@ -136,6 +149,12 @@ export class Outbound {
    * `keyUpdate()` is asked per record whether it must carry KEY_UPDATE.
    */
   flush(w: RecordWriter, keyUpdate: () => boolean, force = false): void {
+    if (this.#lead.length > 0) {
+      const lead = this.#lead;
+      this.#lead = [];
+      if (this.#pending.length === 0 || this.#out.length > 0) this.writeFrames(lead);
+      else this.#leadInOut = lead;
+    }
     if (!this.hasPending || (this.#out.length > 0 && !force)) return;
     // Urgent items first, in big batches; then bulk in small ones, while the socket takes it.
     const urgent = this.#pending;
@@ -170,6 +189,19 @@ export class Outbound {
     if (paced) for (let k = items.length - 1; k >= 0; k--) if (items[k]!.kind === "pong") { lastPong = k; break; }
     while (i < items.length && (!paced || i <= lastPong || this.written < this.bulkUntil)) {
       let outLen = OUT_AT;
+      const lead = this.#leadInOut;
+      if (lead !== null) {
+        this.#leadInOut = null;
+        for (const f of lead) {
+          if (outLen + f.length > OUT.length - recordFrameLength(MAX_PLAINTEXT)) {
+            const bigger = new Uint8Array((outLen + f.length + recordFrameLength(MAX_PLAINTEXT)) * 2);
+            bigger.set(OUT.subarray(0, outLen));
+            OUT = bigger;
+          }
+          OUT.set(f, outLen);
+          outLen += f.length;
+        }
+      }
       while (i < items.length && outLen - OUT_AT < batch) {
         let pt = 0;
         while (i < items.length) {
@@ -210,6 +242,11 @@ export class Outbound {
 
   /** Write whole frames (handshake frames, alerts) in order with everything queued. */
   writeFrames(frames: Uint8Array[]): void {
+    if (this.#lead.length > 0) {
+      // Held frames keep their place ahead of anything written after them.
+      frames = [...this.#lead, ...frames];
+      this.#lead = [];
+    }
     if (frames.length === 0) return;
     const data = frames.length === 1 ? frames[0]! : concat(...frames);
     this.written += data.length;
@@ -241,6 +278,8 @@ export class Outbound {
   /** Drop everything (the connection is gone). */
   drop(): void {
     this.clearPending();
+    this.#lead = [];
+    this.#leadInOut = null;
     this.#out = [];
     this.#outBytes = 0;
   }

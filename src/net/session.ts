@@ -242,7 +242,8 @@ export class Session implements PeerSession {
 
   #established(d: Done): void {
     const res: HandshakeResult = d.result;
-    this.#write(d.send);
+    // The last handshake frames go out in one write with the PROFILE record below.
+    if (d.send.length > 0) this.#send.holdFrames(d.send);
     this.#writer = res.writer;
     this.#reader = res.reader;
     this.#hs = null;

@@ -150,3 +150,35 @@ describe("Outbound", () => {
     writes.forEach((f, i) => expect(decodeItems(r.open(f))).toEqual([text(i, "x".repeat(56))]));
   });
 });
+
+describe("Outbound: the handshake's last flight", () => {
+  const collect = () => {
+    const writes: Uint8Array[] = [];
+    const socket = { write: (data: Uint8Array, off = 0, len = data.length - off) => (writes.push(data.slice(off, off + len)), len) };
+    return { writes, o: new Outbound(socket as never) };
+  };
+  const auth = new Uint8Array([0x00, 0x05, 0x03, 1, 2, 3, 4]);
+
+  test("held frames and the next flush's records go out in one write, frames first", () => {
+    const { writes, o } = collect();
+    const { w, r } = pair();
+    o.holdFrames([auth]);
+    expect(writes.length).toBe(0);
+    o.queue({ kind: "profile", instance: new Uint8Array(8), name: "alice" });
+    o.flush(w, () => false);
+    expect(writes.length).toBe(1);
+    expect([...writes[0]!.subarray(0, auth.length)]).toEqual([...auth]);
+    expect(decodeItems(r.open(writes[0]!.subarray(auth.length)))).toEqual([{ kind: "profile", instance: new Uint8Array(8), name: "alice" }]);
+    expect(o.written).toBe(writes[0]!.length);
+  });
+
+  test("a frame written before the flush (an alert) still follows the held frames", () => {
+    const { writes, o } = collect();
+    o.holdFrames([auth]);
+    const alert = new Uint8Array([0x00, 0x02, 0x04, 9]);
+    o.writeFrames([alert]);
+    expect(writes.length).toBe(1);
+    expect([...writes[0]!]).toEqual([...auth, ...alert]);
+    expect(o.hasPending).toBe(false);
+  });
+});
