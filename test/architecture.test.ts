@@ -7,6 +7,8 @@
  *      type-only ones included) is read into a graph of files;
  *   2. each folder may import only the folders its layer allows;
  *   3. the concerns inside src/chat/ (trust/, delivery/, files/) never import each other;
+ *      the node-level modules in src/chat/node/ are the shared layer above them, used by
+ *      node.ts (the wiring) alone;
  *   4. the graph has no cycle.
  */
 import { describe, expect, test } from "bun:test";
@@ -49,7 +51,8 @@ const ALLOWED: Record<string, string[]> = {
   protocol: ["crypto"],
   net: ["protocol", "crypto"],
   text: ["protocol", "crypto"],
-  chat: ["chat/trust", "chat/delivery", "chat/files", "net", "protocol", "crypto", "text"],
+  chat: ["chat/node", "chat/trust", "chat/delivery", "chat/files", "net", "protocol", "crypto", "text"],
+  "chat/node": ["chat", "chat/trust", "chat/delivery", "chat/files", "net", "protocol", "crypto", "text"],
   "chat/trust": ["chat", "net", "protocol", "crypto", "text"],
   "chat/delivery": ["chat", "net", "protocol", "crypto", "text"],
   "chat/files": ["chat", "net", "protocol", "crypto", "text"],
@@ -89,6 +92,14 @@ describe("architecture", () => {
     const concerns = ["chat/trust", "chat/delivery", "chat/files"];
     const bad = [...g].flatMap(([file, deps]) => deps.filter((d) => concerns.includes(area(file)) && concerns.includes(area(d)) && area(d) !== area(file)).map((d) => `${file} → ${d}`));
     expect(bad).toEqual([]);
+  });
+
+  test("chat/node/ is the layer above the concerns, used only by node.ts; node.ts is the wiring", () => {
+    const modules = [...g.keys()].filter((f) => area(f) === "chat/node");
+    expect(modules.length).toBeGreaterThan(3);
+    const users = [...g].filter(([file, deps]) => area(file) !== "chat/node" && deps.some((d) => area(d) === "chat/node")).map(([file]) => file);
+    expect(users).toEqual(["chat/node.ts"]);
+    expect(readFileSync(join(SRC, "chat/node.ts"), "utf8").split("\n").length).toBeLessThanOrEqual(301);
   });
 
   test("there is no import cycle, type-only imports included", () => {

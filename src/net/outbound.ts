@@ -19,13 +19,13 @@
  * ahead of a later line (as TCP_NOTSENT_LOWAT keeps little unsent in the kernel).
  * CLOSE joins the bulk queue: it is the last item, after everything else queued.
  */
-import type { Socket } from "bun";
 import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
 import { encodeItems, itemSizeBound, writeItem, type Item } from "../protocol/items.ts";
 import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
 import { concat } from "../crypto/bytes.ts";
 import { isFileType } from "../protocol/files.ts";
 import { ITEM_HEAP_BYTES } from "./limits.ts";
+import type { Transport } from "./types.ts";
 
 const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
 /** Items end here, so a KEY_UPDATE item (3 bytes) always fits after them. */
@@ -58,7 +58,7 @@ export function flushSoon(s: { flush(): void }): void {
 }
 
 export class Outbound {
-  readonly #socket: Socket<unknown>;
+  readonly #socket: Transport;
   #out: Uint8Array[] = [];
   #outBytes = 0;
   /** Urgent items (control and TEXT), then bulk items (file transfer, CLOSE last). */
@@ -72,7 +72,7 @@ export class Outbound {
   /** Stream offset after the last flush that sealed file items. */
   bulkAt = 0;
 
-  constructor(socket: Socket<unknown>) {
+  constructor(socket: Transport) {
     this.#socket = socket;
   }
 

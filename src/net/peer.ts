@@ -11,7 +11,8 @@ import { ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
-import { addressPrefix, ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
+import { Admission } from "./admission.ts";
+import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
 import { routeTo } from "./route.ts";
 import { isIP } from "node:net";
@@ -98,28 +99,17 @@ export function connectFailure(code: string | undefined, fallback: string): stri
   }
 }
 
-/** Addresses remembered as having authenticated (their FFDHE work goes first). */
-const KNOWN_HOSTS = 4096;
-/** Prefixes tracked by the FFDHE rate at once (≈ 100 bytes each); beyond, new ones wait. */
-const MAX_PREFIX_BUCKETS = 65_536;
-
 export class Peer {
   readonly limits: Limits;
   readonly sessions = new Set<Session>();
   readonly #o: PeerOptions;
   readonly #random: RandomSource;
-  readonly #halfOpenByAddr = new Map<string, number>();
-  readonly #halfOpenByPrefix = new Map<string, number>();
-  // Per-prefix token buckets on FFDHE HELLOs (limits.ts ffdhePerPrefixPerSecond).
-  readonly #ffdheByPrefix = new Map<string, TokenBucket>();
-  // Addresses that completed an authenticated handshake lately: their key exchanges go
-  // first and skip the per-prefix rate, so contacts still get through a flood.
-  readonly #knownHosts = new Set<string>();
+  /** The caps on sessions and handshakes, the FFDHE rate, the hosts that authenticated (admission.ts). */
+  readonly #admission: Admission;
   /** Process-wide: bytes held by sessions before authentication. */
   readonly preAuthBudget: ByteBudget<Session>;
   /** Process-wide: real memory of every session's queued output. */
   readonly outputBudget: ByteBudget<Session>;
-  #halfOpen = 0;
   /** Per session: the dial it answers, the remote host, and whether it still counts as half-open. */
   readonly #books = new Map<Session, { dial: Dial | null; remoteHost: string; halfOpen: boolean }>();
   #listener: TCPSocketListener<SocketData> | null = null;
@@ -137,6 +127,7 @@ export class Peer {
     this.preAuthBudget = new ByteBudget(l.maxPreAuthBytes);
     this.outputBudget = new ByteBudget(l.maxOutputBytes);
     this.#random = o.random ?? systemRandom;
+    this.#admission = new Admission(l);
     this.#config = {
       identity: o.identity,
       profile: o.profile,
@@ -147,8 +138,8 @@ export class Peer {
       preAuthBudget: this.preAuthBudget,
       pingBudget: new TokenBucket(l.pingsPerSecondTotal, l.pingsPerSecondTotal, performance.now()),
       outputBudget: this.outputBudget,
-      admitKex: (s) => this.#admitKex(s),
-      kexPriority: (s) => this.#knownHosts.has(this.#remoteHost(s)),
+      admitKex: (s) => this.#admission.admitKex(this.#remoteHost(s), performance.now()),
+      kexPriority: (s) => this.#admission.known(this.#remoteHost(s)),
     };
   }
 
@@ -156,29 +147,9 @@ export class Peer {
     return this.#o.accept ?? [Group.X25519, Group.FFDHE2048, Group.FFDHE3072];
   }
 
-  #admitKex(s: Session): string | null {
-    const host = this.#remoteHost(s);
-    if (this.#knownHosts.has(host)) return null;
-    const prefix = addressPrefix(host);
-    const now = performance.now();
-    let b = this.#ffdheByPrefix.get(prefix);
-    if (b === undefined) {
-      if (this.#ffdheByPrefix.size >= MAX_PREFIX_BUCKETS) return `FFDHE handshakes from ${MAX_PREFIX_BUCKETS} prefixes at once`;
-      b = new TokenBucket(this.limits.ffdhePerPrefixPerSecond * 4, this.limits.ffdhePerPrefixPerSecond, now);
-      this.#ffdheByPrefix.set(prefix, b);
-    }
-    return b.take(now) ? null : `more than ${this.limits.ffdhePerPrefixPerSecond} FFDHE handshakes a second from ${prefix} (ffdhePerPrefixPerSecond)`;
-  }
-
-  #remember(host: string): void {
-    this.#knownHosts.delete(host);
-    this.#knownHosts.add(host);
-    if (this.#knownHosts.size > KNOWN_HOSTS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
-  }
-
   /** Handshakes in progress. */
   get halfOpen(): number {
-    return this.#halfOpen;
+    return this.#admission.halfOpen;
   }
 
   /** Change the display name sent in PROFILE (to new sessions, and to open ones). */
@@ -314,18 +285,7 @@ export class Peer {
     const role: Role = dial ? "initiator" : "responder";
     const address = dial ? `${dial.host}:${dial.port}` : `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
     const remote = dial ? dial.host : socket.remoteAddress;
-    const prefix = addressPrefix(remote);
-    const full = this.#closed
-      ? "shutting down"
-      : this.sessions.size >= this.limits.maxSessions
-        ? `${this.limits.maxSessions} sessions open (maxSessions)`
-        : this.#halfOpen >= this.limits.maxHalfOpen
-          ? `${this.limits.maxHalfOpen} handshakes in progress (maxHalfOpen)`
-          : (this.#halfOpenByAddr.get(remote) ?? 0) >= this.limits.maxHalfOpenPerAddress
-            ? `${this.limits.maxHalfOpenPerAddress} handshakes in progress from that address (maxHalfOpenPerAddress)`
-            : !dial && (this.#halfOpenByPrefix.get(prefix) ?? 0) >= this.limits.maxHalfOpenPerPrefix
-              ? `${this.limits.maxHalfOpenPerPrefix} handshakes in progress from ${prefix} (maxHalfOpenPerPrefix)`
-              : null;
+    const full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
     if (full !== null) {
       if (!dial) {
         socket.write(encodeAlertFrame(AlertCode.busy));
@@ -336,12 +296,10 @@ export class Peer {
       dial?.reject(new ConnectError(`too many connections: not dialling ${address}`));
       return;
     }
-    const s = new Session(socket as Socket<unknown>, this.#config, role, address, dial?.group, this.#events);
+    const s = new Session(socket, this.#config, role, address, dial?.group, this.#events);
     this.#books.set(s, { dial: dial ?? null, remoteHost: remote, halfOpen: true });
     if (dial) dial.session = s;
-    this.#halfOpen++;
-    this.#halfOpenByAddr.set(remote, (this.#halfOpenByAddr.get(remote) ?? 0) + 1);
-    this.#halfOpenByPrefix.set(prefix, (this.#halfOpenByPrefix.get(prefix) ?? 0) + 1);
+    this.#admission.opened(remote);
     socket.data = { session: s, dial };
     this.sessions.add(s);
     void s.start();
@@ -352,7 +310,7 @@ export class Peer {
     onReady: (s) => {
       this.#handshakeOver(s);
       const b = this.#books.get(s);
-      if (b !== undefined) this.#remember(b.remoteHost);
+      if (b !== undefined) this.#admission.remember(b.remoteHost);
       b?.dial?.resolve(s);
       this.#o.events?.onReady?.(s);
     },
@@ -374,14 +332,7 @@ export class Peer {
     const b = this.#books.get(s);
     if (b === undefined || !b.halfOpen) return;
     b.halfOpen = false;
-    this.#halfOpen--;
-    const n = (this.#halfOpenByAddr.get(b.remoteHost) ?? 1) - 1;
-    if (n <= 0) this.#halfOpenByAddr.delete(b.remoteHost);
-    else this.#halfOpenByAddr.set(b.remoteHost, n);
-    const prefix = addressPrefix(b.remoteHost);
-    const p = (this.#halfOpenByPrefix.get(prefix) ?? 1) - 1;
-    if (p <= 0) this.#halfOpenByPrefix.delete(prefix);
-    else this.#halfOpenByPrefix.set(prefix, p);
+    this.#admission.over(b.remoteHost);
   }
 
   #sessionClosed(s: Session, info: CloseInfo): void {
@@ -418,8 +369,7 @@ export class Peer {
     this.#sweep = setInterval(() => {
       const now = performance.now();
       for (const s of this.sessions) s.tick(now);
-      // Forget per-prefix buckets once full again (idle prefixes cost nothing).
-      for (const [k, b] of this.#ffdheByPrefix) if (b.full(now)) this.#ffdheByPrefix.delete(k);
+      this.#admission.sweep(now);
     }, every);
     this.#sweep.unref?.();
   }

@@ -2,32 +2,31 @@
  * One TCP connection through handshake, PROFILE exchange, chat and CLOSE.
  *
  * Receive pipeline:
- *   1. socket bytes → FrameAssembler (views for whole frames, ≤ 1 partial frame buffered);
- *   2. handshake frames → the Initiator/Responder machine; DH work → kex.ts (inline or worker);
- *   3. RECORD → RecordReader.open (tag checked before decrypting) → items;
- *   4. PROFILE first, then TEXT/ACK/PONG/PROFILE go to the owner; PING answered here;
+ *   1. transport bytes → FrameAssembler (views for whole frames, ≤ 1 partial frame buffered);
+ *   2. handshake phase (handshake.ts): frames → the Initiator/Responder machine; DH work →
+ *      kex.ts (inline or worker), frames held meanwhile; it ends with the traffic keys;
+ *   3. established phase (established.ts): RECORD → RecordReader.open (tag checked before
+ *      decrypting) → items; PING answered there;
+ *   4. PROFILE first, then TEXT/ACK/PONG/PROFILE go to the owner (here);
  *   5. any fault: one alert code to the peer (when it can read it), close, report once.
  * Send pipeline: outbound.ts (items coalesced into records, one write, bounded queue).
+ * The transport is a Bun TCP socket in Peer, a fake in tests (types.ts Transport).
  */
-import type { Socket } from "bun";
 import { randomBytes } from "node:crypto";
-import { FrameType, Group } from "../protocol/constants.ts";
+import type { Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { FrameAssembler, type Frame } from "../protocol/frame.ts";
-import { Initiator, Responder, type Done, type HandshakeResult, type KexRequest } from "../protocol/handshake.ts";
-import { decodeItems, type Item } from "../protocol/items.ts";
-import type { RecordReader, RecordWriter } from "../protocol/record.ts";
+import type { Done } from "../protocol/handshake.ts";
+import type { Item } from "../protocol/items.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes } from "./alerts.ts";
-import { initiatorKex, runKex, type KexJob, type PendingKex } from "./kex.ts";
-import { capPeerString, dueAt, TokenBucket } from "./limits.ts";
-import { BulkPacer } from "./pacer.ts";
-import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState } from "./types.ts";
+import { Established, type RecordHost } from "./established.ts";
+import { Handshake } from "./handshake.ts";
+import { capPeerString, dueAt } from "./limits.ts";
+import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState, Transport } from "./types.ts";
 
 /** Object overhead of pending items, behind a backed-up socket, before they are sealed. */
 const SEAL_BACKLOG_BYTES = 64 * 1024;
-/** PINGs within the per-session bucket's memory that make a session a heavy pinger. */
-const PING_HEAVY = 1000;
 
 export class Session implements PeerSession {
   readonly role: Role;
@@ -45,48 +44,68 @@ export class Session implements PeerSession {
   group: Group | null = null;
 
   readonly #o: SessionConfig<Session>;
-  readonly #group: Group | undefined;
   readonly #ev: SessionEvents<Session>;
-  readonly #socket: Socket<unknown>;
+  readonly #socket: Transport;
   readonly #asm = new FrameAssembler();
-  #hs: Initiator | Responder | null = null;
-  #kex: PendingKex | null = null;
-  #busy = false; // a key exchange is being computed; frames wait in #held
-  #held: Uint8Array[] = [];
-  #heldBytes = 0;
-  #kexJob: KexJob | null = null;
+  /** The handshake phase (its machine is gone once established). */
+  readonly #hs: Handshake<Session>;
+  /** The established phase: traffic keys and the record path (null during the handshake). */
+  #est: Established | null = null;
   // Reading is paused while output is backed up past half its bound: the peer's bytes
   // then wait in the kernel, not in our heap.
   #paused = false;
   #drainedAt = 0;
-  readonly #pings: TokenBucket;
-  #writer: RecordWriter | null = null;
-  #reader: RecordReader | null = null;
+  /** What the record path hands back (established.ts). */
+  readonly #records: RecordHost;
   readonly #send: Outbound;
   #flushScheduled = false;
-  #rekeyRequested = false;
-  readonly #keyUpdates: TokenBucket;
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
   #partialSince = 0;
   #pingSentAt = 0;
-  readonly #pacer = new BulkPacer();
-  #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** `group` is the group an initiator offers; `address` the remote host:port (as dialled, for an initiator). */
-  constructor(socket: Socket<unknown>, o: SessionConfig<Session>, role: Role, address: string, group: Group | undefined, ev: SessionEvents<Session>) {
+  constructor(socket: Transport, o: SessionConfig<Session>, role: Role, address: string, group: Group | undefined, ev: SessionEvents<Session>) {
     this.#socket = socket;
     this.#send = new Outbound(socket);
     this.#o = o;
     this.#ev = ev;
     this.role = role;
     this.address = address;
-    this.#group = group;
     const now = this.#now();
     this.startedAt = this.lastRecv = this.lastSend = now;
-    this.#keyUpdates = new TokenBucket(8, o.limits.keyUpdatesPerSecond, now);
-    this.#pings = new TokenBucket(o.limits.pingsPerSecond * 10, o.limits.pingsPerSecond, now);
     if (role === "initiator") this.group = group ?? null;
+    const self = this;
+    this.#hs = new Handshake<Session>(o, {
+      session: this,
+      role,
+      get closed() {
+        return self.#isClosed();
+      },
+      setGroup: (g) => (this.group = g),
+      write: (frames) => this.#write(frames),
+      fail: (e) => this.#fail(e),
+      frame: (f) => this.#frame(f),
+      established: (d) => this.#established(d),
+      chargePreAuth: () => void this.#chargePreAuth(),
+    }, group);
+    this.#records = {
+      get state() {
+        return self.state;
+      },
+      item: (item) => this.#ev.onItem(this, item),
+      // One length cap for every output format (a 65,000-byte reason is not printed whole).
+      closedByPeer: (reason) => this.#closed({ error: null, byPeer: true, reason: capPeerString(reason, this.#o.limits.maxPeerStringLength) }),
+      send: (item) => this.send(item),
+      pong: (item) => {
+        // pacer.ts: the answer to a bulk probe moves the window.
+        if (!this.#est!.pacer.onPong(item.data, this.#now())) return false;
+        this.flush();
+        if (!this.#isClosed() && !this.#send.backedUp) this.#ev.onDrain?.(this);
+        return true;
+      },
+      profile: (item) => this.#profile(item),
+    };
   }
 
   /** Reading is paused (output backed up). */
@@ -110,7 +129,7 @@ export class Session implements PeerSession {
   #chargePreAuth(): boolean {
     const b = this.#o.preAuthBudget;
     if (b === undefined) return true;
-    const bytes = this.#reader === null && !this.#isClosed() ? this.#heldBytes + this.#asm.allocated : 0;
+    const bytes = this.#est === null && !this.#isClosed() ? this.#hs.heldBytes + this.#asm.allocated : 0;
     if (!b.set(this, bytes)) return true;
     b.set(this, 0);
     this.#fail(fail("busy", `unauthenticated peers hold ${b.limit} bytes (maxPreAuthBytes)`));
@@ -127,30 +146,8 @@ export class Session implements PeerSession {
   }
 
   /** Start the handshake (initiator: compute a share and send HELLO). */
-  async start(): Promise<void> {
-    if (this.role === "responder") {
-      this.#hs = new Responder({ accept: this.#o.accept!, nonce: randomBytes(32), identity: this.#o.identity, random: this.#o.random });
-      return;
-    }
-    this.#busy = true;
-    try {
-      this.#kex = await initiatorKex(this.#group!, { maxQueue: this.#o.limits.maxKexQueue, priority: true });
-    } catch (e) {
-      return this.#fail(e as Error);
-    }
-    if (this.state === "closed") return this.#kex.drop();
-    const verify = this.#o.verifyPeer;
-    const ini = new Initiator({
-      group: this.#group!,
-      share: this.#kex.share,
-      nonce: randomBytes(32),
-      identity: this.#o.identity,
-      random: this.#o.random,
-      verifyPeer: verify ? (id) => verify(id, this) : undefined,
-    });
-    this.#hs = ini;
-    this.#write([ini.hello()]);
-    this.#release();
+  start(): Promise<void> {
+    return this.#hs.start();
   }
 
   /** Bytes from the socket. */
@@ -171,18 +168,14 @@ export class Session implements PeerSession {
     else if (this.#partialSince === 0 || frames.length > 0) this.#partialSince = this.lastRecv;
     for (const f of frames) {
       if (this.#isClosed()) return;
-      if (this.#busy) {
-        // Before authentication nothing big is copied for later: a few frames, a few KiB.
-        if (this.#held.length >= this.#o.limits.maxPendingFrames || this.#heldBytes + f.bytes.length > this.#o.limits.maxHeldBytes) {
-          return this.#fail(fail("unexpected_message", "the peer sent frames while the key exchange was running"));
-        }
-        this.#held.push(new Uint8Array(f.bytes));
-        this.#heldBytes += f.bytes.length;
+      if (this.#hs.busy) {
+        const e = this.#hs.hold(f);
+        if (e !== null) return this.#fail(e);
         continue;
       }
       this.#frame(f);
     }
-    if (this.#reader === null && !this.#chargePreAuth()) return;
+    if (this.#est === null && !this.#chargePreAuth()) return;
     // A bad header after whole frames: those were handled, now the stream ends.
     const err = this.#asm.error;
     if (err !== null && !this.#isClosed()) this.#fail(err);
@@ -190,63 +183,18 @@ export class Session implements PeerSession {
 
   #frame(f: Frame): void {
     try {
-      if (this.#reader === null) this.#handshakeFrame(f);
-      else this.#recordFrame(f);
+      if (this.#est === null) this.#hs.recv(f);
+      else this.#est.read(f, this.#records);
     } catch (e) {
       this.#fail(e as Error);
     }
   }
 
-  #handshakeFrame(f: Frame): void {
-    const hs = this.#hs;
-    if (hs === null) throw fail("unexpected_message", "the peer sent a frame before our hello");
-    const r = hs.recv(f);
-    if (r.kind === "done") return this.#established(r);
-    this.#startKex(r);
-  }
-
-  #startKex(req: KexRequest): void {
-    if (this.role === "responder") {
-      this.group = req.group;
-      // Expensive groups: a per-prefix rate (the Peer's admitKex) before any work is queued.
-      const refused = req.group !== Group.X25519 ? (this.#o.admitKex?.(this, req.group) ?? null) : null;
-      if (refused !== null) throw fail("busy", refused);
-    }
-    // Reading goes on (held frames are bounded by maxHeldBytes and maxPreAuthBytes), so
-    // that a peer's FIN is seen at once and its queued exchange is dropped.
-    this.#busy = true;
-    const pending = this.#kex;
-    this.#kex = null;
-    const adm = { maxQueue: this.#o.limits.maxKexQueue, priority: this.#o.kexPriority?.(this) ?? false };
-    this.#kexJob = runKex(this.#hs!, pending, req, (send) => {
-      this.#kexJob = null;
-      if (this.state === "closed") return;
-      this.#write(send);
-      this.#release();
-    }, (e) => {
-      this.#kexJob = null;
-      this.#fail(e);
-    }, adm);
-  }
-
-  /** The key exchange is done: process frames that arrived meanwhile. */
-  #release(): void {
-    this.#busy = false;
-    while (this.#held.length > 0 && !this.#busy && !this.#isClosed()) {
-      const bytes = this.#held.shift()!;
-      this.#heldBytes -= bytes.length;
-      this.#frame({ type: bytes[2]!, bytes, body: bytes.subarray(3) });
-    }
-    this.#chargePreAuth();
-  }
-
   #established(d: Done): void {
-    const res: HandshakeResult = d.result;
+    const res = d.result;
     // The last handshake frames go out in one write with the PROFILE record below.
     if (d.send.length > 0) this.#send.holdFrames(d.send);
-    this.#writer = res.writer;
-    this.#reader = res.reader;
-    this.#hs = null;
+    this.#est = new Established(res, this.#o.limits, () => this.#now(), this.#o.pingBudget);
     this.#o.preAuthBudget?.set(this, 0);
     // PROTOCOL §4.5: the responder applies its trust policy once the initiator's AUTH
     // verified; a refusal then goes out as an encrypted ALERT, its first record.
@@ -262,65 +210,6 @@ export class Session implements PeerSession {
     this.#ev.onEstablished?.(this);
   }
 
-  #recordFrame(f: Frame): void {
-    if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
-    const items = decodeItems(this.#reader!.open(f.bytes));
-    let keyUpdate = false;
-    for (const item of items) {
-      if (this.#isClosed()) return;
-      switch (item.kind) {
-        case "padding":
-          continue;
-        case "ext":
-          // PROTOCOL §6: optional types are ignored by a receiver that does not know them;
-          // the owner may know them (file transfer), but only once the session is open.
-          if (this.state === "open") this.#ev.onItem(this, item);
-          continue;
-        case "auth":
-          throw fail("unexpected_message", "the peer sent AUTH after the handshake");
-        case "key_update":
-          if (keyUpdate) throw fail("unexpected_message", "two KEY_UPDATE items in one record");
-          keyUpdate = true;
-          if (!this.#keyUpdates.take(this.#now())) throw fail("unexpected_message", "the peer updates its keys too often");
-          continue;
-        case "alert":
-          throw fail("alert", `the peer sent alert ${item.code}`, { alert: item.code });
-        case "close":
-          // One length cap for every output format (a 65,000-byte reason is not printed whole).
-          this.#closed({ error: null, byPeer: true, reason: capPeerString(item.reason, this.#o.limits.maxPeerStringLength) });
-          return;
-        case "ping":
-          if (this.state === "profile") throw fail("unexpected_message", "the peer sent PING before its PROFILE");
-          // A PING flood is busy, as HTTP/2's ping flood fix (CVE-2019-9512) does.
-          if (!this.#pings.take(this.#now())) throw fail("busy", `the peer sends PINGs faster than ${this.#o.limits.pingsPerSecond} a second`);
-          // Process-wide: with the shared budget spent, a session that has been pinging
-          // hard (more than PING_HEAVY lately) is cut; one keepalive a while is still answered.
-          if (this.#o.pingBudget && !this.#o.pingBudget.take(this.#now()) && this.#pings.level(this.#now()) < this.#pings.burst - PING_HEAVY) {
-            throw fail("busy", `PINGs from every peer passed ${this.#o.limits.pingsPerSecondTotal} a second (pingsPerSecondTotal); this peer sent many`);
-          }
-          this.send({ kind: "pong", data: new Uint8Array(item.data) });
-          continue;
-        case "pong":
-          // pacer.ts: the answer to a bulk probe moves the window; others go to the owner.
-          if (this.#pacer.onPong(item.data, this.#now())) {
-            this.flush();
-            if (!this.#isClosed() && !this.#send.backedUp) this.#ev.onDrain?.(this);
-            continue;
-          }
-          if (this.state === "profile") throw fail("unexpected_message", "the peer sent PONG before its PROFILE");
-          this.#ev.onItem(this, item);
-          continue;
-        case "profile":
-          this.#profile(item);
-          continue;
-        default:
-          if (this.state === "profile") throw fail("unexpected_message", `the peer sent ${item.kind.toUpperCase()} before its PROFILE`);
-          this.#ev.onItem(this, item);
-      }
-    }
-    if (keyUpdate) this.#reader!.update();
-  }
-
   #isClosed(): boolean {
     return this.state === "closed";
   }
@@ -330,7 +219,7 @@ export class Session implements PeerSession {
       this.peerProfile = { instance: new Uint8Array(item.instance), name: item.name };
       this.state = "open";
       // pacer.ts: one probe on an empty path gives the round trip without any queue in it.
-      const data = this.#pacer.probe(this.#now(), this.#send.written);
+      const data = this.#est!.pacer.probe(this.#now(), this.#send.written);
       if (data !== null) this.send({ kind: "ping", data });
       this.#ev.onReady(this);
       return;
@@ -346,7 +235,7 @@ export class Session implements PeerSession {
    * @throws Error when the session is not open; RangeError when the item cannot fit in a record.
    */
   send(item: Item): void {
-    if (this.#writer === null || this.#isClosed()) throw new Error("session is not open");
+    if (this.#est === null || this.#isClosed()) throw new Error("session is not open");
     this.#send.queue(item);
     if (this.#send.bufferedAmount > this.#o.limits.maxSendQueueBytes) {
       return this.#fail(fail("busy", "the peer is not reading; its send queue is full"));
@@ -364,7 +253,7 @@ export class Session implements PeerSession {
 
   /** Ask for a KEY_UPDATE in the next record (/rekey). */
   rekey(): void {
-    this.#rekeyRequested = true;
+    this.#est?.requestRekey();
     this.send({ kind: "padding", length: 0 });
   }
 
@@ -375,12 +264,12 @@ export class Session implements PeerSession {
    */
   flush(force = false): void {
     this.#flushScheduled = false;
-    const w = this.#writer;
-    if (w === null || this.#isClosed() || !this.#send.hasPending) return;
+    const est = this.#est;
+    if (est === null || this.#isClosed() || !this.#send.hasPending) return;
     this.lastSend = this.#now();
-    this.#send.bulkUntil = this.#pacer.until;
-    this.#send.flush(w, this.#keyUpdateDue, force);
-    if (!force) this.#pace(w);
+    this.#send.bulkUntil = est.pacer.until;
+    this.#send.flush(est.writer, est.keyUpdateDue, force);
+    if (!force) est.pace(this.#send);
     this.#afterOutput();
   }
 
@@ -393,32 +282,6 @@ export class Session implements PeerSession {
     }
     this.#chargeOutput();
   }
-
-  /** pacer.ts step 2: while bulk flows, keep one probe out (or come back when one may go). */
-  #pace(w: RecordWriter): void {
-    const s = this.#send;
-    if (this.#pacer.probing || this.#paceTimer !== null || s.bulkAt <= this.#pacer.acked) return;
-    const now = this.#now();
-    const data = this.#pacer.probe(now, s.written);
-    if (data !== null) {
-      s.queueUrgent({ kind: "ping", data });
-      s.flush(w, this.#keyUpdateDue);
-      return;
-    }
-    if (!s.hasBulk) return;
-    this.#paceTimer = setTimeout(() => {
-      this.#paceTimer = null;
-      if (this.#writer !== null && !this.#isClosed()) this.#pace(this.#writer);
-    }, Math.max(1, Math.ceil(this.#pacer.waitMs(now))));
-    this.#paceTimer.unref?.();
-  }
-
-  /** Whether the next record must carry KEY_UPDATE (asked once per record). */
-  readonly #keyUpdateDue = (): boolean => {
-    const due = this.#rekeyRequested || this.#writer!.mustUpdate;
-    this.#rekeyRequested = false;
-    return due;
-  };
 
   #write(frames: Uint8Array[]): void {
     if (frames.length === 0 || this.state === "closed") return;
@@ -454,7 +317,7 @@ export class Session implements PeerSession {
   /** Close cleanly: CLOSE item (when established), flush, end the socket. */
   close(reason = ""): void {
     if (this.#isClosed()) return;
-    if (this.#writer !== null) {
+    if (this.#est !== null) {
       try {
         this.send({ kind: "close", reason });
         this.flush(true);
@@ -495,7 +358,7 @@ export class Session implements PeerSession {
         err = e as Error;
       }
     }
-    if (err === null) err = fail("truncated", this.#reader ? "the peer closed the connection without CLOSE" : "the peer closed the connection during the handshake");
+    if (err === null) err = fail("truncated", this.#est ? "the peer closed the connection without CLOSE" : "the peer closed the connection during the handshake");
     this.#closeInfo = { error: err, byPeer: true, reason: "" };
     this.#finalize();
   }
@@ -503,8 +366,8 @@ export class Session implements PeerSession {
   #fail(e: Error): void {
     if (this.#isClosed()) return;
     if (e instanceof ProtocolError) {
-      if (this.#writer !== null) this.#send.clearPending(); // the alert goes next, nothing else
-      const alert = alertBytes(e, this.#writer, this.#hs);
+      if (this.#est !== null) this.#send.clearPending(); // the alert goes next, nothing else
+      const alert = alertBytes(e, this.#est?.writer ?? null, this.#hs.machine);
       if (alert !== null) this.#write([alert]);
     }
     this.#closed({ error: e, byPeer: e instanceof ProtocolError && e.code === "alert", reason: "" });
@@ -512,14 +375,7 @@ export class Session implements PeerSession {
 
   #closed(info: CloseInfo): void {
     this.#closeInfo = info;
-    if (this.#paceTimer !== null) clearTimeout(this.#paceTimer);
-    this.#kex?.drop();
-    this.#kex = null;
-    // Queued work is dropped with its connection (a flood of closed HELLOs costs nothing).
-    this.#kexJob?.cancel();
-    this.#kexJob = null;
-    this.#held = [];
-    this.#heldBytes = 0;
+    this.#hs.drop();
     this.#o.preAuthBudget?.set(this, 0);
     // A peer not read from because its output is backed up is never read again: what it
     // sent meanwhile waits in the kernel, and reading it now would only make garbage.
@@ -542,9 +398,9 @@ export class Session implements PeerSession {
   #finalize(): void {
     if (this.state === "closed") return;
     this.state = "closed";
+    this.#est?.stopPacing();
     this.#send.clearPending();
-    this.#kexJob?.cancel();
-    this.#kexJob = null;
+    this.#hs.cancel();
     this.#o.preAuthBudget?.set(this, 0);
     if (!this.#send.backedUp) this.#o.outputBudget?.set(this, 0);
     this.#ev.onClose(this, this.#closeInfo ?? { error: null, byPeer: true, reason: "" });

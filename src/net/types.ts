@@ -10,6 +10,26 @@ export type Role = "initiator" | "responder";
 
 export type SessionState = "handshake" | "profile" | "open" | "closed";
 
+/**
+ * The byte stream under a session: a Bun TCP socket in Peer, a fake in tests (two
+ * sessions joined back to back, no socket at all).
+ */
+export interface Transport {
+  /**
+   * Write what it takes now of `data[byteOffset..byteOffset+byteLength)` (default: all of
+   * it); returns how many bytes it took (the rest waits for drain). Bun's socket does this
+   * without a view; the record path writes its shared output buffer from an offset.
+   */
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
+  /** Stop reading (output is backed up) / read again. */
+  pause(): void;
+  resume(): void;
+  /** Close after what was written (FIN). */
+  end(): void;
+  /** Close at once (RST). */
+  terminate(): void;
+}
+
 /** How a session ended. `error` is null for a clean CLOSE by either side. */
 export interface CloseInfo {
   error: ProtocolError | Error | null;

@@ -1,0 +1,163 @@
+/**
+ * Dial policy: one Dialer (delivery/dialer.ts) per host:port we were asked to reach, the
+ * invites they came from, a contact that moved (it dialled us from elsewhere), the dials
+ * answered early (the first message in TLS 1.3's time), and which refusals end a dial.
+ */
+import { toHex } from "../../crypto/bytes.ts";
+import { AlertCode } from "../../protocol/constants.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { ConnectError, type Peer } from "../../net/peer.ts";
+import type { PeerSession } from "../../net/types.ts";
+import { ChatError, type ChatListener } from "../events.ts";
+import { Dialer, parseAddress } from "../delivery/dialer.ts";
+import type { Link } from "../delivery/link.ts";
+import type { Outbox } from "../delivery/outbox.ts";
+import { parseInvite } from "../trust/invite.ts";
+import type { Trust } from "../trust/policy.ts";
+import type { Contacts } from "./contacts.ts";
+import type { Delivery } from "./delivery.ts";
+import type { Sessions } from "./sessions.ts";
+
+export interface DialingDeps {
+  emit: ChatListener;
+  peer: Peer;
+  trust: Trust;
+  outbox: Outbox;
+  sessions: Sessions;
+  contacts: Contacts;
+  delivery: Delivery;
+}
+
+export class Dialing {
+  readonly #d: DialingDeps;
+  readonly #dialers = new Map<string, Dialer>();
+
+  constructor(d: DialingDeps) {
+    this.#d = d;
+  }
+
+  /** Whether host:port is being dialled (and so redialled when its session ends). */
+  has(address: string): boolean {
+    return this.#dialers.has(address);
+  }
+
+  connect(address: string): string | void {
+    const { sessions, contacts } = this.#d;
+    const invite = parseInvite(address);
+    if (invite !== null) {
+      this.#d.trust.invited.set(invite.address, invite.fingerprint);
+      if (invite.token !== undefined) contacts.inviteTokens.set(invite.address, invite.token);
+      address = invite.address;
+    }
+    const a = parseAddress(address);
+    if (a === null) throw new ChatError("bad_address", `${JSON.stringify(address.slice(0, 80))} is not host:port`);
+    const key = `${a.host}:${a.port}`;
+    const existing = this.#dialers.get(key);
+    if (existing !== undefined) {
+      const open = existing.pid !== null ? sessions.open(existing.pid) : [];
+      if (open.length > 0) return `Already connected to ${contacts.nameOf(existing.pid!)} at ${key}.`;
+      return `Already dialling ${key}; it is retried with backoff.`;
+    }
+    for (const [s, l] of sessions.links) if (s.state === "open" && s.address === key) return `Already connected to ${l.name} at ${key}.`;
+    const d: Dialer = new Dialer(a.host, a.port, {
+      dial: () => this.#d.peer.connect(a.host, a.port, undefined, { early: true }).then((s) => this.#dialedEarly(s)),
+      connectedElsewhere: (s: PeerSession | null): boolean => {
+        const pid = s ? toHex(s.peerIdentity!) : d.pid;
+        return pid !== null && sessions.open(pid).some((o) => o !== s);
+      },
+      emit: this.#d.emit,
+      closed: (s) => sessions.whenClosed(s),
+      nameOf: (pid) => contacts.nameOf(pid),
+      useful: (s) => sessions.useful.has(s),
+      fatal: (e) => {
+        const stop = dialStop(e, key);
+        // The dialer ends on a permanent refusal; forget it, so /connect (after /replace or an edit of known_peers) dials again.
+        if (stop !== null && this.#dialers.get(key) === d) this.#dialers.delete(key);
+        return stop;
+      },
+    });
+    this.#dialers.set(key, d);
+    d.start();
+  }
+
+  disconnect(who: string): number {
+    let n = 0;
+    const a = parseAddress(who);
+    const byAddress = a !== null ? this.#dialers.get(`${a.host}:${a.port}`) : undefined;
+    const pid = byAddress?.pid ?? (byAddress !== undefined ? null : this.#d.contacts.pidByName(who));
+    for (const [key, d] of this.#dialers) {
+      if (d !== byAddress && (pid === null || d.pid !== pid)) continue;
+      this.#dialers.delete(key);
+      d.stop(`/disconnect ${who.slice(0, 64)}`, "disconnect");
+      n++;
+    }
+    if (pid !== null) {
+      for (const s of this.#d.sessions.open(pid)) {
+        s.close("bye");
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Contacts are keys, not addresses: an authenticated session from a contact we dial
+   * elsewhere means it moved (as WireGuard takes a peer's endpoint from its latest
+   * authenticated packet). The dial to the stale address stops, and the person is told.
+   */
+  movedTo(pid: string, s: PeerSession): void {
+    const from = hostOf(s.address);
+    const nameOf = (p: string) => this.#d.contacts.nameOf(p);
+    for (const [key, d] of this.#dialers) {
+      if (d.pid !== pid || d.host === from) continue;
+      this.#dialers.delete(key);
+      d.stop(`${nameOf(pid)} now connects from ${from}`, "moved");
+      this.#d.emit({ type: "notice", message: `${nameOf(pid)} moved: now at ${s.address} (it dialled us); no longer dialling ${key}` });
+    }
+  }
+
+  /**
+   * The first message in TLS 1.3's time: the dial resolved as soon as our AUTH went
+   * out (the responder's key is verified and pinned policy passed, PROTOCOL §4.5). Lines
+   * never sent before go now; the dial itself settles when the session is ready or ends.
+   */
+  #dialedEarly(s: PeerSession): Promise<PeerSession> {
+    if (s.state === "open") return Promise.resolve(s);
+    if (s.state === "closed") return Promise.reject(new ConnectError(`handshake with ${s.address} failed: the connection closed`));
+    const { outbox, sessions } = this.#d;
+    return new Promise((resolve, reject) => {
+      const pid = toHex(s.peerIdentity!);
+      let link: Link | null = null;
+      if (sessions.open(pid).length === 0 && outbox.unackedFor(pid) > 0 && outbox.mayStartEarly(pid)) {
+        link = this.#d.delivery.newLink(s, pid, this.#d.contacts.nameOf(pid));
+        link.startEarly();
+      }
+      sessions.early.set(s, { link, resolve: () => resolve(s), reject });
+    });
+  }
+
+  /** Stop every dial (the chat closes). */
+  close(): void {
+    for (const d of this.#dialers.values()) d.stop();
+  }
+}
+
+/** The host part of host:port or [v6]:port. */
+function hostOf(address: string): string {
+  return parseAddress(address)?.host ?? address;
+}
+
+/**
+ * Dialling `key` stops for good on a refusal that a retry cannot change (issue: dialling
+ * that knows when to stop); null: try again later.
+ */
+function dialStop(e: Error, key: string): { code: string; message: string } | null {
+  const p = e instanceof ConnectError && e.cause instanceof ProtocolError ? e.cause : null;
+  if (p === null) return null;
+  if (p.code === "reflection") return { code: "reflection", message: `${key} is this sotto itself; not dialling it` };
+  if (p.code === "identity_rejected") return { code: "identity_rejected", message: `${p.message}; not dialling it again (see known_peers)` };
+  if (p.code === "unsupported_version") return { code: "unsupported_version", message: `${key} speaks another version of the sotto protocol; not dialling it again` };
+  if (p.code === "alert" && p.alert === AlertCode.identity_rejected) return { code: "identity_rejected", message: `${key} refused our key (it pins another one for us, or blocks us); not dialling it again` };
+  if (p.code === "alert" && p.alert === AlertCode.unsupported_version) return { code: "unsupported_version", message: `${key} does not speak our protocol version; not dialling it again` };
+  return null;
+}

@@ -1,0 +1,94 @@
+/**
+ * Who a Peer lets in, counted without sockets: the caps on sessions and on handshakes in
+ * progress (half-open: in all, per address, per prefix for inbound), the per-prefix rate
+ * of FFDHE key exchanges, and the addresses that authenticated lately (their key
+ * exchanges go first and skip that rate, so contacts still get through a flood).
+ * Every refusal is one sentence naming the limit (limits.ts), answered with ALERT busy.
+ */
+import { addressPrefix, TokenBucket, type Limits } from "./limits.ts";
+
+/** Addresses remembered as having authenticated (their FFDHE work goes first). */
+const KNOWN_HOSTS = 4096;
+/** Prefixes tracked by the FFDHE rate at once (≈ 100 bytes each); beyond, new ones wait. */
+export const MAX_PREFIX_BUCKETS = 65_536;
+
+export class Admission {
+  readonly #limits: Limits;
+  readonly #byAddr = new Map<string, number>();
+  readonly #byPrefix = new Map<string, number>();
+  // Per-prefix token buckets on FFDHE HELLOs (limits.ts ffdhePerPrefixPerSecond).
+  readonly #ffdheByPrefix = new Map<string, TokenBucket>();
+  readonly #knownHosts = new Set<string>();
+  #halfOpen = 0;
+
+  constructor(limits: Limits) {
+    this.#limits = limits;
+  }
+
+  /** Handshakes in progress. */
+  get halfOpen(): number {
+    return this.#halfOpen;
+  }
+
+  /** Why a new connection with `remote` is turned away (null: it may go ahead). `dialled`: we dial it (no per-prefix cap). */
+  refusal(remote: string, dialled: boolean, sessions: number, closing: boolean): string | null {
+    const l = this.#limits;
+    const prefix = addressPrefix(remote);
+    if (closing) return "shutting down";
+    if (sessions >= l.maxSessions) return `${l.maxSessions} sessions open (maxSessions)`;
+    if (this.#halfOpen >= l.maxHalfOpen) return `${l.maxHalfOpen} handshakes in progress (maxHalfOpen)`;
+    if ((this.#byAddr.get(remote) ?? 0) >= l.maxHalfOpenPerAddress) return `${l.maxHalfOpenPerAddress} handshakes in progress from that address (maxHalfOpenPerAddress)`;
+    if (!dialled && (this.#byPrefix.get(prefix) ?? 0) >= l.maxHalfOpenPerPrefix) return `${l.maxHalfOpenPerPrefix} handshakes in progress from ${prefix} (maxHalfOpenPerPrefix)`;
+    return null;
+  }
+
+  /** A handshake with `remote` began. */
+  opened(remote: string): void {
+    const prefix = addressPrefix(remote);
+    this.#halfOpen++;
+    this.#byAddr.set(remote, (this.#byAddr.get(remote) ?? 0) + 1);
+    this.#byPrefix.set(prefix, (this.#byPrefix.get(prefix) ?? 0) + 1);
+  }
+
+  /** A handshake with `remote` ended (done, failed or cut): it no longer counts as half-open. */
+  over(remote: string): void {
+    this.#halfOpen--;
+    const n = (this.#byAddr.get(remote) ?? 1) - 1;
+    if (n <= 0) this.#byAddr.delete(remote);
+    else this.#byAddr.set(remote, n);
+    const prefix = addressPrefix(remote);
+    const p = (this.#byPrefix.get(prefix) ?? 1) - 1;
+    if (p <= 0) this.#byPrefix.delete(prefix);
+    else this.#byPrefix.set(prefix, p);
+  }
+
+  /** Responder, FFDHE: a refusal sentence when `host`'s prefix is over its rate, or null. */
+  admitKex(host: string, now: number): string | null {
+    if (this.#knownHosts.has(host)) return null;
+    const prefix = addressPrefix(host);
+    const rate = this.#limits.ffdhePerPrefixPerSecond;
+    let b = this.#ffdheByPrefix.get(prefix);
+    if (b === undefined) {
+      if (this.#ffdheByPrefix.size >= MAX_PREFIX_BUCKETS) return `FFDHE handshakes from ${MAX_PREFIX_BUCKETS} prefixes at once`;
+      b = new TokenBucket(rate * 4, rate, now);
+      this.#ffdheByPrefix.set(prefix, b);
+    }
+    return b.take(now) ? null : `more than ${rate} FFDHE handshakes a second from ${prefix} (ffdhePerPrefixPerSecond)`;
+  }
+
+  /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS). */
+  remember(host: string): void {
+    this.#knownHosts.delete(host);
+    this.#knownHosts.add(host);
+    if (this.#knownHosts.size > KNOWN_HOSTS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
+  }
+
+  known(host: string): boolean {
+    return this.#knownHosts.has(host);
+  }
+
+  /** Forget per-prefix buckets once full again (idle prefixes cost nothing). */
+  sweep(now: number): void {
+    for (const [k, b] of this.#ffdheByPrefix) if (b.full(now)) this.#ffdheByPrefix.delete(k);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * A session's established phase, receive side (PROTOCOL §6): the traffic keys from the
+ * handshake, and what one RECORD frame may carry.
+ *
+ *   1. RecordReader.open checks the tag before anything is decrypted (record.ts);
+ *   2. decodeItems splits the plaintext; PADDING is skipped, AUTH and ALERT end the
+ *      session, KEY_UPDATE is counted (one per record, a bounded rate) and applied after
+ *      the record;
+ *   3. PING is answered within two rates (this session's, and the process-wide one);
+ *   4. CLOSE, PONG, PROFILE and the rest go back to the session, which holds the state
+ *      (nothing but PROFILE before the peer's PROFILE).
+ * Send side: the writer, when a record must carry KEY_UPDATE, and the pacing of bulk
+ * (pacer.ts) by the PINGs this phase keeps in flight.
+ */
+import { FrameType } from "../protocol/constants.ts";
+import { fail } from "../protocol/errors.ts";
+import type { Frame } from "../protocol/frame.ts";
+import type { HandshakeResult } from "../protocol/handshake.ts";
+import { decodeItems, type Item } from "../protocol/items.ts";
+import type { RecordReader, RecordWriter } from "../protocol/record.ts";
+import { TokenBucket, type Limits } from "./limits.ts";
+import type { Outbound } from "./outbound.ts";
+import { BulkPacer } from "./pacer.ts";
+import type { SessionState } from "./types.ts";
+
+/** PINGs within the per-session bucket's memory that make a session a heavy pinger. */
+const PING_HEAVY = 1000;
+
+/** What the record path hands back to its session. */
+export interface RecordHost {
+  readonly state: SessionState;
+  /** An item for the session's owner (TEXT, ACK, ext, …). */
+  item(item: Item): void;
+  /** The peer's CLOSE. */
+  closedByPeer(reason: string): void;
+  /** Answer a PING. */
+  send(item: Item): void;
+  /** A PONG; false when it is not the answer to the session's own probe. */
+  pong(item: Extract<Item, { kind: "pong" }>): boolean;
+  profile(item: Extract<Item, { kind: "profile" }>): void;
+}
+
+export class Established {
+  readonly writer: RecordWriter;
+  readonly #reader: RecordReader;
+  readonly #limits: Limits;
+  readonly #now: () => number;
+  readonly #keyUpdates: TokenBucket;
+  readonly #pings: TokenBucket;
+  readonly #pingBudget: TokenBucket | undefined;
+  #rekeyRequested = false;
+  readonly pacer = new BulkPacer();
+  #paceTimer: ReturnType<typeof setTimeout> | null = null;
+  #stopped = false;
+
+  constructor(res: HandshakeResult, limits: Limits, now: () => number, pingBudget?: TokenBucket) {
+    this.writer = res.writer;
+    this.#reader = res.reader;
+    this.#limits = limits;
+    this.#now = now;
+    const t = now();
+    this.#keyUpdates = new TokenBucket(8, limits.keyUpdatesPerSecond, t);
+    this.#pings = new TokenBucket(limits.pingsPerSecond * 10, limits.pingsPerSecond, t);
+    this.#pingBudget = pingBudget;
+  }
+
+  /** Ask for a KEY_UPDATE in the next record (/rekey). */
+  requestRekey(): void {
+    this.#rekeyRequested = true;
+  }
+
+  /** Whether the next record must carry KEY_UPDATE (asked once per record). */
+  readonly keyUpdateDue = (): boolean => {
+    const due = this.#rekeyRequested || this.writer.mustUpdate;
+    this.#rekeyRequested = false;
+    return due;
+  };
+
+  /** pacer.ts step 2: while bulk flows, keep one probe out (or come back when one may go). */
+  pace(s: Outbound): void {
+    if (this.pacer.probing || this.#paceTimer !== null || s.bulkAt <= this.pacer.acked) return;
+    const now = this.#now();
+    const data = this.pacer.probe(now, s.written);
+    if (data !== null) {
+      s.queueUrgent({ kind: "ping", data });
+      s.flush(this.writer, this.keyUpdateDue);
+      return;
+    }
+    if (!s.hasBulk) return;
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = null;
+      if (!this.#stopped) this.pace(s);
+    }, Math.max(1, Math.ceil(this.pacer.waitMs(now))));
+    this.#paceTimer.unref?.();
+  }
+
+  /** The session closed: no more probes. */
+  stopPacing(): void {
+    this.#stopped = true;
+    if (this.#paceTimer !== null) clearTimeout(this.#paceTimer);
+  }
+
+  /** One frame after the handshake. @throws ProtocolError */
+  read(f: Frame, h: RecordHost): void {
+    if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
+    const items = decodeItems(this.#reader.open(f.bytes));
+    const l = this.#limits;
+    let keyUpdate = false;
+    for (const item of items) {
+      if (h.state === "closed") return;
+      switch (item.kind) {
+        case "padding":
+          continue;
+        case "ext":
+          // PROTOCOL §6: optional types are ignored by a receiver that does not know them;
+          // the owner may know them (file transfer), but only once the session is open.
+          if (h.state === "open") h.item(item);
+          continue;
+        case "auth":
+          throw fail("unexpected_message", "the peer sent AUTH after the handshake");
+        case "key_update":
+          if (keyUpdate) throw fail("unexpected_message", "two KEY_UPDATE items in one record");
+          keyUpdate = true;
+          if (!this.#keyUpdates.take(this.#now())) throw fail("unexpected_message", "the peer updates its keys too often");
+          continue;
+        case "alert":
+          throw fail("alert", `the peer sent alert ${item.code}`, { alert: item.code });
+        case "close":
+          h.closedByPeer(item.reason);
+          return;
+        case "ping":
+          if (h.state === "profile") throw fail("unexpected_message", "the peer sent PING before its PROFILE");
+          // A PING flood is busy, as HTTP/2's ping flood fix (CVE-2019-9512) does.
+          if (!this.#pings.take(this.#now())) throw fail("busy", `the peer sends PINGs faster than ${l.pingsPerSecond} a second`);
+          // Process-wide: with the shared budget spent, a session that has been pinging
+          // hard (more than PING_HEAVY lately) is cut; one keepalive a while is still answered.
+          if (this.#pingBudget && !this.#pingBudget.take(this.#now()) && this.#pings.level(this.#now()) < this.#pings.burst - PING_HEAVY) {
+            throw fail("busy", `PINGs from every peer passed ${l.pingsPerSecondTotal} a second (pingsPerSecondTotal); this peer sent many`);
+          }
+          h.send({ kind: "pong", data: new Uint8Array(item.data) });
+          continue;
+        case "pong":
+          // pacer.ts: the answer to a bulk probe moves the window; others go to the owner.
+          if (h.pong(item)) continue;
+          if (h.state === "profile") throw fail("unexpected_message", "the peer sent PONG before its PROFILE");
+          h.item(item);
+          continue;
+        case "profile":
+          h.profile(item);
+          continue;
+        default:
+          if (h.state === "profile") throw fail("unexpected_message", `the peer sent ${item.kind.toUpperCase()} before its PROFILE`);
+          h.item(item);
+      }
+    }
+    if (keyUpdate) this.#reader.update();
+  }
+}
