@@ -45,6 +45,21 @@ export function text(b: Uint8Array, what: string): string {
   }
 }
 
+/**
+ * Decode `b[start..end)` as `text` does. ASCII (every byte below 0x80, which is valid
+ * UTF-8 and the same string in Latin-1) is read by a Buffer without a view or a decoder.
+ * @throws ProtocolError invalid_utf8, naming `what`.
+ */
+export function textAt(b: Uint8Array, start: number, end: number, what: string): string {
+  if (end === start) return "";
+  if (b instanceof Buffer) {
+    let any = 0;
+    for (let i = start; i < end; i++) any |= b[i]!;
+    if (any < 0x80) return b.toString("latin1", start, end);
+  }
+  return text(b.subarray(start, end), what);
+}
+
 function exact(len: number, want: number, what: string): void {
   if (len !== want) throw fail("bad_item", `${what} item has ${len} bytes, expected ${want}`);
 }
@@ -60,16 +75,18 @@ export function decodeItems(pt: Uint8Array): Item[] {
     const len = (pt[off + 1]! << 8) | pt[off + 2]!;
     const start = off + ITEM_HEADER_LEN;
     if (len > pt.length - start) throw fail("bad_item", `an item declares ${len} bytes but ${pt.length - start} remain`);
-    const c = pt.subarray(start, start + len);
     off = start + len;
+    // TEXT, the per-message case, makes no view of its content (textAt).
+    if (type === ContentType.TEXT) {
+      if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
+      items.push({ kind: "text", id: u64At(pt, start), text: textAt(pt, start + ID_LEN, off, "TEXT") });
+      continue;
+    }
+    const c = pt.subarray(start, start + len);
     switch (type) {
       case ContentType.AUTH:
         exact(len, AUTH_LEN, "AUTH");
         items.push({ kind: "auth", identity: c.subarray(0, IDENTITY_LEN), sig: c.subarray(IDENTITY_LEN) });
-        break;
-      case ContentType.TEXT:
-        if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
-        items.push({ kind: "text", id: u64At(pt, start), text: text(c.subarray(ID_LEN), "TEXT") });
         break;
       case ContentType.ACK:
         exact(len, ID_LEN, "ACK");

@@ -182,3 +182,21 @@ describe("Outbound: the handshake's last flight", () => {
     expect(o.hasPending).toBe(false);
   });
 });
+
+describe("decodeItems: TEXT", () => {
+  const items = [text(1, "d" + "x".repeat(55)), text(2, ""), text(3, "\u0000\u007f ascii edges"), text(4, "héllo 😀")];
+  test("ASCII TEXT in a Buffer (what the cipher returns) is read without a view; others as before", () => {
+    const pt = Buffer.from(encodeItems(items.slice(0, 3)));
+    const { views, result } = countViews(() => decodeItems(pt));
+    expect(views).toBe(0);
+    expect(result).toEqual(items.slice(0, 3));
+    expect(decodeItems(Buffer.from(encodeItems(items)))).toEqual(items);
+    expect(decodeItems(encodeItems(items))).toEqual(items);
+  });
+
+  test("invalid UTF-8 is still refused, in a Buffer or not", () => {
+    const bad = Buffer.from(encodeItems([text(5, "ab")]));
+    bad[bad.length - 1] = 0xc3; // a lead byte with nothing after it
+    for (const pt of [bad, new Uint8Array(bad)]) expect(() => decodeItems(pt)).toThrow("TEXT is not valid UTF-8");
+  });
+});
