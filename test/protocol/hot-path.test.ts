@@ -9,6 +9,7 @@ import { PooledRandom } from "../../src/crypto/random.ts";
 import { ByteBudget } from "../../src/net/limits.ts";
 import { Outbound } from "../../src/net/outbound.ts";
 import { BLOCK_LEN, MAX_PLAINTEXT } from "../../src/protocol/constants.ts";
+import { FrameAssembler } from "../../src/protocol/frame.ts";
 import { decodeItems, encodeItems, writeItem, type Item } from "../../src/protocol/items.ts";
 import { recordFrameLength, RecordReader, RecordWriter } from "../../src/protocol/record.ts";
 import { det } from "./helpers.ts";
@@ -198,5 +199,18 @@ describe("decodeItems: TEXT", () => {
     const bad = Buffer.from(encodeItems([text(5, "ab")]));
     bad[bad.length - 1] = 0xc3; // a lead byte with nothing after it
     for (const pt of [bad, new Uint8Array(bad)]) expect(() => decodeItems(pt)).toThrow("TEXT is not valid UTF-8");
+  });
+});
+
+describe("FrameAssembler", () => {
+  test("whole frames in a chunk cost one view each (the body view is made only when read)", () => {
+    const { w, r } = pair();
+    const frames = [0, 1, 2, 3, 4].map((i) => w.seal(encodeItems([text(i, "m" + i)])));
+    const chunk = Buffer.concat(frames);
+    const asm = new FrameAssembler();
+    const { views, result } = countViews(() => asm.push(chunk));
+    expect(views).toBe(frames.length);
+    expect(result.map((f) => [...f.body])).toEqual(frames.map((f) => [...f.subarray(3)]));
+    result.forEach((f, i) => expect(decodeItems(r.open(f.bytes))).toEqual([text(i, "m" + i)]));
   });
 });
