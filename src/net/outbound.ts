@@ -118,6 +118,34 @@ export class Outbound {
     for (const f of frames) this.#lead.push(f);
   }
 
+  /**
+   * Seal the queued urgent items now, in records of their own, and hold those records
+   * behind the held frames for the next flush's write (the PROFILE that ends a handshake:
+   * its own record, sent in one write with what the session answers in the same tick).
+   */
+  sealAhead(w: RecordWriter, keyUpdate: () => boolean): void {
+    const items = this.#pending;
+    this.#pending = [];
+    let i = 0;
+    while (i < items.length) {
+      let pt = 0;
+      while (i < items.length) {
+        const next = writeItem(PT, pt, ITEM_END, items[i]!);
+        if (next < 0) break;
+        pt = next;
+        i++;
+      }
+      if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
+      const ku = keyUpdate();
+      if (ku) pt = writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM);
+      const frame = new Uint8Array(recordFrameLength(pt));
+      w.sealInto(PT, pt, frame, 0, ku);
+      this.#lead.push(frame);
+    }
+    this.#pendingBytes = 0;
+    for (const it of this.#bulk) this.#pendingBytes += itemSizeBound(it);
+  }
+
   /** Keep an item that goes ahead of every bulk item (the pacer's probes, session.ts). */
   queueUrgent(item: Item): void {
     this.#pending.push(item);
