@@ -48,13 +48,17 @@ export type ChatEvent =
   /** A line that was not sent after all (state.db could not save it): `text` is offered back to the person. */
   | { type: "unsent"; peer: string; id: string; text: string; reason: string; code: string }
   | { type: "ack"; peer: string; id: string }
+  /** A typed line's recipients, once it was handed to the chat (the front end's numbering, src/ui/recipients.ts): each with its own message id and `sent`, `queued` (away) or `delivered`. */
+  | { type: "recipients"; line: string; text: string; private: boolean; time: number; recipients: { peer: string; id: string; state: "sent" | "queued" | "delivered" }[] }
+  /** `peer` acknowledged the typed lines `lines` (one event per ACK, however many lines it covers). */
+  | { type: "delivered"; peer: string; lines: string[] }
   | { type: "nick"; peer: string; previous: string }
   /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
   | { type: "disconnected"; peer: string; address: string; reason: string; code?: string; alert?: number }
   /** The next dial in `inMs`; `since` (wall clock ms) and `reason`: since when and why the contact is unreachable. */
   | { type: "reconnecting"; address: string; inMs: number; attempt: number; peer?: string; since?: number; reason?: string }
   /** Dialling `address` stopped for good: a permanent refusal, /disconnect, or the contact moved. */
-  | { type: "dial_stopped"; address: string; reason: string; code: string }
+  | { type: "dial_stopped"; address: string; reason: string; code: string; alert?: number }
   | {
       type: "key_changed";
       address: string;
@@ -83,6 +87,20 @@ export type ChatEvent =
   | { type: "dialling"; address: string }
   | { type: "renamed"; name: string }
   | { type: "offering"; files: number; peer?: string }
+  /** A dial reached `peer`, who was connected already (at `via`: it dialled us, or another address of it); one session is kept, and `address` is redialled if it drops. */
+  | { type: "already_connected"; peer: string; address: string; via: string }
+  /** /connect to an address already connected or being dialled: nothing new was started; `reason` says which. */
+  | { type: "not_dialling"; address: string; reason: string }
+  /** /disconnect NAME: `ended` dials and sessions stopped (0: nothing was open). */
+  | { type: "disconnecting"; peer: string; ended: number }
+  /** /invite: the lines to send a friend (empty: not listening). */
+  | { type: "invites"; invites: string[] }
+  /** /contacts. */
+  | { type: "contacts"; contacts: { name: string; fingerprint: string; verified: boolean; connected: boolean }[] }
+  /** /requests. */
+  | { type: "requests"; requests: RequestInfo[] }
+  /** A contact changed: /allow (or an invite's token) made one, /block, /replace, /forget, /trust; `message` says what it means. */
+  | { type: "contact"; change: "allowed" | "invited" | "blocked" | "replaced" | "forgotten" | "verified"; peer: string; message: string }
   /** Kept lines (src/chat/delivery/history.ts): the last ones per contact at `start`, or a /history page (of `peer`, or of everyone). */
   | { type: "history"; peer?: string; lines: HistoryEntry[]; start: boolean }
   /** /clear NAME: `count` lines with `peer` were forgotten. */
@@ -274,7 +292,7 @@ export interface ChatApi {
   readonly history?: HistoryApi;
 }
 
-export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported" | "too_long" | "outbox_full" | "home_locked" | "home";
+export type ChatErrorCode = "unknown_peer" | "bad_address" | "bad_name" | "not_connected" | "listen_failed" | "identity" | "known_peers" | "state" | "bad_command" | "unknown_transfer" | "files_unsupported" | "too_long" | "outbox_full" | "home_locked" | "home" | "not_listening";
 
 /** A mistake a user can make or a local failure: one clear sentence, never a stack trace. */
 export class ChatError extends Error {

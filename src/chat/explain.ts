@@ -58,6 +58,9 @@ export function protocolSentence(e: ProtocolError, who: string): string {
     case "timeout":
       return `${who} did not answer in time (timeout); the session was closed. Check the network; sotto dials again.`;
     case "truncated":
+      // session.ts: the socket ended without CLOSE; "in the middle of a message" only when it did (a partial frame).
+      if (e.message.endsWith("without CLOSE")) return `${who} went away without a goodbye (its sotto quit or crashed, or the network dropped).`;
+      if (e.message.endsWith("during the handshake")) return `the connection to ${who} closed during the handshake; is ${who} a sotto, and does it accept you?`;
       return `the connection to ${who} ended in the middle of a message.`;
     case "unsupported_version":
       return `${who} speaks another protocol version than sotto/1; one of you needs to update sotto.`;

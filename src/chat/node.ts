@@ -23,7 +23,7 @@ import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/id
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Trust } from "./trust/policy.ts";
 import { HomeError, prepareHome } from "./trust/home.ts";
-import { INVITE_TOKEN_TYPE } from "./trust/invite.ts";
+import { INVITE_TOKEN_TYPE, INVITE_TOKENS_DIR } from "./trust/invite.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { ChatStore, StateError } from "./delivery/store.ts";
 import { HomeLock } from "./delivery/lock.ts";
@@ -97,7 +97,7 @@ export class ChatNode implements ChatApi {
     }
     const rates = new IdentityRates(o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND);
     const common = { emit, trust: this.#trust, outbox: this.#outbox, sessions: this.#sessions, rates };
-    this.#contacts = new Contacts({ ...common, publicKey: this.#identity.publicKey, fingerprint: this.fingerprint, connect: (a) => void this.connect(a) });
+    this.#contacts = new Contacts({ ...common, publicKey: this.#identity.publicKey, fingerprint: this.fingerprint, connect: (a) => void this.connect(a), tokensDir: join(o.home, INVITE_TOKENS_DIR) });
     this.#peer = new Peer({
       identity: this.#identity,
       profile: { instance, name: o.name },
@@ -179,7 +179,8 @@ export class ChatNode implements ChatApi {
     const id = s.peerIdentity!;
     const pid = toHex(id);
     const early = this.#sessions.ready(s);
-    if (!this.#sessions.keep(s, pid)) return;
+    const joined = this.#contacts.join(s, pid);
+    if (!joined.kept) return;
     if (s.role === "responder") this.#dialing.movedTo(pid, s);
     const address = s.role === "initiator" ? s.address : INBOUND;
     const standing = this.#trust.admit(id, address, s.peerProfile!.name);
@@ -190,7 +191,7 @@ export class ChatNode implements ChatApi {
     this.#sessions.links.set(s, link);
     // A request gets no outbox: nothing typed is queued for it (SECURITY.md §12).
     if (standing.kind === "contact") this.#outbox.arrived(pid, name);
-    this.#contacts.announce(s, standing);
+    this.#contacts.announce(s, standing, joined.other);
     this.#contacts.presentInvite(s);
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
     link.open(this.#delivery.lastShown(pid, toHex(s.peerProfile!.instance)));
@@ -225,9 +226,8 @@ export class ChatNode implements ChatApi {
     const link = this.#sessions.closed(s, info);
     if (link !== undefined) this.#trust.closed(link.pid);
     for (const x of this.#extensions) x.onClose(s);
-    // However the peer left (CLOSE, crash, cut), its lines stay queued for its return.
-    if (link !== undefined && info.reason === "duplicate session") return;
     if (this.#closing && link === undefined) return;
+    if (this.#dialing.ended(s, info, link)) return;
     this.#emit(closedEvent(s, info, link, this.#dialing.has(s.address) && !this.#closing, (pid) => this.#contacts.nameOf(pid)));
   }
 

@@ -66,7 +66,8 @@ const NOTES = `  In a checkout, \`bun run chat\` runs this command; after \`bun 
   commands, Tab completes commands, names and paths; Ctrl+C or Ctrl+D quits.
   A peer that dials you is a request until you /allow it: nothing you type
   reaches it (--allow-new accepts every new key at once). /contacts, /requests,
-  /allow, /block, /replace, /forget and /invite manage who is who.
+  /allow, /block, /replace, /forget and /invite (or sotto invite) manage who
+  is who.
   Files offered by a peer wait for /accept and land in $SOTTO_HOME/downloads,
   or in --accept-files DIR without asking.
 

@@ -4,7 +4,7 @@
  *   1. a line starting with "/" is a command (name case-insensitive); "//text" sends
  *      "/text" as a message;
  *   2. any other non-blank line goes to every connected peer (api.sendAll);
- *   3. results (help, peer lists, safety numbers) come back as "notice" events, mistakes
+ *   3. results (help, peer lists, safety numbers) come back as typed events (docs/EVENTS.md), mistakes
  *      as { type: "error", code: "bad_command" } with the usage in one sentence, and a
  *      ChatError thrown by the api as an "error" event with its code and message.
  * Never exits the process: /quit returns "quit" and the caller closes.
@@ -68,7 +68,6 @@ const USAGE: Record<string, string> = {
 type Out = (e: ChatEvent) => void;
 type Handler = (args: string[], rest: string, api: ChatApi, out: Out, tail: string) => "quit" | void;
 
-const notice = (out: Out, message: string) => out({ type: "notice", message });
 const name = (s: string) => sanitizeLine(s, 40);
 
 const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler }> = {
@@ -78,16 +77,15 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
     args: [1, 1],
     run: ([address], _r, api, out) => {
       const already = api.connect(address!);
-      if (already) notice(out, already);
+      if (already) out({ type: "not_dialling", address: address!, reason: already });
       else out({ type: "dialling", address: address! });
     },
   },
   disconnect: {
     args: [1, 1],
     run: ([who], _r, api, out) => {
-      if (api.disconnect === undefined) return notice(out, "This front end cannot disconnect peers.");
-      const n = api.disconnect(who!);
-      notice(out, `Disconnected from ${name(who!)}: ${n === 0 ? "nothing was open" : "no longer dialling it; /connect dials again"}.`);
+      if (api.disconnect === undefined) throw new ChatError("bad_command", "This front end cannot disconnect peers.");
+      out({ type: "disconnecting", peer: who!, ended: api.disconnect(who!) });
     },
   },
   msg: {
@@ -104,35 +102,27 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
   },
   trust: {
     args: [1, 1],
-    // ChatNode.trust reports success itself (a notice naming the known_peers path).
+    // ChatNode.trust reports success itself (a "contact" event naming the known_peers path).
     run: ([who], _r, api) => api.trust(who!),
   },
   contacts: {
     args: [0, 0],
     run: (_a, _r, api, out) => {
-      const list = contactsApi(api).list();
-      if (list.length === 0) return notice(out, "You have no contacts yet; /connect host:port makes one, /allow accepts a request.");
-      notice(out, [`${list.length} contact${list.length === 1 ? "" : "s"}:`, ...list.map((c) => `  ${name(c.name)}  ${c.verified ? "verified ✓" : "not verified"}${c.connected ? ", connected" : ""}\n    fingerprint ${sanitizeLine(c.fingerprint)}`)].join("\n"));
+      out({ type: "contacts", contacts: contactsApi(api).list() });
     },
   },
   requests: {
     args: [0, 0],
     run: (_a, _r, api, out) => {
-      const list = contactsApi(api).requests();
-      if (list.length === 0) return notice(out, "No request is waiting.");
-      const lines = list.map((r) => {
-        const look = r.lookalike ? `  ⚠ NOT your contact ${name(r.lookalike)}` : "";
-        return `  ${r.id}  calls itself "${name(r.claimed)}"${look}${r.connected ? "" : " (gone)"}\n    fingerprint ${sanitizeLine(r.fingerprint)}\n    safety number ${sanitizeLine(r.safetyNumber)}`;
-      });
-      notice(out, [`${list.length} request${list.length === 1 ? "" : "s"} (nothing you type reaches them): /allow ID [name] or /block ID`, ...lines].join("\n"));
+      out({ type: "requests", requests: contactsApi(api).requests() });
     },
   },
   invite: {
     args: [0, 0],
     run: (_a, _r, api, out) => {
       const list = contactsApi(api).invites();
-      if (list.length === 0) return notice(out, "You are not listening, so there is no address to invite to; start without --no-listen.");
-      notice(out, ["Send one of these lines to a friend over a channel you trust; they paste it into /connect (or --connect), and a different key there is refused:", ...list.map((l) => `  ${sanitizeLine(l)}`)].join("\n"));
+      if (list.length === 0) throw new ChatError("not_listening", "You are not listening, so there is no address to invite to; start without --no-listen (or run sotto invite for the sotto that listens).");
+      out({ type: "invites", invites: list });
     },
   },
   allow: { args: [0, 2], run: ([ref, as], _r, api) => void contactsApi(api).allow(ref, as) },
@@ -156,22 +146,19 @@ const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler 
   accept: {
     args: [0, 1],
     run: ([id], _r, api, out) => {
-      const n = files(api).accept(id);
-      if (n === 0) notice(out, "No file offer is waiting for an answer.");
+      if (files(api).accept(id) === 0) throw new ChatError("unknown_transfer", "No file offer is waiting for an answer.");
     },
   },
   reject: {
     args: [0, 1],
     run: ([id], _r, api, out) => {
-      const n = files(api).reject(id);
-      if (n === 0) notice(out, "No file offer is waiting for an answer.");
+      if (files(api).reject(id) === 0) throw new ChatError("unknown_transfer", "No file offer is waiting for an answer.");
     },
   },
   cancel: {
     args: [0, 1],
     run: ([id], _r, api, out) => {
-      const n = files(api).cancel(id);
-      if (n === 0) notice(out, "No transfer is under way.");
+      if (files(api).cancel(id) === 0) throw new ChatError("unknown_transfer", "No transfer is under way.");
     },
   },
   transfers: { args: [0, 0], run: (_a, _r, api, out) => out({ type: "transfers", transfers: files(api).list() }) },
@@ -263,7 +250,7 @@ export async function runCommand(line: string, api: ChatApi, out: Out): Promise<
       out({ type: "error", code: e.code, message: e.message });
       return;
     }
-    if (n === 0) notice(out, "No peer is connected, so the message was not sent; /connect host:port dials one (requests receive nothing: /requests).");
+    if (n === 0) out({ type: "error", code: "no_peer", message: "No peer is connected, so the message was not sent; /connect host:port dials one (requests receive nothing: /requests)." });
     return;
   }
   // Step 1: split "/cmd arg1 arg2 …"; `rest` keeps the spacing of everything after the first argument.

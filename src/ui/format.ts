@@ -14,6 +14,7 @@
  */
 import type { ChatEvent, TransferEvent } from "../chat/events.ts";
 import { formatBytes, formatDuration } from "./progress.ts";
+import { INVITE_SCHEME } from "../chat/trust/invite.ts";
 import { sanitizeForTerminal, sanitizeLine } from "../text/sanitize.ts";
 
 /** How to render. */
@@ -144,6 +145,9 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       // A line for a contact who is away says so (the same rule for every absence).
       return e.queued ? status("dim", `queued for ${nm(e.peer)}, who is away: it is delivered when ${nm(e.peer)} is back`) : null;
     case "ack":
+    case "recipients":
+    case "delivered":
+      // The terminal shows these as marks on the line itself (terminal.ts); --json as events.
       return null;
     case "unsent":
       return block("✗", "red", [`not sent to ${nm(e.peer)}: ${sanitizeLine(e.text, 60)}`, `${ln(e.reason)}`]);
@@ -153,7 +157,9 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     {
       const addrs = (e.addresses ?? []).map(ln);
       if (addrs.length === 0) return status("green", `listening on ${ln(e.host)}:${e.port}; a friend connects with --connect <your address>:${e.port}`);
-      return status("green", `listening on ${addrs.join(", ")}`, `a friend connects with --connect ${addrs[0]}`);
+      // The invite (chat/trust/invite.ts) of the first address: dialling it pins our key, so no one in the middle can answer.
+      const invite = `${INVITE_SCHEME}${addrs[0]}#${ln(e.fingerprint).replace(/ /g, "").toLowerCase()}`;
+      return status("green", `listening on ${addrs.join(", ")}`, `a friend connects with --connect ${invite}`, "(that line pins your key; /invite makes one that also makes them your contact at once)");
     }
     case "connected": {
       const lines = [
@@ -266,6 +272,26 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("dim", `Hashing and offering ${e.files === 1 ? "1 file" : `${e.files} files`}${e.peer !== undefined ? ` to ${nm(e.peer)}` : ""}…`);
     case "history_cleared":
       return status("dim", `forgot ${e.count} line${e.count === 1 ? "" : "s"} with ${nm(e.peer)}`);
+    case "already_connected":
+      return status("dim", `${ln(e.address)} is ${c("bold", nm(e.peer))}, already connected (at ${ln(e.via)}): one session is kept; sotto dials ${ln(e.address)} again if it drops.`);
+    case "not_dialling":
+      return status("dim", ln(e.reason));
+    case "disconnecting":
+      return status("dim", `Disconnected from ${nm(e.peer)}: ${e.ended === 0 ? "nothing was open" : "no longer dialling it; /connect dials again"}.`);
+    case "invites":
+      return status("dim", "Send one of these lines to a friend over a channel you trust; they paste it into /connect (or --connect), and a different key there is refused:", ...e.invites.map((l) => `  ${ln(l)}`));
+    case "contacts":
+      if (e.contacts.length === 0) return status("dim", "You have no contacts yet; /connect host:port makes one, /allow accepts a request.");
+      return status("dim", `${e.contacts.length} contact${e.contacts.length === 1 ? "" : "s"}:`, ...e.contacts.flatMap((c) => [`  ${nm(c.name)}  ${c.verified ? "verified ✓" : "not verified"}${c.connected ? ", connected" : ""}`, `    fingerprint ${ln(c.fingerprint)}`]));
+    case "requests":
+      if (e.requests.length === 0) return status("dim", "No request is waiting.");
+      return status(
+        "dim",
+        `${e.requests.length} request${e.requests.length === 1 ? "" : "s"} (nothing you type reaches them): /allow ID [name] or /block ID`,
+        ...e.requests.flatMap((r) => [`  ${ln(r.id)}  calls itself "${nm(r.claimed)}"${r.lookalike ? `  ⚠ NOT your contact ${nm(r.lookalike)}` : ""}${r.connected ? "" : " (gone)"}`, `    fingerprint ${ln(r.fingerprint)}`, `    safety number ${ln(r.safetyNumber)}`]),
+      );
+    case "contact":
+      return block("•", "dim", text(e.message));
   }
 }
 

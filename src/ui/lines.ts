@@ -26,6 +26,7 @@ import { createInterface } from "node:readline";
 import { runCommand } from "./commands.ts";
 import type { ChatApi, ChatEvent, ChatListener } from "../chat/events.ts";
 import { formatEvent, jsonLine } from "./format.ts";
+import { Recipients } from "./recipients.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
 export const BACKLOG = 4096;
@@ -50,6 +51,7 @@ export interface LineModeOptions {
 // Events that end the first attempt of an outbound dial, one way or the other.
 function dialOutcome(e: ChatEvent): string | null {
   if (e.type === "connected") return e.role === "initiator" ? e.address.toLowerCase() : null;
+  if (e.type === "already_connected") return e.address.toLowerCase();
   if (e.type === "reconnecting" || e.type === "rejected" || e.type === "key_changed") return e.address.toLowerCase();
   return null;
 }
@@ -68,8 +70,30 @@ export class LineMode {
     this.#o = o;
   }
 
+  /** Our lines' recipients (recipients.ts), reported as `recipients` and `delivered` events. */
+  readonly #recipients = new Recipients();
+
   /** Prints one event as one line. */
   readonly listener: ChatListener = (e) => {
+    this.#print(e);
+    if (e.type === "sent") this.#recipients.sent(e);
+    if (e.type === "nick") this.#recipients.renamed(e.previous, e.peer);
+    if (e.type === "ack") {
+      const lines = this.#recipients.ack(e);
+      if (lines.length > 0) this.#print({ type: "delivered", peer: e.peer, lines: lines.map((l) => String(l.line)) });
+    }
+  };
+
+  /** The recipients of the line just handed to the api, as one event. */
+  readonly #around = {
+    begin: () => this.#recipients.begin(),
+    end: () => {
+      const l = this.#recipients.end();
+      if (l !== null) this.#print({ type: "recipients", line: String(l.line), text: l.text, private: l.private, time: l.time, recipients: l.recipients.map((r) => ({ ...r })) });
+    },
+  };
+
+  #print(e: ChatEvent): void {
     if (e.type === "unsent" || (e.type === "error" && e.code !== undefined && NOT_SENT.has(e.code))) this.#notSent++;
     const outcome = dialOutcome(e);
     if (outcome !== null) {
@@ -78,7 +102,7 @@ export class LineMode {
     }
     const text = this.#o.json ? jsonLine(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
     if (text !== null) this.#o.output.write(`${text}\n`);
-  };
+  }
 
   /** End input now (SIGINT/SIGTERM): the usual end-of-input path follows. @throws never */
   stop(): void {
@@ -93,9 +117,13 @@ export class LineMode {
    */
   async run(api: ChatApi, input: NodeJS.ReadableStream): Promise<number> {
     let unsent = 0;
-    const counted = countingSendAll(api, (n) => {
-      if (n === 0) unsent++;
-    });
+    const counted = countingSendAll(
+      api,
+      (n) => {
+        if (n === 0) unsent++;
+      },
+      this.#around,
+    );
     const rl = createInterface({ input, crlfDelay: Infinity, terminal: false });
     this.#stop = () => rl.close();
     if (this.#stopped) rl.close();
@@ -195,38 +223,32 @@ export class LineMode {
   }
 }
 
-/** `api` with sendAll reporting each result to `seen` (explicit delegation: ChatNode has #private fields). */
-function countingSendAll(api: ChatApi, seen: (n: number) => void): ChatApi {
-  return {
-    get fingerprint() {
-      return api.fingerprint;
-    },
-    get name() {
-      return api.name;
-    },
-    sendAll: (text) => {
-      const n = api.sendAll(text);
-      seen(n);
-      return n;
-    },
-    sendTo: (name, text) => api.sendTo(name, text),
-    connect: (address) => api.connect(address),
-    peers: () => api.peers(),
-    verify: (name) => api.verify(name),
-    trust: (name) => api.trust(name),
-    nick: (name) => api.nick(name),
-    rekey: () => api.rekey(),
-    queued: () => api.queued(),
-    drain: (ms) => api.drain(ms),
-    close: () => api.close(),
-    get files() {
-      return api.files;
-    },
-    get contacts() {
-      return api.contacts;
-    },
-    get history() {
-      return api.history;
-    },
+/**
+ * `api` with each sendAll result reported to `seen`, and each sendAll / sendTo between
+ * `around`'s two calls. A Proxy, so every member of the api (disconnect, files, …) is
+ * there as it is on the real one; methods run on the real object (ChatNode has #private fields).
+ */
+function countingSendAll(api: ChatApi, seen: (n: number) => void, around: { begin(): void; end(): void }): ChatApi {
+  const wrap = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => {
+    around.begin();
+    try {
+      return f(...a);
+    } finally {
+      around.end();
+    }
   };
+  const sendAll = wrap((text: string) => {
+    const n = api.sendAll(text);
+    seen(n);
+    return n;
+  });
+  const sendTo = wrap((name: string, text: string) => api.sendTo(name, text));
+  return new Proxy(api, {
+    get(target, key) {
+      if (key === "sendAll") return sendAll;
+      if (key === "sendTo") return sendTo;
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

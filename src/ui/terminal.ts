@@ -23,6 +23,23 @@ import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
 import { nameKey } from "../text/names.ts";
+import { Recipients, withMarks, type TrackedLine } from "./recipients.ts";
+
+/**
+ * One of our lines on screen, for its recipients' marks (recipients.ts): its text
+ * without marks, how many rows it takes, and where it is (`endAt`: the count of rows
+ * printed once it was).
+ */
+interface OwnBlock {
+  own: string;
+  rows: number;
+  endAt: number;
+  epoch: number;
+  line: TrackedLine | null;
+}
+
+/** Own lines whose marks can still be redrawn in place. */
+const MAX_BLOCKS = 200;
 
 /** The terminal to draw on. */
 export interface TerminalOptions {
@@ -69,9 +86,18 @@ export class TerminalUi {
   #statusRows = 0;
   #redrawAt = 0;
   #redrawTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Our lines' recipients (recipients.ts). */
+  readonly #recipients = new Recipients();
+  /** Rows printed for good (events, our lines, echoed commands): where an own line is, counted from the bottom. */
+  #printed = 0;
+  /** Bumped when rows we did not count may have been printed (a resize, a Tab list): older lines are not redrawn. */
+  #epoch = 0;
+  /** Our lines on screen with recipients, newest last (at most MAX_BLOCKS). */
+  readonly #blocks: OwnBlock[] = [];
 
   constructor(o: TerminalOptions) {
     this.#o = o;
+    (o.output as NodeJS.WritableStream & { on?: (ev: string, f: () => void) => void }).on?.("resize", () => this.#epoch++);
   }
 
   /** The api being run (our name for mentions, names for Tab). */
@@ -80,6 +106,10 @@ export class TerminalUi {
   /** Prints one event above the prompt, timestamped; rings the bell when it mentions our name. */
   readonly listener: ChatListener = (e) => {
     if (e.type === "transfer" && this.#transfer(e)) return;
+    // A line's recipients are marks on that line, not lines of their own (recipients.ts).
+    if (e.type === "sent" && this.#recipients.sent(e)) return;
+    if (e.type === "ack") return this.#acked(e);
+    if (e.type === "nick") this.#recipients.renamed(e.previous, e.peer);
     if (this.#dialStatus(e)) return;
     const text = formatStamped(e, { color: this.#o.color, knownPeers: this.#o.knownPeers, stamp: true });
     // A line state.db could not save is offered back in the input line (once, if it is empty).
@@ -111,23 +141,99 @@ export class TerminalUi {
    * replaced by "hh:mm name › text" (or "name → bob (private)" for /msg), so our lines
    * carry their time like everyone else's.
    */
-  #echoOwn(line: string, api: ChatApi): void {
+  #echoOwn(line: string, api: ChatApi): OwnBlock | null {
     const msg = /^\/msg\s+(\S+)\s+(.*)$/is.exec(line);
     const plain = line.trim() !== "" && (!line.startsWith("/") || line.startsWith("//"));
-    if (!plain && msg === null) return;
     const out = this.#o.output;
-    const cols = Math.max(1, (out as { columns?: number }).columns ?? 80);
+    const cols = this.#cols();
     const rows = Math.max(1, Math.ceil(Bun.stringWidth(promptFor(api.name) + line) / cols));
+    if (!plain && msg === null) {
+      // readline's echo of a command stays on screen, above the status rows: with status
+      // rows shown it landed below them, so it is written again above them.
+      this.#printed += rows;
+      if (this.#statusRows === 0) return null;
+      moveCursor(out, 0, -(rows + this.#statusRows));
+      cursorTo(out, 0);
+      clearScreenDown(out);
+      out.write(`${promptFor(api.name)}${line}\n`);
+      for (const l of this.#status.values()) out.write(`${clip(l, Math.max(10, cols - 1))}\n`);
+      this.#statusRows = this.#status.size;
+      return null;
+    }
     // The status rows sit between the text and the prompt (#printAbove): our line goes
     // above them, and they are drawn again below it.
     moveCursor(out, 0, -(rows + this.#statusRows));
     cursorTo(out, 0);
     clearScreenDown(out);
     const text = msg ? msg[2]! : line.startsWith("//") ? line.slice(1) : line;
-    out.write(`${ownLine({ time: Date.now(), name: api.name, text, ...(msg ? { to: msg[1]! } : {}) }, { color: this.#o.color })}\n`);
-    const width = Math.max(10, ((out as { columns?: number }).columns ?? 80) - 1);
+    const own = ownLine({ time: Date.now(), name: api.name, text, ...(msg ? { to: msg[1]! } : {}) }, { color: this.#o.color });
+    out.write(`${own}\n`);
+    const width = Math.max(10, cols - 1);
     for (const l of this.#status.values()) out.write(`${clip(l, width)}\n`);
     this.#statusRows = this.#status.size;
+    const ownRows = rowsOf(own, cols);
+    this.#printed += ownRows;
+    const block: OwnBlock = { own, rows: ownRows, endAt: this.#printed, epoch: this.#epoch, line: null };
+    this.#blocks.push(block);
+    if (this.#blocks.length > MAX_BLOCKS) this.#blocks.shift();
+    return block;
+  }
+
+  #cols(): number {
+    return Math.max(1, (this.#o.output as { columns?: number }).columns ?? 80);
+  }
+
+  /**
+   * Draw an own line's marks again where it is: redrawn with what follows when it is the
+   * last line printed; else rewritten in place (cursor saved and restored) when it is
+   * still on screen and the marks take no more rows. False: it cannot be reached.
+   */
+  #redrawOwn(b: OwnBlock): boolean {
+    const rl = this.#rl;
+    const out = this.#o.output;
+    if (rl === null || b.epoch !== this.#epoch) return false;
+    const text = withMarks(b.own, b.line, this.#o.color);
+    const rows = rowsOf(text, this.#cols());
+    const below = this.#printed - b.endAt;
+    const cursorRows = rl.getCursorPos().rows;
+    if (below === 0) {
+      moveCursor(out, 0, -(cursorRows + this.#statusRows + b.rows));
+      cursorTo(out, 0);
+      clearScreenDown(out);
+      this.#printed -= b.rows;
+      this.#printAbove(text, false);
+      b.rows = rows;
+      b.endAt = this.#printed;
+      return true;
+    }
+    const screen = (out as { rows?: number }).rows;
+    if (rows > b.rows || screen === undefined || below + b.rows + this.#statusRows + cursorRows + 1 >= screen) return false;
+    // DECSC / DECRC: the cursor (and readline's idea of it) is back where it was.
+    out.write("\x1b7");
+    moveCursor(out, 0, -(cursorRows + this.#statusRows + below + b.rows));
+    for (let i = 0; i < b.rows; i++) {
+      cursorTo(out, 0);
+      out.write("\x1b[2K");
+      if (i < b.rows - 1) moveCursor(out, 0, 1);
+    }
+    moveCursor(out, 0, -(b.rows - 1));
+    cursorTo(out, 0);
+    out.write(`${text}\x1b8`);
+    return true;
+  }
+
+  /** An ACK: the marks of the lines it covers become ✓; those out of reach get one short line for all of them. */
+  #acked(e: Extract<Parameters<ChatListener>[0], { type: "ack" }>): void {
+    const lines = this.#recipients.ack(e);
+    if (lines.length === 0) return;
+    const far = lines.filter((l) => {
+      const b = this.#blocks.find((x) => x.line === l);
+      return b === undefined || !this.#redrawOwn(b);
+    });
+    if (far.length === 0) return;
+    const at = hhmmOf(far[0]!.time);
+    const what = far.length === 1 ? `your line "${sanitizeLine(far[0]!.text, 30)}" (${at})` : `${far.length} of your lines (from ${at})`;
+    this.listener({ type: "notice", message: `✓ ${e.peer} got ${what}` });
   }
 
   /**
@@ -162,7 +268,7 @@ export class TerminalUi {
     this.#rl?.close();
   }
 
-  #printAbove(text: string | null): void {
+  #printAbove(text: string | null, moveUp = true): void {
     const out = this.#o.output;
     const rl = this.#rl;
     if (rl === null) {
@@ -171,10 +277,13 @@ export class TerminalUi {
     }
     // Steps 1-4 of the file comment; the status rows sit between the text and the prompt.
     const rows = rl.getCursorPos().rows + this.#statusRows;
-    if (rows > 0) moveCursor(out, 0, -rows);
+    if (rows > 0 && moveUp) moveCursor(out, 0, -rows);
     cursorTo(out, 0);
     clearScreenDown(out);
-    if (text !== null) out.write(`${text}\n`);
+    if (text !== null) {
+      out.write(`${text}\n`);
+      this.#printed += rowsOf(text, this.#cols());
+    }
     const width = Math.max(10, ((out as { columns?: number }).columns ?? 80) - 1);
     for (const line of this.#status.values()) out.write(`${clip(line, width)}\n`);
     this.#statusRows = this.#status.size;
@@ -192,7 +301,12 @@ export class TerminalUi {
    */
   run(api: ChatApi): Promise<number> {
     this.#api = api;
-    const completer = (line: string): [string[], string] => completeLine(line, { commands: COMMAND_NAMES, names: [...new Set([...api.peers().map((p) => p.name), ...(api.history?.names() ?? [])])] });
+    const completer = (line: string): [string[], string] => {
+      const r = completeLine(line, { commands: COMMAND_NAMES, names: [...new Set([...api.peers().map((p) => p.name), ...(api.history?.names() ?? [])])] });
+      // readline prints a list of several candidates itself: rows we do not count.
+      if (r[0].length > 1) this.#epoch++;
+      return r;
+    };
     const rl = createInterface({ input: this.#o.input, output: this.#o.output, terminal: true, prompt: promptFor(api.name), historySize: 200, completer });
     this.#rl = rl;
     return new Promise<number>((resolve) => {
@@ -201,12 +315,19 @@ export class TerminalUi {
       rl.on("line", (line) => {
         // Now, not in the chain: readline has just ended this line's row, and a pasted
         // next line is echoed only after this handler returns.
-        if (!quit) this.#echoOwn(line, api);
+        const block = quit ? null : this.#echoOwn(line, api);
         chain = chain.then(async () => {
           // A line readline took in before Ctrl+C (a paste) is still sent, or kept in
           // the outbox; only /quit ends the run of lines.
           if (quit) return;
-          if ((await this.#runLine(line, api)) === "quit") {
+          this.#recipients.begin();
+          const r = await this.#runLine(line, api);
+          const sent = this.#recipients.end();
+          if (sent !== null && block !== null) {
+            block.line = sent;
+            this.#redrawOwn(block);
+          }
+          if (r === "quit") {
             quit = true;
             return void rl.close();
           }
@@ -251,6 +372,16 @@ export class TerminalUi {
 
 /** How long Ctrl+C waits for acknowledgements already on their way before it counts. */
 const QUIT_DRAIN_MS = 1500;
+
+/** Rows `text` takes on a terminal `cols` wide. @throws never */
+export function rowsOf(text: string, cols: number): number {
+  return text.split("\n").reduce((n, l) => n + Math.max(1, Math.ceil(Bun.stringWidth(l) / cols)), 0);
+}
+
+function hhmmOf(t: number): string {
+  const d = new Date(t);
+  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+}
 
 /** `line` cut to `width` terminal cells (wide characters count 2), with "…" when cut. */
 export function clip(line: string, width: number): string {

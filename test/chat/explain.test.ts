@@ -50,9 +50,10 @@ describe("alerts", () => {
   test("a --strict peer turns us away: the dialler reads a sentence, not `alert 6`", async () => {
     const bob = await node("bob", { strict: true });
     const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
-    const err = await until("alice's error", () => alice.events.find((e): e is Extract<ChatEvent, { type: "error" }> => e.type === "error"));
-    expect(err.message).toContain("refused our key");
-    expect(err.message).not.toMatch(/alert \d/);
+    // A permanent refusal: one sentence, the stop of the dial, with the alert kept as data.
+    const err = await until("alice's dial stopped", () => alice.events.find((e): e is Extract<ChatEvent, { type: "dial_stopped" }> => e.type === "dial_stopped"));
+    expect(err.reason).toContain("refused our key");
+    expect(err.reason).not.toMatch(/alert \d/);
     expect(err.alert).toBe(AlertCode.identity_rejected);
     const refused = await until("bob's refusal", () => bob.events.find((e) => e.type === "rejected"));
     expect(text(refused)).toContain("a peer that dialled us");
@@ -88,6 +89,10 @@ describe("OS errors", () => {
     expect(s).toContain("ports below 1024 need administrator rights");
     const err = Object.assign(new Error("bind"), { code: "EACCES" });
     expect(explain(new Error("cannot listen", { cause: err }), { who: "", address: "0.0.0.0:80", listening: true }).code).toBe("EACCES");
+  });
+  test("a peer gone without CLOSE (killed, crashed) is said as such, not as a message cut in the middle", () => {
+    expect(explain(fail("truncated", "the peer closed the connection without CLOSE"), { who: "carol", address: "h:1" }).message).toBe("carol went away without a goodbye (its sotto quit or crashed, or the network dropped).");
+    expect(explain(fail("truncated", "the peer closed the connection during the handshake"), { who: "h:1", address: "h:1" }).message).toContain("closed during the handshake");
   });
   test("disconnected: the text has no code in brackets and no `?` for a peer without a name", () => {
     const t = text({ type: "disconnected", peer: "10.0.0.7:5000", address: "10.0.0.7:5000", reason: "the connection to 10.0.0.7:5000 ended in the middle of a message.", code: "truncated" });

@@ -108,7 +108,10 @@ describe("ChatNode", () => {
     const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
     await until(() => of(bob.events, "rejected").length === 1);
     expect(of(bob.events, "connected").length).toBe(0);
-    await until(() => of(alice.events, "disconnected").length >= 1);
+    // alice is told once, by the stop of her dial (not also by a "disconnected" for a session that never was).
+    await until(() => of(alice.events, "dial_stopped").length === 1);
+    expect(of(alice.events, "dial_stopped")[0]).toMatchObject({ code: "identity_rejected" });
+    expect(of(alice.events, "disconnected")).toEqual([]);
   });
 
   test("two peers dialling each other at once end with one session", async () => {
@@ -218,8 +221,10 @@ describe("ChatNode dialling that knows when to stop", () => {
     a.n.connect(`127.0.0.1:${a.port}`);
     await until(() => of(a.events, "dial_stopped").length === 1, 10_000);
     await Bun.sleep(700);
-    expect(of(a.events, "dial_stopped")).toEqual([{ type: "dial_stopped", address: `127.0.0.1:${a.port}`, reason: `127.0.0.1:${a.port} is this sotto itself; not dialling it`, code: "reflection" }]);
+    expect(of(a.events, "dial_stopped")).toEqual([{ type: "dial_stopped", address: `127.0.0.1:${a.port}`, reason: `127.0.0.1:${a.port} answered with our own key: it is this sotto itself (you dialled yourself); dial your friend's address instead`, code: "reflection" }]);
     expect(of(a.events, "reconnecting")).toEqual([]);
+    // That one sentence is all: no error and no "disconnected", for the dial nor for the answering side of it.
+    expect(a.events.filter((e) => e.type === "error" || e.type === "disconnected")).toEqual([]);
   });
 
   test("/connect to a connected peer says so; /disconnect closes it and stops the redial", async () => {
@@ -234,6 +239,31 @@ describe("ChatNode dialling that knows when to stop", () => {
     expect(of(alice.events, "reconnecting")).toEqual([]);
     expect(of(alice.events, "dial_stopped").map((e) => e.code)).toEqual(["disconnect"]);
     expect(alice.n.peers()).toEqual([]);
+  });
+
+  test("/connect to the address of a peer that dialled us: one already_connected, no second connected, one session", async () => {
+    const alice = await node("alice");
+    const bob = await node("bob", { connect: [`127.0.0.1:${alice.port}`] });
+    await until(() => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    expect(alice.n.connect(`127.0.0.1:${bob.port}`)).toBeUndefined(); // who is at that address is known only after the handshake
+    await until(() => of(alice.events, "already_connected").length === 1);
+    await Bun.sleep(300);
+    expect(of(alice.events, "already_connected")).toEqual([{ type: "already_connected", peer: "bob", address: `127.0.0.1:${bob.port}`, via: of(alice.events, "connected")[0]!.address }]);
+    expect(of(alice.events, "connected")).toHaveLength(1);
+    expect(alice.n.peers()).toHaveLength(1);
+  });
+
+  test("the peer we /disconnect from does not dial us again: it is told, once, and stops", async () => {
+    const alice = await node("alice");
+    const bob = await node("bob", { connect: [`127.0.0.1:${alice.port}`] });
+    await until(() => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    expect(alice.n.disconnect("bob")).toBe(1); // bob dialled: only the session
+    await until(() => of(bob.events, "dial_stopped").length === 1);
+    await Bun.sleep(800);
+    expect(of(bob.events, "dial_stopped")).toEqual([expect.objectContaining({ address: `127.0.0.1:${alice.port}`, code: "peer_disconnect" })]);
+    expect(of(bob.events, "disconnected").map((e) => e.reason)).toEqual(["alice disconnected from you (/disconnect)"]);
+    expect(of(bob.events, "reconnecting")).toEqual([]);
+    expect(of(alice.events, "connected")).toHaveLength(1);
   });
 });
 

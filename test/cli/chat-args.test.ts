@@ -170,7 +170,7 @@ describe("runChat", () => {
     expect(await runChat(["--home", home, "--no-listen", "--json", "--drain-timeout", "0"], io)).toBe(1);
     const events = out.join("").trimEnd().split("\n").map((l) => JSON.parse(l));
     expect(events[0]).toMatchObject({ type: "identity", created: true });
-    expect(events.some((e) => e.type === "notice")).toBe(true);
+    expect(events.some((e) => e.type === "error" && e.code === "no_peer")).toBe(true);
   });
 });
 

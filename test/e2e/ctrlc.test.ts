@@ -308,7 +308,7 @@ describe.skipIf(!TMUX)("Ctrl+C in the terminal UI (tmux)", () => {
     t.keys("Enter");
     t.keys("-l", "unsent two");
     t.keys("Enter");
-    await t.waitScreen("both lines typed", (s) => /unsent two\s*\n[\s\S]*alice›/.test(s));
+    await t.waitScreen("both lines typed", (s) => /unsent two[^\n]*\n[\s\S]*alice›/.test(s));
     t.keys("C-c");
     expect(await t.exit()).toBe("exit=0");
     expect(outbox(home)).toEqual(["unsent one", "unsent two"]);
@@ -333,7 +333,7 @@ describe.skipIf(!TMUX)("Ctrl+C in the terminal UI (tmux)", () => {
     t.keys("Enter");
     t.keys("-l", "unsent two");
     t.keys("Enter");
-    await t.waitScreen("both lines typed", (s) => /unsent two\s*\n[\s\S]*alice›/.test(s));
+    await t.waitScreen("both lines typed", (s) => /unsent two[^\n]*\n[\s\S]*alice›/.test(s));
     t.keys("C-c");
     expect(await t.exit()).toBe("exit=0");
     // format.ts renders {type:"queued",count:2} as "2 messages waiting for acknowledgement".

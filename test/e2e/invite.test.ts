@@ -15,8 +15,8 @@ const chat = loopbackChat(procs);
 
 async function inviteOf(p: ChatProcess): Promise<string> {
   p.say("/invite");
-  const n = await p.waitFor("notice", (x) => x.message.includes("sotto://"));
-  return /sotto:\/\/\S+/.exec(n.message)![0];
+  const n = await p.waitFor("invites");
+  return n.invites.find((l) => l.includes("127.0.0.1"))!;
 }
 
 describe("invites", () => {
@@ -43,7 +43,7 @@ describe("invites", () => {
     expect(parseInvite(line)!.token).toHaveLength(16);
     const alice = chat(tempHome(homes), "--name", "alice", "--no-listen", "--connect", line);
     await alice.waitFor("connected");
-    await bob.waitFor("notice", (n) => n.message.includes("came with one of your invites"));
+    await bob.waitFor("contact", (n) => n.change === "invited" && n.message.includes("came with one of your invites"));
     bob.say("welcome alice");
     expect((await alice.waitFor("message", (m) => m.text === "welcome alice")).peer).toBe("bob");
     // The same line again, from another key: the token is spent, so it is a request.
@@ -71,9 +71,9 @@ describe("invites", () => {
     const kc = await alice.waitFor("key_changed");
     expect(kc.pinned).toBe((await bob.waitFor("identity")).fingerprint);
     expect(kc.presented).toBe((await mallory.waitFor("identity")).fingerprint);
-    await alice.waitFor("error", (e) => e.code === "identity_rejected");
+    await alice.waitFor("dial_stopped", (e) => e.code === "identity_rejected");
     alice.say("secret");
-    await alice.waitFor("notice", (n) => n.message.includes("not sent"));
+    await alice.waitFor("error", (n) => n.code === "no_peer" && n.message.includes("not sent"));
     expect(alice.of("connected")).toEqual([]);
     expect(alice.of("sent")).toEqual([]);
     expect(mallory.of("message")).toEqual([]);

@@ -1,14 +1,15 @@
 /**
  * The no-flag start in a real terminal (tmux): port (asked again, a free one suggested,
  * when taken), peer (empty for none), name (default: the user name); the listening line
- * names real addresses. Skipped only where tmux is missing (.ci/run installs it).
+ * names real addresses and the invite. Skipped only where tmux is missing (.ci/run installs it).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { removeHomes, tempHome } from "../support/home.ts";
 import { TMUX, tmuxSession } from "../support/tmux.ts";
 
-const { session, tmux, screen, until } = tmuxSession("sotto-start");
+// -J: a long line (the invite) the terminal wrapped is read as one.
+const { session, tmux, screen, until } = tmuxSession("sotto-start", ["-J"]);
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 
@@ -41,7 +42,9 @@ describe.skipIf(!TMUX)("the no-flag start in a terminal", () => {
       expect(s).toContain(`:${suggested}`);
       expect(s).not.toContain("0.0.0.0");
       expect(s).not.toContain("<your address>");
-      expect(s).toMatch(new RegExp(`a friend connects with --connect \\S+:${suggested}`));
+      // The listening line carries the invite: an address and our fingerprint.
+      const fp = /your fingerprint: ((?:[0-9a-f]{4} ){15}[0-9a-f]{4})/.exec(s)![1]!.replace(/ /g, "");
+      expect(s).toMatch(new RegExp(`a friend connects with --connect sotto://\\S+:${suggested}#${fp}`));
       await until("the prompt", () => screen().includes("robin›"));
       tmux("send-keys", "-t", session, "C-c");
     } finally {

@@ -134,7 +134,7 @@ describe("answering a request", () => {
     const carol = await stranger(port, "caz");
     const req = await alice.waitFor("connected", (c) => c.request !== undefined);
     alice.say(`/allow ${req.request} carol`);
-    await alice.waitFor("notice", (n) => n.message.includes("carol is now a contact"));
+    await alice.waitFor("contact", (n) => n.change === "allowed" && n.message.includes("carol is now a contact"));
     alice.say("hello carol");
     await until("the line at carol", () => carol.items.some((i) => i.kind === "text" && i.text === "hello carol"));
     alice.say("/msg carol private hello");
@@ -143,7 +143,7 @@ describe("answering a request", () => {
     const eve = await stranger(port, "eve", eveId);
     const er = await alice.waitFor("connected", (c) => c.peer === "eve");
     alice.say(`/block ${er.request}`);
-    await alice.waitFor("notice", (n) => n.message.startsWith("Blocked"));
+    await alice.waitFor("contact", (n) => n.change === "blocked" && n.message.startsWith("Blocked"));
     await until("eve's session closed", () => eve.a.closed);
     expect(readFileSync(join(aliceHome, "known_peers"), "utf8")).toContain(`@blocked ${toHex(eveId.publicKey)}`);
     // Refused at the handshake from now on: no PROFILE ever reaches it.
@@ -193,7 +193,7 @@ describe("names: squatting and lookalikes never capture /msg", () => {
     bob.say("before");
     expect((await alice.waitFor("message", (x) => x.text === "before")).verified).toBe(false);
     alice.say("/trust bob");
-    await alice.waitFor("notice", (n) => n.message.includes("verified"));
+    await alice.waitFor("contact", (n) => n.change === "verified" && n.message.includes("verified"));
     bob.say("after");
     expect((await alice.waitFor("message", (x) => x.text === "after")).verified).toBe(true);
   }, 30_000);
@@ -207,7 +207,7 @@ describe("key changes, in either direction, warned and recoverable in the chat",
     const port = await alice.port();
     const first = await alice.waitFor("connected", (c) => c.peer === "bob");
     alice.say("/trust bob");
-    await alice.waitFor("notice", (n) => n.message.includes("verified"));
+    await alice.waitFor("contact", (n) => n.change === "verified" && n.message.includes("verified"));
     await bob1.kill9();
     const bob2 = chat(tempHome(homes), "--name", "bob", "--port", "0", "--connect", `127.0.0.1:${port}`);
     const kc = await alice.waitFor("key_changed");
@@ -220,7 +220,7 @@ describe("key changes, in either direction, warned and recoverable in the chat",
     expect(req.lookalike).toBe("bob");
     alice.say("/msg bob for the old key");
     alice.say("/replace bob");
-    await alice.waitFor("notice", (n) => n.message.includes("now has the new key"));
+    await alice.waitFor("contact", (n) => n.change === "replaced" && n.message.includes("now has the new key"));
     alice.say("/msg bob for the new key");
     const got = await bob2.waitFor("message", (x) => x.text === "for the new key");
     expect(got.peer).toBe("alice");
@@ -259,7 +259,7 @@ describe("key changes, in either direction, warned and recoverable in the chat",
     await bob1.kill9();
     const bob2 = chat(tempHome(homes), "--name", "bob", "--port", String(bobPort));
     const kc = await alice.waitFor("key_changed", () => true, 20_000);
-    await alice.waitFor("error", (e) => e.code === "identity_rejected");
+    await alice.waitFor("dial_stopped", (e) => e.code === "identity_rejected");
     const file = join(aliceHome, "known_peers");
     writeFileSync(file, readFileSync(file, "utf8").split("\n").filter((l) => !l.startsWith(`127.0.0.1:${bobPort} `)).join("\n"), { mode: 0o600 });
     alice.say(`/connect 127.0.0.1:${bobPort}`);

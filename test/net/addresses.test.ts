@@ -32,7 +32,7 @@ describe("listenAddresses", () => {
   test("the listening line names them and the --connect to give a friend", () => {
     const text = formatEvent({ type: "listening", host: "0.0.0.0", port: 5000, fingerprint: "f", addresses: listenAddresses("0.0.0.0", 5000, IFACES) }, { color: false })!;
     expect(text).toContain("listening on 192.168.1.20:5000, 127.0.0.1:5000");
-    expect(text).toContain("--connect 192.168.1.20:5000");
+    expect(text).toContain("--connect sotto://192.168.1.20:5000#"); // the invite to the first address
     expect(text).not.toContain("<your address>");
   });
 });

@@ -74,7 +74,7 @@ describe("plain lines", () => {
     const { calls, events } = await run("anyone?", []);
     expect(calls).toEqual([["sendAll", "anyone?"]]);
     expect(events).toHaveLength(1);
-    expect(events[0]!.type).toBe("notice");
+    expect(events[0]).toMatchObject({ type: "error", code: "no_peer" });
     expect(messages(events)[0]).toContain("No peer is connected");
   });
   test("blank lines do nothing", async () => {
@@ -263,5 +263,26 @@ describe("answers for scripts", () => {
   test("every answer to a command is a typed event, not a free-text notice", async () => {
     const want: Record<string, string> = { "/help": "help", "/peers": "peers", "/verify": "safety_numbers", "/rekey": "rekeyed", "/connect 10.0.0.9:5000": "dialling", "/nick bob": "renamed" };
     for (const [line, type] of Object.entries(want)) expect((await run(line)).events.map((e): string => e.type)).toEqual([type]);
+  });
+  test("/invite, /contacts, /requests, /disconnect, /connect to a connected address, /accept with nothing waiting: typed too", async () => {
+    const { api } = fakeApi();
+    const contacts = { list: () => [{ name: "bob", fingerprint: "bb", verified: true, connected: false }], requests: () => [], invites: () => ["sotto://10.0.0.7:5000#ab"], allow: () => "", block: () => "", replace: () => {}, forget: () => {}, isContact: () => true };
+    const files = { downloads: "/d", send: () => 0, accept: () => 0, reject: () => 0, cancel: () => 0, list: () => [], isPeer: () => false };
+    const full: ChatApi = Object.assign(Object.create(api), { contacts, files, disconnect: () => 2, connect: () => "Already connected to bob at 10.0.0.7:5000." });
+    const answer = async (line: string) => {
+      const events: ChatEvent[] = [];
+      await runCommand(line, full, (e) => events.push(e));
+      return events;
+    };
+    expect(await answer("/invite")).toEqual([{ type: "invites", invites: ["sotto://10.0.0.7:5000#ab"] }]);
+    expect(await answer("/contacts")).toEqual([{ type: "contacts", contacts: contacts.list() }]);
+    expect(await answer("/requests")).toEqual([{ type: "requests", requests: [] }]);
+    expect(await answer("/disconnect bob")).toEqual([{ type: "disconnecting", peer: "bob", ended: 2 }]);
+    expect(await answer("/connect 10.0.0.7:5000")).toEqual([{ type: "not_dialling", address: "10.0.0.7:5000", reason: "Already connected to bob at 10.0.0.7:5000." }]);
+    expect(await answer("/accept")).toEqual([{ type: "error", code: "unknown_transfer", message: "No file offer is waiting for an answer." }]);
+    contacts.invites = () => [];
+    expect((await answer("/invite"))[0]).toMatchObject({ type: "error", code: "not_listening" });
+    // What a person reads is the same as before.
+    expect(formatEvent((await answer("/contacts"))[0]!, { color: false })).toContain("bob  verified ✓");
   });
 });

@@ -130,3 +130,43 @@ describe("line mode", () => {
     expect(log).toEqual(["sendAll a", "drain 1000", "close"]);
   });
 });
+
+describe("line mode: a line's recipients (--json)", () => {
+  test("a recipients event after each line; one delivered event per ACK, naming the lines it covers", async () => {
+    const { ui, output, input } = setup({ json: true });
+    const { api } = fakeApi(2);
+    let id = 0;
+    api.sendAll = (text) => {
+      id++;
+      ui.listener({ type: "sent", peer: "bob", id: String(id), text, private: false, time: 5 });
+      ui.listener({ type: "sent", peer: "carol", id: String(id), text, private: false, time: 5, queued: true });
+      return 2;
+    };
+    input.write("one\ntwo\n");
+    const done = ui.run(api, input);
+    await Bun.sleep(30);
+    ui.listener({ type: "ack", peer: "bob", id: "2" });
+    ui.listener({ type: "ack", peer: "carol", id: "1" });
+    input.end();
+    await done;
+    const events = output.map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === "recipients")).toEqual([
+      { type: "recipients", line: "1", text: "one", private: false, time: 5, recipients: [{ peer: "bob", id: "1", state: "sent" }, { peer: "carol", id: "1", state: "queued" }] },
+      { type: "recipients", line: "2", text: "two", private: false, time: 5, recipients: [{ peer: "bob", id: "2", state: "sent" }, { peer: "carol", id: "2", state: "queued" }] },
+    ]);
+    expect(events.filter((e) => e.type === "delivered")).toEqual([
+      { type: "delivered", peer: "bob", lines: ["1", "2"] },
+      { type: "delivered", peer: "carol", lines: ["1"] },
+    ]);
+  });
+  test("/disconnect reaches the chat in line mode", async () => {
+    const { ui, output, input } = setup({ json: true });
+    const { api } = fakeApi(1);
+    const asked: string[] = [];
+    api.disconnect = (who) => (asked.push(who), 1);
+    input.end("/disconnect bob\n");
+    await ui.run(api, input);
+    expect(asked).toEqual(["bob"]);
+    expect(output.map((l) => JSON.parse(l)).filter((e) => e.type === "disconnecting")).toEqual([{ type: "disconnecting", peer: "bob", ended: 1 }]);
+  });
+});

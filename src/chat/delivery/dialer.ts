@@ -94,12 +94,12 @@ export class Dialer {
   }
 
   /** Stop dialling; `reason` (when given) is announced once as `dial_stopped`. The session, if any, stays. */
-  stop(reason?: string, code = "stopped"): void {
+  stop(reason?: string, code = "stopped", alert?: number): void {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#wake?.();
-    if (reason !== undefined) this.hooks.emit({ type: "dial_stopped", address: this.#address(), reason, code });
+    if (reason !== undefined) this.hooks.emit({ type: "dial_stopped", address: this.#address(), reason, code, ...(alert !== undefined ? { alert } : {}) });
   }
 
   #address(): string {
@@ -122,8 +122,9 @@ export class Dialer {
       // retries after it only update the status (`reconnecting`).
       const x = explain(e, { who: this.#address(), address: this.#address() });
       const stop = this.hooks.fatal(e as Error);
-      if (stop !== null || this.#attempt === 0) this.hooks.emit({ type: "error", ...x });
-      if (stop !== null) return this.stop(stop.message, stop.code);
+      // A permanent refusal is one sentence, the dial_stopped itself (its code and alert kept for --json).
+      if (stop !== null) return this.stop(stop.message, stop.code, x.alert);
+      if (this.#attempt === 0) this.hooks.emit({ type: "error", ...x });
       this.#unreachable(x.message);
       this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
       return;

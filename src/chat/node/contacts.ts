@@ -38,12 +38,14 @@ export interface ContactsDeps {
   rates: IdentityRates;
   /** Dial an address (after /replace of a contact we dial). */
   connect: (address: string) => void;
+  /** HOME/invites: the unused invite tokens, shared with `sotto invite` (trust/invite.ts). */
+  tokensDir: string;
 }
 
 export class Contacts implements ContactsApi {
   readonly #d: ContactsDeps;
   /** Tokens we made for /invite (listener side). */
-  readonly #tokens = new InviteTokens();
+  readonly #tokens: InviteTokens;
   /** Tokens of invites we dial (dialler side): address → token, sent once on the first session. */
   readonly inviteTokens = new Map<string, Uint8Array>();
   /** Where we listen, once we do (for /invite). */
@@ -51,6 +53,7 @@ export class Contacts implements ContactsApi {
 
   constructor(d: ContactsDeps) {
     this.#d = d;
+    this.#tokens = new InviteTokens(d.tokensDir);
   }
 
   nameOf(pid: string): string {
@@ -76,7 +79,14 @@ export class Contacts implements ContactsApi {
 
   invites(): string[] {
     // One fresh one-time token per /invite, shared by its lines (PROTOCOL §15).
-    return this.listening === null ? [] : localInvites(this.listening.host, this.listening.port, this.#d.fingerprint, this.#tokens.make());
+    if (this.listening === null) return [];
+    let token: Uint8Array;
+    try {
+      token = this.#tokens.make();
+    } catch (e) {
+      throw new ChatError("state", `could not keep the invite's one-time secret in ${this.#d.tokensDir} (${(e as Error).message}); check that the folder is yours and the disk is not full`, { cause: e });
+    }
+    return localInvites(this.listening.host, this.listening.port, this.#d.fingerprint, token);
   }
 
   /** PROTOCOL §15: a request that presents one of our unused tokens becomes a contact. */
@@ -87,8 +97,8 @@ export class Contacts implements ContactsApi {
       this.#d.emit({ type: "notice", message: `Request ${r.id} used one of your invites but claims the name of your contact ${r.lookalike}; it stays a request (/allow ${r.id} NAME to add it under another name).` });
       return;
     }
-    const name = this.allow(r.id);
-    this.#d.emit({ type: "notice", message: `${name} came with one of your invites: it is a contact now.` });
+    const name = this.#allow(r.id);
+    this.#d.emit({ type: "contact", change: "invited", peer: name, message: `${name} came with one of your invites: it is a contact now.` });
   }
 
   isContact(pid: string): boolean {
@@ -111,9 +121,14 @@ export class Contacts implements ContactsApi {
   }
 
   allow(ref?: string, localName?: string): string {
+    const name = this.#allow(ref, localName);
+    this.#d.emit({ type: "contact", change: "allowed", peer: name, message: `${name} is now a contact: what you type reaches it. Compare safety numbers with /verify ${name}.` });
+    return name;
+  }
+
+  #allow(ref?: string, localName?: string): string {
     const { name, pid, shown } = this.#d.trust.allow(ref, localName);
     this.#becameContact(pid, name, shown);
-    this.#d.emit({ type: "notice", message: `${name} is now a contact: what you type reaches it. Compare safety numbers with /verify ${name}.` });
     return name;
   }
 
@@ -128,13 +143,13 @@ export class Contacts implements ContactsApi {
   block(ref?: string): string {
     const { label, pid } = this.#d.trust.block(ref);
     for (const s of this.#d.sessions.open(pid)) s.close("blocked");
-    this.#d.emit({ type: "notice", message: `Blocked ${label}: its key is refused from now on (${this.#d.trust.known.path}).` });
+    this.#d.emit({ type: "contact", change: "blocked", peer: label, message: `Blocked ${label}: its key is refused from now on (${this.#d.trust.known.path}).` });
     return label;
   }
 
   replace(name: string): void {
     const r = this.#d.trust.replace(name);
-    this.#d.emit({ type: "notice", message: `${r.name} now has the new key (safety number ${r.safetyNumber}); the old key is refused. Mark it verified with /trust ${r.name} once you have compared the numbers.` });
+    this.#d.emit({ type: "contact", change: "replaced", peer: r.name, message: `${r.name} now has the new key (safety number ${r.safetyNumber}); the old key is refused. Mark it verified with /trust ${r.name} once you have compared the numbers.` });
     for (const s of this.#d.sessions.open(r.oldPid)) s.close("key replaced");
     this.#becameContact(r.pid, r.name, r.shown);
     if (r.address !== INBOUND && this.#d.sessions.open(r.pid).length === 0) this.#d.connect(r.address);
@@ -143,7 +158,7 @@ export class Contacts implements ContactsApi {
   forget(name: string): void {
     const f = this.#d.trust.forget(name);
     for (const s of this.#d.sessions.open(f.pid)) s.close("forgotten");
-    this.#d.emit({ type: "notice", message: `Forgot ${f.name}: it is no longer a contact, and its key is a stranger's again.` });
+    this.#d.emit({ type: "contact", change: "forgotten", peer: f.name, message: `Forgot ${f.name}: it is no longer a contact, and its key is a stranger's again.` });
   }
 
   /** /trust: mark a contact verified in known_peers. @throws ChatError unknown_peer / known_peers */
@@ -155,7 +170,7 @@ export class Contacts implements ContactsApi {
       if (!(e instanceof KnownPeersError)) throw e;
       throw new ChatError("known_peers", e.message, { cause: e });
     }
-    this.#d.emit({ type: "notice", message: `${this.nameOf(pid)} is now marked verified in ${this.#d.trust.known.path}` });
+    this.#d.emit({ type: "contact", change: "verified", peer: this.nameOf(pid), message: `${this.nameOf(pid)} is now marked verified in ${this.#d.trust.known.path}` });
   }
 
   /** PROTOCOL §15: the dialler of an invite with a token sends it once, in its first record. */
@@ -167,7 +182,20 @@ export class Contacts implements ContactsApi {
   }
 
   /** A session is ready with a contact or a request: the person is told who, and how to check the key. */
-  announce(s: PeerSession, standing: Exclude<Standing, { kind: "refused" }>): void {
+  /**
+   * One session per peer (Sessions.keep); a dial of ours that reached a peer connected
+   * already (it dialled us, or at another address) is said once, as already_connected.
+   */
+  join(s: PeerSession, pid: string): { kept: boolean; other?: PeerSession } {
+    const other = this.#d.sessions.open(pid).find((o) => o !== s);
+    const kept = this.#d.sessions.keep(s, pid);
+    if (other !== undefined && s.role === "initiator") this.#d.emit({ type: "already_connected", peer: this.nameOf(pid), address: s.address, via: other.address });
+    return other === undefined ? { kept } : { kept, other };
+  }
+
+  /** The `connected` event; none when the session joined one already open (`other`: join said it). */
+  announce(s: PeerSession, standing: Exclude<Standing, { kind: "refused" }>, other?: PeerSession): void {
+    if (other !== undefined) return;
     const id = s.peerIdentity!;
     const request = standing.kind === "request" ? standing.request : undefined;
     this.#d.emit({

@@ -7,8 +7,9 @@ import { toHex } from "../../crypto/bytes.ts";
 import { AlertCode } from "../../protocol/constants.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { ConnectError, type Peer } from "../../net/peer.ts";
-import type { PeerSession } from "../../net/types.ts";
+import type { CloseInfo, PeerSession } from "../../net/types.ts";
 import { ChatError, type ChatListener } from "../events.ts";
+import { explain } from "../explain.ts";
 import { Dialer, parseAddress } from "../delivery/dialer.ts";
 import type { Link } from "../delivery/link.ts";
 import type { Outbox } from "../delivery/outbox.ts";
@@ -29,6 +30,18 @@ export interface DialingDeps {
 }
 
 export class Dialing {
+  /** When a dial of ours last reached this sotto itself (performance.now; 0: never). */
+  #selfDialledAt = 0;
+
+  /**
+   * Is this end of an inbound handshake the answering half of our own dial to ourselves?
+   * The dialling half found our key (PROTOCOL §8, reflection) and ended it with auth_failed,
+   * which arrives here just after; it was said once already (dial_stopped).
+   */
+  selfDialEcho(info: CloseInfo): boolean {
+    const e = info.error;
+    return performance.now() - this.#selfDialledAt < SELF_DIAL_ECHO_MS && e instanceof ProtocolError && e.code === "alert" && e.alert === AlertCode.auth_failed;
+  }
   readonly #d: DialingDeps;
   readonly #dialers = new Map<string, Dialer>();
 
@@ -73,11 +86,39 @@ export class Dialing {
         const stop = dialStop(e, key);
         // The dialer ends on a permanent refusal; forget it, so /connect (after /replace or an edit of known_peers) dials again.
         if (stop !== null && this.#dialers.get(key) === d) this.#dialers.delete(key);
+        if (stop?.code === "reflection") this.#selfDialledAt = performance.now();
         return stop;
       },
     });
     this.#dialers.set(key, d);
     d.start();
+  }
+
+  /**
+   * `s` ended. However the peer left (CLOSE, crash, cut), its lines stay queued for its
+   * return; a /disconnect from it stops our dials to it. True when no `disconnected` is
+   * due: a duplicate session; a dial that never became a session (its Dialer says why:
+   * error, reconnecting or dial_stopped, once); the answering half of a dial to ourselves.
+   */
+  ended(s: PeerSession, info: CloseInfo, link: Link | undefined): boolean {
+    if (link !== undefined) {
+      if (info.reason === "duplicate session") return true;
+      if (info.byPeer && info.reason === DISCONNECT_REASON) this.peerDisconnected(link.pid, link.name);
+      return false;
+    }
+    return s.role === "initiator" ? this.has(s.address) : this.selfDialEcho(info);
+  }
+
+  /**
+   * The peer ended the conversation with /disconnect (PROTOCOL §6, CLOSE `disconnect`):
+   * dialling it stops, with one sentence, until /connect.
+   */
+  peerDisconnected(pid: string, name: string): void {
+    for (const [key, d] of this.#dialers) {
+      if (d.pid !== pid) continue;
+      this.#dialers.delete(key);
+      d.stop(`${name} ended the conversation (/disconnect); not dialling it again until you /connect ${key}`, "peer_disconnect");
+    }
   }
 
   disconnect(who: string): number {
@@ -93,7 +134,7 @@ export class Dialing {
     }
     if (pid !== null) {
       for (const s of this.#d.sessions.open(pid)) {
-        s.close("bye");
+        s.close(DISCONNECT_REASON);
         n++;
       }
     }
@@ -147,6 +188,12 @@ function hostOf(address: string): string {
   return parseAddress(address)?.host ?? address;
 }
 
+/** The CLOSE reason of /disconnect (PROTOCOL §6): the receiver does not dial us again. */
+export const DISCONNECT_REASON = "disconnect";
+
+/** Within this long after a dial reached ourselves, an inbound handshake ended with auth_failed is its other half. */
+const SELF_DIAL_ECHO_MS = 2000;
+
 /**
  * Dialling `key` stops for good on a refusal that a retry cannot change (issue: dialling
  * that knows when to stop); null: try again later.
@@ -154,10 +201,10 @@ function hostOf(address: string): string {
 function dialStop(e: Error, key: string): { code: string; message: string } | null {
   const p = e instanceof ConnectError && e.cause instanceof ProtocolError ? e.cause : null;
   if (p === null) return null;
-  if (p.code === "reflection") return { code: "reflection", message: `${key} is this sotto itself; not dialling it` };
-  if (p.code === "identity_rejected") return { code: "identity_rejected", message: `${p.message}; not dialling it again (see known_peers)` };
-  if (p.code === "unsupported_version") return { code: "unsupported_version", message: `${key} speaks another version of the sotto protocol; not dialling it again` };
-  if (p.code === "alert" && p.alert === AlertCode.identity_rejected) return { code: "identity_rejected", message: `${key} refused our key (it pins another one for us, or blocks us); not dialling it again` };
-  if (p.code === "alert" && p.alert === AlertCode.unsupported_version) return { code: "unsupported_version", message: `${key} does not speak our protocol version; not dialling it again` };
-  return null;
+  if (p.code === "reflection") return { code: "reflection", message: `${key} answered with our own key: it is this sotto itself (you dialled yourself); dial your friend's address instead` };
+  const code =
+    p.code === "identity_rejected" || (p.code === "alert" && p.alert === AlertCode.identity_rejected) ? "identity_rejected" : p.code === "unsupported_version" || (p.code === "alert" && p.alert === AlertCode.unsupported_version) ? "unsupported_version" : null;
+  if (code === null) return null;
+  // The sentence of the failure itself (chat/explain.ts), and that it is final.
+  return { code, message: `${explain(e, { who: key, address: key }).message.replace(/\.$/, "")}. Not dialling it again; /connect ${key} dials again once that is settled` };
 }

@@ -105,7 +105,7 @@ export function closedEvent(s: PeerSession, info: CloseInfo, link: Link | undefi
     type: "disconnected",
     peer: link === undefined ? s.address : nameOf(link.pid),
     address: s.address,
-    reason: silent !== null ? silent : x ? x.message : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
+    reason: silent !== null ? silent : x ? x.message : info.byPeer && info.reason === "disconnect" && link !== undefined ? `${link.name} disconnected from you (/disconnect)` : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
     ...(e instanceof ProtocolError ? { code: e.code } : {}),
     ...(x?.alert !== undefined ? { alert: x.alert } : {}),
   };

@@ -13,7 +13,9 @@
  * contact, marked verified, since the invite came over a channel the two people trust.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
+import { join } from "node:path";
 import { fromHex, toHex } from "../../crypto/bytes.ts";
 import { isValidAddress } from "./known-peers.ts";
 
@@ -61,28 +63,83 @@ export function localInvites(host: string, port: number, fingerprint: string, to
   return usable.map((a) => formatInvite(a.address, port, fingerprint, token));
 }
 
-/** The one-time tokens a listener made (PROTOCOL §15): at most MAX_INVITE_TOKENS unused, each used once. */
-export class InviteTokens {
-  readonly #unused: Uint8Array[] = [];
+/** How long an invite's token may be used (a line sent today can be used this week). */
+export const INVITE_TOKEN_TTL_MS = 7 * 24 * 3600 * 1000;
+/** The folder of a home that keeps the unused tokens. */
+export const INVITE_TOKENS_DIR = "invites";
 
-  /** A fresh token (the oldest unused one is dropped beyond the bound). @throws never */
+/**
+ * The one-time tokens a home made (PROTOCOL §15), kept on disk so that `sotto invite`
+ * and a listener started before or after it share them: one 0600 file per unused token
+ * in `HOME/invites/` (0700), named by the SHA-256 of the token (the token itself is not
+ * written), holding the time it expires. At most MAX_INVITE_TOKENS are kept (the oldest
+ * dropped), each for INVITE_TOKEN_TTL_MS. Using one deletes its file: of two processes
+ * that try, the one whose unlink succeeds used it, so a token works once.
+ */
+export class InviteTokens {
+  readonly #dir: string;
+  readonly #now: () => number;
+
+  /** `dir`: HOME/invites (created 0700 on the first token). */
+  constructor(dir: string, now: () => number = Date.now) {
+    this.#dir = dir;
+    this.#now = now;
+  }
+
+  /** A fresh token, kept until used or expired (the oldest unused one is dropped beyond the bound). @throws Error when the folder cannot be written */
   make(): Uint8Array {
     const t = new Uint8Array(randomBytes(INVITE_TOKEN_LEN));
-    this.#unused.push(t);
-    if (this.#unused.length > MAX_INVITE_TOKENS) this.#unused.shift();
+    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+    // The monotonic clock orders tokens made in the same millisecond (by any process on this machine).
+    writeFileSync(join(this.#dir, hashOf(t)), `${this.#now() + INVITE_TOKEN_TTL_MS} ${process.hrtime.bigint()}\n`, { mode: 0o600, flag: "wx" });
+    const kept = this.#list().sort((a, b) => a.expires - b.expires || (a.made < b.made ? -1 : a.made > b.made ? 1 : 0));
+    for (const k of kept.slice(0, Math.max(0, kept.length - MAX_INVITE_TOKENS))) rmSync(join(this.#dir, k.name), { force: true });
     return t;
   }
 
-  /** True when `token` is one we made and had not used; it is used now. Constant-time compares. @throws never */
+  /** True when `token` is one this home made, unused and unexpired; it is used now. Constant-time compares. @throws never */
   use(token: Uint8Array): boolean {
     if (token.length !== INVITE_TOKEN_LEN) return false;
-    let hit = -1;
-    // Compare with every token, so the time does not tell which one (or whether one) matched.
-    this.#unused.forEach((t, i) => {
-      if (timingSafeEqual(t, token) && hit < 0) hit = i;
-    });
-    if (hit < 0) return false;
-    this.#unused.splice(hit, 1);
-    return true;
+    const want = Buffer.from(hashOf(token), "hex");
+    let hit: { name: string; expires: number; made: bigint } | undefined;
+    // Compare with every kept hash, so the time does not tell which one (or whether one) matched.
+    for (const k of this.#list()) if (timingSafeEqual(Buffer.from(k.name, "hex"), want) && hit === undefined) hit = k;
+    if (hit === undefined || hit.expires <= this.#now()) return false;
+    try {
+      unlinkSync(join(this.#dir, hit.name));
+      return true;
+    } catch {
+      // ENOENT: another process used it first. Any other failure leaves it unused: fail closed.
+      return false;
+    }
   }
+
+  /** The kept tokens (expired ones are deleted as they are seen). */
+  #list(): { name: string; expires: number; made: bigint }[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.#dir);
+    } catch {
+      return []; // no token was ever made in this home (or the folder is unreadable: none is honoured)
+    }
+    const out: { name: string; expires: number; made: bigint }[] = [];
+    for (const name of names) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      let fields: string[];
+      try {
+        fields = readFileSync(join(this.#dir, name), "utf8").trim().split(" ");
+      } catch {
+        continue; // used meanwhile
+      }
+      const expires = Number(fields[0]);
+      const made = /^[0-9]{1,30}$/.test(fields[1] ?? "") ? BigInt(fields[1]!) : 0n;
+      if (!Number.isFinite(expires) || expires <= this.#now()) rmSync(join(this.#dir, name), { force: true });
+      else out.push({ name, expires, made });
+    }
+    return out;
+  }
+}
+
+function hashOf(token: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(token).digest("hex");
 }

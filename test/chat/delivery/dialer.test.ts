@@ -106,8 +106,8 @@ describe("Dialer", () => {
     expect(r.map((e) => e.attempt)).toEqual([1, 2]);
     expect(new Set(r.map((e) => e.since))).toEqual(new Set([1_700_000_000_000]));
     expect(r.every((e) => e.reason === "could not connect to h:1: connection refused")).toBe(true);
-    // One sentence for the first failure in a row and one for the refusal; none per retry.
-    expect(t.events.filter((e) => e.type === "error").map((e) => (e as { message: string }).message)).toEqual(["could not connect to h:1: connection refused", "refused our key"]);
+    // One sentence for the first failure in a row, none per retry; the refusal is the dial_stopped alone.
+    expect(t.events.filter((e) => e.type === "error").map((e) => (e as { message: string }).message)).toEqual(["could not connect to h:1: connection refused"]);
     expect(t.events.at(-1)).toEqual({ type: "dial_stopped", address: "h:1", reason: "h:1 refused our key; not dialling it again", code: "identity_rejected" });
     expect(t.d.stopped).toBe(true);
   });

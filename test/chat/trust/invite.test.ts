@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { formatInvite, INVITE_TOKEN_TYPE, InviteTokens, localInvites, parseInvite } from "../../../src/chat/trust/invite.ts";
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { formatInvite, INVITE_TOKEN_TTL_MS, INVITE_TOKEN_TYPE, InviteTokens, localInvites, parseInvite } from "../../../src/chat/trust/invite.ts";
 import { encodeItems } from "../../../src/protocol/items.ts";
 
 const FP = "3d40 17c3 e843 895a 92b7 0aa7 4d1b 7ebc 9c98 2ccf 2ec4 968c c0cd 55f1 2af4 660c";
@@ -36,7 +39,7 @@ describe("invite tokens (PROTOCOL §15)", () => {
     expect(Buffer.from(encodeItems([{ kind: "ext", type: INVITE_TOKEN_TYPE, content: t }])).toString("hex")).toBe("b00010000102030405060708090a0b0c0d0e0f");
   });
   test("each token is used once; an unknown or short one never; at most 16 kept", () => {
-    const tokens = new InviteTokens();
+    const tokens = new InviteTokens(mkdtempSync(join(tmpdir(), "sotto-invites-")));
     const a = tokens.make();
     expect(tokens.use(new Uint8Array(16))).toBe(false);
     expect(tokens.use(a.subarray(0, 8))).toBe(false);
@@ -45,5 +48,23 @@ describe("invite tokens (PROTOCOL §15)", () => {
     const first = tokens.make();
     for (let i = 0; i < 16; i++) tokens.make();
     expect(tokens.use(first)).toBe(false); // dropped: the 17th pushed it out
+  });
+  test("tokens live in the home: another process's InviteTokens on the same folder honours them, once; the file holds no token; they expire", () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "sotto-invites-")), "invites");
+    let now = 1_000;
+    const cli = new InviteTokens(dir, () => now);
+    const t = cli.make();
+    const [file] = readdirSync(dir);
+    expect(file).toMatch(/^[0-9a-f]{64}$/);
+    expect(file).not.toContain(Buffer.from(t).toString("hex"));
+    expect(statSync(join(dir, file!)).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    const listener = new InviteTokens(dir, () => now);
+    expect(listener.use(t)).toBe(true);
+    expect(cli.use(t)).toBe(false);
+    const late = cli.make();
+    now += INVITE_TOKEN_TTL_MS;
+    expect(listener.use(late)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

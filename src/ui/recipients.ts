@@ -1,0 +1,112 @@
+/**
+ * A typed line's recipients, as the front ends show them: who it went to, ✓ per contact
+ * once that contact acknowledged it, "queued" for contacts that are away.
+ *
+ *   1. the front end calls `begin` before it hands a typed line to the api, and `end`
+ *      after: the `sent` events the chat emits in between (one per recipient, each with
+ *      that recipient's own message id) belong to that line;
+ *   2. an `ack` (cumulative, per contact) marks every tracked line of that contact whose
+ *      id it covers; one ack covering many lines is one update, not one per line;
+ *   3. a `nick` renames the recipient in the lines already tracked.
+ *
+ * Lines stay tracked until every recipient acknowledged them, at most MAX_TRACKED (the
+ * oldest are dropped: their ACKs still arrive as `ack` events, but change no mark).
+ */
+import type { ChatEvent } from "../chat/events.ts";
+import { sanitizeLine } from "../text/sanitize.ts";
+
+/** Lines whose marks are kept up to date. */
+export const MAX_TRACKED = 10_000;
+
+/** One recipient of a line: `sent` (on its way, no ACK yet), `queued` (away), or `delivered` (acknowledged). */
+export interface Recipient {
+  peer: string;
+  id: string;
+  state: "sent" | "queued" | "delivered";
+}
+
+/** One typed line and its recipients. `line`: a local number, counting from 1 in this run. */
+export interface TrackedLine {
+  line: number;
+  text: string;
+  private: boolean;
+  time: number;
+  recipients: Recipient[];
+}
+
+type Sent = Extract<ChatEvent, { type: "sent" }>;
+type Ack = Extract<ChatEvent, { type: "ack" }>;
+
+/** The recipients of the lines typed in one run (see the file comment). */
+export class Recipients {
+  #next = 1;
+  #open: Sent[] | null = null;
+  readonly #lines: TrackedLine[] = [];
+
+  /** Step 1: the next `sent` events belong to one typed line. @throws never */
+  begin(): void {
+    this.#open = [];
+  }
+
+  /** A `sent` event: true when it was taken into the line being sent (the caller then prints nothing for it). @throws never */
+  sent(e: Sent): boolean {
+    if (this.#open === null) return false;
+    this.#open.push(e);
+    return true;
+  }
+
+  /** Step 1 ends: the line, or null when it reached no one (a command, a refused line). @throws never */
+  end(): TrackedLine | null {
+    const sent = this.#open ?? [];
+    this.#open = null;
+    if (sent.length === 0) return null;
+    const first = sent[0]!;
+    const line: TrackedLine = {
+      line: this.#next++,
+      text: first.text,
+      private: first.private,
+      time: first.time ?? Date.now(),
+      recipients: sent.map((s) => ({ peer: s.peer, id: s.id, state: s.queued ? "queued" : "sent" })),
+    };
+    this.#lines.push(line);
+    if (this.#lines.length > MAX_TRACKED) this.#lines.shift();
+    return line;
+  }
+
+  /** Step 2: the lines `e` marks delivered for `e.peer` now, oldest first. @throws never */
+  ack(e: Ack): TrackedLine[] {
+    let upTo: bigint;
+    try {
+      upTo = BigInt(e.id);
+    } catch {
+      return [];
+    }
+    const hit: TrackedLine[] = [];
+    for (const l of this.#lines) {
+      const r = l.recipients.find((x) => x.peer === e.peer && x.state !== "delivered");
+      if (r === undefined || BigInt(r.id) > upTo) continue;
+      r.state = "delivered";
+      hit.push(l);
+    }
+    // A line every recipient acknowledged changes no more.
+    if (hit.length > 0) this.#lines.splice(0, this.#lines.length, ...this.#lines.filter((l) => l.recipients.some((r) => r.state !== "delivered")));
+    return hit;
+  }
+
+  /** Step 3: `previous` is called `peer` from now on. @throws never */
+  renamed(previous: string, peer: string): void {
+    for (const l of this.#lines) for (const r of l.recipients) if (r.peer === previous) r.peer = peer;
+  }
+}
+
+/** The marks of a line as text: `b ✓, c queued` (`b …` while on its way). Names are sanitized by the caller's `name`. @throws never */
+export function recipientMarks(l: TrackedLine, name: (s: string) => string): string {
+  return l.recipients.map((r) => `${name(r.peer)} ${r.state === "delivered" ? "✓" : r.state === "queued" ? "queued" : "…"}`).join(", ");
+}
+
+/** An own line (`own`, as printed) with its recipients' marks: "12:04 alice › hi  → bob ✓, carol queued"; a /msg gets its one mark. @throws never */
+export function withMarks(own: string, l: TrackedLine | null, color: boolean): string {
+  if (l === null) return own;
+  const marks = l.private ? recipientMarks(l, () => "").trim() : `→ ${recipientMarks(l, (s) => sanitizeLine(s, 40))}`;
+  return `${own}  ${color ? `\x1b[2m${marks}\x1b[22m` : marks}`;
+}
