@@ -104,6 +104,23 @@ export interface Limits {
  */
 export const ITEM_HEAP_BYTES = 160;
 
+/**
+ * Process-wide: bytes of front-end output written but not yet taken by stdout (a reader
+ * that stops or reads slowly: a pipe, a paused terminal): default 8 MiB, a few hundred
+ * screens of text, about 130 of the largest TEXTs. Past it no incoming TEXT is shown nor
+ * acknowledged: the sessions that bring one are not read from until stdout took all of it
+ * (src/chat/node/hold.ts), so the bytes wait in the kernel and in the sender, and nothing
+ * is lost (docs/SECURITY.md §10, R5; tests: e2e/output-backlog, ui/output).
+ */
+export const FRONT_END_OUTPUT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Process-wide: past this much unread front-end output (4 × FRONT_END_OUTPUT_BYTES) the
+ * other events (connections, notices) are left out and counted, and one line says how
+ * many once the output drained: they come at handshake and event rates, not as TEXT.
+ */
+export const FRONT_END_DROP_BYTES = 4 * FRONT_END_OUTPUT_BYTES;
+
 /** Descriptors kept free for files, the SQLite store, known_peers and the listener itself. */
 export const FD_HEADROOM = 256;
 

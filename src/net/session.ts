@@ -54,6 +54,8 @@ export class Session implements PeerSession {
   // Reading is paused while output is backed up past half its bound: the peer's bytes
   // then wait in the kernel, not in our heap.
   #paused = false;
+  /** Not read from for the owner (pauseReading): its front end is backed up. */
+  #ownerPaused = false;
   #drainedAt = 0;
   /** What the record path hands back (established.ts). */
   readonly #records: RecordHost;
@@ -111,6 +113,14 @@ export class Session implements PeerSession {
   /** Reading is paused (output backed up). */
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** Stop (true) or resume (false) reading for the owner (src/chat/node/hold.ts); output backpressure pauses on its own. */
+  pauseReading(on: boolean): void {
+    this.#ownerPaused = on;
+    if (this.#isClosed()) return;
+    if (on) this.#socket.pause();
+    else if (!this.#paused) this.#socket.resume();
   }
 
   /** Charge the process-wide output budget; over it, the largest queue is cut with busy. */
@@ -298,7 +308,7 @@ export class Session implements PeerSession {
     if (this.#send.memoryBytes < before) this.#drainedAt = this.#now();
     if (this.#paused && !this.#isClosed() && this.#send.memoryBytes <= this.#o.limits.maxSendQueueBytes / 2) {
       this.#paused = false;
-      this.#socket.resume();
+      if (!this.#ownerPaused) this.#socket.resume();
     }
     this.#chargeOutput();
     if (!drained) return;

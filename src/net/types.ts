@@ -64,6 +64,8 @@ export interface PeerSession {
   abort(e: ProtocolError): void;
   /** Ask for a KEY_UPDATE in the next record. */
   rekey(): void;
+  /** Stop (true) or resume (false) reading the socket, for the owner's own backlog (its front end's output). */
+  pauseReading?(on: boolean): void;
 }
 
 /** What a session reports to its owner. */

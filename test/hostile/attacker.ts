@@ -25,6 +25,7 @@ export class Attacker {
   #destroy: () => void = () => {};
   #pause: () => void = () => {};
   #resume: () => void = () => {};
+  #queued: () => number = () => 0;
 
   /** Connect with Bun.connect. */
   static async connect(port: number): Promise<Attacker> {
@@ -60,6 +61,7 @@ export class Attacker {
     };
     a.#end = () => socket.end();
     a.#destroy = () => socket.terminate();
+    a.#queued = () => queue.reduce((n, b) => n + b.length, 0);
     return a;
   }
 
@@ -81,6 +83,7 @@ export class Attacker {
     a.#end = () => void socket.end();
     a.#destroy = () => void socket.destroy();
     a.#pause = () => void socket.pause();
+    a.#queued = () => socket.writableLength;
     a.#resume = () => void socket.resume();
     return a;
   }
@@ -93,6 +96,11 @@ export class Attacker {
 
   write(b: Uint8Array): void {
     this.#write(b);
+  }
+
+  /** Bytes written but still waiting in this process for the socket (the listener does not read). */
+  get queued(): number {
+    return this.#queued();
   }
 
   /** Write `b` in pieces of `size` bytes, yielding to the event loop between them. */
