@@ -14,7 +14,8 @@ const kb = new Uint8Array(64).fill(9);
 /** A socket that takes everything and keeps it. */
 function sink() {
   const got: Uint8Array[] = [];
-  const socket = { write: (b: Uint8Array) => (got.push(b.slice()), b.length) } as unknown as Socket<unknown>;
+  // As Bun's socket.write(data, byteOffset, byteLength).
+  const socket = { write: (b: Uint8Array, off = 0, len = b.length - off) => (got.push(b.slice(off, off + len)), len) } as unknown as Socket<unknown>;
   return { socket, got };
 }
 
