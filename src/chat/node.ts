@@ -18,7 +18,7 @@ import { Peer } from "../net/peer.ts";
 import type { CloseInfo, PeerSession } from "../net/types.ts";
 import { listenAddresses } from "../net/addresses.ts";
 import { explain } from "./explain.ts";
-import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo } from "./events.ts";
+import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type AwayInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Trust } from "./trust/policy.ts";
@@ -86,13 +86,13 @@ export class ChatNode implements ChatApi {
     this.#lock = HomeLock.acquire(o.home);
     let instance: Uint8Array;
     try {
-      this.#store = new ChatStore(o.home, toHex(this.#identity.publicKey));
+      this.#store = new ChatStore(o.home, toHex(this.#identity.publicKey), { backgroundCheckpoint: true });
       instance = this.#store.instance();
       // Messages left unacknowledged by an earlier run wait for their peer again.
       this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
     } catch (e) {
       this.#lock.release();
-      if (e instanceof StateError) throw new ChatError("state", e.message);
+      if (e instanceof StateError) throw new ChatError("state", e.message, { cause: e });
       throw e;
     }
     const rates = new IdentityRates(o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND);
@@ -117,12 +117,12 @@ export class ChatNode implements ChatApi {
     });
     if (o.history !== false) {
       try {
-        this.#kept = new History(o.home);
+        this.#kept = new History(o.home, undefined, this.#store.checkpointer);
       } catch (e) {
         // The home is not left locked by a start that failed.
         this.#store.close();
         this.#lock.release();
-        throw new ChatError("state", (e as Error).message);
+        throw new ChatError("state", (e as Error).message, { cause: e });
       }
       // A connected contact by its local name (names resolve among contacts only); else the names history kept.
       this.history = historyApi(this.#kept, { resolve: (n) => this.#contacts.connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
@@ -249,6 +249,10 @@ export class ChatNode implements ChatApi {
 
   peers(): PeerInfo[] {
     return this.#contacts.peers();
+  }
+
+  away(): AwayInfo[] {
+    return this.#dialing.away();
   }
 
   verify(name?: string): { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[] {

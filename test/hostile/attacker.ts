@@ -9,7 +9,7 @@ import net from "node:net";
 import { concat } from "../../src/crypto/bytes.ts";
 import { FrameType } from "../../src/protocol/constants.ts";
 import { FrameAssembler, type Frame } from "../../src/protocol/frame.ts";
-import { until } from "./scene.ts";
+import { until } from "../support/wait.ts";
 
 /** A raw TCP connection the attacker drives: Bun.connect, or node:net to pause reading or bind a source address. */
 export class Attacker {
@@ -133,7 +133,7 @@ export class Attacker {
   /** (C) Resolve true once the listener closed the connection. */
   async waitClosed(ms = 3000): Promise<boolean> {
     try {
-      await until(() => this.closed, ms, "the attacker's socket to close");
+      await until("the attacker's socket to close", () => this.closed, ms);
       return true;
     } catch {
       return false;
