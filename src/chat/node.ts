@@ -120,7 +120,7 @@ export class ChatNode implements ChatApi {
         this.#kept = new History(o.home, undefined, this.#store.checkpointer);
       } catch (e) {
         // The home is not left locked by a start that failed.
-        this.#store.close();
+        void this.#store.close();
         this.#lock.release();
         throw new ChatError("state", (e as Error).message, { cause: e });
       }
@@ -290,8 +290,8 @@ export class ChatNode implements ChatApi {
     this.#dialing.close();
     for (const x of this.#extensions) x.close();
     await this.#peer.close("bye");
-    this.#store.close();
     this.#kept?.close();
+    await this.#store.close();
     this.#lock.release();
   }
 }
