@@ -218,7 +218,7 @@ export class Contacts implements ContactsApi {
     if (!this.#d.rates.of(link.pid).nick.take(performance.now())) return s.abort(fail("busy", `${link.name} changed its name more than ${NICKS_PER_SECOND} times a second`));
     const r = trust.requests.get(link.pid);
     if (r !== undefined) {
-      this.#d.emit({ type: "nick", peer: item.name, previous: r.claimed });
+      this.#d.emit({ type: "nick", peer: item.name, previous: r.claimed, request: r.id });
       r.claimed = item.name;
       r.lookalike = trust.lookalike(item.name)?.name;
       return;
