@@ -46,3 +46,20 @@ test("a second token on the same session is ignored: the dialler stays a request
   expect(alice.n.contacts.requests().map((r) => r.claimed)).toEqual(["mallory2"]);
   expect(readdirSync(join(aliceHome, "invites")).length).toBe(1);
 });
+
+test("two dialers with the same invite line at once: one becomes a contact, the other stays a request", async () => {
+  const aliceHome = tempHome();
+  const alice = await node("alice", aliceHome);
+  const line = alice.n.contacts.invites()[0]!;
+  const [bob, carol] = await Promise.all([node("bob", tempHome(), [line]), node("carol", tempHome(), [line])]);
+  await until("both connected", () => alice.events.filter((e) => e.type === "connected").length === 2);
+  await until("both dialers' open sessions", () => [bob, carol].every((x) => [...x.n.peer.sessions].some((s) => s.state === "open")));
+  // A PROFILE sent after each token: once alice has both, she has handled both tokens.
+  bob.n.nick("bob2");
+  carol.n.nick("carol2");
+  await until("both PROFILEs after the tokens", () => alice.events.filter((e) => e.type === "nick").length === 2);
+  expect(alice.events.filter((e) => e.type === "contact" && e.change === "invited").length).toBe(1);
+  expect(alice.n.contacts.list().length).toBe(1);
+  expect(alice.n.contacts.requests().length).toBe(1);
+  expect(readdirSync(join(aliceHome, "invites"))).toEqual([]);
+});
