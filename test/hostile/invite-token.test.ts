@@ -63,3 +63,19 @@ test("two dialers with the same invite line at once: one becomes a contact, the 
   expect(alice.n.contacts.requests().length).toBe(1);
   expect(readdirSync(join(aliceHome, "invites"))).toEqual([]);
 });
+
+test("a key that presents a real token but claims a contact's name stays a request (SECURITY.md §12); the token is used up", async () => {
+  const aliceHome = tempHome();
+  const alice = await node("alice", aliceHome);
+  const bob = await node("bob", tempHome(), [`127.0.0.1:${alice.port}`]);
+  await until("bob's request", () => alice.n.contacts.requests().length === 1);
+  alice.n.contacts.allow(alice.n.contacts.requests()[0]!.id);
+  const line = alice.n.contacts.invites()[0]!;
+  const mallory = await node("bob", tempHome(), [line]); // a second key calling itself bob
+  await until("the notice", () => alice.events.some((e) => e.type === "notice" && e.message.includes("used one of your invites")));
+  expect(alice.events.filter((e) => e.type === "contact" && e.change === "invited")).toEqual([]);
+  expect(alice.n.contacts.list().map((c) => c.name)).toEqual(["bob"]);
+  expect(alice.n.contacts.requests().map((r) => [r.claimed, r.lookalike])).toEqual([["bob", "bob"]]);
+  expect(readdirSync(join(aliceHome, "invites"))).toEqual([]);
+  void bob;
+});
