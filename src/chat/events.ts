@@ -88,6 +88,12 @@ export type ChatEvent =
   | { type: "dialling"; address: string }
   | { type: "renamed"; name: string }
   | { type: "offering"; files: number; peer?: string }
+  /** /send asked for a path that is also a contact's name (the contact was meant; `path` was not sent). */
+  | { type: "send_name_is_path"; peer: string; path: string }
+  /** /send of a folder that holds the sotto home (the private identity key is there): its `files` were left out of the offer. */
+  | { type: "send_skipped"; home: string; files: number }
+  /** One file of a transfer of several files (PROTOCOL §11.11) is done (`sha256`), or was refused by the peer (`refused`). */
+  | { type: "transfer_file"; id: string; direction: "send" | "receive"; peer: string; name: string; size: number; sha256: string; path?: string; refused?: string }
   /** A dial reached `peer`, who was connected already (at `via`: it dialled us, or another address of it); one session is kept, and `address` is redialled if it drops. */
   | { type: "already_connected"; peer: string; address: string; via: string }
   /** /connect to an address already connected or being dialled: nothing new was started; `reason` says which. */
@@ -146,8 +152,13 @@ export type TransferPhase =
 /** One step of a file transfer. `name` is the name as offered (raw, from the peer when receiving). */
 export interface TransferEvent {
   type: "transfer";
-  /** Local id for /accept, /reject and /cancel (not the wire id). */
+  /** The id for /accept, /reject and /cancel: the same on both sides when the sender sent FILE_SET (PROTOCOL §11.11). */
   id: string;
+  /** receive: the sender's id of this transfer, when it differs from ours (ours was taken). */
+  peerId?: string;
+  /** A transfer of several files (a folder): how many, and how many are done. `size` and `bytes` are over all of them. */
+  files?: number;
+  filesDone?: number;
   direction: "send" | "receive";
   phase: TransferPhase;
   peer: string;
@@ -169,6 +180,17 @@ export interface TransferEvent {
   path?: string;
   code?: string;
   reason?: string;
+}
+
+/**
+ * The front end's pending output, as the chat sees it (docs/SECURITY.md §10, R5): while
+ * `full`, incoming TEXT is neither shown nor acknowledged (src/chat/node/hold.ts).
+ */
+export interface OutputGate {
+  /** More than the front end's budget of output waits for stdout. */
+  readonly full: boolean;
+  /** Call `wake` once, when the output has drained (soon, if it is not full now). */
+  whenDrained(wake: () => void): void;
 }
 
 /** Something that wants chat events. */
@@ -211,6 +233,8 @@ export interface TransferInfo {
   size: number;
   bytes: number;
   state: string;
+  /** A transfer of several files: how many. */
+  files?: number;
 }
 
 /** File transfer (PROTOCOL §11), as the front ends use it (implemented in transfer.ts). */
@@ -231,7 +255,7 @@ export interface FileApi {
   cancel(id?: string): number;
   /** Transfers not yet finished. */
   list(): TransferInfo[];
-  /** Is `name` a connected peer? (/send's optional first word) */
+  /** Is `name` one of the contacts? (/send's optional first word: names resolve among contacts only) */
   isPeer(name: string): boolean;
 }
 

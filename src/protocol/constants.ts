@@ -128,6 +128,8 @@ export const FileType = {
   FILE_REJECT: 0xa5,
   FILE_PENDING: 0xa6,
   FILE_RECEIVED: 0xa7,
+  /** PROTOCOL §11.11: the offer that follows belongs to a set (one transfer as the person sees it). */
+  FILE_SET: 0xa8,
 } as const;
 export type FileType = (typeof FileType)[keyof typeof FileType];
 
@@ -162,4 +164,13 @@ export const FileCode = {
   resume_mismatch: 8,
   io_error: 9,
   changed: 10,
+  /** PROTOCOL §11.11: the receiver refused the whole set this file belongs to. */
+  set_refused: 11,
 } as const;
+
+/** PROTOCOL §11.11: transfer_id:u64 | count:u32 | total:u64, before the label. */
+export const FILE_SET_FIXED_LEN = 20;
+/** PROTOCOL §11.11: a FILE_SET label is 1 to 16 ASCII letters and digits. */
+export const MAX_SET_LABEL_BYTES = 16;
+/** PROTOCOL §11.11: most files one set may have (receiver policy; sotto's /send offers at most as many). */
+export const MAX_SET_FILES = 10_000;

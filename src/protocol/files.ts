@@ -1,5 +1,5 @@
 /**
- * The file-transfer items (PROTOCOL §11): eight optional content types, 0xA0..0xA7,
+ * The file-transfer items (PROTOCOL §11): nine optional content types, 0xA0..0xA8,
  * carried as `ext` items (src/protocol/items.ts) so that a sotto/1 peer without the
  * extension skips them. Pure: bytes in, typed objects out, and back.
  *
@@ -10,6 +10,7 @@
 import {
   ACCEPT_LEN,
   CHUNK_HEADER_LEN,
+  FILE_SET_FIXED_LEN,
   FILE_SHA256_LEN,
   FileCode,
   FileType,
@@ -17,6 +18,7 @@ import {
   MAX_FILE_NAME_BYTES,
   MAX_FILE_REASON_BYTES,
   MAX_FILE_SIZE,
+  MAX_SET_LABEL_BYTES,
   OFFER_FIXED_LEN,
   RECEIVED_LEN,
   TRANSFER_ID_LEN,
@@ -42,7 +44,8 @@ export type FileItem =
   | { kind: "file_cancel"; id: bigint; code: number; reason: string }
   | { kind: "file_reject"; id: bigint; code: number; reason: string }
   | { kind: "file_pending"; id: bigint }
-  | { kind: "file_received"; id: bigint; sha256: Uint8Array };
+  | { kind: "file_received"; id: bigint; sha256: Uint8Array }
+  | { kind: "file_set"; id: bigint; count: number; total: number; label: string };
 
 const TYPE_OF: Record<FileItem["kind"], FileType> = {
   file_offer: FileType.FILE_OFFER,
@@ -53,11 +56,14 @@ const TYPE_OF: Record<FileItem["kind"], FileType> = {
   file_reject: FileType.FILE_REJECT,
   file_pending: FileType.FILE_PENDING,
   file_received: FileType.FILE_RECEIVED,
+  file_set: FileType.FILE_SET,
 };
+
+const LABEL = /^[0-9A-Za-z]{1,16}$/;
 
 /** Is `type` one of the extension's content types? */
 export function isFileType(type: number): type is FileType {
-  return type >= FileType.FILE_OFFER && type <= FileType.FILE_RECEIVED;
+  return type >= FileType.FILE_OFFER && type <= FileType.FILE_SET;
 }
 
 const encoder = new TextEncoder();
@@ -85,7 +91,8 @@ export function peekTransferId(content: Uint8Array): bigint | null {
  * Decode one file item (PROTOCOL §11.3). Views into `content` are returned for sha256,
  * prefix and data: copy them to keep them past the record.
  * @throws ProtocolError bad_item (a size rule, a size or offset over 2^53 − 1, a type
- * outside 0xA0..0xA7) / invalid_utf8 (name or reason).
+ * outside 0xA0..0xA8, a FILE_SET with count 0 or a label not 1 to 16 letters and digits)
+ * / invalid_utf8 (name or reason). A FILE_SET that fails is ignored by its receiver (§11.11).
  */
 export function decodeFileItem(type: number, content: Uint8Array): FileItem {
   const c = content;
@@ -114,6 +121,15 @@ export function decodeFileItem(type: number, content: Uint8Array): FileItem {
     case FileType.FILE_RECEIVED:
       size(c, "FILE_RECEIVED", RECEIVED_LEN, RECEIVED_LEN);
       return { kind: "file_received", id: id(), sha256: c.subarray(8, 40) };
+    case FileType.FILE_SET: {
+      size(c, "FILE_SET", FILE_SET_FIXED_LEN + 1, FILE_SET_FIXED_LEN + MAX_SET_LABEL_BYTES);
+      const count = dv.getUint32(8);
+      if (count === 0) throw fail("bad_item", "FILE_SET count is 0");
+      // Letters and digits only: checked on the bytes, so no decoder is involved.
+      const label = String.fromCharCode(...c.subarray(FILE_SET_FIXED_LEN));
+      if (!LABEL.test(label)) throw fail("bad_item", "FILE_SET label is not 1 to 16 ASCII letters and digits");
+      return { kind: "file_set", id: id(), count, total: u53(dv, 12, "FILE_SET total"), label };
+    }
     default:
       throw fail("bad_item", `content type 0x${type.toString(16).padStart(2, "0")} is not a file item`);
   }
@@ -193,6 +209,17 @@ export function encodeFileItem(item: FileItem): Item {
       const { out } = head(TRANSFER_ID_LEN + 1 + r.length, item.id);
       out[8] = item.code;
       out.set(r, 9);
+      content = out;
+      break;
+    }
+    case "file_set": {
+      if (!LABEL.test(item.label)) throw new RangeError(`"label" expected 1 to ${MAX_SET_LABEL_BYTES} ASCII letters and digits, got ${JSON.stringify(item.label)}`);
+      if (!Number.isInteger(item.count) || item.count < 1 || item.count > 0xffff_ffff) throw new RangeError(`"count" expected 1..2^32-1, got ${item.count}`);
+      checkU53(item.total, "total");
+      const { out, dv } = head(FILE_SET_FIXED_LEN + item.label.length, item.id);
+      dv.setUint32(8, item.count);
+      dv.setBigUint64(12, BigInt(item.total));
+      for (let i = 0; i < item.label.length; i++) out[FILE_SET_FIXED_LEN + i] = item.label.charCodeAt(i);
       content = out;
       break;
     }

@@ -222,11 +222,19 @@ export function splitWords(tail: string): string[] {
   return words;
 }
 
-/** /send [name] PATH...: the first word is a peer when it names one, more words follow, and it is not a path here. */
+/**
+ * /send [name] PATH...: with more words after it, the first word is a contact's name
+ * when it names one (names resolve among contacts only), even when a file has that name
+ * too (then we say the file was not sent); a first word that is neither is refused.
+ */
 function sendFiles(api: FileApi, tail: string, out: Out): void {
   const words = splitWords(tail);
   const first = words[0]!;
-  const toPeer = words.length >= 2 && api.isPeer(first) && !existsSync(expandPath(first));
+  const toPeer = words.length >= 2 && api.isPeer(first);
+  if (toPeer && existsSync(expandPath(first))) out({ type: "send_name_is_path", peer: first, path: first });
+  if (!toPeer && words.length >= 2 && !existsSync(expandPath(first))) {
+    throw new ChatError("bad_command", `${JSON.stringify(first.slice(0, 60))} is neither one of your contacts nor a file or folder here, so nothing was sent; /contacts lists your contacts.`);
+  }
   const paths = toPeer ? words.slice(1) : words;
   const n = api.send(paths, toPeer ? first : undefined);
   out({ type: "offering", files: n, ...(toPeer ? { peer: first } : {}) });

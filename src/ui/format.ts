@@ -260,7 +260,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       const lines = e.transfers.map((t) => {
         const pct = t.size === 0 ? 100 : Math.floor((t.bytes / t.size) * 100);
         const arrow = t.direction === "send" ? `↑ to ${nm(t.peer)}` : `↓ from ${nm(t.peer)}`;
-        return `  [${ln(t.id)}] ${arrow}  ${sanitizeLine(t.name, 80)}  ${formatBytes(t.size)}  ${pct}%  ${ln(t.state)}`;
+        const what = t.files !== undefined ? `${sanitizeLine(t.name, 80)}/ (${t.files} files)` : sanitizeLine(t.name, 80);
+      return `  [${ln(t.id)}] ${arrow}  ${what}  ${formatBytes(t.size)}  ${pct}%  ${ln(t.state)}`;
       });
       return status("dim", `${e.transfers.length} transfer${e.transfers.length === 1 ? "" : "s"}:`, ...lines);
     }
@@ -274,6 +275,13 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("dim", `Hashing and offering ${e.files === 1 ? "1 file" : `${e.files} files`}${e.peer !== undefined ? ` to ${nm(e.peer)}` : ""}…`);
     case "history_cleared":
       return status("dim", `forgot ${e.count} line${e.count === 1 ? "" : "s"} with ${nm(e.peer)}`);
+    case "transfer_file":
+      // One file of a folder: the folder's own lines and bar tell the person; --json has each file.
+      return null;
+    case "send_skipped":
+      return block("!", "yellow", [`${e.files === 1 ? "1 file" : `${e.files} files`} in your sotto home (${ln(e.home)}) left out: it holds your private identity key, which is never offered`]);
+    case "send_name_is_path":
+      return block("!", "yellow", [`${nm(e.peer)} is one of your contacts, so the files go to ${nm(e.peer)}; the file or folder ${ln(e.path)} here was not sent (write ./${ln(e.path)} to send it)`]);
     case "already_connected":
       return status("dim", `${ln(e.address)} is ${c("bold", nm(e.peer))}, already connected (at ${ln(e.via)}): one session is kept; sotto dials ${ln(e.address)} again if it drops.`);
     case "not_dialling":
@@ -303,7 +311,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
  */
 function transferText(e: TransferEvent, c: (name: PaintName, s: string) => string, block: (bullet: string, color: PaintName, lines: string[]) => string): string | null {
   const who = c("bold", nm(e.peer));
-  const file = `${c("bold", sanitizeLine(e.name, 120))} (${formatBytes(e.size)})`;
+  // A folder (PROTOCOL §11.11) is one transfer: its name, its file count and its total.
+  const file = e.files !== undefined ? `${c("bold", `${sanitizeLine(e.name, 120)}/`)} (${e.files} files, ${formatBytes(e.size)})` : `${c("bold", sanitizeLine(e.name, 120))} (${formatBytes(e.size)})`;
   const pct = (n: number) => `${e.size === 0 ? 100 : Math.floor((n / e.size) * 100)}%`;
   const resume = e.offset ? `, resuming at ${formatBytes(e.offset)} (${pct(e.offset)})` : "";
   const send = e.direction === "send";
@@ -315,7 +324,7 @@ function transferText(e: TransferEvent, c: (name: PaintName, s: string) => strin
     case "offered":
       if (send) return block("↑", "cyan", [`[${e.id}] offering ${file} to ${who}`]);
       return block("↓", "cyan", [
-        `[${e.id}] ${who} offers ${file}${e.saveAs && e.saveAs !== e.name ? `, to be saved as ${sanitizeLine(e.saveAs, 120)}` : ""}`,
+        `[${e.id}] ${who} offers ${file}${e.saveAs && e.saveAs !== e.name ? `, to be saved as ${sanitizeLine(e.saveAs, 120)}` : ""}${e.peerId !== undefined ? ` (${who} calls it ${ln(e.peerId)})` : ""}`,
         e.auto ? "accepting it" : `/accept ${e.id} to receive it, /reject ${e.id} to refuse it`,
       ]);
     case "waiting":
@@ -327,6 +336,11 @@ function transferText(e: TransferEvent, c: (name: PaintName, s: string) => strin
     case "done": {
       const took = `in ${formatDuration((e.elapsedMs ?? 0) / 1000)}${e.rate ? `, ${formatBytes(Math.round(e.rate))}/s` : ""}`;
       const sha = `SHA-256 ${ln(e.sha256 ?? "")}`;
+      if (e.files !== undefined) {
+        const note = e.reason !== undefined ? [ln(e.reason)] : [];
+        if (send) return block("✓", "green", [`[${e.id}] sent ${file} to ${who} ${took}`, `every file's SHA-256 verified by ${nm(e.peer)}`, ...note]);
+        return block("✓", "green", [`[${e.id}] received ${file} from ${who} ${took}`, `saved under ${ln(e.saveAs ?? "")}/ in the download folder`, "every file's SHA-256 verified"]);
+      }
       if (send) return block("✓", "green", [`[${e.id}] sent ${file} to ${who} ${took}`, `${sha}, verified by ${nm(e.peer)}`]);
       return block("✓", "green", [`[${e.id}] received ${file} from ${who} ${took}`, `saved as ${ln(e.path ?? "")}`, `${sha} verified`]);
     }

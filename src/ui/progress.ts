@@ -38,6 +38,8 @@ export interface ProgressView {
   rate?: number;
   etaSeconds?: number | null;
   id: string;
+  /** A folder (PROTOCOL §11.11): its file count; `size` and `bytes` are over all of them. */
+  files?: number;
 }
 
 /** The bar: `width` cells of █ and ░. */
@@ -50,7 +52,8 @@ export function bar(fraction: number, width = 20): string {
 /** One progress line (peer strings sanitized here). */
 export function progressLine(p: ProgressView): string {
   const frac = p.size === 0 ? 1 : p.bytes / p.size;
-  const arrow = p.direction === "send" ? `↑ ${sanitizeLine(p.name, 40)} → ${sanitizeLine(p.peer, 24)}` : `↓ ${sanitizeLine(p.name, 40)} ← ${sanitizeLine(p.peer, 24)}`;
+  const name = p.files !== undefined ? `${sanitizeLine(p.name, 39)}/` : sanitizeLine(p.name, 40);
+  const arrow = p.direction === "send" ? `↑ ${name} → ${sanitizeLine(p.peer, 24)}` : `↓ ${name} ← ${sanitizeLine(p.peer, 24)}`;
   const parts = [`[${p.id}] ${arrow}`, `[${bar(frac)}]`, `${Math.floor(frac * 100)}%`, `${formatBytes(p.bytes)}/${formatBytes(p.size)}`];
   if (p.rate !== undefined && p.rate > 0) parts.push(`${formatBytes(Math.round(p.rate))}/s`);
   if (p.etaSeconds !== undefined && p.etaSeconds !== null) parts.push(`${formatDuration(p.etaSeconds)} left`);

@@ -52,15 +52,55 @@ describe("sotto chat processes sending files", () => {
     want["docs/x.md"] = makeFile(join(src, "docs/x.md"), 70_000, 2);
     want["docs/deep/y.md"] = makeFile(join(src, "docs/deep/y.md"), 1, 3);
     bob.say(`/send ${join(src, "a.txt")} ${join(src, "b.bin")} ${join(src, "docs")}`);
-    await until("4 offers", () => tr(alice, "offered").length === 4, 15_000);
+    // Three paths, three offers: the folder docs/ is one (PROTOCOL §11.11).
+    await until("3 offers", () => tr(alice, "offered").length === 3, 15_000);
     alice.say("/accept all");
-    await until("4 done both sides", () => tr(alice, "done").length === 4 && tr(bob, "done").length === 4, 20_000);
+    await until("3 done both sides", () => tr(alice, "done").length === 3 && tr(bob, "done").length === 3, 20_000);
+    const downloads = join(alice.home, "downloads");
+    const file = (p: ChatProcess, name: string) => tr(p, "done").find((e) => e.name === name)?.sha256 ?? p.of("transfer_file").find((e) => e.name === name)?.sha256;
+    for (const [name, sha] of Object.entries(want)) {
+      expect(await sha256File(join(downloads, name))).toBe(sha);
+      expect(file(alice, name)).toBe(sha);
+      expect(file(bob, name)).toBe(sha);
+    }
+    expect(await bob.endInput()).toBe(0);
+  }, 40_000);
+
+  test("a folder with a subfolder is one offer under the sender's id; one /accept ID; every file arrives with its hash", async () => {
+    const alice = chat(tempHome(homes), "--name", "alice", "--port", "0", "--allow-new");
+    const port = await alice.port();
+    const bob = chat(tempHome(homes), "--name", "bob", "--no-listen", "--connect", `127.0.0.1:${port}`);
+    await bob.waitFor("connected");
+    await alice.waitFor("connected");
+    const src = join(tempHome(homes), "photos");
+    mkdirSync(join(src, "2024/summer"), { recursive: true });
+    const want: Record<string, string> = {};
+    want["photos/a.jpg"] = makeFile(join(src, "a.jpg"), 300_000, 5);
+    want["photos/b.jpg"] = makeFile(join(src, "b.jpg"), 2 * MiB + 1, 6);
+    want["photos/2024/c.jpg"] = makeFile(join(src, "2024/c.jpg"), 70_000, 7);
+    want["photos/2024/summer/d.jpg"] = makeFile(join(src, "2024/summer/d.jpg"), 1, 8);
+    const total = 300_000 + 2 * MiB + 1 + 70_000 + 1;
+    bob.say(`/send alice ${src}`);
+    const offer = (await alice.waitFor("transfer", (e) => e.phase === "offered")) as TransferEvent;
+    const sent = tr(bob, "offered");
+    expect(sent).toHaveLength(1);
+    expect(offer.id).toBe(sent[0]!.id);
+    expect([offer.name, offer.files, offer.size]).toEqual(["photos", 4, total]);
+    expect(offer.peerId).toBeUndefined();
+    await Bun.sleep(300); // the other three offers of the folder have arrived by now: still one offer shown
+    expect(tr(alice, "offered")).toHaveLength(1);
+    alice.say(`/accept ${offer.id}`);
+    await until("done both sides", () => tr(alice, "done").length === 1 && tr(bob, "done").length === 1, 20_000);
     const downloads = join(alice.home, "downloads");
     for (const [name, sha] of Object.entries(want)) {
       expect(await sha256File(join(downloads, name))).toBe(sha);
-      expect(tr(alice, "done").find((e) => e.name === name)!.sha256).toBe(sha);
-      expect(tr(bob, "done").find((e) => e.name === name)!.sha256).toBe(sha);
+      expect(alice.of("transfer_file").find((e) => e.name === name)!.sha256).toBe(sha);
+      expect(bob.of("transfer_file").find((e) => e.name === name)!.sha256).toBe(sha);
     }
+    // One transfer on each side, under one id, start to end.
+    expect(new Set(tr(alice).map((e) => e.id))).toEqual(new Set([offer.id]));
+    expect(new Set(tr(bob).map((e) => e.id))).toEqual(new Set([offer.id]));
+    expect(tr(alice, "done")[0]).toMatchObject({ files: 4, filesDone: 4, size: total, bytes: total });
     expect(await bob.endInput()).toBe(0);
   }, 40_000);
 

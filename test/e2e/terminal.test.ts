@@ -5,7 +5,9 @@
  * Skipped only where tmux is missing (.ci/run installs it).
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { makeFile, sha256File } from "../chat/files/fixtures.ts";
 import { ChatProcess, cleanup, tempHome } from "./harness.ts";
 import { TMUX, tmuxSession } from "../support/tmux.ts";
 
@@ -52,4 +54,37 @@ describe.skipIf(!TMUX)("sotto chat in a terminal", () => {
     const d = await bob.waitFor("disconnected");
     expect(d.reason).toContain("closed by peer");
   });
+
+  test("a folder arrives as one offer with the sender's id; one /accept ID; one summary line; every file on disk", async () => {
+    const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--name", "bob", "--port", "0", "--allow-new"]);
+    procs.push(bob);
+    const port = await bob.port();
+    const home = tempHome(homes);
+    const name = `${session}-files`;
+    const scr = () => tmux("capture-pane", "-p", "-t", name, "-S", "-200");
+    tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", `bun ${MAIN} chat --home ${home} --name alice --no-listen --connect 127.0.0.1:${port}; sleep 30`);
+    try {
+      await until("the connected line", () => scr().includes("connected to bob"));
+      await bob.waitFor("connected");
+      const src = join(tempHome(homes), "photos");
+      mkdirSync(join(src, "2024"), { recursive: true });
+      const want: Record<string, string> = { "photos/a.jpg": makeFile(join(src, "a.jpg"), 3_000_000, 2), "photos/b.jpg": makeFile(join(src, "b.jpg"), 1000, 3), "photos/2024/c.jpg": makeFile(join(src, "2024/c.jpg"), 5, 4) };
+      bob.say(`/send alice ${src}`);
+      const sent = await bob.waitFor("transfer", (e) => e.phase === "offered");
+      await until("the offer", () => scr().includes(`[${sent.id}] bob offers photos/ (3 files`));
+      await Bun.sleep(300);
+      expect(scr().split("\n").filter((l) => l.includes(" offers "))).toHaveLength(1);
+      expect(scr()).toContain(`/accept ${sent.id} to receive it`);
+      tmux("send-keys", "-t", name, "-l", `/accept ${sent.id}`);
+      tmux("send-keys", "-t", name, "Enter");
+      await until("the summary", () => scr().includes(`[${sent.id}] received photos/ (3 files`));
+      await bob.waitFor("transfer", (e) => e.phase === "done");
+      const lines = scr().split("\n");
+      expect(lines.filter((l) => l.includes("received "))).toHaveLength(1);
+      expect(lines.some((l) => l.includes("a.jpg") || l.includes("c.jpg"))).toBe(false);
+      for (const [f, sha] of Object.entries(want)) expect(await sha256File(join(home, "downloads", f))).toBe(sha);
+    } finally {
+      Bun.spawnSync([TMUX!, "kill-session", "-t", name], { stderr: "ignore" });
+    }
+  }, 30_000);
 });

@@ -56,10 +56,10 @@ describe("file items round-trip", () => {
       expect(peekTransferId(ext.content)).toBe(it.id);
     });
   }
-  test("the types are 0xA0..0xA7, all in the optional range", () => {
-    expect(Object.values(FileType)).toEqual([0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7]);
+  test("the types are 0xA0..0xA8, all in the optional range", () => {
+    expect(Object.values(FileType)).toEqual([0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8]);
     expect(isFileType(0x9f)).toBe(false);
-    expect(isFileType(0xa8)).toBe(false);
+    expect(isFileType(0xa9)).toBe(false);
   });
   test("chunkItem writes id and offset in place, without copying the data", () => {
     const content = new Uint8Array(16 + 3);

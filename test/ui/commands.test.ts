@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { formatEvent } from "../../src/ui/format.ts";
 import { HELP, runCommand, splitWords } from "../../src/ui/commands.ts";
 import { ChatError, type ChatApi, type ChatEvent, type FileApi, type PeerInfo } from "../../src/chat/events.ts";
@@ -227,10 +230,32 @@ describe("file commands", () => {
     expect(() => splitWords(`"open`)).toThrow(ChatError);
   });
   test("/send PATH... goes to everyone; a first word naming a peer sends to that peer only", async () => {
-    expect((await runF("/send a.txt b.txt")).calls).toEqual([["send", ["a.txt", "b.txt"], undefined]]);
+    expect((await runF("/send README.md package.json")).calls).toEqual([["send", ["README.md", "package.json"], undefined]]);
     expect((await runF("/send bob a.txt")).calls).toEqual([["send", ["a.txt"], "bob"]]);
     expect((await runF("/send bob")).calls).toEqual([["send", ["bob"], undefined]]);
     expect((await runF(`/send "my file.txt"`)).calls).toEqual([["send", ["my file.txt"], undefined]]);
+  });
+  test("/send NAME resolves among contacts only; a file of the same name here is named and not sent", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sotto-send-"));
+    const was = process.cwd();
+    try {
+      writeFileSync(join(dir, "bob"), "a file called bob");
+      writeFileSync(join(dir, "salary.pdf"), "x");
+      process.chdir(dir);
+      const r = await runF("/send bob salary.pdf");
+      expect(r.calls).toEqual([["send", ["salary.pdf"], "bob"]]);
+      expect(r.events[0]).toEqual({ type: "send_name_is_path", peer: "bob", path: "bob" });
+      expect(messages(r.events)[0]).toContain("bob is one of your contacts, so the files go to bob; the file or folder bob here was not sent (write ./bob to send it)");
+      // ./bob is a path, not a name: sent to everyone.
+      expect((await runF("/send ./bob salary.pdf")).calls).toEqual([["send", ["./bob", "salary.pdf"], undefined]]);
+      // dave is no contact and no file here: one sentence, nothing sent.
+      const d = await runF("/send dave salary.pdf");
+      expect(d.calls).toEqual([]);
+      expect(d.events[0]).toEqual({ type: "error", code: "bad_command", message: '"dave" is neither one of your contacts nor a file or folder here, so nothing was sent; /contacts lists your contacts.' });
+    } finally {
+      process.chdir(was);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   test("/accept, /reject with and without an id; errors become events", async () => {
     expect((await runF("/accept")).calls).toEqual([["accept", undefined]]);

@@ -202,3 +202,21 @@ describe("outages you can see", () => {
     expect(formatEvent({ type: "dial_stopped", address: "h:1", reason: "h:1 is this sotto itself; not dialling it", code: "reflection" }, COLORLESS)).toBe("• stopped dialling h:1: h:1 is this sotto itself; not dialling it");
   });
 });
+
+describe("a folder is one transfer (PROTOCOL §11.11)", () => {
+  const base = { type: "transfer", id: "4821", direction: "receive", peer: "alice", name: "photos", size: 2_500_000, bytes: 0, files: 4, filesDone: 0, saveAs: "photos" } as const;
+  test("one offer: its name, file count and total, and the one id to accept", () => {
+    expect(formatEvent({ ...base, phase: "offered" }, COLORLESS)).toBe("↓ [4821] alice offers photos/ (4 files, 2.50 MB)\n  /accept 4821 to receive it, /reject 4821 to refuse it");
+  });
+  test("when our id differs from the sender's, the sender's is named", () => {
+    expect(formatEvent({ ...base, phase: "offered", id: "1234", peerId: "4821" }, COLORLESS)!.split("\n")[0]).toBe("↓ [1234] alice offers photos/ (4 files, 2.50 MB) (alice calls it 4821)");
+  });
+  test("each file done prints nothing (the folder's line and bar do); the folder's end prints once", () => {
+    expect(formatEvent({ type: "transfer_file", id: "4821", direction: "receive", peer: "alice", name: "photos/a.jpg", size: 1, sha256: "ab", path: "/dl/photos/a.jpg" }, COLORLESS)).toBeNull();
+    expect(formatEvent({ ...base, phase: "done", bytes: 2_500_000, filesDone: 4, elapsedMs: 1000, rate: 2_500_000 }, COLORLESS)).toContain("[4821] received photos/ (4 files, 2.50 MB) from alice in");
+  });
+  test("/send's warnings", () => {
+    expect(formatEvent({ type: "send_skipped", home: "/home/me/.config/sotto", files: 5 }, COLORLESS)).toBe("! 5 files in your sotto home (/home/me/.config/sotto) left out: it holds your private identity key, which is never offered");
+    expect(formatEvent({ type: "send_name_is_path", peer: "bob", path: "bob" }, COLORLESS)).toContain("bob is one of your contacts, so the files go to bob");
+  });
+});

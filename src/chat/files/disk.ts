@@ -3,10 +3,10 @@
  * a file (or of its first n bytes) read in 1 MiB pieces with an await between them, so
  * a 2 GB file costs 1 MiB of memory and the chat stays responsive while it is hashed.
  */
-import { lstatSync, readdirSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { homedir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, join, resolve, sep } from "node:path";
 import { MAX_FILE_NAME_BYTES, MAX_FILE_SIZE } from "../../protocol/constants.ts";
 import { ChatError } from "../events.ts";
 
@@ -35,23 +35,53 @@ function add(out: LocalFile[], path: string, name: string, size: number): void {
   out.push({ path, name, size });
 }
 
-/** Every regular file under `dir`, depth first, names relative to dir's parent; symlinks inside are skipped. */
-function walk(out: LocalFile[], dir: string, prefix: string): void {
+/** Every regular file under `dir`, depth first, names relative to dir's parent; symlinks inside are skipped, and so is the folder `skip` (the sotto home). */
+function walk(out: LocalFile[], dir: string, prefix: string, skip: { dir: string | null; files: number }): void {
   const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) walk(out, p, `${prefix}/${e.name}`);
-    else if (e.isFile()) add(out, p, `${prefix}/${e.name}`, lstatSync(p).size);
+    if (e.isDirectory()) {
+      if (skip.dir !== null && real(p) === skip.dir) skip.files += countFiles(p);
+      else walk(out, p, `${prefix}/${e.name}`, skip);
+    } else if (e.isFile()) add(out, p, `${prefix}/${e.name}`, lstatSync(p).size);
   }
 }
 
+/** Regular files under `dir` (links not followed), up to a bound: only to say how many were left out. */
+function countFiles(dir: string, n = 0): number {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (n > MAX_FILES_PER_SEND) break;
+    if (e.isDirectory()) n = countFiles(join(dir, e.name), n);
+    else if (e.isFile()) n++;
+  }
+  return n;
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** What one /send path offers: a file alone, or a folder's files (one transfer, PROTOCOL §11.11). */
+export interface LocalSet {
+  name: string;
+  files: LocalFile[];
+}
+
 /**
- * The files named on a `/send` line: a file is sent under its base name, a folder as
- * every regular file in it, under "folder/relative/path".
- * @throws ChatError bad_command (missing path, special file, too many files, name too long).
+ * The transfers named on a `/send` line, one per path: a file under its base name, a
+ * folder as every regular file in it under "folder/relative/path". The sotto `home`
+ * (the private identity key is there) is never offered: a path inside it is refused, and
+ * a folder that holds it is offered without it (`skipped` counts the files left out).
+ * @throws ChatError bad_command (missing path, special file, inside the home, too many files, name too long).
  */
-export function collectFiles(paths: string[], cwd = process.cwd()): LocalFile[] {
-  const out: LocalFile[] = [];
+export function collectSets(paths: string[], cwd = process.cwd(), home?: string): { sets: LocalSet[]; skipped: number } {
+  const skip = { dir: home === undefined ? null : real(home), files: 0 };
+  const sets: LocalSet[] = [];
+  let all = 0;
   for (const raw of paths) {
     const p = expandPath(raw, cwd);
     let st;
@@ -60,13 +90,26 @@ export function collectFiles(paths: string[], cwd = process.cwd()): LocalFile[] 
     } catch {
       throw new ChatError("bad_command", `${JSON.stringify(raw.slice(0, 200))} does not exist or cannot be read`);
     }
+    const rp = real(p);
+    if (skip.dir !== null && (rp === skip.dir || rp.startsWith(skip.dir + sep))) {
+      throw new ChatError("bad_command", `${JSON.stringify(raw.slice(0, 200))} is inside your sotto home (${skip.dir}), which holds your private identity key; nothing was offered`);
+    }
+    const out: LocalFile[] = [];
     const name = basename(p);
-    if (st.isDirectory()) walk(out, p, name);
+    if (st.isDirectory()) walk(out, p, name, skip);
     else if (st.isFile()) add(out, p, name, st.size);
     else throw new ChatError("bad_command", `${JSON.stringify(raw.slice(0, 200))} is neither a file nor a folder`);
+    all += out.length;
+    if (all > MAX_FILES_PER_SEND) throw new ChatError("bad_command", `one /send offers at most ${MAX_FILES_PER_SEND} files`);
+    if (out.length > 0) sets.push({ name, files: out });
   }
-  if (out.length === 0) throw new ChatError("bad_command", "there are no files to send in that folder");
-  return out;
+  if (sets.length === 0) throw new ChatError("bad_command", skip.files > 0 ? "nothing to send: the only files there are in your sotto home, which is never offered" : "there are no files to send in that folder");
+  return { sets, skipped: skip.files };
+}
+
+/** Every file `collectSets` finds, in one list. @throws as collectSets. */
+export function collectFiles(paths: string[], cwd = process.cwd(), home?: string): LocalFile[] {
+  return collectSets(paths, cwd, home).sets.flatMap((s) => s.files);
 }
 
 /** PROTOCOL §11.7: key = H("sotto/1 file" | sender identity | size:u64 | sha256 | name), as hex. */

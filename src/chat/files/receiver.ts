@@ -25,10 +25,13 @@ import { fileKey, hashFile, hex, peekDigest } from "./disk.ts";
 import { placeFile, safeRelativePath } from "./names.ts";
 import { Meter } from "./meter.ts";
 import { fail } from "../../protocol/errors.ts";
-import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, OFFER_BURST, OFFERS_PER_SECOND, rememberEnded, sameBytes, type Ctx, type Incoming, type SessionFiles } from "./state.ts";
+import { restorePartials, span, stale } from "./restore.ts";
+import { joinOrRefuse, RecvSets } from "./sets.ts";
+import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, OFFER_BURST, OFFERS_PER_SECOND, rememberEnded, sameBytes, type Ctx, type Incoming, type RecvSet, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
 type Code = keyof typeof FileCode;
+type FileSetItem = Wire<"file_set">;
 
 /** Keys completed in this run that are remembered (the oldest are forgotten first). */
 export const MAX_COMPLETED = 4096;
@@ -43,6 +46,8 @@ export class Receiver {
   /** Offers waiting for the person, and their count per sender identity. */
   readonly #waiting = new Set<Incoming>();
   readonly #waitingBy = new Map<string, number>();
+  /** PROTOCOL §11.11: the sets of files being offered or received. */
+  readonly sets = new RecvSets();
   /** Partials of an earlier run not yet offered again in this one (their first offer is shown). */
   readonly #restored = new Set<Incoming>();
 
@@ -50,38 +55,21 @@ export class Receiver {
     this.#ctx = ctx;
   }
 
-  /**
-   * Partials left by an earlier run: each becomes a paused transfer (listed by
-   * /transfers, removable with /cancel) that the same sender's next offer resumes; those
-   * older than `maxAgeMs`, or no longer usable, are deleted.
-   */
+  /** Partials left by an earlier run become paused transfers (restore.ts). */
   loadPartials(maxAgeMs: number): void {
-    const store = this.#ctx.partials;
-    for (const e of store.entries()) {
-      const rel = safeRelativePath(e.name);
-      const held = store.age(e) > maxAgeMs || rel === null ? null : store.size(e);
-      store.release(e);
-      if (held === null || held > e.size || this.byKey.has(e.key)) {
-        store.remove(e);
-        continue;
-      }
-      const t: Incoming = { dir: "receive", local: "", pid: e.pid, name: e.name, rel: rel!, size: e.size, sha256: new Uint8Array(Buffer.from(e.sha256, "hex")), key: e.key, partial: e, state: "paused", accepted: true, sf: null, wireId: 0n, next: held, hasher: null, meter: null };
-      t.local = this.#ctx.register(t);
-      this.byKey.set(e.key, t);
-      this.#restored.add(t);
-    }
+    restorePartials(this.#ctx, this.byKey, this.#restored, maxAgeMs);
   }
 
   /** Paused partials no sender came back for within `maxAgeMs` are deleted. */
   sweep(maxAgeMs: number): void {
-    for (const t of [...this.byKey.values()]) {
-      if (t.sf !== null || t.partial === null || this.#ctx.partials.age(t.partial) <= maxAgeMs) continue;
-      this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
-    }
+    for (const t of stale(this.#ctx, this.byKey, maxAgeMs)) this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
   }
 
-  /** Step 1 (checks 1 and 2, sizes and UTF-8, were made by decodeFileItem). */
-  onOffer(sf: SessionFiles, it: Wire<"file_offer">): void {
+  /**
+   * Step 1 (checks 1 and 2, sizes and UTF-8, were made by decodeFileItem). `fs`: the
+   * FILE_SET just before it that names it (PROTOCOL §11.11), checked after 4a (S1 to S6).
+   */
+  onOffer(sf: SessionFiles, it: Wire<"file_offer">, fs: FileSetItem | null = null): void {
     const ctx = this.#ctx;
     const old = sf.in.get(it.id);
     if (old !== undefined) return this.fail(old, "protocol", "the same transfer id was offered twice");
@@ -98,31 +86,107 @@ export class Receiver {
     }
     const sha256 = new Uint8Array(it.sha256);
     const key = fileKey(sf.pid, it.size, sha256, it.name);
-    if (this.completed.has(key)) return ctx.send(sf, { kind: "file_received", id: it.id, sha256 });
+    const rel = safeRelativePath(it.name);
+    // PROTOCOL §11.11 S1–S6: the set this offer names (a refused one refuses its later offers at once).
+    let set: RecvSet | null = null;
+    if (fs !== null) {
+      set = joinOrRefuse(this.sets, ctx, sf, fs, key, it.size, rel, Math.min(ctx.maxFileBytes, this.#free()), (code, reason) => this.#refuse(sf, it.id, code, reason));
+      if (set === null) return;
+    }
+    if (this.completed.has(key)) {
+      if (set !== null) ctx.completedInSet(set);
+      return ctx.send(sf, { kind: "file_received", id: it.id, sha256 });
+    }
     const known = this.byKey.get(key);
     const have = known?.next ?? 0;
-    if (it.size > ctx.maxFileBytes || it.size - have > this.#free()) return this.#refuse(sf, it.id, "too_large", "the file is too large for this receiver");
-    const rel = safeRelativePath(it.name);
-    if (rel === null) return this.#refuse(sf, it.id, "bad_name", "no usable file name");
+    const no = (code: Code, reason: string): void => {
+      this.#refuse(sf, it.id, set !== null && set.count > 1 ? "set_refused" : code, reason);
+      if (set !== null) ctx.endSet(set, "failed", { code, reason: `${it.name}: ${reason}` });
+    };
+    if (it.size > ctx.maxFileBytes || it.size - have > this.#free()) return no("too_large", "the file is too large for this receiver");
+    if (rel === null) return no("bad_name", "no usable file name");
     if (known !== undefined) {
-      if (known.sf !== null) return this.#refuse(sf, it.id, "busy", "this file is already being received");
+      if (known.sf !== null) {
+        this.#unjoin(set);
+        return this.#refuse(sf, it.id, "busy", "this file is already being received");
+      }
       // The same file from the same sender (the key holds its identity and the hash), on a new session (PROTOCOL §11.7).
       this.#bind(known, sf, it.id);
-      if (this.#restored.delete(known)) ctx.emit(known, "offered", { auto: true });
-      if (known.accepted) return this.#start(known, true);
+      if (set !== null && known.set !== set) {
+        // A partial of an earlier run, or of a set the sender offers again after a restart (under a
+        // new label): it joins the new set; an old set left with no file is forgotten.
+        const old = known.set;
+        if (old === null) ctx.forget(known);
+        else if (old.members.delete(known) && old.members.size === 0) this.#forgetSet(old);
+        known.set = set;
+        known.local = set.id;
+        known.counted = 0; // its bytes count toward the new set from the start
+        set.members.add(known);
+      }
+      // Its own bytes resume without asking; the rest of a set not yet accepted waits for the person, who is shown it.
+      const restored = this.#restored.delete(known);
+      if (restored || (set !== null && set.shown === "none")) ctx.emit(known, "offered", set !== null && set.count > 1 && !set.accepted ? {} : { auto: true });
+      if (known.accepted || set?.accepted) return this.#start(known, true);
       return ctx.send(sf, { kind: "file_pending", id: it.id });
     }
-    if (!ctx.autoAccept && ((this.#waitingBy.get(sf.pid) ?? 0) >= MAX_PENDING_PER_PEER || this.#waiting.size >= MAX_PENDING_TOTAL)) {
+    // A lone file waits as a plain offer does (MAX_PENDING_*); a set of several counts once, as a set (S2).
+    const lone = set === null || set.count === 1;
+    if (lone && !ctx.autoAccept && ((this.#waitingBy.get(sf.pid) ?? 0) >= MAX_PENDING_PER_PEER || this.#waiting.size >= MAX_PENDING_TOTAL)) {
+      this.#unjoin(set);
       return this.#refuse(sf, it.id, "busy", `at most ${MAX_PENDING_PER_PEER} offers may wait for an answer`);
     }
-    const t: Incoming = { dir: "receive", local: "", pid: sf.pid, name: it.name, rel, size: it.size, sha256, key, partial: null, state: "offered", accepted: false, sf: null, wireId: 0n, next: 0, hasher: null, meter: null };
-    t.local = ctx.register(t);
+    const t: Incoming = { dir: "receive", local: set?.id ?? "", pid: sf.pid, name: it.name, rel, size: it.size, sha256, key, partial: null, state: "offered", accepted: false, sf: null, wireId: 0n, next: 0, hasher: null, meter: null, set, counted: 0 };
+    if (set === null) t.local = ctx.register(t);
+    else set.members.add(t);
     this.byKey.set(key, t);
     this.#bind(t, sf, it.id);
-    ctx.emit(t, "offered", ctx.autoAccept ? { auto: true } : {});
-    if (ctx.autoAccept) return this.#start(t, false);
-    this.#setWaiting(t, true);
+    const auto = ctx.autoAccept || set?.accepted === true;
+    ctx.emit(t, "offered", auto ? { auto: true } : {});
+    if (auto) return set !== null && !set.accepted ? this.acceptSet(set) : this.#start(t, false);
+    // A set waits for the person as one offer (S2 bounds the sets); its files are answered PENDING.
+    if (lone) this.#setWaiting(t, true);
     ctx.send(sf, { kind: "file_pending", id: it.id });
+  }
+
+  /** An offer refused for now (busy) that made its set: a set with no file is forgotten (nothing was shown). */
+  #unjoin(set: RecvSet | null): void {
+    if (set !== null && set.members.size === 0 && set.shown === "none") this.#forgetSet(set);
+  }
+
+  #forgetSet(set: RecvSet): void {
+    set.ended = true;
+    this.sets.drop(set);
+    this.#ctx.forget(set);
+  }
+
+  /**
+   * PROTOCOL §11.11: the person accepted the set (or --accept-files did): the whole of it
+   * is charged against the disk before any file is accepted; then every file of it.
+   */
+  acceptSet(s: RecvSet): void {
+    const need = s.total - s.bytes;
+    const committed = this.#committed(null, s);
+    const free = this.#free();
+    if (committed + need + this.#ctx.diskMargin > free) {
+      const reason = `not enough free disk space: the transfer needs ${need} bytes and other accepted transfers ${committed}, ${free} are free and ${this.#ctx.diskMargin} are kept spare`;
+      return this.#ctx.endSet(s, "failed", { code: "too_large", reason });
+    }
+    s.accepted = true;
+    for (const t of [...s.members]) {
+      if (t.sf !== null && t.state === "offered" && !t.accepted) this.#start(t, false);
+      else if (t.state !== "ended") {
+        this.#setWaiting(t, false);
+        t.accepted = true;
+      }
+    }
+  }
+
+  /** Bytes still to come of every accepted transfer but `t` and the set `but` (a set counts as a whole). */
+  #committed(t: Incoming | null, but: RecvSet | null): number {
+    let n = 0;
+    for (const o of this.byKey.values()) if (o !== t && o.accepted && o.state !== "ended" && (o.set === null || !o.set.accepted)) n += o.size - o.next;
+    for (const s of this.sets.live.values()) if (s.accepted && !s.ended && s !== but) n += Math.max(0, s.total - s.bytes);
+    return n;
   }
 
   #setWaiting(t: Incoming, on: boolean): void {
@@ -166,12 +230,13 @@ export class Receiver {
   #start(t: Incoming, resume: boolean): void {
     const ctx = this.#ctx;
     const sf = t.sf!;
-    // The sum of every accepted transfer, not this one alone, must fit (with a margin).
-    let committed = 0;
-    for (const o of this.byKey.values()) if (o !== t && o.accepted && o.state !== "ended") committed += o.size - o.next;
+    // The sum of every accepted transfer, not this one alone, must fit (with a margin); a set of several files counts as a whole.
+    const inSet = t.set !== null && t.set.accepted;
+    const committed = this.#committed(t, inSet ? t.set : null);
+    const need = inSet ? Math.max(t.size - t.next, t.set!.total - t.set!.bytes) : t.size - t.next;
     const free = this.#free();
-    if (committed + (t.size - t.next) + ctx.diskMargin > free) {
-      return this.fail(t, "too_large", `not enough free disk space: accepted transfers need ${committed + t.size - t.next} bytes, ${free} are free and ${ctx.diskMargin} are kept spare`);
+    if (committed + need + ctx.diskMargin > free) {
+      return this.fail(t, "too_large", `not enough free disk space: accepted transfers need ${committed + need} bytes, ${free} are free and ${ctx.diskMargin} are kept spare`);
     }
     this.#setWaiting(t, false);
     t.accepted = true;
@@ -315,6 +380,15 @@ export class Receiver {
     this.end(t, phase, { code: "declined", reason: phase === "rejected" ? "declined here" : "cancelled here" }, true);
   }
 
+  /** PROTOCOL §11.11: a file of a refused set: REJECT set_refused, partial deleted (the set's end is told once, by the caller). */
+  dropFromSet(t: Incoming, reason: string): void {
+    if (t.sf !== null) {
+      rememberEnded(t.sf.refusedSets, t.set!.label);
+      this.#ctx.send(t.sf, { kind: "file_reject", id: t.wireId, code: FileCode.set_refused, reason });
+    }
+    this.end(t, "cancelled", { code: "set_refused", reason }, true);
+  }
+
   /** Step 5: keep the partials of accepted transfers (the next offer of the same key resumes); drop the rest. */
   sessionLost(sf: SessionFiles): void {
     const list = [...sf.in.values()];
@@ -325,7 +399,8 @@ export class Receiver {
       t.hasher = null;
       // What --accept-files took without a byte costs the sender nothing to offer again, so it is not kept;
       // what the person accepted is (the next offer of it goes on without asking).
-      if (!t.accepted || (t.partial === null && this.#ctx.autoAccept)) {
+      // A file of an accepted set stays with its set (its next offer goes on without asking).
+      if (!t.accepted || (t.partial === null && this.#ctx.autoAccept && t.set === null)) {
         const reason = t.accepted ? "the peer left before sending any of it; it is offered again when the peer is back" : "the peer left before the offer was answered";
         this.end(t, "cancelled", { code: "declined", reason }, false);
       } else if (t.state === "hashing" || t.state === "receiving") {
@@ -358,11 +433,4 @@ export class Receiver {
   close(): void {
     this.#ctx.partials.close();
   }
-}
-
-/** A duration for a person: "7 days", "3 hours", "20 seconds". */
-function span(ms: number): string {
-  const [n, unit] = ms >= 86_400_000 ? [ms / 86_400_000, "day"] : ms >= 3_600_000 ? [ms / 3_600_000, "hour"] : [Math.max(1, ms / 1000), "second"];
-  const r = Math.round(n);
-  return `${r} ${unit}${r === 1 ? "" : "s"}`;
 }

@@ -18,7 +18,7 @@ import { chunkItem, fileCodeName, type FileItem } from "../../protocol/files.ts"
 import type { TransferEvent, TransferPhase } from "../events.ts";
 import { hashFile, hex, peekDigest, type LocalFile } from "./disk.ts";
 import { Meter } from "./meter.ts";
-import { rememberEnded, sameBytes, type Ctx, type Outgoing, type SessionFiles } from "./state.ts";
+import { rememberEnded, sameBytes, type Ctx, type Outgoing, type SendSet, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
 const ACTIVE = new Set(["offered", "waiting", "verifying", "sending", "done_sent"]);
@@ -32,10 +32,10 @@ export class Sender {
     this.#ctx = ctx;
   }
 
-  /** Step 1: a new transfer of `file` to `pid`; `sha` is shared when one file goes to several peers. */
-  add(pid: string, file: LocalFile, sha: Promise<Uint8Array>): Outgoing {
-    const t: Outgoing = { dir: "send", local: "", pid, path: file.path, name: file.name, size: file.size, sha256: null, state: "hashing", sf: null, wireId: 0n, offset: 0, fd: null, hasher: null, retried: false, announced: false, meter: null };
-    t.local = this.#ctx.register(t);
+  /** Step 1: a new transfer of `file` to `pid`, one file of `set` (PROTOCOL §11.11); `sha` is shared when one file goes to several peers. */
+  add(pid: string, file: LocalFile, sha: Promise<Uint8Array>, set: SendSet): Outgoing {
+    const t: Outgoing = { dir: "send", local: set.id, pid, path: file.path, name: file.name, size: file.size, sha256: null, state: "hashing", sf: null, wireId: 0n, offset: 0, fd: null, hasher: null, retried: false, announced: false, meter: null, set, counted: 0 };
+    set.members.push(t);
     this.all.add(t);
     sha.then(
       (h) => {
@@ -76,6 +76,8 @@ export class Sender {
     t.state = "offered";
     t.offset = 0;
     sf.out.set(t.wireId, t);
+    // PROTOCOL §11.11: the set goes just before its offer, the same every time it is offered.
+    if (t.set !== null) this.#ctx.send(sf, { kind: "file_set", id: t.wireId, count: t.set.count, total: t.set.total, label: t.set.id });
     this.#ctx.send(sf, { kind: "file_offer", id: t.wireId, size: t.size, sha256: t.sha256!, name: t.name });
     if (!sf.supported) this.#ctx.armAnswerTimer(sf);
     if (!t.announced) this.#ctx.emit(t, "offered");
@@ -135,7 +137,7 @@ export class Sender {
     const t = this.#lookup(sf, it.id, "FILE_REJECT");
     if (t === undefined) return;
     const code = fileCodeName(it.code);
-    const refused = it.code === FileCode.declined || it.code === FileCode.busy || it.code === FileCode.too_large || it.code === FileCode.bad_name;
+    const refused = it.code === FileCode.declined || it.code === FileCode.busy || it.code === FileCode.too_large || it.code === FileCode.bad_name || it.code === FileCode.set_refused;
     this.end(t, refused ? "rejected" : "failed", { code, reason: it.reason === "" ? code : it.reason });
   }
 

@@ -6,6 +6,8 @@
  *   Outgoing   one file offered to one peer; lives across sessions until delivered or ended.
  *   Incoming   one file offered by one peer; lives across sessions (paused) until done or ended.
  *   SessionFiles  per open session: the transfers bound to it by wire id, in each direction.
+ *   SendSet / RecvSet  PROTOCOL §11.11: the files of one transfer as the person sees it (a
+ *              folder), under one id on both sides (sets.ts).
  */
 import type { PeerSession } from "../../net/types.ts";
 import type { FileItem } from "../../protocol/files.ts";
@@ -20,6 +22,8 @@ export interface FileOptions {
   downloads: string;
   /** Accept every offer without asking (--accept-files). */
   autoAccept: boolean;
+  /** The sotto home: never offered by /send (the private identity key is there). */
+  home?: string;
   /** Where partial files wait (a private 0700 folder; default: ".sotto-partials" in `downloads`). */
   partials?: string;
   /** PROTOCOL §11.4: no file item from the peer this long after an offer → a PING asks whether it reads them. */
@@ -85,6 +89,10 @@ export interface Outgoing {
   /** The "offered" event was shown (re-offers after a pause are quiet). */
   announced: boolean;
   meter: Meter | null;
+  /** The set this file belongs to (every file we send is in one; a lone file is a set of 1). */
+  set: SendSet | null;
+  /** Bytes of this file already added to its set's count. */
+  counted: number;
 }
 
 /** One file a peer sends us. */
@@ -111,9 +119,58 @@ export interface Incoming {
   next: number;
   hasher: Bun.CryptoHasher | null;
   meter: Meter | null;
+  /** PROTOCOL §11.11: the set its offer named, or null for a plain offer. */
+  set: RecvSet | null;
+  counted: number;
 }
 
 export type Transfer = Outgoing | Incoming;
+
+/** What the person sees as one transfer, shared by its files (PROTOCOL §11.11). */
+interface SetBase {
+  /** The id shown (and, sending, the FILE_SET label). */
+  id: string;
+  pid: string;
+  /** The folder's (or the lone file's) name. */
+  name: string;
+  count: number;
+  total: number;
+  /** Files done. */
+  done: number;
+  /** Bytes so far, over every file (each file's `counted`). */
+  bytes: number;
+  ended: boolean;
+  /** What the front ends were last told: nothing yet, offered, accepted (a bar), paused. */
+  shown: "none" | "offered" | "waiting" | "accepted" | "paused";
+  meter: Meter | null;
+}
+
+/** One /send path (a file or a folder) to one peer. */
+export interface SendSet extends SetBase {
+  dir: "send";
+  members: Outgoing[];
+  /** Files the peer refused one by one (a receiver without FILE_SET). */
+  refused: number;
+}
+
+/** The files one peer offered under one FILE_SET label. */
+export interface RecvSet extends SetBase {
+  dir: "receive";
+  label: string;
+  /** The folder part of the saved path. */
+  saveAs: string;
+  accepted: boolean;
+  /** Files offered, counted once each: resume key → size. */
+  sizes: Map<string, number>;
+  sum: number;
+  /** Sanitised paths claimed: a file's path → its key; a folder's → "". */
+  paths: Map<string, string>;
+  /** Files of the set the receiver holds (open, paused). */
+  members: Set<Incoming>;
+}
+
+/** What /accept, /reject and /cancel name by id: a set, or a plain offer's file. */
+export type Handle = Transfer | SendSet | RecvSet;
 
 /** File state of one open session. */
 export interface SessionFiles {
@@ -136,6 +193,10 @@ export interface SessionFiles {
   reports: number;
   /** Offers refused for the sender's rate in this session; past OFFER_BURST the session ends (busy). */
   overRate: number;
+  /** PROTOCOL §11.11: the last FILE_SET received, until the next FILE_OFFER takes it. */
+  pendingSet: Extract<FileItem, { kind: "file_set" }> | null;
+  /** Labels of sets refused in this session: their later offers are refused at once. */
+  refusedSets: Set<string>;
 }
 
 /** What both sides need from the manager. */
@@ -162,10 +223,14 @@ export interface Ctx {
   report(sf: SessionFiles, message: string): void;
   /** The open session with this peer, if any. */
   sessionOf(pid: string): SessionFiles | undefined;
-  /** A new local id (for /accept, /reject, /cancel), registered to `t`. */
-  register(t: Transfer): string;
-  /** `t` ended: forget its local id. */
-  forget(t: Transfer): void;
+  /** An id for /accept, /reject, /cancel registered to `h`: `want` when it is free, else a fresh one. */
+  register(h: Handle, want?: string): string;
+  /** `h` ended: forget its id. */
+  forget(h: Handle): void;
+  /** PROTOCOL §11.11: the set ends as a whole (its other files are ended, the person is told once). */
+  endSet(s: RecvSet | SendSet, phase: TransferPhase, extra: Partial<TransferEvent>): void;
+  /** A file of the set was completed earlier in this run (answered FILE_RECEIVED): it counts as done. */
+  completedInSet(s: RecvSet): void;
   /** A fresh wire id for an offer. */
   nextWireId(): bigint;
   /** Start the answer timer of PROTOCOL §11.4 on this session, if it is not running. */
@@ -174,7 +239,7 @@ export interface Ctx {
 }
 
 /** Remember `id` as ended on this session, keeping the set bounded. */
-export function rememberEnded(set: Set<bigint>, id: bigint): void {
+export function rememberEnded<T>(set: Set<T>, id: T): void {
   set.add(id);
   if (set.size > MAX_ENDED_IDS) set.delete(set.values().next().value!);
 }

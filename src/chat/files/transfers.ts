@@ -22,12 +22,14 @@ import { TokenBucket } from "../../net/limits.ts";
 import { randomBytes } from "node:crypto";
 import { statfsSync } from "node:fs";
 import { join } from "node:path";
-import { collectFiles } from "./disk.ts";
+import { collectSets } from "./disk.ts";
 import { DEFAULT_PARTIAL_MAX_AGE_MS, Partials, PartialsError } from "./partials.ts";
 import { Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
+import { Handles, info } from "./handles.ts";
+import { countDone, endSet, memberEvent, type SetHost } from "./sets.ts";
 import { sameBytes } from "./state.ts";
-import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type Ctx, type FileOptions, type SessionFiles, type Transfer } from "./state.ts";
+import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type Ctx, type FileOptions, type Handle, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
 
 export type { FileOptions } from "./state.ts";
 
@@ -49,6 +51,7 @@ const MAX_RATED_PEERS = 4096;
 /** How often paused partials are checked against their bounded age (more often when the age is shorter). */
 const SWEEP_EVERY_MS = 3_600_000;
 
+const ENDS: ReadonlySet<TransferPhase> = new Set(["done", "failed", "rejected", "cancelled", "unsupported"]);
 const TO_RECEIVER: ReadonlySet<number> = new Set([FileType.FILE_OFFER, FileType.FILE_CHUNK, FileType.FILE_DONE, FileType.FILE_CANCEL]);
 
 export class FileTransfers implements FileApi {
@@ -59,8 +62,10 @@ export class FileTransfers implements FileApi {
   readonly #receiver: Receiver;
   readonly #sessions = new Map<PeerSession, SessionFiles>();
   readonly #byPid = new Map<string, SessionFiles>();
-  readonly #byLocal = new Map<string, Transfer>();
-  #nextLocal = 1;
+  /** What the person names by id: sets, and the files of plain offers (PROTOCOL §11.11). */
+  readonly #ids = new Handles();
+  readonly #setHost: SetHost;
+  readonly #home: string | undefined;
   #nextWire = 1n;
   #quiet = false;
   readonly #tick: ReturnType<typeof setInterval>;
@@ -102,18 +107,38 @@ export class FileTransfers implements FileApi {
         if (sf.reports++ < MAX_REPORTS) self.#host.emit({ type: "error", code: "file_protocol", message: `${self.#host.nameOf(sf.pid)}: ${message}` });
       },
       sessionOf: (pid) => self.#byPid.get(pid),
-      register: (t) => {
-        const id = String(self.#nextLocal++);
-        self.#byLocal.set(id, t);
-        return id;
+      register: (h, want) => self.#ids.register(h, want),
+      forget: (h) => self.#ids.forget(h),
+      endSet: (s, phase, extra) => endSet(self.#setHost, s, null, phase, extra),
+      completedInSet: (s) => {
+        // A lone file already received is not news (as before sets); one file of a folder counts as done.
+        if (s.count === 1 && s.members.size === 0) {
+          s.ended = true;
+          return self.#setHost.finished(s);
+        }
+        s.done++;
+        countDone(self.#setHost, s);
       },
-      forget: (t) => void self.#byLocal.delete(t.local),
       nextWireId: () => self.#nextWire++,
       armAnswerTimer: (sf) => self.#armAnswerTimer(sf),
       now,
     };
     this.#sender = new Sender(this.#ctx);
     this.#receiver = new Receiver(this.#ctx);
+    this.#home = o.home;
+    this.#setHost = {
+      emit: (e) => !self.#quiet && host.emit(e),
+      nameOf: (pid) => host.nameOf(pid),
+      now,
+      endOthers: (set, t, _code, reason) => {
+        if (set.dir === "send") for (const m of [...set.members]) m !== t && m.state !== "ended" && self.#sender.cancel(m);
+        else for (const m of [...set.members]) m !== t && m.state !== "ended" && self.#receiver.dropFromSet(m, reason);
+      },
+      finished: (set) => {
+        self.#ids.forget(set);
+        if (set.dir === "receive") self.#receiver.sets.drop(set);
+      },
+    };
     this.#tick = setInterval(() => {
       for (const sf of this.#sessions.values()) this.#sender.pump(sf);
     }, 500);
@@ -144,12 +169,27 @@ export class FileTransfers implements FileApi {
     }
   }
 
+  /** One step of one file: its own event (a plain offer, a lone file's set), or a step of its set's (sets.ts). */
   #emit(t: Transfer, phase: TransferPhase, extra: Partial<TransferEvent> = {}): void {
     if (this.#quiet) return;
     const bytes = t.dir === "send" ? t.offset : t.next;
+    const set = t.set;
+    if (set !== null) {
+      set.bytes += bytes - t.counted;
+      t.counted = bytes;
+      if (set.count > 1) return memberEvent(this.#setHost, set, t, phase, extra);
+      if (phase === "offered" || phase === "waiting" || phase === "accepted" || phase === "paused") set.shown = phase;
+    }
     const e: TransferEvent = { type: "transfer", id: t.local, direction: t.dir, phase, peer: this.#host.nameOf(t.pid), name: t.name, size: t.size, bytes };
-    if (t.dir === "receive") e.saveAs = t.rel;
+    if (t.dir === "receive") {
+      e.saveAs = t.rel;
+      if (set !== null && set.dir === "receive" && set.id !== set.label) e.peerId = set.label;
+    }
     this.#host.emit({ ...e, ...extra });
+    if (set !== null && ENDS.has(phase) && !set.ended) {
+      set.ended = true;
+      this.#setHost.finished(set);
+    }
   }
 
   /**
@@ -178,7 +218,7 @@ export class FileTransfers implements FileApi {
 
   /** Step 1. */
   onReady(s: PeerSession, pid: string): void {
-    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, probe: null, pumpScheduled: false, reports: 0, overRate: 0 };
+    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, probe: null, pumpScheduled: false, reports: 0, overRate: 0, pendingSet: null, refusedSets: new Set() };
     this.#sessions.set(s, sf);
     this.#byPid.set(pid, sf);
     this.#sender.offerQueued(pid);
@@ -201,6 +241,9 @@ export class FileTransfers implements FileApi {
       fi = decodeFileItem(item.type, item.content);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
+      // PROTOCOL §11.11: a malformed FILE_SET is ignored (the offer after it is a plain one).
+      if (item.type === FileType.FILE_SET) return;
+      if (item.type === FileType.FILE_OFFER) sf.pendingSet = null;
       const id = peekTransferId(item.content);
       if (id === null) return this.#ctx.report(sf, `a malformed file item (${e.message}); ignored`);
       if (TO_RECEIVER.has(item.type)) return this.#receiver.protocolFault(sf, id, e.message);
@@ -212,8 +255,15 @@ export class FileTransfers implements FileApi {
     const r = this.#receiver;
     const w = this.#sender;
     switch (fi.kind) {
-      case "file_offer":
-        return r.onOffer(sf, fi);
+      case "file_set":
+        sf.pendingSet = fi;
+        return;
+      case "file_offer": {
+        // PROTOCOL §11.11: the FILE_SET just before, when it names this offer; dropped in any case.
+        const fs = sf.pendingSet?.id === fi.id ? sf.pendingSet : null;
+        sf.pendingSet = null;
+        return r.onOffer(sf, fi, fs);
+      }
       case "file_chunk":
         return r.onChunk(sf, fi);
       case "file_done":
@@ -258,7 +308,7 @@ export class FileTransfers implements FileApi {
   }
 
   send(paths: string[], to?: string): number {
-    const files = collectFiles(paths);
+    const { sets, skipped } = collectSets(paths, process.cwd(), this.#home);
     let pids = to !== undefined ? [this.#host.pidByName(to)] : this.#host.connectedPids();
     // Files go to contacts only: a request (an unknown key that dialled us) learns nothing of them.
     if (to !== undefined && !this.#host.isContact(pids[0]!)) throw new ChatError("unknown_peer", `${this.#host.nameOf(pids[0]!)} is not one of your contacts, so no file was offered`);
@@ -266,71 +316,61 @@ export class FileTransfers implements FileApi {
     if (pids.length === 0) throw new ChatError("not_connected", "No contact is connected, so there is no one to send files to; /connect host:port dials one.");
     pids = pids.filter((pid) => this.#byPid.get(pid)?.unsupported !== true);
     if (pids.length === 0) throw new ChatError("files_unsupported", `${to === undefined ? "no connected peer" : this.#host.nameOf(this.#host.pidByName(to))} can receive files (the peer cannot receive files: it did not answer an offer)`);
-    for (const f of files) {
-      const sha = this.#sender.hashOnce(f.path, f.size);
-      for (const pid of pids) this.#sender.add(pid, f, sha);
+    if (skipped > 0 && this.#home !== undefined) this.#host.emit({ type: "send_skipped", home: this.#home, files: skipped });
+    let n = 0;
+    for (const ls of sets) {
+      // One transfer per path and peer (PROTOCOL §11.11): its id is the FILE_SET label both sides show.
+      const shas = ls.files.map((f) => this.#sender.hashOnce(f.path, f.size));
+      const total = ls.files.reduce((a, f) => a + f.size, 0);
+      for (const pid of pids) {
+        const set: SendSet = { dir: "send", id: "", pid, name: ls.name, count: ls.files.length, total, done: 0, bytes: 0, ended: false, shown: "none", meter: null, members: [], refused: 0 };
+        set.id = this.#ids.register(set);
+        ls.files.forEach((f, i) => this.#sender.add(pid, f, shas[i]!, set));
+        n += ls.files.length;
+      }
     }
-    return files.length * pids.length;
-  }
-
-  #waiting(): Transfer[] {
-    return [...this.#receiver.byKey.values()].filter((t) => t.state === "offered" && !t.accepted);
-  }
-
-  #pick(id: string | undefined, all: () => Transfer[], what: string, ok: (t: Transfer) => boolean): Transfer[] {
-    if (id === undefined) return all();
-    const t = this.#byLocal.get(id.replace(/^#/, ""));
-    if (t === undefined || !ok(t)) throw new ChatError("unknown_transfer", `no ${what} has id ${JSON.stringify(id.slice(0, 20))}; /transfers lists them`);
-    return [t];
-  }
-
-  /** Without an id: the one waiting offer; "all": every one; several waiting and no id → ChatError bad_command. */
-  #answerable(id: string | undefined, verb: string): Transfer[] {
-    const waiting = (t: Transfer) => t.dir === "receive" && t.state === "offered" && !t.accepted;
-    if (id?.toLowerCase() === "all") return this.#waiting();
-    return this.#pick(
-      id,
-      () => {
-        const all = this.#waiting();
-        if (all.length <= 1) return all;
-        throw new ChatError("bad_command", `${all.length} offers are waiting; /${verb} ID ${verb}s one (/transfers lists their ids), /${verb} all ${verb}s every one`);
-      },
-      "offer waiting for an answer",
-      waiting,
-    );
+    return n;
   }
 
   accept(id?: string): number {
-    const list = this.#answerable(id, "accept");
-    for (const t of list) if (t.dir === "receive") this.#receiver.accept(t);
+    const list = this.#ids.answerable(id, "accept");
+    for (const h of list) {
+      if (h.dir !== "receive") continue;
+      if ("label" in h) this.#receiver.acceptSet(h);
+      else this.#receiver.accept(h);
+    }
     return list.length;
   }
 
   reject(id?: string): number {
-    const list = this.#answerable(id, "reject");
-    for (const t of list) if (t.dir === "receive") this.#receiver.refuse(t, "rejected");
+    const list = this.#ids.answerable(id, "reject");
+    for (const h of list) if (h.dir === "receive") this.#endReceiving(h, "rejected");
     return list.length;
   }
 
   cancel(id?: string): number {
-    const list = this.#pick(id, () => [...this.#byLocal.values()], "transfer", () => true);
-    for (const t of list) {
-      if (t.dir === "send") this.#sender.cancel(t);
-      else this.#receiver.refuse(t, "cancelled");
+    const list = this.#ids.pick(id, () => [...this.#ids.byId.values()], "transfer", () => true);
+    for (const h of list) {
+      if (h.dir === "receive") this.#endReceiving(h, "cancelled");
+      else if ("members" in h) {
+        // The first file's cancel ends the set, and the set ends its other files (sets.ts).
+        if (h.members.length > 0) this.#sender.cancel(h.members[0]!);
+        else endSet(this.#setHost, h, null, "cancelled", { code: "declined", reason: "cancelled here" });
+      } else this.#sender.cancel(h);
     }
     return list.length;
   }
 
+  /** /reject or /cancel of something we receive: a set of several files is refused as a whole (set_refused). */
+  #endReceiving(h: Exclude<Handle, SendSet | Transfer> | Extract<Transfer, { dir: "receive" }>, phase: "rejected" | "cancelled"): void {
+    if (!("label" in h)) return this.#receiver.refuse(h, phase);
+    const only = h.count === 1 ? [...h.members][0] : undefined;
+    if (only !== undefined) return this.#receiver.refuse(only, phase);
+    endSet(this.#setHost, h, null, phase, { code: "declined", reason: phase === "rejected" ? "declined here" : "cancelled here" });
+  }
+
   list(): TransferInfo[] {
-    return [...this.#byLocal.values()].map((t) => ({
-      id: t.local,
-      direction: t.dir,
-      peer: this.#host.nameOf(t.pid),
-      name: t.name,
-      size: t.size,
-      bytes: t.dir === "send" ? t.offset : t.next,
-      state: t.dir === "receive" && t.state === "offered" && t.accepted ? "accepted" : t.state,
-    }));
+    return [...this.#ids.byId.values()].map((h) => info(h, (pid) => this.#host.nameOf(pid)));
   }
 
   /** Is `name` a peer the host knows? */

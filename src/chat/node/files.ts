@@ -49,6 +49,6 @@ export function fileTransfers(home: string, files: FileOptions | undefined, d: F
       // Offers are taken from contacts only (files/transfers.ts): the contacts model answers.
       isContact: (pid) => d.trust.isContact(pid),
     },
-    { partials: join(home, "partials"), ...(files ?? { downloads: join(home, "downloads"), autoAccept: false }) },
+    { partials: join(home, "partials"), home, ...(files ?? { downloads: join(home, "downloads"), autoAccept: false }) },
   );
 }

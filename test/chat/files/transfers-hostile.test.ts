@@ -177,7 +177,7 @@ describe("chunks only for accepted transfers, at the next offset", () => {
     const { bob, m } = await setup(false);
     m.send({ kind: "file_offer", id: 1n, size: 10, sha256: hash("x"), name: "no" });
     await m.answer("file_pending", 1n);
-    bob.n.files!.reject("1");
+    bob.n.files!.reject(transfers(bob.events, "offered")[0]!.id);
     await m.answer("file_reject", 1n);
     m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("late") });
     m.item({ kind: "text", id: 1n, text: "after" });

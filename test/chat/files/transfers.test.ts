@@ -35,7 +35,7 @@ async function pair(o: { autoAccept?: boolean; bobFiles?: false; answerTimeoutMs
 }
 
 describe("sending files", () => {
-  test("several files and a folder in one /send; /accept takes them all; both sides verify", async () => {
+  test("several files and a folder in one /send: one offer per path under the sender's id; /accept all takes them; both sides verify", async () => {
     const { alice, bob, downloads } = await pair();
     const src = fx.dir();
     const want: Record<string, string> = {};
@@ -51,29 +51,84 @@ describe("sending files", () => {
     const out: ChatEvent[] = [];
     await runCommand(`/send ${join(src, "one.txt")} "${join(src, "two words.bin")}" ${join(src, "album")}`, alice.n, (e) => out.push(e));
     expect(of(out, "offering")[0]).toEqual({ type: "offering", files: 5 });
-    await until("5 offers", () => transfers(bob.events, "offered").length === 5);
-    expect(transfers(bob.events, "offered").map((e) => e.name).sort()).toEqual(Object.keys(want).sort());
-    await until("5 answers (PENDING) back at the sender", () => transfers(alice.events, "waiting").length === 5);
-    expect(bob.n.files!.list().every((t) => t.state === "offered")).toBe(true);
+    // PROTOCOL §11.11: one offer per path, the folder's three files as one; each under the sender's id.
+    await until("3 offers", () => transfers(bob.events, "offered").length === 3);
+    const offers = transfers(bob.events, "offered");
+    expect(offers.map((e) => e.name).sort()).toEqual(["album", "one.txt", "two words.bin"]);
+    const album = offers.find((e) => e.name === "album")!;
+    expect([album.files, album.size]).toEqual([3, 200_003]);
+    const sent = transfers(alice.events, "offered");
+    expect(sent.map((e) => `${e.id} ${e.name}`).sort()).toEqual(offers.map((e) => `${e.id} ${e.name}`).sort());
+    expect(new Set(offers.map((e) => e.id)).size).toBe(3);
+    await until("3 answers (PENDING) back at the sender", () => transfers(alice.events, "waiting").length === 3);
+    expect(bob.n.files!.list().map((t) => t.state)).toEqual(["offered", "offered", "offered"]);
 
-    // A bare /accept with five waiting asks for an id and accepts none; "/accept all" takes them all.
+    // A bare /accept with three waiting asks for an id and accepts none; "/accept all" takes them all.
     await runCommand("/accept", bob.n, (e) => out.push(e));
-    expect(of(out, "error").at(-1)!.message).toContain("5 offers are waiting");
+    expect(of(out, "error").at(-1)!.message).toContain("3 offers are waiting");
     expect(bob.n.files!.list().every((t) => t.state === "offered")).toBe(true);
     await runCommand("/accept all", bob.n, (e) => out.push(e));
-    await until("5 done on both sides", () => transfers(bob.events, "done").length === 5 && transfers(alice.events, "done").length === 5);
+    await until("3 done on both sides", () => transfers(bob.events, "done").length === 3 && transfers(alice.events, "done").length === 3);
+    const files = of(bob.events, "transfer_file");
+    expect(files.map((f) => f.name).sort()).toEqual(["album/2024/b.jpg", "album/2024/c.txt", "album/a.jpg"]);
+    expect(files.every((f) => f.id === album.id)).toBe(true);
     for (const [name, sha] of Object.entries(want)) {
       const path = join(downloads, name);
       expect(await sha256File(path)).toBe(sha);
-      const done = transfers(bob.events, "done").find((e) => e.name === name)!;
+      const done = transfers(bob.events, "done").find((e) => e.name === name) ?? files.find((e) => e.name === name)!;
       expect(done.sha256).toBe(sha);
       expect(done.path).toBe(path);
-      expect(transfers(alice.events, "done").find((e) => e.name === name)!.sha256).toBe(sha);
+      const sentDone = transfers(alice.events, "done").find((e) => e.name === name) ?? of(alice.events, "transfer_file").find((e) => e.name === name)!;
+      expect(sentDone.sha256).toBe(sha);
     }
+    // One bar for the folder: every progress event of it is over its total, and never goes back.
+    const bars = transfers(bob.events).filter((e) => e.id === album.id && (e.phase === "progress" || e.phase === "accepted" || e.phase === "done"));
+    expect(bars.every((e) => e.size === 200_003)).toBe(true);
+    expect(bars.map((e) => e.bytes)).toEqual([...bars.map((e) => e.bytes)].sort((x, y) => x - y));
+    expect(bars.at(-1)!.bytes).toBe(200_003);
     // Nothing else in the download folder: the partials were renamed away.
     expect(readdirSync(downloads).sort()).toEqual(["album", "one.txt", "two words.bin"]);
     expect(alice.n.files!.list()).toEqual([]);
     expect(bob.n.files!.list()).toEqual([]);
+  });
+
+  test("a folder that holds the sender's sotto home is offered without it (the identity key stays), with a warning", async () => {
+    const top = fx.dir();
+    const bobHome = fx.dir();
+    const bob = await fx.node("bob", { home: bobHome, files: { downloads: join(bobHome, "downloads"), autoAccept: false } });
+    const alice = await fx.node("alice", { home: join(top, "sotto"), listen: null, connect: [`127.0.0.1:${bob.port}`] });
+    await until("connected", () => of(alice.events, "connected").length > 0);
+    writeFileSync(join(top, "notes.txt"), "mine");
+    const out: ChatEvent[] = [];
+    await runCommand(`/send ${top}`, alice.n, (e) => out.push(e));
+    const warn = of(alice.events, "send_skipped")[0]!;
+    expect(warn.home).toBe(join(top, "sotto"));
+    expect(warn.files).toBeGreaterThanOrEqual(1);
+    const offer = await waitPhase(bob.events, "offered");
+    expect([offer.size, offer.files]).toEqual([4, undefined]);
+    expect(offer.name.endsWith("notes.txt")).toBe(true);
+  });
+
+  test("/reject of a folder refuses it as a whole: one answer, the sender ends every file of it (set_refused)", async () => {
+    const { alice, bob, downloads } = await pair();
+    const src = join(fx.dir(), "many");
+    mkdirSync(src);
+    for (let i = 0; i < 70; i++) writeFileSync(join(src, `f${i}.txt`), `file ${i}`); // more than the 64 offered at once
+    alice.n.files!.send([src], "bob");
+    const offer = await waitPhase(bob.events, "offered");
+    expect(offer.files).toBe(70);
+    await waitPhase(alice.events, "waiting");
+    const out: ChatEvent[] = [];
+    await runCommand(`/reject ${offer.id}`, bob.n, (e) => out.push(e));
+    const r = await waitPhase(alice.events, "rejected");
+    expect([r.id, r.code, r.files]).toEqual([offer.id, "set_refused", 70]);
+    await Bun.sleep(200);
+    expect(transfers(alice.events, "rejected")).toHaveLength(1);
+    expect(transfers(bob.events, "rejected")).toHaveLength(1);
+    expect(transfers(bob.events, "offered")).toHaveLength(1);
+    expect(alice.n.files!.list()).toEqual([]);
+    expect(bob.n.files!.list()).toEqual([]);
+    expect(existsSync(downloads) ? readdirSync(downloads) : []).toEqual([]);
   });
 
   test("/send name PATH goes to that peer only; /reject refuses and the sender hears it", async () => {
@@ -141,6 +196,34 @@ describe("sending files", () => {
 });
 
 describe("resume", () => {
+  test("a folder accepted once, cut twice by the fault proxy, resumes without asking again; one offer, every file verified", async () => {
+    const { alice, bob, downloads } = await pair({
+      via: (port) => {
+        proxy = new FaultProxy({ target: { host: "127.0.0.1", port }, onConnection: (c) => c.id >= 2 && c.id <= 3 && c.set({ cutAfterBytes: 10 * MiB }) });
+        return proxy.port;
+      },
+    });
+    const src = join(fx.dir(), "set");
+    mkdirSync(join(src, "sub"), { recursive: true });
+    const want: Record<string, string> = { "set/a.bin": makeFile(join(src, "a.bin"), 9 * MiB, 4), "set/sub/b.bin": makeFile(join(src, "sub/b.bin"), 9 * MiB, 5), "set/c.bin": makeFile(join(src, "c.bin"), 2 * MiB, 6) };
+    proxy!.cutAll();
+    await until("connected again", () => of(alice.events, "connected").length >= 2);
+    alice.n.files!.send([src]);
+    const offer = await waitPhase(bob.events, "offered");
+    expect([offer.files, offer.size]).toEqual([3, 20 * MiB]);
+    expect(bob.n.files!.accept(offer.id)).toBe(1);
+    const done = await waitPhase(bob.events, "done", undefined, 30_000);
+    expect([done.id, done.filesDone, done.bytes]).toEqual([offer.id, 3, 20 * MiB]);
+    for (const [name, sha] of Object.entries(want)) expect(await sha256File(join(downloads, name))).toBe(sha);
+    await waitPhase(alice.events, "done");
+    expect(proxy!.cuts).toBeGreaterThanOrEqual(2);
+    // Asked once; paused and resumed as one transfer, under one id, on both sides.
+    expect(transfers(bob.events, "offered")).toHaveLength(1);
+    expect(transfers(bob.events, "paused").length).toBeGreaterThanOrEqual(1);
+    expect(new Set(transfers(bob.events).map((e) => e.id))).toEqual(new Set([offer.id]));
+    expect(new Set(transfers(alice.events).map((e) => e.id))).toEqual(new Set([offer.id]));
+  }, 40_000);
+
   test("a transfer cut three times by the fault proxy resumes each time and ends with the right hash", async () => {
     const { alice, bob, downloads } = await pair({
       autoAccept: true,
@@ -208,6 +291,34 @@ describe("resume", () => {
     expect(acc).toHaveLength(2);
     expect(acc[1]!.offset).toBeGreaterThan(8 * MiB);
     expect(await sha256File(join(downloads, "again.bin"))).toBe(sha);
+  }, 40_000);
+
+  test("the sender restarts and sends the same folder again: one new offer; accepted, its file cut halfway resumes; nothing of the old one is left", async () => {
+    const { alice, bob, downloads } = await pair();
+    const src = join(fx.dir(), "twice");
+    mkdirSync(src);
+    const want: Record<string, string> = { "twice/big.bin": makeFile(join(src, "big.bin"), 64 * MiB, 7), "twice/small.txt": sha256Hex("small") };
+    writeFileSync(join(src, "small.txt"), "small");
+    alice.n.files!.send([src]);
+    const first = await waitPhase(bob.events, "offered");
+    bob.n.files!.accept(first.id);
+    await until("some bytes", () => (bob.n.files!.list()[0]?.bytes ?? 0) > 8 * MiB);
+    await alice.n.close();
+    await waitPhase(bob.events, "paused");
+    const alice2 = await fx.node("alice", { listen: null, connect: [`127.0.0.1:${bob.port}`], home: alice.home });
+    await until("connected", () => of(alice2.events, "connected").length > 0);
+    alice2.n.files!.send([src]);
+    const second = await until("a second offer", () => transfers(bob.events, "offered")[1]);
+    expect(second.files).toBe(2);
+    bob.n.files!.accept(second.id);
+    const done = await waitPhase(bob.events, "done", undefined, 30_000);
+    expect(done.id).toBe(second.id);
+    for (const [name, sha] of Object.entries(want)) expect(await sha256File(join(downloads, name))).toBe(sha);
+    const big = of(bob.events, "transfer_file").find((e) => e.name === "twice/big.bin")!;
+    expect(big.id).toBe(second.id);
+    // Resumed, not restarted: the second accepted bar began past the bytes of the first session.
+    expect(transfers(bob.events, "accepted").filter((e) => e.id === second.id)[0]!.offset).toBeGreaterThan(8 * MiB);
+    expect(bob.n.files!.list()).toEqual([]);
   }, 40_000);
 
   test("a damaged partial fails the prefix check: the sender says so and the transfer starts over at 0", async () => {
