@@ -86,6 +86,8 @@ test("a request's new name is said as the request's (its nick event names the re
   const mallory = await node("bob", [`127.0.0.1:${port}`]);
   await until("the lookalike request", () => alice.contacts.requests().length === 1 && alice.contacts.requests()[0]!.lookalike === "bob");
   const r = alice.contacts.requests()[0]!.id;
+  // Its own side open too, or the new name would go only to sessions opened later.
+  await until("mallory's side", () => of(mallory.events, "connected").length === 1);
   mallory.n.nick("mallory");
   const nick = await until("the nick", () => of(events, "nick")[0]);
   expect(nick).toEqual({ type: "nick", peer: "mallory", previous: "bob", request: r });
