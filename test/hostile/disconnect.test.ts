@@ -44,3 +44,19 @@ test("a stranger's CLOSE disconnect stops none of our dials; a contact's stops o
   expect(alice.n.connect(`127.0.0.1:${carol.port}`)).toBe(`Already connected to carol at 127.0.0.1:${carol.port}.`);
   expect(alice.n.contacts.list().map((c) => c.name).sort()).toEqual(["bob", "carol"]);
 });
+
+test("a stranger we dialled that claims a contact's name and ends with /disconnect: the sentence names the request, not the contact", async () => {
+  const bob = await node("bob");
+  const alice = await node("alice", [`127.0.0.1:${bob.port}`]);
+  await until("alice reached bob", () => alice.n.peers().length === 1);
+  const mallory = await node("bob"); // another key, calling itself bob
+  alice.n.connect(`127.0.0.1:${mallory.port}`);
+  await until("mallory, a request at alice", () => alice.n.contacts.requests().some((r) => r.connected && r.lookalike === "bob"));
+  await until("alice, a request at mallory", () => mallory.n.contacts.requests().length === 1);
+  mallory.n.contacts.allow(mallory.n.contacts.requests()[0]!.id);
+  mallory.n.disconnect("alice");
+  const stop = await until("alice stops dialling mallory", () => alice.events.find((e): e is Extract<ChatEvent, { type: "dial_stopped" }> => e.type === "dial_stopped"));
+  expect(stop.address).toBe(`127.0.0.1:${mallory.port}`);
+  expect(stop.reason).not.toMatch(/^bob /);
+  expect(stop.reason).toContain(alice.n.contacts.requests()[0]!.id);
+});
