@@ -213,7 +213,7 @@ export class ChatNode implements ChatApi {
       case "pong": {
         // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
         if (item.kind === "ext") {
-          if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(link.pid, item.content);
+          if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(s, link.pid, item.content);
           if (this.#delivery.describes(s, link, item)) return;
         }
         for (const x of this.#extensions) x.onItem(s, item);
