@@ -408,6 +408,13 @@ export class Receiver {
         this.#ctx.emit(t, "paused");
       }
     }
+    // A set not accepted with no file open (its offers were all of files already received) would
+    // keep its S2 slot for ever: it ends with the session, as its offers do.
+    for (const s of [...this.sets.live.values()]) {
+      if (s.pid !== sf.pid || s.accepted || s.ended || s.members.size > 0) continue;
+      if (s.shown === "none") this.#forgetSet(s);
+      else this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before the offer was answered" });
+    }
   }
 
   end(t: Incoming, phase: TransferPhase, extra: Partial<TransferEvent>, deletePartial: boolean): void {

@@ -221,3 +221,32 @@ describe("old peers (no FILE_SET) still get every file through", () => {
     expect(alice.events.filter((e) => e.type === "transfer_file").map((e) => (e as { name: string }).name).sort()).toEqual(["pics/a", "pics/no", "pics/sub/b"]);
   });
 });
+
+describe("sets that hold nothing open do not outlive their session", () => {
+  test("sets whose only offer is a file already received do not keep the 16 slots of their sender after it leaves", async () => {
+    const downloads = join(fx.dir(), "downloads");
+    const bob = await fx.node("bob", { files: { downloads, autoAccept: true } });
+    const mhome = fx.dir();
+    const m = await fx.mallory(bob.port, mhome);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    // A lone file, received.
+    offer(m, 1n, null, "x", "ab");
+    await m.answer("file_accept", 1n);
+    m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("ab") });
+    m.send({ kind: "file_done", id: 1n });
+    await m.answer("file_received", 1n);
+    // 16 sets of two files, each offering only that file again: each is answered FILE_RECEIVED.
+    for (let i = 1; i <= 16; i++) offer(m, BigInt(10 + i), { label: `E${i}`, count: 2, total: 4 }, "x", "ab");
+    await until("16 received", () => m.got.filter((g) => g.kind === "file_received").length === 17);
+    expect(rejects(m)).toEqual([]);
+    // The sender leaves and comes back (the same identity): nothing of those sets is left, its next folder is taken.
+    m.s.close("bye");
+    await until("gone", () => bob.events.filter((e) => e.type === "disconnected").length === 1);
+    expect(bob.n.files!.list()).toEqual([]);
+    const m2 = await fx.mallory(bob.port, mhome);
+    offer(m2, 1n, { label: "F1", count: 2, total: 4 }, "f/a", "ab");
+    const first = await until("answered", () => m2.got.find((g) => g.id === 1n && (g.kind === "file_accept" || g.kind === "file_reject")));
+    expect(first.kind).toBe("file_accept");
+    expect(files(downloads)).toEqual(["x"]);
+  }, 20_000);
+});
