@@ -408,12 +408,18 @@ export class Receiver {
         this.#ctx.emit(t, "paused");
       }
     }
-    // A set not accepted with no file open (its offers were all of files already received) would
-    // keep its S2 slot for ever: it ends with the session, as its offers do.
     for (const s of [...this.sets.live.values()]) {
-      if (s.pid !== sf.pid || s.accepted || s.ended || s.members.size > 0) continue;
-      if (s.shown === "none") this.#forgetSet(s);
-      else this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before the offer was answered" });
+      if (s.pid !== sf.pid || s.ended || [...s.members].some((t) => t.sf !== null || t.partial !== null)) continue;
+      if (!s.accepted) {
+        // Not accepted, no file open (its offers were all of files already received): it would keep
+        // its S2 slot for ever; it ends with the session, as its offers do.
+        if (s.shown === "none") this.#forgetSet(s);
+        else this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before the offer was answered" });
+      } else if (this.#ctx.autoAccept) {
+        // What --accept-files took, with no partial to resume, is not kept (as a lone file is, §11.4):
+        // it would hold its whole total against the disk, and its files in memory, for ever.
+        this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before sending all of it; the rest is taken when the peer offers it again" });
+      }
     }
   }
 

@@ -250,3 +250,28 @@ describe("sets that hold nothing open do not outlive their session", () => {
     expect(files(downloads)).toEqual(["x"]);
   }, 20_000);
 });
+
+describe("an auto-accepted set whose sender never comes back", () => {
+  test("does not keep its total charged against the disk after its sender left: another contact's file is taken", async () => {
+    const MiB = 1024 * 1024;
+    const downloads = join(fx.dir(), "downloads");
+    const bob = await fx.node("bob", { files: { downloads, autoAccept: true, freeSpace: () => 200 * MiB } });
+    const m = await fx.mallory(bob.port);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    // A folder announced at 100 MiB: one 4-byte file of it is sent, then mallory leaves for good.
+    offer(m, 1n, { label: "77", count: 2, total: 100 * MiB }, "big/a", "abcd");
+    await m.answer("file_accept", 1n);
+    m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("abcd") });
+    m.send({ kind: "file_done", id: 1n });
+    await m.answer("file_received", 1n);
+    m.s.close("bye");
+    await until("gone", () => bob.events.some((e) => e.type === "disconnected"));
+    expect(bob.n.files!.list()).toEqual([]);
+    // Carol's 40 MiB file fits (200 MiB free, 64 MiB kept spare) once nothing holds the 100 MiB.
+    const carol = await fx.mallory(bob.port, fx.dir(), "carol");
+    carol.send({ kind: "file_offer", id: 1n, size: 40 * MiB, sha256: hash("x"), name: "c.bin" });
+    const a = await until("answered", () => carol.got.find((g) => g.id === 1n && (g.kind === "file_accept" || g.kind === "file_reject")));
+    expect(a.kind).toBe("file_accept");
+    expect(files(downloads).sort()).toEqual(["big", "big/a"]);
+  });
+});
