@@ -12,7 +12,8 @@ import { join } from "node:path";
 import type { ChatEvent } from "../../../src/chat/events.ts";
 import { FileCode, FileType } from "../../../src/protocol/constants.ts";
 import { encodeFileItem, type FileItem } from "../../../src/protocol/files.ts";
-import { claimPath, MAX_SET_PATHS } from "../../../src/chat/files/sets.ts";
+import { claimPath, MAX_SET_PATH_BYTES, MAX_SET_PATH_BYTES_TOTAL, MAX_SET_PATHS, MAX_LIVE_SETS_PER_PEER, RecvSets } from "../../../src/chat/files/sets.ts";
+import { safeRelativePath } from "../../../src/chat/files/names.ts";
 import { Fixture, makeFile, sha256File, sha256Hex, transfers, until, waitPhase, type Mallory } from "./fixtures.ts";
 
 const fx = new Fixture();
@@ -160,6 +161,36 @@ describe("claimPath (S6)", () => {
 });
 
 describe("budgets", () => {
+  test("the paths a set holds are bounded in bytes, per set and over every set (names of 1,024 bytes, 32 folders deep)", () => {
+    const sets = new RecvSets();
+    // The longest name an offer may carry: 32 components of 31 characters, each file in folders of its own.
+    const name = (set: number, i: number) => Array.from({ length: 32 }, (_, d) => (d === 0 ? `${set}-${i}-` : "").padEnd(31, "abcdefghijklmnopqrstuvwxyz"[d % 26]!)).join("/").slice(0, 1024);
+    /** Offers files of the set `label` of `pid` until one is refused; the files taken and the refusal. */
+    const fill = (pid: string, label: string, n: number) => {
+      const fs = { count: 10_000, total: 10_000, label };
+      for (let i = 0; ; i++) {
+        const r = sets.join(pid, fs, `${label}-${i}`, 1, safeRelativePath(name(n, i))!, 1e12, (s) => void (s.id = label));
+        if (!("set" in r!)) return { taken: i, why: r!.reason, set: sets.get(pid, label)! };
+      }
+    };
+    const one = fill("p1", "A1", 0);
+    // Before: 20,000 entries of up to 1 KiB each (about 21 MiB a set; 16 sets of one sender took 335 MiB of RSS).
+    expect(one.why).toBe(`the transfer was refused: the paths of its files and folders take more than ${MAX_SET_PATH_BYTES} bytes`);
+    expect(one.set.paths.size).toBeLessThan(MAX_SET_PATHS / 2);
+    let bytes = 0;
+    for (const k of one.set.paths.keys()) bytes += 2 * k.length + 64;
+    expect(bytes).toBe(one.set.pathBytes);
+    expect(bytes).toBeLessThanOrEqual(MAX_SET_PATH_BYTES);
+    // Over every set: 16 full sets (of several senders) use it all; the next set is refused at its first path.
+    for (let n = 1; n < MAX_SET_PATH_BYTES_TOTAL / MAX_SET_PATH_BYTES; n++) fill(`p${1 + Math.floor(n / MAX_LIVE_SETS_PER_PEER)}x${n}`, `A${n}`, n);
+    const late = fill("late", "Z", 99);
+    expect(late.why).toBe("the transfer was refused: this receiver holds the paths of too many folders now; send it again later");
+    expect([...sets.live.values()].reduce((n, s) => n + s.pathBytes, 0)).toBeLessThanOrEqual(MAX_SET_PATH_BYTES_TOTAL);
+    // A set that ends gives its bytes back.
+    sets.drop(one.set);
+    expect(fill("late2", "Y", 98).taken).toBeGreaterThan(0);
+  });
+
   test("lone files are bounded as plain offers are (20 wait); sets of several files 16 at once per sender (the 17th: busy)", async () => {
     const { m } = await setup();
     for (let i = 1; i <= 20; i++) offer(m, BigInt(i), { label: `L${i}`, count: 1, total: 2 }, `f${i}`, "ab");
