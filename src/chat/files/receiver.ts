@@ -94,7 +94,11 @@ export class Receiver {
       if (set === null) return;
     }
     if (this.completed.has(key)) {
-      if (set !== null) ctx.completedInSet(set);
+      // A file of the set received already (offered again after a redial) counts once.
+      if (set !== null && !set.placed.has(key)) {
+        set.placed.add(key);
+        ctx.completedInSet(set);
+      }
       return ctx.send(sf, { kind: "file_received", id: it.id, sha256 });
     }
     const known = this.byKey.get(key);
@@ -331,6 +335,7 @@ export class Receiver {
     }
     this.#ctx.send(sf, { kind: "file_received", id: t.wireId, sha256: t.sha256 });
     this.completed.set(t.key, path);
+    t.set?.placed.add(t.key);
     if (this.completed.size > MAX_COMPLETED) this.completed.delete(this.completed.keys().next().value!);
     const now = this.#ctx.now();
     this.end(t, "done", { sha256: hex(t.sha256), path, elapsedMs: t.meter ? now - t.meter.startedAt : 0, rate: t.meter?.average(t.size, now) ?? 0 }, true);

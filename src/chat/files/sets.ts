@@ -90,7 +90,7 @@ export class RecvSets {
       if (fs.count > MAX_SET_FILES) return refused(`it has ${fs.count} files; at most ${MAX_SET_FILES} are taken in one transfer`);
       if (fs.total > room) return refused(`its ${fs.total} bytes are more than this receiver can take`);
       const top = rel.split("/")[0]!;
-      s = { dir: "receive", id: "", label: fs.label, pid, name: fs.count > 1 ? top : rel, saveAs: fs.count > 1 ? top : rel, count: fs.count, total: fs.total, done: 0, bytes: 0, ended: false, shown: "none", meter: null, accepted: false, sizes: new Map(), sum: 0, paths: new Map(), pathBytes: 0, members: new Set() };
+      s = { dir: "receive", id: "", label: fs.label, pid, name: fs.count > 1 ? top : rel, saveAs: fs.count > 1 ? top : rel, count: fs.count, total: fs.total, done: 0, bytes: 0, ended: false, shown: "none", meter: null, accepted: false, sizes: new Map(), sum: 0, paths: new Map(), pathBytes: 0, placed: new Set(), members: new Set() };
       make(s);
       this.live.set(`${pid}/${fs.label}`, s);
       if (s.count > 1) {

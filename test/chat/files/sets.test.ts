@@ -306,3 +306,38 @@ describe("an auto-accepted set whose sender never comes back", () => {
     expect(files(downloads).sort()).toEqual(["big", "big/a"]);
   });
 });
+
+describe("a file of a set offered again after it was received", () => {
+  test("counts once: the folder the person accepted goes on after a redial, and ends when every file is in", async () => {
+    const downloads = join(fx.dir(), "downloads");
+    const bob = await fx.node("bob", { files: { downloads, autoAccept: false } });
+    const mhome = fx.dir();
+    const m = await fx.mallory(bob.port, mhome);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    const s = { label: "55", count: 2, total: 4 };
+    offer(m, 1n, s, "f/a", "aa");
+    offer(m, 2n, s, "f/b", "bb");
+    await waitPhase(bob.events, "offered");
+    expect(bob.n.files!.accept("55")).toBe(1);
+    await m.answer("file_accept", 1n);
+    m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("aa") });
+    m.send({ kind: "file_done", id: 1n });
+    await m.answer("file_received", 1n);
+    // The link drops before f/b is sent; the sender comes back and offers the whole folder again.
+    m.s.close("bye");
+    await until("gone", () => bob.events.some((e) => e.type === "disconnected"));
+    const m2 = await fx.mallory(bob.port, mhome);
+    offer(m2, 1n, s, "f/a", "aa");
+    await m2.answer("file_received", 1n);
+    offer(m2, 2n, s, "f/b", "bb");
+    // f/b goes on without asking: the set the person accepted is still open (f/a counted once).
+    await m2.answer("file_accept", 2n);
+    expect(transfers(bob.events, "done")).toEqual([]);
+    m2.send({ kind: "file_chunk", id: 2n, offset: 0, data: utf8("bb") });
+    m2.send({ kind: "file_done", id: 2n });
+    const done = await waitPhase(bob.events, "done");
+    expect([done.id, done.files, done.filesDone]).toEqual(["55", 2, 2]);
+    expect(transfers(bob.events, "offered")).toHaveLength(1);
+    expect(files(downloads).sort()).toEqual(["f", "f/a", "f/b"]);
+  });
+});
