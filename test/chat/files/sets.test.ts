@@ -341,3 +341,26 @@ describe("a file of a set offered again after it was received", () => {
     expect(files(downloads).sort()).toEqual(["f", "f/a", "f/b"]);
   });
 });
+
+describe("a label used again", () => {
+  test("after its set was received, the same label from the same sender is a new offer that waits for the person", async () => {
+    const downloads = join(fx.dir(), "downloads");
+    const bob = await fx.node("bob", { files: { downloads, autoAccept: false } });
+    const m = await fx.mallory(bob.port);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    const s = { label: "88", count: 1, total: 2 };
+    offer(m, 1n, s, "one", "aa");
+    await waitPhase(bob.events, "offered");
+    expect(bob.n.files!.accept("88")).toBe(1);
+    await m.answer("file_accept", 1n);
+    m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("aa") });
+    m.send({ kind: "file_done", id: 1n });
+    await m.answer("file_received", 1n);
+    await waitPhase(bob.events, "done");
+    // The same label, count and total, another file: PENDING, not ACCEPT.
+    offer(m, 2n, s, "two", "bb");
+    await m.answer("file_pending", 2n);
+    expect(m.got.some((g) => g.kind === "file_accept" && g.id === 2n)).toBe(false);
+    expect(files(downloads)).toEqual(["one"]);
+  });
+});
