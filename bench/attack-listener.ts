@@ -4,7 +4,9 @@
  * listener's alone. It echoes every TEXT and ACKs it, as the hostile suite's listener does.
  *
  *   bun bench/attack-listener.ts '{"limits": {...}, "accept": [1, 2, 3]}'
- * prints one line `{"port": n}` once listening, and runs until stdin closes.
+ * prints one line `{"port": n}` once listening, and runs until stdin closes. With LAG=1
+ * it prints its event loop's lag (a 5 ms timer's delay: p50, p99, max) each second on
+ * stderr, to see how long one burst of work holds every session up.
  */
 import { randomBytes } from "node:crypto";
 import { ed25519Generate } from "../src/crypto/ed25519.ts";
@@ -34,6 +36,21 @@ const peer = new Peer({
 await Promise.all([warmFfdhe(Group.FFDHE2048), warmFfdhe(Group.FFDHE3072)]);
 const port = peer.listen("127.0.0.1", 0);
 console.log(JSON.stringify({ port, maxSessions: peer.limits.maxSessions }));
+if (process.env.LAG) {
+  let last = performance.now();
+  const lags: number[] = [];
+  setInterval(() => {
+    const now = performance.now();
+    lags.push(now - last - 5);
+    last = now;
+  }, 5);
+  setInterval(() => {
+    lags.sort((a, b) => a - b);
+    const at = (q: number) => (lags[Math.min(lags.length - 1, Math.floor(lags.length * q))] ?? 0).toFixed(1);
+    console.error(`event loop lag p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`);
+    lags.length = 0;
+  }, 1000);
+}
 // Runs until its parent closes stdin (or dies).
 for await (const _ of Bun.stdin.stream()) void _;
 await peer.close("bye", 100);

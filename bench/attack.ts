@@ -1,6 +1,7 @@
 /**
- * `bun run stress --attack ping|kex|halfopen|fds|preauth [--seconds S] [--json]`
- *   1. start a listener process with default limits (bench/attack-listener.ts);
+ * `bun run stress --attack ping|kex|halfopen|fds|preauth|text [--seconds S] [--json]`
+ *   1. start a listener process with default limits (bench/attack-listener.ts; for `text`
+ *      a real `sotto chat --json --allow-new`, bench/attacks.ts startChatListener);
  *   2. a good peer (X25519; for `kex` also ffdhe3072) runs handshake + one TEXT round
  *      trip back to back: for 1 s before the flood, during it, and after it;
  *   3. run the flood (bench/attacks.ts) for S seconds (default 5), in a process of its own;
@@ -19,10 +20,10 @@ import { ConnectError, Peer } from "../src/net/peer.ts";
 import { Group, GROUP_NAMES } from "../src/protocol/constants.ts";
 import type { Item } from "../src/protocol/items.ts";
 import { Evil } from "../test/hostile/evil.ts";
-import { halfOpenFlood, kexFlood, pingRecord, preAuthFlood, rawConnect, startListener, type ListenerProcess } from "./attacks.ts";
+import { halfOpenFlood, kexFlood, pingRecord, preAuthFlood, rawConnect, startChatListener, startListener, textFlood, type ListenerProcess } from "./attacks.ts";
 import { pct } from "./wire.ts";
 
-export const ATTACKS = ["ping", "kex", "halfopen", "fds", "preauth"] as const;
+export const ATTACKS = ["ping", "kex", "halfopen", "fds", "preauth", "text"] as const;
 export type AttackName = (typeof ATTACKS)[number];
 
 type Phase = "before" | "during" | "after";
@@ -35,6 +36,9 @@ interface Sample {
   at: number;
 }
 
+/** TEXT ids of the good peer: new ones each probe, so that a chat listener shows each (the `text` attack). */
+let probeId = 0n;
+
 /** A good peer that dials, sends one TEXT, waits for its echo and ACK, and closes; timed. */
 async function probe(port: number, group: Group, peer: Peer): Promise<Omit<Sample, "phase" | "at">> {
   const t0 = performance.now();
@@ -44,7 +48,7 @@ async function probe(port: number, group: Group, peer: Peer): Promise<Omit<Sampl
     const got = new Promise<void>((resolve) => {
       s.tag = resolve; // the listener's ACK of our TEXT resolves it (events.onItem below)
     });
-    s.send({ kind: "text", id: 1n, text: "ping" });
+    s.send({ kind: "text", id: ++probeId, text: "ping" });
     await Promise.race([got, Bun.sleep(5000)]);
     const t2 = performance.now();
     s.close("bye");
@@ -62,7 +66,8 @@ function cpuTicks(pid: number): number {
 
 /** Run one attack; resolves with the figures (also printed by main). */
 export async function runAttack(kind: AttackName, seconds = 5): Promise<Record<string, unknown>> {
-  const L: ListenerProcess = await startListener(kind === "fds" ? { fdLimit: 4096 } : {});
+  // text: a real chat process (its TEXT path is the chat's), every other attack a bare Peer.
+  const L: ListenerProcess = kind === "text" ? await startChatListener() : await startListener(kind === "fds" ? { fdLimit: 4096 } : {});
   const groups = kind === "kex" ? [Group.X25519, Group.FFDHE3072] : [Group.X25519];
   if (kind === "kex") await warmFfdhe(Group.FFDHE3072);
   const peer = new Peer({
@@ -155,6 +160,10 @@ export async function startFlood(kind: AttackName, L: Pick<ListenerProcess, "por
       for (const s of all) s.destroy();
       return () => {};
     }
+    case "text":
+      // 90,000 TEXTs a second from one contact: under textPerSecond (100,000), never cut.
+      await textFlood(L.port, 90_000, ms);
+      return () => {};
     case "ping": {
       const plain = pingRecord();
       const evils = await Promise.all(Array.from({ length: 40 }, () => Evil.open(L.port, { node: true })));

@@ -5,7 +5,9 @@
  * (attack-listener.ts), so that the RSS read from /proc is the listener's alone.
  */
 import net from "node:net";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { concat } from "../src/crypto/bytes.ts";
 import { bigIntToBytes } from "../src/crypto/ffdhe.ts";
@@ -13,6 +15,7 @@ import { FrameType, Group, MAX_PLAINTEXT } from "../src/protocol/constants.ts";
 import { encodeHello } from "../src/protocol/handshake.ts";
 import { encodeItems, type Item } from "../src/protocol/items.ts";
 import type { Limits } from "../src/net/limits.ts";
+import { Evil } from "../test/hostile/evil.ts";
 
 /** A listener process: its port, its RSS and peak RSS (bytes), and a way to stop it. */
 export interface ListenerProcess {
@@ -37,7 +40,9 @@ function status(pid: number, field: string): number {
 export async function startListener(o: { limits?: Partial<Limits>; accept?: Group[]; fdLimit?: number } = {}): Promise<ListenerProcess> {
   const script = new URL("./attack-listener.ts", import.meta.url).pathname;
   const arg = JSON.stringify({ limits: o.limits, accept: o.accept });
-  const cmd = o.fdLimit ? ["sh", "-c", `ulimit -n ${o.fdLimit} && exec "$0" "$1" "$2"`, process.execPath, script, arg] : [process.execPath, script, arg];
+  // ATTACK_PROF=<dir>: the listener writes a CPU profile (markdown) there when it exits.
+  const prof = process.env.ATTACK_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.ATTACK_PROF}`] : [];
+  const cmd = o.fdLimit ? ["sh", "-c", `ulimit -n ${o.fdLimit} && exec "$0" "$1" "$2"`, process.execPath, script, arg] : [process.execPath, ...prof, script, arg];
   const proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const reader = proc.stdout.getReader();
   let text = "";
@@ -61,6 +66,67 @@ export async function startListener(o: { limits?: Partial<Limits>; accept?: Grou
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * A real `sotto chat --json --allow-new` process as the listener (for the `text` attack:
+ * the chat's own TEXT path, events, store and history), stdout to /dev/null (a front end
+ * that keeps up), every key a contact.
+ */
+export async function startChatListener(): Promise<ListenerProcess> {
+  const home = mkdtempSync(join(tmpdir(), "sotto-attack-"));
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
+  const prof = process.env.ATTACK_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.ATTACK_PROF}`] : [];
+  const proc = Bun.spawn([process.execPath, ...prof, main, "chat", "--json", "--home", home, "--host", "127.0.0.1", "--port", String(port), "--name", "listener", "--allow-new"], { stdin: "pipe", stdout: "ignore", stderr: "inherit" });
+  for (const end = performance.now() + 15_000; ; ) {
+    const s = await rawConnect(port, "127.0.0.1");
+    if (s !== null) {
+      s.destroy();
+      break;
+    }
+    if (performance.now() > end) throw new Error("the chat listener did not listen");
+    await Bun.sleep(50);
+  }
+  return {
+    port,
+    maxSessions: 0,
+    pid: proc.pid,
+    rss: () => status(proc.pid, "VmRSS"),
+    peak: () => status(proc.pid, "VmHWM"),
+    stop: async () => {
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill(9), 3000);
+      await proc.exited;
+      clearTimeout(t);
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The `text` attack: one contact sends short TEXTs at `perSecond` (under the chat's
+ * textPerSecond, 100,000), in one record every 10 ms, for `ms`. Resolves with how many.
+ */
+export async function textFlood(port: number, perSecond: number, ms: number): Promise<number> {
+  const e = await Evil.open(port);
+  const per = Math.max(1, Math.round(perSecond / 100));
+  let id = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms && !e.a.closed) {
+    // Paced by the clock, not by the listener: the sender is ahead when the listener lags.
+    const due = Math.floor(((performance.now() - t0) / 1000) * perSecond);
+    while (id < due && !e.a.closed) {
+      const items: Item[] = [];
+      for (let i = 0; i < per && id < due; i++) items.push({ kind: "text", id: BigInt(++id), text: `flood ${id}` });
+      e.send(items);
+    }
+    await Bun.sleep(10);
+  }
+  e.a.destroy();
+  return id;
 }
 
 /** A raw connection from `localAddress` (loopback), resolved once connected; never rejects. */

@@ -181,6 +181,17 @@ export interface TransferEvent {
   reason?: string;
 }
 
+/**
+ * The front end's pending output, as the chat sees it (docs/SECURITY.md §10, R5): while
+ * `full`, incoming TEXT is neither shown nor acknowledged (src/chat/node/hold.ts).
+ */
+export interface OutputGate {
+  /** More than the front end's budget of output waits for stdout. */
+  readonly full: boolean;
+  /** Call `wake` once, when the output has drained (soon, if it is not full now). */
+  whenDrained(wake: () => void): void;
+}
+
 /** Something that wants chat events. */
 export type ChatListener = (e: ChatEvent) => void;
 

@@ -4,7 +4,7 @@
  * wiring: it builds the concerns and the node-level modules in node/, and routes each
  * session's events to them.
  *
- *   node/sessions.ts   each ready session's Link, early dials, one session per pair
+ *   node/sessions.ts   each ready session's Link, early dials, one session per pair (hold.ts: turns, held TEXT)
  *   node/contacts.ts   name ↔ key, the ContactsApi, a peer's PROFILE, peers and safety numbers
  *   node/delivery.ts   TEXT and ACK: the outbox, shown ids, the tick's one commit, history
  *   node/dialing.ts    dialers per host:port, invites dialled, moved contacts, when to stop
@@ -36,7 +36,7 @@ import { fileTransfers, type SessionExtension } from "./node/files.ts";
 import { DEFAULT_TEXT_PER_SECOND, IdentityRates } from "./node/rates.ts";
 import { RefusalReports } from "./node/refusals.ts";
 import type { ChatOptions } from "./node/options.ts";
-import { closedEvent, Sessions } from "./node/sessions.ts";
+import { closedEvent, holdWhileBackedUp, Sessions } from "./node/sessions.ts";
 
 export type { ChatOptions } from "./node/options.ts";
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
@@ -92,7 +92,7 @@ export class ChatNode implements ChatApi {
       this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
     } catch (e) {
       this.#lock.release();
-      if (e instanceof StateError) throw new ChatError("state", e.message);
+      if (e instanceof StateError) throw new ChatError("state", e.message, { cause: e });
       throw e;
     }
     const rates = new IdentityRates(o.textPerSecond ?? DEFAULT_TEXT_PER_SECOND);
@@ -104,7 +104,7 @@ export class ChatNode implements ChatApi {
       group: o.group,
       limits: o.limits,
       verifyPeer: (id, ctx) => this.#trust.verify(id, ctx.role === "initiator" ? ctx.address : INBOUND),
-      events: {
+      events: holdWhileBackedUp(o.output, {
         onReady: (s) => this.#ready(s),
         onItem: (s, item) => this.#item(s, item),
         onClose: (s, info) => this.#closed(s, info),
@@ -113,7 +113,7 @@ export class ChatNode implements ChatApi {
           for (const x of this.#extensions) x.onDrain(s);
         },
         onRefused: (address, reason) => this.#refusals.refused(address, reason),
-      },
+      }),
     });
     if (o.history !== false) {
       try {
@@ -122,7 +122,7 @@ export class ChatNode implements ChatApi {
         // The home is not left locked by a start that failed.
         this.#store.close();
         this.#lock.release();
-        throw new ChatError("state", (e as Error).message);
+        throw new ChatError("state", (e as Error).message, { cause: e });
       }
       // A connected contact by its local name (names resolve among contacts only); else the names history kept.
       this.history = historyApi(this.#kept, { resolve: (n) => this.#contacts.connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });

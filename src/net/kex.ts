@@ -8,7 +8,7 @@ import { x25519, x25519Generate } from "../crypto/x25519.ts";
 import { GROUP_NAMES, Group } from "../protocol/constants.ts";
 import type { FfdheName } from "../crypto/ffdhe.ts";
 import type { KeyObject } from "node:crypto";
-import { Initiator, type KexRequest, type Responder } from "../protocol/handshake.ts";
+import { Initiator, type KexRequest, type KexResult, type Responder } from "../protocol/handshake.ts";
 import { fail } from "../protocol/errors.ts";
 
 /** An initiator's half of an exchange: its share now, Z once the reply arrives. */
@@ -229,16 +229,10 @@ export async function initiatorKex(group: Group, adm: KexAdmission | null = null
  * queue is full) and returned, so that a closing connection can cancel it.
  */
 export function runKex(hs: Initiator | Responder, pending: PendingKex | null, req: KexRequest, done: (send: Uint8Array[]) => void, failed: (e: Error) => void, adm: KexAdmission | null = null): KexJob | null {
-  const go = (v: Uint8Array | { share: Uint8Array; z: Uint8Array }) => {
+  const go = (r: KexResult) => {
     let send: Uint8Array[];
     try {
-      if (hs instanceof Initiator) {
-        hs.completeKex(v as Uint8Array);
-        send = [];
-      } else {
-        const r = v as { share: Uint8Array; z: Uint8Array };
-        send = hs.completeKex(r.share, r.z);
-      }
+      send = hs.finishKex(r);
     } catch (e) {
       return failed(e as Error);
     }
@@ -246,9 +240,9 @@ export function runKex(hs: Initiator | Responder, pending: PendingKex | null, re
   };
   try {
     if (hs instanceof Initiator) {
-      const v = pending!.finish(req.peerShare);
-      if (v instanceof Promise) v.then(go, failed);
-      else go(v);
+      const z = pending!.finish(req.peerShare);
+      if (z instanceof Promise) z.then((z) => go({ z }), failed);
+      else go({ z });
       return null;
     }
     if (req.group === Group.X25519) {

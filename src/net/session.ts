@@ -54,6 +54,8 @@ export class Session implements PeerSession {
   // Reading is paused while output is backed up past half its bound: the peer's bytes
   // then wait in the kernel, not in our heap.
   #paused = false;
+  /** Not read from for the owner (pauseReading): its front end is backed up. */
+  #ownerPaused = false;
   #drainedAt = 0;
   /** What the record path hands back (established.ts). */
   readonly #records: RecordHost;
@@ -111,6 +113,14 @@ export class Session implements PeerSession {
   /** Reading is paused (output backed up). */
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** Stop (true) or resume (false) reading for the owner (src/chat/node/hold.ts); output backpressure pauses on its own. */
+  pauseReading(on: boolean): void {
+    this.#ownerPaused = on;
+    if (this.#isClosed()) return;
+    if (on) this.#socket.pause();
+    else if (!this.#paused) this.#socket.resume();
   }
 
   /** Charge the process-wide output budget; over it, the largest queue is cut with busy. */
@@ -192,7 +202,8 @@ export class Session implements PeerSession {
 
   #established(d: Done): void {
     const res = d.result;
-    this.#write(d.send);
+    // The last handshake frames go out in one write with the PROFILE record below.
+    if (d.send.length > 0) this.#send.holdFrames(d.send);
     this.#est = new Established(res, this.#o.limits, () => this.#now(), this.#o.pingBudget);
     this.#o.preAuthBudget?.set(this, 0);
     // PROTOCOL §4.5: the responder applies its trust policy once the initiator's AUTH
@@ -203,9 +214,10 @@ export class Session implements PeerSession {
     this.state = "profile";
     // PROTOCOL §6: PROFILE is the first item after the handshake, from both sides. It
     // goes out in a small record of its own, so that the peer can finish its handshake
-    // even on a link that breaks every few kilobytes.
+    // even on a link that breaks every few kilobytes; sealed now, written (behind our last
+    // handshake frames) with whatever this tick adds: the handshake's end is one write.
     this.send({ kind: "profile", instance: this.#o.profile.instance, name: this.#o.profile.name });
-    this.flush();
+    if (!this.#isClosed()) this.#send.sealAhead(this.#est.writer, this.#est.keyUpdateDue);
     this.#ev.onEstablished?.(this);
   }
 
@@ -296,7 +308,7 @@ export class Session implements PeerSession {
     if (this.#send.memoryBytes < before) this.#drainedAt = this.#now();
     if (this.#paused && !this.#isClosed() && this.#send.memoryBytes <= this.#o.limits.maxSendQueueBytes / 2) {
       this.#paused = false;
-      this.#socket.resume();
+      if (!this.#ownerPaused) this.#socket.resume();
     }
     this.#chargeOutput();
     if (!drained) return;

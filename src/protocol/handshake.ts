@@ -11,7 +11,8 @@
  *
  * The Diffie-Hellman arithmetic is not done here: the machine asks for it ({kind: "kex"})
  * and the edge answers with completeKex, synchronously (X25519) or after a worker thread
- * has computed it (ffdhe*). Randomness (nonce, record IVs) and the ephemeral share come in
+ * has computed it (ffdhe*); finishKex({ z, share? }) is the same answer in one shape for
+ * both roles (net/kex.ts uses it). Randomness (nonce, record IVs) and the ephemeral share come in
  * as parameters, so a whole handshake replays from fixed inputs (test/vectors).
  * Each step checks everything first and only then commits state; temporaries are wiped.
  */
@@ -48,6 +49,12 @@ export interface KexRequest {
   kind: "kex";
   group: Group;
   peerShare: Uint8Array;
+}
+
+/** The edge's answer to a KexRequest: Z, and (a responder's) our ephemeral share. */
+export interface KexResult {
+  z: Uint8Array;
+  share?: Uint8Array;
 }
 
 /** The handshake is over: send `send` (possibly nothing) and switch to `result`. */
@@ -141,6 +148,13 @@ abstract class Machine {
     return this.state;
   }
 
+  /**
+   * The exchange a KexRequest asked for is done, in one shape for both roles (the edge,
+   * net/kex.ts, need not know which): returns the frames to send (none for an initiator).
+   * @throws ProtocolError bad_share / reflection; TypeError when a responder gets no share.
+   */
+  abstract finishKex(r: KexResult): Uint8Array[];
+
   /** Run one step; any peer fault leaves the machine failed for good. */
   protected step<T>(expect: string, fn: () => T): T {
     if (this.state !== expect) {
@@ -226,6 +240,11 @@ export class Initiator extends Machine {
     this.#th1 = this.transcript.hash();
     this.state = "wait_secret";
     return { kind: "kex", group: this.group, peerShare: new Uint8Array(h.share) };
+  }
+
+  finishKex(r: KexResult): Uint8Array[] {
+    this.completeKex(r.z);
+    return [];
   }
 
   /** Z for the requested exchange (ownership passes: Z is wiped). @throws ProtocolError bad_share. */
@@ -322,6 +341,11 @@ export class Responder extends Machine {
     this.#hello = new Uint8Array(f.bytes);
     this.state = "wait_secret";
     return { kind: "kex", group: h.group, peerShare: this.#peerShare };
+  }
+
+  finishKex(r: KexResult): Uint8Array[] {
+    if (r.share === undefined) throw new TypeError(`"share" expected the responder's ephemeral share`);
+    return this.completeKex(r.share, r.z);
   }
 
   /**

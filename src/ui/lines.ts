@@ -24,18 +24,26 @@
  */
 import { createInterface } from "node:readline";
 import { runCommand } from "./commands.ts";
-import type { ChatApi, ChatEvent, ChatListener } from "../chat/events.ts";
+import type { ChatApi, ChatEvent, ChatListener, OutputGate } from "../chat/events.ts";
 import { formatEvent, jsonLine } from "./format.ts";
+import { OutputMeter, type MeteredStream } from "./output.ts";
 import { Recipients } from "./recipients.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
 export const BACKLOG = 4096;
+/**
+ * Events never left out of a backed-up output (output.ts step 2): what was shown and
+ * acknowledged, and what the person's own lines became. Others (connections, notices)
+ * come at rates a peer can drive.
+ */
+const KEPT = new Set<ChatEvent["type"]>(["message", "sent", "unsent", "ack", "recipients", "delivered", "queued", "error"]);
 /** Error codes that mean a typed line was not sent. */
 const NOT_SENT = new Set(["too_long", "outbox_full", "state"]);
 
 /** Where line mode writes and how long it waits. */
 export interface LineModeOptions {
-  output: { write(s: string): unknown };
+  /** Where the lines go; with a "drain" event its backlog is metered (output.ts). */
+  output: MeteredStream;
   /** One JSON object per event instead of text. */
   json: boolean;
   /** At end of input, wait at most this long for outstanding ACKs (ms). */
@@ -66,8 +74,20 @@ export class LineMode {
   /** Lines refused or not saved (see NOT_SENT and the "unsent" event). */
   #notSent = 0;
 
+  readonly #meter: OutputMeter;
+  /** The output's backlog, for ChatOptions.output (docs/SECURITY.md §10, R5). */
+  readonly gate: OutputGate;
+
   constructor(o: LineModeOptions) {
     this.#o = o;
+    this.gate = this.#meter = new OutputMeter(o.output, (n) => this.#omittedLine(n));
+  }
+
+  /** The line that says `n` event lines were left out while the output was backed up. */
+  #omittedLine(n: number): string | null {
+    const e: ChatEvent = { type: "notice", message: `${n} event${n === 1 ? " was" : "s were"} left out while the output was not read (messages are never left out)` };
+    const text = this.#o.json ? jsonLine(e) : formatEvent(e, { color: false, oneLine: true });
+    return text === null ? null : `${text}\n`;
   }
 
   /** Our lines' recipients (recipients.ts), reported as `recipients` and `delivered` events. */
@@ -101,7 +121,9 @@ export class LineMode {
       if (this.#settled.size >= (this.#o.dials ?? 0)) this.#wakeSettled?.();
     }
     const text = this.#o.json ? jsonLine(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
-    if (text !== null) this.#o.output.write(`${text}\n`);
+    if (text === null) return;
+    if (KEPT.has(e.type)) this.#o.output.write(`${text}\n`);
+    else this.#meter.line(`${text}\n`);
   }
 
   /** End input now (SIGINT/SIGTERM): the usual end-of-input path follows. @throws never */

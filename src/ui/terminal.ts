@@ -17,7 +17,8 @@
  */
 import { clearScreenDown, createInterface, cursorTo, moveCursor, type Interface } from "node:readline";
 import { COMMAND_NAMES, runCommand } from "./commands.ts";
-import type { ChatApi, ChatListener, TransferEvent } from "../chat/events.ts";
+import type { ChatApi, ChatListener, OutputGate, TransferEvent } from "../chat/events.ts";
+import { OutputMeter, type MeteredStream } from "./output.ts";
 import { formatEvent, formatStamped, ownLine } from "./format.ts";
 import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
@@ -95,8 +96,12 @@ export class TerminalUi {
   /** Our lines on screen with recipients, newest last (at most MAX_BLOCKS). */
   readonly #blocks: OwnBlock[] = [];
 
+  /** The terminal's backlog (a paused terminal, a slow link), for ChatOptions.output (docs/SECURITY.md §10, R5). */
+  readonly gate: OutputGate;
+
   constructor(o: TerminalOptions) {
     this.#o = o;
+    this.gate = new OutputMeter(o.output as unknown as MeteredStream);
     (o.output as NodeJS.WritableStream & { on?: (ev: string, f: () => void) => void }).on?.("resize", () => this.#epoch++);
   }
 

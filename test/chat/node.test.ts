@@ -9,6 +9,7 @@ import { AlertCode, Group } from "../../src/protocol/constants.ts";
 import { privateItem, textTimeItem, type Item } from "../../src/protocol/items.ts";
 import { Evil } from "../hostile/evil.ts";
 import { FaultProxy } from "../faults/proxy.ts";
+import { until } from "../support/wait.ts";
 
 const homes: string[] = [];
 const nodes: ChatNode[] = [];
@@ -35,32 +36,24 @@ async function node(name: string, opts: { home?: string; connect?: string[]; str
   return { n, events, port };
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error("timed out waiting");
-    await Bun.sleep(5);
-  }
-}
-
 const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
 
 describe("ChatNode", () => {
   test("two peers exchange messages both ways, with ACKs and matching safety numbers", async () => {
     const bob = await node("bob");
     const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
-    await until(() => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    await until("alice's connected event and bob's connected event", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
     const ca = of(alice.events, "connected")[0]!, cb = of(bob.events, "connected")[0]!;
     expect(ca.safetyNumber).toBe(cb.safetyNumber);
     expect(ca.firstContact).toBe(true);
     expect(ca.fingerprint).toBe(bob.n.fingerprint);
     expect(alice.n.sendAll("hi bob")).toBe(1);
     bob.n.sendAll("hi alice ☕");
-    await until(() => of(bob.events, "message").length === 1 && of(alice.events, "message").length === 1);
+    await until("bob's message event and alice's message event", () => of(bob.events, "message").length === 1 && of(alice.events, "message").length === 1);
     expect(of(bob.events, "message")[0]!.text).toBe("hi bob");
     expect(of(bob.events, "message")[0]!.peer).toBe("alice");
     expect(of(alice.events, "message")[0]!.text).toBe("hi alice ☕");
-    await until(() => alice.n.queued() === 0 && bob.n.queued() === 0);
+    await until("alice.n.queued() === 0 && bob.n.queued() === 0", () => alice.n.queued() === 0 && bob.n.queued() === 0);
   });
 
   test("a message typed while the peer is away is delivered once when it is back", async () => {
@@ -68,48 +61,48 @@ describe("ChatNode", () => {
     let bob = await node("bob", { home: bobHome });
     const port = bob.port;
     const alice = await node("alice", { connect: [`127.0.0.1:${port}`] });
-    await until(() => of(alice.events, "connected").length === 1);
+    await until("alice's connected event", () => of(alice.events, "connected").length === 1);
     alice.n.sendAll("one");
-    await until(() => alice.n.queued() === 0);
+    await until("alice.n.queued() === 0", () => alice.n.queued() === 0);
     // Bob drops without CLOSE: destroy the sockets under it.
     for (const s of [...bob.n.peer.sessions]) s.destroy();
     bob.n.peer.stopListening();
-    await until(() => of(alice.events, "disconnected").length === 1);
+    await until("alice's disconnected event", () => of(alice.events, "disconnected").length === 1);
     alice.n.sendAll("two");
     alice.n.sendAll("three");
     expect(alice.n.queued()).toBe(2);
     await bob.n.close();
     bob = await nodeOnPort("bob", bobHome, port);
-    await until(() => of(bob.events, "message").length === 2, 10_000);
+    await until("bob's 2 message events", () => of(bob.events, "message").length === 2, 10_000);
     expect(of(bob.events, "message").map((m) => m.text)).toEqual(["two", "three"]);
-    await until(() => alice.n.queued() === 0);
+    await until("alice.n.queued() === 0", () => alice.n.queued() === 0);
   });
 
   test("a changed key at a pinned address is refused with key_changed", async () => {
     const bob = await node("bob");
     const aliceHome = home();
     const alice = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${bob.port}`] });
-    await until(() => of(alice.events, "connected").length === 1);
+    await until("alice's connected event", () => of(alice.events, "connected").length === 1);
     await alice.n.close();
     const port = bob.port;
     await bob.n.close();
     const mallory = await nodeOnPort("bob", home(), port);
     const alice2 = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${port}`] });
-    await until(() => of(alice2.events, "key_changed").length === 1);
+    await until("alice2's key_changed event", () => of(alice2.events, "key_changed").length === 1);
     const kc = of(alice2.events, "key_changed")[0]!;
     expect(kc.pinned).toBe(bob.n.fingerprint);
     expect(kc.presented).toBe(mallory.n.fingerprint);
-    await until(() => of(mallory.events, "disconnected").some((d) => d.code === "alert"));
+    await until('of(mallory.events, "disconnected").some((d) => d.code === "alert")', () => of(mallory.events, "disconnected").some((d) => d.code === "alert"));
     expect(of(alice2.events, "connected").length).toBe(0);
   });
 
   test("--strict refuses an unpinned peer", async () => {
     const bob = await node("bob", { strict: true });
     const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
-    await until(() => of(bob.events, "rejected").length === 1);
+    await until("bob's rejected event", () => of(bob.events, "rejected").length === 1);
     expect(of(bob.events, "connected").length).toBe(0);
     // alice is told once, by the stop of her dial (not also by a "disconnected" for a session that never was).
-    await until(() => of(alice.events, "dial_stopped").length === 1);
+    await until("alice's dial_stopped event", () => of(alice.events, "dial_stopped").length === 1);
     expect(of(alice.events, "dial_stopped")[0]).toMatchObject({ code: "identity_rejected" });
     expect(of(alice.events, "disconnected")).toEqual([]);
   });
@@ -119,12 +112,12 @@ describe("ChatNode", () => {
     const b = await node("b");
     a.n.connect(`127.0.0.1:${b.port}`);
     b.n.connect(`127.0.0.1:${a.port}`);
-    await until(() => of(a.events, "connected").length >= 1 && of(b.events, "connected").length >= 1);
+    await until("a's connected event and b's connected event", () => of(a.events, "connected").length >= 1 && of(b.events, "connected").length >= 1);
     await Bun.sleep(300);
     expect(a.n.peers().length).toBe(1);
     expect(b.n.peers().length).toBe(1);
     a.n.sendAll("once");
-    await until(() => of(b.events, "message").length === 1);
+    await until("b's message event", () => of(b.events, "message").length === 1);
     await Bun.sleep(100);
     expect(of(b.events, "message").length).toBe(1);
   });
@@ -145,11 +138,11 @@ describe("ChatNode under a connection flood", () => {
         Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, d) => void got.push([...d]) } }),
       ),
     );
-    await until(() => of(events, "refused").length >= 1);
+    await until("a refused event", () => of(events, "refused").length >= 1);
     const r = of(events, "refused")[0]!;
     expect(r.reason).toContain("maxHalfOpen");
     expect(r.count).toBeGreaterThanOrEqual(1);
-    await until(() => got.length >= 3);
+    await until("got.length >= 3", () => got.length >= 3);
     expect(got.slice(0, 3)).toEqual([[0, 2, 4, 8], [0, 2, 4, 8], [0, 2, 4, 8]]); // ALERT busy
     await Bun.sleep(1100);
     const total = of(events, "refused").reduce((a, e) => a + e.count, 0);
@@ -168,16 +161,16 @@ describe("ChatNode against a contact that floods", () => {
     nodes.push(n);
     const port = (events.find((e) => e.type === "listening") as { port: number }).port;
     const friend = await node("friend", { connect: [`127.0.0.1:${port}`], listen: false });
-    await until(() => of(friend.events, "connected").length === 1);
+    await until("friend's connected event", () => of(friend.events, "connected").length === 1);
     const evil = await Evil.open(port);
     let id = 1n;
     for (let r = 0; r < 3; r++) evil.send(Array.from({ length: 1000 }, (): Item => ({ kind: "text", id: id++, text: "spam" })));
-    await until(() => of(events, "disconnected").some((d) => d.code === "busy"));
-    await until(() => evil.alerts().includes(AlertCode.busy));
+    await until('of(events, "disconnected").some((d) => d.code === "busy")', () => of(events, "disconnected").some((d) => d.code === "busy"));
+    await until("evil.alerts().includes(AlertCode.busy)", () => evil.alerts().includes(AlertCode.busy));
     // Bob showed about its burst (10 s worth, plus what refilled in the meantime), not the 3000.
     expect(of(events, "message").length).toBeLessThan(1100);
     friend.n.sendAll("still here");
-    await until(() => of(events, "message").some((m) => m.text === "still here"));
+    await until('of(events, "message").some((m) => m.text === "still here")', () => of(events, "message").some((m) => m.text === "still here"));
   });
 });
 
@@ -195,15 +188,15 @@ describe("ChatNode against a contact that floods items that describe a TEXT", ()
       nodes.push(n);
       const port = (events.find((e) => e.type === "listening") as { port: number }).port;
       const friend = await node("friend", { connect: [`127.0.0.1:${port}`], listen: false });
-      await until(() => of(friend.events, "connected").length === 1);
+      await until("friend's connected event", () => of(friend.events, "connected").length === 1);
       const evil = await Evil.open(port);
       let id = 1n;
       // No TEXT at all: only the items that describe one, 3000 of them.
       for (let r = 0; r < 3; r++) evil.send(Array.from({ length: 1000 }, (): Item => make(id++)));
-      await until(() => of(events, "disconnected").some((d) => d.code === "busy"));
-      await until(() => evil.alerts().includes(AlertCode.busy));
+      await until('of(events, "disconnected").some((d) => d.code === "busy")', () => of(events, "disconnected").some((d) => d.code === "busy"));
+      await until("evil.alerts().includes(AlertCode.busy)", () => evil.alerts().includes(AlertCode.busy));
       friend.n.sendAll("still here");
-      await until(() => of(events, "message").some((m) => m.text === "still here"));
+      await until('of(events, "message").some((m) => m.text === "still here")', () => of(events, "message").some((m) => m.text === "still here"));
     });
   }
 });
@@ -219,7 +212,7 @@ describe("ChatNode dialling that knows when to stop", () => {
   test("dialling ourselves stops with one sentence, no redial", async () => {
     const a = await node("alice");
     a.n.connect(`127.0.0.1:${a.port}`);
-    await until(() => of(a.events, "dial_stopped").length === 1, 10_000);
+    await until("a's dial_stopped event", () => of(a.events, "dial_stopped").length === 1, 10_000);
     await Bun.sleep(700);
     expect(of(a.events, "dial_stopped")).toEqual([{ type: "dial_stopped", address: `127.0.0.1:${a.port}`, reason: `127.0.0.1:${a.port} answered with our own key: it is this sotto itself (you dialled yourself); dial your friend's address instead`, code: "reflection" }]);
     expect(of(a.events, "reconnecting")).toEqual([]);
@@ -230,10 +223,10 @@ describe("ChatNode dialling that knows when to stop", () => {
   test("/connect to a connected peer says so; /disconnect closes it and stops the redial", async () => {
     const bob = await node("bob");
     const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
-    await until(() => of(alice.events, "connected").length === 1);
+    await until("alice's connected event", () => of(alice.events, "connected").length === 1);
     expect(alice.n.connect(`127.0.0.1:${bob.port}`)).toBe(`Already connected to bob at 127.0.0.1:${bob.port}.`);
     expect(alice.n.disconnect("bob")).toBe(2); // the dial and the session
-    await until(() => of(alice.events, "disconnected").length === 1);
+    await until("alice's disconnected event", () => of(alice.events, "disconnected").length === 1);
     await Bun.sleep(800);
     expect(of(alice.events, "connected")).toHaveLength(1);
     expect(of(alice.events, "reconnecting")).toEqual([]);
@@ -244,9 +237,9 @@ describe("ChatNode dialling that knows when to stop", () => {
   test("/connect to the address of a peer that dialled us: one already_connected, no second connected, one session", async () => {
     const alice = await node("alice");
     const bob = await node("bob", { connect: [`127.0.0.1:${alice.port}`] });
-    await until(() => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    await until("alice's connected event and bob's connected event", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
     expect(alice.n.connect(`127.0.0.1:${bob.port}`)).toBeUndefined(); // who is at that address is known only after the handshake
-    await until(() => of(alice.events, "already_connected").length === 1);
+    await until("alice's already_connected event", () => of(alice.events, "already_connected").length === 1);
     await Bun.sleep(300);
     expect(of(alice.events, "already_connected")).toEqual([{ type: "already_connected", peer: "bob", address: `127.0.0.1:${bob.port}`, via: of(alice.events, "connected")[0]!.address }]);
     expect(of(alice.events, "connected")).toHaveLength(1);
@@ -256,9 +249,9 @@ describe("ChatNode dialling that knows when to stop", () => {
   test("the peer we /disconnect from does not dial us again: it is told, once, and stops", async () => {
     const alice = await node("alice");
     const bob = await node("bob", { connect: [`127.0.0.1:${alice.port}`] });
-    await until(() => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    await until("alice's connected event and bob's connected event", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
     expect(alice.n.disconnect("bob")).toBe(1); // bob dialled: only the session
-    await until(() => of(bob.events, "dial_stopped").length === 1);
+    await until("bob's dial_stopped event", () => of(bob.events, "dial_stopped").length === 1);
     await Bun.sleep(800);
     expect(of(bob.events, "dial_stopped")).toEqual([expect.objectContaining({ address: `127.0.0.1:${alice.port}`, code: "peer_disconnect" })]);
     expect(of(bob.events, "disconnected").map((e) => e.reason)).toEqual(["alice disconnected from you (/disconnect)"]);
@@ -278,13 +271,13 @@ describe("ChatNode on a dead path", () => {
         (e) => events.push(e),
       );
       nodes.push(n);
-      await until(() => of(events, "connected").length === 1);
+      await until("a connected event", () => of(events, "connected").length === 1);
       x.stall();
-      await until(() => of(events, "disconnected").length === 1, 10_000);
+      await until("a disconnected event", () => of(events, "disconnected").length === 1, 10_000);
       const d = of(events, "disconnected")[0]!;
       expect(d.code).toBe("timeout");
       expect(d.reason).toMatch(/^no answer from bob for \d+ s; redialling$/);
-      await until(() => of(events, "reconnecting").length >= 1, 10_000);
+      await until("a reconnecting event", () => of(events, "reconnecting").length >= 1, 10_000);
       expect(events.map((e) => e.type).filter((t) => t === "disconnected" || t === "reconnecting").slice(0, 2)).toEqual(["disconnected", "reconnecting"]);
     } finally {
       x.close();

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { ChatStore } from "../../src/chat/delivery/store.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 import { ChatProcess, cleanup, tempHome, loopbackChat } from "./harness.ts";
+import { until as wait } from "../support/wait.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 /** Per test: two runs of a chat and a restart fit well within it. */
@@ -43,13 +44,8 @@ function proxyTo(port: number): FaultProxy {
   return p;
 }
 
-async function until(what: string, f: () => boolean, ms = 10_000, detail: () => string = () => ""): Promise<void> {
-  const end = performance.now() + ms;
-  while (!f()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}${detail() ? `\n${detail()}` : ""}`);
-    await Bun.sleep(10);
-  }
-}
+/** test/support/wait.ts `until`, with `detail` in the failure. */
+const until = (what: string, f: () => boolean, ms = 10_000, detail: () => string = () => ""): Promise<boolean> => wait(() => `${what}${detail() ? `\n${detail()}` : ""}`, f, ms, 10);
 
 /** SIGINT, as a terminal sends it on Ctrl+C; resolves with the exit code and how long it took. */
 async function ctrlC(p: ChatProcess): Promise<{ code: number; ms: number }> {

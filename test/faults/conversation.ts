@@ -24,6 +24,7 @@ import { ChatNode } from "../../src/chat/node.ts";
 import type { ChatEvent } from "../../src/chat/events.ts";
 import { Group } from "../../src/protocol/constants.ts";
 import { FaultProxy, type Faults, type ProxyConnection } from "./proxy.ts";
+import { until } from "../support/wait.ts";
 
 /** One conversation: its size, its seed, and how the link misbehaves. */
 export interface CutRunOptions {
@@ -117,13 +118,12 @@ export function compare(typed: string[], got: string[]): SideReport {
   return { got: got.length, missing: typed.length - seen.size, duplicated, outOfOrder, altered };
 }
 
-async function until(cond: () => boolean, deadline: number): Promise<boolean> {
-  while (!cond()) {
-    if (performance.now() > deadline) return false;
-    await Bun.sleep(5);
-  }
-  return true;
-}
+/** Whether `cond` held before the absolute `deadline` (performance.now() time): the run reports, it does not throw. */
+const heldBy = (what: string, cond: () => boolean, deadline: number): Promise<boolean> =>
+  until(what, cond, Math.max(0, deadline - performance.now())).then(
+    () => true,
+    () => false,
+  );
 
 /** Run one conversation with `cuts` cuts (steps 1-5 of the file comment). @throws only on a setup failure. */
 export async function runCuts(o: CutRunOptions): Promise<CutRunResult> {
@@ -202,7 +202,7 @@ export async function runCuts(o: CutRunOptions): Promise<CutRunResult> {
     });
     // Both sides need one session before sendAll has someone to queue for.
     const connected = (ev: ChatEvent[]) => ev.some((e) => e.type === "connected");
-    if (!(await until(() => connected(aliceEv) && connected(bobEv), deadline))) throw new Error("the first session never came up");
+    if (!(await heldBy("the first session", () => connected(aliceEv) && connected(bobEv), deadline))) throw new Error("the first session never came up");
 
     // Step 3.
     const typed = { a: [] as string[], b: [] as string[] };
@@ -232,7 +232,7 @@ export async function runCuts(o: CutRunOptions): Promise<CutRunResult> {
 
     // Step 4.
     const done = () => aliceGot.length >= o.messages && bobGot.length >= o.messages && a.queued() === 0 && b.queued() === 0;
-    const finished = await until(done, deadline);
+    const finished = await heldBy("every line delivered", done, deadline);
     await Bun.sleep(50); // a late duplicate would show here
 
     // Step 5.
@@ -292,10 +292,10 @@ export async function runBacklog(o: { messages: number; linkBytes: [number, numb
       if (e.type === "connected") sessions++;
     });
     const a = alice, b = bob;
-    if (!(await until(() => a.peers().length > 0 && b.peers().length > 0, deadline))) throw new Error("the first session never came up");
+    if (!(await heldBy("the first session", () => a.peers().length > 0 && b.peers().length > 0, deadline))) throw new Error("the first session never came up");
     phase = "down";
     p.cutAll();
-    await until(() => a.peers().length === 0 && b.peers().length === 0, deadline);
+    await heldBy("both sides to see the cut", () => a.peers().length === 0 && b.peers().length === 0, deadline);
     const typed = { a: [] as string[], b: [] as string[] };
     for (let i = 1; i <= o.messages; i++) {
       typed.a.push(defaultText("a", i, rnd));
@@ -304,7 +304,7 @@ export async function runBacklog(o: { messages: number; linkBytes: [number, numb
       b.sendAll(typed.b.at(-1)!);
     }
     phase = "flaky";
-    const done = await until(() => got.alice.length >= o.messages && got.bob.length >= o.messages && a.queued() === 0 && b.queued() === 0, deadline);
+    const done = await heldBy("every line delivered", () => got.alice.length >= o.messages && got.bob.length >= o.messages && a.queued() === 0 && b.queued() === 0, deadline);
     return { alice: compare(typed.b, got.alice), bob: compare(typed.a, got.bob), connections: p.accepted, sessions, timedOut: !done };
   } finally {
     await Promise.all([alice?.close(), bob?.close()]);

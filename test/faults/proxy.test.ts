@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { randomBytes } from "node:crypto";
 import { FaultProxy, type Faults } from "./proxy.ts";
+import { until } from "../support/wait.ts";
 
 /** One end of a test connection: what it got, in how many chunks, and whether it closed. */
 class End {
@@ -92,20 +93,12 @@ async function setup(faults: Partial<Faults> = {}, maxQueueBytes?: number) {
   proxies.push(proxy);
   const client = new End();
   await Bun.connect<End>({ hostname: "127.0.0.1", port: proxy.port, socket: handlers, data: client });
-  await until(() => accepted.length === 1);
+  await until("accepted.length === 1", () => accepted.length === 1);
   return { proxy, client, target: accepted[0]!, conn: [...proxy.connections][0]! };
 }
 
 /** Bun hands a socket's data to JS in reads of up to 512 KiB: the overshoot past the cap. */
 const ONE_READ = 512 * 1024;
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error("timed out waiting");
-    await Bun.sleep(2);
-  }
-}
 
 describe("FaultProxy", () => {
   test("bytes pass intact both ways, coalesced", async () => {
@@ -113,7 +106,7 @@ describe("FaultProxy", () => {
     const a = randomBytes(300_000), b = randomBytes(200_000);
     client.send(a);
     target.send(b);
-    await until(() => target.received === a.length && client.received === b.length);
+    await until("target.received === a.length && client.received === b.length", () => target.received === a.length && client.received === b.length);
     expect(target.bytes().equals(a)).toBe(true);
     expect(client.bytes().equals(b)).toBe(true);
     expect(proxy.bytes).toEqual({ up: a.length, down: b.length });
@@ -124,7 +117,7 @@ describe("FaultProxy", () => {
     const a = randomBytes(3000), b = randomBytes(2000);
     client.send(a);
     target.send(b);
-    await until(() => target.received === a.length && client.received === b.length);
+    await until("target.received === a.length && client.received === b.length", () => target.received === a.length && client.received === b.length);
     expect(target.bytes().equals(a)).toBe(true);
     expect(client.bytes().equals(b)).toBe(true);
     expect(conn.up.writes).toBe(a.length);
@@ -138,9 +131,9 @@ describe("FaultProxy", () => {
     const parts = Array.from({ length: 20 }, () => randomBytes(100));
     const t0 = performance.now();
     for (const p of parts) client.send(p);
-    await until(() => target.received > 0);
+    await until("target.received > 0", () => target.received > 0);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(75);
-    await until(() => target.received === 2000);
+    await until("target.received === 2000", () => target.received === 2000);
     expect(target.bytes().equals(Buffer.concat(parts))).toBe(true);
   });
 
@@ -150,7 +143,7 @@ describe("FaultProxy", () => {
     const a = randomBytes(400_000);
     const t0 = performance.now();
     client.send(a);
-    await until(() => target.received === a.length);
+    await until("target.received === a.length", () => target.received === a.length);
     const took = performance.now() - t0;
     expect(target.bytes().equals(a)).toBe(true);
     // Each write carries at most 4 ms of the link's time, so the pace cannot be bursty.
@@ -167,7 +160,7 @@ describe("FaultProxy", () => {
     proxies.push(proxy);
     const client = new End();
     await Bun.connect<End>({ hostname: "127.0.0.1", port: proxy.port, socket: handlers, data: client });
-    await until(() => proxy.accepted === 1);
+    await until("proxy.accepted === 1", () => proxy.accepted === 1);
     client.send(randomBytes(10_000));
     await Bun.sleep(200);
     expect(targetOpened).toBe(0);
@@ -179,9 +172,9 @@ describe("FaultProxy", () => {
   test("cutAll() closes both sides at once", async () => {
     const { client, target, proxy, conn } = await setup();
     client.send(randomBytes(100));
-    await until(() => target.received === 100);
+    await until("target.received === 100", () => target.received === 100);
     expect(proxy.cutAll()).toBe(1);
-    await until(() => client.closed && target.closed);
+    await until("client.closed && target.closed", () => client.closed && target.closed);
     expect(conn.how).toBe("cut");
     expect(proxy.cuts).toBe(1);
     expect(proxy.connections.size).toBe(0);
@@ -190,17 +183,17 @@ describe("FaultProxy", () => {
   test("a reset cut closes both sides too", async () => {
     const { client, target, conn } = await setup();
     conn.cut("reset");
-    await until(() => client.closed && target.closed);
+    await until("client.closed && target.closed", () => client.closed && target.closed);
   });
 
   test("cutAfterBytes: exactly that many bytes pass (both directions together), then both sides close", async () => {
     const { client, target, conn } = await setup({ cutAfterBytes: 1000, splitBytes: 64 });
     const b = randomBytes(300);
     target.send(b);
-    await until(() => client.received === 300);
+    await until("client.received === 300", () => client.received === 300);
     const a = randomBytes(5000);
     client.send(a);
-    await until(() => client.closed && target.closed);
+    await until("client.closed && target.closed", () => client.closed && target.closed);
     expect(target.received).toBe(700);
     expect(target.bytes().equals(a.subarray(0, 700))).toBe(true);
     expect(conn.forwarded).toBe(1000);
@@ -218,7 +211,7 @@ describe("FaultProxy", () => {
     expect(client.closed || target.closed).toBe(false);
     expect(conn.up.received).toBe(a.length);
     conn.set({ stalled: undefined }); // back to the proxy-wide setting (not stalled)
-    await until(() => target.received === a.length && client.received === b.length);
+    await until("target.received === a.length && client.received === b.length", () => target.received === a.length && client.received === b.length);
     expect(target.bytes().equals(a)).toBe(true);
     expect(client.bytes().equals(b)).toBe(true);
     // The proxy-wide switch works on open connections too.
@@ -227,7 +220,7 @@ describe("FaultProxy", () => {
     await Bun.sleep(100);
     expect(target.received).toBe(a.length);
     proxy.stall(false);
-    await until(() => target.received === a.length + 10);
+    await until("target.received === a.length + 10", () => target.received === a.length + 10);
   });
 
   test("a stalled connection keeps its queue bounded: the sender is paused, not buffered without end", async () => {
@@ -241,7 +234,7 @@ describe("FaultProxy", () => {
     expect(conn.up.peakQueued).toBeLessThanOrEqual(cap + ONE_READ);
     expect(client.pendingOut).toBeGreaterThan(0);
     conn.stall(false);
-    await until(() => target.received === a.length, 20_000);
+    await until("target.received === a.length", () => target.received === a.length, 20_000);
     expect(target.bytes().equals(a)).toBe(true);
     expect(conn.up.peakQueued).toBeLessThanOrEqual(cap + ONE_READ);
   });
@@ -256,7 +249,7 @@ describe("FaultProxy", () => {
     expect(target.received).toBeLessThan(a.length);
     expect(conn.up.peakQueued).toBeLessThanOrEqual(cap + ONE_READ);
     target.socket!.resume();
-    await until(() => target.received === a.length, 20_000);
+    await until("target.received === a.length", () => target.received === a.length, 20_000);
     expect(target.bytes().equals(a)).toBe(true);
   });
 
@@ -265,7 +258,7 @@ describe("FaultProxy", () => {
     const a = randomBytes(1000);
     client.send(a);
     client.socket!.end();
-    await until(() => target.closed);
+    await until("target.closed", () => target.closed);
     expect(target.bytes().equals(a)).toBe(true);
     await conn.done;
     expect(conn.how).toBe("end");
@@ -279,6 +272,6 @@ describe("FaultProxy", () => {
     proxies.push(proxy);
     const client = new End();
     await Bun.connect<End>({ hostname: "127.0.0.1", port: proxy.port, socket: handlers, data: client });
-    await until(() => client.closed);
+    await until("client.closed", () => client.closed);
   });
 });

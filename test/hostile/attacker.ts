@@ -9,7 +9,7 @@ import net from "node:net";
 import { concat } from "../../src/crypto/bytes.ts";
 import { FrameType } from "../../src/protocol/constants.ts";
 import { FrameAssembler, type Frame } from "../../src/protocol/frame.ts";
-import { until } from "./scene.ts";
+import { until } from "../support/wait.ts";
 
 /** A raw TCP connection the attacker drives: Bun.connect, or node:net to pause reading or bind a source address. */
 export class Attacker {
@@ -25,6 +25,7 @@ export class Attacker {
   #destroy: () => void = () => {};
   #pause: () => void = () => {};
   #resume: () => void = () => {};
+  #queued: () => number = () => 0;
 
   /** Connect with Bun.connect. */
   static async connect(port: number): Promise<Attacker> {
@@ -60,6 +61,7 @@ export class Attacker {
     };
     a.#end = () => socket.end();
     a.#destroy = () => socket.terminate();
+    a.#queued = () => queue.reduce((n, b) => n + b.length, 0);
     return a;
   }
 
@@ -81,6 +83,7 @@ export class Attacker {
     a.#end = () => void socket.end();
     a.#destroy = () => void socket.destroy();
     a.#pause = () => void socket.pause();
+    a.#queued = () => socket.writableLength;
     a.#resume = () => void socket.resume();
     return a;
   }
@@ -93,6 +96,11 @@ export class Attacker {
 
   write(b: Uint8Array): void {
     this.#write(b);
+  }
+
+  /** Bytes written but still waiting in this process for the socket (the listener does not read). */
+  get queued(): number {
+    return this.#queued();
   }
 
   /** Write `b` in pieces of `size` bytes, yielding to the event loop between them. */
@@ -125,7 +133,7 @@ export class Attacker {
   /** (C) Resolve true once the listener closed the connection. */
   async waitClosed(ms = 3000): Promise<boolean> {
     try {
-      await until(() => this.closed, ms, "the attacker's socket to close");
+      await until("the attacker's socket to close", () => this.closed, ms);
       return true;
     } catch {
       return false;

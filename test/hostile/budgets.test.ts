@@ -278,6 +278,27 @@ describe("6. events have a rate per identity; peer strings one cap", () => {
     }
   }, 20_000);
 
+  test("turns: a session that brought 20,000 TEXTs at once is handled a slice at a time; a second peer's line, sent after them, is shown before 2,000 of them", async () => {
+    const a = await node();
+    try {
+      const flood = await Evil.open(a.port);
+      const good = await Evil.open(a.port);
+      await until("connected", () => of(a.events, "connected").length === 2);
+      const N = 20_000;
+      const records: Uint8Array[] = [];
+      for (let id = 1; id <= N; id += 2000) records.push(flood.seal(Array.from({ length: 2000 }, (_, i): Item => ({ kind: "text", id: BigInt(id + i), text: `f${id + i}` }))));
+      for (const r of records) flood.a.write(r);
+      good.send([{ kind: "text", id: 1n, text: "good" }]);
+      await until("every line shown", () => of(a.events, "message").length === N + 1, 20_000);
+      const shown = of(a.events, "message").map((m) => m.text);
+      // docs/SECURITY.md §7 R6: before turns, all 20,000 (one socket read) came first.
+      expect(shown.indexOf("good")).toBeLessThan(2000);
+      expect(shown.filter((t) => t !== "good")).toEqual(Array.from({ length: N }, (_, i) => `f${i + 1}`));
+    } finally {
+      await a.n.close();
+    }
+  }, 30_000);
+
   test("a CLOSE reason of 65,000 bytes reaches the disconnected event cut to 256 characters", async () => {
     const a = await node();
     try {

@@ -23,7 +23,7 @@ import { decodeItems, encodeItems, type Item } from "../../src/protocol/items.ts
 import { RecordReader, RecordWriter } from "../../src/protocol/record.ts";
 import { handshakeKeys, handshakeSecret, nextSecret, trafficKeys, trafficSecrets } from "../../src/protocol/schedule.ts";
 import { Attacker } from "./attacker.ts";
-import { until } from "./scene.ts";
+import { until } from "../support/wait.ts";
 
 /** What a custom AUTH builder gets: everything an honest initiator knows at that point. */
 export interface AuthContext {
@@ -112,7 +112,7 @@ export class Evil {
   }
 
   async nextFrame(ms = 3000): Promise<Frame> {
-    await until(() => this.frames.length > 0 || this.a.closed, ms, "a frame from the listener");
+    await until("a frame from the listener", () => this.frames.length > 0 || this.a.closed, ms);
     const f = this.frames.shift();
     if (f === undefined) throw new Error("the listener closed the connection");
     return f;
@@ -176,7 +176,7 @@ export class Evil {
   /** A full handshake and PROFILE exchange: the session is open at the listener. */
   static async open(port: number, o: EvilOptions = {}): Promise<Evil> {
     const e = await Evil.handshake(port, o);
-    await until(() => e.items.some((i) => i.kind === "profile") || e.a.closed, 3000, "the listener's PROFILE");
+    await until("the listener's PROFILE", () => e.items.some((i) => i.kind === "profile") || e.a.closed, 3000);
     if (!e.items.some((i) => i.kind === "profile")) throw new Error("the listener closed before its PROFILE");
     return e;
   }

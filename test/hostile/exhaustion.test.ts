@@ -15,7 +15,8 @@ import { encodeItems, type Item } from "../../src/protocol/items.ts";
 import { warmFfdhe } from "../../src/net/kex.ts";
 import { DEFAULT_LIMITS } from "../../src/net/limits.ts";
 import { det } from "../protocol/helpers.ts";
-import { Attacker, Evil, FAST_LIMITS, header, hostile, Scene, until, verdict } from "./harness.ts";
+import { Attacker, Evil, FAST_LIMITS, header, hostile, Scene, verdict } from "./harness.ts";
+import { until } from "../support/wait.ts";
 
 const HS = FAST_LIMITS.handshakeTimeoutMs!;
 const T = AlertCode.timeout;
@@ -118,7 +119,7 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     const cap = await Scene.start({ limits: { maxHalfOpen: 8, maxHalfOpenPerAddress: 8 } });
     try {
       const flood = await Promise.all(Array.from({ length: 8 }, () => Attacker.connect(cap.port)));
-      await until(() => cap.listener.halfOpen === 8, 2000, "8 half-open handshakes");
+      await until("8 half-open handshakes", () => cap.listener.halfOpen === 8, 2000);
       const extra = await Attacker.connect(cap.port);
       expect(await extra.waitClosed(1000)).toBe(true);
       expect(extra.alerts()).toEqual([AlertCode.busy]);
@@ -142,13 +143,13 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     const cap = await Scene.start({ limits: { maxHalfOpen: 64, maxHalfOpenPerAddress: 4 } });
     try {
       const flood = await Promise.all(Array.from({ length: 4 }, () => Attacker.connect(cap.port)));
-      await until(() => cap.listener.halfOpen === 4, 2000, "4 half-open handshakes");
+      await until("4 half-open handshakes", () => cap.listener.halfOpen === 4, 2000);
       const extra = await Attacker.connect(cap.port);
       expect(await extra.waitClosed(1000)).toBe(true);
       expect(extra.alerts()).toEqual([AlertCode.busy]);
       const other = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.2" });
       other.send([{ kind: "text", id: 1n, text: "from elsewhere" }]);
-      await until(() => other.items.some((i) => i.kind === "text"), 2000, "the echo to 127.0.0.2");
+      await until("the echo to 127.0.0.2", () => other.items.some((i) => i.kind === "text"), 2000);
       other.send([{ kind: "close", reason: "" }]);
       await cap.good.roundTrip();
       for (const a of flood) await cap.closeOf(a, HS + 2000);
@@ -165,7 +166,7 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     const flood: Attacker[] = [];
     try {
       while (flood.length < maxHalfOpenPerAddress) flood.push(...(await Promise.all(Array.from({ length: 256 }, () => Attacker.connect(cap.port)))));
-      await until(() => cap.listener.halfOpen >= maxHalfOpenPerAddress, 5000, "the flood to be half-open");
+      await until("the flood to be half-open", () => cap.listener.halfOpen >= maxHalfOpenPerAddress, 5000);
       const other = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.2" });
       other.send([{ kind: "close", reason: "" }]);
     } finally {
@@ -186,7 +187,7 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
       }
       for (const [k, e] of open.entries()) {
         e.send([{ kind: "text", id: 1n, text: `open ${k}` }]);
-        await until(() => e.items.some((i) => i.kind === "text" && i.text === `open ${k}`), 2000, `the echo to session ${k}`);
+        await until(`the echo to session ${k}`, () => e.items.some((i) => i.kind === "text" && i.text === `open ${k}`), 2000);
         e.send([{ kind: "close", reason: "" }]);
       }
       await cap.good.roundTrip();
@@ -218,10 +219,10 @@ describe("E. 1000 connections that send one byte and stall", () => {
         flood.push(...as);
       }
       const ports = new Set(flood.map((a) => a.localPort));
-      await until(() => big.closes.filter((c) => ports.has(c.port)).length === 1000, 8000, "1000 closes");
+      await until("1000 closes", () => big.closes.filter((c) => ports.has(c.port)).length === 1000, 8000);
       const codes = new Set(big.closes.filter((c) => ports.has(c.port)).map((c) => c.code));
       expect([...codes]).toEqual(["timeout"]);
-      await until(() => flood.every((a) => a.closed), 3000, "every attacker socket to close");
+      await until("every attacker socket to close", () => flood.every((a) => a.closed), 3000);
       expect(flood.every((a) => a.alerts().length === 1 && a.alerts()[0] === T)).toBe(true);
       await big.settled();
       stop = true;
@@ -252,7 +253,7 @@ describe("E. a peer that sends PINGs and never reads", () => {
     const plain = pingRecord(1000);
     for (let i = 1; i <= 40; i++) {
       e.a.write(e.sealPlain(plain));
-      await until(() => e.items.filter((x) => x.kind === "pong").length === i * 1000, 3000, `the PONGs of record ${i}`);
+      await until(`the PONGs of record ${i}`, () => e.items.filter((x) => x.kind === "pong").length === i * 1000, 3000);
     }
     expect(q.closed(e)).toBeUndefined();
     e.send([{ kind: "close", reason: "" }]);
@@ -278,7 +279,7 @@ describe("E. a peer that sends PINGs and never reads", () => {
     await q.good.roundTrip();
     await q.settled();
     // The listener's own socket is released within its 2 s drain grace, though the attacker never reads.
-    if (fd0 > 0) await until(() => fdCount() <= fd0 + 1, 4000, "the listener to release its socket");
+    if (fd0 > 0) await until("the listener to release its socket", () => fdCount() <= fd0 + 1, 4000);
     // (C) Reading again, the attacker finds the end of the stream after the PONGs that did fit.
     e.a.resume();
     expect(await e.a.waitClosed(5000)).toBe(true);
@@ -317,7 +318,7 @@ describe("E. floods of valid work", () => {
       let id = 1n;
       for (let r = 0; r < 4; r++) e.a.write(e.seal(Array.from({ length: 5000 }, (): Item => ({ kind: "text", id: id++, text: "x" }))));
       expect(await wide.good.roundTrip()).toBeLessThan(1000);
-      await until(() => e.items.filter((i) => i.kind === "text").length === 20_000, 4000, "20,000 echoes");
+      await until("20,000 echoes", () => e.items.filter((i) => i.kind === "text").length === 20_000, 4000);
       e.send([{ kind: "close", reason: "" }]);
       expect((await wide.closeOf(e)).code).toBeNull();
       await wide.settled();

@@ -11,7 +11,8 @@ import { AlertCode, FrameType, Group, MAX_RECORD_BODY } from "../../src/protocol
 import type { ErrorCode } from "../../src/protocol/errors.ts";
 import { encodeAlertFrame, encodeHello } from "../../src/protocol/handshake.ts";
 import { det } from "../protocol/helpers.ts";
-import { Attacker, Evil, header, hostile, Scene, until, verdict } from "./harness.ts";
+import { Attacker, Evil, header, hostile, Scene, verdict } from "./harness.ts";
+import { until } from "../support/wait.ts";
 
 let sc: Scene;
 beforeAll(async () => {
@@ -246,7 +247,7 @@ describe("A. fragmentation and coalescing still parse", () => {
     const e = await Evil.open(sc.port, { split: 1 });
     const r = e.seal([{ kind: "text", id: 1n, text: "one byte at a time" }]);
     await e.a.writeSplit(r, 1);
-    await until(() => e.items.some((i) => i.kind === "text" && i.text === "one byte at a time"), 3000, "the echo");
+    await until("the echo", () => e.items.some((i) => i.kind === "text" && i.text === "one byte at a time"), 3000);
     e.send([{ kind: "close", reason: "done" }]);
     const c = await sc.closeOf(e);
     expect(c.code).toBeNull();
@@ -266,7 +267,7 @@ describe("A. fragmentation and coalescing still parse", () => {
       e.seal([{ kind: "text", id: 3n, text: "c" }]),
     ];
     e.a.write(concat(...recs));
-    await until(() => e.items.filter((i) => i.kind === "text").length === 3, 3000, "three echoes");
+    await until("three echoes", () => e.items.filter((i) => i.kind === "text").length === 3, 3000);
     expect(e.items.filter((i) => i.kind === "text").map((i) => (i as { text: string }).text)).toEqual(["a", "b", "c"]);
     e.send([{ kind: "close", reason: "" }]);
     expect((await sc.closeOf(e)).code).toBeNull();

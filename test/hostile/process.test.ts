@@ -14,7 +14,8 @@ import { encodeHello } from "../../src/protocol/handshake.ts";
 import { det, flip } from "../protocol/helpers.ts";
 import type { ChatEvent } from "../../src/chat/events.ts";
 import { ChatProcess, cleanup, tempHome } from "../e2e/harness.ts";
-import { Attacker, Evil, header, rawItem, until } from "./harness.ts";
+import { Attacker, Evil, header, rawItem } from "./harness.ts";
+import { until } from "../support/wait.ts";
 
 const homes: string[] = [];
 const procs: ChatProcess[] = [];
@@ -58,7 +59,7 @@ function track<T extends Attacker | Evil>(a: T, from: number): T {
 }
 
 async function expectDisconnected(a: Attacker | Evil, code: ErrorCode, alerts?: number[]): Promise<void> {
-  await until(() => disconnects(a).length > 0, 5000, `alice's disconnected event for port ${a.localPort}`);
+  await until(`alice's disconnected event for port ${a.localPort}`, () => disconnects(a).length > 0, 5000);
   const ev = disconnects(a)[0]!;
   expect(ev.code).toBe(code);
   // The reason is one short line with no control characters (the JSON is one line per event).
@@ -169,14 +170,14 @@ describe("hostile peers against `sotto chat --json`", () => {
     e.send([{ kind: "text", id: 1n, text: "after the unknown item" }]);
     await alice.waitFor("message", (m) => m.text === "after the unknown item");
     e.send([{ kind: "close", reason: "" }]);
-    await until(() => disconnects(e).length > 0, 5000, "alice's disconnected event");
+    await until("alice's disconnected event", () => disconnects(e).length > 0, 5000);
     expect(disconnects(e)[0]!.code).toBeUndefined();
     await bobStillChats();
   });
 
   test("(M) alice's file descriptors return to the baseline", async () => {
     if (fd0 === 0) return; // no /proc: nothing to count
-    await until(() => fds(alice.proc.pid) <= fd0, 5000, "alice's fd count to settle");
+    await until("alice's fd count to settle", () => fds(alice.proc.pid) <= fd0, 5000);
     expect(alice.of("error")).toEqual([]);
     await bobStillChats();
   });

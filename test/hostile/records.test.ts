@@ -11,7 +11,8 @@ import { AlertCode, ContentType, MAX_PLAINTEXT } from "../../src/protocol/consta
 import type { ErrorCode } from "../../src/protocol/errors.ts";
 import { encodeItems, type Item } from "../../src/protocol/items.ts";
 import { flip } from "../protocol/helpers.ts";
-import { Evil, hostile, rawItem, Scene, until } from "./harness.ts";
+import { Evil, hostile, rawItem, Scene } from "./harness.ts";
+import { until } from "../support/wait.ts";
 
 let sc: Scene;
 beforeAll(async () => {
@@ -36,7 +37,7 @@ describe("D. replay, reorder, drop, reflection, cross-session → bad_record", (
   test("an earlier record replayed (after it was accepted)", async () => {
     await hostile(sc, after(async (e) => {
       const r = e.send([text(1n)]);
-      await until(() => e.items.some((i) => i.kind === "ack"), 3000, "the ACK");
+      await until("the ACK", () => e.items.some((i) => i.kind === "ack"), 3000);
       e.a.write(r);
     }), { code: "bad_record", alerts: [B] });
   });
@@ -133,7 +134,7 @@ describe("D. a key holder's bad padding looks exactly like a bad tag", () => {
     const e = await Evil.open(sc.port);
     e.send([{ kind: "padding", length: MAX_PLAINTEXT - 3 }]);
     e.send([text(1n, "after the largest record")]);
-    await until(() => e.items.some((i) => i.kind === "text"), 3000, "the echo");
+    await until("the echo", () => e.items.some((i) => i.kind === "text"), 3000);
     e.send([{ kind: "close", reason: "" }]);
     expect((await sc.closeOf(e)).code).toBeNull();
   });
@@ -163,7 +164,7 @@ describe("PROTOCOL §6 items after the handshake", () => {
     const e = await Evil.handshake(sc.port, { profile: null });
     e.a.write(e.sealPlain(rawItem(ContentType.PROFILE, concat(inst, utf8("n".repeat(64))))));
     e.send([text(1n, "ok")]);
-    await until(() => e.items.some((i) => i.kind === "text"), 3000, "the echo");
+    await until("the echo", () => e.items.some((i) => i.kind === "text"), 3000);
     e.send([{ kind: "close", reason: "" }]);
     expect((await sc.closeOf(e)).code).toBeNull();
   });
@@ -201,9 +202,9 @@ describe("PROTOCOL §6 items after the handshake", () => {
   test("unknown optional types 0x81 and 0xff are ignored: the session goes on", async () => {
     const e = await Evil.open(sc.port);
     e.a.write(e.sealPlain(concat(rawItem(0x81, utf8("future")), encodeItems([text(1n, "after 0x81")]), rawItem(0xff, new Uint8Array(0)))));
-    await until(() => e.items.some((i) => i.kind === "text" && i.text === "after 0x81"), 3000, "the echo");
+    await until("the echo", () => e.items.some((i) => i.kind === "text" && i.text === "after 0x81"), 3000);
     e.send([text(2n, "and again")]);
-    await until(() => e.items.some((i) => i.kind === "text" && i.text === "and again"), 3000, "the second echo");
+    await until("the second echo", () => e.items.some((i) => i.kind === "text" && i.text === "and again"), 3000);
     expect(sc.closed(e)).toBeUndefined();
     e.send([{ kind: "close", reason: "" }]);
     expect((await sc.closeOf(e)).code).toBeNull();
@@ -265,7 +266,7 @@ describe("KEY_UPDATE", () => {
     const e = await Evil.open(sc.port);
     for (let i = 0; i < 3; i++) e.send([text(BigInt(i + 1))], true);
     e.send([text(9n, "after three updates")]);
-    await until(() => e.items.some((i) => i.kind === "text" && i.text === "after three updates"), 3000, "the echo");
+    await until("the echo", () => e.items.some((i) => i.kind === "text" && i.text === "after three updates"), 3000);
     e.send([{ kind: "close", reason: "" }]);
     expect((await sc.closeOf(e)).code).toBeNull();
   });

@@ -13,6 +13,7 @@ import type { CloseInfo } from "../../src/net/types.ts";
 import type { Group } from "../../src/protocol/constants.ts";
 import { ProtocolError, type ErrorCode } from "../../src/protocol/errors.ts";
 import type { Item } from "../../src/protocol/items.ts";
+import { until } from "../support/wait.ts";
 
 /** Limits small enough that deadlines and caps show within a test. */
 export const FAST_LIMITS: Partial<Limits> = {
@@ -24,15 +25,6 @@ export const FAST_LIMITS: Partial<Limits> = {
   idleTimeoutMs: 5000,
   keepaliveMs: 1500,
 };
-
-/** Poll `cond` every 5 ms until it holds. @throws Error naming `what` after `ms`. */
-export async function until(cond: () => boolean, ms = 3000, what = "a condition"): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
 
 /** One session the listener closed, as data. */
 export interface Closed {
@@ -95,7 +87,7 @@ export class Scene {
   /** The listener's close of `who`'s session, waiting for it. */
   async closeOf(who: Conn, ms = 3000): Promise<Closed> {
     let hit: Closed | undefined;
-    await until(() => (hit = this.closed(who)) !== undefined, ms, `the listener to close the session from port ${who.localPort}`);
+    await until(`the listener to close the session from port ${who.localPort}`, () => (hit = this.closed(who)) !== undefined, ms);
     return hit!;
   }
 
@@ -106,7 +98,7 @@ export class Scene {
 
   /** (M) Wait until only the good peer's session is left and no handshake is in progress. */
   async settled(ms = 3000): Promise<void> {
-    await until(() => this.others === 0 && this.listener.halfOpen === 0, ms, `the listener's counters to settle (sessions ${this.listener.sessions.size}, halfOpen ${this.listener.halfOpen})`);
+    await until(`the listener's counters to settle (sessions ${this.listener.sessions.size}, halfOpen ${this.listener.halfOpen})`, () => this.others === 0 && this.listener.halfOpen === 0, ms);
   }
 
   async stop(): Promise<void> {
@@ -158,11 +150,7 @@ export class GoodPeer {
     const t0 = performance.now();
     const text = `still here ${id}`;
     this.session.send({ kind: "text", id, text });
-    await until(
-      () => this.items.some((i) => i.kind === "text" && i.id === id && i.text === text) && this.items.some((i) => i.kind === "ack" && i.id >= id),
-      ms,
-      `the good peer's TEXT ${id} to come back with its ACK`,
-    );
+    await until(`the good peer's TEXT ${id} to come back with its ACK`, () => this.items.some((i) => i.kind === "text" && i.id === id && i.text === text) && this.items.some((i) => i.kind === "ack" && i.id >= id), ms);
     return performance.now() - t0;
   }
 }

@@ -87,6 +87,29 @@ describe("two sessions back to back", () => {
   });
 });
 
+describe("the owner stops reading (pauseReading: its front end is backed up)", () => {
+  test("pauseReading(true) pauses the transport; a drain of backed-up output does not resume it; pauseReading(false) does", async () => {
+    const bound = 1024 * 1024;
+    const p = pair({ limits: { maxSendQueueBytes: bound } });
+    await Promise.all([p.a.start(), p.b.start()]);
+    await until("both ready", () => p.ha.ready === 1 && p.hb.ready === 1);
+    p.a.pauseReading(true);
+    expect(p.at.pauses).toBe(1);
+    // Output backs up and drains while the owner keeps the session paused.
+    p.at.takes = 0;
+    for (let sent = 0; !p.a.paused && sent < 1000; ) {
+      p.a.send({ kind: "text", id: BigInt(++sent), text: "x".repeat(8000) });
+      p.a.flush();
+    }
+    p.at.takes = Infinity;
+    for (let i = 0; i < 3 && p.a.paused; i++) p.a.onDrain();
+    expect(p.a.paused).toBe(false);
+    expect(p.at.resumes).toBe(0);
+    p.a.pauseReading(false);
+    expect(p.at.resumes).toBe(1);
+  });
+});
+
 describe("the handshake phase holds frames while a key exchange runs (fake transport)", () => {
   const ffdheHello = () => encodeHello(FrameType.HELLO, Group.FFDHE2048, det("nonce"), bigIntToBytes(4n, 256)); // 4 = 2^2 passes the range and subgroup checks
   const junk = encodeFrame(FrameType.RECORD, det("junk", 64));

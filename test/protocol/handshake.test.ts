@@ -294,3 +294,27 @@ describe("out-of-state messages → unexpected_message", () => {
     expect(codeOf(() => res.recv(frame(wire.authI)))).toBe("unexpected_message");
   });
 });
+
+describe("finishKex: the answer to a kex request in one shape for both roles", () => {
+  test("a handshake driven by finishKex alone gives the same frames and th3 as completeKex", () => {
+    const want = exchange(parties());
+    const p = parties();
+    const hello = p.ini.hello();
+    const req = p.res.recv(frame(hello)) as KexRequest;
+    const [reply, authR] = p.res.finishKex({ share: p.er.share, z: shared(p.group, p.er.priv, req.peerShare) });
+    const req2 = p.ini.recv(frame(reply!)) as KexRequest;
+    expect(p.ini.finishKex({ z: shared(p.group, p.ei.priv, req2.peerShare) })).toEqual([]);
+    const doneI = p.ini.recv(frame(authR!)) as Done;
+    const doneR = p.res.recv(frame(doneI.send[0]!)) as Done;
+    expect(Buffer.from(reply!)).toEqual(Buffer.from(want.reply));
+    expect(Buffer.from(authR!)).toEqual(Buffer.from(want.authR));
+    expect(Buffer.from(doneI.result.th3)).toEqual(Buffer.from(doneR.result.th3));
+    expect(Buffer.from(doneI.result.th3)).toEqual(Buffer.from(want.doneI.result.th3));
+  });
+
+  test("a responder answered without its share is a local bug (TypeError), not a peer fault", () => {
+    const p = parties();
+    const req = p.res.recv(frame(p.ini.hello())) as KexRequest;
+    expect(() => p.res.finishKex({ z: shared(p.group, p.er.priv, req.peerShare) })).toThrow(TypeError);
+  });
+});

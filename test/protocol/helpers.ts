@@ -13,6 +13,7 @@ import { ALERT_FOR, ProtocolError } from "../../src/protocol/errors.ts";
 import { encodeItems, type Item } from "../../src/protocol/items.ts";
 import { RecordWriter } from "../../src/protocol/record.ts";
 import { handshakeKeys, handshakeSecret } from "../../src/protocol/schedule.ts";
+import { thrown } from "../support/thrown.ts";
 
 /** 32 deterministic bytes from a label. */
 export function det(label: string, len = 32): Uint8Array {
@@ -92,7 +93,8 @@ export function handshakeBetween(a: string, b: string, group: Group = Group.X255
 /** A deterministic RandomSource: the same label replays the same bytes (so re-run handshakes repeat their records). */
 export function detRandom(label: string): RandomSource {
   let n = 0;
-  return { fill: (out: Uint8Array) => out.set(det(`${label} ${n++}`, out.length)) };
+  const fill = (out: Uint8Array) => out.set(det(`${label} ${n++}`, out.length));
+  return { fill, fillAt: (out: Uint8Array, at: number, len: number) => fill(out.subarray(at, at + len)) };
 }
 
 /** A Frame straight from bytes, without the assembler's checks: hands a machine exactly these bytes. */
@@ -123,13 +125,7 @@ export function codeOf(fn: () => unknown): string {
 
 /** The ProtocolError `fn` throws. @throws Error when it returns or throws something else. */
 export function protocolError(fn: () => unknown): ProtocolError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e;
-    throw new Error(`expected a ProtocolError, got ${String(e)}`);
-  }
-  throw new Error("expected a ProtocolError, but the call returned");
+  return thrown(ProtocolError, fn);
 }
 
 // ---------------------------------------------------------------------------

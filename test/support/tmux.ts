@@ -3,6 +3,7 @@
  * command in a pseudo-terminal, type into it, read the screen, and wait for what it shows.
  */
 import { afterAll } from "bun:test";
+import { until as wait } from "./wait.ts";
 
 /** tmux's path, or null where it is missing (the terminal tests then say they are skipped). */
 export const TMUX: string | null = Bun.which("tmux");
@@ -17,13 +18,7 @@ export function tmuxSession(prefix: string, captureArgs: string[] = []) {
   };
   const screen = (): string => tmux("capture-pane", "-p", ...captureArgs, "-t", session);
   /** Poll the screen until `f` holds. @throws Error with the screen when `ms` pass. */
-  const until = async (what: string, f: () => boolean, ms = 10_000): Promise<void> => {
-    const end = performance.now() + ms;
-    while (!f()) {
-      if (performance.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
-      await Bun.sleep(25);
-    }
-  };
+  const until = (what: string, f: () => boolean, ms = 10_000): Promise<boolean> => wait(() => `${what}; screen:\n${screen()}`, f, ms, 25);
   afterAll(() => {
     if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });
   });

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until as wait } from "../support/wait.ts";
 
 const TMUX = Bun.which("tmux");
 const dir = mkdtempSync(join(tmpdir(), "sotto-term-"));
@@ -23,15 +24,8 @@ const screen = () => tmux("capture-pane", "-p", "-t", session).replace(/\s+$/, "
 const cursor = () => tmux("display", "-p", "-t", session, "#{cursor_x},#{cursor_y}").trim().split(",").map(Number) as [number, number];
 const log = () => (existsSync(join(dir, "log")) ? readFileSync(join(dir, "log"), "utf8").trim().split("\n") : []);
 
-async function until<T>(what: string, f: () => T | undefined | false, ms = 5000): Promise<T> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen().join("\n")}`);
-    await Bun.sleep(25);
-  }
-}
+/** test/support/wait.ts `until`, with the screen in the failure. */
+const until = <T>(what: string, f: () => T | undefined | false, ms = 5000): Promise<T> => wait(() => `${what}; screen:\n${screen().join("\n")}`, f, ms, 25);
 
 afterAll(() => {
   if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });

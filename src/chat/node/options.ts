@@ -2,6 +2,7 @@
 import type { Group } from "../../protocol/constants.ts";
 import type { Limits } from "../../net/limits.ts";
 import type { FileOptions } from "../files/transfers.ts";
+import type { OutputGate } from "../events.ts";
 
 export interface ChatOptions {
   home: string;
@@ -19,4 +20,6 @@ export interface ChatOptions {
   history?: boolean;
   /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default DEFAULT_TEXT_PER_SECOND. */
   textPerSecond?: number;
+  /** The front end's pending output: while it is full, TEXT is not taken in (hold.ts). */
+  output?: OutputGate;
 }

@@ -11,6 +11,8 @@ import { explain } from "../explain.ts";
 import type { Link } from "../delivery/link.ts";
 import { fingerprint } from "../trust/identity.ts";
 
+export { holdWhileBackedUp } from "./hold.ts";
+
 /** A dial answered early (our AUTH sent, the peer's PROFILE not yet here): its link, and the dial to settle. */
 export interface EarlyDial {
   link: Link | null;

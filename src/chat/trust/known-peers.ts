@@ -1,24 +1,6 @@
 /**
- * Trust on first use: the public keys of peers seen before, like ssh's known_hosts,
- * in `$SOTTO_HOME/known_peers`. File format: UTF-8 text, "\n" or "\r\n" line ends, one
- * pin per line, fields split by spaces or tabs (written back with single spaces):
- *
- *   # comments and blank lines are kept as they are when the file is saved
- *   <address> <name> <public key> <verified|unverified>
- *   10.0.0.7:7000 alice 3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c unverified
- *
- * - address: `host:port` or `[ipv6]:port` as dialled (lowercased; port 1-65535, no
- *   leading zero), or `*` for a peer that connected to us: its source address proves
- *   nothing, so an inbound pin is found by its key alone.
- * - name: a local label, one token: a letter or digit, then up to 31 letters, marks,
- *   digits, `.`, `_` or `-`. Names with spaces are refused, not escaped. Two keys never
- *   share a name (compared after NFKC and lowercasing: "Alice" and "ａlice" collide).
- * - public key: the raw 32-byte Ed25519 key as 64 hex digits.
- * - verified: the user compared the safety number out of band (`trust`). Like the
- *   name, it belongs to the key: all lines for one key agree.
- *
- * A blocked key (`/block`) is one line `@blocked <public key>` (a marker line, as ssh's
- * `@revoked`): it is refused at the handshake in both directions and never pinned.
+ * Trust on first use: the pins of peers seen before, like ssh's known_hosts, in
+ * `$SOTTO_HOME/known_peers` (the file format: known-peers-file.ts).
  *
  * A malformed line makes `load` throw (path:line) and no object exists to save over the
  * file; `save` also refuses to replace a file that changed on disk since it was loaded.
@@ -28,15 +10,15 @@
  * Lookups are indexed by key, by address and by name: a check or a pin costs the same
  * with 10 pins or 10,000, and a new pin is appended to the file rather than rewriting it.
  */
-import { appendFileSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import { expectBytes, fromHex, toHex } from "../../crypto/bytes.ts";
 import { ED25519_PUBLIC_LEN } from "../../crypto/ed25519.ts";
 import { writeFileAtomic } from "./identity.ts";
-import { decodeUtf8Strict, InvalidUtf8Error, sanitizeLine } from "../../text/sanitize.ts";
+import { decodeUtf8Strict, InvalidUtf8Error } from "../../text/sanitize.ts";
 import { nameKey } from "../../text/names.ts";
+import { corrupt, errCode, INBOUND, isValidAddress, isValidPeerName, KnownPeersError, lineText, parseLine, readIfExists, show, stampOf, type Entry, type Line } from "./known-peers-file.ts";
 
-/** The address of an inbound pin. */
-export const INBOUND = "*";
+export { BLOCKED_MARKER, INBOUND, isValidAddress, isValidPeerName, KnownPeersError, type KnownPeersFault } from "./known-peers-file.ts";
 
 /** One pinned peer (a copy: changing it changes nothing). */
 export interface KnownPeer {
@@ -49,54 +31,8 @@ export interface KnownPeer {
 /** The answer of `check`. */
 export type PinCheck = { status: "new" } | { status: "match"; entry: KnownPeer } | { status: "changed"; entry: KnownPeer };
 
-/** Why a known_peers operation failed. */
-export type KnownPeersFault = "corrupt" | "insecure_mode" | "io" | "conflict" | "changed_on_disk" | "not_found";
-
-/** A known_peers failure; the message is one sentence naming the path (and line). */
-export class KnownPeersError extends Error {
-  constructor(
-    readonly code: KnownPeersFault,
-    readonly path: string,
-    detail: string,
-    readonly line?: number,
-    options?: ErrorOptions,
-  ) {
-    super(`${line === undefined ? path : `${path}:${line}`}: ${detail}`, options);
-    this.name = "KnownPeersError";
-  }
-}
-
-const ADDRESS_RE = /^(?:[a-z0-9._-]+|\[[0-9a-f:.]+(?:%[a-z0-9._-]+)?\]):([1-9][0-9]{0,4})$/;
-
-/** True when `name` can be stored as a pin name. @throws never */
-export function isValidPeerName(name: string): boolean {
-  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(name)) return true; // the common case, without Unicode property tables
-  return /^[\p{L}\p{N}][\p{L}\p{M}\p{N}._-]{0,31}$/u.test(name);
-}
-
-/** True for `*` or a `host:port` / `[ipv6]:port` with port 1-65535 (case-insensitive). @throws never */
-export function isValidAddress(address: string): boolean {
-  const m = ADDRESS_RE.exec(address.toLowerCase());
-  return address === INBOUND || (m !== null && Number(m[1]) <= 65535);
-}
-
-interface Entry {
-  address: string;
-  name: string;
-  key: string; // lowercase hex
-  verified: boolean;
-}
-type Line = { text: string } | { entry: Entry } | { blocked: string };
-
-/** The marker of a blocked key's line. */
-export const BLOCKED_MARKER = "@blocked";
-
 const fold = nameKey;
-const lineText = (l: Line): string =>
-  "entry" in l ? `${l.entry.address} ${l.entry.name} ${l.entry.key} ${l.entry.verified ? "" : "un"}verified\n` : "blocked" in l ? `${BLOCKED_MARKER} ${l.blocked}\n` : `${l.text}\n`;
 const copy = (e: Entry): KnownPeer => ({ address: e.address, name: e.name, publicKey: fromHex(e.key), verified: e.verified });
-const show = (s: string) => `"${sanitizeLine(s, 40)}"`;
-const errCode = (e: unknown) => (e instanceof Error && "code" in e ? String(e.code) : "error");
 
 /** The pins of one known_peers file. */
 export class KnownPeers {
@@ -181,40 +117,24 @@ export class KnownPeers {
     }
   }
 
-  /** One line: already decoded (a string), or its bytes when the file as a whole was not valid UTF-8. */
+  /** One line, by the grammar (known-peers-file.ts), then checked against the lines before it. */
   #parseLine(raw: string | Uint8Array, n: number): void {
-    const bad = (why: string) => new KnownPeersError("corrupt", this.path, `${why}; fix or delete this line (the file was left unchanged).`, n);
-    let text: string;
-    try {
-      text = typeof raw === "string" ? raw : decodeUtf8Strict(raw);
-      if (text.endsWith("\r")) text = text.slice(0, -1);
-    } catch (e) {
-      throw new KnownPeersError("corrupt", this.path, "the line is not valid UTF-8; fix or delete this line (the file was left unchanged).", n, { cause: e });
+    const l = parseLine(this.path, raw, n);
+    const bad = (why: string) => corrupt(this.path, n, why);
+    if ("text" in l) return void this.#lines.push(l);
+    if ("blocked" in l) {
+      if (this.#byKey.has(l.blocked)) throw bad("this key is both pinned and blocked");
+      this.#blocked.add(l.blocked);
+      return void this.#lines.push(l);
     }
-    const t = text.trim();
-    if (t === "" || t.startsWith("#")) return void this.#lines.push({ text });
-    const f = t.split(/[ \t]+/);
-    if (f[0] === BLOCKED_MARKER) {
-      if (f.length !== 2 || !/^[0-9a-fA-F]{64}$/.test(f[1]!)) throw bad(`expected "${BLOCKED_MARKER} <public key>" with a key of ${ED25519_PUBLIC_LEN * 2} hex digits`);
-      const key = f[1]!.toLowerCase();
-      if (this.#byKey.has(key)) throw bad("this key is both pinned and blocked");
-      this.#blocked.add(key);
-      return void this.#lines.push({ blocked: key });
-    }
-    if (f.length !== 4) throw bad(`expected 4 fields (address name key verified), got ${f.length}`);
-    const [address, name, key, flag] = f as [string, string, string, string];
-    if (!isValidAddress(address)) throw bad(`${show(address)} is not an address (host:port or *)`);
-    if (!isValidPeerName(name)) throw bad(`${show(name)} is not a valid name`);
-    if (!/^[0-9a-fA-F]{64}$/.test(key)) throw bad(`the public key must be ${ED25519_PUBLIC_LEN * 2} hex digits`);
-    if (flag !== "verified" && flag !== "unverified") throw bad(`${show(flag)} must be "verified" or "unverified"`);
-    const e: Entry = { address: address.toLowerCase(), name, key: key.toLowerCase(), verified: flag === "verified" };
+    const e = l.entry;
     if (e.address !== INBOUND && this.#byAddress.has(e.address)) throw bad(`the address ${e.address} is pinned twice`);
     const o = this.#byKey.get(e.key)?.[0];
-    if (o !== undefined && (o.name !== name || o.verified !== e.verified)) throw bad(`this key is pinned as ${o.name} with a different name or flag`);
-    const owner = this.#byName.get(fold(name));
-    if (owner !== undefined && owner !== e.key) throw bad(`the name ${name} is already used by another key`);
+    if (o !== undefined && (o.name !== e.name || o.verified !== e.verified)) throw bad(`this key is pinned as ${o.name} with a different name or flag`);
+    const owner = this.#byName.get(fold(e.name));
+    if (owner !== undefined && owner !== e.key) throw bad(`the name ${e.name} is already used by another key`);
     if (this.#blocked.has(e.key)) throw bad("this key is both pinned and blocked");
-    this.#lines.push({ entry: e });
+    this.#lines.push(l);
     this.#index(e);
   }
 
@@ -428,36 +348,9 @@ export class KnownPeers {
   }
 }
 
-/** What tells that a file changed (size, mtime, ctime, inode), or null when it is missing. */
-function stampOf(path: string): string | null {
-  try {
-    const st = statSync(path, { bigint: true });
-    return `${st.size}/${st.mtimeNs}/${st.ctimeNs}/${st.ino}`;
-  } catch (e) {
-    if (errCode(e) === "ENOENT") return null;
-    throw new KnownPeersError("io", path, `could not read the file (${errCode(e)}).`, undefined, { cause: e });
-  }
-}
-
 /** The normalised address. @throws TypeError on a bad address or key. */
 function checkArgs(address: string, publicKey: Uint8Array): string {
   expectBytes("publicKey", publicKey, ED25519_PUBLIC_LEN);
   if (!isValidAddress(address)) throw new TypeError(`"address" expected host:port or *, got ${show(address)}`);
   return address.toLowerCase();
-}
-
-/** The file's bytes as latin1 (one char per byte), or null when there is no file. */
-function readIfExists(path: string): string | null {
-  try {
-    const mode = statSync(path).mode;
-    // Whoever can write this file can pin their key for anyone (like ssh's StrictModes).
-    if (process.platform !== "win32" && (mode & 0o022) !== 0) {
-      throw new KnownPeersError("insecure_mode", path, `the file is writable by group or others (mode ${(mode & 0o777).toString(8)}); run \`chmod 600 ${path}\`.`);
-    }
-    return readFileSync(path, "latin1");
-  } catch (e) {
-    if (e instanceof KnownPeersError) throw e;
-    if (errCode(e) === "ENOENT") return null;
-    throw new KnownPeersError("io", path, `could not read the file (${errCode(e)}).`, undefined, { cause: e });
-  }
 }

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { ChatNode } from "../../../src/chat/node.ts";
 import { ChatError, type ChatEvent } from "../../../src/chat/events.ts";
 import { MAX_OUTBOX, MAX_TEXT_BYTES } from "../../../src/chat/delivery/outbox.ts";
+import { StateError } from "../../../src/chat/delivery/store.ts";
 import { AlertCode, Group } from "../../../src/protocol/constants.ts";
 import { LineMode } from "../../../src/ui/lines.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
@@ -14,6 +15,7 @@ import { Evil } from "../../hostile/evil.ts";
 import { FaultProxy } from "../../faults/proxy.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
+import { thrown } from "../../support/thrown.ts";
 
 const nodes: ChatNode[] = [];
 afterEach(async () => {
@@ -42,20 +44,12 @@ async function pair() {
   return { alice, bob };
 }
 
-function thrown(f: () => unknown): ChatError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ChatError) return e;
-    throw e;
-  }
-  throw new Error("nothing was thrown");
-}
+const chatError = (f: () => unknown): ChatError => thrown(ChatError, f);
 
 describe("nothing can poison the queue", () => {
   test("a 70,000-character paste is refused before it is queued, with the limit and /send; the next line goes", async () => {
     const { alice, bob } = await pair();
-    const e = thrown(() => alice.n.sendAll("x".repeat(70_000)));
+    const e = chatError(() => alice.n.sendAll("x".repeat(70_000)));
     expect(e.code).toBe("too_long");
     expect(e.message).toContain(MAX_TEXT_BYTES.toLocaleString("en-US"));
     expect(e.message).toContain("/send");
@@ -247,6 +241,8 @@ describe("storage faults are user errors", () => {
     expect(e).toBeInstanceOf(ChatError);
     expect((e as ChatError).code).toBe("state");
     expect((e as ChatError).message).toContain("is damaged");
+    // The store's own error stays attached, for a --debug trace.
+    expect((e as ChatError).cause).toBeInstanceOf(StateError);
     // The lock went with the failed start: the home is not left locked.
     rmSync(path);
     const ok = await node("alice", { home, listen: false });

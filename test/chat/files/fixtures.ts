@@ -15,6 +15,7 @@ import type { Session } from "../../../src/net/session.ts";
 import { Group } from "../../../src/protocol/constants.ts";
 import { decodeFileItem, encodeFileItem, isFileType, type FileItem } from "../../../src/protocol/files.ts";
 import type { Item } from "../../../src/protocol/items.ts";
+import { until } from "../../support/wait.ts";
 
 export class Fixture {
   readonly dirs: string[] = [];
@@ -81,16 +82,8 @@ export class Mallory {
   }
 }
 
-/** Poll `f` until it returns something truthy. */
-export async function until<T>(what: string, f: () => T | undefined | null | false, ms = 10_000): Promise<T> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
+/** The one way tests wait (test/support/wait.ts), for the file tests that import it from here. */
+export { until };
 
 export const transfers = (ev: ChatEvent[], phase?: TransferPhase): TransferEvent[] => ev.filter((e): e is TransferEvent => e.type === "transfer" && (phase === undefined || e.phase === phase));
 

@@ -7,21 +7,14 @@ import { ChatNode } from "../../../src/chat/node.ts";
 import { ChatError } from "../../../src/chat/events.ts";
 import { Group } from "../../../src/protocol/constants.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
+import { thrown } from "../../support/thrown.ts";
 
 afterAll(removeHomes);
 
 const OTHER_UID = 4242;
 const me = process.getuid!();
 
-function refusal(home: string): HomeError {
-  try {
-    prepareHome(home);
-  } catch (e) {
-    if (e instanceof HomeError) return e;
-    throw e;
-  }
-  throw new Error("expected the home to be refused");
-}
+const refusal = (home: string): HomeError => thrown(HomeError, () => prepareHome(home));
 
 describe("the sotto home", () => {
   test("a missing home is created with mode 0700, parents too", () => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fromHex, toHex } from "../../../src/crypto/bytes.ts";
 import { ed25519FromSeed, ed25519Sign, ed25519Verify } from "../../../src/crypto/ed25519.ts";
 import { IDENTITY_HEADER, IdentityFileError, defaultHome, fingerprint, loadOrCreateIdentity } from "../../../src/chat/trust/identity.ts";
+import { thrown } from "../../support/thrown.ts";
 
 // RFC 8032 §7.1 TEST 1: secret key (seed) and its public key.
 const RFC8032_SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -19,15 +20,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function refused(fn: () => unknown): IdentityFileError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof IdentityFileError) return e;
-    throw e;
-  }
-  throw new Error("expected IdentityFileError");
-}
+const refused = (fn: () => unknown): IdentityFileError => thrown(IdentityFileError, fn);
 
 function writeIdentity(text: string, mode = 0o600): string {
   mkdirSync(home, { recursive: true, mode: 0o700 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "../../../src/crypto/bytes.ts";
 import { INBOUND, KnownPeers, KnownPeersError, isValidAddress, isValidPeerName } from "../../../src/chat/trust/known-peers.ts";
+import { thrown } from "../../support/thrown.ts";
 
 const K1 = new Uint8Array(32).fill(0x11);
 const K2 = new Uint8Array(32).fill(0x22);
@@ -26,15 +27,7 @@ function writePeers(text: string | Uint8Array, mode = 0o600): void {
   chmodSync(path, mode);
 }
 
-function failure(fn: () => unknown): KnownPeersError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KnownPeersError) return e;
-    throw e;
-  }
-  throw new Error("expected KnownPeersError");
-}
+const failure = (fn: () => unknown): KnownPeersError => thrown(KnownPeersError, fn);
 
 describe("TOFU", () => {
   test("a missing file is empty: first contact is new", () => {
