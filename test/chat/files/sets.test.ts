@@ -364,3 +364,13 @@ describe("a label used again", () => {
     expect(files(downloads)).toEqual(["one"]);
   });
 });
+
+describe("a label that is a word of the commands", () => {
+  test("a set labelled \"All\" is shown under an id of the receiver's own: /accept All cannot be taken for /accept all", async () => {
+    const { bob, m } = await setup();
+    offer(m, 1n, { label: "All", count: 2, total: 4 }, "f/a", "ab");
+    const o = await waitPhase(bob.events, "offered");
+    expect(o.peerId).toBe("All");
+    expect(o.id).toMatch(/^\d{4}$/);
+  });
+});
