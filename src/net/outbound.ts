@@ -230,7 +230,9 @@ export class Outbound {
           outLen += f.length;
         }
       }
-      while (i < items.length && outLen - OUT_AT < batch) {
+      // Paced bulk stops at the window record by record, not batch by batch: a batch of
+      // 60 KiB file chunks overshot it by up to two records, all queued ahead of a later line.
+      while (i < items.length && outLen - OUT_AT < batch && (!paced || i <= lastPong || this.written + outLen - OUT_AT < this.bulkUntil)) {
         let pt = 0;
         while (i < items.length) {
           const next = writeItem(PT, pt, ITEM_END, items[i]!);
