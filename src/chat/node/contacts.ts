@@ -192,7 +192,7 @@ export class Contacts implements ContactsApi {
    * already (it dialled us, or at another address) is said once, as already_connected.
    */
   join(s: PeerSession, pid: string): { kept: boolean; other?: PeerSession } {
-    const other = this.#d.sessions.open(pid).find((o) => o !== s);
+    const other = this.#d.sessions.open(pid).find((o) => o !== s) ?? this.#d.sessions.replaced(pid);
     const kept = this.#d.sessions.keep(s, pid);
     if (other !== undefined && s.role === "initiator") this.#d.emit({ type: "already_connected", peer: this.nameOf(pid), address: s.address, via: other.address });
     return other === undefined ? { kept } : { kept, other };

@@ -13,6 +13,7 @@ import { ChatError, type AwayInfo, type ChatListener } from "../events.ts";
 import { explain } from "../explain.ts";
 import { Dialer, parseAddress } from "../delivery/dialer.ts";
 import type { Link } from "../delivery/link.ts";
+import { DUPLICATE_SESSION } from "./sessions.ts";
 import type { Outbox } from "../delivery/outbox.ts";
 import { fingerprint } from "../trust/identity.ts";
 import { parseInvite } from "../trust/invite.ts";
@@ -115,7 +116,7 @@ export class Dialing {
    */
   ended(s: PeerSession, info: CloseInfo, link: Link | undefined): boolean {
     if (link !== undefined) {
-      if (info.reason === "duplicate session") return true;
+      if (info.reason === DUPLICATE_SESSION) return true;
       if (info.byPeer && info.reason === DISCONNECT_REASON) {
         // A request's claimed name may be a contact's (SECURITY.md §12): it is named as the request.
         const r = this.#d.trust.requests.get(link.pid);
