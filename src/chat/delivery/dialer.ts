@@ -19,7 +19,7 @@
 import type { PeerSession } from "../../net/types.ts";
 import type { ChatListener } from "../events.ts";
 import { explain } from "../explain.ts";
-import { toHex } from "../../crypto/bytes.ts";
+import { pidOf, type Pid } from "../peer-id.ts";
 
 export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_MAX_MS = 15_000;
@@ -53,7 +53,7 @@ export interface DialerHooks {
   /** Resolves when the session has closed. */
   closed(s: PeerSession): Promise<void>;
   /** The contact's name, once known (for the status line). */
-  nameOf?(pid: string): string;
+  nameOf?(pid: Pid): string;
   /** Did the session carry anything from the peer (a TEXT or an ACK)? */
   useful?(s: PeerSession): boolean;
   /** Clock (ms) for session lengths; default performance.now. */
@@ -64,7 +64,7 @@ export interface DialerHooks {
 }
 
 export class Dialer {
-  pid: string | null = null;
+  pid: Pid | null = null;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
@@ -133,7 +133,7 @@ export class Dialer {
     const began = this.#now();
     this.#session = s;
     this.#since = 0;
-    this.pid = toHex(s.peerIdentity!);
+    this.pid = pidOf(s.peerIdentity!);
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
       void this.hooks.closed(s).then(resolve);

@@ -21,6 +21,7 @@ import { ID_LEN, ITEM_HEADER_LEN, TEXT_TIME_LEN } from "../../protocol/constants
 import { privateItem, textTimeItem } from "../../protocol/items.ts";
 import type { Outbox } from "./outbox.ts";
 import type { TokenBucket } from "../../net/limits.ts";
+import type { Pid } from "../peer-id.ts";
 
 const WINDOW_START = 2048;
 const WINDOW_MAX = 4 << 20;
@@ -46,7 +47,7 @@ export class Link {
 
   constructor(
     readonly s: PeerSession,
-    readonly pid: string,
+    readonly pid: Pid,
     /** The peer's display name; follows its PROFILE (a /nick on its side), and is set again when its PROFILE arrives after an early start. */
     public name: string,
     readonly outbox: Outbox,

@@ -3,7 +3,6 @@
  * invites they came from, a contact that moved (it dialled us from elsewhere), the dials
  * answered early (the first message in TLS 1.3's time), and which refusals end a dial.
  */
-import { toHex } from "../../crypto/bytes.ts";
 import { AlertCode } from "../../protocol/constants.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { ConnectError, type Peer } from "../../net/peer.ts";
@@ -18,6 +17,7 @@ import type { Trust } from "../trust/policy.ts";
 import type { Contacts } from "./contacts.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Sessions } from "./sessions.ts";
+import { pidOf, type Pid } from "../peer-id.ts";
 
 export interface DialingDeps {
   emit: ChatListener;
@@ -75,7 +75,7 @@ export class Dialing {
     const d: Dialer = new Dialer(a.host, a.port, {
       dial: () => this.#d.peer.connect(a.host, a.port, undefined, { early: true }).then((s) => this.#dialedEarly(s)),
       connectedElsewhere: (s: PeerSession | null): boolean => {
-        const pid = s ? toHex(s.peerIdentity!) : d.pid;
+        const pid = s ? pidOf(s.peerIdentity!) : d.pid;
         return pid !== null && sessions.open(pid).some((o) => o !== s);
       },
       emit: this.#d.emit,
@@ -113,7 +113,7 @@ export class Dialing {
    * The peer ended the conversation with /disconnect (PROTOCOL §6, CLOSE `disconnect`):
    * dialling it stops, with one sentence, until /connect.
    */
-  peerDisconnected(pid: string, name: string): void {
+  peerDisconnected(pid: Pid, name: string): void {
     for (const [key, d] of this.#dialers) {
       if (d.pid !== pid) continue;
       this.#dialers.delete(key);
@@ -146,9 +146,9 @@ export class Dialing {
    * elsewhere means it moved (as WireGuard takes a peer's endpoint from its latest
    * authenticated packet). The dial to the stale address stops, and the person is told.
    */
-  movedTo(pid: string, s: PeerSession): void {
+  movedTo(pid: Pid, s: PeerSession): void {
     const from = hostOf(s.address);
-    const nameOf = (p: string) => this.#d.contacts.nameOf(p);
+    const nameOf = (p: Pid) => this.#d.contacts.nameOf(p);
     for (const [key, d] of this.#dialers) {
       if (d.pid !== pid || d.host === from) continue;
       this.#dialers.delete(key);
@@ -167,7 +167,7 @@ export class Dialing {
     if (s.state === "closed") return Promise.reject(new ConnectError(`handshake with ${s.address} failed: the connection closed`));
     const { outbox, sessions } = this.#d;
     return new Promise((resolve, reject) => {
-      const pid = toHex(s.peerIdentity!);
+      const pid = pidOf(s.peerIdentity!);
       let link: Link | null = null;
       if (sessions.open(pid).length === 0 && outbox.unackedFor(pid) > 0 && outbox.mayStartEarly(pid)) {
         link = this.#d.delivery.newLink(s, pid, this.#d.contacts.nameOf(pid));
