@@ -15,7 +15,7 @@ import { rmSync } from "node:fs";
 import { stopKexWorker } from "../src/net/kex.ts";
 import { Group } from "../src/protocol/constants.ts";
 import { closeSottoClient, RawConn, SottoConn, type Conn } from "./clients.ts";
-import type { Mode } from "./micro.ts";
+import { bunChild, median, parseMode, type Mode } from "./common.ts";
 import { Lines, makeCert, pct, reap, type Cert, type Kind } from "./wire.ts";
 
 export const SIZES = [64, 1024, 16384] as const;
@@ -78,7 +78,7 @@ export class Server {
   ) {}
 
   static async start(kind: Kind, cert: Cert | null): Promise<Server> {
-    const proc = Bun.spawn(["bun", new URL("./child.ts", import.meta.url).pathname, kind, cert?.dir ?? ""], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    const proc = bunChild(new URL("./child.ts", import.meta.url).pathname, [kind, cert?.dir ?? ""], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
     const lines = new Lines(proc.stdout);
     const hello = await lines.next<{ port: number }>();
     return new Server(proc, lines, hello.port);
@@ -109,11 +109,6 @@ async function timeStream(conn: Conn, size: number, n: number, perWrite: boolean
   const ms = performance.now() - t0;
   if (r.counter !== n || !r.ok) throw new Error(`receiver got ${r.counter} of ${n} messages${r.ok ? "" : ", some out of order"}`);
   return ms;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[(s.length - 1) >> 1]!;
 }
 
 async function throughput(kind: Kind, server: Server, cert: Cert | null, plan: Plan, log: (s: string) => void): Promise<ThroughputRow[]> {
@@ -249,6 +244,6 @@ export function fmtRate(x: number): string {
 }
 
 if (import.meta.main) {
-  const mode: Mode = process.argv.includes("--smoke") ? "smoke" : process.argv.includes("--quick") ? "quick" : "full";
+  const mode = parseMode();
   console.log(JSON.stringify(await runE2E(mode, (s) => console.error(s)), null, 2));
 }

@@ -21,8 +21,7 @@ import { closeSync, linkSync, mkdtempSync, openSync, readFileSync, readSync, rmS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "bun";
-import type { RatioRow } from "./main.ts";
-import type { Mode } from "./micro.ts";
+import { bunChild, median, parseMode, type Mode, type RatioRow } from "./common.ts";
 import { Lines, makeCert, reap, type Cert, type Kind } from "./wire.ts";
 
 export interface FileRow {
@@ -65,11 +64,6 @@ function makeFile(path: string, size: number): string {
   return h.digest("hex");
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[(s.length - 1) >> 1]!;
-}
-
 type Ev = { type: string; phase?: string; sha256?: string; elapsedMs?: number; port?: number };
 
 /** A `sotto chat --json` child, its events read one JSON line at a time. */
@@ -79,7 +73,7 @@ class Chat {
     this.lines = new Lines(proc.stdout);
   }
   static spawn(args: string[]): Chat {
-    return new Chat(Bun.spawn(["bun", MAIN, "chat", "--json", "--host", "127.0.0.1", ...args], { stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { ...process.env, NO_COLOR: "1" } }));
+    return new Chat(bunChild(MAIN, ["chat", "--json", "--host", "127.0.0.1", ...args], { stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { NO_COLOR: "1" } }));
   }
   say(line: string): void {
     this.proc.stdin.write(`${line}\n`);
@@ -173,7 +167,7 @@ async function sendRaw(kind: Kind, port: number, cert: Cert, path: string, size:
 async function raw(kind: Kind, cert: Cert, file: string, sha: string, small: string, smallSha: string, size: number, repeats: number, log: (s: string) => void): Promise<FileRow> {
   const dir = mkdtempSync(join(tmpdir(), "sotto-bench-raw-"));
   const once = async (path: string, n: number, want: string): Promise<number> => {
-    const child = Bun.spawn(["bun", SELF, "recv", kind, cert.dir, join(dir, "out.bin")], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+    const child = bunChild(SELF, ["recv", kind, cert.dir, join(dir, "out.bin")], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
     try {
       const lines = new Lines(child.stdout);
       const { port } = await lines.next<{ port: number }>();
@@ -270,7 +264,7 @@ function receive(kind: Kind, certDir: string, out: string): void {
 if (import.meta.main) {
   if (process.argv[2] === "recv") receive(process.argv[3] as Kind, process.argv[4]!, process.argv[5]!);
   else {
-    const mode: Mode = process.argv.includes("--smoke") ? "smoke" : process.argv.includes("--quick") ? "quick" : "full";
+    const mode = parseMode();
     console.log(JSON.stringify(await runFiles(mode, (s) => console.error(s)), null, 2));
   }
 }

@@ -12,7 +12,7 @@ import { rmSync } from "node:fs";
 import { Group } from "../src/protocol/constants.ts";
 import { closeSottoClient, RawConn, SottoConn, type Conn } from "./clients.ts";
 import { Server } from "./e2e.ts";
-import type { Mode } from "./micro.ts";
+import { parseMode, type Mode } from "./common.ts";
 import { fdLimit, makeCert, type Cert, type Kind } from "./wire.ts";
 
 /** One contender's server RSS per held connection. */
@@ -69,7 +69,7 @@ export async function runIdle(mode: Mode, log: (s: string) => void = () => {}): 
 }
 
 if (import.meta.main) {
-  const mode: Mode = process.argv.includes("--smoke") ? "smoke" : process.argv.includes("--quick") ? "quick" : "full";
+  const mode = parseMode();
   console.log(JSON.stringify(await runIdle(mode, (s) => console.error(s)), null, 2));
   process.exit(0);
 }

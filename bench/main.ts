@@ -13,30 +13,15 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { parseMode, type Mode, type RatioRow } from "./common.ts";
 import { fmtRate, runE2E, type E2EResult, type HsKind } from "./e2e.ts";
 import { fileRatios, runFiles, type FilesResult } from "./files.ts";
-import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult, type Mode } from "./micro.ts";
+import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult } from "./micro.ts";
 import { runIdle, type IdleRow } from "./idle.ts";
 import { runSealScaling, type SealScaling } from "./seal-scaling.ts";
 import { runSsh, SSH_CIPHER, SSH_MAC, type SshResult } from "./ssh.ts";
 import { runStall, type StallRow } from "./stall.ts";
 import { barChart } from "./svg.ts";
-
-export interface RatioRow {
-  case: string;
-  unit: string;
-  sotto: number;
-  tls: number;
-  tcp: number | null;
-  /** sotto relative to the baseline, oriented so that > 1 means sotto is better. */
-  vsTls: number;
-  vsTcp: number | null;
-  /** Streaming only: sotto payload MB/s ÷ the CBC+HMAC ceiling MB/s of a full record. */
-  vsCeiling?: number;
-  /** OpenSSH with sotto's cipher suite (ssh.ts), in the row's unit, when it ran. */
-  ssh?: number;
-  vsSsh?: number;
-}
 
 export interface Report {
   date: string;
@@ -211,7 +196,7 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<number> {
-  const mode: Mode = process.argv.includes("--smoke") ? "smoke" : process.argv.includes("--quick") ? "quick" : "full";
+  const mode = parseMode();
   const only = arg("--only")?.split(",").map((c) => c.trim());
   const want = (c: string) => only === undefined || only.includes(c);
   const partial = only !== undefined && arg("--out") === undefined;

@@ -19,11 +19,11 @@ import { FrameType } from "../src/protocol/constants.ts";
 import { encodeFrame, FrameAssembler } from "../src/protocol/frame.ts";
 import { encodeItems } from "../src/protocol/items.ts";
 import { RecordReader, RecordWriter } from "../src/protocol/record.ts";
+import type { Mode } from "./common.ts";
 
 export const SIZES = [64, 1024, 16384] as const;
 /** The largest record plaintext (PROTOCOL §5): what coalesced streaming fills. */
 export const MAX_RECORD = 65280;
-export type Mode = "full" | "quick" | "smoke";
 
 /** One measured case: ns per operation, and the payload bytes one operation handles. */
 export interface MicroResult {

@@ -10,6 +10,7 @@
  *   3. with --deadlines, default limits: how long a blackholed dial takes to be given
  *      up, and how long a dead (stalled) peer takes to be found.
  * Prints p50/p99 line latencies and the transfer's timeouts (sessions cut while it ran).
+ * The proxy of steps 1 and 2 runs on a thread of its own (bench/proxy-worker.ts).
  */
 import { randomBytes } from "node:crypto";
 import type { Socket } from "bun";
@@ -38,6 +39,14 @@ function pct(xs: number[], p: number): number {
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms (n=${xs.length})`;
+
+/** The same proxy on its own thread (bench/proxy-worker.ts), for the timed line runs. */
+async function threadProxy(port: number): Promise<{ port: number; close(): void }> {
+  const w = new Worker(new URL("./proxy-worker.ts", import.meta.url));
+  const ready = new Promise<number>((resolve) => (w.onmessage = (ev: MessageEvent<{ port: number }>) => resolve(ev.data.port)));
+  w.postMessage({ target: { host: "127.0.0.1", port }, faults: { rateBytesPerSec: mbit(RATE), delayMs: DELAY }, maxQueueBytes: ROUTER_QUEUE });
+  return { port: await ready, close: () => w.postMessage("close") };
+}
 
 function proxy(port: number): FaultProxy {
   return new FaultProxy({ target: { host: "127.0.0.1", port }, faults: { rateBytesPerSec: mbit(RATE), delayMs: DELAY }, maxQueueBytes: ROUTER_QUEUE });
@@ -69,7 +78,7 @@ async function plainTcp(lines: number, bulkBytes: number): Promise<{ idle: numbe
     },
   });
   let bulkMode = false;
-  const x = proxy(server.port);
+  const x = await threadProxy(server.port);
   const c: Socket = await Bun.connect({ hostname: "127.0.0.1", port: x.port, socket: { data() {}, drain() { pump(); } } });
   for (let n = 0; n < lines; n++) {
     sent.set(n, performance.now());
@@ -114,7 +123,7 @@ async function pair(limits = {}) {
       onClose: (_s, info) => void closes.push(info.error?.message ?? "clean"),
     },
   });
-  const x = proxy(bob.listen("127.0.0.1", 0));
+  const x = await threadProxy(bob.listen("127.0.0.1", 0));
   const alice = new Peer({ identity: ed25519Generate(), profile: { instance: new Uint8Array(randomBytes(8)), name: "alice" }, limits, events: { onDrain: () => pumpRef.f() } });
   const pumpRef = { f: () => {} };
   const s: Session = await alice.connect("127.0.0.1", x.port);

@@ -15,7 +15,7 @@ import { PooledRandom } from "../src/crypto/random.ts";
 import { SealWorkers, sealWorkersFor } from "../src/net/seal-workers.ts";
 import { BLOCK_LEN, MAX_PLAINTEXT } from "../src/protocol/constants.ts";
 import { recordFrameLength, RecordReader, RecordWriter } from "../src/protocol/record.ts";
-import type { Mode } from "./micro.ts";
+import { parseMode, type Mode } from "./common.ts";
 
 /** Sealing throughput with one number of sealers. */
 export interface SealRow {
@@ -127,6 +127,6 @@ export async function runSealScaling(mode: Mode, log: (s: string) => void = () =
 }
 
 if (import.meta.main) {
-  const mode: Mode = process.argv.includes("--smoke") ? "smoke" : process.argv.includes("--quick") ? "quick" : "full";
+  const mode = parseMode();
   console.log(JSON.stringify(await runSealScaling(mode, (s) => console.error(s)), null, 2));
 }

@@ -18,7 +18,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeF
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Mode } from "./micro.ts";
+import { parseMode, runCommand as run, spawnChild, type Mode } from "./common.ts";
 
 /** The cipher OpenSSH is held to: sotto's AES-256-CBC. */
 export const SSH_CIPHER = "aes256-cbc";
@@ -67,11 +67,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string[], stdin?: string): { code: number; out: string; err: string } {
-  const r = Bun.spawnSync(cmd, { stdin: stdin === undefined ? "ignore" : Bun.file(stdin), stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
-}
-
 /** A private sshd on 127.0.0.1 and the ssh command line that reaches it. */
 export class PrivateSshd {
   private constructor(
@@ -112,7 +107,7 @@ export class PrivateSshd {
     ].join("\n");
     writeFileSync(join(dir, "sshd_config"), cfg + "\n");
     writeFileSync(join(dir, "known_hosts"), `[127.0.0.1]:${port} ${await Bun.file(join(dir, "host.pub")).text()}`);
-    const proc = Bun.spawn([sshd, "-D", "-e", "-f", join(dir, "sshd_config")], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const proc = spawnChild([sshd, "-D", "-e", "-f", join(dir, "sshd_config")], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     const v = run(["ssh", "-V"]);
     const s = new PrivateSshd(dir, proc, port, (v.err || v.out).trim());
     for (let i = 0; ; i++) {
@@ -234,6 +229,6 @@ export async function runSsh(mode: Mode, log: (s: string) => void = () => {}, gi
 }
 
 if (import.meta.main) {
-  const mode: Mode = process.argv.includes("--smoke") ? "smoke" : process.argv.includes("--quick") ? "quick" : "full";
+  const mode = parseMode();
   console.log(JSON.stringify(await runSsh(mode, (s) => console.error(s)), null, 2));
 }

@@ -9,6 +9,7 @@ import { ed25519Generate } from "../src/crypto/ed25519.ts";
 import { stopKexWorker } from "../src/net/kex.ts";
 import { Peer } from "../src/net/peer.ts";
 import { Group, GROUP_NAMES } from "../src/protocol/constants.ts";
+import { bunChild } from "./common.ts";
 
 export interface StallRow {
   group: string;
@@ -52,7 +53,7 @@ async function child(): Promise<void> {
 
 /** Run the measurement in a fresh child process. @throws Error when the child fails. */
 export async function runStall(): Promise<StallRow[]> {
-  const p = Bun.spawn(["bun", import.meta.path, "--child"], { stdout: "pipe", stderr: "inherit" });
+  const p = bunChild(import.meta.path, ["--child"], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
   const out = await new Response(p.stdout).text();
   if ((await p.exited) !== 0) throw new Error("stall child failed");
   return JSON.parse(out.trim().split("\n").at(-1)!) as StallRow[];

@@ -11,6 +11,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runCommand } from "./common.ts";
 
 export type Kind = "tcp" | "tls" | "sotto";
 export const Op = { DATA: 0x64, ECHO: 0x65, FINISH: 0x66 } as const; // 'd' 'e' 'f'
@@ -74,11 +75,8 @@ export function makeCert(): Cert {
   if (Bun.which("openssl") === null) throw new Error("openssl not found: the TLS 1.3 baseline needs it to make a certificate");
   const dir = mkdtempSync(join(tmpdir(), "sotto-bench-"));
   const keyPath = join(dir, "key.pem"), certPath = join(dir, "cert.pem");
-  const r = Bun.spawnSync(
-    ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", keyPath, "-out", certPath],
-    { stderr: "pipe", stdout: "pipe" },
-  );
-  if (r.exitCode !== 0) throw new Error(`openssl failed: ${r.stderr.toString()}`);
+  const r = runCommand(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", keyPath, "-out", certPath]);
+  if (r.code !== 0) throw new Error(`openssl failed: ${r.err}`);
   return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8"), dir };
 }
 
@@ -116,8 +114,7 @@ export function pct(sorted: number[], p: number): number {
 /** The soft file-descriptor limit, read from a shell (`ulimit -n`), or null. */
 export function fdLimit(): number | null {
   try {
-    const r = Bun.spawnSync(["sh", "-c", "ulimit -n"], { stdout: "pipe" });
-    const v = r.stdout.toString().trim();
+    const v = runCommand(["sh", "-c", "ulimit -n"]).out.trim();
     return v === "unlimited" ? Infinity : Number.parseInt(v, 10) || null;
   } catch {
     return null;

@@ -59,6 +59,12 @@ export type ChatEvent =
   | { type: "reconnecting"; address: string; inMs: number; attempt: number; peer?: string; since?: number; reason?: string }
   /** Dialling `address` stopped for good: a permanent refusal, /disconnect, or the contact moved. */
   | { type: "dial_stopped"; address: string; reason: string; code: string; alert?: number }
+  /**
+   * A contact's key connected from `host` (an authenticated session it dialled): the dial
+   * to `from` stopped; `pinned`: the address known_peers names for it now (host with the
+   * old pin's port), or null when the pin stayed (a host name, or a pin already there).
+   */
+  | { type: "moved"; peer: string; fingerprint: string; from: string; host: string; pinned: string | null }
   | {
       type: "key_changed";
       address: string;
@@ -80,7 +86,8 @@ export type ChatEvent =
   | { type: "queued"; count: number }
   /** Answers to commands (src/ui/commands.ts), as data; docs/EVENTS.md. */
   | { type: "help"; text: string }
-  | { type: "peers"; peers: PeerInfo[] }
+  /** /peers: who is connected, and (`away`) every address still dialled without a session. */
+  | { type: "peers"; peers: PeerInfo[]; away?: AwayInfo[] }
   | { type: "safety_numbers"; you: string; peers: { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[] }
   | { type: "transfers"; transfers: TransferInfo[] }
   | { type: "rekeyed"; sessions: number }
@@ -196,6 +203,18 @@ export interface OutputGate {
 export type ChatListener = (e: ChatEvent) => void;
 
 /** Summary of one open session, for /peers. */
+/** A dialled address with no session now (/peers): the first try under way, or unreachable and retried. */
+export interface AwayInfo {
+  address: string;
+  /** The contact's name, once a session with it authenticated. */
+  peer?: string;
+  state: "dialling" | "reconnecting";
+  /** reconnecting: unreachable since (ms since 1970), why, and the next try in `inMs`. */
+  since?: number;
+  reason?: string;
+  inMs?: number;
+}
+
 export interface PeerInfo {
   /** The contact's local name, or a request's claimed name. */
   name: string;
@@ -294,6 +313,8 @@ export interface ChatApi {
   disconnect?(name: string): number;
   /** Open sessions. */
   peers(): PeerInfo[];
+  /** Addresses dialled with no session now (absent in front ends' fakes). */
+  away?(): AwayInfo[];
   /** Safety numbers: of one peer by name, or of every connected peer. @throws ChatError unknown_peer. */
   verify(name?: string): { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[];
   /** Mark a peer verified in known_peers. @throws ChatError unknown_peer. */

@@ -79,9 +79,10 @@ export function osSentence(errno: string, address: string, listening: boolean): 
   switch (errno) {
     case "ECONNREFUSED":
       return `nothing is listening at ${address}: check the address and port, and that sotto is running there.`;
-    case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return `${host} cannot be reached from this machine: check the address, and that both of you are on the same network.`;
+      return `${host} cannot be reached from this machine: it has no route to that network (no network connection, or an address on a network you are not on); check your connection and the address.`;
+    case "EHOSTUNREACH":
+      return `nothing answers at ${host}: its network is reachable but no machine there has that address (it may be off, or have another address now); check that it is on and its current address.`;
     case "ETIMEDOUT":
       return `${address} did not answer: the machine may be off, or a firewall drops the connection.`;
     case "ECONNRESET":
@@ -98,7 +99,9 @@ export function osSentence(errno: string, address: string, listening: boolean): 
         ? `permission denied for port ${port}: ports below 1024 need administrator rights; use a port from 1024 up (--port 5000).`
         : `permission denied when connecting to ${address}: a local firewall or policy blocks it.`;
     case "EADDRNOTAVAIL":
-      return listening ? `${host} is not an address of this machine: --host must be one of its own addresses (or 0.0.0.0 for all).` : `${address} is not an address that can be dialled from here.`;
+      return listening
+        ? `${host} is not an address of this machine: --host must be one of its own addresses (or 0.0.0.0 for all).`
+        : `${address} cannot be dialled from here: this machine has no local address or free port to dial it from (a network that went away, or too many connections open).`;
     default:
       return null;
   }

@@ -18,7 +18,7 @@ import { Peer } from "../net/peer.ts";
 import type { CloseInfo, PeerSession } from "../net/types.ts";
 import { listenAddresses } from "../net/addresses.ts";
 import { explain } from "./explain.ts";
-import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo } from "./events.ts";
+import { ChatError, EVENTS_VERSION, type HistoryApi, type ChatApi, type ChatListener, type ContactsApi, type PeerInfo, type AwayInfo } from "./events.ts";
 import { fingerprint, IdentityFileError, loadOrCreateIdentity } from "./trust/identity.ts";
 import { INBOUND, KnownPeers, KnownPeersError } from "./trust/known-peers.ts";
 import { Trust } from "./trust/policy.ts";
@@ -87,7 +87,7 @@ export class ChatNode implements ChatApi {
     this.#lock = HomeLock.acquire(o.home);
     let instance: Uint8Array;
     try {
-      this.#store = new ChatStore(o.home, toHex(this.#identity.publicKey));
+      this.#store = new ChatStore(o.home, toHex(this.#identity.publicKey), { backgroundCheckpoint: true });
       instance = this.#store.instance();
       // Messages left unacknowledged by an earlier run wait for their peer again.
       this.#outbox = new Outbox(this.#store, (pid) => this.#trust.nameOf(Buffer.from(pid, "hex")) ?? "?");
@@ -118,7 +118,7 @@ export class ChatNode implements ChatApi {
     });
     if (o.history !== false) {
       try {
-        this.#kept = new History(o.home);
+        this.#kept = new History(o.home, undefined, this.#store.checkpointer);
       } catch (e) {
         // The home is not left locked by a start that failed.
         this.#store.close();
@@ -249,6 +249,10 @@ export class ChatNode implements ChatApi {
 
   peers(): PeerInfo[] {
     return this.#contacts.peers();
+  }
+
+  away(): AwayInfo[] {
+    return this.#dialing.away();
   }
 
   verify(name?: string): { name: string; fingerprint: string; safetyNumber: string; verified: boolean }[] {

@@ -27,7 +27,7 @@ export const DEFAULT_DRAIN_SECONDS = 10;
 export const chatArgs = {
   port: { type: "string", valueHint: "0-65535", description: "TCP port to listen on (0: any free port, printed at start)", default: String(DEFAULT_PORT) },
   host: { type: "string", valueHint: "address", description: "address to listen on (0.0.0.0 = every interface, so friends can reach you; 127.0.0.1 = this machine only)", default: DEFAULT_HOST },
-  connect: { type: "string", valueHint: "host:port", description: "peer to dial (and redial); repeat the flag or separate with commas" },
+  connect: { type: "string", valueHint: "host:port", description: "peer to dial (and redial): host:port, an invite, or a contact's name (its address in known_peers); repeat the flag or separate with commas" },
   name: { type: "string", description: "your display name (default: your user name)" },
   group: { type: "string", valueHint: "x25519|ffdhe2048|ffdhe3072", description: "key exchange group offered when dialling", default: "x25519" },
   strict: { type: "boolean", description: "accept only peers already pinned in known_peers" },
@@ -66,11 +66,12 @@ export function parsePort(s: string, allowAny = false): number | null {
   return (n >= 1 || (allowAny && n === 0)) && n <= 65535 ? n : null;
 }
 
-/** A peer address (host:port or [ipv6]:port, port 1-65535), or null. @throws never */
+/** A peer address (host:port or [ipv6]:port, port 1-65535), an invite, or a contact's name (its pinned addresses are dialled), else null. @throws never */
 export function parseConnect(s: string): string | null {
   const a = s.trim();
   if (parseInvite(a) !== null) return a; // an invite (chat/trust/invite.ts): dialled with its fingerprint pinned
-  return a !== INBOUND && isValidAddress(a) ? a : null;
+  // A name has no ":", so it is never mistaken for host:port.
+  return a !== INBOUND && (isValidAddress(a) || isValidPeerName(a)) ? a : null;
 }
 
 /** A bind address (host name, IPv4, or IPv6 with or without brackets), or null. @throws never */
@@ -155,7 +156,7 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
   for (const item of ((values.connect as string[] | undefined) ?? []).flatMap((c) => c.split(","))) {
     if (item.trim() === "") continue;
     const a = parseConnect(item);
-    if (a === null) return err(`--connect expects host:port with a port from 1 to 65535, got ${show(item)}`);
+    if (a === null) return err(`--connect expects host:port with a port from 1 to 65535 (or a contact's name), got ${show(item)}`);
     if (!connect.includes(a)) connect.push(a);
   }
 

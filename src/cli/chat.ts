@@ -117,7 +117,7 @@ export async function runChat(argv: string[], io: ChatIo): Promise<number> {
   const lineMode = settings.json || !io.isTTY;
   const color = !lineMode && wantColor(io.isTTY, env);
   const ui = lineMode
-    ? new LineMode({ output: io.stdout, json: settings.json, drainTimeoutMs: settings.drainTimeoutMs, dials: settings.connect.length, knownPeers })
+    ? new LineMode({ output: io.stdout, json: settings.json, drainTimeoutMs: settings.drainTimeoutMs, dials: settings.connect.length, knownPeers, batchOutput: true })
     : new TerminalUi({ input: io.stdin, output: io.stdout, color, knownPeers, bell: settings.bell });
 
   let node: ChatNode;

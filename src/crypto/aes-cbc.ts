@@ -139,8 +139,16 @@ export class CbcDecryptor {
    * before the context is touched: a partial block would desynchronize it for good).
    */
   decrypt(ivAndCt: Uint8Array): Uint8Array {
+    return this.decryptWithIvBlock(ivAndCt).subarray(BLOCK);
+  }
+
+  /**
+   * As `decrypt`, but the first 16 bytes of the result are the discarded block (the
+   * record layer's hot path makes one view, of the unpadded plaintext, instead of two).
+   * @throws CbcError as `decrypt`.
+   */
+  decryptWithIvBlock(ivAndCt: Uint8Array): Uint8Array {
     if (ivAndCt.length < 2 * BLOCK || ivAndCt.length % BLOCK !== 0) throw new CbcError();
-    const out = this.#decipher.update(ivAndCt);
-    return out.subarray(BLOCK);
+    return this.#decipher.update(ivAndCt);
   }
 }

@@ -8,6 +8,8 @@ import { randomFillSync } from "node:crypto";
 export interface RandomSource {
   /** Fill `out` with fresh random bytes. */
   fill(out: Uint8Array): void;
+  /** Fill `out[at..at+n)` with fresh random bytes (the record layer's IVs: no view made). */
+  fillAt(out: Uint8Array, at: number, n: number): void;
 }
 
 /**
@@ -21,6 +23,21 @@ export class PooledRandom implements RandomSource {
   constructor(size = 4096) {
     this.#pool = new Uint8Array(size);
     this.#pos = size;
+  }
+  fillAt(out: Uint8Array, at: number, n: number): void {
+    if (!Number.isInteger(at) || !Number.isInteger(n) || at < 0 || n < 0 || at + n > out.length) throw new RangeError(`fillAt: [${at}, ${at + n}) is outside a buffer of ${out.length} bytes`);
+    const pool = this.#pool;
+    if (n <= 32 && pool.length - this.#pos >= n) {
+      // Hot path (record IVs): a byte loop, no view.
+      let p = this.#pos;
+      for (let i = at, end = at + n; i < end; i++, p++) {
+        out[i] = pool[p]!;
+        pool[p] = 0;
+      }
+      this.#pos = p;
+      return;
+    }
+    this.fill(out.subarray(at, at + n));
   }
   fill(out: Uint8Array): void {
     const pool = this.#pool;
@@ -58,6 +75,9 @@ export class FixedRandom implements RandomSource {
   #queue: Uint8Array[];
   constructor(chunks: Uint8Array[]) {
     this.#queue = [...chunks];
+  }
+  fillAt(out: Uint8Array, at: number, n: number): void {
+    this.fill(out.subarray(at, at + n));
   }
   fill(out: Uint8Array): void {
     const next = this.#queue.shift();

@@ -192,6 +192,10 @@ export function defaultLimits(): Limits {
 export class ByteBudget<K = unknown> {
   readonly #charges = new Map<K, number>();
   #total = 0;
+  // The holder charged last keeps its charge here rather than in the map (a session that
+  // queues many items in a row is charged once per item: no map lookup for each).
+  #last: K | undefined = undefined;
+  #lastBytes = 0;
   constructor(readonly limit: number) {}
   /** Bytes charged across every holder. */
   get total(): number {
@@ -199,17 +203,23 @@ export class ByteBudget<K = unknown> {
   }
   /** Set `holder`'s charge to `bytes` (0 forgets it). True when the total is now over the limit. */
   set(holder: K, bytes: number): boolean {
-    const old = this.#charges.get(holder) ?? 0;
-    if (bytes === old) return this.#total > this.limit;
-    this.#total += bytes - old;
-    if (bytes === 0) this.#charges.delete(holder);
-    else this.#charges.set(holder, bytes);
+    if (holder !== this.#last || this.#last === undefined) {
+      // Put the previous holder's charge in the map, take this one's out of it.
+      if (this.#last !== undefined && this.#lastBytes !== 0) this.#charges.set(this.#last, this.#lastBytes);
+      this.#last = holder;
+      this.#lastBytes = this.#charges.get(holder) ?? 0;
+      this.#charges.delete(holder);
+    }
+    this.#total += bytes - this.#lastBytes;
+    this.#lastBytes = bytes;
+    if (bytes === 0) this.#last = undefined; // forgotten: no reference kept to a holder charged nothing
     return this.#total > this.limit;
   }
   /** The holder with the largest charge (the first offender to cut), or undefined. */
   largest(): K | undefined {
     let best: K | undefined;
     let max = -1;
+    if (this.#last !== undefined && this.#lastBytes > 0) [best, max] = [this.#last, this.#lastBytes];
     for (const [k, v] of this.#charges) if (v > max) [best, max] = [k, v];
     return best;
   }

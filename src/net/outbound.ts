@@ -34,7 +34,12 @@ export const ITEM_END = MAX_PLAINTEXT - ITEM_HEADER_LEN;
 const FLUSH_BYTES = 1 << 20;
 /** Bulk records sealed per socket write: the most a later line can find sealed ahead of it. */
 export const BULK_FLUSH_BYTES = 64 * 1024;
-let OUT = new Uint8Array(FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
+/**
+ * Records are sealed into OUT from OUT_AT on: the 8 bytes in front let even the first
+ * record's seq borrow them for a one-part MAC (record.ts sealAt).
+ */
+const OUT_AT = 8;
+let OUT = new Uint8Array(OUT_AT + FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
 const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
 
 // Sessions whose queued items are sealed in the next microtask: one shared queue, so a
@@ -87,7 +92,7 @@ export class Outbound {
 
   /** Items wait to be sealed. */
   get hasPending(): boolean {
-    return this.#pending.length > 0 || this.#bulk.length > 0;
+    return this.#pending.length > 0 || this.#bulk.length > 0 || this.#lead.length > 0;
   }
 
   /** Bulk items wait to be sealed. */
@@ -98,6 +103,47 @@ export class Outbound {
   /** The socket did not take everything: wait for `drain`. */
   get backedUp(): boolean {
     return this.#out.length > 0;
+  }
+
+  /**
+   * Whole frames (the handshake's last flight) that go out ahead of the records of the
+   * next flush, in the same socket write: a handshake ends with one write, not two.
+   */
+  #lead: Uint8Array[] = [];
+  /** Held frames taken by the flush under way, copied into OUT ahead of its first record. */
+  #leadInOut: Uint8Array[] | null = null;
+
+  /** Keep whole frames for the next flush (`flush` writes them first, even with nothing queued). */
+  holdFrames(frames: Uint8Array[]): void {
+    for (const f of frames) this.#lead.push(f);
+  }
+
+  /**
+   * Seal the queued urgent items now, in records of their own, and hold those records
+   * behind the held frames for the next flush's write (the PROFILE that ends a handshake:
+   * its own record, sent in one write with what the session answers in the same tick).
+   */
+  sealAhead(w: RecordWriter, keyUpdate: () => boolean): void {
+    const items = this.#pending;
+    this.#pending = [];
+    let i = 0;
+    while (i < items.length) {
+      let pt = 0;
+      while (i < items.length) {
+        const next = writeItem(PT, pt, ITEM_END, items[i]!);
+        if (next < 0) break;
+        pt = next;
+        i++;
+      }
+      if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
+      const ku = keyUpdate();
+      if (ku) pt = writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM);
+      const frame = new Uint8Array(recordFrameLength(pt));
+      w.sealInto(PT, pt, frame, 0, ku);
+      this.#lead.push(frame);
+    }
+    this.#pendingBytes = 0;
+    for (const it of this.#bulk) this.#pendingBytes += itemSizeBound(it);
   }
 
   /** Keep an item that goes ahead of every bulk item (the pacer's probes, session.ts). */
@@ -131,6 +177,12 @@ export class Outbound {
    * `keyUpdate()` is asked per record whether it must carry KEY_UPDATE.
    */
   flush(w: RecordWriter, keyUpdate: () => boolean, force = false): void {
+    if (this.#lead.length > 0) {
+      const lead = this.#lead;
+      this.#lead = [];
+      if (this.#pending.length === 0 || this.#out.length > 0) this.writeFrames(lead);
+      else this.#leadInOut = lead;
+    }
     if (!this.hasPending || (this.#out.length > 0 && !force)) return;
     // Urgent items first, in big batches; then bulk in small ones, while the socket takes it.
     const urgent = this.#pending;
@@ -164,8 +216,23 @@ export class Outbound {
     let lastPong = -1;
     if (paced) for (let k = items.length - 1; k >= 0; k--) if (items[k]!.kind === "pong") { lastPong = k; break; }
     while (i < items.length && (!paced || i <= lastPong || this.written < this.bulkUntil)) {
-      let outLen = 0;
-      while (i < items.length && outLen < batch) {
+      let outLen = OUT_AT;
+      const lead = this.#leadInOut;
+      if (lead !== null) {
+        this.#leadInOut = null;
+        for (const f of lead) {
+          if (outLen + f.length > OUT.length - recordFrameLength(MAX_PLAINTEXT)) {
+            const bigger = new Uint8Array((outLen + f.length + recordFrameLength(MAX_PLAINTEXT)) * 2);
+            bigger.set(OUT.subarray(0, outLen));
+            OUT = bigger;
+          }
+          OUT.set(f, outLen);
+          outLen += f.length;
+        }
+      }
+      // Paced bulk stops at the window record by record, not batch by batch: a batch of
+      // 60 KiB file chunks overshot it by up to two records, all queued ahead of a later line.
+      while (i < items.length && outLen - OUT_AT < batch && (!paced || i <= lastPong || this.written + outLen - OUT_AT < this.bulkUntil)) {
         let pt = 0;
         while (i < items.length) {
           const next = writeItem(PT, pt, ITEM_END, items[i]!);
@@ -184,26 +251,32 @@ export class Outbound {
         }
         outLen += w.sealInto(PT, pt, OUT, outLen, ku);
       }
-      if (!this.#writeOut(outLen) && !force) break;
+      if (!this.#writeOut(outLen - OUT_AT) && !force) break;
     }
     return i;
   }
 
-  /** Write OUT[0..len), or queue a copy behind bytes already waiting. False when backed up. */
+  /** Write the `len` sealed bytes at OUT_AT, or queue a copy behind bytes already waiting. False when backed up. */
   #writeOut(len: number): boolean {
     this.written += len;
     if (this.#out.length > 0) {
-      this.#enqueue(OUT.slice(0, len));
+      this.#enqueue(OUT.slice(OUT_AT, OUT_AT + len));
       return false;
     }
-    const n = Math.max(0, this.#socket.write(OUT.subarray(0, len)));
+    // One write, no view: the socket takes an offset and a length.
+    const n = Math.max(0, this.#socket.write(OUT, OUT_AT, len));
     if (n >= len) return true;
-    this.#enqueue(OUT.slice(n, len));
+    this.#enqueue(OUT.slice(OUT_AT + n, OUT_AT + len));
     return false;
   }
 
   /** Write whole frames (handshake frames, alerts) in order with everything queued. */
   writeFrames(frames: Uint8Array[]): void {
+    if (this.#lead.length > 0) {
+      // Held frames keep their place ahead of anything written after them.
+      frames = [...this.#lead, ...frames];
+      this.#lead = [];
+    }
     if (frames.length === 0) return;
     const data = frames.length === 1 ? frames[0]! : concat(...frames);
     this.written += data.length;
@@ -235,6 +308,8 @@ export class Outbound {
   /** Drop everything (the connection is gone). */
   drop(): void {
     this.clearPending();
+    this.#lead = [];
+    this.#leadInOut = null;
     this.#out = [];
     this.#outBytes = 0;
   }

@@ -14,7 +14,7 @@ import type { Item } from "../protocol/items.ts";
 import { Admission } from "./admission.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
-import { routeTo } from "./route.ts";
+import { neighbourFailed, routeTo } from "./route.ts";
 import { isIP } from "node:net";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
@@ -71,9 +71,14 @@ export class ConnectError extends Error {
   }
 }
 
-/** Bun reports a dial with no route as ECONNREFUSED (route.ts): say ENETUNREACH when there is none. */
-function dialErrorCode(host: string, code: string | undefined): string | undefined {
-  return code === "ECONNREFUSED" && routeTo(host) === "no" ? "ENETUNREACH" : code;
+/**
+ * Bun reports every failed dial as ECONNREFUSED (route.ts): say ENETUNREACH when there is
+ * no route, EHOSTUNREACH when the host is on our link and did not answer ARP.
+ */
+export function dialErrorCode(host: string, code: string | undefined, route = routeTo, neighbour = neighbourFailed): string | undefined {
+  if (code !== "ECONNREFUSED") return code;
+  if (route(host) === "no") return "ENETUNREACH";
+  return neighbour(host) ? "EHOSTUNREACH" : code;
 }
 
 /** What an OS error of a dial means, as a sentence that matches it (ENETUNREACH is not a refusal). */

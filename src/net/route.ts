@@ -4,7 +4,9 @@
  * would be told "refused" when the network is down. Before saying "refused", peer.ts asks
  * here: on Linux, /proc/net/route (the main table) plus this host's own addresses
  * (the local table) answer it. Anywhere else, or for a host name or IPv6, the answer is
- * "unknown" and the error stays as Bun gave it.
+ * "unknown" and the error stays as Bun gave it. The same for a host on our own link
+ * that does not answer ARP (EHOSTUNREACH after about 3 s): neighbourFailed reads the
+ * kernel's neighbour table (/proc/net/arp), where that try is left as a failed entry.
  */
 import { readFileSync } from "node:fs";
 import { isIPv4 } from "node:net";
@@ -51,4 +53,34 @@ function fromProcHex(h: string): number {
 
 function toU32(ip: string): number {
   return ip.split(".").reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+}
+
+/** ARP flags of a complete entry (ATF_COM); a failed or incomplete resolution has it clear. */
+const ATF_COM = 0x2;
+
+/**
+ * Did the kernel fail to find `host` on one of our links (an ARP request nobody answered)?
+ * False when it found it, never tried, or cannot tell (not IPv4, no /proc/net/arp).
+ */
+export function neighbourFailed(host: string, table = readArp()): boolean {
+  if (!isIPv4(host) || table === null) return false;
+  const flags = table.get(host);
+  return flags !== undefined && (flags & ATF_COM) === 0;
+}
+
+/** /proc/net/arp as address → flags, or null when there is none. */
+export function readArp(): Map<string, number> | null {
+  let text: string;
+  try {
+    text = readFileSync("/proc/net/arp", "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "EACCES") return null;
+    throw e;
+  }
+  const out = new Map<string, number>();
+  for (const l of text.split("\n").slice(1)) {
+    const f = l.trim().split(/\s+/);
+    if (f.length >= 4 && isIPv4(f[0]!)) out.set(f[0]!, parseInt(f[2]!, 16));
+  }
+  return out;
 }

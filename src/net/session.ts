@@ -182,7 +182,8 @@ export class Session implements PeerSession {
 
   #established(d: Done): void {
     const res = d.result;
-    this.#write(d.send);
+    // The last handshake frames go out in one write with the PROFILE record below.
+    if (d.send.length > 0) this.#send.holdFrames(d.send);
     this.#est = new Established(res, this.#o.limits, () => this.#now(), this.#o.pingBudget);
     this.#o.preAuthBudget?.set(this, 0);
     // PROTOCOL §4.5: the responder applies its trust policy once the initiator's AUTH
@@ -193,9 +194,10 @@ export class Session implements PeerSession {
     this.state = "profile";
     // PROTOCOL §6: PROFILE is the first item after the handshake, from both sides. It
     // goes out in a small record of its own, so that the peer can finish its handshake
-    // even on a link that breaks every few kilobytes.
+    // even on a link that breaks every few kilobytes; sealed now, written (behind our last
+    // handshake frames) with whatever this tick adds: the handshake's end is one write.
     this.send({ kind: "profile", instance: this.#o.profile.instance, name: this.#o.profile.name });
-    this.flush();
+    if (!this.#isClosed()) this.#send.sealAhead(this.#est.writer, this.#est.keyUpdateDue);
     this.#ev.onEstablished?.(this);
   }
 

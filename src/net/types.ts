@@ -15,8 +15,12 @@ export type SessionState = "handshake" | "profile" | "open" | "closed";
  * sessions joined back to back, no socket at all).
  */
 export interface Transport {
-  /** Write what it takes now; returns how many bytes it took (the rest waits for drain). */
-  write(data: Uint8Array): number;
+  /**
+   * Write what it takes now of `data[byteOffset..byteOffset+byteLength)` (default: all of
+   * it); returns how many bytes it took (the rest waits for drain). Bun's socket does this
+   * without a view; the record path writes its shared output buffer from an offset.
+   */
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
   /** Stop reading (output is backed up) / read again. */
   pause(): void;
   resume(): void;

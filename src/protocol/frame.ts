@@ -34,6 +34,17 @@ export interface Frame {
   body: Uint8Array;
 }
 
+/** A frame the assembler found: its body view is made only when read (records never read it). */
+class AssembledFrame implements Frame {
+  constructor(
+    readonly type: number,
+    readonly bytes: Uint8Array,
+  ) {}
+  get body(): Uint8Array {
+    return this.bytes.subarray(FRAME_HEADER_LEN);
+  }
+}
+
 /**
  * Check a frame header's declared length against its type (PROTOCOL §2).
  * @throws ProtocolError frame_type or frame_length.
@@ -148,7 +159,7 @@ export class FrameAssembler {
       off = take;
       if (this.#partialHave < p.length) return;
       this.#partial = null;
-      frames.push({ type: p[2]!, bytes: p, body: p.subarray(FRAME_HEADER_LEN) });
+      frames.push(new AssembledFrame(p[2]!, p));
     }
     // Finish a header that straddled chunks.
     if (this.#headerHave > 0) {
@@ -168,7 +179,7 @@ export class FrameAssembler {
         this.#partialHave = FRAME_HEADER_LEN + take;
         return;
       }
-      frames.push({ type: p[2]!, bytes: p, body: p.subarray(FRAME_HEADER_LEN) });
+      frames.push(new AssembledFrame(p[2]!, p));
     }
     // Frames that lie whole inside this chunk: views, no copy.
     while (n - off >= FRAME_HEADER_LEN) {
@@ -184,7 +195,7 @@ export class FrameAssembler {
         return;
       }
       const bytes = chunk.subarray(off, off + total);
-      frames.push({ type, bytes, body: bytes.subarray(FRAME_HEADER_LEN) });
+      frames.push(new AssembledFrame(type, bytes));
       off += total;
     }
     // A header fragment of 1 or 2 bytes.

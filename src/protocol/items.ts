@@ -45,6 +45,21 @@ export function text(b: Uint8Array, what: string): string {
   }
 }
 
+/**
+ * Decode `b[start..end)` as `text` does. ASCII (every byte below 0x80, which is valid
+ * UTF-8 and the same string in Latin-1) is read by a Buffer without a view or a decoder.
+ * @throws ProtocolError invalid_utf8, naming `what`.
+ */
+export function textAt(b: Uint8Array, start: number, end: number, what: string): string {
+  if (end === start) return "";
+  if (b instanceof Buffer) {
+    let any = 0;
+    for (let i = start; i < end; i++) any |= b[i]!;
+    if (any < 0x80) return b.toString("latin1", start, end);
+  }
+  return text(b.subarray(start, end), what);
+}
+
 function exact(len: number, want: number, what: string): void {
   if (len !== want) throw fail("bad_item", `${what} item has ${len} bytes, expected ${want}`);
 }
@@ -60,16 +75,18 @@ export function decodeItems(pt: Uint8Array): Item[] {
     const len = (pt[off + 1]! << 8) | pt[off + 2]!;
     const start = off + ITEM_HEADER_LEN;
     if (len > pt.length - start) throw fail("bad_item", `an item declares ${len} bytes but ${pt.length - start} remain`);
-    const c = pt.subarray(start, start + len);
     off = start + len;
+    // TEXT, the per-message case, makes no view of its content (textAt).
+    if (type === ContentType.TEXT) {
+      if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
+      items.push({ kind: "text", id: u64At(pt, start), text: textAt(pt, start + ID_LEN, off, "TEXT") });
+      continue;
+    }
+    const c = pt.subarray(start, start + len);
     switch (type) {
       case ContentType.AUTH:
         exact(len, AUTH_LEN, "AUTH");
         items.push({ kind: "auth", identity: c.subarray(0, IDENTITY_LEN), sig: c.subarray(IDENTITY_LEN) });
-        break;
-      case ContentType.TEXT:
-        if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
-        items.push({ kind: "text", id: u64At(pt, start), text: text(c.subarray(ID_LEN), "TEXT") });
         break;
       case ContentType.ACK:
         exact(len, ID_LEN, "ACK");
@@ -215,8 +232,13 @@ function u64At(b: Uint8Array, i: number): bigint {
 
 /** Write a big-endian u64. */
 function putU64(b: Uint8Array, i: number, n: bigint): void {
-  const lo = Number(n & 0xffffffffn);
-  const hi = n < 0x100000000n ? 0 : Number((n >> 32n) & 0xffffffffn);
+  // Ids below 2^32 (every id in practice) take one BigInt conversion, no BigInt arithmetic.
+  let lo = Number(n);
+  let hi = 0;
+  if (!(lo >= 0 && lo <= 0xffffffff)) {
+    lo = Number(n & 0xffffffffn);
+    hi = Number((n >> 32n) & 0xffffffffn);
+  }
   b[i] = hi >>> 24;
   b[i + 1] = (hi >>> 16) & 0xff;
   b[i + 2] = (hi >>> 8) & 0xff;
@@ -225,6 +247,18 @@ function putU64(b: Uint8Array, i: number, n: bigint): void {
   b[i + 5] = (lo >>> 16) & 0xff;
   b[i + 6] = (lo >>> 8) & 0xff;
   b[i + 7] = lo & 0xff;
+}
+
+let bufferOf: Uint8Array | null = null;
+let bufferView: Buffer | null = null;
+
+/** A Buffer over the same bytes as `out` (kept for the next call: the record buffer is reused). */
+function bufferOver(out: Uint8Array): Buffer {
+  if (out !== bufferOf) {
+    bufferOf = out;
+    bufferView = Buffer.from(out.buffer, out.byteOffset, out.length);
+  }
+  return bufferView!;
 }
 
 /**
@@ -240,7 +274,11 @@ export function writeItem(out: Uint8Array, off: number, end: number, item: Item)
     if (c + ID_LEN > end) return -1;
     putU64(out, c, item.id);
     let written = 0;
-    if (item.text.length > 0) {
+    if (item.text.length * 3 <= end - c - ID_LEN) {
+      // Room for the worst case: Buffer's write encodes in place, with no view per item
+      // (the same bytes as encodeInto, lone surrogates as U+FFFD included).
+      written = item.text.length === 0 ? 0 : bufferOver(out).write(item.text, c + ID_LEN);
+    } else if (item.text.length > 0) {
       const r = encoder.encodeInto(item.text, out.subarray(c + ID_LEN, end));
       if (r.read !== item.text.length) return -1;
       written = r.written;

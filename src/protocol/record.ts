@@ -13,7 +13,7 @@
  */
 import { CbcDecryptor, CbcEncryptor, pkcs7Unpad, CbcError } from "../crypto/aes-cbc.ts";
 import { wipe } from "../crypto/bytes.ts";
-import { ctEqual, HmacKey } from "../crypto/hash.ts";
+import { HmacKey } from "../crypto/hash.ts";
 import type { RandomSource } from "../crypto/random.ts";
 import {
   BLOCK_LEN,
@@ -35,6 +35,28 @@ const SEQ_VIEW = new DataView(SEQ_BUF.buffer);
 
 /** The 8 bytes of a caller's buffer that seq borrows while a record is sealed (sealAt). */
 const SAVED = new Uint8Array(SEQ_LEN);
+
+/**
+ * The last view sealAt made of a caller's buffer, kept for the next call with the same
+ * buffer and range: a run of equal-sized records (one message each) makes no new view.
+ */
+class ViewCache {
+  #of: Uint8Array | null = null;
+  #start = 0;
+  #end = 0;
+  #view: Uint8Array | null = null;
+  get(buf: Uint8Array, start: number, end: number): Uint8Array {
+    if (buf !== this.#of || start !== this.#start || end !== this.#end) {
+      this.#of = buf;
+      this.#start = start;
+      this.#end = end;
+      this.#view = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    }
+    return this.#view!;
+  }
+}
+const PT_VIEW = new ViewCache();
+const MAC_VIEW = new ViewCache();
 
 /** seq as u64 big-endian at `buf[at..at+8)` (seq < 2^53). */
 function putSeq(buf: Uint8Array, at: number, seq: number): void {
@@ -117,9 +139,9 @@ function sealAt(enc: CbcEncryptor, mac: HmacKey, random: RandomSource, seq: numb
   out[off + 1] = length & 0xff;
   out[off + 2] = FrameType.RECORD;
   const ivAt = off + FRAME_HEADER_LEN;
-  random.fill(out.subarray(ivAt, ivAt + IV_LEN));
+  random.fillAt(out, ivAt, IV_LEN);
   pt.fill(pad, n, ctLen); // PKCS#7
-  enc.encryptAfterIv(out, ivAt, ctLen === pt.length ? pt : pt.subarray(0, ctLen));
+  enc.encryptAfterIv(out, ivAt, PT_VIEW.get(pt, 0, ctLen));
   const macEnd = ivAt + IV_LEN + ctLen;
   // PROTOCOL §5: tag = HMAC(seq | header | iv | ct). With 8 bytes of the caller's buffer in
   // front of the frame, seq is written there for the moment of one MAC update (one native
@@ -128,7 +150,7 @@ function sealAt(enc: CbcEncryptor, mac: HmacKey, random: RandomSource, seq: numb
     const at = off - SEQ_LEN;
     for (let i = 0; i < SEQ_LEN; i++) SAVED[i] = out[at + i]!;
     putSeq(out, at, seq);
-    mac.macInto(out.subarray(at, macEnd), out, macEnd);
+    mac.macInto(MAC_VIEW.get(out, at, macEnd), out, macEnd);
     for (let i = 0; i < SEQ_LEN; i++) out[at + i] = SAVED[i]!;
   } else mac.mac2Into(seqBytes(seq), out.subarray(off, macEnd), out, macEnd);
   return frameLen;
@@ -294,19 +316,20 @@ export class RecordReader {
     if (k.seq >= KEY_UPDATE_INTERVAL) throw fail("key_exhausted", `the peer sent ${KEY_UPDATE_INTERVAL} records without a key update`);
     const macEnd = frame.length - TAG_LEN;
     // PROTOCOL §5: verify the tag before decrypting (no padding oracle).
-    const want = k.mac.mac([seqBytes(k.seq), frame.subarray(0, macEnd)]);
-    if (!ctEqual(want, frame.subarray(macEnd))) throw fail("bad_record", "a record failed authentication");
-    const padded = (k.enc as CbcDecryptor).decrypt(frame.subarray(FRAME_HEADER_LEN, macEnd));
-    let n: number;
+    if (!k.mac.verify2(seqBytes(k.seq), frame.subarray(0, macEnd), frame, macEnd)) throw fail("bad_record", "a record failed authentication");
+    // The decrypted IV block comes first (discarded): one view, of the plaintext only.
+    const whole = (k.enc as CbcDecryptor).decryptWithIvBlock(frame.subarray(FRAME_HEADER_LEN, macEnd));
+    let end: number;
     try {
-      n = pkcs7Unpad(padded);
+      end = pkcs7Unpad(whole);
     } catch (e) {
       if (e instanceof CbcError) throw fail("bad_record", "a record failed authentication");
       throw e;
     }
+    const n = end - BLOCK_LEN;
     if (n > MAX_PLAINTEXT) throw fail("oversized", `a record carries ${n} bytes of plaintext, over ${MAX_PLAINTEXT}`);
     k.seq++;
-    return padded.subarray(0, n);
+    return whole.subarray(BLOCK_LEN, end);
   }
 
   /** Apply the peer's KEY_UPDATE: the next record is opened under keys(next(ts)), seq 0. */

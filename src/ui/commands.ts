@@ -18,7 +18,7 @@ import { sanitizeLine } from "../text/sanitize.ts";
 export const HELP = [
   "Type a line and press Enter to send it to every connected peer. Commands:",
   "  /help                 this list",
-  "  /peers                who is connected, with fingerprints",
+  "  /peers                who is connected, with fingerprints; and each address still dialled",
   "  /connect host:port    dial a peer (redialled if the connection drops); also takes an invite",
   "  /invite               lines (sotto://host:port#fingerprint) a friend pastes to reach you safely",
   "  /disconnect name      close the sessions with a peer and stop redialling it",
@@ -72,7 +72,7 @@ const name = (s: string) => sanitizeLine(s, 40);
 
 const COMMANDS: Record<string, { args: [min: number, max: number]; run: Handler }> = {
   help: { args: [0, 0], run: (_a, _r, _api, out) => out({ type: "help", text: HELP }) },
-  peers: { args: [0, 0], run: (_a, _r, api, out) => out({ type: "peers", peers: api.peers() }) },
+  peers: { args: [0, 0], run: (_a, _r, api, out) => out({ type: "peers", peers: api.peers(), ...(api.away !== undefined ? { away: api.away() } : {}) }) },
   connect: {
     args: [1, 1],
     run: ([address], _r, api, out) => {

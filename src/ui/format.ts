@@ -194,6 +194,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("yellow", `reconnecting to ${ln(e.address)} in ${(e.inMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
     case "dial_stopped":
       return status("yellow", `stopped dialling ${ln(e.address)}: ${ln(e.reason)}`);
+    case "moved":
+      return status("yellow", `${c("bold", nm(e.peer))} moved: now at ${ln(e.host)} (it dialled us); no longer dialling ${ln(e.from)}${e.pinned !== null ? `; known_peers now has ${ln(e.pinned)}, dialled from the next start` : ""}`);
     case "key_changed": {
       const where = opts.knownPeers ? ln(opts.knownPeers) : "known_peers (in your sotto home)";
       const inbound = e.direction === "inbound" || e.claimed !== undefined;
@@ -238,14 +240,22 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
     case "help":
       return block("•", "dim", text(e.text));
     case "peers": {
-      if (e.peers.length === 0) return status("dim", "No peers are connected; /connect host:port dials one.");
+      // One line per address still dialled: dialling, or since when it is unreachable, why, and the next try.
+      const away = (e.away ?? []).map((a) => {
+        const who = a.peer !== undefined ? `${nm(a.peer)} (${ln(a.address)})` : ln(a.address);
+        if (a.state === "dialling") return `  ${who}: dialling`;
+        const next = a.inMs !== undefined && a.inMs > 0 ? `reconnecting in ${Math.max(1, Math.round(a.inMs / 1000))} s` : "reconnecting now";
+        return `  ${who}: ${next}; unreachable since ${hhmm(new Date(a.since ?? 0))}${a.reason ? `: ${ln(a.reason)}` : ""}`;
+      });
+      const awayBlock = away.length > 0 ? [`${away.length} not connected:`, ...away] : [];
+      if (e.peers.length === 0) return status("dim", "No peers are connected; /connect host:port dials one.", ...awayBlock);
       const lines = e.peers.flatMap((p) => {
         const flags = [p.role === "initiator" ? "we dialled" : "they dialled", p.verified ? "verified" : "not verified"];
         if (p.group !== undefined) flags.push(ln(p.group));
         if (p.unacked > 0) flags.push(`${p.unacked} unacknowledged`);
         return [`  ${nm(p.name)}  ${ln(p.address)}  (${flags.join(", ")})`, `    fingerprint ${ln(p.fingerprint)}`];
       });
-      return status("dim", `${e.peers.length} peer${e.peers.length === 1 ? "" : "s"} connected:`, ...lines);
+      return status("dim", `${e.peers.length} peer${e.peers.length === 1 ? "" : "s"} connected:`, ...lines, ...awayBlock);
     }
     case "safety_numbers": {
       if (e.peers.length === 0) return status("dim", "No peers are connected, so there is no safety number to show.");

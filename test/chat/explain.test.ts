@@ -90,6 +90,24 @@ describe("OS errors", () => {
     const err = Object.assign(new Error("bind"), { code: "EACCES" });
     expect(explain(new Error("cannot listen", { cause: err }), { who: "", address: "0.0.0.0:80", listening: true }).code).toBe("EACCES");
   });
+  test("each dial failure has its own sentence (what happened, what to do), and the errno name is kept", () => {
+    const codes = ["ENETUNREACH", "EHOSTUNREACH", "ETIMEDOUT", "ECONNREFUSED", "EADDRNOTAVAIL"];
+    const sentences = codes.map((c) => osSentence(c, "10.0.0.7:5000", false)!);
+    expect(new Set(sentences).size).toBe(codes.length);
+    for (const s of sentences) {
+      expect(s).toContain("10.0.0.7");
+      expect(s).toMatch(/[;:] [a-z]/); // a consequence or a step after the fact
+    }
+    expect(sentences[0]).toContain("no route");
+    expect(sentences[1]).toContain("nothing answers at 10.0.0.7");
+    for (const c of codes) {
+      // As Bun hands it over: an Error with code, errno and syscall, under the chat's own error.
+      const os = Object.assign(new Error("Failed to connect"), { code: c, errno: -1, syscall: "connect" });
+      const x = explain(new Error("could not connect", { cause: os }), { who: "bob", address: "10.0.0.7:5000" });
+      expect(x.code).toBe(c);
+      expect(x.message).toBe(osSentence(c, "10.0.0.7:5000", false)!);
+    }
+  });
   test("a peer gone without CLOSE (killed, crashed) is said as such, not as a message cut in the middle", () => {
     expect(explain(fail("truncated", "the peer closed the connection without CLOSE"), { who: "carol", address: "h:1" }).message).toBe("carol went away without a goodbye (its sotto quit or crashed, or the network dropped).");
     expect(explain(fail("truncated", "the peer closed the connection during the handshake"), { who: "h:1", address: "h:1" }).message).toContain("closed during the handshake");

@@ -284,3 +284,21 @@ describe("ChatNode on a dead path", () => {
     }
   });
 });
+
+describe("connect by a contact's name", () => {
+  test("a contact's name dials its pinned address; a name that is no contact, or a contact with no dial address, is one sentence", async () => {
+    const bob = await node("bob");
+    const aliceHome = home();
+    const alice = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${bob.port}`] });
+    await until("alice connected", () => alice.events.some((e) => e.type === "connected"));
+    await alice.n.close();
+    nodes.splice(nodes.indexOf(alice.n), 1);
+    const again = await node("alice", { home: aliceHome, connect: ["bob"], listen: false });
+    await until("alice (again) connected by name", () => again.events.some((e) => e.type === "connected"));
+    const c = again.events.find((e) => e.type === "connected") as Extract<ChatEvent, { type: "connected" }>;
+    expect([c.peer, c.role, c.address]).toEqual(["bob", "initiator", `127.0.0.1:${bob.port}`]);
+    expect(() => again.n.connect("nobody")).toThrow(/"nobody" is not host:port, nor the name of a contact/);
+    // alice dialled in to bob: bob has her key (--allow-new) but no address to dial.
+    expect(() => bob.n.connect("alice")).toThrow(/alice has no address to dial in known_peers/);
+  });
+});

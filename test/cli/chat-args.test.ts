@@ -57,6 +57,9 @@ describe("defaults", () => {
 });
 
 describe("flags", () => {
+  test("--connect takes a contact's name too (its pinned addresses are dialled); a name never has a colon", () => {
+    expect(settings(["--connect", "bob,h:1"]).connect).toEqual(["bob", "h:1"]);
+  });
   test("every flag", () => {
     const s = settings(["--port", "6000", "--host=127.0.0.1", "--connect", "a.example:1", "--name", "bob", "--group", "FFDHE3072", "--strict", "--allow-new", "--home", "rel/dir", "--json", "--drain-timeout", "2.5", "--accept-files", "in/box"]);
     expect(s).toEqual({
@@ -102,10 +105,11 @@ describe("bad values: one line naming the flag", () => {
     [["--port"], "--port"],
     [["--group", "rsa"], "--group"],
     [["--group", ""], "--group"],
-    [["--connect", "nohost"], "--connect"],
+    [["--connect", "nohost:"], "--connect"],
+    [["--connect", "-dash"], "--connect"],
     [["--connect", "h:0"], "--connect"],
     [["--connect", "h:99999"], "--connect"],
-    [["--connect", "h:1,oops"], "--connect"],
+    [["--connect", "h:1,oo ps"], "--connect"],
     [["--connect", "*"], "--connect"],
     [["--connect", "a b:1"], "--connect"],
     [["--host", "a b"], "--host"],
@@ -129,7 +133,7 @@ describe("bad values: one line naming the flag", () => {
 
 describe("runChat", () => {
   test("bad flags: exit code 2 and one line on stderr, nothing started", async () => {
-    for (const argv of [["--port", "65536"], ["--group", "nope"], ["--connect", "bad"], ["--what"]]) {
+    for (const argv of [["--port", "65536"], ["--group", "nope"], ["--connect", "bad:"], ["--what"]]) {
       const { io, err, out } = captureIo();
       expect(await runChat(argv, io)).toBe(2);
       expect(err).toHaveLength(1);

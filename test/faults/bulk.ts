@@ -63,7 +63,7 @@ export async function runBulk(o: { lines: number; size: number; faults: Partial<
   });
   const port = (bobEvents.find((e) => e.type === "listening") as { port: number }).port;
   const proxy = new FaultProxy({ target: { host: "127.0.0.1", port }, faults: o.faults });
-  const lm = new LineMode({ output: { write: () => true }, json: true, drainTimeoutMs: o.timeoutMs ?? 60_000, dials: 1 });
+  const lm = new LineMode({ output: { write: () => true }, json: true, drainTimeoutMs: o.timeoutMs ?? 60_000, dials: 1, batchOutput: true });
   let aliceConnected = false;
   const alice = await ChatNode.start({ home: tempHome("sotto-bulk-"), name: "alice", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${proxy.port}`] }, (e) => {
     if (e.type === "connected") aliceConnected = true;

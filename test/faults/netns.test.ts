@@ -4,9 +4,11 @@
  * namespaces see). Bob listens at 10.77.0.2 and alice dials him; bob drops off, his address
  * becomes 10.77.0.3, alice types while he is away, and bob comes back from the new
  * address and dials alice. Alice must stop dialling the stale address, show the new one,
- * and every line she typed must reach bob exactly once. Counts and order only.
+ * and every line she typed must reach bob exactly once; her known_peers pins bob's new
+ * address, and a restart that dials bob by name dials it. Counts and order only.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { ChatEvent } from "../../src/chat/events.ts";
@@ -100,6 +102,7 @@ describe("a contact that moves", () => {
       const alice = new NsChat(NS_A, homeA, ["--name", "alice", "--host", "10.77.0.1", "--port", "7001", "--connect", "10.77.0.2:7000"]);
       let bob = new NsChat(NS_B, homeB, ["--name", "bob", "--host", "10.77.0.2", "--port", "7000"]);
       const runs = [bob];
+      const later: NsChat[] = [];
       try {
         await until("alice connected to bob", () => alice.events.some((e) => e.type === "connected"), 20_000);
         alice.type("one");
@@ -127,19 +130,52 @@ describe("a contact that moves", () => {
         ]);
         const stopped = alice.events.filter((e) => e.type === "dial_stopped");
         expect(stopped).toEqual([{ type: "dial_stopped", address: "10.77.0.2:7000", reason: "bob now connects from 10.77.0.3", code: "moved" }]);
-        expect(alice.events.some((e) => e.type === "notice" && e.message.includes("bob moved: now at 10.77.0.3"))).toBe(true);
+        const moved = alice.events.filter((e) => e.type === "moved") as Extract<ChatEvent, { type: "moved" }>[];
+        expect(moved.map((e) => [e.peer, e.from, e.host, e.pinned])).toEqual([["bob", "10.77.0.2:7000", "10.77.0.3", "10.77.0.3:7000"]]);
+        // Contacts are keys: the pin follows the authenticated key to its new address, on disk.
+        const pins = readFileSync(join(homeA, "known_peers"), "utf8").split("\n").filter((l) => / bob [0-9a-f]{64} /.test(l));
+        expect(pins.map((l) => l.split(" ")[0])).toEqual(["10.77.0.3:7000"]);
         // Nothing redials the stale address after the stop.
         const after = alice.events.length;
         await Bun.sleep(1500);
         expect(alice.events.slice(after).filter((e) => e.type === "reconnecting")).toEqual([]);
+
+        // A restart that dials bob by name dials the new address, and the line arrives once.
+        await alice.stop();
+        const again = new NsChat(NS_A, homeA, ["--name", "alice", "--no-listen", "--connect", "bob"]);
+        later.push(again);
+        await until("alice (restarted) connected to bob", () => again.events.some((e) => e.type === "connected"), 20_000);
+        const c = again.events.find((e) => e.type === "connected") as Extract<ChatEvent, { type: "connected" }>;
+        expect([c.role, c.address]).toEqual(["initiator", "10.77.0.3:7000"]);
+        again.type("after the restart");
+        await until("bob to get the line after the restart", () => bob.texts().includes("after the restart"), 10_000);
+        expect(bob.texts().filter((t) => t === "after the restart")).toHaveLength(1);
       } catch (e) {
         console.error(JSON.stringify({ alice: alice.events, bob: runs.map((r) => r.events) }).slice(0, 6000));
         throw e;
       } finally {
-        await Promise.all([alice.stop(), ...runs.map((r) => r.stop())]);
+        await Promise.all([alice.stop(), ...runs.map((r) => r.stop()), ...later.map((r) => r.stop())]);
       }
     },
     90_000,
+  );
+
+  test.skipIf(skip !== null)(
+    "a dial to an address on the link where no machine answers ARP says so (EHOSTUNREACH), not that nothing listens there",
+    async () => {
+      // 10.77.0.50 is on alice's link, and no namespace has it: ARP goes unanswered (≈ 3 s).
+      const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7003", "--connect", "10.77.0.50:7000"]);
+      try {
+        const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
+        expect(r.reason).toContain("nothing answers at 10.77.0.50");
+        expect(r.reason).not.toContain("nothing is listening");
+        const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
+        expect(err?.code).toBe("EHOSTUNREACH");
+      } finally {
+        await alice.stop();
+      }
+    },
+    30_000,
   );
 
   test.skipIf(skip !== null)(

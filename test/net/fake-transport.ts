@@ -25,10 +25,10 @@ export class FakeTransport implements Transport {
   other: Session | null = null;
   #gone = false;
 
-  write(data: Uint8Array): number {
+  write(data: Uint8Array, byteOffset = 0, byteLength = data.length - byteOffset): number {
     if (this.#gone) return 0;
-    const n = Math.min(data.length, this.takes);
-    const copy = data.slice(0, n);
+    const n = Math.min(byteLength, this.takes);
+    const copy = data.slice(byteOffset, byteOffset + n);
     this.written.push(copy);
     queueMicrotask(() => this.other?.onData(copy));
     return n;

@@ -93,7 +93,8 @@ export function handshakeBetween(a: string, b: string, group: Group = Group.X255
 /** A deterministic RandomSource: the same label replays the same bytes (so re-run handshakes repeat their records). */
 export function detRandom(label: string): RandomSource {
   let n = 0;
-  return { fill: (out: Uint8Array) => out.set(det(`${label} ${n++}`, out.length)) };
+  const fill = (out: Uint8Array) => out.set(det(`${label} ${n++}`, out.length));
+  return { fill, fillAt: (out: Uint8Array, at: number, len: number) => fill(out.subarray(at, at + len)) };
 }
 
 /** A Frame straight from bytes, without the assembler's checks: hands a machine exactly these bytes. */

@@ -14,6 +14,8 @@ function everyEvent(s: string): ChatEvent[] {
   return [
     { type: "listening", host: s, port: 5000, fingerprint: s },
     { type: "identity", fingerprint: s, created: true, path: s },
+    { type: "peers", peers: [], away: [{ address: s, peer: s, state: "reconnecting", since: NOON, reason: s, inMs: 1000 }] },
+    { type: "moved", peer: s, fingerprint: s, from: s, host: s, pinned: s },
     { type: "connected", peer: s, address: s, role: "initiator", fingerprint: s, safetyNumber: s, firstContact: true, verified: false },
     { type: "connected", peer: s, address: s, role: "responder", fingerprint: s, safetyNumber: s, firstContact: false, verified: true },
     { type: "message", peer: s, fingerprint: s, id: "1", text: s, time: NOON, private: false },
@@ -200,6 +202,26 @@ describe("outages you can see", () => {
   });
   test("dialling that stopped says why, once", () => {
     expect(formatEvent({ type: "dial_stopped", address: "h:1", reason: "h:1 is this sotto itself; not dialling it", code: "reflection" }, COLORLESS)).toBe("• stopped dialling h:1: h:1 is this sotto itself; not dialling it");
+  });
+});
+
+describe("/peers: one line per contact", () => {
+  test("connected peers, then each address still dialled: dialling, or reconnecting in N s with since when and why", () => {
+    const t = formatEvent(
+      {
+        type: "peers",
+        peers: [],
+        away: [
+          { address: "10.0.0.7:5000", peer: "bob", state: "reconnecting", since: NOON, reason: "nothing is listening at 10.0.0.7:5000", inMs: 7600 },
+          { address: "10.0.0.8:5000", state: "dialling" },
+        ],
+      },
+      { color: false },
+    )!;
+    expect(t).toContain("No peers are connected");
+    expect(t).toContain("2 not connected:");
+    expect(t).toContain("bob (10.0.0.7:5000): reconnecting in 8 s; unreachable since 12:05: nothing is listening at 10.0.0.7:5000");
+    expect(t).toContain("10.0.0.8:5000: dialling");
   });
 });
 

@@ -131,6 +131,22 @@ describe("line mode", () => {
   });
 });
 
+describe("line mode output", () => {
+  test("batchOutput: the events of one tick are one write, in order, at the end of the tick", async () => {
+    const writes: string[] = [];
+    const ui = new LineMode({ output: { write: (s: string) => writes.push(s) }, json: true, drainTimeoutMs: 1000, batchOutput: true });
+    const events = Array.from({ length: 100 }, (_, i) => message(`line ${i}`));
+    for (const e of events) ui.listener(e);
+    expect(writes).toEqual([]); // not yet: the tick is not over
+    await Promise.resolve();
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.split("\n").slice(0, -1).map((l) => JSON.parse(l))).toEqual(events);
+    ui.listener(message("next tick"));
+    await Promise.resolve();
+    expect(writes).toHaveLength(2);
+  });
+});
+
 describe("line mode: a line's recipients (--json)", () => {
   test("a recipients event after each line; one delivered event per ACK, naming the lines it covers", async () => {
     const { ui, output, input } = setup({ json: true });

@@ -73,6 +73,8 @@ export class Dialer {
   /** When the contact became unreachable (wall clock ms; 0 while connected). */
   #since = 0;
   #reason = "";
+  /** Wall clock ms of the next try while one is scheduled, else 0. */
+  #nextAt = 0;
 
   constructor(
     readonly host: string,
@@ -87,6 +89,17 @@ export class Dialer {
 
   get stopped(): boolean {
     return this.#stopped;
+  }
+
+  /** Where this dial stands when it has no session (null while it has one, or once stopped). */
+  status(): { address: string; pid: Pid | null; state: "dialling" | "reconnecting"; since: number; reason: string; inMs: number } | null {
+    if (this.#stopped || this.#session !== null) return null;
+    const inMs = this.#nextAt === 0 ? 0 : Math.max(0, this.#nextAt - this.#wall());
+    return { address: this.#address(), pid: this.pid, state: this.#since === 0 ? "dialling" : "reconnecting", since: this.#since, reason: this.#reason, inMs };
+  }
+
+  #wall(): number {
+    return this.hooks.wallClock ? this.hooks.wallClock() : Date.now();
   }
 
   start(): void {
@@ -111,6 +124,7 @@ export class Dialer {
   }
 
   async #run(): Promise<void> {
+    this.#nextAt = 0;
     if (this.#stopped) return;
     if (this.hooks.connectedElsewhere(null)) return this.#later(ELSEWHERE_POLL_MS, false);
     let s: PeerSession;
@@ -149,7 +163,7 @@ export class Dialer {
   }
 
   #unreachable(reason: string): void {
-    if (this.#since === 0) this.#since = this.hooks.wallClock ? this.hooks.wallClock() : Date.now();
+    if (this.#since === 0) this.#since = this.#wall();
     this.#reason = reason;
   }
 
@@ -159,6 +173,7 @@ export class Dialer {
       const peer = this.pid !== null ? this.hooks.nameOf?.(this.pid) : undefined;
       this.hooks.emit({ type: "reconnecting", address: this.#address(), inMs: ms, attempt: this.#attempt, since: this.#since, reason: this.#reason, ...(peer !== undefined ? { peer } : {}) });
     }
+    this.#nextAt = this.#wall() + ms;
     this.#timer = setTimeout(() => void this.#run(), ms);
     this.#timer.unref?.();
   }

@@ -13,7 +13,7 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUSY_TIMEOUT_MS, STATE_FILE } from "./store.ts";
+import { BUSY_TIMEOUT_MS, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
 import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from "../events.ts";
 
 /** Rows kept per contact; older ones are deleted as new ones arrive. */
@@ -57,16 +57,25 @@ export class History {
   readonly #q;
 
   readonly #max: number;
-  #adds = 0;
+  /** Rows per contact in the table (counted once when first touched, then kept in step). */
+  readonly #count = new Map<string, number>();
 
-  /** Open (or create) the table in `home`/state.db, keeping `maxPerContact` rows per contact. @throws Error with the path when the file is unusable. */
-  constructor(home: string, maxPerContact = MAX_PER_CONTACT) {
+  readonly #checkpointer: Checkpointer | null;
+
+  /**
+   * Open (or create) the table in `home`/state.db, keeping `maxPerContact` rows per
+   * contact; with the store's `checkpointer` its thread moves the log into the file.
+   * @throws Error with the path when the file is unusable.
+   */
+  constructor(home: string, maxPerContact = MAX_PER_CONTACT, checkpointer: Checkpointer | null = null) {
     this.#max = maxPerContact;
+    this.#checkpointer = checkpointer;
     this.path = join(home, STATE_FILE);
     try {
       this.#db = new Database(this.path, { create: true, strict: true });
       // secure_delete: /clear overwrites the deleted lines instead of leaving them in free pages.
       this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA secure_delete = ON;`);
+      if (checkpointer !== null) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
       this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
         n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
         text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT);
@@ -79,7 +88,9 @@ export class History {
     this.#q = {
       add: db.query("INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       privateOut: db.query<{ pid: string; mid: string }, [number]>("SELECT pid, mid FROM history WHERE dir = 'out' AND private = 1 AND mid IS NOT NULL ORDER BY n DESC LIMIT ?"),
-      trim: db.query("DELETE FROM history WHERE pid = ?1 AND n <= (SELECT n FROM history WHERE pid = ?1 ORDER BY n DESC LIMIT 1 OFFSET ?2)"),
+      // The oldest ?2 + 1 rows: walks only the excess from the old end, not the bound's worth of index.
+      trim: db.query("DELETE FROM history WHERE pid = ?1 AND n <= (SELECT n FROM history WHERE pid = ?1 ORDER BY n LIMIT 1 OFFSET ?2)"),
+      count: db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM history WHERE pid = ?"),
       last: db.query<Row, [string, number]>("SELECT * FROM (SELECT * FROM history WHERE pid = ? ORDER BY n DESC LIMIT ?) ORDER BY n"),
       lastAll: db.query<Row, [number]>("SELECT * FROM (SELECT * FROM history ORDER BY n DESC LIMIT ?) ORDER BY n"),
       contacts: db.query<{ pid: string }, []>("SELECT pid FROM history GROUP BY pid ORDER BY MAX(n)"),
@@ -90,8 +101,8 @@ export class History {
   }
 
   /**
-   * Keep one line. Every TRIM_EVERY lines the contact's oldest beyond the bound are
-   * dropped (the trim walks the bound's worth of index, so it is not done on every line):
+   * Keep one line. Once a contact has TRIM_EVERY rows beyond the bound, its oldest are
+   * dropped down to the bound at the next flush (a few rows per statement, not one):
    * a contact has at most maxPerContact + TRIM_EVERY rows.
    */
   add(l: HistoryLine): void {
@@ -105,18 +116,40 @@ export class History {
     if (this.#pending.length === 0) return;
     const lines = this.#pending;
     this.#pending = [];
+    const touched = new Set<string>();
     this.#db.transaction(() => {
       for (const l of lines) {
+        const rows = this.#rows(l.pid); // before the insert: a first count must not see it
         this.#q.add.run(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString());
-        if (++this.#adds % TRIM_EVERY === 0) this.trim(l.pid);
+        touched.add(l.pid);
+        this.#count.set(l.pid, rows + 1);
       }
+      for (const pid of touched) if (this.#rows(pid) >= this.#max + TRIM_EVERY) this.#trim(pid);
     })();
+    this.#checkpointer?.wrote();
   }
 
-  /** Drop the contact's oldest rows beyond maxPerContact. */
+  /** Rows the contact has (counted in the table the first time). */
+  #rows(pid: string): number {
+    let n = this.#count.get(pid);
+    if (n === undefined) {
+      n = this.#q.count.get(pid)!.n;
+      this.#count.set(pid, n);
+    }
+    return n;
+  }
+
+  #trim(pid: string): void {
+    const excess = this.#rows(pid) - this.#max;
+    if (excess <= 0) return;
+    const deleted = this.#q.trim.run(pid, excess - 1).changes;
+    this.#count.set(pid, this.#rows(pid) - deleted);
+  }
+
+  /** Drop the contact's oldest rows beyond maxPerContact now. */
   trim(pid: string): void {
     this.flush();
-    this.#q.trim.run(pid, this.#max);
+    this.#trim(pid);
   }
 
   /** The last `n` lines with one contact, or over all contacts (a line sent to several appears once per contact), oldest first. */
@@ -155,6 +188,7 @@ export class History {
   /** Forget every line with one contact; returns how many were deleted. */
   clear(pid: string): number {
     this.flush();
+    this.#count.delete(pid);
     return this.#q.clear.run(pid).changes;
   }
 

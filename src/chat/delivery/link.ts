@@ -7,8 +7,9 @@
  * reached the peer (in flight when the last session broke) waits for the peer's opening
  * ACK, so a reconnect re-sends only what was really lost; when nothing waiting was ever
  * sent, sending starts at once (a line never sent cannot be a duplicate), so the first
- * line rides right behind the handshake. Then it sends WINDOW_START bytes of what the
- * peer has not acknowledged, twice as much after every ACK, up to WINDOW_MAX; nothing
+ * line rides right behind the handshake. Then it sends WINDOW_START bytes (WINDOW_RESTART
+ * after a break with lines in flight) of what the peer has not acknowledged, twice as
+ * much after every ACK, up to WINDOW_MAX; nothing
  * overtakes the backlog, which the receiver's "show ids above the last shown" rule needs.
  *
  * Flow control, not self-defence: besides the window, a link adds nothing while the
@@ -23,7 +24,19 @@ import type { Outbox } from "./outbox.ts";
 import type { TokenBucket } from "../../net/limits.ts";
 import type { Pid } from "../peer-id.ts";
 
-const WINDOW_START = 2048;
+/**
+ * The first window: about one round trip of a 100 Mbit/s path at 20 ms. TCP below does
+ * congestion control; this window only bounds what a session may have to send again, so
+ * starting at 2 KiB (as it once did) cost a piped file eleven round trips of slow start
+ * (a third of its time through 100 Mbit/s with 50 ms, bench/links-processes.ts --shaped).
+ */
+export const WINDOW_START = 256 * 1024;
+/**
+ * The first window after a session broke with lines in flight (as TCP restarts small after
+ * a loss): the lines go in small records, so a path that breaks every few kilobytes still
+ * carries some of them each time (one 64 KiB record would never get through it).
+ */
+export const WINDOW_RESTART = 2048;
 const WINDOW_MAX = 4 << 20;
 /** Bytes the session may hold for the socket (its bufferedAmount) before the link waits for drain. */
 export const HIGH_WATER = 1 << 20;
@@ -40,7 +53,8 @@ export class Link {
   /** PROTOCOL §12: the last TEXT_TIME received (at most one per session). */
   writtenAt: { id: bigint; writtenMs: number } | null = null;
   /** Bytes of TEXT this session may have unacknowledged. */
-  #window = WINDOW_START;
+  /** 0 until the session's first send (WINDOW_START or WINDOW_RESTART, see there). */
+  #window = 0;
   #heard = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #pendingAck: bigint | null = null;
@@ -64,9 +78,13 @@ export class Link {
     return this.record();
   }
 
+  /** Lines that may already have reached the peer wait: the last session broke with them in flight. */
+  #restart = false;
+
   /** The session is ready: open with our ACK; send at once, or wait (bounded) for the peer's ACK (see the file comment). */
   open(lastShown: bigint): void {
     this.s.send({ kind: "ack", id: lastShown });
+    if (this.#window === 0) this.#restart = !this.outbox.mayStartEarly(this.pid);
     if (this.#heard || this.outbox.mayStartEarly(this.pid)) return this.heard();
     this.#timer = setTimeout(() => this.heard(), FIRST_ACK_WAIT_MS);
     this.#timer.unref?.();
@@ -74,7 +92,7 @@ export class Link {
 
   /** An ACK from the peer (the outbox has already taken it): open the window, send more. */
   acked(): void {
-    if (this.#heard) this.#window = Math.min(WINDOW_MAX, this.#window * 2);
+    if (this.#heard && this.#window > 0) this.#window = Math.min(WINDOW_MAX, this.#window * 2);
     this.heard();
   }
 
@@ -105,6 +123,8 @@ export class Link {
   pump(): void {
     if (!this.#heard || (this.s.state !== "open" && this.s.state !== "profile")) return;
     const { inflight, next } = this.outbox.unsent(this.pid, this.#sentUpTo);
+    // Decided once, before the peer's opening ACK can hide that lines were lost.
+    if (this.#window === 0) this.#window = this.#restart ? WINDOW_RESTART : WINDOW_START;
     let budget = this.#window - inflight;
     for (const m of next) {
       const size = m.bytes + LINE_OVERHEAD;

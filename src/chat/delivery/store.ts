@@ -2,8 +2,14 @@
  * The chat's durable state, in `$SOTTO_HOME/state.db` (bun:sqlite, WAL):
  *   meta       our instance id (stable across restarts, so a re-sent message keeps its
  *              (instance, id) and the receiver can recognise it);
- *   outbox     every TEXT not yet acknowledged, per peer identity, with its id and the
- *              time it was written (PROTOCOL §12);
+ *   outbox_run every TEXT not yet acknowledged, per peer identity, with its id and the
+ *              time it was written (PROTOCOL §12): one row per commit (a tick's lines
+ *              for one peer, encoded by encodeRun), so a piped file costs one insert a
+ *              tick and one delete an ACK, not one of each per line;
+ *   outbox_acked  per peer, the highest id a cumulative ACK covered: a run's lines at or
+ *              below it are acknowledged (the run row goes once all of it is);
+ *   outbox     the same, one row per line, as homes before outbox_run wrote it (read
+ *              and acknowledged, never written);
  *   next_id    the next TEXT id per peer;
  *   shown      the highest TEXT id shown to the user, per (our identity, peer identity,
  *              peer instance): a sender numbers its lines per receiving key, so a
@@ -30,6 +36,40 @@ import { join } from "node:path";
 export const STATE_FILE = "state.db";
 /** Longest wait for a lock another program holds on state.db (ms): below an event-loop stall a person notices. */
 export const BUSY_TIMEOUT_MS = 20;
+/** With backgroundCheckpoint: log pages at which a chat connection checkpoints by itself (the checkpoint thread fell behind). */
+export const WAL_BOUND_PAGES = 16_384;
+/** With backgroundCheckpoint: the checkpoint thread is asked at most this often (ms). */
+export const CHECKPOINT_EVERY_MS = 100;
+
+/** Ask a checkpoint-worker.ts thread to move the log into state.db now and then (see there). */
+export class Checkpointer {
+  readonly #w: Worker;
+  #last = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  constructor(path: string) {
+    this.#w = new Worker(new URL("./checkpoint-worker.ts", import.meta.url));
+    this.#w.unref();
+    this.#w.postMessage({ path });
+  }
+  /** Something was written: checkpoint now, or once CHECKPOINT_EVERY_MS has passed since the last one (the last write of a burst too). */
+  wrote(): void {
+    if (this.#timer !== null) return;
+    const wait = this.#last + CHECKPOINT_EVERY_MS - performance.now();
+    if (wait <= 0) return this.#ask();
+    this.#timer = setTimeout(() => this.#ask(), wait);
+    this.#timer.unref?.();
+  }
+  #ask(): void {
+    this.#timer = null;
+    this.#last = performance.now();
+    this.#w.postMessage("checkpoint");
+  }
+  close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#w.postMessage("close");
+  }
+}
 
 /** One stored line. */
 export interface StoredLine {
@@ -58,18 +98,55 @@ export function describeSqliteError(path: string, doing: string, e: unknown): st
   return `${doing} in ${path} failed (${(e as Error).message})`;
 }
 
+/** Bytes of one line's header in a run: id (u64), written (f64), text length (u32). */
+const RUN_LINE_HEADER = 20;
+
+/** One commit's lines for one peer as one row: per line its id, written and UTF-8 text. */
+export function encodeRun(lines: StoredLine[]): Uint8Array {
+  const texts = lines.map((l) => Buffer.from(l.text, "utf8"));
+  let size = 0;
+  for (const t of texts) size += RUN_LINE_HEADER + t.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    out.writeBigUInt64BE(lines[i]!.id, at);
+    out.writeDoubleBE(lines[i]!.written, at + 8);
+    out.writeUInt32BE(texts[i]!.length, at + 16);
+    texts[i]!.copy(out, at + RUN_LINE_HEADER);
+    at += RUN_LINE_HEADER + texts[i]!.length;
+  }
+  return out;
+}
+
+/** The lines of a run (encodeRun). @throws StateError when the row is damaged */
+export function decodeRun(row: Uint8Array): StoredLine[] {
+  const b = Buffer.from(row.buffer, row.byteOffset, row.byteLength);
+  const out: StoredLine[] = [];
+  for (let at = 0; at < b.length; ) {
+    const len = at + RUN_LINE_HEADER <= b.length ? b.readUInt32BE(at + 16) : -1;
+    if (len < 0 || at + RUN_LINE_HEADER + len > b.length) throw new StateError("a row of the outbox in state.db is damaged; move state.db aside to start with an empty outbox");
+    out.push({ id: b.readBigUInt64BE(at), written: b.readDoubleBE(at + 8), text: b.toString("utf8", at + RUN_LINE_HEADER, at + RUN_LINE_HEADER + len) });
+    at += RUN_LINE_HEADER + len;
+  }
+  return out;
+}
+
 export class ChatStore {
   readonly path: string;
   readonly #db: Database;
   readonly #q;
   readonly #self: string;
   #batch: { pid: string; line: StoredLine }[] = [];
+  /** The checkpoint thread (backgroundCheckpoint), shared with the history's connection. */
+  readonly checkpointer: Checkpointer | null = null;
 
   /**
    * Open (or create) the store in `home`; `self` is our identity key (hex), which the
-   * shown counters are kept under. @throws StateError with one sentence when the file is unusable.
+   * shown counters are kept under. With `backgroundCheckpoint` the log is moved into the
+   * file by a thread of its own (checkpoint-worker.ts), not inside this thread's commits.
+   * @throws StateError with one sentence when the file is unusable.
    */
-  constructor(home: string, self = "") {
+  constructor(home: string, self = "", o: { backgroundCheckpoint?: boolean } = {}) {
     this.path = join(home, STATE_FILE);
     this.#self = self;
     try {
@@ -78,6 +155,7 @@ export class ChatStore {
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       this.#db = new Database(this.path, { create: true, strict: true });
       this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
+      if (o.backgroundCheckpoint === true) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS outbox (pid TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (pid, id));
@@ -85,6 +163,8 @@ export class ChatStore {
         CREATE TABLE IF NOT EXISTS delivered (pid TEXT NOT NULL, instance TEXT NOT NULL, last TEXT NOT NULL, PRIMARY KEY (pid, instance));
         CREATE TABLE IF NOT EXISTS shown (self TEXT NOT NULL, pid TEXT NOT NULL, instance TEXT NOT NULL, last TEXT NOT NULL, PRIMARY KEY (self, pid, instance));
         CREATE TABLE IF NOT EXISTS set_aside (pid TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL, reason TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS outbox_run (pid TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, lines BLOB NOT NULL, PRIMARY KEY (pid, first));
+        CREATE TABLE IF NOT EXISTS outbox_acked (pid TEXT PRIMARY KEY, upto INTEGER NOT NULL);
       `);
       const cols = this.#db.query<{ name: string }, []>("PRAGMA table_info(outbox)").all();
       if (!cols.some((c) => c.name === "written")) this.#db.exec("ALTER TABLE outbox ADD COLUMN written INTEGER NOT NULL DEFAULT 0");
@@ -96,13 +176,20 @@ export class ChatStore {
     } catch (e) {
       throw new StateError(describeSqliteError(this.path, "opening the chat state", e), { cause: e });
     }
+    if (o.backgroundCheckpoint === true) this.checkpointer = new Checkpointer(this.path);
     const db = this.#db;
     this.#q = {
       meta: db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
       setMeta: db.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
       pending: db.query<{ pid: string; id: number; text: string; written: number }, []>("SELECT pid, id, text, written FROM outbox ORDER BY pid, id"),
-      add: db.query("INSERT INTO outbox (pid, id, text, written) VALUES (?, ?, ?, ?)"),
+      runs: db.query<{ pid: string; lines: Uint8Array; upto: number | null }, []>("SELECT r.pid, r.lines, a.upto FROM outbox_run r LEFT JOIN outbox_acked a ON a.pid = r.pid ORDER BY r.pid, r.first"),
+      addRun: db.query("INSERT INTO outbox_run (pid, first, last, lines) VALUES (?, ?, ?, ?)"),
+      runOf: db.query<{ first: number; lines: Uint8Array }, [string, number, number]>("SELECT first, lines FROM outbox_run WHERE pid = ? AND first <= ? AND last >= ?"),
+      setRun: db.query("UPDATE outbox_run SET lines = ? WHERE pid = ? AND first = ?"),
+      removeRun: db.query("DELETE FROM outbox_run WHERE pid = ? AND first = ?"),
       ack: db.query("DELETE FROM outbox WHERE pid = ? AND id <= ?"),
+      ackRuns: db.query("DELETE FROM outbox_run WHERE pid = ? AND last <= ?"),
+      setAcked: db.query("INSERT INTO outbox_acked (pid, upto) VALUES (?1, ?2) ON CONFLICT (pid) DO UPDATE SET upto = max(upto, ?2)"),
       remove: db.query("DELETE FROM outbox WHERE pid = ? AND id = ?"),
       aside: db.query("INSERT INTO set_aside (pid, id, text, reason) VALUES (?, ?, ?, ?)"),
       next: db.query<{ next: number }, [string]>("SELECT next FROM next_id WHERE pid = ?"),
@@ -140,6 +227,13 @@ export class ChatStore {
       list.push({ id: BigInt(r.id), text: r.text, written: r.written });
       out.set(r.pid, list);
     }
+    for (const r of this.#try("reading the outbox", () => this.#q.runs.all())) {
+      const list = out.get(r.pid) ?? [];
+      const acked = BigInt(r.upto ?? 0);
+      for (const l of decodeRun(r.lines)) if (l.id > acked) list.push(l);
+      out.set(r.pid, list);
+    }
+    for (const list of out.values()) list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return out;
   }
 
@@ -167,29 +261,50 @@ export class ChatStore {
     if (this.#batch.length === 0) return;
     const batch = this.#batch;
     this.#batch = [];
-    const next = new Map<string, number>();
+    const byPid = new Map<string, StoredLine[]>();
+    for (const { pid, line } of batch) {
+      const list = byPid.get(pid);
+      if (list === undefined) byPid.set(pid, [line]);
+      else list.push(line);
+    }
     this.#try("saving the message", () =>
       this.#db.transaction(() => {
-        for (const { pid, line } of batch) {
-          this.#q.add.run(pid, Number(line.id), line.text, line.written);
-          next.set(pid, Number(line.id) + 1);
+        for (const [pid, lines] of byPid) {
+          const first = Number(lines[0]!.id);
+          const last = Number(lines[lines.length - 1]!.id);
+          this.#q.addRun.run(pid, first, last, encodeRun(lines));
+          this.#q.setNext.run(pid, last + 1);
         }
-        for (const [pid, n] of next) this.#q.setNext.run(pid, n);
       })(),
     );
+    this.checkpointer?.wrote();
   }
 
   /** Forget every message up to `id` (a cumulative ACK). @throws StateError */
   ack(pid: string, id: bigint): void {
-    this.#try("forgetting an acknowledged message", () => this.#q.ack.run(pid, id > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(id)));
+    const upTo = id > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(id);
+    this.#try("forgetting an acknowledged message", () =>
+      this.#db.transaction(() => {
+        this.#q.ack.run(pid, upTo);
+        this.#q.ackRuns.run(pid, upTo);
+        this.#q.setAcked.run(pid, upTo);
+      })(),
+    );
+    this.checkpointer?.wrote();
   }
 
   /** Move one stored message out of the outbox for good, with the reason. @throws StateError */
   setAside(pid: string, line: StoredLine, reason: string): void {
+    const id = Number(line.id);
     this.#try("setting aside a message", () =>
       this.#db.transaction(() => {
-        this.#q.aside.run(pid, Number(line.id), line.text, reason);
-        this.#q.remove.run(pid, Number(line.id));
+        this.#q.aside.run(pid, id, line.text, reason);
+        this.#q.remove.run(pid, id);
+        const run = this.#q.runOf.get(pid, id, id);
+        if (run === null) return;
+        const rest = decodeRun(run.lines).filter((l) => l.id !== line.id);
+        if (rest.length === 0) this.#q.removeRun.run(pid, run.first);
+        else this.#q.setRun.run(encodeRun(rest), pid, run.first);
       })(),
     );
   }
@@ -215,6 +330,7 @@ export class ChatStore {
   }
 
   close(): void {
+    this.checkpointer?.close();
     this.#db.close();
   }
 }

@@ -98,9 +98,9 @@ export class Delivery {
       ids.push(id);
       this.#queuedAway.set(pid, ids);
     }
-    const nameOf = (p: Pid) => this.#d.contacts.nameOf(p);
-    this.#d.emit({ type: "sent", peer: nameOf(pid), id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
-    this.#keep({ pid, peer: nameOf(pid), dir: "out", text, time, private: priv, id });
+    const peer = this.#d.contacts.nameOf(pid);
+    this.#d.emit({ type: "sent", peer, id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
+    this.#keep({ pid, peer, dir: "out", text, time, private: priv, id });
     this.#schedule();
   }
 

@@ -3,16 +3,19 @@
  * invites they came from, a contact that moved (it dialled us from elsewhere), the dials
  * answered early (the first message in TLS 1.3's time), and which refusals end a dial.
  */
+import { isIP } from "node:net";
 import { AlertCode } from "../../protocol/constants.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { ConnectError, type Peer } from "../../net/peer.ts";
 import type { CloseInfo, PeerSession } from "../../net/types.ts";
-import { ChatError, type ChatListener } from "../events.ts";
+import { ChatError, type AwayInfo, type ChatListener } from "../events.ts";
 import { explain } from "../explain.ts";
 import { Dialer, parseAddress } from "../delivery/dialer.ts";
 import type { Link } from "../delivery/link.ts";
 import type { Outbox } from "../delivery/outbox.ts";
+import { fingerprint } from "../trust/identity.ts";
 import { parseInvite } from "../trust/invite.ts";
+import { isValidPeerName } from "../trust/known-peers.ts";
 import type { Trust } from "../trust/policy.ts";
 import type { Contacts } from "./contacts.ts";
 import type { Delivery } from "./delivery.ts";
@@ -63,7 +66,7 @@ export class Dialing {
       address = invite.address;
     }
     const a = parseAddress(address);
-    if (a === null) throw new ChatError("bad_address", `${JSON.stringify(address.slice(0, 80))} is not host:port`);
+    if (a === null) return this.#connectContact(address);
     const key = `${a.host}:${a.port}`;
     const existing = this.#dialers.get(key);
     if (existing !== undefined) {
@@ -92,6 +95,16 @@ export class Dialing {
     });
     this.#dialers.set(key, d);
     d.start();
+  }
+
+  /** A contact's name dials the addresses known_peers pins for it (where it moved to, too). @throws ChatError bad_address */
+  #connectContact(name: string): string | void {
+    const c = isValidPeerName(name) ? this.#d.trust.contact(name) : undefined;
+    if (c === undefined) throw new ChatError("bad_address", `${JSON.stringify(name.slice(0, 80))} is not host:port, nor the name of a contact`);
+    const pins = this.#d.trust.known.addressesOf(c.publicKey);
+    if (pins.length === 0) throw new ChatError("bad_address", `${c.name} has no address to dial in known_peers (it only ever dialled in); /connect host:port dials one`);
+    const said = pins.map((p) => this.connect(p)).filter((m): m is string => typeof m === "string");
+    if (said.length > 0) return said.join(" ");
   }
 
   /**
@@ -144,7 +157,8 @@ export class Dialing {
   /**
    * Contacts are keys, not addresses: an authenticated session from a contact we dial
    * elsewhere means it moved (as WireGuard takes a peer's endpoint from its latest
-   * authenticated packet). The dial to the stale address stops, and the person is told.
+   * authenticated packet). The dial to the stale address stops, an IP pin moves to the
+   * new host (Trust.moved: a contact's only), and the person is told ("moved").
    */
   movedTo(pid: Pid, s: PeerSession): void {
     const from = hostOf(s.address);
@@ -153,7 +167,9 @@ export class Dialing {
       if (d.pid !== pid || d.host === from) continue;
       this.#dialers.delete(key);
       d.stop(`${nameOf(pid)} now connects from ${from}`, "moved");
-      this.#d.emit({ type: "notice", message: `${nameOf(pid)} moved: now at ${s.address} (it dialled us); no longer dialling ${key}` });
+      const pinned = movedPin(key, from);
+      const moved = pinned !== null && this.#d.trust.moved(s.peerIdentity!, key, pinned);
+      this.#d.emit({ type: "moved", peer: nameOf(pid), fingerprint: fingerprint(s.peerIdentity!), from: key, host: from, pinned: moved ? pinned : null });
     }
   }
 
@@ -177,6 +193,18 @@ export class Dialing {
     });
   }
 
+  /** Addresses dialled with no session now, for /peers (a contact reachable through another session is not away). */
+  away(): AwayInfo[] {
+    const out: AwayInfo[] = [];
+    for (const d of this.#dialers.values()) {
+      const st = d.status();
+      if (st === null || (st.pid !== null && this.#d.sessions.open(st.pid).length > 0)) continue;
+      const peer = st.pid !== null ? this.#d.contacts.nameOf(st.pid) : undefined;
+      out.push({ address: st.address, ...(peer !== undefined ? { peer } : {}), state: st.state, ...(st.state === "reconnecting" ? { since: st.since, reason: st.reason, inMs: st.inMs } : {}) });
+    }
+    return out;
+  }
+
   /** Stop every dial (the chat closes). */
   close(): void {
     for (const d of this.#dialers.values()) d.stop();
@@ -186,6 +214,14 @@ export class Dialing {
 /** The host part of host:port or [v6]:port. */
 function hostOf(address: string): string {
   return parseAddress(address)?.host ?? address;
+}
+
+/** The pin for a contact that left `from` and connected from the IP `host`: host with from's port; null when from names a host (redials resolve it again). */
+function movedPin(from: string, host: string): string | null {
+  const a = parseAddress(from);
+  host = host.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
+  if (a === null || isIP(a.host) === 0 || isIP(host) === 0) return null;
+  return isIP(host) === 6 ? `[${host}]:${a.port}` : `${host}:${a.port}`;
 }
 
 /** The CLOSE reason of /disconnect (PROTOCOL §6): the receiver does not dial us again. */

@@ -205,6 +205,12 @@ export class KnownPeers {
     return e && copy(e);
   }
 
+  /** A key's (lowercase hex) pinned name and verified mark, without copying the pin (the chat asks this per line). @throws never */
+  pinOf(keyHex: string): { readonly name: string; readonly verified: boolean } | undefined {
+    const e = this.#byKey.get(keyHex)?.[0];
+    return e === undefined ? undefined : { name: e.name, verified: e.verified };
+  }
+
   /** The pin with this name (NFKC, case-insensitive), if any. @throws never */
   byName(name: string): KnownPeer | undefined {
     const key = this.#byName.get(fold(name));
@@ -288,6 +294,24 @@ export class KnownPeers {
     }
     if (this.#byKey.get(key) === undefined) this.pin(INBOUND, old.name, publicKey);
     return this.byName(old.name)!;
+  }
+
+  /**
+   * A contact moved (PROTOCOL's "contacts are keys"): its pin at the dialled address `from`
+   * now names `to`, keeping name and verified mark. Nothing changes (false) when `from` is
+   * not this key's pin, or when `to` already holds a pin (another key's, or this one's).
+   * @throws TypeError on a bad address or a key that is not 32 bytes.
+   */
+  moveAddress(from: string, to: string, publicKey: Uint8Array): boolean {
+    const a = checkArgs(from, publicKey);
+    const b = checkArgs(to, publicKey);
+    const key = toHex(publicKey);
+    const at = this.#byAddress.get(a);
+    if (a === INBOUND || b === INBOUND || at === undefined || at.key !== key || this.#byAddress.has(b)) return false;
+    for (const l of this.#lines) if ("entry" in l && l.entry === at) l.entry = { ...at, address: b };
+    this.#appended = null;
+    this.#reindex();
+    return true;
   }
 
   /** Give a key's lines a new name (a contact's /nick). @throws KnownPeersError (conflict: the name is another key's); TypeError on a bad name. */

@@ -192,6 +192,16 @@ export class Trust {
     }) ?? c.name;
   }
 
+  /**
+   * A contact's key, authenticated in a session from a new host, moved away from the
+   * pinned dial address `from`: the pin now names `to` (so a restart dials there). Only
+   * for a contact: a request never moves a pin. Returns whether the file changed. @throws never (a save failure is reported).
+   */
+  moved(id: Uint8Array, from: string, to: string): boolean {
+    if (this.known.pinOf(toHex(id)) === undefined) return false;
+    return this.#save((k) => k.moveAddress(from, to, id)) ?? false;
+  }
+
   /** A session of `pid` ended. */
   closed(pid: string): void {
     this.requests.closed(pid);
@@ -199,7 +209,7 @@ export class Trust {
 
   /** True when the key (hex) is a contact. @throws never */
   isContact(pid: string): boolean {
-    return /^[0-9a-f]{64}$/.test(pid) && this.known.byKey(Buffer.from(pid, "hex")) !== undefined;
+    return this.known.pinOf(pid) !== undefined;
   }
 
   /** The contact with exactly this local name (names.ts nameKey), if any. @throws never */
@@ -336,12 +346,12 @@ export class Trust {
 
   /** Whether the pinned key is marked verified. */
   verified(id: Uint8Array): boolean {
-    return this.known.byKey(id)?.verified ?? false;
+    return this.known.pinOf(toHex(id))?.verified ?? false;
   }
 
   /** The pinned name of a key, if any. */
   nameOf(id: Uint8Array): string | undefined {
-    return this.known.byKey(id)?.name;
+    return this.known.pinOf(toHex(id))?.name;
   }
 
   /** Mark a key verified and save. @throws KnownPeersError. */

@@ -138,3 +138,34 @@ describe("Dialer, a path cut mid-conversation", () => {
     expect(reconnects(t.events).map((e) => e.attempt)).toEqual([1, 1, 1]);
   });
 });
+
+describe("Dialer.status (the /peers line of an address with no session)", () => {
+  test("dialling while the first try is under way; none while the session is open; reconnecting with since, why and the next try after it ends; none once stopped", async () => {
+    let wall = 1_700_000_000_000;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const t = setup({
+      wallClock: () => wall,
+      dial: async () => {
+        await gate;
+        const s = fakeSession();
+        t.sessions.push(s);
+        return s;
+      },
+    });
+    t.d.start();
+    expect(t.d.status()).toMatchObject({ address: "h:1", state: "dialling", since: 0 });
+    release();
+    await until("the session", () => t.sessions.length === 1);
+    await until("status cleared", () => t.d.status() === null);
+    wall += 5000;
+    t.sessions[0]!.end();
+    await until("reconnecting", () => reconnects(t.events).length === 1);
+    wall += 50;
+    const st = t.d.status()!;
+    expect(st).toMatchObject({ state: "reconnecting", since: 1_700_000_005_000, reason: "the session ended" });
+    expect(st.inMs).toBe(reconnects(t.events)[0]!.inMs - 50);
+    t.d.stop();
+    expect(t.d.status()).toBeNull();
+  });
+});

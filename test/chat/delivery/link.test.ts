@@ -1,7 +1,7 @@
 /** Link over a fake PeerSession: when sending starts, the window, the send-queue high-water mark, TEXT_TIME. */
 import { afterEach, describe, expect, test } from "bun:test";
 import { asPid } from "../../../src/chat/peer-id.ts";
-import { HIGH_WATER, Link } from "../../../src/chat/delivery/link.ts";
+import { HIGH_WATER, Link, WINDOW_RESTART, WINDOW_START } from "../../../src/chat/delivery/link.ts";
 import { Outbox } from "../../../src/chat/delivery/outbox.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { TokenBucket } from "../../../src/net/limits.ts";
@@ -107,16 +107,33 @@ describe("Link", () => {
     expect(s.texts()).toEqual([1n, 2n]);
   });
 
-  test("the window starts small and doubles with each ACK", () => {
+  test("the window starts at 256 KiB (one round trip of a fast path, not eleven of slow start) and doubles with each ACK", () => {
     const { outbox, s, link } = setup();
-    queue(outbox, 20, 1000);
+    queue(outbox, 1000, 1000);
     link.open(0n);
     link.stop();
     const first = s.texts().length;
-    expect(first).toBe(1); // 2048 bytes: one line of 1000 plus its items (1,030); a second does not fit
+    expect(WINDOW_START).toBe(256 * 1024);
+    expect(first).toBe(Math.floor(WINDOW_START / 1030)); // a line of 1000 plus its items (1,030)
     outbox.acked(PID, BigInt(first));
     link.acked();
-    expect(s.texts().length).toBe(first + 3); // 4096 bytes: three more
+    expect(s.texts().length).toBe(first + Math.floor((2 * WINDOW_START) / 1030));
+  });
+
+  test("after a session broke with lines in flight, the next starts at 2 KiB (small records get through a path that breaks every few KB)", () => {
+    const { outbox, s, link } = setup();
+    queue(outbox, 1000, 1000);
+    link.open(0n);
+    link.stop();
+    expect(s.texts().length).toBe(Math.floor(WINDOW_START / 1030));
+    // That session broke before any ACK; a new one waits for the peer's ACK, then sends 2 KiB.
+    const s2 = new FakeSession();
+    const again = new Link(s2, PID, "bob", outbox, new TokenBucket(10, 10, 0));
+    again.open(0n);
+    again.heard(); // the peer's opening ACK: nothing was shown
+    again.stop();
+    expect(WINDOW_RESTART).toBe(2048);
+    expect(s2.texts()).toEqual([1n]); // one line of 1,030 bytes; a second does not fit in 2 KiB
   });
 
   test("lines not yet saved in state.db are never handed to the session", () => {

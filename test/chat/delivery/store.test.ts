@@ -1,15 +1,102 @@
-import { afterEach, describe, expect, test } from "bun:test";
+/** The chat's durable state (store.ts): a commit's lines are one outbox row, ACKs cover them in part or whole, and a reopened store gives back exactly the unacknowledged lines. */
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { ChatStore, STATE_FILE } from "../../../src/chat/delivery/store.ts";
+import { ChatStore, decodeRun, encodeRun, StateError, WAL_BOUND_PAGES } from "../../../src/chat/delivery/store.ts";
+import { until } from "../../support/wait.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
+import { resolve } from "node:path";
+import { STATE_FILE } from "../../../src/chat/delivery/store.ts";
+
+afterAll(removeHomes);
+const A = "ab".repeat(32);
+const B = "cd".repeat(32);
+const texts = (m: Map<string, { id: bigint; text: string }[]>, pid: string) => (m.get(pid) ?? []).map((l) => `${l.id}:${l.text}`);
+
+describe("ChatStore outbox", () => {
+  test("one row per peer per commit; a partial ACK hides the covered lines after a reopen; a full ACK deletes the row", () => {
+    const home = tempHome();
+    const s = new ChatStore(home);
+    for (let i = 1; i <= 100; i++) s.queue(A, { id: BigInt(i), text: `a${i} ✓`, written: 1000 + i });
+    s.queue(B, { id: 1n, text: "b1", written: 0 });
+    s.commit();
+    for (let i = 101; i <= 150; i++) s.queue(A, { id: BigInt(i), text: `a${i}`, written: 0 });
+    s.commit();
+    const db = new Database(join(home, "state.db"), { readonly: true });
+    const rows = () => db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM outbox_run").get()!.n;
+    expect(rows()).toBe(3);
+    s.ack(A, 60n); // inside the first run
+    expect(rows()).toBe(3);
+    s.close();
+
+    const again = new ChatStore(home);
+    const p = again.pending();
+    expect(texts(p, A)).toEqual(Array.from({ length: 90 }, (_, i) => `${61 + i}:a${61 + i}${61 + i <= 100 ? " ✓" : ""}`));
+    expect(p.get(A)![0]!.written).toBe(1061);
+    expect(texts(p, B)).toEqual(["1:b1"]);
+    expect(again.nextId(A)).toBe(151n);
+    again.ack(A, 100n);
+    expect(rows()).toBe(2);
+    again.ack(A, 150n);
+    again.ack(B, 1n);
+    expect(rows()).toBe(0);
+    expect(again.pending().size).toBe(0);
+    again.close();
+    db.close();
+  });
+
+  test("lines from the one-row-per-line table of an older home are read, acknowledged and set aside as before", () => {
+    const home = tempHome();
+    new ChatStore(home).close();
+    const db = new Database(join(home, "state.db"));
+    db.query("INSERT INTO outbox (pid, id, text, written) VALUES (?, ?, ?, ?)").run(A, 1, "old1", 5);
+    db.query("INSERT INTO outbox (pid, id, text, written) VALUES (?, ?, ?, ?)").run(A, 2, "old2", 6);
+    db.query("INSERT OR REPLACE INTO next_id (pid, next) VALUES (?, ?)").run(A, 3);
+    db.close();
+    const s = new ChatStore(home);
+    s.queue(A, { id: 3n, text: "new3", written: 7 });
+    s.commit();
+    expect(texts(s.pending(), A)).toEqual(["1:old1", "2:old2", "3:new3"]);
+    s.setAside(A, { id: 3n, text: "new3", written: 7 }, "test");
+    s.ack(A, 1n);
+    expect(texts(s.pending(), A)).toEqual(["2:old2"]);
+    s.close();
+  });
+
+  test("a damaged run row is a StateError with one sentence, not a crash or a wrong line", () => {
+    const row = encodeRun([{ id: 7n, text: "hello", written: 1 }]);
+    expect(decodeRun(row)).toEqual([{ id: 7n, text: "hello", written: 1 }]);
+    expect(() => decodeRun(row.subarray(0, row.length - 1))).toThrow(StateError);
+    expect(() => decodeRun(row.subarray(0, 10))).toThrow(StateError);
+  });
+});
+
+describe("ChatStore backgroundCheckpoint", () => {
+  test("the log is moved into state.db by the checkpoint thread, below the bound at which the chat's own commits would do it", async () => {
+    const home = tempHome();
+    const s = new ChatStore(home, "", { backgroundCheckpoint: true });
+    const text = "z".repeat(60_000);
+    // 8 MB: twice SQLite's default 1000-page checkpoint, far below WAL_BOUND_PAGES (64 MB).
+    for (let t = 0; t < 140; t++) {
+      s.queue(A, { id: BigInt(t + 1), text, written: 0 });
+      s.commit();
+      await Bun.sleep(1);
+    }
+    expect(WAL_BOUND_PAGES * 4096).toBeGreaterThan(60 << 20);
+    const db = join(home, "state.db");
+    await until("the checkpoint thread copied the log into state.db", () => statSync(db).size > 8_000_000, 10_000);
+    s.close();
+    const again = new ChatStore(home);
+    expect(again.pending().get(A)!.length).toBe(140);
+    again.close();
+  }, 15_000);
+});
 
 const ME = "aa".repeat(32);
 const BOB = "0b".repeat(32);
 const CAROL = "0c".repeat(32);
 const STORE = resolve(import.meta.dir, "../../../src/chat/delivery/store.ts");
-
-afterEach(removeHomes);
 
 function line(id: bigint, text: string) {
   return { id, text, written: 1_764_590_400_000 + Number(id) };
@@ -25,7 +112,7 @@ process.kill(process.pid, "SIGKILL");`;
   return r.signalCode === "SIGKILL" ? 9 : r.exitCode;
 }
 
-describe("ChatStore (state.db)", () => {
+describe("ChatStore across reopens and crashes", () => {
   test("committed lines, next ids, shown counters and the instance id survive a reopen", () => {
     const home = tempHome();
     const a = new ChatStore(home, ME);

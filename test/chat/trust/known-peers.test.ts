@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "../../../src/crypto/bytes.ts";
 import { INBOUND, KnownPeers, KnownPeersError, isValidAddress, isValidPeerName } from "../../../src/chat/trust/known-peers.ts";
+import { Trust } from "../../../src/chat/trust/policy.ts";
 import { thrown } from "../../support/thrown.ts";
 
 const K1 = new Uint8Array(32).fill(0x11);
@@ -258,5 +259,43 @@ describe("re-read, block, replace (the chat's trust commands)", () => {
     expect(statSync(path).ino).toBe(ino); // the same file, appended to (a rewrite renames a new one in)
     expect(readFileSync(path, "utf8")).toBe(`a:1 alice ${H1} unverified\nb:1 bob ${H2} unverified\n`);
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("a contact that moved (moveAddress, Trust.moved)", () => {
+  test("the key's pin at the stale address names the new one, on disk, name and verified mark kept", () => {
+    const kp = KnownPeers.load(path);
+    kp.pin("10.0.0.7:7000", "alice", K1);
+    kp.trust(K1);
+    kp.pin("10.0.0.8:7000", "bob", K2);
+    kp.save();
+    expect(kp.moveAddress("10.0.0.7:7000", "10.0.0.9:7000", K1)).toBe(true);
+    kp.save();
+    expect(readFileSync(path, "utf8")).toBe(`10.0.0.9:7000 alice ${H1} verified\n10.0.0.8:7000 bob ${H2} unverified\n`);
+    expect(KnownPeers.load(path).check("10.0.0.9:7000", K1).status).toBe("match");
+    expect(KnownPeers.load(path).check("10.0.0.7:7000", K3).status).toBe("new");
+  });
+
+  test("never another key's pin, never onto an address another key holds, never a key with no pin", () => {
+    const kp = KnownPeers.load(path);
+    kp.pin("10.0.0.7:7000", "alice", K1);
+    kp.pin("10.0.0.8:7000", "bob", K2);
+    expect(kp.moveAddress("10.0.0.8:7000", "10.0.0.9:7000", K1)).toBe(false); // bob's pin, alice's key
+    expect(kp.moveAddress("10.0.0.7:7000", "10.0.0.8:7000", K1)).toBe(false); // bob holds the target
+    expect(kp.moveAddress("10.0.0.5:7000", "10.0.0.9:7000", K3)).toBe(false); // no pin: a stranger
+    expect(kp.moveAddress(INBOUND, "10.0.0.9:7000", K1)).toBe(false);
+    expect(kp.entries().map((e) => e.address)).toEqual(["10.0.0.7:7000", "10.0.0.8:7000"]);
+  });
+
+  test("Trust.moved: a contact's pin follows; a request's key (no pin) changes nothing on disk", () => {
+    const kp = KnownPeers.load(path);
+    kp.pin("10.0.0.7:7000", "alice", K1);
+    kp.save();
+    const before = readFileSync(path, "utf8");
+    const t = new Trust(kp, { strict: false, allowNew: false }, () => {}, K3);
+    expect(t.moved(K2, "10.0.0.7:7000", "10.0.0.9:7000")).toBe(false);
+    expect(readFileSync(path, "utf8")).toBe(before);
+    expect(t.moved(K1, "10.0.0.7:7000", "10.0.0.9:7000")).toBe(true);
+    expect(readFileSync(path, "utf8")).toBe(`10.0.0.9:7000 alice ${H1} unverified\n`);
   });
 });

@@ -1,0 +1,109 @@
+/**
+ * CPU per message on each side of one sotto connection, for profiling and A/B runs:
+ *   bun bench/profile-pair.ts [interactive|streaming|burst] [size] [n]
+ *   1. a sotto bench server in a child process (this file with `serve`; it exits by
+ *      itself once its clients are gone, so `SOTTO_PROF=DIR` gets its profile written);
+ *   2. this process streams n DATA messages of `size` bytes (interactive: one record and
+ *      one write each), or opens 200 connections then n at once (`burst`), each echoed;
+ *   3. FINISH must report all n in order; then both sides' user+system CPU is printed.
+ * Profile this side with `bun --cpu-prof-md bench/profile-pair.ts …`, the server with SOTTO_PROF.
+ */
+import { randomBytes } from "node:crypto";
+import { ed25519Generate } from "../src/crypto/ed25519.ts";
+import { stopKexWorker } from "../src/net/kex.ts";
+import { Peer } from "../src/net/peer.ts";
+import type { Session } from "../src/net/session.ts";
+import { Group } from "../src/protocol/constants.ts";
+import { closeSottoClient, SottoConn } from "./clients.ts";
+import { bunChild } from "./common.ts";
+import { Lines, Op } from "./wire.ts";
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 1000);
+};
+
+/** The server: as bench/child.ts's sotto one; exits once `expect` sessions came and went. */
+function serve(expect: number): void {
+  const state = new Map<Session, { next: number; bad: number }>();
+  let readies = 0;
+  const peer = new Peer({
+    identity: ed25519Generate(),
+    profile: { instance: randomBytes(8), name: "bench-server" },
+    accept: [Group.X25519],
+    limits: { maxSessions: 1_000_000, maxHalfOpen: 100_000, maxHalfOpenPerAddress: 100_000, maxSendQueueBytes: 64 * 1024 * 1024, keepaliveMs: 0, idleTimeoutMs: 0, handshakeTimeoutMs: 120_000 },
+    events: {
+      onReady(s) {
+        readies++;
+        state.set(s, { next: 0, bad: 0 });
+      },
+      onItem(s, item) {
+        if (item.kind !== "text") return;
+        const c = state.get(s)!;
+        const op = item.text.charCodeAt(0);
+        if (op === Op.DATA) {
+          if (Number(item.id) !== c.next) c.bad++;
+          c.next++;
+        } else if (op === Op.ECHO) s.send(item);
+        else if (op === Op.FINISH) {
+          s.send({ kind: "text", id: BigInt(c.next), text: c.bad === 0 ? "fok" : "fbad" });
+          c.next = 0;
+          c.bad = 0;
+        }
+      },
+      onClose(s) {
+        state.delete(s);
+        if (state.size > 0 || readies < expect) return;
+        console.log(JSON.stringify({ cpuMs: cpuMs() }));
+        setTimeout(async () => {
+          await peer.close("done", 100);
+          stopKexWorker();
+        }, 50);
+      },
+    },
+  });
+  console.log(JSON.stringify({ port: peer.listen("127.0.0.1", 0) }));
+}
+
+async function main(): Promise<void> {
+  const mode = process.argv[2] ?? "interactive";
+  const size = Number(process.argv[3] ?? 64);
+  const n = Number(process.argv[4] ?? (mode === "streaming" ? 1_500_000 : mode === "burst" ? 1000 : 150_000));
+  const expect = mode === "burst" ? 200 + n : 1;
+  const child = bunChild(import.meta.path, ["serve", String(expect)], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+  const lines = new Lines(child.stdout);
+  const { port } = await lines.next<{ port: number }>();
+  const t0 = performance.now();
+  if (mode === "burst") {
+    for (let i = 0; i < 200; i++) {
+      const c = await SottoConn.open(port, Group.X25519);
+      await c.echo(64, i);
+      c.close();
+    }
+    const t1 = performance.now();
+    const conns = await Promise.all(Array.from({ length: n }, async (_, i) => {
+      const c = await SottoConn.open(port, Group.X25519);
+      await c.echo(64, i);
+      return c;
+    }));
+    console.log(`${n} clients at once, all echoed: ${(performance.now() - t1).toFixed(0)} ms`);
+    for (const c of conns) c.close();
+  } else {
+    const c = await SottoConn.open(port, Group.X25519);
+    await c.stream(size, n, mode === "interactive");
+    const r = await c.finish();
+    if (r.counter !== n || !r.ok) throw new Error(`receiver got ${r.counter} of ${n} messages${r.ok ? "" : ", some out of order"}`);
+    console.log(`${mode} ${size} B × ${n}: ${Math.round(n / ((performance.now() - t0) / 1000))} msg/s`);
+    c.close();
+  }
+  const sender = cpuMs();
+  const { cpuMs: server } = await lines.next<{ cpuMs: number }>();
+  console.log(`CPU: this side ${sender} ms, server ${server} ms (whole processes, start-up included)`);
+  await closeSottoClient();
+  await child.exited;
+}
+
+if (import.meta.main) {
+  if (process.argv[2] === "serve") serve(Number(process.argv[3] ?? 1));
+  else await main();
+}

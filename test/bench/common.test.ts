@@ -1,0 +1,76 @@
+/**
+ * bench/common.ts is the one home of what `bun run bench`'s cases share: the Mode is parsed
+ * there only, RatioRow lives there (no case imports main.ts, so no import cycle), and child
+ * processes are started there only. Checked on the bench's own source: every file the
+ * report reaches from bench/main.ts.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import { parseMode } from "../../bench/common.ts";
+
+const BENCH = resolve(import.meta.dir, "../../bench");
+const SPEC = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|new URL\(\s*)["'](\.{1,2}\/[^"']+\.ts)["']/g;
+
+/** bench file → the bench files it imports (or starts by URL), from main.ts outwards. */
+function reach(): Map<string, string[]> {
+  const g = new Map<string, string[]>();
+  const todo = ["main.ts"];
+  while (todo.length > 0) {
+    const f = todo.pop()!;
+    if (g.has(f)) continue;
+    const text = readFileSync(resolve(BENCH, f), "utf8");
+    const deps = [...text.matchAll(SPEC)].map((m) => relative(BENCH, resolve(dirname(resolve(BENCH, f)), m[1]!))).filter((d) => !d.startsWith(".."));
+    g.set(f, [...new Set(deps)]);
+    todo.push(...deps);
+  }
+  return g;
+}
+
+describe("bench/common.ts", () => {
+  test("parseMode: --smoke wins over --quick, neither is full", () => {
+    expect(parseMode(["bun", "main.ts"])).toBe("full");
+    expect(parseMode(["bun", "main.ts", "--quick"])).toBe("quick");
+    expect(parseMode(["bun", "main.ts", "--smoke"])).toBe("smoke");
+    expect(parseMode(["bun", "main.ts", "--quick", "--smoke"])).toBe("smoke");
+    expect(parseMode(["bun", "main.ts", "--only", "files"])).toBe("full");
+  });
+
+  const g = reach();
+
+  test("the report's files were read", () => {
+    for (const f of ["e2e.ts", "files.ts", "ssh.ts", "stall.ts", "child.ts", "common.ts"]) expect(g.has(f)).toBe(true);
+  });
+
+  test("no bench file imports main.ts and the bench has no import cycle", () => {
+    const intoMain = [...g].filter(([f, deps]) => f !== "main.ts" && deps.includes("main.ts")).map(([f]) => f);
+    expect(intoMain).toEqual([]);
+    const cycles: string[] = [];
+    const state = new Map<string, "open" | "done">();
+    const stack: string[] = [];
+    const visit = (f: string) => {
+      state.set(f, "open");
+      stack.push(f);
+      for (const d of g.get(f) ?? []) {
+        if (state.get(d) === "open") cycles.push([...stack.slice(stack.indexOf(d)), d].join(" → "));
+        else if (!state.has(d)) visit(d);
+      }
+      stack.pop();
+      state.set(f, "done");
+    };
+    for (const f of g.keys()) if (!state.has(f)) visit(f);
+    expect(cycles).toEqual([]);
+  });
+
+  test("the mode is parsed, RatioRow declared and child processes started only in common.ts", () => {
+    const bad: string[] = [];
+    for (const f of g.keys()) {
+      if (f === "common.ts") continue;
+      const text = readFileSync(resolve(BENCH, f), "utf8");
+      if (text.includes('"--smoke"') || text.includes('"--quick"')) bad.push(`${f}: parses the mode`);
+      if (/\b(type Mode\s*=|interface RatioRow\b)/.test(text)) bad.push(`${f}: declares Mode or RatioRow`);
+      if (/\bBun\.spawn(Sync)?\(|node:child_process/.test(text)) bad.push(`${f}: starts a process itself`);
+    }
+    expect(bad).toEqual([]);
+  });
+});
