@@ -37,6 +37,7 @@ import { DEFAULT_TEXT_PER_SECOND, IdentityRates } from "./node/rates.ts";
 import { RefusalReports } from "./node/refusals.ts";
 import type { ChatOptions } from "./node/options.ts";
 import { closedEvent, holdWhileBackedUp, Sessions } from "./node/sessions.ts";
+import { pidOf } from "./peer-id.ts";
 
 export type { ChatOptions } from "./node/options.ts";
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
@@ -176,8 +177,7 @@ export class ChatNode implements ChatApi {
   }
 
   #ready(s: PeerSession): void {
-    const id = s.peerIdentity!;
-    const pid = toHex(id);
+    const [id, pid] = [s.peerIdentity!, pidOf(s.peerIdentity!)];
     const early = this.#sessions.ready(s);
     const joined = this.#contacts.join(s, pid);
     if (!joined.kept) return;

@@ -10,6 +10,7 @@ import type { ChatEvent } from "../events.ts";
 import { explain } from "../explain.ts";
 import type { Link } from "../delivery/link.ts";
 import { fingerprint } from "../trust/identity.ts";
+import type { Pid } from "../peer-id.ts";
 
 export { holdWhileBackedUp } from "./hold.ts";
 
@@ -43,7 +44,7 @@ export class Sessions {
   }
 
   /** One session per peer: of two, both ends keep the one with the lower th3. False: `s` is the one closed. */
-  keep(s: PeerSession, pid: string): boolean {
+  keep(s: PeerSession, pid: Pid): boolean {
     for (const [other, link] of this.links) {
       if (link.pid !== pid || other === s) continue;
       const keepOther = Buffer.compare(other.th3!, s.th3!) < 0;
@@ -104,7 +105,7 @@ export class Sessions {
   }
 
   /** The open sessions with one identity (hex). */
-  open(pid: string): PeerSession[] {
+  open(pid: Pid): PeerSession[] {
     return [...this.links].filter(([s, l]) => l.pid === pid && s.state === "open").map(([s]) => s);
   }
 
@@ -116,7 +117,7 @@ export class Sessions {
 }
 
 /** The `disconnected` event for a session that ended (`link`: the one it had, if it was ready). */
-export function closedEvent(s: PeerSession, info: CloseInfo, link: Link | undefined, redialling: boolean, nameOf: (pid: string) => string): ChatEvent {
+export function closedEvent(s: PeerSession, info: CloseInfo, link: Link | undefined, redialling: boolean, nameOf: (pid: Pid) => string): ChatEvent {
   const e = info.error;
   // Keepalive (limits.ts): "no answer from the peer for 15 s" names the peer.
   const redial = redialling ? "; redialling" : "";
