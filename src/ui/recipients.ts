@@ -82,14 +82,24 @@ export class Recipients {
       return [];
     }
     const hit: TrackedLine[] = [];
+    let done = 0;
     for (const l of this.#lines) {
       const r = l.recipients.find((x) => x.peer === e.peer && x.state !== "delivered");
-      if (r === undefined || BigInt(r.id) > upTo) continue;
+      if (r === undefined) continue;
+      // A contact's ids grow line by line: the first one above the ACK ends the walk
+      // (an ACK for one line of 10,000 tracked was a walk and a BigInt per tracked line).
+      if (BigInt(r.id) > upTo) break;
       r.state = "delivered";
       hit.push(l);
+      if (l.recipients.every((x) => x.state === "delivered")) done++;
     }
-    // A line every recipient acknowledged changes no more.
-    if (hit.length > 0) this.#lines.splice(0, this.#lines.length, ...this.#lines.filter((l) => l.recipients.some((r) => r.state !== "delivered")));
+    // A line every recipient acknowledged changes no more: most often the oldest ones, cut at once.
+    if (done > 0) {
+      let k = 0;
+      while (k < this.#lines.length && this.#lines[k]!.recipients.every((x) => x.state === "delivered")) k++;
+      if (k === done) this.#lines.splice(0, k);
+      else this.#lines.splice(0, this.#lines.length, ...this.#lines.filter((l) => l.recipients.some((r) => r.state !== "delivered")));
+    }
     return hit;
   }
 

@@ -64,4 +64,21 @@ describe("withMarks", () => {
     expect(withMarks("12:04 alice → bob (private) › hi", { ...l, private: true, recipients: [{ peer: "bob", id: "2", state: "sent" }] }, false)).toBe("12:04 alice → bob (private) › hi  …");
     expect(withMarks("own", null, true)).toBe("own");
   });
+
+  test("an ACK reads the ids of the lines it covers and the next one, not every tracked line", () => {
+    const r = new Recipients();
+    let reads = 0;
+    for (let i = 1; i <= 5000; i++) {
+      r.begin();
+      r.sent(sent("bob", String(i)));
+      const rec = r.end()!.recipients[0]!;
+      Object.defineProperty(rec, "id", { get: () => (reads++, String(i)) });
+    }
+    expect(r.ack({ type: "ack", peer: "bob", id: "3" }).map((l) => l.line)).toEqual([1, 2, 3]);
+    expect(reads).toBe(4);
+    reads = 0;
+    expect(r.ack({ type: "ack", peer: "bob", id: "5000" }).length).toBe(4997);
+    expect(reads).toBe(4997);
+    expect(r.ack({ type: "ack", peer: "bob", id: "5000" })).toEqual([]);
+  });
 });
