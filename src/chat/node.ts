@@ -120,7 +120,7 @@ export class ChatNode implements ChatApi {
         this.#kept = new History(o.home, undefined, this.#store.checkpointer);
       } catch (e) {
         // The home is not left locked by a start that failed.
-        this.#store.close();
+        void this.#store.close();
         this.#lock.release();
         throw new ChatError("state", (e as Error).message, { cause: e });
       }
@@ -213,7 +213,7 @@ export class ChatNode implements ChatApi {
       case "pong": {
         // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
         if (item.kind === "ext") {
-          if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(link.pid, item.content);
+          if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(s, link.pid, item.content);
           if (this.#delivery.describes(s, link, item)) return;
         }
         for (const x of this.#extensions) x.onItem(s, item);
@@ -290,8 +290,8 @@ export class ChatNode implements ChatApi {
     this.#dialing.close();
     for (const x of this.#extensions) x.close();
     await this.#peer.close("bye");
-    this.#store.close();
     this.#kept?.close();
+    await this.#store.close();
     this.#lock.release();
   }
 }

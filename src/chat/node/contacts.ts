@@ -15,7 +15,7 @@ import type { Link } from "../delivery/link.ts";
 import type { Outbox } from "../delivery/outbox.ts";
 import { fingerprint } from "../trust/identity.ts";
 import { INBOUND, KnownPeersError } from "../trust/known-peers.ts";
-import { INVITE_TOKEN_TYPE, InviteTokens, localInvites } from "../trust/invite.ts";
+import { INVITE_TOKEN_LEN, INVITE_TOKEN_TYPE, InviteTokens, localInvites } from "../trust/invite.ts";
 import type { Standing, Trust } from "../trust/policy.ts";
 import { safetyNumber } from "../trust/safety-number.ts";
 import { NICKS_PER_SECOND, type IdentityRates } from "./rates.ts";
@@ -89,8 +89,13 @@ export class Contacts implements ContactsApi {
     return localInvites(this.listening.host, this.listening.port, this.#d.fingerprint, token);
   }
 
-  /** PROTOCOL §15: a request that presents one of our unused tokens becomes a contact. */
-  inviteToken(pid: string, token: Uint8Array): void {
+  /** Sessions that presented a token already: one per session (PROTOCOL §15.1), so a peer cannot try one token after another, nor make us read HOME/invites once per item. */
+  readonly #presented = new WeakSet<PeerSession>();
+
+  /** PROTOCOL §15: a request that presents one of our unused tokens (the first of its session) becomes a contact. */
+  inviteToken(s: PeerSession, pid: string, token: Uint8Array): void {
+    if (token.length !== INVITE_TOKEN_LEN || this.#presented.has(s)) return;
+    this.#presented.add(s);
     const r = this.#d.trust.requests.get(pid);
     if (!this.#tokens.use(token) || r === undefined) return;
     if (r.lookalike !== undefined) {
@@ -218,7 +223,7 @@ export class Contacts implements ContactsApi {
     if (!this.#d.rates.of(link.pid).nick.take(performance.now())) return s.abort(fail("busy", `${link.name} changed its name more than ${NICKS_PER_SECOND} times a second`));
     const r = trust.requests.get(link.pid);
     if (r !== undefined) {
-      this.#d.emit({ type: "nick", peer: item.name, previous: r.claimed });
+      this.#d.emit({ type: "nick", peer: item.name, previous: r.claimed, request: r.id });
       r.claimed = item.name;
       r.lookalike = trust.lookalike(item.name)?.name;
       return;

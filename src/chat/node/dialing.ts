@@ -116,7 +116,11 @@ export class Dialing {
   ended(s: PeerSession, info: CloseInfo, link: Link | undefined): boolean {
     if (link !== undefined) {
       if (info.reason === "duplicate session") return true;
-      if (info.byPeer && info.reason === DISCONNECT_REASON) this.peerDisconnected(link.pid, link.name);
+      if (info.byPeer && info.reason === DISCONNECT_REASON) {
+        // A request's claimed name may be a contact's (SECURITY.md §12): it is named as the request.
+        const r = this.#d.trust.requests.get(link.pid);
+        this.peerDisconnected(link.pid, r === undefined ? link.name : `request ${r.id} (calling itself ${JSON.stringify(r.claimed)})`);
+      }
       return false;
     }
     return s.role === "initiator" ? this.has(s.address) : this.selfDialEcho(info);

@@ -2,7 +2,7 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { ChatStore, decodeRun, encodeRun, StateError, WAL_BOUND_PAGES } from "../../../src/chat/delivery/store.ts";
 import { until } from "../../support/wait.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
@@ -89,4 +89,17 @@ describe("ChatStore backgroundCheckpoint", () => {
     expect(again.pending().get(A)!.length).toBe(140);
     again.close();
   }, 15_000);
+
+  test("close() resolves once the checkpoint thread has let go of state.db: the last connection gone, SQLite removes the log", async () => {
+    for (let round = 0; round < 5; round++) {
+      const home = tempHome();
+      const s = new ChatStore(home, "", { backgroundCheckpoint: true });
+      s.queue(A, { id: 1n, text: "one", written: 0 });
+      s.commit();
+      await Bun.sleep(20);
+      await s.close();
+      // SQLite deletes state.db-wal when its last connection closes; a thread still holding one keeps it.
+      expect(existsSync(join(home, "state.db-wal"))).toBe(false);
+    }
+  });
 });
