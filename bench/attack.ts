@@ -38,6 +38,8 @@ interface Sample {
 
 /** TEXT ids of the good peer: new ones each probe, so that a chat listener shows each (the `text` attack). */
 let probeId = 0n;
+/** Each probe session's waiter for the ACK of its TEXT. */
+const acked = new WeakMap<object, () => void>();
 
 /** A good peer that dials, sends one TEXT, waits for its echo and ACK, and closes; timed. */
 async function probe(port: number, group: Group, peer: Peer): Promise<Omit<Sample, "phase" | "at">> {
@@ -46,7 +48,7 @@ async function probe(port: number, group: Group, peer: Peer): Promise<Omit<Sampl
     const s = await peer.connect("127.0.0.1", port, group);
     const t1 = performance.now();
     const got = new Promise<void>((resolve) => {
-      s.tag = resolve; // the listener's ACK of our TEXT resolves it (events.onItem below)
+      acked.set(s, resolve); // the listener's ACK of our TEXT resolves it (events.onItem below)
     });
     s.send({ kind: "text", id: ++probeId, text: "ping" });
     await Promise.race([got, Bun.sleep(5000)]);
@@ -73,7 +75,7 @@ export async function runAttack(kind: AttackName, seconds = 5): Promise<Record<s
   const peer = new Peer({
     identity: ed25519Generate(),
     profile: { instance: randomBytes(8), name: "good" },
-    events: { onItem: (s, item: Item) => void (item.kind === "ack" && typeof s.tag === "function" && (s.tag as () => void)()) },
+    events: { onItem: (s, item: Item) => void (item.kind === "ack" && acked.get(s)?.()) },
   });
   const samples: Sample[] = [];
   let phase: Phase = "before";

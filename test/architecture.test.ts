@@ -43,7 +43,7 @@ function area(file: string): string {
 }
 
 /** The chat's shared modules, which import nothing of the chat: the concerns may use them. */
-const SHARED = ["chat/events.ts", "chat/explain.ts"];
+const SHARED = ["chat/events.ts", "chat/explain.ts", "chat/peer-id.ts"];
 
 /** What each layer may import (besides itself). */
 const ALLOWED: Record<string, string[]> = {

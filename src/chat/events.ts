@@ -52,7 +52,8 @@ export type ChatEvent =
   | { type: "recipients"; line: string; text: string; private: boolean; time: number; recipients: { peer: string; id: string; state: "sent" | "queued" | "delivered" }[] }
   /** `peer` acknowledged the typed lines `lines` (one event per ACK, however many lines it covers). */
   | { type: "delivered"; peer: string; lines: string[] }
-  | { type: "nick"; peer: string; previous: string }
+  /** A peer renamed itself; `request`: it is that request (a stranger's claimed name, which may be a contact's: SECURITY.md §12), not a contact. */
+  | { type: "nick"; peer: string; previous: string; request?: string }
   /** `code`: the ProtocolError code or OS errno; `alert`: the alert number the peer sent (PROTOCOL §7). */
   | { type: "disconnected"; peer: string; address: string; reason: string; code?: string; alert?: number }
   /** The next dial in `inMs`; `since` (wall clock ms) and `reason`: since when and why the contact is unreachable. */

@@ -37,6 +37,7 @@ import { DEFAULT_TEXT_PER_SECOND, IdentityRates } from "./node/rates.ts";
 import { RefusalReports } from "./node/refusals.ts";
 import type { ChatOptions } from "./node/options.ts";
 import { closedEvent, holdWhileBackedUp, Sessions } from "./node/sessions.ts";
+import { pidOf } from "./peer-id.ts";
 
 export type { ChatOptions } from "./node/options.ts";
 export { MAX_OUTBOX } from "./delivery/outbox.ts";
@@ -120,7 +121,7 @@ export class ChatNode implements ChatApi {
         this.#kept = new History(o.home, undefined, this.#store.checkpointer);
       } catch (e) {
         // The home is not left locked by a start that failed.
-        this.#store.close();
+        void this.#store.close();
         this.#lock.release();
         throw new ChatError("state", (e as Error).message, { cause: e });
       }
@@ -176,8 +177,7 @@ export class ChatNode implements ChatApi {
   }
 
   #ready(s: PeerSession): void {
-    const id = s.peerIdentity!;
-    const pid = toHex(id);
+    const [id, pid] = [s.peerIdentity!, pidOf(s.peerIdentity!)];
     const early = this.#sessions.ready(s);
     const joined = this.#contacts.join(s, pid);
     if (!joined.kept) return;
@@ -213,7 +213,7 @@ export class ChatNode implements ChatApi {
       case "pong": {
         // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
         if (item.kind === "ext") {
-          if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(link.pid, item.content);
+          if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(s, link.pid, item.content);
           if (this.#delivery.describes(s, link, item)) return;
         }
         for (const x of this.#extensions) x.onItem(s, item);
@@ -290,8 +290,8 @@ export class ChatNode implements ChatApi {
     this.#dialing.close();
     for (const x of this.#extensions) x.close();
     await this.#peer.close("bye");
-    this.#store.close();
     this.#kept?.close();
+    await this.#store.close();
     this.#lock.release();
   }
 }

@@ -22,6 +22,7 @@ import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes } from "./alerts.ts";
 import { Established, type RecordHost } from "./established.ts";
 import { Handshake } from "./handshake.ts";
+import { chargeOutput, chargePreAuth, ReadPause } from "./output-flow.ts";
 import { capPeerString, dueAt } from "./limits.ts";
 import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState, Transport } from "./types.ts";
 
@@ -38,8 +39,6 @@ export class Session implements PeerSession {
   th3: Uint8Array | null = null;
   lastRecv: number;
   lastSend: number;
-  /** Free slot for the owner of the session. */
-  tag: unknown = null;
   /** The key-exchange group: offered (initiator) or read from the HELLO (responder); null before. */
   group: Group | null = null;
 
@@ -51,12 +50,8 @@ export class Session implements PeerSession {
   readonly #hs: Handshake<Session>;
   /** The established phase: traffic keys and the record path (null during the handshake). */
   #est: Established | null = null;
-  // Reading is paused while output is backed up past half its bound: the peer's bytes
-  // then wait in the kernel, not in our heap.
-  #paused = false;
-  /** Not read from for the owner (pauseReading): its front end is backed up. */
-  #ownerPaused = false;
-  #drainedAt = 0;
+  /** Output flow control: reading paused while output is backed up (output-flow.ts). */
+  readonly #rp: ReadPause;
   /** What the record path hands back (established.ts). */
   readonly #records: RecordHost;
   readonly #send: Outbound;
@@ -71,6 +66,7 @@ export class Session implements PeerSession {
     this.#socket = socket;
     this.#send = new Outbound(socket);
     this.#o = o;
+    this.#rp = new ReadPause(socket, o.limits.maxSendQueueBytes, () => this.#now());
     this.#ev = ev;
     this.role = role;
     this.address = address;
@@ -112,38 +108,22 @@ export class Session implements PeerSession {
 
   /** Reading is paused (output backed up). */
   get paused(): boolean {
-    return this.#paused;
+    return this.#rp.paused;
   }
 
   /** Stop (true) or resume (false) reading for the owner (src/chat/node/hold.ts); output backpressure pauses on its own. */
   pauseReading(on: boolean): void {
-    this.#ownerPaused = on;
-    if (this.#isClosed()) return;
-    if (on) this.#socket.pause();
-    else if (!this.#paused) this.#socket.resume();
+    this.#rp.owner(on, this.#isClosed());
   }
 
-  /** Charge the process-wide output budget; over it, the largest queue is cut with busy. */
+  /** Charge the process-wide output budget (output-flow.ts). */
   #chargeOutput(): void {
-    const b = this.#o.outputBudget;
-    if (b === undefined) return;
-    const mem = this.#isClosed() && !this.#endAfterDrain ? 0 : this.#send.memoryBytes;
-    if (!b.set(this, mem)) return;
-    const worst = b.largest();
-    if (worst === undefined) return;
-    b.set(worst, 0);
-    worst.#fail(fail("busy", `sotto's output queues passed ${b.limit} bytes (maxOutputBytes); this session held the most`));
+    chargeOutput(this.#o.outputBudget, this, this.#isClosed() && !this.#endAfterDrain ? 0 : this.#send.memoryBytes);
   }
 
   /** Charge the process-wide pre-authentication budget with what this session holds. */
   #chargePreAuth(): boolean {
-    const b = this.#o.preAuthBudget;
-    if (b === undefined) return true;
-    const bytes = this.#est === null && !this.#isClosed() ? this.#hs.heldBytes + this.#asm.allocated : 0;
-    if (!b.set(this, bytes)) return true;
-    b.set(this, 0);
-    this.#fail(fail("busy", `unauthenticated peers hold ${b.limit} bytes (maxPreAuthBytes)`));
-    return false;
+    return chargePreAuth(this.#o.preAuthBudget, this, this.#est === null && !this.#isClosed() ? this.#hs.heldBytes + this.#asm.allocated : 0);
   }
 
   #now(): number {
@@ -286,11 +266,7 @@ export class Session implements PeerSession {
 
   /** After output grew: charge the budget; a peer whose output is backed up is not read from. */
   #afterOutput(): void {
-    if (this.#send.backedUp && !this.#paused && this.#send.memoryBytes > this.#o.limits.maxSendQueueBytes / 2) {
-      this.#drainedAt = this.#now();
-      this.#paused = true;
-      this.#socket.pause();
-    }
+    this.#rp.afterOutput(this.#send);
     this.#chargeOutput();
   }
 
@@ -305,11 +281,7 @@ export class Session implements PeerSession {
   onDrain(): void {
     const before = this.#send.memoryBytes;
     const drained = this.#send.drain();
-    if (this.#send.memoryBytes < before) this.#drainedAt = this.#now();
-    if (this.#paused && !this.#isClosed() && this.#send.memoryBytes <= this.#o.limits.maxSendQueueBytes / 2) {
-      this.#paused = false;
-      if (!this.#ownerPaused) this.#socket.resume();
-    }
+    this.#rp.afterDrain(this.#send, before, this.#isClosed());
     this.#chargeOutput();
     if (!drained) return;
     if (this.#endAfterDrain) {
@@ -342,9 +314,9 @@ export class Session implements PeerSession {
   /** Periodic check from the owner: handshake deadline, idle timeout, keepalive. */
   tick(now: number): void {
     if (this.#isClosed()) return;
-    const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open", pingSentAt: this.#paused ? 0 : this.#pingSentAt }, this.#o.limits);
+    const due = dueAt(now, { partialSince: this.#partialSince, startedAt: this.startedAt, lastRecv: this.lastRecv, lastSend: this.lastSend, handshaking: this.state !== "open", pingSentAt: this.#rp.paused ? 0 : this.#pingSentAt }, this.#o.limits);
     // Not read from while its output is backed up; a peer that then drains nothing is cut.
-    if (this.#paused && now - this.#drainedAt > this.#o.limits.outputStallMs) {
+    if (this.#rp.stalled(now, this.#o.limits.outputStallMs)) {
       return this.#fail(fail("busy", `the peer is not reading: nothing of its backed-up output drained for ${this.#o.limits.outputStallMs} ms`));
     }
     if (due === "keepalive") {
@@ -391,7 +363,7 @@ export class Session implements PeerSession {
     // A peer not read from because its output is backed up is never read again: what it
     // sent meanwhile waits in the kernel, and reading it now would only make garbage.
     // Its socket is reset after the drain grace.
-    const stalled = this.#paused;
+    const stalled = this.#rp.paused;
     const drain = this.#send.backedUp;
     // Finalize first: ending the socket can fire its close handler synchronously.
     this.#finalize();

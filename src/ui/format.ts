@@ -181,6 +181,8 @@ export function formatEvent(e: ChatEvent, opts: FormatOptions): string | null {
       return status("green", ...lines);
     }
     case "nick":
+      // A request's claimed name may be a contact's: say it is the request that renamed itself.
+      if (e.request !== undefined) return status("cyan", `request ${ln(e.request)} (claimed ${nm(e.previous)}) now calls itself ${nm(e.peer)}`);
       return status("cyan", `${nm(e.previous)} is now known as ${c("bold", nm(e.peer))}`);
     case "disconnected":
       // The code stays in --json; a person reads the sentence (chat/explain.ts).

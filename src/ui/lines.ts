@@ -103,7 +103,7 @@ export class LineMode {
   readonly listener: ChatListener = (e) => {
     this.#print(e);
     if (e.type === "sent") this.#recipients.sent(e);
-    if (e.type === "nick") this.#recipients.renamed(e.previous, e.peer);
+    if (e.type === "nick" && e.request === undefined) this.#recipients.renamed(e.previous, e.peer);
     if (e.type === "ack") {
       const lines = this.#recipients.ack(e);
       if (lines.length > 0) this.#print({ type: "delivered", peer: e.peer, lines: lines.map((l) => String(l.line)) });

@@ -37,11 +37,25 @@ export interface TrackedLine {
 type Sent = Extract<ChatEvent, { type: "sent" }>;
 type Ack = Extract<ChatEvent, { type: "ack" }>;
 
-/** The recipients of the lines typed in one run (see the file comment). */
+/** A recipient not yet acknowledged, in its peer's queue: its line and its id as a number. */
+interface Waiting {
+  line: TrackedLine;
+  r: Recipient;
+  id: bigint;
+}
+
+/**
+ * The recipients of the lines typed in one run (see the file comment). Each peer has a
+ * queue of its recipients not yet acknowledged, oldest first (its ids grow line by line),
+ * so an ACK costs the lines it marks, not every line tracked.
+ */
 export class Recipients {
   #next = 1;
   #open: Sent[] | null = null;
-  readonly #lines: TrackedLine[] = [];
+  /** Tracked lines, oldest first (insertion order). */
+  readonly #lines = new Set<TrackedLine>();
+  /** Per peer name: its recipients waiting for an ACK, oldest first; exactly those of the tracked lines. */
+  readonly #waiting = new Map<string, Waiting[]>();
 
   /** Step 1: the next `sent` events belong to one typed line. @throws never */
   begin(): void {
@@ -68,9 +82,31 @@ export class Recipients {
       time: first.time ?? Date.now(),
       recipients: sent.map((s) => ({ peer: s.peer, id: s.id, state: s.queued ? "queued" : "sent" })),
     };
-    this.#lines.push(line);
-    if (this.#lines.length > MAX_TRACKED) this.#lines.shift();
+    for (const r of line.recipients) {
+      let id: bigint;
+      try {
+        id = BigInt(r.id);
+      } catch {
+        continue; // not an id an ACK can cover
+      }
+      const q = this.#waiting.get(r.peer) ?? [];
+      q.push({ line, r, id });
+      this.#waiting.set(r.peer, q);
+    }
+    this.#lines.add(line);
+    if (this.#lines.size > MAX_TRACKED) this.#drop(this.#lines.values().next().value!);
     return line;
+  }
+
+  /** The oldest line is no longer tracked: its waiting recipients are at the front of their queues. */
+  #drop(line: TrackedLine): void {
+    this.#lines.delete(line);
+    for (const r of line.recipients) {
+      const q = this.#waiting.get(r.peer);
+      if (q?.[0]?.line !== line) continue;
+      q.shift();
+      if (q.length === 0) this.#waiting.delete(r.peer);
+    }
   }
 
   /** Step 2: the lines `e` marks delivered for `e.peer` now, oldest first. @throws never */
@@ -81,21 +117,29 @@ export class Recipients {
     } catch {
       return [];
     }
+    const q = this.#waiting.get(e.peer);
+    if (q === undefined) return [];
+    let n = 0;
+    while (n < q.length && q[n]!.id <= upTo) n++;
     const hit: TrackedLine[] = [];
-    for (const l of this.#lines) {
-      const r = l.recipients.find((x) => x.peer === e.peer && x.state !== "delivered");
-      if (r === undefined || BigInt(r.id) > upTo) continue;
-      r.state = "delivered";
-      hit.push(l);
+    for (const w of q.splice(0, n)) {
+      w.r.state = "delivered";
+      hit.push(w.line);
+      // A line every recipient acknowledged changes no more.
+      if (w.line.recipients.every((r) => r.state === "delivered")) this.#lines.delete(w.line);
     }
-    // A line every recipient acknowledged changes no more.
-    if (hit.length > 0) this.#lines.splice(0, this.#lines.length, ...this.#lines.filter((l) => l.recipients.some((r) => r.state !== "delivered")));
+    if (q.length === 0) this.#waiting.delete(e.peer);
     return hit;
   }
 
   /** Step 3: `previous` is called `peer` from now on. @throws never */
   renamed(previous: string, peer: string): void {
     for (const l of this.#lines) for (const r of l.recipients) if (r.peer === previous) r.peer = peer;
+    const q = this.#waiting.get(previous);
+    if (q === undefined || previous === peer) return;
+    this.#waiting.delete(previous);
+    const into = this.#waiting.get(peer);
+    this.#waiting.set(peer, into === undefined ? q : [...into, ...q].sort((a, b) => a.line.line - b.line.line));
   }
 }
 

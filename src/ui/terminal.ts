@@ -114,7 +114,7 @@ export class TerminalUi {
     // A line's recipients are marks on that line, not lines of their own (recipients.ts).
     if (e.type === "sent" && this.#recipients.sent(e)) return;
     if (e.type === "ack") return this.#acked(e);
-    if (e.type === "nick") this.#recipients.renamed(e.previous, e.peer);
+    if (e.type === "nick" && e.request === undefined) this.#recipients.renamed(e.previous, e.peer);
     if (this.#dialStatus(e)) return;
     const text = formatStamped(e, { color: this.#o.color, knownPeers: this.#o.knownPeers, stamp: true });
     // A line state.db could not save is offered back in the input line (once, if it is empty).

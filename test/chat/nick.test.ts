@@ -74,3 +74,22 @@ test("a /msg queued while the peer is away keeps its private mark when re-sent a
   const m = await until("the queued line", () => of(bob2.events, "message")[0], 15_000);
   expect([m.text, m.private]).toEqual(["while you were away", true]);
 }, 20_000);
+
+test("a request's new name is said as the request's (its nick event names the request), not as a contact's rename", async () => {
+  const events: ChatEvent[] = [];
+  const alice = await ChatNode.start({ home: tempHome(), name: "alice", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], history: false }, (e) => events.push(e));
+  nodes.push(alice);
+  const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+  const bob = await node("bob", [`127.0.0.1:${port}`]);
+  await until("bob's request", () => alice.contacts.requests().length === 1);
+  alice.contacts.allow(alice.contacts.requests()[0]!.id);
+  const mallory = await node("bob", [`127.0.0.1:${port}`]);
+  await until("the lookalike request", () => alice.contacts.requests().length === 1 && alice.contacts.requests()[0]!.lookalike === "bob");
+  const r = alice.contacts.requests()[0]!.id;
+  // Its own side open too, or the new name would go only to sessions opened later.
+  await until("mallory's side", () => of(mallory.events, "connected").length === 1);
+  mallory.n.nick("mallory");
+  const nick = await until("the nick", () => of(events, "nick")[0]);
+  expect(nick).toEqual({ type: "nick", peer: "mallory", previous: "bob", request: r });
+  void bob;
+});

@@ -147,7 +147,8 @@ describe("3. an FFDHE HELLO flood from one address", () => {
   beforeAll(async () => {
     L = await startListener({ limits: { handshakeTimeoutMs: 2000 } });
     await warmFfdhe(Group.FFDHE3072); // the good peer's own worker
-  }, 20_000);
+    // Set-up only (a listener process and a warm worker): on a loaded machine it took over 20 s.
+  }, 60_000);
   afterAll(() => L.stop());
 
   test("1,000 ffdhe3072 HELLOs a second, each closed at once: every good ffdhe3072 handshake (a known address) completes within the deadline, during and after", async () => {

@@ -175,6 +175,21 @@ describe("line mode: a line's recipients (--json)", () => {
       { type: "delivered", peer: "carol", lines: ["1"] },
     ]);
   });
+  test("a request that claimed a contact's name and renames itself does not rename that contact's recipients", async () => {
+    const { ui, output, input } = setup({ json: true });
+    const { api } = fakeApi(1);
+    api.sendAll = (text) => (ui.listener({ type: "sent", peer: "bob", id: "1", text, private: false, time: 5 }), 1);
+    input.write("hi bob\n");
+    const done = ui.run(api, input);
+    await Bun.sleep(30);
+    // A stranger connected claiming "bob" (a request, SECURITY.md §12), then calls itself mallory.
+    ui.listener({ type: "nick", peer: "mallory", previous: "bob", request: "r2" });
+    ui.listener({ type: "ack", peer: "bob", id: "1" });
+    input.end();
+    await done;
+    const events = output.map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === "delivered")).toEqual([{ type: "delivered", peer: "bob", lines: ["1"] }]);
+  });
   test("/disconnect reaches the chat in line mode", async () => {
     const { ui, output, input } = setup({ json: true });
     const { api } = fakeApi(1);

@@ -57,6 +57,33 @@ describe("Recipients", () => {
   });
 });
 
+describe("Recipients: the work an ACK costs", () => {
+  test("one contact away, another acknowledging each of n lines: the ids are read O(n) times, not O(n²)", () => {
+    // The ids are compared as BigInt: counting the conversions counts the work.
+    const real = globalThis.BigInt;
+    let calls = 0;
+    globalThis.BigInt = new Proxy(real, { apply: (t, self, args) => (calls++, Reflect.apply(t, self, args)) });
+    try {
+      const r = new Recipients();
+      const n = 2000;
+      for (let i = 1; i <= n; i++) {
+        r.begin();
+        r.sent(sent("bob", String(i), true)); // away: its lines stay tracked
+        r.sent(sent("carol", String(i)));
+        r.end();
+      }
+      let marked = 0;
+      for (let i = 1; i <= n; i++) marked += r.ack({ type: "ack", peer: "carol", id: String(i) }).length;
+      expect(marked).toBe(n);
+      expect(calls).toBeLessThanOrEqual(4 * n);
+      // bob comes back: one ACK marks all his lines at once.
+      expect(r.ack({ type: "ack", peer: "bob", id: String(n) })).toHaveLength(n);
+    } finally {
+      globalThis.BigInt = real;
+    }
+  });
+});
+
 describe("withMarks", () => {
   test("a line to everyone lists each recipient; a /msg has its one mark; names are made safe", () => {
     const l = { line: 1, text: "hi", private: false, time: 1, recipients: [{ peer: "bob", id: "1", state: "delivered" as const }, { peer: "ca\x1b[2Jrol", id: "1", state: "queued" as const }] };

@@ -15,6 +15,12 @@ const session = `sotto-term-${process.pid}`;
 const fixture = join(import.meta.dir, "terminal-fake.ts");
 const WIDTH = 60;
 
+/** The fixture's pid once its file is written; undefined before (an empty file, read mid-write, is not pid 0, which would signal our whole process group). */
+const pidIn = (file: string): number | undefined => {
+  const pid = existsSync(file) ? Number(readFileSync(file, "utf8")) : 0;
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+};
+
 function tmux(...args: string[]): string {
   const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.toString()}`);
@@ -35,7 +41,7 @@ describe.skipIf(!TMUX)("terminal UI in tmux", () => {
   test("prints above the line being typed, keeps the cursor, exits 0 on Ctrl+C", async () => {
     const pidFile = join(dir, "pid");
     tmux("new-session", "-d", "-s", session, "-x", String(WIDTH), "-y", "20", `${process.execPath} ${fixture} ${pidFile} ${join(dir, "log")}; sleep 30`);
-    const pid = await until("the prompt", () => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")));
+    const pid = await until("the prompt", () => pidIn(pidFile));
     await until("the prompt", () => screen().at(-1) === "alice›");
 
     // 1. A partial line with the cursor in the middle, then a message arrives.
@@ -94,7 +100,7 @@ describe.skipIf(!TMUX)("terminal UI in tmux", () => {
     const cur = () => tmux("display", "-p", "-t", name, "#{cursor_x},#{cursor_y}").trim().split(",").map(Number) as [number, number];
     tmux("new-session", "-d", "-s", name, "-x", String(WIDTH), "-y", "20", `${process.execPath} ${fixture} ${pidFile} ${logFile}; sleep 30`);
     try {
-      const pid = await until("the prompt", () => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")));
+      const pid = await until("the prompt", () => pidIn(pidFile));
       await until("the prompt", () => scr().at(-1) === "alice›");
       const typed = "typing while a file arrives";
       tmux("send-keys", "-t", name, "-l", typed);

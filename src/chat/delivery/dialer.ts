@@ -19,7 +19,7 @@
 import type { PeerSession } from "../../net/types.ts";
 import type { ChatListener } from "../events.ts";
 import { explain } from "../explain.ts";
-import { toHex } from "../../crypto/bytes.ts";
+import { pidOf, type Pid } from "../peer-id.ts";
 
 export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_MAX_MS = 15_000;
@@ -53,7 +53,7 @@ export interface DialerHooks {
   /** Resolves when the session has closed. */
   closed(s: PeerSession): Promise<void>;
   /** The contact's name, once known (for the status line). */
-  nameOf?(pid: string): string;
+  nameOf?(pid: Pid): string;
   /** Did the session carry anything from the peer (a TEXT or an ACK)? */
   useful?(s: PeerSession): boolean;
   /** Clock (ms) for session lengths; default performance.now. */
@@ -64,7 +64,7 @@ export interface DialerHooks {
 }
 
 export class Dialer {
-  pid: string | null = null;
+  pid: Pid | null = null;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
@@ -92,7 +92,7 @@ export class Dialer {
   }
 
   /** Where this dial stands when it has no session (null while it has one, or once stopped). */
-  status(): { address: string; pid: string | null; state: "dialling" | "reconnecting"; since: number; reason: string; inMs: number } | null {
+  status(): { address: string; pid: Pid | null; state: "dialling" | "reconnecting"; since: number; reason: string; inMs: number } | null {
     if (this.#stopped || this.#session !== null) return null;
     const inMs = this.#nextAt === 0 ? 0 : Math.max(0, this.#nextAt - this.#wall());
     return { address: this.#address(), pid: this.pid, state: this.#since === 0 ? "dialling" : "reconnecting", since: this.#since, reason: this.#reason, inMs };
@@ -147,7 +147,7 @@ export class Dialer {
     const began = this.#now();
     this.#session = s;
     this.#since = 0;
-    this.pid = toHex(s.peerIdentity!);
+    this.pid = pidOf(s.peerIdentity!);
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
       void this.hooks.closed(s).then(resolve);

@@ -22,6 +22,7 @@ import { ID_LEN, ITEM_HEADER_LEN, TEXT_TIME_LEN } from "../../protocol/constants
 import { privateItem, textTimeItem } from "../../protocol/items.ts";
 import type { Outbox } from "./outbox.ts";
 import type { TokenBucket } from "../../net/limits.ts";
+import type { Pid } from "../peer-id.ts";
 
 /**
  * The first window: about one round trip of a 100 Mbit/s path at 20 ms. TCP below does
@@ -60,7 +61,7 @@ export class Link {
 
   constructor(
     readonly s: PeerSession,
-    readonly pid: string,
+    readonly pid: Pid,
     /** The peer's display name; follows its PROFILE (a /nick on its side), and is set again when its PROFILE arrives after an early start. */
     public name: string,
     readonly outbox: Outbox,

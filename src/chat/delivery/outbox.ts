@@ -17,6 +17,7 @@
 import { ID_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../../protocol/constants.ts";
 import { ChatError } from "../events.ts";
 import { StateError, type ChatStore, type StoredLine } from "./store.ts";
+import type { Pid } from "../peer-id.ts";
 
 /** Most unacknowledged messages kept for one peer. */
 export const MAX_OUTBOX = 10_000;
@@ -48,7 +49,7 @@ interface Box {
 
 /** A line the store could not save: it was not sent, and the person gets it back. */
 export interface UnsavedLine {
-  pid: string;
+  pid: Pid;
   name: string;
   id: bigint;
   text: string;
@@ -57,21 +58,22 @@ export interface UnsavedLine {
 const fmt = (n: number) => n.toLocaleString("en-US");
 
 export class Outbox {
-  readonly #boxes = new Map<string, Box>();
+  readonly #boxes = new Map<Pid, Box>();
   readonly #delivered = new Map<string, bigint>(); // pid/instance → last shown id
   readonly #store: ChatStore;
   /** Shown counters not yet written (recordShown). */
   /** Cumulative ACKs not yet applied to the store (flushAcks). */
   readonly #acks = new Map<string, bigint>();
-  readonly #dirty = new Map<string, { pid: string; instance: string; id: bigint }>();
+  readonly #dirty = new Map<string, { pid: Pid; instance: string; id: bigint }>();
   #bytes = 0;
   /** Stored lines that could never be sent, moved aside when the outbox was loaded. */
-  readonly setAsideAtStart: { pid: string; id: bigint; bytes: number }[] = [];
+  readonly setAsideAtStart: { pid: Pid; id: bigint; bytes: number }[] = [];
 
   /** Load what an earlier run left unacknowledged; `nameOf` names its peers. @throws StateError */
-  constructor(store: ChatStore, nameOf: (pid: string) => string) {
+  constructor(store: ChatStore, nameOf: (pid: Pid) => string) {
     this.#store = store;
-    for (const [pid, stored] of store.pending()) {
+    for (const [key, stored] of store.pending()) {
+      const pid = key as Pid; // state.db's rows hold only what queue() wrote
       const unacked: OutLine[] = [];
       for (const l of stored) {
         const bytes = Buffer.byteLength(l.text, "utf8");
@@ -92,7 +94,7 @@ export class Outbox {
     }
   }
 
-  #box(pid: string): Box {
+  #box(pid: Pid): Box {
     let b = this.#boxes.get(pid);
     if (b === undefined) {
       const nextId = this.#store.nextId(pid);
@@ -103,17 +105,17 @@ export class Outbox {
   }
 
   /** A session with this peer is ready: it is here again, under this name. */
-  arrived(pid: string, name: string): void {
+  arrived(pid: Pid, name: string): void {
     this.#box(pid).name = name;
   }
 
   /** Peers a line to "everyone" is queued for besides those connected: every peer seen this run or with lines waiting, however it left. */
-  waiting(): string[] {
+  waiting(): Pid[] {
     return [...this.#boxes.keys()];
   }
 
   /** The name a peer had when last seen (or "?"). */
-  nameOf(pid: string): string | undefined {
+  nameOf(pid: Pid): string | undefined {
     return this.#boxes.get(pid)?.name;
   }
 
@@ -121,7 +123,7 @@ export class Outbox {
    * Refuse, before anything is queued, a line that cannot be sent to these peers.
    * @throws ChatError too_long (over one TEXT) / outbox_full (a peer's limit, or the process's).
    */
-  check(pids: string[], text: string): number {
+  check(pids: Pid[], text: string): number {
     const bytes = Buffer.byteLength(text, "utf8");
     if (bytes > MAX_TEXT_BYTES) {
       throw new ChatError("too_long", `This line is ${fmt(bytes)} bytes and one message holds at most ${fmt(MAX_TEXT_BYTES)}; it was not sent. Save long text to a file and send it with /send.`);
@@ -140,7 +142,7 @@ export class Outbox {
   }
 
   /** Queue a line (already check()ed) for a peer; returns its id. It is saved at the next commit(). */
-  queue(pid: string, text: string, bytes: number, written: number): bigint {
+  queue(pid: Pid, text: string, bytes: number, written: number): bigint {
     const b = this.#box(pid);
     const id = b.nextId++;
     const line: OutLine = { id, text, written, bytes };
@@ -179,13 +181,13 @@ export class Outbox {
   }
 
   /** The highest id that exists for this peer (saved): an ACK above it acknowledges a line never sent. */
-  highestId(pid: string): bigint {
+  highestId(pid: Pid): bigint {
     return this.#boxes.get(pid)?.committedUpTo ?? 0n;
   }
 
   /**
   /** A cumulative ACK from the peer; true when it acknowledged something new. */
-  acked(pid: string, id: bigint): boolean {
+  acked(pid: Pid, id: bigint): boolean {
     const b = this.#boxes.get(pid);
     if (b === undefined) return false;
     let n = 0;
@@ -211,7 +213,7 @@ export class Outbox {
   }
 
   /** The highest id shown from this peer instance (0 when none). @throws StateError */
-  lastShown(pid: string, instance: string): bigint {
+  lastShown(pid: Pid, instance: string): bigint {
     const key = `${pid}/${instance}`;
     let last = this.#delivered.get(key);
     if (last === undefined) {
@@ -225,7 +227,7 @@ export class Outbox {
    * Record that `id` was shown to the person (call after showing it: a crash between the
    * two can show a line twice, the other order could lose one); recordShown() writes it.
    */
-  shown(pid: string, instance: string, id: bigint): void {
+  shown(pid: Pid, instance: string, id: bigint): void {
     const key = `${pid}/${instance}`;
     this.#delivered.set(key, id);
     this.#dirty.set(key, { pid, instance, id });
@@ -246,7 +248,7 @@ export class Outbox {
    * For a session that has sent every id up to `sentUpTo`: the bytes of text it has in
    * flight (sent, not acknowledged) and the saved messages it has not sent yet, in order.
    */
-  unsent(pid: string, sentUpTo: bigint): { inflight: number; next: OutLine[] } {
+  unsent(pid: Pid, sentUpTo: bigint): { inflight: number; next: OutLine[] } {
     const b = this.#boxes.get(pid);
     if (b === undefined) return { inflight: 0, next: [] };
     let inflight = 0;
@@ -258,7 +260,7 @@ export class Outbox {
   }
 
   /** A session put `id` on the wire. */
-  markSent(pid: string, id: bigint): void {
+  markSent(pid: Pid, id: bigint): void {
     const b = this.#boxes.get(pid);
     if (b !== undefined && id > b.sentHigh) b.sentHigh = id;
   }
@@ -269,13 +271,13 @@ export class Outbox {
    * duplicate, while one in flight when the last session broke waits for the ACK (so
    * nothing overtakes it and the receiver's "above the last shown" rule holds).
    */
-  mayStartEarly(pid: string): boolean {
+  mayStartEarly(pid: Pid): boolean {
     const b = this.#boxes.get(pid);
     return b === undefined || b.unacked.length === 0 || b.unacked[0]!.id > b.sentHigh;
   }
 
   /** Unacknowledged lines for one peer. */
-  unackedFor(pid: string): number {
+  unackedFor(pid: Pid): number {
     return this.#boxes.get(pid)?.unacked.length ?? 0;
   }
 

@@ -64,12 +64,21 @@ export class Checkpointer {
     this.#last = performance.now();
     this.#w.postMessage("checkpoint");
   }
-  close(): void {
+  /** Ends the thread; resolves once it has closed its connection to state.db (at most CLOSE_WAIT_MS). */
+  close(): Promise<void> {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    const closed = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, CLOSE_WAIT_MS);
+      this.#w.addEventListener("close", () => (clearTimeout(t), resolve()), { once: true });
+    });
     this.#w.postMessage("close");
+    return closed;
   }
 }
+
+/** Longest wait for the checkpoint thread to let go of state.db when the store closes (ms). */
+const CLOSE_WAIT_MS = 2_000;
 
 /** One stored line. */
 export interface StoredLine {
@@ -329,8 +338,10 @@ export class ChatStore {
     );
   }
 
-  close(): void {
-    this.checkpointer?.close();
+  /** Closes state.db; resolves once the checkpoint thread has let go of it too, so another program (or the next start) finds it unlocked. */
+  close(): Promise<void> {
+    const thread = this.checkpointer?.close() ?? Promise.resolve();
     this.#db.close();
+    return thread;
   }
 }

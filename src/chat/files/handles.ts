@@ -11,9 +11,10 @@ import type { Handle } from "./state.ts";
 export class Handles {
   readonly byId = new Map<string, Handle>();
 
-  /** An id for `h`: `want` (the sender's FILE_SET label) when free, else 4 random digits not in use. */
+  /** An id for `h`: `want` (the sender's FILE_SET label) when free and not "all", else 4 random digits not in use. */
   register(h: Handle, want?: string): string {
-    let id = want;
+    // "all" is a word of /accept, /reject and /cancel (in any case): a peer's label never takes it.
+    let id = want?.toLowerCase() === "all" ? undefined : want;
     while (id === undefined || this.byId.has(id)) id = String(1000 + (randomBytes(2).readUInt16BE(0) % 9000));
     this.byId.set(id, h);
     return id;

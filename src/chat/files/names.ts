@@ -22,7 +22,8 @@ const enc = new TextEncoder();
 // C0, DEL, C1 (\p{Cc}), format characters: bidi, zero-width, BOM (\p{Cf}), line and paragraph separators.
 const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
 const RESERVED = /[<>:"|?*]/g;
-const DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+// Windows device names, also with spaces before an extension ("CON .txt"), the superscript ports and the console's.
+const DEVICE = /^(con|prn|aux|nul|conin\$|conout\$|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]) *(\..*)?$/i;
 
 /** `s` cut to at most `max` bytes of UTF-8, never inside a code point. */
 function capBytes(s: string, max: number): string {

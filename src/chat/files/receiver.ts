@@ -94,7 +94,11 @@ export class Receiver {
       if (set === null) return;
     }
     if (this.completed.has(key)) {
-      if (set !== null) ctx.completedInSet(set);
+      // A file of the set received already (offered again after a redial) counts once.
+      if (set !== null && !set.placed.has(key)) {
+        set.placed.add(key);
+        ctx.completedInSet(set);
+      }
       return ctx.send(sf, { kind: "file_received", id: it.id, sha256 });
     }
     const known = this.byKey.get(key);
@@ -331,6 +335,7 @@ export class Receiver {
     }
     this.#ctx.send(sf, { kind: "file_received", id: t.wireId, sha256: t.sha256 });
     this.completed.set(t.key, path);
+    t.set?.placed.add(t.key);
     if (this.completed.size > MAX_COMPLETED) this.completed.delete(this.completed.keys().next().value!);
     const now = this.#ctx.now();
     this.end(t, "done", { sha256: hex(t.sha256), path, elapsedMs: t.meter ? now - t.meter.startedAt : 0, rate: t.meter?.average(t.size, now) ?? 0 }, true);
@@ -406,6 +411,19 @@ export class Receiver {
       } else if (t.state === "hashing" || t.state === "receiving") {
         t.state = "paused";
         this.#ctx.emit(t, "paused");
+      }
+    }
+    for (const s of [...this.sets.live.values()]) {
+      if (s.pid !== sf.pid || s.ended || [...s.members].some((t) => t.sf !== null || t.partial !== null)) continue;
+      if (!s.accepted) {
+        // Not accepted, no file open (its offers were all of files already received): it would keep
+        // its S2 slot for ever; it ends with the session, as its offers do.
+        if (s.shown === "none") this.#forgetSet(s);
+        else this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before the offer was answered" });
+      } else if (this.#ctx.autoAccept) {
+        // What --accept-files took, with no partial to resume, is not kept (as a lone file is, §11.4):
+        // it would hold its whole total against the disk, and its files in memory, for ever.
+        this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before sending all of it; the rest is taken when the peer offers it again" });
       }
     }
   }

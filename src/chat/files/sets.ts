@@ -20,6 +20,12 @@ export const MAX_LIVE_SETS_PER_PEER = 16;
 export const MAX_LIVE_SETS = 256;
 /** PROTOCOL §11.11 S6: files and folders one set may name. */
 export const MAX_SET_PATHS = 2 * MAX_SET_FILES;
+/** PROTOCOL §11.11 S6: what the paths of one set, and of every set open, may hold in memory (estimated: 2 bytes a character and 64 an entry). */
+export const MAX_SET_PATH_BYTES = 8 * 1024 * 1024;
+export const MAX_SET_PATH_BYTES_TOTAL = 16 * MAX_SET_PATH_BYTES;
+
+/** Bytes the paths of a set may still take (`used` grows as claimPath adds entries); `why` when they run out. */
+export type PathBudget = { used: number; max: number; why: string };
 
 type FileSetItem = { count: number; total: number; label: string };
 
@@ -28,9 +34,10 @@ export type Refusal = { code: "set_refused" | "busy"; reason: string } | null;
 
 /**
  * PROTOCOL §11.11 S6: claim `rel` (a sanitised path) for the file `key` in `paths`;
- * a reason when it clashes with another file or folder of the set. @throws never
+ * a reason when it clashes with another file or folder of the set, or `budget` (the bytes
+ * the set's paths hold, RecvSets.join keeps it) has no room for its new entries. @throws never
  */
-export function claimPath(paths: Map<string, string>, rel: string, key: string): string | null {
+export function claimPath(paths: Map<string, string>, rel: string, key: string, budget: PathBudget = { used: 0, max: Infinity, why: "" }): string | null {
   const parts = rel.split("/");
   for (let i = 1; i < parts.length; i++) {
     const dir = parts.slice(0, i).join("/");
@@ -41,6 +48,13 @@ export function claimPath(paths: Map<string, string>, rel: string, key: string):
   if (v === "") return `${rel} is both a file and a folder in it`;
   if (v !== undefined) return v === key ? null : `two of its files would both be saved as ${rel}`;
   if (paths.size + parts.length > MAX_SET_PATHS) return `it names more than ${MAX_SET_PATHS} files and folders`;
+  let cost = 2 * rel.length + 64;
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join("/");
+    if (!paths.has(dir)) cost += 2 * dir.length + 64;
+  }
+  if (budget.used + cost > budget.max) return budget.why || `the paths of its files and folders take more than ${budget.max} bytes`;
+  budget.used += cost;
   for (let i = 1; i < parts.length; i++) {
     const dir = parts.slice(0, i).join("/");
     if (!paths.has(dir)) paths.set(dir, "");
@@ -53,6 +67,8 @@ export function claimPath(paths: Map<string, string>, rel: string, key: string):
 export class RecvSets {
   readonly live = new Map<string, RecvSet>();
   readonly #perPeer = new Map<string, number>();
+  /** The pathBytes of every live set. */
+  #pathBytes = 0;
   /** Sets of several files open. */
   #many = 0;
 
@@ -74,7 +90,7 @@ export class RecvSets {
       if (fs.count > MAX_SET_FILES) return refused(`it has ${fs.count} files; at most ${MAX_SET_FILES} are taken in one transfer`);
       if (fs.total > room) return refused(`its ${fs.total} bytes are more than this receiver can take`);
       const top = rel.split("/")[0]!;
-      s = { dir: "receive", id: "", label: fs.label, pid, name: fs.count > 1 ? top : rel, saveAs: fs.count > 1 ? top : rel, count: fs.count, total: fs.total, done: 0, bytes: 0, ended: false, shown: "none", meter: null, accepted: false, sizes: new Map(), sum: 0, paths: new Map(), members: new Set() };
+      s = { dir: "receive", id: "", label: fs.label, pid, name: fs.count > 1 ? top : rel, saveAs: fs.count > 1 ? top : rel, count: fs.count, total: fs.total, done: 0, bytes: 0, ended: false, shown: "none", meter: null, accepted: false, sizes: new Map(), sum: 0, paths: new Map(), pathBytes: 0, placed: new Set(), members: new Set() };
       make(s);
       this.live.set(`${pid}/${fs.label}`, s);
       if (s.count > 1) {
@@ -86,7 +102,12 @@ export class RecvSets {
       if (s.sizes.size + 1 > s.count) return refused(`it offered more than the ${s.count} files it announced`);
       if (s.sum + size > s.total) return refused(`its files add up to more than the ${s.total} bytes it announced`);
     }
-    const clash = claimPath(s.paths, rel, key);
+    // S6 in memory: at most MAX_SET_PATH_BYTES for this set, and what is left of MAX_SET_PATH_BYTES_TOTAL over every set.
+    const left = MAX_SET_PATH_BYTES_TOTAL - this.#pathBytes;
+    const budget: PathBudget = left < MAX_SET_PATH_BYTES - s.pathBytes ? { used: s.pathBytes, max: s.pathBytes + left, why: "this receiver holds the paths of too many folders now; send it again later" } : { used: s.pathBytes, max: MAX_SET_PATH_BYTES, why: "" };
+    const clash = claimPath(s.paths, rel, key, budget);
+    this.#pathBytes += budget.used - s.pathBytes;
+    s.pathBytes = budget.used;
     if (clash !== null) return refused(clash);
     if (!s.sizes.has(key)) {
       s.sizes.set(key, size);
@@ -99,6 +120,7 @@ export class RecvSets {
   drop(s: RecvSet): void {
     if (this.live.get(`${s.pid}/${s.label}`) !== s) return;
     this.live.delete(`${s.pid}/${s.label}`);
+    this.#pathBytes -= s.pathBytes;
     if (s.count === 1) return;
     this.#many--;
     const n = (this.#perPeer.get(s.pid) ?? 1) - 1;

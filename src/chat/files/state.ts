@@ -165,6 +165,10 @@ export interface RecvSet extends SetBase {
   sum: number;
   /** Sanitised paths claimed: a file's path → its key; a folder's → "". */
   paths: Map<string, string>;
+  /** Resume keys of its files received (each counts once toward `count`, also when offered again). */
+  placed: Set<string>;
+  /** What `paths` holds in memory, estimated in bytes (S6). */
+  pathBytes: number;
   /** Files of the set the receiver holds (open, paused). */
   members: Set<Incoming>;
 }

@@ -15,11 +15,12 @@ import type { Link } from "../delivery/link.ts";
 import type { Outbox } from "../delivery/outbox.ts";
 import { fingerprint } from "../trust/identity.ts";
 import { INBOUND, KnownPeersError } from "../trust/known-peers.ts";
-import { INVITE_TOKEN_TYPE, InviteTokens, localInvites } from "../trust/invite.ts";
+import { INVITE_TOKEN_LEN, INVITE_TOKEN_TYPE, InviteTokens, localInvites } from "../trust/invite.ts";
 import type { Standing, Trust } from "../trust/policy.ts";
 import { safetyNumber } from "../trust/safety-number.ts";
 import { NICKS_PER_SECOND, type IdentityRates } from "./rates.ts";
 import type { Sessions } from "./sessions.ts";
+import { pidOf, type Pid } from "../peer-id.ts";
 
 /** The key-exchange group a session uses, by its spec name (PROTOCOL §3). */
 export function groupName(s: PeerSession): string | undefined {
@@ -56,7 +57,7 @@ export class Contacts implements ContactsApi {
     this.#tokens = new InviteTokens(d.tokensDir);
   }
 
-  nameOf(pid: string): string {
+  nameOf(pid: Pid): string {
     const contact = /^[0-9a-f]{64}$/.test(pid) ? this.#d.trust.nameOf(Buffer.from(pid, "hex")) : undefined;
     if (contact !== undefined) return contact;
     const r = this.#d.trust.requests.get(pid);
@@ -66,14 +67,14 @@ export class Contacts implements ContactsApi {
   }
 
   /** A contact's key (hex) by its exact local name (names.ts); never a request's claimed name. @throws ChatError unknown_peer */
-  pidByName(name: string): string {
-    return toHex(this.#d.trust.requireContact(name).publicKey);
+  pidByName(name: string): Pid {
+    return pidOf(this.#d.trust.requireContact(name).publicKey);
   }
 
   /** A connected contact by its local name (names resolve among contacts only). */
   connectedContact(name: string): string | undefined {
     const c = this.#d.trust.contact(name);
-    const pid = c === undefined ? undefined : toHex(c.publicKey);
+    const pid = c === undefined ? undefined : pidOf(c.publicKey);
     return pid !== undefined && this.#d.sessions.open(pid).length > 0 ? pid : undefined;
   }
 
@@ -89,8 +90,13 @@ export class Contacts implements ContactsApi {
     return localInvites(this.listening.host, this.listening.port, this.#d.fingerprint, token);
   }
 
-  /** PROTOCOL §15: a request that presents one of our unused tokens becomes a contact. */
-  inviteToken(pid: string, token: Uint8Array): void {
+  /** Sessions that presented a token already: one per session (PROTOCOL §15.1), so a peer cannot try one token after another, nor make us read HOME/invites once per item. */
+  readonly #presented = new WeakSet<PeerSession>();
+
+  /** PROTOCOL §15: a request that presents one of our unused tokens (the first of its session) becomes a contact. */
+  inviteToken(s: PeerSession, pid: Pid, token: Uint8Array): void {
+    if (token.length !== INVITE_TOKEN_LEN || this.#presented.has(s)) return;
+    this.#presented.add(s);
     const r = this.#d.trust.requests.get(pid);
     if (!this.#tokens.use(token) || r === undefined) return;
     if (r.lookalike !== undefined) {
@@ -101,12 +107,12 @@ export class Contacts implements ContactsApi {
     this.#d.emit({ type: "contact", change: "invited", peer: name, message: `${name} came with one of your invites: it is a contact now.` });
   }
 
-  isContact(pid: string): boolean {
+  isContact(pid: Pid): boolean {
     return this.#d.trust.isContact(pid);
   }
 
   list(): { name: string; fingerprint: string; verified: boolean; connected: boolean }[] {
-    return this.#d.trust.contacts().map((c) => ({ name: c.name, fingerprint: fingerprint(c.publicKey), verified: c.verified, connected: this.#d.sessions.open(toHex(c.publicKey)).length > 0 }));
+    return this.#d.trust.contacts().map((c) => ({ name: c.name, fingerprint: fingerprint(c.publicKey), verified: c.verified, connected: this.#d.sessions.open(pidOf(c.publicKey)).length > 0 }));
   }
 
   requests(): RequestInfo[] {
@@ -133,7 +139,7 @@ export class Contacts implements ContactsApi {
   }
 
   /** A request (or a new key) is a contact now: it gets an outbox, what it showed is kept (no line twice), and its sessions send. */
-  #becameContact(pid: string, name: string, shown: Map<string, bigint>): void {
+  #becameContact(pid: Pid, name: string, shown: Map<string, bigint>): void {
     const outbox = this.#d.outbox;
     for (const [instance, id] of shown) if (id > outbox.lastShown(pid, instance)) outbox.shown(pid, instance, id);
     outbox.arrived(pid, name);
@@ -186,8 +192,8 @@ export class Contacts implements ContactsApi {
    * One session per peer (Sessions.keep); a dial of ours that reached a peer connected
    * already (it dialled us, or at another address) is said once, as already_connected.
    */
-  join(s: PeerSession, pid: string): { kept: boolean; other?: PeerSession } {
-    const other = this.#d.sessions.open(pid).find((o) => o !== s);
+  join(s: PeerSession, pid: Pid): { kept: boolean; other?: PeerSession } {
+    const other = this.#d.sessions.open(pid).find((o) => o !== s) ?? this.#d.sessions.replaced(pid);
     const kept = this.#d.sessions.keep(s, pid);
     if (other !== undefined && s.role === "initiator") this.#d.emit({ type: "already_connected", peer: this.nameOf(pid), address: s.address, via: other.address });
     return other === undefined ? { kept } : { kept, other };
@@ -218,7 +224,7 @@ export class Contacts implements ContactsApi {
     if (!this.#d.rates.of(link.pid).nick.take(performance.now())) return s.abort(fail("busy", `${link.name} changed its name more than ${NICKS_PER_SECOND} times a second`));
     const r = trust.requests.get(link.pid);
     if (r !== undefined) {
-      this.#d.emit({ type: "nick", peer: item.name, previous: r.claimed });
+      this.#d.emit({ type: "nick", peer: item.name, previous: r.claimed, request: r.id });
       r.claimed = item.name;
       r.lookalike = trust.lookalike(item.name)?.name;
       return;

@@ -23,6 +23,7 @@ import type { Trust } from "../trust/policy.ts";
 import type { Contacts } from "./contacts.ts";
 import type { IdentityRates } from "./rates.ts";
 import type { Sessions } from "./sessions.ts";
+import type { Pid } from "../peer-id.ts";
 
 /** Peer instances whose shown ids are remembered per request (in memory). */
 const MAX_REQUEST_INSTANCES = 8;
@@ -57,7 +58,7 @@ export class Delivery {
     if (d.kept !== undefined) for (const [pid, ids] of d.kept.privateOut(MAX_PRIVATE_MARKS)) this.#privateOut.set(pid, ids);
   }
 
-  newLink(s: PeerSession, pid: string, name: string): Link {
+  newLink(s: PeerSession, pid: Pid, name: string): Link {
     const outbox = this.#d.outbox;
     const link = new Link(s, pid, name, outbox, this.#d.rates.of(pid).text, () => this.storage(() => (outbox.recordShown(), true)) === true);
     link.fingerprint = fingerprint(s.peerIdentity!);
@@ -66,8 +67,8 @@ export class Delivery {
   }
 
   /** Who a line to "everyone" goes to: every contact connected, seen or waited for, however it left; never a request (SECURITY.md §12). */
-  #recipients(): string[] {
-    const pids = new Set<string>();
+  #recipients(): Pid[] {
+    const pids = new Set<Pid>();
     for (const l of this.#d.sessions.links.values()) if (this.#d.trust.isContact(l.pid)) pids.add(l.pid);
     for (const pid of this.#d.outbox.waiting()) if (this.#d.trust.isContact(pid)) pids.add(pid);
     return [...pids];
@@ -86,7 +87,7 @@ export class Delivery {
     this.#queue(pid, text, bytes, true);
   }
 
-  #queue(pid: string, text: string, bytes: number, priv = false): void {
+  #queue(pid: Pid, text: string, bytes: number, priv = false): void {
     const time = Date.now();
     const id = this.#d.outbox.queue(pid, text, bytes, time);
     if (priv) this.#privateOut.set(pid, (this.#privateOut.get(pid) ?? new Set()).add(id));
@@ -250,12 +251,12 @@ export class Delivery {
   }
 
   /** Highest TEXT id shown from a peer instance: a request's only in memory, a contact's in the store. */
-  lastShown(pid: string, instance: string): bigint {
+  lastShown(pid: Pid, instance: string): bigint {
     const r = this.#d.trust.requests.get(pid);
     return r === undefined ? this.#d.outbox.lastShown(pid, instance) : (r.shown.get(instance) ?? 0n);
   }
 
-  #setShown(pid: string, instance: string, id: bigint): void {
+  #setShown(pid: Pid, instance: string, id: bigint): void {
     const r = this.#d.trust.requests.get(pid);
     if (r === undefined) return this.#d.outbox.shown(pid, instance, id);
     r.shown.delete(instance);

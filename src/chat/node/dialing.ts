@@ -4,7 +4,6 @@
  * answered early (the first message in TLS 1.3's time), and which refusals end a dial.
  */
 import { isIP } from "node:net";
-import { toHex } from "../../crypto/bytes.ts";
 import { AlertCode } from "../../protocol/constants.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { ConnectError, type Peer } from "../../net/peer.ts";
@@ -13,6 +12,7 @@ import { ChatError, type AwayInfo, type ChatListener } from "../events.ts";
 import { explain } from "../explain.ts";
 import { Dialer, parseAddress } from "../delivery/dialer.ts";
 import type { Link } from "../delivery/link.ts";
+import { DUPLICATE_SESSION } from "./sessions.ts";
 import type { Outbox } from "../delivery/outbox.ts";
 import { fingerprint } from "../trust/identity.ts";
 import { parseInvite } from "../trust/invite.ts";
@@ -21,6 +21,7 @@ import type { Trust } from "../trust/policy.ts";
 import type { Contacts } from "./contacts.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Sessions } from "./sessions.ts";
+import { pidOf, type Pid } from "../peer-id.ts";
 
 export interface DialingDeps {
   emit: ChatListener;
@@ -78,7 +79,7 @@ export class Dialing {
     const d: Dialer = new Dialer(a.host, a.port, {
       dial: () => this.#d.peer.connect(a.host, a.port, undefined, { early: true }).then((s) => this.#dialedEarly(s)),
       connectedElsewhere: (s: PeerSession | null): boolean => {
-        const pid = s ? toHex(s.peerIdentity!) : d.pid;
+        const pid = s ? pidOf(s.peerIdentity!) : d.pid;
         return pid !== null && sessions.open(pid).some((o) => o !== s);
       },
       emit: this.#d.emit,
@@ -115,8 +116,12 @@ export class Dialing {
    */
   ended(s: PeerSession, info: CloseInfo, link: Link | undefined): boolean {
     if (link !== undefined) {
-      if (info.reason === "duplicate session") return true;
-      if (info.byPeer && info.reason === DISCONNECT_REASON) this.peerDisconnected(link.pid, link.name);
+      if (info.reason === DUPLICATE_SESSION) return true;
+      if (info.byPeer && info.reason === DISCONNECT_REASON) {
+        // A request's claimed name may be a contact's (SECURITY.md §12): it is named as the request.
+        const r = this.#d.trust.requests.get(link.pid);
+        this.peerDisconnected(link.pid, r === undefined ? link.name : `request ${r.id} (calling itself ${JSON.stringify(r.claimed)})`);
+      }
       return false;
     }
     return s.role === "initiator" ? this.has(s.address) : this.selfDialEcho(info);
@@ -126,7 +131,7 @@ export class Dialing {
    * The peer ended the conversation with /disconnect (PROTOCOL §6, CLOSE `disconnect`):
    * dialling it stops, with one sentence, until /connect.
    */
-  peerDisconnected(pid: string, name: string): void {
+  peerDisconnected(pid: Pid, name: string): void {
     for (const [key, d] of this.#dialers) {
       if (d.pid !== pid) continue;
       this.#dialers.delete(key);
@@ -160,9 +165,9 @@ export class Dialing {
    * authenticated packet). The dial to the stale address stops, an IP pin moves to the
    * new host (Trust.moved: a contact's only), and the person is told ("moved").
    */
-  movedTo(pid: string, s: PeerSession): void {
+  movedTo(pid: Pid, s: PeerSession): void {
     const from = hostOf(s.address);
-    const nameOf = (p: string) => this.#d.contacts.nameOf(p);
+    const nameOf = (p: Pid) => this.#d.contacts.nameOf(p);
     for (const [key, d] of this.#dialers) {
       if (d.pid !== pid || d.host === from) continue;
       this.#dialers.delete(key);
@@ -183,7 +188,7 @@ export class Dialing {
     if (s.state === "closed") return Promise.reject(new ConnectError(`handshake with ${s.address} failed: the connection closed`));
     const { outbox, sessions } = this.#d;
     return new Promise((resolve, reject) => {
-      const pid = toHex(s.peerIdentity!);
+      const pid = pidOf(s.peerIdentity!);
       let link: Link | null = null;
       if (sessions.open(pid).length === 0 && outbox.unackedFor(pid) > 0 && outbox.mayStartEarly(pid)) {
         link = this.#d.delivery.newLink(s, pid, this.#d.contacts.nameOf(pid));

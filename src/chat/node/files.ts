@@ -12,11 +12,12 @@ import { fingerprint } from "../trust/identity.ts";
 import type { Trust } from "../trust/policy.ts";
 import type { Contacts } from "./contacts.ts";
 import type { Sessions } from "./sessions.ts";
+import { asPid, type Pid } from "../peer-id.ts";
 
 /** What an extension of the chat hears of each session (FileTransfers is one). */
 export interface SessionExtension {
   /** The session is open with identity `pid` (hex). */
-  onReady(s: PeerSession, pid: string): void;
+  onReady(s: PeerSession, pid: Pid): void;
   /** An item the core does not read (an optional type, or a PONG). */
   onItem(s: PeerSession, item: Item): void;
   /** The session's socket took what it held. */
@@ -41,7 +42,7 @@ export function fileTransfers(home: string, files: FileOptions | undefined, d: F
       // A request's offers are shown marked, with the name it claims quoted and its fingerprint.
       nameOf: (pid) => {
         const r = d.trust.requests.get(pid);
-        return r === undefined ? d.contacts.nameOf(pid) : `request ${r.id} "${r.claimed}" [${fingerprint(r.publicKey).slice(0, 19)}]`;
+        return r === undefined ? d.contacts.nameOf(asPid(pid)) : `request ${r.id} "${r.claimed}" [${fingerprint(r.publicKey).slice(0, 19)}]`;
       },
       pidByName: (name) => d.contacts.pidByName(name),
       // Only contacts are offered files: a request receives nothing the person sends.

@@ -3,6 +3,7 @@
  * TEXT a peer may send (docs/SECURITY.md §3.E) and the PROFILE name changes it may make.
  */
 import { TokenBucket } from "../../net/limits.ts";
+import type { Pid } from "../peer-id.ts";
 
 /**
  * TEXT a contact may send a second by default: above what an honest bulk pipe reaches
@@ -24,7 +25,7 @@ export class IdentityRates {
   ) {}
 
   /** The TEXT and PROFILE buckets of one identity (the oldest forgotten past RATE_IDENTITIES). */
-  of(pid: string): { text: TokenBucket; nick: TokenBucket } {
+  of(pid: Pid): { text: TokenBucket; nick: TokenBucket } {
     let r = this.#rates.get(pid);
     if (r === undefined) {
       const rate = this.textPerSecond;

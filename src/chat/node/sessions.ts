@@ -10,6 +10,7 @@ import type { ChatEvent } from "../events.ts";
 import { explain } from "../explain.ts";
 import type { Link } from "../delivery/link.ts";
 import { fingerprint } from "../trust/identity.ts";
+import type { Pid } from "../peer-id.ts";
 
 export { holdWhileBackedUp } from "./hold.ts";
 
@@ -20,12 +21,19 @@ export interface EarlyDial {
   reject: (e: Error) => void;
 }
 
+/** The CLOSE reason of the session the one-session-per-pair rule ends. */
+export const DUPLICATE_SESSION = "duplicate session";
+/** How long a session the peer closed as a duplicate still stands for its replacement (ms): a handshake's time. */
+const REPLACED_MS = 10_000;
+
 export class Sessions {
   readonly links = new Map<PeerSession, Link>();
   readonly early = new Map<PeerSession, EarlyDial>();
   /** Sessions that carried a TEXT or an ACK (the Dialer's backoff: dialer.ts step 2). */
   readonly useful = new WeakSet<PeerSession>();
   readonly #closeWaiters = new Map<PeerSession, (() => void)[]>();
+  /** Per peer: its session the peer closed as a duplicate, and when (the one-session rule ran on its side first). */
+  readonly #replaced = new Map<string, { s: PeerSession; at: number }>();
 
   /** `s` is ready: an early dial settles here, as a plain one does (before the duplicate rule). */
   ready(s: PeerSession): EarlyDial | undefined {
@@ -36,11 +44,11 @@ export class Sessions {
   }
 
   /** One session per peer: of two, both ends keep the one with the lower th3. False: `s` is the one closed. */
-  keep(s: PeerSession, pid: string): boolean {
+  keep(s: PeerSession, pid: Pid): boolean {
     for (const [other, link] of this.links) {
       if (link.pid !== pid || other === s) continue;
       const keepOther = Buffer.compare(other.th3!, s.th3!) < 0;
-      (keepOther ? s : other).close("duplicate session");
+      (keepOther ? s : other).close(DUPLICATE_SESSION);
       if (keepOther) return false;
     }
     return true;
@@ -60,7 +68,19 @@ export class Sessions {
     const link = this.links.get(s);
     link?.stop();
     this.links.delete(s);
+    if (link !== undefined && info.byPeer && info.reason === DUPLICATE_SESSION) this.#replaced.set(link.pid, { s, at: performance.now() });
     return link;
+  }
+
+  /**
+   * The session of `pid` the peer closed as a duplicate within the last REPLACED_MS: the
+   * peer kept a newer one that is not ready here yet (both ends run keep(), the peer's may
+   * run first), so that newer one continues the conversation rather than starts one.
+   */
+  replaced(pid: string): PeerSession | undefined {
+    const r = this.#replaced.get(pid);
+    this.#replaced.delete(pid);
+    return r !== undefined && performance.now() - r.at < REPLACED_MS ? r.s : undefined;
   }
 
   /** Ask every open session for a KEY_UPDATE; returns how many. */
@@ -85,7 +105,7 @@ export class Sessions {
   }
 
   /** The open sessions with one identity (hex). */
-  open(pid: string): PeerSession[] {
+  open(pid: Pid): PeerSession[] {
     return [...this.links].filter(([s, l]) => l.pid === pid && s.state === "open").map(([s]) => s);
   }
 
@@ -97,7 +117,7 @@ export class Sessions {
 }
 
 /** The `disconnected` event for a session that ended (`link`: the one it had, if it was ready). */
-export function closedEvent(s: PeerSession, info: CloseInfo, link: Link | undefined, redialling: boolean, nameOf: (pid: string) => string): ChatEvent {
+export function closedEvent(s: PeerSession, info: CloseInfo, link: Link | undefined, redialling: boolean, nameOf: (pid: Pid) => string): ChatEvent {
   const e = info.error;
   // Keepalive (limits.ts): "no answer from the peer for 15 s" names the peer.
   const redial = redialling ? "; redialling" : "";

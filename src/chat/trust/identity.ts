@@ -25,6 +25,7 @@ import type { KeyObject } from "node:crypto";
 import { expectBytes, fromHex, toHex, wipe } from "../../crypto/bytes.ts";
 import { ED25519_PUBLIC_LEN, ED25519_SEED_LEN, ed25519FromSeed, ed25519Generate } from "../../crypto/ed25519.ts";
 import { sha256 } from "../../crypto/hash.ts";
+import type { Fingerprint } from "../peer-id.ts";
 
 /** First line of an identity file. */
 export const IDENTITY_HEADER = "sotto-identity-v1";
@@ -167,9 +168,9 @@ function parseIdentity(path: string, text: string): Uint8Array {
  * groups of 4, separated by single spaces (79 characters).
  * @throws TypeError unless publicKey is 32 bytes.
  */
-export function fingerprint(publicKey: Uint8Array): string {
+export function fingerprint(publicKey: Uint8Array): Fingerprint {
   expectBytes("publicKey", publicKey, ED25519_PUBLIC_LEN);
-  return toHex(sha256(publicKey)).match(/.{4}/g)!.join(" ");
+  return toHex(sha256(publicKey)).match(/.{4}/g)!.join(" ") as Fingerprint;
 }
 
 function errCode(e: unknown): string | undefined {

@@ -13,7 +13,7 @@
  * contact, marked verified, since the invite came over a channel the two people trust.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { fromHex, toHex } from "../../crypto/bytes.ts";
@@ -92,18 +92,26 @@ export class InviteTokens {
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     // The monotonic clock orders tokens made in the same millisecond (by any process on this machine).
     writeFileSync(join(this.#dir, hashOf(t)), `${this.#now() + INVITE_TOKEN_TTL_MS} ${process.hrtime.bigint()}\n`, { mode: 0o600, flag: "wx" });
-    const kept = this.#list().sort((a, b) => a.expires - b.expires || (a.made < b.made ? -1 : a.made > b.made ? 1 : 0));
-    for (const k of kept.slice(0, Math.max(0, kept.length - MAX_INVITE_TOKENS))) rmSync(join(this.#dir, k.name), { force: true });
+    this.#trim(this.#list());
     return t;
+  }
+
+  /** The newest MAX_INVITE_TOKENS of `kept`; the older ones are deleted. */
+  #trim(kept: Kept[]): Kept[] {
+    kept.sort((a, b) => a.expires - b.expires || (a.made < b.made ? -1 : a.made > b.made ? 1 : 0));
+    const drop = Math.max(0, kept.length - MAX_INVITE_TOKENS);
+    for (const k of kept.slice(0, drop)) rmSync(join(this.#dir, k.name), { force: true });
+    return kept.slice(drop);
   }
 
   /** True when `token` is one this home made, unused and unexpired; it is used now. Constant-time compares. @throws never */
   use(token: Uint8Array): boolean {
     if (token.length !== INVITE_TOKEN_LEN) return false;
     const want = Buffer.from(hashOf(token), "hex");
-    let hit: { name: string; expires: number; made: bigint } | undefined;
+    let hit: Kept | undefined;
     // Compare with every kept hash, so the time does not tell which one (or whether one) matched.
-    for (const k of this.#list()) if (timingSafeEqual(Buffer.from(k.name, "hex"), want) && hit === undefined) hit = k;
+    // More than MAX_INVITE_TOKENS (files not made by make): the oldest go now, so the next look is short.
+    for (const k of this.#trim(this.#list())) if (timingSafeEqual(Buffer.from(k.name, "hex"), want) && hit === undefined) hit = k;
     if (hit === undefined || hit.expires <= this.#now()) return false;
     try {
       unlinkSync(join(this.#dir, hit.name));
@@ -114,29 +122,57 @@ export class InviteTokens {
     }
   }
 
-  /** The kept tokens (expired ones are deleted as they are seen). */
-  #list(): { name: string; expires: number; made: bigint }[] {
+  /**
+   * The kept tokens (expired ones are deleted as they are seen). Only small regular files
+   * of ours, not writable by others, count: a FIFO, device, symlink, huge or foreign file
+   * in the folder is not read (it would block or fill memory) and honours no token.
+   */
+  #list(): Kept[] {
     let names: string[];
     try {
       names = readdirSync(this.#dir);
     } catch {
       return []; // no token was ever made in this home (or the folder is unreadable: none is honoured)
     }
-    const out: { name: string; expires: number; made: bigint }[] = [];
+    const out: Kept[] = [];
     for (const name of names) {
       if (!/^[0-9a-f]{64}$/.test(name)) continue;
-      let fields: string[];
-      try {
-        fields = readFileSync(join(this.#dir, name), "utf8").trim().split(" ");
-      } catch {
-        continue; // used meanwhile
-      }
+      const fields = readSmall(join(this.#dir, name))?.trim().split(" ");
+      if (fields === undefined) continue; // used meanwhile, or not a token file
       const expires = Number(fields[0]);
       const made = /^[0-9]{1,30}$/.test(fields[1] ?? "") ? BigInt(fields[1]!) : 0n;
       if (!Number.isFinite(expires) || expires <= this.#now()) rmSync(join(this.#dir, name), { force: true });
       else out.push({ name, expires, made });
     }
     return out;
+  }
+}
+
+type Kept = { name: string; expires: number; made: bigint };
+
+/** What make() writes is under this many bytes. */
+const TOKEN_FILE_MAX = 64;
+
+/** The text of a token file, or undefined when it is gone or not one make() could have written (see #list). */
+function readSmall(path: string): string | undefined {
+  let fd: number;
+  try {
+    const st = lstatSync(path);
+    const uid = process.getuid?.();
+    if (!st.isFile() || st.size > TOKEN_FILE_MAX || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) return undefined;
+    // O_NOFOLLOW | O_NONBLOCK: swapped for a link or a FIFO since lstat, it is refused, not waited on.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.alloc(TOKEN_FILE_MAX + 1);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return n > TOKEN_FILE_MAX ? undefined : buf.subarray(0, n).toString("utf8");
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -24,6 +24,7 @@ import { fingerprint } from "./identity.ts";
 import { INBOUND, isValidPeerName, KnownPeersError, type KnownPeer, type KnownPeers } from "./known-peers.ts";
 import { Requests, type Request } from "./requests.ts";
 import { safetyNumber } from "./safety-number.ts";
+import { pidOf, type Pid } from "../peer-id.ts";
 
 /** How new keys are met. */
 export interface TrustOptions {
@@ -258,7 +259,7 @@ export class Trust {
    * Accept a request as a contact under `localName` (default: from its claimed name).
    * @throws ChatError unknown_peer / bad_name (taken, or looks like a contact's) / known_peers.
    */
-  allow(ref: string | undefined, localName?: string): { name: string; pid: string; shown: Map<string, bigint> } {
+  allow(ref: string | undefined, localName?: string): { name: string; pid: Pid; shown: Map<string, bigint> } {
     const r = this.#findRequest(ref);
     let name: string;
     if (localName !== undefined) {
@@ -284,10 +285,10 @@ export class Trust {
    * Refuse a key from now on: a request by id (the only one when `ref` is undefined), or a
    * contact by its local name. @throws ChatError unknown_peer / known_peers.
    */
-  block(ref: string | undefined): { label: string; pid: string } {
+  block(ref: string | undefined): { label: string; pid: Pid } {
     const c = ref === undefined || /^r?\d+$/i.test(ref) ? undefined : this.contact(ref);
     const key = c?.publicKey ?? this.#findRequest(ref).publicKey;
-    const pid = toHex(key);
+    const pid = pidOf(key);
     const label = c !== undefined ? c.name : `${this.requests.get(pid)!.id} (${show(this.requests.get(pid)!.claimed)})`;
     try {
       this.known.update((k) => k.block(key));
@@ -303,7 +304,7 @@ export class Trust {
    * Give contact `name` the new key last seen claiming it or at its address (after the
    * person compared safety numbers). @throws ChatError unknown_peer / known_peers.
    */
-  replace(name: string): { name: string; pid: string; oldPid: string; address: string; safetyNumber: string; shown: Map<string, bigint> } {
+  replace(name: string): { name: string; pid: Pid; oldPid: Pid; address: string; safetyNumber: string; shown: Map<string, bigint> } {
     const c = this.requireContact(name);
     const p = this.#pending.get(nameKey(c.name));
     if (p === undefined) throw new ChatError("unknown_peer", `no new key for ${show(c.name)} was seen in this run; nothing to replace`);
@@ -314,14 +315,14 @@ export class Trust {
       throw new ChatError("known_peers", e.message, { cause: e });
     }
     this.#pending.delete(nameKey(c.name));
-    const pid = toHex(p.publicKey);
+    const pid = pidOf(p.publicKey);
     const shown = this.requests.get(pid)?.shown ?? new Map<string, bigint>();
     this.requests.delete(pid);
-    return { name: c.name, pid, oldPid: toHex(c.publicKey), address: p.address, safetyNumber: safetyNumber(this.ownKey, p.publicKey), shown };
+    return { name: c.name, pid, oldPid: pidOf(c.publicKey), address: p.address, safetyNumber: safetyNumber(this.ownKey, p.publicKey), shown };
   }
 
   /** Drop a contact: its key becomes unknown again. @throws ChatError unknown_peer / known_peers. */
-  forget(name: string): { name: string; pid: string } {
+  forget(name: string): { name: string; pid: Pid } {
     const c = this.requireContact(name);
     try {
       this.known.update((k) => k.remove(c.publicKey));
@@ -330,7 +331,7 @@ export class Trust {
       throw new ChatError("known_peers", e.message, { cause: e });
     }
     this.#pending.delete(nameKey(c.name));
-    return { name: c.name, pid: toHex(c.publicKey) };
+    return { name: c.name, pid: pidOf(c.publicKey) };
   }
 
   /** A local name for a display name: a valid token, neither taken nor looking like a contact's. */

@@ -6,7 +6,7 @@
  * Bounded: at most MAX_REQUESTS at once. A new one pushes out the oldest that has no
  * session open; when every one has a session, the new key is refused at the handshake.
  */
-import { toHex } from "../../crypto/bytes.ts";
+import { pidOf, type Pid } from "../peer-id.ts";
 
 /** Most requests kept at once. */
 export const MAX_REQUESTS = 64;
@@ -15,7 +15,7 @@ export const MAX_REQUESTS = 64;
 export interface Request {
   /** Local id for /allow and /block ("r1", "r2", …; never reused in a run). */
   readonly id: string;
-  readonly pid: string;
+  readonly pid: Pid;
   readonly publicKey: Uint8Array;
   /** The name it claims (its PROFILE name, raw). */
   claimed: string;
@@ -42,7 +42,7 @@ export class Requests {
 
   /** The request of a key, made (or refreshed) when its session is ready; null when full. @throws never */
   open(publicKey: Uint8Array, claimed: string): Request | null {
-    const pid = toHex(publicKey);
+    const pid = pidOf(publicKey);
     let r = this.#byPid.get(pid);
     if (r === undefined) {
       if (this.#byPid.size >= this.max) {

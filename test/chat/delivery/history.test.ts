@@ -52,6 +52,31 @@ describe("History (the table)", () => {
 });
 
 describe("history in the chat", () => {
+  test("a tick's lines are one transaction of a few multi-row INSERTs, in order, counted and trimmed as before", () => {
+    const home = tempHome();
+    const MAX = 3000;
+    const h = new History(home, MAX);
+    for (let i = 0; i < 2000; i++) h.add({ pid: i % 4 === 0 ? "bb" : "aa", peer: "bob", dir: "out", text: `m${i}`, time: i, private: i === 7, id: BigInt(i + 1) });
+    h.flush();
+    expect(h.writes).toEqual({ statements: 4, transactions: 1 }); // 2,000 rows, 512 a statement
+    expect(h.privateOut(10)).toEqual(new Map([["aa", new Set([8n])]]));
+    for (let i = 2000; i < 6000; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
+    h.flush();
+    expect(h.writes.transactions).toBe(2);
+    const db = new Database(join(home, "state.db"), { readonly: true });
+    const rows = db.query<{ text: string; pid: string; mid: string | null; private: number }, []>("SELECT text, pid, mid, private FROM history ORDER BY n").all();
+    // aa: 1,500 + 4,000 rows reached MAX + 1,024, so it was cut to MAX; bb keeps its 500.
+    expect(rows.filter((r) => r.pid === "aa").length).toBe(MAX);
+    expect(rows.filter((r) => r.pid === "bb").map((r) => r.text)).toEqual(Array.from({ length: 500 }, (_, k) => `m${k * 4}`));
+    expect(rows.filter((r) => r.pid === "aa").at(-1)!.text).toBe("m5999");
+    expect(rows.filter((r) => r.pid === "aa").slice(0, 2).map((r) => r.text)).toEqual(["m3000", "m3001"]); // (1,500 + 4,000) - MAX = 2,500 aa rows cut: the 1,500 first ones, then m2000..m2999
+    db.close();
+    // the next flush sees the rows the trim left, not a fresh count
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "last", time: 9, private: false });
+    expect(h.last(2, "aa").map((l) => l.text)).toEqual(["m5999", "last"]);
+    h.close();
+  });
+
   test("after a restart the last lines per contact, ours too, are shown with their times; /history pages; /clear forgets", async () => {
     const bob = await node("bob", tempHome());
     const aliceHome = tempHome();
@@ -98,6 +123,8 @@ describe("history in the chat", () => {
     await alice.n.close();
     nodes.splice(nodes.indexOf(alice.n), 1);
     const db = new Database(join(aliceHome, "state.db"), { readonly: true });
+    // The store's checkpoint thread may still be closing its connection (the last one moves the log into the file): wait for it, as sotto's own connections do.
+    db.exec("PRAGMA busy_timeout = 5000");
     expect(db.query("SELECT name FROM sqlite_master WHERE name = 'history'").all()).toEqual([]);
     db.close();
   });

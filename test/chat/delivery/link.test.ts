@@ -1,5 +1,6 @@
 /** Link over a fake PeerSession: when sending starts, the window, the send-queue high-water mark, TEXT_TIME. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { asPid } from "../../../src/chat/peer-id.ts";
 import { HIGH_WATER, Link, WINDOW_RESTART, WINDOW_START } from "../../../src/chat/delivery/link.ts";
 import { Outbox } from "../../../src/chat/delivery/outbox.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
@@ -40,7 +41,7 @@ class FakeSession implements PeerSession {
   }
 }
 
-const PID = "07".repeat(32);
+const PID = asPid("07".repeat(32));
 
 function setup(home = tempHome()) {
   const store = new ChatStore(home, "aa".repeat(32));

@@ -1,14 +1,15 @@
 /** Outbox (src/chat/delivery/outbox.ts) over a real state.db in a temporary home, no session: ids, commits, ACKs, restarts. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { asPid, type Pid } from "../../../src/chat/peer-id.ts";
 import { ChatError } from "../../../src/chat/events.ts";
 import { MAX_TEXT_BYTES, Outbox } from "../../../src/chat/delivery/outbox.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { thrown } from "../../support/thrown.ts";
 
-const ME = "aa".repeat(32);
-const BOB = "0b".repeat(32);
-const CAROL = "0c".repeat(32);
+const ME = asPid("aa".repeat(32));
+const BOB = asPid("0b".repeat(32));
+const CAROL = asPid("0c".repeat(32));
 const stores: ChatStore[] = [];
 afterEach(() => {
   for (const s of stores.splice(0)) s.close();
@@ -21,7 +22,7 @@ function open(home: string): Outbox {
   return new Outbox(store, () => "bob");
 }
 
-function send(o: Outbox, pid: string, text: string): bigint {
+function send(o: Outbox, pid: Pid, text: string): bigint {
   return o.queue(pid, text, o.check([pid], text), 1_764_590_400_000);
 }
 

@@ -43,6 +43,12 @@ describe("safeRelativePath", () => {
     ["\x00\x01\x02", null],
     ["CON", "_CON"],
     ["nul.txt", "_nul.txt"],
+    // Windows' other device names: the superscript ports and the console's.
+    ["COM¹", "_COM¹"],
+    ["lpt³.log", "_lpt³.log"],
+    ["CONIN$", "_CONIN$"],
+    ["conout$.txt", "_conout$.txt"],
+    ["CON .txt", "_CON .txt"],
     ["trailing dots...", "trailing dots"],
     ["  spaced  ", "spaced"],
     ['what?<>|*:".txt', "what_______.txt"],

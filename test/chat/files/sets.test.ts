@@ -12,7 +12,8 @@ import { join } from "node:path";
 import type { ChatEvent } from "../../../src/chat/events.ts";
 import { FileCode, FileType } from "../../../src/protocol/constants.ts";
 import { encodeFileItem, type FileItem } from "../../../src/protocol/files.ts";
-import { claimPath, MAX_SET_PATHS } from "../../../src/chat/files/sets.ts";
+import { claimPath, MAX_SET_PATH_BYTES, MAX_SET_PATH_BYTES_TOTAL, MAX_SET_PATHS, MAX_LIVE_SETS_PER_PEER, RecvSets } from "../../../src/chat/files/sets.ts";
+import { safeRelativePath } from "../../../src/chat/files/names.ts";
 import { Fixture, makeFile, sha256File, sha256Hex, transfers, until, waitPhase, type Mallory } from "./fixtures.ts";
 
 const fx = new Fixture();
@@ -160,6 +161,36 @@ describe("claimPath (S6)", () => {
 });
 
 describe("budgets", () => {
+  test("the paths a set holds are bounded in bytes, per set and over every set (names of 1,024 bytes, 32 folders deep)", () => {
+    const sets = new RecvSets();
+    // The longest name an offer may carry: 32 components of 31 characters, each file in folders of its own.
+    const name = (set: number, i: number) => Array.from({ length: 32 }, (_, d) => (d === 0 ? `${set}-${i}-` : "").padEnd(31, "abcdefghijklmnopqrstuvwxyz"[d % 26]!)).join("/").slice(0, 1024);
+    /** Offers files of the set `label` of `pid` until one is refused; the files taken and the refusal. */
+    const fill = (pid: string, label: string, n: number) => {
+      const fs = { count: 10_000, total: 10_000, label };
+      for (let i = 0; ; i++) {
+        const r = sets.join(pid, fs, `${label}-${i}`, 1, safeRelativePath(name(n, i))!, 1e12, (s) => void (s.id = label));
+        if (!("set" in r!)) return { taken: i, why: r!.reason, set: sets.get(pid, label)! };
+      }
+    };
+    const one = fill("p1", "A1", 0);
+    // Before: 20,000 entries of up to 1 KiB each (about 21 MiB a set; 16 sets of one sender took 335 MiB of RSS).
+    expect(one.why).toBe(`the transfer was refused: the paths of its files and folders take more than ${MAX_SET_PATH_BYTES} bytes`);
+    expect(one.set.paths.size).toBeLessThan(MAX_SET_PATHS / 2);
+    let bytes = 0;
+    for (const k of one.set.paths.keys()) bytes += 2 * k.length + 64;
+    expect(bytes).toBe(one.set.pathBytes);
+    expect(bytes).toBeLessThanOrEqual(MAX_SET_PATH_BYTES);
+    // Over every set: 16 full sets (of several senders) use it all; the next set is refused at its first path.
+    for (let n = 1; n < MAX_SET_PATH_BYTES_TOTAL / MAX_SET_PATH_BYTES; n++) fill(`p${1 + Math.floor(n / MAX_LIVE_SETS_PER_PEER)}x${n}`, `A${n}`, n);
+    const late = fill("late", "Z", 99);
+    expect(late.why).toBe("the transfer was refused: this receiver holds the paths of too many folders now; send it again later");
+    expect([...sets.live.values()].reduce((n, s) => n + s.pathBytes, 0)).toBeLessThanOrEqual(MAX_SET_PATH_BYTES_TOTAL);
+    // A set that ends gives its bytes back.
+    sets.drop(one.set);
+    expect(fill("late2", "Y", 98).taken).toBeGreaterThan(0);
+  });
+
   test("lone files are bounded as plain offers are (20 wait); sets of several files 16 at once per sender (the 17th: busy)", async () => {
     const { m } = await setup();
     for (let i = 1; i <= 20; i++) offer(m, BigInt(i), { label: `L${i}`, count: 1, total: 2 }, `f${i}`, "ab");
@@ -219,5 +250,127 @@ describe("old peers (no FILE_SET) still get every file through", () => {
     const end = await waitPhase(alice.events, "done");
     expect([end.id, end.files, end.filesDone, end.reason]).toEqual([shown.id, 3, 2, "1 of its files were refused"]);
     expect(alice.events.filter((e) => e.type === "transfer_file").map((e) => (e as { name: string }).name).sort()).toEqual(["pics/a", "pics/no", "pics/sub/b"]);
+  });
+});
+
+describe("sets that hold nothing open do not outlive their session", () => {
+  test("sets whose only offer is a file already received do not keep the 16 slots of their sender after it leaves", async () => {
+    const downloads = join(fx.dir(), "downloads");
+    const bob = await fx.node("bob", { files: { downloads, autoAccept: true } });
+    const mhome = fx.dir();
+    const m = await fx.mallory(bob.port, mhome);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    // A lone file, received.
+    offer(m, 1n, null, "x", "ab");
+    await m.answer("file_accept", 1n);
+    m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("ab") });
+    m.send({ kind: "file_done", id: 1n });
+    await m.answer("file_received", 1n);
+    // 16 sets of two files, each offering only that file again: each is answered FILE_RECEIVED.
+    for (let i = 1; i <= 16; i++) offer(m, BigInt(10 + i), { label: `E${i}`, count: 2, total: 4 }, "x", "ab");
+    await until("16 received", () => m.got.filter((g) => g.kind === "file_received").length === 17);
+    expect(rejects(m)).toEqual([]);
+    // The sender leaves and comes back (the same identity): nothing of those sets is left, its next folder is taken.
+    m.s.close("bye");
+    await until("gone", () => bob.events.filter((e) => e.type === "disconnected").length === 1);
+    expect(bob.n.files!.list()).toEqual([]);
+    const m2 = await fx.mallory(bob.port, mhome);
+    offer(m2, 1n, { label: "F1", count: 2, total: 4 }, "f/a", "ab");
+    const first = await until("answered", () => m2.got.find((g) => g.id === 1n && (g.kind === "file_accept" || g.kind === "file_reject")));
+    expect(first.kind).toBe("file_accept");
+    expect(files(downloads)).toEqual(["x"]);
+  }, 20_000);
+});
+
+describe("an auto-accepted set whose sender never comes back", () => {
+  test("does not keep its total charged against the disk after its sender left: another contact's file is taken", async () => {
+    const MiB = 1024 * 1024;
+    const downloads = join(fx.dir(), "downloads");
+    const bob = await fx.node("bob", { files: { downloads, autoAccept: true, freeSpace: () => 200 * MiB } });
+    const m = await fx.mallory(bob.port);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    // A folder announced at 100 MiB: one 4-byte file of it is sent, then mallory leaves for good.
+    offer(m, 1n, { label: "77", count: 2, total: 100 * MiB }, "big/a", "abcd");
+    await m.answer("file_accept", 1n);
+    m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("abcd") });
+    m.send({ kind: "file_done", id: 1n });
+    await m.answer("file_received", 1n);
+    m.s.close("bye");
+    await until("gone", () => bob.events.some((e) => e.type === "disconnected"));
+    expect(bob.n.files!.list()).toEqual([]);
+    // Carol's 40 MiB file fits (200 MiB free, 64 MiB kept spare) once nothing holds the 100 MiB.
+    const carol = await fx.mallory(bob.port, fx.dir(), "carol");
+    carol.send({ kind: "file_offer", id: 1n, size: 40 * MiB, sha256: hash("x"), name: "c.bin" });
+    const a = await until("answered", () => carol.got.find((g) => g.id === 1n && (g.kind === "file_accept" || g.kind === "file_reject")));
+    expect(a.kind).toBe("file_accept");
+    expect(files(downloads).sort()).toEqual(["big", "big/a"]);
+  });
+});
+
+describe("a file of a set offered again after it was received", () => {
+  test("counts once: the folder the person accepted goes on after a redial, and ends when every file is in", async () => {
+    const downloads = join(fx.dir(), "downloads");
+    const bob = await fx.node("bob", { files: { downloads, autoAccept: false } });
+    const mhome = fx.dir();
+    const m = await fx.mallory(bob.port, mhome);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    const s = { label: "55", count: 2, total: 4 };
+    offer(m, 1n, s, "f/a", "aa");
+    offer(m, 2n, s, "f/b", "bb");
+    await waitPhase(bob.events, "offered");
+    expect(bob.n.files!.accept("55")).toBe(1);
+    await m.answer("file_accept", 1n);
+    m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("aa") });
+    m.send({ kind: "file_done", id: 1n });
+    await m.answer("file_received", 1n);
+    // The link drops before f/b is sent; the sender comes back and offers the whole folder again.
+    m.s.close("bye");
+    await until("gone", () => bob.events.some((e) => e.type === "disconnected"));
+    const m2 = await fx.mallory(bob.port, mhome);
+    offer(m2, 1n, s, "f/a", "aa");
+    await m2.answer("file_received", 1n);
+    offer(m2, 2n, s, "f/b", "bb");
+    // f/b goes on without asking: the set the person accepted is still open (f/a counted once).
+    await m2.answer("file_accept", 2n);
+    expect(transfers(bob.events, "done")).toEqual([]);
+    m2.send({ kind: "file_chunk", id: 2n, offset: 0, data: utf8("bb") });
+    m2.send({ kind: "file_done", id: 2n });
+    const done = await waitPhase(bob.events, "done");
+    expect([done.id, done.files, done.filesDone]).toEqual(["55", 2, 2]);
+    expect(transfers(bob.events, "offered")).toHaveLength(1);
+    expect(files(downloads).sort()).toEqual(["f", "f/a", "f/b"]);
+  });
+});
+
+describe("a label used again", () => {
+  test("after its set was received, the same label from the same sender is a new offer that waits for the person", async () => {
+    const downloads = join(fx.dir(), "downloads");
+    const bob = await fx.node("bob", { files: { downloads, autoAccept: false } });
+    const m = await fx.mallory(bob.port);
+    await until("connected", () => bob.events.some((e) => e.type === "connected"));
+    const s = { label: "88", count: 1, total: 2 };
+    offer(m, 1n, s, "one", "aa");
+    await waitPhase(bob.events, "offered");
+    expect(bob.n.files!.accept("88")).toBe(1);
+    await m.answer("file_accept", 1n);
+    m.send({ kind: "file_chunk", id: 1n, offset: 0, data: utf8("aa") });
+    m.send({ kind: "file_done", id: 1n });
+    await m.answer("file_received", 1n);
+    await waitPhase(bob.events, "done");
+    // The same label, count and total, another file: PENDING, not ACCEPT.
+    offer(m, 2n, s, "two", "bb");
+    await m.answer("file_pending", 2n);
+    expect(m.got.some((g) => g.kind === "file_accept" && g.id === 2n)).toBe(false);
+    expect(files(downloads)).toEqual(["one"]);
+  });
+});
+
+describe("a label that is a word of the commands", () => {
+  test("a set labelled \"All\" is shown under an id of the receiver's own: /accept All cannot be taken for /accept all", async () => {
+    const { bob, m } = await setup();
+    offer(m, 1n, { label: "All", count: 2, total: 4 }, "f/a", "ab");
+    const o = await waitPhase(bob.events, "offered");
+    expect(o.peerId).toBe("All");
+    expect(o.id).toMatch(/^\d{4}$/);
   });
 });

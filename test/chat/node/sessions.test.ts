@@ -5,6 +5,11 @@ import type { Link } from "../../../src/chat/delivery/link.ts";
 import { ConnectError } from "../../../src/net/peer.ts";
 import type { PeerSession, SessionState } from "../../../src/net/types.ts";
 import { fail } from "../../../src/protocol/errors.ts";
+import { asPid, type Pid } from "../../../src/chat/peer-id.ts";
+
+const P = asPid("01".repeat(32));
+const R = asPid("02".repeat(32));
+const Q = asPid("03".repeat(32));
 
 class Fake implements PeerSession {
   readonly role = "initiator" as const;
@@ -29,7 +34,7 @@ class Fake implements PeerSession {
 }
 
 /** The part of a Link the registry uses. */
-function link(pid: string): Link & { stopped: number } {
+function link(pid: Pid): Link & { stopped: number } {
   const l = { pid, stopped: 0, stop: () => void l.stopped++ };
   return l as unknown as Link & { stopped: number };
 }
@@ -40,8 +45,8 @@ describe("one session per pair", () => {
       const r = new Sessions();
       const old = new Fake("a:1", new Uint8Array(32).fill(newerIsLower ? 9 : 1));
       const s = new Fake("a:2", new Uint8Array(32).fill(newerIsLower ? 1 : 9));
-      r.links.set(old, link("p"));
-      expect(r.keep(s, "p")).toBe(newerIsLower);
+      r.links.set(old, link(P));
+      expect(r.keep(s, P)).toBe(newerIsLower);
       expect(old.closedWith).toBe(newerIsLower ? "duplicate session" : null);
       expect(s.closedWith).toBe(newerIsLower ? null : "duplicate session");
     }
@@ -51,13 +56,13 @@ describe("one session per pair", () => {
     const r = new Sessions();
     const a = new Fake("a:1", new Uint8Array(32).fill(1));
     const b = new Fake("b:1", new Uint8Array(32).fill(2));
-    r.links.set(a, link("p"));
-    r.links.set(b, link("q"));
-    expect(r.keep(new Fake("a:3", new Uint8Array(32).fill(0)), "r")).toBe(true);
+    r.links.set(a, link(P));
+    r.links.set(b, link(Q));
+    expect(r.keep(new Fake("a:3", new Uint8Array(32).fill(0)), R)).toBe(true);
     expect([a.closedWith, b.closedWith]).toEqual([null, null]);
-    expect(r.open("p")).toEqual([a]);
+    expect(r.open(P)).toEqual([a]);
     a.state = "closed";
-    expect(r.open("p")).toEqual([]);
+    expect(r.open(P)).toEqual([]);
   });
 });
 
@@ -65,7 +70,7 @@ describe("ends", () => {
   test("a session that closes before it is ready fails its early dial, stops its early link, wakes its waiters", async () => {
     const r = new Sessions();
     const s = new Fake("a:1", new Uint8Array(32));
-    const early = link("p");
+    const early = link(P);
     let rejected: Error | null = null;
     r.early.set(s, { link: early, resolve: () => {}, reject: (e) => (rejected = e) });
     const waited = r.whenClosed(s);
@@ -86,7 +91,7 @@ describe("ends", () => {
     expect(r.ready(s)?.link).toBeNull();
     expect(r.ready(s)).toBeUndefined();
     expect(resolved).toBe(1);
-    const l = link("p");
+    const l = link(P);
     r.links.set(s, l);
     expect(r.closed(s, { error: null, byPeer: true, reason: "bye" })).toBe(l);
     expect(r.closed(s, { error: null, byPeer: true, reason: "bye" })).toBeUndefined();

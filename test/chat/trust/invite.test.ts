@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatInvite, INVITE_TOKEN_TTL_MS, INVITE_TOKEN_TYPE, InviteTokens, localInvites, parseInvite } from "../../../src/chat/trust/invite.ts";
@@ -67,4 +67,41 @@ describe("invite tokens (PROTOCOL §15)", () => {
     expect(listener.use(late)).toBe(false);
     expect(readdirSync(dir)).toEqual([]);
   });
+});
+
+describe("InviteTokens: what else is in HOME/invites", () => {
+  const hashOf = (t: Uint8Array) => new Bun.CryptoHasher("sha256").update(t).digest("hex");
+
+  test("a FIFO, or a link to a device, named like a token is not read (the listener does not block) and the real token still works", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sotto-invites-"));
+    const real = new InviteTokens(dir).make();
+    Bun.spawnSync(["mkfifo", join(dir, "a".repeat(64))]);
+    symlinkSync("/dev/zero", join(dir, "b".repeat(64)));
+    // In a child process: reading the FIFO would block it (and the whole event loop) forever.
+    const code = `import { InviteTokens } from ${JSON.stringify(join(import.meta.dir, "../../../src/chat/trust/invite.ts"))};
+      const t = new InviteTokens(${JSON.stringify(dir)});
+      console.log(t.use(new Uint8Array(16)), t.use(Buffer.from(${JSON.stringify(Buffer.from(real).toString("hex"))}, "hex")));`;
+    const r = Bun.spawnSync([process.execPath, "-e", code], { timeout: 10_000 });
+    expect(r.stdout.toString().trim()).toBe("false true");
+    expect(r.exitCode).toBe(0);
+  });
+
+  test("a file not made by make (too big, or writable by others) honours no token", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sotto-invites-"));
+    const tokens = new InviteTokens(dir);
+    const big = new Uint8Array(16).fill(7);
+    writeFileSync(join(dir, hashOf(big)), `${Date.now() + 60_000} 1${" ".repeat(1 << 20)}\n`, { mode: 0o600 });
+    expect(tokens.use(big)).toBe(false);
+    const open = tokens.make();
+    chmodSync(join(dir, hashOf(open)), 0o666);
+    expect(tokens.use(open)).toBe(false);
+  });
+
+  test("10,000 token files (not made by this sotto): one use leaves the newest 16, so the next look reads 16", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sotto-invites-"));
+    for (let i = 0; i < 10_000; i++) writeFileSync(join(dir, hashOf(new Uint32Array([i]) as unknown as Uint8Array)), `${Date.now() + 60_000 + i} 1\n`, { mode: 0o600 });
+    const tokens = new InviteTokens(dir);
+    expect(tokens.use(new Uint8Array(16))).toBe(false);
+    expect(readdirSync(dir).length).toBe(16);
+  }, 30_000); // writing 10,000 files on a shared machine
 });
