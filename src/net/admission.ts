@@ -33,12 +33,13 @@ export class Admission {
   /** Why a new connection with `remote` is turned away (null: it may go ahead). `dialled`: we dial it (no per-prefix cap). */
   refusal(remote: string, dialled: boolean, sessions: number, closing: boolean): string | null {
     const l = this.#limits;
-    const prefix = addressPrefix(remote);
     if (closing) return "shutting down";
     if (sessions >= l.maxSessions) return `${l.maxSessions} sessions open (maxSessions)`;
     if (this.#halfOpen >= l.maxHalfOpen) return `${l.maxHalfOpen} handshakes in progress (maxHalfOpen)`;
     if ((this.#byAddr.get(remote) ?? 0) >= l.maxHalfOpenPerAddress) return `${l.maxHalfOpenPerAddress} handshakes in progress from that address (maxHalfOpenPerAddress)`;
-    if (!dialled && (this.#byPrefix.get(prefix) ?? 0) >= l.maxHalfOpenPerPrefix) return `${l.maxHalfOpenPerPrefix} handshakes in progress from ${prefix} (maxHalfOpenPerPrefix)`;
+    if (dialled) return null;
+    const prefix = addressPrefix(remote);
+    if ((this.#byPrefix.get(prefix) ?? 0) >= l.maxHalfOpenPerPrefix) return `${l.maxHalfOpenPerPrefix} handshakes in progress from ${prefix} (maxHalfOpenPerPrefix)`;
     return null;
   }
 

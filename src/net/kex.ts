@@ -4,7 +4,8 @@
  * the per-group context is built there once, and each exchange costs ≈ 0.3 ms per
  * exponentiation plus a message round trip, without blocking the event loop.
  */
-import { x25519, x25519Generate } from "../crypto/x25519.ts";
+import { x25519 } from "../crypto/x25519.ts";
+import { x25519Pool, type X25519Pair } from "./x25519-pool.ts";
 import { GROUP_NAMES, Group } from "../protocol/constants.ts";
 import type { FfdheName } from "../crypto/ffdhe.ts";
 import type { KeyObject } from "node:crypto";
@@ -164,26 +165,9 @@ export function stopKexWorker(): void {
   worker.terminate();
 }
 
-// X25519 key pairs made ahead of need, off the critical path of a handshake (refilled
-// from setImmediate when the pool runs low). Each is used for one exchange and dropped,
-// so forward secrecy is unchanged; they exist only in this process's memory.
-const POOL_TARGET = 8;
-const x25519Pool: { privateKey: KeyObject; publicKey: Uint8Array }[] = [];
-let refilling = false;
-
-function refill(): void {
-  refilling = false;
-  while (x25519Pool.length < POOL_TARGET) x25519Pool.push(x25519Generate());
-}
-
-/** A fresh X25519 key pair (from the pool when it has one). */
-export function x25519KeyPair(): { privateKey: KeyObject; publicKey: Uint8Array } {
-  const kp = x25519Pool.pop() ?? x25519Generate();
-  if (!refilling && x25519Pool.length < POOL_TARGET / 2) {
-    refilling = true;
-    setImmediate(refill);
-  }
-  return kp;
+/** A fresh X25519 key pair, used for one exchange (x25519-pool.ts: made ahead, never handed out twice). */
+export function x25519KeyPair(): X25519Pair {
+  return x25519Pool.take();
 }
 
 /** Start an exchange as initiator. */

@@ -14,6 +14,7 @@ import type { Item } from "../protocol/items.ts";
 import { Admission } from "./admission.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
+import { x25519Pool } from "./x25519-pool.ts";
 import { neighbourFailed, routeTo } from "./route.ts";
 import { isIP } from "node:net";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
@@ -40,6 +41,9 @@ export interface PeerOptions {
   verifyPeer?: (identity: Uint8Array, ctx: { role: Role; address: string }) => void;
   events?: PeerEvents;
 }
+
+/** ALERT busy (PROTOCOL §7), encoded once: every refusal at accept sends these bytes. */
+const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
 
 type SocketData = { session: Session | null; dial?: Dial };
 type Dial = {
@@ -288,14 +292,18 @@ export class Peer {
       return;
     }
     const role: Role = dial ? "initiator" : "responder";
-    const address = dial ? `${dial.host}:${dial.port}` : `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
     const remote = dial ? dial.host : socket.remoteAddress;
     const full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
+    if (full !== null && !dial) {
+      // A refusal at accept is most of a flood's cost: the inbound socket keeps the
+      // listener's { session: null }, one call writes the ALERT and the FIN, and the
+      // remote port is read only for the report.
+      socket.end(BUSY_FRAME);
+      this.#o.events?.onRefused?.(`${remote}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`, full);
+      return;
+    }
+    const address = dial ? `${dial.host}:${dial.port}` : `${remote}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
     if (full !== null) {
-      if (!dial) {
-        socket.write(encodeAlertFrame(AlertCode.busy));
-        this.#o.events?.onRefused?.(address, full);
-      }
       socket.data = { session: null };
       socket.end();
       dial?.reject(new ConnectError(`too many connections: not dialling ${address}`));
@@ -369,6 +377,7 @@ export class Peer {
 
   #startSweep(): void {
     if (this.#sweep !== null) return;
+    x25519Pool.warm();
     const keepalive = this.limits.keepaliveMs > 0 ? this.limits.keepaliveMs / 4 : Infinity;
     const every = Math.max(20, Math.min(1000, this.limits.handshakeTimeoutMs / 4, keepalive));
     this.#sweep = setInterval(() => {

@@ -1,0 +1,104 @@
+/** X25519Pool: ephemeral pairs made ahead in spare turns, each handed out once (counts, fake turns). */
+import { describe, expect, test } from "bun:test";
+import { x25519Generate, x25519Public } from "../../src/crypto/x25519.ts";
+import { x25519 } from "../../src/crypto/x25519.ts";
+import { REFILL_BATCH, X25519Pool, type X25519Pair } from "../../src/net/x25519-pool.ts";
+import { x25519KeyPair } from "../../src/net/kex.ts";
+
+/** A pool whose turns run only when the test says, and whose pairs are counted. */
+function fakePool(target: number) {
+  const turns: (() => void)[] = [];
+  let made = 0;
+  const pool = new X25519Pool({ generate: () => (made++, x25519Generate()), later: (f) => turns.push(f) }, target);
+  const runTurns = () => {
+    let n = 0;
+    while (turns.length > 0) (turns.shift()!(), n++);
+    return n;
+  };
+  return { pool, turns, runTurns, made: () => made };
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+describe("X25519Pool", () => {
+  test("warm fills the pool in batches of REFILL_BATCH, one batch a turn, up to the target", () => {
+    const f = fakePool(40);
+    f.pool.warm();
+    f.pool.warm(); // a second call schedules nothing more
+    expect(f.turns.length).toBe(1);
+    expect(f.made()).toBe(0); // nothing is made inline by warm
+    expect(f.runTurns()).toBe(Math.ceil(40 / REFILL_BATCH));
+    expect(f.pool.size).toBe(40);
+    expect(f.made()).toBe(40);
+    expect(f.turns.length).toBe(0); // full: no further turn
+  });
+
+  test("600 pairs from a pool of 40 (refilled between takes or not): all distinct, none handed out twice, empty pool makes inline", () => {
+    const f = fakePool(40);
+    f.pool.warm();
+    f.runTurns();
+    const seen = new Set<string>();
+    const keys = new Set<unknown>();
+    for (let i = 0; i < 600; i++) {
+      const kp = f.pool.take();
+      seen.add(hex(kp.publicKey));
+      keys.add(kp.privateKey);
+      if (i % 100 === 99) f.runTurns(); // spare turns now and then (the first only notes the takes)
+    }
+    expect(seen.size).toBe(600);
+    expect(keys.size).toBe(600);
+    expect(f.pool.taken).toBe(600);
+    // 40 from the first fill, 5 refills of 40 while taking; the rest made inline.
+    expect(f.pool.inline).toBe(600 - 40 - 5 * 40);
+    expect(f.made()).toBe(f.pool.inline + 40 + 5 * 40 + f.pool.size);
+  });
+
+  test("a pooled pair is a real pair: its public share matches its private key, and both sides agree on Z", () => {
+    const f = fakePool(4);
+    f.pool.warm();
+    f.runTurns();
+    const a: X25519Pair = f.pool.take();
+    const b: X25519Pair = x25519KeyPair();
+    expect(hex(x25519(a.privateKey, b.publicKey))).toBe(hex(x25519(b.privateKey, a.publicKey)));
+    const exported = a.privateKey.export({ format: "der", type: "pkcs8" });
+    expect(hex(x25519Public(new Uint8Array(exported.subarray(exported.length - 32))))).toBe(hex(a.publicKey));
+  });
+});
+
+describe("X25519Pool refills in quiet turns only", () => {
+  test("a turn after a take makes nothing; the next quiet turn makes a batch", () => {
+    const f = fakePool(40);
+    f.pool.warm();
+    f.runTurns();
+    const made = f.made();
+    f.pool.take();
+    expect(f.turns.length).toBe(1);
+    f.turns.shift()!(); // busy turn: only reschedules
+    expect(f.made()).toBe(made);
+    expect(f.turns.length).toBe(1);
+    f.pool.take(); // still busy
+    f.turns.shift()!();
+    expect(f.made()).toBe(made);
+    f.turns.shift()!(); // quiet: refills (38 + 2 = 40, one batch of 2)
+    expect(f.made()).toBe(made + 2);
+    expect(f.pool.size).toBe(40);
+  });
+});
+
+describe("the process's pool", () => {
+  test("a Peer that listens fills it in spare turns, before any handshake", async () => {
+    const { Peer } = await import("../../src/net/peer.ts");
+    const { x25519Pool, POOL_TARGET } = await import("../../src/net/x25519-pool.ts");
+    const { ed25519Generate } = await import("../../src/crypto/ed25519.ts");
+    const { until } = await import("../support/wait.ts");
+    const before = x25519Pool.taken;
+    const p = new Peer({ identity: ed25519Generate(), profile: { instance: new Uint8Array(8), name: "pool" } });
+    p.listen("127.0.0.1", 0);
+    try {
+      await until("the pool to fill", () => x25519Pool.size === POOL_TARGET);
+      expect(x25519Pool.taken).toBe(before);
+    } finally {
+      await p.close();
+    }
+  });
+});
