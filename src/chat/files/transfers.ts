@@ -14,7 +14,7 @@
  */
 import type { PeerSession } from "../../net/types.ts";
 import { ITEM_HEADER_LEN } from "../../protocol/constants.ts";
-import { MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../../protocol/constants.ts";
+import { FileType, MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../../protocol/constants.ts";
 import { encodeFileItem, isFileType, type FileItem } from "../../protocol/files.ts";
 import type { Item } from "../../protocol/items.ts";
 import { ChatError, type ChatListener, type FileApi, type TransferEvent, type TransferInfo, type TransferPhase } from "../events.ts";
@@ -56,6 +56,8 @@ const ENDS: ReadonlySet<TransferPhase> = new Set(["done", "failed", "rejected", 
 
 export class FileTransfers implements FileApi {
   readonly downloads: string;
+  /** The optional item types it reads (PROTOCOL §11.3): the chat routes each of them here alone. */
+  readonly itemTypes: readonly number[] = Object.values(FileType);
   readonly #host: TransferHost;
   readonly #ctx: Ctx;
   readonly #sender: Sender;
