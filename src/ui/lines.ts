@@ -1,7 +1,9 @@
 /**
  * Line mode: the chat when stdin is not a terminal (pipes, scripts, tests), or with --json.
  *
- *   1. every input line is a message for every connected peer, or a /command;
+ *   1. every input line is a message for every connected peer, or a /command; input is
+ *      read in chunks (split.ts, not readline) and the text lines of a chunk go to the
+ *      chat in one ChatApi.sendAllMany call, each /command in its place between them;
  *   2. every event is printed as exactly one line: formatEvent(oneLine, no color), or with
  *      `json` one JSON object per event (ChatEvent as is; ids are already strings);
  *   3. input is held (at most `settleMs`) until each address dialled at start has either
