@@ -32,7 +32,7 @@ import type { FileTransfers } from "./files/transfers.ts";
 import { Contacts } from "./node/contacts.ts";
 import { Delivery } from "./node/delivery.ts";
 import { Dialing } from "./node/dialing.ts";
-import { fileTransfers, type SessionExtension } from "./node/files.ts";
+import { Extensions, fileTransfers } from "./node/files.ts";
 import { DEFAULT_TEXT_PER_SECOND, IdentityRates } from "./node/rates.ts";
 import { RefusalReports } from "./node/refusals.ts";
 import type { ChatOptions } from "./node/options.ts";
@@ -60,7 +60,7 @@ export class ChatNode implements ChatApi {
   readonly #dialing: Dialing;
   readonly #refusals: RefusalReports;
   /** Extensions of every session (file transfer, when on). */
-  readonly #extensions: SessionExtension[] = [];
+  readonly #extensions = new Extensions();
   /** File transfer (absent when ChatOptions.files is false). */
   readonly files?: FileTransfers;
   /** Conversation history (absent with ChatOptions.history false). */
@@ -111,7 +111,7 @@ export class ChatNode implements ChatApi {
         onClose: (s, info) => this.#closed(s, info),
         onDrain: (s) => {
           this.#sessions.links.get(s)?.pump();
-          for (const x of this.#extensions) x.onDrain(s);
+          this.#extensions.drain(s);
         },
         onRefused: (address, reason) => this.#refusals.refused(address, reason),
       }),
@@ -132,7 +132,7 @@ export class ChatNode implements ChatApi {
     this.#dialing = new Dialing({ ...common, peer: this.#peer, contacts: this.#contacts, delivery: this.#delivery });
     if (o.files !== false) {
       this.files = fileTransfers(o.home, o.files, { emit, trust: this.#trust, contacts: this.#contacts, sessions: this.#sessions });
-      this.#extensions.push(this.files);
+      this.#extensions.add(this.files);
     }
   }
 
@@ -195,7 +195,7 @@ export class ChatNode implements ChatApi {
     this.#contacts.presentInvite(s);
     // Tell the peer what we have already shown; send our own lines once we hear its ACK.
     link.open(this.#delivery.lastShown(pid, toHex(s.peerProfile!.instance)));
-    for (const x of this.#extensions) x.onReady(s, pid);
+    this.#extensions.ready(s, pid);
   }
 
   #item(s: PeerSession, item: Item): void {
@@ -210,22 +210,22 @@ export class ChatNode implements ChatApi {
       case "profile":
         return this.#contacts.profile(s, link, item);
       case "ext":
-      case "pong": {
-        // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
-        if (item.kind === "ext") {
-          if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(s, link.pid, item.content);
-          if (this.#delivery.describes(s, link, item)) return;
-        }
-        for (const x of this.#extensions) x.onItem(s, item);
+        // A type an extension registered (a FILE_CHUNK: the file transfer) goes straight to it.
+        if (this.#extensions.item(s, item)) return;
+        if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(s, link.pid, item.content);
+        this.#delivery.describes(s, link, item); // TEXT_TIME, PRIVATE; any other optional type is ignored (PROTOCOL §6)
         return;
-      }
+      case "pong":
+        // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
+        this.#extensions.item(s, item);
+        return;
     }
   }
 
   #closed(s: PeerSession, info: CloseInfo): void {
     const link = this.#sessions.closed(s, info);
     if (link !== undefined) this.#trust.closed(link.pid);
-    for (const x of this.#extensions) x.onClose(s);
+    this.#extensions.closed(s);
     if (this.#closing && link === undefined) return;
     if (this.#dialing.ended(s, info, link)) return;
     this.#emit(closedEvent(s, info, link, this.#dialing.has(s.address) && !this.#closing, (pid) => this.#contacts.nameOf(pid)));
@@ -292,7 +292,7 @@ export class ChatNode implements ChatApi {
     this.#closing = true;
     this.#refusals.close();
     this.#dialing.close();
-    for (const x of this.#extensions) x.close();
+    this.#extensions.close();
     await this.#peer.close("bye");
     this.#kept?.close();
     await this.#store.close();

@@ -1,10 +1,8 @@
 /**
  * The receiver side of PROTOCOL §11: every check of §11.5, in order, and the bytes to disk.
  *
- *   1. FILE_OFFER: only from a contact; open-id, count, rate, size and name checks, offers
- *      waiting for the person counted per sender identity; answer at once: FILE_RECEIVED
- *      (we completed this key in this run), ACCEPT (auto, or a resume of a partial of the
- *      same key and sender), else PENDING and ask the person;
+ *   1. FILE_OFFER: admitted or refused by offers.ts (contacts only, open-id, count, rate,
+ *      size and name checks; FILE_RECEIVED, ACCEPT or PENDING at once);
  *   2. accepting: the sum of every accepted transfer must fit the free disk space with a
  *      margin; with no partial, FILE_ACCEPT(0, H("")) at once; with one, PENDING, read it
  *      back, FILE_ACCEPT(offset = its length, H(prefix)), keep the hasher running;
@@ -17,17 +15,17 @@
  *   5. a lost session keeps the transfers the person accepted (paused, for the next
  *      offer) and drops the rest: offers never answered, and auto-accepted ones with no byte.
  */
-import { FileCode, MAX_OPEN_TRANSFERS } from "../../protocol/constants.ts";
+import { FileCode } from "../../protocol/constants.ts";
 import { fileCodeName, type FileItem } from "../../protocol/files.ts";
 import { writeSync } from "node:fs";
 import type { TransferEvent, TransferPhase } from "../events.ts";
-import { fileKey, hashFile, hex, peekDigest } from "./disk.ts";
-import { placeFile, safeRelativePath } from "./names.ts";
+import { hashFile, hex, peekDigest } from "./disk.ts";
+import { placeFile } from "./names.ts";
 import { Meter } from "./meter.ts";
-import { fail } from "../../protocol/errors.ts";
 import { restorePartials, span, stale } from "./restore.ts";
-import { joinOrRefuse, RecvSets } from "./sets.ts";
-import { MAX_PENDING_PER_PEER, MAX_PENDING_TOTAL, OFFER_BURST, OFFERS_PER_SECOND, rememberEnded, sameBytes, type Ctx, type Incoming, type RecvSet, type SessionFiles } from "./state.ts";
+import { RecvSets } from "./sets.ts";
+import { onOffer } from "./offers.ts";
+import { rememberEnded, sameBytes, type Ctx, type Incoming, type RecvSet, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
 type Code = keyof typeof FileCode;
@@ -44,20 +42,25 @@ export class Receiver {
   readonly completed = new Map<string, string>();
   readonly #ctx: Ctx;
   /** Offers waiting for the person, and their count per sender identity. */
-  readonly #waiting = new Set<Incoming>();
-  readonly #waitingBy = new Map<string, number>();
+  readonly waiting = new Set<Incoming>();
+  readonly waitingBy = new Map<string, number>();
   /** PROTOCOL §11.11: the sets of files being offered or received. */
   readonly sets = new RecvSets();
   /** Partials of an earlier run not yet offered again in this one (their first offer is shown). */
-  readonly #restored = new Set<Incoming>();
+  readonly restored = new Set<Incoming>();
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
   }
 
+  /** Step 1 (offers.ts). `fs`: the FILE_SET just before it that names it (PROTOCOL §11.11). */
+  onOffer(sf: SessionFiles, it: Wire<"file_offer">, fs: FileSetItem | null = null): void {
+    onOffer(this, this.#ctx, sf, it, fs);
+  }
+
   /** Partials left by an earlier run become paused transfers (restore.ts). */
   loadPartials(maxAgeMs: number): void {
-    restorePartials(this.#ctx, this.byKey, this.#restored, maxAgeMs);
+    restorePartials(this.#ctx, this.byKey, this.restored, maxAgeMs);
   }
 
   /** Paused partials no sender came back for within `maxAgeMs` are deleted. */
@@ -65,99 +68,8 @@ export class Receiver {
     for (const t of stale(this.#ctx, this.byKey, maxAgeMs)) this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
   }
 
-  /**
-   * Step 1 (checks 1 and 2, sizes and UTF-8, were made by decodeFileItem). `fs`: the
-   * FILE_SET just before it that names it (PROTOCOL §11.11), checked after 4a (S1 to S6).
-   */
-  onOffer(sf: SessionFiles, it: Wire<"file_offer">, fs: FileSetItem | null = null): void {
-    const ctx = this.#ctx;
-    const old = sf.in.get(it.id);
-    if (old !== undefined) return this.fail(old, "protocol", "the same transfer id was offered twice");
-    if (!ctx.isContact(sf.pid)) {
-      this.#refuse(sf, it.id, "declined", "files are accepted from contacts only");
-      return ctx.report(sf, "offered a file, refused: it is not one of your contacts");
-    }
-    if (sf.in.size >= MAX_OPEN_TRANSFERS) return this.#refuse(sf, it.id, "busy", `at most ${MAX_OPEN_TRANSFERS} open transfers`);
-    // An offer costs a hash, a lookup and an event: its rate is per identity (one identity can open many sessions).
-    if (!ctx.takeOffer(sf.pid)) {
-      // A sender that keeps on past its rate is flooding, as a TEXT flood is: the session ends with ALERT busy.
-      if (++sf.overRate > OFFER_BURST) return sf.s.abort(fail("busy", `the peer offered files faster than ${OFFERS_PER_SECOND} a second`));
-      return this.#refuse(sf, it.id, "busy", "too many offers; offer fewer at a time");
-    }
-    const sha256 = new Uint8Array(it.sha256);
-    const key = fileKey(sf.pid, it.size, sha256, it.name);
-    const rel = safeRelativePath(it.name);
-    // PROTOCOL §11.11 S1–S6: the set this offer names (a refused one refuses its later offers at once).
-    let set: RecvSet | null = null;
-    if (fs !== null) {
-      set = joinOrRefuse(this.sets, ctx, sf, fs, key, it.size, rel, Math.min(ctx.maxFileBytes, this.#free()), (code, reason) => this.#refuse(sf, it.id, code, reason));
-      if (set === null) return;
-    }
-    if (this.completed.has(key)) {
-      // A file of the set received already (offered again after a redial) counts once.
-      if (set !== null && !set.placed.has(key)) {
-        set.placed.add(key);
-        ctx.completedInSet(set);
-      }
-      return ctx.send(sf, { kind: "file_received", id: it.id, sha256 });
-    }
-    const known = this.byKey.get(key);
-    const have = known?.next ?? 0;
-    const no = (code: Code, reason: string): void => {
-      this.#refuse(sf, it.id, set !== null && set.count > 1 ? "set_refused" : code, reason);
-      if (set !== null) ctx.endSet(set, "failed", { code, reason: `${it.name}: ${reason}` });
-    };
-    if (it.size > ctx.maxFileBytes || it.size - have > this.#free()) return no("too_large", "the file is too large for this receiver");
-    if (rel === null) return no("bad_name", "no usable file name");
-    if (known !== undefined) {
-      if (known.sf !== null) {
-        this.#unjoin(set);
-        return this.#refuse(sf, it.id, "busy", "this file is already being received");
-      }
-      // The same file from the same sender (the key holds its identity and the hash), on a new session (PROTOCOL §11.7).
-      this.#bind(known, sf, it.id);
-      if (set !== null && known.set !== set) {
-        // A partial of an earlier run, or of a set the sender offers again after a restart (under a
-        // new label): it joins the new set; an old set left with no file is forgotten.
-        const old = known.set;
-        if (old === null) ctx.forget(known);
-        else if (old.members.delete(known) && old.members.size === 0) this.#forgetSet(old);
-        known.set = set;
-        known.local = set.id;
-        known.counted = 0; // its bytes count toward the new set from the start
-        set.members.add(known);
-      }
-      // Its own bytes resume without asking; the rest of a set not yet accepted waits for the person, who is shown it.
-      const restored = this.#restored.delete(known);
-      if (restored || (set !== null && set.shown === "none")) ctx.emit(known, "offered", set !== null && set.count > 1 && !set.accepted ? {} : { auto: true });
-      if (known.accepted || set?.accepted) return this.#start(known, true);
-      return ctx.send(sf, { kind: "file_pending", id: it.id });
-    }
-    // A lone file waits as a plain offer does (MAX_PENDING_*); a set of several counts once, as a set (S2).
-    const lone = set === null || set.count === 1;
-    if (lone && !ctx.autoAccept && ((this.#waitingBy.get(sf.pid) ?? 0) >= MAX_PENDING_PER_PEER || this.#waiting.size >= MAX_PENDING_TOTAL)) {
-      this.#unjoin(set);
-      return this.#refuse(sf, it.id, "busy", `at most ${MAX_PENDING_PER_PEER} offers may wait for an answer`);
-    }
-    const t: Incoming = { dir: "receive", local: set?.id ?? "", pid: sf.pid, name: it.name, rel, size: it.size, sha256, key, partial: null, state: "offered", accepted: false, sf: null, wireId: 0n, next: 0, hasher: null, meter: null, set, counted: 0 };
-    if (set === null) t.local = ctx.register(t);
-    else set.members.add(t);
-    this.byKey.set(key, t);
-    this.#bind(t, sf, it.id);
-    const auto = ctx.autoAccept || set?.accepted === true;
-    ctx.emit(t, "offered", auto ? { auto: true } : {});
-    if (auto) return set !== null && !set.accepted ? this.acceptSet(set) : this.#start(t, false);
-    // A set waits for the person as one offer (S2 bounds the sets); its files are answered PENDING.
-    if (lone) this.#setWaiting(t, true);
-    ctx.send(sf, { kind: "file_pending", id: it.id });
-  }
 
-  /** An offer refused for now (busy) that made its set: a set with no file is forgotten (nothing was shown). */
-  #unjoin(set: RecvSet | null): void {
-    if (set !== null && set.members.size === 0 && set.shown === "none") this.#forgetSet(set);
-  }
-
-  #forgetSet(set: RecvSet): void {
+  forgetSet(set: RecvSet): void {
     set.ended = true;
     this.sets.drop(set);
     this.#ctx.forget(set);
@@ -170,16 +82,16 @@ export class Receiver {
   acceptSet(s: RecvSet): void {
     const need = s.total - s.bytes;
     const committed = this.#committed(null, s);
-    const free = this.#free();
+    const free = this.free();
     if (committed + need + this.#ctx.diskMargin > free) {
       const reason = `not enough free disk space: the transfer needs ${need} bytes and other accepted transfers ${committed}, ${free} are free and ${this.#ctx.diskMargin} are kept spare`;
       return this.#ctx.endSet(s, "failed", { code: "too_large", reason });
     }
     s.accepted = true;
     for (const t of [...s.members]) {
-      if (t.sf !== null && t.state === "offered" && !t.accepted) this.#start(t, false);
+      if (t.sf !== null && t.state === "offered" && !t.accepted) this.start(t, false);
       else if (t.state !== "ended") {
-        this.#setWaiting(t, false);
+        this.setWaiting(t, false);
         t.accepted = true;
       }
     }
@@ -193,35 +105,35 @@ export class Receiver {
     return n;
   }
 
-  #setWaiting(t: Incoming, on: boolean): void {
-    if (on === this.#waiting.has(t)) return;
-    const n = (this.#waitingBy.get(t.pid) ?? 0) + (on ? 1 : -1);
-    if (on) this.#waiting.add(t);
-    else this.#waiting.delete(t);
-    if (n > 0) this.#waitingBy.set(t.pid, n);
-    else this.#waitingBy.delete(t.pid);
+  setWaiting(t: Incoming, on: boolean): void {
+    if (on === this.waiting.has(t)) return;
+    const n = (this.waitingBy.get(t.pid) ?? 0) + (on ? 1 : -1);
+    if (on) this.waiting.add(t);
+    else this.waiting.delete(t);
+    if (n > 0) this.waitingBy.set(t.pid, n);
+    else this.waitingBy.delete(t.pid);
   }
 
-  #bind(t: Incoming, sf: SessionFiles, id: bigint): void {
+  bind(t: Incoming, sf: SessionFiles, id: bigint): void {
     t.sf = sf;
     t.wireId = id;
     sf.in.set(id, t);
   }
 
-  #refuse(sf: SessionFiles, id: bigint, code: Code, reason: string): void {
+  refuseId(sf: SessionFiles, id: bigint, code: Code, reason: string): void {
     this.#ctx.send(sf, { kind: "file_reject", id, code: FileCode[code], reason });
     rememberEnded(sf.endedIn, id);
   }
 
   /** Free bytes for partials and for the placed files (the smaller, when they are on two disks). */
-  #free(): number {
+  free(): number {
     return Math.min(this.#ctx.freeSpace(this.#ctx.partials.dir), this.#ctx.freeSpace(this.#ctx.downloads));
   }
 
   /** /accept (or automatic): on a session now, or as soon as the sender offers it again. */
   accept(t: Incoming): void {
-    if (t.sf !== null) return this.#start(t, false);
-    this.#setWaiting(t, false);
+    if (t.sf !== null) return this.start(t, false);
+    this.setWaiting(t, false);
     t.accepted = true;
     t.state = "paused";
   }
@@ -231,18 +143,18 @@ export class Receiver {
    * to be read back first: FILE_PENDING goes out at once, so a long read never looks like
    * silence (§11.4).
    */
-  #start(t: Incoming, resume: boolean): void {
+  start(t: Incoming, resume: boolean): void {
     const ctx = this.#ctx;
     const sf = t.sf!;
     // The sum of every accepted transfer, not this one alone, must fit (with a margin); a set of several files counts as a whole.
     const inSet = t.set !== null && t.set.accepted;
     const committed = this.#committed(t, inSet ? t.set : null);
     const need = inSet ? Math.max(t.size - t.next, t.set!.total - t.set!.bytes) : t.size - t.next;
-    const free = this.#free();
+    const free = this.free();
     if (committed + need + ctx.diskMargin > free) {
       return this.fail(t, "too_large", `not enough free disk space: accepted transfers need ${committed + need} bytes, ${free} are free and ${ctx.diskMargin} are kept spare`);
     }
-    this.#setWaiting(t, false);
+    this.setWaiting(t, false);
     t.accepted = true;
     if (resume) ctx.send(sf, { kind: "file_pending", id: t.wireId });
     let have = 0;
@@ -375,7 +287,7 @@ export class Receiver {
     const t = sf.in.get(id);
     if (t !== undefined) return this.fail(t, "protocol", reason);
     if (sf.endedIn.has(id)) return;
-    this.#refuse(sf, id, "protocol", reason);
+    this.refuseId(sf, id, "protocol", reason);
     this.#ctx.report(sf, `the peer sent a malformed file item (${reason}); refused`);
   }
 
@@ -418,7 +330,7 @@ export class Receiver {
       if (!s.accepted) {
         // Not accepted, no file open (its offers were all of files already received): it would keep
         // its S2 slot for ever; it ends with the session, as its offers do.
-        if (s.shown === "none") this.#forgetSet(s);
+        if (s.shown === "none") this.forgetSet(s);
         else this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before the offer was answered" });
       } else if (this.#ctx.autoAccept) {
         // What --accept-files took, with no partial to resume, is not kept (as a lone file is, §11.4):
@@ -430,8 +342,8 @@ export class Receiver {
 
   end(t: Incoming, phase: TransferPhase, extra: Partial<TransferEvent>, deletePartial: boolean): void {
     if (t.state === "ended") return;
-    this.#setWaiting(t, false);
-    this.#restored.delete(t);
+    this.setWaiting(t, false);
+    this.restored.delete(t);
     if (t.partial !== null) {
       if (deletePartial) this.#ctx.partials.remove(t.partial);
       else this.#ctx.partials.release(t.partial);

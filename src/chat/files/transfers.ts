@@ -4,8 +4,9 @@
  *
  *   1. onReady: the session gets its SessionFiles; transfers waiting for this peer are
  *      offered (again: that is how a cut transfer resumes after a redial);
- *   2. onItem: file items (0xA0..0xA7) are decoded (a malformed one is a fault of its
- *      transfer, never of the connection) and routed to the Sender or the Receiver;
+ *   2. onItem: file items (0xA0..0xA8) are decoded (a malformed one is a fault of its
+ *      transfer, never of the connection) and routed to the Sender or the Receiver
+ *      (route.ts);
  *   3. onDrain (and a 500 ms safety tick): the Sender queues more chunks;
  *   4. onClose: every accepted transfer on the session pauses, partials are kept (in a
  *      private folder, partials.ts); offers never answered are dropped with it;
@@ -13,9 +14,8 @@
  */
 import type { PeerSession } from "../../net/types.ts";
 import { ITEM_HEADER_LEN } from "../../protocol/constants.ts";
-import { ProtocolError } from "../../protocol/errors.ts";
 import { FileType, MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../../protocol/constants.ts";
-import { decodeFileItem, encodeFileItem, isFileType, peekTransferId, type FileItem } from "../../protocol/files.ts";
+import { encodeFileItem, isFileType, type FileItem } from "../../protocol/files.ts";
 import type { Item } from "../../protocol/items.ts";
 import { ChatError, type ChatListener, type FileApi, type TransferEvent, type TransferInfo, type TransferPhase } from "../events.ts";
 import { TokenBucket } from "../../net/limits.ts";
@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { collectSets } from "./disk.ts";
 import { DEFAULT_PARTIAL_MAX_AGE_MS, Partials, PartialsError } from "./partials.ts";
 import { Receiver } from "./receiver.ts";
+import { routeFileItem, type RouteDeps } from "./route.ts";
 import { Sender } from "./sender.ts";
 import { Handles, info } from "./handles.ts";
 import { countDone, endSet, memberEvent, type SetHost } from "./sets.ts";
@@ -52,14 +53,17 @@ const MAX_RATED_PEERS = 4096;
 const SWEEP_EVERY_MS = 3_600_000;
 
 const ENDS: ReadonlySet<TransferPhase> = new Set(["done", "failed", "rejected", "cancelled", "unsupported"]);
-const TO_RECEIVER: ReadonlySet<number> = new Set([FileType.FILE_OFFER, FileType.FILE_CHUNK, FileType.FILE_DONE, FileType.FILE_CANCEL]);
 
 export class FileTransfers implements FileApi {
   readonly downloads: string;
+  /** The optional item types it reads (PROTOCOL §11.3): the chat routes each of them here alone. */
+  readonly itemTypes: readonly number[] = Object.values(FileType);
   readonly #host: TransferHost;
   readonly #ctx: Ctx;
   readonly #sender: Sender;
   readonly #receiver: Receiver;
+  /** Where a decoded file item goes (route.ts). */
+  readonly #route: RouteDeps;
   readonly #sessions = new Map<PeerSession, SessionFiles>();
   readonly #byPid = new Map<string, SessionFiles>();
   /** What the person names by id: sets, and the files of plain offers (PROTOCOL §11.11). */
@@ -125,6 +129,7 @@ export class FileTransfers implements FileApi {
     };
     this.#sender = new Sender(this.#ctx);
     this.#receiver = new Receiver(this.#ctx);
+    this.#route = { receiver: this.#receiver, sender: this.#sender, report: this.#ctx.report };
     this.#home = o.home;
     this.#setHost = {
       emit: (e) => !self.#quiet && host.emit(e),
@@ -236,49 +241,7 @@ export class FileTransfers implements FileApi {
       if (sf.answerTimer !== null) clearTimeout(sf.answerTimer);
       sf.answerTimer = null;
     }
-    let fi: FileItem;
-    try {
-      fi = decodeFileItem(item.type, item.content);
-    } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e;
-      // PROTOCOL §11.11: a malformed FILE_SET is ignored (the offer after it is a plain one).
-      if (item.type === FileType.FILE_SET) return;
-      if (item.type === FileType.FILE_OFFER) sf.pendingSet = null;
-      const id = peekTransferId(item.content);
-      if (id === null) return this.#ctx.report(sf, `a malformed file item (${e.message}); ignored`);
-      if (TO_RECEIVER.has(item.type)) return this.#receiver.protocolFault(sf, id, e.message);
-      const t = sf.out.get(id);
-      if (t !== undefined) this.#sender.fault(t, "protocol", e.message);
-      else this.#ctx.report(sf, `a malformed file item (${e.message}); ignored`);
-      return;
-    }
-    const r = this.#receiver;
-    const w = this.#sender;
-    switch (fi.kind) {
-      case "file_set":
-        sf.pendingSet = fi;
-        return;
-      case "file_offer": {
-        // PROTOCOL §11.11: the FILE_SET just before, when it names this offer; dropped in any case.
-        const fs = sf.pendingSet?.id === fi.id ? sf.pendingSet : null;
-        sf.pendingSet = null;
-        return r.onOffer(sf, fi, fs);
-      }
-      case "file_chunk":
-        return r.onChunk(sf, fi);
-      case "file_done":
-        return r.onDone(sf, fi);
-      case "file_cancel":
-        return r.onCancel(sf, fi);
-      case "file_accept":
-        return w.onAccept(sf, fi);
-      case "file_pending":
-        return w.onPending(sf, fi);
-      case "file_reject":
-        return w.onReject(sf, fi);
-      case "file_received":
-        return w.onReceived(sf, fi);
-    }
+    routeFileItem(this.#route, sf, item.type, item.content);
   }
 
   /** Step 3. */
