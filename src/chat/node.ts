@@ -151,8 +151,7 @@ export class ChatNode implements ChatApi {
     if (o.listen) {
       try {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
-        node.#contacts.listening = { host: o.listen.host, port };
-        recordListening(node.#lock, o.listen.host, port, listener);
+        node.#lock.recordListening((node.#contacts.listening = { host: o.listen.host, port }), (message) => listener({ type: "error", code: "state", message }));
         listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint, addresses: listenAddresses(o.listen.host, port) });
       } catch (e) {
         throw new ChatError("listen_failed", `cannot listen on ${o.listen.host}:${o.listen.port}: ${explain(e, { who: "", address: `${o.listen.host}:${o.listen.port}`, listening: true }).message}`);
@@ -294,15 +293,6 @@ export class ChatNode implements ChatApi {
     this.#kept?.close();
     await this.#store.close();
     this.#lock.release();
-  }
-}
-
-/** Record where we listen for `sotto invite` (delivery/lock.ts); a failure is told, not fatal. */
-function recordListening(lock: HomeLock, host: string, port: number, emit: ChatListener): void {
-  try {
-    lock.recordListening(host, port);
-  } catch (e) {
-    emit({ type: "error", code: "state", message: `could not note the port we listen on in the home (${(e as Error).message}); sotto invite will need --port ${port}.` });
   }
 }
 

@@ -82,16 +82,21 @@ export class HomeLock {
   }
 
   /**
-   * Record where this process listens (HOME/listening, 0600, replaced atomically).
-   * @throws the file system's error (the caller reports it; the chat keeps running).
+   * Record where this process listens (HOME/listening, 0600, replaced atomically). A
+   * failure is told to `failed` as a sentence; the chat keeps running. @throws never
    */
-  recordListening(host: string, port: number): void {
+  recordListening({ host, port }: { host: string; port: number }, failed: (message: string) => void): void {
     if (this.#released) return;
     const path = join(this.#home, LISTENING_FILE);
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ pid: process.pid, host, port } satisfies Listening)}\n`, { mode: 0o600 });
-    renameSync(tmp, path);
-    this.#listening = true;
+    try {
+      writeFileSync(tmp, `${JSON.stringify({ pid: process.pid, host, port } satisfies Listening)}\n`, { mode: 0o600 });
+      renameSync(tmp, path);
+      this.#listening = true;
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      failed(`could not note in ${this.#home} the port we listen on (${(e as Error).message}); sotto invite will need --port ${port}.`);
+    }
   }
 
   /**
