@@ -306,6 +306,12 @@ export interface ChatApi {
   readonly name: string;
   /** Send a line to every connected peer; returns how many peers it was queued for. */
   sendAll(text: string): number;
+  /**
+   * sendAll for many lines in one call, in order: `each` runs after each line, before the
+   * next one is queued, with sendAll's result for it or the ChatError that refused it
+   * (the later lines are still sent). Absent in front ends' fakes (they loop on sendAll).
+   */
+  sendAllMany?(texts: readonly string[], each: (result: number | ChatError) => void): void;
   /** Send a private line to one peer by name. @throws ChatError unknown_peer. */
   sendTo(name: string, text: string): void;
   /** Dial host:port and keep redialling with backoff while the chat runs; returns a sentence when nothing new was started (already connected or dialling). @throws ChatError bad_address. */

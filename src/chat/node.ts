@@ -235,6 +235,10 @@ export class ChatNode implements ChatApi {
     return this.#delivery.sendAll(text);
   }
 
+  sendAllMany(texts: readonly string[], each: (result: number | ChatError) => void): void {
+    this.#delivery.sendAllMany(texts, each);
+  }
+
   sendTo(name: string, text: string): void {
     this.#delivery.sendTo(name, text);
   }

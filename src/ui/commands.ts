@@ -240,6 +240,14 @@ function sendFiles(api: FileApi, tail: string, out: Out): void {
   out({ type: "offering", files: n, ...(toPeer ? { peer: first } : {}) });
 }
 
+/** The error for a line that went to no one. */
+export const NO_PEER: ChatEvent = { type: "error", code: "no_peer", message: "No peer is connected, so the message was not sent; /connect host:port dials one (requests receive nothing: /requests)." };
+
+/** True when runCommand takes `line` for a command (else it is a message, "//" escaping a leading "/"). */
+export function isCommand(line: string): boolean {
+  return line.startsWith("/") && !line.startsWith("//");
+}
+
 /**
  * Run one line typed by the user: a command, or a message for every connected peer.
  * Returns "quit" for /quit (and /exit); the caller then closes the api.
@@ -247,7 +255,7 @@ function sendFiles(api: FileApi, tail: string, out: Out): void {
  */
 export async function runCommand(line: string, api: ChatApi, out: Out): Promise<"quit" | void> {
   if (line.trim() === "") return;
-  if (!line.startsWith("/") || line.startsWith("//")) {
+  if (!isCommand(line)) {
     const text = line.startsWith("//") ? line.slice(1) : line;
     let n: number;
     try {
@@ -258,7 +266,7 @@ export async function runCommand(line: string, api: ChatApi, out: Out): Promise<
       out({ type: "error", code: e.code, message: e.message });
       return;
     }
-    if (n === 0) out({ type: "error", code: "no_peer", message: "No peer is connected, so the message was not sent; /connect host:port dials one (requests receive nothing: /requests)." });
+    if (n === 0) out(NO_PEER);
     return;
   }
   // Step 1: split "/cmd arg1 arg2 …"; `rest` keeps the spacing of everything after the first argument.

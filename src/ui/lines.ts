@@ -1,7 +1,9 @@
 /**
  * Line mode: the chat when stdin is not a terminal (pipes, scripts, tests), or with --json.
  *
- *   1. every input line is a message for every connected peer, or a /command;
+ *   1. every input line is a message for every connected peer, or a /command; input is
+ *      read in chunks (split.ts, not readline) and the text lines of a chunk go to the
+ *      chat in one ChatApi.sendAllMany call, each /command in its place between them;
  *   2. every event is printed as exactly one line: formatEvent(oneLine, no color), or with
  *      `json` one JSON object per event (ChatEvent as is; ids are already strings);
  *   3. input is held (at most `settleMs`) until each address dialled at start has either
@@ -22,9 +24,9 @@
  * a long file never runs into the outbox's per-peer limit on a slow honest link. A script can then retry; the chat itself never resends after
  * it exits.
  */
-import { createInterface } from "node:readline";
-import { runCommand } from "./commands.ts";
-import type { ChatApi, ChatEvent, ChatListener, OutputGate } from "../chat/events.ts";
+import { isCommand, NO_PEER, runCommand } from "./commands.ts";
+import { ChatError, type ChatApi, type ChatEvent, type ChatListener, type OutputGate } from "../chat/events.ts";
+import { LineSplitter } from "./split.ts";
 import { formatEvent, jsonLine } from "./format.ts";
 import { OutputMeter, type MeteredStream } from "./output.ts";
 import { Recipients } from "./recipients.ts";
@@ -158,28 +160,94 @@ export class LineMode {
    * Returns the exit code (see the file comment). @throws only on a bug.
    */
   async run(api: ChatApi, input: NodeJS.ReadableStream): Promise<number> {
-    let unsent = 0;
     const counted = countingSendAll(
       api,
       (n) => {
-        if (n === 0) unsent++;
+        if (n === 0) this.#unsent++;
       },
       this.#around,
     );
-    const rl = createInterface({ input, crlfDelay: Infinity, terminal: false });
-    this.#stop = () => rl.close();
-    if (this.#stopped) rl.close();
-    let first = true;
-    for await (const line of rl) {
-      if (first) {
-        first = false;
-        await this.#dialsSettled();
-      }
-      if (api.queued() >= BACKLOG) await this.#backlogDrained(api);
-      if ((await this.#runLine(line, counted)) === "quit" || this.#stopped) break;
+    const stopped = new Promise<null>((resolve) => (this.#stop = () => resolve(null)));
+    if (this.#stopped) this.#stop!();
+    const chunks = (input as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
+    const split = new LineSplitter();
+    for (;;) {
+      const next = await Promise.race([chunks.next(), stopped]);
+      if (next === null) break;
+      const lines = next.done === true ? split.end() : split.push(next.value);
+      if ((await this.#runLines(lines, api, counted)) === "quit" || this.#stopped || next.done === true) break;
     }
-    rl.close();
-    return this.#finish(api, unsent);
+    input.pause?.();
+    return this.#finish(api, this.#unsent);
+  }
+
+  /** Lines that went to no peer. */
+  #unsent = 0;
+  #first = true;
+
+  /**
+   * The lines of one chunk, in order: each run of text lines goes to the api in one
+   * sendAllMany call (at most what fits under BACKLOG), each command on its own.
+   */
+  async #runLines(lines: string[], api: ChatApi, counted: ChatApi): Promise<"quit" | void> {
+    if (lines.length === 0) return;
+    if (this.#first) {
+      this.#first = false;
+      await this.#dialsSettled();
+    }
+    for (let i = 0; i < lines.length; ) {
+      if (this.#stopped) return "quit";
+      if (api.queued() >= BACKLOG) await this.#backlogDrained(api);
+      if (isCommand(lines[i]!)) {
+        if ((await this.#runLine(lines[i]!, counted)) === "quit") return "quit";
+        i++;
+        continue;
+      }
+      const room = Math.max(1, BACKLOG - api.queued());
+      const texts: string[] = [];
+      for (; i < lines.length && texts.length < room && !isCommand(lines[i]!); i++) {
+        const line = lines[i]!;
+        if (line.trim() !== "") texts.push(line.startsWith("//") ? line.slice(1) : line);
+      }
+      this.#sendMany(api, texts);
+    }
+  }
+
+  /** Text lines to every peer, as runCommand sends one, with one api call when the api has sendAllMany. */
+  #sendMany(api: ChatApi, texts: string[]): void {
+    let done = 0;
+    const each = (r: number | ChatError) => {
+      this.#around.end();
+      done++;
+      if (r instanceof ChatError) this.listener({ type: "error", code: r.code, message: r.message });
+      else if (r === 0) {
+        this.#unsent++;
+        this.listener(NO_PEER);
+      }
+      if (done < texts.length) this.#around.begin();
+    };
+    while (done < texts.length) {
+      this.#around.begin();
+      try {
+        if (api.sendAllMany !== undefined) api.sendAllMany(done === 0 ? texts : texts.slice(done), each);
+        else
+          for (const text of done === 0 ? texts : texts.slice(done)) {
+            let r: number | ChatError;
+            try {
+              r = api.sendAll(text);
+            } catch (e) {
+              if (!(e instanceof ChatError)) throw e;
+              r = e;
+            }
+            each(r);
+          }
+      } catch (e) {
+        // A bug: that line is reported, the lines after it still go.
+        this.#around.end();
+        done++;
+        this.listener({ type: "error", code: "internal", message: `internal error (a bug in sotto): ${(e as Error).message}` });
+      }
+    }
   }
 
   async #runLine(line: string, api: ChatApi): Promise<"quit" | void> {

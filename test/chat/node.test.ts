@@ -56,6 +56,21 @@ describe("ChatNode", () => {
     await until("alice.n.queued() === 0 && bob.n.queued() === 0", () => alice.n.queued() === 0 && bob.n.queued() === 0);
   });
 
+  test("sendAllMany: each line once, in order, a refused line in the middle reported and skipped", async () => {
+    const bob = await node("bob");
+    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
+    await until("alice's connected event", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    const texts = Array.from({ length: 500 }, (_, i) => (i === 250 ? "x".repeat(1 << 20) : `line ${i}`));
+    const results: (number | string)[] = [];
+    alice.n.sendAllMany(texts, (r) => results.push(typeof r === "number" ? r : r.code));
+    expect(results).toEqual(texts.map((_, i) => (i === 250 ? "too_long" : 1)));
+    const want = texts.filter((_, i) => i !== 250);
+    expect(of(alice.events, "sent").map((e) => e.text)).toEqual(want);
+    await until("bob's 499 message events", () => of(bob.events, "message").length === 499, 10_000);
+    expect(of(bob.events, "message").map((m) => m.text)).toEqual(want);
+    await until("alice.n.queued() === 0", () => alice.n.queued() === 0);
+  });
+
   test("a message typed while the peer is away is delivered once when it is back", async () => {
     const bobHome = home();
     let bob = await node("bob", { home: bobHome });

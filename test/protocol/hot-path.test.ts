@@ -202,6 +202,27 @@ describe("decodeItems: TEXT", () => {
   });
 });
 
+describe("decodeItems: TEXT in a Buffer, any script", () => {
+  test("non-ASCII TEXT in a Buffer is read without a view as well", () => {
+    const items = [text(1, "héllo 😀"), text(2, "ünïcödé ".repeat(100)), text(3, "\uFEFFa BOM kept")];
+    const pt = Buffer.from(encodeItems(items));
+    const { views, result } = countViews(() => decodeItems(pt));
+    expect(views).toBe(0);
+    expect(result).toEqual(items);
+  });
+
+  test("every kind of invalid UTF-8 is still refused; a U+FFFD the peer sent is text", () => {
+    const cases = [[0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xe0, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82], [0x80], [0xff], [0xfe]];
+    for (const c of cases) {
+      const ok = encodeItems([text(5, "ab")]);
+      const bad = Buffer.concat([Buffer.from(ok.subarray(0, 1)), Buffer.from([0, 8 + 2 + c.length]), Buffer.from(ok.subarray(3, 11)), Buffer.from("a"), Buffer.from(c), Buffer.from("b")]);
+      expect(() => decodeItems(bad)).toThrow("TEXT is not valid UTF-8");
+    }
+    const replacement = [text(6, "a\uFFFDb"), text(7, "\uFFFD")];
+    expect(decodeItems(Buffer.from(encodeItems(replacement)))).toEqual(replacement);
+  });
+});
+
 describe("FrameAssembler", () => {
   test("whole frames in a chunk cost one view each (the body view is made only when read)", () => {
     const { w, r } = pair();

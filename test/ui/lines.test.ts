@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
-import type { ChatApi, ChatEvent } from "../../src/chat/events.ts";
+import { ChatError, type ChatApi, type ChatEvent } from "../../src/chat/events.ts";
 import { LineMode } from "../../src/ui/lines.ts";
 
 /** A fake ChatApi: `peers` connected peers; messages are acked when `ackAll` runs. */
@@ -199,5 +199,67 @@ describe("line mode: a line's recipients (--json)", () => {
     await ui.run(api, input);
     expect(asked).toEqual(["bob"]);
     expect(output.map((l) => JSON.parse(l)).filter((e) => e.type === "disconnecting")).toEqual([{ type: "disconnecting", peer: "bob", ended: 1 }]);
+  });
+});
+
+describe("line mode input: chunks, not readline", () => {
+  /** 20,000 lines with every kind of end, a /command in the middle, "é€" in each (split across chunks), the last one with no end. */
+  function input20k() {
+    const lines: string[] = [];
+    const parts: string[] = [];
+    const ends = ["\n", "\r\n", "\r"];
+    for (let i = 0; i < 20_000; i++) {
+      const line = i === 10_000 ? "/nick carol" : i === 10_001 ? "//slash" : `line ${i} é€ ${"x".repeat(i % 7)}`;
+      lines.push(line);
+      parts.push(line + (i === 19_999 ? "" : ends[i % 3]!));
+    }
+    const bytes = Buffer.from(parts.join(""));
+    // Chunks of 1, 2, 3, … 97 bytes, again and again: boundaries fall inside lines, inside "\r\n" and inside UTF-8 sequences.
+    const chunks: Buffer[] = [];
+    for (let at = 0, n = 1; at < bytes.length; at += n, n = (n % 97) + 1) chunks.push(bytes.subarray(at, at + n));
+    return { lines, chunks };
+  }
+
+  test("20,000 lines split anywhere: every line once, in order, the /command between the lines around it", async () => {
+    const { lines, chunks } = input20k();
+    expect(chunks.some((c) => c[0]! >= 0x80 && c[0]! < 0xc0)).toBe(true); // a chunk starts inside a UTF-8 sequence
+    expect(chunks.some((c) => c[0] === 0x0a && c !== chunks[0])).toBe(true); // and right after a "\r"
+    const { ui, input } = setup({ json: true });
+    const { api, log } = fakeApi(1);
+    const calls: number[] = [];
+    api.nick = (name) => void log.push(`nick ${name}`);
+    api.queued = () => 0; // every line acknowledged at once: no backpressure wait
+    api.sendAllMany = (texts, each) => {
+      calls.push(texts.length);
+      for (const t of texts) each(api.sendAll(t));
+    };
+    const run = ui.run(api, input);
+    for (const c of chunks) input.write(c);
+    input.end();
+    expect(await run).toBe(0);
+    const want = lines.map((l) => (l === "/nick carol" ? "nick carol" : `sendAll ${l === "//slash" ? "/slash" : l}`));
+    expect(log.slice(0, -1)).toEqual(want);
+    // The text lines of a chunk reach the chat in one call: far fewer calls than lines.
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(19_999);
+    expect(calls.length).toBeLessThan(10_000);
+  });
+
+  test("a line refused or sent to no one in a batch: its error in order, the lines after it still sent", async () => {
+    const { ui, output, input } = setup({ json: true });
+    const { api, log } = fakeApi(1);
+    const calls: string[][] = [];
+    api.sendAllMany = (texts, each) => {
+      calls.push([...texts]);
+      for (const t of texts) {
+        if (t === "long") each(new ChatError("too_long", "too long"));
+        else if (t === "none") each(0);
+        else each(api.sendAll(t));
+      }
+    };
+    input.end("a\nlong\nnone\n\nb\n");
+    expect(await ui.run(api, input)).toBe(1);
+    expect(calls).toEqual([["a", "long", "none", "b"]]);
+    expect(log.slice(0, 2)).toEqual(["sendAll a", "sendAll b"]);
+    expect(output.map((l) => JSON.parse(l).code ?? JSON.parse(l).type)).toEqual(["too_long", "no_peer", "queued"]);
   });
 });

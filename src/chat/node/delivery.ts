@@ -13,7 +13,7 @@ import { fail, ProtocolError } from "../../protocol/errors.ts";
 import { TEXT_TIME } from "../../protocol/constants.ts";
 import { PRIVATE_TYPE, privateId, readTextTime, type Item } from "../../protocol/items.ts";
 import type { PeerSession } from "../../net/types.ts";
-import type { ChatListener } from "../events.ts";
+import { ChatError, type ChatListener } from "../events.ts";
 import type { History, HistoryLine } from "../delivery/history.ts";
 import { Link } from "../delivery/link.ts";
 import type { Outbox } from "../delivery/outbox.ts";
@@ -79,6 +79,23 @@ export class Delivery {
     const bytes = this.#d.outbox.check(pids, text);
     for (const pid of pids) this.#queue(pid, text, bytes);
     return pids.length;
+  }
+
+  /** sendAll for each line (ChatApi.sendAllMany): the recipients are found once for all. */
+  sendAllMany(texts: readonly string[], each: (result: number | ChatError) => void): void {
+    const pids = this.#recipients();
+    for (const text of texts) {
+      let result: number | ChatError;
+      try {
+        const bytes = this.#d.outbox.check(pids, text);
+        for (const pid of pids) this.#queue(pid, text, bytes);
+        result = pids.length;
+      } catch (e) {
+        if (!(e instanceof ChatError)) throw e;
+        result = e;
+      }
+      each(result);
+    }
   }
 
   sendTo(name: string, text: string): void {
