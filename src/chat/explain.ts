@@ -42,6 +42,18 @@ export function alertSentence(code: number, who: string): string {
   }
 }
 
+/** A peer whose session was up and whose connection ended without CLOSE. @throws never */
+export function goneSentence(who: string): string {
+  return `${who} went away without a goodbye (its sotto quit or crashed, or the network dropped).`;
+}
+
+/**
+ * The OS errors that end an open session's socket when the peer's process died or its
+ * machine left the network: a kernel that closes a killed process's socket with data
+ * unread sends a reset, and a write after that meets a broken pipe.
+ */
+const GONE_ERRNOS = new Set(["ECONNRESET", "EPIPE"]);
+
 /** A local protocol fault (we ended the session) in words; `who` names the peer. @throws never */
 export function protocolSentence(e: ProtocolError, who: string): string {
   switch (e.code) {
@@ -58,10 +70,15 @@ export function protocolSentence(e: ProtocolError, who: string): string {
     case "timeout":
       return `${who} did not answer in time (timeout); the session was closed. Check the network; sotto dials again.`;
     case "truncated":
-      // session.ts: the socket ended without CLOSE; "in the middle of a message" only when it did (a partial frame).
-      if (e.message.endsWith("without CLOSE")) return `${who} went away without a goodbye (its sotto quit or crashed, or the network dropped).`;
-      if (e.message.endsWith("during the handshake")) return `the connection to ${who} closed during the handshake; is ${who} a sotto, and does it accept you?`;
-      return `the connection to ${who} ended in the middle of a message.`;
+      // Where the stream ended (net/session.ts, protocol/frame.ts): "in the middle of a message" only when it did.
+      switch (e.ended) {
+        case "between_frames":
+          return goneSentence(who);
+        case "handshake":
+          return `the connection to ${who} closed during the handshake; is ${who} a sotto, and does it accept you?`;
+        default:
+          return `the connection to ${who} ended in the middle of a message.`;
+      }
     case "unsupported_version":
       return `${who} speaks another protocol version than sotto/1; one of you needs to update sotto.`;
     case "unsupported_group":
@@ -129,10 +146,11 @@ function protocolOf(e: unknown): ProtocolError | undefined {
 
 /**
  * Any failure of listening, dialling or a session, explained. `who` names the peer
- * (its name, or its address); `address` is what was dialled or listened on.
+ * (its name, or its address); `address` is what was dialled or listened on; `established`:
+ * the session had opened (so a reset socket is a peer gone without a goodbye).
  * @throws never
  */
-export function explain(e: unknown, o: { who: string; address: string; listening?: boolean }): Explained {
+export function explain(e: unknown, o: { who: string; address: string; listening?: boolean; established?: boolean }): Explained {
   const p = protocolOf(e);
   if (p !== undefined) {
     const base: Explained = { message: protocolSentence(p, o.who), code: p.code };
@@ -141,6 +159,7 @@ export function explain(e: unknown, o: { who: string; address: string; listening
   }
   const errno = errnoOf(e);
   if (errno !== undefined) {
+    if (o.established === true && GONE_ERRNOS.has(errno)) return { message: goneSentence(o.who), code: errno };
     const s = osSentence(errno, o.address, o.listening ?? false);
     if (s !== null) return { message: s, code: errno };
   }

@@ -151,7 +151,7 @@ export class ChatNode implements ChatApi {
     if (o.listen) {
       try {
         const port = node.#peer.listen(o.listen.host, o.listen.port);
-        node.#contacts.listening = { host: o.listen.host, port };
+        node.#lock.recordListening((node.#contacts.listening = { host: o.listen.host, port }), (message) => listener({ type: "error", code: "state", message }));
         listener({ type: "listening", host: o.listen.host, port, fingerprint: node.fingerprint, addresses: listenAddresses(o.listen.host, port) });
       } catch (e) {
         throw new ChatError("listen_failed", `cannot listen on ${o.listen.host}:${o.listen.port}: ${explain(e, { who: "", address: `${o.listen.host}:${o.listen.port}`, listening: true }).message}`);

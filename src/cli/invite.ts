@@ -5,6 +5,9 @@
  * (HOME/invites, trust/invite.ts), so the sotto that listens with this home, started
  * before or after, makes the friend who dials with it a contact, once, within 7 days.
  *
+ * Without --port (and --host) it takes where the sotto running with this home listens
+ * (HOME/listening, delivery/lock.ts), saying so; with none running, port 5000 and 0.0.0.0.
+ *
  * Lines go to stdout (one per address, for scripts); the sentence saying what to do with
  * them to stderr. Exit codes: 0, 1 (the home or identity is unusable), 2 bad flags.
  */
@@ -13,6 +16,7 @@ import { resolve, join } from "node:path";
 import { defineCommand, type ArgsDef } from "citty";
 import { renderHelp, wantColor } from "./help.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, parseHost, parsePort } from "./chat-args.ts";
+import { HomeLock } from "../chat/delivery/lock.ts";
 import { HomeError, prepareHome } from "../chat/trust/home.ts";
 import { defaultHome, fingerprint, IdentityFileError, loadOrCreateIdentity } from "../chat/trust/identity.ts";
 import { INVITE_TOKENS_DIR, InviteTokens, localInvites } from "../chat/trust/invite.ts";
@@ -21,8 +25,8 @@ import type { ChatIo } from "./chat.ts";
 
 /** The flags of `sotto invite`, as --help shows them. */
 export const inviteArgs = {
-  port: { type: "string", valueHint: "1-65535", description: "the port your sotto listens on (the --port of sotto chat)", default: String(DEFAULT_PORT) },
-  host: { type: "string", valueHint: "address", description: "the address it listens on (the --host of sotto chat; 0.0.0.0: one line per local address)", default: DEFAULT_HOST },
+  port: { type: "string", valueHint: "1-65535", description: `the port your sotto listens on (default: the one the sotto running with this home listens on, else ${DEFAULT_PORT})` },
+  host: { type: "string", valueHint: "address", description: `the address it listens on (default: that sotto's, else ${DEFAULT_HOST}: one line per local address)` },
   home: { type: "string", valueHint: "dir", description: "the home of that sotto (default: $SOTTO_HOME, else ~/.config/sotto)" },
 } satisfies ArgsDef;
 
@@ -58,11 +62,13 @@ export function runInvite(argv: string[], io: Pick<ChatIo, "stdout" | "stderr" |
     io.stdout.write(inviteUsage(wantColor(io.isTTY, env)));
     return 0;
   }
-  const port = parsePort((values.port as string | undefined) ?? String(DEFAULT_PORT));
-  if (port === null) return bad(io, `--port expects the port your sotto listens on, 1 to 65535, got "${sanitizeLine(String(values.port), 20)}"`);
-  const host = parseHost((values.host as string | undefined) ?? DEFAULT_HOST);
-  if (host === null) return bad(io, `--host expects the address your sotto listens on, got "${sanitizeLine(String(values.host), 60)}"`);
   const home = values.home === undefined ? defaultHome(env) : resolve(values.home as string);
+  // Flags win; else where the sotto running with this home listens; else the defaults.
+  const running = values.port === undefined || values.host === undefined ? HomeLock.listeningIn(home) : null;
+  const port = values.port === undefined ? (running?.port ?? DEFAULT_PORT) : parsePort(values.port as string);
+  if (port === null) return bad(io, `--port expects the port your sotto listens on, 1 to 65535, got "${sanitizeLine(String(values.port), 20)}"`);
+  const host = parseHost((values.host as string | undefined) ?? running?.host ?? DEFAULT_HOST);
+  if (host === null) return bad(io, `--host expects the address your sotto listens on, got "${sanitizeLine(String(values.host), 60)}"`);
   let lines: string[];
   try {
     prepareHome(home);
@@ -75,7 +81,11 @@ export function runInvite(argv: string[], io: Pick<ChatIo, "stdout" | "stderr" |
     return 1;
   }
   for (const l of lines) io.stdout.write(`${l}\n`);
-  io.stderr.write(`Send one of these lines to your friend over a channel you trust (it works once, within 7 days); they run: sotto --connect '<the line>'. Your sotto must listen on port ${port} with this home.\n`);
+  const where =
+    running !== null && values.port === undefined
+      ? `Port ${port} is the one your sotto (process ${running.pid}) listens on with this home now.`
+      : `Your sotto must listen on port ${port} with this home${values.port === undefined ? " (none is running with it now; give --port if it will use another)" : ""}.`;
+  io.stderr.write(`Send one of these lines to your friend over a channel you trust (it works once, within 7 days); they run: sotto --connect '<the line>'. ${where}\n`);
   return 0;
 }
 

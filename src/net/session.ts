@@ -341,7 +341,7 @@ export class Session implements PeerSession {
         err = e as Error;
       }
     }
-    if (err === null) err = fail("truncated", this.#est ? "the peer closed the connection without CLOSE" : "the peer closed the connection during the handshake");
+    if (err === null) err = this.#est ? fail("truncated", "the peer closed the connection without CLOSE", { ended: "between_frames" }) : fail("truncated", "the peer closed the connection during the handshake", { ended: "handshake" });
     this.#closeInfo = { error: err, byPeer: true, reason: "" };
     this.#finalize();
   }

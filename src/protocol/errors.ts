@@ -50,6 +50,20 @@ export const ALERT_FOR: Record<ErrorCode, AlertName | null> = {
   busy: "busy",
 };
 
+/**
+ * For code "truncated": where the byte stream ended. "between_frames" after the handshake
+ * is a peer gone without CLOSE (killed, crashed, network dropped); "mid_frame" cut a
+ * frame; "handshake" ended before the session was up.
+ */
+export type EndedAt = "handshake" | "between_frames" | "mid_frame";
+
+/** Extra detail some codes carry. */
+export interface ErrorExtra {
+  accepted?: number[];
+  alert?: number;
+  ended?: EndedAt;
+}
+
 /** A fault caused by the peer (or by the network). */
 export class ProtocolError extends Error {
   readonly code: ErrorCode;
@@ -57,13 +71,16 @@ export class ProtocolError extends Error {
   readonly accepted?: number[];
   /** For code "alert": the alert code the peer sent. */
   readonly alert?: number;
+  /** For code "truncated": where the stream ended. */
+  readonly ended?: EndedAt;
 
-  constructor(code: ErrorCode, message: string, extra: { accepted?: number[]; alert?: number } = {}) {
+  constructor(code: ErrorCode, message: string, extra: ErrorExtra = {}) {
     super(message);
     this.name = "ProtocolError";
     this.code = code;
     if (extra.accepted) this.accepted = extra.accepted;
     if (extra.alert !== undefined) this.alert = extra.alert;
+    if (extra.ended !== undefined) this.ended = extra.ended;
   }
 
   /** The alert code to send the peer for this error, or null when none is sent. */
@@ -74,6 +91,6 @@ export class ProtocolError extends Error {
 }
 
 /** Shorthand: `throw fail("bad_item", "…")`. */
-export function fail(code: ErrorCode, message: string, extra?: { accepted?: number[]; alert?: number }): ProtocolError {
+export function fail(code: ErrorCode, message: string, extra?: ErrorExtra): ProtocolError {
   return new ProtocolError(code, message, extra);
 }

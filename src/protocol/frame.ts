@@ -144,7 +144,7 @@ export class FrameAssembler {
     const inside = this.buffered > 0;
     this.#partial = null;
     this.#headerHave = 0;
-    if (inside && !this.#dead) throw (this.#dead = fail("truncated", "the connection closed in the middle of a frame"));
+    if (inside && !this.#dead) throw (this.#dead = fail("truncated", "the connection closed in the middle of a frame", { ended: "mid_frame" }));
   }
 
   #push(chunk: Uint8Array, frames: Frame[]): void {

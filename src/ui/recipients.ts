@@ -56,6 +56,8 @@ export class Recipients {
   readonly #lines = new Set<TrackedLine>();
   /** Per peer name: its recipients waiting for an ACK, oldest first; exactly those of the tracked lines. */
   readonly #waiting = new Map<string, Waiting[]>();
+  /** Recipients queued when their line was typed (their peer was away). */
+  readonly #away = new WeakSet<Recipient>();
 
   /** Step 1: the next `sent` events belong to one typed line. @throws never */
   begin(): void {
@@ -83,6 +85,7 @@ export class Recipients {
       recipients: sent.map((s) => ({ peer: s.peer, id: s.id, state: s.queued ? "queued" : "sent" })),
     };
     for (const r of line.recipients) {
+      if (r.state === "queued") this.#away.add(r);
       let id: bigint;
       try {
         id = BigInt(r.id);
@@ -130,6 +133,11 @@ export class Recipients {
     }
     if (q.length === 0) this.#waiting.delete(e.peer);
     return hit;
+  }
+
+  /** Whether `peer` was away when `l` was typed (the chat itself says when it got it). @throws never */
+  queuedWhenTyped(l: TrackedLine, peer: string): boolean {
+    return l.recipients.some((r) => r.peer === peer && this.#away.has(r));
   }
 
   /** Step 3: `previous` is called `peer` from now on. @throws never */

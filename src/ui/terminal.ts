@@ -227,13 +227,17 @@ export class TerminalUi {
     return true;
   }
 
-  /** An ACK: the marks of the lines it covers become ✓; those out of reach get one short line for all of them. */
+  /**
+   * An ACK: the marks of the lines it covers become ✓; those out of reach get one short
+   * line for all of them, except lines queued while the peer was away: the chat's own
+   * notice ("carol is back: … delivered", after this ack) says those, once.
+   */
   #acked(e: Extract<Parameters<ChatListener>[0], { type: "ack" }>): void {
     const lines = this.#recipients.ack(e);
     if (lines.length === 0) return;
     const far = lines.filter((l) => {
       const b = this.#blocks.find((x) => x.line === l);
-      return b === undefined || !this.#redrawOwn(b);
+      return (b === undefined || !this.#redrawOwn(b)) && !this.#recipients.queuedWhenTyped(l, e.peer);
     });
     if (far.length === 0) return;
     const at = hhmmOf(far[0]!.time);

@@ -7,7 +7,12 @@ import { ChatNode } from "../../src/chat/node.ts";
 import { ChatError, type ChatEvent } from "../../src/chat/events.ts";
 import { alertSentence, explain, osSentence } from "../../src/chat/explain.ts";
 import { AlertCode, Group } from "../../src/protocol/constants.ts";
-import { fail } from "../../src/protocol/errors.ts";
+import { fail, ProtocolError } from "../../src/protocol/errors.ts";
+import { randomBytes } from "node:crypto";
+import { ed25519Generate } from "../../src/crypto/ed25519.ts";
+import { Peer } from "../../src/net/peer.ts";
+import type { CloseInfo } from "../../src/net/types.ts";
+import { ChatProcess, cleanup, tempHome as processHome } from "../e2e/harness.ts";
 import { formatEvent } from "../../src/ui/format.ts";
 import { removeHomes, tempHome } from "../support/home.ts";
 import { until } from "../support/wait.ts";
@@ -109,9 +114,59 @@ describe("OS errors", () => {
     }
   });
   test("a peer gone without CLOSE (killed, crashed) is said as such, not as a message cut in the middle", () => {
-    expect(explain(fail("truncated", "the peer closed the connection without CLOSE"), { who: "carol", address: "h:1" }).message).toBe("carol went away without a goodbye (its sotto quit or crashed, or the network dropped).");
-    expect(explain(fail("truncated", "the peer closed the connection during the handshake"), { who: "h:1", address: "h:1" }).message).toContain("closed during the handshake");
+    // Chosen by where the stream ended (ProtocolError.ended), not by the message's words.
+    expect(explain(fail("truncated", "x", { ended: "between_frames" }), { who: "carol", address: "h:1" }).message).toBe("carol went away without a goodbye (its sotto quit or crashed, or the network dropped).");
+    expect(explain(fail("truncated", "x", { ended: "handshake" }), { who: "h:1", address: "h:1" }).message).toContain("closed during the handshake");
+    expect(explain(fail("truncated", "the peer closed the connection without CLOSE", { ended: "mid_frame" }), { who: "carol", address: "h:1" }).message).toBe("the connection to carol ended in the middle of a message.");
   });
+  test("the real error of a peer killed with SIGKILL mid-session is said as gone without a goodbye", async () => {
+    const homes: string[] = [];
+    const procs: ChatProcess[] = [];
+    const closes: CloseInfo[] = [];
+    const p = new Peer({ identity: ed25519Generate(), profile: { instance: new Uint8Array(randomBytes(8)), name: "alice" }, events: { onClose: (_s, info) => void closes.push(info) } });
+    try {
+      const bob = new ChatProcess(processHome(homes), ["--host", "127.0.0.1", "--name", "bob", "--port", "0"]);
+      procs.push(bob);
+      const s = await p.connect("127.0.0.1", await bob.port());
+      await bob.waitFor("connected");
+      await until("the session to open", () => s.state === "open");
+      expect(await bob.kill9()).not.toBe(0);
+      await until("the session to close", () => closes.length === 1);
+      // What the kernel does with a killed process's socket decides the object: a reset
+      // (data it had not read) or an end of stream between frames. Both are a goodbye never said.
+      const err = closes[0]!.error as (Error & { code?: string; ended?: string }) | null;
+      expect(err).toBeInstanceOf(Error);
+      if (err instanceof ProtocolError) expect([err.code, err.ended]).toEqual(["truncated", "between_frames"]);
+      else expect(err!.code).toBe("ECONNRESET");
+      const x = explain(err, { who: "bob", address: s.address, established: true });
+      expect(x).toEqual({ message: "bob went away without a goodbye (its sotto quit or crashed, or the network dropped).", code: err instanceof ProtocolError ? "truncated" : "ECONNRESET" });
+      // Not once the session was up: a reset while dialling stays a reset.
+      if (!(err instanceof ProtocolError)) expect(explain(err, { who: "bob", address: s.address }).message).toContain("was reset");
+    } finally {
+      await p.close("bye");
+      cleanup(homes, procs);
+    }
+  }, 20_000);
+  test("a contact killed with SIGKILL mid-chat: the disconnected event says it went away without a goodbye, with its code", async () => {
+    const homes: string[] = [];
+    const procs: ChatProcess[] = [];
+    try {
+      const bob = new ChatProcess(processHome(homes), ["--host", "127.0.0.1", "--name", "bob", "--port", "0", "--allow-new"]);
+      procs.push(bob);
+      const port = await bob.port();
+      const alice = await node("alice", { connect: [`127.0.0.1:${port}`] });
+      await until("alice to connect", () => alice.events.some((e) => e.type === "connected"));
+      await bob.waitFor("connected");
+      alice.n.sendAll("hello bob");
+      await bob.waitFor("message", (m) => m.text === "hello bob");
+      await bob.kill9();
+      const d = await until("alice to see bob go", () => alice.events.find((e) => e.type === "disconnected") as Extract<ChatEvent, { type: "disconnected" }> | undefined);
+      expect(d.reason).toBe("bob went away without a goodbye (its sotto quit or crashed, or the network dropped).");
+      expect(["truncated", "ECONNRESET"]).toContain(d.code!);
+    } finally {
+      cleanup(homes, procs);
+    }
+  }, 20_000);
   test("disconnected: the text has no code in brackets and no `?` for a peer without a name", () => {
     const t = text({ type: "disconnected", peer: "10.0.0.7:5000", address: "10.0.0.7:5000", reason: "the connection to 10.0.0.7:5000 ended in the middle of a message.", code: "truncated" });
     expect(t).not.toContain("(truncated)");

@@ -5,6 +5,7 @@
  * second use is a request; a man in the middle with its own key is refused.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ChatProcess, cleanup, loopbackChat, tempHome } from "../e2e/harness.ts";
 import { parseInvite } from "../../src/chat/trust/invite.ts";
@@ -68,6 +69,41 @@ describe("sotto invite", () => {
     const alice = chat(tempHome(homes), "--name", "alice", "--no-listen", "--connect", out.lines[0]!);
     await alice.waitFor("connected");
     await bob.waitFor("contact", (n) => n.change === "invited" && n.peer === "alice");
+  }, 30_000);
+
+  test("without --port it uses the port of the sotto running with the home (started with --port 0), and says so", async () => {
+    const home = tempHome(homes);
+    const bob = chat(home, "--name", "bob", "--port", "0");
+    const port = await bob.port();
+    expect(port).not.toBe(5000);
+    expect(statSync(join(home, "listening")).mode & 0o777).toBe(0o600);
+    const out = invite("--home", home);
+    expect(out.code).toBe(0);
+    expect(out.lines).toHaveLength(1);
+    expect(parseInvite(out.lines[0]!)!.address).toBe(`127.0.0.1:${port}`);
+    expect(out.stderr).toContain(`Port ${port} is the one your sotto`);
+    const alice = chat(tempHome(homes), "--name", "alice", "--no-listen", "--connect", out.lines[0]!);
+    expect((await alice.waitFor("connected")).verified).toBe(true);
+    await bob.waitFor("contact", (n) => n.change === "invited" && n.peer === "alice");
+    // A clean quit takes the record away.
+    bob.say("/quit");
+    expect(await bob.exited).toBe(0);
+    expect(existsSync(join(home, "listening"))).toBe(false);
+  }, 30_000);
+
+  test("a record left by a sotto killed with SIGKILL is ignored: port 5000 as with none running", async () => {
+    const home = tempHome(homes);
+    const bob = chat(home, "--name", "bob", "--port", "0");
+    const port = await bob.port();
+    await bob.kill9();
+    expect(existsSync(join(home, "listening"))).toBe(true);
+    const out = invite("--home", home, "--host", "127.0.0.1");
+    expect(out.code).toBe(0);
+    expect(parseInvite(out.lines[0]!)!.address).toBe("127.0.0.1:5000");
+    expect(out.stderr).toContain("none is running with it now");
+    // A record naming a live process that does not hold the home is ignored too.
+    await Bun.write(join(home, "listening"), JSON.stringify({ pid: process.pid, host: "127.0.0.1", port }));
+    expect(parseInvite(invite("--home", home, "--host", "127.0.0.1").lines[0]!)!.address).toBe("127.0.0.1:5000");
   }, 30_000);
 
   test("a man in the middle with its own key at the invited address is refused on first contact", async () => {

@@ -50,4 +50,31 @@ describe.skipIf(!TMUX)("a line's recipients in a terminal", () => {
     // The line was marked where it is, not printed again.
     expect(screen().split("\n").filter((l) => l.includes("hello you two"))).toHaveLength(1);
   }, 45_000);
+
+  test("a queued line whose marks scrolled off: carol's delivery is said once, not by the terminal and the core both", async () => {
+    const bob = chat(tempHome(homes), "--name", "bob", "--port", "0", "--allow-new");
+    const carolHome = tempHome(homes);
+    let carol = chat(carolHome, "--name", "carol", "--port", "0", "--allow-new");
+    const [bobPort, carolPort] = [await bob.port(), await carol.port()];
+    const home = tempHome(homes);
+    tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "40", `bun ${MAIN} chat --home ${home} --name alice --no-listen --connect 127.0.0.1:${bobPort} --connect 127.0.0.1:${carolPort}; sleep 30`);
+    await until("both connected", () => screen().includes("connected to bob") && screen().includes("connected to carol"));
+    await carol.waitFor("connected");
+    await carol.kill9();
+    await until("carol gone", () => screen().includes("disconnected from carol"));
+    tmux("send-keys", "-t", session, "-l", "for carol later");
+    tmux("send-keys", "-t", session, "Enter");
+    await until("bob's ✓, carol queued", () => /for carol later\s+→ bob ✓, carol queued/.test(rowWith("for carol later")));
+    // bob talks until alice's line is off the screen.
+    for (let i = 0; i < 45; i++) bob.say(`filler ${i}`);
+    await until("the line scrolled off", () => screen().includes("filler 44") && !screen().includes("for carol later"));
+
+    carol = chat(carolHome, "--name", "carol", "--port", String(carolPort), "--allow-new");
+    await carol.waitFor("message", (m) => m.text === "for carol later", 20_000);
+    await until("the core's notice", () => screen().includes("carol is back"), 10_000);
+    // The core's notice follows the ack event that a terminal report would have come from.
+    const said = screen().split("\n").filter((l) => /carol is back|carol got your line/.test(l));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain("carol is back: the line queued while carol was away was delivered.");
+  }, 45_000);
 });

@@ -18,6 +18,17 @@ describe("Recipients", () => {
     expect(r.end()).toBeNull(); // a command: no line
   });
 
+  test("a recipient queued when its line was typed stays known as such after its ACK (the chat reports those itself)", () => {
+    const r = new Recipients();
+    r.begin();
+    r.sent(sent("bob", "4"));
+    r.sent(sent("carol", "2", true));
+    const l = r.end()!;
+    expect(r.ack({ type: "ack", peer: "carol", id: "2" })).toEqual([l]);
+    expect(l.recipients[1]!.state).toBe("delivered");
+    expect([r.queuedWhenTyped(l, "carol"), r.queuedWhenTyped(l, "bob"), r.queuedWhenTyped(l, "dave")]).toEqual([true, false, false]);
+  });
+
   test("one cumulative ACK marks every line it covers, for that peer only, once", () => {
     const r = new Recipients();
     const lines = [1, 2, 3].map((i) => {

@@ -122,13 +122,13 @@ export function closedEvent(s: PeerSession, info: CloseInfo, link: Link | undefi
   // Keepalive (limits.ts): "no answer from the peer for 15 s" names the peer.
   const redial = redialling ? "; redialling" : "";
   const silent = e instanceof ProtocolError && e.code === "timeout" && link !== undefined && e.message.startsWith("no answer from the peer") ? `${e.message.replace(/^no answer from the peer/, `no answer from ${link.name}`)}${redial}` : null;
-  const x = e ? explain(e, { who: link?.name ?? s.address, address: s.address }) : null;
+  const x = e ? explain(e, { who: link?.name ?? s.address, address: s.address, established: link !== undefined }) : null;
   return {
     type: "disconnected",
     peer: link === undefined ? s.address : nameOf(link.pid),
     address: s.address,
     reason: silent !== null ? silent : x ? x.message : info.byPeer && info.reason === "disconnect" && link !== undefined ? `${link.name} disconnected from you (/disconnect)` : info.byPeer ? `closed by peer${info.reason ? `: ${info.reason}` : ""}` : "closed",
-    ...(e instanceof ProtocolError ? { code: e.code } : {}),
+    ...(x?.code !== undefined ? { code: x.code } : {}),
     ...(x?.alert !== undefined ? { alert: x.alert } : {}),
   };
 }
