@@ -13,6 +13,7 @@
  * printed, then the sessions are closed.
  * `bun run stress --attack ping|kex|halfopen|fds|preauth|text [--seconds S]` runs bench/attack.ts instead.
  */
+import { DEFAULT_LIMITS, sessionsFor } from "../src/net/limits.ts";
 import { Group } from "../src/protocol/constants.ts";
 import type { WorkerConfig, WorkerSummary } from "./stress-worker.ts";
 import { Lines, pct, reap } from "./wire.ts";
@@ -96,11 +97,13 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
     log(`fd limit: soft ${soft}, hard ${hard}: the server can hold at most ~${usable} sessions, so the limit bounds --concurrency ${o.concurrency}; running with ${usable}. Raise it with \`ulimit -n\` (hard limit: /etc/security/limits.conf) to go higher.`);
     o = { ...o, concurrency: usable };
   }
-  // --hold needs one descriptor per held session in the one listening process.
-  const room = usable;
+  // --hold needs one descriptor per held session in the one listening process, whose
+  // maxSessions is fitted under its descriptor limit with headroom (net/limits.ts sessionsFor):
+  // past that cap it answers busy, by design, so --hold asks for no more than the cap.
+  const room = Math.min(usable, sessionsFor(target ?? soft, DEFAULT_LIMITS.maxSessions));
   if (o.hold && o.peers > room) {
     bound = true;
-    log(`fd limit: soft ${soft}, hard ${hard}: one listener can hold at most ~${room} sessions open at once, so --hold runs with ${room} peers instead of ${o.peers}. Raise the hard limit (/etc/security/limits.conf, or a container's --ulimit nofile) to hold more.`);
+    log(`fd limit: soft ${soft}, hard ${hard}: the listener takes at most ${room} sessions at once under it (its maxSessions, fitted with headroom for files and sockets, beyond which it answers busy), so --hold runs with ${room} peers instead of ${o.peers}. Raise the hard limit (/etc/security/limits.conf, or a container's --ulimit nofile) to hold more.`);
     o = { ...o, peers: room, concurrency: Math.min(o.concurrency, room) };
   }
   const bun = process.execPath;
