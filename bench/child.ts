@@ -113,7 +113,7 @@ function serveSotto(): number {
     identity: ed25519Generate(),
     profile: { instance: randomBytes(8), name: "bench-server" },
     accept: [Group.X25519, Group.FFDHE2048, Group.FFDHE3072],
-    limits: { maxSessions: 1_000_000, maxHalfOpen: 100_000, maxHalfOpenPerAddress: 100_000, maxSendQueueBytes: 64 * 1024 * 1024, keepaliveMs: 0, idleTimeoutMs: 0, handshakeTimeoutMs: 120_000 },
+    limits: { maxSessions: 1_000_000, maxHalfOpen: 100_000, maxHalfOpenPerAddress: 100_000, maxHalfOpenPerPrefix: 100_000, maxSendQueueBytes: 64 * 1024 * 1024, keepaliveMs: 0, idleTimeoutMs: 0, handshakeTimeoutMs: 120_000 },
     events: {
       onReady(s) {
         peakConns = Math.max(peakConns, ++conns);
