@@ -15,7 +15,7 @@ import { Admission } from "./admission.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
 import { x25519Pool } from "./x25519-pool.ts";
-import { neighbourFailed, routeTo } from "./route.ts";
+import { connectFailure, dialErrorCode } from "./route.ts";
 import { isIP } from "node:net";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
@@ -72,39 +72,6 @@ export class ConnectError extends Error {
     super(message);
     this.name = "ConnectError";
     if (code !== undefined) this.code = code;
-  }
-}
-
-/**
- * Bun reports every failed dial as ECONNREFUSED (route.ts): say ENETUNREACH when there is
- * no route, EHOSTUNREACH when the host is on our link and did not answer ARP.
- */
-export function dialErrorCode(host: string, code: string | undefined, route = routeTo, neighbour = neighbourFailed): string | undefined {
-  if (code !== "ECONNREFUSED") return code;
-  if (route(host) === "no") return "ENETUNREACH";
-  return neighbour(host) ? "EHOSTUNREACH" : code;
-}
-
-/** What an OS error of a dial means, as a sentence that matches it (ENETUNREACH is not a refusal). */
-export function connectFailure(code: string | undefined, fallback: string): string {
-  switch (code) {
-    case "ECONNREFUSED":
-      return "connection refused: nothing listens on that port (is sotto running there?)";
-    case "ETIMEDOUT":
-      return "no answer: the address may be wrong, or a firewall drops the connection";
-    case "ENETUNREACH":
-      return "the network is unreachable: this machine has no route to that address (check the network connection)";
-    case "EHOSTUNREACH":
-      return "the host is unreachable: nothing answers at that address on its network";
-    case "ECONNRESET":
-      return "the connection was reset before the handshake";
-    case "ENOTFOUND":
-    case "EAI_NONAME":
-    case "EAI_AGAIN":
-    case "DNSException":
-      return "the host name could not be resolved";
-    default:
-      return code ?? fallback;
   }
 }
 
