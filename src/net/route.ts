@@ -1,5 +1,7 @@
 /**
- * Why a dial failed, in words that match it. Is there a route to an IPv4 address? Bun reports every failed connect as ECONNREFUSED
+ * Why a dial failed, in words that match it (connectFailure).
+ *
+ * Is there a route to an IPv4 address? Bun reports every failed connect as ECONNREFUSED
  * (Bun 1.4.5: a dial with no route gives code ECONNREFUSED, errno -111), so a person
  * would be told "refused" when the network is down. Before saying "refused", peer.ts asks
  * here: on Linux, /proc/net/route (the main table) plus this host's own addresses
