@@ -61,6 +61,11 @@ type Dial = {
   session?: Session;
 };
 
+/** The dial `d` failed with the OS error `code` (ECONNREFUSED made precise by route.ts): one sentence, the code kept. */
+function dialFailed(d: Dial, err: Error, code: string | undefined): ConnectError {
+  return new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code);
+}
+
 /** A connection could not be made or the handshake failed; `cause` holds the protocol error, `code` the OS error name (ECONNREFUSED, ETIMEDOUT, …). */
 export class ConnectError extends Error {
   readonly code?: string;
@@ -151,8 +156,7 @@ export class Peer {
       error: (socket, err) => this.#socketClosed(socket, err),
       connectError: (socket, err) => {
         const d = socket.data.dial;
-        const code = d ? dialErrorCode(d.host, (err as Error & { code?: string }).code) : undefined;
-        if (d) d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
+        if (d) d.reject(dialFailed(d, err, dialErrorCode(d.host, (err as Error & { code?: string }).code)));
       },
     };
   }
@@ -229,12 +233,9 @@ export class Peer {
     void this.#resolve(d.host).then(
       (ip) => {
         if (d.abandoned) return;
-        Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => {
-          const code = dialErrorCode(ip, err.code);
-          d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
-        });
+        Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => d.reject(dialFailed(d, err, dialErrorCode(ip, err.code))));
       },
-      (err: Error & { code?: string }) => d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure("ENOTFOUND", err.message)}`, err, "ENOTFOUND")),
+      (err: Error) => d.reject(dialFailed(d, err, "ENOTFOUND")),
     );
   }
 
