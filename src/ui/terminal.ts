@@ -23,7 +23,7 @@ import { formatEvent, formatStamped, hhmm, ownLine } from "./format.ts";
 import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
-import { nameKey } from "../text/names.ts";
+import { mentions } from "../text/names.ts";
 import { Recipients, withMarks, type TrackedLine } from "./recipients.ts";
 
 /**
@@ -56,20 +56,6 @@ export interface TerminalOptions {
 
 /** The terminal bell. */
 const BEL = "\x07";
-
-/** Does `text` mention `name` as a word (case-insensitive, "@name" too)? @throws never */
-export function mentions(text: string, name: string): boolean {
-  const n = nameKey(name);
-  if (n === "") return false;
-  const t = nameKey(text);
-  for (let i = t.indexOf(n); i >= 0; i = t.indexOf(n, i + 1)) {
-    const before = t[i - 1];
-    const after = t[i + n.length];
-    const wordChar = (ch: string | undefined) => ch !== undefined && /[\p{L}\p{N}_]/u.test(ch);
-    if (!wordChar(before) && !wordChar(after)) return true;
-  }
-  return false;
-}
 
 /** The prompt for our display name. */
 export function promptFor(name: string): string {
