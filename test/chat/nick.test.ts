@@ -5,6 +5,7 @@ import { ChatNode } from "../../src/chat/node.ts";
 import { Group } from "../../src/protocol/constants.ts";
 import { removeHomes, tempHome } from "../support/home.ts";
 import { until } from "../support/wait.ts";
+import { of } from "../support/events.ts";
 
 const nodes: ChatNode[] = [];
 afterEach(async () => {
@@ -18,7 +19,6 @@ async function node(name: string, connect: string[] = []) {
   nodes.push(n);
   return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
 }
-const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
 
 test("after bob's /nick robert, alice sees robert's lines as robert, lists robert and can /msg robert", async () => {
   const bob = await node("bob");

@@ -10,6 +10,7 @@ import { privateItem, textTimeItem, type Item } from "../../src/protocol/items.t
 import { Evil } from "../hostile/evil.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 import { until } from "../support/wait.ts";
+import { of } from "../support/events.ts";
 
 const homes: string[] = [];
 const nodes: ChatNode[] = [];
@@ -36,7 +37,6 @@ async function node(name: string, opts: { home?: string; connect?: string[]; str
   return { n, events, port };
 }
 
-const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
 
 describe("ChatNode", () => {
   test("two peers exchange messages both ways, with ACKs and matching safety numbers", async () => {

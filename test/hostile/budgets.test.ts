@@ -20,6 +20,7 @@ import { ffdheHello, halfOpenFlood, kexFlood, pingRecord, preAuthFlood, rawConne
 import { tempHome, removeHomes } from "../support/home.ts";
 import { until } from "../support/wait.ts";
 import { Evil, EvilResponder, GoodPeer, Scene } from "./harness.ts";
+import { of } from "../support/events.ts";
 
 const MiB = 1024 * 1024;
 afterAll(() => removeHomes());
@@ -243,7 +244,6 @@ describe("6. events have a rate per identity; peer strings one cap", () => {
     const port = (events.find((e) => e.type === "listening") as { port: number }).port;
     return { n, events, port };
   }
-  const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
 
   test("2,000 PROFILE name changes: at most the burst becomes nick events, then the session ends with busy", async () => {
     const a = await node();

@@ -16,6 +16,7 @@ import { FaultProxy } from "../../faults/proxy.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
 import { thrown } from "../../support/thrown.ts";
+import { of } from "../../support/events.ts";
 
 const nodes: ChatNode[] = [];
 afterEach(async () => {
@@ -35,7 +36,6 @@ async function node(name: string, opts: { home?: string; connect?: string[]; por
   return { n, events, port };
 }
 
-const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
 
 async function pair() {
   const bob = await node("bob");

@@ -10,6 +10,7 @@ import { Group } from "../../../src/protocol/constants.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
+import { of } from "../../support/events.ts";
 
 const nodes: ChatNode[] = [];
 afterEach(async () => {
@@ -25,7 +26,6 @@ async function node(name: string, home: string, o: { connect?: string[]; port?: 
   const port = (events.find((e) => e.type === "listening") as { port: number }).port;
   return { n, events, port };
 }
-const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
 
 describe("History (the table)", () => {
   test("keeps lines per contact in order, bounded per contact, in a 0600 file", () => {

@@ -11,6 +11,7 @@ import { runCommand } from "../../../src/ui/commands.ts";
 import { ChatError, type ChatEvent } from "../../../src/chat/events.ts";
 import { FaultProxy } from "../../faults/proxy.ts";
 import { Fixture, makeFile, sha256File, sha256Hex, transfers, until, waitPhase } from "./fixtures.ts";
+import { of } from "../../support/events.ts";
 
 const fx = new Fixture();
 let proxy: FaultProxy | null = null;
@@ -21,7 +22,6 @@ afterEach(async () => {
 });
 
 const MiB = 1 << 20;
-const of = <T extends ChatEvent["type"]>(ev: ChatEvent[], t: T) => ev.filter((e): e is Extract<ChatEvent, { type: T }> => e.type === t);
 
 /** bob listens (receiving into its downloads), alice dials it; both connected. */
 async function pair(o: { autoAccept?: boolean; bobFiles?: false; answerTimeoutMs?: number; via?: (port: number) => number } = {}) {
