@@ -192,7 +192,7 @@ export class Contacts implements ContactsApi {
    * One session per peer (Sessions.keep); a dial of ours that reached a peer connected
    * already (it dialled us, or at another address) is said once, as already_connected.
    */
-  join(s: PeerSession, pid: Pid): { kept: boolean; other?: PeerSession } {
+  join(s: PeerSession, pid: Pid): { kept: boolean; other?: { address: string } } {
     const other = this.#d.sessions.open(pid).find((o) => o !== s) ?? this.#d.sessions.replaced(pid);
     const kept = this.#d.sessions.keep(s, pid);
     if (other !== undefined && s.role === "initiator") this.#d.emit({ type: "already_connected", peer: this.nameOf(pid), address: s.address, via: other.address });
@@ -200,7 +200,7 @@ export class Contacts implements ContactsApi {
   }
 
   /** The `connected` event; none when the session joined one already open (`other`: join said it). */
-  announce(s: PeerSession, standing: Exclude<Standing, { kind: "refused" }>, other?: PeerSession): void {
+  announce(s: PeerSession, standing: Exclude<Standing, { kind: "refused" }>, other?: { address: string }): void {
     if (other !== undefined) return;
     const id = s.peerIdentity!;
     const request = standing.kind === "request" ? standing.request : undefined;

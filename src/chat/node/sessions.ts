@@ -33,7 +33,7 @@ export class Sessions {
   readonly useful = new WeakSet<PeerSession>();
   readonly #closeWaiters = new Map<PeerSession, (() => void)[]>();
   /** Per peer: its session the peer closed as a duplicate, and when (the one-session rule ran on its side first). */
-  readonly #replaced = new Map<string, { s: PeerSession; at: number }>();
+  readonly #replaced = new Map<string, { address: string; at: number }>();
 
   /** `s` is ready: an early dial settles here, as a plain one does (before the duplicate rule). */
   ready(s: PeerSession): EarlyDial | undefined {
@@ -68,7 +68,13 @@ export class Sessions {
     const link = this.links.get(s);
     link?.stop();
     this.links.delete(s);
-    if (link !== undefined && info.byPeer && info.reason === DUPLICATE_SESSION) this.#replaced.set(link.pid, { s, at: performance.now() });
+    if (link !== undefined && info.byPeer && info.reason === DUPLICATE_SESSION) {
+      // Only the address is kept, and only for REPLACED_MS: identities are free to make, so
+      // what they leave here must not outlive the handshake it stands in for.
+      const now = performance.now();
+      for (const [pid, r] of this.#replaced) if (now - r.at >= REPLACED_MS) this.#replaced.delete(pid);
+      this.#replaced.set(link.pid, { address: s.address, at: now });
+    }
     return link;
   }
 
@@ -77,10 +83,10 @@ export class Sessions {
    * peer kept a newer one that is not ready here yet (both ends run keep(), the peer's may
    * run first), so that newer one continues the conversation rather than starts one.
    */
-  replaced(pid: string): PeerSession | undefined {
+  replaced(pid: string): { address: string } | undefined {
     const r = this.#replaced.get(pid);
     this.#replaced.delete(pid);
-    return r !== undefined && performance.now() - r.at < REPLACED_MS ? r.s : undefined;
+    return r !== undefined && performance.now() - r.at < REPLACED_MS ? { address: r.address } : undefined;
   }
 
   /** Ask every open session for a KEY_UPDATE; returns how many. */
