@@ -9,7 +9,8 @@
  *      by MAX_HELD_BYTES a session; past that the session ends with busy;
  *   3. once the output drained, every held session's items are handled as if they had
  *      just arrived, oldest session first (one that fills the output again is held again,
- *      behind the others), and reading resumes;
+ *      behind the others, and those not yet released keep their place for the next
+ *      drain), and reading resumes;
  *   4. a session that ends while held drops its items: none was shown or acknowledged,
  *      so the sender's outbox sends them again on the next session, and each is shown once.
  * A request's flood costs what one read holds; a contact's lines all arrive, once, in order.
@@ -167,6 +168,10 @@ export class ItemHold<S extends PeerSession = PeerSession> {
   #release(): void {
     for (const [s, h] of [...this.#held]) {
       if (this.#held.get(s) !== h) continue; // dropped (or held again) meanwhile
+      // Output full again (a session released before filled it): the rest keep their
+      // place, ahead of the one that filled it (held again, at the back), so a session
+      // whose lines refill the output at every drain cannot keep others behind it.
+      if (this.gate?.full === true) return this.#wait();
       this.drop(s);
       for (const item of h.items) {
         if (s.state === "closed") break;

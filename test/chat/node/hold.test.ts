@@ -61,3 +61,33 @@ test("40 sessions each sending just under MAX_HELD_BYTES while the output is ful
   expect(contact.paused).toBe(false);
   expect(hold.heldBytes).toBe(0);
 });
+
+test("a session whose lines fill the output again on every drain does not keep a contact's held line behind it: the contact's line is handled at the next drain", () => {
+  let wake: (() => void) | null = null;
+  const gate = { full: true, whenDrained: (w: () => void) => void (wake = w) };
+  const evil = new FakeSession("evil");
+  const contact = new FakeSession("contact");
+  const handled: string[] = [];
+  // Each of evil's lines fills the front end's output again (a large TEXT).
+  const hold = new ItemHold<PeerSession>(gate, (s, item) => {
+    const f = s as unknown as FakeSession;
+    handled.push(`${f.name}:${item.kind === "text" ? item.text : item.kind}`);
+    if (f === evil) gate.full = true;
+  });
+  for (let i = 0; i < 5; i++) hold.onItem(evil as unknown as PeerSession, { kind: "text", id: BigInt(i), text: `e${i}` });
+  hold.onItem(contact as unknown as PeerSession, { kind: "text", id: 9n, text: "hi" });
+  const drains: string[][] = [];
+  for (let d = 0; d < 6 && wake !== null; d++) {
+    const w: () => void = wake;
+    wake = null;
+    gate.full = false;
+    const before = handled.length;
+    w();
+    drains.push(handled.slice(before));
+  }
+  // Evil's first line at the first drain, the contact's at the next; evil's in order throughout.
+  expect(drains[0]).toEqual(["evil:e0"]);
+  expect(drains[1]![0]).toBe("contact:hi");
+  expect(handled.filter((h) => h.startsWith("evil"))).toEqual(["evil:e0", "evil:e1", "evil:e2", "evil:e3", "evil:e4"]);
+  expect(contact.paused).toBe(false);
+});
