@@ -14,6 +14,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { findCycles } from "./support/cycles.ts";
 
 const SRC = resolve(import.meta.dir, "../src");
 
@@ -103,20 +104,6 @@ describe("architecture", () => {
   });
 
   test("there is no import cycle, type-only imports included", () => {
-    const cycles: string[] = [];
-    const state = new Map<string, "open" | "done">();
-    const stack: string[] = [];
-    const visit = (f: string) => {
-      state.set(f, "open");
-      stack.push(f);
-      for (const d of g.get(f) ?? []) {
-        if (state.get(d) === "open") cycles.push([...stack.slice(stack.indexOf(d)), d].join(" → "));
-        else if (!state.has(d)) visit(d);
-      }
-      stack.pop();
-      state.set(f, "done");
-    };
-    for (const f of g.keys()) if (!state.has(f)) visit(f);
-    expect(cycles).toEqual([]);
+    expect(findCycles(g)).toEqual([]);
   });
 });

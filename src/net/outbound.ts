@@ -126,20 +126,11 @@ export class Outbound {
   sealAhead(w: RecordWriter, keyUpdate: () => boolean): void {
     const items = this.#pending;
     this.#pending = [];
-    let i = 0;
-    while (i < items.length) {
-      let pt = 0;
-      while (i < items.length) {
-        const next = writeItem(PT, pt, ITEM_END, items[i]!);
-        if (next < 0) break;
-        pt = next;
-        i++;
-      }
-      if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
-      const ku = keyUpdate();
-      if (ku) pt = writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM);
+    const f: Fill = { i: 0, ku: false };
+    while (f.i < items.length) {
+      const pt = fillRecord(items, f, keyUpdate);
       const frame = new Uint8Array(recordFrameLength(pt));
-      w.sealInto(PT, pt, frame, 0, ku);
+      w.sealInto(PT, pt, frame, 0, f.ku);
       this.#lead.push(frame);
     }
     this.#pendingBytes = 0;
@@ -209,13 +200,13 @@ export class Outbound {
 
   /** Seal `items` into records and write them, `batch` bytes per write; returns how many were sealed. */
   #seal(items: Item[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number, paced = false): number {
-    let i = 0;
+    const f: Fill = { i: 0, ku: false };
     // A PONG waiting in the bulk queue is sealed whatever the pace (with what is ahead of
     // it, at most the file sender's high-water): two peers pacing each other never wait
     // for each other's PONGs.
     let lastPong = -1;
     if (paced) for (let k = items.length - 1; k >= 0; k--) if (items[k]!.kind === "pong") { lastPong = k; break; }
-    while (i < items.length && (!paced || i <= lastPong || this.written < this.bulkUntil)) {
+    while (f.i < items.length && (!paced || f.i <= lastPong || this.written < this.bulkUntil)) {
       let outLen = OUT_AT;
       const lead = this.#leadInOut;
       if (lead !== null) {
@@ -232,28 +223,19 @@ export class Outbound {
       }
       // Paced bulk stops at the window record by record, not batch by batch: a batch of
       // 60 KiB file chunks overshot it by up to two records, all queued ahead of a later line.
-      while (i < items.length && outLen - OUT_AT < batch && (!paced || i <= lastPong || this.written + outLen - OUT_AT < this.bulkUntil)) {
-        let pt = 0;
-        while (i < items.length) {
-          const next = writeItem(PT, pt, ITEM_END, items[i]!);
-          if (next < 0) break;
-          pt = next;
-          i++;
-        }
-        if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
-        const ku = keyUpdate();
-        if (ku) pt = writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM);
+      while (f.i < items.length && outLen - OUT_AT < batch && (!paced || f.i <= lastPong || this.written + outLen - OUT_AT < this.bulkUntil)) {
+        const pt = fillRecord(items, f, keyUpdate);
         const need = outLen + recordFrameLength(pt);
         if (need > OUT.length) {
           const bigger = new Uint8Array(need * 2);
           bigger.set(OUT.subarray(0, outLen));
           OUT = bigger;
         }
-        outLen += w.sealInto(PT, pt, OUT, outLen, ku);
+        outLen += w.sealInto(PT, pt, OUT, outLen, f.ku);
       }
       if (!this.#writeOut(outLen - OUT_AT) && !force) break;
     }
-    return i;
+    return f.i;
   }
 
   /** Write the `len` sealed bytes at OUT_AT, or queue a copy behind bytes already waiting. False when backed up. */
@@ -320,6 +302,29 @@ export class Outbound {
  * everything else; other optional items (PRIVATE, §6.5, which must precede its TEXT) go
  * with TEXT.
  */
+/** Where fillRecord left off: the next item, and whether the record it filled carries KEY_UPDATE. */
+interface Fill {
+  i: number;
+  ku: boolean;
+}
+
+/**
+ * Encode items from `f.i` into PT, as many as fit one record, then KEY_UPDATE when
+ * `keyUpdate()` says this record must carry it; returns the plaintext length.
+ */
+function fillRecord(items: Item[], f: Fill, keyUpdate: () => boolean): number {
+  let pt = 0;
+  while (f.i < items.length) {
+    const next = writeItem(PT, pt, ITEM_END, items[f.i]!);
+    if (next < 0) break;
+    pt = next;
+    f.i++;
+  }
+  if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
+  f.ku = keyUpdate();
+  return f.ku ? writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM) : pt;
+}
+
 function isBulk(item: Item): boolean {
   // PING and PONG keep their order behind file items too: PROTOCOL §11.4 asks with a PING
   // whether the peer read an offer, and a PONG must not overtake the answer to it.

@@ -15,7 +15,7 @@ import { Admission } from "./admission.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
 import { x25519Pool } from "./x25519-pool.ts";
-import { neighbourFailed, routeTo } from "./route.ts";
+import { connectFailure, dialErrorCode } from "./route.ts";
 import { isIP } from "node:net";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
@@ -61,6 +61,11 @@ type Dial = {
   session?: Session;
 };
 
+/** The dial `d` failed with the OS error `code` (ECONNREFUSED made precise by route.ts): one sentence, the code kept. */
+function dialFailed(d: Dial, err: Error, code: string | undefined): ConnectError {
+  return new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code);
+}
+
 /** A connection could not be made or the handshake failed; `cause` holds the protocol error, `code` the OS error name (ECONNREFUSED, ETIMEDOUT, …). */
 export class ConnectError extends Error {
   readonly code?: string;
@@ -72,39 +77,6 @@ export class ConnectError extends Error {
     super(message);
     this.name = "ConnectError";
     if (code !== undefined) this.code = code;
-  }
-}
-
-/**
- * Bun reports every failed dial as ECONNREFUSED (route.ts): say ENETUNREACH when there is
- * no route, EHOSTUNREACH when the host is on our link and did not answer ARP.
- */
-export function dialErrorCode(host: string, code: string | undefined, route = routeTo, neighbour = neighbourFailed): string | undefined {
-  if (code !== "ECONNREFUSED") return code;
-  if (route(host) === "no") return "ENETUNREACH";
-  return neighbour(host) ? "EHOSTUNREACH" : code;
-}
-
-/** What an OS error of a dial means, as a sentence that matches it (ENETUNREACH is not a refusal). */
-export function connectFailure(code: string | undefined, fallback: string): string {
-  switch (code) {
-    case "ECONNREFUSED":
-      return "connection refused: nothing listens on that port (is sotto running there?)";
-    case "ETIMEDOUT":
-      return "no answer: the address may be wrong, or a firewall drops the connection";
-    case "ENETUNREACH":
-      return "the network is unreachable: this machine has no route to that address (check the network connection)";
-    case "EHOSTUNREACH":
-      return "the host is unreachable: nothing answers at that address on its network";
-    case "ECONNRESET":
-      return "the connection was reset before the handshake";
-    case "ENOTFOUND":
-    case "EAI_NONAME":
-    case "EAI_AGAIN":
-    case "DNSException":
-      return "the host name could not be resolved";
-    default:
-      return code ?? fallback;
   }
 }
 
@@ -184,8 +156,7 @@ export class Peer {
       error: (socket, err) => this.#socketClosed(socket, err),
       connectError: (socket, err) => {
         const d = socket.data.dial;
-        const code = d ? dialErrorCode(d.host, (err as Error & { code?: string }).code) : undefined;
-        if (d) d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
+        if (d) d.reject(dialFailed(d, err, dialErrorCode(d.host, (err as Error & { code?: string }).code)));
       },
     };
   }
@@ -262,12 +233,9 @@ export class Peer {
     void this.#resolve(d.host).then(
       (ip) => {
         if (d.abandoned) return;
-        Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => {
-          const code = dialErrorCode(ip, err.code);
-          d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code));
-        });
+        Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => d.reject(dialFailed(d, err, dialErrorCode(ip, err.code))));
       },
-      (err: Error & { code?: string }) => d.reject(new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure("ENOTFOUND", err.message)}`, err, "ENOTFOUND")),
+      (err: Error) => d.reject(dialFailed(d, err, "ENOTFOUND")),
     );
   }
 

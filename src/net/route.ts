@@ -1,4 +1,6 @@
 /**
+ * Why a dial failed, in words that match it (connectFailure).
+ *
  * Is there a route to an IPv4 address? Bun reports every failed connect as ECONNREFUSED
  * (Bun 1.4.5: a dial with no route gives code ECONNREFUSED, errno -111), so a person
  * would be told "refused" when the network is down. Before saying "refused", peer.ts asks
@@ -83,4 +85,37 @@ export function readArp(): Map<string, number> | null {
     if (f.length >= 4 && isIPv4(f[0]!)) out.set(f[0]!, parseInt(f[2]!, 16));
   }
   return out;
+}
+
+/**
+ * Bun reports every failed dial as ECONNREFUSED (see above): say ENETUNREACH when there is
+ * no route, EHOSTUNREACH when the host is on our link and did not answer ARP.
+ */
+export function dialErrorCode(host: string, code: string | undefined, route = routeTo, neighbour = neighbourFailed): string | undefined {
+  if (code !== "ECONNREFUSED") return code;
+  if (route(host) === "no") return "ENETUNREACH";
+  return neighbour(host) ? "EHOSTUNREACH" : code;
+}
+
+/** What an OS error of a dial means, as a sentence that matches it (ENETUNREACH is not a refusal). */
+export function connectFailure(code: string | undefined, fallback: string): string {
+  switch (code) {
+    case "ECONNREFUSED":
+      return "connection refused: nothing listens on that port (is sotto running there?)";
+    case "ETIMEDOUT":
+      return "no answer: the address may be wrong, or a firewall drops the connection";
+    case "ENETUNREACH":
+      return "the network is unreachable: this machine has no route to that address (check the network connection)";
+    case "EHOSTUNREACH":
+      return "the host is unreachable: nothing answers at that address on its network";
+    case "ECONNRESET":
+      return "the connection was reset before the handshake";
+    case "ENOTFOUND":
+    case "EAI_NONAME":
+    case "EAI_AGAIN":
+    case "DNSException":
+      return "the host name could not be resolved";
+    default:
+      return code ?? fallback;
+  }
 }

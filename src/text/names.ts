@@ -66,3 +66,17 @@ const ASCII_SKELETON: string[] | null = (() => {
   const t = Array.from({ length: 128 }, (_, i) => slowSkeleton(String.fromCharCode(i)));
   return t.every((x) => ASCII.test(x)) ? t : null;
 })();
+
+/** Does `text` mention `name` as a word (case-insensitive, "@name" too)? @throws never */
+export function mentions(text: string, name: string): boolean {
+  const n = nameKey(name);
+  if (n === "") return false;
+  const t = nameKey(text);
+  for (let i = t.indexOf(n); i >= 0; i = t.indexOf(n, i + 1)) {
+    const before = t[i - 1];
+    const after = t[i + n.length];
+    const wordChar = (ch: string | undefined) => ch !== undefined && /[\p{L}\p{N}_]/u.test(ch);
+    if (!wordChar(before) && !wordChar(after)) return true;
+  }
+  return false;
+}

@@ -56,7 +56,8 @@ const nm = (s: string) => sanitizeLine(s, NAME_MAX);
 /** Sanitized single-line value (addresses, fingerprints, reasons). */
 const ln = (s: string) => sanitizeLine(s, 200);
 
-function hhmm(d: Date): string {
+/** hh:mm of `d`, local time. */
+export function hhmm(d: Date): string {
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 

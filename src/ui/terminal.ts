@@ -19,11 +19,11 @@ import { clearScreenDown, createInterface, cursorTo, moveCursor, type Interface 
 import { COMMAND_NAMES, runCommand } from "./commands.ts";
 import type { ChatApi, ChatListener, OutputGate, TransferEvent } from "../chat/events.ts";
 import { OutputMeter, type MeteredStream } from "./output.ts";
-import { formatEvent, formatStamped, ownLine } from "./format.ts";
+import { formatEvent, formatStamped, hhmm, ownLine } from "./format.ts";
 import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
-import { nameKey } from "../text/names.ts";
+import { mentions } from "../text/names.ts";
 import { Recipients, withMarks, type TrackedLine } from "./recipients.ts";
 
 /**
@@ -56,20 +56,6 @@ export interface TerminalOptions {
 
 /** The terminal bell. */
 const BEL = "\x07";
-
-/** Does `text` mention `name` as a word (case-insensitive, "@name" too)? @throws never */
-export function mentions(text: string, name: string): boolean {
-  const n = nameKey(name);
-  if (n === "") return false;
-  const t = nameKey(text);
-  for (let i = t.indexOf(n); i >= 0; i = t.indexOf(n, i + 1)) {
-    const before = t[i - 1];
-    const after = t[i + n.length];
-    const wordChar = (ch: string | undefined) => ch !== undefined && /[\p{L}\p{N}_]/u.test(ch);
-    if (!wordChar(before) && !wordChar(after)) return true;
-  }
-  return false;
-}
 
 /** The prompt for our display name. */
 export function promptFor(name: string): string {
@@ -240,7 +226,7 @@ export class TerminalUi {
       return (b === undefined || !this.#redrawOwn(b)) && !this.#recipients.queuedWhenTyped(l, e.peer);
     });
     if (far.length === 0) return;
-    const at = hhmmOf(far[0]!.time);
+    const at = hhmm(new Date(far[0]!.time));
     const what = far.length === 1 ? `your line "${sanitizeLine(far[0]!.text, 30)}" (${at})` : `${far.length} of your lines (from ${at})`;
     this.listener({ type: "notice", message: `✓ ${e.peer} got ${what}` });
   }
@@ -385,11 +371,6 @@ const QUIT_DRAIN_MS = 1500;
 /** Rows `text` takes on a terminal `cols` wide. @throws never */
 export function rowsOf(text: string, cols: number): number {
   return text.split("\n").reduce((n, l) => n + Math.max(1, Math.ceil(Bun.stringWidth(l) / cols)), 0);
-}
-
-function hhmmOf(t: number): string {
-  const d = new Date(t);
-  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
 /** `line` cut to `width` terminal cells (wide characters count 2), with "…" when cut. */

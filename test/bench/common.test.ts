@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { parseMode } from "../../bench/common.ts";
+import { findCycles } from "../support/cycles.ts";
 
 const BENCH = resolve(import.meta.dir, "../../bench");
 const SPEC = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|new URL\(\s*)["'](\.{1,2}\/[^"']+\.ts)["']/g;
@@ -45,21 +46,7 @@ describe("bench/common.ts", () => {
   test("no bench file imports main.ts and the bench has no import cycle", () => {
     const intoMain = [...g].filter(([f, deps]) => f !== "main.ts" && deps.includes("main.ts")).map(([f]) => f);
     expect(intoMain).toEqual([]);
-    const cycles: string[] = [];
-    const state = new Map<string, "open" | "done">();
-    const stack: string[] = [];
-    const visit = (f: string) => {
-      state.set(f, "open");
-      stack.push(f);
-      for (const d of g.get(f) ?? []) {
-        if (state.get(d) === "open") cycles.push([...stack.slice(stack.indexOf(d)), d].join(" → "));
-        else if (!state.has(d)) visit(d);
-      }
-      stack.pop();
-      state.set(f, "done");
-    };
-    for (const f of g.keys()) if (!state.has(f)) visit(f);
-    expect(cycles).toEqual([]);
+    expect(findCycles(g)).toEqual([]);
   });
 
   test("the mode is parsed, RatioRow declared and child processes started only in common.ts", () => {

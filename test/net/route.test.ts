@@ -1,7 +1,6 @@
 /** routeTo (src/net/route.ts): telling "no route" from "refused", which Bun reports alike. */
 import { describe, expect, test } from "bun:test";
-import { neighbourFailed, readArp, readRoutes, routeTo } from "../../src/net/route.ts";
-import { dialErrorCode } from "../../src/net/peer.ts";
+import { dialErrorCode, neighbourFailed, readArp, readRoutes, routeTo } from "../../src/net/route.ts";
 
 // 10.77.0.0/24 on a link, no default route (as in a fresh network namespace).
 const routes = [{ dest: 0x0a4d0000, mask: 0xffffff00 }];

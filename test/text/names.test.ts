@@ -1,6 +1,6 @@
 /** One normalisation for names (src/text/names.ts): the same name, and names that look the same. */
 import { describe, expect, test } from "bun:test";
-import { confusable, nameKey, nameSkeleton } from "../../src/text/names.ts";
+import { confusable, mentions, nameKey, nameSkeleton } from "../../src/text/names.ts";
 
 describe("nameKey: the same local name", () => {
   test("NFKC and case", () => {
@@ -30,5 +30,14 @@ describe("nameSkeleton: UTS #39 lookalikes", () => {
   ];
   test.each(DIFFERENT)("%s and %s do not", (a, b) => {
     expect(confusable(a, b)).toBe(false);
+  });
+});
+
+describe("mentions (the terminal's bell)", () => {
+  test("mentions: whole words, any case, @name; not inside another word", () => {
+    expect(mentions("hey Alice, look", "alice")).toBe(true);
+    expect(mentions("@alice", "alice")).toBe(true);
+    expect(mentions("malice aforethought", "alice")).toBe(false);
+    expect(mentions("alice_b", "alice")).toBe(false);
   });
 });
