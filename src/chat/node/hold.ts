@@ -9,7 +9,8 @@
  *      by MAX_HELD_BYTES a session; past that the session ends with busy;
  *   3. once the output drained, every held session's items are handled as if they had
  *      just arrived, oldest session first (one that fills the output again is held again,
- *      behind the others), and reading resumes;
+ *      behind the others, and those not yet released keep their place for the next
+ *      drain), and reading resumes;
  *   4. a session that ends while held drops its items: none was shown or acknowledged,
  *      so the sender's outbox sends them again on the next session, and each is shown once.
  * A request's flood costs what one read holds; a contact's lines all arrive, once, in order.
@@ -33,6 +34,13 @@ import type { OutputGate } from "../events.ts";
  */
 export const MAX_HELD_BYTES = 16 * 1024 * 1024;
 /**
+ * Heap of held items all sessions together may have: past it, the session holding the
+ * most is cut with busy (as the output budget does), so that many sessions each holding
+ * one read (40 of them × 16 MiB would be 640 MiB) cannot grow the process without bound,
+ * and a contact holding a few lines is not the one cut.
+ */
+export const MAX_HELD_TOTAL = 64 * 1024 * 1024;
+/**
  * Items one session may have handled in one turn of the event loop before it waits for
  * the next: 256 TEXTs are ≈ 4 ms of the chat's work (shown, stored, acknowledged), so a
  * second session waits at most that long for its turn (`bun run stress --attack text`).
@@ -49,6 +57,7 @@ function itemBytes(item: Item): number {
 
 export class ItemHold<S extends PeerSession = PeerSession> {
   readonly #held = new Map<S, { items: Item[]; bytes: number }>();
+  #total = 0;
   #waiting = false;
   /** Items each session had handled in this turn (cleared at the next). */
   readonly #turn = new Map<S, number>();
@@ -71,17 +80,24 @@ export class ItemHold<S extends PeerSession = PeerSession> {
     return this.#held.size;
   }
 
+  /** Heap charged for every session's held items now. */
+  get heldBytes(): number {
+    return this.#total;
+  }
+
   /** Step 1: true when `item` is held for later (the caller does nothing more with it). */
   take(s: S, item: Item): boolean {
     const h = this.#held.get(s);
     if (h !== undefined) {
-      h.bytes += itemBytes(item);
+      const n = itemBytes(item);
+      h.bytes += n;
+      this.#total += n;
       h.items.push(item);
       // Step 2.
       if (h.bytes > MAX_HELD_BYTES) {
-        this.#held.delete(s);
+        this.drop(s);
         s.abort(fail("busy", `this peer sent more than ${MAX_HELD_BYTES} bytes while its earlier items waited (sotto's output not being read, or its turn)`));
-      }
+      } else this.#overTotal();
       return true;
     }
     if (item.kind === "text" && this.gate !== undefined && this.gate.full) {
@@ -112,13 +128,31 @@ export class ItemHold<S extends PeerSession = PeerSession> {
   }
 
   #hold(s: S, item: Item): void {
-    this.#held.set(s, { items: [item], bytes: itemBytes(item) });
+    const n = itemBytes(item);
+    this.#held.set(s, { items: [item], bytes: n });
+    this.#total += n;
     s.pauseReading?.(true);
+    this.#overTotal();
+  }
+
+  /** Past MAX_HELD_TOTAL for all sessions, the one holding the most is cut with busy. */
+  #overTotal(): void {
+    while (this.#total > MAX_HELD_TOTAL) {
+      let worst: S | undefined;
+      let most = -1;
+      for (const [t, h] of this.#held) if (h.bytes > most) [worst, most] = [t, h.bytes];
+      if (worst === undefined) return;
+      this.drop(worst);
+      worst.abort(fail("busy", `sessions together sent more than ${MAX_HELD_TOTAL} bytes while their earlier items waited (sotto's output not being read); this one held the most`));
+    }
   }
 
   /** Step 4: `s` ended. */
   drop(s: S): void {
+    const h = this.#held.get(s);
+    if (h === undefined) return;
     this.#held.delete(s);
+    this.#total -= h.bytes;
   }
 
   #wait(): void {
@@ -134,7 +168,11 @@ export class ItemHold<S extends PeerSession = PeerSession> {
   #release(): void {
     for (const [s, h] of [...this.#held]) {
       if (this.#held.get(s) !== h) continue; // dropped (or held again) meanwhile
-      this.#held.delete(s);
+      // Output full again (a session released before filled it): the rest keep their
+      // place, ahead of the one that filled it (held again, at the back), so a session
+      // whose lines refill the output at every drain cannot keep others behind it.
+      if (this.gate?.full === true) return this.#wait();
+      this.drop(s);
       for (const item of h.items) {
         if (s.state === "closed") break;
         this.onItem(s, item); // may hold s again: the rest then queues behind, in order
