@@ -190,6 +190,8 @@ export interface SessionFiles {
   supported: boolean;
   /** The answer timeout passed without one: it does not. */
   unsupported: boolean;
+  /** The session ended (its transfers paused or dropped). */
+  closed: boolean;
   answerTimer: ReturnType<typeof setTimeout> | null;
   /** PROTOCOL §11.4: the data of the PING sent when the answer timer ran out, until its PONG. */
   probe: Uint8Array | null;

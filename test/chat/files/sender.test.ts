@@ -125,7 +125,7 @@ describe("sending", () => {
     expect(firstBurst * 10_000).toBeLessThanOrEqual(highWater + 10_000);
     for (let i = 0; i < 200 && s.of("file_done", offer.id).length === 0; i++) {
       s.drain();
-      h.ft.onDrain(s);
+      h.drain(s);
       expect(s.bufferedAmount).toBeLessThanOrEqual(highWater + 10_100);
     }
     const got = chunks(s, offer.id);
@@ -149,7 +149,7 @@ describe("sending", () => {
     expect(fds()).toBeLessThanOrEqual(before);
     for (let i = 0; i < 3; i++) {
       s.drain();
-      h.ft.onDrain(s);
+      h.drain(s);
     }
     expect(fds()).toBeLessThanOrEqual(before);
   });
