@@ -32,7 +32,7 @@ import { Sender } from "./sender.ts";
 import { Handles, info } from "./handles.ts";
 import { countDone, endSet, memberEvent, type SetHost } from "./sets.ts";
 import { sameBytes } from "./state.ts";
-import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type Ctx, type FileOptions, type Handle, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
+import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type FileOptions, type Handle, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
 
 export type { FileOptions } from "./state.ts";
 
@@ -61,7 +61,7 @@ export class FileTransfers implements FileApi {
   /** The handler of each file item type (PROTOCOL §11.3, route.ts): the chat routes each of them here alone. */
   readonly handlers: ReadonlyMap<number, FileHandler>;
   readonly #host: TransferHost;
-  readonly #ctx: Ctx;
+  readonly #answerTimeoutMs: number;
   readonly #sender: Sender;
   readonly #receiver: Receiver;
   /** The open session of each peer (the chat keeps each session's SessionFiles in its record of the session). */
@@ -70,7 +70,6 @@ export class FileTransfers implements FileApi {
   readonly #ids = new Handles();
   readonly #setHost: SetHost;
   readonly #home: string | undefined;
-  #nextWire = 1n;
   #quiet = false;
   readonly #tick: ReturnType<typeof setInterval>;
   readonly #sweep: ReturnType<typeof setInterval>;
@@ -93,43 +92,49 @@ export class FileTransfers implements FileApi {
       if (!(e instanceof PartialsError)) throw e;
       throw Object.assign(new ChatError("state", e.message), { cause: e });
     }
-    this.#ctx = {
-      chunkBytes,
-      highWater: o.highWater ?? DEFAULT_HIGH_WATER,
-      answerTimeoutMs: o.answerTimeoutMs ?? OFFER_ANSWER_TIMEOUT_MS,
-      maxFileBytes: o.maxFileBytes ?? DEFAULT_MAX_FILE,
-      downloads: o.downloads,
-      autoAccept: o.autoAccept,
-      partials,
-      diskMargin: o.diskMarginBytes ?? DEFAULT_DISK_MARGIN,
-      freeSpace: o.freeSpace ?? freeSpace,
-      isContact: (pid) => host.isContact(pid),
-      takeOffer: (pid) => self.#takeOffer(pid, now()),
-      send: (sf, item) => self.#send(sf, item),
-      emit: (t, phase, extra) => self.#emit(t, phase, extra),
-      report: (sf, message) => {
-        if (sf.reports++ < MAX_REPORTS) self.#host.emit({ type: "error", code: "file_protocol", message: `${self.#host.nameOf(sf.pid)}: ${message}` });
-      },
-      sessionOf: (pid) => self.#byPid.get(pid),
-      register: (h, want) => self.#ids.register(h, want),
-      forget: (h) => self.#ids.forget(h),
-      endSet: (s, phase, extra) => endSet(self.#setHost, s, null, phase, extra),
-      completedInSet: (s) => {
-        // A lone file already received is not news (as before sets); one file of a folder counts as done.
-        if (s.count === 1 && s.members.size === 0) {
-          s.ended = true;
-          return self.#setHost.finished(s);
-        }
-        s.done++;
-        countDone(self.#setHost, s);
-      },
-      nextWireId: () => self.#nextWire++,
-      armAnswerTimer: (sf) => self.#armAnswerTimer(sf),
-      now,
+    const report = (sf: SessionFiles, message: string) => {
+      if (sf.reports++ < MAX_REPORTS) self.#host.emit({ type: "error", code: "file_protocol", message: `${self.#host.nameOf(sf.pid)}: ${message}` });
     };
-    this.#sender = new Sender(this.#ctx);
-    this.#receiver = new Receiver(this.#ctx);
-    this.handlers = fileHandlers({ receiver: this.#receiver, sender: this.#sender, report: this.#ctx.report, heard: (sf) => this.#heard(sf) });
+    const send = (sf: SessionFiles, item: FileItem | Item) => self.#send(sf, item);
+    const show = (t: Transfer, phase: TransferPhase, extra?: Partial<TransferEvent>) => self.#emit(t, phase, extra);
+    this.#answerTimeoutMs = o.answerTimeoutMs ?? OFFER_ANSWER_TIMEOUT_MS;
+    this.#sender = new Sender(
+      {
+        sessionOf: (pid) => self.#byPid.get(pid),
+        send,
+        awaitAnswer: (sf) => self.#armAnswerTimer(sf),
+        show,
+        ended: (t, phase, extra) => {
+          self.#ids.forget(t);
+          self.#emit(t, phase, extra);
+        },
+        report,
+      },
+      { chunkBytes, highWater: o.highWater ?? DEFAULT_HIGH_WATER, now },
+    );
+    this.#receiver = new Receiver(
+      {
+        send,
+        show,
+        report,
+        register: (h, want) => self.#ids.register(h, want),
+        forget: (h) => self.#ids.forget(h),
+        endSet: (s, phase, extra) => endSet(self.#setHost, s, null, phase, extra),
+        completedInSet: (s) => {
+          // A lone file already received is not news (as before sets); one file of a folder counts as done.
+          if (s.count === 1 && s.members.size === 0) {
+            s.ended = true;
+            return self.#setHost.finished(s);
+          }
+          s.done++;
+          countDone(self.#setHost, s);
+        },
+        isContact: (pid) => host.isContact(pid),
+        takeOffer: (pid) => self.#takeOffer(pid, now()),
+      },
+      { downloads: o.downloads, autoAccept: o.autoAccept, maxFileBytes: o.maxFileBytes ?? DEFAULT_MAX_FILE, diskMargin: o.diskMarginBytes ?? DEFAULT_DISK_MARGIN, partials, freeSpace: o.freeSpace ?? freeSpace, now },
+    );
+    this.handlers = fileHandlers({ receiver: this.#receiver, sender: this.#sender, report, heard: (sf) => this.#heard(sf) });
     this.#home = o.home;
     this.#setHost = {
       emit: (e) => !self.#quiet && host.emit(e),
@@ -211,7 +216,7 @@ export class FileTransfers implements FileApi {
       if (sf.supported || sf.closed || sf.s.state !== "open") return;
       sf.probe = new Uint8Array(randomBytes(8));
       this.#send(sf, { kind: "ping", data: sf.probe });
-    }, this.#ctx.answerTimeoutMs);
+    }, this.#answerTimeoutMs);
     sf.answerTimer.unref?.();
   }
 
