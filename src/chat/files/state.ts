@@ -207,7 +207,7 @@ export interface SessionFiles {
 
 /**
  * What the Sender (sender.ts) calls back: transfers.ts gives it, and a small fake of it
- * drives the sender alone in its unit tests (test/chat/files/sender-host.test.ts).
+ * drives the sender alone in its unit tests (test/chat/files/sender.test.ts, fake-hosts.ts).
  */
 export interface SenderHost {
   /** The open session with this peer, if any. */
@@ -235,7 +235,7 @@ export interface SenderOptions {
 
 /**
  * What the Receiver (receiver.ts, offers.ts, restore.ts) calls back: transfers.ts gives
- * it, and a small fake of it drives the receiver alone (test/chat/files/receiver-host.test.ts).
+ * it, and a small fake of it drives the receiver alone (test/chat/files/receiver.test.ts, offers.test.ts, fake-hosts.ts).
  */
 export interface ReceiverHost {
   /** Send a file item on the session (dropped when it is no longer open). */
