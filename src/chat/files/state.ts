@@ -235,7 +235,7 @@ export interface SenderOptions {
 
 /**
  * What the Receiver (receiver.ts, offers.ts, restore.ts) calls back: transfers.ts gives
- * it, and a small fake of it drives the receiver alone (test/chat/files/receiver.test.ts, offers.test.ts, fake-hosts.ts).
+ * it, and a small fake of it drives the receiver alone (test/chat/files/receiver-checks.test.ts, offers.test.ts, fake-hosts.ts).
  */
 export interface ReceiverHost {
   /** Send a file item on the session (dropped when it is no longer open). */
