@@ -81,14 +81,19 @@ export class Delivery {
     return pids.length;
   }
 
-  /** sendAll for each line (ChatApi.sendAllMany): the recipients are found once for all. */
+  /**
+   * sendAll for each line (ChatApi.sendAllMany): the recipients, their names and whether
+   * they are away are found once for all (nothing in between can change them: the batch
+   * runs in one go, and the events it emits only print).
+   */
   sendAllMany(texts: readonly string[], each: (result: number | ChatError) => void): void {
     const pids = this.#recipients();
+    const to = pids.map((pid) => this.#to(pid));
     for (const text of texts) {
       let result: number | ChatError;
       try {
         const bytes = this.#d.outbox.check(pids, text);
-        for (const pid of pids) this.#queue(pid, text, bytes);
+        for (const t of to) this.#queue(t.pid, text, bytes, false, t);
         result = pids.length;
       } catch (e) {
         if (!(e instanceof ChatError)) throw e;
@@ -104,18 +109,22 @@ export class Delivery {
     this.#queue(pid, text, bytes, true);
   }
 
-  #queue(pid: Pid, text: string, bytes: number, priv = false): void {
+  /** A recipient as #queue needs it: its name, and whether no session with it is open. */
+  #to(pid: Pid): { pid: Pid; peer: string; away: boolean } {
+    return { pid, peer: this.#d.contacts.nameOf(pid), away: this.#d.sessions.open(pid).length === 0 };
+  }
+
+  #queue(pid: Pid, text: string, bytes: number, priv = false, to = this.#to(pid)): void {
     const time = Date.now();
     const id = this.#d.outbox.queue(pid, text, bytes, time);
     if (priv) this.#privateOut.set(pid, (this.#privateOut.get(pid) ?? new Set()).add(id));
-    const away = this.#d.sessions.open(pid).length === 0;
+    const { peer, away } = to;
     if (away) {
       const ids = this.#queuedAway.get(pid) ?? [];
       // Bounded by the outbox's own limit (MAX_OUTBOX lines per peer).
       ids.push(id);
       this.#queuedAway.set(pid, ids);
     }
-    const peer = this.#d.contacts.nameOf(pid);
     this.#d.emit({ type: "sent", peer, id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
     this.#keep({ pid, peer, dir: "out", text, time, private: priv, id });
     this.#schedule();
