@@ -28,6 +28,7 @@ import { isCommand, NO_PEER, runCommand } from "./commands.ts";
 import { ChatError, type ChatApi, type ChatEvent, type ChatListener, type OutputGate } from "../chat/events.ts";
 import { LineSplitter } from "./split.ts";
 import { formatEvent, jsonLine } from "./format.ts";
+import { JsonEvents } from "./json-event.ts";
 import { OutputMeter, type MeteredStream } from "./output.ts";
 import { Recipients } from "./recipients.ts";
 
@@ -128,7 +129,7 @@ export class LineMode {
       this.#settled.add(outcome);
       if (this.#settled.size >= (this.#o.dials ?? 0)) this.#wakeSettled?.();
     }
-    const text = this.#o.json ? jsonLine(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
+    const text = this.#o.json ? this.#json.line(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
     if (text === null) return;
     if (!KEPT.has(e.type)) {
       this.#flush(); // what this tick batched goes first: the order of events is kept
@@ -138,6 +139,9 @@ export class LineMode {
     if (this.#out.length === 0) queueMicrotask(this.#flush);
     this.#out.push(text);
   }
+
+  /** The JSON of per-line events, each line's text encoded once. */
+  readonly #json = new JsonEvents();
 
   /** Lines of this tick not yet written (batchOutput). */
   #out: string[] = [];
