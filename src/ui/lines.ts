@@ -34,6 +34,8 @@ import { Recipients } from "./recipients.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
 export const BACKLOG = 4096;
+/** While waiting for ACKs, how often the backlog is looked at besides (ms). */
+const BACKLOG_POLL_MS = 20;
 /**
  * Events never left out of a backed-up output (output.ts step 2): what was shown and
  * acknowledged, and what the person's own lines became. Others (connections, notices)
@@ -108,6 +110,7 @@ export class LineMode {
     if (e.type === "sent") this.#recipients.sent(e);
     if (e.type === "nick" && e.request === undefined) this.#recipients.renamed(e.previous, e.peer);
     if (e.type === "ack") {
+      this.#acked?.();
       const lines = this.#recipients.ack(e);
       if (lines.length > 0) this.#print({ type: "delivered", peer: e.peer, lines: lines.map((l) => String(l.line)) });
     }
@@ -262,7 +265,14 @@ export class LineMode {
     }
   }
 
-  /** Backpressure: wait while BACKLOG lines are unacknowledged and ACKs keep coming. */
+  /** Wakes #backlogDrained: an ACK came. */
+  #acked: (() => void) | null = null;
+
+  /**
+   * Backpressure: wait while BACKLOG lines are unacknowledged and ACKs keep coming. Woken
+   * by the next `ack` event (reading resumes in the tick the ACK came), else looks again
+   * every BACKLOG_POLL_MS (a line can also leave the outbox without one).
+   */
   async #backlogDrained(api: ChatApi): Promise<void> {
     let last = api.queued();
     let movedAt = performance.now();
@@ -272,7 +282,16 @@ export class LineMode {
         last = now;
         movedAt = performance.now();
       } else if (performance.now() - movedAt > this.#o.drainTimeoutMs) return;
-      await Bun.sleep(2);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, BACKLOG_POLL_MS);
+        const self = this;
+        function done() {
+          clearTimeout(timer);
+          self.#acked = null;
+          resolve();
+        }
+        this.#acked = done;
+      });
     }
   }
 

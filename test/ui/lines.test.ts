@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
 import { ChatError, type ChatApi, type ChatEvent } from "../../src/chat/events.ts";
 import { jsonLine } from "../../src/ui/format.ts";
-import { LineMode } from "../../src/ui/lines.ts";
+import { BACKLOG, LineMode } from "../../src/ui/lines.ts";
 
 /** A fake ChatApi: `peers` connected peers; messages are acked when `ackAll` runs. */
 function fakeApi(peers: number, opts: { acks?: boolean } = {}) {
@@ -133,6 +133,29 @@ describe("line mode", () => {
 });
 
 describe("line mode output", () => {
+  test("reading waits while BACKLOG lines are unacknowledged, and goes on in the turn their ACK arrives (no timer in between)", async () => {
+    const { ui, input } = setup({ json: true });
+    const { api } = fakeApi(1);
+    let unacked = 0;
+    const calls: number[] = [];
+    api.queued = () => unacked;
+    api.sendAllMany = (texts, each) => {
+      calls.push(texts.length);
+      unacked += texts.length;
+      for (const _ of texts) each(1);
+    };
+    api.drain = async () => true;
+    const run = ui.run(api, input);
+    input.end(`${Array.from({ length: BACKLOG + 904 }, (_, i) => `l${i}`).join("\n")}\n`);
+    while (calls.length === 0) await Bun.sleep(1);
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(calls).toEqual([BACKLOG]); // the rest waits for ACKs
+    unacked = 0;
+    ui.listener({ type: "ack", peer: "bob", id: String(BACKLOG) });
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(calls).toEqual([BACKLOG, 904]);
+    await run;
+  });
   test("batchOutput: the events of one tick are one write, in order, at the end of the tick", async () => {
     const writes: string[] = [];
     const ui = new LineMode({ output: { write: (s: string) => writes.push(s) }, json: true, drainTimeoutMs: 1000, batchOutput: true });
