@@ -8,7 +8,6 @@
  * Received: TEXT (shown once, kept, acknowledged), ACK (the outbox moves on), and the
  * two items that describe a TEXT, TEXT_TIME (PROTOCOL §12) and PRIVATE (§6.5).
  */
-import { toHex } from "../../crypto/bytes.ts";
 import { fail, ProtocolError } from "../../protocol/errors.ts";
 import { TEXT_TIME } from "../../protocol/constants.ts";
 import { PRIVATE_TYPE, privateId, readTextTime, type Item } from "../../protocol/items.ts";
@@ -216,7 +215,7 @@ export class Delivery {
   text(s: PeerSession, link: Link, item: Extract<Item, { kind: "text" }>): void {
     // docs/SECURITY.md §3.E: a contact that floods is cut off with a clear reason, not rendered.
     if (!this.#withinRate(s, link)) return;
-    const inst = toHex(s.peerProfile!.instance);
+    const inst = link.instanceHex(s.peerProfile!.instance);
     // PROTOCOL §12: the TEXT_TIME just before, if it names this TEXT.
     const at = link.writtenAt;
     link.writtenAt = null;
@@ -226,7 +225,7 @@ export class Delivery {
         const time = Date.now();
         const priv = link.privateIn.delete(item.id);
         const r = this.#d.trust.requests.get(link.pid);
-        const who = r === undefined ? { peer: this.#d.contacts.nameOf(link.pid), verified: this.#d.trust.verified(s.peerIdentity!) } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
+        const who = r === undefined ? { peer: this.#d.contacts.nameOf(link.pid), verified: this.#d.trust.known.pinOf(link.pid)?.verified ?? false } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
         this.#d.emit({ type: "message", ...who, fingerprint: link.fingerprint, id: item.id.toString(), text: item.text, time, private: priv, ...(written !== undefined ? { written } : {}) });
         // History keeps contacts' lines only: a stranger writes nothing to disk.
         if (r === undefined) this.#keep({ pid: link.pid, peer: who.peer, dir: "in", text: item.text, time, private: priv });
