@@ -11,8 +11,12 @@ import { jsonLine } from "./format.ts";
 
 /** Texts shorter than this go through jsonLine as they are (splicing costs more than it saves). */
 const SPLICE_FROM = 128;
-/** The events a line's text is spliced into: flat up to `text` (strings, booleans, numbers). */
-const SPLICED = new Set(["sent", "recipients", "message", "unsent"]);
+/**
+ * The events a line's text is spliced into: our own line's, which repeat its text (one
+ * `sent` per recipient, then `recipients`), each flat up to `text`. A `message` has its
+ * text once: jsonLine as it is costs less than encoding it apart and splicing.
+ */
+const SPLICED = new Set(["sent", "recipients", "unsent"]);
 
 export class JsonEvents {
   #text: string | null = null;
