@@ -1,6 +1,6 @@
 /** Conversation history: kept in state.db (0600), bounded, shown after a restart, cleared per contact, off with --no-history. */
 import { Database } from "bun:sqlite";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
@@ -48,6 +48,27 @@ describe("History (the table)", () => {
     expect(h.names().sort()).toEqual(["cyril"]); // aa was cleared; bb's latest name
     h.close();
     expect(statSync(join(home, "state.db")).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("History: /clear overwrites", () => {
+  test("a cleared contact's lines are gone from the file's bytes, not only from the table; another contact's stay", () => {
+    const home = tempHome();
+    const h = new History(home, 50);
+    // Trimmed too (more than the bound), then cleared: no copy of any of the contact's lines is left.
+    for (let i = 0; i < 300; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}-${"s".repeat(200)}`, time: i, private: false });
+    for (let i = 0; i < 20; i++) h.add({ pid: "bb", peer: "cy", dir: "in", text: `KEPT-${i}`, time: i, private: false });
+    h.flush();
+    h.trim("aa");
+    h.clear("aa");
+    h.close();
+    // The log moved into the file (as the checkpoint thread does): a copy in the log is what SECURITY.md allows until then.
+    const db = new Database(join(home, "state.db"));
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.close();
+    const bytes = readFileSync(join(home, "state.db"));
+    expect(bytes.includes("KEPT-19")).toBe(true);
+    for (let i = 250; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
   });
 });
 
