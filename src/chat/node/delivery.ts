@@ -148,12 +148,17 @@ export class Delivery {
     setImmediate(() => this.#commit());
   }
 
-  /** At close: the tick's lines are written now, not lost to a timer that never runs. */
+  /** At close: the tick's lines and history are written now, not lost to a timer that never runs. */
   flush(): void {
     if (this.#commitScheduled) this.#commit();
+    if (this.#keptScheduled) this.#flushKept();
   }
 
-  /** One transaction for every line of the tick, then the links send them (store.ts). */
+  /**
+   * One transaction for every line of the tick, then the links send them (store.ts); the
+   * history of the tick is written in the next turn, once the lines are on their way (it
+   * is no part of delivery: no ACK waits for it, and every read of it writes it first).
+   */
   #commit(): void {
     this.#commitScheduled = false;
     const failed = this.#d.outbox.commit();
@@ -162,9 +167,15 @@ export class Delivery {
       for (const l of failed.lines) this.#d.emit({ type: "unsent", peer: l.name, id: l.id.toString(), text: l.text, reason: failed.error.message, code: "state" });
     }
     this.storage(() => this.#d.outbox.flushAcks());
-    this.#flushKept();
     for (const link of this.#d.sessions.links.values()) link.pump();
+    if (this.#d.kept !== undefined && !this.#keptScheduled) {
+      this.#keptScheduled = true;
+      setImmediate(() => this.#flushKept());
+    }
   }
+
+  /** The history's flush waits for the next turn (see #commit). */
+  #keptScheduled = false;
 
   /** Keep a line in the history; a storage failure there is said once and the chat goes on (the line itself is unaffected). */
   #keep(l: HistoryLine): void {
@@ -175,6 +186,7 @@ export class Delivery {
 
   /** Write the history lines of this tick (see #keep). */
   #flushKept(): void {
+    this.#keptScheduled = false;
     const kept = this.#d.kept;
     if (kept === undefined) return;
     this.storage(() => {
