@@ -73,13 +73,30 @@ describe("History: /clear overwrites", () => {
 });
 
 describe("history in the chat", () => {
+  test("flushes of every size from 1 to 1,100 lines prepare at most ten INSERTs in all, and keep every line once in order", () => {
+    const home = tempHome();
+    const h = new History(home, 1_000_000);
+    let k = 0;
+    for (let size = 1; size <= 1100; size += 37) {
+      for (let i = 0; i < size; i++, k++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${k}`, time: k, private: false });
+      h.flush();
+    }
+    expect(h.writes.prepared).toBeLessThanOrEqual(10);
+    const db = new Database(join(home, "state.db"), { readonly: true });
+    const texts = db.query<{ text: string }, []>("SELECT text FROM history ORDER BY n").all().map((r) => r.text);
+    db.close();
+    expect(texts).toEqual(Array.from({ length: k }, (_, i) => `m${i}`));
+    h.close();
+  });
+
   test("a tick's lines are one transaction of a few multi-row INSERTs, in order, counted and trimmed as before", () => {
     const home = tempHome();
     const MAX = 3000;
     const h = new History(home, MAX);
     for (let i = 0; i < 2000; i++) h.add({ pid: i % 4 === 0 ? "bb" : "aa", peer: "bob", dir: "out", text: `m${i}`, time: i, private: i === 7, id: BigInt(i + 1) });
     h.flush();
-    expect(h.writes).toEqual({ statements: 4, transactions: 1 }); // 2,000 rows, 512 a statement
+    // 2,000 rows: 512 a statement, then 464 as 256 + 128 + 64 + 16.
+    expect(h.writes).toEqual({ statements: 7, transactions: 1, prepared: 5 });
     expect(h.privateOut(10)).toEqual(new Map([["aa", new Set([8n])]]));
     for (let i = 2000; i < 6000; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
     h.flush();
