@@ -5,25 +5,20 @@ import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
 import type { ChatEvent } from "../../../src/chat/events.ts";
-import { ChatNode } from "../../../src/chat/node.ts";
-import { Group } from "../../../src/protocol/constants.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
 import { of } from "../../support/events.ts";
+import { released, startNode, stopNodes } from "../../support/node.ts";
 
-const nodes: ChatNode[] = [];
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close().catch(() => {})));
+  await stopNodes();
   removeHomes();
 });
 
 async function node(name: string, home: string, o: { connect?: string[]; port?: number; history?: boolean } = {}) {
-  const events: ChatEvent[] = [];
   // allowNew: the one that dials in is a contact too (this file is about history, not trust).
-  const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port: o.port ?? 0 }, connect: o.connect ?? [], history: o.history ?? true }, (e) => events.push(e));
-  nodes.push(n);
-  const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+  const { n, events, port } = await startNode(name, { home, allowNew: true, port: o.port, connect: o.connect, history: o.history ?? true });
   return { n, events, port };
 }
 
@@ -126,7 +121,7 @@ describe("history in the chat", () => {
     await until("alice got it", () => of(alice.events, "message").length === 1);
     expect(of(alice.events, "history")).toEqual([]); // nothing was kept before this run
     await alice.n.close();
-    nodes.splice(nodes.indexOf(alice.n), 1);
+    released(alice.n);
 
     const again = await node("alice", aliceHome);
     const h = of(again.events, "history");
@@ -159,7 +154,7 @@ describe("history in the chat", () => {
     await runCommand("/history", alice.n, (e) => out.push(e));
     expect(of(out, "error")[0]!.message).toContain("--no-history");
     await alice.n.close();
-    nodes.splice(nodes.indexOf(alice.n), 1);
+    released(alice.n);
     const db = new Database(join(aliceHome, "state.db"), { readonly: true });
     // The store's checkpoint thread may still be closing its connection (the last one moves the log into the file): wait for it, as sotto's own connections do.
     db.exec("PRAGMA busy_timeout = 5000");
