@@ -36,10 +36,15 @@ function status(pid: number, field: string): number {
   return Number(m[1]) * 1024;
 }
 
-/** Start attack-listener.ts with `limits` (defaults otherwise); `fdLimit` runs it under `ulimit -n`. */
-export async function startListener(o: { limits?: Partial<Limits>; accept?: Group[]; fdLimit?: number } = {}): Promise<ListenerProcess> {
+/**
+ * Start attack-listener.ts with `limits` (defaults otherwise); `fdLimit` runs it under
+ * `ulimit -n`. `warm`: the FFDHE groups whose context it builds before listening (default
+ * both; each costs seconds of CPU, so a case whose floods and good peers use X25519 only
+ * can pass []).
+ */
+export async function startListener(o: { limits?: Partial<Limits>; accept?: Group[]; fdLimit?: number; warm?: Group[] } = {}): Promise<ListenerProcess> {
   const script = new URL("./attack-listener.ts", import.meta.url).pathname;
-  const arg = JSON.stringify({ limits: o.limits, accept: o.accept });
+  const arg = JSON.stringify({ limits: o.limits, accept: o.accept, warm: o.warm });
   // ATTACK_PROF=<dir>: the listener writes a CPU profile (markdown) there when it exits.
   const prof = process.env.ATTACK_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.ATTACK_PROF}`] : [];
   const cmd = o.fdLimit ? ["sh", "-c", `ulimit -n ${o.fdLimit} && exec "$0" "$1" "$2"`, process.execPath, script, arg] : [process.execPath, ...prof, script, arg];
