@@ -288,3 +288,37 @@ describe("first message in TLS 1.3's time", () => {
     proxy.close();
   });
 });
+
+describe("a tick's lines go before its history", () => {
+  test("the lines of a tick are sealed and written to the socket before that tick's history is written; both are kept", async () => {
+    const { History } = await import("../../../src/chat/delivery/history.ts");
+    const { Session } = await import("../../../src/net/session.ts");
+    const aliceHome = tempHome();
+    const bob = await node("bob");
+    const alice = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${bob.port}`] });
+    await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    // Alice's two steps, in the order they happen: her session to bob sealing and writing, her history writing lines.
+    const order: string[] = [];
+    const flushHistory = History.prototype.flush;
+    const flushSession = Session.prototype.flush;
+    History.prototype.flush = function (this: InstanceType<typeof History>) {
+      const before = this.writes.transactions;
+      flushHistory.call(this);
+      if (this.writes.transactions > before && this.path.startsWith(aliceHome)) order.push("history");
+    };
+    Session.prototype.flush = function (this: InstanceType<typeof Session>, force?: boolean) {
+      if (this.peerProfile?.name === "bob" && order.at(-1) !== "wire") order.push("wire");
+      flushSession.call(this, force);
+    };
+    try {
+      alice.n.sendAll("one");
+      alice.n.sendAll("two");
+      await until("shown and kept", () => of(bob.events, "message").length === 2 && order.includes("history"));
+    } finally {
+      History.prototype.flush = flushHistory;
+      Session.prototype.flush = flushSession;
+    }
+    expect(order.slice(0, 2)).toEqual(["wire", "history"]);
+    expect(alice.n.history!.names()).toEqual(["bob"]);
+  });
+});
