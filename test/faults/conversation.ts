@@ -44,6 +44,8 @@ export interface CutRunOptions {
   handshakeEvery?: number;
   /** Give up (and report what is missing) after this long. */
   timeoutMs?: number;
+  /** bob's first redial backoff (ChatOptions.backoffBaseMs; default the Dialer's 250 ms). */
+  backoffBaseMs?: number;
   /** Message text: `${side}${i}` and this (default: a little random ASCII and some non-ASCII). */
   text?: (side: "a" | "b", i: number, rnd: () => number) => string;
   /** Status events of both nodes and the proxy's cuts, as lines (for debugging a plan). */
@@ -191,7 +193,7 @@ export async function runCuts(o: CutRunOptions): Promise<CutRunResult> {
         go();
       }
     };
-    bob = await ChatNode.start({ home: homes[1]!, name: "bob", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${p.port}`] }, (e) => {
+    bob = await ChatNode.start({ home: homes[1]!, name: "bob", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${p.port}`], backoffBaseMs: o.backoffBaseMs }, (e) => {
       log("bob", e);
       bobEv.push(e);
       if (e.type === "message") bobGot.push(e.text);

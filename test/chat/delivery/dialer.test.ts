@@ -76,6 +76,18 @@ describe("Dialer", () => {
     expect(reconnects(t.events).map((e) => e.inMs)).toEqual([200, 400, 800, 1600]);
   }, 20_000);
 
+  test("an injected backoff base (ChatOptions.backoffBaseMs) scales the same doubling", async () => {
+    const t = setup({ backoffBaseMs: 20 });
+    t.d.start();
+    for (let i = 0; i < 4; i++) {
+      await until(`session ${i + 1}`, () => t.sessions.length > i, 10_000);
+      t.sessions[i]!.end();
+    }
+    await until("four reconnects", () => reconnects(t.events).length >= 4, 10_000);
+    t.d.stop();
+    expect(reconnects(t.events).map((e) => e.inMs)).toEqual([16, 32, 64, 128]);
+  }, 20_000);
+
   test("a session that lasted resets the backoff", async () => {
     const t = setup();
     t.d.start();
