@@ -268,7 +268,7 @@ export async function runCuts(o: CutRunOptions): Promise<CutRunResult> {
  * as a link that carries `linkBytes` per connection before breaking. Returns what each side
  * received (as in runCuts) once both have everything, or at the deadline.
  */
-export async function runBacklog(o: { messages: number; linkBytes: [number, number]; seed: number; timeoutMs: number }): Promise<{ alice: SideReport; bob: SideReport; connections: number; sessions: number; timedOut: boolean }> {
+export async function runBacklog(o: { messages: number; linkBytes: [number, number]; seed: number; timeoutMs: number; backoffBaseMs?: number }): Promise<{ alice: SideReport; bob: SideReport; connections: number; sessions: number; timedOut: boolean }> {
   const rnd = seeded(o.seed);
   const deadline = performance.now() + o.timeoutMs;
   const homes = [0, 1].map(() => mkdtempSync(join(tmpdir(), "sotto-backlog-")));
@@ -289,7 +289,7 @@ export async function runBacklog(o: { messages: number; linkBytes: [number, numb
         if (phase === "flaky") c.set({ cutAfterBytes: between(rnd, o.linkBytes) });
       },
     }));
-    bob = await ChatNode.start({ home: homes[1]!, name: "bob", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${p.port}`] }, (e) => {
+    bob = await ChatNode.start({ home: homes[1]!, name: "bob", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${p.port}`], backoffBaseMs: o.backoffBaseMs }, (e) => {
       if (e.type === "message") got.bob.push(e.text);
       if (e.type === "connected") sessions++;
     });

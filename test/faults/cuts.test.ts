@@ -53,7 +53,7 @@ describe("cuts during a two-way conversation", () => {
   test(
     "a backlog of 400 messages each way gets through a link that breaks after every 2-8 KB",
     async () => {
-      const r = await runBacklog({ messages: 400, linkBytes: [2000, 8000], seed: SEED + 3, timeoutMs: 60_000 });
+      const r = await runBacklog({ messages: 400, linkBytes: [2000, 8000], seed: SEED + 3, backoffBaseMs: BACKOFF_MS, timeoutMs: 60_000 });
       const summary = JSON.stringify(r);
       expect(r.timedOut, summary).toBe(false);
       for (const side of [r.alice, r.bob]) expect(side, summary).toEqual({ got: 400, missing: 0, duplicated: 0, outOfOrder: 0, altered: 0 });
