@@ -20,6 +20,7 @@ import { Peer } from "../src/net/peer.ts";
 import { FileType } from "../src/protocol/constants.ts";
 import type { Session } from "../src/net/session.ts";
 import { FaultProxy, mbit } from "../test/faults/proxy.ts";
+import { threadProxy as startThreadProxy } from "./links-proxy.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,16 +41,9 @@ function pct(xs: number[], p: number): number {
 }
 const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms (n=${xs.length})`;
 
-/** The same proxy on its own thread (bench/proxy-worker.ts), for the timed line runs. */
-async function threadProxy(port: number): Promise<{ port: number; close(): void }> {
-  const w = new Worker(new URL("./proxy-worker.ts", import.meta.url));
-  const ready = new Promise<number>((resolve) => (w.onmessage = (ev: MessageEvent<{ port: number }>) => resolve(ev.data.port)));
-  w.postMessage({ target: { host: "127.0.0.1", port }, faults: { rateBytesPerSec: mbit(RATE), delayMs: DELAY }, maxQueueBytes: ROUTER_QUEUE });
-  return { port: await ready, close: () => w.postMessage("close") };
-}
-
-function proxy(port: number): FaultProxy {
-  return new FaultProxy({ target: { host: "127.0.0.1", port }, faults: { rateBytesPerSec: mbit(RATE), delayMs: DELAY }, maxQueueBytes: ROUTER_QUEUE });
+/** The same proxy on its own thread (bench/links-proxy.ts), for the timed line runs. */
+function threadProxy(port: number, counters?: SharedArrayBuffer): Promise<{ port: number; close(): void }> {
+  return startThreadProxy(port, { rateBytesPerSec: mbit(RATE), delayMs: DELAY }, ROUTER_QUEUE, counters);
 }
 
 /** Plain TCP through the proxy: one-way line latency while idle, and a bulk rate. */
