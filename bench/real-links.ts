@@ -143,8 +143,10 @@ async function sottoRun(lines: number, bulkBytes: number) {
   const chunk = new Uint8Array(CHUNK);
   const pump = () => {
     while (queued < bulkBytes && p.s.state === "open" && p.s.bufferedAmount < DEFAULT_HIGH_WATER) {
-      p.s.send({ kind: "ext", type: BULK_TYPE, content: chunk });
-      queued += CHUNK;
+      // As the sender cuts them: no larger than one paced bulk record of the path.
+      const n = Math.min(CHUNK, p.s.bulkItemBytes);
+      p.s.send({ kind: "ext", type: BULK_TYPE, content: chunk.subarray(0, n) });
+      queued += n;
     }
     if (queued < bulkBytes) setImmediate(pump);
   };
