@@ -56,7 +56,6 @@ export class Session implements PeerSession {
   readonly #records: RecordHost;
   readonly #send: Outbound;
   #flushScheduled = false;
-  /** What the pacer's timer calls (established.ts pace). */
   readonly #paceFlush = () => this.flush();
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
@@ -132,10 +131,7 @@ export class Session implements PeerSession {
     return this.#o.now ? this.#o.now() : performance.now();
   }
 
-  /**
-   * Content bytes of one bulk item that fills one paced bulk record on this path (pacer.ts
-   * quantum, less the item header): the file sender cuts its chunks no larger.
-   */
+  /** Content bytes of a bulk item that fills one paced bulk record (pacer.ts quantum); file chunks are cut no larger. */
   get bulkItemBytes(): number {
     return (this.#est?.pacer.quantum ?? MAX_PLAINTEXT) - ITEM_HEADER_LEN;
   }
