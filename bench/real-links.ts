@@ -123,6 +123,7 @@ async function pair(limits = {}) {
   const s: Session = await alice.connect("127.0.0.1", x.port);
   let id = 0n;
   const line = () => {
+    if (s.state !== "open") return;
     id++;
     seen.set(id, performance.now());
     s.send({ kind: "text", id, text: `line ${id}` });
@@ -159,6 +160,7 @@ async function sottoRun(lines: number, bulkBytes: number) {
   const bulkMBps = p.bulkGot() / 1e6 / ((performance.now() - t0) / 1000);
   const during = p.lat.splice(0);
   const timeouts = p.closes.length;
+  for (const c of p.closes) console.log(`session cut during the transfer: ${c}`);
   await p.alice.close("bye", 200);
   await p.bob.close("bye", 200);
   p.x.close();

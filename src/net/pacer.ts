@@ -10,8 +10,9 @@
  *      so the smallest round trip is the path's own, not its queue's;
  *   2. each PONG gives a round trip and a delivery rate, measured over at least one round
  *      trip (PONGs can arrive bunched together); the rate is the largest of the last
- *      RATE_RTTS round trips, or, while a queue stands (step 3), the latest: then the
- *      link is what limits delivery, and one that slowed down is followed at once;
+ *      RATE_RTTS round trips, or, while a queue stands (step 3), the latest (at least
+ *      half the one before): then the link is what limits delivery, and one that slowed
+ *      down is followed at once;
  *   3. bulk is sealed at the pace of that rate (times the gain of the cycle's phase: one
  *      round trip at 5/4 to find more room, one at 3/4 to drain what that queued, six at
  *      1, as BBR does), so the path's queue stays near empty while its link stays busy;
@@ -179,7 +180,12 @@ export class BulkPacer {
    * its rate now: older, higher ones are dropped (a link that slowed down is followed at once).
    */
   #sample(now: number, rate: number, span: number): void {
-    if (this.#lastRtt > this.#minRtt + QUEUE_MS) this.#samples.length = 0;
+    if (this.#lastRtt > this.#minRtt + QUEUE_MS) {
+      // At most halved at once (as TCP does on a loss): one late PONG, a thread that got no
+      // CPU for a while, must not bring the pace down to nothing.
+      rate = Math.max(rate, this.#rate / 2);
+      this.#samples.length = 0;
+    }
     if (this.#rate === 0) {
       // The first rate: the pace starts here, at the cycle's first phase.
       this.#cycleAt = this.#paceAt = now;

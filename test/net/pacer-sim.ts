@@ -4,7 +4,8 @@
  * probe (PING) after them as established.ts does; the link holds each record `delayMs`,
  * then sends it at `rateBytesPerMs` in order (as test/faults/proxy.ts does); the receiver
  * answers a PING once every byte before it arrived; the PONG takes `delayMs` back.
- * A line is sent every 100 ms; the report counts the bulk bytes ahead of each line on the
+ * With `stall`, the link sends nothing between those two times (a busy router, a thread
+ * that gets no CPU). A line is sent every 100 ms; the report counts the bulk bytes ahead of each line on the
  * link and the bytes delivered.
  */
 import { BulkPacer } from "../../src/net/pacer.ts";
@@ -22,7 +23,7 @@ export interface SimReport {
 
 type Seg = { end: number; due: number; ping?: Uint8Array; line?: number };
 
-export function simulate(o: { rateBytesPerMs: number; delayMs: number; ms: number; stepMs?: number; ackJitterMs?: (i: number) => number }): SimReport {
+export function simulate(o: { rateBytesPerMs: number; delayMs: number; ms: number; stepMs?: number; ackJitterMs?: (i: number) => number; stall?: [number, number] }): SimReport {
   const dt = o.stepMs ?? 0.25;
   const p = new BulkPacer();
   const q: Seg[] = [];
@@ -66,7 +67,8 @@ export function simulate(o: { rateBytesPerMs: number; delayMs: number; ms: numbe
     }
     // The link: due segments in order, at the rate.
     let budget = 0;
-    if (linkFreeAt <= now) budget = o.rateBytesPerMs * dt;
+    const stalled = o.stall !== undefined && now >= o.stall[0] && now < o.stall[1];
+    if (linkFreeAt <= now && !stalled) budget = o.rateBytesPerMs * dt;
     while (q.length > 0 && q[0]!.due <= now) {
       const s = q[0]!;
       if (onWire >= s.end) {
