@@ -26,7 +26,7 @@
  *      records (the peer opens a record once it is complete), so records sized for the
  *      rate give acknowledgements every few ms, and a line typed meanwhile waits behind
  *      one small record, not behind 64 KiB (50 ms at 10 Mbit/s).
- * Before the first rate, the window is MIN_WINDOW and nothing is paced. Paths whose
+ * Before the first rate, the window is MIN_WINDOW, records are whole and nothing is paced. Paths whose
  * smallest round trip is under UNPACED_RTT_MS are not paced at all.
  * A peer that never answers only slows what we send it; keepalive (limits.ts) ends it.
  */
@@ -55,10 +55,8 @@ const BURST_QUANTA = 4;
 const RATE_RTTS = 10;
 /** A bulk record holds about this many ms of the measured rate … */
 export const QUANTUM_MS = 8;
-/** … at least this many bytes (per-record costs stay small on slow paths) … */
+/** … at least this many bytes (per-record costs stay small on slow paths); whole records before a rate is measured. */
 export const MIN_QUANTUM = 4 * 1024;
-/** … and this many before a rate is measured. */
-const FIRST_QUANTUM = 16 * 1024;
 
 /** The bulk window and pace of one session; see the file comment. */
 export class BulkPacer {
@@ -124,7 +122,7 @@ export class BulkPacer {
   /** Bytes of bulk per record on this path (see the file comment, step 5). */
   get quantum(): number {
     if (!this.#paced) return MAX_PLAINTEXT;
-    if (this.#rate === 0) return FIRST_QUANTUM;
+    if (this.#rate === 0) return MAX_PLAINTEXT;
     return Math.min(MAX_PLAINTEXT, Math.max(MIN_QUANTUM, Math.round(this.#rate * QUANTUM_MS)));
   }
 
