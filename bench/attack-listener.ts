@@ -3,7 +3,7 @@
  * a real `Peer` in a process of its own, so that its RSS (/proc/<pid>/status) is the
  * listener's alone. It echoes every TEXT and ACKs it, as the hostile suite's listener does.
  *
- *   bun bench/attack-listener.ts '{"limits": {...}, "accept": [1, 2, 3]}'
+ *   bun bench/attack-listener.ts '{"limits": {...}, "accept": [1, 2, 3], "warm": [2, 3]}'
  * prints one line `{"port": n}` once listening, and runs until stdin closes. With LAG=1
  * it prints its event loop's lag (a 5 ms timer's delay: p50, p99, max) each second on
  * stderr, to see how long one burst of work holds every session up.
@@ -16,7 +16,7 @@ import { Group } from "../src/protocol/constants.ts";
 import { warmFfdhe } from "../src/net/kex.ts";
 import { ProtocolError } from "../src/protocol/errors.ts";
 
-const o = JSON.parse(process.argv[2] ?? "{}") as { limits?: Partial<Limits>; accept?: Group[] };
+const o = JSON.parse(process.argv[2] ?? "{}") as { limits?: Partial<Limits>; accept?: Group[]; warm?: Group[] };
 const peer = new Peer({
   identity: ed25519Generate(),
   profile: { instance: randomBytes(8), name: "listener" },
@@ -32,8 +32,8 @@ const peer = new Peer({
     },
   },
 });
-// Build the FFDHE contexts first (≈ 0.5 s each, once): floods measure steady state.
-await Promise.all([warmFfdhe(Group.FFDHE2048), warmFfdhe(Group.FFDHE3072)]);
+// Build the FFDHE contexts first (seconds of CPU each, once): floods measure steady state.
+await Promise.all((o.warm ?? [Group.FFDHE2048, Group.FFDHE3072]).map((g) => warmFfdhe(g)));
 const port = peer.listen("127.0.0.1", 0);
 console.log(JSON.stringify({ port, maxSessions: peer.limits.maxSessions }));
 if (process.env.LAG) {

@@ -36,10 +36,15 @@ function status(pid: number, field: string): number {
   return Number(m[1]) * 1024;
 }
 
-/** Start attack-listener.ts with `limits` (defaults otherwise); `fdLimit` runs it under `ulimit -n`. */
-export async function startListener(o: { limits?: Partial<Limits>; accept?: Group[]; fdLimit?: number } = {}): Promise<ListenerProcess> {
+/**
+ * Start attack-listener.ts with `limits` (defaults otherwise); `fdLimit` runs it under
+ * `ulimit -n`. `warm`: the FFDHE groups whose context it builds before listening (default
+ * both; each costs seconds of CPU, so a case whose floods and good peers use X25519 only
+ * can pass []).
+ */
+export async function startListener(o: { limits?: Partial<Limits>; accept?: Group[]; fdLimit?: number; warm?: Group[] } = {}): Promise<ListenerProcess> {
   const script = new URL("./attack-listener.ts", import.meta.url).pathname;
-  const arg = JSON.stringify({ limits: o.limits, accept: o.accept });
+  const arg = JSON.stringify({ limits: o.limits, accept: o.accept, warm: o.warm });
   // ATTACK_PROF=<dir>: the listener writes a CPU profile (markdown) there when it exits.
   const prof = process.env.ATTACK_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.ATTACK_PROF}`] : [];
   const cmd = o.fdLimit ? ["sh", "-c", `ulimit -n ${o.fdLimit} && exec "$0" "$1" "$2"`, process.execPath, script, arg] : [process.execPath, ...prof, script, arg];
@@ -164,13 +169,15 @@ export async function preAuthFlood(port: number, n: number, sources = 16): Promi
 
 /**
  * Attack 3: ffdhe3072 HELLOs from one address, each connection closed at once, at `perSecond`
- * for `ms`. Resolves with how many were sent.
+ * for `ms` (and on until `atLeast` were sent, up to 3 × ms). Resolves with how many were sent.
  */
-export async function kexFlood(port: number, perSecond: number, ms: number, localAddress = "127.0.0.2"): Promise<number> {
+export async function kexFlood(port: number, perSecond: number, ms: number, localAddress = "127.0.0.2", atLeast = 0): Promise<number> {
   const hello = ffdheHello(Group.FFDHE3072);
-  const end = performance.now() + ms;
+  const t0 = performance.now();
   let sent = 0;
-  while (performance.now() < end) {
+  // `atLeast`: past `ms`, go on (up to 3 × ms) until that many were sent, so that a loaded
+  // machine, on which this loop falls behind its rate, still delivers the flood's size.
+  while (performance.now() < t0 + ms || (sent < atLeast && performance.now() < t0 + 3 * ms)) {
     const batch = Math.max(1, Math.round(perSecond / 100));
     for (let i = 0; i < batch; i++) {
       const s = net.connect({ host: "127.0.0.1", port, localAddress });

@@ -27,7 +27,9 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   // OpenSSH: a column when sshd and ssh are installed, a sentence saying why not otherwise.
   const hasSsh = Bun.which("ssh") !== null && (Bun.which("sshd") !== null || (await Bun.file("/usr/sbin/sshd").exists()));
   expect(r.out).toContain(hasSsh ? "| sotto vs OpenSSH |" : "OpenSSH rows skipped:");
-}, 90_000);
+  // About 20 s on an idle 2-core machine; past 90 s when the machine is shared (the limit only
+  // bounds how long a broken build may hang).
+}, 180_000);
 
 test("stress --hold keeps every session open at once and prints RSS per held session", async () => {
   const r = await run(["bench/stress.ts", "--peers", "40", "--messages", "1", "--hold", "--json"]);

@@ -270,7 +270,8 @@ describe("KEY_UPDATE", () => {
 });
 
 describe("key_exhausted: at most 2^20 records under one key", () => {
-  // 2^20 seal + open pairs of 16-byte records take about 2 s on a 2-core machine.
+  // 2^20 seal + open pairs of 16-byte records take about 2 s on an idle 2-core machine (CPU
+  // only: the limit is room for a loaded one, not a bound on the time).
   test("the writer demands KEY_UPDATE in record 2^20; a reader refuses record 2^20 + 1 under the same keys", () => {
     const { i, r } = handshake();
     const w = i.writer, rd = r.reader;
@@ -290,7 +291,7 @@ describe("key_exhausted: at most 2^20 records under one key", () => {
     // An honest reader updates and carries on at sequence 0.
     rd.update();
     expect(rd.open(next)).toHaveLength(3);
-  }, 20_000);
+  }, 60_000);
 });
 
 describe("leases for sealing elsewhere (RecordSealer)", () => {

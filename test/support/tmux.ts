@@ -3,10 +3,34 @@
  * command in a pseudo-terminal, type into it, read the screen, and wait for what it shows.
  */
 import { afterAll } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { until as wait } from "./wait.ts";
 
-/** tmux's path, or null where it is missing (the terminal tests then say they are skipped). */
-export const TMUX: string | null = Bun.which("tmux");
+/**
+ * tmux for the tests, or null where it is missing (the terminal tests then say they are
+ * skipped): a wrapper that runs it on a server of this test process's own (`-S`, a socket
+ * under /tmp/sotto-tmux-<pid>/). On the shared default server, a file whose last session
+ * ends makes the server exit while another worker's file (`bun test --parallel`), or
+ * another program, is starting a session on it ("server exited unexpectedly").
+ */
+export const TMUX: string | null = privateTmux(Bun.which("tmux"));
+
+function privateTmux(real: string | null): string | null {
+  if (real === null) return null;
+  // Folders left by test processes that have ended (their servers ended with their last session).
+  for (const d of readdirSync(tmpdir())) {
+    const pid = /^sotto-tmux-(\d+)$/.exec(d)?.[1];
+    if (pid !== undefined && Number(pid) !== process.pid && !existsSync(`/proc/${pid}`)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  }
+  const dir = join(tmpdir(), `sotto-tmux-${process.pid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const wrapper = join(dir, "tmux");
+  writeFileSync(wrapper, `#!/bin/sh\nexec '${real}' -S '${join(dir, "socket")}' "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return wrapper;
+}
 
 /** A tmux session named after `prefix` and this process, killed after the file's tests. */
 export function tmuxSession(prefix: string, captureArgs: string[] = []) {

@@ -7,9 +7,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TMUX } from "../support/tmux.ts";
 import { until as wait } from "../support/wait.ts";
 
-const TMUX = Bun.which("tmux");
 const dir = mkdtempSync(join(tmpdir(), "sotto-term-"));
 const session = `sotto-term-${process.pid}`;
 const fixture = join(import.meta.dir, "terminal-fake.ts");
