@@ -5,13 +5,17 @@
  *   bun bench/links.ts [lines]
  * Cases: loopback (no faults: lines a second) and shaped (100 Mbit/s, 25 ms each way:
  * the ratio plain TCP time / sotto time, ≥ 0.9 is the target). Each sotto run first
- * proves what it times: every line shown once, in order, no session dropped.
+ * proves what it times: every line shown once, in order, no session dropped. The proxy
+ * runs on a thread of its own (bench/links-proxy.ts), as a real link is not on sotto's
+ * event loop; `--proxy-here` runs it on the bench's thread (as the tests do).
  */
 import { mbit } from "../test/faults/proxy.ts";
-import { plainTcpBulk, runBulk } from "../test/faults/bulk.ts";
+import { plainTcpBulk, runBulk, type Via } from "../test/faults/bulk.ts";
+import { threadProxy } from "./links-proxy.ts";
 import { removeHomes } from "../test/support/home.ts";
 
-const lines = Number(process.argv[2] ?? 20_000);
+const lines = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 20_000);
+const via: Via | undefined = process.argv.includes("--proxy-here") ? undefined : (port, faults) => threadProxy(port, faults);
 const SIZE = 1024;
 const cases = [
   { name: "loopback", faults: {} },
@@ -19,8 +23,8 @@ const cases = [
 ];
 
 for (const c of cases) {
-  const tcpMs = await plainTcpBulk({ lines, size: SIZE, faults: c.faults });
-  const r = await runBulk({ lines, size: SIZE, faults: c.faults });
+  const tcpMs = await plainTcpBulk({ lines, size: SIZE, faults: c.faults, via });
+  const r = await runBulk({ lines, size: SIZE, faults: c.faults, via });
   if (r.shown !== lines || r.outOfOrder !== 0 || r.dropped.length > 0 || r.exitCode !== 0) {
     console.error(`${c.name}: not a clean run (${JSON.stringify({ ...r, errors: r.errors.slice(0, 3) })}); not timed`);
     process.exitCode = 1;

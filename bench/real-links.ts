@@ -20,6 +20,7 @@ import { Peer } from "../src/net/peer.ts";
 import { FileType } from "../src/protocol/constants.ts";
 import type { Session } from "../src/net/session.ts";
 import { FaultProxy, mbit } from "../test/faults/proxy.ts";
+import { threadProxy as startThreadProxy } from "./links-proxy.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,16 +41,9 @@ function pct(xs: number[], p: number): number {
 }
 const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms (n=${xs.length})`;
 
-/** The same proxy on its own thread (bench/proxy-worker.ts), for the timed line runs. */
-async function threadProxy(port: number): Promise<{ port: number; close(): void }> {
-  const w = new Worker(new URL("./proxy-worker.ts", import.meta.url));
-  const ready = new Promise<number>((resolve) => (w.onmessage = (ev: MessageEvent<{ port: number }>) => resolve(ev.data.port)));
-  w.postMessage({ target: { host: "127.0.0.1", port }, faults: { rateBytesPerSec: mbit(RATE), delayMs: DELAY }, maxQueueBytes: ROUTER_QUEUE });
-  return { port: await ready, close: () => w.postMessage("close") };
-}
-
-function proxy(port: number): FaultProxy {
-  return new FaultProxy({ target: { host: "127.0.0.1", port }, faults: { rateBytesPerSec: mbit(RATE), delayMs: DELAY }, maxQueueBytes: ROUTER_QUEUE });
+/** The same proxy on its own thread (bench/links-proxy.ts), for the timed line runs. */
+function threadProxy(port: number, counters?: SharedArrayBuffer): Promise<{ port: number; close(): void }> {
+  return startThreadProxy(port, { rateBytesPerSec: mbit(RATE), delayMs: DELAY }, ROUTER_QUEUE, counters);
 }
 
 /** Plain TCP through the proxy: one-way line latency while idle, and a bulk rate. */
@@ -129,6 +123,7 @@ async function pair(limits = {}) {
   const s: Session = await alice.connect("127.0.0.1", x.port);
   let id = 0n;
   const line = () => {
+    if (s.state !== "open") return;
     id++;
     seen.set(id, performance.now());
     s.send({ kind: "text", id, text: `line ${id}` });
@@ -149,8 +144,10 @@ async function sottoRun(lines: number, bulkBytes: number) {
   const chunk = new Uint8Array(CHUNK);
   const pump = () => {
     while (queued < bulkBytes && p.s.state === "open" && p.s.bufferedAmount < DEFAULT_HIGH_WATER) {
-      p.s.send({ kind: "ext", type: BULK_TYPE, content: chunk });
-      queued += CHUNK;
+      // As the sender cuts them: no larger than one paced bulk record of the path.
+      const n = Math.min(CHUNK, p.s.bulkItemBytes);
+      p.s.send({ kind: "ext", type: BULK_TYPE, content: chunk.subarray(0, n) });
+      queued += n;
     }
     if (queued < bulkBytes) setImmediate(pump);
   };
@@ -163,6 +160,7 @@ async function sottoRun(lines: number, bulkBytes: number) {
   const bulkMBps = p.bulkGot() / 1e6 / ((performance.now() - t0) / 1000);
   const during = p.lat.splice(0);
   const timeouts = p.closes.length;
+  for (const c of p.closes) console.log(`session cut during the transfer: ${c}`);
   await p.alice.close("bye", 200);
   await p.bob.close("bye", 200);
   p.x.close();

@@ -76,21 +76,30 @@ export class Established {
     return due;
   };
 
-  /** pacer.ts step 2: while bulk flows, keep one probe out (or come back when one may go). */
-  pace(s: Outbound): void {
-    if (this.pacer.probing || this.#paceTimer !== null || s.bulkAt <= this.pacer.acked) return;
+  /**
+   * pacer.ts: while bulk flows, keep probes out, and come back (`flush`) when the next
+   * probe may go or the pace lets more bulk out, whichever is first.
+   */
+  pace(s: Outbound, flush: () => void): void {
+    if (this.#paceTimer !== null) return;
     const now = this.#now();
-    const data = this.pacer.probe(now, s.written);
-    if (data !== null) {
-      s.queueUrgent({ kind: "ping", data });
-      s.flush(this.writer, this.keyUpdateDue);
-      return;
+    const wantProbe = () => !this.pacer.probing && s.bulkAt > this.pacer.acked;
+    if (wantProbe()) {
+      const data = this.pacer.probe(now, s.written);
+      if (data !== null) {
+        s.queueUrgent({ kind: "ping", data });
+        s.flush(this.writer, this.keyUpdateDue);
+      }
     }
-    if (!s.hasBulk) return;
+    // Backed up: `drain` flushes; nothing bulk left: nothing to pace.
+    if (!s.hasBulk || s.backedUp) return;
+    let wait = this.pacer.releaseWaitMs(now, s.written);
+    if (wantProbe()) wait = Math.min(wait, this.pacer.waitMs(now));
+    if (wait === Infinity) return; // held by the window: the next PONG flushes
     this.#paceTimer = setTimeout(() => {
       this.#paceTimer = null;
-      if (!this.#stopped) this.pace(s);
-    }, Math.max(1, Math.ceil(this.pacer.waitMs(now))));
+      if (!this.#stopped) flush();
+    }, Math.max(1, Math.ceil(wait)));
     this.#paceTimer.unref?.();
   }
 

@@ -69,6 +69,8 @@ export class Outbound {
   written = 0;
   /** Bulk is sealed only while `written` is below this (session.ts paces it from PONGs). */
   bulkUntil = Infinity;
+  /** Plaintext bytes of one paced bulk record, at most (pacer.ts quantum; an item alone may be larger). */
+  bulkQuantum = MAX_PLAINTEXT;
   /** Stream offset after the last flush that sealed file items. */
   bulkAt = 0;
 
@@ -224,7 +226,7 @@ export class Outbound {
       // Paced bulk stops at the window record by record, not batch by batch: a batch of
       // 60 KiB file chunks overshot it by up to two records, all queued ahead of a later line.
       while (f.i < items.length && outLen - OUT_AT < batch && (!paced || f.i <= lastPong || this.written + outLen - OUT_AT < this.bulkUntil)) {
-        const pt = fillRecord(items, f, keyUpdate);
+        const pt = fillRecord(items, f, keyUpdate, paced ? this.bulkQuantum : ITEM_END);
         const need = outLen + recordFrameLength(pt);
         if (need > OUT.length) {
           const bigger = new Uint8Array(need * 2);
@@ -309,13 +311,14 @@ interface Fill {
 }
 
 /**
- * Encode items from `f.i` into PT, as many as fit one record, then KEY_UPDATE when
- * `keyUpdate()` says this record must carry it; returns the plaintext length.
+ * Encode items from `f.i` into PT, as many as fit one record (within `cap` bytes, though
+ * the first item always goes in), then KEY_UPDATE when `keyUpdate()` says this record
+ * must carry it; returns the plaintext length.
  */
-function fillRecord(items: Item[], f: Fill, keyUpdate: () => boolean): number {
+function fillRecord(items: Item[], f: Fill, keyUpdate: () => boolean, cap = ITEM_END): number {
   let pt = 0;
   while (f.i < items.length) {
-    const next = writeItem(PT, pt, ITEM_END, items[f.i]!);
+    const next = writeItem(PT, pt, pt === 0 ? ITEM_END : Math.min(cap, ITEM_END), items[f.i]!);
     if (next < 0) break;
     pt = next;
     f.i++;

@@ -59,6 +59,8 @@ type Dial = {
   /** The deadline passed: the attempt was given up and its session ends quietly. */
   abandoned?: boolean;
   session?: Session;
+  /** The address the host name resolved to for this attempt (route.ts checks its route). */
+  ip?: string;
 };
 
 /** The dial `d` failed with the OS error `code` (ECONNREFUSED made precise by route.ts): one sentence, the code kept. */
@@ -156,7 +158,8 @@ export class Peer {
       error: (socket, err) => this.#socketClosed(socket, err),
       connectError: (socket, err) => {
         const d = socket.data.dial;
-        if (d) d.reject(dialFailed(d, err, dialErrorCode(d.host, (err as Error & { code?: string }).code)));
+        // The route of the address dialled, not of the host name (which has none to check).
+        if (d) d.reject(dialFailed(d, err, dialErrorCode(d.ip ?? d.host, (err as Error & { code?: string }).code)));
       },
     };
   }
@@ -233,6 +236,7 @@ export class Peer {
     void this.#resolve(d.host).then(
       (ip) => {
         if (d.abandoned) return;
+        d.ip = ip;
         Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => d.reject(dialFailed(d, err, dialErrorCode(ip, err.code))));
       },
       (err: Error) => d.reject(dialFailed(d, err, "ENOTFOUND")),

@@ -4,9 +4,10 @@
  * Is there a route to an IPv4 address? Bun reports every failed connect as ECONNREFUSED
  * (Bun 1.4.5: a dial with no route gives code ECONNREFUSED, errno -111), so a person
  * would be told "refused" when the network is down. Before saying "refused", peer.ts asks
- * here: on Linux, /proc/net/route (the main table) plus this host's own addresses
- * (the local table) answer it. Anywhere else, or for a host name or IPv6, the answer is
- * "unknown" and the error stays as Bun gave it. The same for a host on our own link
+ * here, about the address the host name resolved to (peer.ts keeps it per attempt): on
+ * Linux, /proc/net/route (the main table) plus this host's own addresses (the local table)
+ * answer it. Anywhere else, or for IPv6, the answer is "unknown" and the error stays as
+ * Bun gave it. The same for a host on our own link
  * that does not answer ARP (EHOSTUNREACH after about 3 s): neighbourFailed reads the
  * kernel's neighbour table (/proc/net/arp), where that try is left as a failed entry.
  */

@@ -13,7 +13,7 @@
  * The transport is a Bun TCP socket in Peer, a fake in tests (types.ts Transport).
  */
 import { randomBytes } from "node:crypto";
-import type { Group } from "../protocol/constants.ts";
+import { ITEM_HEADER_LEN, MAX_PLAINTEXT, type Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { FrameAssembler, type Frame } from "../protocol/frame.ts";
 import type { Done } from "../protocol/handshake.ts";
@@ -56,6 +56,7 @@ export class Session implements PeerSession {
   readonly #records: RecordHost;
   readonly #send: Outbound;
   #flushScheduled = false;
+  readonly #paceFlush = () => this.flush();
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
   #partialSince = 0;
@@ -128,6 +129,11 @@ export class Session implements PeerSession {
 
   #now(): number {
     return this.#o.now ? this.#o.now() : performance.now();
+  }
+
+  /** Content bytes of a bulk item that fills one paced bulk record (pacer.ts quantum); file chunks are cut no larger. */
+  get bulkItemBytes(): number {
+    return (this.#est?.pacer.quantum ?? MAX_PLAINTEXT) - ITEM_HEADER_LEN;
   }
 
   /** Bytes queued for the socket plus items not yet sealed. */
@@ -258,9 +264,10 @@ export class Session implements PeerSession {
     const est = this.#est;
     if (est === null || this.#isClosed() || !this.#send.hasPending) return;
     this.lastSend = this.#now();
-    this.#send.bulkUntil = est.pacer.until;
+    this.#send.bulkUntil = est.pacer.until(this.lastSend, this.#send.written);
+    this.#send.bulkQuantum = est.pacer.quantum;
     this.#send.flush(est.writer, est.keyUpdateDue, force);
-    if (!force) est.pace(this.#send);
+    if (!force) est.pace(this.#send, this.#paceFlush);
     this.#afterOutput();
   }
 

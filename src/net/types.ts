@@ -54,6 +54,8 @@ export interface PeerSession {
   readonly th3: Uint8Array | null;
   /** Bytes queued for the socket plus items not yet sealed. */
   readonly bufferedAmount: number;
+  /** Content bytes of one bulk (file) item that fits the path's bulk record (pacer.ts quantum); absent: any size. */
+  readonly bulkItemBytes?: number;
   /** The key-exchange group in use, once the HELLO is sent or read (null before). */
   readonly group?: Group | null;
   /** Queue one item. @throws Error when the session is not open; RangeError when the item cannot fit in a record. */

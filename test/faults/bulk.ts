@@ -10,7 +10,8 @@
  *      saw dropped, alice's exit code and the time from the first line read to the last
  *      one shown.
  * The plain-TCP baseline writes the same bytes through a proxy with the same faults to a
- * sink that counts them.
+ * sink that counts them. `via` starts the proxy elsewhere (bench/links-proxy.ts: on a
+ * thread of its own); by default it runs here.
  */
 import { Readable } from "node:stream";
 import type { Socket } from "bun";
@@ -28,6 +29,12 @@ export function bulkLine(i: number, size: number): string {
   return head + "x".repeat(Math.max(0, size - head.length));
 }
 
+/** A started proxy to a port: where to dial it, and how to stop it. */
+export type Via = (port: number, faults: Partial<Faults>) => Promise<{ port: number; close(): void }>;
+
+/** The proxy on this thread. */
+export const here: Via = async (port, faults) => new FaultProxy({ target: { host: "127.0.0.1", port }, faults });
+
 /** What one bulk run showed. */
 export interface BulkReport {
   shown: number;
@@ -42,7 +49,7 @@ export interface BulkReport {
 }
 
 /** Send `lines` lines of `size` characters from alice's line mode to bob through the proxy. */
-export async function runBulk(o: { lines: number; size: number; faults: Partial<Faults>; timeoutMs?: number }): Promise<BulkReport> {
+export async function runBulk(o: { lines: number; size: number; faults: Partial<Faults>; timeoutMs?: number; via?: Via }): Promise<BulkReport> {
   const bobEvents: ChatEvent[] = [];
   let shown = 0;
   let outOfOrder = 0;
@@ -62,7 +69,7 @@ export async function runBulk(o: { lines: number; size: number; faults: Partial<
     else bobEvents.push(e);
   });
   const port = (bobEvents.find((e) => e.type === "listening") as { port: number }).port;
-  const proxy = new FaultProxy({ target: { host: "127.0.0.1", port }, faults: o.faults });
+  const proxy = await (o.via ?? here)(port, o.faults);
   const lm = new LineMode({ output: { write: () => true }, json: true, drainTimeoutMs: o.timeoutMs ?? 60_000, dials: 1, batchOutput: true });
   let aliceConnected = false;
   const alice = await ChatNode.start({ home: tempHome("sotto-bulk-"), name: "alice", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${proxy.port}`] }, (e) => {
@@ -92,7 +99,7 @@ export async function runBulk(o: { lines: number; size: number; faults: Partial<
 }
 
 /** The same bytes (`lines` × (size + 1)) over plain TCP through a proxy with the same faults; ms from first write to last byte in. */
-export async function plainTcpBulk(o: { lines: number; size: number; faults: Partial<Faults> }): Promise<number> {
+export async function plainTcpBulk(o: { lines: number; size: number; faults: Partial<Faults>; via?: Via }): Promise<number> {
   const total = o.lines * (o.size + 1);
   let got = 0;
   let doneAt = 0;
@@ -106,7 +113,7 @@ export async function plainTcpBulk(o: { lines: number; size: number; faults: Par
       },
     },
   });
-  const proxy = new FaultProxy({ target: { host: "127.0.0.1", port: sink.port }, faults: o.faults });
+  const proxy = await (o.via ?? here)(sink.port, o.faults);
   let queue: Uint8Array[] = [];
   for (let i = 0; i < o.lines; i += 64) {
     let chunk = "";

@@ -8,7 +8,7 @@
  * address, and a restart that dials bob by name dials it. Counts and order only.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { ChatEvent } from "../../src/chat/events.ts";
@@ -19,6 +19,8 @@ const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 const tag = `${process.pid % 100000}`;
 const NS_A = `sotto-a-${tag}`;
 const NS_B = `sotto-b-${tag}`;
+/** A host name that resolves, inside alice's namespace only, to 10.78.0.9 (no route there). */
+const UNROUTED_NAME = "bob-unrouted.sotto.test";
 
 function sh(...cmd: string[]): { ok: boolean; err: string } {
   const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
@@ -43,10 +45,19 @@ function setUp(): string | null {
     const r = sh(...s);
     if (!r.ok) return `could not set up the namespaces: ${s.join(" ")}: ${r.err}`;
   }
+  // `ip netns exec` mounts /etc/netns/<ns>/hosts over /etc/hosts: a name only alice's
+  // namespace resolves, to an address she has no route to.
+  try {
+    mkdirSync(`/etc/netns/${NS_A}`, { recursive: true });
+    writeFileSync(`/etc/netns/${NS_A}/hosts`, `127.0.0.1 localhost\n10.78.0.9 ${UNROUTED_NAME}\n`);
+  } catch (e) {
+    return `could not write /etc/netns/${NS_A}/hosts: ${(e as Error).message}`;
+  }
   return null;
 }
 
 function tearDown(): void {
+  rmSync(`/etc/netns/${NS_A}`, { recursive: true, force: true });
   sh("ip", "netns", "del", NS_A);
   sh("ip", "netns", "del", NS_B);
 }
@@ -190,6 +201,23 @@ describe("a contact that moves", () => {
       try {
         const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
         expect(r.reason).toContain("10.78.0.9 cannot be reached from this machine");
+        expect(r.reason).not.toContain("nothing is listening");
+        const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
+        expect(err?.code).toBe("ENETUNREACH");
+      } finally {
+        await alice.stop();
+      }
+    },
+    30_000,
+  );
+
+  test.skipIf(skip !== null)(
+    "a dial by host name to an address with no route says ENETUNREACH too: the route checked is the resolved address's",
+    async () => {
+      const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7004", "--connect", `${UNROUTED_NAME}:7000`]);
+      try {
+        const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
+        expect(r.reason).toContain("cannot be reached from this machine");
         expect(r.reason).not.toContain("nothing is listening");
         const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
         expect(err?.code).toBe("ENETUNREACH");

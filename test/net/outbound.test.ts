@@ -37,4 +37,21 @@ describe("Outbound, paced bulk", () => {
     for (const b of got) for (const f of frames.push(b)) for (const it of decodeItems(r.open(f.bytes))) kinds.push(it.kind === "ext" ? "chunk" : it.kind);
     expect(kinds).toEqual(["chunk", "text"]);
   });
+
+  test("paced bulk records hold at most bulkQuantum bytes: 4 KiB items with a 10 KiB quantum go two to a record; an item over the quantum goes alone", () => {
+    const { socket, got } = sink();
+    const o = new Outbound(socket);
+    const w = RecordWriter.fromKeyBlock(new Uint8Array(kb), new PooledRandom());
+    for (let i = 0; i < 6; i++) o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(4096).fill(i) });
+    o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(20_000).fill(6) });
+    o.bulkQuantum = 10 * 1024;
+    o.bulkUntil = 1 << 20;
+    o.flush(w, () => false);
+
+    const r = RecordReader.fromKeyBlock(new Uint8Array(kb));
+    const frames = new FrameAssembler();
+    const records: number[][] = [];
+    for (const b of got) for (const f of frames.push(b)) records.push(decodeItems(r.open(f.bytes)).map((it) => (it.kind === "ext" ? it.content[0]! : -1)));
+    expect(records).toEqual([[0, 1], [2, 3], [4, 5], [6]]);
+  });
 });

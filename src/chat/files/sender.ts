@@ -182,7 +182,8 @@ export class Sender {
   }
 
   #step(sf: SessionFiles, t: Outgoing): void {
-    const n = Math.min(this.#o.chunkBytes, t.size - t.offset);
+    // No larger than one paced bulk record of this path (net/pacer.ts: a line waits behind one).
+    const n = Math.min(this.#o.chunkBytes, Math.max(1, (sf.s.bulkItemBytes ?? Infinity) - CHUNK_HEADER_LEN), t.size - t.offset);
     if (n > 0) {
       const buf = new Uint8Array(CHUNK_HEADER_LEN + n);
       let got: number;

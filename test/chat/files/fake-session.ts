@@ -23,6 +23,8 @@ export class FakeSession implements PeerSession {
   readonly peerProfile = { instance: new Uint8Array(8), name: "peer" };
   readonly th3 = new Uint8Array(32);
   bufferedAmount = 0;
+  /** As Session.bulkItemBytes: the content size of one paced bulk record (undefined: any). */
+  bulkItemBytes?: number;
   readonly items: Item[] = [];
 
   constructor(key: Uint8Array = new Uint8Array(randomBytes(32))) {

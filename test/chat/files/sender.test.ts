@@ -137,6 +137,35 @@ describe("sending", () => {
     expect(s.of("file_done", offer.id)).toHaveLength(1);
   });
 
+  test("chunks are cut no larger than the session's paced bulk record (bulkItemBytes), as it changes; the bytes and offsets stay whole", async () => {
+    const h = harness({ chunkBytes: 60 * 1024, highWater: 64 * 1024 });
+    const s = h.open();
+    s.holdOutput = true;
+    // A 10 Mbit/s path: one bulk record holds about 10 KB (net/pacer.ts quantum).
+    s.bulkItemBytes = 10_016;
+    const data = bytes(600_000, 5);
+    h.ft.send(files(1, data));
+    const offer = await until("offer", () => s.of("file_offer")[0]);
+    s.drain();
+    h.deliver(s, { kind: "file_accept", id: offer.id, offset: 0, prefix: sha("") });
+    await until("the first chunks", () => chunks(s, offer.id).length > 0);
+    // The path turns out faster: larger records, larger chunks (never past chunkBytes).
+    s.bulkItemBytes = 1 << 20;
+    for (let i = 0; i < 200 && s.of("file_done", offer.id).length === 0; i++) {
+      s.drain();
+      h.drain(s);
+      await Bun.sleep(1);
+    }
+    await until("DONE", () => s.of("file_done", offer.id)[0]);
+    const got = chunks(s, offer.id);
+    const sizes = got.map((c) => c.data.length);
+    expect(sizes[0]).toBe(10_000); // 10,016 less the 16-byte chunk header
+    expect(sizes.filter((n) => n > 10_000).length).toBeGreaterThan(0);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(60 * 1024);
+    expect(got.map((c) => c.offset)).toEqual(sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0)));
+    expect(Buffer.concat(got.map((c) => c.data)).equals(Buffer.from(data))).toBe(true);
+  });
+
   test("files are open only while their chunks are read: 64 accepted transfers to a peer that stops reading hold no descriptor", async () => {
     const fds = () => readdirSync("/proc/self/fd").length;
     const h = harness({ highWater: 50_000, chunkBytes: 10_000 });
