@@ -129,7 +129,7 @@ export class ChatNode implements ChatApi {
       this.history = historyApi(this.#kept, { resolve: (n) => this.#contacts.connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
     }
     this.#delivery = new Delivery({ ...common, kept: this.#kept, contacts: this.#contacts });
-    this.#dialing = new Dialing({ ...common, peer: this.#peer, contacts: this.#contacts, delivery: this.#delivery });
+    this.#dialing = new Dialing({ ...common, peer: this.#peer, contacts: this.#contacts, delivery: this.#delivery, backoffBaseMs: o.backoffBaseMs });
     if (o.files !== false) {
       this.files = fileTransfers(o.home, o.files, { emit, trust: this.#trust, contacts: this.#contacts, sessions: this.#sessions });
       this.#extensions.add(this.files);

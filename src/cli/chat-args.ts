@@ -5,6 +5,10 @@
  * citty's own parser is lenient (unknown flags pass silently, a repeated flag keeps its
  * last value), so argv is parsed here with node:util parseArgs in strict mode, which
  * rejects unknown flags and collects every `--connect`; `--connect a:1,b:2` works too.
+ *
+ * One flag is for tests only and is not in --help: `--test-keepalive-ms <ms>` shortens
+ * the keepalive (Limits.keepaliveMs, default 7.5 s), so a test of a silent peer need not
+ * wait twice 7.5 s.
  */
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
@@ -53,6 +57,8 @@ export interface ChatSettings extends Pick<ChatOptions, "home" | "name" | "group
   bell: boolean;
   /** --accept-files: accept every offer into this folder (absolute); null: ask, into home/downloads. */
   acceptFiles: string | null;
+  /** --test-keepalive-ms (tests only, not in --help): Limits.keepaliveMs; absent: the default. */
+  keepaliveMs?: number;
 }
 
 export type ParsedChatArgs = { kind: "help" } | { kind: "ok"; settings: ChatSettings } | { kind: "error"; message: string };
@@ -137,6 +143,7 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
         "accept-files": { type: "string" },
         "no-history": { type: "boolean" },
         "no-bell": { type: "boolean" },
+        "test-keepalive-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -171,6 +178,10 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
   const secs = /^[0-9]+(\.[0-9]+)?$/.test(drain) ? Number(drain) : NaN;
   if (!(secs >= 0 && secs <= 86_400)) return err(`--drain-timeout expects seconds from 0 to 86400, got ${show(drain)}`);
 
+  const keepalive = str("test-keepalive-ms");
+  if (keepalive !== undefined && !(/^[0-9]{1,6}$/.test(keepalive) && Number(keepalive) >= 100 && Number(keepalive) <= 600_000))
+    return err(`--test-keepalive-ms expects milliseconds from 100 to 600000, got ${show(keepalive)}`);
+
   const home = str("home");
   if (home === "") return err("--home expects a folder, got an empty value");
   const acceptFiles = str("accept-files");
@@ -191,6 +202,7 @@ export function parseChatArgs(argv: string[], env: Record<string, string | undef
       acceptFiles: acceptFiles === undefined ? null : resolve(acceptFiles),
       history: values["no-history"] !== true,
       bell: values["no-bell"] !== true,
+      ...(keepalive !== undefined ? { keepaliveMs: Number(keepalive) } : {}),
     },
   };
 }

@@ -123,7 +123,7 @@ export async function runChat(argv: string[], io: ChatIo): Promise<number> {
   let node: ChatNode;
   try {
     const files = { downloads: settings.acceptFiles ?? join(settings.home, "downloads"), autoAccept: settings.acceptFiles !== null };
-    node = await ChatNode.start({ home: settings.home, name: settings.name, group: settings.group, strict: settings.strict, allowNew: settings.allowNew, listen: settings.listen, connect: settings.connect, files, history: settings.history, output: ui.gate }, ui.listener);
+    node = await ChatNode.start({ home: settings.home, name: settings.name, group: settings.group, strict: settings.strict, allowNew: settings.allowNew, listen: settings.listen, connect: settings.connect, files, history: settings.history, output: ui.gate, ...(settings.keepaliveMs !== undefined ? { limits: { keepaliveMs: settings.keepaliveMs } } : {}) }, ui.listener);
   } catch (e) {
     if (!(e instanceof ChatError)) throw e;
     io.stderr.write(`sotto: ${oneLine(e.message)}\n`);

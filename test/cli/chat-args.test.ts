@@ -87,6 +87,10 @@ describe("flags", () => {
     expect(settings(["--host", "::1"]).listen?.host).toBe("::1");
     expect(settings(["--host", "[::1]"]).listen?.host).toBe("::1");
   });
+  test("--test-keepalive-ms (tests only, not in --help) sets the keepalive; absent, the default stays", () => {
+    expect(settings(["--test-keepalive-ms", "2000"]).keepaliveMs).toBe(2000);
+    expect("keepaliveMs" in settings([])).toBe(false);
+  });
   test("--help and -h", () => {
     expect(parseChatArgs(["--help"], ENV).kind).toBe("help");
     expect(parseChatArgs(["--port", "1", "-h"], ENV).kind).toBe("help");
@@ -119,6 +123,9 @@ describe("bad values: one line naming the flag", () => {
     [["--drain-timeout", "-1"], "--drain-timeout"],
     [["--drain-timeout", "soon"], "--drain-timeout"],
     [["--home", ""], "--home"],
+    [["--test-keepalive-ms", "99"], "--test-keepalive-ms"],
+    [["--test-keepalive-ms", "600001"], "--test-keepalive-ms"],
+    [["--test-keepalive-ms", "1.5"], "--test-keepalive-ms"],
     [["--strict=yes"], "--strict"],
     [["--frobnicate"], "--frobnicate"],
     [["stray"], "stray"],
@@ -146,6 +153,7 @@ describe("runChat", () => {
     expect(await runChat(["--help"], io)).toBe(0);
     const text = out.join("");
     for (const flag of ["--port", "--host", "--connect", "--name", "--group", "--strict", "--no-listen", "--home", "--json", "--drain-timeout"]) expect(text).toContain(flag);
+    expect(text).not.toContain("--test-keepalive-ms");
   });
   test("no arguments in a terminal asks for port and peer; cancelling exits 0 without starting", async () => {
     const { io, out } = captureIo("", true);

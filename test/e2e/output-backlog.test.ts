@@ -27,6 +27,8 @@ const SIZE = 60_000;
 /** How long the flood runs against the stopped reader before it reads again (ms). */
 const FLOOD_MS = 4000;
 const MiB = 1024 * 1024;
+/** The keepalive of both chats in the honest-contact case (--test-keepalive-ms; the default is 7.5 s). */
+const KEEPALIVE_MS = 1500;
 
 const dirs: string[] = [];
 const procs: { kill(sig?: number): void }[] = [];
@@ -146,20 +148,24 @@ test("an honest contact (a real sotto chat) while alice's stdout is not read for
   const home = tempDir();
   const go = join(tempDir(), "go");
   const port = freePort();
-  const alice = gatedChat(home, go, port, "--allow-new");
+  const alice = gatedChat(home, go, port, "--allow-new", "--test-keepalive-ms", String(KEEPALIVE_MS));
   const homes: string[] = [];
-  const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--no-listen", "--name", "bob", "--connect", `127.0.0.1:${port}`]);
+  const bob = new ChatProcess(tempHome(homes), ["--host", "127.0.0.1", "--no-listen", "--name", "bob", "--connect", `127.0.0.1:${port}`, "--test-keepalive-ms", String(KEEPALIVE_MS)]);
   procs.push({ kill: () => bob.proc.kill(9) });
   dirs.push(...homes);
   await bob.waitFor("connected", () => true, 15_000);
   const N = 400;
   // 400 lines of 30 KB: 12 MB, past alice's 8 MiB front-end budget.
   for (let i = 1; i <= N; i++) bob.say(`b ${i} ${"y".repeat(30_000)}`);
-  // Longer than the keepalive deadline (2 × 7.5 s) with nothing read from stdout.
-  await Bun.sleep(17_000);
+  // Longer than the keepalive deadline with nothing read from stdout: bob's PING goes out
+  // after one keepalive of silence, is left unanswered for another, and bob's sweep (every
+  // quarter keepalive) ends the session by 2.5 × the keepalive at the latest.
+  await Bun.sleep(4 * KEEPALIVE_MS);
   const acked = bob.of("ack").length;
   expect(acked).toBeLessThan(N);
   console.log(`while alice's stdout was not read: ${acked} of ${N} acknowledged, bob's session ended ${bob.of("disconnected").length} time(s)`);
+  // The wait did cross the deadline (with the default 7.5 s keepalive it would not have).
+  expect(bob.of("disconnected").length).toBeGreaterThan(0);
   writeFileSync(go, "");
   const lines = () => alice.events.filter((e): e is Extract<ChatEvent, { type: "message" }> => e.type === "message" && e.peer === "bob");
   await until("all of bob's lines shown", () => lines().length >= N, 40_000, 20);

@@ -44,6 +44,8 @@ export interface CutRunOptions {
   handshakeEvery?: number;
   /** Give up (and report what is missing) after this long. */
   timeoutMs?: number;
+  /** bob's first redial backoff (ChatOptions.backoffBaseMs; default the Dialer's 250 ms). */
+  backoffBaseMs?: number;
   /** Message text: `${side}${i}` and this (default: a little random ASCII and some non-ASCII). */
   text?: (side: "a" | "b", i: number, rnd: () => number) => string;
   /** Status events of both nodes and the proxy's cuts, as lines (for debugging a plan). */
@@ -191,7 +193,7 @@ export async function runCuts(o: CutRunOptions): Promise<CutRunResult> {
         go();
       }
     };
-    bob = await ChatNode.start({ home: homes[1]!, name: "bob", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${p.port}`] }, (e) => {
+    bob = await ChatNode.start({ home: homes[1]!, name: "bob", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${p.port}`], backoffBaseMs: o.backoffBaseMs }, (e) => {
       log("bob", e);
       bobEv.push(e);
       if (e.type === "message") bobGot.push(e.text);
@@ -266,7 +268,7 @@ export async function runCuts(o: CutRunOptions): Promise<CutRunResult> {
  * as a link that carries `linkBytes` per connection before breaking. Returns what each side
  * received (as in runCuts) once both have everything, or at the deadline.
  */
-export async function runBacklog(o: { messages: number; linkBytes: [number, number]; seed: number; timeoutMs: number }): Promise<{ alice: SideReport; bob: SideReport; connections: number; sessions: number; timedOut: boolean }> {
+export async function runBacklog(o: { messages: number; linkBytes: [number, number]; seed: number; timeoutMs: number; backoffBaseMs?: number }): Promise<{ alice: SideReport; bob: SideReport; connections: number; sessions: number; timedOut: boolean }> {
   const rnd = seeded(o.seed);
   const deadline = performance.now() + o.timeoutMs;
   const homes = [0, 1].map(() => mkdtempSync(join(tmpdir(), "sotto-backlog-")));
@@ -287,7 +289,7 @@ export async function runBacklog(o: { messages: number; linkBytes: [number, numb
         if (phase === "flaky") c.set({ cutAfterBytes: between(rnd, o.linkBytes) });
       },
     }));
-    bob = await ChatNode.start({ home: homes[1]!, name: "bob", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${p.port}`] }, (e) => {
+    bob = await ChatNode.start({ home: homes[1]!, name: "bob", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${p.port}`], backoffBaseMs: o.backoffBaseMs }, (e) => {
       if (e.type === "message") got.bob.push(e.text);
       if (e.type === "connected") sessions++;
     });

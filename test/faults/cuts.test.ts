@@ -3,14 +3,18 @@
  * alice through the fault proxy, both type all along, and the proxy cuts the connection
  * again and again (test/faults/conversation.ts has the plan). After the redials, each side
  * must have received exactly the other's messages: all of them, once each, in order, and
- * byte for byte. The outcome is asserted, never the timing. The 100 cuts take about 35 s:
- * each redial waits the Dialer's first backoff (250 ms ± 20 %) after its 100 ms poll
- * notices the close. Replay a plan with SOTTO_CUT_SEED=<seed>; soak with bench/soak.ts.
+ * byte for byte. The outcome is asserted, never the timing. Each redial waits the Dialer's
+ * first backoff after its 100 ms poll notices the close; at the default 250 ms ± 20 % the
+ * 100 cuts took about 32 s, so the cut runs here shorten it (ChatOptions.backoffBaseMs):
+ * the same cuts, redialled sooner. Replay a plan with SOTTO_CUT_SEED=<seed>; soak with
+ * bench/soak.ts (which keeps the default backoff).
  */
 import { describe, expect, test } from "bun:test";
 import { runBacklog, runCuts, type CutRunResult } from "./conversation.ts";
 
 const SEED = Number(process.env.SOTTO_CUT_SEED ?? 20_251);
+/** bob's first redial backoff in the cut runs (ms), instead of the Dialer's 250. */
+const BACKOFF_MS = 25;
 
 function expectClean(r: CutRunResult, messages: number, cuts: number): void {
   const summary = JSON.stringify(r);
@@ -24,7 +28,7 @@ describe("cuts during a two-way conversation", () => {
   test(
     "100 random cuts, 2000 messages each way: every message delivered exactly once, in order",
     async () => {
-      const r = await runCuts({ messages: 2000, cuts: 100, seed: SEED, timeoutMs: 100_000 });
+      const r = await runCuts({ messages: 2000, cuts: 100, seed: SEED, backoffBaseMs: BACKOFF_MS, timeoutMs: 100_000 });
       expectClean(r, 2000, 100);
       // Both paths were taken: dials cut in their handshake (every tenth cut) and sessions
       // cut once up (the others).
@@ -38,7 +42,7 @@ describe("cuts during a two-way conversation", () => {
     "1-byte writes, 5 ms delay and 10 cuts: multi-byte text arrives intact, once, in order",
     async () => {
       const text = (side: "a" | "b", i: number, rnd: () => number) => `${side}${i} ${"é☕\u{1F600}x\t".repeat(Math.floor(rnd() * 60))}·`;
-      const r = await runCuts({ messages: 500, cuts: 10, seed: SEED + 1, faults: { splitBytes: 1, delayMs: 5 }, text, timeoutMs: 60_000 });
+      const r = await runCuts({ messages: 500, cuts: 10, seed: SEED + 1, faults: { splitBytes: 1, delayMs: 5 }, text, backoffBaseMs: BACKOFF_MS, timeoutMs: 60_000 });
       expectClean(r, 500, 10);
     },
     90_000,
@@ -49,7 +53,7 @@ describe("cuts during a two-way conversation", () => {
   test(
     "a backlog of 400 messages each way gets through a link that breaks after every 2-8 KB",
     async () => {
-      const r = await runBacklog({ messages: 400, linkBytes: [2000, 8000], seed: SEED + 3, timeoutMs: 60_000 });
+      const r = await runBacklog({ messages: 400, linkBytes: [2000, 8000], seed: SEED + 3, backoffBaseMs: BACKOFF_MS, timeoutMs: 60_000 });
       const summary = JSON.stringify(r);
       expect(r.timedOut, summary).toBe(false);
       for (const side of [r.alice, r.bob]) expect(side, summary).toEqual({ got: 400, missing: 0, duplicated: 0, outOfOrder: 0, altered: 0 });

@@ -38,8 +38,8 @@ export function parseAddress(s: string): { host: string; port: number } | null {
 }
 
 /** The delay before attempt n (0-based): base·2^n capped, times a jitter in [0.8, 1.2). */
-export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  const d = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
+export function backoffMs(attempt: number, random: () => number = Math.random, baseMs: number = BACKOFF_BASE_MS): number {
+  const d = Math.min(BACKOFF_MAX_MS, baseMs * 2 ** Math.min(attempt, 16));
   return Math.round(d * (0.8 + 0.4 * random()));
 }
 
@@ -61,6 +61,8 @@ export interface DialerHooks {
   /** Wall clock (ms) for "unreachable since"; default Date.now. */
   wallClock?(): number;
   random?(): number;
+  /** The first backoff (ms); default BACKOFF_BASE_MS (ChatOptions.backoffBaseMs, for tests). */
+  backoffBaseMs?: number;
 }
 
 export class Dialer {
@@ -140,7 +142,7 @@ export class Dialer {
       if (stop !== null) return this.stop(stop.message, stop.code, x.alert);
       if (this.#attempt === 0) this.hooks.emit({ type: "error", ...x });
       this.#unreachable(x.message);
-      this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
+      this.#later(backoffMs(this.#attempt++, this.hooks.random, this.hooks.backoffBaseMs), true);
       return;
     }
     if (this.#stopped) return s.close("bye");
@@ -159,7 +161,7 @@ export class Dialer {
     // Step 2: only a session that lasted counts as a success.
     if (this.#now() - began >= STABLE_SESSION_MS || this.hooks.useful?.(s) === true) this.#attempt = 0;
     this.#unreachable("the session ended");
-    this.#later(backoffMs(this.#attempt++, this.hooks.random), true);
+    this.#later(backoffMs(this.#attempt++, this.hooks.random, this.hooks.backoffBaseMs), true);
   }
 
   #unreachable(reason: string): void {

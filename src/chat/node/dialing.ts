@@ -31,6 +31,8 @@ export interface DialingDeps {
   sessions: Sessions;
   contacts: Contacts;
   delivery: Delivery;
+  /** ChatOptions.backoffBaseMs. */
+  backoffBaseMs?: number;
 }
 
 export class Dialing {
@@ -86,6 +88,7 @@ export class Dialing {
       closed: (s) => sessions.whenClosed(s),
       nameOf: (pid) => contacts.nameOf(pid),
       useful: (s) => sessions.useful.has(s),
+      backoffBaseMs: this.#d.backoffBaseMs,
       fatal: (e) => {
         const stop = dialStop(e, key);
         // The dialer ends on a permanent refusal; forget it, so /connect (after /replace or an edit of known_peers) dials again.

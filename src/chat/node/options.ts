@@ -20,6 +20,8 @@ export interface ChatOptions {
   history?: boolean;
   /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default DEFAULT_TEXT_PER_SECOND. */
   textPerSecond?: number;
+  /** The Dialer's first backoff (ms); default BACKOFF_BASE_MS (250). Tests that cut links often shorten it. */
+  backoffBaseMs?: number;
   /** The front end's pending output: while it is full, TEXT is not taken in (hold.ts). */
   output?: OutputGate;
 }

@@ -1,6 +1,6 @@
 /** The Dialer over a fake PeerSession: backoff that counts short sessions, and when it stops. */
 import { describe, expect, test } from "bun:test";
-import { Dialer, STABLE_SESSION_MS, type DialerHooks } from "../../../src/chat/delivery/dialer.ts";
+import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffMs, Dialer, STABLE_SESSION_MS, type DialerHooks } from "../../../src/chat/delivery/dialer.ts";
 import type { ChatEvent } from "../../../src/chat/events.ts";
 import type { PeerSession } from "../../../src/net/types.ts";
 import { until } from "../../support/wait.ts";
@@ -74,6 +74,18 @@ describe("Dialer", () => {
     t.d.stop();
     expect(reconnects(t.events).map((e) => e.attempt)).toEqual([1, 2, 3, 4]);
     expect(reconnects(t.events).map((e) => e.inMs)).toEqual([200, 400, 800, 1600]);
+  }, 20_000);
+
+  test("an injected backoff base (ChatOptions.backoffBaseMs) scales the same doubling", async () => {
+    const t = setup({ backoffBaseMs: 20 });
+    t.d.start();
+    for (let i = 0; i < 4; i++) {
+      await until(`session ${i + 1}`, () => t.sessions.length > i, 10_000);
+      t.sessions[i]!.end();
+    }
+    await until("four reconnects", () => reconnects(t.events).length >= 4, 10_000);
+    t.d.stop();
+    expect(reconnects(t.events).map((e) => e.inMs)).toEqual([16, 32, 64, 128]);
   }, 20_000);
 
   test("a session that lasted resets the backoff", async () => {
@@ -167,5 +179,14 @@ describe("Dialer.status (the /peers line of an address with no session)", () => 
     expect(st.inMs).toBe(reconnects(t.events)[0]!.inMs - 50);
     t.d.stop();
     expect(t.d.status()).toBeNull();
+  });
+});
+
+describe("backoffMs", () => {
+  test("the default base is 250 ms: 250·2^n, capped at 15 s, times a jitter in [0.8, 1.2); another base scales the same curve", () => {
+    expect([BACKOFF_BASE_MS, BACKOFF_MAX_MS]).toEqual([250, 15_000]);
+    expect([0, 1, 2, 5, 6, 20].map((n) => backoffMs(n, () => 0.5))).toEqual([250, 500, 1000, 8000, 15_000, 15_000]);
+    expect([backoffMs(0, () => 0), backoffMs(0, () => 0.999_999)]).toEqual([200, 300]);
+    expect([0, 1, 2, 10].map((n) => backoffMs(n, () => 0.5, 20))).toEqual([20, 40, 80, 15_000]);
   });
 });
