@@ -173,18 +173,42 @@ export async function startFlood(kind: AttackName, L: Pick<ListenerProcess, "por
       await textFlood(L.port, 90_000, ms);
       return () => {};
     case "ping": {
+      // Issue 11 item 2: 40 authenticated sessions each send 125 records of PINGs (741,750,
+      // just under what an 8 MiB send queue holds as PONGs) while reading slowly: paused,
+      // read for 1 ms every 100 ms. Sealed as they go, at most 4 MiB waiting here each.
       const plain = pingRecord();
       const evils = await Promise.all(Array.from({ length: 40 }, () => Evil.open(L.port, { node: true })));
-      for (const e of evils) e.a.pause();
-      // Sealed ahead (so that this process's own CPU does not slow its good peer): 40
-      // records a session (≈ 237,000 PINGs each, 2.6 MB), written at once, reading nothing.
-      const records = evils.map((e) => Array.from({ length: 40 }, () => e.sealPlain(plain)));
       const end = performance.now() + ms;
-      evils.forEach((e, i) => {
-        for (const r of records[i]!) e.a.write(r);
-      });
+      const reader = setInterval(() => {
+        for (const e of evils) e.a.resume();
+        setTimeout(() => {
+          for (const e of evils) {
+            e.a.pause();
+            e.a.chunks.length = 0; // what was read is dropped, as a slow reader would
+          }
+        }, 1);
+      }, 100);
+      for (const e of evils) e.a.pause();
+      let sent = 0;
+      await Promise.all(
+        evils.map(async (e) => {
+          for (let r = 0; r < 125 && !e.a.closed && performance.now() < end; ) {
+            if (e.a.queued > 4 * 1024 * 1024) {
+              await Bun.sleep(10);
+              continue;
+            }
+            e.a.write(e.sealPlain(plain));
+            sent += 5934;
+            r++;
+            if (r % 8 === 0) await Bun.sleep(0);
+          }
+        }),
+      );
       const left = end - performance.now();
       if (left > 0) await Bun.sleep(left);
+      clearInterval(reader);
+      const cut = evils.filter((e) => e.a.closed).length;
+      process.stderr.write(`ping flood: ${sent} PINGs sent by 40 sessions; ${cut} of them cut by the listener\n`);
       for (const e of evils) e.a.destroy();
       return () => {};
     }
