@@ -71,7 +71,7 @@ describe("attacks against a listener process with default limits", () => {
   let L: ListenerProcess;
   beforeAll(async () => {
     L = await startListener();
-  }, 20_000);
+  }, 60_000); // a listener process warms its FFDHE groups first: 5–15 s on a loaded machine
   afterAll(() => L.stop());
 
   test("1. 512 connections × (ffdhe3072 HELLO + 4 largest RECORDs): peak RSS grows < 64 MiB; all are closed; a good X25519 peer chats", async () => {
@@ -195,7 +195,7 @@ describe("5. half-open slots by prefix", () => {
   // Scaled: maxHalfOpen 1024 (default 4096) with the default ratios (a prefix may hold a quarter).
   beforeAll(async () => {
     L = await startListener({ limits: { maxHalfOpen: 1024, maxHalfOpenPerAddress: 64, maxHalfOpenPerPrefix: 256 } });
-  }, 20_000);
+  }, 60_000); // a listener process warms its FFDHE groups first: 5–15 s on a loaded machine
   afterAll(() => L.stop());
 
   test("17 addresses of one /24 × 64 silent connections, re-opened as reaped: 12 good handshakes from another prefix all complete", async () => {
@@ -215,7 +215,7 @@ describe("5. refusals past preAuthAlertsPerPrefixPerSecond are resets, without a
   // One half-open slot per address and 8 alerts a second per prefix (a burst of 16).
   beforeAll(async () => {
     L = await startListener({ limits: { maxHalfOpenPerAddress: 1, preAuthAlertsPerPrefixPerSecond: 8 } });
-  }, 20_000);
+  }, 60_000); // a listener process warms its FFDHE groups first: 5–15 s on a loaded machine
   afterAll(() => L.stop());
 
   /**
