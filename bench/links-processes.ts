@@ -11,7 +11,7 @@
  * same faults in the same run: the ratio TCP time / sotto time, ≥ 0.9 the target.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bulkLine, plainTcpBulk } from "../test/faults/bulk.ts";
 import { FaultProxy, mbit } from "../test/faults/proxy.ts";
@@ -84,4 +84,4 @@ const cpu = (p: typeof bob) => {
 const tcp = shaped ? await plainTcpBulk({ lines, size: SIZE, faults }) : null;
 const path = shaped ? "100 Mbit/s, 25 ms each way" : "loopback";
 const vsTcp = tcp === null ? "" : `; plain TCP ${tcp.toFixed(0)} ms, ratio TCP/sotto ${(tcp / ms).toFixed(2)}× (target ≥ 0.9×)`;
-console.log(`real processes, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"}; CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)}`);
+console.log(`real processes, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"}; CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)}; load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);

@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { KnownPeers } from "../src/chat/trust/known-peers.ts";
 import { Trust } from "../src/chat/trust/policy.ts";
+import { asPublicKey, type PublicKey } from "../src/chat/peer-id.ts";
 
 const TARGET_MS = 50;
 const quick = process.argv.includes("--quick");
@@ -30,10 +31,10 @@ const START_SAMPLES = quick ? 3 : 9;
 const SIZES = [10, 10_000];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const key = () => new Uint8Array(randomBytes(32));
+const key = () => asPublicKey(new Uint8Array(randomBytes(32)));
 
-function fill(path: string, n: number): Uint8Array[] {
-  const keys: Uint8Array[] = [];
+function fill(path: string, n: number): PublicKey[] {
+  const keys: PublicKey[] = [];
   // Built in memory and saved once, as a long-lived known_peers would be.
   const kp = KnownPeers.load(path);
   for (let i = 0; i < n; i++) {

@@ -1,10 +1,11 @@
 /**
  * CPU per message on each side of one sotto connection, for profiling and A/B runs:
- *   bun bench/profile-pair.ts [interactive|streaming|burst] [size] [n]
+ *   bun bench/profile-pair.ts [interactive|streaming|burst|handshake] [size] [n]
  *   1. a sotto bench server in a child process (this file with `serve`; it exits by
  *      itself once its clients are gone, so `SOTTO_PROF=DIR` gets its profile written);
  *   2. this process streams n DATA messages of `size` bytes (interactive: one record and
- *      one write each), or opens 200 connections then n at once (`burst`), each echoed;
+ *      one write each), or opens 200 connections then n at once (`burst`), or n one after
+ *      another (`handshake`, with p50/p99), each echoed;
  *   3. FINISH must report all n in order; then both sides' user+system CPU is printed.
  * Profile this side with `bun --cpu-prof-md bench/profile-pair.ts …`, the server with SOTTO_PROF.
  */
@@ -68,13 +69,26 @@ function serve(expect: number): void {
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? "interactive";
   const size = Number(process.argv[3] ?? 64);
-  const n = Number(process.argv[4] ?? (mode === "streaming" ? 1_500_000 : mode === "burst" ? 1000 : 150_000));
-  const expect = mode === "burst" ? 200 + n : 1;
+  const n = Number(process.argv[4] ?? (mode === "streaming" ? 1_500_000 : mode === "burst" || mode === "handshake" ? 1000 : 150_000));
+  const expect = mode === "burst" ? 200 + n : mode === "handshake" ? n : 1;
   const child = bunChild(import.meta.path, ["serve", String(expect)], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
   const lines = new Lines(child.stdout);
   const { port } = await lines.next<{ port: number }>();
   const t0 = performance.now();
-  if (mode === "burst") {
+  if (mode === "handshake") {
+    // As the bench's handshake→echo case: one connection at a time, each echoed once, then closed.
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      const c = await SottoConn.open(port, Group.X25519);
+      await c.echo(64, i);
+      ms.push(performance.now() - t);
+      c.close();
+    }
+    ms.sort((a, b) => a - b);
+    const q = (p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!.toFixed(3);
+    console.log(`${n} handshakes one after another, each echoed: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`);
+  } else if (mode === "burst") {
     for (let i = 0; i < 200; i++) {
       const c = await SottoConn.open(port, Group.X25519);
       await c.echo(64, i);

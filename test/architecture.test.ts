@@ -100,7 +100,7 @@ describe("architecture", () => {
     expect(modules.length).toBeGreaterThan(3);
     const users = [...g].filter(([file, deps]) => area(file) !== "chat/node" && deps.some((d) => area(d) === "chat/node")).map(([file]) => file);
     expect(users).toEqual(["chat/node.ts"]);
-    expect(readFileSync(join(SRC, "chat/node.ts"), "utf8").split("\n").length).toBeLessThanOrEqual(309); // 301 at the split, + ChatApi.away and ChatApi.sendAllMany (one delegating method each)
+    expect(readFileSync(join(SRC, "chat/node.ts"), "utf8").split("\n").length).toBeLessThanOrEqual(308); // 301 at the split, + ChatApi.away and ChatApi.sendAllMany (one delegating method each), − 1 when a PONG went to the extensions in one call
   });
 
   test("there is no import cycle, type-only imports included", () => {

@@ -210,15 +210,14 @@ export class ChatNode implements ChatApi {
       case "profile":
         return this.#contacts.profile(s, link, item);
       case "ext":
-        // A type an extension registered (a FILE_CHUNK: the file transfer) goes straight to it.
-        if (this.#extensions.item(s, item)) return;
+        // A type an extension registered (a FILE_CHUNK: the file transfer's handler) goes straight to its handler.
+        if (this.#extensions.item(s, item.type, item.content)) return;
         if (item.type === INVITE_TOKEN_TYPE) return this.#contacts.inviteToken(s, link.pid, item.content);
         this.#delivery.describes(s, link, item); // TEXT_TIME, PRIVATE; any other optional type is ignored (PROTOCOL §6)
         return;
       case "pong":
         // PROTOCOL §11.4: a PONG may answer the file transfer's probe.
-        this.#extensions.item(s, item);
-        return;
+        return this.#extensions.pong(s, item.data);
     }
   }
 

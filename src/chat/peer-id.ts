@@ -10,7 +10,7 @@
  * Each is made only by a constructor that checks its shape, so a fingerprint or a name
  * passed where a Pid is wanted is a type error, and a malformed one a TypeError at once.
  */
-import { toHex } from "../crypto/bytes.ts";
+import { fromHex, toHex } from "../crypto/bytes.ts";
 
 declare const brand: unique symbol;
 export type PublicKey = Uint8Array & { readonly [brand]: "PublicKey" };
@@ -30,6 +30,11 @@ export function asPublicKey(b: Uint8Array): PublicKey {
 /** The Pid of a public key. @throws TypeError when `key` is not 32 bytes. */
 export function pidOf(key: Uint8Array): Pid {
   return toHex(asPublicKey(key)) as Pid;
+}
+
+/** The public key a Pid names. */
+export function publicKeyOf(pid: Pid): PublicKey {
+  return asPublicKey(fromHex(pid));
 }
 
 /** A Pid read back as text (state.db, a map's key): 64 lowercase hex digits. @throws TypeError otherwise. */

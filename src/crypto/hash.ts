@@ -96,6 +96,8 @@ export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
   return hmacSha256(salt.length === 0 ? new Uint8Array(HASH_LEN) : salt, ikm);
 }
 
+const COUNTER = new Uint8Array(1);
+
 /**
  * HKDF-Expand(prk, info, length) (RFC 5869 §2.3).
  * @throws RangeError when length exceeds 255 * 32 bytes or prk is shorter than 32 bytes.
@@ -106,12 +108,16 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): U
   }
   if (prk.length < HASH_LEN) throw new RangeError(`"prk" expected at least ${HASH_LEN} bytes, got ${prk.length}`);
   const out = new Uint8Array(length);
-  const key = new HmacKey(prk);
-  let t: Uint8Array = new Uint8Array(0);
-  const counter = new Uint8Array(1);
+  let t: Uint8Array | null = null;
+  // One keyed hasher per block and no shared base to copy from: the key schedule's expands
+  // are one or two blocks, and a handshake makes twelve of them on each side.
   for (let i = 0, pos = 0; pos < length; i++) {
-    counter[0] = i + 1;
-    t = key.mac([t, info, counter]);
+    COUNTER[0] = i + 1;
+    const h = new Bun.CryptoHasher("sha256", prk);
+    if (t !== null) h.update(t);
+    h.update(info);
+    h.update(COUNTER);
+    t = h.digest();
     // A whole block is copied as is: no view (a burst of handshakes makes many of these).
     if (length - pos >= HASH_LEN) out.set(t, pos);
     else out.set(t.subarray(0, length - pos), pos);

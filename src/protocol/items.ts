@@ -56,10 +56,17 @@ export function text(b: Uint8Array, what: string): string {
 export function textAt(b: Uint8Array, start: number, end: number, what: string): string {
   if (end === start) return "";
   if (b instanceof Buffer) {
-    const s = b.toString("utf8", start, end);
+    const s = utf8Slice(b, start, end);
     if (s.indexOf("\uFFFD") === -1) return s;
   }
   return text(b.subarray(start, end), what);
+}
+
+/** Buffer's own UTF-8 slice (what `toString("utf8", …)` ends in, without its encoding lookup: ≈ 0.1 µs less per TEXT). */
+type Utf8Sliced = Buffer & { utf8Slice(start: number, end: number): string };
+const HAS_UTF8_SLICE = typeof (Buffer.prototype as Partial<Utf8Sliced>).utf8Slice === "function";
+function utf8Slice(b: Buffer, start: number, end: number): string {
+  return HAS_UTF8_SLICE ? (b as Utf8Sliced).utf8Slice(start, end) : b.toString("utf8", start, end);
 }
 
 function exact(len: number, want: number, what: string): void {

@@ -28,11 +28,14 @@ import { isCommand, NO_PEER, runCommand } from "./commands.ts";
 import { ChatError, type ChatApi, type ChatEvent, type ChatListener, type OutputGate } from "../chat/events.ts";
 import { LineSplitter } from "./split.ts";
 import { formatEvent, jsonLine } from "./format.ts";
+import { JsonEvents } from "./json-event.ts";
 import { OutputMeter, type MeteredStream } from "./output.ts";
 import { Recipients } from "./recipients.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
 export const BACKLOG = 4096;
+/** While waiting for ACKs, how often the backlog is looked at besides (ms). */
+const BACKLOG_POLL_MS = 20;
 /**
  * Events never left out of a backed-up output (output.ts step 2): what was shown and
  * acknowledged, and what the person's own lines became. Others (connections, notices)
@@ -107,6 +110,7 @@ export class LineMode {
     if (e.type === "sent") this.#recipients.sent(e);
     if (e.type === "nick" && e.request === undefined) this.#recipients.renamed(e.previous, e.peer);
     if (e.type === "ack") {
+      this.#acked?.();
       const lines = this.#recipients.ack(e);
       if (lines.length > 0) this.#print({ type: "delivered", peer: e.peer, lines: lines.map((l) => String(l.line)) });
     }
@@ -128,7 +132,7 @@ export class LineMode {
       this.#settled.add(outcome);
       if (this.#settled.size >= (this.#o.dials ?? 0)) this.#wakeSettled?.();
     }
-    const text = this.#o.json ? jsonLine(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
+    const text = this.#o.json ? this.#json.line(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
     if (text === null) return;
     if (!KEPT.has(e.type)) {
       this.#flush(); // what this tick batched goes first: the order of events is kept
@@ -138,6 +142,9 @@ export class LineMode {
     if (this.#out.length === 0) queueMicrotask(this.#flush);
     this.#out.push(text);
   }
+
+  /** The JSON of per-line events, each line's text encoded once. */
+  readonly #json = new JsonEvents();
 
   /** Lines of this tick not yet written (batchOutput). */
   #out: string[] = [];
@@ -258,7 +265,14 @@ export class LineMode {
     }
   }
 
-  /** Backpressure: wait while BACKLOG lines are unacknowledged and ACKs keep coming. */
+  /** Wakes #backlogDrained: an ACK came. */
+  #acked: (() => void) | null = null;
+
+  /**
+   * Backpressure: wait while BACKLOG lines are unacknowledged and ACKs keep coming. Woken
+   * by the next `ack` event (reading resumes in the tick the ACK came), else looks again
+   * every BACKLOG_POLL_MS (a line can also leave the outbox without one).
+   */
   async #backlogDrained(api: ChatApi): Promise<void> {
     let last = api.queued();
     let movedAt = performance.now();
@@ -268,7 +282,16 @@ export class LineMode {
         last = now;
         movedAt = performance.now();
       } else if (performance.now() - movedAt > this.#o.drainTimeoutMs) return;
-      await Bun.sleep(2);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, BACKLOG_POLL_MS);
+        const self = this;
+        function done() {
+          clearTimeout(timer);
+          self.#acked = null;
+          resolve();
+        }
+        this.#acked = done;
+      });
     }
   }
 

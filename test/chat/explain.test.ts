@@ -3,10 +3,9 @@
  * as a sentence saying what happened and what to do; the code stays in the event.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { ChatNode } from "../../src/chat/node.ts";
 import { ChatError, type ChatEvent } from "../../src/chat/events.ts";
 import { alertSentence, explain, osSentence } from "../../src/chat/explain.ts";
-import { AlertCode, Group } from "../../src/protocol/constants.ts";
+import { AlertCode } from "../../src/protocol/constants.ts";
 import { fail, ProtocolError } from "../../src/protocol/errors.ts";
 import { randomBytes } from "node:crypto";
 import { ed25519Generate } from "../../src/crypto/ed25519.ts";
@@ -14,22 +13,16 @@ import { Peer } from "../../src/net/peer.ts";
 import type { CloseInfo } from "../../src/net/types.ts";
 import { ChatProcess, cleanup, tempHome as processHome } from "../e2e/harness.ts";
 import { formatEvent } from "../../src/ui/format.ts";
-import { removeHomes, tempHome } from "../support/home.ts";
+import { removeHomes } from "../support/home.ts";
+import { startNode, stopNodes, type TestNodeOptions } from "../support/node.ts";
 import { until } from "../support/wait.ts";
 
-const nodes: ChatNode[] = [];
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  await stopNodes();
   removeHomes();
 });
 
-async function node(name: string, o: { connect?: string[]; strict?: boolean; port?: number } = {}) {
-  const events: ChatEvent[] = [];
-  const n = await ChatNode.start({ home: tempHome(), name, group: Group.X25519, strict: o.strict ?? false, listen: { host: "127.0.0.1", port: o.port ?? 0 }, connect: o.connect ?? [] }, (e) => events.push(e));
-  nodes.push(n);
-  const port = (events.find((e) => e.type === "listening") as { port: number }).port;
-  return { n, events, port };
-}
+const node = (name: string, o: TestNodeOptions = {}) => startNode(name, o);
 const text = (e: ChatEvent) => formatEvent(e, { color: false, oneLine: true }) ?? "";
 
 describe("alerts", () => {

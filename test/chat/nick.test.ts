@@ -1,24 +1,16 @@
 /** /nick on one side is applied on the other: shown, listed and addressed by the new name. */
 import { afterEach, expect, test } from "bun:test";
-import type { ChatEvent } from "../../src/chat/events.ts";
-import { ChatNode } from "../../src/chat/node.ts";
-import { Group } from "../../src/protocol/constants.ts";
 import { removeHomes, tempHome } from "../support/home.ts";
 import { until } from "../support/wait.ts";
 import { of } from "../support/events.ts";
+import { startNode, stopNodes } from "../support/node.ts";
 
-const nodes: ChatNode[] = [];
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  await stopNodes();
   removeHomes();
 });
-async function node(name: string, connect: string[] = []) {
-  const events: ChatEvent[] = [];
-  // allowNew: the one that dials in is a contact too (this file is about /nick and PRIVATE, not trust).
-  const n = await ChatNode.start({ home: tempHome(), name, group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port: 0 }, connect, history: false }, (e) => events.push(e));
-  nodes.push(n);
-  return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
-}
+// allowNew: the one that dials in is a contact too (this file is about /nick and PRIVATE, not trust).
+const node = (name: string, connect: string[] = []) => startNode(name, { allowNew: true, connect, history: false });
 
 test("after bob's /nick robert, alice sees robert's lines as robert, lists robert and can /msg robert", async () => {
   const bob = await node("bob");
@@ -55,11 +47,8 @@ test("a /msg arrives marked private (PROTOCOL §6.5); a line to everyone does no
 test("a /msg queued while the peer is away keeps its private mark when re-sent after our restart", async () => {
   const bobHome = tempHome();
   const aliceHome = tempHome();
-  const start = async (name: string, home: string, port: number, connect: string[] = []) => {
-    const events: ChatEvent[] = [];
-    const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port }, connect }, (e) => events.push(e));
-    return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
-  };
+  // The first two are closed by the test; the two after it by stopNodes.
+  const start = (name: string, home: string, port: number, connect: string[] = [], cleanup = false) => startNode(name, { home, port, connect, cleanup });
   const bob = await start("bob", bobHome, 0);
   const alice = await start("alice", aliceHome, 0, [`127.0.0.1:${bob.port}`]);
   await until("connected", () => of(alice.events, "connected").length === 1);
@@ -67,19 +56,14 @@ test("a /msg queued while the peer is away keeps its private mark when re-sent a
   await until("bob gone", () => of(alice.events, "disconnected").length === 1);
   alice.n.sendTo("bob", "while you were away");
   await alice.n.close();
-  const bob2 = await start("bob", bobHome, bob.port);
-  nodes.push(bob2.n);
-  const alice2 = await start("alice", aliceHome, 0, [`127.0.0.1:${bob.port}`]);
-  nodes.push(alice2.n);
+  const bob2 = await start("bob", bobHome, bob.port, [], true);
+  const alice2 = await start("alice", aliceHome, 0, [`127.0.0.1:${bob.port}`], true);
   const m = await until("the queued line", () => of(bob2.events, "message")[0], 15_000);
   expect([m.text, m.private]).toEqual(["while you were away", true]);
 }, 20_000);
 
 test("a request's new name is said as the request's (its nick event names the request), not as a contact's rename", async () => {
-  const events: ChatEvent[] = [];
-  const alice = await ChatNode.start({ home: tempHome(), name: "alice", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], history: false }, (e) => events.push(e));
-  nodes.push(alice);
-  const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+  const { n: alice, events, port } = await startNode("alice", { history: false });
   const bob = await node("bob", [`127.0.0.1:${port}`]);
   await until("bob's request", () => alice.contacts.requests().length === 1);
   alice.contacts.allow(alice.contacts.requests()[0]!.id);

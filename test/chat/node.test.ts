@@ -1,40 +1,25 @@
 /** ChatNode in one process: delivery, ACKs, de-duplication, pins, key change, one session per pair. */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ChatNode } from "../../src/chat/node.ts";
 import type { ChatEvent } from "../../src/chat/events.ts";
-import { AlertCode, Group } from "../../src/protocol/constants.ts";
+import { AlertCode } from "../../src/protocol/constants.ts";
 import { privateItem, textTimeItem, type Item } from "../../src/protocol/items.ts";
 import { Evil } from "../hostile/evil.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 import { until } from "../support/wait.ts";
+import { removeHomes, tempHome } from "../support/home.ts";
+import { released, startNode, stopNodes } from "../support/node.ts";
 import { of } from "../support/events.ts";
 
-const homes: string[] = [];
-const nodes: ChatNode[] = [];
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
-  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
+  await stopNodes();
+  removeHomes();
 });
 
-function home(): string {
-  const h = mkdtempSync(join(tmpdir(), "sotto-node-"));
-  homes.push(h);
-  return h;
-}
+const home = () => tempHome("sotto-node-");
 
-async function node(name: string, opts: { home?: string; connect?: string[]; strict?: boolean; listen?: boolean } = {}) {
-  const events: ChatEvent[] = [];
+function node(name: string, opts: { home?: string; connect?: string[]; strict?: boolean; listen?: boolean } = {}) {
   // Delivery between two peers: one that dials in is a contact (--allow-new); trust has test/chat/trust/.
-  const n = await ChatNode.start(
-    { home: opts.home ?? home(), name, group: Group.X25519, strict: opts.strict ?? false, allowNew: true, listen: opts.listen === false ? null : { host: "127.0.0.1", port: 0 }, connect: opts.connect ?? [] },
-    (e) => events.push(e),
-  );
-  nodes.push(n);
-  const port = (events.find((e) => e.type === "listening") as { port: number } | undefined)?.port ?? 0;
-  return { n, events, port };
+  return startNode(name, { home: opts.home ?? home(), strict: opts.strict, allowNew: true, connect: opts.connect, ...(opts.listen === false ? { listen: null } : {}) });
 }
 
 
@@ -141,11 +126,7 @@ describe("ChatNode", () => {
 describe("ChatNode under a connection flood", () => {
   test("connections turned away with ALERT busy are reported as one refused event a second, with a count", async () => {
     const events: ChatEvent[] = [];
-    const n = await ChatNode.start(
-      { home: home(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], limits: { maxHalfOpen: 1, handshakeTimeoutMs: 5000 } },
-      (e) => events.push(e),
-    );
-    nodes.push(n);
+    await startNode("bob", { home: home(), limits: { maxHalfOpen: 1, handshakeTimeoutMs: 5000 }, onEvent: (e) => void events.push(e) });
     const port = (events.find((e) => e.type === "listening") as { port: number }).port;
     const got: number[][] = [];
     const socks = await Promise.all(
@@ -169,11 +150,7 @@ describe("ChatNode under a connection flood", () => {
 describe("ChatNode against a contact that floods", () => {
   test("more TEXT than textPerSecond allows ends that session with ALERT busy; another peer keeps chatting", async () => {
     const events: ChatEvent[] = [];
-    const n = await ChatNode.start(
-      { home: home(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], textPerSecond: 100 },
-      (e) => events.push(e),
-    );
-    nodes.push(n);
+    await startNode("bob", { home: home(), textPerSecond: 100, onEvent: (e) => void events.push(e) });
     const port = (events.find((e) => e.type === "listening") as { port: number }).port;
     const friend = await node("friend", { connect: [`127.0.0.1:${port}`], listen: false });
     await until("friend's connected event", () => of(friend.events, "connected").length === 1);
@@ -196,11 +173,7 @@ describe("ChatNode against a contact that floods items that describe a TEXT", ()
   ] as const) {
     test(`${what} items past textPerSecond end that session with ALERT busy; another peer keeps chatting`, async () => {
       const events: ChatEvent[] = [];
-      const n = await ChatNode.start(
-        { home: home(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], textPerSecond: 100 },
-        (e) => events.push(e),
-      );
-      nodes.push(n);
+      await startNode("bob", { home: home(), textPerSecond: 100, onEvent: (e) => void events.push(e) });
       const port = (events.find((e) => e.type === "listening") as { port: number }).port;
       const friend = await node("friend", { connect: [`127.0.0.1:${port}`], listen: false });
       await until("friend's connected event", () => of(friend.events, "connected").length === 1);
@@ -216,11 +189,8 @@ describe("ChatNode against a contact that floods items that describe a TEXT", ()
   }
 });
 
-async function nodeOnPort(name: string, h: string, port: number) {
-  const events: ChatEvent[] = [];
-  const n = await ChatNode.start({ home: h, name, group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port }, connect: [] }, (e) => events.push(e));
-  nodes.push(n);
-  return { n, events, port };
+function nodeOnPort(name: string, h: string, port: number) {
+  return startNode(name, { home: h, allowNew: true, port });
 }
 
 describe("ChatNode dialling that knows when to stop", () => {
@@ -281,11 +251,7 @@ describe("ChatNode on a dead path", () => {
     const bob = await node("bob");
     const x = new FaultProxy({ target: { host: "127.0.0.1", port: bob.port } });
     try {
-      const n = await ChatNode.start(
-        { home: home(), name: "alice", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${x.port}`], limits: { keepaliveMs: 150 } },
-        (e) => events.push(e),
-      );
-      nodes.push(n);
+      await startNode("alice", { home: home(), listen: null, connect: [`127.0.0.1:${x.port}`], limits: { keepaliveMs: 150 }, onEvent: (e) => void events.push(e) });
       await until("a connected event", () => of(events, "connected").length === 1);
       x.stall();
       await until("a disconnected event", () => of(events, "disconnected").length === 1, 10_000);
@@ -307,7 +273,7 @@ describe("connect by a contact's name", () => {
     const alice = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${bob.port}`] });
     await until("alice connected", () => alice.events.some((e) => e.type === "connected"));
     await alice.n.close();
-    nodes.splice(nodes.indexOf(alice.n), 1);
+    released(alice.n);
     const again = await node("alice", { home: aliceHome, connect: ["bob"], listen: false });
     await until("alice (again) connected by name", () => again.events.some((e) => e.type === "connected"));
     const c = again.events.find((e) => e.type === "connected") as Extract<ChatEvent, { type: "connected" }>;

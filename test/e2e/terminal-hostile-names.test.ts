@@ -9,18 +9,15 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { ChatEvent } from "../../src/chat/events.ts";
-import { ChatNode } from "../../src/chat/node.ts";
-import { Group } from "../../src/protocol/constants.ts";
 import { TMUX, tmuxSession } from "../support/tmux.ts";
 import { removeHomes, tempHome } from "../support/home.ts";
+import { startNode, stopNodes } from "../support/node.ts";
 
 const { session, tmux, screen, until } = tmuxSession("sotto-hostile-names");
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
-const nodes: ChatNode[] = [];
 
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  await stopNodes();
   if (TMUX) Bun.spawnSync([TMUX, "kill-session", "-t", session], { stderr: "ignore" });
   removeHomes();
 });
@@ -32,9 +29,7 @@ describe.skipIf(!TMUX)("a hostile peer's name and reason on the terminal", () =>
     tmux("select-pane", "-t", session, "-T", "sotto-title");
     await until("listening", () => /listening on 127\.0\.0\.1:\d+/.test(screen()));
     const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(screen())![1]);
-    const events: ChatEvent[] = [];
-    const mallory = await ChatNode.start({ home: tempHome(), name: "mallory", group: Group.X25519, strict: false, listen: null, connect: [], history: false }, (e) => events.push(e));
-    nodes.push(mallory);
+    const { n: mallory, events } = await startNode("mallory", { listen: null, history: false });
     mallory.peer.setName("m\x1b]2;PWNED\x07\x1b[2J\u202eyrollam");
     mallory.connect(`127.0.0.1:${port}`);
     await until("mallory's request", () => screen().includes("m\\x1b]2;PWNED\\x07\\x1b[2J<U+202E>yrollam"));

@@ -10,8 +10,6 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { somaxconn } from "../../src/net/backlog.ts";
 import { ed25519Generate } from "../../src/crypto/ed25519.ts";
-import { ChatNode } from "../../src/chat/node.ts";
-import type { ChatEvent } from "../../src/chat/events.ts";
 import { addressPrefix, capPeerString, descriptorLimit, sessionsFor } from "../../src/net/limits.ts";
 import { ConnectError, Peer } from "../../src/net/peer.ts";
 import { kexQueueDepth, kexQueuePeak, warmFfdhe } from "../../src/net/kex.ts";
@@ -19,7 +17,8 @@ import { AlertCode, FrameType, Group } from "../../src/protocol/constants.ts";
 import { encodeAlertFrame, encodeHello } from "../../src/protocol/handshake.ts";
 import type { Item } from "../../src/protocol/items.ts";
 import { ffdheHello, halfOpenFlood, kexFlood, pingRecord, preAuthFlood, rawConnect, startListener, type ListenerProcess } from "../../bench/attacks.ts";
-import { tempHome, removeHomes } from "../support/home.ts";
+import { removeHomes } from "../support/home.ts";
+import { startNode } from "../support/node.ts";
 import { until } from "../support/wait.ts";
 import { Evil, EvilResponder, GoodPeer, Scene } from "./harness.ts";
 import { of } from "../support/events.ts";
@@ -329,12 +328,8 @@ describe("4. descriptors", () => {
 });
 
 describe("6. events have a rate per identity; peer strings one cap", () => {
-  async function node(o: { textPerSecond?: number } = {}) {
-    const events: ChatEvent[] = [];
-    const n = await ChatNode.start({ home: tempHome(), name: "alice", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [], ...o }, (e) => events.push(e));
-    const port = (events.find((e) => e.type === "listening") as { port: number }).port;
-    return { n, events, port };
-  }
+  // Each test closes its node itself.
+  const node = (o: { textPerSecond?: number } = {}) => startNode("alice", { ...o, cleanup: false });
 
   test("2,000 PROFILE name changes: at most the burst becomes nick events, then the session ends with busy", async () => {
     const a = await node();

@@ -5,23 +5,16 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import type { ChatEvent } from "../../src/chat/events.ts";
-import { ChatNode } from "../../src/chat/node.ts";
-import { Group } from "../../src/protocol/constants.ts";
-import { removeHomes, tempHome } from "../support/home.ts";
+import { removeHomes } from "../support/home.ts";
 import { until } from "../support/wait.ts";
+import { startNode, stopNodes } from "../support/node.ts";
 
-const nodes: ChatNode[] = [];
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  await stopNodes();
   removeHomes();
 });
 
-async function node(name: string, connect: string[] = []) {
-  const events: ChatEvent[] = [];
-  const n = await ChatNode.start({ home: tempHome(), name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect, history: false }, (e) => events.push(e));
-  nodes.push(n);
-  return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
-}
+const node = (name: string, connect: string[] = []) => startNode(name, { connect, history: false });
 
 test("a stranger's CLOSE disconnect stops none of our dials; a contact's stops only the dial to it and keeps it a contact", async () => {
   const bob = await node("bob");

@@ -7,25 +7,17 @@ import { afterEach, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import type { ChatEvent } from "../../src/chat/events.ts";
-import { ChatNode } from "../../src/chat/node.ts";
 import { INVITE_TOKEN_TYPE, parseInvite } from "../../src/chat/trust/invite.ts";
-import { Group } from "../../src/protocol/constants.ts";
 import { removeHomes, tempHome } from "../support/home.ts";
 import { until } from "../support/wait.ts";
+import { startNode, stopNodes } from "../support/node.ts";
 
-const nodes: ChatNode[] = [];
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  await stopNodes();
   removeHomes();
 });
 
-async function node(name: string, home: string, connect: string[] = []) {
-  const events: ChatEvent[] = [];
-  const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect, history: false }, (e) => events.push(e));
-  nodes.push(n);
-  return { n, events, port: (events.find((e) => e.type === "listening") as { port: number }).port };
-}
+const node = (name: string, home: string, connect: string[] = []) => startNode(name, { home, connect, history: false });
 
 test("a second token on the same session is ignored: the dialler stays a request and the real token stays unused", async () => {
   const aliceHome = tempHome();

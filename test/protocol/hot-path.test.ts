@@ -5,6 +5,7 @@
  * each item decodes to what was sent).
  */
 import { describe, expect, test } from "bun:test";
+import { hkdfExpand, hmacSha256 } from "../../src/crypto/hash.ts";
 import { PooledRandom } from "../../src/crypto/random.ts";
 import { ByteBudget } from "../../src/net/limits.ts";
 import { Outbound } from "../../src/net/outbound.ts";
@@ -12,7 +13,7 @@ import { BLOCK_LEN, MAX_PLAINTEXT } from "../../src/protocol/constants.ts";
 import { FrameAssembler } from "../../src/protocol/frame.ts";
 import { decodeItems, encodeItems, writeItem, type Item } from "../../src/protocol/items.ts";
 import { recordFrameLength, RecordReader, RecordWriter } from "../../src/protocol/record.ts";
-import { det } from "./helpers.ts";
+import { det, handshakeBetween } from "./helpers.ts";
 
 const random = new PooledRandom();
 
@@ -195,6 +196,28 @@ describe("decodeItems: TEXT", () => {
     expect(decodeItems(encodeItems(items))).toEqual(items);
   });
 
+  test("TEXT in a Buffer is one utf8Slice call each, no toString (its encoding lookup costs ≈ 0.1 µs a message)", () => {
+    const pt = Buffer.from(encodeItems(items));
+    const proto = Buffer.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const saved = { toString: proto.toString!, utf8Slice: proto.utf8Slice! };
+    const calls = { toString: 0, utf8Slice: 0 };
+    for (const k of ["toString", "utf8Slice"] as const) {
+      proto[k] = function (this: Buffer, ...a: unknown[]) {
+        calls[k]++;
+        return saved[k].apply(this, a);
+      };
+    }
+    let result: Item[];
+    try {
+      result = decodeItems(pt);
+    } finally {
+      proto.toString = saved.toString;
+      proto.utf8Slice = saved.utf8Slice;
+    }
+    expect(result).toEqual(items);
+    expect(calls).toEqual({ toString: 0, utf8Slice: 3 }); // the empty TEXT needs no call
+  });
+
   test("invalid UTF-8 is still refused, in a Buffer or not", () => {
     const bad = Buffer.from(encodeItems([text(5, "ab")]));
     bad[bad.length - 1] = 0xc3; // a lead byte with nothing after it
@@ -235,3 +258,55 @@ describe("FrameAssembler", () => {
     result.forEach((f, i) => expect(decodeItems(r.open(f.bytes))).toEqual([text(i, "m" + i)]));
   });
 });
+
+describe("the key schedule", () => {
+  /** Keyed and unkeyed SHA-256 states made while `f` runs (new ones and copies). */
+  function countHashers(f: () => void): number {
+    const Orig = Bun.CryptoHasher;
+    const origCopy = Orig.prototype.copy;
+    let made = 0;
+    const bun = Bun as unknown as { CryptoHasher: typeof Orig };
+    bun.CryptoHasher = class extends Orig {
+      constructor(...a: ConstructorParameters<typeof Orig>) {
+        super(...a);
+        made++;
+      }
+    };
+    Orig.prototype.copy = function (this: Bun.CryptoHasher) {
+      made++;
+      return origCopy.call(this);
+    };
+    try {
+      f();
+    } finally {
+      bun.CryptoHasher = Orig;
+      Orig.prototype.copy = origCopy;
+    }
+    return made;
+  }
+
+  test("HKDF-Expand makes one hasher per output block (no keyed base to copy from)", () => {
+    const prk = det("hot path prk", 32);
+    for (const [len, blocks] of [[32, 1], [64, 2], [65, 3]] as const) {
+      let out: Uint8Array = new Uint8Array(0);
+      expect(countHashers(() => void (out = hkdfExpand(prk, new Uint8Array([1, 2]), len)))).toBe(blocks);
+      expect([...out]).toEqual([...hkdf(prk, len)]); // the RFC 5869 vectors: test/crypto/hash.test.ts
+    }
+  });
+
+  test("a whole X25519 handshake, both sides, makes at most 48 hashers (it made 60)", () => {
+    handshakeBetween("warm a", "warm b");
+    expect(countHashers(() => void handshakeBetween("alice", "bob"))).toBeLessThanOrEqual(48);
+  });
+});
+
+/** HKDF-Expand written out as RFC 5869 §2.3 reads, over one-shot HMACs. */
+function hkdf(prk: Uint8Array, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let t: Uint8Array = new Uint8Array(0);
+  for (let i = 1, pos = 0; pos < len; i++, pos += 32) {
+    t = new Uint8Array(hmacSha256(prk, t, new Uint8Array([1, 2]), new Uint8Array([i])));
+    out.set(t.subarray(0, Math.min(32, len - pos)), pos);
+  }
+  return out;
+}

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
 import { ChatError, type ChatApi, type ChatEvent } from "../../src/chat/events.ts";
-import { LineMode } from "../../src/ui/lines.ts";
+import { jsonLine } from "../../src/ui/format.ts";
+import { BACKLOG, LineMode } from "../../src/ui/lines.ts";
 
 /** A fake ChatApi: `peers` connected peers; messages are acked when `ackAll` runs. */
 function fakeApi(peers: number, opts: { acks?: boolean } = {}) {
@@ -132,6 +133,29 @@ describe("line mode", () => {
 });
 
 describe("line mode output", () => {
+  test("reading waits while BACKLOG lines are unacknowledged, and goes on in the turn their ACK arrives (no timer in between)", async () => {
+    const { ui, input } = setup({ json: true });
+    const { api } = fakeApi(1);
+    let unacked = 0;
+    const calls: number[] = [];
+    api.queued = () => unacked;
+    api.sendAllMany = (texts, each) => {
+      calls.push(texts.length);
+      unacked += texts.length;
+      for (const _ of texts) each(1);
+    };
+    api.drain = async () => true;
+    const run = ui.run(api, input);
+    input.end(`${Array.from({ length: BACKLOG + 904 }, (_, i) => `l${i}`).join("\n")}\n`);
+    while (calls.length === 0) await Bun.sleep(1);
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(calls).toEqual([BACKLOG]); // the rest waits for ACKs
+    unacked = 0;
+    ui.listener({ type: "ack", peer: "bob", id: String(BACKLOG) });
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(calls).toEqual([BACKLOG, 904]);
+    await run;
+  });
   test("batchOutput: the events of one tick are one write, in order, at the end of the tick", async () => {
     const writes: string[] = [];
     const ui = new LineMode({ output: { write: (s: string) => writes.push(s) }, json: true, drainTimeoutMs: 1000, batchOutput: true });
@@ -148,6 +172,35 @@ describe("line mode output", () => {
 });
 
 describe("line mode: a line's recipients (--json)", () => {
+  test("piped lines of 1 KiB in one batch: per line a sent per recipient then its recipients, in order, each exactly as jsonLine writes it, in few writes", async () => {
+    const writes: string[] = [];
+    const ui = new LineMode({ output: { write: (s: string) => writes.push(s) }, json: true, drainTimeoutMs: 1000, batchOutput: true });
+    const { api } = fakeApi(2);
+    const input = new PassThrough();
+    const lines = Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(8, "0")} ${i % 7 === 0 ? 'a "quote" \\ \u2028 ' : ""}${"x".repeat(1000)}`);
+    let n = 0;
+    api.sendAllMany = (texts, each) => {
+      for (const text of texts) {
+        n++;
+        ui.listener({ type: "sent", peer: "bob", id: String(n), text, private: false, time: n });
+        ui.listener({ type: "sent", peer: "carol", id: String(n), text, private: false, time: n, queued: true });
+        each(2);
+      }
+    };
+    input.end(`${lines.join("\n")}\n`);
+    expect(await ui.run(api, input)).toBe(0);
+    const out = writes.join("").split("\n").slice(0, -1);
+    const want: string[] = [];
+    lines.forEach((text, i) => {
+      const id = String(i + 1);
+      want.push(jsonLine({ type: "sent", peer: "bob", id, text, private: false, time: i + 1 }));
+      want.push(jsonLine({ type: "sent", peer: "carol", id, text, private: false, time: i + 1, queued: true }));
+      want.push(jsonLine({ type: "recipients", line: id, text, private: false, time: i + 1, recipients: [{ peer: "bob", id, state: "sent" }, { peer: "carol", id, state: "queued" }] }));
+    });
+    expect(out).toEqual(want);
+    // One write per tick, not per event: 9,000 lines in far fewer writes.
+    expect(writes.length).toBeLessThan(200);
+  });
   test("a recipients event after each line; one delivered event per ACK, naming the lines it covers", async () => {
     const { ui, output, input } = setup({ json: true });
     const { api } = fakeApi(2);

@@ -17,6 +17,7 @@
  * The session's own send-queue bound (Limits.maxSendQueueBytes, 8 MiB, for peers that
  * stop reading) is then never reached by the chat's own lines on an honest slow link.
  */
+import { toHex } from "../../crypto/bytes.ts";
 import type { PeerSession } from "../../net/types.ts";
 import { ID_LEN, ITEM_HEADER_LEN, TEXT_TIME_LEN } from "../../protocol/constants.ts";
 import { privateItem, textTimeItem } from "../../protocol/items.ts";
@@ -50,6 +51,14 @@ export class Link {
   #sentUpTo = 0n;
   /** The peer's fingerprint, as events show it (computed once per session). */
   fingerprint = "";
+  /** The peer instance's id in hex, as the shown counters are kept (once per PROFILE, not per TEXT). */
+  instanceHex(instance: Uint8Array): string {
+    if (this.#instance !== instance) this.#instanceHex = toHex(instance);
+    this.#instance = instance;
+    return this.#instanceHex;
+  }
+  #instance: Uint8Array | null = null;
+  #instanceHex = "";
   /** PROTOCOL §12: the last TEXT_TIME received (at most one per session). */
   writtenAt: { id: bigint; writtenMs: number } | null = null;
   /** Bytes of TEXT this session may have unacknowledged. */

@@ -34,11 +34,22 @@ export const MAX_TEXT_BYTES = MAX_PLAINTEXT - ITEM_HEADER_LEN - ITEM_HEADER_LEN 
 /** One line in memory: the stored fields and its UTF-8 size. */
 export interface OutLine extends StoredLine {
   bytes: number;
+  /** Bytes of the box's lines queued before this one (Box.queued then), for unsent()'s in-flight sum. */
+  before?: number;
 }
 
+/**
+ * One peer's lines. The unacknowledged ones are `lines[head..]`, in id order: an ACK moves
+ * `head` (the array is compacted now and then), so neither an ACK nor unsent() walks or
+ * copies the backlog; unsent() finds its place by binary search and sums the bytes in
+ * flight from `before`.
+ */
 interface Box {
   nextId: bigint;
-  unacked: OutLine[];
+  lines: OutLine[];
+  head: number;
+  /** Bytes of every line ever put in `lines` (what the next one's `before` is). */
+  queued: number;
   bytes: number;
   name: string;
   /** Lines up to this id are in state.db. */
@@ -87,8 +98,8 @@ export class Outbox {
       }
       const high = stored.length > 0 ? stored[stored.length - 1]!.id : 0n;
       const nextId = store.nextId(pid);
-      const box: Box = { nextId, unacked, bytes: 0, name: nameOf(pid), committedUpTo: nextId - 1n, sentHigh: high };
-      for (const l of unacked) box.bytes += l.bytes;
+      const box: Box = { nextId, lines: [], head: 0, queued: 0, bytes: 0, name: nameOf(pid), committedUpTo: nextId - 1n, sentHigh: high };
+      for (const l of unacked) push(box, l);
       this.#bytes += box.bytes;
       this.#boxes.set(pid, box);
     }
@@ -98,7 +109,7 @@ export class Outbox {
     let b = this.#boxes.get(pid);
     if (b === undefined) {
       const nextId = this.#store.nextId(pid);
-      b = { nextId, unacked: [], bytes: 0, name: "?", committedUpTo: nextId - 1n, sentHigh: 0n };
+      b = { nextId, lines: [], head: 0, queued: 0, bytes: 0, name: "?", committedUpTo: nextId - 1n, sentHigh: 0n };
       this.#boxes.set(pid, b);
     }
     return b;
@@ -134,8 +145,8 @@ export class Outbox {
     for (const pid of pids) {
       const b = this.#boxes.get(pid);
       if (b === undefined) continue;
-      if (b.unacked.length >= MAX_OUTBOX || b.bytes + bytes > MAX_OUTBOX_BYTES) {
-        throw new ChatError("outbox_full", `${b.name} has not acknowledged ${fmt(b.unacked.length)} messages yet (at most ${fmt(MAX_OUTBOX)} or ${MAX_OUTBOX_BYTES >> 20} MiB wait per peer); this line was not sent. Send it again once ${b.name} has caught up.`);
+      if (count(b) >= MAX_OUTBOX || b.bytes + bytes > MAX_OUTBOX_BYTES) {
+        throw new ChatError("outbox_full", `${b.name} has not acknowledged ${fmt(count(b))} messages yet (at most ${fmt(MAX_OUTBOX)} or ${MAX_OUTBOX_BYTES >> 20} MiB wait per peer); this line was not sent. Send it again once ${b.name} has caught up.`);
       }
     }
     return bytes;
@@ -147,8 +158,7 @@ export class Outbox {
     const id = b.nextId++;
     const line: OutLine = { id, text, written, bytes };
     this.#store.queue(pid, line);
-    b.unacked.push(line);
-    b.bytes += bytes;
+    push(b, line);
     this.#bytes += bytes;
     return id;
   }
@@ -165,13 +175,14 @@ export class Outbox {
       if (!(e instanceof StateError)) throw e;
       const lines: UnsavedLine[] = [];
       for (const [pid, b] of this.#boxes) {
-        const keep = b.unacked.filter((l) => l.id <= b.committedUpTo);
-        for (const l of b.unacked) if (l.id > b.committedUpTo) lines.push({ pid, name: b.name, id: l.id, text: l.text });
-        for (const l of b.unacked.slice(keep.length)) {
+        const keep = after(b, b.committedUpTo);
+        for (const l of b.lines.slice(keep)) {
+          lines.push({ pid, name: b.name, id: l.id, text: l.text });
           b.bytes -= l.bytes;
           this.#bytes -= l.bytes;
         }
-        b.unacked = keep;
+        if (keep < b.lines.length) b.queued = b.lines[keep]!.before!;
+        b.lines.length = keep;
         b.nextId = b.committedUpTo + 1n;
       }
       return { error: e, lines };
@@ -190,14 +201,15 @@ export class Outbox {
   acked(pid: Pid, id: bigint): boolean {
     const b = this.#boxes.get(pid);
     if (b === undefined) return false;
-    let n = 0;
-    while (n < b.unacked.length && b.unacked[n]!.id <= id) {
-      b.bytes -= b.unacked[n]!.bytes;
-      this.#bytes -= b.unacked[n]!.bytes;
-      n++;
-    }
-    if (n === 0) return false;
-    b.unacked = b.unacked.slice(n);
+    const end = after(b, id);
+    if (end === b.head) return false;
+    const freed = (end < b.lines.length ? b.lines[end]!.before! : b.queued) - b.lines[b.head]!.before!;
+    b.bytes -= freed;
+    this.#bytes -= freed;
+    b.head = end;
+    // Compacted once the acknowledged part is most of the array: each line is copied O(1) times.
+    if (b.head === b.lines.length) (b.lines = []), (b.head = 0);
+    else if (b.head >= 1024 && b.head * 2 >= b.lines.length) (b.lines = b.lines.slice(b.head)), (b.head = 0);
     // The store forgets them at the next flushAcks (one DELETE per peer a tick): a crash
     // before it only re-sends lines the receiver acknowledges again without showing.
     this.#acks.set(pid, id);
@@ -250,13 +262,10 @@ export class Outbox {
    */
   unsent(pid: Pid, sentUpTo: bigint): { inflight: number; next: OutLine[] } {
     const b = this.#boxes.get(pid);
-    if (b === undefined) return { inflight: 0, next: [] };
-    let inflight = 0;
-    let i = 0;
-    for (; i < b.unacked.length && b.unacked[i]!.id <= sentUpTo; i++) inflight += b.unacked[i]!.bytes;
-    let j = i;
-    while (j < b.unacked.length && b.unacked[j]!.id <= b.committedUpTo) j++;
-    return { inflight, next: b.unacked.slice(i, j) };
+    if (b === undefined || b.head === b.lines.length) return { inflight: 0, next: [] };
+    const i = after(b, sentUpTo);
+    const inflight = (i < b.lines.length ? b.lines[i]!.before! : b.queued) - b.lines[b.head]!.before!;
+    return { inflight, next: b.lines.slice(i, after(b, b.committedUpTo, i)) };
   }
 
   /** A session put `id` on the wire. */
@@ -273,18 +282,44 @@ export class Outbox {
    */
   mayStartEarly(pid: Pid): boolean {
     const b = this.#boxes.get(pid);
-    return b === undefined || b.unacked.length === 0 || b.unacked[0]!.id > b.sentHigh;
+    return b === undefined || count(b) === 0 || b.lines[b.head]!.id > b.sentHigh;
   }
 
   /** Unacknowledged lines for one peer. */
   unackedFor(pid: Pid): number {
-    return this.#boxes.get(pid)?.unacked.length ?? 0;
+    const b = this.#boxes.get(pid);
+    return b === undefined ? 0 : count(b);
   }
 
   /** Unacknowledged lines over every peer. */
   total(): number {
     let n = 0;
-    for (const b of this.#boxes.values()) n += b.unacked.length;
+    for (const b of this.#boxes.values()) n += count(b);
     return n;
   }
+}
+
+/** Unacknowledged lines in a box. */
+function count(b: Box): number {
+  return b.lines.length - b.head;
+}
+
+/** Append a line (ids grow) and count its bytes. */
+function push(b: Box, l: OutLine): void {
+  l.before = b.queued;
+  b.queued += l.bytes;
+  b.bytes += l.bytes;
+  b.lines.push(l);
+}
+
+/** The index of the first unacknowledged line (from `from` on) with an id above `id` (lines.length when none): a binary search. */
+function after(b: Box, id: bigint, from = b.head): number {
+  let lo = Math.max(from, b.head);
+  let hi = b.lines.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (b.lines[mid]!.id <= id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -112,17 +112,18 @@ const RUN_LINE_HEADER = 20;
 
 /** One commit's lines for one peer as one row: per line its id, written and UTF-8 text. */
 export function encodeRun(lines: StoredLine[]): Uint8Array {
-  const texts = lines.map((l) => Buffer.from(l.text, "utf8"));
+  // Each text is encoded straight into the row, its UTF-8 size counted first: no buffer per line.
+  const sizes = lines.map((l) => Buffer.byteLength(l.text, "utf8"));
   let size = 0;
-  for (const t of texts) size += RUN_LINE_HEADER + t.length;
+  for (const n of sizes) size += RUN_LINE_HEADER + n;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (let i = 0; i < lines.length; i++) {
     out.writeBigUInt64BE(lines[i]!.id, at);
     out.writeDoubleBE(lines[i]!.written, at + 8);
-    out.writeUInt32BE(texts[i]!.length, at + 16);
-    texts[i]!.copy(out, at + RUN_LINE_HEADER);
-    at += RUN_LINE_HEADER + texts[i]!.length;
+    out.writeUInt32BE(sizes[i]!, at + 16);
+    out.write(lines[i]!.text, at + RUN_LINE_HEADER, sizes[i]!, "utf8");
+    at += RUN_LINE_HEADER + sizes[i]!;
   }
   return out;
 }

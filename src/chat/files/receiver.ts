@@ -25,7 +25,7 @@ import { Meter } from "./meter.ts";
 import { restorePartials, span, stale } from "./restore.ts";
 import { RecvSets } from "./sets.ts";
 import { onOffer } from "./offers.ts";
-import { rememberEnded, sameBytes, type Ctx, type Incoming, type RecvSet, type SessionFiles } from "./state.ts";
+import { rememberEnded, sameBytes, type Incoming, type ReceiverHost, type ReceiverOptions, type RecvSet, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
 type Code = keyof typeof FileCode;
@@ -40,7 +40,8 @@ export class Receiver {
   readonly byKey = new Map<string, Incoming>();
   /** Keys completed in this run → where the file is (a re-offer is answered with FILE_RECEIVED). */
   readonly completed = new Map<string, string>();
-  readonly #ctx: Ctx;
+  readonly #host: ReceiverHost;
+  readonly #o: ReceiverOptions;
   /** Offers waiting for the person, and their count per sender identity. */
   readonly waiting = new Set<Incoming>();
   readonly waitingBy = new Map<string, number>();
@@ -49,30 +50,31 @@ export class Receiver {
   /** Partials of an earlier run not yet offered again in this one (their first offer is shown). */
   readonly restored = new Set<Incoming>();
 
-  constructor(ctx: Ctx) {
-    this.#ctx = ctx;
+  constructor(host: ReceiverHost, o: ReceiverOptions) {
+    this.#host = host;
+    this.#o = o;
   }
 
   /** Step 1 (offers.ts). `fs`: the FILE_SET just before it that names it (PROTOCOL §11.11). */
   onOffer(sf: SessionFiles, it: Wire<"file_offer">, fs: FileSetItem | null = null): void {
-    onOffer(this, this.#ctx, sf, it, fs);
+    onOffer(this, this.#host, this.#o, sf, it, fs);
   }
 
   /** Partials left by an earlier run become paused transfers (restore.ts). */
   loadPartials(maxAgeMs: number): void {
-    restorePartials(this.#ctx, this.byKey, this.restored, maxAgeMs);
+    restorePartials(this.#o.partials, (t) => this.#host.register(t), this.byKey, this.restored, maxAgeMs);
   }
 
   /** Paused partials no sender came back for within `maxAgeMs` are deleted. */
   sweep(maxAgeMs: number): void {
-    for (const t of stale(this.#ctx, this.byKey, maxAgeMs)) this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
+    for (const t of stale(this.#o.partials, this.byKey, maxAgeMs)) this.end(t, "cancelled", { code: "declined", reason: `the sender did not come back within ${span(maxAgeMs)}; the partial file was deleted` }, true);
   }
 
 
   forgetSet(set: RecvSet): void {
     set.ended = true;
     this.sets.drop(set);
-    this.#ctx.forget(set);
+    this.#host.forget(set);
   }
 
   /**
@@ -83,9 +85,9 @@ export class Receiver {
     const need = s.total - s.bytes;
     const committed = this.#committed(null, s);
     const free = this.free();
-    if (committed + need + this.#ctx.diskMargin > free) {
-      const reason = `not enough free disk space: the transfer needs ${need} bytes and other accepted transfers ${committed}, ${free} are free and ${this.#ctx.diskMargin} are kept spare`;
-      return this.#ctx.endSet(s, "failed", { code: "too_large", reason });
+    if (committed + need + this.#o.diskMargin > free) {
+      const reason = `not enough free disk space: the transfer needs ${need} bytes and other accepted transfers ${committed}, ${free} are free and ${this.#o.diskMargin} are kept spare`;
+      return this.#host.endSet(s, "failed", { code: "too_large", reason });
     }
     s.accepted = true;
     for (const t of [...s.members]) {
@@ -121,13 +123,13 @@ export class Receiver {
   }
 
   refuseId(sf: SessionFiles, id: bigint, code: Code, reason: string): void {
-    this.#ctx.send(sf, { kind: "file_reject", id, code: FileCode[code], reason });
+    this.#host.send(sf, { kind: "file_reject", id, code: FileCode[code], reason });
     rememberEnded(sf.endedIn, id);
   }
 
   /** Free bytes for partials and for the placed files (the smaller, when they are on two disks). */
   free(): number {
-    return Math.min(this.#ctx.freeSpace(this.#ctx.partials.dir), this.#ctx.freeSpace(this.#ctx.downloads));
+    return Math.min(this.#o.freeSpace(this.#o.partials.dir), this.#o.freeSpace(this.#o.downloads));
   }
 
   /** /accept (or automatic): on a session now, or as soon as the sender offers it again. */
@@ -144,24 +146,24 @@ export class Receiver {
    * silence (§11.4).
    */
   start(t: Incoming, resume: boolean): void {
-    const ctx = this.#ctx;
+    const o = this.#o;
     const sf = t.sf!;
     // The sum of every accepted transfer, not this one alone, must fit (with a margin); a set of several files counts as a whole.
     const inSet = t.set !== null && t.set.accepted;
     const committed = this.#committed(t, inSet ? t.set : null);
     const need = inSet ? Math.max(t.size - t.next, t.set!.total - t.set!.bytes) : t.size - t.next;
     const free = this.free();
-    if (committed + need + ctx.diskMargin > free) {
-      return this.fail(t, "too_large", `not enough free disk space: accepted transfers need ${committed + need} bytes, ${free} are free and ${ctx.diskMargin} are kept spare`);
+    if (committed + need + o.diskMargin > free) {
+      return this.fail(t, "too_large", `not enough free disk space: accepted transfers need ${committed + need} bytes, ${free} are free and ${o.diskMargin} are kept spare`);
     }
     this.setWaiting(t, false);
     t.accepted = true;
-    if (resume) ctx.send(sf, { kind: "file_pending", id: t.wireId });
+    if (resume) this.#host.send(sf, { kind: "file_pending", id: t.wireId });
     let have = 0;
     if (t.partial !== null) {
-      const held = ctx.partials.size(t.partial);
+      const held = o.partials.size(t.partial);
       if (held === null || held > t.size) {
-        ctx.partials.remove(t.partial);
+        o.partials.remove(t.partial);
         t.partial = null;
       } else have = held;
     }
@@ -169,16 +171,16 @@ export class Receiver {
     t.state = "hashing";
     const e = t.partial;
     const alive = () => t.state === "hashing" && t.sf === sf;
-    ctx.partials.release(e);
-    hashFile(ctx.partials.path(e), have, undefined, alive).then(
+    o.partials.release(e);
+    hashFile(o.partials.path(e), have, undefined, alive).then(
       ({ hasher, read }) => {
         if (!alive()) return;
         try {
-          if (read < have) ctx.partials.truncate(e, read);
+          if (read < have) o.partials.truncate(e, read);
         } catch (err) {
           return this.fail(t, "io_error", `cannot cut the partial file back: ${(err as Error).message}`);
         }
-        ctx.partials.release(e);
+        o.partials.release(e);
         this.#receiving(t, sf, hasher, read);
       },
       (err: Error) => alive() && this.fail(t, "io_error", `cannot read back the partial file: ${err.message}`),
@@ -189,20 +191,20 @@ export class Receiver {
     t.hasher = hasher;
     t.next = at;
     t.state = "receiving";
-    t.meter = new Meter(at, this.#ctx.now());
-    this.#ctx.send(sf, { kind: "file_accept", id: t.wireId, offset: at, prefix: at === 0 ? EMPTY_SHA256 : peekDigest(hasher) });
-    this.#ctx.emit(t, "accepted", { offset: at });
+    t.meter = new Meter(at, this.#o.now());
+    this.#host.send(sf, { kind: "file_accept", id: t.wireId, offset: at, prefix: at === 0 ? EMPTY_SHA256 : peekDigest(hasher) });
+    this.#host.show(t, "accepted", { offset: at });
   }
 
   #lookup(sf: SessionFiles, id: bigint, what: string): Incoming | undefined {
     const t = sf.in.get(id);
-    if (t === undefined && !sf.endedIn.has(id)) this.#ctx.report(sf, `the peer sent ${what} for a transfer it never offered; ignored`);
+    if (t === undefined && !sf.endedIn.has(id)) this.#host.report(sf, `the peer sent ${what} for a transfer it never offered; ignored`);
     return t;
   }
 
   /** The partial's descriptor, creating the partial on the first byte. @throws Error from the filesystem. */
   #fd(t: Incoming): number {
-    const store = this.#ctx.partials;
+    const store = this.#o.partials;
     t.partial ??= store.create(t.key, t.pid, hex(t.sha256), t.size, t.name);
     return store.fd(t.partial);
   }
@@ -223,8 +225,8 @@ export class Receiver {
     }
     t.hasher!.update(it.data);
     t.next += it.data.length;
-    const now = this.#ctx.now();
-    if (t.meter!.update(t.next, now)) this.#ctx.emit(t, "progress", { rate: t.meter!.rate(t.next, now), etaSeconds: t.meter!.eta(t.next, t.size, now) });
+    const now = this.#o.now();
+    if (t.meter!.update(t.next, now)) this.#host.show(t, "progress", { rate: t.meter!.rate(t.next, now), etaSeconds: t.meter!.eta(t.next, t.size, now) });
   }
 
   /** Step 4. */
@@ -239,17 +241,17 @@ export class Receiver {
     let path: string;
     try {
       this.#fd(t); // an empty file has no chunk: its partial is made here
-      this.#ctx.partials.release(t.partial!);
-      path = placeFile(this.#ctx.partials.path(t.partial!), this.#ctx.downloads, t.rel);
+      this.#o.partials.release(t.partial!);
+      path = placeFile(this.#o.partials.path(t.partial!), this.#o.downloads, t.rel);
     } catch (e) {
       if (e instanceof RangeError || e instanceof TypeError) throw e;
-      return this.fail(t, "io_error", `cannot place the received file in ${this.#ctx.downloads}: ${(e as Error).message}`);
+      return this.fail(t, "io_error", `cannot place the received file in ${this.#o.downloads}: ${(e as Error).message}`);
     }
-    this.#ctx.send(sf, { kind: "file_received", id: t.wireId, sha256: t.sha256 });
+    this.#host.send(sf, { kind: "file_received", id: t.wireId, sha256: t.sha256 });
     this.completed.set(t.key, path);
     t.set?.placed.add(t.key);
     if (this.completed.size > MAX_COMPLETED) this.completed.delete(this.completed.keys().next().value!);
-    const now = this.#ctx.now();
+    const now = this.#o.now();
     this.end(t, "done", { sha256: hex(t.sha256), path, elapsedMs: t.meter ? now - t.meter.startedAt : 0, rate: t.meter?.average(t.size, now) ?? 0 }, true);
   }
 
@@ -266,7 +268,7 @@ export class Receiver {
    * transfer stays accepted) and wait for the new offer, which starts at 0.
    */
   #restart(t: Incoming): void {
-    if (t.partial !== null) this.#ctx.partials.remove(t.partial);
+    if (t.partial !== null) this.#o.partials.remove(t.partial);
     t.partial = null;
     t.sf!.in.delete(t.wireId);
     rememberEnded(t.sf!.endedIn, t.wireId);
@@ -278,7 +280,7 @@ export class Receiver {
 
   /** A fault of this transfer: REJECT with `code`, delete the partial, tell the person. */
   fail(t: Incoming, code: Code, reason: string): void {
-    if (t.sf !== null) this.#ctx.send(t.sf, { kind: "file_reject", id: t.wireId, code: FileCode[code], reason });
+    if (t.sf !== null) this.#host.send(t.sf, { kind: "file_reject", id: t.wireId, code: FileCode[code], reason });
     this.end(t, "failed", { code, reason }, true);
   }
 
@@ -288,12 +290,12 @@ export class Receiver {
     if (t !== undefined) return this.fail(t, "protocol", reason);
     if (sf.endedIn.has(id)) return;
     this.refuseId(sf, id, "protocol", reason);
-    this.#ctx.report(sf, `the peer sent a malformed file item (${reason}); refused`);
+    this.#host.report(sf, `the peer sent a malformed file item (${reason}); refused`);
   }
 
   /** /reject (an offer) or /cancel (a transfer under way, or a paused partial): REJECT declined, partial deleted. */
   refuse(t: Incoming, phase: "rejected" | "cancelled"): void {
-    if (t.sf !== null) this.#ctx.send(t.sf, { kind: "file_reject", id: t.wireId, code: FileCode.declined, reason: phase === "rejected" ? "declined" : "cancelled by the receiver" });
+    if (t.sf !== null) this.#host.send(t.sf, { kind: "file_reject", id: t.wireId, code: FileCode.declined, reason: phase === "rejected" ? "declined" : "cancelled by the receiver" });
     this.end(t, phase, { code: "declined", reason: phase === "rejected" ? "declined here" : "cancelled here" }, true);
   }
 
@@ -301,7 +303,7 @@ export class Receiver {
   dropFromSet(t: Incoming, reason: string): void {
     if (t.sf !== null) {
       rememberEnded(t.sf.refusedSets, t.set!.label);
-      this.#ctx.send(t.sf, { kind: "file_reject", id: t.wireId, code: FileCode.set_refused, reason });
+      this.#host.send(t.sf, { kind: "file_reject", id: t.wireId, code: FileCode.set_refused, reason });
     }
     this.end(t, "cancelled", { code: "set_refused", reason }, true);
   }
@@ -311,18 +313,18 @@ export class Receiver {
     const list = [...sf.in.values()];
     sf.in.clear();
     for (const t of list) {
-      if (t.partial !== null) this.#ctx.partials.release(t.partial);
+      if (t.partial !== null) this.#o.partials.release(t.partial);
       t.sf = null;
       t.hasher = null;
       // What --accept-files took without a byte costs the sender nothing to offer again, so it is not kept;
       // what the person accepted is (the next offer of it goes on without asking).
       // A file of an accepted set stays with its set (its next offer goes on without asking).
-      if (!t.accepted || (t.partial === null && this.#ctx.autoAccept && t.set === null)) {
+      if (!t.accepted || (t.partial === null && this.#o.autoAccept && t.set === null)) {
         const reason = t.accepted ? "the peer left before sending any of it; it is offered again when the peer is back" : "the peer left before the offer was answered";
         this.end(t, "cancelled", { code: "declined", reason }, false);
       } else if (t.state === "hashing" || t.state === "receiving") {
         t.state = "paused";
-        this.#ctx.emit(t, "paused");
+        this.#host.show(t, "paused");
       }
     }
     for (const s of [...this.sets.live.values()]) {
@@ -331,11 +333,11 @@ export class Receiver {
         // Not accepted, no file open (its offers were all of files already received): it would keep
         // its S2 slot for ever; it ends with the session, as its offers do.
         if (s.shown === "none") this.forgetSet(s);
-        else this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before the offer was answered" });
-      } else if (this.#ctx.autoAccept) {
+        else this.#host.endSet(s, "cancelled", { code: "declined", reason: "the peer left before the offer was answered" });
+      } else if (this.#o.autoAccept) {
         // What --accept-files took, with no partial to resume, is not kept (as a lone file is, §11.4):
         // it would hold its whole total against the disk, and its files in memory, for ever.
-        this.#ctx.endSet(s, "cancelled", { code: "declined", reason: "the peer left before sending all of it; the rest is taken when the peer offers it again" });
+        this.#host.endSet(s, "cancelled", { code: "declined", reason: "the peer left before sending all of it; the rest is taken when the peer offers it again" });
       }
     }
   }
@@ -345,8 +347,8 @@ export class Receiver {
     this.setWaiting(t, false);
     this.restored.delete(t);
     if (t.partial !== null) {
-      if (deletePartial) this.#ctx.partials.remove(t.partial);
-      else this.#ctx.partials.release(t.partial);
+      if (deletePartial) this.#o.partials.remove(t.partial);
+      else this.#o.partials.release(t.partial);
     }
     if (t.sf !== null) {
       t.sf.in.delete(t.wireId);
@@ -355,12 +357,12 @@ export class Receiver {
     }
     t.state = "ended";
     this.byKey.delete(t.key);
-    this.#ctx.forget(t);
-    this.#ctx.emit(t, phase, extra);
+    this.#host.forget(t);
+    this.#host.show(t, phase, extra);
   }
 
   /** Close every partial's descriptor (partials stay for a resume). */
   close(): void {
-    this.#ctx.partials.close();
+    this.#o.partials.close();
   }
 }

@@ -4,11 +4,11 @@
  * older than the bounded age, or no longer usable, are deleted.
  */
 import { safeRelativePath } from "./names.ts";
-import type { Ctx, Incoming } from "./state.ts";
+import type { Partials } from "./partials.ts";
+import type { Incoming } from "./state.ts";
 
-/** Turn the partials index into paused transfers in `byKey` (and `restored`: their first offer is shown). */
-export function restorePartials(ctx: Ctx, byKey: Map<string, Incoming>, restored: Set<Incoming>, maxAgeMs: number): void {
-  const store = ctx.partials;
+/** Turn the partials index of `store` into paused transfers in `byKey`, each given an id by `register` (and `restored`: their first offer is shown). */
+export function restorePartials(store: Partials, register: (t: Incoming) => string, byKey: Map<string, Incoming>, restored: Set<Incoming>, maxAgeMs: number): void {
   for (const e of store.entries()) {
     const rel = safeRelativePath(e.name);
     const held = store.age(e) > maxAgeMs || rel === null ? null : store.size(e);
@@ -18,15 +18,15 @@ export function restorePartials(ctx: Ctx, byKey: Map<string, Incoming>, restored
       continue;
     }
     const t: Incoming = { dir: "receive", local: "", pid: e.pid, name: e.name, rel: rel!, size: e.size, sha256: new Uint8Array(Buffer.from(e.sha256, "hex")), key: e.key, partial: e, state: "paused", accepted: true, sf: null, wireId: 0n, next: held, hasher: null, meter: null, set: null, counted: 0 };
-    t.local = ctx.register(t);
+    t.local = register(t);
     byKey.set(e.key, t);
     restored.add(t);
   }
 }
 
 /** Paused transfers whose partial is older than `maxAgeMs`. */
-export function stale(ctx: Ctx, byKey: Map<string, Incoming>, maxAgeMs: number): Incoming[] {
-  return [...byKey.values()].filter((t) => t.sf === null && t.partial !== null && ctx.partials.age(t.partial) > maxAgeMs);
+export function stale(store: Partials, byKey: Map<string, Incoming>, maxAgeMs: number): Incoming[] {
+  return [...byKey.values()].filter((t) => t.sf === null && t.partial !== null && store.age(t.partial) > maxAgeMs);
 }
 
 /** A duration for a person: "7 days", "3 hours", "20 seconds". */

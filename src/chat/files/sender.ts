@@ -18,18 +18,22 @@ import { chunkItem, fileCodeName, type FileItem } from "../../protocol/files.ts"
 import type { TransferEvent, TransferPhase } from "../events.ts";
 import { hashFile, hex, peekDigest, type LocalFile } from "./disk.ts";
 import { Meter } from "./meter.ts";
-import { rememberEnded, sameBytes, type Ctx, type Outgoing, type SendSet, type SessionFiles } from "./state.ts";
+import { rememberEnded, sameBytes, type Outgoing, type SenderHost, type SenderOptions, type SendSet, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
 const ACTIVE = new Set(["offered", "waiting", "verifying", "sending", "done_sent"]);
 
 export class Sender {
   readonly all = new Set<Outgoing>();
-  readonly #ctx: Ctx;
+  readonly #host: SenderHost;
+  readonly #o: SenderOptions;
   #hashing: Promise<unknown> = Promise.resolve();
+  /** The wire id of the next offer (one space for every session). */
+  #nextWire = 1n;
 
-  constructor(ctx: Ctx) {
-    this.#ctx = ctx;
+  constructor(host: SenderHost, o: SenderOptions) {
+    this.#host = host;
+    this.#o = o;
   }
 
   /** Step 1: a new transfer of `file` to `pid`, one file of `set` (PROTOCOL §11.11); `sha` is shared when one file goes to several peers. */
@@ -62,7 +66,7 @@ export class Sender {
 
   /** Offer what waits for this peer, while the session has room (MAX_OPEN_TRANSFERS). */
   offerQueued(pid: string): void {
-    const sf = this.#ctx.sessionOf(pid);
+    const sf = this.#host.sessionOf(pid);
     if (sf === undefined || sf.unsupported) return;
     for (const t of this.all) {
       if (sf.out.size >= MAX_OPEN_TRANSFERS) return;
@@ -71,22 +75,22 @@ export class Sender {
   }
 
   #offer(sf: SessionFiles, t: Outgoing): void {
-    t.wireId = this.#ctx.nextWireId();
+    t.wireId = this.#nextWire++;
     t.sf = sf;
     t.state = "offered";
     t.offset = 0;
     sf.out.set(t.wireId, t);
     // PROTOCOL §11.11: the set goes just before its offer, the same every time it is offered.
-    if (t.set !== null) this.#ctx.send(sf, { kind: "file_set", id: t.wireId, count: t.set.count, total: t.set.total, label: t.set.id });
-    this.#ctx.send(sf, { kind: "file_offer", id: t.wireId, size: t.size, sha256: t.sha256!, name: t.name });
-    if (!sf.supported) this.#ctx.armAnswerTimer(sf);
-    if (!t.announced) this.#ctx.emit(t, "offered");
+    if (t.set !== null) this.#host.send(sf, { kind: "file_set", id: t.wireId, count: t.set.count, total: t.set.total, label: t.set.id });
+    this.#host.send(sf, { kind: "file_offer", id: t.wireId, size: t.size, sha256: t.sha256!, name: t.name });
+    if (!sf.supported) this.#host.awaitAnswer(sf);
+    if (!t.announced) this.#host.show(t, "offered");
     t.announced = true;
   }
 
   #lookup(sf: SessionFiles, id: bigint, what: string): Outgoing | undefined {
     const t = sf.out.get(id);
-    if (t === undefined && !sf.endedOut.has(id)) this.#ctx.report(sf, `the peer sent ${what} for a transfer it was never offered; ignored`);
+    if (t === undefined && !sf.endedOut.has(id)) this.#host.report(sf, `the peer sent ${what} for a transfer it was never offered; ignored`);
     return t;
   }
 
@@ -107,8 +111,8 @@ export class Sender {
         t.hasher = hasher;
         t.offset = it.offset;
         t.state = "sending";
-        t.meter = new Meter(t.offset, this.#ctx.now());
-        this.#ctx.emit(t, "accepted", { offset: t.offset });
+        t.meter = new Meter(t.offset, this.#o.now());
+        this.#host.show(t, "accepted", { offset: t.offset });
         this.pump(sf);
       },
       (e: Error) => alive() && this.fault(t, "io_error", `cannot read ${t.path}: ${e.message}`),
@@ -118,7 +122,7 @@ export class Sender {
   /** PROTOCOL §11.7: the peer's partial is not a prefix of our file: cancel, offer again once, from 0. */
   #resumeMismatch(sf: SessionFiles, t: Outgoing): void {
     if (t.retried) return this.fault(t, "resume_mismatch", "the peer's partial file does not match ours, twice");
-    this.#ctx.send(sf, { kind: "file_cancel", id: t.wireId, code: FileCode.resume_mismatch, reason: "your partial file does not match; offering it again" });
+    this.#host.send(sf, { kind: "file_cancel", id: t.wireId, code: FileCode.resume_mismatch, reason: "your partial file does not match; offering it again" });
     this.#unbind(t);
     t.retried = true;
     t.state = "queued";
@@ -130,7 +134,7 @@ export class Sender {
     if (t?.state !== "offered") return;
     t.state = "waiting";
     // A resume answers PENDING while the peer reads its partial back: not news to the person.
-    if (t.meter === null) this.#ctx.emit(t, "waiting");
+    if (t.meter === null) this.#host.show(t, "waiting");
   }
 
   onReject(sf: SessionFiles, it: Wire<"file_reject">): void {
@@ -146,20 +150,20 @@ export class Sender {
     if (t === undefined) return;
     if (t.state !== "done_sent" && t.state !== "offered" && t.state !== "waiting") return this.fault(t, "protocol", "the peer confirmed a file before it had all of it");
     if (!sameBytes(it.sha256, t.sha256!)) return this.fault(t, "hash_mismatch", "the peer confirmed a different SHA-256");
-    const elapsedMs = t.meter ? this.#ctx.now() - t.meter.startedAt : 0;
+    const elapsedMs = t.meter ? this.#o.now() - t.meter.startedAt : 0;
     t.offset = t.size;
-    this.end(t, "done", { sha256: hex(t.sha256!), elapsedMs, rate: t.meter?.average(t.size, this.#ctx.now()) ?? 0 });
+    this.end(t, "done", { sha256: hex(t.sha256!), elapsedMs, rate: t.meter?.average(t.size, this.#o.now()) ?? 0 });
   }
 
   /** Step 3. Returns when the session is full, closed, or has nothing to send. */
   pump(sf: SessionFiles): void {
     const s = sf.s;
     let sent = false;
-    for (let again = true; again && s.state === "open" && s.bufferedAmount < this.#ctx.highWater; ) {
+    for (let again = true; again && s.state === "open" && s.bufferedAmount < this.#o.highWater; ) {
       again = false;
       for (const t of sf.out.values()) {
         if (t.state !== "sending") continue;
-        if (s.bufferedAmount >= this.#ctx.highWater) break;
+        if (s.bufferedAmount >= this.#o.highWater) break;
         this.#step(sf, t);
         again = sent = true;
       }
@@ -178,7 +182,7 @@ export class Sender {
   }
 
   #step(sf: SessionFiles, t: Outgoing): void {
-    const n = Math.min(this.#ctx.chunkBytes, t.size - t.offset);
+    const n = Math.min(this.#o.chunkBytes, t.size - t.offset);
     if (n > 0) {
       const buf = new Uint8Array(CHUNK_HEADER_LEN + n);
       let got: number;
@@ -190,10 +194,10 @@ export class Sender {
       }
       if (got === 0) return this.fault(t, "changed", "the file got shorter while it was being sent");
       t.hasher!.update(buf.subarray(CHUNK_HEADER_LEN, CHUNK_HEADER_LEN + got));
-      this.#ctx.send(sf, chunkItem(got === n ? buf : buf.subarray(0, CHUNK_HEADER_LEN + got), t.wireId, t.offset));
+      this.#host.send(sf, chunkItem(got === n ? buf : buf.subarray(0, CHUNK_HEADER_LEN + got), t.wireId, t.offset));
       t.offset += got;
-      const now = this.#ctx.now();
-      if (t.meter!.update(t.offset, now)) this.#ctx.emit(t, "progress", { rate: t.meter!.rate(t.offset, now), etaSeconds: t.meter!.eta(t.offset, t.size, now) });
+      const now = this.#o.now();
+      if (t.meter!.update(t.offset, now)) this.#host.show(t, "progress", { rate: t.meter!.rate(t.offset, now), etaSeconds: t.meter!.eta(t.offset, t.size, now) });
     }
     if (t.offset >= t.size) this.#finish(sf, t);
   }
@@ -204,7 +208,7 @@ export class Sender {
     if (!sameBytes(new Uint8Array(t.hasher!.digest()), t.sha256!)) return this.fault(t, "changed", "the file changed while it was being sent");
     t.hasher = null;
     t.state = "done_sent";
-    this.#ctx.send(sf, { kind: "file_done", id: t.wireId });
+    this.#host.send(sf, { kind: "file_done", id: t.wireId });
   }
 
   /** The session is gone: every transfer on it waits for the next one. */
@@ -216,7 +220,7 @@ export class Sender {
       t.sf = null;
       t.hasher = null;
       t.state = "queued";
-      if (was !== "offered" && was !== "waiting") this.#ctx.emit(t, "paused");
+      if (was !== "offered" && was !== "waiting") this.#host.show(t, "paused");
     }
     sf.out.clear();
   }
@@ -231,13 +235,13 @@ export class Sender {
 
   /** A fault of this transfer: CANCEL with `code`, tell the person. */
   fault(t: Outgoing, code: keyof typeof FileCode, reason: string): void {
-    if (t.sf !== null) this.#ctx.send(t.sf, { kind: "file_cancel", id: t.wireId, code: FileCode[code], reason });
+    if (t.sf !== null) this.#host.send(t.sf, { kind: "file_cancel", id: t.wireId, code: FileCode[code], reason });
     this.end(t, "failed", { code, reason });
   }
 
   /** /cancel. */
   cancel(t: Outgoing): void {
-    if (t.sf !== null) this.#ctx.send(t.sf, { kind: "file_cancel", id: t.wireId, code: FileCode.declined, reason: "cancelled by the sender" });
+    if (t.sf !== null) this.#host.send(t.sf, { kind: "file_cancel", id: t.wireId, code: FileCode.declined, reason: "cancelled by the sender" });
     this.end(t, "cancelled", { code: "declined", reason: "cancelled here" });
   }
 
@@ -248,8 +252,7 @@ export class Sender {
     this.#unbind(t);
     t.state = "ended";
     this.all.delete(t);
-    this.#ctx.forget(t);
-    this.#ctx.emit(t, phase, extra);
+    this.#host.ended(t, phase, extra);
     this.offerQueued(t.pid);
   }
 

@@ -13,7 +13,7 @@
 import { MAX_SET_FILES } from "../../protocol/constants.ts";
 import type { ChatEvent, TransferEvent, TransferPhase } from "../events.ts";
 import { Meter } from "./meter.ts";
-import { rememberEnded, type Ctx, type Incoming, type Outgoing, type RecvSet, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
+import { rememberEnded, type Incoming, type ReceiverHost, type Outgoing, type RecvSet, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
 
 /** PROTOCOL §11.11 S2: open sets per sender identity, and in all. */
 export const MAX_LIVE_SETS_PER_PEER = 16;
@@ -133,12 +133,12 @@ export class RecvSets {
  * Step 1 for an offer that names the set `fs` on `sf`: checks S1 to S6, the refusals
  * answered through `refuse` (and the person told once); the set, or null when refused.
  */
-export function joinOrRefuse(sets: RecvSets, ctx: Ctx, sf: SessionFiles, fs: FileSetItem, key: string, size: number, rel: string | null, room: number, refuse: (code: "busy" | "set_refused", reason: string) => void): RecvSet | null {
+export function joinOrRefuse(sets: RecvSets, host: Pick<ReceiverHost, "register" | "endSet" | "report">, sf: SessionFiles, fs: FileSetItem, key: string, size: number, rel: string | null, room: number, refuse: (code: "busy" | "set_refused", reason: string) => void): RecvSet | null {
   if (sf.refusedSets.has(fs.label)) {
     refuse("set_refused", "the rest of this transfer was refused");
     return null;
   }
-  const r = rel === null ? refused("one of its files has no usable name") : sets.join(sf.pid, fs, key, size, rel, room, (s) => void (s.id = ctx.register(s, fs.label)));
+  const r = rel === null ? refused("one of its files has no usable name") : sets.join(sf.pid, fs, key, size, rel, room, (s) => void (s.id = host.register(s, fs.label)));
   if (r !== null && "set" in r) return r.set;
   if (r === null) throw new Error("join gave neither a set nor a refusal");
   if (r.code === "busy") {
@@ -148,8 +148,8 @@ export function joinOrRefuse(sets: RecvSets, ctx: Ctx, sf: SessionFiles, fs: Fil
   rememberEnded(sf.refusedSets, fs.label);
   refuse("set_refused", r.reason);
   const s = sets.get(sf.pid, fs.label);
-  if (s !== undefined) ctx.endSet(s, "failed", { code: "set_refused", reason: r.reason });
-  else ctx.report(sf, `offered ${fs.count} files (${fs.total} bytes), refused: ${r.reason.replace(/^the transfer was refused: /, "")}`);
+  if (s !== undefined) host.endSet(s, "failed", { code: "set_refused", reason: r.reason });
+  else host.report(sf, `offered ${fs.count} files (${fs.total} bytes), refused: ${r.reason.replace(/^the transfer was refused: /, "")}`);
   return null;
 }
 

@@ -190,6 +190,8 @@ export interface SessionFiles {
   supported: boolean;
   /** The answer timeout passed without one: it does not. */
   unsupported: boolean;
+  /** The session ended (its transfers paused or dropped). */
+  closed: boolean;
   answerTimer: ReturnType<typeof setTimeout> | null;
   /** PROTOCOL §11.4: the data of the PING sent when the answer timer ran out, until its PONG. */
   probe: Uint8Array | null;
@@ -203,42 +205,69 @@ export interface SessionFiles {
   refusedSets: Set<string>;
 }
 
-/** What both sides need from the manager. */
-export interface Ctx {
-  readonly chunkBytes: number;
-  readonly highWater: number;
-  readonly answerTimeoutMs: number;
-  readonly maxFileBytes: number;
-  readonly downloads: string;
-  readonly autoAccept: boolean;
-  readonly partials: Partials;
-  readonly diskMargin: number;
-  /** Free bytes where `dir` is. */
-  freeSpace(dir: string): number;
-  /** Is this sender identity a contact (offers from requests are refused)? */
-  isContact(pid: string): boolean;
-  /** Take one offer from this identity's rate; false when it is spent. */
-  takeOffer(pid: string): boolean;
-  /** Send a file item on the session (dropped when it is no longer open). */
-  send(sf: SessionFiles, item: FileItem | Item): void;
-  /** Report one step of a transfer to the front ends. */
-  emit(t: Transfer, phase: TransferPhase, extra?: Partial<TransferEvent>): void;
-  /** A fault the person should hear of that belongs to no transfer. */
-  report(sf: SessionFiles, message: string): void;
+/**
+ * What the Sender (sender.ts) calls back: transfers.ts gives it, and a small fake of it
+ * drives the sender alone in its unit tests (test/chat/files/sender.test.ts, fake-hosts.ts).
+ */
+export interface SenderHost {
   /** The open session with this peer, if any. */
   sessionOf(pid: string): SessionFiles | undefined;
-  /** An id for /accept, /reject, /cancel registered to `h`: `want` when it is free, else a fresh one. */
-  register(h: Handle, want?: string): string;
-  /** `h` ended: forget its id. */
-  forget(h: Handle): void;
+  /** Send a file item, or a FILE_CHUNK already encoded (chunkItem), on the session (dropped when it is no longer open). */
+  send(sf: SessionFiles, item: FileItem | Item): void;
+  /** PROTOCOL §11.4: wait for the peer's first file item on this session (asked with a PING when it is late). */
+  awaitAnswer(sf: SessionFiles): void;
+  /** One step of a transfer, for the front ends. */
+  show(t: Outgoing, phase: TransferPhase, extra?: Partial<TransferEvent>): void;
+  /** The transfer ended: its id is free, and the front ends are told how. */
+  ended(t: Outgoing, phase: TransferPhase, extra: Partial<TransferEvent>): void;
+  /** A fault of the peer that belongs to no transfer, for the person. */
+  report(sf: SessionFiles, message: string): void;
+}
+
+/** How the Sender behaves. */
+export interface SenderOptions {
+  /** Data bytes per FILE_CHUNK. */
+  readonly chunkBytes: number;
+  /** PROTOCOL §11.8: chunks are queued only while the session holds fewer unsent bytes. */
+  readonly highWater: number;
+  now(): number;
+}
+
+/**
+ * What the Receiver (receiver.ts, offers.ts, restore.ts) calls back: transfers.ts gives
+ * it, and a small fake of it drives the receiver alone (test/chat/files/receiver-checks.test.ts, offers.test.ts, fake-hosts.ts).
+ */
+export interface ReceiverHost {
+  /** Send a file item on the session (dropped when it is no longer open). */
+  send(sf: SessionFiles, item: FileItem): void;
+  /** One step of a transfer, for the front ends. */
+  show(t: Incoming, phase: TransferPhase, extra?: Partial<TransferEvent>): void;
+  /** A fault of the peer that belongs to no transfer, for the person. */
+  report(sf: SessionFiles, message: string): void;
+  /** The id /accept, /reject and /cancel name `h` by: `want` when it is free, else a fresh one. */
+  register(h: Incoming | RecvSet, want?: string): string;
+  /** `h` ended: its id is free. */
+  forget(h: Incoming | RecvSet): void;
   /** PROTOCOL §11.11: the set ends as a whole (its other files are ended, the person is told once). */
-  endSet(s: RecvSet | SendSet, phase: TransferPhase, extra: Partial<TransferEvent>): void;
+  endSet(s: RecvSet, phase: TransferPhase, extra: Partial<TransferEvent>): void;
   /** A file of the set was completed earlier in this run (answered FILE_RECEIVED): it counts as done. */
   completedInSet(s: RecvSet): void;
-  /** A fresh wire id for an offer. */
-  nextWireId(): bigint;
-  /** Start the answer timer of PROTOCOL §11.4 on this session, if it is not running. */
-  armAnswerTimer(sf: SessionFiles): void;
+  /** Offers come from contacts only (a request's are refused)... */
+  isContact(pid: string): boolean;
+  /** ...and within the sender identity's rate: one offer taken, false when it is spent. */
+  takeOffer(pid: string): boolean;
+}
+
+/** How the Receiver behaves, and where its files go. */
+export interface ReceiverOptions {
+  readonly downloads: string;
+  readonly autoAccept: boolean;
+  readonly maxFileBytes: number;
+  /** Bytes kept free on disk beyond every accepted transfer. */
+  readonly diskMargin: number;
+  readonly partials: Partials;
+  /** Free bytes where `dir` is. */
+  freeSpace(dir: string): number;
   now(): number;
 }
 

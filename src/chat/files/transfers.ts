@@ -1,21 +1,23 @@
 /**
  * File transfer for the chat (PROTOCOL §11): the FileApi behind /send, /accept, /reject,
- * /cancel and /transfers, and the hooks ChatNode calls for each session.
+ * /cancel and /transfers, and an extension of each session (src/chat/node/files.ts).
  *
- *   1. onReady: the session gets its SessionFiles; transfers waiting for this peer are
- *      offered (again: that is how a cut transfer resumes after a redial);
- *   2. onItem: file items (0xA0..0xA8) are decoded (a malformed one is a fault of its
- *      transfer, never of the connection) and routed to the Sender or the Receiver
- *      (route.ts);
- *   3. onDrain (and a 500 ms safety tick): the Sender queues more chunks;
- *   4. onClose: every accepted transfer on the session pauses, partials are kept (in a
+ *   1. open: the session gets its SessionFiles, which the chat keeps in its one record
+ *      of the session and hands back with each of the calls below; transfers waiting
+ *      for this peer are offered (again: that is how a cut transfer resumes after a redial);
+ *   2. handlers: one per file item type (0xA0..0xA8, route.ts), which the chat's table
+ *      of optional item types calls directly: the item is decoded (a malformed one is a
+ *      fault of its transfer, never of the connection) and goes to the Sender or the
+ *      Receiver; a PONG may answer the probe of §11.4 (pong);
+ *   3. drain (and a 500 ms safety tick): the Sender queues more chunks;
+ *   4. closed: every accepted transfer on the session pauses, partials are kept (in a
  *      private folder, partials.ts); offers never answered are dropped with it;
  *   5. every step is a { type: "transfer" } event for the front ends.
  */
 import type { PeerSession } from "../../net/types.ts";
 import { ITEM_HEADER_LEN } from "../../protocol/constants.ts";
-import { FileType, MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../../protocol/constants.ts";
-import { encodeFileItem, isFileType, type FileItem } from "../../protocol/files.ts";
+import { MAX_CHUNK_DATA, OFFER_ANSWER_TIMEOUT_MS } from "../../protocol/constants.ts";
+import { encodeFileItem, type FileItem } from "../../protocol/files.ts";
 import type { Item } from "../../protocol/items.ts";
 import { ChatError, type ChatListener, type FileApi, type TransferEvent, type TransferInfo, type TransferPhase } from "../events.ts";
 import { TokenBucket } from "../../net/limits.ts";
@@ -25,12 +27,12 @@ import { join } from "node:path";
 import { collectSets } from "./disk.ts";
 import { DEFAULT_PARTIAL_MAX_AGE_MS, Partials, PartialsError } from "./partials.ts";
 import { Receiver } from "./receiver.ts";
-import { routeFileItem, type RouteDeps } from "./route.ts";
+import { fileHandlers, type FileHandler } from "./route.ts";
 import { Sender } from "./sender.ts";
 import { Handles, info } from "./handles.ts";
 import { countDone, endSet, memberEvent, type SetHost } from "./sets.ts";
 import { sameBytes } from "./state.ts";
-import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type Ctx, type FileOptions, type Handle, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
+import { DEFAULT_CHUNK, DEFAULT_DISK_MARGIN, DEFAULT_HIGH_WATER, DEFAULT_MAX_FILE, MAX_REPORTS, OFFER_BURST, OFFERS_PER_SECOND, type FileOptions, type Handle, type SendSet, type SessionFiles, type Transfer } from "./state.ts";
 
 export type { FileOptions } from "./state.ts";
 
@@ -56,21 +58,18 @@ const ENDS: ReadonlySet<TransferPhase> = new Set(["done", "failed", "rejected", 
 
 export class FileTransfers implements FileApi {
   readonly downloads: string;
-  /** The optional item types it reads (PROTOCOL §11.3): the chat routes each of them here alone. */
-  readonly itemTypes: readonly number[] = Object.values(FileType);
+  /** The handler of each file item type (PROTOCOL §11.3, route.ts): the chat routes each of them here alone. */
+  readonly handlers: ReadonlyMap<number, FileHandler>;
   readonly #host: TransferHost;
-  readonly #ctx: Ctx;
+  readonly #answerTimeoutMs: number;
   readonly #sender: Sender;
   readonly #receiver: Receiver;
-  /** Where a decoded file item goes (route.ts). */
-  readonly #route: RouteDeps;
-  readonly #sessions = new Map<PeerSession, SessionFiles>();
+  /** The open session of each peer (the chat keeps each session's SessionFiles in its record of the session). */
   readonly #byPid = new Map<string, SessionFiles>();
   /** What the person names by id: sets, and the files of plain offers (PROTOCOL §11.11). */
   readonly #ids = new Handles();
   readonly #setHost: SetHost;
   readonly #home: string | undefined;
-  #nextWire = 1n;
   #quiet = false;
   readonly #tick: ReturnType<typeof setInterval>;
   readonly #sweep: ReturnType<typeof setInterval>;
@@ -93,43 +92,49 @@ export class FileTransfers implements FileApi {
       if (!(e instanceof PartialsError)) throw e;
       throw Object.assign(new ChatError("state", e.message), { cause: e });
     }
-    this.#ctx = {
-      chunkBytes,
-      highWater: o.highWater ?? DEFAULT_HIGH_WATER,
-      answerTimeoutMs: o.answerTimeoutMs ?? OFFER_ANSWER_TIMEOUT_MS,
-      maxFileBytes: o.maxFileBytes ?? DEFAULT_MAX_FILE,
-      downloads: o.downloads,
-      autoAccept: o.autoAccept,
-      partials,
-      diskMargin: o.diskMarginBytes ?? DEFAULT_DISK_MARGIN,
-      freeSpace: o.freeSpace ?? freeSpace,
-      isContact: (pid) => host.isContact(pid),
-      takeOffer: (pid) => self.#takeOffer(pid, now()),
-      send: (sf, item) => self.#send(sf, item),
-      emit: (t, phase, extra) => self.#emit(t, phase, extra),
-      report: (sf, message) => {
-        if (sf.reports++ < MAX_REPORTS) self.#host.emit({ type: "error", code: "file_protocol", message: `${self.#host.nameOf(sf.pid)}: ${message}` });
-      },
-      sessionOf: (pid) => self.#byPid.get(pid),
-      register: (h, want) => self.#ids.register(h, want),
-      forget: (h) => self.#ids.forget(h),
-      endSet: (s, phase, extra) => endSet(self.#setHost, s, null, phase, extra),
-      completedInSet: (s) => {
-        // A lone file already received is not news (as before sets); one file of a folder counts as done.
-        if (s.count === 1 && s.members.size === 0) {
-          s.ended = true;
-          return self.#setHost.finished(s);
-        }
-        s.done++;
-        countDone(self.#setHost, s);
-      },
-      nextWireId: () => self.#nextWire++,
-      armAnswerTimer: (sf) => self.#armAnswerTimer(sf),
-      now,
+    const report = (sf: SessionFiles, message: string) => {
+      if (sf.reports++ < MAX_REPORTS) self.#host.emit({ type: "error", code: "file_protocol", message: `${self.#host.nameOf(sf.pid)}: ${message}` });
     };
-    this.#sender = new Sender(this.#ctx);
-    this.#receiver = new Receiver(this.#ctx);
-    this.#route = { receiver: this.#receiver, sender: this.#sender, report: this.#ctx.report };
+    const send = (sf: SessionFiles, item: FileItem | Item) => self.#send(sf, item);
+    const show = (t: Transfer, phase: TransferPhase, extra?: Partial<TransferEvent>) => self.#emit(t, phase, extra);
+    this.#answerTimeoutMs = o.answerTimeoutMs ?? OFFER_ANSWER_TIMEOUT_MS;
+    this.#sender = new Sender(
+      {
+        sessionOf: (pid) => self.#byPid.get(pid),
+        send,
+        awaitAnswer: (sf) => self.#armAnswerTimer(sf),
+        show,
+        ended: (t, phase, extra) => {
+          self.#ids.forget(t);
+          self.#emit(t, phase, extra);
+        },
+        report,
+      },
+      { chunkBytes, highWater: o.highWater ?? DEFAULT_HIGH_WATER, now },
+    );
+    this.#receiver = new Receiver(
+      {
+        send,
+        show,
+        report,
+        register: (h, want) => self.#ids.register(h, want),
+        forget: (h) => self.#ids.forget(h),
+        endSet: (s, phase, extra) => endSet(self.#setHost, s, null, phase, extra),
+        completedInSet: (s) => {
+          // A lone file already received is not news (as before sets); one file of a folder counts as done.
+          if (s.count === 1 && s.members.size === 0) {
+            s.ended = true;
+            return self.#setHost.finished(s);
+          }
+          s.done++;
+          countDone(self.#setHost, s);
+        },
+        isContact: (pid) => host.isContact(pid),
+        takeOffer: (pid) => self.#takeOffer(pid, now()),
+      },
+      { downloads: o.downloads, autoAccept: o.autoAccept, maxFileBytes: o.maxFileBytes ?? DEFAULT_MAX_FILE, diskMargin: o.diskMarginBytes ?? DEFAULT_DISK_MARGIN, partials, freeSpace: o.freeSpace ?? freeSpace, now },
+    );
+    this.handlers = fileHandlers({ receiver: this.#receiver, sender: this.#sender, report, heard: (sf) => this.#heard(sf) });
     this.#home = o.home;
     this.#setHost = {
       emit: (e) => !self.#quiet && host.emit(e),
@@ -145,7 +150,8 @@ export class FileTransfers implements FileApi {
       },
     };
     this.#tick = setInterval(() => {
-      for (const sf of this.#sessions.values()) this.#sender.pump(sf);
+      // A session replaced by a newer one of the same peer is closing already: there is nothing to pump on it.
+      for (const sf of this.#byPid.values()) this.#sender.pump(sf);
     }, 500);
     this.#tick.unref?.();
     const maxAge = o.partialMaxAgeMs ?? DEFAULT_PARTIAL_MAX_AGE_MS;
@@ -207,54 +213,47 @@ export class FileTransfers implements FileApi {
     if (sf.answerTimer !== null || sf.probe !== null || sf.supported) return;
     sf.answerTimer = setTimeout(() => {
       sf.answerTimer = null;
-      if (sf.supported || !this.#sessions.has(sf.s) || sf.s.state !== "open") return;
+      if (sf.supported || sf.closed || sf.s.state !== "open") return;
       sf.probe = new Uint8Array(randomBytes(8));
       this.#send(sf, { kind: "ping", data: sf.probe });
-    }, this.#ctx.answerTimeoutMs);
+    }, this.#answerTimeoutMs);
     sf.answerTimer.unref?.();
   }
 
-  #onPong(sf: SessionFiles, data: Uint8Array): void {
+  /** PROTOCOL §11.4: a PONG with no file item before it answers our probe: the peer cannot receive files. */
+  pong(sf: SessionFiles, data: Uint8Array): void {
     if (sf.probe === null || sf.supported || !sameBytes(sf.probe, data)) return;
     sf.probe = null;
     sf.unsupported = true;
     this.#sender.unsupported(sf);
   }
 
-  /** Step 1. */
-  onReady(s: PeerSession, pid: string): void {
-    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, answerTimer: null, probe: null, pumpScheduled: false, reports: 0, overRate: 0, pendingSet: null, refusedSets: new Set() };
-    this.#sessions.set(s, sf);
+  /** Step 1: the session's SessionFiles, kept in the chat's record of the session. */
+  open(s: PeerSession, pid: string): SessionFiles {
+    const sf: SessionFiles = { s, pid, out: new Map(), in: new Map(), endedOut: new Set(), endedIn: new Set(), supported: false, unsupported: false, closed: false, answerTimer: null, probe: null, pumpScheduled: false, reports: 0, overRate: 0, pendingSet: null, refusedSets: new Set() };
     this.#byPid.set(pid, sf);
     this.#sender.offerQueued(pid);
+    return sf;
   }
 
-  /** Step 2. Items of other extensions are left alone; a PONG may answer our probe (§11.4). */
-  onItem(s: PeerSession, item: Item): void {
-    const sf = this.#sessions.get(s);
-    if (sf === undefined) return;
-    if (item.kind === "pong") return this.#onPong(sf, item.data);
-    if (item.kind !== "ext" || !isFileType(item.type)) return;
-    if (!sf.supported) {
-      sf.supported = true;
-      sf.probe = null;
-      if (sf.answerTimer !== null) clearTimeout(sf.answerTimer);
-      sf.answerTimer = null;
-    }
-    routeFileItem(this.#route, sf, item.type, item.content);
+  /** Step 2, before each file item's handler (route.ts): the peer reads file items, so no probe is needed (§11.4). */
+  #heard(sf: SessionFiles): void {
+    if (sf.supported) return;
+    sf.supported = true;
+    sf.probe = null;
+    if (sf.answerTimer !== null) clearTimeout(sf.answerTimer);
+    sf.answerTimer = null;
   }
 
   /** Step 3. */
-  onDrain(s: PeerSession): void {
-    const sf = this.#sessions.get(s);
-    if (sf !== undefined) this.#sender.pump(sf);
+  drain(sf: SessionFiles): void {
+    this.#sender.pump(sf);
   }
 
   /** Step 4. */
-  onClose(s: PeerSession): void {
-    const sf = this.#sessions.get(s);
-    if (sf === undefined) return;
-    this.#sessions.delete(s);
+  closed(sf: SessionFiles): void {
+    if (sf.closed) return;
+    sf.closed = true;
     if (this.#byPid.get(sf.pid) === sf) this.#byPid.delete(sf.pid);
     if (sf.answerTimer !== null) clearTimeout(sf.answerTimer);
     this.#sender.sessionLost(sf);
@@ -262,11 +261,11 @@ export class FileTransfers implements FileApi {
   }
 
   /** Stop: close every file (partials stay for a resume), no more events. */
-  close(): void {
+  close(open: SessionFiles[]): void {
     this.#quiet = true;
     clearInterval(this.#tick);
     clearInterval(this.#sweep);
-    for (const s of [...this.#sessions.keys()]) this.onClose(s);
+    for (const sf of open) this.closed(sf);
     this.#receiver.close();
   }
 

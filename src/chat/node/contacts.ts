@@ -58,7 +58,8 @@ export class Contacts implements ContactsApi {
   }
 
   nameOf(pid: Pid): string {
-    const contact = /^[0-9a-f]{64}$/.test(pid) ? this.#d.trust.nameOf(Buffer.from(pid, "hex")) : undefined;
+    // A pid is the key in lowercase hex, as known_peers indexes it: no round trip through bytes (asked per line).
+    const contact = this.#d.trust.known.pinOf(pid)?.name;
     if (contact !== undefined) return contact;
     const r = this.#d.trust.requests.get(pid);
     if (r !== undefined) return r.claimed;

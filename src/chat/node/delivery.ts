@@ -8,7 +8,6 @@
  * Received: TEXT (shown once, kept, acknowledged), ACK (the outbox moves on), and the
  * two items that describe a TEXT, TEXT_TIME (PROTOCOL §12) and PRIVATE (§6.5).
  */
-import { toHex } from "../../crypto/bytes.ts";
 import { fail, ProtocolError } from "../../protocol/errors.ts";
 import { TEXT_TIME } from "../../protocol/constants.ts";
 import { PRIVATE_TYPE, privateId, readTextTime, type Item } from "../../protocol/items.ts";
@@ -81,14 +80,19 @@ export class Delivery {
     return pids.length;
   }
 
-  /** sendAll for each line (ChatApi.sendAllMany): the recipients are found once for all. */
+  /**
+   * sendAll for each line (ChatApi.sendAllMany): the recipients, their names and whether
+   * they are away are found once for all (nothing in between can change them: the batch
+   * runs in one go, and the events it emits only print).
+   */
   sendAllMany(texts: readonly string[], each: (result: number | ChatError) => void): void {
     const pids = this.#recipients();
+    const to = pids.map((pid) => this.#to(pid));
     for (const text of texts) {
       let result: number | ChatError;
       try {
         const bytes = this.#d.outbox.check(pids, text);
-        for (const pid of pids) this.#queue(pid, text, bytes);
+        for (const t of to) this.#queue(t.pid, text, bytes, false, t);
         result = pids.length;
       } catch (e) {
         if (!(e instanceof ChatError)) throw e;
@@ -104,18 +108,22 @@ export class Delivery {
     this.#queue(pid, text, bytes, true);
   }
 
-  #queue(pid: Pid, text: string, bytes: number, priv = false): void {
+  /** A recipient as #queue needs it: its name, and whether no session with it is open. */
+  #to(pid: Pid): { pid: Pid; peer: string; away: boolean } {
+    return { pid, peer: this.#d.contacts.nameOf(pid), away: this.#d.sessions.open(pid).length === 0 };
+  }
+
+  #queue(pid: Pid, text: string, bytes: number, priv = false, to = this.#to(pid)): void {
     const time = Date.now();
     const id = this.#d.outbox.queue(pid, text, bytes, time);
     if (priv) this.#privateOut.set(pid, (this.#privateOut.get(pid) ?? new Set()).add(id));
-    const away = this.#d.sessions.open(pid).length === 0;
+    const { peer, away } = to;
     if (away) {
       const ids = this.#queuedAway.get(pid) ?? [];
       // Bounded by the outbox's own limit (MAX_OUTBOX lines per peer).
       ids.push(id);
       this.#queuedAway.set(pid, ids);
     }
-    const peer = this.#d.contacts.nameOf(pid);
     this.#d.emit({ type: "sent", peer, id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
     this.#keep({ pid, peer, dir: "out", text, time, private: priv, id });
     this.#schedule();
@@ -140,12 +148,17 @@ export class Delivery {
     setImmediate(() => this.#commit());
   }
 
-  /** At close: the tick's lines are written now, not lost to a timer that never runs. */
+  /** At close: the tick's lines and history are written now, not lost to a timer that never runs. */
   flush(): void {
     if (this.#commitScheduled) this.#commit();
+    if (this.#keptScheduled) this.#flushKept();
   }
 
-  /** One transaction for every line of the tick, then the links send them (store.ts). */
+  /**
+   * One transaction for every line of the tick, then the links send them (store.ts); the
+   * history of the tick is written in the next turn, once the lines are on their way (it
+   * is no part of delivery: no ACK waits for it, and every read of it writes it first).
+   */
   #commit(): void {
     this.#commitScheduled = false;
     const failed = this.#d.outbox.commit();
@@ -154,9 +167,15 @@ export class Delivery {
       for (const l of failed.lines) this.#d.emit({ type: "unsent", peer: l.name, id: l.id.toString(), text: l.text, reason: failed.error.message, code: "state" });
     }
     this.storage(() => this.#d.outbox.flushAcks());
-    this.#flushKept();
     for (const link of this.#d.sessions.links.values()) link.pump();
+    if (this.#d.kept !== undefined && !this.#keptScheduled) {
+      this.#keptScheduled = true;
+      setImmediate(() => this.#flushKept());
+    }
   }
+
+  /** The history's flush waits for the next turn (see #commit). */
+  #keptScheduled = false;
 
   /** Keep a line in the history; a storage failure there is said once and the chat goes on (the line itself is unaffected). */
   #keep(l: HistoryLine): void {
@@ -167,6 +186,7 @@ export class Delivery {
 
   /** Write the history lines of this tick (see #keep). */
   #flushKept(): void {
+    this.#keptScheduled = false;
     const kept = this.#d.kept;
     if (kept === undefined) return;
     this.storage(() => {
@@ -207,7 +227,7 @@ export class Delivery {
   text(s: PeerSession, link: Link, item: Extract<Item, { kind: "text" }>): void {
     // docs/SECURITY.md §3.E: a contact that floods is cut off with a clear reason, not rendered.
     if (!this.#withinRate(s, link)) return;
-    const inst = toHex(s.peerProfile!.instance);
+    const inst = link.instanceHex(s.peerProfile!.instance);
     // PROTOCOL §12: the TEXT_TIME just before, if it names this TEXT.
     const at = link.writtenAt;
     link.writtenAt = null;
@@ -217,7 +237,7 @@ export class Delivery {
         const time = Date.now();
         const priv = link.privateIn.delete(item.id);
         const r = this.#d.trust.requests.get(link.pid);
-        const who = r === undefined ? { peer: this.#d.contacts.nameOf(link.pid), verified: this.#d.trust.verified(s.peerIdentity!) } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
+        const who = r === undefined ? { peer: this.#d.contacts.nameOf(link.pid), verified: this.#d.trust.known.pinOf(link.pid)?.verified ?? false } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
         this.#d.emit({ type: "message", ...who, fingerprint: link.fingerprint, id: item.id.toString(), text: item.text, time, private: priv, ...(written !== undefined ? { written } : {}) });
         // History keeps contacts' lines only: a stranger writes nothing to disk.
         if (r === undefined) this.#keep({ pid: link.pid, peer: who.peer, dir: "in", text: item.text, time, private: priv });

@@ -1,11 +1,10 @@
 /**
  * File transfer (PROTOCOL §11) as an extension of a session: the node hands every
- * extension each session when it is ready, its drains and its end, and each optional item
- * to the one extension that registered its type (Extensions); the extension pauses and
- * resumes its transfers on its own.
+ * extension each session when it is ready, its PONGs, drains and end, and each optional
+ * item to the one handler registered for its type (Extensions), with the state the
+ * extension keeps for that session; the extension pauses and resumes its transfers on its own.
  */
 import { join } from "node:path";
-import type { Item } from "../../protocol/items.ts";
 import type { PeerSession } from "../../net/types.ts";
 import type { ChatListener } from "../events.ts";
 import { FileTransfers, type FileOptions } from "../files/transfers.ts";
@@ -15,63 +14,79 @@ import type { Contacts } from "./contacts.ts";
 import type { Sessions } from "./sessions.ts";
 import { asPid, type Pid } from "../peer-id.ts";
 
+/** The handler of one optional item type: the session's state of its extension, and the item's content. */
+export type ItemHandler<T> = (state: T, content: Uint8Array) => void;
+
 /** What an extension of the chat hears of each session (FileTransfers is one). */
-export interface SessionExtension {
-  /** The optional item types (PROTOCOL §6) it reads; each type has one owner. */
-  readonly itemTypes: Iterable<number>;
-  /** The session is open with identity `pid` (hex). */
-  onReady(s: PeerSession, pid: Pid): void;
-  /** An optional item of one of its types, or a PONG (it may answer a probe of its own). */
-  onItem(s: PeerSession, item: Item): void;
+export interface SessionExtension<T> {
+  /** The handler of each optional item type (PROTOCOL §6) it reads; each type has one owner. */
+  readonly handlers: ReadonlyMap<number, ItemHandler<T>>;
+  /** The session is open with identity `pid`: the state it keeps for it (held in the session's one record here). */
+  open(s: PeerSession, pid: Pid): T;
+  /** A PONG on the session (it may answer a probe of its own). */
+  pong(state: T, data: Uint8Array): void;
   /** The session's socket took what it held. */
-  onDrain(s: PeerSession): void;
-  onClose(s: PeerSession): void;
-  /** The chat closes. */
-  close(): void;
+  drain(state: T): void;
+  /** The session ended. */
+  closed(state: T): void;
+  /** The chat closes; `open`: the state of every session still open. */
+  close(open: T[]): void;
 }
 
 /**
- * The chat's extensions, and the one table that routes an optional item the core does not
- * read to the extension that owns its type (a FILE_CHUNK straight to the file transfer).
+ * The chat's extensions, the one table that routes an optional item the core does not
+ * read to the handler its owner registered for its type (a FILE_CHUNK straight to the
+ * file transfer's), and each open session's one record: the state each extension keeps for it.
  */
 export class Extensions {
-  readonly #all: SessionExtension[] = [];
-  readonly #byType = new Map<number, SessionExtension>();
+  // The state type of each extension is its own; a record holds them by the extension's place.
+  readonly #all: SessionExtension<unknown>[] = [];
+  readonly #byType = new Map<number, { at: number; handle: ItemHandler<unknown> }>();
+  readonly #open = new Map<PeerSession, unknown[]>();
 
   /** @throws Error when one of its types already has an owner (a bug of the wiring). */
-  add(x: SessionExtension): void {
-    const types = [...x.itemTypes];
-    for (const t of types) if (this.#byType.has(t)) throw new Error(`item type 0x${t.toString(16)} is read by two extensions`);
-    for (const t of types) this.#byType.set(t, x);
-    this.#all.push(x);
+  add<T>(x: SessionExtension<T>): void {
+    for (const t of x.handlers.keys()) if (this.#byType.has(t)) throw new Error(`item type 0x${t.toString(16)} is read by two extensions`);
+    const at = this.#all.length;
+    for (const [t, handle] of x.handlers) this.#byType.set(t, { at, handle: handle as ItemHandler<unknown> });
+    this.#all.push(x as SessionExtension<unknown>);
   }
 
   ready(s: PeerSession, pid: Pid): void {
-    for (const x of this.#all) x.onReady(s, pid);
+    this.#open.set(s, this.#all.map((x) => x.open(s, pid)));
   }
 
-  /** An optional item to the owner of its type (false: no extension reads it); a PONG to each (true). */
-  item(s: PeerSession, item: Item): boolean {
-    if (item.kind === "pong") {
-      for (const x of this.#all) x.onItem(s, item);
-      return true;
-    }
-    if (item.kind !== "ext") return false;
-    const x = this.#byType.get(item.type);
-    x?.onItem(s, item);
-    return x !== undefined;
+  /** An optional item to the handler of its type (false: no extension reads it); dropped when its session is not open here. */
+  item(s: PeerSession, type: number, content: Uint8Array): boolean {
+    const h = this.#byType.get(type);
+    if (h === undefined) return false;
+    const record = this.#open.get(s);
+    if (record !== undefined) h.handle(record[h.at], content);
+    return true;
+  }
+
+  /** A PONG, to each extension (PROTOCOL §11.4: it may answer the file transfer's probe). */
+  pong(s: PeerSession, data: Uint8Array): void {
+    const record = this.#open.get(s);
+    if (record !== undefined) this.#all.forEach((x, i) => x.pong(record[i], data));
   }
 
   drain(s: PeerSession): void {
-    for (const x of this.#all) x.onDrain(s);
+    const record = this.#open.get(s);
+    if (record !== undefined) this.#all.forEach((x, i) => x.drain(record[i]));
   }
 
   closed(s: PeerSession): void {
-    for (const x of this.#all) x.onClose(s);
+    const record = this.#open.get(s);
+    if (record === undefined) return;
+    this.#open.delete(s);
+    this.#all.forEach((x, i) => x.closed(record[i]));
   }
 
   close(): void {
-    for (const x of this.#all) x.close();
+    const records = [...this.#open.values()];
+    this.#open.clear();
+    this.#all.forEach((x, i) => x.close(records.map((r) => r[i])));
   }
 }
 

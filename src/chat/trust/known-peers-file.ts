@@ -25,6 +25,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { ED25519_PUBLIC_LEN } from "../../crypto/ed25519.ts";
+import { asPid, type Pid } from "../peer-id.ts";
 import { decodeUtf8Strict, sanitizeLine } from "../../text/sanitize.ts";
 
 /** The address of an inbound pin. */
@@ -65,11 +66,11 @@ export function isValidAddress(address: string): boolean {
 export interface Entry {
   address: string;
   name: string;
-  key: string; // lowercase hex
+  key: Pid;
   verified: boolean;
 }
 /** A line of the file: kept text (comment, blank), a pin, or a blocked key. */
-export type Line = { text: string } | { entry: Entry } | { blocked: string };
+export type Line = { text: string } | { entry: Entry } | { blocked: Pid };
 
 /** The marker of a blocked key's line. */
 export const BLOCKED_MARKER = "@blocked";
@@ -105,7 +106,7 @@ export function parseLine(path: string, raw: string | Uint8Array, n: number): Li
   const f = t.split(/[ \t]+/);
   if (f[0] === BLOCKED_MARKER) {
     if (f.length !== 2 || !/^[0-9a-fA-F]{64}$/.test(f[1]!)) throw bad(`expected "${BLOCKED_MARKER} <public key>" with a key of ${ED25519_PUBLIC_LEN * 2} hex digits`);
-    return { blocked: f[1]!.toLowerCase() };
+    return { blocked: asPid(f[1]!.toLowerCase()) };
   }
   if (f.length !== 4) throw bad(`expected 4 fields (address name key verified), got ${f.length}`);
   const [address, name, key, flag] = f as [string, string, string, string];
@@ -113,7 +114,7 @@ export function parseLine(path: string, raw: string | Uint8Array, n: number): Li
   if (!isValidPeerName(name)) throw bad(`${show(name)} is not a valid name`);
   if (!/^[0-9a-fA-F]{64}$/.test(key)) throw bad(`the public key must be ${ED25519_PUBLIC_LEN * 2} hex digits`);
   if (flag !== "verified" && flag !== "unverified") throw bad(`${show(flag)} must be "verified" or "unverified"`);
-  return { entry: { address: address.toLowerCase(), name, key: key.toLowerCase(), verified: flag === "verified" } };
+  return { entry: { address: address.toLowerCase(), name, key: asPid(key.toLowerCase()), verified: flag === "verified" } };
 }
 
 /** What tells that a file changed (size, mtime, ctime, inode), or null when it is missing. */

@@ -11,11 +11,10 @@
  * with 10 pins or 10,000, and a new pin is appended to the file rather than rewriting it.
  */
 import { appendFileSync } from "node:fs";
-import { expectBytes, fromHex, toHex } from "../../crypto/bytes.ts";
-import { ED25519_PUBLIC_LEN } from "../../crypto/ed25519.ts";
 import { writeFileAtomic } from "./identity.ts";
 import { decodeUtf8Strict, InvalidUtf8Error } from "../../text/sanitize.ts";
 import { nameKey } from "../../text/names.ts";
+import { asPublicKey, pidOf, publicKeyOf, type Pid, type PublicKey } from "../peer-id.ts";
 import { corrupt, errCode, INBOUND, isValidAddress, isValidPeerName, KnownPeersError, lineText, parseLine, readIfExists, show, stampOf, type Entry, type Line } from "./known-peers-file.ts";
 
 export { BLOCKED_MARKER, INBOUND, isValidAddress, isValidPeerName, KnownPeersError, type KnownPeersFault } from "./known-peers-file.ts";
@@ -24,7 +23,7 @@ export { BLOCKED_MARKER, INBOUND, isValidAddress, isValidPeerName, KnownPeersErr
 export interface KnownPeer {
   address: string;
   name: string;
-  publicKey: Uint8Array;
+  publicKey: PublicKey;
   verified: boolean;
 }
 
@@ -32,7 +31,7 @@ export interface KnownPeer {
 export type PinCheck = { status: "new" } | { status: "match"; entry: KnownPeer } | { status: "changed"; entry: KnownPeer };
 
 const fold = nameKey;
-const copy = (e: Entry): KnownPeer => ({ address: e.address, name: e.name, publicKey: fromHex(e.key), verified: e.verified });
+const copy = (e: Entry): KnownPeer => ({ address: e.address, name: e.name, publicKey: publicKeyOf(e.key), verified: e.verified });
 
 /** The pins of one known_peers file. */
 export class KnownPeers {
@@ -41,10 +40,10 @@ export class KnownPeers {
   #onDisk: string | null; // the file as loaded or last saved (latin1); null = none
   #stamp: string | null = null; // size, mtime, ctime and inode of that file
   // Indexes (rebuilt on load and remove; kept in step by pin and trust).
-  #byKey = new Map<string, Entry[]>();
+  #byKey = new Map<Pid, Entry[]>();
   #byAddress = new Map<string, Entry>();
-  #byName = new Map<string, string>(); // name key → public key (hex)
-  #blocked = new Set<string>();
+  #byName = new Map<string, Pid>(); // name key → its key
+  #blocked = new Set<Pid>();
   /** Lines added since the last save; null when something else changed (rewrite). */
   #appended: Line[] | null = [];
   #version = 0;
@@ -189,9 +188,9 @@ export class KnownPeers {
    * changed; otherwise (address unknown, or `*`) a key pinned anywhere is a match, and
    * an unknown key is new. @throws TypeError on a bad address or a key that is not 32 bytes.
    */
-  check(address: string, publicKey: Uint8Array): PinCheck {
+  check(address: string, publicKey: PublicKey): PinCheck {
     const a = checkArgs(address, publicKey);
-    const key = toHex(publicKey);
+    const key = pidOf(publicKey);
     const at = a === INBOUND ? undefined : this.#byAddress.get(a);
     if (at !== undefined) return { status: at.key === key ? "match" : "changed", entry: copy(at) };
     const known = this.#byKey.get(key)?.[0];
@@ -199,15 +198,14 @@ export class KnownPeers {
   }
 
   /** The pin for a key (at any address), if any. @throws TypeError unless publicKey is 32 bytes. */
-  byKey(publicKey: Uint8Array): KnownPeer | undefined {
-    expectBytes("publicKey", publicKey, ED25519_PUBLIC_LEN);
-    const e = this.#byKey.get(toHex(publicKey))?.[0];
+  byKey(publicKey: PublicKey): KnownPeer | undefined {
+    const e = this.#byKey.get(pidOf(publicKey))?.[0];
     return e && copy(e);
   }
 
-  /** A key's (lowercase hex) pinned name and verified mark, without copying the pin (the chat asks this per line). @throws never */
-  pinOf(keyHex: string): { readonly name: string; readonly verified: boolean } | undefined {
-    const e = this.#byKey.get(keyHex)?.[0];
+  /** A key's pinned name and verified mark, without copying the pin (the chat asks this per line). @throws never */
+  pinOf(pid: Pid): { readonly name: string; readonly verified: boolean } | undefined {
+    const e = this.#byKey.get(pid)?.[0];
     return e === undefined ? undefined : { name: e.name, verified: e.verified };
   }
 
@@ -219,13 +217,13 @@ export class KnownPeers {
   }
 
   /** Every dialled address pinned to a key. @throws never */
-  addressesOf(publicKey: Uint8Array): string[] {
-    return (this.#byKey.get(toHex(publicKey)) ?? []).map((e) => e.address).filter((a) => a !== INBOUND);
+  addressesOf(publicKey: PublicKey): string[] {
+    return (this.#byKey.get(pidOf(publicKey)) ?? []).map((e) => e.address).filter((a) => a !== INBOUND);
   }
 
   /** True when the key was blocked (`block`). @throws never */
-  isBlocked(publicKey: Uint8Array): boolean {
-    return this.#blocked.has(toHex(publicKey));
+  isBlocked(publicKey: PublicKey): boolean {
+    return this.#blocked.has(pidOf(publicKey));
   }
 
   /**
@@ -234,10 +232,10 @@ export class KnownPeers {
    * re-pins: another key at the address, or a name or key taken, is a conflict.
    * @throws TypeError on an invalid address, name or key; KnownPeersError (conflict).
    */
-  pin(address: string, name: string, publicKey: Uint8Array): KnownPeer {
+  pin(address: string, name: string, publicKey: PublicKey): KnownPeer {
     const a = checkArgs(address, publicKey);
     if (!isValidPeerName(name)) throw new TypeError(`"name" expected one token of letters, digits, ".", "_" or "-", got ${show(name)}`);
-    const key = toHex(publicKey);
+    const key = pidOf(publicKey);
     const conflict = (why: string) => new KnownPeersError("conflict", this.path, `cannot pin ${name} at ${a}: ${why}.`);
     if (this.#blocked.has(key)) throw conflict("that key is blocked");
     const at = a === INBOUND ? undefined : this.#byAddress.get(a);
@@ -259,11 +257,11 @@ export class KnownPeers {
    * Mark a key (given raw, or by its pin name) verified, on all its lines.
    * @throws KnownPeersError (not_found); TypeError when a raw key is not 32 bytes.
    */
-  trust(keyOrName: Uint8Array | string): KnownPeer {
+  trust(keyOrName: PublicKey | string): KnownPeer {
     const byName = typeof keyOrName === "string";
     const target = byName ? this.byName(keyOrName) : this.byKey(keyOrName);
     if (target === undefined) throw new KnownPeersError("not_found", this.path, `no pinned peer matches ${byName ? show(keyOrName) : "that key"}.`);
-    for (const e of this.#byKey.get(toHex(target.publicKey)) ?? []) e.verified = true;
+    for (const e of this.#byKey.get(pidOf(target.publicKey)) ?? []) e.verified = true;
     this.#appended = null;
     this.#version++;
     return { ...target, verified: true };
@@ -275,15 +273,15 @@ export class KnownPeers {
    * it is a dialled one, is pinned to it too.
    * @throws KnownPeersError (not_found, conflict: the new key is pinned or blocked); TypeError on a bad key or address.
    */
-  replaceKey(name: string, publicKey: Uint8Array, address: string = INBOUND): KnownPeer {
+  replaceKey(name: string, publicKey: PublicKey, address: string = INBOUND): KnownPeer {
     const a = checkArgs(address, publicKey);
     const old = this.byName(name);
     if (old === undefined) throw new KnownPeersError("not_found", this.path, `no pinned peer matches ${show(name)}.`);
-    const key = toHex(publicKey);
+    const key = pidOf(publicKey);
     if (this.#blocked.has(key)) throw new KnownPeersError("conflict", this.path, `cannot give ${old.name} a blocked key.`);
     const other = this.#byKey.get(key)?.[0];
     if (other !== undefined && other.name !== old.name) throw new KnownPeersError("conflict", this.path, `that key is already pinned as ${other.name}.`);
-    const oldKey = toHex(old.publicKey);
+    const oldKey = pidOf(old.publicKey);
     for (const l of this.#lines) {
       if ("entry" in l && l.entry.key === oldKey) l.entry = { ...l.entry, key, verified: false };
     }
@@ -302,10 +300,10 @@ export class KnownPeers {
    * not this key's pin, or when `to` already holds a pin (another key's, or this one's).
    * @throws TypeError on a bad address or a key that is not 32 bytes.
    */
-  moveAddress(from: string, to: string, publicKey: Uint8Array): boolean {
+  moveAddress(from: string, to: string, publicKey: PublicKey): boolean {
     const a = checkArgs(from, publicKey);
     const b = checkArgs(to, publicKey);
-    const key = toHex(publicKey);
+    const key = pidOf(publicKey);
     const at = this.#byAddress.get(a);
     if (a === INBOUND || b === INBOUND || at === undefined || at.key !== key || this.#byAddress.has(b)) return false;
     for (const l of this.#lines) if ("entry" in l && l.entry === at) l.entry = { ...at, address: b };
@@ -315,9 +313,9 @@ export class KnownPeers {
   }
 
   /** Give a key's lines a new name (a contact's /nick). @throws KnownPeersError (conflict: the name is another key's); TypeError on a bad name. */
-  rename(publicKey: Uint8Array, name: string): void {
+  rename(publicKey: PublicKey, name: string): void {
     if (!isValidPeerName(name)) throw new TypeError(`"name" expected one token of letters, digits, ".", "_" or "-", got ${show(name)}`);
-    const key = toHex(publicKey);
+    const key = pidOf(publicKey);
     const owner = this.#byName.get(fold(name));
     if (owner !== undefined && owner !== key) throw new KnownPeersError("conflict", this.path, `cannot rename to ${name}: that name belongs to another key.`);
     for (const l of this.#lines) if ("entry" in l && l.entry.key === key) l.entry = { ...l.entry, name };
@@ -325,9 +323,8 @@ export class KnownPeers {
   }
 
   /** Refuse a key from now on (`/block`): its pins go, one `@blocked` line stays. @throws TypeError unless 32 bytes. */
-  block(publicKey: Uint8Array): void {
-    expectBytes("publicKey", publicKey, ED25519_PUBLIC_LEN);
-    const key = toHex(publicKey);
+  block(publicKey: PublicKey): void {
+    const key = pidOf(publicKey);
     if (this.#blocked.has(key)) return;
     this.remove(publicKey);
     this.#lines.push({ blocked: key });
@@ -335,9 +332,9 @@ export class KnownPeers {
   }
 
   /** Drop the pin at a dialled address, or every line of a key; returns how many went. @throws TypeError for `*`. */
-  remove(addressOrKey: string | Uint8Array): number {
+  remove(addressOrKey: string | PublicKey): number {
     if (addressOrKey === INBOUND) throw new TypeError(`"address" "*" is ambiguous; remove an inbound pin by its key`);
-    const match = typeof addressOrKey === "string" ? addressOrKey.toLowerCase() : toHex(addressOrKey);
+    const match = typeof addressOrKey === "string" ? addressOrKey.toLowerCase() : pidOf(addressOrKey);
     const before = this.#lines.length;
     this.#lines = this.#lines.filter((l) => !("entry" in l) || (typeof addressOrKey === "string" ? l.entry.address : l.entry.key) !== match);
     const removed = before - this.#lines.length;
@@ -373,8 +370,8 @@ export class KnownPeers {
 }
 
 /** The normalised address. @throws TypeError on a bad address or key. */
-function checkArgs(address: string, publicKey: Uint8Array): string {
-  expectBytes("publicKey", publicKey, ED25519_PUBLIC_LEN);
+function checkArgs(address: string, publicKey: PublicKey): string {
+  asPublicKey(publicKey);
   if (!isValidAddress(address)) throw new TypeError(`"address" expected host:port or *, got ${show(address)}`);
   return address.toLowerCase();
 }

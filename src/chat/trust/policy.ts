@@ -24,7 +24,7 @@ import { fingerprint } from "./identity.ts";
 import { INBOUND, isValidPeerName, KnownPeersError, type KnownPeer, type KnownPeers } from "./known-peers.ts";
 import { Requests, type Request } from "./requests.ts";
 import { safetyNumber } from "./safety-number.ts";
-import { pidOf, type Pid } from "../peer-id.ts";
+import { asPublicKey, isPid, pidOf, type Pid, type PublicKey } from "../peer-id.ts";
 
 /** How new keys are met. */
 export interface TrustOptions {
@@ -42,7 +42,7 @@ export type Standing =
 
 /** A key change seen in this run, waiting for `/replace`. */
 interface PendingChange {
-  publicKey: Uint8Array;
+  publicKey: PublicKey;
   address: string;
 }
 
@@ -77,7 +77,8 @@ export class Trust {
    * The handshake's policy for a peer key met at `address` (`*` for inbound).
    * @throws ProtocolError identity_rejected for a blocked or changed key, an unpinned one under --strict, or when requests are full.
    */
-  verify(id: Uint8Array, address: string): void {
+  verify(raw: Uint8Array, address: string): void {
+    const id = asPublicKey(raw);
     this.refresh();
     if (this.known.isBlocked(id)) throw fail("identity_rejected", "this key is blocked");
     const check = this.known.check(address, id);
@@ -102,7 +103,7 @@ export class Trust {
     }
   }
 
-  #keyChanged(pinned: KnownPeer, presented: Uint8Array, address: string, direction: "outbound" | "inbound", claimed?: string): void {
+  #keyChanged(pinned: KnownPeer, presented: PublicKey, address: string, direction: "outbound" | "inbound", claimed?: string): void {
     this.#pending.set(nameKey(pinned.name), { publicKey: presented, address });
     this.emit({
       type: "key_changed",
@@ -121,7 +122,8 @@ export class Trust {
    * request? `address` is the dialled host:port, or `*` for inbound. A failure to save
    * known_peers is reported, not thrown (the session stays, unpinned this run).
    */
-  admit(id: Uint8Array, address: string, claimed: string): Standing {
+  admit(raw: Uint8Array, address: string, claimed: string): Standing {
+    const id = asPublicKey(raw);
     this.refresh();
     const known = this.known.byKey(id);
     if (known !== undefined) {
@@ -146,7 +148,7 @@ export class Trust {
     return this.#request(id, claimed, undefined);
   }
 
-  #request(id: Uint8Array, claimed: string, lookalike: string | undefined): Standing {
+  #request(id: PublicKey, claimed: string, lookalike: string | undefined): Standing {
     const r = this.requests.open(id, claimed);
     if (r === null) return { kind: "refused", reason: "too many requests are waiting" };
     r.lookalike = lookalike;
@@ -180,7 +182,8 @@ export class Trust {
    * A contact's new PROFILE name: its local name follows, unless the name is invalid, or is
    * (or looks like) another contact's; returns the local name now. @throws never (a save failure is reported).
    */
-  renamed(id: Uint8Array, claimed: string): string {
+  renamed(raw: Uint8Array, claimed: string): string {
+    const id = asPublicKey(raw);
     const c = this.known.byKey(id);
     if (c === undefined) return claimed;
     if (!isValidPeerName(claimed) || nameKey(claimed) === nameKey(c.name)) return c.name;
@@ -197,8 +200,9 @@ export class Trust {
    * pinned dial address `from`: the pin now names `to` (so a restart dials there). Only
    * for a contact: a request never moves a pin. Returns whether the file changed. @throws never (a save failure is reported).
    */
-  moved(id: Uint8Array, from: string, to: string): boolean {
-    if (this.known.pinOf(toHex(id)) === undefined) return false;
+  moved(raw: Uint8Array, from: string, to: string): boolean {
+    const id = asPublicKey(raw);
+    if (this.known.pinOf(pidOf(id)) === undefined) return false;
     return this.#save((k) => k.moveAddress(from, to, id)) ?? false;
   }
 
@@ -207,9 +211,9 @@ export class Trust {
     this.requests.closed(pid);
   }
 
-  /** True when the key (hex) is a contact. @throws never */
+  /** True when the key (a Pid) is a contact. @throws never */
   isContact(pid: string): boolean {
-    return this.known.pinOf(pid) !== undefined;
+    return isPid(pid) && this.known.pinOf(pid) !== undefined;
   }
 
   /** The contact with exactly this local name (names.ts nameKey), if any. @throws never */
@@ -345,17 +349,20 @@ export class Trust {
   }
 
   /** Whether the pinned key is marked verified. */
-  verified(id: Uint8Array): boolean {
-    return this.known.pinOf(toHex(id))?.verified ?? false;
+  verified(raw: Uint8Array): boolean {
+    const id = asPublicKey(raw);
+    return this.known.pinOf(pidOf(id))?.verified ?? false;
   }
 
   /** The pinned name of a key, if any. */
-  nameOf(id: Uint8Array): string | undefined {
-    return this.known.pinOf(toHex(id))?.name;
+  nameOf(raw: Uint8Array): string | undefined {
+    const id = asPublicKey(raw);
+    return this.known.pinOf(pidOf(id))?.name;
   }
 
   /** Mark a key verified and save. @throws KnownPeersError. */
-  markVerified(id: Uint8Array): void {
+  markVerified(raw: Uint8Array): void {
+    const id = asPublicKey(raw);
     this.known.update((k) => k.trust(id));
   }
 }

@@ -6,7 +6,7 @@
  * Bounded: at most MAX_REQUESTS at once. A new one pushes out the oldest that has no
  * session open; when every one has a session, the new key is refused at the handshake.
  */
-import { pidOf, type Pid } from "../peer-id.ts";
+import { asPublicKey, pidOf, type Pid, type PublicKey } from "../peer-id.ts";
 
 /** Most requests kept at once. */
 export const MAX_REQUESTS = 64;
@@ -16,7 +16,7 @@ export interface Request {
   /** Local id for /allow and /block ("r1", "r2", …; never reused in a run). */
   readonly id: string;
   readonly pid: Pid;
-  readonly publicKey: Uint8Array;
+  readonly publicKey: PublicKey;
   /** The name it claims (its PROFILE name, raw). */
   claimed: string;
   /** The contact whose name the claimed name equals or looks like, if any. */
@@ -50,7 +50,7 @@ export class Requests {
         if (idle === undefined) return null;
         this.#byPid.delete(idle.pid);
       }
-      r = { id: `r${this.#next++}`, pid, publicKey, claimed, sessions: 0, shown: new Map() };
+      r = { id: `r${this.#next++}`, pid, publicKey: asPublicKey(publicKey), claimed, sessions: 0, shown: new Map() };
       this.#byPid.set(pid, r);
     }
     r.claimed = claimed;

@@ -4,11 +4,10 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { openSync, rmSync, writeSync, closeSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { ChatNode } from "../../../src/chat/node.ts";
 import { ChatError, type ChatEvent } from "../../../src/chat/events.ts";
 import { MAX_OUTBOX, MAX_TEXT_BYTES } from "../../../src/chat/delivery/outbox.ts";
 import { StateError } from "../../../src/chat/delivery/store.ts";
-import { AlertCode, Group } from "../../../src/protocol/constants.ts";
+import { AlertCode } from "../../../src/protocol/constants.ts";
 import { LineMode } from "../../../src/ui/lines.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { Evil } from "../../hostile/evil.ts";
@@ -17,22 +16,16 @@ import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
 import { thrown } from "../../support/thrown.ts";
 import { of } from "../../support/events.ts";
+import { released, startNode, stopNodes } from "../../support/node.ts";
 
-const nodes: ChatNode[] = [];
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  await stopNodes();
   removeHomes();
 });
 
 async function node(name: string, opts: { home?: string; connect?: string[]; port?: number; listen?: boolean } = {}) {
-  const events: ChatEvent[] = [];
-  const n = await ChatNode.start(
-    // allowNew: a peer that dials in is a contact too (this file is about delivery; trust has test/chat/trust/, test/e2e/trust.test.ts).
-    { home: opts.home ?? tempHome(), name, group: Group.X25519, strict: false, allowNew: true, listen: opts.listen === false ? null : { host: "127.0.0.1", port: opts.port ?? 0 }, connect: opts.connect ?? [] },
-    (e) => events.push(e),
-  );
-  nodes.push(n);
-  const port = (events.find((e) => e.type === "listening") as { port: number } | undefined)?.port ?? 0;
+  // allowNew: a peer that dials in is a contact too (this file is about delivery; trust has test/chat/trust/, test/e2e/trust.test.ts).
+  const { n, events, port } = await startNode(name, { home: opts.home, allowNew: true, port: opts.port, connect: opts.connect, ...(opts.listen === false ? { listen: null } : {}) });
   return { n, events, port };
 }
 
@@ -66,7 +59,7 @@ describe("nothing can poison the queue", () => {
     const home = tempHome();
     const first = await node("alice", { home, listen: false });
     await first.n.close();
-    nodes.splice(nodes.indexOf(first.n), 1);
+    released(first.n);
     const db = new Database(join(home, "state.db"));
     db.query("INSERT INTO outbox (pid, id, text) VALUES (?, 1, ?)").run("ab".repeat(32), "z".repeat(70_000));
     db.query("INSERT INTO next_id (pid, next) VALUES (?, 2)").run("ab".repeat(32));
@@ -77,7 +70,7 @@ describe("nothing can poison the queue", () => {
     expect(aside[0]!.message).toContain("70,000 bytes");
     expect(again.n.queued()).toBe(0);
     await again.n.close();
-    nodes.splice(nodes.indexOf(again.n), 1);
+    released(again.n);
     // Said once: a third start has nothing left to report.
     const third = await node("alice", { home, listen: false });
     expect(of(third.events, "error").filter((e) => e.code === "set_aside")).toEqual([]);
@@ -94,7 +87,7 @@ describe("counters follow keys", () => {
     await until("three shown", () => of(bob.events, "message").length === 3);
     await until("acked", () => alice.n.queued() === 0);
     await bob.n.close();
-    nodes.splice(nodes.indexOf(bob.n), 1);
+    released(bob.n);
     rmSync(join(bobHome, "identity"));
     // A new key under the same name would be a key change, held as a request (SECURITY.md §12): it comes as "robert".
     bob = await node("robert", { home: bobHome, connect: [`127.0.0.1:${alice.port}`], listen: false });
@@ -113,7 +106,7 @@ describe("one process per home", () => {
   test("a second chat on the same home refuses to start and names the first; after it quits the home is free", async () => {
     const home = tempHome();
     const first = await node("alice", { home, listen: false });
-    const e = await ChatNode.start({ home, name: "alice", group: Group.X25519, strict: false, listen: null, connect: [] }, () => {}).then(
+    const e = await startNode("alice", { home, listen: null }).then(
       () => null,
       (err: unknown) => err,
     );
@@ -121,7 +114,7 @@ describe("one process per home", () => {
     expect((e as ChatError).code).toBe("home_locked");
     expect((e as ChatError).message).toContain(`sotto process ${process.pid}`);
     await first.n.close();
-    nodes.splice(nodes.indexOf(first.n), 1);
+    released(first.n);
     const second = await node("alice", { home, listen: false });
     expect(second.n.fingerprint).toBe(first.n.fingerprint);
   });
@@ -135,7 +128,7 @@ describe("the same rule for every absence", () => {
     const alice = await node("alice", { connect: [`127.0.0.1:${port}`] });
     await until("connected", () => of(alice.events, "connected").length === 1);
     await bob.n.close(); // CLOSE: a clean goodbye
-    nodes.splice(nodes.indexOf(bob.n), 1);
+    released(bob.n);
     await until("alice saw bob leave", () => of(alice.events, "disconnected").length === 1);
     const before = Date.now();
     expect(alice.n.sendAll("while you were out")).toBe(1);
@@ -179,7 +172,7 @@ describe("the per-peer outbox limit", () => {
   test("is a refusal at typing time with a sentence, not an internal error", async () => {
     const { alice, bob } = await pair();
     await bob.n.close();
-    nodes.splice(nodes.indexOf(bob.n), 1);
+    released(bob.n);
     await until("bob gone", () => of(alice.events, "disconnected").length === 1);
     for (let i = 0; i < MAX_OUTBOX; i++) alice.n.sendAll(`line ${i}`);
     const out: ChatEvent[] = [];
@@ -207,7 +200,7 @@ describe("storage faults are user errors", () => {
     for (const e of alice.events.splice(0)) lm.listener(e);
     other.exec("ROLLBACK");
     other.close();
-    nodes.splice(nodes.indexOf(alice.n), 1);
+    released(alice.n);
     const events = lines.map((l) => JSON.parse(l) as ChatEvent);
     const unsent = of(events, "unsent");
     expect(unsent.map((u) => u.text)).toEqual(["not saved"]);
@@ -222,7 +215,7 @@ describe("storage faults are user errors", () => {
     const home = tempHome();
     const first = await node("alice", { home, listen: false });
     await first.n.close();
-    nodes.splice(nodes.indexOf(first.n), 1);
+    released(first.n);
     const db = new Database(join(home, "state.db"));
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     db.query("INSERT INTO outbox (pid, id, text) VALUES (?, 1, ?)").run("cd".repeat(32), "q".repeat(20_000));
@@ -234,7 +227,7 @@ describe("storage faults are user errors", () => {
     const fd = openSync(path, "r+");
     writeSync(fd, Buffer.alloc(size - 4096, 0xa5), 0, size - 4096, 4096); // every page but the first (the schema)
     closeSync(fd);
-    const e = await ChatNode.start({ home, name: "alice", group: Group.X25519, strict: false, listen: null, connect: [] }, () => {}).then(
+    const e = await startNode("alice", { home, listen: null }).then(
       () => null,
       (err: unknown) => err,
     );
@@ -260,20 +253,24 @@ describe("first message in TLS 1.3's time", () => {
   test("a line queued while away rides behind the dialler's AUTH: shown before the dialler even has the peer's PROFILE", async () => {
     const log: string[] = [];
     const bobEvents: ChatEvent[] = [];
-    const bob = await ChatNode.start({ home: tempHome(), name: "bob", group: Group.X25519, strict: false, listen: { host: "127.0.0.1", port: 0 }, connect: [] }, (e) => {
-      bobEvents.push(e);
-      if (e.type === "message") log.push(`bob shows ${e.text}`);
+    await startNode("bob", {
+      onEvent: (e) => {
+        bobEvents.push(e);
+        if (e.type === "message") log.push(`bob shows ${e.text}`);
+      },
     });
-    nodes.push(bob);
     const port = (bobEvents.find((e) => e.type === "listening") as { port: number }).port;
     // 25 ms each way: the order below is then decided by round trips, not by scheduling.
     const proxy = new FaultProxy({ target: { host: "127.0.0.1", port }, faults: { delayMs: 25 } });
     const aliceEvents: ChatEvent[] = [];
-    const alice = await ChatNode.start({ home: tempHome(), name: "alice", group: Group.X25519, strict: false, listen: null, connect: [`127.0.0.1:${proxy.port}`] }, (e) => {
-      aliceEvents.push(e);
-      if (e.type === "connected") log.push("alice has bob's PROFILE");
+    const { n: alice } = await startNode("alice", {
+      listen: null,
+      connect: [`127.0.0.1:${proxy.port}`],
+      onEvent: (e) => {
+        aliceEvents.push(e);
+        if (e.type === "connected") log.push("alice has bob's PROFILE");
+      },
     });
-    nodes.push(alice);
     await until("first session", () => of(aliceEvents, "connected").length === 1);
     alice.sendAll("hello");
     await until("hello acked", () => alice.queued() === 0);
@@ -286,5 +283,39 @@ describe("first message in TLS 1.3's time", () => {
     await until("alice ready again", () => of(aliceEvents, "connected").length === 2);
     expect(log).toEqual(["alice has bob's PROFILE", "bob shows hello", "bob shows first after redial", "alice has bob's PROFILE"]);
     proxy.close();
+  });
+});
+
+describe("a tick's lines go before its history", () => {
+  test("the lines of a tick are sealed and written to the socket before that tick's history is written; both are kept", async () => {
+    const { History } = await import("../../../src/chat/delivery/history.ts");
+    const { Session } = await import("../../../src/net/session.ts");
+    const aliceHome = tempHome();
+    const bob = await node("bob");
+    const alice = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${bob.port}`] });
+    await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    // Alice's two steps, in the order they happen: her session to bob sealing and writing, her history writing lines.
+    const order: string[] = [];
+    const flushHistory = History.prototype.flush;
+    const flushSession = Session.prototype.flush;
+    History.prototype.flush = function (this: InstanceType<typeof History>) {
+      const before = this.writes.transactions;
+      flushHistory.call(this);
+      if (this.writes.transactions > before && this.path.startsWith(aliceHome)) order.push("history");
+    };
+    Session.prototype.flush = function (this: InstanceType<typeof Session>, force?: boolean) {
+      if (this.peerProfile?.name === "bob" && order.at(-1) !== "wire") order.push("wire");
+      flushSession.call(this, force);
+    };
+    try {
+      alice.n.sendAll("one");
+      alice.n.sendAll("two");
+      await until("shown and kept", () => of(bob.events, "message").length === 2 && order.includes("history"));
+    } finally {
+      History.prototype.flush = flushHistory;
+      Session.prototype.flush = flushSession;
+    }
+    expect(order.slice(0, 2)).toEqual(["wire", "history"]);
+    expect(alice.n.history!.names()).toEqual(["bob"]);
   });
 });

@@ -1,29 +1,24 @@
 /** Conversation history: kept in state.db (0600), bounded, shown after a restart, cleared per contact, off with --no-history. */
 import { Database } from "bun:sqlite";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
 import type { ChatEvent } from "../../../src/chat/events.ts";
-import { ChatNode } from "../../../src/chat/node.ts";
-import { Group } from "../../../src/protocol/constants.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
 import { of } from "../../support/events.ts";
+import { released, startNode, stopNodes } from "../../support/node.ts";
 
-const nodes: ChatNode[] = [];
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close().catch(() => {})));
+  await stopNodes();
   removeHomes();
 });
 
 async function node(name: string, home: string, o: { connect?: string[]; port?: number; history?: boolean } = {}) {
-  const events: ChatEvent[] = [];
   // allowNew: the one that dials in is a contact too (this file is about history, not trust).
-  const n = await ChatNode.start({ home, name, group: Group.X25519, strict: false, allowNew: true, listen: { host: "127.0.0.1", port: o.port ?? 0 }, connect: o.connect ?? [], history: o.history ?? true }, (e) => events.push(e));
-  nodes.push(n);
-  const port = (events.find((e) => e.type === "listening") as { port: number }).port;
+  const { n, events, port } = await startNode(name, { home, allowNew: true, port: o.port, connect: o.connect, history: o.history ?? true });
   return { n, events, port };
 }
 
@@ -51,14 +46,52 @@ describe("History (the table)", () => {
   });
 });
 
+describe("History: /clear overwrites", () => {
+  test("a cleared contact's lines are gone from the file's bytes, not only from the table; another contact's stay", () => {
+    const home = tempHome();
+    const h = new History(home, 50);
+    // Trimmed too (more than the bound), then cleared: no copy of any of the contact's lines is left.
+    for (let i = 0; i < 300; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}-${"s".repeat(200)}`, time: i, private: false });
+    for (let i = 0; i < 20; i++) h.add({ pid: "bb", peer: "cy", dir: "in", text: `KEPT-${i}`, time: i, private: false });
+    h.flush();
+    h.trim("aa");
+    h.clear("aa");
+    h.close();
+    // The log moved into the file (as the checkpoint thread does): a copy in the log is what SECURITY.md allows until then.
+    const db = new Database(join(home, "state.db"));
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.close();
+    const bytes = readFileSync(join(home, "state.db"));
+    expect(bytes.includes("KEPT-19")).toBe(true);
+    for (let i = 250; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
+  });
+});
+
 describe("history in the chat", () => {
+  test("flushes of every size from 1 to 1,100 lines prepare at most ten INSERTs in all, and keep every line once in order", () => {
+    const home = tempHome();
+    const h = new History(home, 1_000_000);
+    let k = 0;
+    for (let size = 1; size <= 1100; size += 37) {
+      for (let i = 0; i < size; i++, k++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${k}`, time: k, private: false });
+      h.flush();
+    }
+    expect(h.writes.prepared).toBeLessThanOrEqual(10);
+    const db = new Database(join(home, "state.db"), { readonly: true });
+    const texts = db.query<{ text: string }, []>("SELECT text FROM history ORDER BY n").all().map((r) => r.text);
+    db.close();
+    expect(texts).toEqual(Array.from({ length: k }, (_, i) => `m${i}`));
+    h.close();
+  });
+
   test("a tick's lines are one transaction of a few multi-row INSERTs, in order, counted and trimmed as before", () => {
     const home = tempHome();
     const MAX = 3000;
     const h = new History(home, MAX);
     for (let i = 0; i < 2000; i++) h.add({ pid: i % 4 === 0 ? "bb" : "aa", peer: "bob", dir: "out", text: `m${i}`, time: i, private: i === 7, id: BigInt(i + 1) });
     h.flush();
-    expect(h.writes).toEqual({ statements: 4, transactions: 1 }); // 2,000 rows, 512 a statement
+    // 2,000 rows: 512 a statement, then 464 as 256 + 128 + 64 + 16.
+    expect(h.writes).toEqual({ statements: 7, transactions: 1, prepared: 5 });
     expect(h.privateOut(10)).toEqual(new Map([["aa", new Set([8n])]]));
     for (let i = 2000; i < 6000; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
     h.flush();
@@ -88,7 +121,7 @@ describe("history in the chat", () => {
     await until("alice got it", () => of(alice.events, "message").length === 1);
     expect(of(alice.events, "history")).toEqual([]); // nothing was kept before this run
     await alice.n.close();
-    nodes.splice(nodes.indexOf(alice.n), 1);
+    released(alice.n);
 
     const again = await node("alice", aliceHome);
     const h = of(again.events, "history");
@@ -121,7 +154,7 @@ describe("history in the chat", () => {
     await runCommand("/history", alice.n, (e) => out.push(e));
     expect(of(out, "error")[0]!.message).toContain("--no-history");
     await alice.n.close();
-    nodes.splice(nodes.indexOf(alice.n), 1);
+    released(alice.n);
     const db = new Database(join(aliceHome, "state.db"), { readonly: true });
     // The store's checkpoint thread may still be closing its connection (the last one moves the log into the file): wait for it, as sotto's own connections do.
     db.exec("PRAGMA busy_timeout = 5000");

@@ -64,6 +64,28 @@ describe("ChatStore outbox", () => {
     s.close();
   });
 
+  test("a run row holds each line's id, time and UTF-8 text in its layout (a lone surrogate as U+FFFD, as Buffer.from has it)", () => {
+    const lines = [
+      { id: 1n, text: "", written: 0 },
+      { id: 2n, text: "héllo 🎉", written: 1_764_590_400_000.5 },
+      { id: 2n ** 63n, text: "x".repeat(5000), written: 3 },
+      { id: 4n, text: "lone \ud800 surrogate", written: 4 },
+    ];
+    // The layout (store.ts RUN_LINE_HEADER): id u64, written f64, length u32, then the text.
+    const want = Buffer.concat(
+      lines.map((l) => {
+        const t = Buffer.from(l.text, "utf8");
+        const h = Buffer.alloc(20);
+        h.writeBigUInt64BE(l.id, 0);
+        h.writeDoubleBE(l.written, 8);
+        h.writeUInt32BE(t.length, 16);
+        return Buffer.concat([h, t]);
+      }),
+    );
+    expect(Buffer.from(encodeRun(lines)).equals(want)).toBe(true);
+    expect(decodeRun(encodeRun(lines))).toEqual(lines.map((l) => ({ ...l, text: l.text.replace("\ud800", "\ufffd") })));
+  });
+
   test("a damaged run row is a StateError with one sentence, not a crash or a wrong line", () => {
     const row = encodeRun([{ id: 7n, text: "hello", written: 1 }]);
     expect(decodeRun(row)).toEqual([{ id: 7n, text: "hello", written: 1 }]);

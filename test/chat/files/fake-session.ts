@@ -8,6 +8,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ChatEvent, TransferEvent, TransferPhase } from "../../../src/chat/events.ts";
 import { FileTransfers, type FileOptions, type TransferHost } from "../../../src/chat/files/transfers.ts";
+import { Extensions } from "../../../src/chat/node/files.ts";
+import { asPid } from "../../../src/chat/peer-id.ts";
 import type { PeerSession, Role, SessionState } from "../../../src/net/types.ts";
 import { decodeFileItem, encodeFileItem, isFileType, type FileItem } from "../../../src/protocol/files.ts";
 import type { Item } from "../../../src/protocol/items.ts";
@@ -57,10 +59,12 @@ export class FakeSession implements PeerSession {
 /** The hex pid of a fake session's peer. */
 export const pidOf = (s: FakeSession) => Buffer.from(s.peerIdentity).toString("hex");
 
-/** One FileTransfers with its host, its events and its sessions. */
+/** One FileTransfers with its host, its events and its sessions, registered with the chat's Extensions as ChatNode does. */
 export class Harness {
   readonly events: ChatEvent[] = [];
   readonly ft: FileTransfers;
+  /** The chat's table of optional item types and each session's record (src/chat/node/files.ts). */
+  readonly x = new Extensions();
   readonly contacts = new Set<string>();
   /** Every pid is a contact unless this is false. */
   allContacts = true;
@@ -83,25 +87,34 @@ export class Harness {
     };
     mkdirSync(home, { recursive: true, mode: 0o700 });
     this.ft = new FileTransfers(host, { downloads: join(home, "downloads"), partials: join(home, "partials"), autoAccept: false, ...o });
+    this.x.add(this.ft);
   }
 
   /** A new open session (of a new peer, or of the same key as `like`). */
   open(like?: FakeSession): FakeSession {
     const s = new FakeSession(like?.peerIdentity);
     this.sessions.push(s);
-    this.ft.onReady(s, pidOf(s));
+    this.x.ready(s, asPid(pidOf(s)));
     return s;
   }
 
   /** The session ends (as ChatNode reports it). */
   lose(s: FakeSession): void {
     s.state = "closed";
-    this.ft.onClose(s);
+    this.x.closed(s);
   }
 
   /** The peer on `s` sent `it`. */
   deliver(s: FakeSession, it: FileItem | Item): void {
-    this.ft.onItem(s, "kind" in it && (it.kind === "ext" || it.kind === "pong" || it.kind === "text") ? (it as Item) : encodeFileItem(it as FileItem));
+    // As ChatNode does: a PONG to every extension, an optional item to the handler of its type.
+    if (it.kind === "pong") return this.x.pong(s, it.data);
+    const item = it.kind === "ext" || it.kind === "text" ? (it as Item) : encodeFileItem(it as FileItem);
+    if (item.kind === "ext") this.x.item(s, item.type, item.content);
+  }
+
+  /** The socket of `s` took what it held (as ChatNode reports it). */
+  drain(s: FakeSession): void {
+    this.x.drain(s);
   }
 
   transfers(phase?: TransferPhase): TransferEvent[] {
@@ -109,6 +122,6 @@ export class Harness {
   }
 
   close(): void {
-    this.ft.close();
+    this.x.close();
   }
 }

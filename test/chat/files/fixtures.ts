@@ -9,17 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChatEvent, TransferEvent, TransferPhase } from "../../../src/chat/events.ts";
 import { loadOrCreateIdentity } from "../../../src/chat/trust/identity.ts";
-import { ChatNode, type ChatOptions } from "../../../src/chat/node.ts";
+import type { ChatOptions } from "../../../src/chat/node.ts";
 import { Peer } from "../../../src/net/peer.ts";
 import type { Session } from "../../../src/net/session.ts";
-import { Group } from "../../../src/protocol/constants.ts";
 import { decodeFileItem, encodeFileItem, isFileType, type FileItem } from "../../../src/protocol/files.ts";
 import type { Item } from "../../../src/protocol/items.ts";
 import { until } from "../../support/wait.ts";
+import { startNode, stopNodes, type TestNode } from "../../support/node.ts";
 
 export class Fixture {
   readonly dirs: string[] = [];
-  readonly nodes: ChatNode[] = [];
   readonly peers: Peer[] = [];
 
   dir(prefix = "sotto-ft-"): string {
@@ -29,22 +28,15 @@ export class Fixture {
   }
 
   async cleanup(): Promise<void> {
-    await Promise.all(this.nodes.splice(0).map((n) => n.close().catch(() => {})));
+    await stopNodes();
     await Promise.all(this.peers.splice(0).map((p) => p.close("bye", 100)));
     for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   }
 
   /** A ChatNode listening on 127.0.0.1 (port 0 unless given), collecting its events. */
-  async node(name: string, o: Partial<ChatOptions> & { port?: number } = {}): Promise<{ n: ChatNode; events: ChatEvent[]; port: number; home: string }> {
-    const events: ChatEvent[] = [];
-    const home = o.home ?? this.dir();
-    const n = await ChatNode.start(
-      { home, name, group: Group.X25519, strict: false, allowNew: o.allowNew ?? true /* these tests are about files, not trust: peers that dial in are contacts */, listen: o.listen === undefined ? { host: "127.0.0.1", port: o.port ?? 0 } : o.listen, connect: o.connect ?? [], files: o.files, limits: o.limits },
-      (e) => events.push(e),
-    );
-    this.nodes.push(n);
-    const port = (events.find((e) => e.type === "listening") as { port: number } | undefined)?.port ?? 0;
-    return { n, events, port, home };
+  node(name: string, o: Partial<ChatOptions> & { port?: number } = {}): Promise<TestNode> {
+    // These tests are about files, not trust: peers that dial in are contacts (allowNew).
+    return startNode(name, { home: o.home ?? this.dir(), allowNew: o.allowNew ?? true, listen: o.listen, port: o.port, connect: o.connect, files: o.files, limits: o.limits });
   }
 
   /** A raw peer ("mallory") connected to 127.0.0.1:port (identity kept in `home`); `got` collects the file items it receives. */

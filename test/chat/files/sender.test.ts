@@ -11,6 +11,9 @@ import { FileCode, MAX_OPEN_TRANSFERS } from "../../../src/protocol/constants.ts
 import type { Item } from "../../../src/protocol/items.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
+import type { SendSet } from "../../../src/chat/files/state.ts";
+import type { FileItem } from "../../../src/protocol/files.ts";
+import { fakeSender, sessionFiles } from "./fake-hosts.ts";
 import { Harness, type FakeSession } from "./fake-session.ts";
 
 const harnesses: Harness[] = [];
@@ -125,7 +128,7 @@ describe("sending", () => {
     expect(firstBurst * 10_000).toBeLessThanOrEqual(highWater + 10_000);
     for (let i = 0; i < 200 && s.of("file_done", offer.id).length === 0; i++) {
       s.drain();
-      h.ft.onDrain(s);
+      h.drain(s);
       expect(s.bufferedAmount).toBeLessThanOrEqual(highWater + 10_100);
     }
     const got = chunks(s, offer.id);
@@ -149,7 +152,7 @@ describe("sending", () => {
     expect(fds()).toBeLessThanOrEqual(before);
     for (let i = 0; i < 3; i++) {
       s.drain();
-      h.ft.onDrain(s);
+      h.drain(s);
     }
     expect(fds()).toBeLessThanOrEqual(before);
   });
@@ -196,5 +199,73 @@ describe("sending", () => {
     expect(chunks(s2, o2.id)[0]!.offset).toBe(30_000);
     h.deliver(s2, { kind: "file_received", id: o2.id, sha256: sha(data) });
     expect(h.transfers("done")).toHaveLength(1);
+  });
+});
+
+describe("the Sender alone, over a fake host (fake-hosts.ts)", () => {
+  const data = bytes(3000, 7);
+  /** A transfer of `data` from a Sender over a fake host, offered on one session. */
+  async function offered(f = fakeSender()) {
+    const sf = sessionFiles();
+    f.sessions.set(sf.pid, sf);
+    const path = files(1, data)[0]!;
+    const set: SendSet = { dir: "send", id: "s1", pid: sf.pid, name: "f0.bin", count: 1, total: data.length, done: 0, bytes: 0, ended: false, shown: "none", meter: null, members: [], refused: 0 };
+    const t = f.sender.add(sf.pid, { path, name: "f0.bin", size: data.length }, Promise.resolve(sha(data)), set);
+    await until("the offer", () => f.sent.find((i) => i.kind === "file_offer"));
+    return { ...f, sf, t, id: t.wireId };
+  }
+
+  test("one file end to end: SET then OFFER, chunks of chunkBytes at the accepted offset, DONE, and FILE_RECEIVED with our hash ends it done, once", async () => {
+    const f = await offered();
+    expect(f.sent.map((i) => i.kind)).toEqual(["file_set", "file_offer"]);
+    f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset: 1000, prefix: sha(data.subarray(0, 1000)) });
+    await until("DONE", () => f.sent.find((i) => i.kind === "file_done"));
+    const chunks = f.sent.filter((i): i is Extract<FileItem, { kind: "file_chunk" }> => i.kind === "file_chunk");
+    expect(chunks.map((c) => [c.offset, c.data.length])).toEqual([[1000, 1024], [2024, 976]]);
+    f.sender.onReceived(f.sf, { kind: "file_received", id: f.id, sha256: sha(data) });
+    f.sender.onReceived(f.sf, { kind: "file_received", id: f.id, sha256: sha(data) });
+    expect(f.calls).toEqual(["show offered", "show accepted", "show progress", "ended done"]);
+  });
+
+  test("answers that break the order are faults of the transfer: ACCEPT twice, an offset past the size, RECEIVED before DONE, another hash", async () => {
+    const cancels = (f: { sent: FileItem[] }) => f.sent.filter((i) => i.kind === "file_cancel").map((i) => (i.kind === "file_cancel" ? [i.code, i.reason] : []));
+    const twice = await offered();
+    twice.sender.onAccept(twice.sf, { kind: "file_accept", id: twice.id, offset: 0, prefix: sha("") });
+    twice.sender.onAccept(twice.sf, { kind: "file_accept", id: twice.id, offset: 0, prefix: sha("") });
+    expect(cancels(twice)).toEqual([[FileCode.protocol, "the peer accepted the same transfer twice"]]);
+    const past = await offered();
+    past.sender.onAccept(past.sf, { kind: "file_accept", id: past.id, offset: data.length + 1, prefix: sha("") });
+    expect(cancels(past)).toEqual([[FileCode.protocol, `the peer asked to resume at byte ${data.length + 1} of ${data.length}`]]);
+    const early = await offered();
+    (early.sf.s as FakeSession).bufferedAmount = 1 << 30; // a session that holds its output: no chunk goes yet
+    early.sender.onAccept(early.sf, { kind: "file_accept", id: early.id, offset: 0, prefix: sha("") });
+    await until("accepted", () => early.calls.includes("show accepted"));
+    early.sender.onReceived(early.sf, { kind: "file_received", id: early.id, sha256: sha(data) });
+    expect(cancels(early)).toEqual([[FileCode.protocol, "the peer confirmed a file before it had all of it"]]);
+    const other = await offered();
+    other.sender.onReceived(other.sf, { kind: "file_received", id: other.id, sha256: sha("not it") });
+    expect(cancels(other)).toEqual([[FileCode.hash_mismatch, "the peer confirmed a different SHA-256"]]);
+    for (const f of [twice, past, early, other]) expect(f.calls.filter((c) => c.startsWith("ended"))).toEqual([`ended failed ${f === other ? "hash_mismatch" : "protocol"}`]);
+  });
+
+  test("an answer for an id never offered is reported; one for an id that ended here is dropped quietly", async () => {
+    const f = await offered();
+    f.sender.cancel(f.t);
+    f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset: 0, prefix: sha("") });
+    f.sender.onPending(f.sf, { kind: "file_pending", id: 99n });
+    expect(f.calls).toEqual(["show offered", "ended cancelled declined", "report the peer sent FILE_PENDING for a transfer it was never offered; ignored"]);
+    expect(f.sent.at(-1)).toEqual({ kind: "file_cancel", id: f.id, code: FileCode.declined, reason: "cancelled by the sender" });
+  });
+
+  test("each offer gets a wire id of its own, across peers and sessions: a transfer offered again after a lost session gets a new one", async () => {
+    const f = fakeSender();
+    const a = await offered(f);
+    const b = await offered(f);
+    f.sender.sessionLost(a.sf);
+    const again = sessionFiles(a.sf.s as FakeSession);
+    f.sessions.set(again.pid, again);
+    f.sender.offerQueued(again.pid);
+    expect(f.sent.filter((i) => i.kind === "file_offer").map((i) => i.id)).toEqual([1n, 2n, 3n]);
+    expect([a.id, b.id, a.t.wireId, a.t.sf === again]).toEqual([1n, 2n, 3n, true]);
   });
 });

@@ -3,10 +3,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HomeError, prepareHome } from "../../../src/chat/trust/home.ts";
-import { ChatNode } from "../../../src/chat/node.ts";
 import { ChatError } from "../../../src/chat/events.ts";
-import { Group } from "../../../src/protocol/constants.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
+import { startNode } from "../../support/node.ts";
 import { thrown } from "../../support/thrown.ts";
 
 afterAll(removeHomes);
@@ -56,7 +55,8 @@ describe("the sotto home", () => {
     const bad = tempHome();
     writeFileSync(join(bad, "known_peers"), "* eve 1111111111111111111111111111111111111111111111111111111111111111 verified\n");
     chmodSync(join(bad, "known_peers"), 0o666);
-    const start = (home: string) => ChatNode.start({ home, name: "me", group: Group.X25519, strict: false, listen: null, connect: [] }, () => {});
+    // The test closes the node it starts.
+    const start = async (home: string) => (await startNode("me", { home, listen: null, cleanup: false })).n;
     const err = await start(bad).then(
       () => null,
       (e: unknown) => e,

@@ -1,8 +1,9 @@
 /** The known_peers line grammar (src/chat/trust/known-peers-file.ts), without a file. */
 import { describe, expect, test } from "bun:test";
 import { KnownPeersError, lineText, parseLine } from "../../../src/chat/trust/known-peers-file.ts";
+import { asPid } from "../../../src/chat/peer-id.ts";
 
-const KEY = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+const KEY = asPid("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
 
 describe("parseLine", () => {
   test("a pin is normalised (lowercase address and key, CR dropped) and written back with single spaces", () => {

@@ -5,11 +5,12 @@ import { join } from "node:path";
 import { toHex } from "../../../src/crypto/bytes.ts";
 import { INBOUND, KnownPeers, KnownPeersError, isValidAddress, isValidPeerName } from "../../../src/chat/trust/known-peers.ts";
 import { Trust } from "../../../src/chat/trust/policy.ts";
+import { asPublicKey, pidOf, type Pid, type PublicKey } from "../../../src/chat/peer-id.ts";
 import { thrown } from "../../support/thrown.ts";
 
-const K1 = new Uint8Array(32).fill(0x11);
-const K2 = new Uint8Array(32).fill(0x22);
-const K3 = new Uint8Array(32).fill(0x33);
+const K1 = asPublicKey(new Uint8Array(32).fill(0x11));
+const K2 = asPublicKey(new Uint8Array(32).fill(0x22));
+const K3 = asPublicKey(new Uint8Array(32).fill(0x33));
 const H1 = toHex(K1);
 const H2 = toHex(K2);
 
@@ -95,7 +96,7 @@ describe("TOFU", () => {
     expect(again.pin("10.0.0.8:7000", "alice", K1).verified).toBe(true);
     expect(failure(() => again.trust("carol")).code).toBe("not_found");
     expect(failure(() => again.trust(K3)).code).toBe("not_found");
-    expect(() => again.trust(new Uint8Array(31))).toThrow(TypeError);
+    expect(() => again.trust(new Uint8Array(31) as PublicKey)).toThrow(TypeError);
   });
 
   test("names and keys are one-to-one", () => {
@@ -200,7 +201,7 @@ describe("validation", () => {
     const kp = KnownPeers.load(path);
     expect(() => kp.pin("a:1", "bob smith", K1)).toThrow(TypeError);
     expect(() => kp.pin("nohost", "bob", K1)).toThrow(TypeError);
-    expect(() => kp.check("a:1", new Uint8Array(33))).toThrow(TypeError);
+    expect(() => kp.check("a:1", new Uint8Array(33) as PublicKey)).toThrow(TypeError);
   });
 });
 
@@ -297,5 +298,25 @@ describe("a contact that moved (moveAddress, Trust.moved)", () => {
     expect(readFileSync(path, "utf8")).toBe(before);
     expect(t.moved(K1, "10.0.0.7:7000", "10.0.0.9:7000")).toBe(true);
     expect(readFileSync(path, "utf8")).toBe(`10.0.0.9:7000 alice ${H1} unverified\n`);
+  });
+});
+
+describe("the pin store speaks in typed peer ids (src/chat/peer-id.ts)", () => {
+  test("keys go in as PublicKey and a lookup by id takes a Pid; a key written in capitals on disk is the same Pid", () => {
+    mkdirSync(join(dir, "home"), { mode: 0o700 });
+    writeFileSync(path, `a:1 alice ${H1.toUpperCase()} verified\n`, { mode: 0o600 });
+    const kp = KnownPeers.load(path);
+    const pid: Pid = pidOf(K1);
+    expect(kp.pinOf(pid)).toEqual({ name: "alice", verified: true });
+    const [e] = kp.entries();
+    const key: PublicKey = e!.publicKey;
+    expect(pidOf(key)).toBe(pid);
+    kp.pin("*", "bob", K2);
+    expect(kp.byName("bob")?.publicKey).toEqual(K2);
+    // A bare hex string or raw bytes are type errors (checked by `bun run typecheck`); at run time they are still checked.
+    // @ts-expect-error a hex string is not a Pid
+    expect(kp.pinOf(H2)).toEqual({ name: "bob", verified: false });
+    // @ts-expect-error raw bytes are not a PublicKey
+    expect(() => kp.byKey(new Uint8Array(31))).toThrow(TypeError);
   });
 });

@@ -4,13 +4,14 @@ import { join } from "node:path";
 import type { ChatEvent } from "../../../src/chat/events.ts";
 import { KnownPeers, INBOUND } from "../../../src/chat/trust/known-peers.ts";
 import { Trust, type TrustOptions } from "../../../src/chat/trust/policy.ts";
+import { asPublicKey } from "../../../src/chat/peer-id.ts";
 import { ProtocolError } from "../../../src/protocol/errors.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { thrown } from "../../support/thrown.ts";
 
 afterEach(removeHomes);
 
-const key = () => new Uint8Array(randomBytes(32));
+const key = () => asPublicKey(new Uint8Array(randomBytes(32)));
 
 function trust(opts: Partial<TrustOptions> = {}) {
   const path = join(tempHome(), "known_peers");
