@@ -4,7 +4,8 @@
  *      a real `sotto chat --json --allow-new`, bench/attacks.ts startChatListener);
  *   2. a good peer (X25519; for `kex` also ffdhe3072) runs handshake + one TEXT round
  *      trip back to back: for 1 s before the flood, during it, and after it;
- *   3. run the flood (bench/attacks.ts) for S seconds (default 5), in a process of its own;
+ *   3. run the flood (bench/attacks.ts) for S seconds (default 5), in a process of its own
+ *      at nice 19 (ATTACK_NICE=0: at the same priority as the listener);
  *   4. print the good peer's handshake and round-trip p50/p99 in each phase, the
  *      listener's RSS before, peak and after, its CPU share during the flood, how many
  *      good handshakes failed, and how soon after the flood a good handshake succeeded.
@@ -93,8 +94,13 @@ export async function runAttack(kind: AttackName, seconds = 5): Promise<Record<s
   const cpu0 = cpuTicks(L.pid);
   phase = "during";
   const t0 = performance.now();
-  // The flood runs in a process of its own, so that its CPU does not slow the good peer.
-  const flood = Bun.spawn([process.execPath, new URL("./attack.ts", import.meta.url).pathname, "--flood", kind, String(L.port), String(seconds)], { stdout: "inherit", stderr: "inherit" });
+  // The flood runs in a process of its own, so that its CPU does not slow the good peer,
+  // and at the lowest priority (nice 19; ATTACK_NICE=0 for none): on a real network the
+  // attacker's CPU is another machine's, and here its connect loop would otherwise take the
+  // listener's turns on the 2 shared cores (LAG=1 shows a stall's time waiting for a CPU).
+  const nice = process.env.ATTACK_NICE ?? "19";
+  const floodCmd = [process.execPath, new URL("./attack.ts", import.meta.url).pathname, "--flood", kind, String(L.port), String(seconds)];
+  const flood = Bun.spawn(nice === "0" ? floodCmd : ["nice", "-n", nice, ...floodCmd], { stdout: "inherit", stderr: "inherit" });
   await flood.exited;
   const cpuShare = (cpuTicks(L.pid) - cpu0) / 100 / ((performance.now() - t0) / 1000);
   const peak = L.peak();
@@ -167,18 +173,42 @@ export async function startFlood(kind: AttackName, L: Pick<ListenerProcess, "por
       await textFlood(L.port, 90_000, ms);
       return () => {};
     case "ping": {
+      // Issue 11 item 2: 40 authenticated sessions each send 125 records of PINGs (741,750,
+      // just under what an 8 MiB send queue holds as PONGs) while reading slowly: paused,
+      // read for 1 ms every 100 ms. Sealed as they go, at most 4 MiB waiting here each.
       const plain = pingRecord();
       const evils = await Promise.all(Array.from({ length: 40 }, () => Evil.open(L.port, { node: true })));
-      for (const e of evils) e.a.pause();
-      // Sealed ahead (so that this process's own CPU does not slow its good peer): 40
-      // records a session (≈ 237,000 PINGs each, 2.6 MB), written at once, reading nothing.
-      const records = evils.map((e) => Array.from({ length: 40 }, () => e.sealPlain(plain)));
       const end = performance.now() + ms;
-      evils.forEach((e, i) => {
-        for (const r of records[i]!) e.a.write(r);
-      });
+      const reader = setInterval(() => {
+        for (const e of evils) e.a.resume();
+        setTimeout(() => {
+          for (const e of evils) {
+            e.a.pause();
+            e.a.chunks.length = 0; // what was read is dropped, as a slow reader would
+          }
+        }, 1);
+      }, 100);
+      for (const e of evils) e.a.pause();
+      let sent = 0;
+      await Promise.all(
+        evils.map(async (e) => {
+          for (let r = 0; r < 125 && !e.a.closed && performance.now() < end; ) {
+            if (e.a.queued > 4 * 1024 * 1024) {
+              await Bun.sleep(10);
+              continue;
+            }
+            e.a.write(e.sealPlain(plain));
+            sent += 5934;
+            r++;
+            if (r % 8 === 0) await Bun.sleep(0);
+          }
+        }),
+      );
       const left = end - performance.now();
       if (left > 0) await Bun.sleep(left);
+      clearInterval(reader);
+      const cut = evils.filter((e) => e.a.closed).length;
+      process.stderr.write(`ping flood: ${sent} PINGs sent by 40 sessions; ${cut} of them cut by the listener\n`);
       for (const e of evils) e.a.destroy();
       return () => {};
     }

@@ -26,6 +26,8 @@ export interface ListenerProcess {
   rss(): number;
   /** VmHWM: the highest RSS so far. */
   peak(): number;
+  /** Hold the listener's event loop for `ms` (a bare Peer listener only). */
+  block?(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -64,6 +66,10 @@ export async function startListener(o: { limits?: Partial<Limits>; accept?: Grou
     pid: proc.pid,
     rss: () => status(proc.pid, "VmRSS"),
     peak: () => status(proc.pid, "VmHWM"),
+    block: (ms) => {
+      proc.stdin.write(`block ${ms}\n`);
+      proc.stdin.flush();
+    },
     stop: async () => {
       proc.stdin.end();
       const t = setTimeout(() => proc.kill(), 2000);

@@ -3,7 +3,8 @@
  * progress (half-open: in all, per address, per prefix for inbound), the per-prefix rate
  * of FFDHE key exchanges, and the addresses that authenticated lately (their key
  * exchanges go first and skip that rate, so contacts still get through a flood).
- * Every refusal is one sentence naming the limit (limits.ts), answered with ALERT busy.
+ * Every refusal is one sentence naming the limit (limits.ts), answered with ALERT busy
+ * while the prefix is within its alert rate, reset without an alert beyond it.
  */
 import { addressPrefix, TokenBucket, type Limits } from "./limits.ts";
 
@@ -18,6 +19,8 @@ export class Admission {
   readonly #byPrefix = new Map<string, number>();
   // Per-prefix token buckets on FFDHE HELLOs (limits.ts ffdhePerPrefixPerSecond).
   readonly #ffdheByPrefix = new Map<string, TokenBucket>();
+  // Per-prefix token buckets on plaintext alerts before authentication (limits.ts preAuthAlertsPerPrefixPerSecond).
+  readonly #alertsByPrefix = new Map<string, TokenBucket>();
   readonly #knownHosts = new Set<string>();
   #halfOpen = 0;
 
@@ -77,6 +80,23 @@ export class Admission {
     return b.take(now) ? null : `more than ${rate} FFDHE handshakes a second from ${prefix} (ffdhePerPrefixPerSecond)`;
   }
 
+  /**
+   * Whether a connection from `host` refused before authentication may get its plaintext
+   * ALERT (false: reset it without one, PROTOCOL §7.3). Beyond MAX_PREFIX_BUCKETS
+   * prefixes at once, a new one gets none.
+   */
+  alertAllowed(host: string, now: number): boolean {
+    const prefix = addressPrefix(host);
+    let b = this.#alertsByPrefix.get(prefix);
+    if (b === undefined) {
+      if (this.#alertsByPrefix.size >= MAX_PREFIX_BUCKETS) return false;
+      const rate = this.#limits.preAuthAlertsPerPrefixPerSecond;
+      b = new TokenBucket(rate * 2, rate, now);
+      this.#alertsByPrefix.set(prefix, b);
+    }
+    return b.take(now);
+  }
+
   /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS). */
   remember(host: string): void {
     this.#knownHosts.delete(host);
@@ -91,5 +111,6 @@ export class Admission {
   /** Forget per-prefix buckets once full again (idle prefixes cost nothing). */
   sweep(now: number): void {
     for (const [k, b] of this.#ffdheByPrefix) if (b.full(now)) this.#ffdheByPrefix.delete(k);
+    for (const [k, b] of this.#alertsByPrefix) if (b.full(now)) this.#alertsByPrefix.delete(k);
   }
 }

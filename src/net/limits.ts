@@ -96,6 +96,22 @@ export interface Limits {
    * a peer that stops reading …, hostile/budgets › 2.).
    */
   outputStallMs: number;
+  /**
+   * Plaintext alerts (busy at accept, or a handshake fault) sent to one address prefix per
+   * second before authentication, a burst of 2 s worth: default 64. Beyond, the
+   * connection is reset without an alert (PROTOCOL §7.3): a flood's refusal then costs no
+   * write, no FIN exchange and no socket left in TIME_WAIT, and the rest of what it sent
+   * is never read; a peer that hits a cap now and then still gets the busy sentence
+   * (test: hostile/budgets › 5. refusals …).
+   */
+  preAuthAlertsPerPrefixPerSecond: number;
+  /**
+   * The listening socket's accept queue (listen(2) backlog), capped by the kernel's
+   * net.core.somaxconn: default 4,096, Bun's own being 512. A flood that keeps the event
+   * loop busy for a moment fills a queue of 512 at once, and a good peer's SYN is then
+   * dropped and retransmitted a second later (test: hostile/budgets › 5. the accept queue …).
+   */
+  listenBacklog: number;
 }
 
 /**
@@ -178,6 +194,8 @@ export const DEFAULT_LIMITS: Limits = {
   ffdhePerPrefixPerSecond: 50,
   maxPeerStringLength: 256,
   outputStallMs: 3_000,
+  preAuthAlertsPerPrefixPerSecond: 64,
+  listenBacklog: 4_096,
 };
 
 /** The defaults with maxSessions fitted under this process's descriptor limit. */
@@ -225,10 +243,26 @@ export class ByteBudget<K = unknown> {
   }
 }
 
+/** `host` from `from` on is four dot-separated runs of 1–3 digits. */
+function isDottedQuad(host: string, from: number): boolean {
+  let dots = 0;
+  let run = 0;
+  for (let i = from; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 46) {
+      if (run === 0 || ++dots > 3) return false;
+      run = 0;
+    } else if (c >= 48 && c <= 57 && ++run <= 3) continue;
+    else return false;
+  }
+  return dots === 3 && run > 0;
+}
+
 /** The key for an address's prefix: /24 for IPv4 (and IPv4-mapped IPv6), /64 for IPv6. */
 export function addressPrefix(host: string): string {
-  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.\d+$/i.exec(host);
-  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`;
+  // IPv4 (and IPv4-mapped) without a regular expression: it runs for every refusal of a flood.
+  const from = host.lastIndexOf(":") + 1;
+  if (isDottedQuad(host, from) && (from === 0 || /^::ffff:$/i.test(host.slice(0, from)))) return `${host.slice(from, host.lastIndexOf("."))}.0/24`;
   if (!host.includes(":")) return host;
   // Expand "::" so that the first four groups are the /64.
   const [head, tail = ""] = host.split("::");

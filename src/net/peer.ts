@@ -12,6 +12,7 @@ import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { Admission } from "./admission.ts";
+import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
 import { x25519Pool } from "./x25519-pool.ts";
@@ -123,6 +124,7 @@ export class Peer {
       outputBudget: this.outputBudget,
       admitKex: (s) => this.#admission.admitKex(this.#remoteHost(s), performance.now()),
       kexPriority: (s) => this.#admission.known(this.#remoteHost(s)),
+      alertBeforeAuth: (s) => s.role !== "responder" || this.#admission.alertAllowed(this.#remoteHost(s), performance.now()),
     };
   }
 
@@ -176,6 +178,8 @@ export class Peer {
       const why = code === "EADDRINUSE" ? "the port is already in use" : code === "EACCES" ? "permission denied" : (e as Error).message;
       throw new ConnectError(`cannot listen on ${host}:${port}: ${why}`, e as Error);
     }
+    // Bun asks for a backlog of 512; a flood that holds the loop fills it (backlog.ts).
+    raiseBacklog((this.#listener as unknown as { fd?: number }).fd, this.limits.listenBacklog);
     this.#startSweep();
     return this.#listener.port;
   }
@@ -269,8 +273,10 @@ export class Peer {
     if (full !== null && !dial) {
       // A refusal at accept is most of a flood's cost: the inbound socket keeps the
       // listener's { session: null }, one call writes the ALERT and the FIN, and the
-      // remote port is read only for the report.
-      socket.end(BUSY_FRAME);
+      // remote port is read only for the report. Past the prefix's alert rate it is reset
+      // without one (PROTOCOL §7.3): no write, no FIN exchange, no TIME_WAIT.
+      if (this.#admission.alertAllowed(remote, performance.now())) socket.end(BUSY_FRAME);
+      else socket.terminate();
       this.#o.events?.onRefused?.(`${remote}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`, full);
       return;
     }

@@ -355,12 +355,21 @@ export class Session implements PeerSession {
 
   #fail(e: Error): void {
     if (this.#isClosed()) return;
+    const info: CloseInfo = { error: e, byPeer: e instanceof ProtocolError && e.code === "alert", reason: "" };
     if (e instanceof ProtocolError) {
       if (this.#est !== null) this.#send.clearPending(); // the alert goes next, nothing else
       const alert = alertBytes(e, this.#est?.writer ?? null, this.#hs.machine);
+      if (alert !== null && this.#est === null && this.#o.alertBeforeAuth?.(this) === false) {
+        // A flood from this prefix (PROTOCOL §7.3): reset, no alert, nothing more read.
+        this.#closeInfo = info;
+        this.#hs.drop();
+        this.#finalize();
+        this.#socket.terminate();
+        return;
+      }
       if (alert !== null) this.#write([alert]);
     }
-    this.#closed({ error: e, byPeer: e instanceof ProtocolError && e.code === "alert", reason: "" });
+    this.#closed(info);
   }
 
   #closed(info: CloseInfo): void {

@@ -101,4 +101,9 @@ export interface SessionConfig<S = PeerSession> {
   admitKex?: (s: S, group: Group) => string | null;
   /** Whether this session's key exchange goes first (its address authenticated before). */
   kexPriority?: (s: S) => boolean;
+  /**
+   * A fault before authentication would send a plaintext ALERT: whether it may (false:
+   * the connection is reset without it, limits.ts preAuthAlertsPerPrefixPerSecond).
+   */
+  alertBeforeAuth?: (s: S) => boolean;
 }

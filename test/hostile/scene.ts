@@ -24,6 +24,10 @@ export const FAST_LIMITS: Partial<Limits> = {
   maxSendQueueBytes: 256 * 1024,
   idleTimeoutMs: 5000,
   keepaliveMs: 1500,
+  // Every case checks the one alert PROTOCOL §7.2 prescribes, from one address and often
+  // many at once: the alert rate of a flood (a reset past it) has its own tests
+  // (hostile/budgets › 5. refusals past preAuthAlertsPerPrefixPerSecond …).
+  preAuthAlertsPerPrefixPerSecond: 1_000_000,
 };
 
 /** One session the listener closed, as data. */
