@@ -57,6 +57,12 @@ const RATE_RTTS = 10;
 export const QUANTUM_MS = 8;
 /** … at least this many bytes (per-record costs stay small on slow paths); whole records before a rate is measured. */
 export const MIN_QUANTUM = 4 * 1024;
+/**
+ * The pace's wait is at most this (ms), then looked at again: a peer that holds its PONGs
+ * back can measure a rate of a few bytes a day, and a timer of more than 2^31 − 1 ms
+ * fires after 1 ms (a flush every ms, for ever).
+ */
+export const MAX_RELEASE_WAIT_MS = 60_000;
 
 /** The bulk window and pace of one session; see the file comment. */
 export class BulkPacer {
@@ -116,7 +122,7 @@ export class BulkPacer {
     if (written >= this.acked + this.window) return Infinity;
     if (Number.isNaN(this.#paceOffset)) return 0;
     const allowed = this.#paceOffset + this.#paceRate * (now - this.#paceAt);
-    return allowed > written ? 0 : (written - allowed) / this.#paceRate;
+    return allowed > written ? 0 : Math.min(MAX_RELEASE_WAIT_MS, (written - allowed) / this.#paceRate);
   }
 
   /** Bytes of bulk per record on this path (see the file comment, step 5). */

@@ -37,9 +37,13 @@ export function parseAddress(s: string): { host: string; port: number } | null {
   return { host: (m[1] ?? m[2])!, port };
 }
 
+/** The smallest first backoff (ms): a base of 0 (or not a number) would redial at once, for ever. */
+const BACKOFF_MIN_BASE_MS = 10;
+
 /** The delay before attempt n (0-based): base·2^n capped, times a jitter in [0.8, 1.2). */
 export function backoffMs(attempt: number, random: () => number = Math.random, baseMs: number = BACKOFF_BASE_MS): number {
-  const d = Math.min(BACKOFF_MAX_MS, baseMs * 2 ** Math.min(attempt, 16));
+  const base = baseMs >= BACKOFF_MIN_BASE_MS ? baseMs : BACKOFF_MIN_BASE_MS;
+  const d = Math.min(BACKOFF_MAX_MS, base * 2 ** Math.min(attempt, 16));
   return Math.round(d * (0.8 + 0.4 * random()));
 }
 

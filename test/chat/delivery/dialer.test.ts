@@ -189,4 +189,10 @@ describe("backoffMs", () => {
     expect([backoffMs(0, () => 0), backoffMs(0, () => 0.999_999)]).toEqual([200, 300]);
     expect([0, 1, 2, 10].map((n) => backoffMs(n, () => 0.5, 20))).toEqual([20, 40, 80, 15_000]);
   });
+
+  test("a base of 0, below 0 or not a number (ChatOptions.backoffBaseMs by mistake) is 10 ms: the redials still back off to 15 s, never a loop of 0 ms", () => {
+    for (const base of [0, -5, Number.NaN, 1])
+      expect([0, 1, 2, 20].map((n) => backoffMs(n, () => 0.5, base))).toEqual([10, 20, 40, 15_000]);
+    expect(backoffMs(3, () => 0.5, Number.POSITIVE_INFINITY)).toBe(15_000);
+  });
 });
