@@ -46,6 +46,19 @@ export class Admission {
     return null;
   }
 
+  /**
+   * Why `remote` is turned away by its own caps (address, prefix), or null; unlike
+   * refusal(), the global caps are left out: a newcomer under its own caps may take the
+   * place of an old handshake (Peer, halfOpenEvictAfterMs).
+   */
+  ownRefusal(remote: string): string | null {
+    const l = this.#limits;
+    if ((this.#byAddr.get(remote) ?? 0) >= l.maxHalfOpenPerAddress) return `${l.maxHalfOpenPerAddress} handshakes in progress from that address (maxHalfOpenPerAddress)`;
+    const prefix = addressPrefix(remote);
+    if ((this.#byPrefix.get(prefix) ?? 0) >= l.maxHalfOpenPerPrefix) return `${l.maxHalfOpenPerPrefix} handshakes in progress from ${prefix} (maxHalfOpenPerPrefix)`;
+    return null;
+  }
+
   /** A handshake with `remote` began. */
   opened(remote: string): void {
     const prefix = addressPrefix(remote);

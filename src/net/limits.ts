@@ -43,6 +43,16 @@ export interface Limits {
    */
   maxHalfOpenPerPrefix: number;
   /**
+   * At a global cap (maxSessions or maxHalfOpen), a newcomer under its own address and
+   * prefix caps takes the place of the oldest inbound handshake that has run this long
+   * (ms), which is refused busy; only when none has, the newcomer is. Default 1,000: a
+   * handshake takes two round trips, so an honest peer on a path of up to ≈ 400 ms round
+   * trip finishes within it, while silent connections (which last the whole
+   * handshakeTimeoutMs) cannot keep a good peer out (test: hostile/exhaustion › maxHalfOpen
+   * full of silent connections older than halfOpenEvictAfterMs …).
+   */
+  halfOpenEvictAfterMs: number;
+  /**
    * Bytes one handshaking session may hold for later (frames held during the key
    * exchange): default 4 KiB; a responder's AUTH record is ≈ 150 bytes, the only frame a
    * good peer sends then (test: hostile/budgets › 1.).
@@ -185,6 +195,7 @@ export const DEFAULT_LIMITS: Limits = {
   idleTimeoutMs: 45_000,
   keyUpdatesPerSecond: 4,
   maxHalfOpenPerPrefix: 1_024,
+  halfOpenEvictAfterMs: 1_000,
   maxHeldBytes: 4 * 1024,
   maxPreAuthBytes: 32 * 1024 * 1024,
   maxOutputBytes: 128 * 1024 * 1024,

@@ -7,7 +7,7 @@
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import { systemRandom, type RandomSource } from "../crypto/random.ts";
 import { AlertCode, Group } from "../protocol/constants.ts";
-import { ProtocolError } from "../protocol/errors.ts";
+import { fail, ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
@@ -96,6 +96,8 @@ export class Peer {
   readonly outputBudget: ByteBudget<Session>;
   /** Per session: the dial it answers, the remote host, and whether it still counts as half-open. */
   readonly #books = new Map<Session, { dial: Dial | null; remoteHost: string; halfOpen: boolean }>();
+  /** Inbound sessions still handshaking, oldest first, with when they were accepted. */
+  readonly #inboundHandshakes = new Map<Session, number>();
   #listener: TCPSocketListener<SocketData> | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
   #closed = false;
@@ -269,7 +271,10 @@ export class Peer {
     }
     const role: Role = dial ? "initiator" : "responder";
     const remote = dial ? dial.host : socket.remoteAddress;
-    const full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
+    let full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
+    if (full !== null && !dial && !this.#closed && this.#admission.ownRefusal(remote) === null && this.#evictOldHandshake()) {
+      full = this.#admission.refusal(remote, false, this.sessions.size, this.#closed);
+    }
     if (full !== null && !dial) {
       // A refusal at accept is most of a flood's cost: the inbound socket keeps the
       // listener's { session: null }, one call writes the ALERT and the FIN, and the
@@ -290,6 +295,7 @@ export class Peer {
     const s = new Session(socket, this.#config, role, address, dial?.group, this.#events);
     this.#books.set(s, { dial: dial ?? null, remoteHost: remote, halfOpen: true });
     if (dial) dial.session = s;
+    else this.#inboundHandshakes.set(s, performance.now());
     this.#admission.opened(remote);
     socket.data = { session: s, dial };
     this.sessions.add(s);
@@ -319,7 +325,26 @@ export class Peer {
     return this.#books.get(s)?.remoteHost ?? "";
   }
 
+  /**
+   * At a global cap: cut the oldest inbound handshake that has run for
+   * halfOpenEvictAfterMs with busy, so that silent connections cannot keep a good peer
+   * out (docs/SECURITY.md §10). False when every handshake is younger.
+   */
+  #evictOldHandshake(): boolean {
+    const first = this.#inboundHandshakes.entries().next();
+    if (first.done) return false;
+    const [s, since] = first.value;
+    const age = performance.now() - since;
+    if (age < this.limits.halfOpenEvictAfterMs) return false;
+    s.abort(fail("busy", `the listener is full and this handshake was the oldest (${Math.round(age)} ms, past halfOpenEvictAfterMs); a newcomer took its place`));
+    // abort() closes at once (its close handler ran); in case it did not, let go of the count.
+    this.#handshakeOver(s);
+    this.sessions.delete(s);
+    return true;
+  }
+
   #handshakeOver(s: Session): void {
+    this.#inboundHandshakes.delete(s);
     const b = this.#books.get(s);
     if (b === undefined || !b.halfOpen) return;
     b.halfOpen = false;

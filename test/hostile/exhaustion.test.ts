@@ -175,6 +175,86 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     }
   }, 30_000);
 
+  // docs/SECURITY.md §10 (halfOpenEvictAfterMs): at a global cap, a newcomer from an
+  // address under its own caps takes the slot of the oldest handshake past the grace,
+  // which is refused busy; silent connections cannot keep a good peer out.
+  test("maxHalfOpen full of silent connections older than halfOpenEvictAfterMs: a newcomer from another address completes; the oldest is cut with busy", async () => {
+    const cap = await Scene.start({ limits: { maxHalfOpen: 8, maxHalfOpenPerAddress: 8, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 200 } });
+    try {
+      const flood: Attacker[] = [];
+      for (let i = 0; i < 8; i++) {
+        flood.push(await Attacker.connect(cap.port));
+        await until(`${i + 1} half-open`, () => cap.listener.halfOpen === i + 1, 2000);
+      }
+      await Bun.sleep(300);
+      // The flooding address is at its own cap: it cannot evict to churn.
+      const same = await Attacker.connect(cap.port);
+      expect(await same.waitClosed(1000)).toBe(true);
+      expect(same.alerts()).toEqual([AlertCode.busy]);
+      expect(flood.filter((a) => a.closed)).toEqual([]);
+      // Another address is under its caps: the oldest handshake gives way.
+      const other = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.2" });
+      other.send([{ kind: "text", id: 1n, text: "from elsewhere" }]);
+      await until("the echo to 127.0.0.2", () => other.items.some((i) => i.kind === "text"), 2000);
+      await until("the oldest to be cut", () => flood[0]!.closed, 2000);
+      expect(flood[0]!.alerts()).toEqual([AlertCode.busy]);
+      expect((await cap.closeOf(flood[0]!)).code).toBe("busy");
+      expect(flood.slice(1).filter((a) => a.closed)).toEqual([]);
+      // A newcomer while every handshake is younger than the grace is refused, as before.
+      const young = await Scene.start({ limits: { maxHalfOpen: 4, maxHalfOpenPerAddress: 4, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 60_000 } });
+      try {
+        const f = await Promise.all(Array.from({ length: 4 }, () => Attacker.connect(young.port)));
+        await until("4 half-open", () => young.listener.halfOpen === 4, 2000);
+        const o2 = await Attacker.connectNode(young.port, "127.0.0.2");
+        expect(await o2.waitClosed(1000)).toBe(true);
+        expect(o2.alerts()).toEqual([AlertCode.busy]);
+        expect(f.filter((a) => a.closed)).toEqual([]);
+        for (const a of f) a.destroy();
+      } finally {
+        await young.stop();
+      }
+      other.send([{ kind: "close", reason: "" }]);
+      for (const a of flood) a.destroy();
+      await cap.good.roundTrip();
+    } finally {
+      await cap.stop();
+    }
+  });
+
+  test("maxSessions reached with silent connections older than halfOpenEvictAfterMs: a good handshake takes the oldest one's place; established sessions are never cut for it", async () => {
+    const cap = await Scene.start({ limits: { maxSessions: 6, maxHalfOpen: 64, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 200 } });
+    try {
+      const est = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.3" });
+      const flood: Attacker[] = [];
+      for (let i = 0; i < 4; i++) {
+        flood.push(await Attacker.connect(cap.port));
+        await until(`${i + 1} half-open`, () => cap.listener.halfOpen === i + 1, 2000);
+      }
+      expect(cap.listener.sessions.size).toBe(6);
+      await Bun.sleep(300);
+      const other = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.2" });
+      other.send([{ kind: "text", id: 1n, text: "in" }]);
+      await until("the echo to 127.0.0.2", () => other.items.some((i) => i.kind === "text"), 2000);
+      await until("the oldest to be cut", () => flood[0]!.closed, 2000);
+      expect(flood.slice(1).filter((a) => a.closed)).toEqual([]);
+      expect(est.a.closed).toBe(false);
+      // Now only one half-open is left to give way... and then none: established ones stay.
+      for (const a of flood.slice(1)) a.destroy();
+      await until("the flood gone", () => cap.listener.halfOpen === 0, 2000);
+      const more = [await Evil.open(cap.port, { node: true, localAddress: "127.0.0.4" }), await Evil.open(cap.port, { node: true, localAddress: "127.0.0.5" }), await Evil.open(cap.port, { node: true, localAddress: "127.0.0.6" })];
+      expect(cap.listener.sessions.size).toBe(6);
+      await Bun.sleep(300);
+      const late = await Attacker.connectNode(cap.port, "127.0.0.7");
+      expect(await late.waitClosed(1000)).toBe(true);
+      expect(late.alerts()).toEqual([AlertCode.busy]);
+      expect([est, other, ...more].filter((e) => e.a.closed)).toEqual([]);
+      for (const e of [est, other, ...more]) e.send([{ kind: "close", reason: "" }]);
+      await cap.good.roundTrip();
+    } finally {
+      await cap.stop();
+    }
+  });
+
   test("maxSessions: with 4 sessions open the next connection gets ALERT busy; the open ones keep chatting", async () => {
     const cap = await Scene.start({ limits: { maxSessions: 4 } });
     try {
