@@ -175,56 +175,37 @@ describe("a contact that moves", () => {
     90_000,
   );
 
+  /** Alice dials `target` from her namespace: her first reconnecting status says `says`, with errno `code`. */
+  async function dialFails(port: number, target: string, says: string, code: string): Promise<void> {
+    const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", String(port), "--connect", target]);
+    try {
+      const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
+      expect(r.reason).toContain(says);
+      expect(r.reason).not.toContain("nothing is listening");
+      const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
+      expect(err?.code).toBe(code);
+    } finally {
+      await alice.stop();
+    }
+  }
+
   test.skipIf(skip !== null)(
     "a dial to an address on the link where no machine answers ARP says so (EHOSTUNREACH), not that nothing listens there",
-    async () => {
-      // 10.77.0.50 is on alice's link, and no namespace has it: ARP goes unanswered (≈ 3 s).
-      const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7003", "--connect", "10.77.0.50:7000"]);
-      try {
-        const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
-        expect(r.reason).toContain("nothing answers at 10.77.0.50");
-        expect(r.reason).not.toContain("nothing is listening");
-        const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
-        expect(err?.code).toBe("EHOSTUNREACH");
-      } finally {
-        await alice.stop();
-      }
-    },
+    // 10.77.0.50 is on alice's link, and no namespace has it: ARP goes unanswered (≈ 3 s).
+    () => dialFails(7003, "10.77.0.50:7000", "nothing answers at 10.77.0.50", "EHOSTUNREACH"),
     30_000,
   );
 
   test.skipIf(skip !== null)(
     "a dial with no route says the address cannot be reached (ENETUNREACH), not that nothing listens there",
-    async () => {
-      // 10.78.0.0/24 has no route in alice's namespace (only 10.77.0.0/24 is on her link).
-      const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7002", "--connect", "10.78.0.9:7000"]);
-      try {
-        const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
-        expect(r.reason).toContain("10.78.0.9 cannot be reached from this machine");
-        expect(r.reason).not.toContain("nothing is listening");
-        const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
-        expect(err?.code).toBe("ENETUNREACH");
-      } finally {
-        await alice.stop();
-      }
-    },
+    // 10.78.0.0/24 has no route in alice's namespace (only 10.77.0.0/24 is on her link).
+    () => dialFails(7002, "10.78.0.9:7000", "10.78.0.9 cannot be reached from this machine", "ENETUNREACH"),
     30_000,
   );
 
   test.skipIf(skip !== null)(
     "a dial by host name to an address with no route says ENETUNREACH too: the route checked is the resolved address's",
-    async () => {
-      const alice = new NsChat(NS_A, tempHome(), ["--name", "alice", "--host", "10.77.0.1", "--port", "7004", "--connect", `${UNROUTED_NAME}:7000`]);
-      try {
-        const r = await until("a reconnecting status", () => alice.events.find((e) => e.type === "reconnecting") as Extract<ChatEvent, { type: "reconnecting" }> | undefined, 20_000);
-        expect(r.reason).toContain("cannot be reached from this machine");
-        expect(r.reason).not.toContain("nothing is listening");
-        const err = alice.events.find((e) => e.type === "error") as Extract<ChatEvent, { type: "error" }> | undefined;
-        expect(err?.code).toBe("ENETUNREACH");
-      } finally {
-        await alice.stop();
-      }
-    },
+    () => dialFails(7004, `${UNROUTED_NAME}:7000`, "cannot be reached from this machine", "ENETUNREACH"),
     30_000,
   );
 });
