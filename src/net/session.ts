@@ -19,7 +19,7 @@ import { FrameAssembler, type Frame } from "../protocol/frame.ts";
 import type { Done } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
-import { alertBytes } from "./alerts.ts";
+import { alertBytes, streamEnded } from "./alerts.ts";
 import { Established, type RecordHost } from "./established.ts";
 import { Handshake } from "./handshake.ts";
 import { chargeOutput, chargePreAuth, ReadPause } from "./output-flow.ts";
@@ -340,16 +340,7 @@ export class Session implements PeerSession {
     this.#o.outputBudget?.set(this, 0);
     this.#o.preAuthBudget?.set(this, 0);
     if (this.state === "closed") return;
-    let err: Error | null = error ?? null;
-    if (err === null) {
-      try {
-        this.#asm.end();
-      } catch (e) {
-        err = e as Error;
-      }
-    }
-    if (err === null) err = this.#est ? fail("truncated", "the peer closed the connection without CLOSE", { ended: "between_frames" }) : fail("truncated", "the peer closed the connection during the handshake", { ended: "handshake" });
-    this.#closeInfo = { error: err, byPeer: true, reason: "" };
+    this.#closeInfo = { error: error ?? streamEnded(this.#asm, this.#est !== null), byPeer: true, reason: "" };
     this.#finalize();
   }
 
