@@ -350,20 +350,15 @@ export class Session implements PeerSession {
     if (e instanceof ProtocolError) {
       if (this.#est !== null) this.#send.clearPending(); // the alert goes next, nothing else
       const alert = alertBytes(e, this.#est?.writer ?? null, this.#hs.machine);
-      if (alert !== null && this.#est === null && this.#o.alertBeforeAuth?.(this) === false) {
-        // A flood from this prefix (PROTOCOL §7.3): reset, no alert, nothing more read.
-        this.#closeInfo = info;
-        this.#hs.drop();
-        this.#finalize();
-        this.#socket.terminate();
-        return;
-      }
+      // A flood from this prefix (PROTOCOL §7.3): reset, no alert, nothing more read.
+      if (alert !== null && this.#est === null && this.#o.alertBeforeAuth?.(this) === false) return this.#closed(info, true);
       if (alert !== null) this.#write([alert]);
     }
     this.#closed(info);
   }
 
-  #closed(info: CloseInfo): void {
+  /** `reset`: no FIN, no drain; the socket is dropped at once. */
+  #closed(info: CloseInfo, reset = false): void {
     this.#closeInfo = info;
     this.#hs.drop();
     this.#o.preAuthBudget?.set(this, 0);
@@ -374,7 +369,9 @@ export class Session implements PeerSession {
     const drain = this.#send.backedUp;
     // Finalize first: ending the socket can fire its close handler synchronously.
     this.#finalize();
-    if (drain) {
+    if (reset) {
+      this.#socket.terminate();
+    } else if (drain) {
       // Let the last records (CLOSE or ALERT) drain, but not for long.
       this.#endAfterDrain = true;
       setTimeout(() => (stalled ? this.#socket.terminate() : this.#socket.end()), 2000).unref?.();
