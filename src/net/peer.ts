@@ -322,10 +322,8 @@ export class Peer {
     const [s, since] = first.value;
     const age = performance.now() - since;
     if (age < this.limits.halfOpenEvictAfterMs) return false;
+    // abort() closes at once: its close handler (#sessionClosed) lets go of the counts.
     s.abort(fail("busy", `the listener is full and this handshake was the oldest (${Math.round(age)} ms, past halfOpenEvictAfterMs); a newcomer took its place`));
-    // abort() closes at once (its close handler ran); in case it did not, let go of the count.
-    this.#handshakeOver(s);
-    this.sessions.delete(s);
     return true;
   }
 
