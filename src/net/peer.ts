@@ -12,6 +12,7 @@ import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { Admission } from "./admission.ts";
+import { AgeQueue } from "./age-queue.ts";
 import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
@@ -97,8 +98,8 @@ export class Peer {
   /** Per session: the dial it answers, the remote host, and whether it still counts as half-open. */
   readonly #books = new Map<Session, { dial: Dial | null; remoteHost: string; halfOpen: boolean }>();
   /** Inbound sessions still handshaking, oldest first, with when they were accepted: strangers, and addresses that authenticated before (evicted last). */
-  readonly #inboundHandshakes = new Map<Session, number>();
-  readonly #knownHandshakes = new Map<Session, number>();
+  readonly #inboundHandshakes = new AgeQueue<Session>();
+  readonly #knownHandshakes = new AgeQueue<Session>();
   #listener: TCPSocketListener<SocketData> | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
   #closed = false;
@@ -335,9 +336,9 @@ export class Peer {
    */
   #evictOldHandshake(): boolean {
     const now = performance.now();
-    const old = (m: Map<Session, number>) => {
-      const first = m.entries().next();
-      return !first.done && now - first.value[1] >= this.limits.halfOpenEvictAfterMs ? first.value : null;
+    const old = (q: AgeQueue<Session>) => {
+      const first = q.oldest();
+      return first !== undefined && now - first[1] >= this.limits.halfOpenEvictAfterMs ? first : null;
     };
     const found = old(this.#inboundHandshakes) ?? old(this.#knownHandshakes);
     if (found === null) return false;
