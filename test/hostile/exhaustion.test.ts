@@ -264,6 +264,31 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     }
   });
 
+  test("an evicted handshake lets go of exactly what it held: its pre-auth bytes, its half-open count, its session", async () => {
+    const cap = await Scene.start({ limits: { maxHalfOpen: 4, maxHalfOpenPerAddress: 4, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 200 } });
+    try {
+      const held = await Attacker.connectNode(cap.port, "127.0.0.5");
+      held.write(concat(header(FrameType.HELLO, 418), det("part", 200)));
+      await until("its bytes held", () => cap.listener.preAuthBudget.total > 0, 2000);
+      const heldBytes = cap.listener.preAuthBudget.total;
+      const rest: Attacker[] = [];
+      for (let i = 0; i < 3; i++) rest.push(await Attacker.connectNode(cap.port, "127.0.0.5"));
+      await until("4 half-open", () => cap.listener.halfOpen === 4, 2000);
+      expect(cap.listener.preAuthBudget.total).toBe(heldBytes);
+      await Bun.sleep(300);
+      const other = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.3" });
+      await until("the oldest to be cut", () => held.closed, 2000);
+      expect(held.alerts()).toEqual([AlertCode.busy]);
+      expect([cap.listener.halfOpen, cap.listener.preAuthBudget.total, cap.listener.sessions.size]).toEqual([3, 0, 5]);
+      for (const a of rest) a.destroy();
+      other.send([{ kind: "close", reason: "" }]);
+      await until("all gone", () => cap.listener.sessions.size === 1, 2000);
+      expect([cap.listener.halfOpen, cap.listener.preAuthBudget.total]).toEqual([0, 0]);
+    } finally {
+      await cap.stop();
+    }
+  });
+
   test("maxSessions reached with silent connections older than halfOpenEvictAfterMs: a good handshake takes the oldest one's place; established sessions are never cut for it", async () => {
     const cap = await Scene.start({ limits: { maxSessions: 6, maxHalfOpen: 64, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 200 } });
     try {
