@@ -84,12 +84,8 @@ export class Admission {
     if (this.#knownHosts.has(host)) return null;
     const prefix = addressPrefix(host);
     const rate = this.#limits.ffdhePerPrefixPerSecond;
-    let b = this.#ffdheByPrefix.get(prefix);
-    if (b === undefined) {
-      if (this.#ffdheByPrefix.size >= MAX_PREFIX_BUCKETS) return `FFDHE handshakes from ${MAX_PREFIX_BUCKETS} prefixes at once`;
-      b = new TokenBucket(rate * 4, rate, now);
-      this.#ffdheByPrefix.set(prefix, b);
-    }
+    const b = bucketOf(this.#ffdheByPrefix, prefix, rate * 4, rate, now);
+    if (b === null) return `FFDHE handshakes from ${MAX_PREFIX_BUCKETS} prefixes at once`;
     return b.take(now) ? null : `more than ${rate} FFDHE handshakes a second from ${prefix} (ffdhePerPrefixPerSecond)`;
   }
 
@@ -99,15 +95,8 @@ export class Admission {
    * prefixes at once, a new one gets none.
    */
   alertAllowed(host: string, now: number): boolean {
-    const prefix = addressPrefix(host);
-    let b = this.#alertsByPrefix.get(prefix);
-    if (b === undefined) {
-      if (this.#alertsByPrefix.size >= MAX_PREFIX_BUCKETS) return false;
-      const rate = this.#limits.preAuthAlertsPerPrefixPerSecond;
-      b = new TokenBucket(rate * 2, rate, now);
-      this.#alertsByPrefix.set(prefix, b);
-    }
-    return b.take(now);
+    const rate = this.#limits.preAuthAlertsPerPrefixPerSecond;
+    return bucketOf(this.#alertsByPrefix, addressPrefix(host), rate * 2, rate, now)?.take(now) ?? false;
   }
 
   /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS). */
@@ -126,4 +115,15 @@ export class Admission {
     for (const [k, b] of this.#ffdheByPrefix) if (b.full(now)) this.#ffdheByPrefix.delete(k);
     for (const [k, b] of this.#alertsByPrefix) if (b.full(now)) this.#alertsByPrefix.delete(k);
   }
+}
+
+/** The token bucket of `prefix` in `map`, made full when new; null when the map already holds MAX_PREFIX_BUCKETS. */
+function bucketOf(map: Map<string, TokenBucket>, prefix: string, burst: number, rate: number, now: number): TokenBucket | null {
+  let b = map.get(prefix);
+  if (b === undefined) {
+    if (map.size >= MAX_PREFIX_BUCKETS) return null;
+    b = new TokenBucket(burst, rate, now);
+    map.set(prefix, b);
+  }
+  return b;
 }

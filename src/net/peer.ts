@@ -17,7 +17,7 @@ import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
 import { x25519Pool } from "./x25519-pool.ts";
-import { connectFailure, dialErrorCode } from "./route.ts";
+import { connectFailure, ConnectError, dialErrorCode } from "./route.ts";
 import { isIP } from "node:net";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 
@@ -68,20 +68,6 @@ type Dial = {
 /** The dial `d` failed with the OS error `code` (ECONNREFUSED made precise by route.ts): one sentence, the code kept. */
 function dialFailed(d: Dial, err: Error, code: string | undefined): ConnectError {
   return new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code);
-}
-
-/** A connection could not be made or the handshake failed; `cause` holds the protocol error, `code` the OS error name (ECONNREFUSED, ETIMEDOUT, …). */
-export class ConnectError extends Error {
-  readonly code?: string;
-  constructor(
-    message: string,
-    override readonly cause?: Error,
-    code?: string,
-  ) {
-    super(message);
-    this.name = "ConnectError";
-    if (code !== undefined) this.code = code;
-  }
 }
 
 export class Peer {
@@ -344,10 +330,8 @@ export class Peer {
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;
+    // abort() closes at once: its close handler (#sessionClosed) lets go of the counts.
     s.abort(fail("busy", `the listener is full and this handshake was the oldest (${Math.round(age)} ms, past halfOpenEvictAfterMs); a newcomer took its place`));
-    // abort() closes at once (its close handler ran); in case it did not, let go of the count.
-    this.#handshakeOver(s);
-    this.sessions.delete(s);
     return true;
   }
 

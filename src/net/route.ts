@@ -1,5 +1,5 @@
 /**
- * Why a dial failed, in words that match it (connectFailure).
+ * Why a dial failed, in words that match it (connectFailure), and the error that carries it (ConnectError).
  *
  * Is there a route to an IPv4 address? Bun reports every failed connect as ECONNREFUSED
  * (Bun 1.4.5: a dial with no route gives code ECONNREFUSED, errno -111), so a person
@@ -14,6 +14,20 @@
 import { readFileSync } from "node:fs";
 import { isIPv4 } from "node:net";
 import { networkInterfaces } from "node:os";
+
+/** A connection could not be made or the handshake failed; `cause` holds the protocol error, `code` the OS error name (ECONNREFUSED, ETIMEDOUT, …). */
+export class ConnectError extends Error {
+  readonly code?: string;
+  constructor(
+    message: string,
+    override readonly cause?: Error,
+    code?: string,
+  ) {
+    super(message);
+    this.name = "ConnectError";
+    if (code !== undefined) this.code = code;
+  }
+}
 
 /** "yes", "no", or "unknown" (not an IPv4 literal, or no routing table to read). */
 export function routeTo(host: string, routes = readRoutes(), local = localAddresses()): "yes" | "no" | "unknown" {

@@ -19,7 +19,7 @@ import { FrameAssembler, type Frame } from "../protocol/frame.ts";
 import type { Done } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
-import { alertBytes } from "./alerts.ts";
+import { alertBytes, streamEnded } from "./alerts.ts";
 import { Established, type RecordHost } from "./established.ts";
 import { Handshake } from "./handshake.ts";
 import { chargeOutput, chargePreAuth, ReadPause } from "./output-flow.ts";
@@ -340,16 +340,7 @@ export class Session implements PeerSession {
     this.#o.outputBudget?.set(this, 0);
     this.#o.preAuthBudget?.set(this, 0);
     if (this.state === "closed") return;
-    let err: Error | null = error ?? null;
-    if (err === null) {
-      try {
-        this.#asm.end();
-      } catch (e) {
-        err = e as Error;
-      }
-    }
-    if (err === null) err = this.#est ? fail("truncated", "the peer closed the connection without CLOSE", { ended: "between_frames" }) : fail("truncated", "the peer closed the connection during the handshake", { ended: "handshake" });
-    this.#closeInfo = { error: err, byPeer: true, reason: "" };
+    this.#closeInfo = { error: error ?? streamEnded(this.#asm, this.#est !== null), byPeer: true, reason: "" };
     this.#finalize();
   }
 
@@ -359,20 +350,15 @@ export class Session implements PeerSession {
     if (e instanceof ProtocolError) {
       if (this.#est !== null) this.#send.clearPending(); // the alert goes next, nothing else
       const alert = alertBytes(e, this.#est?.writer ?? null, this.#hs.machine);
-      if (alert !== null && this.#est === null && this.#o.alertBeforeAuth?.(this) === false) {
-        // A flood from this prefix (PROTOCOL §7.3): reset, no alert, nothing more read.
-        this.#closeInfo = info;
-        this.#hs.drop();
-        this.#finalize();
-        this.#socket.terminate();
-        return;
-      }
+      // A flood from this prefix (PROTOCOL §7.3): reset, no alert, nothing more read.
+      if (alert !== null && this.#est === null && this.#o.alertBeforeAuth?.(this) === false) return this.#closed(info, true);
       if (alert !== null) this.#write([alert]);
     }
     this.#closed(info);
   }
 
-  #closed(info: CloseInfo): void {
+  /** `reset`: no FIN, no drain; the socket is dropped at once. */
+  #closed(info: CloseInfo, reset = false): void {
     this.#closeInfo = info;
     this.#hs.drop();
     this.#o.preAuthBudget?.set(this, 0);
@@ -383,7 +369,9 @@ export class Session implements PeerSession {
     const drain = this.#send.backedUp;
     // Finalize first: ending the socket can fire its close handler synchronously.
     this.#finalize();
-    if (drain) {
+    if (reset) {
+      this.#socket.terminate();
+    } else if (drain) {
       // Let the last records (CLOSE or ALERT) drain, but not for long.
       this.#endAfterDrain = true;
       setTimeout(() => (stalled ? this.#socket.terminate() : this.#socket.end()), 2000).unref?.();

@@ -282,16 +282,7 @@ export class LineMode {
         last = now;
         movedAt = performance.now();
       } else if (performance.now() - movedAt > this.#o.drainTimeoutMs) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, BACKLOG_POLL_MS);
-        const self = this;
-        function done() {
-          clearTimeout(timer);
-          self.#acked = null;
-          resolve();
-        }
-        this.#acked = done;
-      });
+      await wakeOrAfter(BACKLOG_POLL_MS, (wake) => (this.#acked = wake));
     }
   }
 
@@ -299,16 +290,7 @@ export class LineMode {
   #dialsSettled(): Promise<void> {
     const dials = this.#o.dials ?? 0;
     if (this.#settled.size >= dials) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, this.#o.settleMs ?? this.#o.drainTimeoutMs);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.#wakeSettled = null;
-        resolve();
-      }
-      this.#wakeSettled = done;
-    });
+    return wakeOrAfter(this.#o.settleMs ?? this.#o.drainTimeoutMs, (wake) => (this.#wakeSettled = wake));
   }
 
   /** Step 4, files: wait while transfers under way make progress (an offer nobody answers is not waited for). */
@@ -384,5 +366,18 @@ function countingSendAll(api: ChatApi, seen: (n: number) => void, around: { begi
       const v = Reflect.get(target, key, target) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
+  });
+}
+
+/** Resolves when the wake function handed to `hold` is called, or after `ms`; `hold` gets null once it resolved. */
+function wakeOrAfter(ms: number, hold: (wake: (() => void) | null) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(wake, ms);
+    function wake(): void {
+      clearTimeout(timer);
+      hold(null);
+      resolve();
+    }
+    hold(wake);
   });
 }

@@ -10,7 +10,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { ed25519Generate } from "../../src/crypto/ed25519.ts";
-import { ConnectError, Peer } from "../../src/net/peer.ts";
+import { Peer } from "../../src/net/peer.ts";
+import { ConnectError } from "../../src/net/route.ts";
 import type { Session } from "../../src/net/session.ts";
 import type { CloseInfo } from "../../src/net/types.ts";
 import type { Limits } from "../../src/net/limits.ts";

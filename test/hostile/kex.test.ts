@@ -8,7 +8,7 @@ import { concat } from "../../src/crypto/bytes.ts";
 import { ed25519Generate, ed25519Sign } from "../../src/crypto/ed25519.ts";
 import { bigIntToBytes, FFDHE } from "../../src/crypto/ffdhe.ts";
 import { warmFfdhe } from "../../src/net/kex.ts";
-import { ConnectError } from "../../src/net/peer.ts";
+import { ConnectError } from "../../src/net/route.ts";
 import { AlertCode, ContentType, FrameType, Group, Label } from "../../src/protocol/constants.ts";
 import { fail, ProtocolError, type ErrorCode } from "../../src/protocol/errors.ts";
 import { encodeAlertFrame, encodeHello } from "../../src/protocol/handshake.ts";

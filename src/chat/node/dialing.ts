@@ -6,7 +6,8 @@
 import { isIP } from "node:net";
 import { AlertCode } from "../../protocol/constants.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { ConnectError, type Peer } from "../../net/peer.ts";
+import type { Peer } from "../../net/peer.ts";
+import { ConnectError } from "../../net/route.ts";
 import type { CloseInfo, PeerSession } from "../../net/types.ts";
 import { ChatError, type AwayInfo, type ChatListener } from "../events.ts";
 import { explain } from "../explain.ts";

@@ -4,7 +4,7 @@
  * PeerSession (src/net/types.ts), never by the socket-owning Session class.
  */
 import { ProtocolError } from "../../protocol/errors.ts";
-import { ConnectError } from "../../net/peer.ts";
+import { ConnectError } from "../../net/route.ts";
 import type { CloseInfo, PeerSession } from "../../net/types.ts";
 import type { ChatEvent } from "../events.ts";
 import { explain } from "../explain.ts";

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { Sessions } from "../../../src/chat/node/sessions.ts";
 import type { Link } from "../../../src/chat/delivery/link.ts";
-import { ConnectError } from "../../../src/net/peer.ts";
+import { ConnectError } from "../../../src/net/route.ts";
 import type { PeerSession, SessionState } from "../../../src/net/types.ts";
 import { fail } from "../../../src/protocol/errors.ts";
 import { asPid, type Pid } from "../../../src/chat/peer-id.ts";
