@@ -12,6 +12,7 @@ import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { Admission } from "./admission.ts";
+import { AgeQueue } from "./age-queue.ts";
 import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
@@ -82,8 +83,9 @@ export class Peer {
   readonly outputBudget: ByteBudget<Session>;
   /** Per session: the dial it answers, the remote host, and whether it still counts as half-open. */
   readonly #books = new Map<Session, { dial: Dial | null; remoteHost: string; halfOpen: boolean }>();
-  /** Inbound sessions still handshaking, oldest first, with when they were accepted. */
-  readonly #inboundHandshakes = new Map<Session, number>();
+  /** Inbound sessions still handshaking, oldest first, with when they were accepted: strangers, and addresses that authenticated before (evicted last). */
+  readonly #inboundHandshakes = new AgeQueue<Session>();
+  readonly #knownHandshakes = new AgeQueue<Session>();
   #listener: TCPSocketListener<SocketData> | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
   #closed = false;
@@ -281,7 +283,7 @@ export class Peer {
     const s = new Session(socket, this.#config, role, address, dial?.group, this.#events);
     this.#books.set(s, { dial: dial ?? null, remoteHost: remote, halfOpen: true });
     if (dial) dial.session = s;
-    else this.#inboundHandshakes.set(s, performance.now());
+    else (this.#admission.known(remote) ? this.#knownHandshakes : this.#inboundHandshakes).set(s, performance.now());
     this.#admission.opened(remote);
     socket.data = { session: s, dial };
     this.sessions.add(s);
@@ -314,14 +316,20 @@ export class Peer {
   /**
    * At a global cap: cut the oldest inbound handshake that has run for
    * halfOpenEvictAfterMs with busy, so that silent connections cannot keep a good peer
-   * out (docs/SECURITY.md §10). False when every handshake is younger.
+   * out (docs/SECURITY.md §10); a stranger's before that of an address that
+   * authenticated before (a contact's slow handshake is not the strangers' first pick).
+   * False when every handshake is younger.
    */
   #evictOldHandshake(): boolean {
-    const first = this.#inboundHandshakes.entries().next();
-    if (first.done) return false;
-    const [s, since] = first.value;
-    const age = performance.now() - since;
-    if (age < this.limits.halfOpenEvictAfterMs) return false;
+    const now = performance.now();
+    const old = (q: AgeQueue<Session>) => {
+      const first = q.oldest();
+      return first !== undefined && now - first[1] >= this.limits.halfOpenEvictAfterMs ? first : null;
+    };
+    const found = old(this.#inboundHandshakes) ?? old(this.#knownHandshakes);
+    if (found === null) return false;
+    const [s, since] = found;
+    const age = now - since;
     // abort() closes at once: its close handler (#sessionClosed) lets go of the counts.
     s.abort(fail("busy", `the listener is full and this handshake was the oldest (${Math.round(age)} ms, past halfOpenEvictAfterMs); a newcomer took its place`));
     return true;
@@ -329,6 +337,7 @@ export class Peer {
 
   #handshakeOver(s: Session): void {
     this.#inboundHandshakes.delete(s);
+    this.#knownHandshakes.delete(s);
     const b = this.#books.get(s);
     if (b === undefined || !b.halfOpen) return;
     b.halfOpen = false;

@@ -221,6 +221,74 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     }
   });
 
+  // Many strangers under their own caps, churning at the global cap, cut whatever
+  // handshake is oldest: a contact's that waits (an ffdhe3072 exchange in the queue, a
+  // long path between AUTH and PROFILE) is the strangers' last choice, not their first.
+  test("at maxHalfOpen an address that authenticated before is evicted after every older stranger: the newcomer takes a stranger's place", async () => {
+    const cap = await Scene.start({ limits: { maxHalfOpen: 8, maxHalfOpenPerAddress: 8, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 200 } });
+    try {
+      const before = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.2" });
+      before.send([{ kind: "close", reason: "" }]);
+      await until("the contact's first session gone", () => cap.listener.sessions.size === 1, 2000);
+      // The contact's handshake, stalled, is the oldest (127.0.0.1 is the scene's good
+      // peer, known too: the strangers come from 127.0.0.5).
+      const contact = await Attacker.connectNode(cap.port, "127.0.0.2");
+      await until("1 half-open", () => cap.listener.halfOpen === 1, 2000);
+      const flood: Attacker[] = [];
+      for (let i = 0; i < 7; i++) {
+        flood.push(await Attacker.connectNode(cap.port, "127.0.0.5"));
+        await until(`${i + 2} half-open`, () => cap.listener.halfOpen === i + 2, 2000);
+      }
+      await Bun.sleep(300);
+      const other = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.3" });
+      other.send([{ kind: "text", id: 1n, text: "from elsewhere" }]);
+      await until("the echo to 127.0.0.3", () => other.items.some((i) => i.kind === "text"), 2000);
+      await until("a stranger to be cut", () => flood.some((a) => a.closed) || contact.closed, 2000);
+      expect(contact.closed).toBe(false);
+      expect(flood.map((a) => a.closed)).toEqual([true, false, false, false, false, false, false]);
+      expect(flood[0]!.alerts()).toEqual([AlertCode.busy]);
+      // With no stranger left, the contact's handshake gives way like any other.
+      for (const a of flood.slice(1)) a.destroy();
+      await until("the strangers gone", () => cap.listener.halfOpen === 1, 2000);
+      const fill = [];
+      for (let i = 0; i < 7; i++) fill.push(await Attacker.connectNode(cap.port, "127.0.0.5"));
+      await until("8 half-open", () => cap.listener.halfOpen === 8, 2000);
+      const next = await Attacker.connectNode(cap.port, "127.0.0.4");
+      await until("the contact's handshake to be cut", () => contact.closed, 2000);
+      expect(contact.alerts()).toEqual([AlertCode.busy]);
+      expect(fill.filter((a) => a.closed)).toEqual([]);
+      for (const a of [next, ...fill]) a.destroy();
+      other.send([{ kind: "close", reason: "" }]);
+    } finally {
+      await cap.stop();
+    }
+  });
+
+  test("an evicted handshake lets go of exactly what it held: its pre-auth bytes, its half-open count, its session", async () => {
+    const cap = await Scene.start({ limits: { maxHalfOpen: 4, maxHalfOpenPerAddress: 4, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 200 } });
+    try {
+      const held = await Attacker.connectNode(cap.port, "127.0.0.5");
+      held.write(concat(header(FrameType.HELLO, 418), det("part", 200)));
+      await until("its bytes held", () => cap.listener.preAuthBudget.total > 0, 2000);
+      const heldBytes = cap.listener.preAuthBudget.total;
+      const rest: Attacker[] = [];
+      for (let i = 0; i < 3; i++) rest.push(await Attacker.connectNode(cap.port, "127.0.0.5"));
+      await until("4 half-open", () => cap.listener.halfOpen === 4, 2000);
+      expect(cap.listener.preAuthBudget.total).toBe(heldBytes);
+      await Bun.sleep(300);
+      const other = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.3" });
+      await until("the oldest to be cut", () => held.closed, 2000);
+      expect(held.alerts()).toEqual([AlertCode.busy]);
+      expect([cap.listener.halfOpen, cap.listener.preAuthBudget.total, cap.listener.sessions.size]).toEqual([3, 0, 5]);
+      for (const a of rest) a.destroy();
+      other.send([{ kind: "close", reason: "" }]);
+      await until("all gone", () => cap.listener.sessions.size === 1, 2000);
+      expect([cap.listener.halfOpen, cap.listener.preAuthBudget.total]).toEqual([0, 0]);
+    } finally {
+      await cap.stop();
+    }
+  });
+
   test("maxSessions reached with silent connections older than halfOpenEvictAfterMs: a good handshake takes the oldest one's place; established sessions are never cut for it", async () => {
     const cap = await Scene.start({ limits: { maxSessions: 6, maxHalfOpen: 64, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 200 } });
     try {
