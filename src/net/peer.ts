@@ -83,8 +83,8 @@ export class Peer {
   readonly outputBudget: ByteBudget<Session>;
   /** Per session: the dial it answers, the remote host, and whether it still counts as half-open. */
   readonly #books = new Map<Session, { dial: Dial | null; remoteHost: string; halfOpen: boolean }>();
-  /** Inbound sessions still handshaking, oldest first, with when they were accepted: strangers, and addresses that authenticated before (evicted last). */
-  readonly #inboundHandshakes = new AgeQueue<Session>();
+  /** Inbound sessions still handshaking, oldest first, with when they were accepted: from strangers, and from addresses that authenticated before (evicted last). */
+  readonly #strangerHandshakes = new AgeQueue<Session>();
   readonly #knownHandshakes = new AgeQueue<Session>();
   #listener: TCPSocketListener<SocketData> | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
@@ -283,7 +283,7 @@ export class Peer {
     const s = new Session(socket, this.#config, role, address, dial?.group, this.#events);
     this.#books.set(s, { dial: dial ?? null, remoteHost: remote, halfOpen: true });
     if (dial) dial.session = s;
-    else (this.#admission.known(remote) ? this.#knownHandshakes : this.#inboundHandshakes).set(s, performance.now());
+    else (this.#admission.known(remote) ? this.#knownHandshakes : this.#strangerHandshakes).set(s, performance.now());
     this.#admission.opened(remote);
     socket.data = { session: s, dial };
     this.sessions.add(s);
@@ -326,7 +326,7 @@ export class Peer {
       const first = q.oldest();
       return first !== undefined && now - first[1] >= this.limits.halfOpenEvictAfterMs ? first : null;
     };
-    const found = old(this.#inboundHandshakes) ?? old(this.#knownHandshakes);
+    const found = old(this.#strangerHandshakes) ?? old(this.#knownHandshakes);
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;
@@ -336,7 +336,7 @@ export class Peer {
   }
 
   #handshakeOver(s: Session): void {
-    this.#inboundHandshakes.delete(s);
+    this.#strangerHandshakes.delete(s);
     this.#knownHandshakes.delete(s);
     const b = this.#books.get(s);
     if (b === undefined || !b.halfOpen) return;
