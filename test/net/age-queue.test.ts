@@ -47,4 +47,26 @@ describe("AgeQueue", () => {
     }
     expect(seen).toEqual(live);
   });
+
+  test("a deleted key is not held: a closed session is garbage at once, not when the slots are rebuilt", () => {
+    const q = new AgeQueue<object>();
+    const refs = fill(q);
+    Bun.gc(true);
+    // 40 keys, the 10 oldest deleted: below the rebuild threshold, so only a slot that
+    // lets go of its key frees them.
+    expect([q.size, q.slots]).toEqual([30, 40]);
+    expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0);
+  });
 });
+
+/** 40 keys made in a frame of their own (nothing on the test's stack points at them); the first 10 deleted. */
+function fill(q: AgeQueue<object>): WeakRef<object>[] {
+  const refs: WeakRef<object>[] = [];
+  for (let i = 0; i < 40; i++) {
+    const k = { big: new Uint8Array(1024) };
+    q.set(k, i);
+    if (i < 10) refs.push(new WeakRef(k));
+  }
+  for (let i = 0; i < 10; i++) q.delete(refs[i]!.deref()!);
+  return refs;
+}
