@@ -28,11 +28,15 @@ let text = "";
 for (let i = 0; i < lines; i++) text += `${bulkLine(i, SIZE)}\n`;
 writeFileSync(input, text);
 
-const prof = process.env.SOTTO_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SOTTO_PROF}`] : [];
+// SOTTO_PROF=dir: a --cpu-prof profile of each process there (SOTTO_PROF_MD=1: markdown, SOTTO_PROF_INTERVAL=µs).
+const prof = process.env.SOTTO_PROF
+  ? [process.env.SOTTO_PROF_MD === "1" ? "--cpu-prof-md" : "--cpu-prof", `--cpu-prof-dir=${process.env.SOTTO_PROF}`, ...(process.env.SOTTO_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.SOTTO_PROF_INTERVAL}`] : [])]
+  : [];
 const bob = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "bob"), "--name", "bob", "--host", "127.0.0.1", "--port", "0"], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
 let port = 0;
 let connectedAt = 0;
 let lastAt = 0;
+let firstAt = 0;
 let shown = 0;
 let bad = 0;
 let allShown: () => void = () => {};
@@ -52,6 +56,7 @@ void (async () => {
         // this reader must not be what limits the rate.
         const at = l.indexOf('"text":"') + 8;
         if (Number(l.slice(at, at + 8)) !== shown || l.indexOf('x"', at + 8 + SIZE - 10) < 0) bad++;
+        if (shown === 0) firstAt = performance.now();
         shown++;
         lastAt = performance.now();
         if (shown === lines) allShown();
@@ -63,7 +68,7 @@ void (async () => {
 while (port === 0) await Bun.sleep(5);
 const proxy = shaped ? new FaultProxy({ target: { host: "127.0.0.1", port }, faults }) : null;
 const dialPort = proxy?.port ?? port;
-const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`], { stdin: Bun.file(input), stdout: "ignore", stderr: "inherit" });
+const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: Bun.file(input), stdout: "ignore", stderr: "inherit" });
 await done;
 const code = await alice.exited;
 bob.kill("SIGINT");
@@ -84,4 +89,4 @@ const cpu = (p: typeof bob) => {
 const tcp = shaped ? await plainTcpBulk({ lines, size: SIZE, faults }) : null;
 const path = shaped ? "100 Mbit/s, 25 ms each way" : "loopback";
 const vsTcp = tcp === null ? "" : `; plain TCP ${tcp.toFixed(0)} ms, ratio TCP/sotto ${(tcp / ms).toFixed(2)}× (target ≥ 0.9×)`;
-console.log(`real processes, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"}; CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)}; load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
+console.log(`real processes, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)}; load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);

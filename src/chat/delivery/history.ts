@@ -4,15 +4,20 @@
  *
  *   history   one row per line shown or sent: the contact's identity key (hex), the name
  *             it had then, who wrote it (in: the contact, out: us), the text, the time
- *             (ms since 1970, our clock), and whether it was private.
+ *             (ms since 1970, our clock), and whether it was private; or one row per run
+ *             (history-run.ts): up to MAX_RUN consecutive lines of one flush with the
+ *             same contact, name and direction, none private, in its `lines` column
+ *             (`count` lines; `text` empty, `time` the first line's).
  *
  * A line sent to several contacts is one row per contact: each conversation is whole on
- * its own. Bounded: at most MAX_PER_CONTACT rows per contact (the oldest go first).
+ * its own. Bounded: at most MAX_PER_CONTACT lines per contact (the oldest go first; a
+ * trim that ends inside a run rewrites that run with the lines it keeps).
  * `--no-history` opens nothing; `/clear NAME` deletes one contact's rows.
  */
 import { Database, type Statement } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { decodeHistoryRun, encodeHistoryRun, MAX_RUN } from "./history-run.ts";
 import { BUSY_TIMEOUT_MS, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
 import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from "../events.ts";
 
@@ -25,8 +30,8 @@ export const MAX_PER_CONTACT = 10_000;
  */
 const TRIM_EVERY = 1024;
 /**
- * Rows one INSERT writes: a tick of 20,000 piped lines was 20,000 statements (a third of
- * a second of CPU on each side); at 7 values a row this stays far below SQLite's 32,766.
+ * Rows one INSERT writes: a tick of lines to several contacts in turn is a row per line
+ * (no two consecutive lines make a run); at 9 values a row this stays far below SQLite's 32,766.
  */
 const INSERT_ROWS = 512;
 /** Lines per contact shown when the chat starts. */
@@ -51,8 +56,39 @@ export interface HistoryLine {
   id?: bigint;
 }
 
-type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number };
-const toLine = (r: Row): HistoryLine => ({ pid: r.pid, peer: r.peer, dir: r.dir === "out" ? "out" : "in", text: r.text, time: r.time, private: r.private === 1 });
+type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number; lines: Uint8Array | null };
+/** The lines of one row: itself, or its run's. */
+function linesOf(r: Row): HistoryLine[] {
+  const dir = r.dir === "out" ? "out" : "in";
+  if (r.lines === null) return [{ pid: r.pid, peer: r.peer, dir, text: r.text, time: r.time, private: r.private === 1 }];
+  return decodeHistoryRun(r.lines).map((l) => ({ pid: r.pid, peer: r.peer, dir, text: l.text, time: l.time, private: false }));
+}
+/** The last `k` lines of rows given newest first (each row holds one line or more). */
+function lastLines(rows: Iterable<Row>, k: number): HistoryLine[] {
+  const out: HistoryLine[][] = [];
+  let n = 0;
+  for (const r of rows) {
+    if (n >= k) break;
+    const ls = linesOf(r);
+    out.push(ls);
+    n += ls.length;
+  }
+  return out.reverse().flat().slice(Math.max(0, n - k));
+}
+/** One row to insert: a line, or a run of lines. */
+type NewRow = { l: HistoryLine; run: HistoryLine[] | null };
+/** Consecutive lines with the same contact, name and direction, none private, as runs of at most MAX_RUN. */
+function toRows(lines: readonly HistoryLine[]): NewRow[] {
+  const out: NewRow[] = [];
+  for (let i = 0; i < lines.length; ) {
+    const l = lines[i]!;
+    let j = i + 1;
+    if (!l.private) while (j < lines.length && j - i < MAX_RUN && !lines[j]!.private && lines[j]!.pid === l.pid && lines[j]!.peer === l.peer && lines[j]!.dir === l.dir) j++;
+    out.push({ l, run: j - i > 1 ? lines.slice(i, j) : null });
+    i = j;
+  }
+  return out;
+}
 
 /** The history table. */
 export class History {
@@ -85,6 +121,9 @@ export class History {
         n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
         text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT);
         CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
+      const cols = this.#db.query<{ name: string }, []>("PRAGMA table_info(history)").all();
+      // A table from before runs: every row is one line.
+      if (!cols.some((c) => c.name === "lines")) this.#db.exec("ALTER TABLE history ADD COLUMN lines BLOB; ALTER TABLE history ADD COLUMN count INTEGER NOT NULL DEFAULT 1;");
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
     } catch (e) {
       throw new Error(`${this.path}: cannot open the conversation history (${(e as Error).message})`, { cause: e });
@@ -92,22 +131,27 @@ export class History {
     const db = this.#db;
     this.#q = {
       privateOut: db.query<{ pid: string; mid: string }, [number]>("SELECT pid, mid FROM history WHERE dir = 'out' AND private = 1 AND mid IS NOT NULL ORDER BY n DESC LIMIT ?"),
-      // The oldest ?2 + 1 rows: walks only the excess from the old end, not the bound's worth of index.
-      trim: db.query("DELETE FROM history WHERE pid = ?1 AND n <= (SELECT n FROM history WHERE pid = ?1 ORDER BY n LIMIT 1 OFFSET ?2)"),
-      count: db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM history WHERE pid = ?"),
-      last: db.query<Row, [string, number]>("SELECT * FROM (SELECT * FROM history WHERE pid = ? ORDER BY n DESC LIMIT ?) ORDER BY n"),
-      lastAll: db.query<Row, [number]>("SELECT * FROM (SELECT * FROM history ORDER BY n DESC LIMIT ?) ORDER BY n"),
+      // The oldest rows, at most as many as the lines to cut (each row holds one or more): walks only the excess from the old end.
+      oldest: db.query<{ n: number; count: number }, [string, number]>("SELECT n, count FROM history WHERE pid = ? ORDER BY n LIMIT ?"),
+      cutTo: db.query("DELETE FROM history WHERE pid = ? AND n <= ?"),
+      runAt: db.query<{ lines: Uint8Array | null }, [number]>("SELECT lines FROM history WHERE n = ?"),
+      setRun: db.query("UPDATE history SET lines = ?, count = ?, time = ? WHERE n = ?"),
+      count: db.query<{ n: number }, [string]>("SELECT COALESCE(SUM(count), 0) AS n FROM history WHERE pid = ?"),
+      // Newest first, read only as far as the lines asked for (lastLines stops early).
+      last: db.query<Row, [string, number]>("SELECT * FROM history WHERE pid = ? ORDER BY n DESC LIMIT ?"),
+      lastAll: db.query<Row, [number]>("SELECT * FROM history ORDER BY n DESC LIMIT ?"),
       contacts: db.query<{ pid: string }, []>("SELECT pid FROM history GROUP BY pid ORDER BY MAX(n)"),
       pidByName: db.query<{ pid: string }, [string]>("SELECT pid FROM history WHERE peer = ? COLLATE NOCASE ORDER BY n DESC LIMIT 1"),
       clear: db.query("DELETE FROM history WHERE pid = ?"),
+      clearCount: db.query<{ n: number }, [string]>("SELECT COALESCE(SUM(count), 0) AS n FROM history WHERE pid = ?"),
       names: db.query<{ peer: string }, []>("SELECT peer FROM history h WHERE n = (SELECT MAX(n) FROM history WHERE pid = h.pid)"),
     };
   }
 
   /**
-   * Keep one line. Once a contact has TRIM_EVERY rows beyond the bound, its oldest are
-   * dropped down to the bound at the next flush (a few rows per statement, not one):
-   * a contact has at most maxPerContact + TRIM_EVERY rows.
+   * Keep one line. Once a contact has TRIM_EVERY lines beyond the bound, its oldest are
+   * dropped down to the bound at the next flush (whole rows, and the run the cut falls
+   * in rewritten): a contact has at most maxPerContact + TRIM_EVERY lines.
    */
   add(l: HistoryLine): void {
     // Kept for flush(): the chat writes one transaction a tick, not one per line (a piped
@@ -128,10 +172,11 @@ export class History {
       // INSERT_ROWS at a time, then the rest in power-of-two parts: at most log2(INSERT_ROWS) + 1
       // statements are ever prepared (a statement per remainder size prepared one, of up to
       // 3,577 placeholders, for nearly every flush).
-      for (let i = 0; i < lines.length; ) {
+      const rows = toRows(lines);
+      for (let i = 0; i < rows.length; ) {
         let n = INSERT_ROWS;
-        while (n > lines.length - i) n >>= 1;
-        this.#insert(lines.slice(i, i + n));
+        while (n > rows.length - i) n >>= 1;
+        this.#insert(rows.slice(i, i + n));
         i += n;
       }
       for (const l of lines) this.#count.set(l.pid, this.#count.get(l.pid)! + 1);
@@ -145,16 +190,19 @@ export class History {
   /** INSERTs of n rows, by n: INSERT_ROWS and each power of two below it. */
   readonly #inserts = new Map<number, Statement>();
 
-  /** Up to INSERT_ROWS lines as one INSERT (in the order given, so `n` keeps their order). */
-  #insert(lines: HistoryLine[]): void {
-    let q = this.#inserts.get(lines.length);
+  /** Up to INSERT_ROWS rows as one INSERT (in the order given, so `n` keeps their order). */
+  #insert(rows: NewRow[]): void {
+    let q = this.#inserts.get(rows.length);
     if (q === undefined) {
       this.writes.prepared++;
-      q = this.#db.prepare(`INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES ${Array(lines.length).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`);
-      this.#inserts.set(lines.length, q);
+      q = this.#db.prepare(`INSERT INTO history (pid, peer, dir, text, time, private, mid, lines, count) VALUES ${Array(rows.length).fill("(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`);
+      this.#inserts.set(rows.length, q);
     }
-    const v: (string | number | null)[] = [];
-    for (const l of lines) v.push(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString());
+    const v: (string | number | null | Uint8Array)[] = [];
+    for (const { l, run } of rows) {
+      if (run === null) v.push(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString(), null, 1);
+      else v.push(l.pid, l.peer, l.dir, "", l.time, 0, null, encodeHistoryRun(run), run.length);
+    }
     q.run(...v);
     this.writes.statements++;
   }
@@ -169,11 +217,31 @@ export class History {
     return n;
   }
 
+  /** Cut the contact's oldest lines down to the bound: whole rows, then the run the cut falls in keeps its newest lines. */
   #trim(pid: string): void {
     const excess = this.#rows(pid) - this.#max;
     if (excess <= 0) return;
-    const deleted = this.#q.trim.run(pid, excess - 1).changes;
-    this.#count.set(pid, this.#rows(pid) - deleted);
+    let cut = 0;
+    let upTo = -1;
+    let split: { n: number; keep: number } | null = null;
+    for (const r of this.#q.oldest.all(pid, excess)) {
+      if (cut + r.count > excess) {
+        split = { n: r.n, keep: cut + r.count - excess };
+        break;
+      }
+      cut += r.count;
+      upTo = r.n;
+      if (cut === excess) break;
+    }
+    if (upTo >= 0) this.#q.cutTo.run(pid, upTo);
+    if (split !== null) {
+      const row = this.#q.runAt.get(split.n);
+      if (row?.lines == null) throw new Error(`history row ${split.n} holds more than one line but no run`);
+      const kept = decodeHistoryRun(row.lines).slice(-split.keep);
+      this.#q.setRun.run(encodeHistoryRun(kept), kept.length, kept[0]!.time, split.n);
+      cut = excess;
+    }
+    this.#count.set(pid, this.#rows(pid) - cut);
   }
 
   /** Drop the contact's oldest rows beyond maxPerContact now. */
@@ -186,7 +254,7 @@ export class History {
   last(n: number, pid?: string): HistoryLine[] {
     this.flush();
     const k = Math.max(0, Math.min(MAX_PAGE, Math.floor(n)));
-    return (pid === undefined ? this.#q.lastAll.all(k) : this.#q.last.all(pid, k)).map(toLine);
+    return lastLines(pid === undefined ? this.#q.lastAll.iterate(k) : this.#q.last.iterate(pid, k), k);
   }
 
   /** Contacts with history, the most recently active last. */
@@ -219,7 +287,9 @@ export class History {
   clear(pid: string): number {
     this.flush();
     this.#count.delete(pid);
-    return this.#q.clear.run(pid).changes;
+    const n = this.#q.clearCount.get(pid)!.n;
+    this.#q.clear.run(pid);
+    return n;
   }
 
   close(): void {

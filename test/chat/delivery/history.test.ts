@@ -4,6 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
+import { decodeHistoryRun, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
 import type { ChatEvent } from "../../../src/chat/events.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
@@ -15,6 +16,22 @@ afterEach(async () => {
   await stopNodes();
   removeHomes();
 });
+
+/** Every line in the table, in order, as the file holds it: a row is one line, or a run of them. */
+function linesOnDisk(home: string): { pid: string; text: string; private: number; mid: string | null }[] {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  const rows = db.query<{ pid: string; text: string; private: number; mid: string | null; lines: Uint8Array | null }, []>("SELECT pid, text, private, mid, lines FROM history ORDER BY n").all();
+  db.close();
+  return rows.flatMap((r) => (r.lines === null ? [{ pid: r.pid, text: r.text, private: r.private, mid: r.mid }] : decodeHistoryRun(r.lines).map((l) => ({ pid: r.pid, text: l.text, private: 0, mid: null }))));
+}
+
+/** Rows of the table. */
+function rowsOnDisk(home: string): number {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  const n = db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM history").get()!.n;
+  db.close();
+  return n;
+}
 
 async function node(name: string, home: string, o: { connect?: string[]; port?: number; history?: boolean } = {}) {
   // allowNew: the one that dials in is a contact too (this file is about history, not trust).
@@ -32,9 +49,7 @@ describe("History (the table)", () => {
     h.trim("aa");
     h.add({ pid: "bb", peer: "cy", dir: "in", text: "other", time: 1, private: true });
     expect(h.last(3, "aa").map((l) => l.text)).toEqual(["m997", "m998", "m999"]);
-    const db = new Database(join(home, "state.db"), { readonly: true });
-    expect(db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM history WHERE pid = ?").get("aa")!.n).toBe(MAX);
-    db.close();
+    expect(linesOnDisk(home).filter((l) => l.pid === "aa")).toHaveLength(MAX);
     expect(h.last(5, "bb")).toEqual([{ pid: "bb", peer: "cy", dir: "in", text: "other", time: 1, private: true }]);
     expect(h.clear("aa")).toBe(MAX);
     expect(h.last(5, "aa")).toEqual([]);
@@ -43,6 +58,39 @@ describe("History (the table)", () => {
     expect(h.names().sort()).toEqual(["cyril"]); // aa was cleared; bb's latest name
     h.close();
     expect(statSync(join(home, "state.db")).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("History: runs", () => {
+  test("a flush of consecutive lines with one contact is a few rows of up to MAX_RUN lines, read back line by line, trimmed to the line", () => {
+    const home = tempHome();
+    const MAX = 1500;
+    const h = new History(home, MAX);
+    for (let i = 0; i < 2000; i++) h.add({ pid: "aa", peer: "bob", dir: "out", text: `m${i}`, time: i, private: false, id: BigInt(i + 1) });
+    h.flush();
+    // 2,000 lines: three runs of MAX_RUN and one of the rest, in one statement.
+    expect(MAX_RUN).toBe(512);
+    expect(rowsOnDisk(home)).toBe(4);
+    expect(h.writes.statements).toBe(1);
+    expect(h.last(3, "aa").map((l) => `${l.text}@${l.time}`)).toEqual(["m1997@1997", "m1998@1998", "m1999@1999"]);
+    expect(h.last(500, "aa").map((l) => l.text)).toEqual(Array.from({ length: 500 }, (_, i) => `m${1500 + i}`)); // MAX_PAGE, across two runs
+    // A private line, a name change and the other direction each start a row of their own.
+    h.add({ pid: "aa", peer: "bob", dir: "out", text: "p", time: 2000, private: true, id: 2001n });
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "r1", time: 2001, private: false });
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "r2", time: 2002, private: false });
+    h.add({ pid: "aa", peer: "robert", dir: "in", text: "r3", time: 2003, private: false });
+    expect(h.last(4, "aa").map((l) => `${l.dir} ${l.peer} ${l.text} ${l.private}`)).toEqual(["out bob p true", "in bob r1 false", "in bob r2 false", "in robert r3 false"]);
+    expect(rowsOnDisk(home)).toBe(7);
+    // 2,004 lines, bound 1,500: the 504 oldest go, the cut inside the first run.
+    h.trim("aa");
+    const kept = linesOnDisk(home);
+    expect(kept).toHaveLength(MAX);
+    expect(kept[0]!.text).toBe("m504");
+    expect(kept.at(-1)!.text).toBe("r3");
+    expect(h.last(1, "aa")[0]!.text).toBe("r3");
+    expect(h.clear("aa")).toBe(MAX);
+    expect(rowsOnDisk(home)).toBe(0);
+    h.close();
   });
 });
 
@@ -63,7 +111,7 @@ describe("History: /clear overwrites", () => {
     db.close();
     const bytes = readFileSync(join(home, "state.db"));
     expect(bytes.includes("KEPT-19")).toBe(true);
-    for (let i = 250; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
+    for (let i = 0; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
   });
 });
 
@@ -77,10 +125,7 @@ describe("history in the chat", () => {
       h.flush();
     }
     expect(h.writes.prepared).toBeLessThanOrEqual(10);
-    const db = new Database(join(home, "state.db"), { readonly: true });
-    const texts = db.query<{ text: string }, []>("SELECT text FROM history ORDER BY n").all().map((r) => r.text);
-    db.close();
-    expect(texts).toEqual(Array.from({ length: k }, (_, i) => `m${i}`));
+    expect(linesOnDisk(home).map((l) => l.text)).toEqual(Array.from({ length: k }, (_, i) => `m${i}`));
     h.close();
   });
 
@@ -90,20 +135,20 @@ describe("history in the chat", () => {
     const h = new History(home, MAX);
     for (let i = 0; i < 2000; i++) h.add({ pid: i % 4 === 0 ? "bb" : "aa", peer: "bob", dir: "out", text: `m${i}`, time: i, private: i === 7, id: BigInt(i + 1) });
     h.flush();
-    // 2,000 rows: 512 a statement, then 464 as 256 + 128 + 64 + 16.
-    expect(h.writes).toEqual({ statements: 7, transactions: 1, prepared: 5 });
+    // bb, then a run of three aa lines, and again (the private m7 is a row of its own, so m5–m6
+    // are a run of two): 1,001 rows, 512 a statement, then 489 as 256 + 128 + 64 + 32 + 8 + 1.
+    expect(h.writes).toEqual({ statements: 7, transactions: 1, prepared: 7 });
+    expect(rowsOnDisk(home)).toBe(1001);
     expect(h.privateOut(10)).toEqual(new Map([["aa", new Set([8n])]]));
     for (let i = 2000; i < 6000; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
     h.flush();
     expect(h.writes.transactions).toBe(2);
-    const db = new Database(join(home, "state.db"), { readonly: true });
-    const rows = db.query<{ text: string; pid: string; mid: string | null; private: number }, []>("SELECT text, pid, mid, private FROM history ORDER BY n").all();
+    const rows = linesOnDisk(home);
     // aa: 1,500 + 4,000 rows reached MAX + 1,024, so it was cut to MAX; bb keeps its 500.
     expect(rows.filter((r) => r.pid === "aa").length).toBe(MAX);
     expect(rows.filter((r) => r.pid === "bb").map((r) => r.text)).toEqual(Array.from({ length: 500 }, (_, k) => `m${k * 4}`));
     expect(rows.filter((r) => r.pid === "aa").at(-1)!.text).toBe("m5999");
-    expect(rows.filter((r) => r.pid === "aa").slice(0, 2).map((r) => r.text)).toEqual(["m3000", "m3001"]); // (1,500 + 4,000) - MAX = 2,500 aa rows cut: the 1,500 first ones, then m2000..m2999
-    db.close();
+    expect(rows.filter((r) => r.pid === "aa").slice(0, 2).map((r) => r.text)).toEqual(["m3000", "m3001"]); // (1,500 + 4,000) - MAX = 2,500 aa lines cut: the 1,500 first ones, then m2000..m2999 (the cut fell inside a run, which keeps its newest lines)
     // the next flush sees the rows the trim left, not a fresh count
     h.add({ pid: "aa", peer: "bob", dir: "in", text: "last", time: 9, private: false });
     expect(h.last(2, "aa").map((l) => l.text)).toEqual(["m5999", "last"]);

@@ -1,0 +1,48 @@
+/**
+ * A run of the history: consecutive lines of one flush with the same contact, name and
+ * direction, none of them private, kept as one row of the history table (history.ts)
+ * whose `lines` column holds, per line, its time (f64) and its UTF-8 text (u32 length,
+ * then the bytes). A piped file of 20,000 lines is then about forty rows, not 20,000:
+ * per-row B-tree work, not the bytes, was what the history cost a flush.
+ */
+
+/** Most lines one run holds: a trim rewrites at most one run (history.ts), so this bounds that rewrite. */
+export const MAX_RUN = 512;
+
+/** Bytes of one line's header in a run: time (f64), text length (u32). */
+const LINE_HEADER = 12;
+
+/** One line of a run. */
+export interface RunLine {
+  time: number;
+  text: string;
+}
+
+/** The lines of a run as its `lines` column. */
+export function encodeHistoryRun(lines: readonly RunLine[]): Uint8Array {
+  const sizes = lines.map((l) => Buffer.byteLength(l.text, "utf8"));
+  let size = 0;
+  for (const n of sizes) size += LINE_HEADER + n;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    out.writeDoubleBE(lines[i]!.time, at);
+    out.writeUInt32BE(sizes[i]!, at + 8);
+    out.write(lines[i]!.text, at + LINE_HEADER, sizes[i]!, "utf8");
+    at += LINE_HEADER + sizes[i]!;
+  }
+  return out;
+}
+
+/** A run's lines (encodeHistoryRun), in order. @throws Error when the column is damaged */
+export function decodeHistoryRun(column: Uint8Array): RunLine[] {
+  const b = Buffer.from(column.buffer, column.byteOffset, column.byteLength);
+  const out: RunLine[] = [];
+  for (let at = 0; at < b.length; ) {
+    const len = at + LINE_HEADER <= b.length ? b.readUInt32BE(at + 8) : -1;
+    if (len < 0 || at + LINE_HEADER + len > b.length) throw new Error("a row of the conversation history in state.db is damaged; /clear that contact to start its history again");
+    out.push({ time: b.readDoubleBE(at), text: b.toString("utf8", at + LINE_HEADER, at + LINE_HEADER + len) });
+    at += LINE_HEADER + len;
+  }
+  return out;
+}
