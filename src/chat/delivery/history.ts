@@ -119,11 +119,13 @@ export class History {
       if (checkpointer !== null) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
       this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
         n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
-        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT);
+        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT,
+        count INTEGER NOT NULL DEFAULT 1, lines BLOB);
         CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
       const cols = this.#db.query<{ name: string }, []>("PRAGMA table_info(history)").all();
-      // A table from before runs: every row is one line.
-      if (!cols.some((c) => c.name === "lines")) this.#db.exec("ALTER TABLE history ADD COLUMN lines BLOB; ALTER TABLE history ADD COLUMN count INTEGER NOT NULL DEFAULT 1;");
+      // A table from before runs: every row is one line. `count` comes before `lines`, so
+      // reading it (the trim, the counts) does not walk a run's overflow pages.
+      if (!cols.some((c) => c.name === "lines")) this.#db.exec("ALTER TABLE history ADD COLUMN count INTEGER NOT NULL DEFAULT 1; ALTER TABLE history ADD COLUMN lines BLOB;");
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
     } catch (e) {
       throw new Error(`${this.path}: cannot open the conversation history (${(e as Error).message})`, { cause: e });

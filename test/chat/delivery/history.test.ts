@@ -94,6 +94,29 @@ describe("History: runs", () => {
   });
 });
 
+describe("History: a table from before runs", () => {
+  test("gains `count` before `lines` (a count is read without walking a run's overflow pages), as a new one has them; its rows read as one line each", () => {
+    const old = tempHome();
+    const db = new Database(join(old, "state.db"), { create: true });
+    db.exec(`CREATE TABLE history (n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
+      text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT); CREATE INDEX history_pid ON history (pid, n);`);
+    for (let i = 0; i < 3; i++) db.query("INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES ('aa', 'bob', 'in', ?, ?, 0, NULL)").run(`old${i}`, i);
+    db.close();
+    const fresh = tempHome();
+    for (const home of [old, fresh]) {
+      const h = new History(home, 100);
+      for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `new${i}`, time: 10 + i, private: false });
+      expect(h.last(10, "aa").map((l) => l.text)).toEqual([...(home === old ? ["old0", "old1", "old2"] : []), "new0", "new1", "new2"]);
+      h.close();
+      const d = new Database(join(home, "state.db"), { readonly: true });
+      const cols = d.query<{ name: string }, []>("PRAGMA table_info(history)").all().map((c) => c.name);
+      d.close();
+      expect(cols.indexOf("count")).toBeGreaterThan(cols.indexOf("mid"));
+      expect(cols.indexOf("lines")).toBe(cols.indexOf("count") + 1);
+    }
+  });
+});
+
 describe("History: /clear overwrites", () => {
   test("a cleared contact's lines are gone from the file's bytes, not only from the table; another contact's stay", () => {
     const home = tempHome();
