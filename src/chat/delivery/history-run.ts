@@ -16,11 +16,13 @@ const LINE_HEADER = 12;
 export interface RunLine {
   time: number;
   text: string;
+  /** Its UTF-8 size, when already counted (encodeHistoryRun then does not count it again). */
+  bytes?: number;
 }
 
 /** The lines of a run as its `lines` column. */
 export function encodeHistoryRun(lines: readonly RunLine[]): Uint8Array {
-  const sizes = lines.map((l) => Buffer.byteLength(l.text, "utf8"));
+  const sizes = lines.map((l) => l.bytes ?? Buffer.byteLength(l.text, "utf8"));
   let size = 0;
   for (const n of sizes) size += LINE_HEADER + n;
   const out = Buffer.allocUnsafe(size);

@@ -54,6 +54,8 @@ export interface HistoryLine {
   private: boolean;
   /** out: our TEXT id (PROTOCOL §6.3), so a private line re-sent after a restart keeps its PRIVATE mark (§6.5). */
   id?: bigint;
+  /** The text's UTF-8 size, when already counted (not stored: a run's encoding uses it). */
+  bytes?: number;
 }
 
 type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number; lines: Uint8Array | null };

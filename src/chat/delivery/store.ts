@@ -86,6 +86,8 @@ export interface StoredLine {
   text: string;
   /** When it was written (Unix ms; 0 when unknown). */
   written: number;
+  /** Its UTF-8 size, when already counted (encodeRun then does not count it again). */
+  bytes?: number;
 }
 
 /** state.db failed; `message` is one sentence for the person, `cause` the SQLite error. */
@@ -113,7 +115,7 @@ const RUN_LINE_HEADER = 20;
 /** One commit's lines for one peer as one row: per line its id, written and UTF-8 text. */
 export function encodeRun(lines: StoredLine[]): Uint8Array {
   // Each text is encoded straight into the row, its UTF-8 size counted first: no buffer per line.
-  const sizes = lines.map((l) => Buffer.byteLength(l.text, "utf8"));
+  const sizes = lines.map((l) => l.bytes ?? Buffer.byteLength(l.text, "utf8"));
   let size = 0;
   for (const n of sizes) size += RUN_LINE_HEADER + n;
   const out = Buffer.allocUnsafe(size);

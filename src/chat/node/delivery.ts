@@ -125,7 +125,7 @@ export class Delivery {
       this.#queuedAway.set(pid, ids);
     }
     this.#d.emit({ type: "sent", peer, id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
-    this.#keep({ pid, peer, dir: "out", text, time, private: priv, id });
+    this.#keep({ pid, peer, dir: "out", text, time, private: priv, id, bytes });
     this.#schedule();
   }
 

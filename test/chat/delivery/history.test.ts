@@ -94,6 +94,27 @@ describe("History: runs", () => {
   });
 });
 
+describe("History: sizes counted once", () => {
+  test("a run reuses the UTF-8 sizes the lines came with (the chat counted them when it checked them) and reads back whole", () => {
+    const home = tempHome();
+    const h = new History(home, 1000);
+    const texts = Array.from({ length: 40 }, (_, i) => `m${i} é ✓ ${"y".repeat(i)}`);
+    for (const [i, text] of texts.entries()) h.add({ pid: "aa", peer: "bob", dir: "out", text, time: i, private: false, id: BigInt(i + 1), bytes: Buffer.byteLength(text) });
+    const real = Buffer.byteLength;
+    let counted = 0;
+    Buffer.byteLength = ((...a: Parameters<typeof real>) => (counted++, real(...a))) as typeof real;
+    try {
+      h.flush();
+    } finally {
+      Buffer.byteLength = real;
+    }
+    expect(counted).toBe(0);
+    expect(rowsOnDisk(home)).toBe(1);
+    expect(h.last(100, "aa").map((l) => l.text)).toEqual(texts);
+    h.close();
+  });
+});
+
 describe("History: a table from before runs", () => {
   test("gains `count` before `lines` (a count is read without walking a run's overflow pages), as a new one has them; its rows read as one line each", () => {
     const old = tempHome();
