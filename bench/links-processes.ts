@@ -10,7 +10,7 @@
  * way (run in this process), and plain TCP moves the same bytes through a proxy with the
  * same faults in the same run: the ratio TCP time / sotto time, ≥ 0.9 the target.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bulkLine, plainTcpBulk } from "../test/faults/bulk.ts";
@@ -36,6 +36,19 @@ const bob = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(di
 let port = 0;
 let connectedAt = 0;
 let lastAt = 0;
+/** CPU ms a process has used so far (Linux /proc, 10 ms ticks), or NaN elsewhere. */
+const cpuNow = (pid: number): number => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const v = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return ((Number(v[11]) + Number(v[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+};
+let alicePid = 0;
+/** Each side's CPU at bob's "connected" and at his last "message": what the timed part cost. */
+const window = { alice: [0, 0], bob: [0, 0] };
 let firstAt = 0;
 let shown = 0;
 let bad = 0;
@@ -59,9 +72,17 @@ void (async () => {
         if (shown === 0) firstAt = performance.now();
         shown++;
         lastAt = performance.now();
-        if (shown === lines) allShown();
+        if (shown === lines) {
+          window.alice[1] = cpuNow(alicePid);
+          window.bob[1] = cpuNow(bob.pid);
+          allShown();
+        }
       } else if (l.startsWith('{"type":"listening"')) port = (JSON.parse(l) as { port: number }).port;
-      else if (l.startsWith('{"type":"connected"')) connectedAt = performance.now();
+      else if (l.startsWith('{"type":"connected"')) {
+        connectedAt = performance.now();
+        window.alice[0] = cpuNow(alicePid);
+        window.bob[0] = cpuNow(bob.pid);
+      }
     }
   }
 })();
@@ -69,6 +90,7 @@ while (port === 0) await Bun.sleep(5);
 const proxy = shaped ? new FaultProxy({ target: { host: "127.0.0.1", port }, faults }) : null;
 const dialPort = proxy?.port ?? port;
 const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: Bun.file(input), stdout: "ignore", stderr: "inherit" });
+alicePid = alice.pid;
 await done;
 const code = await alice.exited;
 bob.kill("SIGINT");
@@ -89,4 +111,4 @@ const cpu = (p: typeof bob) => {
 const tcp = shaped ? await plainTcpBulk({ lines, size: SIZE, faults }) : null;
 const path = shaped ? "100 Mbit/s, 25 ms each way" : "loopback";
 const vsTcp = tcp === null ? "" : `; plain TCP ${tcp.toFixed(0)} ms, ratio TCP/sotto ${(tcp / ms).toFixed(2)}× (target ≥ 0.9×)`;
-console.log(`real processes, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)}; load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
+console.log(`real processes, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)} (of which from "connected" to the last line: alice ${window.alice[1]! - window.alice[0]!} ms, bob ${window.bob[1]! - window.bob[0]!} ms); load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
