@@ -6,6 +6,8 @@
  * event to his last "message" event (so process start-up and the handshake are not in
  * it); before printing, checks that bob showed every line once and in order, and that
  * alice exited 0 (every line acknowledged).
+ * --no-ftl: both processes run with BUN_JSC_useFTLJIT=0 (JavaScriptCore's top tier off: in a
+ * run this short its compiles cost more CPU than they save; see BENCHMARKS.md).
  * --shaped: alice dials bob through test/faults/proxy.ts at 100 Mbit/s with 25 ms each
  * way (run in this process), and plain TCP moves the same bytes through a proxy with the
  * same faults in the same run: the ratio TCP time / sotto time, ≥ 0.9 the target.
@@ -18,6 +20,7 @@ import { FaultProxy, mbit } from "../test/faults/proxy.ts";
 
 const args = process.argv.slice(2);
 const shaped = args.includes("--shaped");
+const env = args.includes("--no-ftl") ? { ...process.env, BUN_JSC_useFTLJIT: "0" } : process.env;
 const lines = Number(args.find((a) => !a.startsWith("--")) ?? 20_000);
 const faults = shaped ? { rateBytesPerSec: mbit(100), delayMs: 25 } : {};
 const SIZE = 1024;
@@ -32,7 +35,7 @@ writeFileSync(input, text);
 const prof = process.env.SOTTO_PROF
   ? [process.env.SOTTO_PROF_MD === "1" ? "--cpu-prof-md" : "--cpu-prof", `--cpu-prof-dir=${process.env.SOTTO_PROF}`, ...(process.env.SOTTO_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.SOTTO_PROF_INTERVAL}`] : [])]
   : [];
-const bob = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "bob"), "--name", "bob", "--host", "127.0.0.1", "--port", "0"], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+const bob = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "bob"), "--name", "bob", "--host", "127.0.0.1", "--port", "0"], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env });
 let port = 0;
 let connectedAt = 0;
 let lastAt = 0;
@@ -89,7 +92,7 @@ void (async () => {
 while (port === 0) await Bun.sleep(5);
 const proxy = shaped ? new FaultProxy({ target: { host: "127.0.0.1", port }, faults }) : null;
 const dialPort = proxy?.port ?? port;
-const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: Bun.file(input), stdout: "ignore", stderr: "inherit" });
+const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: Bun.file(input), stdout: "ignore", stderr: "inherit", env });
 alicePid = alice.pid;
 await done;
 const code = await alice.exited;
@@ -111,4 +114,4 @@ const cpu = (p: typeof bob) => {
 const tcp = shaped ? await plainTcpBulk({ lines, size: SIZE, faults }) : null;
 const path = shaped ? "100 Mbit/s, 25 ms each way" : "loopback";
 const vsTcp = tcp === null ? "" : `; plain TCP ${tcp.toFixed(0)} ms, ratio TCP/sotto ${(tcp / ms).toFixed(2)}× (target ≥ 0.9×)`;
-console.log(`real processes, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)} (of which from "connected" to the last line: alice ${window.alice[1]! - window.alice[0]!} ms, bob ${window.bob[1]! - window.bob[0]!} ms); load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
+console.log(`real processes${env === process.env ? "" : " (FTL off)"}, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)} (of which from "connected" to the last line: alice ${window.alice[1]! - window.alice[0]!} ms, bob ${window.bob[1]! - window.bob[0]!} ms); load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
