@@ -16,6 +16,8 @@
  *              counter kept for our old key must not hide lines sent to our new one;
  *   set_aside  stored lines that can never be sent (too long for one TEXT), kept for
  *              the person to read, never retried.
+ * Deleted rows are overwritten (secure_delete): an acknowledged line leaves no text in the
+ * file's free pages (the history's /clear relies on it).
  * A sender killed with SIGKILL and restarted still has its outbox; a receiver restarted
  * still knows what it has shown, so nothing is shown twice.
  * Order on receipt: show, record, then ACK (a crash between the first two can show one
@@ -166,7 +168,9 @@ export class ChatStore {
       closeSync(openSync(this.path, "a", 0o600));
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       this.#db = new Database(this.path, { create: true, strict: true });
-      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
+      // secure_delete: an acknowledged line's text is overwritten, not left in free pages,
+      // so the history's /clear (history.ts) leaves no copy of what was sent either.
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;`);
       if (o.backgroundCheckpoint === true) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
