@@ -6,6 +6,7 @@
  * event to his last "message" event (so process start-up and the handshake are not in
  * it); before printing, checks that bob showed every line once and in order, and that
  * alice exited 0 (every line acknowledged).
+ * --pipe: alice's stdin is a pipe the bench writes the lines into (64 KiB reads), not the file (512 KiB reads).
  * --no-ftl: both processes run with BUN_JSC_useFTLJIT=0 (JavaScriptCore's top tier off: in a
  * run this short its compiles cost more CPU than they save; see BENCHMARKS.md).
  * --shaped: alice dials bob through test/faults/proxy.ts at 100 Mbit/s with 25 ms each
@@ -92,7 +93,17 @@ void (async () => {
 while (port === 0) await Bun.sleep(5);
 const proxy = shaped ? new FaultProxy({ target: { host: "127.0.0.1", port }, faults }) : null;
 const dialPort = proxy?.port ?? port;
-const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: Bun.file(input), stdout: "ignore", stderr: "inherit", env });
+const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: args.includes("--pipe") ? "pipe" : Bun.file(input), stdout: "ignore", stderr: "inherit", env });
+if (args.includes("--pipe")) {
+  const w = alice.stdin as import("bun").FileSink;
+  void (async () => {
+    for (let at = 0; at < text.length; at += 1 << 16) {
+      w.write(text.slice(at, at + (1 << 16)));
+      await w.flush();
+    }
+    await w.end();
+  })();
+}
 alicePid = alice.pid;
 await done;
 const code = await alice.exited;
