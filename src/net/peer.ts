@@ -46,6 +46,8 @@ export interface PeerOptions {
 
 /** ALERT busy (PROTOCOL §7), encoded once: every refusal at accept sends these bytes. */
 const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
+/** The refusal sentence of a stranger reset at accept while its prefix floods. */
+const FLOODING = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): reset at accept";
 
 type SocketData = { session: Session | null; dial?: Dial };
 type Dial = {
@@ -259,6 +261,13 @@ export class Peer {
     }
     const role: Role = dial ? "initiator" : "responder";
     const remote = dial ? dial.host : socket.remoteAddress;
+    if (!dial && !this.#admission.known(remote) && this.#admission.flooding(remote, performance.now())) {
+      // A stranger from a prefix whose refusals are a flood: reset before anything is read
+      // (each such connection brought up to a socket buffer of bytes to read and judge).
+      socket.terminate();
+      this.#o.events?.onRefused?.(`${remote}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`, FLOODING);
+      return;
+    }
     let full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
     if (full !== null && !dial && !this.#closed && this.#admission.ownRefusal(remote) === null && this.#evictOldHandshake()) {
       full = this.#admission.refusal(remote, false, this.sessions.size, this.#closed);
