@@ -269,7 +269,7 @@ export class Peer {
       return;
     }
     let full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
-    if (full !== null && !dial && !this.#closed && this.#admission.ownRefusal(remote) === null && this.#evictOldHandshake()) {
+    if (full !== null && !dial && !this.#closed && this.#admission.ownRefusal(remote) === null && this.#evictOldHandshake(this.#admission.known(remote))) {
       full = this.#admission.refusal(remote, false, this.sessions.size, this.#closed);
     }
     if (full !== null && !dial) {
@@ -327,15 +327,16 @@ export class Peer {
    * halfOpenEvictAfterMs with busy, so that silent connections cannot keep a good peer
    * out (docs/SECURITY.md §10); a stranger's before that of an address that
    * authenticated before (a contact's slow handshake is not the strangers' first pick).
-   * False when every handshake is younger.
+   * A newcomer from such an address (`known`) takes the oldest stranger's place at any age.
+   * False when no handshake may give way.
    */
-  #evictOldHandshake(): boolean {
+  #evictOldHandshake(known: boolean): boolean {
     const now = performance.now();
-    const old = (q: AgeQueue<Session>) => {
+    const old = (q: AgeQueue<Session>, grace = this.limits.halfOpenEvictAfterMs) => {
       const first = q.oldest();
-      return first !== undefined && now - first[1] >= this.limits.halfOpenEvictAfterMs ? first : null;
+      return first !== undefined && now - first[1] >= grace ? first : null;
     };
-    const found = old(this.#strangerHandshakes) ?? old(this.#knownHandshakes);
+    const found = old(this.#strangerHandshakes, known ? 0 : undefined) ?? old(this.#knownHandshakes);
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;
