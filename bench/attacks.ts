@@ -193,11 +193,10 @@ export async function preAuthFlood(port: number, n: number, sources = 16): Promi
 }
 
 /**
- * Attack 3: ffdhe3072 HELLOs from one address, each connection closed at once, at `perSecond`
+ * Attack 3: ffdhe3072 HELLOs (or `hello`) from one address, each connection closed at once, at `perSecond`
  * for `ms` (and on until `atLeast` were sent, up to 3 × ms). Resolves with how many were sent.
  */
-export async function kexFlood(port: number, perSecond: number, ms: number, localAddress = "127.0.0.2", atLeast = 0): Promise<number> {
-  const hello = ffdheHello(Group.FFDHE3072);
+export async function kexFlood(port: number, perSecond: number, ms: number, localAddress = "127.0.0.2", atLeast = 0, hello = ffdheHello(Group.FFDHE3072)): Promise<number> {
   const t0 = performance.now();
   let sent = 0;
   // `atLeast`: past `ms`, go on (up to 3 × ms) until that many were sent, so that a loaded
