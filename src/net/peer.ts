@@ -145,7 +145,12 @@ export class Peer {
           clearTimeout(d.timer);
           d.timer = null;
         }
-        socket.data.session?.onData(chunk);
+        const s = socket.data.session;
+        if (s === null) return;
+        // A stranger's handshake from a prefix that floods with refusals: reset now, its
+        // bytes unread (its connection was accepted before the flood was seen).
+        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING));
+        s.onData(chunk);
       },
       drain: (socket) => socket.data.session?.onDrain(),
       close: (socket, err) => this.#socketClosed(socket, err ?? undefined),
@@ -316,6 +321,12 @@ export class Peer {
     onDrain: (s) => this.#o.events?.onDrain?.(s),
     onClose: (s, info) => this.#sessionClosed(s, info),
   };
+
+  /** An inbound handshake from an address not known lately, whose prefix is past its alert budget. */
+  #floodingStranger(s: Session): boolean {
+    const host = this.#remoteHost(s);
+    return !this.#admission.known(host) && this.#admission.flooding(host, performance.now());
+  }
 
   /** The remote host a session was accepted from, or dialled (its Peer-side bookkeeping). */
   #remoteHost(s: Session): string {

@@ -302,6 +302,18 @@ describe("5. a prefix whose refusals are a flood: its strangers are reset at acc
     expect(await outcome("127.0.8.2", x25519Hello())).not.toBe("reset");
     const known = await Evil.open(L.port, { node: true, localAddress: "127.0.8.3" });
     known.a.destroy();
+    // Strangers of the /24 that connect before the flood and send their HELLO during it.
+    const early = await Promise.all(Array.from({ length: 5 }, (_, i) => rawConnect(L.port, `127.0.8.${20 + i}`)));
+    const earlyOutcome = early.map(
+      (s) =>
+        new Promise<string>((resolve) => {
+          let got = 0;
+          let reset = false;
+          s!.on("data", (b: Buffer) => void (got += b.length));
+          s!.on("error", (e: Error & { code?: string }) => (reset = e.code === "ECONNRESET"));
+          s!.on("close", () => resolve(reset && got === 0 ? "reset" : `${got} bytes`));
+        }),
+    );
     // The flood: one address holds its one half-open slot; its other connections are refused.
     const holder = await rawConnect(L.port, "127.0.8.1");
     const flood = await Promise.all(Array.from({ length: 40 }, () => outcome("127.0.8.1")));
@@ -309,6 +321,10 @@ describe("5. a prefix whose refusals are a flood: its strangers are reset at acc
     // A stranger from the same /24 is reset without its HELLO being read (before: a HELLO_REPLY).
     const strangers = await Promise.all(Array.from({ length: 5 }, (_, i) => outcome(`127.0.8.${10 + i}`, x25519Hello())));
     expect(strangers.filter((o) => o === "reset").length).toBeGreaterThanOrEqual(4);
+    // … and so is one accepted before the flood: its HELLO, sent now, is not answered.
+    for (const s of early) s!.write(x25519Hello());
+    const late = await Promise.all(earlyOutcome);
+    expect(late.filter((o) => o === "reset").length).toBeGreaterThanOrEqual(4);
     // The address that authenticated before is no stranger: its handshake goes through.
     const again = await Evil.open(L.port, { node: true, localAddress: "127.0.8.3" });
     expect(again.items.some((i) => i.kind === "profile")).toBe(true);
