@@ -34,6 +34,7 @@ import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
+import { WriteLock } from "./write-lock.ts";
 
 export const STATE_FILE = "state.db";
 /** Longest wait for a lock another program holds on state.db (ms): below an event-loop stall a person notices. */
@@ -151,6 +152,8 @@ export class ChatStore {
   readonly #q;
   readonly #self: string;
   #batch: { pid: string; line: StoredLine }[] = [];
+  /** Our connections' one-writer-at-a-time lock (write-lock.ts), shared with the history's writer thread. */
+  readonly writeLock = new WriteLock();
   /** The checkpoint thread (backgroundCheckpoint), shared with the history's connection. */
   readonly checkpointer: Checkpointer | null = null;
 
@@ -215,6 +218,11 @@ export class ChatStore {
     };
   }
 
+  /** #try, holding the write lock (write-lock.ts): for every statement that writes. */
+  #write<T>(doing: string, f: () => T): T {
+    return this.#try(doing, () => this.writeLock.hold(f));
+  }
+
   /** Run `f`, turning a SQLite failure into a StateError saying what `doing` failed. */
   #try<T>(doing: string, f: () => T): T {
     try {
@@ -226,7 +234,7 @@ export class ChatStore {
 
   /** Our instance id: 8 random bytes made once per home. @throws StateError */
   instance(): Uint8Array {
-    return this.#try("reading the instance id", () => {
+    return this.#write("reading the instance id", () => {
       const row = this.#q.meta.get("instance");
       if (row) return new Uint8Array(Buffer.from(row.value, "hex"));
       const id = randomBytes(8);
@@ -283,7 +291,7 @@ export class ChatStore {
       if (list === undefined) byPid.set(pid, [line]);
       else list.push(line);
     }
-    this.#try("saving the message", () =>
+    this.#write("saving the message", () =>
       this.#db.transaction(() => {
         for (const [pid, lines] of byPid) {
           const first = Number(lines[0]!.id);
@@ -299,7 +307,7 @@ export class ChatStore {
   /** Forget every message up to `id` (a cumulative ACK). @throws StateError */
   ack(pid: string, id: bigint): void {
     const upTo = id > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(id);
-    this.#try("forgetting an acknowledged message", () =>
+    this.#write("forgetting an acknowledged message", () =>
       this.#db.transaction(() => {
         this.#q.ack.run(pid, upTo);
         this.#q.ackRuns.run(pid, upTo);
@@ -312,7 +320,7 @@ export class ChatStore {
   /** Move one stored message out of the outbox for good, with the reason. @throws StateError */
   setAside(pid: string, line: StoredLine, reason: string): void {
     const id = Number(line.id);
-    this.#try("setting aside a message", () =>
+    this.#write("setting aside a message", () =>
       this.#db.transaction(() => {
         this.#q.aside.run(pid, id, line.text, reason);
         this.#q.remove.run(pid, id);
@@ -333,12 +341,12 @@ export class ChatStore {
   /** Record that `id` was shown. @throws StateError */
   setDelivered(pid: string, instance: string, id: bigint): void {
     // Stored as decimal text: the id is a peer-chosen u64.
-    this.#try("recording a shown message", () => this.#q.setShown.run(this.#self, pid, instance, id.toString()));
+    this.#write("recording a shown message", () => this.#q.setShown.run(this.#self, pid, instance, id.toString()));
   }
 
   /** Record several shown counters in one transaction. @throws StateError */
   setDeliveredMany(rows: { pid: string; instance: string; id: bigint }[]): void {
-    this.#try("recording shown messages", () =>
+    this.#write("recording shown messages", () =>
       this.#db.transaction(() => {
         for (const r of rows) this.#q.setShown.run(this.#self, r.pid, r.instance, r.id.toString());
       })(),

@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
 import { decodeHistoryRun, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
+import { HistoryWriter } from "../../../src/chat/delivery/history-writer.ts";
+import { ChatStore } from "../../../src/chat/delivery/store.ts";
+import { WriteLock } from "../../../src/chat/delivery/write-lock.ts";
 import type { ChatEvent } from "../../../src/chat/events.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
@@ -67,7 +70,7 @@ describe("History: runs", () => {
     const MAX = 1500;
     const h = new History(home, MAX);
     for (let i = 0; i < 2000; i++) h.add({ pid: "aa", peer: "bob", dir: "out", text: `m${i}`, time: i, private: false, id: BigInt(i + 1) });
-    h.flush();
+    h.written();
     // 2,000 lines: three runs of MAX_RUN and one of the rest, in one statement.
     expect(MAX_RUN).toBe(512);
     expect(rowsOnDisk(home)).toBe(4);
@@ -97,21 +100,64 @@ describe("History: runs", () => {
 describe("History: sizes counted once", () => {
   test("a run reuses the UTF-8 sizes the lines came with (the chat counted them when it checked them) and reads back whole", () => {
     const home = tempHome();
-    const h = new History(home, 1000);
+    // The table made as History makes it; then its writer (history-writer.ts) on this thread, where the counting can be seen.
+    new History(home, 1000).close();
+    const db = new Database(join(home, "state.db"));
+    const w = new HistoryWriter(db, 1000);
     const texts = Array.from({ length: 40 }, (_, i) => `m${i} é ✓ ${"y".repeat(i)}`);
-    for (const [i, text] of texts.entries()) h.add({ pid: "aa", peer: "bob", dir: "out", text, time: i, private: false, id: BigInt(i + 1), bytes: Buffer.byteLength(text) });
+    const lines = texts.map((text, i) => ({ pid: "aa", peer: "bob", dir: "out" as const, text, time: i, private: false, id: BigInt(i + 1), bytes: Buffer.byteLength(text) }));
     const real = Buffer.byteLength;
     let counted = 0;
     Buffer.byteLength = ((...a: Parameters<typeof real>) => (counted++, real(...a))) as typeof real;
     try {
-      h.flush();
+      w.flush(lines);
     } finally {
       Buffer.byteLength = real;
     }
+    w.close();
     expect(counted).toBe(0);
     expect(rowsOnDisk(home)).toBe(1);
+    const h = new History(home, 1000);
     expect(h.last(100, "aa").map((l) => l.text)).toEqual(texts);
     h.close();
+  });
+});
+
+describe("History: written by a thread of its own", () => {
+  test("flush hands the lines over and returns: while this thread holds the write lock nothing is written; then every read waits for them", () => {
+    const home = tempHome();
+    const lock = new WriteLock();
+    const h = new History(home, 1000, null, lock);
+    expect(h.last(5)).toEqual([]); // the writer thread is up
+    lock.hold(() => {
+      for (let i = 0; i < 100; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
+      h.flush();
+      Bun.sleepSync(50);
+      expect(rowsOnDisk(home)).toBe(0); // on this thread it would be written by now
+    });
+    expect(h.last(2, "aa").map((l) => l.text)).toEqual(["m98", "m99"]);
+    expect(h.writes.transactions).toBe(1);
+    h.close();
+  });
+
+  test("the store's commit waits for a transaction our other thread holds (the write lock), instead of failing at SQLite's 20 ms busy timeout", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa");
+    // Another thread of ours: takes the store's write lock, then SQLite's, for 150 ms (as a long history flush does).
+    const src = `import { Database } from "bun:sqlite"; import { WriteLock } from ${JSON.stringify(join(import.meta.dir, "../../../src/chat/delivery/write-lock.ts"))};
+      self.onmessage = (e) => { const db = new Database(e.data.path); db.exec("PRAGMA busy_timeout = 20");
+        new WriteLock(e.data.lock).hold(() => { db.exec("BEGIN IMMEDIATE"); postMessage("holding"); Bun.sleepSync(150); db.exec("COMMIT"); }); db.close(); postMessage("done"); };`;
+    const w = new Worker(URL.createObjectURL(new Blob([src], { type: "application/typescript" })));
+    const said: string[] = [];
+    const holding = new Promise<void>((resolve) => (w.onmessage = (e) => (said.push(e.data as string), e.data === "holding" && resolve())));
+    w.postMessage({ path: join(home, "state.db"), lock: store.writeLock.shared });
+    await holding;
+    store.queue("bb", { id: 1n, text: "one", written: 1 });
+    store.commit(); // a StateError ("locked by another program") if it went to SQLite while the other held it
+    expect(store.pending().get("bb")!.map((l) => l.text)).toEqual(["one"]);
+    await until("the other thread finished", () => said.includes("done"));
+    w.terminate();
+    await store.close();
   });
 });
 
@@ -145,7 +191,6 @@ describe("History: /clear overwrites", () => {
     // Trimmed too (more than the bound), then cleared: no copy of any of the contact's lines is left.
     for (let i = 0; i < 300; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}-${"s".repeat(200)}`, time: i, private: false });
     for (let i = 0; i < 20; i++) h.add({ pid: "bb", peer: "cy", dir: "in", text: `KEPT-${i}`, time: i, private: false });
-    h.flush();
     h.trim("aa");
     h.clear("aa");
     h.close();
