@@ -21,6 +21,23 @@ export interface HistoryLine {
   bytes?: number;
 }
 
+/**
+ * One row as the writer thread inserts it, made on the chat's thread (historyRows in
+ * history-run.ts): a line (`lines` null, `count` 1), or a run already encoded, whose
+ * buffer is transferred to the thread, not copied.
+ */
+export interface HistoryRow {
+  pid: string;
+  peer: string;
+  dir: "in" | "out";
+  text: string;
+  time: number;
+  private: boolean;
+  mid: string | null;
+  count: number;
+  lines: Uint8Array | null;
+}
+
 /** Slots of the shared Int32Array (history-worker.ts): the last op done, /clear's count, the writer's counters. */
 export const DONE = 0;
 export const CLEARED = 1;
@@ -41,4 +58,4 @@ export interface HistoryOpen {
   walBoundPages: number | null;
 }
 /** The writes history-worker.ts runs, in order. */
-export type HistoryOp = { seq: number } & ({ op: "flush"; lines: HistoryLine[] } | { op: "trim"; pid: string } | { op: "clear"; pid: string } | { op: "close" });
+export type HistoryOp = { seq: number } & ({ op: "flush"; rows: HistoryRow[] } | { op: "trim"; pid: string } | { op: "clear"; pid: string } | { op: "close" });

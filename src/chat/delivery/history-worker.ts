@@ -42,7 +42,7 @@ self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
     if (writer === null) throw Object.assign(new Error("the history's connection to state.db did not open"), { code: "SQLITE_CANTOPEN" });
     const w = writer;
     if (m.op === "flush") {
-      lock!.hold(() => w.flush(m.lines));
+      lock!.hold(() => w.flush(m.rows));
       self.postMessage({ wrote: true });
     } else if (m.op === "trim") lock!.hold(() => w.trim(m.pid));
     else if (m.op === "clear") Atomics.store(slots!, CLEARED, lock!.hold(() => w.clear(m.pid)));

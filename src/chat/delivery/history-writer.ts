@@ -7,8 +7,8 @@
  * Bounded: at most `max` + TRIM_EVERY lines per contact (see trim).
  */
 import type { Database, Statement } from "bun:sqlite";
-import { decodeHistoryRun, encodeHistoryRun, MAX_RUN } from "./history-run.ts";
-import type { HistoryLine } from "./history-protocol.ts";
+import { decodeHistoryRun, encodeHistoryRun } from "./history-run.ts";
+import type { HistoryRow } from "./history-protocol.ts";
 
 /**
  * How often a flush trims: once a contact has TRIM_EVERY lines beyond the bound (a trim
@@ -21,21 +21,6 @@ export const TRIM_EVERY = 1024;
  * (no two consecutive lines make a run); at 9 values a row this stays far below SQLite's 32,766.
  */
 const INSERT_ROWS = 512;
-
-/** One row to insert: a line, or a run of lines. */
-type NewRow = { l: HistoryLine; run: HistoryLine[] | null };
-/** Consecutive lines with the same contact, name and direction, none private, as runs of at most MAX_RUN. */
-function toRows(lines: readonly HistoryLine[]): NewRow[] {
-  const out: NewRow[] = [];
-  for (let i = 0; i < lines.length; ) {
-    const l = lines[i]!;
-    let j = i + 1;
-    if (!l.private) while (j < lines.length && j - i < MAX_RUN && !lines[j]!.private && lines[j]!.pid === l.pid && lines[j]!.peer === l.peer && lines[j]!.dir === l.dir) j++;
-    out.push({ l, run: j - i > 1 ? lines.slice(i, j) : null });
-    i = j;
-  }
-  return out;
-}
 
 export class HistoryWriter {
   readonly #db: Database;
@@ -60,24 +45,23 @@ export class HistoryWriter {
   }
 
   /** Write `lines` in one transaction, then trim the contacts past the bound by TRIM_EVERY. @throws the SQLite error */
-  flush(lines: readonly HistoryLine[]): void {
-    if (lines.length === 0) return;
+  flush(rows: readonly HistoryRow[]): void {
+    if (rows.length === 0) return;
     const touched = new Set<string>();
     this.#db.transaction(() => {
       this.writes.transactions++;
       // Counted before the insert: a first count must not see the new rows.
-      for (const l of lines) if (!touched.has(l.pid)) touched.add(l.pid), this.#rows(l.pid);
+      for (const r of rows) if (!touched.has(r.pid)) touched.add(r.pid), this.#rows(r.pid);
       // INSERT_ROWS at a time, then the rest in power-of-two parts: at most log2(INSERT_ROWS) + 1
       // statements are ever prepared (a statement per remainder size prepared one, of up to
       // 3,577 placeholders, for nearly every flush).
-      const rows = toRows(lines);
       for (let i = 0; i < rows.length; ) {
         let n = INSERT_ROWS;
         while (n > rows.length - i) n >>= 1;
         this.#insert(rows.slice(i, i + n));
         i += n;
       }
-      for (const l of lines) this.#count.set(l.pid, this.#count.get(l.pid)! + 1);
+      for (const r of rows) this.#count.set(r.pid, this.#count.get(r.pid)! + r.count);
       for (const pid of touched) if (this.#rows(pid) >= this.#max + TRIM_EVERY) this.#trim(pid);
     })();
   }
@@ -88,7 +72,7 @@ export class HistoryWriter {
   readonly #inserts = new Map<number, Statement>();
 
   /** Up to INSERT_ROWS rows as one INSERT (in the order given, so `n` keeps their order). */
-  #insert(rows: NewRow[]): void {
+  #insert(rows: readonly HistoryRow[]): void {
     let q = this.#inserts.get(rows.length);
     if (q === undefined) {
       this.writes.prepared++;
@@ -96,10 +80,7 @@ export class HistoryWriter {
       this.#inserts.set(rows.length, q);
     }
     const v: (string | number | null | Uint8Array)[] = [];
-    for (const { l, run } of rows) {
-      if (run === null) v.push(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString(), null, 1);
-      else v.push(l.pid, l.peer, l.dir, "", l.time, 0, null, encodeHistoryRun(run), run.length);
-    }
+    for (const r of rows) v.push(r.pid, r.peer, r.dir, r.text, r.time, r.private ? 1 : 0, r.mid, r.lines, r.count);
     q.run(...v);
     this.writes.statements++;
   }

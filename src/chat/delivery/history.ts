@@ -23,7 +23,7 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { decodeHistoryRun } from "./history-run.ts";
+import { decodeHistoryRun, historyRows } from "./history-run.ts";
 import { BUSY_TIMEOUT_MS, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
 import { WriteLock } from "./write-lock.ts";
 import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
@@ -137,9 +137,9 @@ export class History {
     for (const e of this.#failed.splice(0)) f(e);
   }
 
-  #post(op: HistoryOp extends infer T ? (T extends { seq: number } ? Omit<T, "seq"> : never) : never): void {
+  #post(op: HistoryOp extends infer T ? (T extends { seq: number } ? Omit<T, "seq"> : never) : never, transfer: ArrayBuffer[] = []): void {
     if (this.#closed) return;
-    this.#worker.postMessage({ ...op, seq: ++this.#seq });
+    this.#worker.postMessage({ ...op, seq: ++this.#seq }, transfer);
   }
 
   /** Wait until the writer thread has done every op handed to it (reads see all of it). @throws Error when it does not answer within WRITER_WAIT_MS */
@@ -166,9 +166,13 @@ export class History {
   /** Hand the lines added since the last flush to the writer thread, to be written in one transaction (every read waits for it). */
   flush(): void {
     if (this.#pending.length === 0) return;
-    const lines = this.#pending;
+    const rows = historyRows(this.#pending);
     this.#pending = [];
-    this.#post({ op: "flush", lines });
+    // The runs' buffers are moved to the thread, not copied (a structured clone of the
+    // lines themselves cost this thread about as much as writing them).
+    const moved: ArrayBuffer[] = [];
+    for (const r of rows) if (r.lines !== null) moved.push(r.lines.buffer as ArrayBuffer);
+    this.#post({ op: "flush", rows }, moved);
   }
 
   /** Statements and transactions that wrote lines, and INSERTs prepared, on the writer thread once it has done what it was handed (for the tests that count them). */

@@ -4,7 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
-import { decodeHistoryRun, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
+import { decodeHistoryRun, historyRows, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
 import { HistoryWriter } from "../../../src/chat/delivery/history-writer.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { WriteLock } from "../../../src/chat/delivery/write-lock.ts";
@@ -110,7 +110,7 @@ describe("History: sizes counted once", () => {
     let counted = 0;
     Buffer.byteLength = ((...a: Parameters<typeof real>) => (counted++, real(...a))) as typeof real;
     try {
-      w.flush(lines);
+      w.flush(historyRows(lines));
     } finally {
       Buffer.byteLength = real;
     }
