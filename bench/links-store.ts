@@ -40,7 +40,7 @@ for (let r = 0; r < runs; r++) {
   const home = mkdtempSync(join(tmpdir(), "sotto-links-store-"));
   const store = new ChatStore(home, "aa".repeat(32), { backgroundCheckpoint: true });
   const o = new Outbox(store, () => "bob");
-  const h = new History(home, MAX_PER_CONTACT, store.checkpointer);
+  const h = new History(home, MAX_PER_CONTACT, store); // as the chat has it: the store's lock, checkpointer and ACK deletes
   const start = cpu();
   const startOwn = own();
   let last = 0n;

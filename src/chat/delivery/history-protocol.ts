@@ -58,4 +58,4 @@ export interface HistoryOpen {
   walBoundPages: number | null;
 }
 /** The writes history-worker.ts runs, in order. */
-export type HistoryOp = { seq: number } & ({ op: "flush"; rows: HistoryRow[] } | { op: "trim"; pid: string } | { op: "clear"; pid: string } | { op: "close" });
+export type HistoryOp = { seq: number } & ({ op: "flush"; rows: HistoryRow[] } | { op: "trim"; pid: string } | { op: "clear"; pid: string } | { op: "ack"; pid: string; upTo: number } | { op: "close" });

@@ -13,6 +13,7 @@
 import { Database } from "bun:sqlite";
 import { HistoryWriter } from "./history-writer.ts";
 import { WriteLock } from "./write-lock.ts";
+import { acknowledger } from "./store.ts";
 import { CLEARED, DONE, PREPARED, STATEMENTS, TRANSACTIONS, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
 declare const self: Worker;
@@ -21,6 +22,7 @@ let db: Database | null = null;
 let writer: HistoryWriter | null = null;
 let slots: Int32Array | null = null;
 let lock: WriteLock | null = null;
+let acknowledge: ((pid: string, upTo: number) => void) | null = null;
 
 self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
   const m = ev.data;
@@ -46,8 +48,14 @@ self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
       self.postMessage({ wrote: true });
     } else if (m.op === "trim") lock!.hold(() => w.trim(m.pid));
     else if (m.op === "clear") Atomics.store(slots!, CLEARED, lock!.hold(() => w.clear(m.pid)));
+    else if (m.op === "ack") {
+      // The store's deletes for a cumulative ACK (store.ts ackVia).
+      const a = (acknowledge ??= acknowledger(db!));
+      lock!.hold(() => a(m.pid, m.upTo));
+      self.postMessage({ wrote: true });
+    }
   } catch (e) {
-    self.postMessage({ error: { message: (e as Error).message, code: (e as { code?: string }).code } });
+    self.postMessage({ error: { message: (e as Error).message, code: (e as { code?: string }).code, doing: m.op === "ack" ? "forgetting an acknowledged message" : undefined } });
   } finally {
     if (m.op === "close") {
       try {

@@ -24,7 +24,7 @@ import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { decodeHistoryRun, historyRows } from "./history-run.ts";
-import { BUSY_TIMEOUT_MS, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
+import { BUSY_TIMEOUT_MS, ChatStore, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
 import { WriteLock } from "./write-lock.ts";
 import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
@@ -74,7 +74,7 @@ export class History {
   /** The last op handed to the writer thread. */
   #seq = 0;
   #closed = false;
-  /** Where a write that failed on the writer thread is told (an Error with SQLite's `code`); until set, it is kept for it. */
+  /** Where a write that failed on the writer thread is told (an Error with SQLite's `code`, and `doing` when it was not the history's own); until set, it is kept for it. */
   #onError: ((e: Error) => void) | null = null;
   #failed: Error[] = [];
 
@@ -82,10 +82,17 @@ export class History {
    * Open (or create) the table in `home`/state.db, keeping `maxPerContact` lines per
    * contact; with the store's `checkpointer` its thread moves the log into the file; the
    * writer thread writes holding `lock` (the store's writeLock, so the two never wait on
-   * each other inside SQLite).
+   * each other inside SQLite). Given the store itself, its checkpointer and writeLock are
+   * used, and the writer thread takes its ACK deletes (ChatStore.ackVia).
    * @throws Error with the path when the file is unusable.
    */
-  constructor(home: string, maxPerContact = MAX_PER_CONTACT, checkpointer: Checkpointer | null = null, lock: WriteLock = new WriteLock()) {
+  constructor(home: string, maxPerContact = MAX_PER_CONTACT, withStore: ChatStore | Checkpointer | null = null, lock: WriteLock = new WriteLock()) {
+    const store = withStore instanceof ChatStore ? withStore : null;
+    const checkpointer = store !== null ? store.checkpointer : (withStore as Checkpointer | null);
+    if (store !== null) {
+      lock = store.writeLock;
+      store.ackVia = (pid, upTo) => this.ack(pid, upTo);
+    }
     this.#checkpointer = checkpointer;
     this.path = join(home, STATE_FILE);
     try {
@@ -117,9 +124,9 @@ export class History {
     };
     this.#worker = new Worker(new URL("./history-worker.ts", import.meta.url));
     this.#worker.unref();
-    this.#worker.onmessage = (ev: MessageEvent<{ wrote?: true; error?: { message: string; code?: string } }>) => {
+    this.#worker.onmessage = (ev: MessageEvent<{ wrote?: true; error?: { message: string; code?: string; doing?: string } }>) => {
       if (ev.data.wrote === true) this.#checkpointer?.wrote();
-      if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code }));
+      if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code, doing: ev.data.error.doing }));
     };
     const open: HistoryOpen = { op: "open", path: this.path, max: maxPerContact, shared: this.#slots.buffer as SharedArrayBuffer, lock: lock.shared, busyTimeoutMs: BUSY_TIMEOUT_MS, walBoundPages: checkpointer !== null ? WAL_BOUND_PAGES : null };
     this.#worker.postMessage(open);
@@ -185,6 +192,16 @@ export class History {
   written(): void {
     this.flush();
     this.#sync();
+  }
+
+  /**
+   * Hand the store's deletes for a cumulative ACK to the writer thread (ChatStore.ackVia):
+   * false once closed (the store then runs them itself). Failures come to onError.
+   */
+  ack(pid: string, upTo: number): boolean {
+    if (this.#closed) return false;
+    this.#post({ op: "ack", pid, upTo });
+    return true;
   }
 
   /** Drop the contact's oldest lines beyond maxPerContact now. */

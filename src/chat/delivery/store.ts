@@ -112,6 +112,23 @@ export function describeSqliteError(path: string, doing: string, e: unknown): st
   return `${doing} in ${path} failed (${(e as Error).message})`;
 }
 
+/**
+ * Forget, on `db`, every message of `pid` up to `upTo` (a cumulative ACK): the lines of
+ * the older table, the runs all of whose lines it covers, and the highest id covered (a
+ * run it covers in part hides those lines). The store runs it, or the history's writer
+ * thread (ChatStore.ackVia). @throws the SQLite error
+ */
+export function acknowledger(db: Database): (pid: string, upTo: number) => void {
+  const ack = db.query("DELETE FROM outbox WHERE pid = ? AND id <= ?");
+  const ackRuns = db.query("DELETE FROM outbox_run WHERE pid = ? AND last <= ?");
+  const setAcked = db.query("INSERT INTO outbox_acked (pid, upto) VALUES (?1, ?2) ON CONFLICT (pid) DO UPDATE SET upto = max(upto, ?2)");
+  return db.transaction((pid: string, upTo: number) => {
+    ack.run(pid, upTo);
+    ackRuns.run(pid, upTo);
+    setAcked.run(pid, upTo);
+  });
+}
+
 /** Bytes of one line's header in a run: id (u64), written (f64), text length (u32). */
 const RUN_LINE_HEADER = 20;
 
@@ -206,9 +223,6 @@ export class ChatStore {
       runOf: db.query<{ first: number; lines: Uint8Array }, [string, number, number]>("SELECT first, lines FROM outbox_run WHERE pid = ? AND first <= ? AND last >= ?"),
       setRun: db.query("UPDATE outbox_run SET lines = ? WHERE pid = ? AND first = ?"),
       removeRun: db.query("DELETE FROM outbox_run WHERE pid = ? AND first = ?"),
-      ack: db.query("DELETE FROM outbox WHERE pid = ? AND id <= ?"),
-      ackRuns: db.query("DELETE FROM outbox_run WHERE pid = ? AND last <= ?"),
-      setAcked: db.query("INSERT INTO outbox_acked (pid, upto) VALUES (?1, ?2) ON CONFLICT (pid) DO UPDATE SET upto = max(upto, ?2)"),
       remove: db.query("DELETE FROM outbox WHERE pid = ? AND id = ?"),
       aside: db.query("INSERT INTO set_aside (pid, id, text, reason) VALUES (?, ?, ?, ?)"),
       next: db.query<{ next: number }, [string]>("SELECT next FROM next_id WHERE pid = ?"),
@@ -304,16 +318,22 @@ export class ChatStore {
     this.checkpointer?.wrote();
   }
 
-  /** Forget every message up to `id` (a cumulative ACK). @throws StateError */
+  /**
+   * Where ack() hands its deletes instead of running them (the history's writer thread,
+   * history.ts ack: true when it took them). No durability waits for them: a crash
+   * before they are written only re-sends lines the receiver acknowledges again
+   * without showing them.
+   */
+  ackVia: ((pid: string, upTo: number) => boolean) | null = null;
+  #acknowledge: ((pid: string, upTo: number) => void) | null = null;
+
+  /** Forget every message up to `id` (a cumulative ACK), here or on ackVia's thread. @throws StateError */
   ack(pid: string, id: bigint): void {
     const upTo = id > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(id);
-    this.#write("forgetting an acknowledged message", () =>
-      this.#db.transaction(() => {
-        this.#q.ack.run(pid, upTo);
-        this.#q.ackRuns.run(pid, upTo);
-        this.#q.setAcked.run(pid, upTo);
-      })(),
-    );
+    if (this.ackVia?.(pid, upTo) === true) return;
+    this.#acknowledge ??= acknowledger(this.#db);
+    const acknowledge = this.#acknowledge;
+    this.#write("forgetting an acknowledged message", () => acknowledge(pid, upTo));
     this.checkpointer?.wrote();
   }
 

@@ -161,6 +161,34 @@ describe("History: written by a thread of its own", () => {
   });
 });
 
+describe("History's thread takes the store's ACK deletes", () => {
+  test("ack() hands them over and returns: while this thread holds the write lock the lines stay; then they are gone, their text overwritten", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa");
+    const h = new History(home, 1000, store); // as the chat makes it: the store's lock, and its ACK deletes
+    for (let i = 1; i <= 10; i++) store.queue("bb", { id: BigInt(i), text: `ACKED-${i}-${"q".repeat(2000)}`, written: 1 });
+    store.commit();
+    store.writeLock.hold(() => {
+      store.ack("bb", 10n);
+      Bun.sleepSync(50);
+      expect(store.pending().get("bb")!.length).toBe(10); // here it would be gone by now
+    });
+    h.written();
+    expect(store.pending().get("bb")).toBeUndefined();
+    h.close();
+    // Closed: the store runs them itself.
+    store.queue("bb", { id: 11n, text: "eleven", written: 1 });
+    store.commit();
+    store.ack("bb", 11n);
+    expect(store.pending().get("bb")).toBeUndefined();
+    await store.close();
+    const db = new Database(join(home, "state.db"));
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.close();
+    expect(readFileSync(join(home, "state.db")).includes("ACKED-3-")).toBe(false);
+  });
+});
+
 describe("History: a table from before runs", () => {
   test("gains `count` before `lines` (a count is read without walking a run's overflow pages), as a new one has them; its rows read as one line each", () => {
     const old = tempHome();
