@@ -59,6 +59,11 @@ export class Admission {
     return null;
   }
 
+  /** Handshakes in progress from `host`'s /24 or /64 (its own included). */
+  prefixHandshakes(host: string): number {
+    return this.#byPrefix.get(addressPrefix(host)) ?? 0;
+  }
+
   /** A handshake with `remote` began. */
   opened(remote: string): void {
     const prefix = addressPrefix(remote);

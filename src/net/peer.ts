@@ -338,8 +338,10 @@ export class Peer {
    * halfOpenEvictAfterMs with busy, so that silent connections cannot keep a good peer
    * out (docs/SECURITY.md §10); a stranger's before that of an address that
    * authenticated before (a contact's slow handshake is not the strangers' first pick).
-   * A newcomer from such an address (`known`) takes the oldest stranger's place at any age.
-   * False when no handshake may give way.
+   * A newcomer from such an address (`known`) takes the oldest stranger's place at any age
+   * when that stranger's prefix has other handshakes in progress (a flood's): one alone in
+   * its prefix keeps its grace, or addresses that authenticated once (one handshake each)
+   * could cut every honest stranger the moment it began. False when none may give way.
    */
   #evictOldHandshake(known: boolean): boolean {
     const now = performance.now();
@@ -347,7 +349,9 @@ export class Peer {
       const first = q.oldest();
       return first !== undefined && now - first[1] >= grace ? first : null;
     };
-    const found = old(this.#strangerHandshakes, known ? 0 : undefined) ?? old(this.#knownHandshakes);
+    const head = known ? this.#strangerHandshakes.oldest() : undefined;
+    const atOnce = head !== undefined && this.#admission.prefixHandshakes(this.#remoteHost(head[0])) > 1;
+    const found = old(this.#strangerHandshakes, atOnce ? 0 : undefined) ?? old(this.#knownHandshakes);
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;
