@@ -86,7 +86,7 @@ export class Admission {
 
   /** Responder, FFDHE: a refusal sentence when `host`'s prefix is over its rate, or null. */
   admitKex(host: string, now: number): string | null {
-    if (this.#knownHosts.has(host)) return null;
+    if (this.known(host)) return null;
     const prefix = addressPrefix(host);
     const rate = this.#limits.ffdhePerPrefixPerSecond;
     const b = bucketOf(this.#ffdheByPrefix, prefix, rate * 4, rate, now);
@@ -117,13 +117,15 @@ export class Admission {
 
   /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS). */
   remember(host: string): void {
-    this.#knownHosts.delete(host);
-    this.#knownHosts.add(host);
+    const k = hostKey(host);
+    this.#knownHosts.delete(k);
+    this.#knownHosts.add(k);
     if (this.#knownHosts.size > KNOWN_HOSTS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
   }
 
+  /** Whether `host` authenticated lately (in any of its forms: IPv4-mapped, capitals). */
   known(host: string): boolean {
-    return this.#knownHosts.has(host);
+    return this.#knownHosts.has(hostKey(host));
   }
 
   /** Forget per-prefix buckets once full again (idle prefixes cost nothing). */
@@ -131,6 +133,15 @@ export class Admission {
     for (const [k, b] of this.#ffdheByPrefix) if (b.full(now)) this.#ffdheByPrefix.delete(k);
     for (const [k, b] of this.#alertsByPrefix) if (b.full(now)) this.#alertsByPrefix.delete(k);
   }
+}
+
+/**
+ * One key per address for the known hosts: an IPv4 address and its IPv4-mapped form (what
+ * a dual-stack listener reports) are one, and IPv6 is compared in lower case.
+ */
+function hostKey(host: string): string {
+  const h = host.toLowerCase();
+  return h.startsWith("::ffff:") && h.indexOf(":", 7) < 0 && h.includes(".") ? h.slice(7) : h;
 }
 
 /** The token bucket of `prefix` in `map`, made full when new; null when the map already holds MAX_PREFIX_BUCKETS. */

@@ -309,7 +309,8 @@ export class Peer {
     onReady: (s) => {
       this.#handshakeOver(s);
       const b = this.#books.get(s);
-      if (b !== undefined) this.#admission.remember(b.remoteHost);
+      // The address itself, not the name we dialled: it is what its connections to us show.
+      if (b !== undefined) this.#admission.remember(b.dial?.ip ?? b.remoteHost);
       b?.dial?.resolve(s);
       this.#o.events?.onReady?.(s);
     },
