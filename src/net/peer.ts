@@ -48,6 +48,8 @@ export interface PeerOptions {
 const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
 /** The refusal sentence of a stranger reset at accept while its prefix floods. */
 const FLOODING = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): reset at accept";
+/** The same, for a stranger's handshake accepted before the flood was seen. */
+const FLOODING_LATE = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): its handshake was reset when its next bytes came, unread";
 
 type SocketData = { session: Session | null; dial?: Dial };
 type Dial = {
@@ -149,7 +151,7 @@ export class Peer {
         if (s === null) return;
         // A stranger's handshake from a prefix that floods with refusals: reset now, its
         // bytes unread (its connection was accepted before the flood was seen).
-        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING));
+        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING_LATE));
         s.onData(chunk);
       },
       drain: (socket) => socket.data.session?.onDrain(),

@@ -38,6 +38,10 @@ describe("flood resets let go of what they held", () => {
       for (const a of early) a.write(det("rest", 318));
       for (const a of early) expect(await a.waitClosed(2000)).toBe(true);
       expect(early.flatMap((a) => a.alerts())).toEqual([]);
+      // Each says what happened to it: reset when its bytes came, not "at accept".
+      const said = sc.closes.filter((c) => early.some((a) => a.localPort === c.port)).map((c) => [c.code, c.error?.message]);
+      expect(said).toHaveLength(30);
+      expect(new Set(said.map(([code, m]) => `${code}: ${/reset when its next bytes came/.test(m ?? "")}`))).toEqual(new Set(["busy: true"]));
       expect([sc.listener.halfOpen, sc.listener.preAuthBudget.total, sc.listener.sessions.size]).toEqual([1, 0, 2]);
       holder.destroy();
       await until("the holder gone", () => sc.listener.sessions.size === 1, 2000);
