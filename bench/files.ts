@@ -62,7 +62,7 @@ const SELF = new URL(import.meta.url).pathname;
 const PIECE = 1 << 20;
 
 /** Write `size` bytes (1 MiB at a time) and return their SHA-256 hex. */
-function makeFile(path: string, size: number): string {
+export function makeFile(path: string, size: number): string {
   const buf = new Uint8Array(PIECE);
   for (let i = 0; i < buf.length; i++) buf[i] = (i * 167 + 13) & 0xff;
   const h = new Bun.CryptoHasher("sha256");
@@ -77,10 +77,10 @@ function makeFile(path: string, size: number): string {
   return h.digest("hex");
 }
 
-type Ev = { type: string; phase?: string; sha256?: string; elapsedMs?: number; port?: number };
+export type Ev = { type: string; phase?: string; sha256?: string; elapsedMs?: number; port?: number };
 
 /** A `sotto chat --json` child, its events read one JSON line at a time. */
-class Chat {
+export class Chat {
   readonly lines: Lines;
   constructor(readonly proc: Bun.Subprocess<"pipe", "pipe", "ignore">) {
     this.lines = new Lines(proc.stdout);
