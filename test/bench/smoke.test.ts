@@ -19,6 +19,8 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   // OpenSSH: a column when sshd and ssh are installed, a sentence saying why not otherwise.
   const hasSsh = Bun.which("ssh") !== null && (Bun.which("sshd") !== null || (await Bun.file("/usr/sbin/sshd").exists()));
   expect(r.out).toContain(hasSsh ? "| sotto vs OpenSSH |" : "OpenSSH rows skipped:");
+  // With OpenSSH, each sotto file run is followed by its cat run (bench/files.ts step 4).
+  if (hasSsh) expect(r.out).toContain("Each sotto run was followed by one OpenSSH `cat` of the same file");
   // About 20 s on an idle 2-core machine; past 90 s when the machine is shared (the limit only
   // bounds how long a broken build may hang).
 }, 180_000);
