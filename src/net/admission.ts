@@ -10,6 +10,12 @@ import { addressPrefix, TokenBucket, type Limits } from "./limits.ts";
 
 /** Addresses remembered as having authenticated (their FFDHE work goes first). */
 const KNOWN_HOSTS = 4096;
+/**
+ * Of them, at most this many of one /24 or /64 (its oldest forgotten first): becoming
+ * "known" costs one handshake with any key the listener takes, so without it one /64
+ * pushed every contact out of KNOWN_HOSTS in 4,096 handshakes.
+ */
+export const KNOWN_PER_PREFIX = 16;
 /** Prefixes tracked by the FFDHE rate at once (≈ 100 bytes each); beyond, new ones wait. */
 export const MAX_PREFIX_BUCKETS = 65_536;
 
@@ -22,6 +28,7 @@ export class Admission {
   // Per-prefix token buckets on plaintext alerts before authentication (limits.ts preAuthAlertsPerPrefixPerSecond).
   readonly #alertsByPrefix = new Map<string, TokenBucket>();
   readonly #knownHosts = new Set<string>();
+  readonly #knownByPrefix = new Map<string, Set<string>>();
   #halfOpen = 0;
 
   constructor(limits: Limits) {
@@ -115,12 +122,26 @@ export class Admission {
     return b !== undefined && b.level(now) < 1;
   }
 
-  /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS). */
+  /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS, or past KNOWN_PER_PREFIX of its prefix). */
   remember(host: string): void {
     const k = hostKey(host);
+    const prefix = addressPrefix(k);
+    let mine = this.#knownByPrefix.get(prefix);
+    if (mine === undefined) this.#knownByPrefix.set(prefix, (mine = new Set()));
     this.#knownHosts.delete(k);
     this.#knownHosts.add(k);
-    if (this.#knownHosts.size > KNOWN_HOSTS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
+    mine.delete(k);
+    mine.add(k);
+    if (mine.size > KNOWN_PER_PREFIX) this.#forget(mine.values().next().value!);
+    if (this.#knownHosts.size > KNOWN_HOSTS) this.#forget(this.#knownHosts.values().next().value!);
+  }
+
+  #forget(k: string): void {
+    this.#knownHosts.delete(k);
+    const prefix = addressPrefix(k);
+    const mine = this.#knownByPrefix.get(prefix);
+    mine?.delete(k);
+    if (mine?.size === 0) this.#knownByPrefix.delete(prefix);
   }
 
   /** Whether `host` authenticated lately (in any of its forms: IPv4-mapped, capitals). */

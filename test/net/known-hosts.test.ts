@@ -37,6 +37,23 @@ describe("known hosts", () => {
     expect([r.admitKex("::ffff:192.0.2.7", 0), r.admitKex("::ffff:192.0.2.8", 0)].map((x) => x === null)).toEqual([true, false]);
   });
 
+  test("one network cannot push the others out: at most 16 addresses of one /24 or /64 are remembered (its oldest forgotten first), so 5,000 of one /64 leave the contacts elsewhere known", () => {
+    const a = new Admission({ ...DEFAULT_LIMITS });
+    a.remember("192.0.2.7");
+    a.remember("2001:db8:1::5");
+    for (let i = 0; i < 5000; i++) a.remember(`2001:db8:2::${i.toString(16)}`);
+    for (let i = 0; i < 250; i++) a.remember(`198.51.100.${i}`);
+    expect([a.known("192.0.2.7"), a.known("2001:db8:1::5")]).toEqual([true, true]);
+    const ofSix = Array.from({ length: 5000 }, (_, i) => a.known(`2001:db8:2::${i.toString(16)}`));
+    expect([ofSix.filter(Boolean).length, ofSix.slice(-16).every(Boolean)]).toEqual([16, true]);
+    const ofFour = Array.from({ length: 250 }, (_, i) => a.known(`198.51.100.${i}`));
+    expect([ofFour.filter(Boolean).length, ofFour.slice(-16).every(Boolean)]).toEqual([16, true]);
+    // Remembered again, an address goes to the back of its prefix's line.
+    a.remember("2001:db8:2::1378"); // the oldest of the 16 (4984)
+    a.remember("2001:db8:2::ffff");
+    expect([a.known("2001:db8:2::1378"), a.known("2001:db8:2::1379"), a.known("2001:db8:2::ffff")]).toEqual([true, false, true]);
+  });
+
   test("a peer we dialled by name, which then dials our dual-stack listener from the same address, is known (its ffdhe2048 HELLO is not refused by ffdhePerPrefixPerSecond)", async () => {
     const a = peer("a", { ffdhePerPrefixPerSecond: 0.01 }); // every stranger's FFDHE HELLO is refused
     const aPort = a.listen("::", 0);
