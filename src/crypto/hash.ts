@@ -62,8 +62,10 @@ export class HmacKey {
     h.update(b);
     h.digest(DIGEST);
     let diff = 0;
-    for (let i = 0; i < HASH_LEN; i++) diff |= DIGEST[i]! ^ tag[at + i]!;
-    DIGEST.fill(0, 0, HASH_LEN);
+    for (let i = 0; i < HASH_LEN; i++) {
+      diff |= DIGEST[i]! ^ tag[at + i]!;
+      DIGEST[i] = 0;
+    }
     return diff === 0;
   }
 

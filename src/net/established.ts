@@ -82,9 +82,11 @@ export class Established {
    */
   pace(s: Outbound, flush: () => void): void {
     if (this.#paceTimer !== null) return;
+    // No bulk sent since the last acknowledged probe and none queued (every chat line):
+    // nothing to probe or pace, and no clock read.
+    if (!this.#wantProbe(s) && (!s.hasBulk || s.backedUp)) return;
     const now = this.#now();
-    const wantProbe = () => !this.pacer.probing && s.bulkAt > this.pacer.acked;
-    if (wantProbe()) {
+    if (this.#wantProbe(s)) {
       const data = this.pacer.probe(now, s.written);
       if (data !== null) {
         s.queueUrgent({ kind: "ping", data });
@@ -94,13 +96,18 @@ export class Established {
     // Backed up: `drain` flushes; nothing bulk left: nothing to pace.
     if (!s.hasBulk || s.backedUp) return;
     let wait = this.pacer.releaseWaitMs(now, s.written);
-    if (wantProbe()) wait = Math.min(wait, this.pacer.waitMs(now));
+    if (this.#wantProbe(s)) wait = Math.min(wait, this.pacer.waitMs(now));
     if (wait === Infinity) return; // held by the window: the next PONG flushes
     this.#paceTimer = setTimeout(() => {
       this.#paceTimer = null;
       if (!this.#stopped) flush();
     }, Math.max(1, Math.ceil(wait)));
     this.#paceTimer.unref?.();
+  }
+
+  /** Bulk went out past the last acknowledged probe, and no probe is in flight. */
+  #wantProbe(s: Outbound): boolean {
+    return !this.pacer.probing && s.bulkAt > this.pacer.acked;
   }
 
   /** The session closed: no more probes. */
