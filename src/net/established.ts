@@ -12,7 +12,7 @@
  * Send side: the writer, when a record must carry KEY_UPDATE, and the pacing of bulk
  * (pacer.ts) by the PINGs this phase keeps in flight.
  */
-import { FrameType } from "../protocol/constants.ts";
+import { BLOCK_LEN, FrameType } from "../protocol/constants.ts";
 import { fail } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/frame.ts";
 import type { HandshakeResult } from "../protocol/handshake.ts";
@@ -119,7 +119,9 @@ export class Established {
   /** One frame after the handshake. @throws ProtocolError */
   read(f: Frame, h: RecordHost): void {
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
-    const items = decodeItems(this.#reader.open(f.bytes));
+    const r = this.#reader;
+    const end = r.openInPlace(f.bytes);
+    const items = decodeItems(r.opened, BLOCK_LEN, end);
     const l = this.#limits;
     let keyUpdate = false;
     for (const item of items) {

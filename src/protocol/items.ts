@@ -80,17 +80,21 @@ function exact(len: number, want: number, what: string): void {
   if (len !== want) throw fail("bad_item", `${what} item has ${len} bytes, expected ${want}`);
 }
 
-/** Decode every item of a record plaintext. @throws ProtocolError bad_item / invalid_utf8. */
-export function decodeItems(pt: Uint8Array): Item[] {
+/**
+ * Decode every item of a record plaintext, `pt[from..to)` (all of `pt` by default: the
+ * record path passes the decipher's output and a range, with no view).
+ * @throws ProtocolError bad_item / invalid_utf8.
+ */
+export function decodeItems(pt: Uint8Array, from = 0, to = pt.length): Item[] {
   const items: Item[] = [];
-  let off = 0;
-  if (pt.length === 0) throw fail("bad_item", "a record holds no items");
-  while (off < pt.length) {
-    if (pt.length - off < ITEM_HEADER_LEN) throw fail("bad_item", "an item header is cut short");
+  let off = from;
+  if (to <= from) throw fail("bad_item", "a record holds no items");
+  while (off < to) {
+    if (to - off < ITEM_HEADER_LEN) throw fail("bad_item", "an item header is cut short");
     const type = pt[off]!;
     const len = (pt[off + 1]! << 8) | pt[off + 2]!;
     const start = off + ITEM_HEADER_LEN;
-    if (len > pt.length - start) throw fail("bad_item", `an item declares ${len} bytes but ${pt.length - start} remain`);
+    if (len > to - start) throw fail("bad_item", `an item declares ${len} bytes but ${to - start} remain`);
     off = start + len;
     // TEXT, the per-message case, makes no view of its content (textAt).
     if (type === ContentType.TEXT) {
