@@ -16,7 +16,7 @@ import { BLOCK_LEN, FrameType } from "../protocol/constants.ts";
 import { fail } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/frame.ts";
 import type { HandshakeResult } from "../protocol/handshake.ts";
-import { decodeItems, type Item } from "../protocol/items.ts";
+import { decodeItemsAt, type Item } from "../protocol/items.ts";
 import type { RecordReader, RecordWriter } from "../protocol/record.ts";
 import { TokenBucket, type Limits } from "./limits.ts";
 import type { Outbound } from "./outbound.ts";
@@ -121,7 +121,7 @@ export class Established {
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
     const r = this.#reader;
     const end = r.openInPlace(f.bytes);
-    const items = decodeItems(r.opened, BLOCK_LEN, end);
+    const items = decodeItemsAt(r.opened, BLOCK_LEN, end);
     const l = this.#limits;
     let keyUpdate = false;
     for (const item of items) {

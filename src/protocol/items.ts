@@ -80,12 +80,16 @@ function exact(len: number, want: number, what: string): void {
   if (len !== want) throw fail("bad_item", `${what} item has ${len} bytes, expected ${want}`);
 }
 
+/** Decode every item of a record plaintext. @throws ProtocolError bad_item / invalid_utf8. */
+export function decodeItems(pt: Uint8Array): Item[] {
+  return decodeItemsAt(pt, 0, pt.length);
+}
+
 /**
- * Decode every item of a record plaintext, `pt[from..to)` (all of `pt` by default: the
- * record path passes the decipher's output and a range, with no view).
- * @throws ProtocolError bad_item / invalid_utf8.
+ * Decode every item of the record plaintext `pt[from..to)` (the record path passes the
+ * decipher's output and a range: no view). @throws ProtocolError bad_item / invalid_utf8.
  */
-export function decodeItems(pt: Uint8Array, from = 0, to = pt.length): Item[] {
+export function decodeItemsAt(pt: Uint8Array, from: number, to: number): Item[] {
   const items: Item[] = [];
   let off = from;
   if (to <= from) throw fail("bad_item", "a record holds no items");

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { PooledRandom } from "../../src/crypto/random.ts";
 import { BLOCK_LEN, MAX_PLAINTEXT } from "../../src/protocol/constants.ts";
-import { decodeItems, encodeItems, writeItem, type Item } from "../../src/protocol/items.ts";
+import { decodeItems, decodeItemsAt, encodeItems, writeItem, type Item } from "../../src/protocol/items.ts";
 import { RecordReader, RecordWriter } from "../../src/protocol/record.ts";
 import { det } from "./helpers.ts";
 
@@ -91,8 +91,8 @@ describe("opening in place", () => {
       if (i > 0) expect(views.n).toBe(0); // the first one makes the scratch's two cached views
       expect(views.result.n).toBe(1);
       const end = views.result.result;
-      expect(calls(arrays, "subarray", () => decodeItems(r.opened, BLOCK_LEN, end)).n).toBe(0);
-      expect(decodeItems(r.opened, BLOCK_LEN, end)).toEqual([text(i, "d" + "x".repeat(55))]);
+      expect(calls(arrays, "subarray", () => decodeItemsAt(r.opened, BLOCK_LEN, end)).n).toBe(0);
+      expect(decodeItemsAt(r.opened, BLOCK_LEN, end)).toEqual([text(i, "d" + "x".repeat(55))]);
     }
   });
 
