@@ -1,5 +1,5 @@
 /**
- * `bun run stress --attack ping|kex|halfopen|fds|preauth|text [--seconds S] [--json]`
+ * `bun run stress --attack ping|kex|x25519|halfopen|fds|preauth|text [--seconds S] [--json]`
  *   1. start a listener process with default limits (bench/attack-listener.ts; for `text`
  *      a real `sotto chat --json --allow-new`, bench/attacks.ts startChatListener);
  *   2. a good peer (X25519; for `kex` also ffdhe3072) runs handshake + one TEXT round
@@ -19,13 +19,15 @@ import { ed25519Generate } from "../src/crypto/ed25519.ts";
 import { warmFfdhe } from "../src/net/kex.ts";
 import { Peer } from "../src/net/peer.ts";
 import { ConnectError } from "../src/net/route.ts";
-import { Group, GROUP_NAMES } from "../src/protocol/constants.ts";
+import { FrameType, Group, GROUP_NAMES } from "../src/protocol/constants.ts";
+import { encodeHello } from "../src/protocol/handshake.ts";
+import { x25519Generate } from "../src/crypto/x25519.ts";
 import type { Item } from "../src/protocol/items.ts";
 import { Evil } from "../test/hostile/evil.ts";
 import { halfOpenFlood, kexFlood, pingRecord, preAuthFlood, rawConnect, startChatListener, startListener, textFlood, type ListenerProcess } from "./attacks.ts";
 import { pct } from "./wire.ts";
 
-export const ATTACKS = ["ping", "kex", "halfopen", "fds", "preauth", "text"] as const;
+export const ATTACKS = ["ping", "kex", "x25519", "halfopen", "fds", "preauth", "text"] as const;
 export type AttackName = (typeof ATTACKS)[number];
 
 type Phase = "before" | "during" | "after";
@@ -145,6 +147,14 @@ export async function startFlood(kind: AttackName, L: Pick<ListenerProcess, "por
     case "kex":
       await kexFlood(L.port, 1500, ms);
       return () => {};
+    case "x25519": {
+      // Valid X25519 HELLOs (one fixed share: a responder cannot tell), each closed at once,
+      // from 16 addresses of one /24 and 16 of another at 3,000 a second in all: every one
+      // costs the responder its half of the exchange, a signature and a write.
+      const hello = encodeHello(FrameType.HELLO, Group.X25519, randomBytes(32), x25519Generate().publicKey);
+      await Promise.all(Array.from({ length: 32 }, (_, i) => kexFlood(L.port, 3000 / 32, ms, `127.0.${i < 16 ? 20 : 21}.${1 + (i % 16)}`, 0, hello)));
+      return () => {};
+    }
     case "halfopen": {
       const f = halfOpenFlood(L.port, 17, 256);
       await Bun.sleep(ms);

@@ -8,9 +8,9 @@ import net from "node:net";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { createDiffieHellman, randomBytes } from "node:crypto";
 import { concat } from "../src/crypto/bytes.ts";
-import { bigIntToBytes } from "../src/crypto/ffdhe.ts";
+import { bigIntToBytes, FFDHE } from "../src/crypto/ffdhe.ts";
 import { FrameType, Group, MAX_PLAINTEXT } from "../src/protocol/constants.ts";
 import { encodeHello } from "../src/protocol/handshake.ts";
 import { encodeItems, type Item } from "../src/protocol/items.ts";
@@ -150,9 +150,28 @@ export function rawConnect(port: number, localAddress: string): Promise<net.Sock
   });
 }
 
-/** 4 passes the range and subgroup checks of every FFDHE group (2^2). */
-export function ffdheHello(group: Group): Uint8Array {
-  return encodeHello(FrameType.HELLO, group, randomBytes(32), bigIntToBytes(4n, group === Group.FFDHE2048 ? 256 : 384));
+/** One real share per group, g^x mod p for a random x: what an honest initiator sends (made once). */
+const realShares = new Map<Group, Uint8Array>();
+function realShare(group: Group): Uint8Array {
+  let s = realShares.get(group);
+  if (s === undefined) {
+    const g = group === Group.FFDHE2048 ? FFDHE.ffdhe2048 : FFDHE.ffdhe3072;
+    const dh = createDiffieHellman(bigIntToBytes(g.p, g.len), new Uint8Array([2]));
+    dh.generateKeys();
+    s = bigIntToBytes(BigInt("0x" + dh.getPublicKey("hex")), g.len);
+    realShares.set(group, s);
+  }
+  return s;
+}
+
+/**
+ * An FFDHE HELLO. By default its share is a real one (a random quadratic residue, as an
+ * attacker replaying an honest HELLO sends: the subgroup check of it costs a Jacobi symbol
+ * over the whole modulus); `cheap`: 4 = 2^2, which passes the same checks in a few steps.
+ */
+export function ffdheHello(group: Group, cheap = false): Uint8Array {
+  const share = cheap ? bigIntToBytes(4n, group === Group.FFDHE2048 ? 256 : 384) : realShare(group);
+  return encodeHello(FrameType.HELLO, group, randomBytes(32), share);
 }
 
 /** The largest RECORD frame (random bytes: it fails its tag, once judged). */
@@ -174,11 +193,10 @@ export async function preAuthFlood(port: number, n: number, sources = 16): Promi
 }
 
 /**
- * Attack 3: ffdhe3072 HELLOs from one address, each connection closed at once, at `perSecond`
+ * Attack 3: ffdhe3072 HELLOs (or `hello`) from one address, each connection closed at once, at `perSecond`
  * for `ms` (and on until `atLeast` were sent, up to 3 × ms). Resolves with how many were sent.
  */
-export async function kexFlood(port: number, perSecond: number, ms: number, localAddress = "127.0.0.2", atLeast = 0): Promise<number> {
-  const hello = ffdheHello(Group.FFDHE3072);
+export async function kexFlood(port: number, perSecond: number, ms: number, localAddress = "127.0.0.2", atLeast = 0, hello = ffdheHello(Group.FFDHE3072)): Promise<number> {
   const t0 = performance.now();
   let sent = 0;
   // `atLeast`: past `ms`, go on (up to 3 × ms) until that many were sent, so that a loaded

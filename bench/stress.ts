@@ -11,7 +11,7 @@
  * --hold keeps every session open once its echoes are checked; when all N are open at
  * once the server's RSS is read after a GC (the bench's way) and the RSS per held session
  * printed, then the sessions are closed.
- * `bun run stress --attack ping|kex|halfopen|fds|preauth|text [--seconds S]` runs bench/attack.ts instead.
+ * `bun run stress --attack ping|kex|x25519|halfopen|fds|preauth|text [--seconds S]` runs bench/attack.ts instead.
  */
 import { DEFAULT_LIMITS, sessionsFor } from "../src/net/limits.ts";
 import { Group } from "../src/protocol/constants.ts";

@@ -96,14 +96,14 @@ export function jacobi(a: bigint, n: bigint): number {
 export type ShareFault = "length" | "range" | "subgroup";
 
 /**
- * Check a peer's share Y: exactly len(p) bytes, 2 <= Y <= p-2, and a quadratic residue
- * mod p. Returns null when valid, else the fault.
+ * Check a peer's share Y: exactly len(p) bytes, 2 <= Y <= p-2, and (unless `subgroup` is
+ * false) a quadratic residue mod p. Returns null when valid, else the fault.
  */
-export function checkFfdheShare(group: FfdheGroup, share: Uint8Array): ShareFault | null {
+export function checkFfdheShare(group: FfdheGroup, share: Uint8Array, subgroup = true): ShareFault | null {
   if (share.length !== group.len) return "length";
   const y = bytesToBigInt(share);
   if (y < 2n || y > group.p - 2n) return "range";
-  if (jacobi(y, group.p) !== 1) return "subgroup";
+  if (subgroup && jacobi(y, group.p) !== 1) return "subgroup";
   return null;
 }
 

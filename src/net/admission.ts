@@ -99,6 +99,17 @@ export class Admission {
     return bucketOf(this.#alertsByPrefix, addressPrefix(host), rate * 2, rate, now)?.take(now) ?? false;
   }
 
+  /**
+   * Whether `host`'s prefix has used up its pre-authentication alerts (its refusals come
+   * faster than preAuthAlertsPerPrefixPerSecond: a flood). A stranger's new connection
+   * from it is then reset at accept, before any byte of it is read (PROTOCOL §7.3); the
+   * prefix gets its handshakes back as its alert budget refills.
+   */
+  flooding(host: string, now: number): boolean {
+    const b = this.#alertsByPrefix.get(addressPrefix(host));
+    return b !== undefined && b.level(now) < 1;
+  }
+
   /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS). */
   remember(host: string): void {
     this.#knownHosts.delete(host);

@@ -7,11 +7,13 @@
  * Messages in:  {id, op: "share", group}              → {id, share}     (keeps x under id)
  *               {id, op: "finish", group, peer}       → {id, z}         (forgets x)
  *               {id, op: "respond", group, peer}      → {id, share, z}  (x never stored)
+ *               {id, op: "respond-check", group, peer} → the same with subgroupOk: true, or
+ *                                                         {id, subgroupOk: false} (no Z made)
  *               {id, op: "drop"}                                          (forgets x)
  * Errors come back as {id, error: message}.
  */
 import { randomFillSync } from "node:crypto";
-import { ffdheContext, type FfdheName } from "../crypto/ffdhe.ts";
+import { checkFfdheShare, FFDHE, ffdheContext, type FfdheName } from "../crypto/ffdhe.ts";
 
 declare const self: Worker;
 
@@ -85,11 +87,17 @@ self.onmessage = (ev: MessageEvent) => {
         self.postMessage({ id: m.id, z });
         return;
       }
+      case "respond-check":
       case "respond": {
+        // respond-check: the subgroup check first (PROTOCOL §3.2); a share that fails it gets no Z.
+        if (m.op === "respond-check" && checkFfdheShare(FFDHE[m.group], m.peer!) !== null) {
+          self.postMessage({ id: m.id, subgroupOk: false });
+          return;
+        }
         const { x, share } = keyPair(m.group);
         const z = ffdheContext(m.group).sharedSecret(x, m.peer!);
         x.fill(0);
-        self.postMessage({ id: m.id, share, z });
+        self.postMessage({ id: m.id, share, z, subgroupOk: m.op === "respond-check" ? true : undefined });
         return;
       }
       case "drop":

@@ -74,7 +74,7 @@ export class Handshake<S> {
   async start(): Promise<void> {
     const o = this.#o;
     if (this.#h.role === "responder") {
-      this.#hs = new Responder({ accept: o.accept!, nonce: randomBytes(32), identity: o.identity, random: o.random });
+      this.#hs = new Responder({ accept: o.accept!, nonce: randomBytes(32), identity: o.identity, random: o.random, offloadSubgroupCheck: true });
       return;
     }
     this.#busy = true;

@@ -46,6 +46,8 @@ export interface PeerOptions {
 
 /** ALERT busy (PROTOCOL §7), encoded once: every refusal at accept sends these bytes. */
 const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
+/** The refusal sentence of a stranger reset at accept while its prefix floods. */
+const FLOODING = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): reset at accept";
 
 type SocketData = { session: Session | null; dial?: Dial };
 type Dial = {
@@ -143,7 +145,12 @@ export class Peer {
           clearTimeout(d.timer);
           d.timer = null;
         }
-        socket.data.session?.onData(chunk);
+        const s = socket.data.session;
+        if (s === null) return;
+        // A stranger's handshake from a prefix that floods with refusals: reset now, its
+        // bytes unread (its connection was accepted before the flood was seen).
+        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING));
+        s.onData(chunk);
       },
       drain: (socket) => socket.data.session?.onDrain(),
       close: (socket, err) => this.#socketClosed(socket, err ?? undefined),
@@ -259,8 +266,15 @@ export class Peer {
     }
     const role: Role = dial ? "initiator" : "responder";
     const remote = dial ? dial.host : socket.remoteAddress;
+    if (!dial && !this.#admission.known(remote) && this.#admission.flooding(remote, performance.now())) {
+      // A stranger from a prefix whose refusals are a flood: reset before anything is read
+      // (each such connection brought up to a socket buffer of bytes to read and judge).
+      socket.terminate();
+      this.#o.events?.onRefused?.(`${remote}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`, FLOODING);
+      return;
+    }
     let full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
-    if (full !== null && !dial && !this.#closed && this.#admission.ownRefusal(remote) === null && this.#evictOldHandshake()) {
+    if (full !== null && !dial && !this.#closed && this.#admission.ownRefusal(remote) === null && this.#evictOldHandshake(this.#admission.known(remote))) {
       full = this.#admission.refusal(remote, false, this.sessions.size, this.#closed);
     }
     if (full !== null && !dial) {
@@ -308,6 +322,12 @@ export class Peer {
     onClose: (s, info) => this.#sessionClosed(s, info),
   };
 
+  /** An inbound handshake from an address not known lately, whose prefix is past its alert budget. */
+  #floodingStranger(s: Session): boolean {
+    const host = this.#remoteHost(s);
+    return !this.#admission.known(host) && this.#admission.flooding(host, performance.now());
+  }
+
   /** The remote host a session was accepted from, or dialled (its Peer-side bookkeeping). */
   #remoteHost(s: Session): string {
     return this.#books.get(s)?.remoteHost ?? "";
@@ -318,15 +338,16 @@ export class Peer {
    * halfOpenEvictAfterMs with busy, so that silent connections cannot keep a good peer
    * out (docs/SECURITY.md §10); a stranger's before that of an address that
    * authenticated before (a contact's slow handshake is not the strangers' first pick).
-   * False when every handshake is younger.
+   * A newcomer from such an address (`known`) takes the oldest stranger's place at any age.
+   * False when no handshake may give way.
    */
-  #evictOldHandshake(): boolean {
+  #evictOldHandshake(known: boolean): boolean {
     const now = performance.now();
-    const old = (q: AgeQueue<Session>) => {
+    const old = (q: AgeQueue<Session>, grace = this.limits.halfOpenEvictAfterMs) => {
       const first = q.oldest();
-      return first !== undefined && now - first[1] >= this.limits.halfOpenEvictAfterMs ? first : null;
+      return first !== undefined && now - first[1] >= grace ? first : null;
     };
-    const found = old(this.#strangerHandshakes) ?? old(this.#knownHandshakes);
+    const found = old(this.#strangerHandshakes, known ? 0 : undefined) ?? old(this.#knownHandshakes);
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;

@@ -45,7 +45,9 @@ export class Session implements PeerSession {
   readonly #o: SessionConfig<Session>;
   readonly #ev: SessionEvents<Session>;
   readonly #socket: Transport;
-  readonly #asm = new FrameAssembler();
+  // The frame a chunk ends with is copied only once that chunk's frames are handled and the
+  // session is still open (a connection refused at its HELLO never pays for it).
+  readonly #asm = new FrameAssembler({ deferTail: true });
   /** The handshake phase (its machine is gone once established). */
   readonly #hs: Handshake<Session>;
   /** The established phase: traffic keys and the record path (null during the handshake). */
@@ -171,6 +173,8 @@ export class Session implements PeerSession {
       }
       this.#frame(f);
     }
+    if (this.#isClosed()) return;
+    this.#asm.settle();
     if (this.#est === null && !this.#chargePreAuth()) return;
     // A bad header after whole frames: those were handled, now the stream ends.
     const err = this.#asm.error;

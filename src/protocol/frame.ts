@@ -98,15 +98,43 @@ export class FrameAssembler {
   #partial: Uint8Array | null = null; // the frame being gathered, header included
   #partialHave = 0;
   #dead: ProtocolError | null = null;
+  readonly #deferTail: boolean;
+  // deferTail: the start of an incomplete frame at the end of the last chunk, a view into
+  // it, and that frame's whole size; copied by settle() (or the next push).
+  #tail: Uint8Array | null = null;
+  #tailTotal = 0;
+
+  /**
+   * `deferTail`: the incomplete frame a chunk ends with is not copied by push(); the
+   * caller calls settle() before it lets go of the chunk (or changes it). A caller that
+   * stops after a frame of the chunk (the connection failed) then never pays for
+   * copying, nor allocating, the frame it would have gathered.
+   */
+  constructor(o: { deferTail?: boolean } = {}) {
+    this.#deferTail = o.deferTail ?? false;
+  }
 
   /** Bytes buffered for an incomplete frame (header bytes included). */
   get buffered(): number {
+    if (this.#tail !== null) return this.#tail.length;
     return this.#partial !== null ? this.#partialHave : this.#headerHave;
   }
 
   /** Bytes of memory held for the incomplete frame (its whole declared size once the header is in). */
   get allocated(): number {
+    if (this.#tail !== null) return this.#tailTotal;
     return this.#partial !== null ? this.#partial.length : this.#headerHave;
+  }
+
+  /** Copy the incomplete frame the last chunk ended with out of it (deferTail); a no-op otherwise. */
+  settle(): void {
+    const t = this.#tail;
+    if (t === null) return;
+    this.#tail = null;
+    const p = new Uint8Array(this.#tailTotal);
+    p.set(t);
+    this.#partial = p;
+    this.#partialHave = t.length;
   }
 
   /** The error that ended the stream, once one did (check it after using push()'s frames). */
@@ -123,12 +151,14 @@ export class FrameAssembler {
    */
   push(chunk: Uint8Array): Frame[] {
     if (this.#dead) throw this.#dead;
+    this.settle();
     const frames: Frame[] = [];
     try {
       this.#push(chunk, frames);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       this.#dead = e;
+      this.#tail = null;
       this.#partial = null;
       this.#headerHave = 0;
       if (frames.length === 0) throw e;
@@ -142,6 +172,7 @@ export class FrameAssembler {
    */
   end(): void {
     const inside = this.buffered > 0;
+    this.#tail = null;
     this.#partial = null;
     this.#headerHave = 0;
     if (inside && !this.#dead) throw (this.#dead = fail("truncated", "the connection closed in the middle of a frame", { ended: "mid_frame" }));
@@ -188,6 +219,11 @@ export class FrameAssembler {
       checkFrameHeader(type, length);
       const total = 2 + length;
       if (n - off < total) {
+        if (this.#deferTail) {
+          this.#tail = chunk.subarray(off);
+          this.#tailTotal = total;
+          return;
+        }
         const p = new Uint8Array(total);
         p.set(chunk.subarray(off));
         this.#partial = p;

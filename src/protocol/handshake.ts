@@ -49,12 +49,20 @@ export interface KexRequest {
   kind: "kex";
   group: Group;
   peerShare: Uint8Array;
+  /**
+   * The subgroup check of an FFDHE share is left to whoever computes Z (a responder made
+   * with `offloadSubgroupCheck`): it must report the check's outcome in
+   * KexResult.subgroupOk, and Z is not used without it.
+   */
+  checkSubgroup?: true;
 }
 
 /** The edge's answer to a KexRequest: Z, and (a responder's) our ephemeral share. */
 export interface KexResult {
   z: Uint8Array;
   share?: Uint8Array;
+  /** The outcome of the subgroup check a request with `checkSubgroup` asked for. */
+  subgroupOk?: boolean;
 }
 
 /** The handshake is over: send `send` (possibly nothing) and switch to `result`. */
@@ -92,14 +100,22 @@ function parseHello(f: Frame): { version: number; group: number; nonce: Uint8Arr
   return { version: b[0]!, group: b[1]!, nonce: b.subarray(2, 2 + NONCE_LEN), share: b.subarray(HELLO_FIXED_LEN) };
 }
 
-/** PROTOCOL §3: validate a peer's key share for its group. @throws ProtocolError bad_hello / bad_share. */
-export function checkShare(group: Group, share: Uint8Array): void {
+/**
+ * PROTOCOL §3: validate a peer's key share for its group; `subgroup` false leaves the
+ * subgroup check of an FFDHE share out (its caller has it made elsewhere).
+ * @throws ProtocolError bad_hello / bad_share.
+ */
+export function checkShare(group: Group, share: Uint8Array, subgroup = true): void {
   if (share.length !== SHARE_LEN[group]) throw fail("bad_hello", `a ${GROUP_NAMES[group]} key share must be ${SHARE_LEN[group]} bytes, got ${share.length}`);
   const ff = FFDHE_OF[group];
   if (ff !== undefined) {
-    const fault = checkFfdheShare(ff, share);
-    if (fault !== null) throw fail("bad_share", `the peer's ${ff.name} share fails the ${fault} check`);
+    const fault = checkFfdheShare(ff, share, subgroup);
+    if (fault !== null) throw subgroupFault(ff.name, fault);
   }
+}
+
+function subgroupFault(name: string, fault: string): ProtocolError {
+  return fail("bad_share", `the peer's ${name} share fails the ${fault} check`);
 }
 
 /** PROTOCOL §3: refuse a zero X25519 secret, and Z = 1 for finite-field groups. */
@@ -288,17 +304,33 @@ export class Initiator extends Machine {
   }
 }
 
+export interface ResponderOptions {
+  accept: Group[];
+  nonce: Uint8Array;
+  identity: Identity;
+  random: RandomSource;
+  /**
+   * Leave the subgroup check of an FFDHE share (a Jacobi symbol over the whole modulus:
+   * ≈ 0.6 ms for ffdhe3072) to whoever computes Z, so that a HELLO costs the caller's
+   * thread only the length and range checks (docs/SECURITY.md §10). The KexRequest then
+   * carries `checkSubgroup`, and finishKex needs `subgroupOk` (false → bad_share).
+   */
+  offloadSubgroupCheck?: boolean;
+}
+
 /** The responder's state machine: start → wait_secret → wait_auth → done. */
 export class Responder extends Machine {
-  readonly #opts: { accept: Group[]; nonce: Uint8Array; identity: Identity; random: RandomSource };
+  readonly #opts: ResponderOptions;
   #group: Group | null = null;
   #peerShare: Uint8Array | null = null;
   #reader: RecordReader | null = null;
   #th2: Uint8Array | null = null;
   #hello: Uint8Array | null = null;
+  /** The subgroup check of the initiator's share is left to the edge and not reported yet. */
+  #subgroupPending = false;
 
   /** `accept` is the local group policy, `nonce` 32 fresh random bytes. */
-  constructor(opts: { accept: Group[]; nonce: Uint8Array; identity: Identity; random: RandomSource }) {
+  constructor(opts: ResponderOptions) {
     super();
     if (opts.nonce.length !== NONCE_LEN) throw new TypeError(`"nonce" expected ${NONCE_LEN} bytes, got ${opts.nonce.length}`);
     if (opts.accept.length === 0) throw new TypeError(`"accept" must name at least one group`);
@@ -335,15 +367,30 @@ export class Responder extends Machine {
     if (!isGroup(h.group) || !this.#opts.accept.includes(h.group)) {
       throw fail("unsupported_group", `the peer asked for group ${h.group}, which this peer does not accept`, { accepted: [...this.#opts.accept] });
     }
-    checkShare(h.group, h.share);
+    const offload = this.#opts.offloadSubgroupCheck === true && FFDHE_OF[h.group] !== undefined;
+    checkShare(h.group, h.share, !offload);
     this.#group = h.group;
     this.#peerShare = new Uint8Array(h.share);
     this.#hello = new Uint8Array(f.bytes);
     this.state = "wait_secret";
+    if (offload) {
+      this.#subgroupPending = true;
+      return { kind: "kex", group: h.group, peerShare: this.#peerShare, checkSubgroup: true };
+    }
     return { kind: "kex", group: h.group, peerShare: this.#peerShare };
   }
 
   finishKex(r: KexResult): Uint8Array[] {
+    if (this.#subgroupPending) {
+      // Fail closed: Z from a share whose subgroup check was not reported is never used.
+      if (r.subgroupOk === undefined) throw new TypeError("the key exchange did not report the subgroup check it was asked for");
+      if (!r.subgroupOk) {
+        return this.step("wait_secret", () => {
+          throw subgroupFault(FFDHE_OF[this.#group!]!.name, "subgroup");
+        });
+      }
+      this.#subgroupPending = false;
+    }
     if (r.share === undefined) throw new TypeError(`"share" expected the responder's ephemeral share`);
     return this.completeKex(r.share, r.z);
   }

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { somaxconn } from "../../src/net/backlog.ts";
 import { ed25519Generate } from "../../src/crypto/ed25519.ts";
+import { x25519Generate } from "../../src/crypto/x25519.ts";
 import { addressPrefix, capPeerString, descriptorLimit, sessionsFor } from "../../src/net/limits.ts";
 import { Peer } from "../../src/net/peer.ts";
 import { ConnectError } from "../../src/net/route.ts";
@@ -268,6 +269,67 @@ describe("5. refusals past preAuthAlertsPerPrefixPerSecond are resets, without a
     expect(alerts + reset).toBe(200);
     expect(alerts).toBeGreaterThanOrEqual(16);
     expect(alerts).toBeLessThan(40);
+  }, 30_000);
+});
+
+describe("5. a prefix whose refusals are a flood: its strangers are reset at accept", () => {
+  let L: ListenerProcess;
+  // One half-open slot per address; one alert a second per prefix (a burst of 2), so the
+  // budget stays spent while the test runs, even on a loaded machine.
+  beforeAll(async () => {
+    L = await startListener({ limits: { maxHalfOpenPerAddress: 1, preAuthAlertsPerPrefixPerSecond: 1 }, warm: [] });
+  }, 60_000);
+  afterAll(() => L.stop());
+
+  /** What a connection from `from` that sends `send` gets back: "reset" (an RST, no byte), or the bytes' count. */
+  const outcome = (from: string, send?: Uint8Array) =>
+    new Promise<string>((resolve) => {
+      let got = 0;
+      let reset = false;
+      const s = net.connect({ host: "127.0.0.1", port: L.port, localAddress: from });
+      s.once("connect", () => send && s.write(send));
+      s.on("data", (b: Buffer) => {
+        got += b.length;
+        if (got >= 32) s.destroy(); // a HELLO_REPLY: the handshake went ahead
+      });
+      s.on("error", (e: Error & { code?: string }) => (reset = e.code === "ECONNRESET"));
+      s.on("close", () => resolve(reset && got === 0 ? "reset" : `${got} bytes`));
+    });
+
+  test("past the prefix's alert budget, a stranger's X25519 HELLO from that /24 is never read (a reset, no HELLO_REPLY); an address that authenticated before still opens a session", async () => {
+    const x25519Hello = () => encodeHello(FrameType.HELLO, Group.X25519, randomBytes(32), x25519Generate().publicKey);
+    // Control, before any flood: a stranger of the /24 gets its HELLO_REPLY.
+    expect(await outcome("127.0.8.2", x25519Hello())).not.toBe("reset");
+    const known = await Evil.open(L.port, { node: true, localAddress: "127.0.8.3" });
+    known.a.destroy();
+    // Strangers of the /24 that connect before the flood and send their HELLO during it.
+    const early = await Promise.all(Array.from({ length: 5 }, (_, i) => rawConnect(L.port, `127.0.8.${20 + i}`)));
+    const earlyOutcome = early.map(
+      (s) =>
+        new Promise<string>((resolve) => {
+          let got = 0;
+          let reset = false;
+          s!.on("data", (b: Buffer) => void (got += b.length));
+          s!.on("error", (e: Error & { code?: string }) => (reset = e.code === "ECONNRESET"));
+          s!.on("close", () => resolve(reset && got === 0 ? "reset" : `${got} bytes`));
+        }),
+    );
+    // The flood: one address holds its one half-open slot; its other connections are refused.
+    const holder = await rawConnect(L.port, "127.0.8.1");
+    const flood = await Promise.all(Array.from({ length: 40 }, () => outcome("127.0.8.1")));
+    expect(flood.filter((o) => o === "reset").length).toBeGreaterThanOrEqual(30);
+    // A stranger from the same /24 is reset without its HELLO being read (before: a HELLO_REPLY).
+    const strangers = await Promise.all(Array.from({ length: 5 }, (_, i) => outcome(`127.0.8.${10 + i}`, x25519Hello())));
+    expect(strangers.filter((o) => o === "reset").length).toBeGreaterThanOrEqual(4);
+    // … and so is one accepted before the flood: its HELLO, sent now, is not answered.
+    for (const s of early) s!.write(x25519Hello());
+    const late = await Promise.all(earlyOutcome);
+    expect(late.filter((o) => o === "reset").length).toBeGreaterThanOrEqual(4);
+    // The address that authenticated before is no stranger: its handshake goes through.
+    const again = await Evil.open(L.port, { node: true, localAddress: "127.0.8.3" });
+    expect(again.items.some((i) => i.kind === "profile")).toBe(true);
+    again.a.destroy();
+    holder?.destroy();
   }, 30_000);
 });
 

@@ -221,6 +221,36 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     }
   });
 
+  // A contact (an address that authenticated lately) need not wait out the grace: in the
+  // first second of a flood of silent strangers, it was refused like one of them.
+  test("at maxHalfOpen with every stranger's handshake younger than halfOpenEvictAfterMs: a stranger newcomer is refused busy, one from an address that authenticated before takes the oldest stranger's place at once", async () => {
+    const cap = await Scene.start({ limits: { maxHalfOpen: 4, maxHalfOpenPerAddress: 4, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 60_000 } });
+    try {
+      const before = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.2" });
+      before.send([{ kind: "close", reason: "" }]);
+      await until("the contact's first session gone", () => cap.listener.sessions.size === 1, 2000);
+      const flood: Attacker[] = [];
+      for (let i = 0; i < 4; i++) {
+        flood.push(await Attacker.connectNode(cap.port, "127.0.0.5"));
+        await until(`${i + 1} half-open`, () => cap.listener.halfOpen === i + 1, 2000);
+      }
+      const stranger = await Attacker.connectNode(cap.port, "127.0.0.6");
+      expect(await stranger.waitClosed(1000)).toBe(true);
+      expect(stranger.alerts()).toEqual([AlertCode.busy]);
+      expect(flood.filter((a) => a.closed)).toEqual([]);
+      const contact = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.2" });
+      contact.send([{ kind: "text", id: 1n, text: "through the flood" }]);
+      await until("the echo to the contact", () => contact.items.some((i) => i.kind === "text"), 2000);
+      await until("the oldest stranger to be cut", () => flood[0]!.closed, 2000);
+      expect(flood[0]!.alerts()).toEqual([AlertCode.busy]);
+      expect(flood.slice(1).filter((a) => a.closed)).toEqual([]);
+      contact.send([{ kind: "close", reason: "" }]);
+      for (const a of flood) a.destroy();
+    } finally {
+      await cap.stop();
+    }
+  });
+
   // Many strangers under their own caps, churning at the global cap, cut whatever
   // handshake is oldest: a contact's that waits (an ffdhe3072 exchange in the queue, a
   // long path between AUTH and PROFILE) is the strangers' last choice, not their first.

@@ -3,9 +3,10 @@
  * and against a victim that dials a hostile responder (reflection, forged alerts,
  * downgrade). Each listener case: (E) code, (C) closed, (I) good peer chats, (M) settles.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { concat } from "../../src/crypto/bytes.ts";
 import { ed25519Generate, ed25519Sign } from "../../src/crypto/ed25519.ts";
+import * as ffdhe from "../../src/crypto/ffdhe.ts";
 import { bigIntToBytes, FFDHE } from "../../src/crypto/ffdhe.ts";
 import { warmFfdhe } from "../../src/net/kex.ts";
 import { ConnectError } from "../../src/net/route.ts";
@@ -92,6 +93,23 @@ describe("B. FFDHE Y outside [2, p-2] or outside the prime-order subgroup → ba
       });
     }
   }
+});
+
+describe("B. the subgroup check is the key-exchange worker's, not the event loop's", () => {
+  // A Jacobi symbol over the whole modulus costs ≈ 0.6 ms for ffdhe3072: made on the event
+  // loop for every HELLO, a flood of real-looking shares stalled every session (SECURITY.md §10).
+  test("non-residues still end in bad_share with ALERT protocol_error; every check this thread made left the subgroup out", async () => {
+    const spy = spyOn(ffdhe, "checkFfdheShare");
+    try {
+      for (const [group, g] of [[Group.FFDHE2048, FFDHE.ffdhe2048], [Group.FFDHE3072, FFDHE.ffdhe3072]] as const) {
+        for (const y of [g.p - 2n, 13n]) await verdict(sc, await raw(helloWith(group, bigIntToBytes(y, g.len)))(), { code: "bad_share", alerts: [AlertCode.protocol_error] });
+      }
+      expect(spy.mock.calls.length).toBeGreaterThanOrEqual(4);
+      expect(spy.mock.calls.filter((c) => c[2] !== false).length).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
 
 describe("B. a share equal to the responder's own (reflection)", () => {

@@ -154,6 +154,52 @@ describe("FrameAssembler splits a stream into the same frames however it is chun
   });
 });
 
+describe("FrameAssembler with deferTail: the frame a chunk ends with is copied by settle()", () => {
+  test("split at every offset, each chunk zeroed right after settle(): the same frames (settle took what it needed)", () => {
+    const expected = large.map((f) => [...f]);
+    for (let k = 0; k <= largeStream.length; k += 997) {
+      const a = new FrameAssembler({ deferTail: true });
+      const got: number[][] = [];
+      for (const c of [largeStream.slice(0, k), largeStream.slice(k)]) {
+        got.push(...a.push(c).map((f) => [...f.bytes]));
+        a.settle();
+        c.fill(0);
+      }
+      a.end();
+      if (got.length !== expected.length) throw new Error(`split at ${k}: ${got.length} frames`);
+      expect(got).toEqual(expected);
+    }
+  });
+
+  test("before settle() the incomplete frame is a view of the chunk (nothing copied, nor allocated); its declared size is still what allocated reports", () => {
+    const big = large[5]!; // the largest record, 65,347 bytes
+    const a = new FrameAssembler({ deferTail: true });
+    const chunk = concat(small[0]!, big.subarray(0, 1000));
+    expect(a.push(chunk).map((f) => f.type)).toEqual([FrameType.HELLO]);
+    expect([a.buffered, a.allocated]).toEqual([1000, big.length]);
+    chunk[small[0]!.length + 500]! ^= 1; // changed before settle: the view sees it
+    a.settle();
+    chunk.fill(0); // changed after settle: the copy does not
+    const [f] = a.push(big.subarray(1000));
+    const want = new Uint8Array(big);
+    want[500]! ^= 1;
+    expect([...f!.bytes]).toEqual([...want]);
+  });
+
+  test("push() settles what the last chunk left, so a caller that keeps its chunks needs no settle()", () => {
+    const a = new FrameAssembler({ deferTail: true });
+    const got = cut(largeStream, [7, 3000, 40_000, 70_000]).flatMap((c) => a.push(c)).map((f) => [...f.bytes]);
+    a.end();
+    expect(got).toEqual(large.map((f) => [...f]));
+  });
+
+  test("end() inside a deferred frame is truncated, as without deferTail", () => {
+    const a = new FrameAssembler({ deferTail: true });
+    a.push(large[5]!.subarray(0, 100));
+    expect(codeOf(() => a.end())).toBe("truncated");
+  });
+});
+
 describe("FrameAssembler rejects a bad header as soon as it is complete", () => {
   const hdr = (length: number, type: number) => new Uint8Array([length >>> 8, length & 0xff, type]);
   const cases: [string, Uint8Array, "frame_length" | "frame_type"][] = [

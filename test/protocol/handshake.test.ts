@@ -191,6 +191,45 @@ describe("key shares (docs/SECURITY.md §3.B)", () => {
     });
   }
 
+  describe("a responder that leaves the subgroup check to whoever computes Z (offloadSubgroupCheck)", () => {
+    const g = FFDHE.ffdhe3072;
+    const hello = (y: bigint) => frame(encodeHello(FrameType.HELLO, Group.FFDHE3072, det("n"), bigIntToBytes(y, g.len)));
+    const offloaded = () => parties(Group.FFDHE3072, { offloadSubgroupCheck: true });
+
+    test("a non-residue passes recv(HELLO) and is asked to be checked; the range checks stay at recv", () => {
+      const req = offloaded().res.recv(hello(g.p - 2n)) as KexRequest;
+      expect(req).toMatchObject({ kind: "kex", group: Group.FFDHE3072, checkSubgroup: true });
+      for (const y of [0n, 1n, g.p - 1n, g.p]) expect(codeOf(() => offloaded().res.recv(hello(y)))).toBe("bad_share");
+      // X25519 has no subgroup check to leave: its request asks for none.
+      expect(offloaded().res.recv(frame(encodeHello(FrameType.HELLO, Group.X25519, det("n"), det("s", 32))))).not.toHaveProperty("checkSubgroup");
+    });
+
+    test("subgroupOk false → bad_share, and the machine is failed for good", () => {
+      const p = offloaded();
+      p.res.recv(hello(13n));
+      expect(codeOf(() => p.res.finishKex({ z: new Uint8Array(g.len), share: new Uint8Array(g.len), subgroupOk: false }))).toBe("bad_share");
+      expect(p.res.phase).toBe("failed");
+    });
+
+    test("a result that does not report the check is refused (fail closed): Z is not used", () => {
+      const p = offloaded();
+      const req = p.res.recv(hello(4n)) as KexRequest;
+      const z = shared(p.group, p.er.priv, req.peerShare);
+      expect(() => p.res.finishKex({ z, share: p.er.share })).toThrow("did not report the subgroup check");
+      expect(p.res.phase).toBe("wait_secret");
+    });
+
+    test("subgroupOk true → HELLO_REPLY and AUTH, and the handshake completes", () => {
+      const p = offloaded();
+      const hs = p.ini.hello();
+      const req = p.res.recv(frame(hs)) as KexRequest;
+      const [reply, authR] = p.res.finishKex({ z: shared(p.group, p.er.priv, req.peerShare), share: p.er.share, subgroupOk: true });
+      const done = driveInitiator(p, reply!, authR!) as Done;
+      expect(done.kind).toBe("done");
+      expect((p.res.recv(frame(done.send[0]!)) as Done).kind).toBe("done");
+    }, 20_000);
+  });
+
   test("ffdhe2048: the same bad values in HELLO_REPLY → bad_share at the initiator", () => {
     const g = FFDHE.ffdhe2048;
     for (const y of [0n, 1n, g.p - 1n, g.p, g.p + 1n, g.p - 2n]) {

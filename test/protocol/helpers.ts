@@ -146,7 +146,7 @@ export function parties(group: Group = Group.X25519, o: PartyOptions = {}) {
   const a = o.a ?? "alice", b = o.b ?? "bob";
   const ei = ephemeral(group, a), er = ephemeral(group, b);
   const ini = new Initiator({ group, share: ei.share, nonce: det(`nonce ${a}`), identity: o.initiator ?? identity(a), random: detRandom(`${a} ivs`) });
-  const res = new Responder({ accept: o.accept ?? ALL_GROUPS, nonce: det(`nonce ${b}`), identity: o.responder ?? identity(b), random: detRandom(`${b} ivs`) });
+  const res = new Responder({ accept: o.accept ?? ALL_GROUPS, nonce: det(`nonce ${b}`), identity: o.responder ?? identity(b), random: detRandom(`${b} ivs`), offloadSubgroupCheck: o.offloadSubgroupCheck });
   return { group, ei, er, ini, res };
 }
 export interface PartyOptions {
@@ -155,6 +155,8 @@ export interface PartyOptions {
   initiator?: Identity;
   responder?: Identity;
   accept?: Group[];
+  /** The responder leaves the FFDHE subgroup check to its KexResult (Responder's option). */
+  offloadSubgroupCheck?: boolean;
 }
 export type Parties = ReturnType<typeof parties>;
 
