@@ -124,8 +124,16 @@ export class Established {
     const items = decodeItemsAt(r.opened, BLOCK_LEN, end);
     const l = this.#limits;
     let keyUpdate = false;
-    for (const item of items) {
-      if (h.state === "closed") return;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const state = h.state;
+      if (state === "closed") return;
+      // TEXT, the per-message case, first: one look at the state, no switch.
+      if (item.kind === "text") {
+        if (state === "profile") throw fail("unexpected_message", "the peer sent TEXT before its PROFILE");
+        h.item(item);
+        continue;
+      }
       switch (item.kind) {
         case "padding":
           continue;

@@ -8,9 +8,11 @@ import { Established } from "../../src/net/established.ts";
 import { defaultLimits } from "../../src/net/limits.ts";
 import { flushSoon, Outbound } from "../../src/net/outbound.ts";
 import type { HandshakeResult } from "../../src/protocol/handshake.ts";
-import { decodeItems } from "../../src/protocol/items.ts";
+import { decodeItems, encodeItems, type Item } from "../../src/protocol/items.ts";
+import type { RecordHost } from "../../src/net/established.ts";
+import type { SessionState } from "../../src/net/types.ts";
 import { RecordReader, RecordWriter } from "../../src/protocol/record.ts";
-import { FileType } from "../../src/protocol/constants.ts";
+import { FileType, FrameType } from "../../src/protocol/constants.ts";
 import { FrameAssembler } from "../../src/protocol/frame.ts";
 
 const kb = new Uint8Array(64).fill(3);
@@ -70,5 +72,57 @@ describe("Established.pace", () => {
     s.est.pace(s.o, () => {});
     expect(s.reads() - before).toBeGreaterThan(0);
     expect(kinds(s.got, s.reader)).toEqual(["ext", "ping"]);
+  });
+});
+
+describe("Established.read", () => {
+  function host(state: SessionState) {
+    const got: Item[] = [];
+    let reads = 0;
+    const h: RecordHost = {
+      get state() {
+        reads++;
+        return state;
+      },
+      item: (it) => void got.push(it),
+      closedByPeer: () => {},
+      send: () => {},
+      pong: () => false,
+      profile: () => {},
+    };
+    return { h, got, reads: () => reads };
+  }
+  function setup() {
+    const writer = RecordWriter.fromKeyBlock(new Uint8Array(kb), new PooledRandom());
+    const reader = RecordReader.fromKeyBlock(new Uint8Array(kb));
+    const est = new Established({ writer: RecordWriter.fromKeyBlock(new Uint8Array(kb), new PooledRandom()), reader } as unknown as HandshakeResult, defaultLimits(), () => 0);
+    return { est, seal: (items: Item[]) => ({ type: FrameType.RECORD, bytes: writer.seal(encodeItems(items)), body: new Uint8Array(0) }) };
+  }
+  const texts = (n: number): Item[] => Array.from({ length: n }, (_, i) => ({ kind: "text", id: BigInt(i), text: `m${i}` }));
+
+  test("a record of TEXTs looks at the session's state once per TEXT (it looked twice) and hands them over in order", () => {
+    const { est, seal } = setup();
+    const { h, got, reads } = host("open");
+    est.read(seal(texts(10)), h);
+    expect(got).toEqual(texts(10));
+    expect(reads()).toBe(10);
+  });
+
+  test("TEXT before the peer's PROFILE is still refused, with the same sentence; ACK too", () => {
+    for (const item of [texts(1)[0]!, { kind: "ack", id: 3n } as Item]) {
+      const { est, seal } = setup();
+      const { h, got } = host("profile");
+      expect(() => est.read(seal([item]), h)).toThrow(`the peer sent ${item.kind.toUpperCase()} before its PROFILE`);
+      expect(got).toEqual([]);
+    }
+  });
+
+  test("a session closed by an earlier item of the record hears nothing after it", () => {
+    const { est, seal } = setup();
+    let state: SessionState = "open";
+    const got: Item[] = [];
+    const h = { ...host("open").h, get state() { return state; }, item: (it: Item) => void got.push(it), closedByPeer: () => void (state = "closed") };
+    est.read(seal([...texts(2), { kind: "close", reason: "bye" }, ...texts(3)]), h);
+    expect(got).toEqual(texts(2));
   });
 });
