@@ -62,6 +62,18 @@ export class HmacKey {
   }
 
   /**
+   * HMAC(m) written at the start of `into`, a view of at least 64 bytes (Bun's `digest`
+   * wants that much room, and writes the 32 of the tag only): no copy of the tag.
+   * @throws RangeError when `into` is shorter than 64 bytes.
+   */
+  macAt(m: Uint8Array, into: Uint8Array): void {
+    if (into.length < 64) throw new RangeError(`macAt: a view of 64 bytes is needed, got ${into.length}`);
+    const h = this.#base.copy();
+    h.update(m);
+    h.digest(into);
+  }
+
+  /**
    * Whether HMAC(m) equals `tag[at..at+32)`, compared in constant time (every byte is
    * looked at, no early exit): the record layer's one-part verify of a small record.
    */

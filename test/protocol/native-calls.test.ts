@@ -78,6 +78,43 @@ describe("a small record, sealed and opened", () => {
   });
 });
 
+describe("the tag, digested in place", () => {
+  test("with room after the frame, the tag is not copied (one `set` per record: the cipher's output) and the bytes after it are left alone", () => {
+    const kb = det("tag in place", 64);
+    const random = new PooledRandom();
+    const w = RecordWriter.fromKeyBlock(new Uint8Array(kb), random);
+    const r = RecordReader.fromKeyBlock(new Uint8Array(kb));
+    expect(decodeItems(r.open(w.seal(encodeItems([text(99, "warm")]))))).toEqual([text(99, "warm")]);
+    const pt = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
+    for (let k = 0; k < 4; k++) {
+      const items = encodeItems([text(k, "d" + "x".repeat(55))]);
+      pt.set(items);
+      const out = new Uint8Array(8 + 200).fill(0xee);
+      const sealed = calls(arrays, "set", () => w.sealInto(pt, items.length, out, 8));
+      expect(sealed.n).toBe(1);
+      // Bun's digest asks for a 64-byte view and writes the tag's 32 bytes only.
+      expect([...out.subarray(8 + sealed.result)]).toEqual(Array(200 - sealed.result).fill(0xee));
+      expect([...out.subarray(0, 8)]).toEqual(Array(8).fill(0xee));
+      expect(decodeItems(r.open(out.slice(8, 8 + sealed.result)))).toEqual([text(k, "d" + "x".repeat(55))]);
+    }
+  });
+
+  test("a frame that ends less than 64 bytes before the buffer's end gets its tag copied, and opens", () => {
+    const kb = det("tag at the end", 64);
+    const w = RecordWriter.fromKeyBlock(new Uint8Array(kb), random);
+    const r = RecordReader.fromKeyBlock(new Uint8Array(kb));
+    const pt = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
+    for (const room of [0, 1, 31, 32, 63, 64]) {
+      const items = encodeItems([text(room, "at the end")]);
+      pt.set(items);
+      const len = 3 + 16 + items.length + (16 - (items.length % 16)) + 32;
+      const out = new Uint8Array(8 + len + room);
+      expect(w.sealInto(pt, items.length, out, 8)).toBe(len);
+      expect(decodeItems(r.open(out.slice(8, 8 + len)))).toEqual([text(room, "at the end")]);
+    }
+  });
+});
+
 describe("opening in place", () => {
   const kb = det("open in place", 64);
   const hasher = [Bun.CryptoHasher.prototype];
