@@ -218,7 +218,7 @@ function pathCases(): Case[] {
         i = 0;
       }
       const end = r.openInPlace(records[i++]!);
-      return decodeItemsAt(r.opened, BLOCK_LEN, end);
+      return decodeItemsAt(r.takeOpened(), BLOCK_LEN, end);
     };
     const got = open();
     const last = got.at(-1);

@@ -121,7 +121,7 @@ export class Established {
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
     const r = this.#reader;
     const end = r.openInPlace(f.bytes);
-    const items = decodeItemsAt(r.opened, BLOCK_LEN, end);
+    const items = decodeItemsAt(r.takeOpened(), BLOCK_LEN, end);
     const l = this.#limits;
     let keyUpdate = false;
     for (let i = 0; i < items.length; i++) {

@@ -322,19 +322,25 @@ export class RecordReader {
    */
   open(frame: Uint8Array): Uint8Array {
     const end = this.openInPlace(frame);
-    return this.#opened!.subarray(BLOCK_LEN, end);
+    return this.takeOpened().subarray(BLOCK_LEN, end);
   }
 
-  /** What the last openInPlace decrypted: the plaintext is `opened[16..end)` (16 = the discarded IV block). */
-  get opened(): Uint8Array {
-    if (this.#opened === null) throw new Error("no record opened yet");
-    return this.#opened;
+  /**
+   * What the last openInPlace decrypted (the plaintext is at `[16..end)`, 16 = the
+   * discarded IV block), handed over once: the reader keeps no reference to it, so an
+   * idle session holds no plaintext of its last record. @throws Error when there is none.
+   */
+  takeOpened(): Uint8Array {
+    const b = this.#opened;
+    if (b === null) throw new Error("no record opened since the last takeOpened");
+    this.#opened = null;
+    return b;
   }
   #opened: Uint8Array | null = null;
 
   /**
-   * As `open`, with no view of the plaintext: it is left at `opened[16..end)`, and `end`
-   * is returned (the per-message path decodes it in place). A small frame is verified and
+   * As `open`, with no view of the plaintext: it is left for `takeOpened()` at
+   * `[16..end)`, and `end` is returned (the per-message path decodes it in place). A small frame is verified and
    * decrypted from one scratch copy, seq | frame: one MAC update and no view at all (a
    * view costs as much as a native call here). @throws ProtocolError as `open`.
    */

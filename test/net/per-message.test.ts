@@ -96,7 +96,7 @@ describe("Established.read", () => {
     const writer = RecordWriter.fromKeyBlock(new Uint8Array(kb), new PooledRandom());
     const reader = RecordReader.fromKeyBlock(new Uint8Array(kb));
     const est = new Established({ writer: RecordWriter.fromKeyBlock(new Uint8Array(kb), new PooledRandom()), reader } as unknown as HandshakeResult, defaultLimits(), () => 0);
-    return { est, seal: (items: Item[]) => ({ type: FrameType.RECORD, bytes: writer.seal(encodeItems(items)), body: new Uint8Array(0) }) };
+    return { est, reader, seal: (items: Item[]) => ({ type: FrameType.RECORD, bytes: writer.seal(encodeItems(items)), body: new Uint8Array(0) }) };
   }
   const texts = (n: number): Item[] => Array.from({ length: n }, (_, i) => ({ kind: "text", id: BigInt(i), text: `m${i}` }));
 
@@ -106,6 +106,12 @@ describe("Established.read", () => {
     est.read(seal(texts(10)), h);
     expect(got).toEqual(texts(10));
     expect(reads()).toBe(10);
+  });
+
+  test("after a record is read, the reader keeps no reference to its plaintext (an idle session holds none)", () => {
+    const { est, reader, seal } = setup();
+    est.read(seal([{ kind: "ext", type: 0x90, content: new Uint8Array(60_000).fill(7) }]), host("open").h);
+    expect(() => reader.takeOpened()).toThrow("no record opened since the last takeOpened");
   });
 
   test("TEXT before the peer's PROFILE is still refused, with the same sentence; ACK too", () => {
