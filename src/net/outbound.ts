@@ -331,7 +331,7 @@ function fill(): Fill {
   return FILL;
 }
 /** Up to this many items, the urgent queue's array is emptied and kept rather than replaced. */
-const REUSE_ITEMS = 64;
+const REUSE_ITEMS = 16;
 
 /**
  * Encode items from `f.i` into PT, as many as fit one record (within `cap` bytes, though
