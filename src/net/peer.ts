@@ -48,6 +48,8 @@ export interface PeerOptions {
 const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
 /** The refusal sentence of a stranger reset at accept while its prefix floods. */
 const FLOODING = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): reset at accept";
+/** The same, for a stranger's handshake accepted before the flood was seen. */
+const FLOODING_LATE = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): its handshake was reset when its next bytes came, unread";
 
 type SocketData = { session: Session | null; dial?: Dial };
 type Dial = {
@@ -149,7 +151,7 @@ export class Peer {
         if (s === null) return;
         // A stranger's handshake from a prefix that floods with refusals: reset now, its
         // bytes unread (its connection was accepted before the flood was seen).
-        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING));
+        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING_LATE));
         s.onData(chunk);
       },
       drain: (socket) => socket.data.session?.onDrain(),
@@ -309,7 +311,8 @@ export class Peer {
     onReady: (s) => {
       this.#handshakeOver(s);
       const b = this.#books.get(s);
-      if (b !== undefined) this.#admission.remember(b.remoteHost);
+      // The address itself, not the name we dialled: it is what its connections to us show.
+      if (b !== undefined) this.#admission.remember(b.dial?.ip ?? b.remoteHost);
       b?.dial?.resolve(s);
       this.#o.events?.onReady?.(s);
     },
@@ -338,8 +341,10 @@ export class Peer {
    * halfOpenEvictAfterMs with busy, so that silent connections cannot keep a good peer
    * out (docs/SECURITY.md §10); a stranger's before that of an address that
    * authenticated before (a contact's slow handshake is not the strangers' first pick).
-   * A newcomer from such an address (`known`) takes the oldest stranger's place at any age.
-   * False when no handshake may give way.
+   * A newcomer from such an address (`known`) takes the oldest stranger's place at any age
+   * when that stranger's prefix has other handshakes in progress (a flood's): one alone in
+   * its prefix keeps its grace, or addresses that authenticated once (one handshake each)
+   * could cut every honest stranger the moment it began. False when none may give way.
    */
   #evictOldHandshake(known: boolean): boolean {
     const now = performance.now();
@@ -347,7 +352,9 @@ export class Peer {
       const first = q.oldest();
       return first !== undefined && now - first[1] >= grace ? first : null;
     };
-    const found = old(this.#strangerHandshakes, known ? 0 : undefined) ?? old(this.#knownHandshakes);
+    const head = known ? this.#strangerHandshakes.oldest() : undefined;
+    const atOnce = head !== undefined && this.#admission.prefixHandshakes(this.#remoteHost(head[0])) > 1;
+    const found = old(this.#strangerHandshakes, atOnce ? 0 : undefined) ?? old(this.#knownHandshakes);
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;
