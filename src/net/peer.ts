@@ -12,7 +12,7 @@ import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { Admission } from "./admission.ts";
-import { AgeQueue } from "./age-queue.ts";
+import { InboundHandshakes } from "./inbound-handshakes.ts";
 import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
@@ -87,9 +87,8 @@ export class Peer {
   readonly outputBudget: ByteBudget<Session>;
   /** Per session: the dial it answers, the remote host, and whether it still counts as half-open. */
   readonly #books = new Map<Session, { dial: Dial | null; remoteHost: string; halfOpen: boolean }>();
-  /** Inbound sessions still handshaking, oldest first, with when they were accepted: from strangers, and from addresses that authenticated before (evicted last). */
-  readonly #strangerHandshakes = new AgeQueue<Session>();
-  readonly #knownHandshakes = new AgeQueue<Session>();
+  /** Inbound sessions still handshaking, oldest first: strangers', and those of addresses that authenticated before (evicted last). */
+  readonly #handshakes = new InboundHandshakes<Session>();
   #listener: TCPSocketListener<SocketData> | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
   #closed = false;
@@ -299,7 +298,7 @@ export class Peer {
     const s = new Session(socket, this.#config, role, address, dial?.group, this.#events);
     this.#books.set(s, { dial: dial ?? null, remoteHost: remote, halfOpen: true });
     if (dial) dial.session = s;
-    else (this.#admission.known(remote) ? this.#knownHandshakes : this.#strangerHandshakes).set(s, performance.now());
+    else this.#handshakes.add(s, this.#admission.known(remote), performance.now());
     this.#admission.opened(remote);
     socket.data = { session: s, dial };
     this.sessions.add(s);
@@ -337,24 +336,14 @@ export class Peer {
   }
 
   /**
-   * At a global cap: cut the oldest inbound handshake that has run for
-   * halfOpenEvictAfterMs with busy, so that silent connections cannot keep a good peer
-   * out (docs/SECURITY.md §10); a stranger's before that of an address that
-   * authenticated before (a contact's slow handshake is not the strangers' first pick).
-   * A newcomer from such an address (`known`) takes the oldest stranger's place at any age
-   * when that stranger's prefix has other handshakes in progress (a flood's): one alone in
-   * its prefix keeps its grace, or addresses that authenticated once (one handshake each)
-   * could cut every honest stranger the moment it began. False when none may give way.
+   * At a global cap: cut the handshake that gives way to a newcomer (InboundHandshakes:
+   * the oldest stranger's past halfOpenEvictAfterMs, or at once in a flooding prefix for a
+   * newcomer from an address that authenticated before), with busy, so that silent
+   * connections cannot keep a good peer out (docs/SECURITY.md §10). False when none may give way.
    */
   #evictOldHandshake(known: boolean): boolean {
     const now = performance.now();
-    const old = (q: AgeQueue<Session>, grace = this.limits.halfOpenEvictAfterMs) => {
-      const first = q.oldest();
-      return first !== undefined && now - first[1] >= grace ? first : null;
-    };
-    const head = known ? this.#strangerHandshakes.oldest() : undefined;
-    const atOnce = head !== undefined && this.#admission.prefixHandshakes(this.#remoteHost(head[0])) > 1;
-    const found = old(this.#strangerHandshakes, atOnce ? 0 : undefined) ?? old(this.#knownHandshakes);
+    const found = this.#handshakes.evictable(known, now, this.limits.halfOpenEvictAfterMs, (h) => this.#admission.prefixHandshakes(this.#remoteHost(h)) > 1);
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;
@@ -364,8 +353,7 @@ export class Peer {
   }
 
   #handshakeOver(s: Session): void {
-    this.#strangerHandshakes.delete(s);
-    this.#knownHandshakes.delete(s);
+    this.#handshakes.delete(s);
     const b = this.#books.get(s);
     if (b === undefined || !b.halfOpen) return;
     b.halfOpen = false;
