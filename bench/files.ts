@@ -13,7 +13,10 @@
  *      the receiver's report.
  *   3. before anything is timed, a small file goes through each path and its hash is
  *      checked; every timed run checks the received hash too (STYLE: a benchmark proves
- *      what it times is correct).
+ *      what it times is correct);
+ *   4. when sshd and ssh are installed, each sotto run is followed by one OpenSSH `cat`
+ *      of the same file (ssh.ts SshCat, byte count checked): the ratio of each pair was
+ *      measured in the same minute, so a shared machine's changing load moves both.
  *
  *   bun bench/files.ts [--smoke | --quick]     prints the rows as JSON
  */
@@ -22,6 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import { bunChild, median, parseMode, type Mode, type RatioRow } from "./common.ts";
+import { SshCat } from "./ssh.ts";
 import { Lines, makeCert, reap, type Cert, type Kind } from "./wire.ts";
 
 export interface FileRow {
@@ -33,6 +37,15 @@ export interface FileRow {
   /** sotto only: accepted → verified, as the receiver measured it. */
   wireMbps?: number;
   runs: number[];
+  /** sotto only, step 4: OpenSSH's `cat` MB/s run right after each sotto run, and the median of the pairs' ratios. */
+  paired?: { sshCatMbps: number[]; ratios: number[]; ratio: number };
+}
+
+/** Step 4: the median of each pair's ratio (a ÷ b, MB/s measured in turns). @throws RangeError unless both lists are as long, and not empty. */
+export function pairedRatio(a: readonly number[], b: readonly number[]): { ratios: number[]; ratio: number } {
+  if (a.length !== b.length || a.length === 0) throw new RangeError(`expected two lists of one length, got ${a.length} and ${b.length}`);
+  const ratios = a.map((v, i) => v / b[i]!);
+  return { ratios, ratio: median(ratios) };
 }
 export interface FilesResult {
   size: number;
@@ -49,7 +62,7 @@ const SELF = new URL(import.meta.url).pathname;
 const PIECE = 1 << 20;
 
 /** Write `size` bytes (1 MiB at a time) and return their SHA-256 hex. */
-function makeFile(path: string, size: number): string {
+export function makeFile(path: string, size: number): string {
   const buf = new Uint8Array(PIECE);
   for (let i = 0; i < buf.length; i++) buf[i] = (i * 167 + 13) & 0xff;
   const h = new Bun.CryptoHasher("sha256");
@@ -64,10 +77,10 @@ function makeFile(path: string, size: number): string {
   return h.digest("hex");
 }
 
-type Ev = { type: string; phase?: string; sha256?: string; elapsedMs?: number; port?: number };
+export type Ev = { type: string; phase?: string; sha256?: string; elapsedMs?: number; port?: number };
 
 /** A `sotto chat --json` child, its events read one JSON line at a time. */
-class Chat {
+export class Chat {
   readonly lines: Lines;
   constructor(readonly proc: Bun.Subprocess<"pipe", "pipe", "ignore">) {
     this.lines = new Lines(proc.stdout);
@@ -87,7 +100,7 @@ class Chat {
   }
 }
 
-async function sotto(file: string, sha: string, smallFile: string, smallSha: string, repeats: number, size: number, log: (s: string) => void): Promise<FileRow> {
+async function sotto(file: string, sha: string, smallFile: string, smallSha: string, repeats: number, size: number, log: (s: string) => void, cat: SshCat | null): Promise<FileRow> {
   const dir = mkdtempSync(join(tmpdir(), "sotto-bench-files-"));
   const inbox = join(dir, "inbox");
   // --allow-new: the sender that dials in is a contact, so its offers are taken (a request's would not be).
@@ -104,6 +117,7 @@ async function sotto(file: string, sha: string, smallFile: string, smallSha: str
     if (check.phase !== "done" || check.sha256 !== smallSha) throw new Error(`sotto check transfer failed: ${JSON.stringify(check)}`);
     const runs: number[] = [];
     const wire: number[] = [];
+    const sshCat: number[] = [];
     for (let r = 0; r < repeats; r++) {
       // A new name each run: the same (sender, name, size, hash) would be answered "already received".
       const name = join(dir, `run-${r}.bin`);
@@ -115,10 +129,14 @@ async function sotto(file: string, sha: string, smallFile: string, smallSha: str
       if (e.phase !== "done" || e.sha256 !== sha) throw new Error(`sotto transfer failed: ${JSON.stringify(e)}`);
       wire.push(e.elapsedMs!);
       rmSync(join(inbox, `run-${r}.bin`), { force: true });
+      // Step 4: OpenSSH's cat of the same file, in the same minute.
+      if (cat !== null) sshCat.push(cat.mbps(file, size));
     }
     const ms = median(runs);
     const row: FileRow = { kind: "sotto", bytes: size, ms, mbps: size / 1e3 / ms, wireMbps: size / 1e3 / median(wire), runs };
+    if (cat !== null) row.paired = { sshCatMbps: sshCat, ...pairedRatio(runs.map((t) => size / 1e3 / t), sshCat) };
     log(`  file ${(size / 1e6).toFixed(0)} MB sotto: ${row.mbps.toFixed(0)} MB/s from /send (${row.wireMbps!.toFixed(0)} MB/s accepted → verified)`);
+    if (row.paired) log(`  in turns with OpenSSH's cat (${row.paired.sshCatMbps.map((v) => v.toFixed(0)).join(", ")} MB/s): ${row.paired.ratios.map((v) => `${v.toFixed(2)}×`).join(", ")}`);
     return row;
   } finally {
     send?.proc.stdin.end();
@@ -205,11 +223,14 @@ export async function runFiles(mode: Mode, log: (s: string) => void = () => {}):
     const sha = makeFile(file, size);
     const small = join(dir, "small.bin");
     const smallSha = makeFile(small, 1_000_003);
-    const rows = [
-      await raw("tcp", cert, file, sha, small, smallSha, size, repeats, log),
-      await raw("tls", cert, file, sha, small, smallSha, size, repeats, log),
-      await sotto(file, sha, small, smallSha, repeats, size, log),
-    ];
+    const rows = [await raw("tcp", cert, file, sha, small, smallSha, size, repeats, log), await raw("tls", cert, file, sha, small, smallSha, size, repeats, log)];
+    const cat = await SshCat.start(repeats, { file: small, sha: smallSha });
+    if (typeof cat === "string") log(`  sotto runs not paired with OpenSSH's cat: ${cat}`);
+    try {
+      rows.push(await sotto(file, sha, small, smallSha, repeats, size, log, typeof cat === "string" ? null : cat));
+    } finally {
+      if (typeof cat !== "string") cat.stop();
+    }
     return { size, rows };
   } finally {
     rmSync(cert.dir, { recursive: true, force: true });
@@ -226,6 +247,14 @@ export function fileRatios(f: FilesResult): RatioRow[] {
   const rows: RatioRow[] = [{ case: `file ${mb} MB, /send → verified`, unit: "MB/s", sotto: s.mbps, tls: t.mbps, tcp: p.mbps, vsTls: s.mbps / t.mbps, vsTcp: s.mbps / p.mbps }];
   if (s.wireMbps !== undefined) rows.push({ case: `file ${mb} MB, accepted → verified`, unit: "MB/s", sotto: s.wireMbps, tls: t.mbps, tcp: p.mbps, vsTls: s.wireMbps / t.mbps, vsTcp: s.wireMbps / p.mbps });
   return rows;
+}
+
+/** The report's sentence on step 4 ("" when the runs were not paired). */
+export function pairedNote(f: FilesResult): string {
+  const p = f.rows.find((r) => r.kind === "sotto")?.paired;
+  if (p === undefined) return "";
+  const list = (xs: number[], fmt: (v: number) => string) => xs.map(fmt).join(", ");
+  return ` Each sotto run was followed by one OpenSSH \`cat\` of the same file (${list(p.sshCatMbps, (v) => v.toFixed(0))} MB/s): sotto \`/send → verified\` against it, pair by pair, ${list(p.ratios, (v) => `${v.toFixed(2)}×`)}, median **${p.ratio.toFixed(2)}×**.`;
 }
 
 /** Step 2, receiving side: `bun bench/files.ts recv <tcp|tls> <certDir> <out>`. */

@@ -15,7 +15,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { parseMode, type Mode, type RatioRow } from "./common.ts";
 import { fmtRate, runE2E, type E2EResult, type HsKind } from "./e2e.ts";
-import { fileRatios, runFiles, type FilesResult } from "./files.ts";
+import { fileRatios, pairedNote, runFiles, type FilesResult } from "./files.ts";
 import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult } from "./micro.ts";
 import { runIdle, type IdleRow } from "./idle.ts";
 import { runSealScaling, type SealScaling } from "./seal-scaling.ts";
@@ -158,7 +158,8 @@ export function markdown(r: Report): string {
   if (r.files) {
     L.push(
       "File rows: sotto is `/send` between two `sotto chat` processes (hash the file, offer, 60 KiB chunks under backpressure, receiver writes, hashes and verifies); " +
-        "TCP and TLS 1.3 copy the same file, the receiver writing and hashing it too. `/send → verified` includes the sender's hash of the file before the offer; `accepted → verified` is the receiver's own measure.",
+        "TCP and TLS 1.3 copy the same file, the receiver writing and hashing it too. `/send → verified` includes the sender's hash of the file before the offer; `accepted → verified` is the receiver's own measure." +
+        pairedNote(r.files),
     );
     L.push("");
   }

@@ -4,6 +4,8 @@
  *   2. record seal and open at 64 B / 1 KiB / 16 KiB;
  *   3. the single-core ceiling of sotto's cipher suite: raw AES-256-CBC encrypt through a
  *      long-lived context plus HMAC-SHA256 from a keyed Bun.CryptoHasher copy(), same sizes;
+ *   3b. the per-message path around it, 64-byte TEXTs: Outbound queue + flush (no socket)
+ *      and open + decode in place, one TEXT per record and a full record of them;
  *   4. handshake crypto per group: X25519, ffdhe2048, ffdhe3072 (contexts built before timing),
  *      Ed25519 sign and verify.
  * Every case first proves that what it times round-trips (throws otherwise).
@@ -15,9 +17,10 @@ import { ed25519Generate, ed25519Sign, ed25519Verify } from "../src/crypto/ed255
 import { FFDHE, FfdheContext, type FfdheName } from "../src/crypto/ffdhe.ts";
 import { PooledRandom } from "../src/crypto/random.ts";
 import { x25519, x25519Generate } from "../src/crypto/x25519.ts";
-import { FrameType } from "../src/protocol/constants.ts";
+import { Outbound } from "../src/net/outbound.ts";
+import { BLOCK_LEN, FrameType } from "../src/protocol/constants.ts";
 import { encodeFrame, FrameAssembler } from "../src/protocol/frame.ts";
-import { encodeItems } from "../src/protocol/items.ts";
+import { decodeItems, decodeItemsAt, encodeItems } from "../src/protocol/items.ts";
 import { RecordReader, RecordWriter } from "../src/protocol/record.ts";
 import type { Mode } from "./common.ts";
 
@@ -171,6 +174,66 @@ function ceilingCases(): Case[] {
   return cases;
 }
 
+// --- 3b. the per-message path around the cipher ----------------------------------------
+
+/** 64-byte bench messages (8-byte id + 56 characters) in one full record: the streaming case's records. */
+export const PER_RECORD_64 = Math.floor((MAX_RECORD - 3) / (3 + 64));
+
+function pathCases(): Case[] {
+  const g = "per-message path (64 B TEXT)";
+  const text = "d" + "x".repeat(55);
+  let sent: Uint8Array | null = null;
+  const socket = { write: (d: Uint8Array, off = 0, len = d.length - off) => ((sent = d.subarray(off, off + len)), len) };
+  const o = new Outbound(socket as never);
+  let w = direction().w;
+  const noUpdate = () => false;
+  let id = 0;
+  /** Queue `k` TEXTs and flush them: one record (PER_RECORD_64 of them fill one). */
+  const send = (k: number) => {
+    if (w.seq > 1_000_000) w = direction().w;
+    for (let j = 0; j < k; j++) o.queue({ kind: "text", id: BigInt(id++), text });
+    o.flush(w, noUpdate);
+  };
+  // Self-check: what the socket got opens and decodes to the TEXTs queued, in one record.
+  for (const k of [1, PER_RECORD_64]) {
+    const rt = direction();
+    w = rt.w;
+    const first = id;
+    send(k);
+    const items = decodeItems(rt.r.open(new Uint8Array(sent!)));
+    check(items.length === k && items.every((it, j) => it.kind === "text" && it.id === BigInt(first + j) && it.text === text), `per-message path: ${k} TEXT in one record`);
+  }
+  // The receiver's side: records sealed ahead, opened in place and decoded, as established.ts does.
+  const opener = (k: number) => {
+    const pre = direction();
+    const records: Uint8Array[] = [];
+    for (let i = 0; i < (k === 1 ? 4096 : 64); i++) {
+      records.push(pre.w.seal(encodeItems(Array.from({ length: k }, (_, j) => ({ kind: "text" as const, id: BigInt(i * k + j), text })))));
+    }
+    let r = pre.r;
+    let i = 0;
+    const open = () => {
+      if (i === records.length) {
+        r = RecordReader.fromSecret(SECRET.slice());
+        i = 0;
+      }
+      const end = r.openInPlace(records[i++]!);
+      return decodeItemsAt(r.takeOpened(), BLOCK_LEN, end);
+    };
+    const got = open();
+    const last = got.at(-1);
+    check(got.length === k && last?.kind === "text" && last.text === text && last.id === BigInt(k - 1), `per-message path: open ${k} TEXT`);
+    return open;
+  };
+  const open1 = opener(1), openFull = opener(PER_RECORD_64);
+  return [
+    { group: g, name: "send: queue + flush, one TEXT per record", bytes: 64, fn: () => send(1) },
+    { group: g, name: `send: queue + flush, ${PER_RECORD_64} TEXTs per record`, bytes: 64 * PER_RECORD_64, fn: () => send(PER_RECORD_64) },
+    { group: g, name: "receive: open + decode, one TEXT per record", bytes: 64, fn: open1 },
+    { group: g, name: `receive: open + decode, ${PER_RECORD_64} TEXTs per record`, bytes: 64 * PER_RECORD_64, fn: openFull },
+  ];
+}
+
 // --- 4. handshake crypto ------------------------------------------------------------
 
 function handshakeCases(): Case[] {
@@ -218,7 +281,7 @@ export function label(size: number): string {
 }
 
 function allCases(): Case[] {
-  return [...frameCases(), ...recordCases(), ...ceilingCases(), ...handshakeCases()];
+  return [...frameCases(), ...recordCases(), ...ceilingCases(), ...pathCases(), ...handshakeCases()];
 }
 
 const TUNE: Record<Mode, { min_cpu_time?: number; min_samples?: number; max_samples?: number }> = {

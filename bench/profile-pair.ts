@@ -6,10 +6,12 @@
  *   2. this process streams n DATA messages of `size` bytes (interactive: one record and
  *      one write each), or opens 200 connections then n at once (`burst`), or n one after
  *      another (`handshake`, with p50/p99), each echoed;
- *   3. FINISH must report all n in order; then both sides' user+system CPU is printed.
+ *   3. FINISH must report all n in order; then both sides' user+system CPU is printed, and
+ *      on Linux how it splits between the JavaScript thread, the JIT, the GC helpers and the rest.
  * Profile this side with `bun --cpu-prof-md bench/profile-pair.ts …`, the server with SOTTO_PROF.
  */
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { ed25519Generate } from "../src/crypto/ed25519.ts";
 import { stopKexWorker } from "../src/net/kex.ts";
 import { Peer } from "../src/net/peer.ts";
@@ -23,6 +25,41 @@ const cpuMs = () => {
   const u = process.cpuUsage();
   return Math.round((u.user + u.system) / 1000);
 };
+
+/**
+ * This process's CPU by thread (Linux: /proc/self/task/TID/stat, user + system ticks):
+ * the JavaScript thread, JSC's JIT compiler threads, its GC helpers, the rest; null elsewhere.
+ */
+function cpuByThread(): { main: number; jit: number; gc: number; other: number } | null {
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return null;
+  }
+  const tick = 1000 / 100; // USER_HZ
+  const out = { main: 0, jit: 0, gc: 0, other: 0 };
+  for (const tid of tids) {
+    let st: string;
+    try {
+      st = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    const ms = (Number(f[11]) + Number(f[12])) * tick;
+    if (Number(tid) === process.pid) out.main += ms;
+    else if (name.startsWith("JITWorker")) out.jit += ms;
+    else if (name.startsWith("HeapHelper")) out.gc += ms;
+    else out.other += ms;
+  }
+  return out;
+}
+
+function fmtThreads(t: ReturnType<typeof cpuByThread>): string {
+  return t === null ? "" : ` (JavaScript thread ${t.main} ms, JIT ${t.jit} ms, GC helpers ${t.gc} ms, other ${t.other} ms)`;
+}
 
 /** The server: as bench/child.ts's sotto one; exits once `expect` sessions came and went. */
 function serve(expect: number): void {
@@ -55,7 +92,7 @@ function serve(expect: number): void {
       onClose(s) {
         state.delete(s);
         if (state.size > 0 || readies < expect) return;
-        console.log(JSON.stringify({ cpuMs: cpuMs() }));
+        console.log(JSON.stringify({ cpuMs: cpuMs(), threads: cpuByThread() }));
         setTimeout(async () => {
           await peer.close("done", 100);
           stopKexWorker();
@@ -111,8 +148,9 @@ async function main(): Promise<void> {
     c.close();
   }
   const sender = cpuMs();
-  const { cpuMs: server } = await lines.next<{ cpuMs: number }>();
-  console.log(`CPU: this side ${sender} ms, server ${server} ms (whole processes, start-up included)`);
+  const senderThreads = cpuByThread();
+  const { cpuMs: server, threads } = await lines.next<{ cpuMs: number; threads: ReturnType<typeof cpuByThread> }>();
+  console.log(`CPU: this side ${sender} ms${fmtThreads(senderThreads)}, server ${server} ms${fmtThreads(threads)} (whole processes, start-up included)`);
   await closeSottoClient();
   await child.exited;
 }

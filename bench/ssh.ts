@@ -169,6 +169,67 @@ function makeFile(path: string, size: number): string {
   return h.digest("hex");
 }
 
+/**
+ * OpenSSH's `cat` of one file, a run at a time, for another case to run in turns with its
+ * own runs (bench/files.ts): both then see the same minutes of a shared machine's load.
+ */
+export class SshCat {
+  private constructor(
+    readonly sshd: PrivateSshd,
+    /** Median `ssh host true` (ms), taken off every run. */
+    readonly setupMs: number,
+  ) {}
+
+  /**
+   * A private sshd and its set-up time, the path proved first by `proof` (a small file
+   * through `sha256sum`, its hash checked); the reason instead when sshd or ssh is missing.
+   * @throws Error when sshd does not start or the proof's hash does not come back.
+   */
+  static async start(setups: number, proof: { file: string; sha: string }): Promise<SshCat | string> {
+    const missing = sshMissing();
+    if (missing !== null) return missing;
+    const sshd = await PrivateSshd.start();
+    try {
+      const check = sshd.exec("sha256sum", proof.file);
+      if (check.code !== 0 || check.out.split(/\s/)[0] !== proof.sha) throw new Error(`OpenSSH check copy failed: ${check.err.trim() || check.out.trim()}`);
+      return new SshCat(sshd, setupTime(sshd, setups));
+    } catch (e) {
+      sshd.stop();
+      throw e;
+    }
+  }
+
+  /** One run of `file` (`size` bytes) into `wc -c`: MB/s with the set-up taken off. @throws Error when the byte count that came back is not `size`. */
+  mbps(file: string, size: number): number {
+    return size / 1e3 / timedRun(this.sshd, "wc -c", file, this.setupMs, (o) => Number(o) === size);
+  }
+
+  stop(): void {
+    this.sshd.stop();
+  }
+}
+
+/** The median of `n` runs of `ssh host true` (ms). @throws Error when one fails. */
+function setupTime(sshd: PrivateSshd, n: number): number {
+  const setups: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = sshd.exec("true");
+    setups.push(performance.now() - t0);
+    if (r.code !== 0) throw new Error(`ssh set-up failed: ${r.err.trim()}`);
+  }
+  return median(setups);
+}
+
+/** `file` through `ssh host remote`, checked by `ok` on its output: ms with the set-up taken off. */
+function timedRun(sshd: PrivateSshd, remote: string, file: string, setupMs: number, ok: (out: string) => boolean): number {
+  const t0 = performance.now();
+  const r = sshd.exec(remote, file);
+  const ms = performance.now() - t0;
+  if (r.code !== 0 || !ok(r.out.trim())) throw new Error(`OpenSSH ${remote} run failed: ${r.err.trim() || r.out.trim()}`);
+  return Math.max(1, ms - setupMs);
+}
+
 const PLAN: Record<Mode, { size: number; repeats: number; setups: number }> = {
   full: { size: 256_000_000, repeats: 3, setups: 5 },
   quick: { size: 256_000_000, repeats: 1, setups: 3 },
@@ -199,21 +260,8 @@ export async function runSsh(mode: Mode, log: (s: string) => void = () => {}, gi
     const smallSha = makeFile(small, 1_000_003);
     const check = sshd.exec("sha256sum", small);
     if (check.code !== 0 || check.out.split(/\s/)[0] !== smallSha) throw new Error(`OpenSSH check copy failed: ${check.err.trim() || check.out.trim()}`);
-    const setups: number[] = [];
-    for (let i = 0; i < plan.setups; i++) {
-      const t0 = performance.now();
-      const r = sshd.exec("true");
-      setups.push(performance.now() - t0);
-      if (r.code !== 0) throw new Error(`ssh set-up failed: ${r.err.trim()}`);
-    }
-    const setupMs = median(setups);
-    const timed = (remote: string, ok: (out: string) => boolean): number => {
-      const t0 = performance.now();
-      const r = sshd!.exec(remote, file);
-      const ms = performance.now() - t0;
-      if (r.code !== 0 || !ok(r.out.trim())) throw new Error(`OpenSSH ${remote} run failed: ${r.err.trim() || r.out.trim()}`);
-      return Math.max(1, ms - setupMs);
-    };
+    const setupMs = setupTime(sshd, plan.setups);
+    const timed = (remote: string, ok: (out: string) => boolean): number => timedRun(sshd!, remote, file, setupMs, ok);
     const cat: number[] = [], hash: number[] = [];
     for (let i = 0; i < plan.repeats; i++) {
       cat.push(timed("wc -c", (o) => Number(o) === size));

@@ -11,6 +11,16 @@ export const HASH_LEN = 32;
 const DIGEST = new Uint8Array(64);
 const DIGEST_32 = DIGEST.subarray(0, HASH_LEN);
 
+/** Whether DIGEST's first 32 bytes equal `tag[at..at+32)`, every byte looked at; DIGEST is wiped. */
+function sameTag(tag: Uint8Array, at: number): boolean {
+  let diff = 0;
+  for (let i = 0; i < HASH_LEN; i++) {
+    diff |= DIGEST[i]! ^ tag[at + i]!;
+    DIGEST[i] = 0;
+  }
+  return diff === 0;
+}
+
 /** SHA-256 of the concatenation of `parts`. */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = new Bun.CryptoHasher("sha256");
@@ -52,6 +62,30 @@ export class HmacKey {
   }
 
   /**
+   * HMAC(m) written at the start of `into`, a view of at least 64 bytes (Bun's `digest`
+   * wants that much room, and writes the 32 of the tag only): no copy of the tag.
+   * @throws RangeError when `into` is shorter than 64 bytes.
+   */
+  macAt(m: Uint8Array, into: Uint8Array): void {
+    if (into.length < 64) throw new RangeError(`macAt: a view of 64 bytes is needed, got ${into.length}`);
+    const h = this.#base.copy();
+    h.update(m);
+    h.digest(into);
+  }
+
+  /**
+   * Whether HMAC(m) equals `tag[at..at+32)`, compared in constant time (every byte is
+   * looked at, no early exit): the record layer's one-part verify of a small record.
+   */
+  verify(m: Uint8Array, tag: Uint8Array, at: number): boolean {
+    if (at < 0 || tag.length - at < HASH_LEN) return false;
+    const h = this.#base.copy();
+    h.update(m);
+    h.digest(DIGEST);
+    return sameTag(tag, at);
+  }
+
+  /**
    * Whether HMAC(a | b) equals `tag[at..at+32)`, compared in constant time (every byte
    * is looked at, no early exit): the record layer's verify, without a view of the tag.
    */
@@ -61,10 +95,7 @@ export class HmacKey {
     h.update(a);
     h.update(b);
     h.digest(DIGEST);
-    let diff = 0;
-    for (let i = 0; i < HASH_LEN; i++) diff |= DIGEST[i]! ^ tag[at + i]!;
-    DIGEST.fill(0, 0, HASH_LEN);
-    return diff === 0;
+    return sameTag(tag, at);
   }
 
   /** HMAC of the concatenation of `parts`, written into `out` at `offset` when given. */

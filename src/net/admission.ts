@@ -10,6 +10,12 @@ import { addressPrefix, TokenBucket, type Limits } from "./limits.ts";
 
 /** Addresses remembered as having authenticated (their FFDHE work goes first). */
 const KNOWN_HOSTS = 4096;
+/**
+ * Of them, at most this many of one /24 or /64 (its oldest forgotten first): becoming
+ * "known" costs one handshake with any key the listener takes, so without it one /64
+ * pushed every contact out of KNOWN_HOSTS in 4,096 handshakes.
+ */
+export const KNOWN_PER_PREFIX = 16;
 /** Prefixes tracked by the FFDHE rate at once (≈ 100 bytes each); beyond, new ones wait. */
 export const MAX_PREFIX_BUCKETS = 65_536;
 
@@ -22,6 +28,7 @@ export class Admission {
   // Per-prefix token buckets on plaintext alerts before authentication (limits.ts preAuthAlertsPerPrefixPerSecond).
   readonly #alertsByPrefix = new Map<string, TokenBucket>();
   readonly #knownHosts = new Set<string>();
+  readonly #knownByPrefix = new Map<string, Set<string>>();
   #halfOpen = 0;
 
   constructor(limits: Limits) {
@@ -59,6 +66,11 @@ export class Admission {
     return null;
   }
 
+  /** Handshakes in progress from `host`'s /24 or /64 (its own included). */
+  prefixHandshakes(host: string): number {
+    return this.#byPrefix.get(addressPrefix(host)) ?? 0;
+  }
+
   /** A handshake with `remote` began. */
   opened(remote: string): void {
     const prefix = addressPrefix(remote);
@@ -81,7 +93,7 @@ export class Admission {
 
   /** Responder, FFDHE: a refusal sentence when `host`'s prefix is over its rate, or null. */
   admitKex(host: string, now: number): string | null {
-    if (this.#knownHosts.has(host)) return null;
+    if (this.known(host)) return null;
     const prefix = addressPrefix(host);
     const rate = this.#limits.ffdhePerPrefixPerSecond;
     const b = bucketOf(this.#ffdheByPrefix, prefix, rate * 4, rate, now);
@@ -110,15 +122,31 @@ export class Admission {
     return b !== undefined && b.level(now) < 1;
   }
 
-  /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS). */
+  /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS, or past KNOWN_PER_PREFIX of its prefix). */
   remember(host: string): void {
-    this.#knownHosts.delete(host);
-    this.#knownHosts.add(host);
-    if (this.#knownHosts.size > KNOWN_HOSTS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
+    const k = hostKey(host);
+    const prefix = addressPrefix(k);
+    let mine = this.#knownByPrefix.get(prefix);
+    if (mine === undefined) this.#knownByPrefix.set(prefix, (mine = new Set()));
+    this.#knownHosts.delete(k);
+    this.#knownHosts.add(k);
+    mine.delete(k);
+    mine.add(k);
+    if (mine.size > KNOWN_PER_PREFIX) this.#forget(mine.values().next().value!);
+    if (this.#knownHosts.size > KNOWN_HOSTS) this.#forget(this.#knownHosts.values().next().value!);
   }
 
+  #forget(k: string): void {
+    this.#knownHosts.delete(k);
+    const prefix = addressPrefix(k);
+    const mine = this.#knownByPrefix.get(prefix);
+    mine?.delete(k);
+    if (mine?.size === 0) this.#knownByPrefix.delete(prefix);
+  }
+
+  /** Whether `host` authenticated lately (in any of its forms: IPv4-mapped, capitals). */
   known(host: string): boolean {
-    return this.#knownHosts.has(host);
+    return this.#knownHosts.has(hostKey(host));
   }
 
   /** Forget per-prefix buckets once full again (idle prefixes cost nothing). */
@@ -126,6 +154,15 @@ export class Admission {
     for (const [k, b] of this.#ffdheByPrefix) if (b.full(now)) this.#ffdheByPrefix.delete(k);
     for (const [k, b] of this.#alertsByPrefix) if (b.full(now)) this.#alertsByPrefix.delete(k);
   }
+}
+
+/**
+ * One key per address for the known hosts: an IPv4 address and its IPv4-mapped form (what
+ * a dual-stack listener reports) are one, and IPv6 is compared in lower case.
+ */
+function hostKey(host: string): string {
+  const h = host.toLowerCase();
+  return h.startsWith("::ffff:") && h.indexOf(":", 7) < 0 && h.includes(".") ? h.slice(7) : h;
 }
 
 /** The token bucket of `prefix` in `map`, made full when new; null when the map already holds MAX_PREFIX_BUCKETS. */

@@ -12,11 +12,11 @@
  * Send side: the writer, when a record must carry KEY_UPDATE, and the pacing of bulk
  * (pacer.ts) by the PINGs this phase keeps in flight.
  */
-import { FrameType } from "../protocol/constants.ts";
+import { BLOCK_LEN, FrameType } from "../protocol/constants.ts";
 import { fail } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/frame.ts";
 import type { HandshakeResult } from "../protocol/handshake.ts";
-import { decodeItems, type Item } from "../protocol/items.ts";
+import { decodeItemsAt, type Item } from "../protocol/items.ts";
 import type { RecordReader, RecordWriter } from "../protocol/record.ts";
 import { TokenBucket, type Limits } from "./limits.ts";
 import type { Outbound } from "./outbound.ts";
@@ -82,9 +82,11 @@ export class Established {
    */
   pace(s: Outbound, flush: () => void): void {
     if (this.#paceTimer !== null) return;
+    // No bulk sent since the last acknowledged probe and none queued (every chat line):
+    // nothing to probe or pace, and no clock read.
+    if (!this.#wantProbe(s) && (!s.hasBulk || s.backedUp)) return;
     const now = this.#now();
-    const wantProbe = () => !this.pacer.probing && s.bulkAt > this.pacer.acked;
-    if (wantProbe()) {
+    if (this.#wantProbe(s)) {
       const data = this.pacer.probe(now, s.written);
       if (data !== null) {
         s.queueUrgent({ kind: "ping", data });
@@ -94,13 +96,18 @@ export class Established {
     // Backed up: `drain` flushes; nothing bulk left: nothing to pace.
     if (!s.hasBulk || s.backedUp) return;
     let wait = this.pacer.releaseWaitMs(now, s.written);
-    if (wantProbe()) wait = Math.min(wait, this.pacer.waitMs(now));
+    if (this.#wantProbe(s)) wait = Math.min(wait, this.pacer.waitMs(now));
     if (wait === Infinity) return; // held by the window: the next PONG flushes
     this.#paceTimer = setTimeout(() => {
       this.#paceTimer = null;
       if (!this.#stopped) flush();
     }, Math.max(1, Math.ceil(wait)));
     this.#paceTimer.unref?.();
+  }
+
+  /** Bulk went out past the last acknowledged probe, and no probe is in flight. */
+  #wantProbe(s: Outbound): boolean {
+    return !this.pacer.probing && s.bulkAt > this.pacer.acked;
   }
 
   /** The session closed: no more probes. */
@@ -112,11 +119,21 @@ export class Established {
   /** One frame after the handshake. @throws ProtocolError */
   read(f: Frame, h: RecordHost): void {
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
-    const items = decodeItems(this.#reader.open(f.bytes));
+    const r = this.#reader;
+    const end = r.openInPlace(f.bytes);
+    const items = decodeItemsAt(r.takeOpened(), BLOCK_LEN, end);
     const l = this.#limits;
     let keyUpdate = false;
-    for (const item of items) {
-      if (h.state === "closed") return;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const state = h.state;
+      if (state === "closed") return;
+      // TEXT, the per-message case, first: one look at the state, no switch.
+      if (item.kind === "text") {
+        if (state === "profile") throw fail("unexpected_message", "the peer sent TEXT before its PROFILE");
+        h.item(item);
+        continue;
+      }
       switch (item.kind) {
         case "padding":
           continue;

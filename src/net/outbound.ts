@@ -53,7 +53,10 @@ function flushAll(): void {
 
 /** Call `s.flush()` in the next microtask (with every other session queued this tick). */
 export function flushSoon(s: { flush(): void }): void {
-  if (flushQueue.length === 0) queueMicrotask(flushAll);
+  const n = flushQueue.length;
+  if (n === 0) queueMicrotask(flushAll);
+  // A session that sends and flushes many times in one tick is queued once, not once per send.
+  else if (flushQueue[n - 1] === s) return;
   flushQueue.push(s);
 }
 
@@ -128,15 +131,14 @@ export class Outbound {
   sealAhead(w: RecordWriter, keyUpdate: () => boolean): void {
     const items = this.#pending;
     this.#pending = [];
-    const f: Fill = { i: 0, ku: false };
+    const f = fill();
     while (f.i < items.length) {
       const pt = fillRecord(items, f, keyUpdate);
       const frame = new Uint8Array(recordFrameLength(pt));
       w.sealInto(PT, pt, frame, 0, f.ku);
       this.#lead.push(frame);
     }
-    this.#pendingBytes = 0;
-    for (const it of this.#bulk) this.#pendingBytes += itemSizeBound(it);
+    this.#recount();
   }
 
   /** Keep an item that goes ahead of every bulk item (the pacer's probes, session.ts). */
@@ -179,10 +181,15 @@ export class Outbound {
     if (!this.hasPending || (this.#out.length > 0 && !force)) return;
     // Urgent items first, in big batches; then bulk in small ones, while the socket takes it.
     const urgent = this.#pending;
-    this.#pending = [];
-    const u = this.#seal(urgent, w, keyUpdate, force, FLUSH_BYTES);
-    if (u < urgent.length) this.#pending = urgent.slice(u);
-    if (this.#pending.length === 0 && (this.#out.length === 0 || force)) {
+    if (urgent.length > 0) {
+      const u = this.#seal(urgent, w, keyUpdate, force, FLUSH_BYTES);
+      if (u < urgent.length) this.#pending = urgent.slice(u);
+      // A small array is kept for the next items (one message per flush makes no new array);
+      // a big one is let go, so that a session idle after a burst holds no large array.
+      else if (u <= REUSE_ITEMS) urgent.length = 0;
+      else this.#pending = [];
+    }
+    if (this.#pending.length === 0 && this.#bulk.length > 0 && (this.#out.length === 0 || force)) {
       const bulk = this.#bulk;
       this.#bulk = [];
       const b = this.#seal(bulk, w, keyUpdate, force, force ? FLUSH_BYTES : BULK_FLUSH_BYTES, !force);
@@ -195,14 +202,21 @@ export class Outbound {
         }
       }
     }
-    this.#pendingBytes = 0;
-    for (const it of this.#pending) this.#pendingBytes += itemSizeBound(it);
-    for (const it of this.#bulk) this.#pendingBytes += itemSizeBound(it);
+    this.#recount();
+  }
+
+  /** pendingBytes: the bound of every item still queued. */
+  #recount(): void {
+    let n = 0;
+    const p = this.#pending, b = this.#bulk;
+    for (let k = 0; k < p.length; k++) n += itemSizeBound(p[k]!);
+    for (let k = 0; k < b.length; k++) n += itemSizeBound(b[k]!);
+    this.#pendingBytes = n;
   }
 
   /** Seal `items` into records and write them, `batch` bytes per write; returns how many were sealed. */
   #seal(items: Item[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number, paced = false): number {
-    const f: Fill = { i: 0, ku: false };
+    const f = fill();
     // A PONG waiting in the bulk queue is sealed whatever the pace (with what is ahead of
     // it, at most the file sender's high-water): two peers pacing each other never wait
     // for each other's PONGs.
@@ -213,14 +227,14 @@ export class Outbound {
       const lead = this.#leadInOut;
       if (lead !== null) {
         this.#leadInOut = null;
-        for (const f of lead) {
-          if (outLen + f.length > OUT.length - recordFrameLength(MAX_PLAINTEXT)) {
-            const bigger = new Uint8Array((outLen + f.length + recordFrameLength(MAX_PLAINTEXT)) * 2);
+        for (const frame of lead) {
+          if (outLen + frame.length > OUT.length - recordFrameLength(MAX_PLAINTEXT)) {
+            const bigger = new Uint8Array((outLen + frame.length + recordFrameLength(MAX_PLAINTEXT)) * 2);
             bigger.set(OUT.subarray(0, outLen));
             OUT = bigger;
           }
-          OUT.set(f, outLen);
-          outLen += f.length;
+          OUT.set(frame, outLen);
+          outLen += frame.length;
         }
       }
       // Paced bulk stops at the window record by record, not batch by batch: a batch of
@@ -309,6 +323,15 @@ interface Fill {
   i: number;
   ku: boolean;
 }
+/** One Fill for every flush (one thread, one flush at a time, as PT and OUT): no object per flush. */
+const FILL: Fill = { i: 0, ku: false };
+function fill(): Fill {
+  FILL.i = 0;
+  FILL.ku = false;
+  return FILL;
+}
+/** Up to this many items, the urgent queue's array is emptied and kept rather than replaced. */
+const REUSE_ITEMS = 16;
 
 /**
  * Encode items from `f.i` into PT, as many as fit one record (within `cap` bytes, though

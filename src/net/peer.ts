@@ -12,7 +12,7 @@ import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
 import { Admission } from "./admission.ts";
-import { AgeQueue } from "./age-queue.ts";
+import { InboundHandshakes } from "./inbound-handshakes.ts";
 import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
@@ -48,6 +48,8 @@ export interface PeerOptions {
 const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
 /** The refusal sentence of a stranger reset at accept while its prefix floods. */
 const FLOODING = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): reset at accept";
+/** The same, for a stranger's handshake accepted before the flood was seen. */
+const FLOODING_LATE = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): its handshake was reset when its next bytes came, unread";
 
 type SocketData = { session: Session | null; dial?: Dial };
 type Dial = {
@@ -85,9 +87,8 @@ export class Peer {
   readonly outputBudget: ByteBudget<Session>;
   /** Per session: the dial it answers, the remote host, and whether it still counts as half-open. */
   readonly #books = new Map<Session, { dial: Dial | null; remoteHost: string; halfOpen: boolean }>();
-  /** Inbound sessions still handshaking, oldest first, with when they were accepted: from strangers, and from addresses that authenticated before (evicted last). */
-  readonly #strangerHandshakes = new AgeQueue<Session>();
-  readonly #knownHandshakes = new AgeQueue<Session>();
+  /** Inbound sessions still handshaking, oldest first: strangers', and those of addresses that authenticated before (evicted last). */
+  readonly #handshakes = new InboundHandshakes<Session>();
   #listener: TCPSocketListener<SocketData> | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
   #closed = false;
@@ -149,7 +150,7 @@ export class Peer {
         if (s === null) return;
         // A stranger's handshake from a prefix that floods with refusals: reset now, its
         // bytes unread (its connection was accepted before the flood was seen).
-        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING));
+        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING_LATE));
         s.onData(chunk);
       },
       drain: (socket) => socket.data.session?.onDrain(),
@@ -299,7 +300,7 @@ export class Peer {
     const s = new Session(socket, this.#config, role, address, dial?.group, this.#events);
     this.#books.set(s, { dial: dial ?? null, remoteHost: remote, halfOpen: true });
     if (dial) dial.session = s;
-    else (this.#admission.known(remote) ? this.#knownHandshakes : this.#strangerHandshakes).set(s, performance.now());
+    else this.#handshakes.add(s, this.#admission.known(remote), performance.now());
     this.#admission.opened(remote);
     socket.data = { session: s, dial };
     this.sessions.add(s);
@@ -311,7 +312,8 @@ export class Peer {
     onReady: (s) => {
       this.#handshakeOver(s);
       const b = this.#books.get(s);
-      if (b !== undefined) this.#admission.remember(b.remoteHost);
+      // The address itself, not the name we dialled: it is what its connections to us show.
+      if (b !== undefined) this.#admission.remember(b.dial?.ip ?? b.remoteHost);
       b?.dial?.resolve(s);
       this.#o.events?.onReady?.(s);
     },
@@ -336,20 +338,14 @@ export class Peer {
   }
 
   /**
-   * At a global cap: cut the oldest inbound handshake that has run for
-   * halfOpenEvictAfterMs with busy, so that silent connections cannot keep a good peer
-   * out (docs/SECURITY.md §10); a stranger's before that of an address that
-   * authenticated before (a contact's slow handshake is not the strangers' first pick).
-   * A newcomer from such an address (`known`) takes the oldest stranger's place at any age.
-   * False when no handshake may give way.
+   * At a global cap: cut the handshake that gives way to a newcomer (InboundHandshakes:
+   * the oldest stranger's past halfOpenEvictAfterMs, or at once in a flooding prefix for a
+   * newcomer from an address that authenticated before), with busy, so that silent
+   * connections cannot keep a good peer out (docs/SECURITY.md §10). False when none may give way.
    */
   #evictOldHandshake(known: boolean): boolean {
     const now = performance.now();
-    const old = (q: AgeQueue<Session>, grace = this.limits.halfOpenEvictAfterMs) => {
-      const first = q.oldest();
-      return first !== undefined && now - first[1] >= grace ? first : null;
-    };
-    const found = old(this.#strangerHandshakes, known ? 0 : undefined) ?? old(this.#knownHandshakes);
+    const found = this.#handshakes.evictable(known, now, this.limits.halfOpenEvictAfterMs, (h) => this.#admission.prefixHandshakes(this.#remoteHost(h)) > 1);
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;
@@ -359,8 +355,7 @@ export class Peer {
   }
 
   #handshakeOver(s: Session): void {
-    this.#strangerHandshakes.delete(s);
-    this.#knownHandshakes.delete(s);
+    this.#handshakes.delete(s);
     const b = this.#books.get(s);
     if (b === undefined || !b.halfOpen) return;
     b.halfOpen = false;

@@ -114,6 +114,8 @@ export function checkShare(group: Group, share: Uint8Array, subgroup = true): vo
   }
 }
 
+const UNREPORTED = "the key exchange did not report the subgroup check it was asked for";
+
 function subgroupFault(name: string, fault: string): ProtocolError {
   return fail("bad_share", `the peer's ${name} share fails the ${fault} check`);
 }
@@ -383,23 +385,26 @@ export class Responder extends Machine {
   finishKex(r: KexResult): Uint8Array[] {
     if (this.#subgroupPending) {
       // Fail closed: Z from a share whose subgroup check was not reported is never used.
-      if (r.subgroupOk === undefined) throw new TypeError("the key exchange did not report the subgroup check it was asked for");
+      if (r.subgroupOk === undefined) throw new TypeError(UNREPORTED);
       if (!r.subgroupOk) {
         return this.step("wait_secret", () => {
           throw subgroupFault(FFDHE_OF[this.#group!]!.name, "subgroup");
         });
       }
-      this.#subgroupPending = false;
     }
     if (r.share === undefined) throw new TypeError(`"share" expected the responder's ephemeral share`);
+    this.#subgroupPending = false;
     return this.completeKex(r.share, r.z);
   }
 
   /**
    * Our ephemeral share and Z (Z is wiped). Returns the frames to send: HELLO_REPLY and
-   * the AUTH record. @throws ProtocolError bad_share / reflection.
+   * the AUTH record; refused (TypeError) while a subgroup check left to the caller is unreported.
+   * @throws ProtocolError bad_share / reflection.
    */
   completeKex(share: Uint8Array, z: Uint8Array): Uint8Array[] {
+    // Fail closed: this door to Z is shut too while the offloaded check is unreported.
+    if (this.#subgroupPending) throw new TypeError(UNREPORTED);
     return this.step("wait_secret", () => {
       const group = this.#group!;
       if (share.length !== SHARE_LEN[group]) throw new TypeError(`"share" expected ${SHARE_LEN[group]} bytes, got ${share.length}`);

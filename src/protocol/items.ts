@@ -69,21 +69,36 @@ function utf8Slice(b: Buffer, start: number, end: number): string {
   return HAS_UTF8_SLICE ? (b as Utf8Sliced).utf8Slice(start, end) : b.toString("utf8", start, end);
 }
 
+/** Buffer's own UTF-8 write (what `write(string, offset)` ends in, without its argument parsing: ≈ 20 ns less per TEXT). */
+type Utf8Written = Buffer & { utf8Write(s: string, offset: number): number };
+const HAS_UTF8_WRITE = typeof (Buffer.prototype as Partial<Utf8Written>).utf8Write === "function";
+function utf8Write(b: Buffer, s: string, offset: number): number {
+  return HAS_UTF8_WRITE ? (b as Utf8Written).utf8Write(s, offset) : b.write(s, offset);
+}
+
 function exact(len: number, want: number, what: string): void {
   if (len !== want) throw fail("bad_item", `${what} item has ${len} bytes, expected ${want}`);
 }
 
 /** Decode every item of a record plaintext. @throws ProtocolError bad_item / invalid_utf8. */
 export function decodeItems(pt: Uint8Array): Item[] {
+  return decodeItemsAt(pt, 0, pt.length);
+}
+
+/**
+ * Decode every item of the record plaintext `pt[from..to)` (the record path passes the
+ * decipher's output and a range: no view). @throws ProtocolError bad_item / invalid_utf8.
+ */
+export function decodeItemsAt(pt: Uint8Array, from: number, to: number): Item[] {
   const items: Item[] = [];
-  let off = 0;
-  if (pt.length === 0) throw fail("bad_item", "a record holds no items");
-  while (off < pt.length) {
-    if (pt.length - off < ITEM_HEADER_LEN) throw fail("bad_item", "an item header is cut short");
+  let off = from;
+  if (to <= from) throw fail("bad_item", "a record holds no items");
+  while (off < to) {
+    if (to - off < ITEM_HEADER_LEN) throw fail("bad_item", "an item header is cut short");
     const type = pt[off]!;
     const len = (pt[off + 1]! << 8) | pt[off + 2]!;
     const start = off + ITEM_HEADER_LEN;
-    if (len > pt.length - start) throw fail("bad_item", `an item declares ${len} bytes but ${pt.length - start} remain`);
+    if (len > to - start) throw fail("bad_item", `an item declares ${len} bytes but ${to - start} remain`);
     off = start + len;
     // TEXT, the per-message case, makes no view of its content (textAt).
     if (type === ContentType.TEXT) {
@@ -286,7 +301,7 @@ export function writeItem(out: Uint8Array, off: number, end: number, item: Item)
     if (item.text.length * 3 <= end - c - ID_LEN) {
       // Room for the worst case: Buffer's write encodes in place, with no view per item
       // (the same bytes as encodeInto, lone surrogates as U+FFFD included).
-      written = item.text.length === 0 ? 0 : bufferOver(out).write(item.text, c + ID_LEN);
+      written = item.text.length === 0 ? 0 : utf8Write(bufferOver(out), item.text, c + ID_LEN);
     } else if (item.text.length > 0) {
       const r = encoder.encodeInto(item.text, out.subarray(c + ID_LEN, end));
       if (r.read !== item.text.length) return -1;

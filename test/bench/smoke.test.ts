@@ -12,6 +12,8 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   expect(r.out).toContain("| case | unit | sotto | TLS 1.3 | plain TCP |");
   expect(r.out).toContain("streaming 64 B");
   expect(r.out).toContain("handshake→echo x25519 p50");
+  // The per-message path around the cipher (bench/micro.ts), each case checked to round-trip first.
+  for (const row of ["| send: queue + flush, one TEXT per record |", "| receive: open + decode, one TEXT per record |"]) expect(r.out).toContain(row);
   // Sealing scaling: this thread and 1, 2, 4 workers, each checked by opening what it sealed.
   expect(r.out).toContain("server RSS per idle connection");
   expect(r.out).toContain("Sealing scaling");
@@ -19,6 +21,8 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   // OpenSSH: a column when sshd and ssh are installed, a sentence saying why not otherwise.
   const hasSsh = Bun.which("ssh") !== null && (Bun.which("sshd") !== null || (await Bun.file("/usr/sbin/sshd").exists()));
   expect(r.out).toContain(hasSsh ? "| sotto vs OpenSSH |" : "OpenSSH rows skipped:");
+  // With OpenSSH, each sotto file run is followed by its cat run (bench/files.ts step 4).
+  if (hasSsh) expect(r.out).toContain("Each sotto run was followed by one OpenSSH `cat` of the same file");
   // About 20 s on an idle 2-core machine; past 90 s when the machine is shared (the limit only
   // bounds how long a broken build may hang).
 }, 180_000);

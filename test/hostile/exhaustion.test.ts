@@ -251,6 +251,37 @@ describe("E. connection floods beyond the caps → ALERT busy; established sessi
     }
   });
 
+  // The exemption above must not let addresses that authenticated once (one handshake each,
+  // with any key the listener takes) cut every honest stranger the moment it begins: a
+  // stranger alone in its prefix keeps its grace against them.
+  test("at maxHalfOpen filled by an address that authenticated before: a lone stranger's young handshake is not cut for that address's next connection (its own oldest is)", async () => {
+    const cap = await Scene.start({ limits: { maxHalfOpen: 4, maxHalfOpenPerAddress: 4, handshakeTimeoutMs: 20_000, halfOpenEvictAfterMs: 300 } });
+    try {
+      const once = await Evil.open(cap.port, { node: true, localAddress: "127.0.0.7" });
+      once.send([{ kind: "close", reason: "" }]);
+      await until("its first session gone", () => cap.listener.sessions.size === 1, 2000);
+      const hold: Attacker[] = [];
+      for (let i = 0; i < 4; i++) {
+        hold.push(await Attacker.connectNode(cap.port, "127.0.0.7"));
+        await until(`${i + 1} half-open`, () => cap.listener.halfOpen === i + 1, 2000);
+      }
+      await Bun.sleep(400);
+      // An honest stranger (another network) takes the place of the oldest, past its grace.
+      const stranger = await Attacker.connectNode(cap.port, "127.0.9.6");
+      await until("the oldest held handshake cut", () => hold[0]!.closed, 2000);
+      // The known address at once connects again: before, the stranger was cut for it.
+      const again = await Attacker.connectNode(cap.port, "127.0.0.7");
+      await until("one more cut", () => hold.slice(1).some((a) => a.closed) || stranger.closed || again.closed, 2000);
+      expect(stranger.closed).toBe(false);
+      expect(hold.map((a) => a.closed)).toEqual([true, true, false, false]);
+      expect(hold[1]!.alerts()).toEqual([AlertCode.busy]);
+      for (const a of [stranger, again, ...hold]) a.destroy();
+      await until("all gone", () => cap.listener.halfOpen === 0, 2000);
+    } finally {
+      await cap.stop();
+    }
+  });
+
   // Many strangers under their own caps, churning at the global cap, cut whatever
   // handshake is oldest: a contact's that waits (an ffdhe3072 exchange in the queue, a
   // long path between AUTH and PROFILE) is the strangers' last choice, not their first.

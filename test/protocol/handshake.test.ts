@@ -219,6 +219,17 @@ describe("key shares (docs/SECURITY.md §3.B)", () => {
       expect(p.res.phase).toBe("wait_secret");
     });
 
+    test("while the check is pending, completeKex (Z handed in directly) is refused too, as is a result without our share: Z is not used", () => {
+      const p = offloaded();
+      const req = p.res.recv(hello(g.p - 2n)) as KexRequest; // a non-residue: the check would fail
+      const z = () => shared(p.group, p.er.priv, req.peerShare);
+      expect(() => p.res.completeKex(p.er.share, z())).toThrow("did not report the subgroup check");
+      // A report without the share leaves the check pending, not done.
+      expect(() => p.res.finishKex({ z: z(), subgroupOk: true })).toThrow('"share"');
+      expect(() => p.res.completeKex(p.er.share, z())).toThrow("did not report the subgroup check");
+      expect(p.res.phase).toBe("wait_secret");
+    });
+
     test("subgroupOk true → HELLO_REPLY and AUTH, and the handshake completes", () => {
       const p = offloaded();
       const hs = p.ini.hello();

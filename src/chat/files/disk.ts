@@ -127,23 +127,41 @@ export function fileKey(senderPid: string, size: number, sha256: Uint8Array, nam
 
 /**
  * Add the first `upto` bytes of the file at `path` to `hasher` (a fresh SHA-256 by
- * default), 1 MiB at a time. Resolves with the hasher, still open, and the bytes it read
- * (fewer than `upto` when the file is shorter). `alive` is asked between pieces; when it
- * says false the work stops early (the transfer ended meanwhile).
+ * default), 1 MiB at a time, each piece also to `each` when given. Resolves with the
+ * hasher, still open, and the bytes it read (fewer than `upto` when the file is shorter).
+ * `alive` is asked between pieces; when it says false the work stops early (the
+ * transfer ended meanwhile). The next piece is read while this one is hashed (two
+ * buffers): reading and hashing overlap.
  * @throws Error from the filesystem.
  */
-export async function hashFile(path: string, upto: number, hasher = new Bun.CryptoHasher("sha256"), alive: () => boolean = () => true): Promise<{ hasher: Bun.CryptoHasher; read: number }> {
+export async function hashFile(path: string, upto: number, hasher = new Bun.CryptoHasher("sha256"), alive: () => boolean = () => true, each?: (piece: Uint8Array) => void): Promise<{ hasher: Bun.CryptoHasher; read: number }> {
   const fh = await open(path, "r");
-  const buf = new Uint8Array(Math.min(PIECE, Math.max(1, upto)));
+  const len = Math.min(PIECE, Math.max(1, upto));
+  // The second buffer only when one piece cannot hold it all (a short read also asks for it).
+  const bufs = [new Uint8Array(len), new Uint8Array(0)];
   let pos = 0;
+  let ahead: Promise<{ bytesRead: number }> | null = null;
   try {
-    while (pos < upto && alive()) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, upto - pos), pos);
+    let k = 0;
+    if (upto > 0 && alive()) ahead = fh.read(bufs[0]!, 0, Math.min(len, upto), 0);
+    while (ahead !== null) {
+      const { bytesRead } = await ahead;
+      ahead = null;
       if (bytesRead === 0) break;
-      hasher.update(buf.subarray(0, bytesRead));
+      const piece = bufs[k]!.subarray(0, bytesRead);
       pos += bytesRead;
+      // The next read goes out before this piece is hashed, into the other buffer.
+      k ^= 1;
+      if (pos < upto && alive()) {
+        if (bufs[k]!.length === 0) bufs[k] = new Uint8Array(len);
+        ahead = fh.read(bufs[k]!, 0, Math.min(len, upto - pos), pos);
+      }
+      hasher.update(piece);
+      each?.(piece);
     }
   } finally {
+    // A read still under way (an error in hashing) ends before the file is closed.
+    if (ahead !== null) await ahead.catch(() => {});
     await fh.close();
   }
   return { hasher, read: pos };

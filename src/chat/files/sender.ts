@@ -1,14 +1,17 @@
 /**
  * The sender side of PROTOCOL §11: offers, the answer to each, and the chunk pump.
  *
- *   1. add(): hash the file (one file at a time, 1 MiB pieces), then offer it on the
- *      peer's session, at most MAX_OPEN_TRANSFERS open per session (the rest wait);
+ *   1. add(): hash the file (one file at a time, 1 MiB pieces), writing down each
+ *      segment's CRC-32 as it goes (segments.ts), then offer it on the peer's session,
+ *      at most MAX_OPEN_TRANSFERS open per session (the rest wait);
  *   2. FILE_ACCEPT: check offset ≤ size and the prefix hash against our own first
- *      `offset` bytes (§11.7), keep that hasher running;
- *   3. pump(): open the file, read 60 KiB at a time straight into the item's buffer, hash it, queue it,
+ *      `offset` bytes (§11.7), those bytes against their segments' CRC-32 too;
+ *   3. pump(): open the file, read 60 KiB at a time straight into the item's buffer,
+ *      check it against its segment's CRC-32 (no second SHA-256 pass), queue it,
  *      round robin over the session's transfers, only while session.bufferedAmount is
  *      under HIGH_WATER (§11.8); close the files; go on at the next drain (or the next turn);
- *   4. every byte sent: compare the running hash with the offered one, then FILE_DONE;
+ *   4. every byte sent and every segment as it was hashed for the offer: FILE_DONE
+ *      (a segment that changed is CANCEL changed at its end, before the rest is sent);
  *   5. FILE_RECEIVED with our hash: delivered. A lost session pauses every transfer on it;
  *      the next session with the peer offers them again and they resume.
  */
@@ -18,10 +21,17 @@ import { chunkItem, fileCodeName, type FileItem } from "../../protocol/files.ts"
 import type { TransferEvent, TransferPhase } from "../events.ts";
 import { hashFile, hex, peekDigest, type LocalFile } from "./disk.ts";
 import { Meter } from "./meter.ts";
+import { SegmentPrints } from "./segments.ts";
 import { rememberEnded, sameBytes, type Outgoing, type SenderHost, type SenderOptions, type SendSet, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
 const ACTIVE = new Set(["offered", "waiting", "verifying", "sending", "done_sent"]);
+
+/** A file as hashed for its offer: the SHA-256 the offer carries, and its segments' CRC-32 (segments.ts). */
+export interface FileDigest {
+  sha256: Uint8Array;
+  prints: SegmentPrints;
+}
 
 export class Sender {
   readonly all = new Set<Outgoing>();
@@ -37,14 +47,15 @@ export class Sender {
   }
 
   /** Step 1: a new transfer of `file` to `pid`, one file of `set` (PROTOCOL §11.11); `sha` is shared when one file goes to several peers. */
-  add(pid: string, file: LocalFile, sha: Promise<Uint8Array>, set: SendSet): Outgoing {
-    const t: Outgoing = { dir: "send", local: set.id, pid, path: file.path, name: file.name, size: file.size, sha256: null, state: "hashing", sf: null, wireId: 0n, offset: 0, fd: null, hasher: null, retried: false, announced: false, meter: null, set, counted: 0 };
+  add(pid: string, file: LocalFile, sha: Promise<FileDigest>, set: SendSet): Outgoing {
+    const t: Outgoing = { dir: "send", local: set.id, pid, path: file.path, name: file.name, size: file.size, sha256: null, prints: null, state: "hashing", sf: null, wireId: 0n, offset: 0, fd: null, check: null, retried: false, announced: false, meter: null, set, counted: 0 };
     set.members.push(t);
     this.all.add(t);
     sha.then(
       (h) => {
         if (t.state !== "hashing") return;
-        t.sha256 = h;
+        t.sha256 = h.sha256;
+        t.prints = h.prints;
         t.state = "queued";
         this.offerQueued(pid);
       },
@@ -53,12 +64,13 @@ export class Sender {
     return t;
   }
 
-  /** SHA-256 of a file, one file at a time for the whole chat (no burst of open files). */
-  hashOnce(path: string, size: number): Promise<Uint8Array> {
+  /** SHA-256 of a file and its segments' CRC-32, one file at a time for the whole chat (no burst of open files). */
+  hashOnce(path: string, size: number): Promise<FileDigest> {
     const run = this.#hashing.then(async () => {
-      const { hasher, read } = await hashFile(path, size);
-      if (read !== size) throw new Error("the file changed size while it was hashed");
-      return new Uint8Array(hasher.digest());
+      const prints = new SegmentPrints(size);
+      const { hasher, read } = await hashFile(path, size, undefined, undefined, (piece) => prints.record(piece));
+      if (read !== size || !prints.complete) throw new Error("the file changed size while it was hashed");
+      return { sha256: new Uint8Array(hasher.digest()), prints };
     });
     this.#hashing = run.catch(() => {});
     return run;
@@ -103,12 +115,15 @@ export class Sender {
     t.state = "verifying";
     const prefix = new Uint8Array(it.prefix);
     const alive = () => t.state === "verifying" && t.sf === sf;
-    hashFile(t.path, it.offset, undefined, alive).then(
+    // The bytes before `offset` are checked against their segments too: DONE covers every byte of the file.
+    const check = t.prints!.check();
+    hashFile(t.path, it.offset, undefined, alive, (piece) => check.feed(piece)).then(
       ({ hasher, read }) => {
         if (!alive()) return;
         if (read !== it.offset) return this.fault(t, "changed", "the file got shorter while it was being sent");
+        if (!check.ok) return this.fault(t, "changed", "the file changed after it was offered");
         if (!sameBytes(peekDigest(hasher), prefix)) return this.#resumeMismatch(sf, t);
-        t.hasher = hasher;
+        t.check = check;
         t.offset = it.offset;
         t.state = "sending";
         t.meter = new Meter(t.offset, this.#o.now());
@@ -194,7 +209,8 @@ export class Sender {
         return this.fault(t, "io_error", `cannot read ${t.path}: ${(e as Error).message}`);
       }
       if (got === 0) return this.fault(t, "changed", "the file got shorter while it was being sent");
-      t.hasher!.update(buf.subarray(CHUNK_HEADER_LEN, CHUNK_HEADER_LEN + got));
+      // A segment that ends in this chunk and does not match: the rest of it is not sent.
+      if (!t.check!.feed(buf.subarray(CHUNK_HEADER_LEN, CHUNK_HEADER_LEN + got))) return this.fault(t, "changed", "the file changed while it was being sent");
       this.#host.send(sf, chunkItem(got === n ? buf : buf.subarray(0, CHUNK_HEADER_LEN + got), t.wireId, t.offset));
       t.offset += got;
       const now = this.#o.now();
@@ -206,8 +222,8 @@ export class Sender {
   /** Step 4. */
   #finish(sf: SessionFiles, t: Outgoing): void {
     this.#close(t);
-    if (!sameBytes(new Uint8Array(t.hasher!.digest()), t.sha256!)) return this.fault(t, "changed", "the file changed while it was being sent");
-    t.hasher = null;
+    if (!t.check!.whole) return this.fault(t, "changed", "the file changed while it was being sent");
+    t.check = null;
     t.state = "done_sent";
     this.#host.send(sf, { kind: "file_done", id: t.wireId });
   }
@@ -219,7 +235,7 @@ export class Sender {
       const was = t.state;
       this.#close(t);
       t.sf = null;
-      t.hasher = null;
+      t.check = null;
       t.state = "queued";
       if (was !== "offered" && was !== "waiting") this.#host.show(t, "paused");
     }

@@ -15,6 +15,7 @@ import type { Item } from "../../protocol/items.ts";
 import type { TransferEvent, TransferPhase } from "../events.ts";
 import type { Meter } from "./meter.ts";
 import type { PartialEntry, Partials } from "./partials.ts";
+import type { SegmentCheck, SegmentPrints } from "./segments.ts";
 
 /** How the file transfer of one chat behaves. */
 export interface FileOptions {
@@ -75,6 +76,8 @@ export interface Outgoing {
   size: number;
   /** H(file), known once hashed. */
   sha256: Uint8Array | null;
+  /** The CRC-32 of each segment, written down while it was hashed (segments.ts). */
+  prints: SegmentPrints | null;
   state: OutState;
   /** The session the current offer went out on, and its wire id there. */
   sf: SessionFiles | null;
@@ -82,8 +85,8 @@ export interface Outgoing {
   /** Next byte to send. */
   offset: number;
   fd: number | null;
-  /** Running hash of the bytes sent, from byte 0 (PROTOCOL §11.5: the sender checks itself). */
-  hasher: Bun.CryptoHasher | null;
+  /** The bytes sent, from byte 0, against the segments hashed for the offer (PROTOCOL §11.5: the sender checks itself; segments.ts). */
+  check: SegmentCheck | null;
   /** A resume_mismatch re-offer was used (once per transfer). */
   retried: boolean;
   /** The "offered" event was shown (re-offers after a pause are quiet). */

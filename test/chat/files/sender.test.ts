@@ -5,13 +5,14 @@
  * against our own prefix, and a lost session pauses and re-offers.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { FileCode, MAX_OPEN_TRANSFERS } from "../../../src/protocol/constants.ts";
 import type { Item } from "../../../src/protocol/items.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
 import type { SendSet } from "../../../src/chat/files/state.ts";
+import { SEGMENT_MIN } from "../../../src/chat/files/segments.ts";
 import type { FileItem } from "../../../src/protocol/files.ts";
 import { fakeSender, sessionFiles } from "./fake-hosts.ts";
 import { Harness, type FakeSession } from "./fake-session.ts";
@@ -231,19 +232,33 @@ describe("sending", () => {
   });
 });
 
-describe("the Sender alone, over a fake host (fake-hosts.ts)", () => {
-  const data = bytes(3000, 7);
-  /** A transfer of `data` from a Sender over a fake host, offered on one session. */
-  async function offered(f = fakeSender()) {
-    const sf = sessionFiles();
-    f.sessions.set(sf.pid, sf);
-    const path = files(1, data)[0]!;
-    const set: SendSet = { dir: "send", id: "s1", pid: sf.pid, name: "f0.bin", count: 1, total: data.length, done: 0, bytes: 0, ended: false, shown: "none", meter: null, members: [], refused: 0 };
-    const t = f.sender.add(sf.pid, { path, name: "f0.bin", size: data.length }, Promise.resolve(sha(data)), set);
-    await until("the offer", () => f.sent.find((i) => i.kind === "file_offer"));
-    return { ...f, sf, t, id: t.wireId };
-  }
+const data = bytes(3000, 7);
+/** A transfer of `data` from a Sender over a fake host, offered on one session. */
+async function offered(f = fakeSender(), content = data) {
+  const sf = sessionFiles();
+  f.sessions.set(sf.pid, sf);
+  const path = files(1, content)[0]!;
+  const set: SendSet = { dir: "send", id: "s1", pid: sf.pid, name: "f0.bin", count: 1, total: content.length, done: 0, bytes: 0, ended: false, shown: "none", meter: null, members: [], refused: 0 };
+  const t = f.sender.add(sf.pid, { path, name: "f0.bin", size: content.length }, f.sender.hashOnce(path, content.length), set);
+  await until("the offer", () => t.wireId !== 0n && f.sent.find((i) => i.kind === "file_offer" && i.id === t.wireId));
+  return { ...f, sf, t, id: t.wireId, path };
+}
+const fileChunks = (f: { sent: FileItem[] }) => f.sent.filter((i): i is Extract<FileItem, { kind: "file_chunk" }> => i.kind === "file_chunk");
+const cancels = (f: { sent: FileItem[] }) => f.sent.filter((i) => i.kind === "file_cancel").map((i) => (i.kind === "file_cancel" ? [i.code, i.reason] : []));
+/** Flip one byte of the file at `path`, in place (same size). */
+function flip(path: string, at: number): void {
+  const fd = openSync(path, "r+");
+  const b = new Uint8Array(1);
+  readSync(fd, b, 0, 1, at);
+  b[0]! ^= 0xff;
+  writeSync(fd, b, 0, 1, at);
+  closeSync(fd);
+}
+const big = bytes(3 * SEGMENT_MIN + 100, 5);
+/** Chunks of 32 KiB: 32 to a segment. */
+const CH = 32_768;
 
+describe("the Sender alone, over a fake host (fake-hosts.ts)", () => {
   test("one file end to end: SET then OFFER, chunks of chunkBytes at the accepted offset, DONE, and FILE_RECEIVED with our hash ends it done, once", async () => {
     const f = await offered();
     expect(f.sent.map((i) => i.kind)).toEqual(["file_set", "file_offer"]);
@@ -257,7 +272,6 @@ describe("the Sender alone, over a fake host (fake-hosts.ts)", () => {
   });
 
   test("answers that break the order are faults of the transfer: ACCEPT twice, an offset past the size, RECEIVED before DONE, another hash", async () => {
-    const cancels = (f: { sent: FileItem[] }) => f.sent.filter((i) => i.kind === "file_cancel").map((i) => (i.kind === "file_cancel" ? [i.code, i.reason] : []));
     const twice = await offered();
     twice.sender.onAccept(twice.sf, { kind: "file_accept", id: twice.id, offset: 0, prefix: sha("") });
     twice.sender.onAccept(twice.sf, { kind: "file_accept", id: twice.id, offset: 0, prefix: sha("") });
@@ -296,5 +310,73 @@ describe("the Sender alone, over a fake host (fake-hosts.ts)", () => {
     f.sender.offerQueued(again.pid);
     expect(f.sent.filter((i) => i.kind === "file_offer").map((i) => i.id)).toEqual([1n, 2n, 3n]);
     expect([a.id, b.id, a.t.wireId, a.t.sf === again]).toEqual([1n, 2n, 3n, true]);
+  });
+});
+
+describe("the sender checks itself (PROTOCOL §11.5) without hashing the file twice", () => {
+  test("a whole send passes each byte through SHA-256 once, for the offer; the chunks are checked against what that pass saw", async () => {
+    const proto = Bun.CryptoHasher.prototype as unknown as { update(this: Bun.CryptoHasher, d: Uint8Array): Bun.CryptoHasher };
+    const update = proto.update;
+    let hashed = 0;
+    proto.update = function (d) {
+      if (this.algorithm === "sha256") hashed += d.length;
+      return update.call(this, d);
+    };
+    try {
+      const f = await offered(fakeSender({ chunkBytes: CH }), big);
+      f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset: 0, prefix: sha("") });
+      await until("DONE", () => f.sent.find((i) => i.kind === "file_done"));
+      expect(fileChunks(f).reduce((n, c) => n + c.data.length, 0)).toBe(big.length);
+      expect(hashed).toBe(big.length);
+    } finally {
+      proto.update = update;
+    }
+  });
+
+  test("a byte changed after the offer: CANCEL changed at the end of its segment; nothing of the file after it is sent, and no DONE", async () => {
+    const f = await offered(fakeSender({ chunkBytes: CH }), big);
+    flip(f.path, SEGMENT_MIN + 12_345);
+    f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset: 0, prefix: sha("") });
+    await until("the end", () => f.calls.find((c) => c.startsWith("ended")));
+    // Segment 1 ends at 2 MiB: its last chunk is read, found changed, and not sent.
+    const sent = fileChunks(f);
+    expect(sent.at(-1)!.offset + sent.at(-1)!.data.length).toBe(2 * SEGMENT_MIN - CH);
+    expect(cancels(f)).toEqual([[FileCode.changed, "the file changed while it was being sent"]]);
+    expect(f.sent.some((i) => i.kind === "file_done")).toBe(false);
+    expect(f.calls.filter((c) => c.startsWith("ended"))).toEqual(["ended failed changed"]);
+  });
+
+  test("a byte changed in the last, short segment: every chunk but the last is sent, then CANCEL changed, no DONE", async () => {
+    const f = await offered(fakeSender({ chunkBytes: CH }), big);
+    flip(f.path, big.length - 1);
+    f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset: 0, prefix: sha("") });
+    await until("the end", () => f.calls.find((c) => c.startsWith("ended")));
+    const sent = fileChunks(f);
+    expect(sent.at(-1)!.offset + sent.at(-1)!.data.length).toBe(3 * SEGMENT_MIN);
+    expect(cancels(f)).toEqual([[FileCode.changed, "the file changed while it was being sent"]]);
+    expect(f.sent.some((i) => i.kind === "file_done")).toBe(false);
+  });
+
+  test("a resume whose prefix changed here since the offer: CANCEL changed (our file, not the peer's partial), no offer again", async () => {
+    const f = await offered(fakeSender({ chunkBytes: CH }), big);
+    flip(f.path, 100);
+    // The peer holds the bytes as they were offered.
+    const offset = SEGMENT_MIN + SEGMENT_MIN / 2;
+    f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset, prefix: sha(big.subarray(0, offset)) });
+    await until("the end", () => f.calls.find((c) => c.startsWith("ended")));
+    expect(cancels(f)).toEqual([[FileCode.changed, "the file changed after it was offered"]]);
+    expect(fileChunks(f)).toHaveLength(0);
+    expect(f.sent.filter((i) => i.kind === "file_offer")).toHaveLength(1);
+  });
+
+  test("a resume of an unchanged file: its prefix is checked too, and the rest goes from the offset to DONE", async () => {
+    const f = await offered(fakeSender({ chunkBytes: CH }), big);
+    const offset = SEGMENT_MIN + 1000;
+    f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset, prefix: sha(big.subarray(0, offset)) });
+    await until("DONE", () => f.sent.find((i) => i.kind === "file_done"));
+    const sent = fileChunks(f);
+    expect(sent[0]!.offset).toBe(offset);
+    expect(Buffer.concat(sent.map((c) => c.data))).toEqual(Buffer.from(big.subarray(offset)));
+    expect(cancels(f)).toEqual([]);
   });
 });

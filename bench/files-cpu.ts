@@ -1,0 +1,82 @@
+/**
+ * The sotto file case alone, with each process's CPU time: where bench/files.ts times the
+ * wall clock, this says what the sender and the receiver spent (Linux /proc), which a
+ * shared machine's load moves far less.
+ *
+ *   1. the same two `sotto chat --json` processes as bench/files.ts, the same file bytes;
+ *   2. per run: the offer's hash (from /send to the sender's "offered"), accepted →
+ *      verified (the receiver's measure), /send → verified, and the CPU each process
+ *      used from /send to verified, its hash checked (the run proves what it times);
+ *   3. with --perf DIR, `perf record -g` on both processes during each run.
+ *
+ *   bun bench/files-cpu.ts [MB] [repeats] [--perf DIR]     prints one JSON line per run
+ */
+import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnChild } from "./common.ts";
+import { Chat, makeFile, type Ev } from "./files.ts";
+import { reap } from "./wire.ts";
+
+/** CPU ms (user + system) of process `pid` so far, or null where /proc does not say. */
+export function cpuMs(pid: number): number | null {
+  const f = `/proc/${pid}/stat`;
+  if (!existsSync(f)) return null;
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th,
+  // in clock ticks of 1/100 s (USER_HZ, fixed at 100 for /proc on Linux).
+  const rest = readFileSync(f, "utf8").split(") ").at(-1)!.split(" ");
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+}
+
+export interface CpuRun {
+  mbps: number;
+  wireMbps: number;
+  hashMs: number;
+  cpuMs: { sender: number | null; receiver: number | null };
+}
+
+async function main(): Promise<void> {
+  const pos = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--perf");
+  const size = Number(pos[0] ?? 256) * 1e6;
+  const repeats = Number(pos[1] ?? 3);
+  const p = process.argv.indexOf("--perf");
+  const perfDir = p >= 0 ? process.argv[p + 1] : undefined;
+  const dir = mkdtempSync(join(tmpdir(), "sotto-bench-files-cpu-"));
+  const recv = Chat.spawn(["--home", join(dir, "r"), "--name", "recv", "--port", "0", "--allow-new", "--accept-files", join(dir, "inbox")]);
+  let send: Chat | null = null;
+  try {
+    const file = join(dir, "file.bin");
+    const sha = makeFile(file, size);
+    const port = (await recv.until((e) => e.type === "listening")).port!;
+    send = Chat.spawn(["--home", join(dir, "s"), "--name", "send", "--no-listen", "--connect", `127.0.0.1:${port}`]);
+    await send.until((e) => e.type === "connected");
+    const done = (e: Ev) => e.type === "transfer" && (e.phase === "done" || e.phase === "failed");
+    for (let r = 0; r < repeats; r++) {
+      const name = join(dir, `run-${r}.bin`);
+      linkSync(file, name);
+      const perf = perfDir === undefined ? [] : [send, recv].map((c, i) => spawnChild(["perf", "record", "-F", "2000", "-g", "-p", String(c.proc.pid), "-o", join(perfDir, `${i === 0 ? "sender" : "receiver"}-${r}.data`)], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }));
+      if (perf.length > 0) await Bun.sleep(300);
+      const c0 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
+      const t0 = performance.now();
+      send.say(`/send ${name}`);
+      const offered = send.until((e) => e.type === "transfer" && e.phase === "offered").then(() => performance.now() - t0);
+      const e = await recv.until(done);
+      const ms = performance.now() - t0;
+      const c1 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
+      for (const q of perf) q.kill("SIGINT");
+      await Promise.all(perf.map((q) => q.exited));
+      if (e.phase !== "done" || e.sha256 !== sha) throw new Error(`sotto transfer failed: ${JSON.stringify(e)}`);
+      const used = (i: number) => (c0[i] === null || c1[i] === null ? null : c1[i]! - c0[i]!);
+      const run: CpuRun = { mbps: size / 1e3 / ms, wireMbps: size / 1e3 / e.elapsedMs!, hashMs: await offered, cpuMs: { sender: used(0), receiver: used(1) } };
+      console.log(JSON.stringify(run));
+      rmSync(join(dir, "inbox", `run-${r}.bin`), { force: true });
+    }
+  } finally {
+    send?.proc.stdin.end();
+    recv.proc.stdin.end();
+    await Promise.all([send ? reap(send.proc, 3000) : null, reap(recv.proc, 3000)]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) await main();
