@@ -6,11 +6,14 @@
  * event to his last "message" event (so process start-up and the handshake are not in
  * it); before printing, checks that bob showed every line once and in order, and that
  * alice exited 0 (every line acknowledged).
+ * --pipe: alice's stdin is a pipe the bench writes the lines into (64 KiB reads), not the file (512 KiB reads).
+ * --no-ftl: both processes run with BUN_JSC_useFTLJIT=0 (JavaScriptCore's top tier off: in a
+ * run this short its compiles cost more CPU than they save; see BENCHMARKS.md).
  * --shaped: alice dials bob through test/faults/proxy.ts at 100 Mbit/s with 25 ms each
  * way (run in this process), and plain TCP moves the same bytes through a proxy with the
  * same faults in the same run: the ratio TCP time / sotto time, ≥ 0.9 the target.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bulkLine, plainTcpBulk } from "../test/faults/bulk.ts";
@@ -18,6 +21,7 @@ import { FaultProxy, mbit } from "../test/faults/proxy.ts";
 
 const args = process.argv.slice(2);
 const shaped = args.includes("--shaped");
+const env = args.includes("--no-ftl") ? { ...process.env, BUN_JSC_useFTLJIT: "0" } : process.env;
 const lines = Number(args.find((a) => !a.startsWith("--")) ?? 20_000);
 const faults = shaped ? { rateBytesPerSec: mbit(100), delayMs: 25 } : {};
 const SIZE = 1024;
@@ -28,11 +32,28 @@ let text = "";
 for (let i = 0; i < lines; i++) text += `${bulkLine(i, SIZE)}\n`;
 writeFileSync(input, text);
 
-const prof = process.env.SOTTO_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SOTTO_PROF}`] : [];
-const bob = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "bob"), "--name", "bob", "--host", "127.0.0.1", "--port", "0"], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+// SOTTO_PROF=dir: a --cpu-prof profile of each process there (SOTTO_PROF_MD=1: markdown, SOTTO_PROF_INTERVAL=µs).
+const prof = process.env.SOTTO_PROF
+  ? [process.env.SOTTO_PROF_MD === "1" ? "--cpu-prof-md" : "--cpu-prof", `--cpu-prof-dir=${process.env.SOTTO_PROF}`, ...(process.env.SOTTO_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.SOTTO_PROF_INTERVAL}`] : [])]
+  : [];
+const bob = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "bob"), "--name", "bob", "--host", "127.0.0.1", "--port", "0"], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env });
 let port = 0;
 let connectedAt = 0;
 let lastAt = 0;
+/** CPU ms a process has used so far (Linux /proc, 10 ms ticks), or NaN elsewhere. */
+const cpuNow = (pid: number): number => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const v = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return ((Number(v[11]) + Number(v[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+};
+let alicePid = 0;
+/** Each side's CPU at bob's "connected" and at his last "message": what the timed part cost. */
+const window = { alice: [0, 0], bob: [0, 0] };
+let firstAt = 0;
 let shown = 0;
 let bad = 0;
 let allShown: () => void = () => {};
@@ -52,18 +73,38 @@ void (async () => {
         // this reader must not be what limits the rate.
         const at = l.indexOf('"text":"') + 8;
         if (Number(l.slice(at, at + 8)) !== shown || l.indexOf('x"', at + 8 + SIZE - 10) < 0) bad++;
+        if (shown === 0) firstAt = performance.now();
         shown++;
         lastAt = performance.now();
-        if (shown === lines) allShown();
+        if (shown === lines) {
+          window.alice[1] = cpuNow(alicePid);
+          window.bob[1] = cpuNow(bob.pid);
+          allShown();
+        }
       } else if (l.startsWith('{"type":"listening"')) port = (JSON.parse(l) as { port: number }).port;
-      else if (l.startsWith('{"type":"connected"')) connectedAt = performance.now();
+      else if (l.startsWith('{"type":"connected"')) {
+        connectedAt = performance.now();
+        window.alice[0] = cpuNow(alicePid);
+        window.bob[0] = cpuNow(bob.pid);
+      }
     }
   }
 })();
 while (port === 0) await Bun.sleep(5);
 const proxy = shaped ? new FaultProxy({ target: { host: "127.0.0.1", port }, faults }) : null;
 const dialPort = proxy?.port ?? port;
-const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`], { stdin: Bun.file(input), stdout: "ignore", stderr: "inherit" });
+const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: args.includes("--pipe") ? "pipe" : Bun.file(input), stdout: "ignore", stderr: "inherit", env });
+if (args.includes("--pipe")) {
+  const w = alice.stdin as import("bun").FileSink;
+  void (async () => {
+    for (let at = 0; at < text.length; at += 1 << 16) {
+      w.write(text.slice(at, at + (1 << 16)));
+      await w.flush();
+    }
+    await w.end();
+  })();
+}
+alicePid = alice.pid;
 await done;
 const code = await alice.exited;
 bob.kill("SIGINT");
@@ -84,4 +125,4 @@ const cpu = (p: typeof bob) => {
 const tcp = shaped ? await plainTcpBulk({ lines, size: SIZE, faults }) : null;
 const path = shaped ? "100 Mbit/s, 25 ms each way" : "loopback";
 const vsTcp = tcp === null ? "" : `; plain TCP ${tcp.toFixed(0)} ms, ratio TCP/sotto ${(tcp / ms).toFixed(2)}× (target ≥ 0.9×)`;
-console.log(`real processes, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"}; CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)}; load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
+console.log(`real processes${env === process.env ? "" : " (FTL off)"}, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)} (of which from "connected" to the last line: alice ${window.alice[1]! - window.alice[0]!} ms, bob ${window.bob[1]! - window.bob[0]!} ms); load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);

@@ -118,7 +118,7 @@ export class ChatNode implements ChatApi {
     });
     if (o.history !== false) {
       try {
-        this.#kept = new History(o.home, undefined, this.#store.checkpointer);
+        this.#kept = new History(o.home, undefined, this.#store);
       } catch (e) {
         // The home is not left locked by a start that failed.
         void this.#store.close();

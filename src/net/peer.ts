@@ -178,6 +178,8 @@ export class Peer {
     }
     // Bun asks for a backlog of 512; a flood that holds the loop fills it (backlog.ts).
     raiseBacklog((this.#listener as unknown as { fd?: number }).fd, this.limits.listenBacklog);
+    // Pairs ahead for bursts of handshakes from others; a peer that only dials makes its one pair per dial inline.
+    x25519Pool.warm();
     this.#startSweep();
     return this.#listener.port;
   }
@@ -389,7 +391,6 @@ export class Peer {
 
   #startSweep(): void {
     if (this.#sweep !== null) return;
-    x25519Pool.warm();
     const keepalive = this.limits.keepaliveMs > 0 ? this.limits.keepaliveMs / 4 : Infinity;
     const every = Math.max(20, Math.min(1000, this.limits.handshakeTimeoutMs / 4, keepalive));
     this.#sweep = setInterval(() => {

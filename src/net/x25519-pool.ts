@@ -4,7 +4,10 @@
  * of the public share, on both sides of every X25519 handshake).
  *
  * Refill turns run only when no pair was taken since the previous one, so that a burst
- * does not pay for pairs made for the next burst.
+ * does not pay for pairs made for the next burst; and only once `warm` was called (a
+ * listener): a process that only dials takes a pair per dial, made inline, and does not
+ * spend POOL_TARGET key generations of its sending turns on a pool it never uses (a
+ * piped `sotto chat --connect` made 512 during its transfer, about 5 % of its CPU).
  *
  * Each pair is handed out once: `take` removes it from the pool before returning it, and
  * nothing ever puts a pair back; an empty pool generates inline (it never waits and never
@@ -44,6 +47,8 @@ export class X25519Pool {
   readonly #target: number;
   readonly #pairs: X25519Pair[] = [];
   #scheduled = false;
+  /** warm() was called: the pool is kept filled. */
+  #warm = false;
   /** A pair was taken since the last refill turn: the loop is busy with handshakes. */
   #busy = false;
   /** Pairs handed out. */
@@ -74,11 +79,12 @@ export class X25519Pool {
 
   /** Start filling the pool in spare turns (a Peer calls it when it listens or dials). */
   warm(): void {
+    this.#warm = true;
     this.#schedule();
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#pairs.length >= this.#target) return;
+    if (!this.#warm || this.#scheduled || this.#pairs.length >= this.#target) return;
     this.#scheduled = true;
     this.#d.later(() => this.#refill());
   }

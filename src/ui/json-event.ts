@@ -5,7 +5,12 @@
  * event's JSON. The result is exactly jsonLine's: the event is stringified with the text
  * replaced by 0, and `"text":0` can only be that key: inside a JSON string every `"` is
  * escaped, so the sequence cannot occur there, and the events spliced (SPLICED) have no
- * object before their `text` that could hold such a key. @throws never
+ * object before their `text` that could hold such a key.
+ *
+ * The two events every piped line makes (`sent` and `recipients`, with exactly the keys
+ * the chat gives them, in its order) are written out field by field instead (no copy of
+ * the event, no stringify of it; the peer's name encoded once while it repeats): the same
+ * bytes, which the tests compare with jsonLine's. @throws never
  */
 import { jsonLine } from "./format.ts";
 
@@ -18,20 +23,86 @@ const SPLICE_FROM = 128;
  */
 const SPLICED = new Set(["sent", "recipients", "unsent"]);
 
+/** The keys of the chat's `sent` event (delivery.ts), in its order; `queued` only when true. */
+const SENT_KEYS = ["type", "peer", "id", "text", "private", "time"];
+/** The keys of line mode's `recipients` event (lines.ts), in its order, and of each recipient. */
+const RECIPIENTS_KEYS = ["type", "line", "text", "private", "time", "recipients"];
+const RECIPIENT_KEYS = ["peer", "id", "state"];
+
+/** Whether `o` has exactly `keys` (plus `extra`, last), in that order. */
+function keysAre(o: object, keys: readonly string[], extra?: string): boolean {
+  const k = Object.keys(o);
+  if (k.length !== keys.length && (extra === undefined || k.length !== keys.length + 1)) return false;
+  for (let i = 0; i < keys.length; i++) if (k[i] !== keys[i]) return false;
+  return k.length === keys.length || k[keys.length] === extra;
+}
+
+type Sent = { type: "sent"; peer: unknown; id: unknown; text: unknown; private: unknown; time: unknown; queued?: unknown };
+type Recipients = { type: "recipients"; line: unknown; text: unknown; private: unknown; time: unknown; recipients: unknown };
+
 export class JsonEvents {
   #text: string | null = null;
   #json = "";
+  /** The last short string encoded (a peer's name, a state) and its JSON. */
+  #short: string | null = null;
+  #shortJson = "";
 
-  /** One event as one JSON line, as jsonLine(e). */
-  line(e: { type: string }): string {
-    const text = (e as { text?: unknown }).text;
-    if (typeof text !== "string" || text.length < SPLICE_FROM || !SPLICED.has(e.type)) return jsonLine(e);
+  /** JSON of a string, the last one remembered. */
+  #str(s: string): string {
+    if (s !== this.#short) {
+      this.#shortJson = jsonLine(s);
+      this.#short = s;
+    }
+    return this.#shortJson;
+  }
+
+  /** JSON of the line's text, encoded once for all its events. */
+  #textJson(text: string): string {
     if (text !== this.#text) {
       this.#json = jsonLine(text);
       this.#text = text;
     }
+    return this.#json;
+  }
+
+  /** One event as one JSON line, as jsonLine(e). */
+  line(e: { type: string }): string {
+    if (e.type === "sent") {
+      const j = this.#sent(e as Sent);
+      if (j !== null) return j;
+    } else if (e.type === "recipients") {
+      const j = this.#recipients(e as Recipients);
+      if (j !== null) return j;
+    }
+    const text = (e as { text?: unknown }).text;
+    if (typeof text !== "string" || text.length < SPLICE_FROM || !SPLICED.has(e.type)) return jsonLine(e);
+    this.#textJson(text);
     const rest = jsonLine({ ...e, text: 0 });
     const at = rest.indexOf('"text":0');
     return `${rest.slice(0, at + 7)}${this.#json}${rest.slice(at + 8)}`;
+  }
+
+  /** A `sent` event as the chat makes it, field by field; null when it is not of that shape. */
+  #sent(e: Sent): string | null {
+    const { peer, id, text, time } = e;
+    if (typeof peer !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return null;
+    if (!keysAre(e, SENT_KEYS, "queued") || (e.queued !== undefined && e.queued !== true)) return null;
+    const idJson = jsonLine(id);
+    return `{"type":"sent","peer":${this.#str(peer)},"id":${idJson},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)}${e.queued === true ? ',"queued":true' : ""}}`;
+  }
+
+  /** A `recipients` event as line mode makes it, field by field; null when it is not of that shape. */
+  #recipients(e: Recipients): string | null {
+    const { line, text, time, recipients } = e;
+    if (typeof line !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time) || !Array.isArray(recipients)) return null;
+    if (!keysAre(e, RECIPIENTS_KEYS)) return null;
+    let list = "";
+    for (const r of recipients as unknown[]) {
+      if (typeof r !== "object" || r === null || !keysAre(r, RECIPIENT_KEYS)) return null;
+      const { peer, id, state } = r as { peer: unknown; id: unknown; state: unknown };
+      if (typeof peer !== "string" || typeof id !== "string" || typeof state !== "string") return null;
+      list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonLine(id)},"state":${jsonLine(state)}}`;
+    }
+    return `{"type":"recipients","line":${jsonLine(line)},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)},"recipients":[${list}]}`;
   }
 }

@@ -183,6 +183,9 @@ export class LineMode {
       if (next === null) break;
       const lines = next.done === true ? split.end() : split.push(next.value);
       if ((await this.#runLines(lines, api, counted)) === "quit" || this.#stopped || next.done === true) break;
+      // A chunk already buffered would resolve next() in this same turn, so without this the
+      // tick's commit and send (setImmediate) would wait until BACKLOG lines were queued.
+      if (lines.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     input.pause?.();
     return this.#finish(api, this.#unsent);

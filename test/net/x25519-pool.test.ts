@@ -65,6 +65,22 @@ describe("X25519Pool", () => {
   });
 });
 
+describe("X25519Pool never warmed (a process that only dials)", () => {
+  test("makes each pair inline when taken and schedules no refill turn", () => {
+    const f = fakePool(40);
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) seen.add(hex(f.pool.take().publicKey));
+    expect(seen.size).toBe(3);
+    expect(f.turns.length).toBe(0);
+    expect(f.made()).toBe(3);
+    expect(f.pool.inline).toBe(3);
+    // Warmed later (it listens): filled from then on.
+    f.pool.warm();
+    f.runTurns();
+    expect(f.pool.size).toBe(40);
+  });
+});
+
 describe("X25519Pool refills in quiet turns only", () => {
   test("a turn after a take makes nothing; the next quiet turn makes a batch", () => {
     const f = fakePool(40);

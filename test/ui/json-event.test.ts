@@ -1,5 +1,6 @@
 /** JsonEvents (src/ui/json-event.ts): each line's text encoded once, the JSON byte for byte jsonLine's. */
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { jsonLine } from "../../src/ui/format.ts";
 import { JsonEvents } from "../../src/ui/json-event.ts";
 
@@ -34,5 +35,60 @@ describe("JsonEvents", () => {
         expect(JSON.parse(j.line(e))).toEqual(e);
       }
     }
+  });
+
+  test("sent and recipients of any strings, numbers and flags are byte for byte jsonLine's (property)", () => {
+    const j = new JsonEvents();
+    const str = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800"));
+    const time = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(-0));
+    fc.assert(
+      fc.property(str, str, str, fc.boolean(), time, fc.boolean(), fc.array(fc.record({ peer: str, id: str, state: fc.constantFrom("sent", "queued", "delivered") }), { maxLength: 3 }), (peer, id, text, priv, t, queued, recipients) => {
+        const sent = { type: "sent", peer, id, text, private: priv, time: t, ...(queued ? { queued: true } : {}) };
+        const rec = { type: "recipients", line: id, text, private: priv, time: t, recipients };
+        expect(j.line(sent)).toBe(jsonLine(sent));
+        expect(j.line(rec)).toBe(jsonLine(rec));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test("events of another shape (a key more, another order, a value of another type) are still jsonLine's", () => {
+    const j = new JsonEvents();
+    const text = long("t");
+    const odd = [
+      { type: "sent", peer: "bob", id: "1", text, private: false, time: 5, queued: false },
+      { type: "sent", id: "1", peer: "bob", text, private: false, time: 5 },
+      { type: "sent", peer: "bob", id: 1, text, private: false, time: 5 },
+      { type: "sent", peer: "bob", id: "1", text, private: false, time: Number.POSITIVE_INFINITY },
+      { type: "sent", peer: "bob", id: "1", text, private: false, time: 5, extra: 1 },
+      { type: "recipients", line: "1", text, private: false, time: 5, recipients: [{ id: "1", peer: "bob", state: "sent" }] },
+      { type: "recipients", line: "1", text, private: false, time: 5, recipients: [{ peer: "bob", id: "1", state: "sent", more: 2 }] },
+      { type: "recipients", line: "1", text, private: false, time: 5, recipients: [null] },
+    ];
+    for (const e of odd) expect(j.line(e)).toBe(jsonLine(e));
+  });
+
+  test("a piped line's sent and recipients events stringify its text once and no event object (the peer's name once while it repeats)", () => {
+    const j = new JsonEvents();
+    const real = JSON.stringify;
+    let objects = 0;
+    let strings = 0;
+    JSON.stringify = ((v: unknown, ...rest: unknown[]) => {
+      if (typeof v === "string") strings++;
+      else objects++;
+      return (real as (...a: unknown[]) => string)(v, ...rest);
+    }) as typeof JSON.stringify;
+    try {
+      for (let i = 0; i < 100; i++) {
+        const text = long(`line ${i}`);
+        j.line({ type: "sent", peer: "bob", id: String(i + 1), text, private: false, time: 5 } as { type: string });
+        j.line({ type: "recipients", line: String(i + 1), text, private: false, time: 5, recipients: [{ peer: "bob", id: String(i + 1), state: "sent" }] } as { type: string });
+      }
+    } finally {
+      JSON.stringify = real;
+    }
+    expect(objects).toBe(0);
+    // Per line: its text, the sent id, the recipients' line, id and state; "bob" once in all.
+    expect(strings).toBe(100 * 5 + 1);
   });
 });

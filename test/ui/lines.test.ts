@@ -156,6 +156,23 @@ describe("line mode output", () => {
     expect(calls).toEqual([BACKLOG, 904]);
     await run;
   });
+  test("a chunk's lines are committed and sent (the chat's setImmediate) before the next chunk, already buffered, is read", async () => {
+    const { ui, input } = setup({ json: true });
+    const { api } = fakeApi(1);
+    const order: string[] = [];
+    api.sendAllMany = (texts, each) => {
+      order.push(`queued ${texts[0]}`);
+      // As the chat does: the tick's commit and pump run in a setImmediate.
+      setImmediate(() => order.push(`sent ${texts[0]}`));
+      for (const _ of texts) each(1);
+    };
+    // Three chunks in the stream's buffer before reading starts (a file, a fast pipe).
+    input.write("a1\na2\n");
+    input.write("b1\n");
+    input.end("c1\n");
+    expect(await ui.run(api, input)).toBe(0);
+    expect(order).toEqual(["queued a1", "sent a1", "queued b1", "sent b1", "queued c1", "sent c1"]);
+  });
   test("batchOutput: the events of one tick are one write, in order, at the end of the tick", async () => {
     const writes: string[] = [];
     const ui = new LineMode({ output: { write: (s: string) => writes.push(s) }, json: true, drainTimeoutMs: 1000, batchOutput: true });

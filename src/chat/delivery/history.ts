@@ -1,34 +1,38 @@
 /**
- * Conversation history, in its own table of `$SOTTO_HOME/state.db` with its own
- * bun:sqlite connection (the file is WAL, so this and the delivery store share it):
+ * Conversation history, in its own table of `$SOTTO_HOME/state.db`, read with its own
+ * bun:sqlite connection and written by a thread of its own with another
+ * (history-worker.ts; the file is WAL, so these and the delivery store share it):
  *
  *   history   one row per line shown or sent: the contact's identity key (hex), the name
  *             it had then, who wrote it (in: the contact, out: us), the text, the time
- *             (ms since 1970, our clock), and whether it was private.
+ *             (ms since 1970, our clock), and whether it was private; or one row per run
+ *             (history-run.ts): up to MAX_RUN consecutive lines of one flush with the
+ *             same contact, name and direction, none private, in its `lines` column
+ *             (`count` lines; `text` empty, `time` the first line's).
  *
  * A line sent to several contacts is one row per contact: each conversation is whole on
- * its own. Bounded: at most MAX_PER_CONTACT rows per contact (the oldest go first).
+ * its own. Bounded: at most MAX_PER_CONTACT lines per contact (the oldest go first; a
+ * trim that ends inside a run rewrites that run with the lines it keeps).
  * `--no-history` opens nothing; `/clear NAME` deletes one contact's rows.
+ *
+ * A tick's lines are handed to the writer thread in one message (flush); every read
+ * first waits (Atomics.wait) until that thread has written all it was handed, so what
+ * the chat reads is what it wrote. No ACK waits for the history (it is no part of
+ * delivery), so nothing else waits for that thread.
  */
-import { Database, type Statement } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUSY_TIMEOUT_MS, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
+import { decodeHistoryRun, historyRows } from "./history-run.ts";
+import { BUSY_TIMEOUT_MS, ChatStore, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
+import { WriteLock } from "./write-lock.ts";
+import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
+
+export type { HistoryLine } from "./history-protocol.ts";
 import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from "../events.ts";
 
-/** Rows kept per contact; older ones are deleted as new ones arrive. */
+/** Lines kept per contact; older ones are deleted as new ones arrive (history-writer.ts trims). */
 export const MAX_PER_CONTACT = 10_000;
-/**
- * How often add() trims (see add): each trim walks MAX_PER_CONTACT index entries to find
- * the cut, so at 64 a flood of TEXT spent half the chat's time trimming (profiled under
- * `bun run stress --attack text`); at 1,024 that is ten entries a line.
- */
-const TRIM_EVERY = 1024;
-/**
- * Rows one INSERT writes: a tick of 20,000 piped lines was 20,000 statements (a third of
- * a second of CPU on each side); at 7 values a row this stays far below SQLite's 32,766.
- */
-const INSERT_ROWS = 512;
 /** Lines per contact shown when the chat starts. */
 export const SHOWN_AT_START = 5;
 /** Most lines one /history shows. */
@@ -36,55 +40,74 @@ export const MAX_PAGE = 500;
 /** Owner read/write only: state.db holds what was said. */
 const PRIVATE_FILE = 0o600;
 
-/** One kept line. */
-export interface HistoryLine {
-  /** The contact (hex identity key). */
-  pid: string;
-  /** The contact's name when the line was kept. */
-  peer: string;
-  /** "in": the contact wrote it; "out": we did. */
-  dir: "in" | "out";
-  text: string;
-  time: number;
-  private: boolean;
-  /** out: our TEXT id (PROTOCOL §6.3), so a private line re-sent after a restart keeps its PRIVATE mark (§6.5). */
-  id?: bigint;
+type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number; lines: Uint8Array | null };
+/** The lines of one row: itself, or its run's. */
+function linesOf(r: Row): HistoryLine[] {
+  const dir = r.dir === "out" ? "out" : "in";
+  if (r.lines === null) return [{ pid: r.pid, peer: r.peer, dir, text: r.text, time: r.time, private: r.private === 1 }];
+  return decodeHistoryRun(r.lines).map((l) => ({ pid: r.pid, peer: r.peer, dir, text: l.text, time: l.time, private: false }));
 }
+/** The last `k` lines of rows given newest first (each row holds one line or more). */
+function lastLines(rows: Iterable<Row>, k: number): HistoryLine[] {
+  const out: HistoryLine[][] = [];
+  let n = 0;
+  for (const r of rows) {
+    if (n >= k) break;
+    const ls = linesOf(r);
+    out.push(ls);
+    n += ls.length;
+  }
+  return out.reverse().flat().slice(Math.max(0, n - k));
+}
+/** Longest wait for the writer thread to finish what it was handed, before a read (ms): a tick's flush takes milliseconds. */
+const WRITER_WAIT_MS = 10_000;
 
-type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number };
-const toLine = (r: Row): HistoryLine => ({ pid: r.pid, peer: r.peer, dir: r.dir === "out" ? "out" : "in", text: r.text, time: r.time, private: r.private === 1 });
-
-/** The history table. */
+/** The history table: read here, written by a thread of its own (history-worker.ts). */
 export class History {
   #pending: HistoryLine[] = [];
   readonly path: string;
   readonly #db: Database;
   readonly #q;
-
-  readonly #max: number;
-  /** Rows per contact in the table (counted once when first touched, then kept in step). */
-  readonly #count = new Map<string, number>();
-
   readonly #checkpointer: Checkpointer | null;
+  readonly #worker: Worker;
+  readonly #slots = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+  /** The last op handed to the writer thread. */
+  #seq = 0;
+  #closed = false;
+  /** Where a write that failed on the writer thread is told (an Error with SQLite's `code`, and `doing` when it was not the history's own); until set, it is kept for it. */
+  #onError: ((e: Error) => void) | null = null;
+  #failed: Error[] = [];
 
   /**
-   * Open (or create) the table in `home`/state.db, keeping `maxPerContact` rows per
-   * contact; with the store's `checkpointer` its thread moves the log into the file.
+   * Open (or create) the table in `home`/state.db, keeping `maxPerContact` lines per
+   * contact; with the store's `checkpointer` its thread moves the log into the file; the
+   * writer thread writes holding `lock` (the store's writeLock, so the two never wait on
+   * each other inside SQLite). Given the store itself, its checkpointer and writeLock are
+   * used, and the writer thread takes its ACK deletes (ChatStore.ackVia).
    * @throws Error with the path when the file is unusable.
    */
-  constructor(home: string, maxPerContact = MAX_PER_CONTACT, checkpointer: Checkpointer | null = null) {
-    this.#max = maxPerContact;
+  constructor(home: string, maxPerContact = MAX_PER_CONTACT, withStore: ChatStore | Checkpointer | null = null, lock: WriteLock = new WriteLock()) {
+    const store = withStore instanceof ChatStore ? withStore : null;
+    const checkpointer = store !== null ? store.checkpointer : (withStore as Checkpointer | null);
+    if (store !== null) {
+      lock = store.writeLock;
+      store.ackVia = (pid, upTo) => this.ack(pid, upTo);
+    }
     this.#checkpointer = checkpointer;
     this.path = join(home, STATE_FILE);
     try {
       this.#db = new Database(this.path, { create: true, strict: true });
-      // secure_delete: /clear overwrites the deleted lines instead of leaving them in free pages.
-      this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA secure_delete = ON;`);
+      this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
       if (checkpointer !== null) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
       this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
         n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
-        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT);
+        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT,
+        count INTEGER NOT NULL DEFAULT 1, lines BLOB);
         CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
+      const cols = this.#db.query<{ name: string }, []>("PRAGMA table_info(history)").all();
+      // A table from before runs: every row is one line. `count` comes before `lines`, so
+      // reading it (the trim, the counts) does not walk a run's overflow pages.
+      if (!cols.some((c) => c.name === "lines")) this.#db.exec("ALTER TABLE history ADD COLUMN count INTEGER NOT NULL DEFAULT 1; ALTER TABLE history ADD COLUMN lines BLOB;");
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
     } catch (e) {
       throw new Error(`${this.path}: cannot open the conversation history (${(e as Error).message})`, { cause: e });
@@ -92,22 +115,54 @@ export class History {
     const db = this.#db;
     this.#q = {
       privateOut: db.query<{ pid: string; mid: string }, [number]>("SELECT pid, mid FROM history WHERE dir = 'out' AND private = 1 AND mid IS NOT NULL ORDER BY n DESC LIMIT ?"),
-      // The oldest ?2 + 1 rows: walks only the excess from the old end, not the bound's worth of index.
-      trim: db.query("DELETE FROM history WHERE pid = ?1 AND n <= (SELECT n FROM history WHERE pid = ?1 ORDER BY n LIMIT 1 OFFSET ?2)"),
-      count: db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM history WHERE pid = ?"),
-      last: db.query<Row, [string, number]>("SELECT * FROM (SELECT * FROM history WHERE pid = ? ORDER BY n DESC LIMIT ?) ORDER BY n"),
-      lastAll: db.query<Row, [number]>("SELECT * FROM (SELECT * FROM history ORDER BY n DESC LIMIT ?) ORDER BY n"),
+      // Newest first, read only as far as the lines asked for (lastLines stops early).
+      last: db.query<Row, [string, number]>("SELECT * FROM history WHERE pid = ? ORDER BY n DESC LIMIT ?"),
+      lastAll: db.query<Row, [number]>("SELECT * FROM history ORDER BY n DESC LIMIT ?"),
       contacts: db.query<{ pid: string }, []>("SELECT pid FROM history GROUP BY pid ORDER BY MAX(n)"),
       pidByName: db.query<{ pid: string }, [string]>("SELECT pid FROM history WHERE peer = ? COLLATE NOCASE ORDER BY n DESC LIMIT 1"),
-      clear: db.query("DELETE FROM history WHERE pid = ?"),
       names: db.query<{ peer: string }, []>("SELECT peer FROM history h WHERE n = (SELECT MAX(n) FROM history WHERE pid = h.pid)"),
     };
+    this.#worker = new Worker(new URL("./history-worker.ts", import.meta.url));
+    this.#worker.unref();
+    this.#worker.onmessage = (ev: MessageEvent<{ wrote?: true; error?: { message: string; code?: string; doing?: string } }>) => {
+      if (ev.data.wrote === true) this.#checkpointer?.wrote();
+      if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code, doing: ev.data.error.doing }));
+    };
+    const open: HistoryOpen = { op: "open", path: this.path, max: maxPerContact, shared: this.#slots.buffer as SharedArrayBuffer, lock: lock.shared, busyTimeoutMs: BUSY_TIMEOUT_MS, walBoundPages: checkpointer !== null ? WAL_BOUND_PAGES : null };
+    this.#worker.postMessage(open);
+  }
+
+  /** A write on the writer thread failed (history-worker.ts): told to onError, or kept for it. */
+  #fail(e: Error): void {
+    if (this.#onError !== null) this.#onError(e);
+    else if (this.#failed.length < 8) this.#failed.push(e);
+  }
+
+  /** Where the writer thread's failures go (an Error with SQLite's `code`); those before it was set are told at once. */
+  set onError(f: (e: Error) => void) {
+    this.#onError = f;
+    for (const e of this.#failed.splice(0)) f(e);
+  }
+
+  #post(op: HistoryOp extends infer T ? (T extends { seq: number } ? Omit<T, "seq"> : never) : never, transfer: ArrayBuffer[] = []): void {
+    if (this.#closed) return;
+    this.#worker.postMessage({ ...op, seq: ++this.#seq }, transfer);
+  }
+
+  /** Wait until the writer thread has done every op handed to it (reads see all of it). @throws Error when it does not answer within WRITER_WAIT_MS */
+  #sync(): void {
+    const until = performance.now() + WRITER_WAIT_MS;
+    for (let done = Atomics.load(this.#slots, DONE); done < this.#seq; done = Atomics.load(this.#slots, DONE)) {
+      const left = until - performance.now();
+      if (left <= 0) throw new Error(`${this.path}: the conversation history's writer thread did not answer within ${WRITER_WAIT_MS / 1000} s`);
+      Atomics.wait(this.#slots, DONE, done, left);
+    }
   }
 
   /**
-   * Keep one line. Once a contact has TRIM_EVERY rows beyond the bound, its oldest are
-   * dropped down to the bound at the next flush (a few rows per statement, not one):
-   * a contact has at most maxPerContact + TRIM_EVERY rows.
+   * Keep one line. Once a contact has TRIM_EVERY lines beyond the bound, its oldest are
+   * dropped down to the bound at the next flush (whole rows, and the run the cut falls
+   * in rewritten): a contact has at most maxPerContact + TRIM_EVERY lines.
    */
   add(l: HistoryLine): void {
     // Kept for flush(): the chat writes one transaction a tick, not one per line (a piped
@@ -115,95 +170,69 @@ export class History {
     this.#pending.push(l);
   }
 
-  /** Write the lines added since the last flush, in one transaction (every read flushes first). @throws the SQLite error */
+  /** Hand the lines added since the last flush to the writer thread, to be written in one transaction (every read waits for it). */
   flush(): void {
     if (this.#pending.length === 0) return;
-    const lines = this.#pending;
+    const rows = historyRows(this.#pending);
     this.#pending = [];
-    const touched = new Set<string>();
-    this.#db.transaction(() => {
-      this.writes.transactions++;
-      // Counted before the insert: a first count must not see the new rows.
-      for (const l of lines) if (!touched.has(l.pid)) touched.add(l.pid), this.#rows(l.pid);
-      // INSERT_ROWS at a time, then the rest in power-of-two parts: at most log2(INSERT_ROWS) + 1
-      // statements are ever prepared (a statement per remainder size prepared one, of up to
-      // 3,577 placeholders, for nearly every flush).
-      for (let i = 0; i < lines.length; ) {
-        let n = INSERT_ROWS;
-        while (n > lines.length - i) n >>= 1;
-        this.#insert(lines.slice(i, i + n));
-        i += n;
-      }
-      for (const l of lines) this.#count.set(l.pid, this.#count.get(l.pid)! + 1);
-      for (const pid of touched) if (this.#rows(pid) >= this.#max + TRIM_EVERY) this.#trim(pid);
-    })();
-    this.#checkpointer?.wrote();
+    // The runs' buffers are moved to the thread, not copied (a structured clone of the
+    // lines themselves cost this thread about as much as writing them).
+    const moved: ArrayBuffer[] = [];
+    for (const r of rows) if (r.lines !== null) moved.push(r.lines.buffer as ArrayBuffer);
+    this.#post({ op: "flush", rows }, moved);
   }
 
-  /** Statements and transactions that wrote lines (flush), and INSERTs prepared, for the tests that count them. */
-  readonly writes = { statements: 0, transactions: 0, prepared: 0 };
-  /** INSERTs of n rows, by n: INSERT_ROWS and each power of two below it. */
-  readonly #inserts = new Map<number, Statement>();
-
-  /** Up to INSERT_ROWS lines as one INSERT (in the order given, so `n` keeps their order). */
-  #insert(lines: HistoryLine[]): void {
-    let q = this.#inserts.get(lines.length);
-    if (q === undefined) {
-      this.writes.prepared++;
-      q = this.#db.prepare(`INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES ${Array(lines.length).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`);
-      this.#inserts.set(lines.length, q);
-    }
-    const v: (string | number | null)[] = [];
-    for (const l of lines) v.push(l.pid, l.peer, l.dir, l.text, l.time, l.private ? 1 : 0, l.id === undefined ? null : l.id.toString());
-    q.run(...v);
-    this.writes.statements++;
+  /** Statements and transactions that wrote lines, and INSERTs prepared, on the writer thread once it has done what it was handed (for the tests that count them). */
+  get writes(): { statements: number; transactions: number; prepared: number } {
+    this.#sync();
+    return { statements: Atomics.load(this.#slots, STATEMENTS), transactions: Atomics.load(this.#slots, TRANSACTIONS), prepared: Atomics.load(this.#slots, PREPARED) };
   }
 
-  /** Rows the contact has (counted in the table the first time). */
-  #rows(pid: string): number {
-    let n = this.#count.get(pid);
-    if (n === undefined) {
-      n = this.#q.count.get(pid)!.n;
-      this.#count.set(pid, n);
-    }
-    return n;
+  /** Flush, and wait until all of it is written. @throws Error when the writer thread does not answer */
+  written(): void {
+    this.flush();
+    this.#sync();
   }
 
-  #trim(pid: string): void {
-    const excess = this.#rows(pid) - this.#max;
-    if (excess <= 0) return;
-    const deleted = this.#q.trim.run(pid, excess - 1).changes;
-    this.#count.set(pid, this.#rows(pid) - deleted);
+  /**
+   * Hand the store's deletes for a cumulative ACK to the writer thread (ChatStore.ackVia):
+   * false once closed (the store then runs them itself). Failures come to onError.
+   */
+  ack(pid: string, upTo: number): boolean {
+    if (this.#closed) return false;
+    this.#post({ op: "ack", pid, upTo });
+    return true;
   }
 
-  /** Drop the contact's oldest rows beyond maxPerContact now. */
+  /** Drop the contact's oldest lines beyond maxPerContact now. */
   trim(pid: string): void {
     this.flush();
-    this.#trim(pid);
+    this.#post({ op: "trim", pid });
+    this.#sync();
   }
 
   /** The last `n` lines with one contact, or over all contacts (a line sent to several appears once per contact), oldest first. */
   last(n: number, pid?: string): HistoryLine[] {
-    this.flush();
+    this.written();
     const k = Math.max(0, Math.min(MAX_PAGE, Math.floor(n)));
-    return (pid === undefined ? this.#q.lastAll.all(k) : this.#q.last.all(pid, k)).map(toLine);
+    return lastLines(pid === undefined ? this.#q.lastAll.iterate(k) : this.#q.last.iterate(pid, k), k);
   }
 
   /** Contacts with history, the most recently active last. */
   contacts(): string[] {
-    this.flush();
+    this.written();
     return this.#q.contacts.all().map((r) => r.pid);
   }
 
   /** The contact last seen under `name` (case-insensitive), if any. */
   pidByName(name: string): string | undefined {
-    this.flush();
+    this.written();
     return this.#q.pidByName.get(name)?.pid;
   }
 
   /** Our latest private lines' TEXT ids per contact (at most `limit`), for the PRIVATE marks of re-sends after a restart. */
   privateOut(limit: number): Map<string, Set<bigint>> {
-    this.flush();
+    this.written();
     const out = new Map<string, Set<bigint>>();
     for (const r of this.#q.privateOut.all(limit)) out.set(r.pid, (out.get(r.pid) ?? new Set()).add(BigInt(r.mid)));
     return out;
@@ -211,21 +240,29 @@ export class History {
 
   /** Each contact's latest name. */
   names(): string[] {
-    this.flush();
+    this.written();
     return this.#q.names.all().map((r) => r.peer);
   }
 
-  /** Forget every line with one contact; returns how many were deleted. */
+  /** Forget every line with one contact; returns how many were deleted (0 when the writer thread failed to: onError is told). */
   clear(pid: string): number {
     this.flush();
-    this.#count.delete(pid);
-    return this.#q.clear.run(pid).changes;
+    Atomics.store(this.#slots, CLEARED, 0);
+    this.#post({ op: "clear", pid });
+    this.#sync();
+    return Atomics.load(this.#slots, CLEARED);
   }
 
+  /** Write what is left, wait for the writer thread to close its connection, close ours. */
   close(): void {
+    if (this.#closed) return;
     try {
       this.flush();
+      this.#post({ op: "close" });
+      this.#closed = true;
+      this.#sync();
     } finally {
+      this.#closed = true;
       this.#db.close();
     }
   }

@@ -16,6 +16,8 @@
  *              counter kept for our old key must not hide lines sent to our new one;
  *   set_aside  stored lines that can never be sent (too long for one TEXT), kept for
  *              the person to read, never retried.
+ * Deleted rows are overwritten (secure_delete): an acknowledged line leaves no text in the
+ * file's free pages (the history's /clear relies on it).
  * A sender killed with SIGKILL and restarted still has its outbox; a receiver restarted
  * still knows what it has shown, so nothing is shown twice.
  * Order on receipt: show, record, then ACK (a crash between the first two can show one
@@ -32,6 +34,7 @@ import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
+import { WriteLock } from "./write-lock.ts";
 
 export const STATE_FILE = "state.db";
 /** Longest wait for a lock another program holds on state.db (ms): below an event-loop stall a person notices. */
@@ -86,6 +89,8 @@ export interface StoredLine {
   text: string;
   /** When it was written (Unix ms; 0 when unknown). */
   written: number;
+  /** Its UTF-8 size, when already counted (encodeRun then does not count it again). */
+  bytes?: number;
 }
 
 /** state.db failed; `message` is one sentence for the person, `cause` the SQLite error. */
@@ -107,13 +112,30 @@ export function describeSqliteError(path: string, doing: string, e: unknown): st
   return `${doing} in ${path} failed (${(e as Error).message})`;
 }
 
+/**
+ * Forget, on `db`, every message of `pid` up to `upTo` (a cumulative ACK): the lines of
+ * the older table, the runs all of whose lines it covers, and the highest id covered (a
+ * run it covers in part hides those lines). The store runs it, or the history's writer
+ * thread (ChatStore.ackVia). @throws the SQLite error
+ */
+export function acknowledger(db: Database): (pid: string, upTo: number) => void {
+  const ack = db.query("DELETE FROM outbox WHERE pid = ? AND id <= ?");
+  const ackRuns = db.query("DELETE FROM outbox_run WHERE pid = ? AND last <= ?");
+  const setAcked = db.query("INSERT INTO outbox_acked (pid, upto) VALUES (?1, ?2) ON CONFLICT (pid) DO UPDATE SET upto = max(upto, ?2)");
+  return db.transaction((pid: string, upTo: number) => {
+    ack.run(pid, upTo);
+    ackRuns.run(pid, upTo);
+    setAcked.run(pid, upTo);
+  });
+}
+
 /** Bytes of one line's header in a run: id (u64), written (f64), text length (u32). */
 const RUN_LINE_HEADER = 20;
 
 /** One commit's lines for one peer as one row: per line its id, written and UTF-8 text. */
 export function encodeRun(lines: StoredLine[]): Uint8Array {
   // Each text is encoded straight into the row, its UTF-8 size counted first: no buffer per line.
-  const sizes = lines.map((l) => Buffer.byteLength(l.text, "utf8"));
+  const sizes = lines.map((l) => l.bytes ?? Buffer.byteLength(l.text, "utf8"));
   let size = 0;
   for (const n of sizes) size += RUN_LINE_HEADER + n;
   const out = Buffer.allocUnsafe(size);
@@ -147,6 +169,8 @@ export class ChatStore {
   readonly #q;
   readonly #self: string;
   #batch: { pid: string; line: StoredLine }[] = [];
+  /** Our connections' one-writer-at-a-time lock (write-lock.ts), shared with the history's writer thread. */
+  readonly writeLock = new WriteLock();
   /** The checkpoint thread (backgroundCheckpoint), shared with the history's connection. */
   readonly checkpointer: Checkpointer | null = null;
 
@@ -164,7 +188,9 @@ export class ChatStore {
       closeSync(openSync(this.path, "a", 0o600));
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       this.#db = new Database(this.path, { create: true, strict: true });
-      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
+      // secure_delete: an acknowledged line's text is overwritten, not left in free pages,
+      // so the history's /clear (history.ts) leaves no copy of what was sent either.
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;`);
       if (o.backgroundCheckpoint === true) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -197,9 +223,6 @@ export class ChatStore {
       runOf: db.query<{ first: number; lines: Uint8Array }, [string, number, number]>("SELECT first, lines FROM outbox_run WHERE pid = ? AND first <= ? AND last >= ?"),
       setRun: db.query("UPDATE outbox_run SET lines = ? WHERE pid = ? AND first = ?"),
       removeRun: db.query("DELETE FROM outbox_run WHERE pid = ? AND first = ?"),
-      ack: db.query("DELETE FROM outbox WHERE pid = ? AND id <= ?"),
-      ackRuns: db.query("DELETE FROM outbox_run WHERE pid = ? AND last <= ?"),
-      setAcked: db.query("INSERT INTO outbox_acked (pid, upto) VALUES (?1, ?2) ON CONFLICT (pid) DO UPDATE SET upto = max(upto, ?2)"),
       remove: db.query("DELETE FROM outbox WHERE pid = ? AND id = ?"),
       aside: db.query("INSERT INTO set_aside (pid, id, text, reason) VALUES (?, ?, ?, ?)"),
       next: db.query<{ next: number }, [string]>("SELECT next FROM next_id WHERE pid = ?"),
@@ -207,6 +230,11 @@ export class ChatStore {
       shown: db.query<{ last: string }, [string, string, string]>("SELECT last FROM shown WHERE self = ? AND pid = ? AND instance = ?"),
       setShown: db.query("INSERT OR REPLACE INTO shown (self, pid, instance, last) VALUES (?, ?, ?, ?)"),
     };
+  }
+
+  /** #try, holding the write lock (write-lock.ts): for every statement that writes. */
+  #write<T>(doing: string, f: () => T): T {
+    return this.#try(doing, () => this.writeLock.hold(f));
   }
 
   /** Run `f`, turning a SQLite failure into a StateError saying what `doing` failed. */
@@ -220,7 +248,7 @@ export class ChatStore {
 
   /** Our instance id: 8 random bytes made once per home. @throws StateError */
   instance(): Uint8Array {
-    return this.#try("reading the instance id", () => {
+    return this.#write("reading the instance id", () => {
       const row = this.#q.meta.get("instance");
       if (row) return new Uint8Array(Buffer.from(row.value, "hex"));
       const id = randomBytes(8);
@@ -277,7 +305,7 @@ export class ChatStore {
       if (list === undefined) byPid.set(pid, [line]);
       else list.push(line);
     }
-    this.#try("saving the message", () =>
+    this.#write("saving the message", () =>
       this.#db.transaction(() => {
         for (const [pid, lines] of byPid) {
           const first = Number(lines[0]!.id);
@@ -290,23 +318,29 @@ export class ChatStore {
     this.checkpointer?.wrote();
   }
 
-  /** Forget every message up to `id` (a cumulative ACK). @throws StateError */
+  /**
+   * Where ack() hands its deletes instead of running them (the history's writer thread,
+   * history.ts ack: true when it took them). No durability waits for them: a crash
+   * before they are written only re-sends lines the receiver acknowledges again
+   * without showing them.
+   */
+  ackVia: ((pid: string, upTo: number) => boolean) | null = null;
+  #acknowledge: ((pid: string, upTo: number) => void) | null = null;
+
+  /** Forget every message up to `id` (a cumulative ACK), here or on ackVia's thread. @throws StateError */
   ack(pid: string, id: bigint): void {
     const upTo = id > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(id);
-    this.#try("forgetting an acknowledged message", () =>
-      this.#db.transaction(() => {
-        this.#q.ack.run(pid, upTo);
-        this.#q.ackRuns.run(pid, upTo);
-        this.#q.setAcked.run(pid, upTo);
-      })(),
-    );
+    if (this.ackVia?.(pid, upTo) === true) return;
+    this.#acknowledge ??= acknowledger(this.#db);
+    const acknowledge = this.#acknowledge;
+    this.#write("forgetting an acknowledged message", () => acknowledge(pid, upTo));
     this.checkpointer?.wrote();
   }
 
   /** Move one stored message out of the outbox for good, with the reason. @throws StateError */
   setAside(pid: string, line: StoredLine, reason: string): void {
     const id = Number(line.id);
-    this.#try("setting aside a message", () =>
+    this.#write("setting aside a message", () =>
       this.#db.transaction(() => {
         this.#q.aside.run(pid, id, line.text, reason);
         this.#q.remove.run(pid, id);
@@ -327,12 +361,12 @@ export class ChatStore {
   /** Record that `id` was shown. @throws StateError */
   setDelivered(pid: string, instance: string, id: bigint): void {
     // Stored as decimal text: the id is a peer-chosen u64.
-    this.#try("recording a shown message", () => this.#q.setShown.run(this.#self, pid, instance, id.toString()));
+    this.#write("recording a shown message", () => this.#q.setShown.run(this.#self, pid, instance, id.toString()));
   }
 
   /** Record several shown counters in one transaction. @throws StateError */
   setDeliveredMany(rows: { pid: string; instance: string; id: bigint }[]): void {
-    this.#try("recording shown messages", () =>
+    this.#write("recording shown messages", () =>
       this.#db.transaction(() => {
         for (const r of rows) this.#q.setShown.run(this.#self, r.pid, r.instance, r.id.toString());
       })(),

@@ -55,6 +55,11 @@ export class Delivery {
     this.#d = d;
     // Private lines still in the outbox keep their PRIVATE mark when re-sent after a restart.
     if (d.kept !== undefined) for (const [pid, ids] of d.kept.privateOut(MAX_PRIVATE_MARKS)) this.#privateOut.set(pid, ids);
+    // The history is written by a thread of its own (history-worker.ts): its failures come later, said once as any storage failure.
+    const kept = d.kept;
+    if (kept !== undefined) kept.onError = (e) => void this.storage(() => {
+      throw new StateError(describeSqliteError(kept.path, (e as { doing?: string }).doing ?? "keeping the conversation history", e), { cause: e });
+    });
   }
 
   newLink(s: PeerSession, pid: Pid, name: string): Link {
@@ -125,7 +130,7 @@ export class Delivery {
       this.#queuedAway.set(pid, ids);
     }
     this.#d.emit({ type: "sent", peer, id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
-    this.#keep({ pid, peer, dir: "out", text, time, private: priv, id });
+    this.#keep({ pid, peer, dir: "out", text, time, private: priv, id, bytes });
     this.#schedule();
   }
 

@@ -4,6 +4,10 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
+import { decodeHistoryRun, historyRows, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
+import { HistoryWriter } from "../../../src/chat/delivery/history-writer.ts";
+import { ChatStore } from "../../../src/chat/delivery/store.ts";
+import { WriteLock } from "../../../src/chat/delivery/write-lock.ts";
 import type { ChatEvent } from "../../../src/chat/events.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
@@ -15,6 +19,22 @@ afterEach(async () => {
   await stopNodes();
   removeHomes();
 });
+
+/** Every line in the table, in order, as the file holds it: a row is one line, or a run of them. */
+function linesOnDisk(home: string): { pid: string; text: string; private: number; mid: string | null }[] {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  const rows = db.query<{ pid: string; text: string; private: number; mid: string | null; lines: Uint8Array | null }, []>("SELECT pid, text, private, mid, lines FROM history ORDER BY n").all();
+  db.close();
+  return rows.flatMap((r) => (r.lines === null ? [{ pid: r.pid, text: r.text, private: r.private, mid: r.mid }] : decodeHistoryRun(r.lines).map((l) => ({ pid: r.pid, text: l.text, private: 0, mid: null }))));
+}
+
+/** Rows of the table. */
+function rowsOnDisk(home: string): number {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  const n = db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM history").get()!.n;
+  db.close();
+  return n;
+}
 
 async function node(name: string, home: string, o: { connect?: string[]; port?: number; history?: boolean } = {}) {
   // allowNew: the one that dials in is a contact too (this file is about history, not trust).
@@ -32,9 +52,7 @@ describe("History (the table)", () => {
     h.trim("aa");
     h.add({ pid: "bb", peer: "cy", dir: "in", text: "other", time: 1, private: true });
     expect(h.last(3, "aa").map((l) => l.text)).toEqual(["m997", "m998", "m999"]);
-    const db = new Database(join(home, "state.db"), { readonly: true });
-    expect(db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM history WHERE pid = ?").get("aa")!.n).toBe(MAX);
-    db.close();
+    expect(linesOnDisk(home).filter((l) => l.pid === "aa")).toHaveLength(MAX);
     expect(h.last(5, "bb")).toEqual([{ pid: "bb", peer: "cy", dir: "in", text: "other", time: 1, private: true }]);
     expect(h.clear("aa")).toBe(MAX);
     expect(h.last(5, "aa")).toEqual([]);
@@ -46,6 +64,154 @@ describe("History (the table)", () => {
   });
 });
 
+describe("History: runs", () => {
+  test("a flush of consecutive lines with one contact is a few rows of up to MAX_RUN lines, read back line by line, trimmed to the line", () => {
+    const home = tempHome();
+    const MAX = 1500;
+    const h = new History(home, MAX);
+    for (let i = 0; i < 2000; i++) h.add({ pid: "aa", peer: "bob", dir: "out", text: `m${i}`, time: i, private: false, id: BigInt(i + 1) });
+    h.written();
+    // 2,000 lines: three runs of MAX_RUN and one of the rest, in one statement.
+    expect(MAX_RUN).toBe(512);
+    expect(rowsOnDisk(home)).toBe(4);
+    expect(h.writes.statements).toBe(1);
+    expect(h.last(3, "aa").map((l) => `${l.text}@${l.time}`)).toEqual(["m1997@1997", "m1998@1998", "m1999@1999"]);
+    expect(h.last(500, "aa").map((l) => l.text)).toEqual(Array.from({ length: 500 }, (_, i) => `m${1500 + i}`)); // MAX_PAGE, across two runs
+    // A private line, a name change and the other direction each start a row of their own.
+    h.add({ pid: "aa", peer: "bob", dir: "out", text: "p", time: 2000, private: true, id: 2001n });
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "r1", time: 2001, private: false });
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "r2", time: 2002, private: false });
+    h.add({ pid: "aa", peer: "robert", dir: "in", text: "r3", time: 2003, private: false });
+    expect(h.last(4, "aa").map((l) => `${l.dir} ${l.peer} ${l.text} ${l.private}`)).toEqual(["out bob p true", "in bob r1 false", "in bob r2 false", "in robert r3 false"]);
+    expect(rowsOnDisk(home)).toBe(7);
+    // 2,004 lines, bound 1,500: the 504 oldest go, the cut inside the first run.
+    h.trim("aa");
+    const kept = linesOnDisk(home);
+    expect(kept).toHaveLength(MAX);
+    expect(kept[0]!.text).toBe("m504");
+    expect(kept.at(-1)!.text).toBe("r3");
+    expect(h.last(1, "aa")[0]!.text).toBe("r3");
+    expect(h.clear("aa")).toBe(MAX);
+    expect(rowsOnDisk(home)).toBe(0);
+    h.close();
+  });
+});
+
+describe("History: sizes counted once", () => {
+  test("a run reuses the UTF-8 sizes the lines came with (the chat counted them when it checked them) and reads back whole", () => {
+    const home = tempHome();
+    // The table made as History makes it; then its writer (history-writer.ts) on this thread, where the counting can be seen.
+    new History(home, 1000).close();
+    const db = new Database(join(home, "state.db"));
+    const w = new HistoryWriter(db, 1000);
+    const texts = Array.from({ length: 40 }, (_, i) => `m${i} é ✓ ${"y".repeat(i)}`);
+    const lines = texts.map((text, i) => ({ pid: "aa", peer: "bob", dir: "out" as const, text, time: i, private: false, id: BigInt(i + 1), bytes: Buffer.byteLength(text) }));
+    const real = Buffer.byteLength;
+    let counted = 0;
+    Buffer.byteLength = ((...a: Parameters<typeof real>) => (counted++, real(...a))) as typeof real;
+    try {
+      w.flush(historyRows(lines));
+    } finally {
+      Buffer.byteLength = real;
+    }
+    w.close();
+    expect(counted).toBe(0);
+    expect(rowsOnDisk(home)).toBe(1);
+    const h = new History(home, 1000);
+    expect(h.last(100, "aa").map((l) => l.text)).toEqual(texts);
+    h.close();
+  });
+});
+
+describe("History: written by a thread of its own", () => {
+  test("flush hands the lines over and returns: while this thread holds the write lock nothing is written; then every read waits for them", () => {
+    const home = tempHome();
+    const lock = new WriteLock();
+    const h = new History(home, 1000, null, lock);
+    expect(h.last(5)).toEqual([]); // the writer thread is up
+    lock.hold(() => {
+      for (let i = 0; i < 100; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
+      h.flush();
+      Bun.sleepSync(50);
+      expect(rowsOnDisk(home)).toBe(0); // on this thread it would be written by now
+    });
+    expect(h.last(2, "aa").map((l) => l.text)).toEqual(["m98", "m99"]);
+    expect(h.writes.transactions).toBe(1);
+    h.close();
+  });
+
+  test("the store's commit waits for a transaction our other thread holds (the write lock), instead of failing at SQLite's 20 ms busy timeout", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa");
+    // Another thread of ours: takes the store's write lock, then SQLite's, for 150 ms (as a long history flush does).
+    const src = `import { Database } from "bun:sqlite"; import { WriteLock } from ${JSON.stringify(join(import.meta.dir, "../../../src/chat/delivery/write-lock.ts"))};
+      self.onmessage = (e) => { const db = new Database(e.data.path); db.exec("PRAGMA busy_timeout = 20");
+        new WriteLock(e.data.lock).hold(() => { db.exec("BEGIN IMMEDIATE"); postMessage("holding"); Bun.sleepSync(150); db.exec("COMMIT"); }); db.close(); postMessage("done"); };`;
+    const w = new Worker(URL.createObjectURL(new Blob([src], { type: "application/typescript" })));
+    const said: string[] = [];
+    const holding = new Promise<void>((resolve) => (w.onmessage = (e) => (said.push(e.data as string), e.data === "holding" && resolve())));
+    w.postMessage({ path: join(home, "state.db"), lock: store.writeLock.shared });
+    await holding;
+    store.queue("bb", { id: 1n, text: "one", written: 1 });
+    store.commit(); // a StateError ("locked by another program") if it went to SQLite while the other held it
+    expect(store.pending().get("bb")!.map((l) => l.text)).toEqual(["one"]);
+    await until("the other thread finished", () => said.includes("done"));
+    w.terminate();
+    await store.close();
+  });
+});
+
+describe("History's thread takes the store's ACK deletes", () => {
+  test("ack() hands them over and returns: while this thread holds the write lock the lines stay; then they are gone, their text overwritten", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa");
+    const h = new History(home, 1000, store); // as the chat makes it: the store's lock, and its ACK deletes
+    for (let i = 1; i <= 10; i++) store.queue("bb", { id: BigInt(i), text: `ACKED-${i}-${"q".repeat(2000)}`, written: 1 });
+    store.commit();
+    store.writeLock.hold(() => {
+      store.ack("bb", 10n);
+      Bun.sleepSync(50);
+      expect(store.pending().get("bb")!.length).toBe(10); // here it would be gone by now
+    });
+    h.written();
+    expect(store.pending().get("bb")).toBeUndefined();
+    h.close();
+    // Closed: the store runs them itself.
+    store.queue("bb", { id: 11n, text: "eleven", written: 1 });
+    store.commit();
+    store.ack("bb", 11n);
+    expect(store.pending().get("bb")).toBeUndefined();
+    await store.close();
+    const db = new Database(join(home, "state.db"));
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.close();
+    expect(readFileSync(join(home, "state.db")).includes("ACKED-3-")).toBe(false);
+  });
+});
+
+describe("History: a table from before runs", () => {
+  test("gains `count` before `lines` (a count is read without walking a run's overflow pages), as a new one has them; its rows read as one line each", () => {
+    const old = tempHome();
+    const db = new Database(join(old, "state.db"), { create: true });
+    db.exec(`CREATE TABLE history (n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
+      text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT); CREATE INDEX history_pid ON history (pid, n);`);
+    for (let i = 0; i < 3; i++) db.query("INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES ('aa', 'bob', 'in', ?, ?, 0, NULL)").run(`old${i}`, i);
+    db.close();
+    const fresh = tempHome();
+    for (const home of [old, fresh]) {
+      const h = new History(home, 100);
+      for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `new${i}`, time: 10 + i, private: false });
+      expect(h.last(10, "aa").map((l) => l.text)).toEqual([...(home === old ? ["old0", "old1", "old2"] : []), "new0", "new1", "new2"]);
+      h.close();
+      const d = new Database(join(home, "state.db"), { readonly: true });
+      const cols = d.query<{ name: string }, []>("PRAGMA table_info(history)").all().map((c) => c.name);
+      d.close();
+      expect(cols.indexOf("count")).toBeGreaterThan(cols.indexOf("mid"));
+      expect(cols.indexOf("lines")).toBe(cols.indexOf("count") + 1);
+    }
+  });
+});
+
 describe("History: /clear overwrites", () => {
   test("a cleared contact's lines are gone from the file's bytes, not only from the table; another contact's stay", () => {
     const home = tempHome();
@@ -53,7 +219,6 @@ describe("History: /clear overwrites", () => {
     // Trimmed too (more than the bound), then cleared: no copy of any of the contact's lines is left.
     for (let i = 0; i < 300; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}-${"s".repeat(200)}`, time: i, private: false });
     for (let i = 0; i < 20; i++) h.add({ pid: "bb", peer: "cy", dir: "in", text: `KEPT-${i}`, time: i, private: false });
-    h.flush();
     h.trim("aa");
     h.clear("aa");
     h.close();
@@ -63,7 +228,7 @@ describe("History: /clear overwrites", () => {
     db.close();
     const bytes = readFileSync(join(home, "state.db"));
     expect(bytes.includes("KEPT-19")).toBe(true);
-    for (let i = 250; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
+    for (let i = 0; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
   });
 });
 
@@ -77,10 +242,7 @@ describe("history in the chat", () => {
       h.flush();
     }
     expect(h.writes.prepared).toBeLessThanOrEqual(10);
-    const db = new Database(join(home, "state.db"), { readonly: true });
-    const texts = db.query<{ text: string }, []>("SELECT text FROM history ORDER BY n").all().map((r) => r.text);
-    db.close();
-    expect(texts).toEqual(Array.from({ length: k }, (_, i) => `m${i}`));
+    expect(linesOnDisk(home).map((l) => l.text)).toEqual(Array.from({ length: k }, (_, i) => `m${i}`));
     h.close();
   });
 
@@ -90,20 +252,20 @@ describe("history in the chat", () => {
     const h = new History(home, MAX);
     for (let i = 0; i < 2000; i++) h.add({ pid: i % 4 === 0 ? "bb" : "aa", peer: "bob", dir: "out", text: `m${i}`, time: i, private: i === 7, id: BigInt(i + 1) });
     h.flush();
-    // 2,000 rows: 512 a statement, then 464 as 256 + 128 + 64 + 16.
-    expect(h.writes).toEqual({ statements: 7, transactions: 1, prepared: 5 });
+    // bb, then a run of three aa lines, and again (the private m7 is a row of its own, so m5–m6
+    // are a run of two): 1,001 rows, 512 a statement, then 489 as 256 + 128 + 64 + 32 + 8 + 1.
+    expect(h.writes).toEqual({ statements: 7, transactions: 1, prepared: 7 });
+    expect(rowsOnDisk(home)).toBe(1001);
     expect(h.privateOut(10)).toEqual(new Map([["aa", new Set([8n])]]));
     for (let i = 2000; i < 6000; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
     h.flush();
     expect(h.writes.transactions).toBe(2);
-    const db = new Database(join(home, "state.db"), { readonly: true });
-    const rows = db.query<{ text: string; pid: string; mid: string | null; private: number }, []>("SELECT text, pid, mid, private FROM history ORDER BY n").all();
+    const rows = linesOnDisk(home);
     // aa: 1,500 + 4,000 rows reached MAX + 1,024, so it was cut to MAX; bb keeps its 500.
     expect(rows.filter((r) => r.pid === "aa").length).toBe(MAX);
     expect(rows.filter((r) => r.pid === "bb").map((r) => r.text)).toEqual(Array.from({ length: 500 }, (_, k) => `m${k * 4}`));
     expect(rows.filter((r) => r.pid === "aa").at(-1)!.text).toBe("m5999");
-    expect(rows.filter((r) => r.pid === "aa").slice(0, 2).map((r) => r.text)).toEqual(["m3000", "m3001"]); // (1,500 + 4,000) - MAX = 2,500 aa rows cut: the 1,500 first ones, then m2000..m2999
-    db.close();
+    expect(rows.filter((r) => r.pid === "aa").slice(0, 2).map((r) => r.text)).toEqual(["m3000", "m3001"]); // (1,500 + 4,000) - MAX = 2,500 aa lines cut: the 1,500 first ones, then m2000..m2999 (the cut fell inside a run, which keeps its newest lines)
     // the next flush sees the rows the trim left, not a fresh count
     h.add({ pid: "aa", peer: "bob", dir: "in", text: "last", time: 9, private: false });
     expect(h.last(2, "aa").map((l) => l.text)).toEqual(["m5999", "last"]);

@@ -77,6 +77,26 @@ describe("sending", () => {
   });
 });
 
+describe("sizes counted once", () => {
+  test("a line's UTF-8 size is counted by check() alone: its run in state.db reuses it, and a restart reads the line back whole", () => {
+    const home = tempHome();
+    const o = open(home);
+    const texts = Array.from({ length: 50 }, (_, i) => `line ${i} é ✓ ${"x".repeat(i)}`);
+    const real = Buffer.byteLength;
+    let counted = 0;
+    Buffer.byteLength = ((...a: Parameters<typeof real>) => (counted++, real(...a))) as typeof real;
+    try {
+      for (const t of texts) send(o, BOB, t);
+      expect(o.commit()).toBeNull();
+    } finally {
+      Buffer.byteLength = real;
+    }
+    expect(counted).toBe(texts.length);
+    for (const s of stores.splice(0)) s.close();
+    expect(open(home).unsent(BOB, 0n).next.map((l) => l.text)).toEqual(texts);
+  });
+});
+
 describe("starting early and receiving", () => {
   test("a new session may send at once only while no waiting line was ever put on the wire", () => {
     const o = open(tempHome());

@@ -1,0 +1,146 @@
+/**
+ * The history's writes (history.ts), run on a thread of their own (history-worker.ts):
+ * a flush of one tick's lines, as rows and runs (history-run.ts), in one transaction,
+ * and the trims and /clear that delete. The chat's thread only reads, after this
+ * thread has written everything handed to it (History waits for it first).
+ *
+ * Bounded: at most `max` + TRIM_EVERY lines per contact (see trim).
+ */
+import type { Database, Statement } from "bun:sqlite";
+import { decodeHistoryRun, encodeHistoryRun } from "./history-run.ts";
+import type { HistoryRow } from "./history-protocol.ts";
+
+/**
+ * How often a flush trims: once a contact has TRIM_EVERY lines beyond the bound (a trim
+ * walks the excess from the old end; at 64 a flood of TEXT spent half the chat's time
+ * trimming, profiled under `bun run stress --attack text`).
+ */
+export const TRIM_EVERY = 1024;
+/**
+ * Rows one INSERT writes: a tick of lines to several contacts in turn is a row per line
+ * (no two consecutive lines make a run); at 9 values a row this stays far below SQLite's 32,766.
+ */
+const INSERT_ROWS = 512;
+
+export class HistoryWriter {
+  readonly #db: Database;
+  readonly #max: number;
+  /** Lines per contact in the table (counted once when first touched, then kept in step). */
+  readonly #count = new Map<string, number>();
+  readonly #q;
+
+  /** Writes to `db` (its history table exists), keeping `max` lines per contact. */
+  constructor(db: Database, max: number) {
+    this.#db = db;
+    this.#max = max;
+    this.#q = {
+      // The oldest rows, at most as many as the lines to cut (each row holds one or more): walks only the excess from the old end.
+      oldest: db.query<{ n: number; count: number }, [string, number]>("SELECT n, count FROM history WHERE pid = ? ORDER BY n LIMIT ?"),
+      cutTo: db.query("DELETE FROM history WHERE pid = ? AND n <= ?"),
+      runAt: db.query<{ lines: Uint8Array | null }, [number]>("SELECT lines FROM history WHERE n = ?"),
+      setRun: db.query("UPDATE history SET lines = ?, count = ?, time = ? WHERE n = ?"),
+      count: db.query<{ n: number }, [string]>("SELECT COALESCE(SUM(count), 0) AS n FROM history WHERE pid = ?"),
+      clear: db.query("DELETE FROM history WHERE pid = ?"),
+    };
+  }
+
+  /** Write `lines` in one transaction, then trim the contacts past the bound by TRIM_EVERY. @throws the SQLite error */
+  flush(rows: readonly HistoryRow[]): void {
+    if (rows.length === 0) return;
+    const touched = new Set<string>();
+    this.#db.transaction(() => {
+      this.writes.transactions++;
+      // Counted before the insert: a first count must not see the new rows.
+      for (const r of rows) if (!touched.has(r.pid)) touched.add(r.pid), this.#rows(r.pid);
+      // INSERT_ROWS at a time, then the rest in power-of-two parts: at most log2(INSERT_ROWS) + 1
+      // statements are ever prepared (a statement per remainder size prepared one, of up to
+      // 3,577 placeholders, for nearly every flush).
+      for (let i = 0; i < rows.length; ) {
+        let n = INSERT_ROWS;
+        while (n > rows.length - i) n >>= 1;
+        this.#insert(rows.slice(i, i + n));
+        i += n;
+      }
+      for (const r of rows) this.#count.set(r.pid, this.#count.get(r.pid)! + r.count);
+      for (const pid of touched) if (this.#rows(pid) >= this.#max + TRIM_EVERY) this.#trim(pid);
+    })();
+  }
+
+  /** Statements and transactions that wrote lines (flush), and INSERTs prepared, for the tests that count them. */
+  readonly writes = { statements: 0, transactions: 0, prepared: 0 };
+  /** INSERTs of n rows, by n: INSERT_ROWS and each power of two below it. */
+  readonly #inserts = new Map<number, Statement>();
+
+  /** Up to INSERT_ROWS rows as one INSERT (in the order given, so `n` keeps their order). */
+  #insert(rows: readonly HistoryRow[]): void {
+    let q = this.#inserts.get(rows.length);
+    if (q === undefined) {
+      this.writes.prepared++;
+      q = this.#db.prepare(`INSERT INTO history (pid, peer, dir, text, time, private, mid, lines, count) VALUES ${Array(rows.length).fill("(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`);
+      this.#inserts.set(rows.length, q);
+    }
+    const v: (string | number | null | Uint8Array)[] = [];
+    for (const r of rows) v.push(r.pid, r.peer, r.dir, r.text, r.time, r.private ? 1 : 0, r.mid, r.lines, r.count);
+    q.run(...v);
+    this.writes.statements++;
+  }
+
+  /** Rows the contact has (counted in the table the first time). */
+  #rows(pid: string): number {
+    let n = this.#count.get(pid);
+    if (n === undefined) {
+      n = this.#q.count.get(pid)!.n;
+      this.#count.set(pid, n);
+    }
+    return n;
+  }
+
+  /** Cut the contact's oldest lines down to the bound: whole rows, then the run the cut falls in keeps its newest lines. */
+  #trim(pid: string): void {
+    const excess = this.#rows(pid) - this.#max;
+    if (excess <= 0) return;
+    let cut = 0;
+    let upTo = -1;
+    let split: { n: number; keep: number } | null = null;
+    for (const r of this.#q.oldest.all(pid, excess)) {
+      if (cut + r.count > excess) {
+        split = { n: r.n, keep: cut + r.count - excess };
+        break;
+      }
+      cut += r.count;
+      upTo = r.n;
+      if (cut === excess) break;
+    }
+    if (upTo >= 0) this.#q.cutTo.run(pid, upTo);
+    if (split !== null) {
+      const row = this.#q.runAt.get(split.n);
+      if (row?.lines == null) throw new Error(`history row ${split.n} holds more than one line but no run`);
+      const kept = decodeHistoryRun(row.lines).slice(-split.keep);
+      this.#q.setRun.run(encodeHistoryRun(kept), kept.length, kept[0]!.time, split.n);
+      cut = excess;
+    }
+    this.#count.set(pid, this.#rows(pid) - cut);
+  }
+
+  /** Drop the contact's oldest lines beyond the bound now. @throws the SQLite error */
+  trim(pid: string): void {
+    this.#trim(pid);
+  }
+
+  /** Finalize the INSERTs this writer prepared, then close `db`: a statement left open keeps the connection alive (a zombie) past close, and its late close can hold the log's lock when the next program checkpoints. */
+  close(): void {
+    for (const q of this.#inserts.values()) q.finalize();
+    this.#inserts.clear();
+    this.#db.close(true);
+  }
+
+  /** Forget every line with one contact; returns how many there were. @throws the SQLite error */
+  clear(pid: string): number {
+    this.#count.delete(pid);
+    return this.#db.transaction(() => {
+      const n = this.#q.count.get(pid)!.n;
+      this.#q.clear.run(pid);
+      return n;
+    })();
+  }
+}
