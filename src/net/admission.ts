@@ -27,6 +27,8 @@ export class Admission {
   readonly #ffdheByPrefix = new Map<string, TokenBucket>();
   // Per-prefix token buckets on plaintext alerts before authentication (limits.ts preAuthAlertsPerPrefixPerSecond).
   readonly #alertsByPrefix = new Map<string, TokenBucket>();
+  // Per-prefix token buckets on the refusals past those alerts (resets): both empty is a flood.
+  readonly #resetsByPrefix = new Map<string, TokenBucket>();
   readonly #knownHosts = new Set<string>();
   readonly #knownByPrefix = new Map<string, Set<string>>();
   #halfOpen = 0;
@@ -108,18 +110,26 @@ export class Admission {
    */
   alertAllowed(host: string, now: number): boolean {
     const rate = this.#limits.preAuthAlertsPerPrefixPerSecond;
-    return bucketOf(this.#alertsByPrefix, addressPrefix(host), rate * 2, rate, now)?.take(now) ?? false;
+    const prefix = addressPrefix(host);
+    if (bucketOf(this.#alertsByPrefix, prefix, rate * 2, rate, now)?.take(now) ?? false) return true;
+    // Past the alerts: a second bucket, of the same rate, counts the resets.
+    bucketOf(this.#resetsByPrefix, prefix, rate, rate, now)?.take(now);
+    return false;
   }
 
   /**
-   * Whether `host`'s prefix has used up its pre-authentication alerts (its refusals come
-   * faster than preAuthAlertsPerPrefixPerSecond: a flood). A stranger's new connection
-   * from it is then reset at accept, before any byte of it is read (PROTOCOL §7.3); the
-   * prefix gets its handshakes back as its alert budget refills.
+   * Whether `host`'s prefix floods: it has used up its pre-authentication alerts and, past
+   * them, a second second's worth of resets (its refusals come faster than
+   * preAuthAlertsPerPrefixPerSecond, by far). A stranger's new connection from it is then
+   * reset at accept, before any byte of it is read (PROTOCOL §7.3); the prefix gets its
+   * handshakes back as its budgets refill. A peer that meets a cap now and then, or a
+   * test suite's run of failing handshakes, stays far from it.
    */
   flooding(host: string, now: number): boolean {
-    const b = this.#alertsByPrefix.get(addressPrefix(host));
-    return b !== undefined && b.level(now) < 1;
+    const prefix = addressPrefix(host);
+    const alerts = this.#alertsByPrefix.get(prefix);
+    const resets = this.#resetsByPrefix.get(prefix);
+    return alerts !== undefined && resets !== undefined && alerts.level(now) < 1 && resets.level(now) < 1;
   }
 
   /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS, or past KNOWN_PER_PREFIX of its prefix). */
@@ -153,6 +163,7 @@ export class Admission {
   sweep(now: number): void {
     for (const [k, b] of this.#ffdheByPrefix) if (b.full(now)) this.#ffdheByPrefix.delete(k);
     for (const [k, b] of this.#alertsByPrefix) if (b.full(now)) this.#alertsByPrefix.delete(k);
+    for (const [k, b] of this.#resetsByPrefix) if (b.full(now)) this.#resetsByPrefix.delete(k);
   }
 }
 

@@ -112,7 +112,7 @@ export interface Limits {
    * connection is reset without an alert (PROTOCOL §7.3): a flood's refusal then costs no
    * write, no FIN exchange and no socket left in TIME_WAIT, and the rest of what it sent
    * is never read; a peer that hits a cap now and then still gets the busy sentence
-   * (test: hostile/budgets › 5. refusals …). While a prefix is past it, a new connection
+   * (test: hostile/budgets › 5. refusals …). While a prefix floods (past its alerts, a further second's worth of resets), a new connection
    * from one of its addresses that has not authenticated lately is reset at accept,
    * before any byte of it is read (test: hostile/budgets › 5. a prefix whose refusals are
    * a flood …).

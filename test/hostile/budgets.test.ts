@@ -258,6 +258,27 @@ describe("5. refusals past preAuthAlertsPerPrefixPerSecond are resets, without a
     other?.destroy();
   }, 30_000);
 
+  test("a run of refusals just past the alert budget (its 16 alerts, then 4 resets) is no flood: a stranger of that /24 still gets its HELLO_REPLY", async () => {
+    const holder = await rawConnect(L.port, "127.0.9.1");
+    const got: string[] = [];
+    for (let i = 0; i < 20; i++) got.push(await outcome("127.0.9.1"));
+    expect(got.filter((g) => g === "busy").length).toBeGreaterThanOrEqual(16);
+    expect(got.filter((g) => g === "reset").length).toBeGreaterThanOrEqual(1);
+    // A stranger of the same /24: its HELLO is read and answered (before: reset unread).
+    const answer = await new Promise<string>((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port: L.port, localAddress: "127.0.9.2" });
+      s.once("connect", () => s.write(encodeHello(FrameType.HELLO, Group.X25519, randomBytes(32), x25519Generate().publicKey)));
+      s.once("data", (b: Buffer) => {
+        resolve(b[2] === FrameType.HELLO_REPLY ? "HELLO_REPLY" : b.toString("hex"));
+        s.destroy();
+      });
+      s.on("error", (e: Error & { code?: string }) => resolve(e.code ?? "error"));
+      s.on("close", () => resolve("closed"));
+    });
+    expect(answer).toBe("HELLO_REPLY");
+    holder?.destroy();
+  }, 30_000);
+
   test("handshake faults count too: 200 HELLOs of version 2 from one /24 get at most the burst of ALERT unsupported_version, the rest a reset", async () => {
     // HELLO version 2 (PROTOCOL §3): ALERT unsupported_version, while the budget lasts.
     const bad = Buffer.from(encodeHello(FrameType.HELLO, Group.X25519, randomBytes(32), randomBytes(32)));

@@ -13,7 +13,8 @@ import { until } from "../support/wait.ts";
 
 describe("flood resets let go of what they held", () => {
   test("30 strangers holding part of a HELLO, reset when their next bytes come, and 60 reset at accept: half-open, pre-auth bytes and sessions back to zero", async () => {
-    // A burst of one alert, refilled in 2 s: one refusal makes the prefix a flood for 2 s.
+    // A burst of one alert, refilled in 2 s (and half a reset): one refusal with its alert
+    // and one reset past it make the prefix a flood for 2 s.
     const sc = await Scene.start({ limits: { preAuthAlertsPerPrefixPerSecond: 0.5, maxHalfOpenPerAddress: 1, handshakeTimeoutMs: 20_000 } });
     try {
       const early: Attacker[] = [];
@@ -30,6 +31,9 @@ describe("flood resets let go of what they held", () => {
       const refused = await Attacker.connectNode(sc.port, "127.0.6.1");
       expect(await refused.waitClosed(2000)).toBe(true);
       expect(refused.alerts()).toEqual([AlertCode.busy]);
+      const reset = await Attacker.connectNode(sc.port, "127.0.6.1");
+      expect(await reset.waitClosed(2000)).toBe(true);
+      expect(reset.alerts()).toEqual([]);
       const late = await Promise.all(Array.from({ length: 60 }, (_, i) => Attacker.connectNode(sc.port, `127.0.6.${100 + i}`).catch(() => null)));
       for (const a of late) if (a !== null) expect(await a.waitClosed(2000)).toBe(true);
       expect(late.flatMap((a) => a?.alerts() ?? [])).toEqual([]);
