@@ -41,6 +41,7 @@ export class HistoryWriter {
       setRun: db.query("UPDATE history SET lines = ?, count = ?, time = ? WHERE n = ?"),
       count: db.query<{ n: number }, [string]>("SELECT COALESCE(SUM(count), 0) AS n FROM history WHERE pid = ?"),
       clear: db.query("DELETE FROM history WHERE pid = ?"),
+      truncate: db.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)"),
     };
   }
 
@@ -134,13 +135,22 @@ export class HistoryWriter {
     this.#db.close(true);
   }
 
-  /** Forget every line with one contact; returns how many there were. @throws the SQLite error */
+  /**
+   * Forget every line with one contact; returns how many there were. The deleted rows are
+   * overwritten in the file (secure_delete), and then the log is moved into the file and
+   * cut to zero bytes (TRUNCATE): a checkpoint alone leaves the log's old frames, the
+   * lines as they were written, in state.db-wal until new frames happen to cover them.
+   * @throws the SQLite error; an Error with code SQLITE_BUSY when another connection kept the log from being cut (the lines are deleted all the same)
+   */
   clear(pid: string): number {
     this.#count.delete(pid);
-    return this.#db.transaction(() => {
+    const n = this.#db.transaction(() => {
       const n = this.#q.count.get(pid)!.n;
       this.#q.clear.run(pid);
       return n;
     })();
+    const r = this.#q.truncate.get();
+    if (r !== null && r.busy !== 0) throw Object.assign(new Error(`${n} lines were deleted, but another connection kept state.db-wal from being emptied`), { code: "SQLITE_BUSY", cleared: n });
+    return n;
   }
 }

@@ -230,6 +230,54 @@ describe("History: /clear overwrites", () => {
     expect(bytes.includes("KEPT-19")).toBe(true);
     for (let i = 0; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
   });
+
+  test("while the chat runs, /clear leaves none of the contact's lines in state.db-wal either, even after later checkpoints and writes", () => {
+    const home = tempHome();
+    const h = new History(home, 1_000_000);
+    for (let i = 0; i < 300; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}-${"s".repeat(200)}`, time: i, private: false });
+    h.written();
+    // Another connection checkpoints, as the checkpoint thread does (PASSIVE): the frames stay in the log's file.
+    const ck = new Database(join(home, "state.db"));
+    const checkpoint = () => ck.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    checkpoint();
+    expect(h.last(3, "aa").map((l) => l.text.slice(0, 10))).toEqual(["SECRET-297", "SECRET-298", "SECRET-299"]);
+    expect(h.clear("aa")).toBe(300);
+    checkpoint();
+    for (let i = 0; i < 3; i++) h.add({ pid: "bb", peer: "cy", dir: "in", text: `KEPT-${i}`, time: i, private: false });
+    h.written();
+    checkpoint();
+    const file = readFileSync(join(home, "state.db"));
+    const wal = readFileSync(join(home, "state.db-wal"));
+    const left = Array.from({ length: 300 }, (_, i) => `SECRET-${i}-`).filter((s) => file.includes(s) || wal.includes(s));
+    expect(left).toEqual([]);
+    expect(h.last(5, "bb").map((l) => l.text)).toEqual(["KEPT-0", "KEPT-1", "KEPT-2"]);
+    ck.close();
+    h.close();
+  });
+
+  test("another program reading state.db keeps the log from being emptied: the lines are deleted all the same, the count is right, and the failure is told once as a sentence", async () => {
+    const home = tempHome();
+    const h = new History(home, 1_000_000);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    for (let i = 0; i < 40; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}`, time: i, private: false });
+    h.written();
+    const other = new Database(join(home, "state.db"));
+    other.exec("BEGIN");
+    expect(other.query<{ n: number }, []>("SELECT SUM(count) AS n FROM history").get()!.n).toBe(40);
+    const n = h.clear("aa");
+    expect(n).toBe(40);
+    expect(h.last(5, "aa")).toEqual([]);
+    other.exec("COMMIT");
+    other.close();
+    // Told by the writer thread's message, in a later turn.
+    await until("the failure told", () => told.length > 0);
+    expect(told.map((e) => [(e as { code?: string }).code, (e as { doing?: string }).doing])).toEqual([["SQLITE_BUSY", "emptying state.db-wal of the cleared lines"]]);
+    // The chat goes on: the next lines are kept.
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "after", time: 99, private: false });
+    expect(h.last(5, "aa").map((l) => l.text)).toEqual(["after"]);
+    h.close();
+  });
 });
 
 describe("history in the chat", () => {
