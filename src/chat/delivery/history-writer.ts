@@ -49,6 +49,17 @@ export class HistoryWriter {
   flush(rows: readonly HistoryRow[]): void {
     if (rows.length === 0) return;
     const touched = new Set<string>();
+    try {
+      this.#flush(rows, touched);
+    } catch (e) {
+      // Rolled back: the counts moved inside it no longer match the table; left so, the next
+      // trim would cut as many of the contact's kept lines as this flush had added (all of them, in the test).
+      for (const pid of touched) this.#count.delete(pid);
+      throw e;
+    }
+  }
+
+  #flush(rows: readonly HistoryRow[], touched: Set<string>): void {
     this.#db.transaction(() => {
       this.writes.transactions++;
       // Counted before the insert: a first count must not see the new rows.
@@ -125,7 +136,12 @@ export class HistoryWriter {
 
   /** Drop the contact's oldest lines beyond the bound now. @throws the SQLite error */
   trim(pid: string): void {
-    this.#trim(pid);
+    try {
+      this.#trim(pid);
+    } catch (e) {
+      this.#count.delete(pid);
+      throw e;
+    }
   }
 
   /** Finalize the INSERTs this writer prepared, then close `db`: a statement left open keeps the connection alive (a zombie) past close, and its late close can hold the log's lock when the next program checkpoints. */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
 import { decodeHistoryRun, historyRows, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
-import { HistoryWriter } from "../../../src/chat/delivery/history-writer.ts";
+import { HistoryWriter, TRIM_EVERY } from "../../../src/chat/delivery/history-writer.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { WriteLock } from "../../../src/chat/delivery/write-lock.ts";
 import type { ChatEvent } from "../../../src/chat/events.ts";
@@ -94,6 +94,29 @@ describe("History: runs", () => {
     expect(h.clear("aa")).toBe(MAX);
     expect(rowsOnDisk(home)).toBe(0);
     h.close();
+  });
+});
+
+describe("History: a flush that fails", () => {
+  test("a flush rolled back by a failure after its INSERTs (disk full in the trim or the commit) leaves the counts as the table is: the next flush trims none of the lines it should keep", () => {
+    const home = tempHome();
+    new History(home, 10).close();
+    const db = new Database(join(home, "state.db"));
+    const w = new HistoryWriter(db, 10);
+    const line = (text: string, time: number) => ({ pid: "aa", peer: "bob", dir: "in" as const, text, time, private: false });
+    // One line a row (a private mark keeps each out of runs): 10 + TRIM_EVERY lines, trimmed down to 10.
+    const rows = (prefix: string, n: number) => historyRows(Array.from({ length: n }, (_, i) => ({ ...line(`${prefix}${i}`, i), private: true })));
+    w.flush(rows("a", 10 + TRIM_EVERY));
+    expect(linesOnDisk(home).map((l) => l.text)).toEqual(Array.from({ length: 10 }, (_, i) => `a${TRIM_EVERY + i}`));
+    // The disk fills while the next flush trims: the whole flush is rolled back.
+    db.exec("CREATE TEMP TRIGGER full BEFORE DELETE ON history BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    expect(() => w.flush(rows("b", TRIM_EVERY))).toThrow("database or disk is full");
+    db.exec("DROP TRIGGER full");
+    expect(linesOnDisk(home)).toHaveLength(10);
+    // Space again: five new lines join the ten.
+    w.flush(rows("c", 5));
+    expect(linesOnDisk(home).map((l) => l.text)).toEqual([...Array.from({ length: 10 }, (_, i) => `a${TRIM_EVERY + i}`), "c0", "c1", "c2", "c3", "c4"]);
+    w.close();
   });
 });
 
