@@ -120,6 +120,29 @@ describe("History: a flush that fails", () => {
   });
 });
 
+describe("History: state.db locked by another program", () => {
+  test("a flush it refuses is told once with SQLite's code, reads do not wait past it, and the lines after it are kept in order", async () => {
+    const home = tempHome();
+    const h = new History(home, 1000);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "before", time: 1, private: false });
+    h.written();
+    const other = new Database(join(home, "state.db"));
+    other.exec("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE");
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `refused${i}`, time: 2 + i, private: false });
+    // The read waits for the writer thread's answer (a failure is one), not for the lock.
+    expect(h.last(10, "aa").map((l) => l.text)).toEqual(["before"]);
+    other.exec("COMMIT");
+    other.close();
+    await until("the failure told", () => told.length > 0);
+    expect(told.map((e) => (e as { code?: string }).code)).toEqual(["SQLITE_BUSY"]);
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `after${i}`, time: 10 + i, private: false });
+    expect(h.last(10, "aa").map((l) => l.text)).toEqual(["before", "after0", "after1", "after2"]);
+    h.close();
+  });
+});
+
 describe("History: sizes counted once", () => {
   test("a run reuses the UTF-8 sizes the lines came with (the chat counted them when it checked them) and reads back whole", () => {
     const home = tempHome();
