@@ -301,6 +301,31 @@ describe("History: /clear overwrites", () => {
     h.close();
   });
 
+  test("as the chat opens it (the store, its checkpoint thread, ACKs on the history's thread): /clear is told no failure and leaves neither the contact's lines nor its acknowledged outbox text in either file", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa", { backgroundCheckpoint: true });
+    const h = new History(home, 1000, store);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    for (let i = 1; i <= 50; i++) {
+      store.queue("bb", { id: BigInt(i), text: `SENT-${i}-${"o".repeat(300)}`, written: 1 });
+      h.add({ pid: "bb", peer: "bob", dir: "out", text: `SENT-${i}-${"o".repeat(300)}`, time: i, private: false, id: BigInt(i) });
+    }
+    store.commit();
+    h.flush();
+    store.ack("bb", 50n);
+    h.written();
+    expect(h.clear("bb")).toBe(50);
+    h.add({ pid: "cc", peer: "cy", dir: "in", text: "KEPT", time: 99, private: false });
+    h.written();
+    const file = readFileSync(join(home, "state.db"));
+    const wal = readFileSync(join(home, "state.db-wal"));
+    expect(Array.from({ length: 50 }, (_, i) => `SENT-${i + 1}-`).filter((t) => file.includes(t) || wal.includes(t))).toEqual([]);
+    h.close();
+    await store.close();
+    expect(told).toEqual([]);
+  });
+
   test("another program reading state.db keeps the log from being emptied: the lines are deleted all the same, the count is right, and the failure is told once as a sentence", async () => {
     const home = tempHome();
     const h = new History(home, 1_000_000);
