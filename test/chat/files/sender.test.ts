@@ -382,7 +382,7 @@ describe("the sender checks itself (PROTOCOL §11.5) without hashing the file tw
 });
 
 describe("resume offsets at the segment edges", () => {
-  const cases: [string, Uint8Array, number][] = [
+  const cases: [string, Uint8Array<ArrayBuffer>, number][] = [
     ["at a segment's end (1 MiB)", big, SEGMENT_MIN],
     ["one byte before the last, short segment's end", big, big.length - 1],
     ["at the file's end: nothing left to send", big, big.length],
