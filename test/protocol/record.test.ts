@@ -337,3 +337,44 @@ describe("sealInto borrows no byte of the caller's buffer", () => {
     }
   });
 });
+
+describe("records at the small-frame boundary (frames up to 2,048 bytes are opened from one shared scratch copy)", () => {
+  // A frame is 3 + 16 + ct + 32 bytes: 2,035 is the largest opened from the scratch, 2,051 the smallest not.
+  const sizes = [1967, 1983, 1984, 1999];
+  test("each side of the boundary: round trip; a bit flip in any byte is bad_record and advances nothing, and the next good record opens", () => {
+    const { i, r } = handshake();
+    const seen = new Set<number>();
+    for (const size of sizes) {
+      const pt = det(`edge ${size}`, size);
+      const f = i.writer.seal(pt);
+      seen.add(f.length);
+      for (let at = 0; at < f.length; at += 7) {
+        const before = r.reader.seq;
+        const code = codeOf(() => r.reader.open(flip(f, at, at % 8)));
+        // The frame's header bytes are judged first (length, type); every other byte is the tag's to catch.
+        if (at >= 3) expect(code).toBe("bad_record");
+        else expect(code).not.toBeUndefined();
+        expect(r.reader.seq).toBe(before);
+      }
+      expect(Buffer.from(r.reader.open(f))).toEqual(Buffer.from(pt));
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([2019, 2035, 2051]);
+  });
+
+  test("sessions interleaved over the one scratch: a small record of one never shows in another's plaintext, and a returned plaintext is not overwritten by the next record opened", () => {
+    const a = handshake();
+    const b = handshake();
+    // A third session's record, always bad (one bit flipped), through the scratch between the others'.
+    const c = handshake();
+    const bad = c.i.writer.seal(det("x", 1900));
+    const outs: { got: Uint8Array; want: Uint8Array }[] = [];
+    for (let n = 0; n < 40; n++) {
+      const [s, label] = n % 2 === 0 ? [a, "A"] : [b, "B"];
+      // Lengths that shrink and grow, so a shorter frame follows a longer one in the scratch.
+      const want = det(`${label}${n}`, n % 3 === 0 ? 1500 : 20 + n);
+      outs.push({ got: s.r.reader.open(s.i.writer.seal(want)), want });
+      expect(codeOf(() => c.r.reader.open(flip(bad, 100 + n, n % 8)))).toBe("bad_record");
+    }
+    for (const { got, want } of outs) expect(Buffer.from(got)).toEqual(Buffer.from(want));
+  });
+});

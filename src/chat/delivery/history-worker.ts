@@ -47,7 +47,16 @@ self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
       lock!.hold(() => w.flush(m.rows));
       self.postMessage({ wrote: true });
     } else if (m.op === "trim") lock!.hold(() => w.trim(m.pid));
-    else if (m.op === "clear") Atomics.store(slots!, CLEARED, lock!.hold(() => w.clear(m.pid)));
+    else if (m.op === "clear") {
+      try {
+        Atomics.store(slots!, CLEARED, lock!.hold(() => w.clear(m.pid)));
+      } catch (e) {
+        // Deleted, but the log could not be emptied: the count stands, the failure is told.
+        const n = (e as { cleared?: number }).cleared;
+        if (n !== undefined) Atomics.store(slots!, CLEARED, n);
+        throw e;
+      }
+    }
     else if (m.op === "ack") {
       // The store's deletes for a cumulative ACK (store.ts ackVia).
       const a = (acknowledge ??= acknowledger(db!));
@@ -55,7 +64,7 @@ self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
       self.postMessage({ wrote: true });
     }
   } catch (e) {
-    self.postMessage({ error: { message: (e as Error).message, code: (e as { code?: string }).code, doing: m.op === "ack" ? "forgetting an acknowledged message" : undefined } });
+    self.postMessage({ error: { message: (e as Error).message, code: (e as { code?: string }).code, doing: m.op === "ack" ? "forgetting an acknowledged message" : m.op === "clear" && (e as { cleared?: number }).cleared !== undefined ? "emptying state.db-wal of the cleared lines" : undefined } });
   } finally {
     if (m.op === "close") {
       try {

@@ -41,6 +41,7 @@ export class HistoryWriter {
       setRun: db.query("UPDATE history SET lines = ?, count = ?, time = ? WHERE n = ?"),
       count: db.query<{ n: number }, [string]>("SELECT COALESCE(SUM(count), 0) AS n FROM history WHERE pid = ?"),
       clear: db.query("DELETE FROM history WHERE pid = ?"),
+      truncate: db.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)"),
     };
   }
 
@@ -48,6 +49,17 @@ export class HistoryWriter {
   flush(rows: readonly HistoryRow[]): void {
     if (rows.length === 0) return;
     const touched = new Set<string>();
+    try {
+      this.#flush(rows, touched);
+    } catch (e) {
+      // Rolled back: the counts moved inside it no longer match the table; left so, the next
+      // trim would cut as many of the contact's kept lines as this flush had added (all of them, in the test).
+      for (const pid of touched) this.#count.delete(pid);
+      throw e;
+    }
+  }
+
+  #flush(rows: readonly HistoryRow[], touched: Set<string>): void {
     this.#db.transaction(() => {
       this.writes.transactions++;
       // Counted before the insert: a first count must not see the new rows.
@@ -124,7 +136,12 @@ export class HistoryWriter {
 
   /** Drop the contact's oldest lines beyond the bound now. @throws the SQLite error */
   trim(pid: string): void {
-    this.#trim(pid);
+    try {
+      this.#trim(pid);
+    } catch (e) {
+      this.#count.delete(pid);
+      throw e;
+    }
   }
 
   /** Finalize the INSERTs this writer prepared, then close `db`: a statement left open keeps the connection alive (a zombie) past close, and its late close can hold the log's lock when the next program checkpoints. */
@@ -134,13 +151,22 @@ export class HistoryWriter {
     this.#db.close(true);
   }
 
-  /** Forget every line with one contact; returns how many there were. @throws the SQLite error */
+  /**
+   * Forget every line with one contact; returns how many there were. The deleted rows are
+   * overwritten in the file (secure_delete), and then the log is moved into the file and
+   * cut to zero bytes (TRUNCATE): a checkpoint alone leaves the log's old frames, the
+   * lines as they were written, in state.db-wal until new frames happen to cover them.
+   * @throws the SQLite error; an Error with code SQLITE_BUSY when another connection kept the log from being cut (the lines are deleted all the same)
+   */
   clear(pid: string): number {
     this.#count.delete(pid);
-    return this.#db.transaction(() => {
+    const n = this.#db.transaction(() => {
       const n = this.#q.count.get(pid)!.n;
       this.#q.clear.run(pid);
       return n;
     })();
+    const r = this.#q.truncate.get();
+    if (r !== null && r.busy !== 0) throw Object.assign(new Error(`${n} lines were deleted, but another connection kept state.db-wal from being emptied`), { code: "SQLITE_BUSY", cleared: n });
+    return n;
   }
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
 import { decodeHistoryRun, historyRows, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
-import { HistoryWriter } from "../../../src/chat/delivery/history-writer.ts";
+import { HistoryWriter, TRIM_EVERY } from "../../../src/chat/delivery/history-writer.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { WriteLock } from "../../../src/chat/delivery/write-lock.ts";
 import type { ChatEvent } from "../../../src/chat/events.ts";
@@ -93,6 +93,52 @@ describe("History: runs", () => {
     expect(h.last(1, "aa")[0]!.text).toBe("r3");
     expect(h.clear("aa")).toBe(MAX);
     expect(rowsOnDisk(home)).toBe(0);
+    h.close();
+  });
+});
+
+describe("History: a flush that fails", () => {
+  test("a flush rolled back by a failure after its INSERTs (disk full in the trim or the commit) leaves the counts as the table is: the next flush trims none of the lines it should keep", () => {
+    const home = tempHome();
+    new History(home, 10).close();
+    const db = new Database(join(home, "state.db"));
+    const w = new HistoryWriter(db, 10);
+    const line = (text: string, time: number) => ({ pid: "aa", peer: "bob", dir: "in" as const, text, time, private: false });
+    // One line a row (a private mark keeps each out of runs): 10 + TRIM_EVERY lines, trimmed down to 10.
+    const rows = (prefix: string, n: number) => historyRows(Array.from({ length: n }, (_, i) => ({ ...line(`${prefix}${i}`, i), private: true })));
+    w.flush(rows("a", 10 + TRIM_EVERY));
+    expect(linesOnDisk(home).map((l) => l.text)).toEqual(Array.from({ length: 10 }, (_, i) => `a${TRIM_EVERY + i}`));
+    // The disk fills while the next flush trims: the whole flush is rolled back.
+    db.exec("CREATE TEMP TRIGGER full BEFORE DELETE ON history BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    expect(() => w.flush(rows("b", TRIM_EVERY))).toThrow("database or disk is full");
+    db.exec("DROP TRIGGER full");
+    expect(linesOnDisk(home)).toHaveLength(10);
+    // Space again: five new lines join the ten.
+    w.flush(rows("c", 5));
+    expect(linesOnDisk(home).map((l) => l.text)).toEqual([...Array.from({ length: 10 }, (_, i) => `a${TRIM_EVERY + i}`), "c0", "c1", "c2", "c3", "c4"]);
+    w.close();
+  });
+});
+
+describe("History: state.db locked by another program", () => {
+  test("a flush it refuses is told once with SQLite's code, reads do not wait past it, and the lines after it are kept in order", async () => {
+    const home = tempHome();
+    const h = new History(home, 1000);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "before", time: 1, private: false });
+    h.written();
+    const other = new Database(join(home, "state.db"));
+    other.exec("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE");
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `refused${i}`, time: 2 + i, private: false });
+    // The read waits for the writer thread's answer (a failure is one), not for the lock.
+    expect(h.last(10, "aa").map((l) => l.text)).toEqual(["before"]);
+    other.exec("COMMIT");
+    other.close();
+    await until("the failure told", () => told.length > 0);
+    expect(told.map((e) => (e as { code?: string }).code)).toEqual(["SQLITE_BUSY"]);
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `after${i}`, time: 10 + i, private: false });
+    expect(h.last(10, "aa").map((l) => l.text)).toEqual(["before", "after0", "after1", "after2"]);
     h.close();
   });
 });
@@ -229,6 +275,79 @@ describe("History: /clear overwrites", () => {
     const bytes = readFileSync(join(home, "state.db"));
     expect(bytes.includes("KEPT-19")).toBe(true);
     for (let i = 0; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
+  });
+
+  test("while the chat runs, /clear leaves none of the contact's lines in state.db-wal either, even after later checkpoints and writes", () => {
+    const home = tempHome();
+    const h = new History(home, 1_000_000);
+    for (let i = 0; i < 300; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}-${"s".repeat(200)}`, time: i, private: false });
+    h.written();
+    // Another connection checkpoints, as the checkpoint thread does (PASSIVE): the frames stay in the log's file.
+    const ck = new Database(join(home, "state.db"));
+    const checkpoint = () => ck.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    checkpoint();
+    expect(h.last(3, "aa").map((l) => l.text.slice(0, 10))).toEqual(["SECRET-297", "SECRET-298", "SECRET-299"]);
+    expect(h.clear("aa")).toBe(300);
+    checkpoint();
+    for (let i = 0; i < 3; i++) h.add({ pid: "bb", peer: "cy", dir: "in", text: `KEPT-${i}`, time: i, private: false });
+    h.written();
+    checkpoint();
+    const file = readFileSync(join(home, "state.db"));
+    const wal = readFileSync(join(home, "state.db-wal"));
+    const left = Array.from({ length: 300 }, (_, i) => `SECRET-${i}-`).filter((s) => file.includes(s) || wal.includes(s));
+    expect(left).toEqual([]);
+    expect(h.last(5, "bb").map((l) => l.text)).toEqual(["KEPT-0", "KEPT-1", "KEPT-2"]);
+    ck.close();
+    h.close();
+  });
+
+  test("as the chat opens it (the store, its checkpoint thread, ACKs on the history's thread): /clear is told no failure and leaves neither the contact's lines nor its acknowledged outbox text in either file", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa", { backgroundCheckpoint: true });
+    const h = new History(home, 1000, store);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    for (let i = 1; i <= 50; i++) {
+      store.queue("bb", { id: BigInt(i), text: `SENT-${i}-${"o".repeat(300)}`, written: 1 });
+      h.add({ pid: "bb", peer: "bob", dir: "out", text: `SENT-${i}-${"o".repeat(300)}`, time: i, private: false, id: BigInt(i) });
+    }
+    store.commit();
+    h.flush();
+    store.ack("bb", 50n);
+    h.written();
+    expect(h.clear("bb")).toBe(50);
+    h.add({ pid: "cc", peer: "cy", dir: "in", text: "KEPT", time: 99, private: false });
+    h.written();
+    const file = readFileSync(join(home, "state.db"));
+    const wal = readFileSync(join(home, "state.db-wal"));
+    expect(Array.from({ length: 50 }, (_, i) => `SENT-${i + 1}-`).filter((t) => file.includes(t) || wal.includes(t))).toEqual([]);
+    h.close();
+    await store.close();
+    expect(told).toEqual([]);
+  });
+
+  test("another program reading state.db keeps the log from being emptied: the lines are deleted all the same, the count is right, and the failure is told once as a sentence", async () => {
+    const home = tempHome();
+    const h = new History(home, 1_000_000);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    for (let i = 0; i < 40; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}`, time: i, private: false });
+    h.written();
+    const other = new Database(join(home, "state.db"));
+    other.exec("BEGIN");
+    expect(other.query<{ n: number }, []>("SELECT SUM(count) AS n FROM history").get()!.n).toBe(40);
+    const n = h.clear("aa");
+    expect(n).toBe(40);
+    expect(h.last(5, "aa")).toEqual([]);
+    other.exec("COMMIT");
+    other.close();
+    // Told by the writer thread's message, in a later turn.
+    await until("the failure told", () => told.length > 0);
+    expect(told.map((e) => [(e as { code?: string }).code, (e as { doing?: string }).doing])).toEqual([["SQLITE_BUSY", "emptying state.db-wal of the cleared lines"]]);
+    // The chat goes on: the next lines are kept.
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "after", time: 99, private: false });
+    expect(h.last(5, "aa").map((l) => l.text)).toEqual(["after"]);
+    h.close();
   });
 });
 

@@ -380,3 +380,34 @@ describe("the sender checks itself (PROTOCOL §11.5) without hashing the file tw
     expect(cancels(f)).toEqual([]);
   });
 });
+
+describe("resume offsets at the segment edges", () => {
+  const cases: [string, Uint8Array<ArrayBuffer>, number][] = [
+    ["at a segment's end (1 MiB)", big, SEGMENT_MIN],
+    ["one byte before the last, short segment's end", big, big.length - 1],
+    ["at the file's end: nothing left to send", big, big.length],
+    ["of a file of exactly 2 MiB, at its end", bytes(2 * SEGMENT_MIN, 6), 2 * SEGMENT_MIN],
+    ["of a file of exactly 1 MiB, at 0", bytes(SEGMENT_MIN, 7), 0],
+  ];
+  for (const [what, content, offset] of cases) {
+    test(`a resume ${what}: the rest goes from the offset, then DONE, no CANCEL`, async () => {
+      const f = await offered(fakeSender({ chunkBytes: CH }), content);
+      f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset, prefix: sha(content.subarray(0, offset)) });
+      await until("DONE", () => f.sent.find((i) => i.kind === "file_done"));
+      const sent = fileChunks(f);
+      expect(sent.length === 0 ? offset : sent[0]!.offset).toBe(offset);
+      expect(Buffer.concat(sent.map((c) => c.data))).toEqual(Buffer.from(content.subarray(offset)));
+      expect(cancels(f)).toEqual([]);
+    });
+  }
+
+  test("a resume whose prefix changed here in the last, short segment (after the offer): CANCEL changed, nothing sent", async () => {
+    const f = await offered(fakeSender({ chunkBytes: CH }), big);
+    flip(f.path, big.length - 2);
+    f.sender.onAccept(f.sf, { kind: "file_accept", id: f.id, offset: big.length, prefix: sha(big) });
+    await until("the end", () => f.calls.find((c) => c.startsWith("ended")));
+    expect(cancels(f)).toEqual([[FileCode.changed, "the file changed after it was offered"]]);
+    expect(fileChunks(f)).toHaveLength(0);
+    expect(f.sent.some((i) => i.kind === "file_done")).toBe(false);
+  });
+});
