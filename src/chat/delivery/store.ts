@@ -34,7 +34,7 @@ import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { WriteLock } from "./write-lock.ts";
+import { WRITE_LOCK_TIMEOUT, WRITE_LOCK_WAIT_MS, WriteLock } from "./write-lock.ts";
 
 export const STATE_FILE = "state.db";
 /** Longest wait for a lock another program holds on state.db (ms): below an event-loop stall a person notices. */
@@ -105,6 +105,7 @@ export class StateError extends Error {
 export function describeSqliteError(path: string, doing: string, e: unknown): string {
   const code = (e as { code?: string }).code ?? "";
   if (code.startsWith("SQLITE_FULL")) return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
+  if (code === WRITE_LOCK_TIMEOUT) return `the chat's own history writer kept ${path} busy for over ${WRITE_LOCK_WAIT_MS / 1000} s (the disk may be slow or stalled), so ${doing} failed; try again in a moment`;
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return `${path} is locked by another program, so ${doing} failed; close that program and try again`;
   if (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB")) return `${path} is damaged, so ${doing} failed; move it aside to start with an empty outbox`;
   if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || code.startsWith("SQLITE_CANTOPEN")) return `${path} cannot be written (check its permissions), so ${doing} failed`;

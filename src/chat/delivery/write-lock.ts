@@ -14,6 +14,9 @@
 /** Longest wait for our other thread's transaction (ms): one takes milliseconds; past this it is treated as a lock state.db cannot get. */
 export const WRITE_LOCK_WAIT_MS = 2_000;
 
+/** The code of the Error thrown past that wait: our own thread held it, not another program (store.ts names it so). */
+export const WRITE_LOCK_TIMEOUT = "SOTTO_WRITE_LOCK_TIMEOUT";
+
 export class WriteLock {
   readonly shared: SharedArrayBuffer;
   readonly #a: Int32Array;
@@ -24,12 +27,12 @@ export class WriteLock {
     this.#a = new Int32Array(shared);
   }
 
-  /** Run `f` holding the lock (not reentrant). @throws an Error with code SQLITE_BUSY when the other thread held it WRITE_LOCK_WAIT_MS; whatever `f` throws */
+  /** Run `f` holding the lock (not reentrant). @throws an Error with code WRITE_LOCK_TIMEOUT when the other thread held it WRITE_LOCK_WAIT_MS; whatever `f` throws */
   hold<T>(f: () => T): T {
     const until = performance.now() + WRITE_LOCK_WAIT_MS;
     while (Atomics.compareExchange(this.#a, 0, 0, 1) !== 0) {
       const left = until - performance.now();
-      if (left <= 0) throw Object.assign(new Error(`the chat's other thread kept state.db's write lock for ${WRITE_LOCK_WAIT_MS} ms`), { code: "SQLITE_BUSY" });
+      if (left <= 0) throw Object.assign(new Error(`the chat's other thread kept state.db's write lock for ${WRITE_LOCK_WAIT_MS} ms`), { code: WRITE_LOCK_TIMEOUT });
       Atomics.wait(this.#a, 0, 1, left);
     }
     try {

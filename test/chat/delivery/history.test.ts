@@ -207,6 +207,30 @@ describe("History: written by a thread of its own", () => {
   });
 });
 
+describe("the write lock held past its wait by our own thread", () => {
+  test("the store's commit fails with a sentence that names the chat's own history writer, not another program; once the lock is free the next line commits", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa");
+    const held = new Int32Array(store.writeLock.shared);
+    Atomics.store(held, 0, 1); // as our history thread holding it through a stalled write
+    store.queue("bb", { id: 1n, text: "one", written: 1 });
+    let said = "";
+    try {
+      store.commit();
+    } catch (e) {
+      said = (e as Error).message;
+    }
+    expect(said).toContain("the chat's own history writer kept");
+    expect(said).not.toContain("another program");
+    expect(store.pending().get("bb")).toBeUndefined(); // not saved: the chat refuses it to the person
+    Atomics.store(held, 0, 0);
+    store.queue("bb", { id: 2n, text: "two", written: 1 });
+    store.commit();
+    expect(store.pending().get("bb")!.map((l) => l.text)).toEqual(["two"]);
+    await store.close();
+  });
+});
+
 describe("History's thread takes the store's ACK deletes", () => {
   test("ack() hands them over and returns: while this thread holds the write lock the lines stay; then they are gone, their text overwritten", async () => {
     const home = tempHome();
