@@ -173,6 +173,35 @@ describe("2. a contact gone bad (an address that authenticated)", () => {
   }, 30_000);
 });
 
+describe("2b. a contact gone bad at a full listener", () => {
+  // Fails on main: the rule is documented (peer.ts #evictOldHandshake, inbound-handshakes.ts)
+  // as "at once in a flooding prefix", but "crowded" is prefixHandshakes > 1: two honest
+  // strangers of one /24 (a campus, a CGNAT) handshaking at once count as a flood, and a
+  // known address's newcomer cuts the older of them at once, at any age, each time it
+  // connects while the listener is at maxHalfOpen. Fix (peer.ts, being edited on main):
+  // pass `(h) => this.#admission.flooding(host(h), now) || prefixHandshakes(host(h)) > maxHalfOpenPerPrefix / 4`
+  // (or another bound well above a household's handshakes) instead of `> 1`.
+  test.todo("at maxHalfOpen, a known address's new connection does not cut one of two honest strangers of one /24 that began 0 ms ago", async () => {
+    const sc = await Scene.start({ limits: { maxHalfOpen: 3, halfOpenEvictAfterMs: 10_000, handshakeTimeoutMs: 20_000 } });
+    const socks: Attacker[] = [];
+    try {
+      // Two honest strangers of 127.0.50.0/24 mid-HELLO, and a third stranger elsewhere: the listener is full.
+      for (const f of ["127.0.50.1", "127.0.50.2", "127.0.51.1"]) socks.push(await Attacker.connectNode(sc.port, f));
+      await until("3 half-open: maxHalfOpen reached", () => sc.listener.halfOpen === 3, 5000);
+      // The contact (127.0.0.1 authenticated: the scene's good peer) connects and says nothing.
+      const contact = await Attacker.connectNode(sc.port, "127.0.0.1");
+      // Either the contact is refused (its ALERT busy comes) or it took a seat (a stranger was cut).
+      await until("the contact refused, or a stranger cut", () => contact.received().length > 0 || sc.closes.length > 0, 3000);
+      const cut = sc.closes.filter((c) => c.code === "busy" && /a newcomer took its place/.test(c.error?.message ?? ""));
+      contact.destroy();
+      expect(cut.map((c) => c.address)).toEqual([]);
+    } finally {
+      for (const s of socks) s.destroy();
+      await sc.stop();
+    }
+  }, 20_000);
+});
+
 describe("3. cooperating addresses across prefixes", () => {
   test("40 addresses of three /24s, each making its /24 flood with refused connections: a new good peer from a fourth /24 handshakes and round-trips, and a stranger of a fifth opens", async () => {
     const sc = await Scene.start({ limits: { preAuthAlertsPerPrefixPerSecond: 0.5, maxHalfOpenPerAddress: 1, handshakeTimeoutMs: 20_000 } });
