@@ -16,6 +16,10 @@ const KNOWN_HOSTS = 4096;
  * pushed every contact out of KNOWN_HOSTS in 4,096 handshakes.
  */
 export const KNOWN_PER_PREFIX = 16;
+/** The refusal sentence of a stranger reset at accept while its prefix floods. */
+export const FLOODING = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): reset at accept";
+/** The same, for a stranger's handshake accepted before the flood was seen. */
+export const FLOODING_LATE = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): its handshake was reset when its next bytes came, unread";
 /** Prefixes tracked by the FFDHE rate at once (≈ 100 bytes each); beyond, new ones wait. */
 export const MAX_PREFIX_BUCKETS = 65_536;
 
@@ -126,10 +130,16 @@ export class Admission {
    * test suite's run of failing handshakes, stays far from it.
    */
   flooding(host: string, now: number): boolean {
+    if (this.#resetsByPrefix.size === 0) return false; // no prefix is past its alerts: the common case, on every handshake's bytes
     const prefix = addressPrefix(host);
     const alerts = this.#alertsByPrefix.get(prefix);
     const resets = this.#resetsByPrefix.get(prefix);
     return alerts !== undefined && resets !== undefined && alerts.level(now) < 1 && resets.level(now) < 1;
+  }
+
+  /** A stranger (not known lately) from a prefix that floods: reset before its bytes are read (Peer, at accept and at a handshake's next bytes). */
+  floodingStranger(host: string, now: number): boolean {
+    return this.flooding(host, now) && !this.known(host);
   }
 
   /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS, or past KNOWN_PER_PREFIX of its prefix). */

@@ -11,7 +11,7 @@ import { fail, ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item } from "../protocol/items.ts";
-import { Admission } from "./admission.ts";
+import { Admission, FLOODING, FLOODING_LATE } from "./admission.ts";
 import { InboundHandshakes } from "./inbound-handshakes.ts";
 import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
@@ -46,10 +46,6 @@ export interface PeerOptions {
 
 /** ALERT busy (PROTOCOL §7), encoded once: every refusal at accept sends these bytes. */
 const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
-/** The refusal sentence of a stranger reset at accept while its prefix floods. */
-const FLOODING = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): reset at accept";
-/** The same, for a stranger's handshake accepted before the flood was seen. */
-const FLOODING_LATE = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): its handshake was reset when its next bytes came, unread";
 
 type SocketData = { session: Session | null; dial?: Dial };
 type Dial = {
@@ -150,7 +146,7 @@ export class Peer {
         if (s === null) return;
         // A stranger's handshake from a prefix that floods with refusals: reset now, its
         // bytes unread (its connection was accepted before the flood was seen).
-        if (s.state === "handshake" && d === undefined && this.#floodingStranger(s)) return s.abort(fail("busy", FLOODING_LATE));
+        if (s.state === "handshake" && d === undefined && this.#admission.floodingStranger(this.#remoteHost(s), performance.now())) return s.abort(fail("busy", FLOODING_LATE));
         s.onData(chunk);
       },
       drain: (socket) => socket.data.session?.onDrain(),
@@ -269,7 +265,7 @@ export class Peer {
     }
     const role: Role = dial ? "initiator" : "responder";
     const remote = dial ? dial.host : socket.remoteAddress;
-    if (!dial && !this.#admission.known(remote) && this.#admission.flooding(remote, performance.now())) {
+    if (!dial && this.#admission.floodingStranger(remote, performance.now())) {
       // A stranger from a prefix whose refusals are a flood: reset before anything is read
       // (each such connection brought up to a socket buffer of bytes to read and judge).
       socket.terminate();
@@ -326,12 +322,6 @@ export class Peer {
     onClose: (s, info) => this.#sessionClosed(s, info),
   };
 
-  /** An inbound handshake from an address not known lately, whose prefix is past its alert budget. */
-  #floodingStranger(s: Session): boolean {
-    const host = this.#remoteHost(s);
-    return !this.#admission.known(host) && this.#admission.flooding(host, performance.now());
-  }
-
   /** The remote host a session was accepted from, or dialled (its Peer-side bookkeeping). */
   #remoteHost(s: Session): string {
     return this.#books.get(s)?.remoteHost ?? "";
@@ -350,7 +340,7 @@ export class Peer {
     const [s, since] = found;
     const age = now - since;
     // abort() closes at once: its close handler (#sessionClosed) lets go of the counts.
-    s.abort(fail("busy", `the listener is full and this handshake was the oldest (${Math.round(age)} ms, past halfOpenEvictAfterMs); a newcomer took its place`));
+    s.abort(fail("busy", `the listener is full and this handshake gave way to a newcomer (it had run ${Math.round(age)} ms; see halfOpenEvictAfterMs)`));
     return true;
   }
 

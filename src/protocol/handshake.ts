@@ -17,14 +17,14 @@
  * Each step checks everything first and only then commits state; temporaries are wiped.
  */
 import { wipe, concat } from "../crypto/bytes.ts";
-import { ctEqual, ctIsZero } from "../crypto/hash.ts";
+import { ctEqual } from "../crypto/hash.ts";
 import { ed25519Sign, ed25519Verify } from "../crypto/ed25519.ts";
 import type { RandomSource } from "../crypto/random.ts";
-import { checkFfdheShare, FFDHE, type FfdheGroup } from "../crypto/ffdhe.ts";
 import type { KeyObject } from "node:crypto";
-import { AlertCode, FrameType, Group, GROUP_NAMES, isGroup, Label, NONCE_LEN, SHARE_LEN, VERSION, HELLO_FIXED_LEN } from "./constants.ts";
+import { AlertCode, FrameType, Group, isGroup, Label, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
 import { fail, ProtocolError } from "./errors.ts";
-import { encodeFrame, type Frame } from "./frame.ts";
+import type { Frame } from "./frame.ts";
+import { alertFrameError, checkSecret, checkShare, encodeAlertFrame, encodeHello, FFDHE_OF, parseHello, subgroupFault, UNREPORTED } from "./hello.ts";
 import { decodeItems, encodeItems, type Item } from "./items.ts";
 import { RecordReader, RecordWriter } from "./record.ts";
 import { handshakeKeys, handshakeSecret, Transcript, trafficSecrets } from "./schedule.ts";
@@ -72,62 +72,8 @@ export interface Done {
   result: HandshakeResult;
 }
 
-const FFDHE_OF: Partial<Record<Group, FfdheGroup>> = { [Group.FFDHE2048]: FFDHE.ffdhe2048, [Group.FFDHE3072]: FFDHE.ffdhe3072 };
+export { alertFrameError, checkShare, encodeAlertFrame, encodeHello } from "./hello.ts";
 
-/** Encode a HELLO or HELLO_REPLY frame. */
-export function encodeHello(type: number, group: Group, nonce: Uint8Array, share: Uint8Array): Uint8Array {
-  return encodeFrame(type, concat(new Uint8Array([VERSION, group]), nonce, share));
-}
-
-/** Encode a plaintext ALERT frame (only before keys exist, PROTOCOL §7). */
-export function encodeAlertFrame(code: number, reason: Uint8Array = new Uint8Array(0)): Uint8Array {
-  return encodeFrame(FrameType.ALERT, concat(new Uint8Array([code]), reason));
-}
-
-/** The ProtocolError for a received plaintext ALERT frame (an unsupported_group alert carries the accepted ids). */
-export function alertFrameError(f: Frame): ProtocolError {
-  const code = f.body[0]!;
-  if (code === AlertCode.unsupported_group) {
-    const accepted = [...f.body.subarray(1)].filter(isGroup);
-    return fail("alert", "the peer accepts none of our key-exchange groups", { alert: code, accepted });
-  }
-  return fail("alert", `the peer sent alert ${code}`, { alert: code });
-}
-
-/** PROTOCOL §3: parse and check a hello's fields. */
-function parseHello(f: Frame): { version: number; group: number; nonce: Uint8Array; share: Uint8Array } {
-  const b = f.body;
-  return { version: b[0]!, group: b[1]!, nonce: b.subarray(2, 2 + NONCE_LEN), share: b.subarray(HELLO_FIXED_LEN) };
-}
-
-/**
- * PROTOCOL §3: validate a peer's key share for its group; `subgroup` false leaves the
- * subgroup check of an FFDHE share out (its caller has it made elsewhere).
- * @throws ProtocolError bad_hello / bad_share.
- */
-export function checkShare(group: Group, share: Uint8Array, subgroup = true): void {
-  if (share.length !== SHARE_LEN[group]) throw fail("bad_hello", `a ${GROUP_NAMES[group]} key share must be ${SHARE_LEN[group]} bytes, got ${share.length}`);
-  const ff = FFDHE_OF[group];
-  if (ff !== undefined) {
-    const fault = checkFfdheShare(ff, share, subgroup);
-    if (fault !== null) throw subgroupFault(ff.name, fault);
-  }
-}
-
-const UNREPORTED = "the key exchange did not report the subgroup check it was asked for";
-
-function subgroupFault(name: string, fault: string): ProtocolError {
-  return fail("bad_share", `the peer's ${name} share fails the ${fault} check`);
-}
-
-/** PROTOCOL §3: refuse a zero X25519 secret, and Z = 1 for finite-field groups. */
-function checkSecret(group: Group, z: Uint8Array): void {
-  if (z.length !== SHARE_LEN[group]) throw new Error(`internal: shared secret of ${z.length} bytes for ${GROUP_NAMES[group]}`);
-  if (ctIsZero(z)) throw fail("bad_share", "the key exchange produced an all-zero secret");
-  if (group !== Group.X25519 && ctIsZero(z.subarray(0, z.length - 1)) && z[z.length - 1] === 1) {
-    throw fail("bad_share", "the key exchange produced the secret 1");
-  }
-}
 
 /** Pull the single AUTH (or ALERT) item out of a handshake record's plaintext. */
 function authItem(pt: Uint8Array): Extract<Item, { kind: "auth" }> {

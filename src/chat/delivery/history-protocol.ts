@@ -26,13 +26,7 @@ export interface HistoryLine {
  * history-run.ts): a line (`lines` null, `count` 1), or a run already encoded, whose
  * buffer is transferred to the thread, not copied.
  */
-export interface HistoryRow {
-  pid: string;
-  peer: string;
-  dir: "in" | "out";
-  text: string;
-  time: number;
-  private: boolean;
+export interface HistoryRow extends Pick<HistoryLine, "pid" | "peer" | "dir" | "text" | "time" | "private"> {
   mid: string | null;
   count: number;
   lines: Uint8Array | null;
