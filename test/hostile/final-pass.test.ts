@@ -143,12 +143,17 @@ describe("2. a contact gone bad (an address that authenticated)", () => {
     } };
   };
 
-  test("a stranger's prefix is held to its FFDHE rate: of 12 HELLOs from 127.0.13.0/24, at most 5 are answered with HELLO_REPLY", async () => {
+  test("a stranger's prefix is held to its FFDHE rate: of 12 HELLOs from 127.0.13.0/24 at once, the burst of 4 (and one a second after) get HELLO_REPLY, the rest ALERT busy", async () => {
+    const t0 = performance.now();
     const got = await Promise.all(Array.from({ length: 12 }, (_, i) => ffdheFrom(`127.0.13.${1 + i}`)));
     const firsts = await Promise.all(got.map((g) => g.first()));
+    // The burst of 4, and one more per second the 12 took to be judged (a loaded machine's stall included).
+    const allowed = 4 + Math.ceil((performance.now() - t0) / 1000);
     for (const g of got) g.s.destroy();
-    expect(firsts.filter((f) => f === `frame ${FrameType.HELLO_REPLY}`).length).toBeLessThanOrEqual(5);
-    expect(firsts.filter((f) => f === `alert ${AlertCode.busy}`).length).toBeGreaterThanOrEqual(7);
+    const replies = firsts.filter((f) => f === `frame ${FrameType.HELLO_REPLY}`).length;
+    expect(replies).toBeGreaterThanOrEqual(1);
+    expect(replies).toBeLessThanOrEqual(allowed);
+    expect(firsts.filter((f) => f === `alert ${AlertCode.busy}`).length).toBe(12 - replies);
     await until("none half-open", () => sc.listener.halfOpen === 0, 10_000);
   }, 30_000);
 
@@ -192,7 +197,7 @@ describe("2b. a contact gone bad at a full listener", () => {
       const contact = await Attacker.connectNode(sc.port, "127.0.0.1");
       // Either the contact is refused (its ALERT busy comes) or it took a seat (a stranger was cut).
       await until("the contact refused, or a stranger cut", () => contact.received().length > 0 || sc.closes.length > 0, 3000);
-      const cut = sc.closes.filter((c) => c.code === "busy" && /a newcomer took its place/.test(c.error?.message ?? ""));
+      const cut = sc.closes.filter((c) => c.code === "busy" && /gave way to a newcomer|a newcomer took its place/.test(c.error?.message ?? ""));
       contact.destroy();
       expect(cut.map((c) => c.address)).toEqual([]);
     } finally {
@@ -284,7 +289,7 @@ describe("3. cooperating addresses across prefixes", () => {
         await fresh.peer.close();
       }
       // Exactly one of the 40 gave way, with busy and its reason.
-      expect(sc.closes.filter((c) => c.code === "busy" && /a newcomer took its place/.test(c.error?.message ?? "")).length).toBe(1);
+      expect(sc.closes.filter((c) => c.code === "busy" && /gave way to a newcomer|a newcomer took its place/.test(c.error?.message ?? "")).length).toBe(1);
     } finally {
       for (const s of socks) s.destroy();
       await sc.stop();
