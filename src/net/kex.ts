@@ -51,7 +51,7 @@ class FfdheWorker {
   #queue: Job[] = [];
   #inWorker = 0;
   // Jobs queued here or inside the worker, by class: strangers' [0] and priority [1]. Each
-  // class has its own maxQueue, so the known addresses' exchanges (which skip the per-prefix
+  // class has its own bound (maxQueue, twice it), so the known addresses' exchanges (which skip the per-prefix
   // rate) cannot hold the queue against every stranger's, nor strangers' against theirs.
   #byClass = [0, 0];
 
@@ -95,13 +95,13 @@ class FfdheWorker {
 
   /**
    * Queue one operation. @throws ProtocolError busy (synchronously) when `adm` says the
-   * queue of its class is full: strangers' and priority jobs each have maxQueue of their
-   * own (twice the bound in all), so one known address gone bad, whose exchanges skip the
+   * queue of its class is full: strangers' jobs have maxQueue, priority jobs twice it, each
+   * counted apart (three times the bound in all), so one known address gone bad, whose exchanges skip the
    * per-prefix rate, cannot get every stranger's FFDHE HELLO answered busy.
    */
   enqueue(op: string, group: FfdheName, peer: Uint8Array | undefined, id: number, adm: KexAdmission | null, resolve: (r: Reply) => void, reject: (e: Error) => void): KexJob {
     const cls = adm?.priority ? 1 : 0;
-    if (adm !== null && this.#byClass[cls]! >= adm.maxQueue) throw fail("busy", `${adm.maxQueue} key exchanges are queued (maxKexQueue)`);
+    if (adm !== null && this.#byClass[cls]! >= adm.maxQueue * (cls + 1)) throw fail("busy", `${adm.maxQueue} key exchanges are queued (maxKexQueue)`);
     const j: Job = { id, op, group, peer, resolve, reject, cancelled: false, priority: adm?.priority ?? false };
     this.#byClass[cls]!++;
     if (j.priority) {
