@@ -50,6 +50,10 @@ class FfdheWorker {
   // Jobs not yet posted, in order; priority jobs are put at the front.
   #queue: Job[] = [];
   #inWorker = 0;
+  // Jobs queued here or inside the worker, by class: strangers' [0] and priority [1]. Each
+  // class has its own bound (maxQueue, twice it), so the known addresses' exchanges (which skip the per-prefix
+  // rate) cannot hold the queue against every stranger's, nor strangers' against theirs.
+  #byClass = [0, 0];
 
   #get(): Worker {
     if (this.#worker === null) {
@@ -60,6 +64,7 @@ class FfdheWorker {
         if (!p) return;
         this.#waiting.delete(r.id);
         this.#inWorker--;
+        this.#byClass[p.priority ? 1 : 0]!--;
         this.#pump();
         if (p.cancelled) return;
         if (r.error !== undefined) p.reject(new Error(r.error));
@@ -90,11 +95,15 @@ class FfdheWorker {
 
   /**
    * Queue one operation. @throws ProtocolError busy (synchronously) when `adm` says the
-   * queue is full; a priority job may use twice the bound.
+   * queue of its class is full: strangers' jobs have maxQueue, priority jobs twice it, each
+   * counted apart (three times the bound in all), so one known address gone bad, whose exchanges skip the
+   * per-prefix rate, cannot get every stranger's FFDHE HELLO answered busy.
    */
   enqueue(op: string, group: FfdheName, peer: Uint8Array | undefined, id: number, adm: KexAdmission | null, resolve: (r: Reply) => void, reject: (e: Error) => void): KexJob {
-    if (adm !== null && this.depth >= adm.maxQueue * (adm.priority ? 2 : 1)) throw fail("busy", `${adm.maxQueue} key exchanges are queued (maxKexQueue)`);
+    const cls = adm?.priority ? 1 : 0;
+    if (adm !== null && this.#byClass[cls]! >= adm.maxQueue * (cls + 1)) throw fail("busy", `${adm.maxQueue} key exchanges are queued (maxKexQueue)`);
     const j: Job = { id, op, group, peer, resolve, reject, cancelled: false, priority: adm?.priority ?? false };
+    this.#byClass[cls]!++;
     if (j.priority) {
       // Behind the other priority jobs, ahead of every stranger's.
       const at = this.#queue.findIndex((q) => !q.priority);
@@ -107,7 +116,9 @@ class FfdheWorker {
         if (j.cancelled) return;
         j.cancelled = true;
         const i = this.#queue.indexOf(j);
-        if (i >= 0) this.#queue.splice(i, 1);
+        if (i < 0) return; // inside the worker: counted until its reply
+        this.#queue.splice(i, 1);
+        this.#byClass[cls]!--;
       },
     };
   }
@@ -137,6 +148,7 @@ class FfdheWorker {
     this.#waiting.clear();
     this.#queue = [];
     this.#inWorker = 0;
+    this.#byClass = [0, 0];
     for (const p of all) if (!p.cancelled) p.reject(new Error("key exchange worker stopped"));
   }
 }

@@ -85,7 +85,8 @@ export interface Limits {
   /**
    * FFDHE exchanges waiting for (or inside) the worker, process-wide: default 64, ≈ 90 ms
    * of ffdhe3072 work, well inside a handshake deadline; beyond, ALERT busy. Known
-   * addresses go first and may use twice the bound (test: hostile/budgets › 3.).
+   * addresses go first, with a bound of their own of twice it, counted apart (neither
+   * class can hold the other out: hostile/final-pass › 2.).
    */
   maxKexQueue: number;
   /**
