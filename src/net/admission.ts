@@ -16,6 +16,8 @@ const KNOWN_HOSTS = 4096;
  * pushed every contact out of KNOWN_HOSTS in 4,096 handshakes.
  */
 export const KNOWN_PER_PREFIX = 16;
+/** And at most this many of one network, an IPv4 /16 or IPv6 /48 (a /56 home line holds 256 /64s). */
+export const KNOWN_PER_NETWORK = 64;
 /** The refusal sentence of a stranger reset at accept while its prefix floods. */
 export const FLOODING = "its address block is refusing faster than preAuthAlertsPerPrefixPerSecond allows (a flood): reset at accept";
 /** The same, for a stranger's handshake accepted before the flood was seen. */
@@ -72,9 +74,15 @@ export class Admission {
     return null;
   }
 
-  /** Handshakes in progress from `host`'s /24 or /64 (its own included). */
-  prefixHandshakes(host: string): number {
-    return this.#byPrefix.get(addressPrefix(host)) ?? 0;
+  /**
+   * Whether a handshake from `host` is a flood's: its address has others in progress, its
+   * prefix more than a quarter of maxHalfOpenPerPrefix (far above a household's), or its
+   * prefix floods with refusals. An honest stranger's is none of these (Peer's eviction).
+   */
+  floodsWith(host: string, now: number): boolean {
+    if ((this.#byAddr.get(host) ?? 0) > 1) return true;
+    if ((this.#byPrefix.get(addressPrefix(host)) ?? 0) > this.#limits.maxHalfOpenPerPrefix / 4) return true;
+    return this.flooding(host, now);
   }
 
   /** A handshake with `remote` began. */
@@ -145,23 +153,25 @@ export class Admission {
   /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS, or past KNOWN_PER_PREFIX of its prefix). */
   remember(host: string): void {
     const k = hostKey(host);
-    const prefix = addressPrefix(k);
-    let mine = this.#knownByPrefix.get(prefix);
-    if (mine === undefined) this.#knownByPrefix.set(prefix, (mine = new Set()));
     this.#knownHosts.delete(k);
     this.#knownHosts.add(k);
-    mine.delete(k);
-    mine.add(k);
-    if (mine.size > KNOWN_PER_PREFIX) this.#forget(mine.values().next().value!);
+    for (const [group, cap] of knownGroups(k)) {
+      let mine = this.#knownByPrefix.get(group);
+      if (mine === undefined) this.#knownByPrefix.set(group, (mine = new Set()));
+      mine.delete(k);
+      mine.add(k);
+      if (mine.size > cap) this.#forget(mine.values().next().value!);
+    }
     if (this.#knownHosts.size > KNOWN_HOSTS) this.#forget(this.#knownHosts.values().next().value!);
   }
 
   #forget(k: string): void {
     this.#knownHosts.delete(k);
-    const prefix = addressPrefix(k);
-    const mine = this.#knownByPrefix.get(prefix);
-    mine?.delete(k);
-    if (mine?.size === 0) this.#knownByPrefix.delete(prefix);
+    for (const [group] of knownGroups(k)) {
+      const mine = this.#knownByPrefix.get(group);
+      mine?.delete(k);
+      if (mine?.size === 0) this.#knownByPrefix.delete(group);
+    }
   }
 
   /** Whether `host` authenticated lately (in any of its forms: IPv4-mapped, capitals). */
@@ -175,6 +185,14 @@ export class Admission {
     for (const [k, b] of this.#alertsByPrefix) if (b.full(now)) this.#alertsByPrefix.delete(k);
     for (const [k, b] of this.#resetsByPrefix) if (b.full(now)) this.#resetsByPrefix.delete(k);
   }
+}
+
+/** The groups a known host is counted in, with their caps: its /24 or /64, and its /16 or /48. */
+function knownGroups(k: string): [string, number][] {
+  const prefix = addressPrefix(k);
+  const v4 = prefix.endsWith(".0/24");
+  const net = v4 ? `${prefix.split(".", 2).join(".")}.0.0/16` : prefix.endsWith("::/64") ? `${prefix.split(":", 3).join(":")}::/48` : null;
+  return net === null ? [[prefix, KNOWN_PER_PREFIX]] : [[prefix, KNOWN_PER_PREFIX], [net, KNOWN_PER_NETWORK]];
 }
 
 /**

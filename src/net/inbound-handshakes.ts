@@ -25,10 +25,10 @@ export class InboundHandshakes<S> {
    * The handshake that gives way to a newcomer, with when it began, or null: the oldest
    * stranger's that has run for `grace` ms, else the oldest known address's. A newcomer
    * from an address that authenticated before (`knownNewcomer`) takes the oldest
-   * stranger's place at any age when `crowded` says that stranger's prefix has other
-   * handshakes in progress (a flood's): one alone in its prefix keeps its grace, or
-   * addresses that authenticated once (one handshake each) could cut every honest
-   * stranger the moment it began.
+   * stranger's place at any age when `crowded` says that stranger's handshake is a
+   * flood's (Peer: its address has others in progress, its prefix many, or its prefix floods): an honest
+   * stranger keeps its grace, or addresses that authenticated once (one handshake each)
+   * could cut every honest stranger the moment it began.
    */
   evictable(knownNewcomer: boolean, now: number, grace: number, crowded: (s: S) => boolean): [S, number] | null {
     const old = (q: AgeQueue<S>, g: number) => {

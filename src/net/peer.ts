@@ -329,13 +329,13 @@ export class Peer {
 
   /**
    * At a global cap: cut the handshake that gives way to a newcomer (InboundHandshakes:
-   * the oldest stranger's past halfOpenEvictAfterMs, or at once in a flooding prefix for a
-   * newcomer from an address that authenticated before), with busy, so that silent
+   * the oldest stranger's past halfOpenEvictAfterMs, or at once for a newcomer from an
+   * address that authenticated before when that stranger's is a flood's), with busy, so that silent
    * connections cannot keep a good peer out (docs/SECURITY.md §10). False when none may give way.
    */
   #evictOldHandshake(known: boolean): boolean {
     const now = performance.now();
-    const found = this.#handshakes.evictable(known, now, this.limits.halfOpenEvictAfterMs, (h) => this.#admission.prefixHandshakes(this.#remoteHost(h)) > 1);
+    const found = this.#handshakes.evictable(known, now, this.limits.halfOpenEvictAfterMs, (h) => this.#admission.floodsWith(this.#remoteHost(h), now));
     if (found === null) return false;
     const [s, since] = found;
     const age = now - since;

@@ -102,14 +102,10 @@ describe("1. a stranger", () => {
     expect(a.admitKex("192.0.2.5", 100)).toBeNull();
   });
 
-  // Fails on main: 16 addresses in each of the 256 /64s of one IPv6 /56 (a home line's
-  // usual allocation), one handshake each with any key, push every contact out of the
-  // 4,096 known hosts (and with it their FFDHE exemption, queue priority, flood exemption
-  // and eviction order). KNOWN_PER_PREFIX bounds one /64, not one network. The fix is in
-  // src/net/admission.ts (not this helper's file, being edited on main): a second bound
-  // per wider prefix (at most KNOWN_PER_PREFIX × 4 per IPv6 /48 and per IPv4 /16), or
-  // remembering only addresses whose key verifyPeer knows as a contact.
-  test.todo("a /56 of IPv6 addresses (256 /64s × 16, 4,096 handshakes) cannot push a contact of another network out of the known hosts", () => {
+  // Failed before KNOWN_PER_NETWORK: 16 addresses in each of the 256 /64s of one IPv6 /56
+  // (a home line's usual allocation), one handshake each with any key, pushed every contact
+  // out of the 4,096 known hosts; KNOWN_PER_PREFIX bounds one /64, not one network.
+  test("a /56 of IPv6 addresses (256 /64s × 16, 4,096 handshakes) cannot push a contact of another network out of the known hosts", () => {
     const a = new Admission(limits());
     a.remember("203.0.113.10");
     a.remember("2001:db8:aaaa:1::10");
@@ -178,14 +174,10 @@ describe("2. a contact gone bad (an address that authenticated)", () => {
 });
 
 describe("2b. a contact gone bad at a full listener", () => {
-  // Fails on main: the rule is documented (peer.ts #evictOldHandshake, inbound-handshakes.ts)
-  // as "at once in a flooding prefix", but "crowded" is prefixHandshakes > 1: two honest
-  // strangers of one /24 (a campus, a CGNAT) handshaking at once count as a flood, and a
-  // known address's newcomer cuts the older of them at once, at any age, each time it
-  // connects while the listener is at maxHalfOpen. Fix (peer.ts, being edited on main):
-  // pass `(h) => this.#admission.flooding(host(h), now) || prefixHandshakes(host(h)) > maxHalfOpenPerPrefix / 4`
-  // (or another bound well above a household's handshakes) instead of `> 1`.
-  test.todo("at maxHalfOpen, a known address's new connection does not cut one of two honest strangers of one /24 that began 0 ms ago", async () => {
+  // Failed before Admission.floodsWith: "crowded" was prefixHandshakes > 1, so two honest
+  // strangers of one /24 (a campus, a CGNAT) handshaking at once counted as a flood, and a
+  // known address's newcomer cut the older of them at once, at any age.
+  test("at maxHalfOpen, a known address's new connection does not cut one of two honest strangers of one /24 that began 0 ms ago", async () => {
     const sc = await Scene.start({ limits: { maxHalfOpen: 3, halfOpenEvictAfterMs: 10_000, handshakeTimeoutMs: 20_000 } });
     const socks: Attacker[] = [];
     try {
@@ -242,14 +234,15 @@ describe("3. cooperating addresses across prefixes", () => {
     }
   }, 30_000);
 
-  // Fails on main: accepted connections are not rated, only refusals are, and at
+  // Open (todo, fails today): accepted connections are not rated, only refusals are, and at
   // maxHalfOpen a stranger newcomer may evict only a stranger's handshake older than
   // halfOpenEvictAfterMs. 40 addresses of 3 /24s (each under its per-address and
   // per-prefix caps, never refused, so never "flooding") that re-open each connection
   // before it is that old keep maxHalfOpen full of young handshakes: every new stranger,
   // the good peer included, is refused busy (at the defaults: 4,096 connections a second
   // from 4 prefixes, no byte sent). Modelled here with a grace of 10 s (the test runs in
-  // well under it) instead of a churn. Fix (peer.ts #evictOldHandshake / inbound-handshakes.ts):
+  // well under it) instead of a churn. A fix (peer.ts #evictOldHandshake / inbound-handshakes.ts),
+  // which changes who may cut whom (hostile/exhaustion › … a stranger newcomer is refused busy):
   // at a global cap, a stranger newcomer from a prefix holding fewer handshakes than the
   // most crowded one takes the place of that prefix's oldest at once (fair share by prefix),
   // the grace kept only for handshakes of prefixes at or under the newcomer's share.
