@@ -14,7 +14,7 @@ import { Group } from "../protocol/constants.ts";
 import { fail, type ProtocolError } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/frame.ts";
 import { Initiator, Responder, type Done, type KexRequest } from "../protocol/handshake.ts";
-import { initiatorKex, runKex, type KexJob, type PendingKex } from "./kex.ts";
+import { initiatorKex, kexInline, runKex, x25519InitiatorKex, type KexJob, type PendingKex } from "./kex.ts";
 import type { Role, SessionConfig } from "./types.ts";
 
 /** What the handshake phase asks of its session. */
@@ -70,24 +70,43 @@ export class Handshake<S> {
     return this.#heldBytes;
   }
 
-  /** Start the handshake (initiator: compute a share and send HELLO). */
-  async start(): Promise<void> {
+  /**
+   * Start the handshake (initiator: compute a share and send HELLO). X25519 is done at
+   * once, with no promise; an FFDHE share comes from the worker (the promise returned).
+   */
+  start(): Promise<void> | undefined {
     const o = this.#o;
     if (this.#h.role === "responder") {
       this.#hs = new Responder({ accept: o.accept!, nonce: randomBytes(32), identity: o.identity, random: o.random, offloadSubgroupCheck: true });
       return;
     }
     this.#busy = true;
+    if (this.#offer === Group.X25519) {
+      this.#kex = x25519InitiatorKex();
+      this.#hello(this.#kex);
+      return;
+    }
+    return this.#startFfdhe();
+  }
+
+  async #startFfdhe(): Promise<void> {
+    const o = this.#o;
     try {
       this.#kex = await initiatorKex(this.#offer!, { maxQueue: o.limits.maxKexQueue, priority: true });
     } catch (e) {
       return this.#h.fail(e as Error);
     }
     if (this.#h.closed) return this.#kex.drop();
+    this.#hello(this.#kex);
+  }
+
+  /** Our share is ready: the initiator's machine, and its HELLO. */
+  #hello(kex: PendingKex): void {
+    const o = this.#o;
     const verify = o.verifyPeer;
     const ini = new Initiator({
       group: this.#offer!,
-      share: this.#kex.share,
+      share: kex.share,
       nonce: randomBytes(32),
       identity: o.identity,
       random: o.random,
@@ -135,6 +154,13 @@ export class Handshake<S> {
     this.#busy = true;
     const pending = this.#kex;
     this.#kex = null;
+    // X25519, either role: inline, no callbacks (a fault throws to the session, as any
+    // frame's does; the machine is failed and nothing is released).
+    const sent = kexInline(this.#hs!, pending, req);
+    if (sent !== null) {
+      this.#h.write(sent);
+      return this.#release();
+    }
     const adm = { maxQueue: o.limits.maxKexQueue, priority: o.kexPriority?.(s) ?? false };
     this.#kexJob = runKex(this.#hs!, pending, req, (send) => {
       this.#kexJob = null;
