@@ -45,7 +45,8 @@ export class Handshake<S> {
   #kex: PendingKex | null = null;
   /** A key exchange is being computed; frames wait in #held. */
   #busy = false;
-  #held: Uint8Array[] = [];
+  /** Frames held while busy; made on the first (most handshakes hold none). */
+  #held: Uint8Array[] | null = null;
   #heldBytes = 0;
   #kexJob: KexJob | null = null;
 
@@ -120,10 +121,11 @@ export class Handshake<S> {
   /** Keep a frame that came while busy (a copy: the chunk it is a view of goes away); the fault when too much waits. */
   hold(f: Frame): ProtocolError | null {
     // Before authentication nothing big is copied for later: a few frames, a few KiB.
-    if (this.#held.length >= this.#o.limits.maxPendingFrames || this.#heldBytes + f.bytes.length > this.#o.limits.maxHeldBytes) {
+    const held = (this.#held ??= []);
+    if (held.length >= this.#o.limits.maxPendingFrames || this.#heldBytes + f.bytes.length > this.#o.limits.maxHeldBytes) {
       return fail("unexpected_message", "the peer sent frames while the key exchange was running");
     }
-    this.#held.push(new Uint8Array(f.bytes));
+    held.push(new Uint8Array(f.bytes));
     this.#heldBytes += f.bytes.length;
     return null;
   }
@@ -176,8 +178,9 @@ export class Handshake<S> {
   /** The key exchange is done: process frames that arrived meanwhile. */
   #release(): void {
     this.#busy = false;
-    while (this.#held.length > 0 && !this.#busy && !this.#h.closed) {
-      const bytes = this.#held.shift()!;
+    const held = this.#held;
+    while (held !== null && held.length > 0 && !this.#busy && !this.#h.closed) {
+      const bytes = held.shift()!;
       this.#heldBytes -= bytes.length;
       this.#h.frame({ type: bytes[2]!, bytes, body: bytes.subarray(3) });
     }
@@ -195,7 +198,7 @@ export class Handshake<S> {
     this.#kex?.drop();
     this.#kex = null;
     this.cancel();
-    this.#held = [];
+    this.#held = null;
     this.#heldBytes = 0;
   }
 }

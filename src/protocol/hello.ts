@@ -6,7 +6,7 @@
 import { concat } from "../crypto/bytes.ts";
 import { ctIsZero } from "../crypto/hash.ts";
 import { checkFfdheShare, FFDHE, type FfdheGroup } from "../crypto/ffdhe.ts";
-import { AlertCode, FRAME_HEADER_LEN, FrameType, Group, GROUP_NAMES, HELLO_FIXED_LEN, isGroup, SHARE_LEN, VERSION } from "./constants.ts";
+import { AlertCode, FRAME_HEADER_LEN, FrameType, Group, GROUP_NAMES, HELLO_FIXED_LEN, isGroup, MAX_FRAME_LENGTH, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
 import { fail, type ProtocolError } from "./errors.ts";
 import { encodeFrame, type Frame } from "./frame.ts";
 
@@ -14,7 +14,19 @@ export const FFDHE_OF: Partial<Record<Group, FfdheGroup>> = { [Group.FFDHE2048]:
 
 /** Encode a HELLO or HELLO_REPLY frame. */
 export function encodeHello(type: number, group: Group, nonce: Uint8Array, share: Uint8Array): Uint8Array {
-  return encodeFrame(type, concat(new Uint8Array([VERSION, group]), nonce, share));
+  if (nonce.length !== NONCE_LEN) throw new TypeError(`"nonce" expected ${NONCE_LEN} bytes, got ${nonce.length}`);
+  // Straight into the frame (one buffer, no body to copy): length:u16 | type | version | group | nonce | share.
+  const length = 1 + HELLO_FIXED_LEN + share.length;
+  if (length > MAX_FRAME_LENGTH) throw new RangeError(`frame body of ${length - 1} bytes exceeds the u16 length`);
+  const out = new Uint8Array(2 + length);
+  out[0] = length >>> 8;
+  out[1] = length & 0xff;
+  out[2] = type;
+  out[FRAME_HEADER_LEN] = VERSION;
+  out[FRAME_HEADER_LEN + 1] = group;
+  out.set(nonce, FRAME_HEADER_LEN + 2);
+  out.set(share, FRAME_HEADER_LEN + HELLO_FIXED_LEN);
+  return out;
 }
 
 /** Encode a plaintext ALERT frame (only before keys exist, PROTOCOL §7). */
