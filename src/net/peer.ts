@@ -236,14 +236,18 @@ export class Peer {
       }, ms);
       d.timer.unref?.();
     }
+    // An address needs no look-up: dialled at once, with no promise or callbacks for it.
+    if (isIP(d.host) !== 0) return this.#connectTo(d, d.host);
     void this.#resolve(d.host).then(
-      (ip) => {
-        if (d.abandoned) return;
-        d.ip = ip;
-        Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#socketHandlers, data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => d.reject(dialFailed(d, err, dialErrorCode(ip, err.code))));
-      },
+      (ip) => this.#connectTo(d, ip),
       (err: Error) => d.reject(dialFailed(d, err, "ENOTFOUND")),
     );
+  }
+
+  #connectTo(d: Dial, ip: string): void {
+    if (d.abandoned) return;
+    d.ip = ip;
+    Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#socketHandlers, data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => d.reject(dialFailed(d, err, dialErrorCode(ip, err.code))));
   }
 
   /**
