@@ -83,7 +83,12 @@ export class Handshake<S> {
     }
     this.#busy = true;
     if (this.#offer === Group.X25519) {
-      this.#kex = x25519InitiatorKex();
+      try {
+        this.#kex = x25519InitiatorKex();
+      } catch (e) {
+        this.#h.fail(e as Error);
+        return;
+      }
       this.#hello(this.#kex);
       return;
     }
