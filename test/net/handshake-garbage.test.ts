@@ -64,3 +64,41 @@ test("an X25519 handshake, both sides, makes at most 590 heap cells (it made 751
   expect(per!["Cipher"]).toBe(8);
   expect(per!["PublicKeyObject"]).toBeGreaterThanOrEqual(4);
 }, 60_000);
+
+test("over loopback with two Peers (sockets, dials, admission), an X25519 handshake makes at most 600 heap cells (it made 730)", async () => {
+  const { Peer } = await import("../../src/net/peer.ts");
+  const { identity } = await import("../protocol/helpers.ts");
+  const limits = { maxSessions: 100_000, maxHalfOpen: 100_000, maxHalfOpenPerAddress: 100_000, keepaliveMs: 0, idleTimeoutMs: 0 };
+  let ready = 0;
+  const server = new Peer({ identity: identity("server"), profile: { instance: new Uint8Array(8).fill(1), name: "s" }, accept: [Group.X25519], limits, events: { onReady: () => void ready++ } });
+  const client = new Peer({ identity: identity("client"), profile: { instance: new Uint8Array(8).fill(2), name: "c" }, limits, events: { onReady: () => void ready++ } });
+  const port = server.listen("127.0.0.1", 0);
+  const dial = async () => {
+    const before = ready;
+    const s = await client.connect("127.0.0.1", port, Group.X25519);
+    while (ready < before + 2) await new Promise((r) => setImmediate(r));
+    s.close();
+  };
+  try {
+    for (let i = 0; i < 300; i++) await dial();
+    let per: number | null = null;
+    for (let tries = 0; tries < 5 && per === null; tries++) {
+      gcAndSweep();
+      let canary: object | null = { canary: true };
+      const weak = new WeakRef(canary);
+      canary = null;
+      const a = heapStats().objectTypeCounts;
+      for (let i = 0; i < 40; i++) await dial();
+      const b = heapStats().objectTypeCounts;
+      if (weak.deref() === undefined) continue;
+      let t = 0;
+      for (const k in b) t += Math.max(0, b[k]! - (a[k] ?? 0));
+      per = t / 40;
+    }
+    expect(per).not.toBeNull();
+    expect(Math.round(per!)).toBeLessThanOrEqual(600);
+  } finally {
+    await client.close("done", 100);
+    await server.close("done", 100);
+  }
+}, 60_000);
