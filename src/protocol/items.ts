@@ -90,7 +90,40 @@ export function decodeItems(pt: Uint8Array): Item[] {
  * decipher's output and a range: no view). @throws ProtocolError bad_item / invalid_utf8.
  */
 export function decodeItemsAt(pt: Uint8Array, from: number, to: number): Item[] {
+  const entries: Decoded[] = [];
+  decodeInto(pt, from, to, entries);
   const items: Item[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (typeof e === "object") items.push(e);
+    else items.push({ kind: "text", id: BigInt(e as TextId), text: entries[++i] as string });
+  }
+  return items;
+}
+
+/**
+ * A TEXT id as the fast path carries it: a number below 2^53 (exact), a bigint at or
+ * above it (the wire's u64, PROTOCOL §6.2, up to 2^64 - 1).
+ */
+export type TextId = number | bigint;
+
+/**
+ * What decodeInto puts out, in wire order: a TEXT as two entries, its id (a TextId, never
+ * an object) then its text; every other item as its Item object.
+ */
+export type Decoded = Item | TextId | string;
+
+/** 2^53: ids from here on are bigints (a number would lose their low bits). */
+const ID_NUMBER_LIMIT = 2 ** 53;
+
+/**
+ * Decode every item of `pt[from..to)` as decodeItemsAt, appending to `out`: each TEXT as
+ * its id (TextId) and its text, with no object and, below 2^53, no BigInt. Every size and
+ * every text is checked before anything is appended past a bad item; on a throw `out` may
+ * hold the items before it (the caller drops them: a record is handled whole or not at all).
+ * @throws ProtocolError bad_item / invalid_utf8.
+ */
+export function decodeInto(pt: Uint8Array, from: number, to: number, out: Decoded[]): void {
   let off = from;
   if (to <= from) throw fail("bad_item", "a record holds no items");
   while (off < to) {
@@ -103,52 +136,52 @@ export function decodeItemsAt(pt: Uint8Array, from: number, to: number): Item[] 
     // TEXT, the per-message case, makes no view of its content (textAt).
     if (type === ContentType.TEXT) {
       if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
-      items.push({ kind: "text", id: u64At(pt, start), text: textAt(pt, start + ID_LEN, off, "TEXT") });
+      const id = textIdAt(pt, start);
+      out.push(id, textAt(pt, start + ID_LEN, off, "TEXT"));
       continue;
     }
     const c = pt.subarray(start, start + len);
     switch (type) {
       case ContentType.AUTH:
         exact(len, AUTH_LEN, "AUTH");
-        items.push({ kind: "auth", identity: c.subarray(0, IDENTITY_LEN), sig: c.subarray(IDENTITY_LEN) });
+        out.push({ kind: "auth", identity: c.subarray(0, IDENTITY_LEN), sig: c.subarray(IDENTITY_LEN) });
         break;
       case ContentType.ACK:
         exact(len, ID_LEN, "ACK");
-        items.push({ kind: "ack", id: u64At(pt, start) });
+        out.push({ kind: "ack", id: u64At(pt, start) });
         break;
       case ContentType.PING:
       case ContentType.PONG:
         exact(len, PING_LEN, type === ContentType.PING ? "PING" : "PONG");
-        items.push({ kind: type === ContentType.PING ? "ping" : "pong", data: c });
+        out.push({ kind: type === ContentType.PING ? "ping" : "pong", data: c });
         break;
       case ContentType.KEY_UPDATE:
         exact(len, 0, "KEY_UPDATE");
-        items.push({ kind: "key_update" });
+        out.push({ kind: "key_update" });
         break;
       case ContentType.CLOSE:
-        items.push({ kind: "close", reason: text(c, "CLOSE reason") });
+        out.push({ kind: "close", reason: text(c, "CLOSE reason") });
         break;
       case ContentType.PROFILE: {
         if (len < INSTANCE_LEN) throw fail("bad_item", "PROFILE item is shorter than its instance id");
         if (len - INSTANCE_LEN > MAX_NAME_LEN) throw fail("bad_item", `PROFILE name of ${len - INSTANCE_LEN} bytes exceeds ${MAX_NAME_LEN}`);
-        items.push({ kind: "profile", instance: c.subarray(0, INSTANCE_LEN), name: text(c.subarray(INSTANCE_LEN), "PROFILE name") });
+        out.push({ kind: "profile", instance: c.subarray(0, INSTANCE_LEN), name: text(c.subarray(INSTANCE_LEN), "PROFILE name") });
         break;
       }
       case ContentType.ALERT:
         if (len < 1) throw fail("bad_item", "ALERT item has no code");
-        items.push({ kind: "alert", code: c[0]!, reason: text(c.subarray(1), "ALERT reason") });
+        out.push({ kind: "alert", code: c[0]!, reason: text(c.subarray(1), "ALERT reason") });
         break;
       case ContentType.PADDING:
-        items.push({ kind: "padding", length: len });
+        out.push({ kind: "padding", length: len });
         break;
       default:
         // PROTOCOL §6: unknown 0x00..0x7F is an error; unknown 0x80..0xFF is ignored
         // (handed up as `ext`: a receiver that knows no extension drops it).
         if (type < FIRST_OPTIONAL_CONTENT_TYPE) throw fail("bad_item", `unknown content type 0x${type.toString(16).padStart(2, "0")}`);
-        items.push({ kind: "ext", type, content: c });
+        out.push({ kind: "ext", type, content: c });
     }
   }
-  return items;
 }
 
 function header(out: Uint8Array, off: number, type: number, len: number): number {
@@ -254,6 +287,70 @@ function u64At(b: Uint8Array, i: number): bigint {
   return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
+/**
+ * Read a TEXT id (big-endian u64): a number when below 2^53 (hi below 2^21), with no
+ * BigInt made; the exact bigint from there up to 2^64 - 1.
+ */
+export function textIdAt(b: Uint8Array, i: number): TextId {
+  const hi = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+  const lo = ((b[i + 4]! << 24) | (b[i + 5]! << 16) | (b[i + 6]! << 8) | b[i + 7]!) >>> 0;
+  if (hi < 0x200000) return hi * 0x100000000 + lo;
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Write `hi:u32 | lo:u32` big-endian at `b[i..i+8)`. */
+function putHiLo(b: Uint8Array, i: number, hi: number, lo: number): void {
+  b[i] = hi >>> 24;
+  b[i + 1] = (hi >>> 16) & 0xff;
+  b[i + 2] = (hi >>> 8) & 0xff;
+  b[i + 3] = hi & 0xff;
+  b[i + 4] = lo >>> 24;
+  b[i + 5] = (lo >>> 16) & 0xff;
+  b[i + 6] = (lo >>> 8) & 0xff;
+  b[i + 7] = lo & 0xff;
+}
+
+/**
+ * Check a TEXT id from our own caller: a safe non-negative integer, or a bigint in
+ * 0..2^64 - 1. @throws RangeError otherwise (a local bug).
+ */
+export function checkTextId(id: TextId): void {
+  if (typeof id === "number" ? Number.isSafeInteger(id) && id >= 0 : typeof id === "bigint" && id >= 0n && id <= 0xffffffffffffffffn) return;
+  throw new RangeError(`a TEXT id must be an integer in 0..2^64 - 1 (a number only below 2^53), got ${String(id)}`);
+}
+
+/**
+ * Encode TEXT `id`, `text` into `out` at `off` without writing at or past `end`, straight
+ * from its parts (no Item object; a number id takes no BigInt). Returns the offset after
+ * the item, or -1 when it does not fit. The id is trusted to pass checkTextId.
+ */
+export function writeText(out: Uint8Array, off: number, end: number, id: TextId, text: string): number {
+  const c = off + ITEM_HEADER_LEN;
+  if (c + ID_LEN > end) return -1;
+  if (typeof id === "number") putHiLo(out, c, Math.floor(id / 0x100000000), id >>> 0);
+  else putU64(out, c, id);
+  let written = 0;
+  if (text.length * 3 <= end - c - ID_LEN) {
+    // Room for the worst case: Buffer's write encodes in place, with no view per item
+    // (the same bytes as encodeInto, lone surrogates as U+FFFD included).
+    written = text.length === 0 ? 0 : utf8Write(bufferOver(out), text, c + ID_LEN);
+  } else if (text.length > 0) {
+    const r = encoder.encodeInto(text, out.subarray(c + ID_LEN, end));
+    if (r.read !== text.length) return -1;
+    written = r.written;
+  }
+  const len = ID_LEN + written;
+  out[off] = ContentType.TEXT;
+  out[off + 1] = len >>> 8;
+  out[off + 2] = len & 0xff;
+  return c + len;
+}
+
+/** Upper bound of a TEXT's encoded size (as itemSizeBound). */
+export function textSizeBound(text: string): number {
+  return ITEM_HEADER_LEN + ID_LEN + text.length * 3;
+}
+
 /** Write a big-endian u64. */
 function putU64(b: Uint8Array, i: number, n: bigint): void {
   // Ids below 2^32 (every id in practice) take one BigInt conversion, no BigInt arithmetic.
@@ -294,21 +391,8 @@ function bufferOver(out: Uint8Array): Buffer {
 export function writeItem(out: Uint8Array, off: number, end: number, item: Item): number {
   const c = off + ITEM_HEADER_LEN;
   let len: number;
-  if (item.kind === "text") {
-    if (c + ID_LEN > end) return -1;
-    putU64(out, c, item.id);
-    let written = 0;
-    if (item.text.length * 3 <= end - c - ID_LEN) {
-      // Room for the worst case: Buffer's write encodes in place, with no view per item
-      // (the same bytes as encodeInto, lone surrogates as U+FFFD included).
-      written = item.text.length === 0 ? 0 : utf8Write(bufferOver(out), item.text, c + ID_LEN);
-    } else if (item.text.length > 0) {
-      const r = encoder.encodeInto(item.text, out.subarray(c + ID_LEN, end));
-      if (r.read !== item.text.length) return -1;
-      written = r.written;
-    }
-    len = ID_LEN + written;
-  } else if (item.kind === "ack") {
+  if (item.kind === "text") return writeText(out, off, end, item.id, item.text);
+  if (item.kind === "ack") {
     if (c + ID_LEN > end) return -1;
     putU64(out, c, item.id);
     len = ID_LEN;

@@ -29,6 +29,9 @@ class FakeSession implements PeerSession {
   send(item: Item): void {
     this.sent.push(item);
   }
+  sendText(id: bigint | number, text: string): void {
+    this.sent.push({ kind: "text", id: BigInt(id), text });
+  }
   close(): void {
     this.state = "closed";
   }

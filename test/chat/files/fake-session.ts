@@ -37,6 +37,9 @@ export class FakeSession implements PeerSession {
     this.items.push(item);
     if (this.holdOutput && item.kind === "ext") this.bufferedAmount += item.content.length;
   }
+  sendText(id: bigint | number, text: string): void {
+    this.send({ kind: "text", id: BigInt(id), text });
+  }
   /** The socket took everything. */
   drain(): void {
     this.bufferedAmount = 0;
