@@ -119,14 +119,14 @@ function serveSotto(): number {
         peakConns = Math.max(peakConns, ++conns);
         state.set(s, { next: 0, bad: 0 });
       },
-      onItem(s, item) {
-        if (item.kind !== "text") return;
+      // TEXT as (id, text), as the chat takes it (PeerEvents.onText); sent back with sendText.
+      onText(s, id, text) {
         const c = state.get(s)!;
-        const op = item.text.charCodeAt(0);
-        if (op === Op.DATA) count(c, Number(item.id));
-        else if (op === Op.ECHO) s.send(item);
+        const op = text.charCodeAt(0);
+        if (op === Op.DATA) count(c, Number(id));
+        else if (op === Op.ECHO) s.sendText(id, text);
         else if (op === Op.FINISH) {
-          s.send({ kind: "text", id: BigInt(c.next), text: c.bad === 0 ? "fok" : "fbad" });
+          s.sendText(c.next, c.bad === 0 ? "fok" : "fbad");
           c.next = 0;
           c.bad = 0;
         }

@@ -75,16 +75,15 @@ function serve(expect: number): void {
         readies++;
         state.set(s, { next: 0, bad: 0 });
       },
-      onItem(s, item) {
-        if (item.kind !== "text") return;
+      onText(s, id, text) {
         const c = state.get(s)!;
-        const op = item.text.charCodeAt(0);
+        const op = text.charCodeAt(0);
         if (op === Op.DATA) {
-          if (Number(item.id) !== c.next) c.bad++;
+          if (Number(id) !== c.next) c.bad++;
           c.next++;
-        } else if (op === Op.ECHO) s.send(item);
+        } else if (op === Op.ECHO) s.sendText(id, text);
         else if (op === Op.FINISH) {
-          s.send({ kind: "text", id: BigInt(c.next), text: c.bad === 0 ? "fok" : "fbad" });
+          s.sendText(c.next, c.bad === 0 ? "fok" : "fbad");
           c.next = 0;
           c.bad = 0;
         }
