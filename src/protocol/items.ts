@@ -17,7 +17,7 @@ import {
   TEXT_TIME_LEN,
 } from "./constants.ts";
 import { fail } from "./errors.ts";
-import { putU64, text, textAt, textIdAt, writeText, type TextId } from "./text.ts";
+import { putU64, sliceable, text, textAt, textIdAt, textInBuffer, writeText, type TextId } from "./text.ts";
 
 export { checkTextId, text, textAt, textIdAt, textSizeBound, writeText, type TextId } from "./text.ts";
 
@@ -81,6 +81,7 @@ export type Decoded = Item | TextId | string;
 export function decodeInto(pt: Uint8Array, from: number, to: number, out: Decoded[]): void {
   let off = from;
   if (to <= from) throw fail("bad_item", "a record holds no items");
+  const buf = sliceable(pt);
   while (off < to) {
     if (to - off < ITEM_HEADER_LEN) throw fail("bad_item", "an item header is cut short");
     const type = pt[off]!;
@@ -92,7 +93,7 @@ export function decodeInto(pt: Uint8Array, from: number, to: number, out: Decode
     if (type === ContentType.TEXT) {
       if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
       const id = textIdAt(pt, start);
-      out.push(id, textAt(pt, start + ID_LEN, off, "TEXT"));
+      out.push(id, buf !== null ? textInBuffer(buf, start + ID_LEN, off, "TEXT") : textAt(pt, start + ID_LEN, off, "TEXT"));
       continue;
     }
     const c = pt.subarray(start, start + len);
