@@ -146,14 +146,7 @@ export function putU64(b: Uint8Array, i: number, n: bigint): void {
     lo = Number(n & 0xffffffffn);
     hi = Number((n >> 32n) & 0xffffffffn);
   }
-  b[i] = hi >>> 24;
-  b[i + 1] = (hi >>> 16) & 0xff;
-  b[i + 2] = (hi >>> 8) & 0xff;
-  b[i + 3] = hi & 0xff;
-  b[i + 4] = lo >>> 24;
-  b[i + 5] = (lo >>> 16) & 0xff;
-  b[i + 6] = (lo >>> 8) & 0xff;
-  b[i + 7] = lo & 0xff;
+  putHiLo(b, i, hi, lo);
 }
 
 let bufferOf: Uint8Array | null = null;
