@@ -374,18 +374,12 @@ function fillRecord(items: readonly Pending[], f: Fill, keyUpdate: () => boolean
   while (f.i < items.length) {
     const e = items[f.i]!;
     const end = pt === 0 ? ITEM_END : Math.min(cap, ITEM_END);
-    if (typeof e === "object") {
-      const next = writeItem(PT, pt, end, e);
-      if (next < 0) break;
-      pt = next;
-      f.i++;
-    } else {
-      // A TEXT's two entries: its id, then its text (queueText).
-      const next = writeText(PT, pt, end, e as TextId, items[f.i + 1] as string);
-      if (next < 0) break;
-      pt = next;
-      f.i += 2;
-    }
+    // A TEXT is two entries: its id, then its text (queueText).
+    const isText = typeof e !== "object";
+    const next = isText ? writeText(PT, pt, end, e as TextId, items[f.i + 1] as string) : writeItem(PT, pt, end, e);
+    if (next < 0) break;
+    pt = next;
+    f.i += isText ? 2 : 1;
   }
   if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
   f.ku = keyUpdate();
