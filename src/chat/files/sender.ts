@@ -6,7 +6,8 @@
  *      at most MAX_OPEN_TRANSFERS open per session (the rest wait);
  *   2. FILE_ACCEPT: check offset ≤ size and the prefix hash against our own first
  *      `offset` bytes (§11.7), those bytes against their segments' CRC-32 too;
- *   3. pump(): open the file, read 60 KiB at a time straight into the item's buffer,
+ *   3. pump(): open the file, read 60 KiB at a time straight into the item's buffer (one
+ *      the session has sealed already, chunks.ts, or a new one),
  *      check it against its segment's CRC-32 (no second SHA-256 pass), queue it,
  *      round robin over the session's transfers, only while session.bufferedAmount is
  *      under HIGH_WATER (§11.8); close the files; go on at the next drain (or the next turn);
