@@ -17,7 +17,7 @@ import { ITEM_HEADER_LEN, MAX_PLAINTEXT, type Group } from "../protocol/constant
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { FrameAssembler, type Frame } from "../protocol/frame.ts";
 import type { Done } from "../protocol/handshake.ts";
-import type { Item } from "../protocol/items.ts";
+import { checkTextId, type Item, type TextId } from "../protocol/items.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes, streamEnded } from "./alerts.ts";
 import { Established, type RecordHost } from "./established.ts";
@@ -95,6 +95,8 @@ export class Session implements PeerSession {
         return self.state;
       },
       item: (item) => this.#ev.onItem(this, item),
+      // TEXT: to onText as (id, text) when the owner takes it so; else as an Item, its id a bigint.
+      text: ev.onText !== undefined ? (id, text) => ev.onText!(this, id, text) : (id, text) => ev.onItem(this, { kind: "text", id: BigInt(id), text }),
       // One length cap for every output format (a 65,000-byte reason is not printed whole).
       closedByPeer: (reason) => this.#closed({ error: null, byPeer: true, reason: capPeerString(reason, this.#o.limits.maxPeerStringLength) }),
       send: (item) => this.send(item),
@@ -238,6 +240,24 @@ export class Session implements PeerSession {
   send(item: Item): void {
     if (this.#est === null || this.#isClosed()) throw new Error("session is not open");
     this.#send.queue(item);
+    this.#queued();
+  }
+
+  /**
+   * Queue TEXT `id`, `text` as send({kind: "text", id, text}) does, without an Item object:
+   * the per-message path. `id` is a number below 2^53 or a bigint up to 2^64 - 1; both go
+   * on the wire as the same u64 (PROTOCOL §6).
+   * @throws Error when the session is not open; RangeError for an id out of range or a text that cannot fit in a record.
+   */
+  sendText(id: TextId, text: string): void {
+    if (this.#est === null || this.#isClosed()) throw new Error("session is not open");
+    checkTextId(id);
+    this.#send.queueText(id, text);
+    this.#queued();
+  }
+
+  /** After an item was queued: the queue's bound, the budget, the flush in the next microtask. */
+  #queued(): void {
     if (this.#send.bufferedAmount > this.#o.limits.maxSendQueueBytes) {
       return this.#fail(fail("busy", "the peer is not reading; its send queue is full"));
     }

@@ -59,6 +59,9 @@ export class FakeSession implements PeerSession {
   dropUnsealed(): void {
     this.unsealed.length = 0;
   }
+  sendText(id: bigint | number, text: string): void {
+    this.send({ kind: "text", id: BigInt(id), text });
+  }
   /** The socket took everything. */
   drain(): void {
     this.bufferedAmount = 0;
