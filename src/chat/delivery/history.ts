@@ -46,6 +46,13 @@ export const SHOWN_AT_START = 5;
 export const MAX_PAGE = 500;
 /** The history's file in the home. */
 export const HISTORY_FILE = "history.db";
+/**
+ * history.db's page size (bytes): a piped file's runs are about 500 KiB each, and in pages
+ * of 16 KiB instead of SQLite's 4 KiB the writer thread's flushes (insert, trims that
+ * overwrite, checkpoints) cost about a third less CPU for the same lines; a single line
+ * costs a few 16 KiB pages in the log per flush instead of 4 KiB ones.
+ */
+export const PAGE_SIZE = 16_384;
 /** Owner read/write only: history.db holds what was said. */
 const PRIVATE_FILE = 0o600;
 
@@ -143,7 +150,8 @@ export class History {
       closeSync(openSync(this.path, "a", PRIVATE_FILE));
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
       this.#db = new Database(this.path, { create: true, strict: true });
-      this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
+      // Set before the file's first page is written (a file that exists keeps its own).
+      this.#db.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
       this.#db.exec(`CREATE TABLE IF NOT EXISTS history (${COLUMNS});
         CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
     } catch (e) {

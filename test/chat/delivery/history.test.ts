@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
-import { History, HISTORY_FILE, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
+import { History, HISTORY_FILE, MAX_PER_CONTACT, PAGE_SIZE, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
 import { decodeHistoryRun, historyRows, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
 import { HistoryWriter, TRIM_EVERY } from "../../../src/chat/delivery/history-writer.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
@@ -61,6 +61,19 @@ describe("History (the table)", () => {
     expect(h.names().sort()).toEqual(["cyril"]); // aa was cleared; bb's latest name
     h.close();
     expect(statSync(join(home, HISTORY_FILE)).mode & 0o777).toBe(0o600);
+  });
+
+  test("a new history.db is made of 16 KiB pages (the file header says so), and a piped tick of 465 lines of 1 KiB is written in about 30 of them, not 120", () => {
+    const home = tempHome();
+    const h = new History(home, 1000);
+    h.written();
+    for (let i = 0; i < 465; i++) h.add({ pid: "aa", peer: "bob", dir: "out", text: `${String(i).padStart(8, "0")}${"x".repeat(1016)}`, time: i, private: false });
+    h.written();
+    h.close();
+    const file = readFileSync(join(home, HISTORY_FILE));
+    expect(PAGE_SIZE).toBe(16_384);
+    expect(file.readUInt16BE(16)).toBe(PAGE_SIZE); // SQLite's header: the page size at offset 16
+    expect(file.length / PAGE_SIZE).toBeLessThan(40);
   });
 });
 
