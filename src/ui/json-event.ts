@@ -10,9 +10,21 @@
  * The two events every piped line makes (`sent` and `recipients`, with exactly the keys
  * the chat gives them, in its order) are written out field by field instead (no copy of
  * the event, no stringify of it; the peer's name encoded once while it repeats): the same
- * bytes, which the tests compare with jsonLine's. @throws never
+ * bytes, which the tests compare with jsonLine's. Every other flat event (a `message`, an
+ * `ack`: strings, booleans and finite numbers only) is written key by key the same way.
+ * A string with nothing in it that JSON or jsonLine writes otherwise than as itself (a
+ * quote, a backslash, a control, DEL or C1, a separator, a surrogate) is that string in
+ * quotes: one scan of it, where stringify and jsonLine's C1 test made two. @throws never
  */
 import { jsonLine } from "./format.ts";
+
+/** What jsonLine writes otherwise than as itself in a string: `"`, `\`, controls, DEL and C1, U+2028/9, surrogates (a lone one is escaped). */
+const SPECIAL = /["\\\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]/;
+
+/** jsonLine(s) for a string: itself in quotes when nothing in it is written otherwise. */
+export function jsonString(s: string): string {
+  return SPECIAL.test(s) ? jsonLine(s) : `"${s}"`;
+}
 
 /** Texts shorter than this go through jsonLine as they are (splicing costs more than it saves). */
 const SPLICE_FROM = 128;
@@ -28,6 +40,22 @@ const SENT_KEYS = ["type", "peer", "id", "text", "private", "time"];
 /** The keys of line mode's `recipients` event (lines.ts), in its order, and of each recipient. */
 const RECIPIENTS_KEYS = ["type", "line", "text", "private", "time", "recipients"];
 const RECIPIENT_KEYS = ["peer", "id", "state"];
+
+/** jsonLine(e) for an object whose values are strings, booleans, finite numbers or undefined (left out, as JSON does); null for any other. */
+function flat(e: object): string | null {
+  let out = "";
+  for (const k of Object.keys(e)) {
+    const v = (e as Record<string, unknown>)[k];
+    let j: string;
+    if (typeof v === "string") j = jsonString(v);
+    else if (typeof v === "boolean") j = v ? "true" : "false";
+    else if (typeof v === "number" && Number.isFinite(v)) j = String(v);
+    else if (v === undefined) continue;
+    else return null;
+    out += `${out === "" ? "{" : ","}${jsonString(k)}:${j}`;
+  }
+  return out === "" ? "{}" : `${out}}`;
+}
 
 /** Whether `o` has exactly `keys` (plus `extra`, last), in that order. */
 function keysAre(o: object, keys: readonly string[], extra?: string): boolean {
@@ -50,7 +78,7 @@ export class JsonEvents {
   /** JSON of a string, the last one remembered. */
   #str(s: string): string {
     if (s !== this.#short) {
-      this.#shortJson = jsonLine(s);
+      this.#shortJson = jsonString(s);
       this.#short = s;
     }
     return this.#shortJson;
@@ -59,7 +87,7 @@ export class JsonEvents {
   /** JSON of the line's text, encoded once for all its events. */
   #textJson(text: string): string {
     if (text !== this.#text) {
-      this.#json = jsonLine(text);
+      this.#json = jsonString(text);
       this.#text = text;
     }
     return this.#json;
@@ -72,6 +100,9 @@ export class JsonEvents {
       if (j !== null) return j;
     } else if (e.type === "recipients") {
       const j = this.#recipients(e as Recipients);
+      if (j !== null) return j;
+    } else {
+      const j = flat(e);
       if (j !== null) return j;
     }
     const text = (e as { text?: unknown }).text;
@@ -87,7 +118,7 @@ export class JsonEvents {
     const { peer, id, text, time } = e;
     if (typeof peer !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return null;
     if (!keysAre(e, SENT_KEYS, "queued") || (e.queued !== undefined && e.queued !== true)) return null;
-    const idJson = jsonLine(id);
+    const idJson = jsonString(id);
     return `{"type":"sent","peer":${this.#str(peer)},"id":${idJson},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)}${e.queued === true ? ',"queued":true' : ""}}`;
   }
 
@@ -101,8 +132,8 @@ export class JsonEvents {
       if (typeof r !== "object" || r === null || !keysAre(r, RECIPIENT_KEYS)) return null;
       const { peer, id, state } = r as { peer: unknown; id: unknown; state: unknown };
       if (typeof peer !== "string" || typeof id !== "string" || typeof state !== "string") return null;
-      list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonLine(id)},"state":${jsonLine(state)}}`;
+      list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonString(id)},"state":${jsonString(state)}}`;
     }
-    return `{"type":"recipients","line":${jsonLine(line)},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)},"recipients":[${list}]}`;
+    return `{"type":"recipients","line":${jsonString(line)},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)},"recipients":[${list}]}`;
   }
 }
