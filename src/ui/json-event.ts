@@ -10,9 +10,7 @@
  * The two events every piped line makes (`sent` and `recipients`, with exactly the keys
  * the chat gives them, in its order) are written out field by field instead (no copy of
  * the event, no stringify of it; the peer's name encoded once while it repeats): the same
- * bytes, which the tests compare with jsonLine's. Every other flat event (a `message`, an
- * `ack`: strings, booleans and finite numbers only) is written key by key the same way.
- * A string with nothing in it that JSON or jsonLine writes otherwise than as itself (a
+ * bytes, which the tests compare with jsonLine's. A string with nothing in it that JSON or jsonLine writes otherwise than as itself (a
  * quote, a backslash, a control, DEL or C1, a separator, a surrogate) is that string in
  * quotes: one scan of it, where stringify and jsonLine's C1 test made two. @throws never
  */
@@ -40,22 +38,6 @@ const SENT_KEYS = ["type", "peer", "id", "text", "private", "time"];
 /** The keys of line mode's `recipients` event (lines.ts), in its order, and of each recipient. */
 const RECIPIENTS_KEYS = ["type", "line", "text", "private", "time", "recipients"];
 const RECIPIENT_KEYS = ["peer", "id", "state"];
-
-/** jsonLine(e) for an object whose values are strings, booleans, finite numbers or undefined (left out, as JSON does); null for any other. */
-function flat(e: object): string | null {
-  let out = "";
-  for (const k of Object.keys(e)) {
-    const v = (e as Record<string, unknown>)[k];
-    let j: string;
-    if (typeof v === "string") j = jsonString(v);
-    else if (typeof v === "boolean") j = v ? "true" : "false";
-    else if (typeof v === "number" && Number.isFinite(v)) j = String(v);
-    else if (v === undefined) continue;
-    else return null;
-    out += `${out === "" ? "{" : ","}${jsonString(k)}:${j}`;
-  }
-  return out === "" ? "{}" : `${out}}`;
-}
 
 /** Whether `o` has exactly `keys` (plus `extra`, last), in that order. */
 function keysAre(o: object, keys: readonly string[], extra?: string): boolean {
@@ -100,9 +82,6 @@ export class JsonEvents {
       if (j !== null) return j;
     } else if (e.type === "recipients") {
       const j = this.#recipients(e as Recipients);
-      if (j !== null) return j;
-    } else {
-      const j = flat(e);
       if (j !== null) return j;
     }
     const text = (e as { text?: unknown }).text;
