@@ -82,8 +82,10 @@ const COLUMNS = `n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TE
 
 /**
  * Move the history table of state.db (a home from before history.db) into `db`: its rows
- * are copied with their numbers (INSERT OR IGNORE: a copy repeated after a crash between
- * the two steps adds nothing), then the table is deleted from state.db with
+ * are copied with their numbers (a copy repeated after a crash between the two steps adds
+ * nothing: a number already there with the same line is that line; when a number is
+ * another line's, as when state.db was put back from a backup, the old lines are all added
+ * after history.db's, in their order), then the table is deleted from state.db with
  * secure_delete on (its text overwritten) and state.db's log is cut (its old frames held
  * the lines as written). A table from before runs has no `count` and `lines`: each of
  * its rows is one line. The delete holds `lock`, the store's (write-lock.ts).
@@ -98,8 +100,17 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
     const runs = cols.has("lines") && cols.has("count");
     db.exec(`ATTACH DATABASE '${statePath.replaceAll("'", "''")}' AS old`);
     try {
-      db.exec(`INSERT OR IGNORE INTO main.history (n, pid, peer, dir, text, time, private, mid, count, lines)
-        SELECT n, pid, peer, dir, text, time, private, ${cols.has("mid") ? "mid" : "NULL"}, ${runs ? "count, lines" : "1, NULL"} FROM old.history ORDER BY n`);
+      const v = `pid, peer, dir, text, time, private, ${cols.has("mid") ? "mid" : "NULL"} AS mid, ${runs ? "count, lines" : "1 AS count, NULL AS lines"}`;
+      const same = "m.pid = o.pid AND m.peer = o.peer AND m.dir = o.dir AND m.text = o.text AND m.time = o.time AND m.count = o.count AND m.lines IS o.lines";
+      const rows = `(SELECT n, ${v} FROM old.history)`;
+      db.transaction(() => {
+        const clash = db.query(`SELECT 1 FROM ${rows} o JOIN main.history m ON m.n = o.n WHERE NOT (${same}) LIMIT 1`).get() !== null;
+        const fresh = `FROM ${rows} o WHERE NOT EXISTS (SELECT 1 FROM main.history m WHERE m.n = o.n AND ${same}) ORDER BY n`;
+        // By number: a row copied before (a move cut short) is that row, and is left out. When a
+        // number is another line's (state.db put back from a backup), the old lines come after, in order.
+        if (!clash) db.exec(`INSERT INTO main.history (n, pid, peer, dir, text, time, private, mid, count, lines) SELECT n, ${v} ${fresh}`);
+        else db.exec(`INSERT INTO main.history (pid, peer, dir, text, time, private, mid, count, lines) SELECT ${v} ${fresh}`);
+      })();
     } finally {
       db.exec("DETACH DATABASE old");
     }

@@ -335,6 +335,19 @@ describe("History: a home from before history.db", () => {
     });
   }
 
+  test("a state.db history put back from a backup, whose row numbers history.db holds for other lines: its lines are added after them, none lost, none twice", () => {
+    const home = tempHome();
+    const h = new History(home, 100);
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `NEWER-${i}-`, time: 100 + i, private: true }); // one row each: numbers 1..3
+    h.close();
+    rmSync(join(home, "state.db"), { force: true });
+    const backup = oldHome(true); // numbers 1..4: three lines and a run
+    for (const f of ["state.db", "state.db-wal", "state.db-shm"]) if (existsSync(join(backup, f))) writeFileSync(join(home, f), readFileSync(join(backup, f)));
+    const again = new History(home, 100);
+    expect(again.last(20, "aa").map((l) => head(l.text))).toEqual(["NEWER-0-", "NEWER-1-", "NEWER-2-", ...oldLines(true)]);
+    again.close();
+  });
+
   test("a move cut short after the copy (a crash before state.db's table was deleted) is done again without a line twice", () => {
     const home = oldHome(true);
     // The copy as the first open made it, with state.db left as it was.
