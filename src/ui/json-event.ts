@@ -66,24 +66,39 @@ export class JsonEvents {
     return this.#shortJson;
   }
 
+  /** Whether the remembered text is its JSON without the quotes (nothing in it escaped). */
+  #plain = false;
+
   /** JSON of the line's text, encoded once for all its events. */
   #textJson(text: string): string {
     if (text !== this.#text) {
-      this.#json = jsonString(text);
+      this.#plain = !SPECIAL.test(text);
+      this.#json = this.#plain ? `"${text}"` : jsonLine(text);
       this.#text = text;
     }
     return this.#json;
   }
 
+  /**
+   * Push jsonLine(e) and a newline onto `out` as pieces whose concatenation is that line
+   * (line mode joins a tick's pieces once): a piped line's text goes in as it is, not
+   * spliced into a string of its event, which each use would copy again.
+   */
+  pieces(e: { type: string }, out: string[]): void {
+    const parts = e.type === "sent" ? this.#sentParts(e as Sent) : e.type === "recipients" ? this.#recipientsParts(e as Recipients) : null;
+    if (parts === null) {
+      out.push(this.line(e), "\n");
+      return;
+    }
+    const json = this.#textJson((e as unknown as { text: string }).text);
+    if (this.#plain) out.push(`${parts[0]}"`, this.#text!, `"${parts[1]}\n`);
+    else out.push(parts[0], json, `${parts[1]}\n`);
+  }
+
   /** One event as one JSON line, as jsonLine(e). */
   line(e: { type: string }): string {
-    if (e.type === "sent") {
-      const j = this.#sent(e as Sent);
-      if (j !== null) return j;
-    } else if (e.type === "recipients") {
-      const j = this.#recipients(e as Recipients);
-      if (j !== null) return j;
-    }
+    const parts = e.type === "sent" ? this.#sentParts(e as Sent) : e.type === "recipients" ? this.#recipientsParts(e as Recipients) : null;
+    if (parts !== null) return `${parts[0]}${this.#textJson((e as unknown as { text: string }).text)}${parts[1]}`;
     const text = (e as { text?: unknown }).text;
     if (typeof text !== "string" || text.length < SPLICE_FROM || !SPLICED.has(e.type)) return jsonLine(e);
     this.#textJson(text);
@@ -92,17 +107,16 @@ export class JsonEvents {
     return `${rest.slice(0, at + 7)}${this.#json}${rest.slice(at + 8)}`;
   }
 
-  /** A `sent` event as the chat makes it, field by field; null when it is not of that shape. */
-  #sent(e: Sent): string | null {
+  /** A `sent` event as the chat makes it, field by field, as its JSON before and after the text; null when it is not of that shape. */
+  #sentParts(e: Sent): [string, string] | null {
     const { peer, id, text, time } = e;
     if (typeof peer !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return null;
     if (!keysAre(e, SENT_KEYS, "queued") || (e.queued !== undefined && e.queued !== true)) return null;
-    const idJson = jsonString(id);
-    return `{"type":"sent","peer":${this.#str(peer)},"id":${idJson},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)}${e.queued === true ? ',"queued":true' : ""}}`;
+    return [`{"type":"sent","peer":${this.#str(peer)},"id":${jsonString(id)},"text":`, `,"private":${e.private},"time":${String(time)}${e.queued === true ? ',"queued":true' : ""}}`];
   }
 
-  /** A `recipients` event as line mode makes it, field by field; null when it is not of that shape. */
-  #recipients(e: Recipients): string | null {
+  /** A `recipients` event as line mode makes it, field by field, as its JSON before and after the text; null when it is not of that shape. */
+  #recipientsParts(e: Recipients): [string, string] | null {
     const { line, text, time, recipients } = e;
     if (typeof line !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time) || !Array.isArray(recipients)) return null;
     if (!keysAre(e, RECIPIENTS_KEYS)) return null;
@@ -113,6 +127,6 @@ export class JsonEvents {
       if (typeof peer !== "string" || typeof id !== "string" || typeof state !== "string") return null;
       list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonString(id)},"state":${jsonString(state)}}`;
     }
-    return `{"type":"recipients","line":${jsonString(line)},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)},"recipients":[${list}]}`;
+    return [`{"type":"recipients","line":${jsonString(line)},"text":`, `,"private":${e.private},"time":${String(time)},"recipients":[${list}]}`];
   }
 }

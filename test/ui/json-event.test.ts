@@ -52,6 +52,31 @@ describe("JsonEvents", () => {
     );
   });
 
+  test("pieces(): any event's pieces joined are jsonLine's line and a newline, the ticks' pieces one after another (property)", () => {
+    const j = new JsonEvents();
+    const str = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800", "x".repeat(1500)));
+    const time = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(-0));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(str, str, str, fc.boolean(), time, fc.boolean(), fc.array(fc.record({ peer: str, id: str, state: fc.constantFrom("sent", "queued", "delivered") }), { maxLength: 3 })), { maxLength: 5 }), (rows) => {
+        const out: string[] = [];
+        let want = "";
+        for (const [peer, id, text, priv, t, queued, recipients] of rows) {
+          for (const e of [
+            { type: "sent", peer, id, text, private: priv, time: t, ...(queued ? { queued: true } : {}) },
+            { type: "recipients", line: id, text, private: priv, time: t, recipients },
+            { type: "message", peer, fingerprint: "aa", id, text, time: t, private: priv },
+            { type: "sent", id, peer, text, private: priv, time: t },
+          ]) {
+            j.pieces(e, out);
+            want += `${jsonLine(e)}\n`;
+          }
+        }
+        expect(out.join("")).toBe(want);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   test("events of another shape (a key more, another order, a value of another type) are still jsonLine's", () => {
     const j = new JsonEvents();
     const text = long("t");
