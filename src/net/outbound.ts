@@ -201,6 +201,9 @@ export class Outbound {
           break;
         }
       }
+      this.#recount();
+      notifySealed(bulk, b);
+      return;
     }
     this.#recount();
   }
@@ -349,6 +352,24 @@ function fillRecord(items: Item[], f: Fill, keyUpdate: () => boolean, cap = ITEM
   if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
   f.ku = keyUpdate();
   return f.ku ? writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM) : pt;
+}
+
+/**
+ * A bulk item may carry `sealed`: called once, after the flush that encoded its bytes into
+ * a record and handed that record to the socket (or to the queue behind it), so its owner
+ * may write over the item's buffer from then on (the file sender's chunk buffers,
+ * src/chat/files/chunks.ts). Never called for an item dropped unsealed (clearPending, drop).
+ * It must not queue or flush on this connection.
+ */
+export interface SealedNotice {
+  sealed?: (item: Item) => void;
+}
+
+function notifySealed(items: Item[], n: number): void {
+  for (let k = 0; k < n; k++) {
+    const it = items[k] as Item & SealedNotice;
+    if (it.sealed !== undefined) it.sealed(it);
+  }
 }
 
 function isBulk(item: Item): boolean {
