@@ -12,7 +12,6 @@ import { ed25519Generate } from "../src/crypto/ed25519.ts";
 import { Peer } from "../src/net/peer.ts";
 import type { Session } from "../src/net/session.ts";
 import type { Group } from "../src/protocol/constants.ts";
-import type { Item } from "../src/protocol/items.ts";
 import { Op, RawFramer, rawMessage, readCounter, sottoText } from "./wire.ts";
 
 export const HIGH_WATER = 1 << 20;
@@ -209,10 +208,10 @@ class ClientPeer {
       profile: { instance: randomBytes(8), name: "bench-client" },
       limits: { maxSessions: 1_000_000, maxHalfOpen: 100_000, maxHalfOpenPerAddress: 100_000, maxSendQueueBytes: 64 * 1024 * 1024, keepaliveMs: 0, idleTimeoutMs: 0, handshakeTimeoutMs: 120_000, connectTimeoutMs: 120_000 },
       events: {
-        onItem: (s, item) => {
-          if (item.kind !== "text") return;
-          const op = item.text.charCodeAt(0);
-          this.replies.get(s)?.put({ op, counter: Number(item.id), size: 8 + item.text.length, ok: item.text === "fok" });
+        // TEXT as (id, text), as the chat takes it (PeerEvents.onText): no Item object per message.
+        onText: (s, id, text) => {
+          const op = text.charCodeAt(0);
+          this.replies.get(s)?.put({ op, counter: Number(id), size: 8 + text.length, ok: text === "fok" });
         },
         onDrain: (s) => {
           const d = this.drains.get(s);
@@ -278,7 +277,8 @@ export class SottoConn implements Conn {
     let i = 0;
     while (i < n) {
       const m = Math.min(k, n - i);
-      for (let j = 0; j < m; j++) s.send({ kind: "text", id: BigInt(i++), text } satisfies Item);
+      // Session.sendText, as the chat sends its lines: no Item object, no BigInt per message.
+      for (let j = 0; j < m; j++) s.sendText(i++, text);
       s.flush();
       if (s.bufferedAmount > HIGH_WATER) await this.#drained();
       if (s.state === "closed") throw new Error("session closed while streaming");
@@ -286,13 +286,13 @@ export class SottoConn implements Conn {
   }
 
   finish(): Promise<Reply> {
-    this.s.send({ kind: "text", id: 0n, text: "f" });
+    this.s.sendText(0, "f");
     return this.#replies.take();
   }
 
   async echo(size: number, counter: number): Promise<void> {
     const text = sottoText(Op.ECHO, size);
-    this.s.send({ kind: "text", id: BigInt(counter), text });
+    this.s.sendText(counter, text);
     const r = await this.#replies.take();
     if (r.op !== Op.ECHO || r.counter !== counter || r.size !== size) throw new Error("echo came back damaged");
   }

@@ -18,14 +18,25 @@ import { spawnChild } from "./common.ts";
 import { Chat, makeFile, type Ev } from "./files.ts";
 import { reap } from "./wire.ts";
 
-/** CPU ms (user + system) of process `pid` so far, or null where /proc does not say. */
-export function cpuMs(pid: number): number | null {
+/** The fields of /proc/PID/stat after the command name (which may hold spaces), or null where /proc does not say. */
+function statFields(pid: number): string[] | null {
   const f = `/proc/${pid}/stat`;
   if (!existsSync(f)) return null;
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th,
-  // in clock ticks of 1/100 s (USER_HZ, fixed at 100 for /proc on Linux).
-  const rest = readFileSync(f, "utf8").split(") ").at(-1)!.split(" ");
-  return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+  return readFileSync(f, "utf8").split(") ").at(-1)!.split(" ");
+}
+
+/** CPU ms (user + system) of process `pid` so far, or null where /proc does not say. */
+export function cpuMs(pid: number): number | null {
+  const rest = statFields(pid);
+  // utime and stime are the 12th and 13th fields after the name, in clock ticks of 1/100 s
+  // (USER_HZ, fixed at 100 for /proc on Linux).
+  return rest === null ? null : ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+}
+
+/** Minor page faults of process `pid` so far (the 8th field after the name), or null. */
+export function minorFaults(pid: number): number | null {
+  const rest = statFields(pid);
+  return rest === null ? null : Number(rest[7]);
 }
 
 export interface CpuRun {
@@ -33,6 +44,8 @@ export interface CpuRun {
   wireMbps: number;
   hashMs: number;
   cpuMs: { sender: number | null; receiver: number | null };
+  /** Minor page faults of each process over the same span (fresh memory touched: buffers made per record). */
+  faults: { sender: number | null; receiver: number | null };
 }
 
 async function main(): Promise<void> {
@@ -57,17 +70,19 @@ async function main(): Promise<void> {
       const perf = perfDir === undefined ? [] : [send, recv].map((c, i) => spawnChild(["perf", "record", "-F", "2000", "-g", "-p", String(c.proc.pid), "-o", join(perfDir, `${i === 0 ? "sender" : "receiver"}-${r}.data`)], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }));
       if (perf.length > 0) await Bun.sleep(300);
       const c0 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
+      const f0 = [minorFaults(send.proc.pid), minorFaults(recv.proc.pid)];
       const t0 = performance.now();
       send.say(`/send ${name}`);
       const offered = send.until((e) => e.type === "transfer" && e.phase === "offered").then(() => performance.now() - t0);
       const e = await recv.until(done);
       const ms = performance.now() - t0;
       const c1 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
+      const f1 = [minorFaults(send.proc.pid), minorFaults(recv.proc.pid)];
       for (const q of perf) q.kill("SIGINT");
       await Promise.all(perf.map((q) => q.exited));
       if (e.phase !== "done" || e.sha256 !== sha) throw new Error(`sotto transfer failed: ${JSON.stringify(e)}`);
-      const used = (i: number) => (c0[i] === null || c1[i] === null ? null : c1[i]! - c0[i]!);
-      const run: CpuRun = { mbps: size / 1e3 / ms, wireMbps: size / 1e3 / e.elapsedMs!, hashMs: await offered, cpuMs: { sender: used(0), receiver: used(1) } };
+      const used = (a: (number | null)[], b: (number | null)[], i: number) => (a[i] === null || b[i] === null ? null : b[i]! - a[i]!);
+      const run: CpuRun = { mbps: size / 1e3 / ms, wireMbps: size / 1e3 / e.elapsedMs!, hashMs: await offered, cpuMs: { sender: used(c0, c1, 0), receiver: used(c0, c1, 1) }, faults: { sender: used(f0, f1, 0), receiver: used(f0, f1, 1) } };
       console.log(JSON.stringify(run));
       rmSync(join(dir, "inbox", `run-${r}.bin`), { force: true });
     }

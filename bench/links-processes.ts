@@ -13,7 +13,7 @@
  * way (run in this process), and plain TCP moves the same bytes through a proxy with the
  * same faults in the same run: the ratio TCP time / sotto time, ≥ 0.9 the target.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bulkLine, plainTcpBulk } from "../test/faults/bulk.ts";
@@ -51,6 +51,21 @@ const cpuNow = (pid: number): number => {
   }
 };
 let alicePid = 0;
+/** Each thread's run time so far (ns, /proc/<pid>/task/<tid>/schedstat), keyed "comm/tid"; empty elsewhere. */
+const threadsNow = (pid: number): Map<string, number> => {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      out.set(`${comm}/${tid}`, Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]));
+    }
+  } catch {
+    // the process ended, or no /proc
+  }
+  return out;
+};
+/** Per thread of each side, the run time at bob's "connected" and at his last line. */
+const threads = { alice: [new Map<string, number>(), new Map<string, number>()], bob: [new Map<string, number>(), new Map<string, number>()] };
 /** Each side's CPU at bob's "connected" and at his last "message": what the timed part cost. */
 const window = { alice: [0, 0], bob: [0, 0] };
 let firstAt = 0;
@@ -79,6 +94,8 @@ void (async () => {
         if (shown === lines) {
           window.alice[1] = cpuNow(alicePid);
           window.bob[1] = cpuNow(bob.pid);
+          threads.alice[1] = threadsNow(alicePid);
+          threads.bob[1] = threadsNow(bob.pid);
           allShown();
         }
       } else if (l.startsWith('{"type":"listening"')) port = (JSON.parse(l) as { port: number }).port;
@@ -86,6 +103,8 @@ void (async () => {
         connectedAt = performance.now();
         window.alice[0] = cpuNow(alicePid);
         window.bob[0] = cpuNow(bob.pid);
+        threads.alice[0] = threadsNow(alicePid);
+        threads.bob[0] = threadsNow(bob.pid);
       }
     }
   }
@@ -126,3 +145,11 @@ const tcp = shaped ? await plainTcpBulk({ lines, size: SIZE, faults }) : null;
 const path = shaped ? "100 Mbit/s, 25 ms each way" : "loopback";
 const vsTcp = tcp === null ? "" : `; plain TCP ${tcp.toFixed(0)} ms, ratio TCP/sotto ${(tcp / ms).toFixed(2)}× (target ≥ 0.9×)`;
 console.log(`real processes${env === process.env ? "" : " (FTL off)"}, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)} (of which from "connected" to the last line: alice ${window.alice[1]! - window.alice[0]!} ms, bob ${window.bob[1]! - window.bob[0]!} ms); load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
+// Where the window's CPU went, per thread (ms run between bob's "connected" and his last line; threads under 5 ms left out).
+for (const side of ["alice", "bob"] as const) {
+  const [a, b] = threads[side];
+  const ran = [...b!].map(([k, v]) => [k.startsWith("Worker/") ? k : k.replace(/\/\d+$/, ""), (v - (a!.get(k) ?? 0)) / 1e6] as const).filter(([, ms]) => ms >= 5);
+  const byName = new Map<string, number>();
+  for (const [k, ms] of ran) byName.set(k, (byName.get(k) ?? 0) + ms);
+  if (byName.size > 0) console.log(`  ${side} threads: ${[...byName].sort((x, y) => y[1] - x[1]).map(([k, ms]) => `${k} ${ms.toFixed(0)}`).join(", ")} ms`);
+}

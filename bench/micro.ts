@@ -4,8 +4,10 @@
  *   2. record seal and open at 64 B / 1 KiB / 16 KiB;
  *   3. the single-core ceiling of sotto's cipher suite: raw AES-256-CBC encrypt through a
  *      long-lived context plus HMAC-SHA256 from a keyed Bun.CryptoHasher copy(), same sizes;
- *   3b. the per-message path around it, 64-byte TEXTs: Outbound queue + flush (no socket)
- *      and open + decode in place, one TEXT per record and a full record of them;
+ *   3b. the per-message path around it, 64-byte TEXTs as the chat sends and takes them
+ *      (id, text: no Item object, no BigInt): Outbound queueText + flush (no socket), and
+ *      Established.read (open, decode in place, hand each TEXT to the owner), one TEXT per
+ *      record and a full record of them;
  *   4. handshake crypto per group: X25519, ffdhe2048, ffdhe3072 (contexts built before timing),
  *      Ed25519 sign and verify.
  * Every case first proves that what it times round-trips (throws otherwise).
@@ -17,10 +19,13 @@ import { ed25519Generate, ed25519Sign, ed25519Verify } from "../src/crypto/ed255
 import { FFDHE, FfdheContext, type FfdheName } from "../src/crypto/ffdhe.ts";
 import { PooledRandom } from "../src/crypto/random.ts";
 import { x25519, x25519Generate } from "../src/crypto/x25519.ts";
+import { Established, type RecordHost } from "../src/net/established.ts";
+import { defaultLimits } from "../src/net/limits.ts";
 import { Outbound } from "../src/net/outbound.ts";
-import { BLOCK_LEN, FrameType } from "../src/protocol/constants.ts";
-import { encodeFrame, FrameAssembler } from "../src/protocol/frame.ts";
-import { decodeItems, decodeItemsAt, encodeItems } from "../src/protocol/items.ts";
+import { FrameType } from "../src/protocol/constants.ts";
+import { encodeFrame, FrameAssembler, type Frame } from "../src/protocol/frame.ts";
+import { decodeItems, encodeItems, type TextId } from "../src/protocol/items.ts";
+import type { HandshakeResult } from "../src/protocol/handshake.ts";
 import { RecordReader, RecordWriter } from "../src/protocol/record.ts";
 import type { Mode } from "./common.ts";
 
@@ -191,7 +196,7 @@ function pathCases(): Case[] {
   /** Queue `k` TEXTs and flush them: one record (PER_RECORD_64 of them fill one). */
   const send = (k: number) => {
     if (w.seq > 1_000_000) w = direction().w;
-    for (let j = 0; j < k; j++) o.queue({ kind: "text", id: BigInt(id++), text });
+    for (let j = 0; j < k; j++) o.queueText(id++, text);
     o.flush(w, noUpdate);
   };
   // Self-check: what the socket got opens and decodes to the TEXTs queued, in one record.
@@ -203,34 +208,54 @@ function pathCases(): Case[] {
     const items = decodeItems(rt.r.open(new Uint8Array(sent!)));
     check(items.length === k && items.every((it, j) => it.kind === "text" && it.id === BigInt(first + j) && it.text === text), `per-message path: ${k} TEXT in one record`);
   }
-  // The receiver's side: records sealed ahead, opened in place and decoded, as established.ts does.
+  // The receiver's side: records sealed ahead, read by Established as a session reads them
+  // (tag checked, decrypted, decoded in place, each TEXT handed to the owner as id, text).
+  let lastId: TextId = -1, lastText = "", handed = 0;
+  const host: RecordHost = {
+    state: "open",
+    text: (tid, t) => {
+      lastId = tid;
+      lastText = t;
+      handed++;
+    },
+    item: () => {
+      throw new Error("micro-benchmark: an item that is no TEXT");
+    },
+    closedByPeer: () => {},
+    send: () => {},
+    pong: () => false,
+    profile: () => {},
+  };
+  const reading = (r: RecordReader) => new Established({ writer: direction().w, reader: r } as unknown as HandshakeResult, defaultLimits(), () => 0);
   const opener = (k: number) => {
     const pre = direction();
     const records: Uint8Array[] = [];
     for (let i = 0; i < (k === 1 ? 4096 : 64); i++) {
       records.push(pre.w.seal(encodeItems(Array.from({ length: k }, (_, j) => ({ kind: "text" as const, id: BigInt(i * k + j), text })))));
     }
-    let r = pre.r;
+    let est = reading(pre.r);
     let i = 0;
+    const frame: Frame = { type: FrameType.RECORD, bytes: new Uint8Array(0), body: new Uint8Array(0) };
     const open = () => {
       if (i === records.length) {
-        r = RecordReader.fromSecret(SECRET.slice());
+        est = reading(RecordReader.fromSecret(SECRET.slice()));
         i = 0;
       }
-      const end = r.openInPlace(records[i++]!);
-      return decodeItemsAt(r.takeOpened(), BLOCK_LEN, end);
+      frame.bytes = records[i++]!;
+      est.read(frame, host);
+      return handed;
     };
-    const got = open();
-    const last = got.at(-1);
-    check(got.length === k && last?.kind === "text" && last.text === text && last.id === BigInt(k - 1), `per-message path: open ${k} TEXT`);
+    handed = 0;
+    open();
+    check(handed === k && lastText === text && lastId === k - 1, `per-message path: read ${k} TEXT`);
     return open;
   };
   const open1 = opener(1), openFull = opener(PER_RECORD_64);
   return [
     { group: g, name: "send: queue + flush, one TEXT per record", bytes: 64, fn: () => send(1) },
     { group: g, name: `send: queue + flush, ${PER_RECORD_64} TEXTs per record`, bytes: 64 * PER_RECORD_64, fn: () => send(PER_RECORD_64) },
-    { group: g, name: "receive: open + decode, one TEXT per record", bytes: 64, fn: open1 },
-    { group: g, name: `receive: open + decode, ${PER_RECORD_64} TEXTs per record`, bytes: 64 * PER_RECORD_64, fn: openFull },
+    { group: g, name: "receive: read (open + decode + hand over), one TEXT per record", bytes: 64, fn: open1 },
+    { group: g, name: `receive: read (open + decode + hand over), ${PER_RECORD_64} TEXTs per record`, bytes: 64 * PER_RECORD_64, fn: openFull },
   ];
 }
 

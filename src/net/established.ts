@@ -16,12 +16,28 @@ import { BLOCK_LEN, FrameType } from "../protocol/constants.ts";
 import { fail } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/frame.ts";
 import type { HandshakeResult } from "../protocol/handshake.ts";
-import { decodeItemsAt, type Item } from "../protocol/items.ts";
+import { decodeInto, type Decoded, type Item, type TextId } from "../protocol/items.ts";
 import type { RecordReader, RecordWriter } from "../protocol/record.ts";
 import { TokenBucket, type Limits } from "./limits.ts";
 import type { Outbound } from "./outbound.ts";
 import { BulkPacer } from "./pacer.ts";
 import type { SessionState } from "./types.ts";
+
+/**
+ * The entries one record decodes into, reused record after record (no array per record);
+ * a record read while another is being handed over (an owner that feeds a session from
+ * its callback) takes an array of its own.
+ */
+let SCRATCH: Decoded[] | null = [];
+function takeScratch(): Decoded[] {
+  const s = SCRATCH ?? [];
+  SCRATCH = null;
+  return s;
+}
+function giveScratch(s: Decoded[]): void {
+  s.length = 0;
+  SCRATCH = s;
+}
 
 /** PINGs within the per-session bucket's memory that make a session a heavy pinger. */
 const PING_HEAVY = 1000;
@@ -29,8 +45,10 @@ const PING_HEAVY = 1000;
 /** What the record path hands back to its session. */
 export interface RecordHost {
   readonly state: SessionState;
-  /** An item for the session's owner (TEXT, ACK, ext, …). */
+  /** An item for the session's owner (ACK, ext, …; TEXT goes to `text`). */
   item(item: Item): void;
+  /** A TEXT for the session's owner, as its id (a number below 2^53) and its text: no object. */
+  text(id: TextId, text: string): void;
   /** The peer's CLOSE. */
   closedByPeer(reason: string): void;
   /** Answer a PING. */
@@ -121,19 +139,31 @@ export class Established {
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
     const r = this.#reader;
     const end = r.openInPlace(f.bytes);
-    const items = decodeItemsAt(r.takeOpened(), BLOCK_LEN, end);
+    // The whole record is decoded (and every item checked) before any is handed over.
+    const items = takeScratch();
+    try {
+      decodeInto(r.takeOpened(), BLOCK_LEN, end, items);
+      this.#hand(items, h);
+    } finally {
+      giveScratch(items);
+    }
+  }
+
+  /** Steps 2-4 for the decoded entries of one record. @throws ProtocolError */
+  #hand(items: Decoded[], h: RecordHost): void {
     const l = this.#limits;
     let keyUpdate = false;
     for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
+      const e = items[i]!;
       const state = h.state;
       if (state === "closed") return;
-      // TEXT, the per-message case, first: one look at the state, no switch.
-      if (item.kind === "text") {
+      // TEXT, the per-message case, first: its id and its text (no object), one look at the state, no switch.
+      if (typeof e !== "object") {
         if (state === "profile") throw fail("unexpected_message", "the peer sent TEXT before its PROFILE");
-        h.item(item);
+        h.text(e as TextId, items[++i] as string);
         continue;
       }
+      const item = e;
       switch (item.kind) {
         case "padding":
           continue;

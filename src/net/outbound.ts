@@ -2,7 +2,8 @@
  * The send side of one connection: items waiting to be sealed, and sealed bytes the
  * socket has not taken yet, both bounded by the session (Limits.maxSendQueueBytes).
  *
- *   1. queue(item): kept as is (not encoded) until the flush;
+ *   1. queue(item): kept as is (not encoded) until the flush; a TEXT (queueText, the
+ *      per-message case) is kept as two entries, its id and its text: no object of its own;
  *   2. flush(writer): items are encoded straight into a shared plaintext buffer (PT),
  *      packed into as few records as fit (≤ 65,280 bytes each), sealed into a shared
  *      output buffer (OUT), and OUT goes to the socket in one write per megabyte;
@@ -20,7 +21,7 @@
  * CLOSE joins the bulk queue: it is the last item, after everything else queued.
  */
 import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
-import { encodeItems, itemSizeBound, writeItem, type Item } from "../protocol/items.ts";
+import { encodeItems, itemSizeBound, textSizeBound, writeItem, writeText, type Item, type TextId } from "../protocol/items.ts";
 import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
 import { concat } from "../crypto/bytes.ts";
 import { isFileType } from "../protocol/files.ts";
@@ -64,8 +65,10 @@ export class Outbound {
   readonly #socket: Transport;
   #out: Uint8Array[] = [];
   #outBytes = 0;
-  /** Urgent items (control and TEXT), then bulk items (file transfer, CLOSE last). */
-  #pending: Item[] = [];
+  /** Urgent items (control and TEXT: a TEXT as its id then its text), then bulk items (file transfer, CLOSE last). */
+  #pending: Pending[] = [];
+  /** TEXTs among #pending (each two entries, charged as one item). */
+  #texts = 0;
   #bulk: Item[] = [];
   #pendingBytes = 0;
   /** Sealed bytes handed to the socket so far (taken or waiting in the queue). */
@@ -92,7 +95,7 @@ export class Outbound {
    * budget is charged with this, not with wire bytes.
    */
   get memoryBytes(): number {
-    return this.#outBytes + this.#pendingBytes + (this.#pending.length + this.#bulk.length) * ITEM_HEAP_BYTES;
+    return this.#outBytes + this.#pendingBytes + (this.#pending.length - this.#texts + this.#bulk.length) * ITEM_HEAP_BYTES;
   }
 
   /** Items wait to be sealed. */
@@ -147,8 +150,23 @@ export class Outbound {
     this.#pendingBytes += itemSizeBound(item);
   }
 
+  /**
+   * Keep TEXT `id`, `text` for the next flush, as two entries (no Item object); the id is
+   * trusted to be in range (Session.sendText checks it). @throws RangeError when it cannot fit in any record.
+   */
+  queueText(id: TextId, text: string): void {
+    const bound = textSizeBound(text);
+    if (bound > ITEM_END && textSizeBound("") + Buffer.byteLength(text) > ITEM_END) {
+      throw new RangeError(`an item of ${textSizeBound("") + Buffer.byteLength(text)} bytes cannot fit in a record (at most ${ITEM_END})`);
+    }
+    this.#pending.push(id, text);
+    this.#texts++;
+    this.#pendingBytes += bound;
+  }
+
   /** Keep one item for the next flush. @throws RangeError when it cannot fit in any record. */
   queue(item: Item): void {
+    if (item.kind === "text") return this.queueText(item.id, item.text);
     const bound = itemSizeBound(item);
     if (bound > ITEM_END) {
       const exact = exactSize(item);
@@ -162,6 +180,7 @@ export class Outbound {
   /** Forget the items not yet sealed. */
   clearPending(): void {
     this.#pending = [];
+    this.#texts = 0;
     this.#bulk = [];
     this.#pendingBytes = 0;
   }
@@ -201,6 +220,9 @@ export class Outbound {
           break;
         }
       }
+      this.#recount();
+      notifySealed(bulk, b);
+      return;
     }
     this.#recount();
   }
@@ -208,20 +230,29 @@ export class Outbound {
   /** pendingBytes: the bound of every item still queued. */
   #recount(): void {
     let n = 0;
+    let texts = 0;
     const p = this.#pending, b = this.#bulk;
-    for (let k = 0; k < p.length; k++) n += itemSizeBound(p[k]!);
+    for (let k = 0; k < p.length; k++) {
+      const e = p[k]!;
+      if (typeof e === "object") n += itemSizeBound(e);
+      else if (typeof e === "string") {
+        n += textSizeBound(e);
+        texts++;
+      }
+    }
     for (let k = 0; k < b.length; k++) n += itemSizeBound(b[k]!);
     this.#pendingBytes = n;
+    this.#texts = texts;
   }
 
   /** Seal `items` into records and write them, `batch` bytes per write; returns how many were sealed. */
-  #seal(items: Item[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number, paced = false): number {
+  #seal(items: readonly Pending[], w: RecordWriter, keyUpdate: () => boolean, force: boolean, batch: number, paced = false): number {
     const f = fill();
     // A PONG waiting in the bulk queue is sealed whatever the pace (with what is ahead of
     // it, at most the file sender's high-water): two peers pacing each other never wait
     // for each other's PONGs.
     let lastPong = -1;
-    if (paced) for (let k = items.length - 1; k >= 0; k--) if (items[k]!.kind === "pong") { lastPong = k; break; }
+    if (paced) for (let k = items.length - 1; k >= 0; k--) if ((items[k] as Item).kind === "pong") { lastPong = k; break; }
     while (f.i < items.length && (!paced || f.i <= lastPong || this.written < this.bulkUntil)) {
       let outLen = OUT_AT;
       const lead = this.#leadInOut;
@@ -330,7 +361,10 @@ function fill(): Fill {
   FILL.ku = false;
   return FILL;
 }
-/** Up to this many items, the urgent queue's array is emptied and kept rather than replaced. */
+/** An urgent queue's entry: an item, or a TEXT as two entries (its id, then its text). */
+type Pending = Item | TextId | string;
+
+/** Up to this many entries, the urgent queue's array is emptied and kept rather than replaced. */
 const REUSE_ITEMS = 16;
 
 /**
@@ -338,17 +372,39 @@ const REUSE_ITEMS = 16;
  * the first item always goes in), then KEY_UPDATE when `keyUpdate()` says this record
  * must carry it; returns the plaintext length.
  */
-function fillRecord(items: Item[], f: Fill, keyUpdate: () => boolean, cap = ITEM_END): number {
+function fillRecord(items: readonly Pending[], f: Fill, keyUpdate: () => boolean, cap = ITEM_END): number {
   let pt = 0;
   while (f.i < items.length) {
-    const next = writeItem(PT, pt, pt === 0 ? ITEM_END : Math.min(cap, ITEM_END), items[f.i]!);
+    const e = items[f.i]!;
+    const end = pt === 0 ? ITEM_END : Math.min(cap, ITEM_END);
+    // A TEXT is two entries: its id, then its text (queueText).
+    const isText = typeof e !== "object";
+    const next = isText ? writeText(PT, pt, end, e as TextId, items[f.i + 1] as string) : writeItem(PT, pt, end, e);
     if (next < 0) break;
     pt = next;
-    f.i++;
+    f.i += isText ? 2 : 1;
   }
   if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
   f.ku = keyUpdate();
   return f.ku ? writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM) : pt;
+}
+
+/**
+ * A bulk item may carry `sealed`: called once, after the flush that encoded its bytes into
+ * a record and handed that record to the socket (or to the queue behind it), so its owner
+ * may write over the item's buffer from then on (the file sender's chunk buffers,
+ * src/chat/files/chunks.ts). Never called for an item dropped unsealed (clearPending, drop).
+ * It must not queue or flush on this connection.
+ */
+export interface SealedNotice {
+  sealed?: (item: Item) => void;
+}
+
+function notifySealed(items: Item[], n: number): void {
+  for (let k = 0; k < n; k++) {
+    const it = items[k] as Item & SealedNotice;
+    if (it.sealed !== undefined) it.sealed(it);
+  }
 }
 
 function isBulk(item: Item): boolean {

@@ -10,7 +10,7 @@ import { AlertCode, Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
-import type { Item } from "../protocol/items.ts";
+import type { Item, TextId } from "../protocol/items.ts";
 import { Admission, FLOODING, FLOODING_LATE } from "./admission.ts";
 import { InboundHandshakes } from "./inbound-handshakes.ts";
 import { raiseBacklog } from "./backlog.ts";
@@ -24,6 +24,8 @@ import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
 export interface PeerEvents {
   onReady?(s: Session): void;
   onItem?(s: Session, item: Item): void;
+  /** A TEXT as (id, text), no Item object (SessionEvents.onText); absent: TEXT goes to onItem. */
+  onText?(s: Session, id: TextId, text: string): void;
   onClose?(s: Session, info: CloseInfo): void;
   onDrain?(s: Session): void;
   /** An incoming connection was turned away with ALERT busy before any session existed. */
@@ -325,6 +327,11 @@ export class Peer {
       if (d?.early) d.resolve(s);
     },
     onItem: (s, item) => this.#o.events?.onItem?.(s, item),
+    onText: (s, id, text) => {
+      const e = this.#o.events;
+      if (e?.onText !== undefined) e.onText(s, id, text);
+      else e?.onItem?.(s, { kind: "text", id: BigInt(id), text });
+    },
     onDrain: (s) => this.#o.events?.onDrain?.(s),
     onClose: (s, info) => this.#sessionClosed(s, info),
   };

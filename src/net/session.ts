@@ -17,7 +17,7 @@ import { ITEM_HEADER_LEN, MAX_PLAINTEXT, type Group } from "../protocol/constant
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { FrameAssembler, type Frame } from "../protocol/frame.ts";
 import type { Done } from "../protocol/handshake.ts";
-import type { Item } from "../protocol/items.ts";
+import { checkTextId, type Item, type TextId } from "../protocol/items.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes, streamEnded } from "./alerts.ts";
 import { Established, type RecordHost } from "./established.ts";
@@ -88,6 +88,12 @@ export class Session implements PeerSession {
     }
     item(item: Item): void {
       this.s.#ev.onItem(this.s, item);
+    }
+    text(id: TextId, text: string): void {
+      // TEXT: to onText as (id, text) when the owner takes it so; else as an Item, its id a bigint.
+      const ev = this.s.#ev;
+      if (ev.onText !== undefined) ev.onText(this.s, id, text);
+      else ev.onItem(this.s, { kind: "text", id: BigInt(id), text });
     }
     closedByPeer(reason: string): void {
       // One length cap for every output format (a 65,000-byte reason is not printed whole).
@@ -271,6 +277,24 @@ export class Session implements PeerSession {
   send(item: Item): void {
     if (this.#est === null || this.#isClosed()) throw new Error("session is not open");
     this.#send.queue(item);
+    this.#queued();
+  }
+
+  /**
+   * Queue TEXT `id`, `text` as send({kind: "text", id, text}) does, without an Item object:
+   * the per-message path. `id` is a number below 2^53 or a bigint up to 2^64 - 1; both go
+   * on the wire as the same u64 (PROTOCOL §6).
+   * @throws Error when the session is not open; RangeError for an id out of range or a text that cannot fit in a record.
+   */
+  sendText(id: TextId, text: string): void {
+    if (this.#est === null || this.#isClosed()) throw new Error("session is not open");
+    checkTextId(id);
+    this.#send.queueText(id, text);
+    this.#queued();
+  }
+
+  /** After an item was queued: the queue's bound, the budget, the flush in the next microtask. */
+  #queued(): void {
     if (this.#send.bufferedAmount > this.#o.limits.maxSendQueueBytes) {
       return this.#fail(fail("busy", "the peer is not reading; its send queue is full"));
     }

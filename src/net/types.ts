@@ -3,7 +3,7 @@ import type { RandomSource } from "../crypto/random.ts";
 import type { Group } from "../protocol/constants.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
-import type { Item } from "../protocol/items.ts";
+import type { Item, TextId } from "../protocol/items.ts";
 import type { ByteBudget, Limits, TokenBucket } from "./limits.ts";
 
 export type Role = "initiator" | "responder";
@@ -60,6 +60,11 @@ export interface PeerSession {
   readonly group?: Group | null;
   /** Queue one item. @throws Error when the session is not open; RangeError when the item cannot fit in a record. */
   send(item: Item): void;
+  /**
+   * Queue TEXT `id`, `text` as send({kind: "text", id, text}) does, with no Item object (the per-message path).
+   * @throws Error when the session is not open; RangeError for an id outside 0..2^64 - 1 (a number: below 2^53) or a text that cannot fit in a record.
+   */
+  sendText(id: TextId, text: string): void;
   /** Close cleanly with CLOSE. */
   close(reason?: string): void;
   /** End the session for a fault its owner found: the alert, then close. */
@@ -76,6 +81,11 @@ export interface SessionEvents<S = PeerSession> {
   /** Keys are in place and our PROFILE is queued: we may send (the peer's PROFILE may still be on its way). */
   onEstablished?(s: S): void;
   onItem(s: S, item: Item): void;
+  /**
+   * A TEXT, as its id (a number below 2^53, a bigint from there) and its text, with no
+   * Item object. Absent: TEXT goes to onItem as an Item, its id a bigint.
+   */
+  onText?(s: S, id: TextId, text: string): void;
   onClose(s: S, info: CloseInfo): void;
   onDrain?(s: S): void;
 }

@@ -17,6 +17,9 @@ import {
   TEXT_TIME_LEN,
 } from "./constants.ts";
 import { fail } from "./errors.ts";
+import { putU64, sliceable, text, textAt, textIdAt, textInBuffer, writeText, type TextId } from "./text.ts";
+
+export { checkTextId, text, textAt, textIdAt, textSizeBound, writeText, type TextId } from "./text.ts";
 
 /** One decoded item. Unknown optional types (0x81..0xFF) come back as `ext` items for extensions to read or ignore. */
 export type Item =
@@ -33,48 +36,8 @@ export type Item =
   /** An item of an optional type (0x81..0xFF) that the core does not know; extensions (file transfer) read it. */
   | { kind: "ext"; type: number; content: Uint8Array };
 
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
-/** Decode UTF-8 text a peer sent. @throws ProtocolError invalid_utf8, naming `what`. */
-export function text(b: Uint8Array, what: string): string {
-  try {
-    return decoder.decode(b);
-  } catch {
-    throw fail("invalid_utf8", `${what} is not valid UTF-8`);
-  }
-}
-
-/**
- * Decode `b[start..end)` as `text` does, without a view when `b` is a Buffer (what the
- * cipher returns): Buffer's UTF-8 decoding puts U+FFFD for every invalid sequence, so a
- * result without U+FFFD came from valid UTF-8 and is what the fatal decoder returns; one
- * with U+FFFD (invalid input, or a U+FFFD the peer sent) goes to the fatal decoder, which
- * decides. One native pass instead of a JS loop over every byte (1 KiB: ≈ 0.3 µs, not 1.8).
- * @throws ProtocolError invalid_utf8, naming `what`.
- */
-export function textAt(b: Uint8Array, start: number, end: number, what: string): string {
-  if (end === start) return "";
-  if (b instanceof Buffer) {
-    const s = utf8Slice(b, start, end);
-    if (s.indexOf("\uFFFD") === -1) return s;
-  }
-  return text(b.subarray(start, end), what);
-}
-
-/** Buffer's own UTF-8 slice (what `toString("utf8", …)` ends in, without its encoding lookup: ≈ 0.1 µs less per TEXT). */
-type Utf8Sliced = Buffer & { utf8Slice(start: number, end: number): string };
-const HAS_UTF8_SLICE = typeof (Buffer.prototype as Partial<Utf8Sliced>).utf8Slice === "function";
-function utf8Slice(b: Buffer, start: number, end: number): string {
-  return HAS_UTF8_SLICE ? (b as Utf8Sliced).utf8Slice(start, end) : b.toString("utf8", start, end);
-}
-
-/** Buffer's own UTF-8 write (what `write(string, offset)` ends in, without its argument parsing: ≈ 20 ns less per TEXT). */
-type Utf8Written = Buffer & { utf8Write(s: string, offset: number): number };
-const HAS_UTF8_WRITE = typeof (Buffer.prototype as Partial<Utf8Written>).utf8Write === "function";
-function utf8Write(b: Buffer, s: string, offset: number): number {
-  return HAS_UTF8_WRITE ? (b as Utf8Written).utf8Write(s, offset) : b.write(s, offset);
-}
 
 function exact(len: number, want: number, what: string): void {
   if (len !== want) throw fail("bad_item", `${what} item has ${len} bytes, expected ${want}`);
@@ -90,9 +53,35 @@ export function decodeItems(pt: Uint8Array): Item[] {
  * decipher's output and a range: no view). @throws ProtocolError bad_item / invalid_utf8.
  */
 export function decodeItemsAt(pt: Uint8Array, from: number, to: number): Item[] {
+  const entries: Decoded[] = [];
+  decodeInto(pt, from, to, entries);
   const items: Item[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (typeof e === "object") items.push(e);
+    else items.push({ kind: "text", id: BigInt(e as TextId), text: entries[++i] as string });
+  }
+  return items;
+}
+
+
+/**
+ * What decodeInto puts out, in wire order: a TEXT as two entries, its id (a TextId, never
+ * an object) then its text; every other item as its Item object.
+ */
+export type Decoded = Item | TextId | string;
+
+/**
+ * Decode every item of `pt[from..to)` as decodeItemsAt, appending to `out`: each TEXT as
+ * its id (TextId) and its text, with no object and, below 2^53, no BigInt. Every size and
+ * every text is checked before anything is appended past a bad item; on a throw `out` may
+ * hold the items before it (the caller drops them: a record is handled whole or not at all).
+ * @throws ProtocolError bad_item / invalid_utf8.
+ */
+export function decodeInto(pt: Uint8Array, from: number, to: number, out: Decoded[]): void {
   let off = from;
   if (to <= from) throw fail("bad_item", "a record holds no items");
+  const buf = sliceable(pt);
   while (off < to) {
     if (to - off < ITEM_HEADER_LEN) throw fail("bad_item", "an item header is cut short");
     const type = pt[off]!;
@@ -103,52 +92,52 @@ export function decodeItemsAt(pt: Uint8Array, from: number, to: number): Item[] 
     // TEXT, the per-message case, makes no view of its content (textAt).
     if (type === ContentType.TEXT) {
       if (len < ID_LEN) throw fail("bad_item", "TEXT item is shorter than its id");
-      items.push({ kind: "text", id: u64At(pt, start), text: textAt(pt, start + ID_LEN, off, "TEXT") });
+      const id = textIdAt(pt, start);
+      out.push(id, buf !== null ? textInBuffer(buf, start + ID_LEN, off, "TEXT") : textAt(pt, start + ID_LEN, off, "TEXT"));
       continue;
     }
     const c = pt.subarray(start, start + len);
     switch (type) {
       case ContentType.AUTH:
         exact(len, AUTH_LEN, "AUTH");
-        items.push({ kind: "auth", identity: c.subarray(0, IDENTITY_LEN), sig: c.subarray(IDENTITY_LEN) });
+        out.push({ kind: "auth", identity: c.subarray(0, IDENTITY_LEN), sig: c.subarray(IDENTITY_LEN) });
         break;
       case ContentType.ACK:
         exact(len, ID_LEN, "ACK");
-        items.push({ kind: "ack", id: u64At(pt, start) });
+        out.push({ kind: "ack", id: u64At(pt, start) });
         break;
       case ContentType.PING:
       case ContentType.PONG:
         exact(len, PING_LEN, type === ContentType.PING ? "PING" : "PONG");
-        items.push({ kind: type === ContentType.PING ? "ping" : "pong", data: c });
+        out.push({ kind: type === ContentType.PING ? "ping" : "pong", data: c });
         break;
       case ContentType.KEY_UPDATE:
         exact(len, 0, "KEY_UPDATE");
-        items.push({ kind: "key_update" });
+        out.push({ kind: "key_update" });
         break;
       case ContentType.CLOSE:
-        items.push({ kind: "close", reason: text(c, "CLOSE reason") });
+        out.push({ kind: "close", reason: text(c, "CLOSE reason") });
         break;
       case ContentType.PROFILE: {
         if (len < INSTANCE_LEN) throw fail("bad_item", "PROFILE item is shorter than its instance id");
         if (len - INSTANCE_LEN > MAX_NAME_LEN) throw fail("bad_item", `PROFILE name of ${len - INSTANCE_LEN} bytes exceeds ${MAX_NAME_LEN}`);
-        items.push({ kind: "profile", instance: c.subarray(0, INSTANCE_LEN), name: text(c.subarray(INSTANCE_LEN), "PROFILE name") });
+        out.push({ kind: "profile", instance: c.subarray(0, INSTANCE_LEN), name: text(c.subarray(INSTANCE_LEN), "PROFILE name") });
         break;
       }
       case ContentType.ALERT:
         if (len < 1) throw fail("bad_item", "ALERT item has no code");
-        items.push({ kind: "alert", code: c[0]!, reason: text(c.subarray(1), "ALERT reason") });
+        out.push({ kind: "alert", code: c[0]!, reason: text(c.subarray(1), "ALERT reason") });
         break;
       case ContentType.PADDING:
-        items.push({ kind: "padding", length: len });
+        out.push({ kind: "padding", length: len });
         break;
       default:
         // PROTOCOL §6: unknown 0x00..0x7F is an error; unknown 0x80..0xFF is ignored
         // (handed up as `ext`: a receiver that knows no extension drops it).
         if (type < FIRST_OPTIONAL_CONTENT_TYPE) throw fail("bad_item", `unknown content type 0x${type.toString(16).padStart(2, "0")}`);
-        items.push({ kind: "ext", type, content: c });
+        out.push({ kind: "ext", type, content: c });
     }
   }
-  return items;
 }
 
 function header(out: Uint8Array, off: number, type: number, len: number): number {
@@ -254,36 +243,7 @@ function u64At(b: Uint8Array, i: number): bigint {
   return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
-/** Write a big-endian u64. */
-function putU64(b: Uint8Array, i: number, n: bigint): void {
-  // Ids below 2^32 (every id in practice) take one BigInt conversion, no BigInt arithmetic.
-  let lo = Number(n);
-  let hi = 0;
-  if (!(lo >= 0 && lo <= 0xffffffff)) {
-    lo = Number(n & 0xffffffffn);
-    hi = Number((n >> 32n) & 0xffffffffn);
-  }
-  b[i] = hi >>> 24;
-  b[i + 1] = (hi >>> 16) & 0xff;
-  b[i + 2] = (hi >>> 8) & 0xff;
-  b[i + 3] = hi & 0xff;
-  b[i + 4] = lo >>> 24;
-  b[i + 5] = (lo >>> 16) & 0xff;
-  b[i + 6] = (lo >>> 8) & 0xff;
-  b[i + 7] = lo & 0xff;
-}
 
-let bufferOf: Uint8Array | null = null;
-let bufferView: Buffer | null = null;
-
-/** A Buffer over the same bytes as `out` (kept for the next call: the record buffer is reused). */
-function bufferOver(out: Uint8Array): Buffer {
-  if (out !== bufferOf) {
-    bufferOf = out;
-    bufferView = Buffer.from(out.buffer, out.byteOffset, out.length);
-  }
-  return bufferView!;
-}
 
 /**
  * Encode one item into `out` at `off` without writing at or past `end` (the hot path:
@@ -294,21 +254,8 @@ function bufferOver(out: Uint8Array): Buffer {
 export function writeItem(out: Uint8Array, off: number, end: number, item: Item): number {
   const c = off + ITEM_HEADER_LEN;
   let len: number;
-  if (item.kind === "text") {
-    if (c + ID_LEN > end) return -1;
-    putU64(out, c, item.id);
-    let written = 0;
-    if (item.text.length * 3 <= end - c - ID_LEN) {
-      // Room for the worst case: Buffer's write encodes in place, with no view per item
-      // (the same bytes as encodeInto, lone surrogates as U+FFFD included).
-      written = item.text.length === 0 ? 0 : utf8Write(bufferOver(out), item.text, c + ID_LEN);
-    } else if (item.text.length > 0) {
-      const r = encoder.encodeInto(item.text, out.subarray(c + ID_LEN, end));
-      if (r.read !== item.text.length) return -1;
-      written = r.written;
-    }
-    len = ID_LEN + written;
-  } else if (item.kind === "ack") {
+  if (item.kind === "text") return writeText(out, off, end, item.id, item.text);
+  if (item.kind === "ack") {
     if (c + ID_LEN > end) return -1;
     putU64(out, c, item.id);
     len = ID_LEN;

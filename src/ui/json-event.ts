@@ -10,9 +10,19 @@
  * The two events every piped line makes (`sent` and `recipients`, with exactly the keys
  * the chat gives them, in its order) are written out field by field instead (no copy of
  * the event, no stringify of it; the peer's name encoded once while it repeats): the same
- * bytes, which the tests compare with jsonLine's. @throws never
+ * bytes, which the tests compare with jsonLine's. A string with nothing in it that JSON or jsonLine writes otherwise than as itself (a
+ * quote, a backslash, a control, DEL or C1, a separator, a surrogate) is that string in
+ * quotes: one scan of it, where stringify and jsonLine's C1 test made two. @throws never
  */
 import { jsonLine } from "./format.ts";
+
+/** What jsonLine writes otherwise than as itself in a string: `"`, `\`, controls, DEL and C1, U+2028/9, surrogates (a lone one is escaped). */
+const SPECIAL = /["\\\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]/;
+
+/** jsonLine(s) for a string: itself in quotes when nothing in it is written otherwise. */
+export function jsonString(s: string): string {
+  return SPECIAL.test(s) ? jsonLine(s) : `"${s}"`;
+}
 
 /** Texts shorter than this go through jsonLine as they are (splicing costs more than it saves). */
 const SPLICE_FROM = 128;
@@ -50,30 +60,45 @@ export class JsonEvents {
   /** JSON of a string, the last one remembered. */
   #str(s: string): string {
     if (s !== this.#short) {
-      this.#shortJson = jsonLine(s);
+      this.#shortJson = jsonString(s);
       this.#short = s;
     }
     return this.#shortJson;
   }
 
+  /** Whether the remembered text is its JSON without the quotes (nothing in it escaped). */
+  #plain = false;
+
   /** JSON of the line's text, encoded once for all its events. */
   #textJson(text: string): string {
     if (text !== this.#text) {
-      this.#json = jsonLine(text);
+      this.#plain = !SPECIAL.test(text);
+      this.#json = this.#plain ? `"${text}"` : jsonLine(text);
       this.#text = text;
     }
     return this.#json;
   }
 
+  /**
+   * Push jsonLine(e) and a newline onto `out` as pieces whose concatenation is that line
+   * (line mode joins a tick's pieces once): a piped line's text goes in as it is, not
+   * spliced into a string of its event, which each use would copy again.
+   */
+  pieces(e: { type: string }, out: string[]): void {
+    const parts = e.type === "sent" ? this.#sentParts(e as Sent) : e.type === "recipients" ? this.#recipientsParts(e as Recipients) : null;
+    if (parts === null) {
+      out.push(this.line(e), "\n");
+      return;
+    }
+    const json = this.#textJson((e as unknown as { text: string }).text);
+    if (this.#plain) out.push(`${parts[0]}"`, this.#text!, `"${parts[1]}\n`);
+    else out.push(parts[0], json, `${parts[1]}\n`);
+  }
+
   /** One event as one JSON line, as jsonLine(e). */
   line(e: { type: string }): string {
-    if (e.type === "sent") {
-      const j = this.#sent(e as Sent);
-      if (j !== null) return j;
-    } else if (e.type === "recipients") {
-      const j = this.#recipients(e as Recipients);
-      if (j !== null) return j;
-    }
+    const parts = e.type === "sent" ? this.#sentParts(e as Sent) : e.type === "recipients" ? this.#recipientsParts(e as Recipients) : null;
+    if (parts !== null) return `${parts[0]}${this.#textJson((e as unknown as { text: string }).text)}${parts[1]}`;
     const text = (e as { text?: unknown }).text;
     if (typeof text !== "string" || text.length < SPLICE_FROM || !SPLICED.has(e.type)) return jsonLine(e);
     this.#textJson(text);
@@ -82,17 +107,16 @@ export class JsonEvents {
     return `${rest.slice(0, at + 7)}${this.#json}${rest.slice(at + 8)}`;
   }
 
-  /** A `sent` event as the chat makes it, field by field; null when it is not of that shape. */
-  #sent(e: Sent): string | null {
+  /** A `sent` event as the chat makes it, field by field, as its JSON before and after the text; null when it is not of that shape. */
+  #sentParts(e: Sent): [string, string] | null {
     const { peer, id, text, time } = e;
     if (typeof peer !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return null;
     if (!keysAre(e, SENT_KEYS, "queued") || (e.queued !== undefined && e.queued !== true)) return null;
-    const idJson = jsonLine(id);
-    return `{"type":"sent","peer":${this.#str(peer)},"id":${idJson},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)}${e.queued === true ? ',"queued":true' : ""}}`;
+    return [`{"type":"sent","peer":${this.#str(peer)},"id":${jsonString(id)},"text":`, `,"private":${e.private},"time":${String(time)}${e.queued === true ? ',"queued":true' : ""}}`];
   }
 
-  /** A `recipients` event as line mode makes it, field by field; null when it is not of that shape. */
-  #recipients(e: Recipients): string | null {
+  /** A `recipients` event as line mode makes it, field by field, as its JSON before and after the text; null when it is not of that shape. */
+  #recipientsParts(e: Recipients): [string, string] | null {
     const { line, text, time, recipients } = e;
     if (typeof line !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time) || !Array.isArray(recipients)) return null;
     if (!keysAre(e, RECIPIENTS_KEYS)) return null;
@@ -101,8 +125,8 @@ export class JsonEvents {
       if (typeof r !== "object" || r === null || !keysAre(r, RECIPIENT_KEYS)) return null;
       const { peer, id, state } = r as { peer: unknown; id: unknown; state: unknown };
       if (typeof peer !== "string" || typeof id !== "string" || typeof state !== "string") return null;
-      list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonLine(id)},"state":${jsonLine(state)}}`;
+      list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonString(id)},"state":${jsonString(state)}}`;
     }
-    return `{"type":"recipients","line":${jsonLine(line)},"text":${this.#textJson(text)},"private":${e.private},"time":${String(time)},"recipients":[${list}]}`;
+    return [`{"type":"recipients","line":${jsonString(line)},"text":`, `,"private":${e.private},"time":${String(time)},"recipients":[${list}]}`];
   }
 }

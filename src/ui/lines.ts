@@ -132,25 +132,31 @@ export class LineMode {
       this.#settled.add(outcome);
       if (this.#settled.size >= (this.#o.dials ?? 0)) this.#wakeSettled?.();
     }
+    const batch = this.#o.batchOutput === true && KEPT.has(e.type);
+    if (batch && this.#o.json) {
+      // The event's JSON as pieces (a piped line's text as it is), joined once for the tick.
+      if (this.#out.length === 0) queueMicrotask(this.#flush);
+      return this.#json.pieces(e, this.#out);
+    }
     const text = this.#o.json ? this.#json.line(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
     if (text === null) return;
     if (!KEPT.has(e.type)) {
       this.#flush(); // what this tick batched goes first: the order of events is kept
       return this.#meter.line(`${text}\n`);
     }
-    if (this.#o.batchOutput !== true) return void this.#o.output.write(`${text}\n`);
+    if (!batch) return void this.#o.output.write(`${text}\n`);
     if (this.#out.length === 0) queueMicrotask(this.#flush);
-    this.#out.push(text);
+    this.#out.push(text, "\n");
   }
 
   /** The JSON of per-line events, each line's text encoded once. */
   readonly #json = new JsonEvents();
 
-  /** Lines of this tick not yet written (batchOutput). */
+  /** What this tick has to write (batchOutput): its lines' pieces, each line ending in "\n", joined once. */
   #out: string[] = [];
   readonly #flush = (): void => {
     if (this.#out.length === 0) return;
-    const text = `${this.#out.join("\n")}\n`;
+    const text = this.#out.join("");
     this.#out = [];
     this.#o.output.write(text);
   };

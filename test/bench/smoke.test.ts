@@ -13,7 +13,7 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   expect(r.out).toContain("streaming 64 B");
   expect(r.out).toContain("handshake→echo x25519 p50");
   // The per-message path around the cipher (bench/micro.ts), each case checked to round-trip first.
-  for (const row of ["| send: queue + flush, one TEXT per record |", "| receive: open + decode, one TEXT per record |"]) expect(r.out).toContain(row);
+  for (const row of ["| send: queue + flush, one TEXT per record |", "| receive: read (open + decode + hand over), one TEXT per record |"]) expect(r.out).toContain(row);
   // Sealing scaling: this thread and 1, 2, 4 workers, each checked by opening what it sealed.
   expect(r.out).toContain("server RSS per idle connection");
   expect(r.out).toContain("Sealing scaling");

@@ -5,7 +5,7 @@
  */
 import { systemRandom } from "../../src/crypto/random.ts";
 import { Group } from "../../src/protocol/constants.ts";
-import type { Item } from "../../src/protocol/items.ts";
+import type { Item, TextId } from "../../src/protocol/items.ts";
 import { defaultLimits, type Limits } from "../../src/net/limits.ts";
 import { Session } from "../../src/net/session.ts";
 import type { CloseInfo, Role, SessionConfig, SessionEvents, Transport } from "../../src/net/types.ts";
@@ -66,6 +66,8 @@ export interface Heard {
   ready: number;
   items: Item[];
   closes: CloseInfo[];
+  /** When present, the session's owner takes TEXT as (id, text) (SessionEvents.onText), kept here. */
+  texts?: [TextId, string][];
 }
 
 export function config(label: string, limits: Partial<Limits> = {}): SessionConfig<Session> {
@@ -82,6 +84,7 @@ export function listen(heard: Heard): SessionEvents<Session> {
   return {
     onReady: () => void heard.ready++,
     onItem: (_s, item) => void heard.items.push(item),
+    ...(heard.texts !== undefined ? { onText: (_s: Session, id: TextId, text: string) => void heard.texts!.push([id, text]) } : {}),
     onClose: (_s, info) => void heard.closes.push(info),
   };
 }
@@ -95,9 +98,9 @@ export function session(role: Role, c: SessionConfig<Session>, heard: Heard, gro
 }
 
 /** An initiator and a responder joined back to back; neither started. */
-export function pair(o: { group?: Group; limits?: Partial<Limits> } = {}) {
-  const ha: Heard = { ready: 0, items: [], closes: [] };
-  const hb: Heard = { ready: 0, items: [], closes: [] };
+export function pair(o: { group?: Group; limits?: Partial<Limits>; onText?: boolean } = {}) {
+  const ha: Heard = { ready: 0, items: [], closes: [], ...(o.onText ? { texts: [] } : {}) };
+  const hb: Heard = { ready: 0, items: [], closes: [], ...(o.onText ? { texts: [] } : {}) };
   const a = session("initiator", config("alice", o.limits), ha, o.group ?? Group.X25519);
   const b = session("responder", config("bob", o.limits), hb);
   a.t.other = b.s;

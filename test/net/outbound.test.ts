@@ -55,3 +55,92 @@ describe("Outbound, paced bulk", () => {
     expect(records).toEqual([[0, 1], [2, 3], [4, 5], [6]]);
   });
 });
+
+describe("Outbound, the sealed notice of a bulk item (the file sender reuses its chunk buffers after it)", () => {
+  /** A socket that takes at most `room` more bytes (Infinity: all), and keeps what it took. */
+  function valve() {
+    const got: Uint8Array[] = [];
+    const v = { room: Infinity, got, socket: null as unknown as Socket<unknown> };
+    v.socket = {
+      write: (b: Uint8Array, off = 0, len = b.length - off) => {
+        const n = Math.min(len, v.room);
+        v.room -= n;
+        got.push(b.slice(off, off + n));
+        return n;
+      },
+    } as unknown as Socket<unknown>;
+    return v;
+  }
+  /** The content of every file chunk in `got`, in order. */
+  function contents(got: Uint8Array[]): Uint8Array[] {
+    const r = RecordReader.fromKeyBlock(new Uint8Array(kb));
+    const frames = new FrameAssembler();
+    const out: Uint8Array[] = [];
+    for (const b of got) for (const f of frames.push(b)) for (const it of decodeItems(r.open(f.bytes))) if (it.kind === "ext") out.push(new Uint8Array(it.content));
+    return out;
+  }
+  /** `n` chunk items of 60 KiB, each filled with its index; `sealed` records the index and then writes over the buffer. */
+  function chunkItems(n: number, order: number[]) {
+    return Array.from({ length: n }, (_, i) => ({
+      kind: "ext" as const,
+      type: FileType.FILE_CHUNK,
+      content: new Uint8Array(60 * 1024).fill(i + 1),
+      sealed: (it: { content: Uint8Array }) => {
+        order.push(i);
+        it.content.fill(0xee);
+      },
+    }));
+  }
+
+  test("each is told once, in order, after its bytes are sealed: writing over the buffer then changes nothing on the wire", () => {
+    const v = valve();
+    const o = new Outbound(v.socket);
+    const w = RecordWriter.fromKeyBlock(new Uint8Array(kb), new PooledRandom());
+    const order: number[] = [];
+    for (const it of chunkItems(5, order)) o.queue(it);
+    for (let k = 0; k < 5 && o.hasBulk; k++) o.flush(w, () => false);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+    expect(contents(v.got).map((c) => [c.length, c.every((x) => x === c[0]) ? c[0] : -1])).toEqual([1, 2, 3, 4, 5].map((i) => [60 * 1024, i]));
+  });
+
+  test("under back-pressure only the sealed ones are told; those waiting unsealed behind the socket are told when they are sealed after the drain", () => {
+    const v = valve();
+    v.room = 1000;
+    const o = new Outbound(v.socket);
+    const w = RecordWriter.fromKeyBlock(new Uint8Array(kb), new PooledRandom());
+    const order: number[] = [];
+    for (const it of chunkItems(6, order)) o.queue(it);
+    o.flush(w, () => false);
+    expect(o.backedUp).toBe(true);
+    const first = order.length;
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(6);
+    expect(order).toEqual([...Array(first).keys()]);
+    // Still backed up: nothing more is sealed, nobody else is told.
+    o.flush(w, () => false);
+    expect(order.length).toBe(first);
+    v.room = Infinity;
+    expect(o.drain()).toBe(true);
+    for (let k = 0; k < 6 && o.hasBulk; k++) o.flush(w, () => false);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(contents(v.got).map((c) => c.every((x) => x === c[0]) ? c[0] : -1)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  test("items dropped unsealed (clearPending, drop) are never told", () => {
+    const v = valve();
+    v.room = 0;
+    const o = new Outbound(v.socket);
+    const w = RecordWriter.fromKeyBlock(new Uint8Array(kb), new PooledRandom());
+    const order: number[] = [];
+    const items = chunkItems(4, order);
+    o.queue(items[0]!);
+    o.flush(w, () => false); // sealed, then backed up behind a socket that takes nothing
+    for (const it of items.slice(1, 3)) o.queue(it);
+    o.clearPending();
+    o.queue(items[3]!);
+    o.drop();
+    v.room = Infinity;
+    o.flush(w, () => false);
+    expect(order).toEqual([0]);
+  });
+});

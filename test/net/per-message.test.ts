@@ -12,7 +12,7 @@ import { decodeItems, encodeItems, type Item } from "../../src/protocol/items.ts
 import type { RecordHost } from "../../src/net/established.ts";
 import type { SessionState } from "../../src/net/types.ts";
 import { RecordReader, RecordWriter } from "../../src/protocol/record.ts";
-import { FileType, FrameType } from "../../src/protocol/constants.ts";
+import { ContentType, FileType, FrameType } from "../../src/protocol/constants.ts";
 import { FrameAssembler } from "../../src/protocol/frame.ts";
 
 const kb = new Uint8Array(64).fill(3);
@@ -85,6 +85,7 @@ describe("Established.read", () => {
         return state;
       },
       item: (it) => void got.push(it),
+      text: (id, t) => void got.push({ kind: "text", id: BigInt(id), text: t }),
       closedByPeer: () => {},
       send: () => {},
       pong: () => false,
@@ -127,8 +128,123 @@ describe("Established.read", () => {
     const { est, seal } = setup();
     let state: SessionState = "open";
     const got: Item[] = [];
-    const h = { ...host("open").h, get state() { return state; }, item: (it: Item) => void got.push(it), closedByPeer: () => void (state = "closed") };
+    const h = { ...host("open").h, get state() { return state; }, item: (it: Item) => void got.push(it), text: (id: bigint | number, t: string) => void got.push({ kind: "text", id: BigInt(id), text: t }), closedByPeer: () => void (state = "closed") };
     est.read(seal([...texts(2), { kind: "close", reason: "bye" }, ...texts(3)]), h);
     expect(got).toEqual(texts(2));
+  });
+});
+
+describe("Outbound.queueText: TEXT as (id, text), no Item object", () => {
+  const kb2 = new Uint8Array(64).fill(5);
+  function setup(takes = Infinity) {
+    const got: Uint8Array[] = [];
+    const sock = { takes, write: (d: Uint8Array, off = 0, len = d.length - off) => { const n = Math.min(len, sock.takes); got.push(d.slice(off, off + n)); return n; } };
+    const o = new Outbound(sock as never);
+    const w = RecordWriter.fromKeyBlock(new Uint8Array(kb2), new PooledRandom());
+    const r = RecordReader.fromKeyBlock(new Uint8Array(kb2));
+    const opened = () => {
+      const asm = new FrameAssembler();
+      const out: Item[] = [];
+      for (const b of got) for (const f of asm.push(b)) out.push(...decodeItems(r.open(f.bytes)));
+      return out;
+    };
+    return { o, w, sock, got, opened };
+  }
+
+  test("items and TEXTs queued in any mix go out in the order queued, ids exact (a bigint id as it was)", () => {
+    const { o, w, opened } = setup();
+    o.queue({ kind: "ext", type: 0xbf, content: new Uint8Array(8) });
+    o.queueText(7, "seven");
+    o.queue({ kind: "text", id: 2n ** 64n - 1n, text: "an item" });
+    o.queueText(2n ** 60n, "big");
+    o.queue({ kind: "ack", id: 3n });
+    o.flush(w, () => false);
+    expect(opened()).toEqual([
+      { kind: "ext", type: 0xbf, content: new Uint8Array(8) },
+      { kind: "text", id: 7n, text: "seven" },
+      { kind: "text", id: 2n ** 64n - 1n, text: "an item" },
+      { kind: "text", id: 2n ** 60n, text: "big" },
+      { kind: "ack", id: 3n },
+    ]);
+  });
+
+  test("a TEXT is charged as one item, as send(item) charged it: its bound and one item's heap", () => {
+    const a = setup(), b = setup();
+    for (let i = 0; i < 10; i++) a.o.queueText(i, "x".repeat(i));
+    for (let i = 0; i < 10; i++) b.o.queue({ kind: "text", id: BigInt(i), text: "x".repeat(i) });
+    expect(a.o.memoryBytes).toBe(b.o.memoryBytes);
+    expect(a.o.bufferedAmount).toBe(b.o.bufferedAmount);
+    a.o.flush(a.w, () => false);
+    expect(a.o.memoryBytes).toBe(0);
+  });
+
+  test("behind a socket that stops taking, what was not sealed stays queued whole and goes out once, in order, after the drain", () => {
+    const { o, w, sock, opened } = setup(1000);
+    const n = 40_000; // 2.7 MB of TEXTs: three batches of records
+    for (let i = 0; i < n; i++) o.queueText(i, "d" + "x".repeat(55));
+    o.flush(w, () => false);
+    expect(o.backedUp).toBe(true);
+    expect(o.hasPending).toBe(true);
+    const waiting = o.memoryBytes;
+    sock.takes = Infinity;
+    expect(o.drain()).toBe(true);
+    o.flush(w, () => false);
+    expect(o.hasPending).toBe(false);
+    expect(o.memoryBytes).toBe(0);
+    expect(waiting).toBeGreaterThan(0);
+    const got = opened();
+    expect(got.length).toBe(n);
+    got.forEach((it, i) => expect(it).toEqual({ kind: "text", id: BigInt(i), text: "d" + "x".repeat(55) }));
+  });
+
+  test("a TEXT that cannot fit in any record is refused with RangeError, and nothing is queued", () => {
+    const { o } = setup();
+    expect(() => o.queueText(1, "x".repeat(65_300))).toThrow(RangeError);
+    expect(o.hasPending).toBe(false);
+    o.queueText(2, "é".repeat(30_000)); // 60,000 bytes: over the bound, within the exact size
+    expect(o.hasPending).toBe(true);
+  });
+});
+
+describe("Established.read hands TEXT over as (id, text)", () => {
+  function setup2() {
+    const kb3 = new Uint8Array(64).fill(9);
+    const writer = RecordWriter.fromKeyBlock(new Uint8Array(kb3), new PooledRandom());
+    const est = new Established({ writer: RecordWriter.fromKeyBlock(new Uint8Array(kb3), new PooledRandom()), reader: RecordReader.fromKeyBlock(new Uint8Array(kb3)) } as unknown as HandshakeResult, defaultLimits(), () => 0);
+    const texts: [number | bigint, string][] = [];
+    const items: Item[] = [];
+    const h: RecordHost = { state: "open", item: (it) => void items.push(it), text: (id, t) => void texts.push([id, t]), closedByPeer: () => {}, send: () => {}, pong: () => false, profile: () => {} };
+    return { est, h, texts, items, seal: (pt: Uint8Array) => ({ type: FrameType.RECORD, bytes: writer.seal(pt), body: new Uint8Array(0) }) };
+  }
+
+  test("ids below 2^53 as numbers, 2^64 - 1 as the exact bigint, other items through item()", () => {
+    const { est, h, texts, items, seal } = setup2();
+    est.read(seal(encodeItems([{ kind: "text", id: 2n ** 53n - 1n, text: "a" }, { kind: "ack", id: 1n }, { kind: "text", id: 2n ** 64n - 1n, text: "b" }])), h);
+    expect(texts).toEqual([[2 ** 53 - 1, "a"], [2n ** 64n - 1n, "b"]]);
+    expect(items).toEqual([{ kind: "ack", id: 1n }]);
+  });
+
+  test("a record with a bad item after good TEXTs hands over none of them (a record is handled whole or not at all)", () => {
+    const { est, h, texts, seal } = setup2();
+    const good = encodeItems([{ kind: "text", id: 1n, text: "a" }, { kind: "text", id: 2n, text: "b" }]);
+    const bad = Buffer.concat([good, Buffer.from([ContentType.TEXT, 0, 9, 0, 0, 0, 0, 0, 0, 0, 3, 0xff])]); // TEXT with invalid UTF-8
+    expect(() => est.read(seal(bad), h)).toThrow("TEXT is not valid UTF-8");
+    expect(texts).toEqual([]);
+  });
+
+  test("a record read from inside the owner's callback (a nested read) does not disturb the record being handed over", () => {
+    const { est, h, texts, seal } = setup2();
+    const inner = setup2();
+    let nested = false;
+    const h2: RecordHost = { ...h, text: (id, t) => {
+      texts.push([id, t]);
+      if (!nested) {
+        nested = true;
+        inner.est.read(inner.seal(encodeItems([{ kind: "text", id: 100n, text: "inner" }, { kind: "text", id: 101n, text: "inner2" }])), inner.h);
+      }
+    } };
+    est.read(seal(encodeItems([1n, 2n, 3n].map((id) => ({ kind: "text" as const, id, text: `o${id}` })))), h2);
+    expect(texts).toEqual([[1, "o1"], [2, "o2"], [3, "o3"]]);
+    expect(inner.texts).toEqual([[100, "inner"], [101, "inner2"]]);
   });
 });

@@ -49,6 +49,43 @@ describe("two sessions back to back", () => {
     expect(p.hb.closes).toEqual([]);
   });
 
+  test("sendText: ids at every edge up to 2^64 - 1 reach onText exactly (numbers below 2^53), in order with items sent around them", async () => {
+    const p = pair({ onText: true });
+    await Promise.all([p.a.start(), p.b.start()]);
+    await until("both ready", () => p.ha.ready === 1 && p.hb.ready === 1);
+    const ids: (number | bigint)[] = [0, 1, 0xffffffff, 0x100000000, 2 ** 53 - 1, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n, 12n];
+    p.a.send({ kind: "ext", type: 0x90, content: new Uint8Array([1]) });
+    ids.forEach((id, i) => p.a.sendText(id, `line ${i} ☕`));
+    p.a.send({ kind: "text", id: 2n ** 64n - 2n, text: "as an item" });
+    p.a.send({ kind: "ack", id: 0n });
+    await until("every TEXT", () => p.hb.texts!.length === ids.length + 1 && p.hb.items.length === 2);
+    const want = ids.map((id, i) => [typeof id === "bigint" && id < 2n ** 53n ? Number(id) : id, `line ${i} ☕`]);
+    expect(p.hb.texts!).toEqual([...want, [2n ** 64n - 2n, "as an item"]] as [number | bigint, string][]);
+    expect(p.hb.items).toEqual([{ kind: "ext", type: 0x90, content: new Uint8Array([1]) }, { kind: "ack", id: 0n }]);
+  });
+
+  test("sendText to an owner without onText: each TEXT reaches onItem as an Item with the exact bigint id", async () => {
+    const p = pair();
+    await Promise.all([p.a.start(), p.b.start()]);
+    await until("both ready", () => p.ha.ready === 1 && p.hb.ready === 1);
+    p.a.sendText(5, "five");
+    p.a.sendText(2n ** 64n - 1n, "last");
+    await until("two TEXTs", () => p.hb.items.length === 2);
+    expect(p.hb.items).toEqual([{ kind: "text", id: 5n, text: "five" }, { kind: "text", id: 2n ** 64n - 1n, text: "last" }]);
+  });
+
+  test("sendText refuses an id out of range (RangeError) and queues nothing; the session stays open", async () => {
+    const p = pair({ onText: true });
+    await Promise.all([p.a.start(), p.b.start()]);
+    await until("both ready", () => p.ha.ready === 1 && p.hb.ready === 1);
+    for (const id of [-1, 2 ** 53, 0.5, 2n ** 64n, -1n]) expect(() => p.a.sendText(id, "x")).toThrow(RangeError);
+    expect(p.a.bufferedAmount).toBe(0);
+    p.a.sendText(3, "after");
+    await until("the TEXT after", () => p.hb.texts!.length === 1);
+    expect(p.hb.texts!).toEqual([[3, "after"]]);
+    expect(p.a.state).toBe("open");
+  });
+
   test("CLOSE: the closer ends its transport once, the peer hears byPeer with the reason", async () => {
     const p = pair();
     await Promise.all([p.a.start(), p.b.start()]);

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { jsonLine } from "../../src/ui/format.ts";
-import { JsonEvents } from "../../src/ui/json-event.ts";
+import { JsonEvents, jsonString } from "../../src/ui/json-event.ts";
 
 const long = (s: string) => s + "x".repeat(200);
 // Texts that need escaping of every kind, and ones that contain what the splice looks for.
@@ -52,6 +52,31 @@ describe("JsonEvents", () => {
     );
   });
 
+  test("pieces(): any event's pieces joined are jsonLine's line and a newline, the ticks' pieces one after another (property)", () => {
+    const j = new JsonEvents();
+    const str = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800", "x".repeat(1500)));
+    const time = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(-0));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(str, str, str, fc.boolean(), time, fc.boolean(), fc.array(fc.record({ peer: str, id: str, state: fc.constantFrom("sent", "queued", "delivered") }), { maxLength: 3 })), { maxLength: 5 }), (rows) => {
+        const out: string[] = [];
+        let want = "";
+        for (const [peer, id, text, priv, t, queued, recipients] of rows) {
+          for (const e of [
+            { type: "sent", peer, id, text, private: priv, time: t, ...(queued ? { queued: true } : {}) },
+            { type: "recipients", line: id, text, private: priv, time: t, recipients },
+            { type: "message", peer, fingerprint: "aa", id, text, time: t, private: priv },
+            { type: "sent", id, peer, text, private: priv, time: t },
+          ]) {
+            j.pieces(e, out);
+            want += `${jsonLine(e)}\n`;
+          }
+        }
+        expect(out.join("")).toBe(want);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   test("events of another shape (a key more, another order, a value of another type) are still jsonLine's", () => {
     const j = new JsonEvents();
     const text = long("t");
@@ -68,7 +93,7 @@ describe("JsonEvents", () => {
     for (const e of odd) expect(j.line(e)).toBe(jsonLine(e));
   });
 
-  test("a piped line's sent and recipients events stringify its text once and no event object (the peer's name once while it repeats)", () => {
+  test("a piped line's sent and recipients events stringify nothing when no string in them needs escaping; a text that does is stringified once for all its events", () => {
     const j = new JsonEvents();
     const real = JSON.stringify;
     let objects = 0;
@@ -78,17 +103,43 @@ describe("JsonEvents", () => {
       else objects++;
       return (real as (...a: unknown[]) => string)(v, ...rest);
     }) as typeof JSON.stringify;
+    const count = (f: () => void) => {
+      objects = strings = 0;
+      f();
+      return { objects, strings };
+    };
     try {
-      for (let i = 0; i < 100; i++) {
-        const text = long(`line ${i}`);
-        j.line({ type: "sent", peer: "bob", id: String(i + 1), text, private: false, time: 5 } as { type: string });
-        j.line({ type: "recipients", line: String(i + 1), text, private: false, time: 5, recipients: [{ peer: "bob", id: String(i + 1), state: "sent" }] } as { type: string });
-      }
+      const plain = count(() => {
+        for (let i = 0; i < 100; i++) {
+          const text = long(`line ${i}`);
+          j.line({ type: "sent", peer: "bob", id: String(i + 1), text, private: false, time: 5 } as { type: string });
+          j.line({ type: "recipients", line: String(i + 1), text, private: false, time: 5, recipients: [{ peer: "bob", id: String(i + 1), state: "sent" }] } as { type: string });
+        }
+      });
+      expect(plain).toEqual({ objects: 0, strings: 0 });
+      const quoted = count(() => {
+        for (let i = 0; i < 100; i++) {
+          const text = long(`a "quoted" line ${i}`);
+          j.line({ type: "sent", peer: "bob", id: String(i + 1), text, private: false, time: 5 } as { type: string });
+          j.line({ type: "recipients", line: String(i + 1), text, private: false, time: 5, recipients: [{ peer: "bob", id: String(i + 1), state: "sent" }] } as { type: string });
+        }
+      });
+      expect(quoted).toEqual({ objects: 0, strings: 100 });
     } finally {
       JSON.stringify = real;
     }
-    expect(objects).toBe(0);
-    // Per line: its text, the sent id, the recipients' line, id and state; "bob" once in all.
-    expect(strings).toBe(100 * 5 + 1);
+  });
+
+  test("jsonString is jsonLine of any string, and events of any keys and values are jsonLine's (property)", () => {
+    const j = new JsonEvents();
+    const str = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.string({ unit: fc.constantFrom("a", '"', "\\", "\u0000", "\u001f", "\u007f", "\u0085", "\u009f", "\u00a0", "\u2028", "\u2029", "\ud800", "\udfff", "é") }));
+    const value = fc.oneof(str, fc.boolean(), fc.integer(), fc.double(), fc.constant(-0), fc.constant(undefined), fc.constant(null), fc.constant(Number.NaN));
+    fc.assert(
+      fc.property(str, fc.dictionary(str, value), (s, rest) => {
+        expect(jsonString(s)).toBe(jsonLine(s));
+        for (const e of [{ type: "message", ...rest }, { type: "ack", peer: s, id: s }, { type: "message", peer: s, fingerprint: "aa", id: "1", text: s, time: 7, private: false }]) expect(j.line(e)).toBe(jsonLine(e));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -43,12 +43,16 @@ export const SLOTS = 5;
 /** The first message to history-worker.ts. */
 export interface HistoryOpen {
   op: "open";
+  /** history.db. */
   path: string;
+  /** state.db, when the thread takes the store's ACK deletes (ChatStore.ackVia); else null. */
+  statePath: string | null;
   max: number;
   shared: SharedArrayBuffer;
-  /** The store's WriteLock (write-lock.ts): each op is written holding it. */
+  /** The store's WriteLock (write-lock.ts): every write to state.db holds it. */
   lock: SharedArrayBuffer;
   busyTimeoutMs: number;
+  /** state.db's connection: its own checkpoint bound while the store's checkpoint thread runs (store.ts), else null. */
   walBoundPages: number | null;
 }
 /** The writes history-worker.ts runs, in order. */

@@ -28,10 +28,13 @@ export class HistoryWriter {
   /** Lines per contact in the table (counted once when first touched, then kept in step). */
   readonly #count = new Map<string, number>();
   readonly #q;
+  /** The file's name, for the sentences. */
+  readonly #file: string;
 
-  /** Writes to `db` (its history table exists), keeping `max` lines per contact. */
-  constructor(db: Database, max: number) {
+  /** Writes to `db` (its history table exists; the file `file`, history.db), keeping `max` lines per contact. */
+  constructor(db: Database, max: number, file = "history.db") {
     this.#db = db;
+    this.#file = file;
     this.#max = max;
     this.#q = {
       // The oldest rows, at most as many as the lines to cut (each row holds one or more): walks only the excess from the old end.
@@ -166,7 +169,7 @@ export class HistoryWriter {
       return n;
     })();
     const r = this.#q.truncate.get();
-    if (r !== null && r.busy !== 0) throw Object.assign(new Error(`${n} lines were deleted, but another connection kept state.db-wal from being emptied`), { code: "SQLITE_BUSY", cleared: n });
+    if (r !== null && r.busy !== 0) throw Object.assign(new Error(`${n} lines were deleted, but another connection kept ${this.#file}-wal from being emptied`), { code: "SQLITE_BUSY", cleared: n, wal: `${this.#file}-wal` });
     return n;
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Conversation history, in its own table of `$SOTTO_HOME/state.db`, read with its own
- * bun:sqlite connection and written by a thread of its own with another
- * (history-worker.ts; the file is WAL, so these and the delivery store share it):
+ * Conversation history, in `$SOTTO_HOME/history.db` (a SQLite file of its own, WAL), read
+ * with its own bun:sqlite connection and written by a thread of its own with another
+ * (history-worker.ts):
  *
  *   history   one row per line shown or sent: the contact's identity key (hex), the name
  *             it had then, who wrote it (in: the contact, out: us), the text, the time
@@ -9,6 +9,13 @@
  *             (history-run.ts): up to MAX_RUN consecutive lines of one flush with the
  *             same contact, name and direction, none private, in its `lines` column
  *             (`count` lines; `text` empty, `time` the first line's).
+ *
+ * A file of its own, not a table of state.db: SQLite lets one connection of a file write
+ * at a time, so a history flush in state.db made the outbox's commit on the chat's
+ * thread wait for it (the write lock, write-lock.ts); history.db has its own writer and
+ * its own log, which the writer thread checkpoints itself. A home from before keeps its
+ * lines: the first open copies state.db's history table here (rows by their number, so
+ * a copy repeated after a crash adds nothing) and then deletes it there, overwritten.
  *
  * A line sent to several contacts is one row per contact: each conversation is whole on
  * its own. Bounded: at most MAX_PER_CONTACT lines per contact (the oldest go first; a
@@ -21,10 +28,10 @@
  * delivery), so nothing else waits for that thread.
  */
 import { Database } from "bun:sqlite";
-import { chmodSync, existsSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { decodeHistoryRun, historyRows } from "./history-run.ts";
-import { BUSY_TIMEOUT_MS, ChatStore, STATE_FILE, WAL_BOUND_PAGES, type Checkpointer } from "./store.ts";
+import { BUSY_TIMEOUT_MS, ChatStore, STATE_FILE, WAL_BOUND_PAGES } from "./store.ts";
 import { WriteLock } from "./write-lock.ts";
 import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
@@ -37,7 +44,16 @@ export const MAX_PER_CONTACT = 10_000;
 export const SHOWN_AT_START = 5;
 /** Most lines one /history shows. */
 export const MAX_PAGE = 500;
-/** Owner read/write only: state.db holds what was said. */
+/** The history's file in the home. */
+export const HISTORY_FILE = "history.db";
+/**
+ * history.db's page size (bytes): a piped file's runs are about 500 KiB each, and in pages
+ * of 16 KiB instead of SQLite's 4 KiB the writer thread's flushes (insert, trims that
+ * overwrite, checkpoints) cost about a third less CPU for the same lines; a single line
+ * costs a few 16 KiB pages in the log per flush instead of 4 KiB ones.
+ */
+export const PAGE_SIZE = 16_384;
+/** Owner read/write only: history.db holds what was said. */
 const PRIVATE_FILE = 0o600;
 
 type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number; lines: Uint8Array | null };
@@ -59,6 +75,57 @@ function lastLines(rows: Iterable<Row>, k: number): HistoryLine[] {
   }
   return out.reverse().flat().slice(Math.max(0, n - k));
 }
+/** The history table's columns (history.db; state.db's before it had the same, `count` and `lines` since runs). */
+const COLUMNS = `n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
+        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT,
+        count INTEGER NOT NULL DEFAULT 1, lines BLOB`;
+
+/**
+ * Move the history table of state.db (a home from before history.db) into `db`: its rows
+ * are copied with their numbers (a copy repeated after a crash between the two steps adds
+ * nothing: a number already there with the same line is that line; when a number is
+ * another line's, as when state.db was put back from a backup, the old lines are all added
+ * after history.db's, in their order), then the table is deleted from state.db with
+ * secure_delete on (its text overwritten) and state.db's log is cut (its old frames held
+ * the lines as written). A table from before runs has no `count` and `lines`: each of
+ * its rows is one line. The delete holds `lock`, the store's (write-lock.ts).
+ * @throws the SQLite error
+ */
+function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
+  const old = new Database(statePath, { strict: true });
+  try {
+    old.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA secure_delete = ON;`);
+    if (old.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").get() === null) return;
+    const cols = new Set(old.query<{ name: string }, []>("PRAGMA table_info(history)").all().map((c) => c.name));
+    const runs = cols.has("lines") && cols.has("count");
+    db.exec(`ATTACH DATABASE '${statePath.replaceAll("'", "''")}' AS old`);
+    try {
+      const v = `pid, peer, dir, text, time, private, ${cols.has("mid") ? "mid" : "NULL"} AS mid, ${runs ? "count, lines" : "1 AS count, NULL AS lines"}`;
+      const same = "m.pid = o.pid AND m.peer = o.peer AND m.dir = o.dir AND m.text = o.text AND m.time = o.time AND m.count = o.count AND m.lines IS o.lines";
+      const rows = `(SELECT n, ${v} FROM old.history)`;
+      db.transaction(() => {
+        const clash = db.query(`SELECT 1 FROM ${rows} o JOIN main.history m ON m.n = o.n WHERE NOT (${same}) LIMIT 1`).get() !== null;
+        const fresh = `FROM ${rows} o WHERE NOT EXISTS (SELECT 1 FROM main.history m WHERE m.n = o.n AND ${same}) ORDER BY n`;
+        // By number: a row copied before (a move cut short) is that row, and is left out. When a
+        // number is another line's (state.db put back from a backup), the old lines come after, in order.
+        if (!clash) db.exec(`INSERT INTO main.history (n, pid, peer, dir, text, time, private, mid, count, lines) SELECT n, ${v} ${fresh}`);
+        else db.exec(`INSERT INTO main.history (pid, peer, dir, text, time, private, mid, count, lines) SELECT ${v} ${fresh}`);
+      })();
+    } finally {
+      db.exec("DETACH DATABASE old");
+    }
+    lock.hold(() =>
+      old.transaction(() => {
+        old.exec("DELETE FROM history");
+        old.exec("DROP TABLE history");
+      })(),
+    );
+    old.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
+  } finally {
+    old.close();
+  }
+}
+
 /** Longest wait for the writer thread to finish what it was handed, before a read (ms): a tick's flush takes milliseconds. */
 const WRITER_WAIT_MS = 10_000;
 
@@ -68,7 +135,6 @@ export class History {
   readonly path: string;
   readonly #db: Database;
   readonly #q;
-  readonly #checkpointer: Checkpointer | null;
   readonly #worker: Worker;
   readonly #slots = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
   /** The last op handed to the writer thread. */
@@ -79,38 +145,36 @@ export class History {
   #failed: Error[] = [];
 
   /**
-   * Open (or create) the table in `home`/state.db, keeping `maxPerContact` lines per
-   * contact; with the store's `checkpointer` its thread moves the log into the file; the
-   * writer thread writes holding `lock` (the store's writeLock, so the two never wait on
-   * each other inside SQLite). Given the store itself, its checkpointer and writeLock are
-   * used, and the writer thread takes its ACK deletes (ChatStore.ackVia).
-   * @throws Error with the path when the file is unusable.
+   * Open (or create) `home`/history.db, keeping `maxPerContact` lines per contact, and
+   * move into it the history table a home from before kept in state.db. Given the
+   * store, the writer thread also takes its ACK deletes (ChatStore.ackVia), on a
+   * connection of its own to state.db, holding the store's writeLock for them (or
+   * `lock`, for the tests); the store's checkpoint thread is asked after them.
+   * @throws Error with the path when a file is unusable.
    */
-  constructor(home: string, maxPerContact = MAX_PER_CONTACT, withStore: ChatStore | Checkpointer | null = null, lock: WriteLock = new WriteLock()) {
-    const store = withStore instanceof ChatStore ? withStore : null;
-    const checkpointer = store !== null ? store.checkpointer : (withStore as Checkpointer | null);
-    if (store !== null) {
-      lock = store.writeLock;
-      store.ackVia = (pid, upTo) => this.ack(pid, upTo);
-    }
-    this.#checkpointer = checkpointer;
-    this.path = join(home, STATE_FILE);
+  constructor(home: string, maxPerContact = MAX_PER_CONTACT, store: ChatStore | null = null, lock: WriteLock = store?.writeLock ?? new WriteLock()) {
+    if (store !== null) store.ackVia = (pid, upTo) => this.ack(pid, upTo);
+    this.path = join(home, HISTORY_FILE);
+    const statePath = join(home, STATE_FILE);
     try {
-      this.#db = new Database(this.path, { create: true, strict: true });
-      this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
-      if (checkpointer !== null) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
-      this.#db.exec(`CREATE TABLE IF NOT EXISTS history (
-        n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
-        text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT,
-        count INTEGER NOT NULL DEFAULT 1, lines BLOB);
-        CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
-      const cols = this.#db.query<{ name: string }, []>("PRAGMA table_info(history)").all();
-      // A table from before runs: every row is one line. `count` comes before `lines`, so
-      // reading it (the trim, the counts) does not walk a run's overflow pages.
-      if (!cols.some((c) => c.name === "lines")) this.#db.exec("ALTER TABLE history ADD COLUMN count INTEGER NOT NULL DEFAULT 1; ALTER TABLE history ADD COLUMN lines BLOB;");
+      // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
+      closeSync(openSync(this.path, "a", PRIVATE_FILE));
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
+      this.#db = new Database(this.path, { create: true, strict: true });
+      // Set before the file's first page is written (a file that exists keeps its own).
+      this.#db.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
+      this.#db.exec(`CREATE TABLE IF NOT EXISTS history (${COLUMNS});
+        CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
     } catch (e) {
       throw new Error(`${this.path}: cannot open the conversation history (${(e as Error).message})`, { cause: e });
+    }
+    if (existsSync(statePath)) {
+      try {
+        moveFromState(this.#db, statePath, lock);
+      } catch (e) {
+        this.#db.close();
+        throw new Error(`${statePath}: cannot move the conversation history it holds into ${HISTORY_FILE} (${(e as Error).message})`, { cause: e });
+      }
     }
     const db = this.#db;
     this.#q = {
@@ -122,13 +186,14 @@ export class History {
       pidByName: db.query<{ pid: string }, [string]>("SELECT pid FROM history WHERE peer = ? COLLATE NOCASE ORDER BY n DESC LIMIT 1"),
       names: db.query<{ peer: string }, []>("SELECT peer FROM history h WHERE n = (SELECT MAX(n) FROM history WHERE pid = h.pid)"),
     };
+    const checkpointer = store?.checkpointer ?? null;
     this.#worker = new Worker(new URL("./history-worker.ts", import.meta.url));
     this.#worker.unref();
     this.#worker.onmessage = (ev: MessageEvent<{ wrote?: true; error?: { message: string; code?: string; doing?: string } }>) => {
-      if (ev.data.wrote === true) this.#checkpointer?.wrote();
+      if (ev.data.wrote === true) checkpointer?.wrote();
       if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code, doing: ev.data.error.doing }));
     };
-    const open: HistoryOpen = { op: "open", path: this.path, max: maxPerContact, shared: this.#slots.buffer as SharedArrayBuffer, lock: lock.shared, busyTimeoutMs: BUSY_TIMEOUT_MS, walBoundPages: checkpointer !== null ? WAL_BOUND_PAGES : null };
+    const open: HistoryOpen = { op: "open", path: this.path, statePath: store !== null ? statePath : null, max: maxPerContact, shared: this.#slots.buffer as SharedArrayBuffer, lock: lock.shared, busyTimeoutMs: BUSY_TIMEOUT_MS, walBoundPages: checkpointer !== null ? WAL_BOUND_PAGES : null };
     this.#worker.postMessage(open);
   }
 

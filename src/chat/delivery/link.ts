@@ -144,7 +144,7 @@ export class Link {
       if (this.isPrivate?.(m.id)) this.s.send(privateItem(m.id));
       // PROTOCOL §12: TEXT_TIME right before its TEXT.
       if (m.written > 0) this.s.send(textTimeItem(m.id, m.written));
-      this.s.send({ kind: "text", id: m.id, text: m.text });
+      this.s.sendText(m.id, m.text); // the per-message path: no Item object
       this.#sentUpTo = m.id;
       this.outbox.markSent(this.pid, m.id);
       budget -= size;

@@ -1,12 +1,14 @@
 /**
  * One writer at a time among the chat's own connections to state.db, across threads:
  * the store (store.ts) on the chat's thread and the history's writer thread
- * (history-worker.ts). SQLite lets one connection write at a time and makes the others
- * wait at most their busy timeout (BUSY_TIMEOUT_MS, 20 ms, so that a lock held by
- * another program costs a refusal, not a stall); a history flush can hold the write lock
- * longer than that, so without this the outbox's commit behind it would refuse lines.
- * With it, each of our writes waits here for the other thread's transaction to end,
- * and meets SQLite's busy timeout only for other programs.
+ * (history-worker.ts), which runs the store's ACK deletes (the history itself is in a
+ * file of its own, history.db, and waits for no one). SQLite lets one connection write
+ * at a time and makes the others wait at most their busy timeout (BUSY_TIMEOUT_MS,
+ * 20 ms, so that a lock held by another program costs a refusal, not a stall); a
+ * transaction of ours can hold the write lock longer than that, so without this the
+ * outbox's commit behind it would refuse lines. With it, each of our writes waits here
+ * for the other thread's transaction to end, and meets SQLite's busy timeout only for
+ * other programs.
  *
  * An Int32Array over a SharedArrayBuffer: 0 free, 1 held; Atomics.wait while held.
  */

@@ -6,7 +6,8 @@
  *      at most MAX_OPEN_TRANSFERS open per session (the rest wait);
  *   2. FILE_ACCEPT: check offset ≤ size and the prefix hash against our own first
  *      `offset` bytes (§11.7), those bytes against their segments' CRC-32 too;
- *   3. pump(): open the file, read 60 KiB at a time straight into the item's buffer,
+ *   3. pump(): open the file, read 60 KiB at a time straight into the item's buffer (one
+ *      the session has sealed already, chunks.ts, or a new one),
  *      check it against its segment's CRC-32 (no second SHA-256 pass), queue it,
  *      round robin over the session's transfers, only while session.bufferedAmount is
  *      under HIGH_WATER (§11.8); close the files; go on at the next drain (or the next turn);
@@ -19,12 +20,17 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { CHUNK_HEADER_LEN, FileCode, MAX_OPEN_TRANSFERS } from "../../protocol/constants.ts";
 import { chunkItem, fileCodeName, type FileItem } from "../../protocol/files.ts";
 import type { TransferEvent, TransferPhase } from "../events.ts";
+import type { Item } from "../../protocol/items.ts";
+import type { SealedNotice } from "../../net/outbound.ts";
+import { ChunkPool } from "./chunks.ts";
 import { hashFile, hex, peekDigest, type LocalFile } from "./disk.ts";
 import { Meter } from "./meter.ts";
 import { SegmentPrints } from "./segments.ts";
 import { rememberEnded, sameBytes, type Outgoing, type SenderHost, type SenderOptions, type SendSet, type SessionFiles } from "./state.ts";
 
 type Wire<K extends FileItem["kind"]> = Extract<FileItem, { kind: K }>;
+/** Free chunk buffers kept per session: what HIGH_WATER lets be queued, and two more (at most 16). */
+const poolMax = (o: SenderOptions) => Math.min(16, Math.ceil(o.highWater / o.chunkBytes) + 2);
 const ACTIVE = new Set(["offered", "waiting", "verifying", "sending", "done_sent"]);
 
 /** A file as hashed for its offer: the SHA-256 the offer carries, and its segments' CRC-32 (segments.ts). */
@@ -200,18 +206,28 @@ export class Sender {
     // No larger than one paced bulk record of this path (net/pacer.ts: a line waits behind one).
     const n = Math.min(this.#o.chunkBytes, Math.max(1, (sf.s.bulkItemBytes ?? Infinity) - CHUNK_HEADER_LEN), t.size - t.offset);
     if (n > 0) {
-      const buf = new Uint8Array(CHUNK_HEADER_LEN + n);
+      // A buffer the session has sealed already, or a new one (chunks.ts).
+      const pool = (sf.chunks ??= new ChunkPool(CHUNK_HEADER_LEN + this.#o.chunkBytes, poolMax(this.#o)));
+      const buf = pool.take();
       let got: number;
       try {
         t.fd ??= openSync(t.path, "r");
         got = readSync(t.fd, buf, CHUNK_HEADER_LEN, n, t.offset);
       } catch (e) {
+        pool.give(buf);
         return this.fault(t, "io_error", `cannot read ${t.path}: ${(e as Error).message}`);
       }
-      if (got === 0) return this.fault(t, "changed", "the file got shorter while it was being sent");
+      const end = CHUNK_HEADER_LEN + got;
       // A segment that ends in this chunk and does not match: the rest of it is not sent.
-      if (!t.check!.feed(buf.subarray(CHUNK_HEADER_LEN, CHUNK_HEADER_LEN + got))) return this.fault(t, "changed", "the file changed while it was being sent");
-      this.#host.send(sf, chunkItem(got === n ? buf : buf.subarray(0, CHUNK_HEADER_LEN + got), t.wireId, t.offset));
+      const bad = got === 0 ? "the file got shorter while it was being sent" : t.check!.feed(buf.subarray(CHUNK_HEADER_LEN, end)) ? null : "the file changed while it was being sent";
+      if (bad !== null) {
+        pool.give(buf);
+        return this.fault(t, "changed", bad);
+      }
+      const item: Item & SealedNotice = chunkItem(end === buf.length ? buf : buf.subarray(0, end), t.wireId, t.offset);
+      // The buffer comes back when the session has sealed this chunk, not before.
+      item.sealed = pool.sealed;
+      this.#host.send(sf, item);
       t.offset += got;
       const now = this.#o.now();
       if (t.meter!.update(t.offset, now)) this.#host.show(t, "progress", { rate: t.meter!.rate(t.offset, now), etaSeconds: t.meter!.eta(t.offset, t.size, now) });
@@ -222,6 +238,7 @@ export class Sender {
   /** Step 4. */
   #finish(sf: SessionFiles, t: Outgoing): void {
     this.#close(t);
+    this.#idle(sf, t);
     if (!t.check!.whole) return this.fault(t, "changed", "the file changed while it was being sent");
     t.check = null;
     t.state = "done_sent";
@@ -240,6 +257,7 @@ export class Sender {
       if (was !== "offered" && was !== "waiting") this.#host.show(t, "paused");
     }
     sf.out.clear();
+    sf.chunks?.idle();
   }
 
   /** PROTOCOL §11.4: no answer in time: the peer cannot receive files; nothing more is offered to it. */
@@ -266,6 +284,7 @@ export class Sender {
   end(t: Outgoing, phase: TransferPhase, extra: Partial<TransferEvent> = {}): void {
     if (t.state === "ended") return;
     this.#close(t);
+    this.#idle(t.sf, t);
     this.#unbind(t);
     t.state = "ended";
     this.all.delete(t);
@@ -278,6 +297,13 @@ export class Sender {
     t.sf.out.delete(t.wireId);
     rememberEnded(t.sf.endedOut, t.wireId);
     t.sf = null;
+  }
+
+  /** No transfer but `t` is sending on `sf`: its free chunk buffers are let go (chunks.ts). */
+  #idle(sf: SessionFiles | null, t: Outgoing): void {
+    if (sf?.chunks === undefined) return;
+    for (const o of sf.out.values()) if (o !== t && o.state === "sending") return;
+    sf.chunks.idle();
   }
 
   #close(t: Outgoing): void {

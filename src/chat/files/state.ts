@@ -9,6 +9,7 @@
  *   SendSet / RecvSet  PROTOCOL §11.11: the files of one transfer as the person sees it (a
  *              folder), under one id on both sides (sets.ts).
  */
+import type { ChunkPool } from "./chunks.ts";
 import type { PeerSession } from "../../net/types.ts";
 import type { FileItem } from "../../protocol/files.ts";
 import type { Item } from "../../protocol/items.ts";
@@ -206,6 +207,8 @@ export interface SessionFiles {
   pendingSet: Extract<FileItem, { kind: "file_set" }> | null;
   /** Labels of sets refused in this session: their later offers are refused at once. */
   refusedSets: Set<string>;
+  /** The chunk buffers of our transfers on this session, reused once sealed (chunks.ts); made on the first chunk. */
+  chunks?: ChunkPool;
 }
 
 /**

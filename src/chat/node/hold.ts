@@ -188,6 +188,8 @@ export function holdWhileBackedUp(gate: OutputGate | undefined, events: PeerEven
   return {
     ...events,
     onItem: (s, item) => hold.onItem(s, item),
+    // TEXT comes as (id, text) (PeerEvents.onText); the chat holds and handles it as an Item.
+    onText: (s, id, text) => hold.onItem(s, { kind: "text", id: typeof id === "bigint" ? id : BigInt(id), text }),
     onClose: (s, info) => {
       hold.drop(s);
       events.onClose?.(s, info);

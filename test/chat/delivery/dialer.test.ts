@@ -18,6 +18,7 @@ function fakeSession(): PeerSession & { end(): void; ended: Promise<void> } {
     th3: new Uint8Array(32),
     bufferedAmount: 0,
     send() {},
+    sendText() {},
     close() {
       s.state = "closed";
       end();

@@ -1,9 +1,9 @@
-/** Conversation history: kept in state.db (0600), bounded, shown after a restart, cleared per contact, off with --no-history. */
+/** Conversation history: kept in history.db (0600), bounded, shown after a restart, cleared per contact, off with --no-history. */
 import { Database } from "bun:sqlite";
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
-import { History, MAX_PER_CONTACT, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
+import { History, HISTORY_FILE, MAX_PER_CONTACT, PAGE_SIZE, SHOWN_AT_START } from "../../../src/chat/delivery/history.ts";
 import { decodeHistoryRun, historyRows, MAX_RUN } from "../../../src/chat/delivery/history-run.ts";
 import { HistoryWriter, TRIM_EVERY } from "../../../src/chat/delivery/history-writer.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
@@ -22,7 +22,7 @@ afterEach(async () => {
 
 /** Every line in the table, in order, as the file holds it: a row is one line, or a run of them. */
 function linesOnDisk(home: string): { pid: string; text: string; private: number; mid: string | null }[] {
-  const db = new Database(join(home, "state.db"), { readonly: true });
+  const db = new Database(join(home, HISTORY_FILE), { readonly: true });
   const rows = db.query<{ pid: string; text: string; private: number; mid: string | null; lines: Uint8Array | null }, []>("SELECT pid, text, private, mid, lines FROM history ORDER BY n").all();
   db.close();
   return rows.flatMap((r) => (r.lines === null ? [{ pid: r.pid, text: r.text, private: r.private, mid: r.mid }] : decodeHistoryRun(r.lines).map((l) => ({ pid: r.pid, text: l.text, private: 0, mid: null }))));
@@ -30,7 +30,7 @@ function linesOnDisk(home: string): { pid: string; text: string; private: number
 
 /** Rows of the table. */
 function rowsOnDisk(home: string): number {
-  const db = new Database(join(home, "state.db"), { readonly: true });
+  const db = new Database(join(home, HISTORY_FILE), { readonly: true });
   const n = db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM history").get()!.n;
   db.close();
   return n;
@@ -60,7 +60,20 @@ describe("History (the table)", () => {
     h.add({ pid: "bb", peer: "cyril", dir: "in", text: "renamed", time: 2, private: false });
     expect(h.names().sort()).toEqual(["cyril"]); // aa was cleared; bb's latest name
     h.close();
-    expect(statSync(join(home, "state.db")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(home, HISTORY_FILE)).mode & 0o777).toBe(0o600);
+  });
+
+  test("a new history.db is made of 16 KiB pages (the file header says so), and a piped tick of 465 lines of 1 KiB is written in about 30 of them, not 120", () => {
+    const home = tempHome();
+    const h = new History(home, 1000);
+    h.written();
+    for (let i = 0; i < 465; i++) h.add({ pid: "aa", peer: "bob", dir: "out", text: `${String(i).padStart(8, "0")}${"x".repeat(1016)}`, time: i, private: false });
+    h.written();
+    h.close();
+    const file = readFileSync(join(home, HISTORY_FILE));
+    expect(PAGE_SIZE).toBe(16_384);
+    expect(file.readUInt16BE(16)).toBe(PAGE_SIZE); // SQLite's header: the page size at offset 16
+    expect(file.length / PAGE_SIZE).toBeLessThan(40);
   });
 });
 
@@ -101,7 +114,7 @@ describe("History: a flush that fails", () => {
   test("a flush rolled back by a failure after its INSERTs (disk full in the trim or the commit) leaves the counts as the table is: the next flush trims none of the lines it should keep", () => {
     const home = tempHome();
     new History(home, 10).close();
-    const db = new Database(join(home, "state.db"));
+    const db = new Database(join(home, HISTORY_FILE));
     const w = new HistoryWriter(db, 10);
     const line = (text: string, time: number) => ({ pid: "aa", peer: "bob", dir: "in" as const, text, time, private: false });
     // One line a row (a private mark keeps each out of runs): 10 + TRIM_EVERY lines, trimmed down to 10.
@@ -120,7 +133,7 @@ describe("History: a flush that fails", () => {
   });
 });
 
-describe("History: state.db locked by another program", () => {
+describe("History: history.db locked by another program", () => {
   test("a flush it refuses is told once with SQLite's code, reads do not wait past it, and the lines after it are kept in order", async () => {
     const home = tempHome();
     const h = new History(home, 1000);
@@ -128,7 +141,7 @@ describe("History: state.db locked by another program", () => {
     h.onError = (e) => told.push(e);
     h.add({ pid: "aa", peer: "bob", dir: "in", text: "before", time: 1, private: false });
     h.written();
-    const other = new Database(join(home, "state.db"));
+    const other = new Database(join(home, HISTORY_FILE));
     other.exec("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE");
     for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `refused${i}`, time: 2 + i, private: false });
     // The read waits for the writer thread's answer (a failure is one), not for the lock.
@@ -148,7 +161,7 @@ describe("History: sizes counted once", () => {
     const home = tempHome();
     // The table made as History makes it; then its writer (history-writer.ts) on this thread, where the counting can be seen.
     new History(home, 1000).close();
-    const db = new Database(join(home, "state.db"));
+    const db = new Database(join(home, HISTORY_FILE));
     const w = new HistoryWriter(db, 1000);
     const texts = Array.from({ length: 40 }, (_, i) => `m${i} é ✓ ${"y".repeat(i)}`);
     const lines = texts.map((text, i) => ({ pid: "aa", peer: "bob", dir: "out" as const, text, time: i, private: false, id: BigInt(i + 1), bytes: Buffer.byteLength(text) }));
@@ -170,20 +183,33 @@ describe("History: sizes counted once", () => {
 });
 
 describe("History: written by a thread of its own", () => {
-  test("flush hands the lines over and returns: while this thread holds the write lock nothing is written; then every read waits for them", () => {
+  test("flush hands the lines over and returns; every read waits for them", () => {
     const home = tempHome();
-    const lock = new WriteLock();
-    const h = new History(home, 1000, null, lock);
+    const h = new History(home, 1000);
     expect(h.last(5)).toEqual([]); // the writer thread is up
-    lock.hold(() => {
-      for (let i = 0; i < 100; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
-      h.flush();
-      Bun.sleepSync(50);
-      expect(rowsOnDisk(home)).toBe(0); // on this thread it would be written by now
-    });
+    for (let i = 0; i < 100; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
+    h.flush();
     expect(h.last(2, "aa").map((l) => l.text)).toEqual(["m98", "m99"]);
     expect(h.writes.transactions).toBe(1);
     h.close();
+  });
+
+  test("a flush waits for no one: while the store's commit holds state.db's write lock, the history's lines are written (history.db is a file of its own)", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa");
+    const h = new History(home, 1000, store); // as the chat makes it: the store's lock
+    expect(h.last(5)).toEqual([]); // the writer thread is up
+    let rows = 0;
+    store.writeLock.hold(() => {
+      for (let i = 0; i < 100; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `m${i}`, time: i, private: false });
+      h.flush();
+      // In state.db the writer thread waited here for the lock, until this thread let go of it.
+      for (let i = 0; i < 200 && rows === 0; i++) (Bun.sleepSync(5), (rows = rowsOnDisk(home)));
+    });
+    expect(rows).toBe(1);
+    expect(h.last(2, "aa").map((l) => l.text)).toEqual(["m98", "m99"]);
+    h.close();
+    await store.close();
   });
 
   test("the store's commit waits for a transaction our other thread holds (the write lock), instead of failing at SQLite's 20 ms busy timeout", async () => {
@@ -259,26 +285,81 @@ describe("History's thread takes the store's ACK deletes", () => {
   });
 });
 
-describe("History: a table from before runs", () => {
-  test("gains `count` before `lines` (a count is read without walking a run's overflow pages), as a new one has them; its rows read as one line each", () => {
-    const old = tempHome();
-    const db = new Database(join(old, "state.db"), { create: true });
+describe("History: a home from before history.db", () => {
+  /** A state.db as a home from before kept it: a history table of one line a row (before runs) or with runs. */
+  function oldHome(withRuns: boolean): string {
+    const home = tempHome();
+    const db = new Database(join(home, "state.db"), { create: true });
+    db.exec("PRAGMA journal_mode = WAL");
     db.exec(`CREATE TABLE history (n INTEGER PRIMARY KEY AUTOINCREMENT, pid TEXT NOT NULL, peer TEXT NOT NULL, dir TEXT NOT NULL,
-      text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT); CREATE INDEX history_pid ON history (pid, n);`);
-    for (let i = 0; i < 3; i++) db.query("INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES ('aa', 'bob', 'in', ?, ?, 0, NULL)").run(`old${i}`, i);
+      text TEXT NOT NULL, time INTEGER NOT NULL, private INTEGER NOT NULL, mid TEXT${withRuns ? ", count INTEGER NOT NULL DEFAULT 1, lines BLOB" : ""}); CREATE INDEX history_pid ON history (pid, n);
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('instance', '00');`);
+    for (let i = 0; i < 3; i++) db.query("INSERT INTO history (pid, peer, dir, text, time, private, mid) VALUES ('aa', 'bob', ?, ?, ?, ?, ?)").run(i === 1 ? "out" : "in", `OLD-${i}-${"o".repeat(300)}`, i, i === 1 ? 1 : 0, i === 1 ? "7" : null);
+    if (withRuns) {
+      const run = historyRows(Array.from({ length: 4 }, (_, i) => ({ pid: "aa", peer: "bob", dir: "out" as const, text: `RUN-${i}-${"r".repeat(300)}`, time: 10 + i, private: false })))[0]!;
+      db.query("INSERT INTO history (pid, peer, dir, text, time, private, mid, count, lines) VALUES ('aa', 'bob', 'out', '', 10, 0, NULL, 4, ?)").run(run.lines);
+    }
     db.close();
-    const fresh = tempHome();
-    for (const home of [old, fresh]) {
+    return home;
+  }
+  /** A line's text up to its second "-" ("OLD-0-"), or all of it. */
+  const head = (t: string) => (t.includes("-") ? t.slice(0, t.indexOf("-", t.indexOf("-") + 1) + 1) : t);
+  const oldLines = (withRuns: boolean) => [...["OLD-0-", "OLD-1-", "OLD-2-"], ...(withRuns ? ["RUN-0-", "RUN-1-", "RUN-2-", "RUN-3-"] : [])];
+
+  for (const withRuns of [false, true]) {
+    test(`its lines (${withRuns ? "with runs" : "from before runs"}) move to history.db in order, marks and all, before the new ones; state.db keeps neither the table nor their text; the next open moves nothing`, () => {
+      const home = oldHome(withRuns);
       const h = new History(home, 100);
-      for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `new${i}`, time: 10 + i, private: false });
-      expect(h.last(10, "aa").map((l) => l.text)).toEqual([...(home === old ? ["old0", "old1", "old2"] : []), "new0", "new1", "new2"]);
+      for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `new${i}`, time: 20 + i, private: false });
+      const read = h.last(20, "aa");
+      expect(read.map((l) => head(l.text))).toEqual([...oldLines(withRuns), "new0", "new1", "new2"]);
+      expect(read[1]!.private).toBe(true);
+      expect(h.privateOut(10)).toEqual(new Map([["aa", new Set([7n])]]));
       h.close();
       const d = new Database(join(home, "state.db"), { readonly: true });
-      const cols = d.query<{ name: string }, []>("PRAGMA table_info(history)").all().map((c) => c.name);
+      expect(d.query("SELECT name FROM sqlite_master WHERE name LIKE 'history%'").all()).toEqual([]);
+      expect(d.query<{ value: string }, []>("SELECT value FROM meta").get()!.value).toBe("00"); // the rest of state.db stays
       d.close();
-      expect(cols.indexOf("count")).toBeGreaterThan(cols.indexOf("mid"));
-      expect(cols.indexOf("lines")).toBe(cols.indexOf("count") + 1);
-    }
+      const bytes = Buffer.concat([readFileSync(join(home, "state.db")), ...(existsSync(join(home, "state.db-wal")) ? [readFileSync(join(home, "state.db-wal"))] : [])]);
+      expect(oldLines(withRuns).filter((t) => bytes.includes(t))).toEqual([]);
+      // Opened again: the lines are there once.
+      const again = new History(home, 100);
+      expect(again.last(20, "aa")).toHaveLength(oldLines(withRuns).length + 3);
+      again.close();
+      const cols = new Database(join(home, HISTORY_FILE), { readonly: true });
+      const names = cols.query<{ name: string }, []>("PRAGMA table_info(history)").all().map((c) => c.name);
+      cols.close();
+      // `count` comes before `lines`: a count is read without walking a run's overflow pages.
+      expect(names.indexOf("count")).toBeGreaterThan(names.indexOf("mid"));
+      expect(names.indexOf("lines")).toBe(names.indexOf("count") + 1);
+    });
+  }
+
+  test("a state.db history put back from a backup, whose row numbers history.db holds for other lines: its lines are added after them, none lost, none twice", () => {
+    const home = tempHome();
+    const h = new History(home, 100);
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `NEWER-${i}-`, time: 100 + i, private: true }); // one row each: numbers 1..3
+    h.close();
+    rmSync(join(home, "state.db"), { force: true });
+    const backup = oldHome(true); // numbers 1..4: three lines and a run
+    for (const f of ["state.db", "state.db-wal", "state.db-shm"]) if (existsSync(join(backup, f))) writeFileSync(join(home, f), readFileSync(join(backup, f)));
+    const again = new History(home, 100);
+    expect(again.last(20, "aa").map((l) => head(l.text))).toEqual(["NEWER-0-", "NEWER-1-", "NEWER-2-", ...oldLines(true)]);
+    again.close();
+  });
+
+  test("a move cut short after the copy (a crash before state.db's table was deleted) is done again without a line twice", () => {
+    const home = oldHome(true);
+    // The copy as the first open made it, with state.db left as it was.
+    const saved = readFileSync(join(home, "state.db"));
+    new History(home, 100).close();
+    for (const f of ["state.db-wal", "state.db-shm"]) rmSync(join(home, f), { force: true });
+    writeFileSync(join(home, "state.db"), saved);
+    const h = new History(home, 100);
+    expect(h.last(20, "aa").map((l) => head(l.text))).toEqual(oldLines(true));
+    h.add({ pid: "aa", peer: "bob", dir: "in", text: "new", time: 30, private: false });
+    expect(h.last(1, "aa")[0]!.text).toBe("new");
+    h.close();
   });
 });
 
@@ -292,22 +373,22 @@ describe("History: /clear overwrites", () => {
     h.trim("aa");
     h.clear("aa");
     h.close();
-    // The log moved into the file (as the checkpoint thread does): a copy in the log is what SECURITY.md allows until then.
-    const db = new Database(join(home, "state.db"));
+    // The log moved into the file: a copy in the log is what SECURITY.md allows until then.
+    const db = new Database(join(home, HISTORY_FILE));
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     db.close();
-    const bytes = readFileSync(join(home, "state.db"));
+    const bytes = readFileSync(join(home, HISTORY_FILE));
     expect(bytes.includes("KEPT-19")).toBe(true);
     for (let i = 0; i < 300; i++) expect(bytes.includes(`SECRET-${i}-`)).toBe(false);
   });
 
-  test("while the chat runs, /clear leaves none of the contact's lines in state.db-wal either, even after later checkpoints and writes", () => {
+  test("while the chat runs, /clear leaves none of the contact's lines in history.db-wal either, even after later checkpoints and writes", () => {
     const home = tempHome();
     const h = new History(home, 1_000_000);
     for (let i = 0; i < 300; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}-${"s".repeat(200)}`, time: i, private: false });
     h.written();
-    // Another connection checkpoints, as the checkpoint thread does (PASSIVE): the frames stay in the log's file.
-    const ck = new Database(join(home, "state.db"));
+    // Another connection checkpoints (PASSIVE), as SQLite's own does: the frames stay in the log's file.
+    const ck = new Database(join(home, HISTORY_FILE));
     const checkpoint = () => ck.exec("PRAGMA wal_checkpoint(PASSIVE)");
     checkpoint();
     expect(h.last(3, "aa").map((l) => l.text.slice(0, 10))).toEqual(["SECRET-297", "SECRET-298", "SECRET-299"]);
@@ -316,8 +397,8 @@ describe("History: /clear overwrites", () => {
     for (let i = 0; i < 3; i++) h.add({ pid: "bb", peer: "cy", dir: "in", text: `KEPT-${i}`, time: i, private: false });
     h.written();
     checkpoint();
-    const file = readFileSync(join(home, "state.db"));
-    const wal = readFileSync(join(home, "state.db-wal"));
+    const file = readFileSync(join(home, HISTORY_FILE));
+    const wal = readFileSync(join(home, `${HISTORY_FILE}-wal`));
     const left = Array.from({ length: 300 }, (_, i) => `SECRET-${i}-`).filter((s) => file.includes(s) || wal.includes(s));
     expect(left).toEqual([]);
     expect(h.last(5, "bb").map((l) => l.text)).toEqual(["KEPT-0", "KEPT-1", "KEPT-2"]);
@@ -342,22 +423,21 @@ describe("History: /clear overwrites", () => {
     expect(h.clear("bb")).toBe(50);
     h.add({ pid: "cc", peer: "cy", dir: "in", text: "KEPT", time: 99, private: false });
     h.written();
-    const file = readFileSync(join(home, "state.db"));
-    const wal = readFileSync(join(home, "state.db-wal"));
-    expect(Array.from({ length: 50 }, (_, i) => `SENT-${i + 1}-`).filter((t) => file.includes(t) || wal.includes(t))).toEqual([]);
+    const files = ["state.db", "state.db-wal", HISTORY_FILE, `${HISTORY_FILE}-wal`].map((f) => readFileSync(join(home, f)));
+    expect(Array.from({ length: 50 }, (_, i) => `SENT-${i + 1}-`).filter((t) => files.some((f) => f.includes(t)))).toEqual([]);
     h.close();
     await store.close();
     expect(told).toEqual([]);
   });
 
-  test("another program reading state.db keeps the log from being emptied: the lines are deleted all the same, the count is right, and the failure is told once as a sentence", async () => {
+  test("another program reading history.db keeps the log from being emptied: the lines are deleted all the same, the count is right, and the failure is told once as a sentence", async () => {
     const home = tempHome();
     const h = new History(home, 1_000_000);
     const told: Error[] = [];
     h.onError = (e) => told.push(e);
     for (let i = 0; i < 40; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `SECRET-${i}`, time: i, private: false });
     h.written();
-    const other = new Database(join(home, "state.db"));
+    const other = new Database(join(home, HISTORY_FILE));
     other.exec("BEGIN");
     expect(other.query<{ n: number }, []>("SELECT SUM(count) AS n FROM history").get()!.n).toBe(40);
     const n = h.clear("aa");
@@ -367,7 +447,7 @@ describe("History: /clear overwrites", () => {
     other.close();
     // Told by the writer thread's message, in a later turn.
     await until("the failure told", () => told.length > 0);
-    expect(told.map((e) => [(e as { code?: string }).code, (e as { doing?: string }).doing])).toEqual([["SQLITE_BUSY", "emptying state.db-wal of the cleared lines"]]);
+    expect(told.map((e) => [(e as { code?: string }).code, (e as { doing?: string }).doing])).toEqual([["SQLITE_BUSY", "emptying history.db-wal of the cleared lines"]]);
     // The chat goes on: the next lines are kept.
     h.add({ pid: "aa", peer: "bob", dir: "in", text: "after", time: 99, private: false });
     expect(h.last(5, "aa").map((l) => l.text)).toEqual(["after"]);
@@ -448,7 +528,7 @@ describe("history in the chat", () => {
     expect(of(out, "error").at(-1)!.message).toContain("no conversation with");
   });
 
-  test("--no-history keeps nothing: no table, no lines at start, /history says it is off", async () => {
+  test("--no-history keeps nothing: no history.db, no table in state.db, no lines at start, /history says it is off", async () => {
     const bob = await node("bob", tempHome());
     const aliceHome = tempHome();
     const alice = await node("alice", aliceHome, { connect: [`127.0.0.1:${bob.port}`], history: false });
@@ -465,5 +545,6 @@ describe("history in the chat", () => {
     db.exec("PRAGMA busy_timeout = 5000");
     expect(db.query("SELECT name FROM sqlite_master WHERE name = 'history'").all()).toEqual([]);
     db.close();
+    expect(existsSync(join(aliceHome, HISTORY_FILE))).toBe(false);
   });
 });

@@ -29,6 +29,12 @@ class FakeSession implements PeerSession {
   send(item: Item): void {
     this.sent.push(item);
   }
+  /** TEXTs that came through sendText (the per-message path), not send(item). */
+  viaSendText = 0;
+  sendText(id: bigint | number, text: string): void {
+    this.viaSendText++;
+    this.sent.push({ kind: "text", id: BigInt(id), text });
+  }
   close(): void {
     this.state = "closed";
   }
@@ -67,6 +73,15 @@ describe("Link", () => {
     link.open(0n);
     link.stop();
     expect(s.sent[0]).toEqual({ kind: "ack", id: 0n });
+    expect(s.texts()).toEqual([1n, 2n, 3n]);
+  });
+
+  test("lines go out through sendText (id, text: no Item object per line), in id order", () => {
+    const { outbox, s, link } = setup();
+    queue(outbox, 3);
+    link.open(0n);
+    link.stop();
+    expect(s.viaSendText).toBe(3);
     expect(s.texts()).toEqual([1n, 2n, 3n]);
   });
 

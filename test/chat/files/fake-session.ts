@@ -36,6 +36,31 @@ export class FakeSession implements PeerSession {
     if (this.state !== "open") throw new Error("the session is not open");
     this.items.push(item);
     if (this.holdOutput && item.kind === "ext") this.bufferedAmount += item.content.length;
+    if (item.kind === "ext") this.unsealed.push(item);
+  }
+  /** Optional items sent and not yet sealed (seal()). */
+  readonly unsealed: Extract<Item, { kind: "ext" }>[] = [];
+  /** What seal() copied of each item, in order: its content as a session would have sealed it. */
+  readonly sealedCopies: { type: number; content: Uint8Array }[] = [];
+  /**
+   * Seal the first `n` unsealed items as net/outbound.ts does: copy each content (off
+   * bufferedAmount under holdOutput), then tell the item's `sealed` (SealedNotice). After
+   * this, the content of `items` may have been written over by its owner: read `sealedCopies`.
+   */
+  seal(n = this.unsealed.length): void {
+    const done = this.unsealed.splice(0, n);
+    for (const it of done) {
+      this.sealedCopies.push({ type: it.type, content: new Uint8Array(it.content) });
+      if (this.holdOutput) this.bufferedAmount = Math.max(0, this.bufferedAmount - it.content.length);
+    }
+    for (const it of done) (it as { sealed?: (i: Item) => void }).sealed?.(it);
+  }
+  /** The session drops what it has not sealed (as Outbound.drop, when it closes): never told. */
+  dropUnsealed(): void {
+    this.unsealed.length = 0;
+  }
+  sendText(id: bigint | number, text: string): void {
+    this.send({ kind: "text", id: BigInt(id), text });
   }
   /** The socket took everything. */
   drain(): void {

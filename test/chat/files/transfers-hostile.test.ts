@@ -68,7 +68,7 @@ describe("hostile names", () => {
       expect(readFileSync(done.path!, "utf8")).toBe(`content of ${name.slice(0, 20)}`);
     }
     // Nothing was written next to the download folder.
-    expect(readdirSync(dirname(downloads)).filter((n) => n !== "downloads" && n !== "state.db" && !n.startsWith("state.db-") && n !== "identity" && n !== "known_peers" && n !== "listening" && n !== "partials")).toEqual([]);
+    expect(readdirSync(dirname(downloads)).filter((n) => n !== "downloads" && n !== "state.db" && !n.startsWith("state.db-") && n !== "history.db" && !n.startsWith("history.db-") && n !== "identity" && n !== "known_peers" && n !== "listening" && n !== "partials")).toEqual([]);
     // The private partials folder holds no file once every transfer is placed, only the index.
     expect(readdirSync(join(dirname(downloads), "partials")).filter((n) => n !== "index.json")).toEqual([]);
   });

@@ -6,7 +6,8 @@
  */
 import { expect, test } from "bun:test";
 import type { PeerSession } from "../../../src/net/types.ts";
-import { ItemHold, MAX_HELD_BYTES, MAX_HELD_TOTAL } from "../../../src/chat/node/hold.ts";
+import { holdWhileBackedUp, ItemHold, MAX_HELD_BYTES, MAX_HELD_TOTAL } from "../../../src/chat/node/hold.ts";
+import type { Session } from "../../../src/net/session.ts";
 import type { Item } from "../../../src/protocol/items.ts";
 import type { ProtocolError } from "../../../src/protocol/errors.ts";
 
@@ -90,4 +91,22 @@ test("a session whose lines fill the output again on every drain does not keep a
   expect(drains[1]![0]).toBe("contact:hi");
   expect(handled.filter((h) => h.startsWith("evil"))).toEqual(["evil:e0", "evil:e1", "evil:e2", "evil:e3", "evil:e4"]);
   expect(contact.paused).toBe(false);
+});
+
+test("the chat takes TEXT as (id, text) from the Peer (onText) and handles it as an Item with the exact bigint id, in order with other items, held while the output is full", () => {
+  let wake: (() => void) | null = null;
+  const gate = { full: false, whenDrained: (w: () => void) => void (wake = w) };
+  const got: Item[] = [];
+  const ev = holdWhileBackedUp(gate, { onItem: (_s, item) => void got.push(item) });
+  const s = new FakeSession("peer") as unknown as Session;
+  expect(ev.onText).toBeDefined();
+  ev.onText!(s, 1, "one");
+  ev.onItem!(s, { kind: "ack", id: 4n });
+  ev.onText!(s, 2n ** 64n - 1n, "last");
+  gate.full = true;
+  ev.onText!(s, 2 ** 53 - 1, "held");
+  expect(got).toEqual([{ kind: "text", id: 1n, text: "one" }, { kind: "ack", id: 4n }, { kind: "text", id: 2n ** 64n - 1n, text: "last" }]);
+  gate.full = false;
+  wake!();
+  expect(got.at(-1)).toEqual({ kind: "text", id: 2n ** 53n - 1n, text: "held" });
 });

@@ -23,6 +23,7 @@ class Fake implements PeerSession {
     readonly th3: Uint8Array,
   ) {}
   send(): void {}
+  sendText(): void {}
   close(reason = ""): void {
     this.closedWith = reason;
     this.state = "closed";
