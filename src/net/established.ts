@@ -123,6 +123,22 @@ export class Established {
     this.#paceTimer.unref?.();
   }
 
+  /** The first probe went out (probeFirst). */
+  probedFirst = false;
+
+  /**
+   * pacer.ts step 1: the first probe goes out ahead of the first file bytes, on a path
+   * still empty, so its round trip has no queue in it; a session that never sends a file
+   * sends no probe (none at open: a PING and its PONG on every handshake were garbage).
+   * Call before sealing a flush.
+   */
+  probeFirst(s: Outbound, now: number): void {
+    if (this.probedFirst || !s.hasFileBulk) return;
+    this.probedFirst = true;
+    const data = this.pacer.probe(now, s.written);
+    if (data !== null) s.queueUrgent({ kind: "ping", data });
+  }
+
   /** Bulk went out past the last acknowledged probe, and no probe is in flight. */
   #wantProbe(s: Outbound): boolean {
     return !this.pacer.probing && s.bulkAt > this.pacer.acked;

@@ -108,6 +108,12 @@ export class Outbound {
     return this.#bulk.length > 0;
   }
 
+  /** File items (not only PONG or CLOSE) wait among the bulk items. */
+  get hasFileBulk(): boolean {
+    for (const it of this.#bulk) if (it.kind === "ext") return true;
+    return false;
+  }
+
   /** The socket did not take everything: wait for `drain`. */
   get backedUp(): boolean {
     return this.#out.length > 0;

@@ -258,9 +258,7 @@ export class Session implements PeerSession {
     if (this.peerProfile === null) {
       this.peerProfile = { instance: new Uint8Array(item.instance), name: item.name };
       this.state = "open";
-      // pacer.ts: one probe on an empty path gives the round trip without any queue in it.
-      const data = this.#est!.pacer.probe(this.#now(), this.#send.written);
-      if (data !== null) this.send({ kind: "ping", data });
+      // No probe here: the pacer's first goes ahead of the first file bytes (pacer.ts).
       this.#ev.onReady(this);
       return;
     }
@@ -325,6 +323,7 @@ export class Session implements PeerSession {
     const est = this.#est;
     if (est === null || this.#isClosed() || !this.#send.hasPending) return;
     this.lastSend = this.#now();
+    if (!est.probedFirst) est.probeFirst(this.#send, this.lastSend);
     this.#send.bulkUntil = est.pacer.until(this.lastSend, this.#send.written);
     this.#send.bulkQuantum = est.pacer.quantum;
     this.#send.flush(est.writer, est.keyUpdateDue, force);

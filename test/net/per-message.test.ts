@@ -64,6 +64,22 @@ describe("Established.pace", () => {
     expect(kinds(s.got, s.reader)).toEqual(Array(10).fill("text"));
   });
 
+  test("the first probe goes ahead of the first file chunk, once, and not before any file", () => {
+    const s = setup();
+    s.o.queue({ kind: "text", id: 1n, text: "hi" });
+    s.est.probeFirst(s.o, 0); // chat lines only: no probe
+    s.o.flush(s.est.writer, s.est.keyUpdateDue);
+    expect(s.est.probedFirst).toBe(false);
+    s.o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(1000) });
+    s.est.probeFirst(s.o, 0);
+    s.o.flush(s.est.writer, s.est.keyUpdateDue);
+    s.o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(1000) });
+    s.est.probeFirst(s.o, 20); // the second chunk: no second first probe
+    s.o.flush(s.est.writer, s.est.keyUpdateDue);
+    expect(kinds(s.got, s.reader)).toEqual(["text", "ping", "ext", "ext"]);
+    expect(s.est.probedFirst).toBe(true);
+  });
+
   test("after bulk went out, it still probes: a PING follows the file chunk", () => {
     const s = setup();
     s.o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(1000) });
