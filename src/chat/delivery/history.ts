@@ -95,14 +95,19 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
   const old = new Database(statePath, { strict: true });
   try {
     old.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA secure_delete = ON;`);
-    if (old.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").get() === null) return;
+    if (old.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").get() === null) {
+      db.exec(`DROP TABLE IF EXISTS ${MOVED}`); // a move done but for this (a crash after state.db's table went)
+      return;
+    }
     const cols = new Set(old.query<{ name: string }, []>("PRAGMA table_info(history)").all().map((c) => c.name));
     const runs = cols.has("lines") && cols.has("count");
     db.exec(`ATTACH DATABASE '${statePath.replaceAll("'", "''")}' AS old`);
     try {
       const v = `pid, peer, dir, text, time, private, ${cols.has("mid") ? "mid" : "NULL"} AS mid, ${runs ? "count, lines" : "1 AS count, NULL AS lines"}`;
       const same = "m.pid = o.pid AND m.peer = o.peer AND m.dir = o.dir AND m.text = o.text AND m.time = o.time AND m.count = o.count AND m.lines IS o.lines";
-      const rows = `(SELECT n, ${v} FROM old.history)`;
+      // Rows a move cut short copied already, under new numbers (the backup case below): left out by their old numbers.
+      db.exec(`CREATE TABLE IF NOT EXISTS ${MOVED} (n INTEGER PRIMARY KEY)`);
+      const rows = `(SELECT n, ${v} FROM old.history WHERE n NOT IN (SELECT n FROM main.${MOVED}))`;
       db.transaction(() => {
         const clash = db.query(`SELECT 1 FROM ${rows} o JOIN main.history m ON m.n = o.n WHERE NOT (${same}) LIMIT 1`).get() !== null;
         const fresh = `FROM ${rows} o WHERE NOT EXISTS (SELECT 1 FROM main.history m WHERE m.n = o.n AND ${same}) ORDER BY n`;
@@ -110,6 +115,8 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
         // number is another line's (state.db put back from a backup), the old lines come after, in order.
         if (!clash) db.exec(`INSERT INTO main.history (n, pid, peer, dir, text, time, private, mid, count, lines) SELECT n, ${v} ${fresh}`);
         else db.exec(`INSERT INTO main.history (pid, peer, dir, text, time, private, mid, count, lines) SELECT ${v} ${fresh}`);
+        // In the same transaction as the copy: which old rows it holds, whatever numbers they took.
+        db.exec(`INSERT OR IGNORE INTO main.${MOVED} (n) SELECT n FROM old.history`);
       })();
     } finally {
       db.exec("DETACH DATABASE old");
@@ -121,10 +128,13 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
       })(),
     );
     old.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
+    db.exec(`DROP TABLE ${MOVED}`);
   } finally {
     old.close();
   }
 }
+/** history.db's note of the old rows a move copied, until state.db's table is gone (moveFromState). */
+const MOVED = "moved_from_state";
 
 /** Longest wait for the writer thread to finish what it was handed, before a read (ms): a tick's flush takes milliseconds. */
 const WRITER_WAIT_MS = 10_000;

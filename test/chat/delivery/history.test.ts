@@ -348,6 +348,29 @@ describe("History: a home from before history.db", () => {
     again.close();
   });
 
+  test("a backup's move (its numbers taken by history.db's lines) cut short after the copy (state.db locked by another program) is done again without a line twice", () => {
+    const home = tempHome();
+    const h = new History(home, 100);
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `NEWER-${i}-`, time: 100 + i, private: false }); // numbers 1..3
+    h.close();
+    rmSync(join(home, "state.db"), { force: true });
+    const backup = oldHome(true); // numbers 1..4: their lines go after history.db's, under new numbers
+    writeFileSync(join(home, "state.db"), readFileSync(join(backup, "state.db")));
+    // Cut short after the copy: another program holds state.db's write lock, so its table cannot be deleted.
+    const other = new Database(join(home, "state.db"));
+    other.exec("BEGIN IMMEDIATE");
+    expect(() => new History(home, 100)).toThrow(/cannot move the conversation history/);
+    other.exec("COMMIT");
+    other.close();
+    const again = new History(home, 100);
+    expect(again.last(20, "aa").map((l) => head(l.text))).toEqual(["NEWER-0-", "NEWER-1-", "NEWER-2-", ...oldLines(true)]);
+    again.close();
+    // Once the move is whole, history.db keeps no note of it.
+    const d = new Database(join(home, HISTORY_FILE), { readonly: true });
+    expect(d.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sqlite_sequence'").all()).toEqual([{ name: "history" }]);
+    d.close();
+  });
+
   test("a move cut short after the copy (a crash before state.db's table was deleted) is done again without a line twice", () => {
     const home = oldHome(true);
     // The copy as the first open made it, with state.db left as it was.
