@@ -31,7 +31,7 @@ import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { decodeHistoryRun, historyRows } from "./history-run.ts";
-import { BUSY_TIMEOUT_MS, ChatStore, STATE_FILE, WAL_BOUND_PAGES } from "./store.ts";
+import { BUSY_TIMEOUT_MS, ChatStore, describeSqliteError, STATE_FILE, StateError, WAL_BOUND_PAGES } from "./store.ts";
 import { WriteLock } from "./write-lock.ts";
 import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
@@ -166,24 +166,35 @@ export class History {
     if (store !== null) store.ackVia = (pid, upTo) => this.ack(pid, upTo);
     this.path = join(home, HISTORY_FILE);
     const statePath = join(home, STATE_FILE);
+    let opened: Database | null = null;
     try {
       // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
       closeSync(openSync(this.path, "a", PRIVATE_FILE));
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
-      this.#db = new Database(this.path, { create: true, strict: true });
+      opened = new Database(this.path, { create: true, strict: true });
       // Set before the file's first page is written (a file that exists keeps its own).
-      this.#db.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
-      this.#db.exec(`CREATE TABLE IF NOT EXISTS history (${COLUMNS});
+      opened.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
+      opened.exec(`CREATE TABLE IF NOT EXISTS history (${COLUMNS});
         CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
+      this.#db = opened;
     } catch (e) {
-      throw new Error(`${this.path}: cannot open the conversation history (${(e as Error).message})`, { cause: e });
+      opened?.close();
+      throw new Error(
+        `${this.path}: cannot open the conversation history (${(e as Error).message}). Messages waiting for delivery are in ${STATE_FILE}, untouched. ` +
+          `Move ${this.path} aside to start a new history (the old one is kept there), or start with --no-history.`,
+        { cause: e },
+      );
     }
     if (existsSync(statePath)) {
       try {
         moveFromState(this.#db, statePath, lock);
       } catch (e) {
         this.#db.close();
-        throw new Error(`${statePath}: cannot move the conversation history it holds into ${HISTORY_FILE} (${(e as Error).message})`, { cause: e });
+        throw new Error(
+          `${statePath}: cannot move the conversation history it holds into ${HISTORY_FILE} (${(e as Error).message}). Nothing was lost: ` +
+            `the move is done again at the next start. If another program has ${STATE_FILE} open, close it and start again; or start with --no-history.`,
+          { cause: e },
+        );
       }
     }
     const db = this.#db;
@@ -290,33 +301,45 @@ export class History {
   last(n: number, pid?: string): HistoryLine[] {
     this.written();
     const k = Math.max(0, Math.min(MAX_PAGE, Math.floor(n)));
-    return lastLines(pid === undefined ? this.#q.lastAll.iterate(k) : this.#q.last.iterate(pid, k), k);
+    return this.#read(() => lastLines(pid === undefined ? this.#q.lastAll.iterate(k) : this.#q.last.iterate(pid, k), k));
   }
 
   /** Contacts with history, the most recently active last. */
   contacts(): string[] {
     this.written();
-    return this.#q.contacts.all().map((r) => r.pid);
+    return this.#read(() => this.#q.contacts.all()).map((r) => r.pid);
   }
 
   /** The contact last seen under `name` (case-insensitive), if any. */
   pidByName(name: string): string | undefined {
     this.written();
-    return this.#q.pidByName.get(name)?.pid;
+    return this.#read(() => this.#q.pidByName.get(name))?.pid;
   }
 
   /** Our latest private lines' TEXT ids per contact (at most `limit`), for the PRIVATE marks of re-sends after a restart. */
   privateOut(limit: number): Map<string, Set<bigint>> {
     this.written();
     const out = new Map<string, Set<bigint>>();
-    for (const r of this.#q.privateOut.all(limit)) out.set(r.pid, (out.get(r.pid) ?? new Set()).add(BigInt(r.mid)));
+    for (const r of this.#read(() => this.#q.privateOut.all(limit))) out.set(r.pid, (out.get(r.pid) ?? new Set()).add(BigInt(r.mid)));
     return out;
   }
 
   /** Each contact's latest name. */
   names(): string[] {
     this.written();
-    return this.#q.names.all().map((r) => r.peer);
+    return this.#read(() => this.#q.names.all()).map((r) => r.peer);
+  }
+
+  /**
+   * A read of history.db; its SQLite failure (a damaged page, the disk) as a sentence
+   * that names the file and what to do. @throws StateError
+   */
+  #read<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw new StateError(describeSqliteError(this.path, "reading the conversation history", e), { cause: e });
+    }
   }
 
   /** Forget every line with one contact; returns how many were deleted (0 when the writer thread failed to: onError is told). */

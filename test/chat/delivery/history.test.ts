@@ -77,6 +77,46 @@ describe("History (the table)", () => {
   });
 });
 
+describe("History: a history.db that is not one", () => {
+  test("not a database at all: the open refuses with a sentence that says what to do, the outbox's state.db untouched, the file left as it was", () => {
+    const home = tempHome();
+    const store = new ChatStore(home);
+    store.close();
+    const state = readFileSync(join(home, "state.db"));
+    writeFileSync(join(home, HISTORY_FILE), Buffer.alloc(8192, 7));
+    expect(() => new History(home, 100)).toThrow(/is not a database\)\. Messages waiting for delivery are in state\.db, untouched\. Move .*history\.db aside to start a new history \(the old one is kept there\), or start with --no-history\.$/);
+    expect(readFileSync(join(home, HISTORY_FILE))).toEqual(Buffer.alloc(8192, 7));
+    expect(readFileSync(join(home, "state.db"))).toEqual(state);
+  });
+});
+
+describe("History: a history.db damaged inside (it opens; its pages do not read)", () => {
+  // Page 2: the table's root (the chat's first read, as it is made, fails); 17: a run's lines (SQLite's "malformed",
+  // as the last lines are shown at start); 0: no page overwritten, but a line's contact is not a key (a file another
+  // program wrote: nothing SQLite notices, a line that cannot be shown).
+  for (const page of [2, 17, 0]) {
+    test(`${page > 0 ? `page ${page} overwritten` : "a contact that is not a key"}: the chat refuses to start with a sentence naming history.db and what to do (not SQLite's bare error, not 'an empty outbox'), and leaves the home unlocked; moved aside, the chat starts with no error`, async () => {
+      const home = tempHome();
+      const first = await node("alice", home);
+      await released(first.n).close();
+      const h = new History(home, 100);
+      for (let i = 0; i < 300; i++) h.add({ pid: page > 0 ? "aa".repeat(32) : "aa", peer: "bob", dir: "in", text: `L-${i}-`.padEnd(2000, "x"), time: i, private: false });
+      h.close();
+      const b = readFileSync(join(home, HISTORY_FILE));
+      if (page > 0) b.fill(0x5a, (page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+      writeFileSync(join(home, HISTORY_FILE), b);
+      for (let k = 0; k < 2; k++) {
+        // Twice: the first refusal left no lock behind (the second is refused for the same reason, not "already using").
+        const e = await node("alice", home).then(() => null, (x: unknown) => x as Error & { code?: string });
+        expect([e?.constructor.name, e?.code, e?.message]).toEqual(["ChatError", "state", `${join(home, HISTORY_FILE)} is damaged, so reading the conversation history failed; move it aside to start a new history (the messages waiting for delivery are not in it, they are kept), or start with --no-history`]);
+      }
+      rmSync(join(home, HISTORY_FILE));
+      const again = await node("alice", home);
+      expect(of(again.events, "error")).toEqual([]);
+    });
+  }
+});
+
 describe("History: runs", () => {
   test("a flush of consecutive lines with one contact is a few rows of up to MAX_RUN lines, read back line by line, trimmed to the line", () => {
     const home = tempHome();
@@ -359,7 +399,7 @@ describe("History: a home from before history.db", () => {
     // Cut short after the copy: another program holds state.db's write lock, so its table cannot be deleted.
     const other = new Database(join(home, "state.db"));
     other.exec("BEGIN IMMEDIATE");
-    expect(() => new History(home, 100)).toThrow(/cannot move the conversation history/);
+    expect(() => new History(home, 100)).toThrow(/cannot move the conversation history it holds into history\.db \(database is locked\)\. Nothing was lost: the move is done again at the next start\. If another program has state\.db open, close it and start again; or start with --no-history\.$/);
     other.exec("COMMIT");
     other.close();
     const again = new History(home, 100);
