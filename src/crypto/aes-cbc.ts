@@ -120,6 +120,9 @@ export class CbcEncryptor {
   }
 }
 
+/** The decryptor's starting IV (read once by createDecipheriv, never written): every record brings its own. */
+const ZERO_IV = new Uint8Array(BLOCK);
+
 /** A long-lived AES-256-CBC decryption context for one key. */
 export class CbcDecryptor {
   readonly #decipher: Decipheriv;
@@ -127,7 +130,7 @@ export class CbcDecryptor {
   /** @throws TypeError unless key is 32 bytes. */
   constructor(key: Uint8Array) {
     expectBytes("key", key, KEY_LEN);
-    this.#decipher = createDecipheriv("aes-256-cbc", key, new Uint8Array(BLOCK)).setAutoPadding(false);
+    this.#decipher = createDecipheriv("aes-256-cbc", key, ZERO_IV).setAutoPadding(false);
   }
 
   /**

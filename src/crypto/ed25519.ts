@@ -13,6 +13,11 @@ export const ED25519_PUBLIC_LEN = 32;
 export const ED25519_SEED_LEN = 32;
 export const ED25519_SIG_LEN = 64;
 
+/** A peer's public key as DER, built in one scratch buffer read by one options object (x25519.ts does the same). */
+const SPKI = Buffer.alloc(SPKI_PREFIX.length + ED25519_PUBLIC_LEN);
+SPKI.set(SPKI_PREFIX);
+const SPKI_OPTS = { key: SPKI, format: "der", type: "spki" } as const;
+
 /** An identity key pair: the signing key object, its raw public key, and the raw seed. */
 export interface Ed25519KeyPair {
   privateKey: KeyObject;
@@ -40,7 +45,8 @@ function rawPublic(k: KeyObject): Uint8Array {
 
 /** Ed25519 signature of `msg`. */
 export function ed25519Sign(key: KeyObject, msg: Uint8Array): Uint8Array {
-  return new Uint8Array(sign(null, msg, key));
+  // A fresh Buffer of its own (not a pooled slice), handed over as is.
+  return sign(null, msg, key);
 }
 
 /**
@@ -50,8 +56,8 @@ export function ed25519Sign(key: KeyObject, msg: Uint8Array): Uint8Array {
 export function ed25519Verify(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   if (pub.length !== ED25519_PUBLIC_LEN || sig.length !== ED25519_SIG_LEN) return false;
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: "der", type: "spki" });
-    return verify(null, msg, key, sig);
+    SPKI.set(pub, SPKI_PREFIX.length);
+    return verify(null, msg, createPublicKey(SPKI_OPTS), sig);
   } catch {
     return false;
   }

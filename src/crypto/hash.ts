@@ -124,36 +124,42 @@ export function ctIsZero(a: Uint8Array): boolean {
 
 /** HKDF-Extract(salt, ikm) = HMAC(salt, ikm); an empty salt means HashLen zero bytes (RFC 5869 §2.2). */
 export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
-  return hmacSha256(salt.length === 0 ? new Uint8Array(HASH_LEN) : salt, ikm);
+  const h = new Bun.CryptoHasher("sha256", salt.length === 0 ? new Uint8Array(HASH_LEN) : salt);
+  h.update(ikm);
+  return h.digest();
 }
 
 const COUNTER = new Uint8Array(1);
 
 /**
- * HKDF-Expand(prk, info, length) (RFC 5869 §2.3).
+ * HKDF-Expand(prk, info | info2, length) (RFC 5869 §2.3): `info2`, when given, is
+ * absorbed right after `info`, as if the two were one string (the key schedule's label
+ * and transcript hash, without a concatenation).
  * @throws RangeError when length exceeds 255 * 32 bytes or prk is shorter than 32 bytes.
  */
-export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number, info2?: Uint8Array): Uint8Array {
   if (!Number.isInteger(length) || length < 0 || length > 255 * HASH_LEN) {
     throw new RangeError(`"length" expected 0..${255 * HASH_LEN}, got ${length}`);
   }
   if (prk.length < HASH_LEN) throw new RangeError(`"prk" expected at least ${HASH_LEN} bytes, got ${prk.length}`);
   const out = new Uint8Array(length);
-  let t: Uint8Array | null = null;
   // One keyed hasher per block and no shared base to copy from: the key schedule's expands
-  // are one or two blocks, and a handshake makes twelve of them on each side.
+  // are one or two blocks, and a handshake makes twelve of them on each side. Each block
+  // is digested into the shared scratch (no buffer per block), T(i-1) read back from it,
+  // and the scratch wiped before returning (it held key material).
   for (let i = 0, pos = 0; pos < length; i++) {
     COUNTER[0] = i + 1;
     const h = new Bun.CryptoHasher("sha256", prk);
-    if (t !== null) h.update(t);
+    if (i > 0) h.update(DIGEST_32);
     h.update(info);
+    if (info2 !== undefined) h.update(info2);
     h.update(COUNTER);
-    t = h.digest();
-    // A whole block is copied as is: no view (a burst of handshakes makes many of these).
-    if (length - pos >= HASH_LEN) out.set(t, pos);
-    else out.set(t.subarray(0, length - pos), pos);
+    h.digest(DIGEST);
+    if (length - pos >= HASH_LEN) out.set(DIGEST_32, pos);
+    else for (let j = 0; pos + j < length; j++) out[pos + j] = DIGEST[j]!;
     pos += HASH_LEN;
   }
+  DIGEST.fill(0);
   return out;
 }
 

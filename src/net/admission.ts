@@ -38,6 +38,8 @@ export class Admission {
   readonly #knownHosts = new Set<string>();
   readonly #knownByPrefix = new Map<string, Set<string>>();
   #halfOpen = 0;
+  /** The host remember() was last called with, while it is known (its fast path). */
+  #newest: string | null = null;
 
   constructor(limits: Limits) {
     this.#limits = limits;
@@ -56,7 +58,7 @@ export class Admission {
     if (this.#halfOpen >= l.maxHalfOpen) return `${l.maxHalfOpen} handshakes in progress (maxHalfOpen)`;
     if ((this.#byAddr.get(remote) ?? 0) >= l.maxHalfOpenPerAddress) return `${l.maxHalfOpenPerAddress} handshakes in progress from that address (maxHalfOpenPerAddress)`;
     if (dialled) return null;
-    const prefix = addressPrefix(remote);
+    const prefix = prefixOf(remote);
     if ((this.#byPrefix.get(prefix) ?? 0) >= l.maxHalfOpenPerPrefix) return `${l.maxHalfOpenPerPrefix} handshakes in progress from ${prefix} (maxHalfOpenPerPrefix)`;
     return null;
   }
@@ -69,7 +71,7 @@ export class Admission {
   ownRefusal(remote: string): string | null {
     const l = this.#limits;
     if ((this.#byAddr.get(remote) ?? 0) >= l.maxHalfOpenPerAddress) return `${l.maxHalfOpenPerAddress} handshakes in progress from that address (maxHalfOpenPerAddress)`;
-    const prefix = addressPrefix(remote);
+    const prefix = prefixOf(remote);
     if ((this.#byPrefix.get(prefix) ?? 0) >= l.maxHalfOpenPerPrefix) return `${l.maxHalfOpenPerPrefix} handshakes in progress from ${prefix} (maxHalfOpenPerPrefix)`;
     return null;
   }
@@ -81,13 +83,13 @@ export class Admission {
    */
   floodsWith(host: string, now: number): boolean {
     if ((this.#byAddr.get(host) ?? 0) > 1) return true;
-    if ((this.#byPrefix.get(addressPrefix(host)) ?? 0) > this.#limits.maxHalfOpenPerPrefix / 4) return true;
+    if ((this.#byPrefix.get(prefixOf(host)) ?? 0) > this.#limits.maxHalfOpenPerPrefix / 4) return true;
     return this.flooding(host, now);
   }
 
   /** A handshake with `remote` began. */
   opened(remote: string): void {
-    const prefix = addressPrefix(remote);
+    const prefix = prefixOf(remote);
     this.#halfOpen++;
     this.#byAddr.set(remote, (this.#byAddr.get(remote) ?? 0) + 1);
     this.#byPrefix.set(prefix, (this.#byPrefix.get(prefix) ?? 0) + 1);
@@ -99,7 +101,7 @@ export class Admission {
     const n = (this.#byAddr.get(remote) ?? 1) - 1;
     if (n <= 0) this.#byAddr.delete(remote);
     else this.#byAddr.set(remote, n);
-    const prefix = addressPrefix(remote);
+    const prefix = prefixOf(remote);
     const p = (this.#byPrefix.get(prefix) ?? 1) - 1;
     if (p <= 0) this.#byPrefix.delete(prefix);
     else this.#byPrefix.set(prefix, p);
@@ -108,7 +110,7 @@ export class Admission {
   /** Responder, FFDHE: a refusal sentence when `host`'s prefix is over its rate, or null. */
   admitKex(host: string, now: number): string | null {
     if (this.known(host)) return null;
-    const prefix = addressPrefix(host);
+    const prefix = prefixOf(host);
     const rate = this.#limits.ffdhePerPrefixPerSecond;
     const b = bucketOf(this.#ffdheByPrefix, prefix, rate * 4, rate, now);
     if (b === null) return `FFDHE handshakes from ${MAX_PREFIX_BUCKETS} prefixes at once`;
@@ -122,7 +124,7 @@ export class Admission {
    */
   alertAllowed(host: string, now: number): boolean {
     const rate = this.#limits.preAuthAlertsPerPrefixPerSecond;
-    const prefix = addressPrefix(host);
+    const prefix = prefixOf(host);
     if (bucketOf(this.#alertsByPrefix, prefix, rate * 2, rate, now)?.take(now) ?? false) return true;
     // Past the alerts: a second bucket, of the same rate, counts the resets.
     bucketOf(this.#resetsByPrefix, prefix, rate, rate, now)?.take(now);
@@ -139,7 +141,7 @@ export class Admission {
    */
   flooding(host: string, now: number): boolean {
     if (this.#resetsByPrefix.size === 0) return false; // no prefix is past its alerts: the common case, on every handshake's bytes
-    const prefix = addressPrefix(host);
+    const prefix = prefixOf(host);
     const alerts = this.#alertsByPrefix.get(prefix);
     const resets = this.#resetsByPrefix.get(prefix);
     return alerts !== undefined && resets !== undefined && alerts.level(now) < 1 && resets.level(now) < 1;
@@ -153,6 +155,10 @@ export class Admission {
   /** `host` authenticated: its key exchanges go first from now on (the oldest forgotten past KNOWN_HOSTS, or past KNOWN_PER_PREFIX of its prefix). */
   remember(host: string): void {
     const k = hostKey(host);
+    // Already the newest known host: the last remember() was this one (a forget since
+    // reorders nothing), so it is the newest of its groups too; nothing would change.
+    if (k === this.#newest) return;
+    this.#newest = k;
     this.#knownHosts.delete(k);
     this.#knownHosts.add(k);
     for (const [group, cap] of knownGroups(k)) {
@@ -166,6 +172,7 @@ export class Admission {
   }
 
   #forget(k: string): void {
+    if (k === this.#newest) this.#newest = null;
     this.#knownHosts.delete(k);
     for (const [group] of knownGroups(k)) {
       const mine = this.#knownByPrefix.get(group);
@@ -187,9 +194,24 @@ export class Admission {
   }
 }
 
+/**
+ * addressPrefix with a one-entry memo: a handshake asks for its address's prefix three to
+ * five times (refusal, opened, over, remember), and a burst comes from few addresses; a
+ * string each time is garbage a burst of connections pays for in collections.
+ */
+let lastHost: string | null = null;
+let lastPrefix = "";
+function prefixOf(host: string): string {
+  if (host !== lastHost) {
+    lastPrefix = addressPrefix(host);
+    lastHost = host;
+  }
+  return lastPrefix;
+}
+
 /** The groups a known host is counted in, with their caps: its /24 or /64, and its /16 or /48. */
 function knownGroups(k: string): [string, number][] {
-  const prefix = addressPrefix(k);
+  const prefix = prefixOf(k);
   const v4 = prefix.endsWith(".0/24");
   const net = v4 ? `${prefix.split(".", 2).join(".")}.0.0/16` : prefix.endsWith("::/64") ? `${prefix.split(":", 3).join(":")}::/48` : null;
   return net === null ? [[prefix, KNOWN_PER_PREFIX]] : [[prefix, KNOWN_PER_PREFIX], [net, KNOWN_PER_NETWORK]];

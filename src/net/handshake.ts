@@ -14,7 +14,7 @@ import { Group } from "../protocol/constants.ts";
 import { fail, type ProtocolError } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/frame.ts";
 import { Initiator, Responder, type Done, type KexRequest } from "../protocol/handshake.ts";
-import { initiatorKex, runKex, type KexJob, type PendingKex } from "./kex.ts";
+import { initiatorKex, kexInline, runKex, x25519InitiatorKex, type KexJob, type PendingKex } from "./kex.ts";
 import type { Role, SessionConfig } from "./types.ts";
 
 /** What the handshake phase asks of its session. */
@@ -45,7 +45,8 @@ export class Handshake<S> {
   #kex: PendingKex | null = null;
   /** A key exchange is being computed; frames wait in #held. */
   #busy = false;
-  #held: Uint8Array[] = [];
+  /** Frames held while busy; made on the first (most handshakes hold none). */
+  #held: Uint8Array[] | null = null;
   #heldBytes = 0;
   #kexJob: KexJob | null = null;
 
@@ -70,24 +71,48 @@ export class Handshake<S> {
     return this.#heldBytes;
   }
 
-  /** Start the handshake (initiator: compute a share and send HELLO). */
-  async start(): Promise<void> {
+  /**
+   * Start the handshake (initiator: compute a share and send HELLO). X25519 is done at
+   * once, with no promise; an FFDHE share comes from the worker (the promise returned).
+   */
+  start(): Promise<void> | undefined {
     const o = this.#o;
     if (this.#h.role === "responder") {
       this.#hs = new Responder({ accept: o.accept!, nonce: randomBytes(32), identity: o.identity, random: o.random, offloadSubgroupCheck: true });
       return;
     }
     this.#busy = true;
+    if (this.#offer === Group.X25519) {
+      try {
+        this.#kex = x25519InitiatorKex();
+      } catch (e) {
+        this.#h.fail(e as Error);
+        return;
+      }
+      this.#hello(this.#kex);
+      return;
+    }
+    return this.#startFfdhe();
+  }
+
+  async #startFfdhe(): Promise<void> {
+    const o = this.#o;
     try {
       this.#kex = await initiatorKex(this.#offer!, { maxQueue: o.limits.maxKexQueue, priority: true });
     } catch (e) {
       return this.#h.fail(e as Error);
     }
     if (this.#h.closed) return this.#kex.drop();
+    this.#hello(this.#kex);
+  }
+
+  /** Our share is ready: the initiator's machine, and its HELLO. */
+  #hello(kex: PendingKex): void {
+    const o = this.#o;
     const verify = o.verifyPeer;
     const ini = new Initiator({
       group: this.#offer!,
-      share: this.#kex.share,
+      share: kex.share,
       nonce: randomBytes(32),
       identity: o.identity,
       random: o.random,
@@ -101,10 +126,11 @@ export class Handshake<S> {
   /** Keep a frame that came while busy (a copy: the chunk it is a view of goes away); the fault when too much waits. */
   hold(f: Frame): ProtocolError | null {
     // Before authentication nothing big is copied for later: a few frames, a few KiB.
-    if (this.#held.length >= this.#o.limits.maxPendingFrames || this.#heldBytes + f.bytes.length > this.#o.limits.maxHeldBytes) {
+    const held = (this.#held ??= []);
+    if (held.length >= this.#o.limits.maxPendingFrames || this.#heldBytes + f.bytes.length > this.#o.limits.maxHeldBytes) {
       return fail("unexpected_message", "the peer sent frames while the key exchange was running");
     }
-    this.#held.push(new Uint8Array(f.bytes));
+    held.push(new Uint8Array(f.bytes));
     this.#heldBytes += f.bytes.length;
     return null;
   }
@@ -135,6 +161,13 @@ export class Handshake<S> {
     this.#busy = true;
     const pending = this.#kex;
     this.#kex = null;
+    // X25519, either role: inline, no callbacks (a fault throws to the session, as any
+    // frame's does; the machine is failed and nothing is released).
+    const sent = kexInline(this.#hs!, pending, req);
+    if (sent !== null) {
+      this.#h.write(sent);
+      return this.#release();
+    }
     const adm = { maxQueue: o.limits.maxKexQueue, priority: o.kexPriority?.(s) ?? false };
     this.#kexJob = runKex(this.#hs!, pending, req, (send) => {
       this.#kexJob = null;
@@ -150,8 +183,9 @@ export class Handshake<S> {
   /** The key exchange is done: process frames that arrived meanwhile. */
   #release(): void {
     this.#busy = false;
-    while (this.#held.length > 0 && !this.#busy && !this.#h.closed) {
-      const bytes = this.#held.shift()!;
+    const held = this.#held;
+    while (held !== null && held.length > 0 && !this.#busy && !this.#h.closed) {
+      const bytes = held.shift()!;
       this.#heldBytes -= bytes.length;
       this.#h.frame({ type: bytes[2]!, bytes, body: bytes.subarray(3) });
     }
@@ -169,7 +203,7 @@ export class Handshake<S> {
     this.#kex?.drop();
     this.#kex = null;
     this.cancel();
-    this.#held = [];
+    this.#held = null;
     this.#heldBytes = 0;
   }
 }

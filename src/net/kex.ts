@@ -182,24 +182,52 @@ export function x25519KeyPair(): X25519Pair {
   return x25519Pool.take();
 }
 
+/**
+ * An X25519 initiator's half: a pair from the pool, its private key forgotten once Z is
+ * computed or the exchange dropped. One object (no closures): a handshake makes one.
+ */
+class X25519Pending implements PendingKex {
+  readonly share: Uint8Array;
+  #key: KeyObject | null;
+  constructor(pair: X25519Pair) {
+    this.share = pair.publicKey;
+    this.#key = pair.privateKey;
+  }
+  finish(peer: Uint8Array): Uint8Array {
+    const key = this.#key;
+    if (key === null) throw new Error("internal: this key exchange was already finished or dropped");
+    this.#key = null;
+    return x25519(key, peer);
+  }
+  drop(): void {
+    this.#key = null;
+  }
+}
+
+/** Start an X25519 exchange as initiator, synchronously. */
+export function x25519InitiatorKex(): PendingKex {
+  return new X25519Pending(x25519KeyPair());
+}
+
+/**
+ * Compute an X25519 exchange inline and complete it, for either role: the frames to send
+ * (the responder's HELLO_REPLY and AUTH; nothing for an initiator), or null when the
+ * request is not X25519 (runKex does those). No callback or job: a burst of handshakes
+ * makes none per connection. @throws what the machine throws (bad_share, reflection).
+ */
+export function kexInline(hs: Initiator | Responder, pending: PendingKex | null, req: KexRequest): Uint8Array[] | null {
+  if (req.group !== Group.X25519) return null;
+  if (hs instanceof Initiator) {
+    if (!(pending instanceof X25519Pending)) throw new Error("internal: an X25519 reply without our X25519 share");
+    return hs.finishKex({ z: pending.finish(req.peerShare) });
+  }
+  const { privateKey, publicKey } = x25519KeyPair();
+  return hs.finishKex({ share: publicKey, z: x25519(privateKey, req.peerShare) });
+}
+
 /** Start an exchange as initiator. */
 export async function initiatorKex(group: Group, adm: KexAdmission | null = null): Promise<PendingKex> {
-  if (group === Group.X25519) {
-    let key: KeyObject | null = null;
-    const { privateKey, publicKey } = x25519KeyPair();
-    key = privateKey;
-    return {
-      share: publicKey,
-      finish: (peer) => {
-        const z = x25519(key!, peer);
-        key = null;
-        return z;
-      },
-      drop: () => {
-        key = null;
-      },
-    };
-  }
+  if (group === Group.X25519) return x25519InitiatorKex();
   const name = GROUP_NAMES[group] as FfdheName;
   const id = worker.newId();
   const r = await worker.call("share", name, undefined, id, adm);

@@ -134,6 +134,9 @@ export class Peer {
     for (const s of this.sessions) if (s.state === "open") s.send({ kind: "profile", instance: this.#o.profile.instance, name });
   }
 
+  /** The socket callbacks, made once: the listener and every dial share them (no closures per connection). */
+  readonly #socketHandlers: SocketHandler<SocketData> = this.#handlers();
+
   #handlers(): SocketHandler<SocketData> {
     return {
       open: (socket) => this.#open(socket),
@@ -168,7 +171,7 @@ export class Peer {
    */
   listen(host: string, port: number): number {
     try {
-      this.#listener = Bun.listen<SocketData>({ hostname: host, port, socket: this.#handlers(), data: { session: null } });
+      this.#listener = Bun.listen<SocketData>({ hostname: host, port, socket: this.#socketHandlers, data: { session: null } });
     } catch (e) {
       const code = (e as { code?: string }).code;
       const why = code === "EADDRINUSE" ? "the port is already in use" : code === "EACCES" ? "permission denied" : (e as Error).message;
@@ -235,14 +238,18 @@ export class Peer {
       }, ms);
       d.timer.unref?.();
     }
+    // An address needs no look-up: dialled at once, with no promise or callbacks for it.
+    if (isIP(d.host) !== 0) return this.#connectTo(d, d.host);
     void this.#resolve(d.host).then(
-      (ip) => {
-        if (d.abandoned) return;
-        d.ip = ip;
-        Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#handlers(), data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => d.reject(dialFailed(d, err, dialErrorCode(ip, err.code))));
-      },
+      (ip) => this.#connectTo(d, ip),
       (err: Error) => d.reject(dialFailed(d, err, "ENOTFOUND")),
     );
+  }
+
+  #connectTo(d: Dial, ip: string): void {
+    if (d.abandoned) return;
+    d.ip = ip;
+    Bun.connect<SocketData>({ hostname: ip, port: d.port, socket: this.#socketHandlers, data: { session: null, dial: d } }).catch((err: Error & { code?: string }) => d.reject(dialFailed(d, err, dialErrorCode(ip, err.code))));
   }
 
   /**

@@ -21,7 +21,7 @@ import { checkTextId, type Item, type TextId } from "../protocol/items.ts";
 import { flushSoon, Outbound } from "./outbound.ts";
 import { alertBytes, streamEnded } from "./alerts.ts";
 import { Established, type RecordHost } from "./established.ts";
-import { Handshake } from "./handshake.ts";
+import { Handshake, type HandshakeHost } from "./handshake.ts";
 import { chargeOutput, chargePreAuth, ReadPause } from "./output-flow.ts";
 import { capPeerString, dueAt } from "./limits.ts";
 import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState, Transport } from "./types.ts";
@@ -76,40 +76,77 @@ export class Session implements PeerSession {
     const now = this.#now();
     this.startedAt = this.lastRecv = this.lastSend = now;
     if (role === "initiator") this.group = group ?? null;
-    const self = this;
-    this.#hs = new Handshake<Session>(o, {
-      session: this,
-      role,
-      get closed() {
-        return self.#isClosed();
-      },
-      setGroup: (g) => (this.group = g),
-      write: (frames) => this.#write(frames),
-      fail: (e) => this.#fail(e),
-      frame: (f) => this.#frame(f),
-      established: (d) => this.#established(d),
-      chargePreAuth: () => void this.#chargePreAuth(),
-    }, group);
-    this.#records = {
-      get state() {
-        return self.state;
-      },
-      item: (item) => this.#ev.onItem(this, item),
-      // TEXT: to onText as (id, text) when the owner takes it so; else as an Item, its id a bigint.
-      text: ev.onText !== undefined ? (id, text) => ev.onText!(this, id, text) : (id, text) => ev.onItem(this, { kind: "text", id: BigInt(id), text }),
-      // One length cap for every output format (a 65,000-byte reason is not printed whole).
-      closedByPeer: (reason) => this.#closed({ error: null, byPeer: true, reason: capPeerString(reason, this.#o.limits.maxPeerStringLength) }),
-      send: (item) => this.send(item),
-      pong: (item) => {
-        // pacer.ts: the answer to a bulk probe moves the window.
-        if (!this.#est!.pacer.onPong(item.data, this.#now())) return false;
-        this.flush();
-        if (!this.#isClosed() && !this.#send.backedUp) this.#ev.onDrain?.(this);
-        return true;
-      },
-      profile: (item) => this.#profile(item),
-    };
+    this.#hs = new Handshake<Session>(o, new Session.#HsHost(this), group);
+    this.#records = new Session.#RecordsHost(this);
   }
+
+  /** What the record path hands back (established.ts): as #HsHost, one object, no closures. */
+  static readonly #RecordsHost = class implements RecordHost {
+    constructor(readonly s: Session) {}
+    get state(): SessionState {
+      return this.s.state;
+    }
+    item(item: Item): void {
+      this.s.#ev.onItem(this.s, item);
+    }
+    text(id: TextId, text: string): void {
+      // TEXT: to onText as (id, text) when the owner takes it so; else as an Item, its id a bigint.
+      const ev = this.s.#ev;
+      if (ev.onText !== undefined) ev.onText(this.s, id, text);
+      else ev.onItem(this.s, { kind: "text", id: BigInt(id), text });
+    }
+    closedByPeer(reason: string): void {
+      // One length cap for every output format (a 65,000-byte reason is not printed whole).
+      this.s.#closed({ error: null, byPeer: true, reason: capPeerString(reason, this.s.#o.limits.maxPeerStringLength) });
+    }
+    send(item: Item): void {
+      this.s.send(item);
+    }
+    pong(item: Extract<Item, { kind: "pong" }>): boolean {
+      const s = this.s;
+      // pacer.ts: the answer to a bulk probe moves the window.
+      if (!s.#est!.pacer.onPong(item.data, s.#now())) return false;
+      s.flush();
+      if (!s.#isClosed() && !s.#send.backedUp) s.#ev.onDrain?.(s);
+      return true;
+    }
+    profile(item: Extract<Item, { kind: "profile" }>): void {
+      this.s.#profile(item);
+    }
+  };
+
+  /**
+   * What the handshake phase asks of its session (handshake.ts): one small object per
+   * session whose methods live on its prototype, not a dozen closures per connection.
+   * Declared inside Session, so that it reaches the session's private members.
+   */
+  static readonly #HsHost = class implements HandshakeHost<Session> {
+    constructor(readonly session: Session) {}
+    get role(): Role {
+      return this.session.role;
+    }
+    get closed(): boolean {
+      return this.session.#isClosed();
+    }
+    setGroup(g: Group): void {
+      this.session.group = g;
+    }
+    write(frames: Uint8Array[]): void {
+      this.session.#write(frames);
+    }
+    fail(e: Error): void {
+      this.session.#fail(e);
+    }
+    frame(f: Frame): void {
+      this.session.#frame(f);
+    }
+    established(d: Done): void {
+      this.session.#established(d);
+    }
+    chargePreAuth(): void {
+      this.session.#chargePreAuth();
+    }
+  };
 
   /** Reading is paused (output backed up). */
   get paused(): boolean {
@@ -145,8 +182,8 @@ export class Session implements PeerSession {
     return this.#send.bufferedAmount;
   }
 
-  /** Start the handshake (initiator: compute a share and send HELLO). */
-  start(): Promise<void> {
+  /** Start the handshake (initiator: compute a share and send HELLO; a promise only while an FFDHE share is computed). */
+  start(): Promise<void> | undefined {
     return this.#hs.start();
   }
 

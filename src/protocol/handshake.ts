@@ -21,12 +21,12 @@ import { ctEqual } from "../crypto/hash.ts";
 import { ed25519Sign, ed25519Verify } from "../crypto/ed25519.ts";
 import type { RandomSource } from "../crypto/random.ts";
 import type { KeyObject } from "node:crypto";
-import { AlertCode, FrameType, Group, isGroup, Label, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
+import { AlertCode, AUTH_LEN, BLOCK_LEN, ContentType, FrameType, Group, IDENTITY_LEN, isGroup, ITEM_HEADER_LEN, Label, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
 import { fail, ProtocolError } from "./errors.ts";
 import type { Frame } from "./frame.ts";
 import { alertFrameError, checkSecret, checkShare, encodeAlertFrame, encodeHello, FFDHE_OF, parseHello, subgroupFault, UNREPORTED } from "./hello.ts";
 import { decodeItems, encodeItems, type Item } from "./items.ts";
-import { RecordReader, RecordWriter } from "./record.ts";
+import { RecordReader, recordFrameLength, RecordWriter } from "./record.ts";
 import { handshakeKeys, handshakeSecret, Transcript, trafficSecrets } from "./schedule.ts";
 
 /** A long-term Ed25519 identity. */
@@ -77,21 +77,49 @@ export { alertFrameError, checkShare, encodeAlertFrame, encodeHello } from "./he
 
 /** Pull the single AUTH (or ALERT) item out of a handshake record's plaintext. */
 function authItem(pt: Uint8Array): Extract<Item, { kind: "auth" }> {
-  const items = decodeItems(pt).filter((i) => i.kind !== "padding" && i.kind !== "ext");
-  const only = items[0];
-  if (items.length === 1 && only?.kind === "alert") throw fail("alert", `the peer sent alert ${only.code}`, { alert: only.code });
-  if (items.length !== 1 || only?.kind !== "auth") throw fail("unexpected_message", "a handshake record must hold exactly one AUTH item");
+  const all = decodeItems(pt);
+  let only: Item | undefined;
+  let count = 0;
+  for (let i = 0; i < all.length; i++) {
+    const it = all[i]!;
+    if (it.kind === "padding" || it.kind === "ext") continue;
+    if (count++ === 0) only = it;
+  }
+  if (count === 1 && only?.kind === "alert") throw fail("alert", `the peer sent alert ${only.code}`, { alert: only.code });
+  if (count !== 1 || only?.kind !== "auth") throw fail("unexpected_message", "a handshake record must hold exactly one AUTH item");
   return only;
 }
 
-/** The signed message of an AUTH item: label | transcript hash | identity_pub. */
+/**
+ * The signed message of an AUTH item, label | transcript hash | identity_pub, built in one
+ * scratch buffer (both labels have the same length; it holds public values only and is
+ * read at once by sign or verify, never kept).
+ */
+const AUTH_MSG = new Uint8Array(Label.responder_auth.length + 32 + IDENTITY_LEN);
 function authMessage(label: Uint8Array, th: Uint8Array, identity: Uint8Array): Uint8Array {
-  return concat(label, th, identity);
+  if (label.length + th.length + identity.length !== AUTH_MSG.length) return concat(label, th, identity);
+  AUTH_MSG.set(label, 0);
+  AUTH_MSG.set(th, label.length);
+  AUTH_MSG.set(identity, label.length + th.length);
+  return AUTH_MSG;
 }
+
+/** The AUTH item's plaintext, written here (16 spare bytes after it for the record's padding). */
+const AUTH_PT = new Uint8Array(ITEM_HEADER_LEN + AUTH_LEN + BLOCK_LEN);
 
 function sealAuth(writer: RecordWriter, identity: Identity, label: Uint8Array, th: Uint8Array): Uint8Array {
   const sig = ed25519Sign(identity.privateKey, authMessage(label, th, identity.publicKey));
-  return writer.seal(encodeItems([{ kind: "auth", identity: identity.publicKey, sig }]));
+  if (identity.publicKey.length !== IDENTITY_LEN || sig.length !== AUTH_LEN - IDENTITY_LEN) throw new Error("internal: an identity key or signature of the wrong size");
+  // PROTOCOL §6: AUTH = type | length:u16 | identity_pub | sig, alone in its record.
+  AUTH_PT[0] = ContentType.AUTH;
+  AUTH_PT[1] = AUTH_LEN >>> 8;
+  AUTH_PT[2] = AUTH_LEN & 0xff;
+  AUTH_PT.set(identity.publicKey, ITEM_HEADER_LEN);
+  AUTH_PT.set(sig, ITEM_HEADER_LEN + IDENTITY_LEN);
+  const n = ITEM_HEADER_LEN + AUTH_LEN;
+  const frame = new Uint8Array(recordFrameLength(n));
+  writer.sealInto(AUTH_PT, n, frame, 0);
+  return frame;
 }
 
 function verifyAuth(item: Extract<Item, { kind: "auth" }>, label: Uint8Array, th: Uint8Array, own: Uint8Array): Uint8Array {
@@ -119,20 +147,24 @@ abstract class Machine {
    */
   abstract finishKex(r: KexResult): Uint8Array[];
 
-  /** Run one step; any peer fault leaves the machine failed for good. */
-  protected step<T>(expect: string, fn: () => T): T {
+  /**
+   * Begin one step: the machine must be in `expect`. Each step's body runs in a try whose
+   * catch calls `abort`: any peer fault leaves the machine failed for good. (No closure
+   * per step: a handshake runs seven of them.)
+   */
+  protected enter(expect: string): void {
     if (this.state !== expect) {
       const was = this.state;
       this.state = "failed";
       throw fail("unexpected_message", was === "failed" ? "the handshake already failed" : `the handshake is in state ${was}, not ${expect}`);
     }
-    try {
-      return fn();
-    } catch (e) {
-      this.state = "failed";
-      wipe(this.hs ?? undefined);
-      throw e;
-    }
+  }
+
+  /** A step failed: the machine is failed for good, its secret wiped; `e` is rethrown. */
+  protected abort(e: unknown): never {
+    this.state = "failed";
+    wipe(this.hs ?? undefined);
+    throw e;
   }
 
   protected finish(th3: Uint8Array, sendSecret: Uint8Array, recvSecret: Uint8Array, peer: Uint8Array, random: RandomSource): HandshakeResult {
@@ -175,12 +207,15 @@ export class Initiator extends Machine {
 
   /** The HELLO frame to send first. */
   hello(): Uint8Array {
-    return this.step("start", () => {
+    this.enter("start");
+    try {
       const h = encodeHello(FrameType.HELLO, this.group, this.#opts.nonce, this.#opts.share);
       this.transcript.add(h);
       this.state = "wait_reply";
       return h;
-    });
+    } catch (e) {
+      return this.abort(e);
+    }
   }
 
   /**
@@ -188,8 +223,13 @@ export class Initiator extends Machine {
    * @throws ProtocolError for every fault in PROTOCOL §8's initiator table.
    */
   recv(f: Frame): KexRequest | Done {
-    if (this.state === "wait_reply") return this.step("wait_reply", () => this.#onReply(f));
-    return this.step("wait_auth", () => this.#onAuth(f));
+    const reply = this.state === "wait_reply";
+    this.enter(reply ? "wait_reply" : "wait_auth");
+    try {
+      return reply ? this.#onReply(f) : this.#onAuth(f);
+    } catch (e) {
+      return this.abort(e);
+    }
   }
 
   #onReply(f: Frame): KexRequest {
@@ -203,7 +243,7 @@ export class Initiator extends Machine {
     this.transcript.add(f.bytes);
     this.#th1 = this.transcript.hash();
     this.state = "wait_secret";
-    return { kind: "kex", group: this.group, peerShare: new Uint8Array(h.share) };
+    return { kind: "kex", group: this.group, peerShare: h.share };
   }
 
   finishKex(r: KexResult): Uint8Array[] {
@@ -213,7 +253,8 @@ export class Initiator extends Machine {
 
   /** Z for the requested exchange (ownership passes: Z is wiped). @throws ProtocolError bad_share. */
   completeKex(z: Uint8Array): void {
-    this.step("wait_secret", () => {
+    this.enter("wait_secret");
+    try {
       checkSecret(this.group, z);
       this.hs = handshakeSecret(z);
       wipe(z);
@@ -221,7 +262,9 @@ export class Initiator extends Machine {
       this.#reader = RecordReader.fromKeyBlock(hk.r2i);
       this.#writer = RecordWriter.fromKeyBlock(hk.i2r, this.#opts.random);
       this.state = "wait_auth";
-    });
+    } catch (e) {
+      this.abort(e);
+    }
   }
 
   #onAuth(f: Frame): Done {
@@ -273,7 +316,6 @@ export class Responder extends Machine {
   #peerShare: Uint8Array | null = null;
   #reader: RecordReader | null = null;
   #th2: Uint8Array | null = null;
-  #hello: Uint8Array | null = null;
   /** The subgroup check of the initiator's share is left to the edge and not reported yet. */
   #subgroupPending = false;
 
@@ -303,8 +345,13 @@ export class Responder extends Machine {
 
   /** Feed a frame from the initiator. @throws ProtocolError for every fault in PROTOCOL §8's responder table. */
   recv(f: Frame): KexRequest | Done {
-    if (this.state === "start") return this.step("start", () => this.#onHello(f));
-    return this.step("wait_auth", () => this.#onAuth(f));
+    const hello = this.state === "start";
+    this.enter(hello ? "start" : "wait_auth");
+    try {
+      return hello ? this.#onHello(f) : this.#onAuth(f);
+    } catch (e) {
+      return this.abort(e);
+    }
   }
 
   #onHello(f: Frame): KexRequest {
@@ -318,8 +365,10 @@ export class Responder extends Machine {
     const offload = this.#opts.offloadSubgroupCheck === true && FFDHE_OF[h.group] !== undefined;
     checkShare(h.group, h.share, !offload);
     this.#group = h.group;
-    this.#peerShare = new Uint8Array(h.share);
-    this.#hello = new Uint8Array(f.bytes);
+    this.#peerShare = h.share;
+    // th1 = H(HELLO | HELLO_REPLY): the HELLO goes into the running hash now (no copy of it
+    // kept until the reply exists); everything about it was checked above.
+    this.transcript.add(f.bytes);
     this.state = "wait_secret";
     if (offload) {
       this.#subgroupPending = true;
@@ -333,9 +382,8 @@ export class Responder extends Machine {
       // Fail closed: Z from a share whose subgroup check was not reported is never used.
       if (r.subgroupOk === undefined) throw new TypeError(UNREPORTED);
       if (!r.subgroupOk) {
-        return this.step("wait_secret", () => {
-          throw subgroupFault(FFDHE_OF[this.#group!]!.name, "subgroup");
-        });
+        this.enter("wait_secret");
+        return this.abort(subgroupFault(FFDHE_OF[this.#group!]!.name, "subgroup"));
       }
     }
     if (r.share === undefined) throw new TypeError(`"share" expected the responder's ephemeral share`);
@@ -351,13 +399,13 @@ export class Responder extends Machine {
   completeKex(share: Uint8Array, z: Uint8Array): Uint8Array[] {
     // Fail closed: this door to Z is shut too while the offloaded check is unreported.
     if (this.#subgroupPending) throw new TypeError(UNREPORTED);
-    return this.step("wait_secret", () => {
+    this.enter("wait_secret");
+    try {
       const group = this.#group!;
       if (share.length !== SHARE_LEN[group]) throw new TypeError(`"share" expected ${SHARE_LEN[group]} bytes, got ${share.length}`);
       if (ctEqual(share, this.#peerShare!)) throw fail("reflection", "the peer sent our own key share");
       checkSecret(group, z);
       const reply = encodeHello(FrameType.HELLO_REPLY, group, this.#opts.nonce, share);
-      this.transcript.add(this.#hello!);
       this.transcript.add(reply);
       const th1 = this.transcript.hash();
       this.hs = handshakeSecret(z);
@@ -369,7 +417,9 @@ export class Responder extends Machine {
       this.#th2 = this.transcript.hash();
       this.state = "wait_auth";
       return [reply, auth];
-    });
+    } catch (e) {
+      return this.abort(e);
+    }
   }
 
   #onAuth(f: Frame): Done {

@@ -6,7 +6,7 @@
 import { concat } from "../crypto/bytes.ts";
 import { ctIsZero } from "../crypto/hash.ts";
 import { checkFfdheShare, FFDHE, type FfdheGroup } from "../crypto/ffdhe.ts";
-import { AlertCode, FrameType, Group, GROUP_NAMES, HELLO_FIXED_LEN, isGroup, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
+import { AlertCode, FRAME_HEADER_LEN, FrameType, Group, GROUP_NAMES, HELLO_FIXED_LEN, isGroup, MAX_FRAME_LENGTH, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
 import { fail, type ProtocolError } from "./errors.ts";
 import { encodeFrame, type Frame } from "./frame.ts";
 
@@ -14,7 +14,19 @@ export const FFDHE_OF: Partial<Record<Group, FfdheGroup>> = { [Group.FFDHE2048]:
 
 /** Encode a HELLO or HELLO_REPLY frame. */
 export function encodeHello(type: number, group: Group, nonce: Uint8Array, share: Uint8Array): Uint8Array {
-  return encodeFrame(type, concat(new Uint8Array([VERSION, group]), nonce, share));
+  if (nonce.length !== NONCE_LEN) throw new TypeError(`"nonce" expected ${NONCE_LEN} bytes, got ${nonce.length}`);
+  // Straight into the frame (one buffer, no body to copy): length:u16 | type | version | group | nonce | share.
+  const length = 1 + HELLO_FIXED_LEN + share.length;
+  if (length > MAX_FRAME_LENGTH) throw new RangeError(`frame body of ${length - 1} bytes exceeds the u16 length`);
+  const out = new Uint8Array(2 + length);
+  out[0] = length >>> 8;
+  out[1] = length & 0xff;
+  out[2] = type;
+  out[FRAME_HEADER_LEN] = VERSION;
+  out[FRAME_HEADER_LEN + 1] = group;
+  out.set(nonce, FRAME_HEADER_LEN + 2);
+  out.set(share, FRAME_HEADER_LEN + HELLO_FIXED_LEN);
+  return out;
 }
 
 /** Encode a plaintext ALERT frame (only before keys exist, PROTOCOL §7). */
@@ -32,10 +44,14 @@ export function alertFrameError(f: Frame): ProtocolError {
   return fail("alert", `the peer sent alert ${code}`, { alert: code });
 }
 
-/** PROTOCOL §3: parse and check a hello's fields. */
-export function parseHello(f: Frame): { version: number; group: number; nonce: Uint8Array; share: Uint8Array } {
-  const b = f.body;
-  return { version: b[0]!, group: b[1]!, nonce: b.subarray(2, 2 + NONCE_LEN), share: b.subarray(HELLO_FIXED_LEN) };
+/**
+ * PROTOCOL §3: read a hello's fields. `share` is a copy (it outlives the chunk the frame
+ * is a view of), made straight from the frame: no view of the body, none of the nonce
+ * (no one reads the peer's nonce but the transcript, which hashes the whole frame).
+ */
+export function parseHello(f: Frame): { version: number; group: number; share: Uint8Array } {
+  const b = f.bytes;
+  return { version: b[FRAME_HEADER_LEN]!, group: b[FRAME_HEADER_LEN + 1]!, share: b.slice(FRAME_HEADER_LEN + HELLO_FIXED_LEN) };
 }
 
 /**

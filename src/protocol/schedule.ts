@@ -12,7 +12,6 @@
  *   keys(ts) = HKDF-Expand(ts, "sotto/1 key", 64)
  *   next(ts) = HKDF-Expand(ts, "sotto/1 next", 32)
  */
-import { concat } from "../crypto/bytes.ts";
 import { hkdfExpand, hkdfExtract } from "../crypto/hash.ts";
 import { KEY_BLOCK_LEN, Label, SECRET_LEN } from "./constants.ts";
 
@@ -37,16 +36,16 @@ export function handshakeSecret(z: Uint8Array): Uint8Array {
 /** hk_i2r and hk_r2i: 64-byte key blocks (enc | mac) for the two AUTH records. */
 export function handshakeKeys(hs: Uint8Array, th1: Uint8Array): { i2r: Uint8Array; r2i: Uint8Array } {
   return {
-    i2r: hkdfExpand(hs, concat(Label.hs_i2r, th1), KEY_BLOCK_LEN),
-    r2i: hkdfExpand(hs, concat(Label.hs_r2i, th1), KEY_BLOCK_LEN),
+    i2r: hkdfExpand(hs, Label.hs_i2r, KEY_BLOCK_LEN, th1),
+    r2i: hkdfExpand(hs, Label.hs_r2i, KEY_BLOCK_LEN, th1),
   };
 }
 
 /** ts_i2r and ts_r2i: the first traffic secrets of each direction. */
 export function trafficSecrets(hs: Uint8Array, th3: Uint8Array): { i2r: Uint8Array; r2i: Uint8Array } {
   return {
-    i2r: hkdfExpand(hs, concat(Label.ap_i2r, th3), SECRET_LEN),
-    r2i: hkdfExpand(hs, concat(Label.ap_r2i, th3), SECRET_LEN),
+    i2r: hkdfExpand(hs, Label.ap_i2r, SECRET_LEN, th3),
+    r2i: hkdfExpand(hs, Label.ap_r2i, SECRET_LEN, th3),
   };
 }
 

@@ -212,3 +212,19 @@ describe("HKDF bounds", () => {
     expect(toHex(hkdfExtract(new Uint8Array(0), utf8("ikm")))).toBe(toHex(hkdfExtract(new Uint8Array(32), utf8("ikm"))));
   });
 });
+
+describe("HKDF-Expand with its info in two parts", () => {
+  test("info | info2 gives what the concatenated info gives, for one, two and a partial block, against node:crypto", () => {
+    const ikm = utf8("two-part ikm"), salt = utf8("two-part salt");
+    const prk = hkdfExtract(salt, ikm);
+    for (const len of [1, 31, 32, 33, 64, 65, 200]) {
+      const a = utf8("sotto/1 hs i2r"), b = new Uint8Array(32).map((_, i) => i * 7);
+      const joined = new Uint8Array([...a, ...b]);
+      const want = toHex(new Uint8Array(hkdfSync("sha256", ikm, salt, joined, len)));
+      expect(toHex(hkdfExpand(prk, a, len, b))).toBe(want);
+      expect(toHex(hkdfExpand(prk, joined, len))).toBe(want);
+      // The split point does not matter either.
+      expect(toHex(hkdfExpand(prk, joined.subarray(0, 5), len, joined.subarray(5)))).toBe(want);
+    }
+  });
+});

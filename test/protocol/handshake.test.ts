@@ -11,6 +11,7 @@ import { sha256 } from "../../src/crypto/hash.ts";
 import { AlertCode, FrameType, Group, Label, VERSION } from "../../src/protocol/constants.ts";
 import { encodeFrame } from "../../src/protocol/frame.ts";
 import { encodeAlertFrame, encodeHello, type Done, type KexRequest } from "../../src/protocol/handshake.ts";
+import { parseHello } from "../../src/protocol/hello.ts";
 import { decodeItems, encodeItems, type Item } from "../../src/protocol/items.ts";
 import wycheproof from "../vectors/shared/wycheproof/x25519_test.json";
 import {
@@ -366,5 +367,26 @@ describe("finishKex: the answer to a kex request in one shape for both roles", (
     const p = parties();
     const req = p.res.recv(frame(p.ini.hello())) as KexRequest;
     expect(() => p.res.finishKex({ z: shared(p.group, p.er.priv, req.peerShare) })).toThrow(TypeError);
+  });
+});
+
+describe("hello encoding and parsing", () => {
+  test("a hello is encoded in one frame: header, version, group, nonce, share; a nonce of another size is refused", () => {
+    const nonce = det("hello nonce"), share = det("hello share", 32);
+    const f = encodeHello(FrameType.HELLO, Group.X25519, nonce, share);
+    expect([...f.subarray(0, 5)]).toEqual([0, 1 + 2 + 32 + 32, FrameType.HELLO, VERSION, Group.X25519]);
+    expect([...f.subarray(5, 37)]).toEqual([...nonce]);
+    expect([...f.subarray(37)]).toEqual([...share]);
+    expect(() => encodeHello(FrameType.HELLO, Group.X25519, nonce.subarray(1), share)).toThrow(TypeError);
+  });
+
+  test("the share a hello carries is a copy: the chunk it came in may change afterwards", () => {
+    const bytes = encodeHello(FrameType.HELLO, Group.X25519, det("n"), det("s", 32));
+    const h = parseHello({ type: bytes[2]!, bytes, body: bytes.subarray(3) });
+    expect([h.version, h.group]).toEqual([VERSION, Group.X25519]);
+    const before = [...h.share];
+    bytes.fill(0xee);
+    expect([...h.share]).toEqual(before);
+    expect(before).toEqual([...det("s", 32)]);
   });
 });
