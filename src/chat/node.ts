@@ -25,7 +25,7 @@ import { Trust } from "./trust/policy.ts";
 import { HomeError, prepareHome } from "./trust/home.ts";
 import { INVITE_TOKEN_TYPE, INVITE_TOKENS_DIR } from "./trust/invite.ts";
 import { Outbox } from "./delivery/outbox.ts";
-import { ChatStore, describeSqliteError, StateError } from "./delivery/store.ts";
+import { ChatStore, StateError } from "./delivery/store.ts";
 import { HomeLock } from "./delivery/lock.ts";
 import { History, historyApi } from "./delivery/history.ts";
 import type { FileTransfers } from "./files/transfers.ts";
@@ -116,28 +116,19 @@ export class ChatNode implements ChatApi {
         onRefused: (address, reason) => this.#refusals.refused(address, reason),
       }),
     });
-    if (o.history !== false) {
-      try {
-        this.#kept = new History(o.home, undefined, this.#store);
-      } catch (e) {
-        // The home is not left locked by a start that failed.
-        void this.#store.close();
-        this.#lock.release();
-        throw new ChatError("state", (e as Error).message, { cause: e });
-      }
-      // A connected contact by its local name (names resolve among contacts only); else the names history kept.
-      this.history = historyApi(this.#kept, { resolve: (n) => this.#contacts.connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
-    }
     try {
-      // Reads the history (the PRIVATE marks of re-sends): a history.db damaged inside is refused here.
+      if (o.history !== false) this.#kept = new History(o.home, undefined, this.#store);
+      // It reads the history (the PRIVATE marks of re-sends): a history.db that cannot be read is refused as one that cannot be opened.
       this.#delivery = new Delivery({ ...common, kept: this.#kept, contacts: this.#contacts });
     } catch (e) {
+      // The home is not left locked, nor anything open, by a start that failed.
       this.#kept?.close();
       void this.#store.close();
       this.#lock.release();
-      if (e instanceof StateError) throw new ChatError("state", e.message, { cause: e });
-      throw e;
+      throw new ChatError("state", (e as Error).message, { cause: e });
     }
+    // A connected contact by its local name (names resolve among contacts only); else the names history kept.
+    if (this.#kept !== undefined) this.history = historyApi(this.#kept, { resolve: (n) => this.#contacts.connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
     this.#dialing = new Dialing({ ...common, peer: this.#peer, contacts: this.#contacts, delivery: this.#delivery, backoffBaseMs: o.backoffBaseMs });
     if (o.files !== false) {
       this.files = fileTransfers(o.home, o.files, { emit, trust: this.#trust, contacts: this.#contacts, sessions: this.#sessions });
@@ -166,15 +157,7 @@ export class ChatNode implements ChatApi {
         throw new ChatError("listen_failed", `cannot listen on ${o.listen.host}:${o.listen.port}: ${explain(e, { who: "", address: `${o.listen.host}:${o.listen.port}`, listening: true }).message}`);
       }
     }
-    try {
-      node.history?.atStart();
-    } catch (e) {
-      // A history.db damaged inside: refused in a sentence, with nothing left open or locked.
-      // A line that cannot be shown (a damaged page SQLite did not notice: a key not 32 bytes) is the same damage.
-      const path = node.#kept!.path;
-      await node.close();
-      throw new ChatError("state", e instanceof StateError ? e.message : describeSqliteError(path, "reading the conversation history", { code: "SQLITE_CORRUPT" }), { cause: e });
-    }
+    node.history?.atStart();
     for (const a of o.connect) node.connect(a);
     return node;
   }

@@ -409,9 +409,17 @@ export function historyApi(h: History, o: { resolve: (name: string) => string | 
     },
     names: () => h.names(),
     atStart() {
-      const lines = h.contacts().flatMap((pid) => h.last(SHOWN_AT_START, pid));
-      lines.sort((a, b) => a.time - b.time);
-      if (lines.length > 0) o.emit({ type: "history", lines: merged(lines, o.fingerprintOf), start: true });
+      let shown: ReturnType<typeof merged>;
+      try {
+        const lines = h.contacts().flatMap((pid) => h.last(SHOWN_AT_START, pid));
+        lines.sort((a, b) => a.time - b.time);
+        shown = merged(lines, o.fingerprintOf);
+      } catch (e) {
+        // history.db damaged inside (SQLite's error, or a line whose contact is not a key): said, and the chat goes on.
+        o.emit({ type: "error", code: "state", message: e instanceof StateError ? e.message : describeSqliteError(h.path, "reading the conversation history", { code: "SQLITE_CORRUPT" }) });
+        return;
+      }
+      if (shown.length > 0) o.emit({ type: "history", lines: shown, start: true });
     },
   };
 }

@@ -91,28 +91,43 @@ describe("History: a history.db that is not one", () => {
 });
 
 describe("History: a history.db damaged inside (it opens; its pages do not read)", () => {
-  // Page 2: the table's root (the chat's first read, as it is made, fails); 17: a run's lines (SQLite's "malformed",
-  // as the last lines are shown at start); 0: no page overwritten, but a line's contact is not a key (a file another
-  // program wrote: nothing SQLite notices, a line that cannot be shown).
-  for (const page of [2, 17, 0]) {
-    test(`${page > 0 ? `page ${page} overwritten` : "a contact that is not a key"}: the chat refuses to start with a sentence naming history.db and what to do (not SQLite's bare error, not 'an empty outbox'), and leaves the home unlocked; moved aside, the chat starts with no error`, async () => {
-      const home = tempHome();
-      const first = await node("alice", home);
-      await released(first.n).close();
-      const h = new History(home, 100);
-      for (let i = 0; i < 300; i++) h.add({ pid: page > 0 ? "aa".repeat(32) : "aa", peer: "bob", dir: "in", text: `L-${i}-`.padEnd(2000, "x"), time: i, private: false });
-      h.close();
-      const b = readFileSync(join(home, HISTORY_FILE));
-      if (page > 0) b.fill(0x5a, (page - 1) * PAGE_SIZE, page * PAGE_SIZE);
-      writeFileSync(join(home, HISTORY_FILE), b);
-      for (let k = 0; k < 2; k++) {
-        // Twice: the first refusal left no lock behind (the second is refused for the same reason, not "already using").
-        const e = await node("alice", home).then(() => null, (x: unknown) => x as Error & { code?: string });
-        expect([e?.constructor.name, e?.code, e?.message]).toEqual(["ChatError", "state", `${join(home, HISTORY_FILE)} is damaged, so reading the conversation history failed; move it aside to start a new history (the messages waiting for delivery are not in it, they are kept), or start with --no-history`]);
-      }
-      rmSync(join(home, HISTORY_FILE));
-      const again = await node("alice", home);
-      expect(of(again.events, "error")).toEqual([]);
+  const damaged = (home: string) =>
+    `${join(home, HISTORY_FILE)} is damaged, so reading the conversation history failed; move it aside to start a new history (the messages waiting for delivery are not in it, they are kept), or start with --no-history`;
+  /** A home whose history.db holds 300 lines with one contact (`pid`), page `page` (1-based) overwritten unless 0. */
+  async function home(page: number, pid: string): Promise<string> {
+    const home = tempHome();
+    const first = await node("alice", home);
+    await released(first.n).close();
+    const h = new History(home, 100);
+    for (let i = 0; i < 300; i++) h.add({ pid, peer: "bob", dir: "in", text: `L-${i}-`.padEnd(2000, "x"), time: i, private: false });
+    h.close();
+    const b = readFileSync(join(home, HISTORY_FILE));
+    if (page > 0) b.fill(0x5a, (page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+    writeFileSync(join(home, HISTORY_FILE), b);
+    return home;
+  }
+
+  test("its table's root overwritten (the chat's first read fails as it is made): the start is refused in a sentence naming history.db and what to do (not SQLite's bare error, not 'an empty outbox'), the home left unlocked; moved aside, the chat starts with no error", async () => {
+    const h = await home(2, "aa".repeat(32));
+    for (let k = 0; k < 2; k++) {
+      // Twice: the first refusal left no lock behind (the second is refused for the same reason, not "already using").
+      const e = await node("alice", h).then(() => null, (x: unknown) => x as Error & { code?: string });
+      expect([e?.constructor.name, e?.code, e?.message]).toEqual(["ChatError", "state", damaged(h)]);
+    }
+    rmSync(join(h, HISTORY_FILE));
+    expect(of((await node("alice", h)).events, "error")).toEqual([]);
+  });
+
+  // A run's lines overwritten (SQLite's "malformed" as the last lines are read to be shown), or no page overwritten but
+  // the contact is not a key (a file another program wrote: nothing SQLite notices, a line that cannot be shown).
+  for (const [what, page, pid] of [["a run's lines overwritten", 17, "aa".repeat(32)], ["a contact that is not a key", 0, "aa"]] as const) {
+    test(`${what}: the chat starts and says so once in that sentence, instead of throwing SQLite's error (or a TypeError) out of its start with the home locked`, async () => {
+      const h = await home(page, pid);
+      const a = await node("alice", h);
+      expect(of(a.events, "error").map((e) => [e.code, e.message])).toEqual([["state", damaged(h)]]);
+      expect(of(a.events, "history")).toEqual([]);
+      await released(a.n).close();
+      expect((await node("alice", h)).events.filter((e) => e.type === "error")).toHaveLength(1); // started again: the lock was let go
     });
   }
 });
