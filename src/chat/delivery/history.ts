@@ -375,6 +375,20 @@ function entry(l: HistoryLine, fingerprintOf: (pid: string) => string): HistoryE
 }
 
 /** Lines over several contacts, with the copies of one line sent to several of them merged. */
+/**
+ * `f`, a read of history.db (at `path`) and what is made of its lines; history.db damaged inside (SQLite's error, or a line whose
+ * contact is not a key: nothing SQLite notices) as the person's error in a sentence. ChatErrors pass as they are.
+ * @throws ChatError
+ */
+function said<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ChatError) throw e;
+    throw new ChatError("state", e instanceof StateError ? e.message : describeSqliteError(path, "reading the conversation history", { code: "SQLITE_CORRUPT" }), { cause: e });
+  }
+}
+
 function merged(lines: HistoryLine[], fingerprintOf: (pid: string) => string): HistoryEntry[] {
   const out: HistoryEntry[] = [];
   let prev: HistoryLine | null = null;
@@ -398,12 +412,13 @@ export function historyApi(h: History, o: { resolve: (name: string) => string | 
   };
   return {
     show(name, n) {
-      const pid = name === undefined ? undefined : pidOf(name);
-      const lines = h.last(n ?? DEFAULT_PAGE, pid);
-      o.emit({ type: "history", ...(name !== undefined ? { peer: name } : {}), lines: pid === undefined ? merged(lines, o.fingerprintOf) : lines.map((l) => entry(l, o.fingerprintOf)), start: false });
+      const pid = name === undefined ? undefined : said(h.path, () => pidOf(name));
+      const lines = said(h.path, () => h.last(n ?? DEFAULT_PAGE, pid));
+      const page = said(h.path, () => (pid === undefined ? merged(lines, o.fingerprintOf) : lines.map((l) => entry(l, o.fingerprintOf))));
+      o.emit({ type: "history", ...(name !== undefined ? { peer: name } : {}), lines: page, start: false });
     },
     clear(name) {
-      const n = h.clear(pidOf(name));
+      const n = h.clear(said(h.path, () => pidOf(name)));
       o.emit({ type: "history_cleared", peer: name, count: n });
       return n;
     },
@@ -411,12 +426,14 @@ export function historyApi(h: History, o: { resolve: (name: string) => string | 
     atStart() {
       let shown: ReturnType<typeof merged>;
       try {
-        const lines = h.contacts().flatMap((pid) => h.last(SHOWN_AT_START, pid));
-        lines.sort((a, b) => a.time - b.time);
-        shown = merged(lines, o.fingerprintOf);
+        shown = said(h.path, () => {
+          const lines = h.contacts().flatMap((pid) => h.last(SHOWN_AT_START, pid));
+          lines.sort((a, b) => a.time - b.time);
+          return merged(lines, o.fingerprintOf);
+        });
       } catch (e) {
-        // history.db damaged inside (SQLite's error, or a line whose contact is not a key): said, and the chat goes on.
-        o.emit({ type: "error", code: "state", message: e instanceof StateError ? e.message : describeSqliteError(h.path, "reading the conversation history", { code: "SQLITE_CORRUPT" }) });
+        // history.db damaged inside: said, and the chat goes on.
+        o.emit({ type: "error", code: "state", message: (e as Error).message });
         return;
       }
       if (shown.length > 0) o.emit({ type: "history", lines: shown, start: true });

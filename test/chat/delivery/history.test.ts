@@ -126,6 +126,10 @@ describe("History: a history.db damaged inside (it opens; its pages do not read)
       const a = await node("alice", h);
       expect(of(a.events, "error").map((e) => [e.code, e.message])).toEqual([["state", damaged(h)]]);
       expect(of(a.events, "history")).toEqual([]);
+      // /history then says the same, as the person's error, not "internal error (a bug in sotto)".
+      const out: ChatEvent[] = [];
+      await runCommand("/history", a.n, (e) => out.push(e));
+      expect(out.map((e) => [e.type, (e as { code?: string }).code, (e as { message?: string }).message])).toEqual([["error", "state", damaged(h)]]);
       await released(a.n).close();
       expect((await node("alice", h)).events.filter((e) => e.type === "error")).toHaveLength(1); // started again: the lock was let go
     });
