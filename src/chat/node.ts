@@ -27,7 +27,8 @@ import { INVITE_TOKEN_TYPE, INVITE_TOKENS_DIR } from "./trust/invite.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { ChatStore, StateError } from "./delivery/store.ts";
 import { HomeLock } from "./delivery/lock.ts";
-import { History, historyApi } from "./delivery/history.ts";
+import { History } from "./delivery/history.ts";
+import { historyApi } from "./delivery/history-api.ts";
 import type { FileTransfers } from "./files/transfers.ts";
 import { Contacts } from "./node/contacts.ts";
 import { Delivery } from "./node/delivery.ts";
@@ -118,10 +119,9 @@ export class ChatNode implements ChatApi {
     });
     try {
       if (o.history !== false) this.#kept = new History(o.home, undefined, this.#store);
-      // It reads the history (the PRIVATE marks of re-sends): a history.db that cannot be read is refused as one that cannot be opened.
+      // It reads the history (PRIVATE marks of re-sends): a history.db that cannot be read is refused, nothing left locked or open.
       this.#delivery = new Delivery({ ...common, kept: this.#kept, contacts: this.#contacts });
     } catch (e) {
-      // The home is not left locked, nor anything open, by a start that failed.
       this.#kept?.close();
       void this.#store.close();
       this.#lock.release();
