@@ -136,6 +136,21 @@ describe("History: a history.db damaged inside (it opens; its pages do not read)
   }
 });
 
+describe("History: a run damaged in history.db", () => {
+  test("a read says which file holds it (history.db, not state.db) and what to do", () => {
+    const home = tempHome();
+    const h = new History(home, 100);
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `l${i}`, time: i, private: false });
+    h.close();
+    const db = new Database(join(home, HISTORY_FILE));
+    db.exec("UPDATE history SET lines = x'0000000000000000ffffffff' WHERE lines IS NOT NULL");
+    db.close();
+    const again = new History(home, 100);
+    expect(() => again.last(5, "aa")).toThrow(`reading the conversation history in ${join(home, HISTORY_FILE)} failed (a row of the conversation history in history.db is damaged; /clear that contact to start its history again)`);
+    again.close();
+  });
+});
+
 describe("History: runs", () => {
   test("a flush of consecutive lines with one contact is a few rows of up to MAX_RUN lines, read back line by line, trimmed to the line", () => {
     const home = tempHome();
