@@ -27,7 +27,8 @@ import { INVITE_TOKEN_TYPE, INVITE_TOKENS_DIR } from "./trust/invite.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { ChatStore, StateError } from "./delivery/store.ts";
 import { HomeLock } from "./delivery/lock.ts";
-import { History, historyApi } from "./delivery/history.ts";
+import { History } from "./delivery/history.ts";
+import { historyApi } from "./delivery/history-api.ts";
 import type { FileTransfers } from "./files/transfers.ts";
 import { Contacts } from "./node/contacts.ts";
 import { Delivery } from "./node/delivery.ts";
@@ -116,19 +117,18 @@ export class ChatNode implements ChatApi {
         onRefused: (address, reason) => this.#refusals.refused(address, reason),
       }),
     });
-    if (o.history !== false) {
-      try {
-        this.#kept = new History(o.home, undefined, this.#store);
-      } catch (e) {
-        // The home is not left locked by a start that failed.
-        void this.#store.close();
-        this.#lock.release();
-        throw new ChatError("state", (e as Error).message, { cause: e });
-      }
-      // A connected contact by its local name (names resolve among contacts only); else the names history kept.
-      this.history = historyApi(this.#kept, { resolve: (n) => this.#contacts.connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
+    try {
+      if (o.history !== false) this.#kept = new History(o.home, undefined, this.#store);
+      // It reads the history (PRIVATE marks of re-sends): a history.db that cannot be read is refused, nothing left locked or open.
+      this.#delivery = new Delivery({ ...common, kept: this.#kept, contacts: this.#contacts });
+    } catch (e) {
+      this.#kept?.close();
+      void this.#store.close();
+      this.#lock.release();
+      throw new ChatError("state", (e as Error).message, { cause: e });
     }
-    this.#delivery = new Delivery({ ...common, kept: this.#kept, contacts: this.#contacts });
+    // A connected contact by its local name (names resolve among contacts only); else the names history kept.
+    if (this.#kept !== undefined) this.history = historyApi(this.#kept, { resolve: (n) => this.#contacts.connectedContact(n), fingerprintOf: (pid) => fingerprint(Buffer.from(pid, "hex")), emit });
     this.#dialing = new Dialing({ ...common, peer: this.#peer, contacts: this.#contacts, delivery: this.#delivery, backoffBaseMs: o.backoffBaseMs });
     if (o.files !== false) {
       this.files = fileTransfers(o.home, o.files, { emit, trust: this.#trust, contacts: this.#contacts, sessions: this.#sessions });

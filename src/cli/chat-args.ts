@@ -40,7 +40,7 @@ export const chatArgs = {
   home: { type: "string", valueHint: "dir", description: "folder of the identity key and known_peers (default: $SOTTO_HOME, else ~/.config/sotto)" },
   json: { type: "boolean", description: "print one JSON object per event (line mode, for scripts)" },
   "drain-timeout": { type: "string", valueHint: "seconds", description: "line mode: how long to wait for peers to connect at start and for acknowledgements at end of input", default: String(DEFAULT_DRAIN_SECONDS) },
-  "no-history": { type: "boolean", description: "keep no conversation history in state.db (messages waiting for delivery are still kept until acknowledged)" },
+  "no-history": { type: "boolean", description: "keep no conversation history (history.db; messages waiting for delivery are still kept in state.db until acknowledged)" },
   "no-bell": { type: "boolean", description: "no terminal bell when a message mentions your name" },
   "accept-files": { type: "string", valueHint: "dir", description: "accept every file offer without asking, into dir (otherwise files go to $SOTTO_HOME/downloads after /accept)" },
 } satisfies ArgsDef;

@@ -270,10 +270,12 @@ export class Session implements PeerSession {
   /**
    * Queue one item; items queued in the same tick share records, sealed in a microtask
    * (or at once by flush()). The item is kept, not copied: do not change it afterwards.
-   * @throws Error when the session is not open; RangeError when the item cannot fit in a record.
+   * @throws Error when the session is not open; RangeError when the item cannot fit in a record, or for a TEXT whose id is outside 0..2^64 - 1.
    */
   send(item: Item): void {
     if (this.#est === null || this.#isClosed()) throw new Error("session is not open");
+    // A TEXT's id is checked as sendText checks it: out of range, it would go out wrapped (2^64 as 0).
+    if (item.kind === "text") checkTextId(item.id);
     this.#send.queue(item);
     this.#queued();
   }

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
-import { defaultName, parseChatArgs, type ChatSettings } from "../../src/cli/chat-args.ts";
+import { chatArgs, defaultName, parseChatArgs, type ChatSettings } from "../../src/cli/chat-args.ts";
 import { runChat, type ChatIo } from "../../src/cli/chat.ts";
 import { withDefaultCommand } from "../../src/cli/main.ts";
 import { Group } from "../../src/protocol/constants.ts";
@@ -91,6 +91,10 @@ describe("flags", () => {
     expect(settings(["--test-keepalive-ms", "2000"]).keepaliveMs).toBe(2000);
     expect("keepaliveMs" in settings([])).toBe(false);
   });
+  test("--no-history's help names the file it keeps none in (history.db), and that the outbox stays in state.db", () => {
+    expect(chatArgs["no-history"].description).toBe("keep no conversation history (history.db; messages waiting for delivery are still kept in state.db until acknowledged)");
+  });
+
   test("--help and -h", () => {
     expect(parseChatArgs(["--help"], ENV).kind).toBe("help");
     expect(parseChatArgs(["--port", "1", "-h"], ENV).kind).toBe("help");

@@ -86,6 +86,18 @@ describe("two sessions back to back", () => {
     expect(p.a.state).toBe("open");
   });
 
+  test("send() of a TEXT item refuses an id out of range as sendText does (RangeError), instead of putting a wrapped u64 on the wire (2^64 as id 0)", async () => {
+    const p = pair({ onText: true });
+    await Promise.all([p.a.start(), p.b.start()]);
+    await until("both ready", () => p.ha.ready === 1 && p.hb.ready === 1);
+    for (const id of [2n ** 64n, 2n ** 64n + 5n, -1n]) expect(() => p.a.send({ kind: "text", id, text: "wrapped" })).toThrow(RangeError);
+    expect(p.a.bufferedAmount).toBe(0);
+    p.a.send({ kind: "text", id: 2n ** 64n - 1n, text: "last" });
+    await until("the TEXT after", () => p.hb.texts!.length === 1);
+    expect(p.hb.texts!).toEqual([[2n ** 64n - 1n, "last"]]);
+    expect(p.a.state).toBe("open");
+  });
+
   test("CLOSE: the closer ends its transport once, the peer hears byPeer with the reason", async () => {
     const p = pair();
     await Promise.all([p.a.start(), p.b.start()]);

@@ -61,7 +61,7 @@ export function decodeHistoryRun(column: Uint8Array): RunLine[] {
   const out: RunLine[] = [];
   for (let at = 0; at < b.length; ) {
     const len = at + LINE_HEADER <= b.length ? b.readUInt32BE(at + 8) : -1;
-    if (len < 0 || at + LINE_HEADER + len > b.length) throw new Error("a row of the conversation history in state.db is damaged; /clear that contact to start its history again");
+    if (len < 0 || at + LINE_HEADER + len > b.length) throw new Error("a row of the conversation history in history.db is damaged; /clear that contact to start its history again");
     out.push({ time: b.readDoubleBE(at), text: b.toString("utf8", at + LINE_HEADER, at + LINE_HEADER + len) });
     at += LINE_HEADER + len;
   }

@@ -53,7 +53,7 @@ self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
     return;
   }
   try {
-    if (writer === null) throw Object.assign(new Error("the history's connection to state.db did not open"), { code: "SQLITE_CANTOPEN" });
+    if (writer === null) throw Object.assign(new Error("the history's connection to history.db did not open"), { code: "SQLITE_CANTOPEN" });
     const w = writer;
     if (m.op === "flush") w.flush(m.rows);
     else if (m.op === "trim") w.trim(m.pid);

@@ -31,12 +31,11 @@ import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { decodeHistoryRun, historyRows } from "./history-run.ts";
-import { BUSY_TIMEOUT_MS, ChatStore, STATE_FILE, WAL_BOUND_PAGES } from "./store.ts";
+import { BUSY_TIMEOUT_MS, ChatStore, describeSqliteError, STATE_FILE, StateError, WAL_BOUND_PAGES } from "./store.ts";
 import { WriteLock } from "./write-lock.ts";
 import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
 export type { HistoryLine } from "./history-protocol.ts";
-import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from "../events.ts";
 
 /** Lines kept per contact; older ones are deleted as new ones arrive (history-writer.ts trims). */
 export const MAX_PER_CONTACT = 10_000;
@@ -95,14 +94,19 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
   const old = new Database(statePath, { strict: true });
   try {
     old.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA secure_delete = ON;`);
-    if (old.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").get() === null) return;
+    if (old.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").get() === null) {
+      db.exec(`DROP TABLE IF EXISTS ${MOVED}`); // a move done but for this (a crash after state.db's table went)
+      return;
+    }
     const cols = new Set(old.query<{ name: string }, []>("PRAGMA table_info(history)").all().map((c) => c.name));
     const runs = cols.has("lines") && cols.has("count");
     db.exec(`ATTACH DATABASE '${statePath.replaceAll("'", "''")}' AS old`);
     try {
       const v = `pid, peer, dir, text, time, private, ${cols.has("mid") ? "mid" : "NULL"} AS mid, ${runs ? "count, lines" : "1 AS count, NULL AS lines"}`;
       const same = "m.pid = o.pid AND m.peer = o.peer AND m.dir = o.dir AND m.text = o.text AND m.time = o.time AND m.count = o.count AND m.lines IS o.lines";
-      const rows = `(SELECT n, ${v} FROM old.history)`;
+      // Rows a move cut short copied already, under new numbers (the backup case below): left out by their old numbers.
+      db.exec(`CREATE TABLE IF NOT EXISTS ${MOVED} (n INTEGER PRIMARY KEY)`);
+      const rows = `(SELECT n, ${v} FROM old.history WHERE n NOT IN (SELECT n FROM main.${MOVED}))`;
       db.transaction(() => {
         const clash = db.query(`SELECT 1 FROM ${rows} o JOIN main.history m ON m.n = o.n WHERE NOT (${same}) LIMIT 1`).get() !== null;
         const fresh = `FROM ${rows} o WHERE NOT EXISTS (SELECT 1 FROM main.history m WHERE m.n = o.n AND ${same}) ORDER BY n`;
@@ -110,6 +114,8 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
         // number is another line's (state.db put back from a backup), the old lines come after, in order.
         if (!clash) db.exec(`INSERT INTO main.history (n, pid, peer, dir, text, time, private, mid, count, lines) SELECT n, ${v} ${fresh}`);
         else db.exec(`INSERT INTO main.history (pid, peer, dir, text, time, private, mid, count, lines) SELECT ${v} ${fresh}`);
+        // In the same transaction as the copy: which old rows it holds, whatever numbers they took.
+        db.exec(`INSERT OR IGNORE INTO main.${MOVED} (n) SELECT n FROM old.history`);
       })();
     } finally {
       db.exec("DETACH DATABASE old");
@@ -121,10 +127,13 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
       })(),
     );
     old.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
+    db.exec(`DROP TABLE ${MOVED}`);
   } finally {
     old.close();
   }
 }
+/** history.db's note of the old rows a move copied, until state.db's table is gone (moveFromState). */
+const MOVED = "moved_from_state";
 
 /** Longest wait for the writer thread to finish what it was handed, before a read (ms): a tick's flush takes milliseconds. */
 const WRITER_WAIT_MS = 10_000;
@@ -156,24 +165,35 @@ export class History {
     if (store !== null) store.ackVia = (pid, upTo) => this.ack(pid, upTo);
     this.path = join(home, HISTORY_FILE);
     const statePath = join(home, STATE_FILE);
+    let opened: Database | null = null;
     try {
       // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
       closeSync(openSync(this.path, "a", PRIVATE_FILE));
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
-      this.#db = new Database(this.path, { create: true, strict: true });
+      opened = new Database(this.path, { create: true, strict: true });
       // Set before the file's first page is written (a file that exists keeps its own).
-      this.#db.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
-      this.#db.exec(`CREATE TABLE IF NOT EXISTS history (${COLUMNS});
+      opened.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
+      opened.exec(`CREATE TABLE IF NOT EXISTS history (${COLUMNS});
         CREATE INDEX IF NOT EXISTS history_pid ON history (pid, n);`);
+      this.#db = opened;
     } catch (e) {
-      throw new Error(`${this.path}: cannot open the conversation history (${(e as Error).message})`, { cause: e });
+      opened?.close();
+      throw new Error(
+        `${this.path}: cannot open the conversation history (${(e as Error).message}). Messages waiting for delivery are in ${STATE_FILE}, untouched. ` +
+          `Move ${this.path} aside to start a new history (the old one is kept there), or start with --no-history.`,
+        { cause: e },
+      );
     }
     if (existsSync(statePath)) {
       try {
         moveFromState(this.#db, statePath, lock);
       } catch (e) {
         this.#db.close();
-        throw new Error(`${statePath}: cannot move the conversation history it holds into ${HISTORY_FILE} (${(e as Error).message})`, { cause: e });
+        throw new Error(
+          `${statePath}: cannot move the conversation history it holds into ${HISTORY_FILE} (${(e as Error).message}). Nothing was lost: ` +
+            `the move is done again at the next start. If another program has ${STATE_FILE} open, close it and start again; or start with --no-history.`,
+          { cause: e },
+        );
       }
     }
     const db = this.#db;
@@ -280,33 +300,45 @@ export class History {
   last(n: number, pid?: string): HistoryLine[] {
     this.written();
     const k = Math.max(0, Math.min(MAX_PAGE, Math.floor(n)));
-    return lastLines(pid === undefined ? this.#q.lastAll.iterate(k) : this.#q.last.iterate(pid, k), k);
+    return this.#read(() => lastLines(pid === undefined ? this.#q.lastAll.iterate(k) : this.#q.last.iterate(pid, k), k));
   }
 
   /** Contacts with history, the most recently active last. */
   contacts(): string[] {
     this.written();
-    return this.#q.contacts.all().map((r) => r.pid);
+    return this.#read(() => this.#q.contacts.all()).map((r) => r.pid);
   }
 
   /** The contact last seen under `name` (case-insensitive), if any. */
   pidByName(name: string): string | undefined {
     this.written();
-    return this.#q.pidByName.get(name)?.pid;
+    return this.#read(() => this.#q.pidByName.get(name))?.pid;
   }
 
   /** Our latest private lines' TEXT ids per contact (at most `limit`), for the PRIVATE marks of re-sends after a restart. */
   privateOut(limit: number): Map<string, Set<bigint>> {
     this.written();
     const out = new Map<string, Set<bigint>>();
-    for (const r of this.#q.privateOut.all(limit)) out.set(r.pid, (out.get(r.pid) ?? new Set()).add(BigInt(r.mid)));
+    for (const r of this.#read(() => this.#q.privateOut.all(limit))) out.set(r.pid, (out.get(r.pid) ?? new Set()).add(BigInt(r.mid)));
     return out;
   }
 
   /** Each contact's latest name. */
   names(): string[] {
     this.written();
-    return this.#q.names.all().map((r) => r.peer);
+    return this.#read(() => this.#q.names.all()).map((r) => r.peer);
+  }
+
+  /**
+   * A read of history.db; its SQLite failure (a damaged page, the disk) as a sentence
+   * that names the file and what to do. @throws StateError
+   */
+  #read<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw new StateError(describeSqliteError(this.path, "reading the conversation history", e), { cause: e });
+    }
   }
 
   /** Forget every line with one contact; returns how many were deleted (0 when the writer thread failed to: onError is told). */
@@ -331,54 +363,4 @@ export class History {
       this.#db.close();
     }
   }
-}
-
-/** Lines one /history shows when no count is given. */
-export const DEFAULT_PAGE = 20;
-
-/** What a contact's lines look like in events: the key's fingerprint instead of the raw pid. */
-function entry(l: HistoryLine, fingerprintOf: (pid: string) => string): HistoryEntry {
-  return { peer: l.peer, fingerprint: fingerprintOf(l.pid), from: l.dir, text: l.text, time: l.time, private: l.private };
-}
-
-/** Lines over several contacts, with the copies of one line sent to several of them merged. */
-function merged(lines: HistoryLine[], fingerprintOf: (pid: string) => string): HistoryEntry[] {
-  const out: HistoryEntry[] = [];
-  let prev: HistoryLine | null = null;
-  for (const l of lines) {
-    if (prev !== null && l.dir === "out" && prev.dir === "out" && l.text === prev.text && l.time === prev.time && !l.private) continue;
-    out.push(entry(l, fingerprintOf));
-    prev = l;
-  }
-  return out;
-}
-
-/**
- * The HistoryApi over `h`: `resolve` turns a name into a contact (connected, or known
- * from the outbox), else undefined; `emit` receives the "history" events.
- */
-export function historyApi(h: History, o: { resolve: (name: string) => string | undefined; fingerprintOf: (pid: string) => string; emit: ChatListener }): HistoryApi {
-  const pidOf = (name: string): string => {
-    const pid = o.resolve(name) ?? h.pidByName(name);
-    if (pid === undefined) throw new ChatError("unknown_peer", `there is no conversation with ${JSON.stringify(name.slice(0, 64))}; /peers lists who is connected`);
-    return pid;
-  };
-  return {
-    show(name, n) {
-      const pid = name === undefined ? undefined : pidOf(name);
-      const lines = h.last(n ?? DEFAULT_PAGE, pid);
-      o.emit({ type: "history", ...(name !== undefined ? { peer: name } : {}), lines: pid === undefined ? merged(lines, o.fingerprintOf) : lines.map((l) => entry(l, o.fingerprintOf)), start: false });
-    },
-    clear(name) {
-      const n = h.clear(pidOf(name));
-      o.emit({ type: "history_cleared", peer: name, count: n });
-      return n;
-    },
-    names: () => h.names(),
-    atStart() {
-      const lines = h.contacts().flatMap((pid) => h.last(SHOWN_AT_START, pid));
-      lines.sort((a, b) => a.time - b.time);
-      if (lines.length > 0) o.emit({ type: "history", lines: merged(lines, o.fingerprintOf), start: true });
-    },
-  };
 }

@@ -33,7 +33,7 @@
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { WRITE_LOCK_TIMEOUT, WRITE_LOCK_WAIT_MS, WriteLock } from "./write-lock.ts";
 
 export const STATE_FILE = "state.db";
@@ -107,7 +107,11 @@ export function describeSqliteError(path: string, doing: string, e: unknown): st
   if (code.startsWith("SQLITE_FULL")) return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
   if (code === WRITE_LOCK_TIMEOUT) return `the chat's own history writer kept ${path} busy for over ${WRITE_LOCK_WAIT_MS / 1000} s (the disk may be slow or stalled), so ${doing} failed; try again in a moment`;
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return `${path} is locked by another program, so ${doing} failed; close that program and try again`;
-  if (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB")) return `${path} is damaged, so ${doing} failed; move it aside to start with an empty outbox`;
+  if (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB")) {
+    // state.db holds the outbox; history.db (history.ts) only what was said.
+    if (basename(path) === STATE_FILE) return `${path} is damaged, so ${doing} failed; move it aside to start with an empty outbox`;
+    return `${path} is damaged, so ${doing} failed; move it aside to start a new history (the messages waiting for delivery are not in it, they are kept), or start with --no-history`;
+  }
   if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || code.startsWith("SQLITE_CANTOPEN")) return `${path} cannot be written (check its permissions), so ${doing} failed`;
   if (code.startsWith("SQLITE_IOERR")) return `the disk reported an error on ${path}, so ${doing} failed`;
   return `${doing} in ${path} failed (${(e as Error).message})`;

@@ -16,7 +16,7 @@ export interface ChatOptions {
   limits?: Partial<Limits>;
   /** File transfer; default: on, into `home/downloads`, asking before each file. `false`: off (the peer cannot receive files). */
   files?: FileOptions | false;
-  /** Keep conversations in state.db (src/chat/delivery/history.ts); default true (--no-history: false). */
+  /** Keep conversations in history.db (src/chat/delivery/history.ts); default true (--no-history: false). */
   history?: boolean;
   /** Messages a peer may send per second on average (a burst of 10 s worth is allowed); beyond, the session ends with ALERT busy. Default DEFAULT_TEXT_PER_SECOND. */
   textPerSecond?: number;

@@ -77,6 +77,80 @@ describe("History (the table)", () => {
   });
 });
 
+describe("History: a history.db that is not one", () => {
+  test("not a database at all: the open refuses with a sentence that says what to do, the outbox's state.db untouched, the file left as it was", () => {
+    const home = tempHome();
+    const store = new ChatStore(home);
+    store.close();
+    const state = readFileSync(join(home, "state.db"));
+    writeFileSync(join(home, HISTORY_FILE), Buffer.alloc(8192, 7));
+    expect(() => new History(home, 100)).toThrow(/is not a database\)\. Messages waiting for delivery are in state\.db, untouched\. Move .*history\.db aside to start a new history \(the old one is kept there\), or start with --no-history\.$/);
+    expect(readFileSync(join(home, HISTORY_FILE))).toEqual(Buffer.alloc(8192, 7));
+    expect(readFileSync(join(home, "state.db"))).toEqual(state);
+  });
+});
+
+describe("History: a history.db damaged inside (it opens; its pages do not read)", () => {
+  const damaged = (home: string) =>
+    `${join(home, HISTORY_FILE)} is damaged, so reading the conversation history failed; move it aside to start a new history (the messages waiting for delivery are not in it, they are kept), or start with --no-history`;
+  /** A home whose history.db holds 300 lines with one contact (`pid`), page `page` (1-based) overwritten unless 0. */
+  async function home(page: number, pid: string): Promise<string> {
+    const home = tempHome();
+    const first = await node("alice", home);
+    await released(first.n).close();
+    const h = new History(home, 100);
+    for (let i = 0; i < 300; i++) h.add({ pid, peer: "bob", dir: "in", text: `L-${i}-`.padEnd(2000, "x"), time: i, private: false });
+    h.close();
+    const b = readFileSync(join(home, HISTORY_FILE));
+    if (page > 0) b.fill(0x5a, (page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+    writeFileSync(join(home, HISTORY_FILE), b);
+    return home;
+  }
+
+  test("its table's root overwritten (the chat's first read fails as it is made): the start is refused in a sentence naming history.db and what to do (not SQLite's bare error, not 'an empty outbox'), the home left unlocked; moved aside, the chat starts with no error", async () => {
+    const h = await home(2, "aa".repeat(32));
+    for (let k = 0; k < 2; k++) {
+      // Twice: the first refusal left no lock behind (the second is refused for the same reason, not "already using").
+      const e = await node("alice", h).then(() => null, (x: unknown) => x as Error & { code?: string });
+      expect([e?.constructor.name, e?.code, e?.message]).toEqual(["ChatError", "state", damaged(h)]);
+    }
+    rmSync(join(h, HISTORY_FILE));
+    expect(of((await node("alice", h)).events, "error")).toEqual([]);
+  });
+
+  // A run's lines overwritten (SQLite's "malformed" as the last lines are read to be shown), or no page overwritten but
+  // the contact is not a key (a file another program wrote: nothing SQLite notices, a line that cannot be shown).
+  for (const [what, page, pid] of [["a run's lines overwritten", 17, "aa".repeat(32)], ["a contact that is not a key", 0, "aa"]] as const) {
+    test(`${what}: the chat starts and says so once in that sentence, instead of throwing SQLite's error (or a TypeError) out of its start with the home locked`, async () => {
+      const h = await home(page, pid);
+      const a = await node("alice", h);
+      expect(of(a.events, "error").map((e) => [e.code, e.message])).toEqual([["state", damaged(h)]]);
+      expect(of(a.events, "history")).toEqual([]);
+      // /history then says the same, as the person's error, not "internal error (a bug in sotto)".
+      const out: ChatEvent[] = [];
+      await runCommand("/history", a.n, (e) => out.push(e));
+      expect(out.map((e) => [e.type, (e as { code?: string }).code, (e as { message?: string }).message])).toEqual([["error", "state", damaged(h)]]);
+      await released(a.n).close();
+      expect((await node("alice", h)).events.filter((e) => e.type === "error")).toHaveLength(1); // started again: the lock was let go
+    });
+  }
+});
+
+describe("History: a run damaged in history.db", () => {
+  test("a read says which file holds it (history.db, not state.db) and what to do", () => {
+    const home = tempHome();
+    const h = new History(home, 100);
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `l${i}`, time: i, private: false });
+    h.close();
+    const db = new Database(join(home, HISTORY_FILE));
+    db.exec("UPDATE history SET lines = x'0000000000000000ffffffff' WHERE lines IS NOT NULL");
+    db.close();
+    const again = new History(home, 100);
+    expect(() => again.last(5, "aa")).toThrow(`reading the conversation history in ${join(home, HISTORY_FILE)} failed (a row of the conversation history in history.db is damaged; /clear that contact to start its history again)`);
+    again.close();
+  });
+});
+
 describe("History: runs", () => {
   test("a flush of consecutive lines with one contact is a few rows of up to MAX_RUN lines, read back line by line, trimmed to the line", () => {
     const home = tempHome();
@@ -346,6 +420,29 @@ describe("History: a home from before history.db", () => {
     const again = new History(home, 100);
     expect(again.last(20, "aa").map((l) => head(l.text))).toEqual(["NEWER-0-", "NEWER-1-", "NEWER-2-", ...oldLines(true)]);
     again.close();
+  });
+
+  test("a backup's move (its numbers taken by history.db's lines) cut short after the copy (state.db locked by another program) is done again without a line twice", () => {
+    const home = tempHome();
+    const h = new History(home, 100);
+    for (let i = 0; i < 3; i++) h.add({ pid: "aa", peer: "bob", dir: "in", text: `NEWER-${i}-`, time: 100 + i, private: false }); // numbers 1..3
+    h.close();
+    rmSync(join(home, "state.db"), { force: true });
+    const backup = oldHome(true); // numbers 1..4: their lines go after history.db's, under new numbers
+    writeFileSync(join(home, "state.db"), readFileSync(join(backup, "state.db")));
+    // Cut short after the copy: another program holds state.db's write lock, so its table cannot be deleted.
+    const other = new Database(join(home, "state.db"));
+    other.exec("BEGIN IMMEDIATE");
+    expect(() => new History(home, 100)).toThrow(/cannot move the conversation history it holds into history\.db \(database is locked\)\. Nothing was lost: the move is done again at the next start\. If another program has state\.db open, close it and start again; or start with --no-history\.$/);
+    other.exec("COMMIT");
+    other.close();
+    const again = new History(home, 100);
+    expect(again.last(20, "aa").map((l) => head(l.text))).toEqual(["NEWER-0-", "NEWER-1-", "NEWER-2-", ...oldLines(true)]);
+    again.close();
+    // Once the move is whole, history.db keeps no note of it.
+    const d = new Database(join(home, HISTORY_FILE), { readonly: true });
+    expect(d.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sqlite_sequence'").all()).toEqual([{ name: "history" }]);
+    d.close();
   });
 
   test("a move cut short after the copy (a crash before state.db's table was deleted) is done again without a line twice", () => {
