@@ -95,10 +95,10 @@ export class Established {
   };
 
   /**
-   * pacer.ts: while bulk flows, keep probes out, and come back (`flush`) when the next
+   * pacer.ts: while bulk flows, keep probes out, and come back (`owner.flush()`) when the next
    * probe may go or the pace lets more bulk out, whichever is first.
    */
-  pace(s: Outbound, flush: () => void): void {
+  pace(s: Outbound, owner: { flush(): void }): void {
     if (this.#paceTimer !== null) return;
     // No bulk sent since the last acknowledged probe and none queued (every chat line):
     // nothing to probe or pace, and no clock read.
@@ -118,7 +118,7 @@ export class Established {
     if (wait === Infinity) return; // held by the window: the next PONG flushes
     this.#paceTimer = setTimeout(() => {
       this.#paceTimer = null;
-      if (!this.#stopped) flush();
+      if (!this.#stopped) owner.flush();
     }, Math.max(1, Math.ceil(wait)));
     this.#paceTimer.unref?.();
   }

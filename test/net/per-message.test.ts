@@ -58,7 +58,7 @@ describe("Established.pace", () => {
     for (let i = 0; i < 10; i++) {
       s.o.queue({ kind: "text", id: BigInt(i), text: `line ${i}` });
       s.o.flush(s.est.writer, s.est.keyUpdateDue);
-      s.est.pace(s.o, () => {});
+      s.est.pace(s.o, { flush() {} });
     }
     expect(s.reads() - before).toBe(0);
     expect(kinds(s.got, s.reader)).toEqual(Array(10).fill("text"));
@@ -85,7 +85,7 @@ describe("Established.pace", () => {
     s.o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(1000) });
     s.o.flush(s.est.writer, s.est.keyUpdateDue);
     const before = s.reads();
-    s.est.pace(s.o, () => {});
+    s.est.pace(s.o, { flush() {} });
     expect(s.reads() - before).toBeGreaterThan(0);
     expect(kinds(s.got, s.reader)).toEqual(["ext", "ping"]);
   });
