@@ -160,7 +160,7 @@ export class History {
   /** The last op handed to the writer thread. */
   #seq = 0;
   #closed = false;
-  /** Where a write that failed on the writer thread is told (an Error with SQLite's `code`, and `doing` when it was not the history's own); until set, it is kept for it. */
+  /** Where a write that failed on the writer thread is told (an Error with SQLite's `code`, `doing` when it was not the history's own, and `path` when the file was state.db); until set, it is kept for it. */
   #onError: ((e: Error) => void) | null = null;
   #failed: Error[] = [];
 
@@ -220,9 +220,9 @@ export class History {
     const checkpointer = store?.checkpointer ?? null;
     this.#worker = new Worker(new URL("./history-worker.ts", import.meta.url));
     this.#worker.unref();
-    this.#worker.onmessage = (ev: MessageEvent<{ wrote?: true; error?: { message: string; code?: string; doing?: string } }>) => {
+    this.#worker.onmessage = (ev: MessageEvent<{ wrote?: true; error?: { message: string; code?: string; doing?: string; file?: string } }>) => {
       if (ev.data.wrote === true) checkpointer?.wrote();
-      if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code, doing: ev.data.error.doing }));
+      if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code, doing: ev.data.error.doing, path: ev.data.error.file === undefined ? undefined : join(home, ev.data.error.file) }));
     };
     const open: HistoryOpen = { op: "open", path: this.path, statePath: store !== null ? statePath : null, max: maxPerContact, shared: this.#slots.buffer as SharedArrayBuffer, lock: lock.shared, busyTimeoutMs: BUSY_TIMEOUT_MS, walBoundPages: checkpointer !== null ? WAL_BOUND_PAGES : null };
     this.#worker.postMessage(open);

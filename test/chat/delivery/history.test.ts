@@ -554,6 +554,26 @@ describe("History: /clear overwrites", () => {
     expect(told).toEqual([]);
   });
 
+  test("another program reading state.db keeps its log from being emptied at a /clear: the failure is told as state.db's, not history.db's", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa");
+    const h = new History(home, 1000, store);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    for (let i = 0; i < 10; i++) h.add({ pid: "bb", peer: "bob", dir: "in", text: `L-${i}`, time: i, private: false });
+    h.written();
+    const other = new Database(join(home, "state.db"));
+    other.exec("BEGIN");
+    other.query("SELECT count(*) FROM sqlite_master").get();
+    expect(h.clear("bb")).toBe(10);
+    await until("the failure told", () => told.length > 0);
+    other.exec("COMMIT");
+    other.close();
+    expect(told.map((e) => [(e as { code?: string }).code, (e as { doing?: string }).doing, (e as { path?: string }).path])).toEqual([["SQLITE_BUSY", "emptying state.db-wal of the cleared lines", join(home, "state.db")]]);
+    h.close();
+    await store.close();
+  });
+
   test("another program reading history.db keeps the log from being emptied: the lines are deleted all the same, the count is right, and the failure is told once as a sentence", async () => {
     const home = tempHome();
     const h = new History(home, 1_000_000);
