@@ -18,7 +18,7 @@
 import { Database } from "bun:sqlite";
 import { HistoryWriter } from "./history-writer.ts";
 import { WriteLock } from "./write-lock.ts";
-import { acknowledger } from "./store.ts";
+import { acknowledger, STATE_FILE } from "./store.ts";
 import { CLEARED, DONE, PREPARED, STATEMENTS, TRANSACTIONS, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
 declare const self: Worker;
@@ -81,7 +81,10 @@ self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
       self.postMessage({ wrote: true });
     }
   } catch (e) {
-    self.postMessage({ error: { message: (e as Error).message, code: (e as { code?: string }).code, doing: m.op === "ack" ? "forgetting an acknowledged message" : m.op === "clear" && (e as { wal?: string }).wal !== undefined ? `emptying ${(e as { wal: string }).wal} of the cleared lines` : undefined } });
+    // An ACK's deletes and the cut of state.db-wal are state.db's, not history.db's: `file` names it for the sentence.
+    const wal = m.op === "clear" ? (e as { wal?: string }).wal : undefined;
+    const doing = m.op === "ack" ? "forgetting an acknowledged message" : wal !== undefined ? `emptying ${wal} of the cleared lines` : undefined;
+    self.postMessage({ error: { message: (e as Error).message, code: (e as { code?: string }).code, doing, file: m.op === "ack" || wal === `${STATE_FILE}-wal` ? STATE_FILE : undefined } });
   } finally {
     if (m.op === "close") {
       try {

@@ -95,7 +95,8 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
   try {
     old.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA secure_delete = ON;`);
     if (old.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").get() === null) {
-      db.exec(`DROP TABLE IF EXISTS ${MOVED}`); // a move done but for this (a crash after state.db's table went)
+      // A move done but for its last step (a crash, or another program reading state.db, after its table went): cut the log now.
+      if (db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(MOVED) !== null) cutLog(old, db);
       return;
     }
     const cols = new Set(old.query<{ name: string }, []>("PRAGMA table_info(history)").all().map((c) => c.name));
@@ -126,11 +127,21 @@ function moveFromState(db: Database, statePath: string, lock: WriteLock): void {
         old.exec("DROP TABLE history");
       })(),
     );
-    old.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
-    db.exec(`DROP TABLE ${MOVED}`);
+    // The note's rows are for a copy cut short; from here it only says that the log is still to be cut.
+    db.exec(`DELETE FROM ${MOVED}`);
+    cutLog(old, db);
   } finally {
     old.close();
   }
+}
+/**
+ * Move state.db's log into it and cut it (the deleted table's old pages, text and all, are
+ * overwritten only then); the move's note goes only once that is done, so a cut refused
+ * because another connection reads state.db is made again at the next start.
+ */
+function cutLog(old: Database, db: Database): void {
+  const r = old.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").get();
+  if (r === null || r.busy === 0) db.exec(`DROP TABLE IF EXISTS ${MOVED}`);
 }
 /** history.db's note of the old rows a move copied, until state.db's table is gone (moveFromState). */
 const MOVED = "moved_from_state";
@@ -149,7 +160,7 @@ export class History {
   /** The last op handed to the writer thread. */
   #seq = 0;
   #closed = false;
-  /** Where a write that failed on the writer thread is told (an Error with SQLite's `code`, and `doing` when it was not the history's own); until set, it is kept for it. */
+  /** Where a write that failed on the writer thread is told (an Error with SQLite's `code`, `doing` when it was not the history's own, and `path` when the file was state.db); until set, it is kept for it. */
   #onError: ((e: Error) => void) | null = null;
   #failed: Error[] = [];
 
@@ -209,9 +220,9 @@ export class History {
     const checkpointer = store?.checkpointer ?? null;
     this.#worker = new Worker(new URL("./history-worker.ts", import.meta.url));
     this.#worker.unref();
-    this.#worker.onmessage = (ev: MessageEvent<{ wrote?: true; error?: { message: string; code?: string; doing?: string } }>) => {
+    this.#worker.onmessage = (ev: MessageEvent<{ wrote?: true; error?: { message: string; code?: string; doing?: string; file?: string } }>) => {
       if (ev.data.wrote === true) checkpointer?.wrote();
-      if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code, doing: ev.data.error.doing }));
+      if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code, doing: ev.data.error.doing, path: ev.data.error.file === undefined ? undefined : join(home, ev.data.error.file) }));
     };
     const open: HistoryOpen = { op: "open", path: this.path, statePath: store !== null ? statePath : null, max: maxPerContact, shared: this.#slots.buffer as SharedArrayBuffer, lock: lock.shared, busyTimeoutMs: BUSY_TIMEOUT_MS, walBoundPages: checkpointer !== null ? WAL_BOUND_PAGES : null };
     this.#worker.postMessage(open);

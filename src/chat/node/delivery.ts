@@ -58,7 +58,8 @@ export class Delivery {
     // The history is written by a thread of its own (history-worker.ts): its failures come later, said once as any storage failure.
     const kept = d.kept;
     if (kept !== undefined) kept.onError = (e) => void this.storage(() => {
-      throw new StateError(describeSqliteError(kept.path, (e as { doing?: string }).doing ?? "keeping the conversation history", e), { cause: e });
+      const { doing, path } = e as { doing?: string; path?: string };
+      throw new StateError(describeSqliteError(path ?? kept.path, doing ?? "keeping the conversation history", e), { cause: e });
     });
   }
 

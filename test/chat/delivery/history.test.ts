@@ -458,6 +458,33 @@ describe("History: a home from before history.db", () => {
     expect(h.last(1, "aa")[0]!.text).toBe("new");
     h.close();
   });
+
+  test("a move whose cut of state.db's log was refused (another program reading state.db) is cut at the next start: no old line's text is left in state.db or its log", () => {
+    const home = oldHome(true);
+    const statePath = join(home, "state.db");
+    // Another program reads state.db across the move: the delete goes to the log, and the log cannot be cut.
+    const reader = new Database(statePath);
+    reader.exec("BEGIN");
+    reader.query("SELECT count(*) FROM meta").get();
+    const h = new History(home, 100);
+    expect(h.last(20, "aa").map((l) => head(l.text))).toEqual(oldLines(true));
+    h.close();
+    reader.exec("COMMIT"); // it stays open, as a program that goes on running: its close would cut the log itself
+    const texts = oldLines(true);
+    const leftIn = () => {
+      const bytes = [statePath, `${statePath}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f));
+      return texts.filter((t) => bytes.some((b) => b.includes(t)));
+    };
+    expect(leftIn().length).toBeGreaterThan(0); // the old lines are still in state.db's pages at this point
+    const again = new History(home, 100);
+    expect(leftIn()).toEqual([]);
+    expect(again.last(20, "aa").map((l) => head(l.text))).toEqual(oldLines(true));
+    again.close();
+    const d = new Database(join(home, HISTORY_FILE), { readonly: true });
+    expect(d.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sqlite_sequence'").all()).toEqual([{ name: "history" }]);
+    d.close();
+    reader.close();
+  });
 });
 
 describe("History: /clear overwrites", () => {
@@ -525,6 +552,26 @@ describe("History: /clear overwrites", () => {
     h.close();
     await store.close();
     expect(told).toEqual([]);
+  });
+
+  test("another program reading state.db keeps its log from being emptied at a /clear: the failure is told as state.db's, not history.db's", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa");
+    const h = new History(home, 1000, store);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    for (let i = 0; i < 10; i++) h.add({ pid: "bb", peer: "bob", dir: "in", text: `L-${i}`, time: i, private: false });
+    h.written();
+    const other = new Database(join(home, "state.db"));
+    other.exec("BEGIN");
+    other.query("SELECT count(*) FROM sqlite_master").get();
+    expect(h.clear("bb")).toBe(10);
+    await until("the failure told", () => told.length > 0);
+    other.exec("COMMIT");
+    other.close();
+    expect(told.map((e) => [(e as { code?: string }).code, (e as { doing?: string }).doing, (e as { path?: string }).path])).toEqual([["SQLITE_BUSY", "emptying state.db-wal of the cleared lines", join(home, "state.db")]]);
+    h.close();
+    await store.close();
   });
 
   test("another program reading history.db keeps the log from being emptied: the lines are deleted all the same, the count is right, and the failure is told once as a sentence", async () => {
