@@ -41,12 +41,28 @@ export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array 
  */
 export class HmacKey {
   readonly #base: Bun.CryptoHasher;
-  constructor(key: Uint8Array) {
+  /** One message only (a handshake key's AUTH record): the keyed state itself, not a copy. */
+  readonly #once: boolean;
+  #used = false;
+  /**
+   * `once`: the key MACs or verifies one message, with no copy of the keyed state (a
+   * second use throws: a handshake key seals or opens one record).
+   */
+  constructor(key: Uint8Array, once = false) {
     this.#base = new Bun.CryptoHasher("sha256", key);
+    this.#once = once;
+  }
+
+  /** The state for the next message: a copy of the keyed one, or, once, the keyed one. */
+  #take(): Bun.CryptoHasher {
+    if (!this.#once) return this.#base.copy();
+    if (this.#used) throw new Error("internal: a one-message HMAC key was used twice");
+    this.#used = true;
+    return this.#base;
   }
   /** HMAC(a | b) written into `out` at `offset`: the record layer's two-part hot path. */
   mac2Into(a: Uint8Array, b: Uint8Array, out: Uint8Array, offset: number): void {
-    const h = this.#base.copy();
+    const h = this.#take();
     h.update(a);
     h.update(b);
     h.digest(DIGEST);
@@ -55,7 +71,7 @@ export class HmacKey {
 
   /** HMAC(m) written into `out` at `offset`: the record layer's one-part hot path. */
   macInto(m: Uint8Array, out: Uint8Array, offset: number): void {
-    const h = this.#base.copy();
+    const h = this.#take();
     h.update(m);
     h.digest(DIGEST);
     out.set(DIGEST_32, offset);
@@ -68,7 +84,7 @@ export class HmacKey {
    */
   macAt(m: Uint8Array, into: Uint8Array): void {
     if (into.length < 64) throw new RangeError(`macAt: a view of 64 bytes is needed, got ${into.length}`);
-    const h = this.#base.copy();
+    const h = this.#take();
     h.update(m);
     h.digest(into);
   }
@@ -79,7 +95,7 @@ export class HmacKey {
    */
   verify(m: Uint8Array, tag: Uint8Array, at: number): boolean {
     if (at < 0 || tag.length - at < HASH_LEN) return false;
-    const h = this.#base.copy();
+    const h = this.#take();
     h.update(m);
     h.digest(DIGEST);
     return sameTag(tag, at);
@@ -91,7 +107,7 @@ export class HmacKey {
    */
   verify2(a: Uint8Array, b: Uint8Array, tag: Uint8Array, at: number): boolean {
     if (at < 0 || tag.length - at < HASH_LEN) return false;
-    const h = this.#base.copy();
+    const h = this.#take();
     h.update(a);
     h.update(b);
     h.digest(DIGEST);
@@ -100,7 +116,7 @@ export class HmacKey {
 
   /** HMAC of the concatenation of `parts`, written into `out` at `offset` when given. */
   mac(parts: Uint8Array[], out?: Uint8Array, offset = 0): Uint8Array {
-    const h = this.#base.copy();
+    const h = this.#take();
     for (const p of parts) h.update(p);
     const d = h.digest();
     if (out === undefined) return d;

@@ -95,10 +95,10 @@ export class Established {
   };
 
   /**
-   * pacer.ts: while bulk flows, keep probes out, and come back (`flush`) when the next
+   * pacer.ts: while bulk flows, keep probes out, and come back (`owner.flush()`) when the next
    * probe may go or the pace lets more bulk out, whichever is first.
    */
-  pace(s: Outbound, flush: () => void): void {
+  pace(s: Outbound, owner: { flush(): void }): void {
     if (this.#paceTimer !== null) return;
     // No bulk sent since the last acknowledged probe and none queued (every chat line):
     // nothing to probe or pace, and no clock read.
@@ -118,9 +118,25 @@ export class Established {
     if (wait === Infinity) return; // held by the window: the next PONG flushes
     this.#paceTimer = setTimeout(() => {
       this.#paceTimer = null;
-      if (!this.#stopped) flush();
+      if (!this.#stopped) owner.flush();
     }, Math.max(1, Math.ceil(wait)));
     this.#paceTimer.unref?.();
+  }
+
+  /** The first probe went out (probeFirst). */
+  probedFirst = false;
+
+  /**
+   * pacer.ts step 1: the first probe goes out ahead of the first file bytes, on a path
+   * still empty, so its round trip has no queue in it; a session that never sends a file
+   * sends no probe (none at open: a PING and its PONG on every handshake were garbage).
+   * Call before sealing a flush.
+   */
+  probeFirst(s: Outbound, now: number): void {
+    if (this.probedFirst || !s.hasFileBulk) return;
+    this.probedFirst = true;
+    const data = this.pacer.probe(now, s.written);
+    if (data !== null) s.queueUrgent({ kind: "ping", data });
   }
 
   /** Bulk went out past the last acknowledged probe, and no probe is in flight. */

@@ -23,7 +23,6 @@
 import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
 import { encodeItems, itemSizeBound, textSizeBound, writeItem, writeText, type Item, type TextId } from "../protocol/items.ts";
 import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
-import { concat } from "../crypto/bytes.ts";
 import { isFileType } from "../protocol/files.ts";
 import { ITEM_HEAP_BYTES } from "./limits.ts";
 import type { Transport } from "./types.ts";
@@ -46,6 +45,12 @@ const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
 // Sessions whose queued items are sealed in the next microtask: one shared queue, so a
 // session needs no closure of its own.
 let flushQueue: { flush(): void }[] = [];
+/**
+ * Shared empty queues (frozen: a push into one throws): a session allocates its frame
+ * queues and its bulk queue only when something waits there, and drops none when it closes.
+ */
+const NO_FRAMES = Object.freeze([]) as unknown as Uint8Array[];
+const NO_ITEMS = Object.freeze([]) as unknown as Item[];
 function flushAll(): void {
   const q = flushQueue;
   flushQueue = [];
@@ -63,13 +68,13 @@ export function flushSoon(s: { flush(): void }): void {
 
 export class Outbound {
   readonly #socket: Transport;
-  #out: Uint8Array[] = [];
+  #out: Uint8Array[] = NO_FRAMES;
   #outBytes = 0;
   /** Urgent items (control and TEXT: a TEXT as its id then its text), then bulk items (file transfer, CLOSE last). */
   #pending: Pending[] = [];
   /** TEXTs among #pending (each two entries, charged as one item). */
   #texts = 0;
-  #bulk: Item[] = [];
+  #bulk: Item[] = NO_ITEMS;
   #pendingBytes = 0;
   /** Sealed bytes handed to the socket so far (taken or waiting in the queue). */
   written = 0;
@@ -108,6 +113,12 @@ export class Outbound {
     return this.#bulk.length > 0;
   }
 
+  /** File items (not only PONG or CLOSE) wait among the bulk items. */
+  get hasFileBulk(): boolean {
+    for (const it of this.#bulk) if (it.kind === "ext") return true;
+    return false;
+  }
+
   /** The socket did not take everything: wait for `drain`. */
   get backedUp(): boolean {
     return this.#out.length > 0;
@@ -117,12 +128,13 @@ export class Outbound {
    * Whole frames (the handshake's last flight) that go out ahead of the records of the
    * next flush, in the same socket write: a handshake ends with one write, not two.
    */
-  #lead: Uint8Array[] = [];
+  #lead: Uint8Array[] = NO_FRAMES;
   /** Held frames taken by the flush under way, copied into OUT ahead of its first record. */
   #leadInOut: Uint8Array[] | null = null;
 
   /** Keep whole frames for the next flush (`flush` writes them first, even with nothing queued). */
-  holdFrames(frames: Uint8Array[]): void {
+  holdFrames(frames: readonly Uint8Array[]): void {
+    if (this.#lead === NO_FRAMES) this.#lead = [];
     for (const f of frames) this.#lead.push(f);
   }
 
@@ -133,14 +145,15 @@ export class Outbound {
    */
   sealAhead(w: RecordWriter, keyUpdate: () => boolean): void {
     const items = this.#pending;
-    this.#pending = [];
     const f = fill();
+    if (f.i < items.length && this.#lead === NO_FRAMES) this.#lead = [];
     while (f.i < items.length) {
       const pt = fillRecord(items, f, keyUpdate);
       const frame = new Uint8Array(recordFrameLength(pt));
       w.sealInto(PT, pt, frame, 0, f.ku);
       this.#lead.push(frame);
     }
+    items.length = 0; // the same array takes the next items
     this.#recount();
   }
 
@@ -172,16 +185,19 @@ export class Outbound {
       const exact = exactSize(item);
       if (exact > ITEM_END) throw new RangeError(`an item of ${exact} bytes cannot fit in a record (at most ${ITEM_END})`);
     }
-    if (isBulk(item)) this.#bulk.push(item);
+    if (isBulk(item)) {
+      if (this.#bulk === NO_ITEMS) this.#bulk = [];
+      this.#bulk.push(item);
+    }
     else this.#pending.push(item);
     this.#pendingBytes += bound;
   }
 
   /** Forget the items not yet sealed. */
   clearPending(): void {
-    this.#pending = [];
+    this.#pending.length = 0;
     this.#texts = 0;
-    this.#bulk = [];
+    this.#bulk = NO_ITEMS;
     this.#pendingBytes = 0;
   }
 
@@ -193,7 +209,7 @@ export class Outbound {
   flush(w: RecordWriter, keyUpdate: () => boolean, force = false): void {
     if (this.#lead.length > 0) {
       const lead = this.#lead;
-      this.#lead = [];
+      this.#lead = NO_FRAMES;
       if (this.#pending.length === 0 || this.#out.length > 0) this.writeFrames(lead);
       else this.#leadInOut = lead;
     }
@@ -210,7 +226,7 @@ export class Outbound {
     }
     if (this.#pending.length === 0 && this.#bulk.length > 0 && (this.#out.length === 0 || force)) {
       const bulk = this.#bulk;
-      this.#bulk = [];
+      this.#bulk = NO_ITEMS;
       const b = this.#seal(bulk, w, keyUpdate, force, force ? FLUSH_BYTES : BULK_FLUSH_BYTES, !force);
       if (b < bulk.length) this.#bulk = b === 0 ? bulk : bulk.slice(b);
       // Only file items make a transfer that the pacer probes (not PONGs or CLOSE).
@@ -300,21 +316,34 @@ export class Outbound {
   }
 
   /** Write whole frames (handshake frames, alerts) in order with everything queued. */
-  writeFrames(frames: Uint8Array[]): void {
-    if (this.#lead.length > 0) {
-      // Held frames keep their place ahead of anything written after them.
-      frames = [...this.#lead, ...frames];
-      this.#lead = [];
+  writeFrames(frames: readonly Uint8Array[]): void {
+    // Held frames keep their place ahead of anything written after them.
+    const lead = this.#lead;
+    this.#lead = NO_FRAMES;
+    const count = lead.length + frames.length;
+    if (count === 0) return;
+    if (count === 1) {
+      const data = lead.length === 1 ? lead[0]! : frames[0]!;
+      this.written += data.length;
+      if (this.#out.length > 0) return this.#enqueue(data);
+      const n = Math.max(0, this.#socket.write(data));
+      if (n < data.length) this.#enqueue(data.subarray(n));
+      return;
     }
-    if (frames.length === 0) return;
-    const data = frames.length === 1 ? frames[0]! : concat(...frames);
-    this.written += data.length;
-    if (this.#out.length > 0) return this.#enqueue(data);
-    const n = Math.max(0, this.#socket.write(data));
-    if (n < data.length) this.#enqueue(data.subarray(n));
+    // Several (HELLO_REPLY and AUTH, held frames and an alert): copied into OUT and written
+    // at once, as sealed records are; no concatenation of their own.
+    let len = 0;
+    for (const f of lead) len += f.length;
+    for (const f of frames) len += f.length;
+    if (OUT_AT + len > OUT.length) OUT = new Uint8Array((OUT_AT + len) * 2);
+    let at = OUT_AT;
+    for (const f of lead) (OUT.set(f, at), (at += f.length));
+    for (const f of frames) (OUT.set(f, at), (at += f.length));
+    this.#writeOut(len);
   }
 
   #enqueue(b: Uint8Array): void {
+    if (this.#out === NO_FRAMES) this.#out = [];
     this.#out.push(b);
     this.#outBytes += b.length;
   }
@@ -337,9 +366,9 @@ export class Outbound {
   /** Drop everything (the connection is gone). */
   drop(): void {
     this.clearPending();
-    this.#lead = [];
+    this.#lead = NO_FRAMES;
     this.#leadInOut = null;
-    this.#out = [];
+    this.#out = NO_FRAMES;
     this.#outBytes = 0;
   }
 }

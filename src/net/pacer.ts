@@ -6,8 +6,9 @@
  *   1. while bulk flows, a PING every PROBE_MIN_MS (at most MAX_PROBES unanswered)
  *      carries the stream offset it was sealed at (PROTOCOL §6: PONG echoes a PING's
  *      data; the peer reads it only after every byte before it, so its PONG says those
- *      bytes arrived). The first probe goes out when the session opens, before any bulk,
- *      so the smallest round trip is the path's own, not its queue's;
+ *      bytes arrived). The first probe goes out ahead of the first file bytes (in the
+ *      same write, before them), so the smallest round trip is the path's own, not its
+ *      queue's; a session that sends no file sends no probe;
  *   2. each PONG gives a round trip and a delivery rate, measured over at least one round
  *      trip (PONGs can arrive bunched together); the rate is the largest of the last
  *      RATE_RTTS round trips, or, while a queue stands (step 3), the latest (at least

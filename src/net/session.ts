@@ -26,6 +26,9 @@ import { chargeOutput, chargePreAuth, ReadPause } from "./output-flow.ts";
 import { capPeerString, dueAt } from "./limits.ts";
 import type { CloseInfo, PeerSession, Role, SessionConfig, SessionEvents, SessionState, Transport } from "./types.ts";
 
+/** The process's monotonic clock (ms), shared by every session. */
+const monotonic = (): number => performance.now();
+
 /** Object overhead of pending items, behind a backed-up socket, before they are sealed. */
 const SEAL_BACKLOG_BYTES = 64 * 1024;
 
@@ -58,7 +61,6 @@ export class Session implements PeerSession {
   readonly #records: RecordHost;
   readonly #send: Outbound;
   #flushScheduled = false;
-  readonly #paceFlush = () => this.flush();
   #closeInfo: CloseInfo | null = null;
   #endAfterDrain = false;
   #partialSince = 0;
@@ -69,7 +71,7 @@ export class Session implements PeerSession {
     this.#socket = socket;
     this.#send = new Outbound(socket);
     this.#o = o;
-    this.#rp = new ReadPause(socket, o.limits.maxSendQueueBytes, () => this.#now());
+    this.#rp = new ReadPause(socket, o.limits.maxSendQueueBytes, this.#clock());
     this.#ev = ev;
     this.role = role;
     this.address = address;
@@ -172,6 +174,12 @@ export class Session implements PeerSession {
     return this.#o.now ? this.#o.now() : performance.now();
   }
 
+  /** The clock as a function for the parts that read it: one shared function, no closure per session, unless a test's clock is given. */
+  #clock(): () => number {
+    const o = this.#o;
+    return o.now ? () => o.now!() : monotonic;
+  }
+
   /** Content bytes of a bulk item that fills one paced bulk record (pacer.ts quantum); file chunks are cut no larger. */
   get bulkItemBytes(): number {
     return (this.#est?.pacer.quantum ?? MAX_PLAINTEXT) - ITEM_HEADER_LEN;
@@ -233,7 +241,7 @@ export class Session implements PeerSession {
     const res = d.result;
     // The last handshake frames go out in one write with the PROFILE record below.
     if (d.send.length > 0) this.#send.holdFrames(d.send);
-    this.#est = new Established(res, this.#o.limits, () => this.#now(), this.#o.pingBudget);
+    this.#est = new Established(res, this.#o.limits, this.#clock(), this.#o.pingBudget);
     this.#o.preAuthBudget?.set(this, 0);
     // PROTOCOL §4.5: the responder applies its trust policy once the initiator's AUTH
     // verified; a refusal then goes out as an encrypted ALERT, its first record.
@@ -258,9 +266,7 @@ export class Session implements PeerSession {
     if (this.peerProfile === null) {
       this.peerProfile = { instance: new Uint8Array(item.instance), name: item.name };
       this.state = "open";
-      // pacer.ts: one probe on an empty path gives the round trip without any queue in it.
-      const data = this.#est!.pacer.probe(this.#now(), this.#send.written);
-      if (data !== null) this.send({ kind: "ping", data });
+      // No probe here: the pacer's first goes ahead of the first file bytes (pacer.ts).
       this.#ev.onReady(this);
       return;
     }
@@ -327,10 +333,11 @@ export class Session implements PeerSession {
     const est = this.#est;
     if (est === null || this.#isClosed() || !this.#send.hasPending) return;
     this.lastSend = this.#now();
+    if (!est.probedFirst) est.probeFirst(this.#send, this.lastSend);
     this.#send.bulkUntil = est.pacer.until(this.lastSend, this.#send.written);
     this.#send.bulkQuantum = est.pacer.quantum;
     this.#send.flush(est.writer, est.keyUpdateDue, force);
-    if (!force) est.pace(this.#send, this.#paceFlush);
+    if (!force) est.pace(this.#send, this);
     this.#afterOutput();
   }
 

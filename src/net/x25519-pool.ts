@@ -25,21 +25,30 @@ export interface X25519Pair {
   publicKey: Uint8Array;
 }
 
-/** Pairs kept ready (≈ 0.8 MiB of RSS in all). */
-export const POOL_TARGET = 512;
+/**
+ * Pairs kept ready (≈ 3.2 MiB of RSS in all): a burst of a thousand handshakes and its
+ * warm-up (BENCHMARKS.md, "Burst round 3": 512 ran dry in a burst of 1,200, and the
+ * listener then generated the rest inline, ≈ 7 % of its CPU).
+ */
+export const POOL_TARGET = 2048;
 /** Pairs made per turn while refilling (≈ 0.5 ms of work, then the loop goes on). */
 export const REFILL_BATCH = 16;
 
 /** How the pool gets a fresh pair and schedules its next refill turn (tests pass fakes). */
 export interface PoolDeps {
   generate(): X25519Pair;
-  /** Run `f` on a later turn of the event loop. */
+  /** Run `f` on a later turn of the event loop (≥ 1 ms later: after a busy turn). */
   later(f: () => void): void;
+  /** Run `f` on the next turn (a refill that found the loop idle goes on at once); absent: `later`. */
+  soon?(f: () => void): void;
 }
 
 const realDeps: PoolDeps = {
   generate: x25519Generate,
   later: (f) => void setTimeout(f, 1).unref?.(),
+  // Not unref'd: an unref'd immediate was seen never to run under `bun test` (the pool then
+  // stayed empty for good). The chain ends when the pool is full: ≈ 70 ms of work at most.
+  soon: (f) => void setImmediate(f),
 };
 
 export class X25519Pool {
@@ -83,10 +92,12 @@ export class X25519Pool {
     this.#schedule();
   }
 
-  #schedule(): void {
+  #schedule(idle = false): void {
     if (!this.#warm || this.#scheduled || this.#pairs.length >= this.#target) return;
     this.#scheduled = true;
-    this.#d.later(() => this.#refill());
+    const f = () => this.#refill();
+    if (idle && this.#d.soon !== undefined) this.#d.soon(f);
+    else this.#d.later(f);
   }
 
   #refill(): void {
@@ -98,7 +109,9 @@ export class X25519Pool {
       return this.#schedule();
     }
     for (let i = 0; i < REFILL_BATCH && this.#pairs.length < this.#target; i++) this.#pairs.push(this.#d.generate());
-    this.#schedule();
+    // The loop was idle: the next batch on the next turn (a pool emptied by a burst is full
+    // again ≈ 70 ms after it, not 200), still one batch per turn and only while no pair is taken.
+    this.#schedule(true);
   }
 }
 

@@ -194,6 +194,8 @@ export class Initiator extends Machine {
   readonly #opts: InitiatorOptions;
   #reader: RecordReader | null = null;
   #writer: RecordWriter | null = null;
+  /** Our AUTH went out: no alert of ours can be read any more (alertFor). */
+  #authSent = false;
   #th1: Uint8Array | null = null;
 
   /** `share` is our ephemeral public share for `group`; `nonce` 32 fresh random bytes. */
@@ -259,8 +261,8 @@ export class Initiator extends Machine {
       this.hs = handshakeSecret(z);
       wipe(z);
       const hk = handshakeKeys(this.hs, this.#th1!);
-      this.#reader = RecordReader.fromKeyBlock(hk.r2i);
-      this.#writer = RecordWriter.fromKeyBlock(hk.i2r, this.#opts.random);
+      this.#reader = RecordReader.forOneRecord(hk.r2i);
+      this.#writer = RecordWriter.forOneRecord(hk.i2r, this.#opts.random);
       this.state = "wait_auth";
     } catch (e) {
       this.abort(e);
@@ -270,6 +272,7 @@ export class Initiator extends Machine {
   #onAuth(f: Frame): Done {
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "expected the responder's AUTH record");
     const item = authItem(this.#reader!.open(f.bytes));
+    this.#reader = null; // its one record is open: the handshake keys go as they are done with
     const peer = verifyAuth(item, Label.responder_auth, this.#th1!, this.#opts.identity.publicKey);
     // Local trust policy runs before our own AUTH is sealed: a refused responder never
     // learns who we are (PROTOCOL §4, initiator identity hiding).
@@ -277,6 +280,8 @@ export class Initiator extends Machine {
     this.transcript.add(f.bytes);
     const th2 = this.transcript.hash();
     const auth = sealAuth(this.#writer!, this.#opts.identity, Label.initiator_auth, th2);
+    this.#authSent = true;
+    this.#writer = null;
     this.transcript.add(auth);
     const th3 = this.transcript.hash();
     const ts = trafficSecrets(this.hs!, th3);
@@ -289,6 +294,7 @@ export class Initiator extends Machine {
    * before our AUTH), or null once our AUTH is sent.
    */
   alertFor(code: number): Uint8Array | null {
+    if (this.#authSent) return null;
     if (this.#writer === null) return encodeAlertFrame(code);
     if (this.#writer.seq !== 0) return null;
     return this.#writer.seal(encodeItems([{ kind: "alert", code, reason: "" }]));
@@ -315,6 +321,8 @@ export class Responder extends Machine {
   #group: Group | null = null;
   #peerShare: Uint8Array | null = null;
   #reader: RecordReader | null = null;
+  /** Our HELLO_REPLY and AUTH exist (alertFor). */
+  #keyed = false;
   #th2: Uint8Array | null = null;
   /** The subgroup check of the initiator's share is left to the edge and not reported yet. */
   #subgroupPending = false;
@@ -334,7 +342,7 @@ export class Responder extends Machine {
    * `accepted` fills the reason of unsupported_group.
    */
   alertFor(code: number, accepted: number[] = []): Uint8Array | null {
-    if (this.#reader !== null) return null;
+    if (this.#keyed) return null;
     return encodeAlertFrame(code, code === AlertCode.unsupported_group ? new Uint8Array(accepted) : undefined);
   }
 
@@ -411,8 +419,9 @@ export class Responder extends Machine {
       this.hs = handshakeSecret(z);
       wipe(z);
       const hk = handshakeKeys(this.hs, th1);
-      this.#reader = RecordReader.fromKeyBlock(hk.i2r);
-      const auth = sealAuth(RecordWriter.fromKeyBlock(hk.r2i, this.#opts.random), this.#opts.identity, Label.responder_auth, th1);
+      this.#reader = RecordReader.forOneRecord(hk.i2r);
+      this.#keyed = true;
+      const auth = sealAuth(RecordWriter.forOneRecord(hk.r2i, this.#opts.random), this.#opts.identity, Label.responder_auth, th1);
       this.transcript.add(auth);
       this.#th2 = this.transcript.hash();
       this.state = "wait_auth";
@@ -427,6 +436,7 @@ export class Responder extends Machine {
     if (f.type === FrameType.ALERT) throw alertFrameError(f);
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "expected the initiator's AUTH record");
     const item = authItem(this.#reader!.open(f.bytes));
+    this.#reader = null; // its one record is open: the handshake keys go as they are done with
     const peer = verifyAuth(item, Label.initiator_auth, this.#th2!, this.#opts.identity.publicKey);
     this.transcript.add(f.bytes);
     const th3 = this.transcript.hash();

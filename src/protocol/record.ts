@@ -88,6 +88,9 @@ function seqBytes(seq: number): Uint8Array {
   return SEQ_BUF;
 }
 
+/** Where a key block's halves are handed to the cipher and the hasher (wiped at once). */
+const KEY32 = new Uint8Array(32);
+
 class DirectionKeys {
   enc!: CbcEncryptor | CbcDecryptor;
   mac!: HmacKey;
@@ -100,6 +103,8 @@ class DirectionKeys {
     keyBlock: Uint8Array,
     secret: Uint8Array | null,
     readonly sending: boolean,
+    /** Handshake keys: one record (AUTH or an alert), no copy of the MAC state, no lease. */
+    readonly once = false,
   ) {
     if (keyBlock.length !== KEY_BLOCK_LEN) throw new TypeError(`"key block" expected ${KEY_BLOCK_LEN} bytes, got ${keyBlock.length}`);
     this.secret = secret;
@@ -107,11 +112,18 @@ class DirectionKeys {
   }
 
   #install(keyBlock: Uint8Array): void {
-    const encKey = keyBlock.subarray(0, 32);
-    this.enc = this.sending ? new CbcEncryptor(encKey) : new CbcDecryptor(encKey);
-    this.mac = new HmacKey(keyBlock.subarray(32, 64));
+    // Each half through one scratch, wiped at once (the cipher and the hasher keep their
+    // own copies): no views of the block. Handshake keys (`once`) seal or open one
+    // record, AUTH or an alert: their HMAC is used once, without a copy of its state, and
+    // a writer's block is not kept (they are never leased).
+    const once = this.once;
+    for (let i = 0; i < 32; i++) KEY32[i] = keyBlock[i]!;
+    this.enc = this.sending ? new CbcEncryptor(KEY32) : new CbcDecryptor(KEY32);
+    for (let i = 0; i < 32; i++) KEY32[i] = keyBlock[32 + i]!;
+    this.mac = new HmacKey(KEY32, once);
+    wipe(KEY32);
     this.seq = 0;
-    if (this.sending) {
+    if (this.sending && !once) {
       this.#block ??= new Uint8Array(KEY_BLOCK_LEN);
       this.#block.set(keyBlock);
     }
@@ -120,7 +132,7 @@ class DirectionKeys {
 
   /** A copy of the current key block (a lease for sealing elsewhere). */
   block(): Uint8Array {
-    if (this.#block === null) throw new Error("only a writer's keys can be leased");
+    if (this.#block === null) throw new Error("only a writer's keys can be leased (not a handshake's)");
     return new Uint8Array(this.#block);
   }
 
@@ -222,6 +234,14 @@ export class RecordWriter {
   static fromKeyBlock(keyBlock: Uint8Array, random: RandomSource): RecordWriter {
     return new RecordWriter(new DirectionKeys(keyBlock, null, true), random);
   }
+  /**
+   * A writer for a handshake key block that seals one record (AUTH, or an alert at seq 0):
+   * lighter than fromKeyBlock (no copy of the MAC state, no kept block); a second record
+   * throws. The block is wiped.
+   */
+  static forOneRecord(keyBlock: Uint8Array, random: RandomSource): RecordWriter {
+    return new RecordWriter(new DirectionKeys(keyBlock, null, true, true), random);
+  }
   /** A writer for a traffic secret ts; keys(ts) are derived here. Takes ownership of `ts`. */
   static fromSecret(ts: Uint8Array, random: RandomSource): RecordWriter {
     return new RecordWriter(new DirectionKeys(trafficKeys(ts), ts, true), random);
@@ -304,6 +324,10 @@ export class RecordReader {
   /** A reader for a handshake key block (hk_*). The block is wiped. */
   static fromKeyBlock(keyBlock: Uint8Array): RecordReader {
     return new RecordReader(new DirectionKeys(keyBlock, null, false));
+  }
+  /** A reader for a handshake key block that opens one record (the peer's AUTH or alert), as RecordWriter.forOneRecord. The block is wiped. */
+  static forOneRecord(keyBlock: Uint8Array): RecordReader {
+    return new RecordReader(new DirectionKeys(keyBlock, null, false, true));
   }
   /** A reader for a traffic secret ts. Takes ownership of `ts`. */
   static fromSecret(ts: Uint8Array): RecordReader {

@@ -58,10 +58,26 @@ describe("Established.pace", () => {
     for (let i = 0; i < 10; i++) {
       s.o.queue({ kind: "text", id: BigInt(i), text: `line ${i}` });
       s.o.flush(s.est.writer, s.est.keyUpdateDue);
-      s.est.pace(s.o, () => {});
+      s.est.pace(s.o, { flush() {} });
     }
     expect(s.reads() - before).toBe(0);
     expect(kinds(s.got, s.reader)).toEqual(Array(10).fill("text"));
+  });
+
+  test("the first probe goes ahead of the first file chunk, once, and not before any file", () => {
+    const s = setup();
+    s.o.queue({ kind: "text", id: 1n, text: "hi" });
+    s.est.probeFirst(s.o, 0); // chat lines only: no probe
+    s.o.flush(s.est.writer, s.est.keyUpdateDue);
+    expect(s.est.probedFirst).toBe(false);
+    s.o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(1000) });
+    s.est.probeFirst(s.o, 0);
+    s.o.flush(s.est.writer, s.est.keyUpdateDue);
+    s.o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(1000) });
+    s.est.probeFirst(s.o, 20); // the second chunk: no second first probe
+    s.o.flush(s.est.writer, s.est.keyUpdateDue);
+    expect(kinds(s.got, s.reader)).toEqual(["text", "ping", "ext", "ext"]);
+    expect(s.est.probedFirst).toBe(true);
   });
 
   test("after bulk went out, it still probes: a PING follows the file chunk", () => {
@@ -69,7 +85,7 @@ describe("Established.pace", () => {
     s.o.queue({ kind: "ext", type: FileType.FILE_CHUNK, content: new Uint8Array(1000) });
     s.o.flush(s.est.writer, s.est.keyUpdateDue);
     const before = s.reads();
-    s.est.pace(s.o, () => {});
+    s.est.pace(s.o, { flush() {} });
     expect(s.reads() - before).toBeGreaterThan(0);
     expect(kinds(s.got, s.reader)).toEqual(["ext", "ping"]);
   });

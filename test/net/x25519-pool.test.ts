@@ -101,6 +101,35 @@ describe("X25519Pool refills in quiet turns only", () => {
   });
 });
 
+describe("X25519Pool in a burst", () => {
+  test("filled with the default target, it serves a burst of 1,200 handshakes (the bench's 200 + 1000) with none made inline", () => {
+    const turns: (() => void)[] = [];
+    const pool = new X25519Pool({ generate: () => ({ privateKey: null as never, publicKey: new Uint8Array(32) }), later: (f) => turns.push(f) });
+    pool.warm();
+    while (turns.length > 0) turns.shift()!();
+    for (let i = 0; i < 1200; i++) pool.take();
+    expect(pool.inline).toBe(0);
+  });
+
+  test("a refill turn that found the loop idle asks for the next turn at once (soon); after a pair was taken, a later one", () => {
+    const later: (() => void)[] = [], soon: (() => void)[] = [];
+    const pool = new X25519Pool({ generate: () => ({ privateKey: null as never, publicKey: new Uint8Array(32) }), later: (f) => later.push(f), soon: (f) => soon.push(f) }, 4 * REFILL_BATCH);
+    pool.warm();
+    expect([later.length, soon.length]).toEqual([1, 0]);
+    later.shift()!(); // idle: one batch, the next on the next turn
+    expect(pool.size).toBe(REFILL_BATCH);
+    expect([later.length, soon.length]).toEqual([0, 1]);
+    pool.take(); // a handshake took a pair meanwhile: that turn makes none, and waits
+    soon.shift()!();
+    expect(pool.size).toBe(REFILL_BATCH - 1);
+    expect([later.length, soon.length]).toEqual([1, 0]);
+    later.shift()!();
+    while (soon.length > 0) soon.shift()!();
+    expect(pool.size).toBe(4 * REFILL_BATCH);
+    expect([later.length, soon.length]).toEqual([0, 0]);
+  });
+});
+
 describe("the process's pool", () => {
   test("a Peer that listens fills it in spare turns, before any handshake", async () => {
     const { Peer } = await import("../../src/net/peer.ts");

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { createCipheriv } from "node:crypto";
 import { concat } from "../../src/crypto/bytes.ts";
 import { hmacSha256 } from "../../src/crypto/hash.ts";
-import { PooledRandom } from "../../src/crypto/random.ts";
+import { PooledRandom, type RandomSource } from "../../src/crypto/random.ts";
 import { FrameType, KEY_UPDATE_INTERVAL, MAX_PLAINTEXT } from "../../src/protocol/constants.ts";
 import { decodeItems, encodeItems } from "../../src/protocol/items.ts";
 import { RecordReader, RecordSealer, RecordWriter } from "../../src/protocol/record.ts";
@@ -89,6 +89,37 @@ describe("records round-trip", () => {
     expect(() => writer.seal(new Uint8Array(0))).toThrow(RangeError);
     expect(() => writer.seal(new Uint8Array(MAX_PLAINTEXT + 1))).toThrow(RangeError);
     expect(writer.seq).toBe(0);
+  });
+});
+
+describe("handshake keys for one record (forOneRecord)", () => {
+  test("the record sealed is byte for byte what the hand-crafting helper makes, opens, and a second record throws on both sides", () => {
+    const kb = det("one", 64);
+    const fixedIv = { fillAt: (b: Uint8Array, at: number, n: number) => b.set(det("one iv", n), at) } as unknown as RandomSource;
+    const w = RecordWriter.forOneRecord(new Uint8Array(kb), fixedIv);
+    const pt = text(1, "auth");
+    const f = w.seal(pt);
+    const padded = concat(pt, new Uint8Array(16 - (pt.length % 16)).fill(16 - (pt.length % 16)));
+    expect(Buffer.from(f).toString("hex")).toBe(Buffer.from(craft(kb, 0, padded, det("one iv", 16))).toString("hex"));
+    expect(() => w.seal(pt)).toThrow("used twice");
+    const r = RecordReader.forOneRecord(new Uint8Array(kb));
+    expect(decodeItems(r.open(f))).toEqual(decodeItems(pt));
+    expect(() => r.open(craft(kb, 1, padded))).toThrow("used twice");
+  });
+
+  test("a bad tag is still refused before decryption (bad_record), and the key is then spent", () => {
+    const kb = det("one", 64);
+    const f = RecordWriter.fromKeyBlock(new Uint8Array(kb), random).seal(text(1, "auth"));
+    const r = RecordReader.forOneRecord(new Uint8Array(kb));
+    expect(codeOf(() => r.open(flip(f, f.length - 1)))).toBe("bad_record");
+    expect(() => r.open(f)).toThrow("used twice");
+  });
+
+  test("its key block is wiped, and it cannot be leased", () => {
+    const kb = new Uint8Array(det("one", 64));
+    const w = RecordWriter.forOneRecord(kb, random);
+    expect(kb.every((b) => b === 0)).toBe(true);
+    expect(() => w.lease(1)).toThrow("leased");
   });
 });
 
