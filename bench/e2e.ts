@@ -64,8 +64,8 @@ interface Plan {
 }
 
 const PLANS: Record<Mode, Plan> = {
-  full: { streamBytes: 96 << 20, streamMaxMsgs: 1_500_000, interactive: { 64: 100_000, 1024: 100_000, 16384: 20_000 }, repeats: 3, handshakes: 1000, warmup: 20, concurrent: 1000 },
-  quick: { streamBytes: 24 << 20, streamMaxMsgs: 400_000, interactive: { 64: 40_000, 1024: 30_000, 16384: 6_000 }, repeats: 3, handshakes: 400, warmup: 10, concurrent: 1000 },
+  full: { streamBytes: 96 << 20, streamMaxMsgs: 1_500_000, interactive: { 64: 100_000, 1024: 100_000, 16384: 20_000 }, repeats: 3, handshakes: 1000, warmup: 200, concurrent: 1000 },
+  quick: { streamBytes: 24 << 20, streamMaxMsgs: 400_000, interactive: { 64: 40_000, 1024: 30_000, 16384: 6_000 }, repeats: 3, handshakes: 400, warmup: 100, concurrent: 1000 },
   smoke: { streamBytes: 256 << 10, streamMaxMsgs: 2_000, interactive: { 64: 200, 1024: 200, 16384: 50 }, repeats: 1, handshakes: 10, warmup: 1, concurrent: 20 },
 };
 
