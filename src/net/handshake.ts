@@ -198,8 +198,9 @@ export class Handshake<S> {
     this.#kexJob = null;
   }
 
-  /** The session closed: forget the pending exchange and what was held. */
+  /** The session closed: forget the pending exchange and what was held, and wipe a handshake left half done. */
   drop(): void {
+    this.#hs?.discard();
     this.#kex?.drop();
     this.#kex = null;
     this.cancel();

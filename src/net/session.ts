@@ -457,7 +457,7 @@ export class Session implements PeerSession {
     this.state = "closed";
     this.#est?.stopPacing();
     this.#send.clearPending();
-    this.#hs.cancel();
+    this.#hs.drop(); // queued work cancelled, held frames let go, a half-done handshake's secret wiped
     this.#o.preAuthBudget?.set(this, 0);
     if (!this.#send.backedUp) this.#o.outputBudget?.set(this, 0);
     this.#ev.onClose(this, this.#closeInfo ?? { error: null, byPeer: true, reason: "" });

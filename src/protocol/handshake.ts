@@ -160,6 +160,14 @@ abstract class Machine {
     }
   }
 
+  /** The connection went away mid-handshake: the machine is failed for good and its secret wiped (no-op once done). */
+  discard(): void {
+    if (this.state === "done") return;
+    this.state = "failed";
+    wipe(this.hs ?? undefined);
+    this.hs = null;
+  }
+
   /** A step failed: the machine is failed for good, its secret wiped; `e` is rethrown. */
   protected abort(e: unknown): never {
     this.state = "failed";

@@ -51,3 +51,33 @@ describe("handshakes interleaved step by step", () => {
     expect(th3s.size).toBe(5);
   });
 });
+
+describe("a handshake left half done", () => {
+  test("discard() wipes the responder's handshake secret while it waits for AUTH, and the machine takes no further step", () => {
+    const p = parties(Group.X25519);
+    const req = p.res.recv(frame(p.ini.hello())) as KexRequest;
+    const flight = p.res.completeKex(p.er.share, shared(p.group, p.er.priv, req.peerShare));
+    // The secret the responder holds until the initiator's AUTH (protected: read here only to check its bytes).
+    const hs = (p.res as unknown as { hs: Uint8Array | null }).hs!;
+    expect(hs.some((b) => b !== 0)).toBe(true);
+    p.ini.recv(frame(flight[0]!));
+    p.ini.completeKex(shared(p.group, p.ei.priv, p.er.share));
+    const authI = (p.ini.recv(frame(flight[1]!)) as Done).send[0]!;
+    p.res.discard();
+    expect(hs.every((b) => b === 0)).toBe(true);
+    expect((p.res as unknown as { hs: Uint8Array | null }).hs).toBeNull();
+    expect(codeOf(() => p.res.recv(frame(authI)))).toBe("unexpected_message");
+  });
+
+  test("discard() after the handshake is done changes nothing", () => {
+    const p = parties(Group.X25519);
+    const req = p.res.recv(frame(p.ini.hello())) as KexRequest;
+    const flight = p.res.completeKex(p.er.share, shared(p.group, p.er.priv, req.peerShare));
+    p.ini.recv(frame(flight[0]!));
+    p.ini.completeKex(shared(p.group, p.ei.priv, p.er.share));
+    const done = p.ini.recv(frame(flight[1]!)) as Done;
+    p.ini.discard();
+    expect(p.ini.phase).toBe("done");
+    expect((p.res.recv(frame(done.send[0]!)) as Done).kind).toBe("done");
+  });
+});
