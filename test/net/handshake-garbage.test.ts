@@ -53,10 +53,17 @@ async function cellsPerHandshake(n: number): Promise<Record<string, number> | nu
 
 test("an X25519 handshake, both sides, makes at most 415 heap cells (it made 751, then 556)", async () => {
   for (let i = 0; i < 300; i++) await handshake(); // past the JIT's tiers
+  // Other work of the process (a parallel test file's timers) can only add cells: the least of three counts is the handshake's.
   let per: Record<string, number> | null = null;
-  for (let tries = 0; tries < 5 && per === null; tries++) per = await cellsPerHandshake(50);
+  let total = Infinity;
+  for (let tries = 0, valid = 0; tries < 8 && valid < 3; tries++) {
+    const p = await cellsPerHandshake(50);
+    if (p === null) continue;
+    valid++;
+    const t = Object.values(p).reduce((s, v) => s + v, 0);
+    if (t < total) [per, total] = [p, t];
+  }
   expect(per).not.toBeNull();
-  const total = Object.values(per!).reduce((s, v) => s + v, 0);
   const top = Object.entries(per!).sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
   if (total > 415) console.log(`${Math.round(total)} cells per handshake, the most: ${top}`);
   expect(Math.round(total)).toBeLessThanOrEqual(415);
@@ -69,20 +76,30 @@ test("over loopback with two Peers (sockets, dials, admission), an X25519 handsh
   const { Peer } = await import("../../src/net/peer.ts");
   const { identity } = await import("../protocol/helpers.ts");
   const limits = { maxSessions: 100_000, maxHalfOpen: 100_000, maxHalfOpenPerAddress: 100_000, keepaliveMs: 0, idleTimeoutMs: 0 };
+  // Both sides' onReady resolve the dial's one promise: a wait that polled each turn would
+  // count its own garbage, more of it the more loaded the machine.
   let ready = 0;
-  const server = new Peer({ identity: identity("server"), profile: { instance: new Uint8Array(8).fill(1), name: "s" }, accept: [Group.X25519], limits, events: { onReady: () => void ready++ } });
-  const client = new Peer({ identity: identity("client"), profile: { instance: new Uint8Array(8).fill(2), name: "c" }, limits, events: { onReady: () => void ready++ } });
+  let want = 0;
+  let wake: (() => void) | null = null;
+  const onReady = () => {
+    if (++ready === want) wake?.();
+  };
+  const server = new Peer({ identity: identity("server"), profile: { instance: new Uint8Array(8).fill(1), name: "s" }, accept: [Group.X25519], limits, events: { onReady } });
+  const client = new Peer({ identity: identity("client"), profile: { instance: new Uint8Array(8).fill(2), name: "c" }, limits, events: { onReady } });
   const port = server.listen("127.0.0.1", 0);
   const dial = async () => {
-    const before = ready;
+    want = ready + 2;
+    const both = new Promise<void>((r) => (wake = r));
     const s = await client.connect("127.0.0.1", port, Group.X25519);
-    while (ready < before + 2) await new Promise((r) => setImmediate(r));
+    if (ready < want) await both;
+    wake = null;
     s.close();
   };
   try {
     for (let i = 0; i < 300; i++) await dial();
+    // As above: the least of three counts (other work of the process only adds cells).
     let per: number | null = null;
-    for (let tries = 0; tries < 5 && per === null; tries++) {
+    for (let tries = 0, valid = 0; tries < 8 && valid < 3; tries++) {
       gcAndSweep();
       let canary: object | null = { canary: true };
       const weak = new WeakRef(canary);
@@ -91,9 +108,10 @@ test("over loopback with two Peers (sockets, dials, admission), an X25519 handsh
       for (let i = 0; i < 40; i++) await dial();
       const b = heapStats().objectTypeCounts;
       if (weak.deref() === undefined) continue;
+      valid++;
       let t = 0;
       for (const k in b) t += Math.max(0, b[k]! - (a[k] ?? 0));
-      per = t / 40;
+      per = Math.min(per ?? Infinity, t / 40);
     }
     expect(per).not.toBeNull();
     expect(Math.round(per!)).toBeLessThanOrEqual(415);
