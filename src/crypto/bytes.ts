@@ -41,3 +41,20 @@ export function expectBytes(name: string, b: Uint8Array, n: number): void {
   if (!(b instanceof Uint8Array)) throw new TypeError(`"${name}" expected Uint8Array`);
   if (b.length !== n) throw new TypeError(`"${name}" expected ${n} bytes, got ${b.length}`);
 }
+
+/** Write `hi:u32 | lo:u32` big-endian at `b[i..i+8)`. */
+export function putHiLo(b: Uint8Array, i: number, hi: number, lo: number): void {
+  b[i] = hi >>> 24;
+  b[i + 1] = (hi >>> 16) & 0xff;
+  b[i + 2] = (hi >>> 8) & 0xff;
+  b[i + 3] = hi & 0xff;
+  b[i + 4] = lo >>> 24;
+  b[i + 5] = (lo >>> 16) & 0xff;
+  b[i + 6] = (lo >>> 8) & 0xff;
+  b[i + 7] = lo & 0xff;
+}
+
+/** Write a safe non-negative integer as a big-endian u64 at `b[i..i+8)` (no division below 2^32). */
+export function putU64Number(b: Uint8Array, i: number, n: number): void {
+  putHiLo(b, i, n > 0xffffffff ? Math.floor(n / 0x100000000) : 0, n >>> 0);
+}

@@ -12,7 +12,7 @@
  * bad tag and bad padding raise the same error (no padding oracle).
  */
 import { CbcDecryptor, CbcEncryptor, pkcs7Unpad, CbcError } from "../crypto/aes-cbc.ts";
-import { wipe } from "../crypto/bytes.ts";
+import { putU64Number, wipe } from "../crypto/bytes.ts";
 import { HmacKey } from "../crypto/hash.ts";
 import type { RandomSource } from "../crypto/random.ts";
 import {
@@ -68,18 +68,6 @@ const OPEN_SCRATCH = new Uint8Array(SEQ_LEN + SMALL_FRAME);
 const OPEN_MAC_VIEW = new ViewCache();
 const OPEN_CT_VIEW = new ViewCache();
 
-/** seq as u64 big-endian at `buf[at..at+8)` (seq < 2^53). */
-function putSeq(buf: Uint8Array, at: number, seq: number): void {
-  const hi = Math.floor(seq / 2 ** 32), lo = seq >>> 0;
-  buf[at] = hi >>> 24;
-  buf[at + 1] = (hi >>> 16) & 0xff;
-  buf[at + 2] = (hi >>> 8) & 0xff;
-  buf[at + 3] = hi & 0xff;
-  buf[at + 4] = lo >>> 24;
-  buf[at + 5] = (lo >>> 16) & 0xff;
-  buf[at + 6] = (lo >>> 8) & 0xff;
-  buf[at + 7] = lo & 0xff;
-}
 
 /** The MAC input prefix seq:u64 (one shared buffer: read at once by the MAC, never kept). */
 function seqBytes(seq: number): Uint8Array {
@@ -172,7 +160,7 @@ function sealAt(enc: CbcEncryptor, mac: HmacKey, random: RandomSource, seq: numb
   if (off >= SEQ_LEN) {
     const at = off - SEQ_LEN;
     for (let i = 0; i < SEQ_LEN; i++) SAVED[i] = out[at + i]!;
-    putSeq(out, at, seq);
+    putU64Number(out, at, seq);
     // With 64 bytes of room from the tag on (Bun's digest asks for them, and writes 32),
     // the tag is digested in place through a cached view: no copy of it.
     if (out.length - macEnd >= 64) mac.macAt(MAC_VIEW.get(out, at, macEnd), TAG_VIEW.get(out, macEnd, macEnd + 64));
@@ -381,7 +369,7 @@ export class RecordReader {
     // PROTOCOL §5: verify the tag before decrypting (no padding oracle).
     if (frame.length <= SMALL_FRAME) {
       const sc = OPEN_SCRATCH;
-      putSeq(sc, 0, k.seq);
+      putU64Number(sc, 0, k.seq);
       sc.set(frame, SEQ_LEN);
       if (!k.mac.verify(OPEN_MAC_VIEW.get(sc, 0, SEQ_LEN + macEnd), sc, SEQ_LEN + macEnd)) throw fail("bad_record", "a record failed authentication");
       ivAndCt = OPEN_CT_VIEW.get(sc, SEQ_LEN + FRAME_HEADER_LEN, SEQ_LEN + macEnd);
