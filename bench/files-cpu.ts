@@ -4,9 +4,11 @@
  * shared machine's load moves far less.
  *
  *   1. the same two `sotto chat --json` processes as bench/files.ts, the same file bytes;
- *   2. per run: the offer's hash (from /send to the sender's "offered"), accepted →
- *      verified (the receiver's measure), /send → verified, and the CPU each process
- *      used from /send to verified, its hash checked (the run proves what it times);
+ *   2. per run: the offer's hash (from /send to the sender's "offered"), /send to the
+ *      receiver's "accepted", accepted → verified (the receiver's measure), /send →
+ *      verified, and the CPU each process used from /send to verified, its hash checked
+ *      (the run proves what it times); each main (JS) thread's time on a CPU, runnable
+ *      but waiting for one, and blocked, which says which side the transfer waited for;
  *   3. with --perf DIR, `perf record -g` on both processes during each run.
  *
  *   bun bench/files-cpu.ts [MB] [repeats] [--perf DIR]     prints one JSON line per run
@@ -39,13 +41,41 @@ export function minorFaults(pid: number): number | null {
   return rest === null ? null : Number(rest[7]);
 }
 
+/**
+ * The main thread of process `pid` (its JS thread): ms on a CPU and ms runnable but waiting
+ * for one (Linux /proc/PID/schedstat, in ns), or null. Wall time less both is time it was
+ * blocked (on the socket, the disk, or nothing to do).
+ */
+export function mainThread(pid: number): { runMs: number; waitMs: number } | null {
+  const f = `/proc/${pid}/schedstat`;
+  if (!existsSync(f)) return null;
+  const [run, wait] = readFileSync(f, "utf8").split(" ").map(Number);
+  return { runMs: run! / 1e6, waitMs: wait! / 1e6 };
+}
+
 export interface CpuRun {
   mbps: number;
   wireMbps: number;
   hashMs: number;
+  /** From /send to the receiver's "accepted" (the offer's hash, the offer, the answer). */
+  acceptedMs: number;
   cpuMs: { sender: number | null; receiver: number | null };
   /** Minor page faults of each process over the same span (fresh memory touched: buffers made per record). */
   faults: { sender: number | null; receiver: number | null };
+  /** Each main thread over the same span: on a CPU, runnable but waiting for one, and blocked (wall less both). */
+  main: { sender: Phases | null; receiver: Phases | null };
+}
+
+export interface Phases {
+  runMs: number;
+  waitMs: number;
+  blockedMs: number;
+}
+
+function phases(a: { runMs: number; waitMs: number } | null, b: { runMs: number; waitMs: number } | null, wallMs: number): Phases | null {
+  if (a === null || b === null) return null;
+  const runMs = Math.round(b.runMs - a.runMs), waitMs = Math.round(b.waitMs - a.waitMs);
+  return { runMs, waitMs, blockedMs: Math.round(wallMs) - runMs - waitMs };
 }
 
 async function main(): Promise<void> {
@@ -71,18 +101,24 @@ async function main(): Promise<void> {
       if (perf.length > 0) await Bun.sleep(300);
       const c0 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
       const f0 = [minorFaults(send.proc.pid), minorFaults(recv.proc.pid)];
+      const m0 = [mainThread(send.proc.pid), mainThread(recv.proc.pid)];
       const t0 = performance.now();
       send.say(`/send ${name}`);
       const offered = send.until((e) => e.type === "transfer" && e.phase === "offered").then(() => performance.now() - t0);
-      const e = await recv.until(done);
+      let acceptedMs = NaN;
+      const e = await recv.until((ev) => {
+        if (ev.type === "transfer" && ev.phase === "accepted" && Number.isNaN(acceptedMs)) acceptedMs = performance.now() - t0;
+        return done(ev);
+      });
       const ms = performance.now() - t0;
       const c1 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
       const f1 = [minorFaults(send.proc.pid), minorFaults(recv.proc.pid)];
+      const m1 = [mainThread(send.proc.pid), mainThread(recv.proc.pid)];
       for (const q of perf) q.kill("SIGINT");
       await Promise.all(perf.map((q) => q.exited));
       if (e.phase !== "done" || e.sha256 !== sha) throw new Error(`sotto transfer failed: ${JSON.stringify(e)}`);
       const used = (a: (number | null)[], b: (number | null)[], i: number) => (a[i] === null || b[i] === null ? null : b[i]! - a[i]!);
-      const run: CpuRun = { mbps: size / 1e3 / ms, wireMbps: size / 1e3 / e.elapsedMs!, hashMs: await offered, cpuMs: { sender: used(c0, c1, 0), receiver: used(c0, c1, 1) }, faults: { sender: used(f0, f1, 0), receiver: used(f0, f1, 1) } };
+      const run: CpuRun = { mbps: size / 1e3 / ms, wireMbps: size / 1e3 / e.elapsedMs!, hashMs: await offered, acceptedMs, cpuMs: { sender: used(c0, c1, 0), receiver: used(c0, c1, 1) }, faults: { sender: used(f0, f1, 0), receiver: used(f0, f1, 1) }, main: { sender: phases(m0[0]!, m1[0]!, ms), receiver: phases(m0[1]!, m1[1]!, ms) } };
       console.log(JSON.stringify(run));
       rmSync(join(dir, "inbox", `run-${r}.bin`), { force: true });
     }
