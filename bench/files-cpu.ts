@@ -9,15 +9,18 @@
  *      verified, and the CPU each process used from /send to verified, its hash checked
  *      (the run proves what it times); each main (JS) thread's time on a CPU, runnable
  *      but waiting for one, and blocked, which says which side the transfer waited for;
- *   3. with --perf DIR, `perf record -g` on both processes during each run.
+ *   3. with --perf DIR, `perf record -g` on both processes during each run;
+ *   4. with --ssh, each run is followed by OpenSSH's `cat` of the same file (bench/ssh.ts),
+ *      its MB/s and the CPU of both its ends: sotto's CPU against OpenSSH's in one minute.
  *
- *   bun bench/files-cpu.ts [MB] [repeats] [--perf DIR]     prints one JSON line per run
+ *   bun bench/files-cpu.ts [MB] [repeats] [--perf DIR] [--ssh]     prints one JSON line per run
  */
 import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnChild } from "./common.ts";
 import { Chat, makeFile, type Ev } from "./files.ts";
+import { SshCat } from "./ssh.ts";
 import { reap } from "./wire.ts";
 
 /** The fields of /proc/PID/stat after the command name (which may hold spaces), or null where /proc does not say. */
@@ -64,6 +67,8 @@ export interface CpuRun {
   faults: { sender: number | null; receiver: number | null };
   /** Each main thread over the same span: on a CPU, runnable but waiting for one, and blocked (wall less both). */
   main: { sender: Phases | null; receiver: Phases | null };
+  /** With --ssh: OpenSSH's `cat` of the same file right after (set-up taken off), MB/s and the CPU of ssh, sshd's session and `wc`. */
+  ssh?: { mbps: number; cpuMs: number | null };
 }
 
 export interface Phases {
@@ -84,12 +89,20 @@ async function main(): Promise<void> {
   const repeats = Number(pos[1] ?? 3);
   const p = process.argv.indexOf("--perf");
   const perfDir = p >= 0 ? process.argv[p + 1] : undefined;
+  const withSsh = process.argv.includes("--ssh");
   const dir = mkdtempSync(join(tmpdir(), "sotto-bench-files-cpu-"));
+  let cat: SshCat | null = null;
   const recv = Chat.spawn(["--home", join(dir, "r"), "--name", "recv", "--port", "0", "--allow-new", "--accept-files", join(dir, "inbox")]);
   let send: Chat | null = null;
   try {
     const file = join(dir, "file.bin");
     const sha = makeFile(file, size);
+    if (withSsh) {
+      const small = join(dir, "small.bin");
+      const got = await SshCat.start(3, { file: small, sha: makeFile(small, 1_000_003) });
+      if (typeof got === "string") throw new Error(`--ssh: ${got}`);
+      cat = got;
+    }
     const port = (await recv.until((e) => e.type === "listening")).port!;
     send = Chat.spawn(["--home", join(dir, "s"), "--name", "send", "--no-listen", "--connect", `127.0.0.1:${port}`]);
     await send.until((e) => e.type === "connected");
@@ -119,10 +132,13 @@ async function main(): Promise<void> {
       if (e.phase !== "done" || e.sha256 !== sha) throw new Error(`sotto transfer failed: ${JSON.stringify(e)}`);
       const used = (a: (number | null)[], b: (number | null)[], i: number) => (a[i] === null || b[i] === null ? null : b[i]! - a[i]!);
       const run: CpuRun = { mbps: size / 1e3 / ms, wireMbps: size / 1e3 / e.elapsedMs!, hashMs: await offered, acceptedMs, cpuMs: { sender: used(c0, c1, 0), receiver: used(c0, c1, 1) }, faults: { sender: used(f0, f1, 0), receiver: used(f0, f1, 1) }, main: { sender: phases(m0[0]!, m1[0]!, ms), receiver: phases(m0[1]!, m1[1]!, ms) } };
+      // Step 4: OpenSSH's cat of the same file, in the same minute.
+      if (cat !== null) run.ssh = await cat.cpu(file, size);
       console.log(JSON.stringify(run));
       rmSync(join(dir, "inbox", `run-${r}.bin`), { force: true });
     }
   } finally {
+    cat?.stop();
     send?.proc.stdin.end();
     recv.proc.stdin.end();
     await Promise.all([send ? reap(send.proc, 3000) : null, reap(recv.proc, 3000)]);

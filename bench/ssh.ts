@@ -14,7 +14,7 @@
  *
  *   bun bench/ssh.ts [--smoke | --quick]     prints the result as JSON
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -199,6 +199,37 @@ export class SshCat {
     }
   }
 
+  /**
+   * One run of `file` (`size` bytes) into `wc -c`, with the CPU both ends used: the ssh
+   * client's (its rusage) and the server side's (sshd's session and `wc`, counted into the
+   * private sshd's children time when it reaps them, Linux /proc), less one `ssh host true`
+   * measured the same way; null CPU where /proc does not say.
+   * @throws Error when the byte count that came back is not `size`.
+   */
+  async cpu(file: string, size: number): Promise<{ mbps: number; cpuMs: number | null }> {
+    const setup = await this.#cpuOf("true", undefined, () => true);
+    const run = await this.#cpuOf("wc -c", file, (o) => Number(o) === size);
+    return { mbps: size / 1e3 / Math.max(1, run.ms - this.setupMs), cpuMs: run.cpuMs === null || setup.cpuMs === null ? null : Math.max(0, run.cpuMs - setup.cpuMs) };
+  }
+
+  async #cpuOf(remote: string, stdin: string | undefined, ok: (out: string) => boolean): Promise<{ ms: number; cpuMs: number | null }> {
+    const pid = this.sshd.proc.pid;
+    const before = reapedCpuMs(pid);
+    const t0 = performance.now();
+    const r = Bun.spawnSync(this.sshd.argv(remote), { stdin: stdin === undefined ? "ignore" : Bun.file(stdin), stdout: "pipe", stderr: "pipe" });
+    const ms = performance.now() - t0;
+    if (r.exitCode !== 0 || !ok(r.stdout.toString().trim())) throw new Error(`OpenSSH ${remote} run failed: ${r.stderr.toString().trim() || r.stdout.toString().trim()}`);
+    const client = Number(r.resourceUsage.cpuTime.user + r.resourceUsage.cpuTime.system) / 1000;
+    if (before === null) return { ms, cpuMs: null };
+    // The session ends just after the client: wait (a little) until sshd has reaped it.
+    let after = reapedCpuMs(pid)!;
+    for (let i = 0; i < 50 && after === before; i++) {
+      await Bun.sleep(10);
+      after = reapedCpuMs(pid) ?? after;
+    }
+    return { ms, cpuMs: Math.round(client + (after - before)) };
+  }
+
   /** One run of `file` (`size` bytes) into `wc -c`: MB/s with the set-up taken off. @throws Error when the byte count that came back is not `size`. */
   mbps(file: string, size: number): number {
     return size / 1e3 / timedRun(this.sshd, "wc -c", file, this.setupMs, (o) => Number(o) === size);
@@ -207,6 +238,14 @@ export class SshCat {
   stop(): void {
     this.sshd.stop();
   }
+}
+
+/** CPU ms (user + system) of the reaped children of process `pid` (cutime + cstime, ticks of 1/100 s), or null where /proc does not say. */
+export function reapedCpuMs(pid: number): number | null {
+  const f = `/proc/${pid}/stat`;
+  if (!existsSync(f)) return null;
+  const rest = readFileSync(f, "utf8").split(") ").at(-1)!.split(" ");
+  return ((Number(rest[13]) + Number(rest[14])) * 1000) / 100;
 }
 
 /** The median of `n` runs of `ssh host true` (ms). @throws Error when one fails. */

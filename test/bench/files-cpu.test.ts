@@ -5,6 +5,7 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { cpuMs, mainThread, type CpuRun } from "../../bench/files-cpu.ts";
+import { reapedCpuMs, sshMissing } from "../../bench/ssh.ts";
 import { run } from "./run.ts";
 
 const linux = existsSync("/proc/self/stat");
@@ -52,4 +53,23 @@ test("two runs of a 2 MB file: one JSON line each, the transfer verified, both p
       expect(m.blockedMs).toBeGreaterThanOrEqual(-1);
     }
   }
+}, 60_000);
+
+test("reapedCpuMs counts the CPU of a child once it has been reaped (null where /proc does not exist)", () => {
+  if (!linux) return expect(reapedCpuMs(process.pid)).toBeNull();
+  const before = reapedCpuMs(process.pid)!;
+  // A child busy until it has used 100 ms of CPU (its own count, whatever the load), waited for (reaped) by spawnSync.
+  const r = Bun.spawnSync([process.execPath, "-e", "const u = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; }; const t = u(); let x = 0; while (u() - t < 100) x += Math.sqrt(x + 1);"]);
+  expect(r.exitCode).toBe(0);
+  expect(reapedCpuMs(process.pid)!).toBeGreaterThanOrEqual(before + 50);
+});
+
+// OpenSSH is optional for the bench (bench/ssh.ts skips its rows without it), so this run is too.
+test.skipIf(sshMissing() !== null || !linux)("--ssh: each run followed by OpenSSH's cat of the same file, its MB/s and CPU", async () => {
+  const r = await run(["bench/files-cpu.ts", "2", "1", "--ssh"]);
+  if (r.code !== 0) console.error(r.err);
+  expect(r.code).toBe(0);
+  const x = JSON.parse(r.out.trim()) as CpuRun;
+  expect(x.ssh!.mbps).toBeGreaterThan(0);
+  expect(x.ssh!.cpuMs).toBeGreaterThanOrEqual(0);
 }, 60_000);
