@@ -14,11 +14,12 @@
  *
  *   bun bench/ssh.ts [--smoke | --quick]     prints the result as JSON
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseMode, runCommand as run, spawnChild, type Mode } from "./common.ts";
+import { reapedCpuMs } from "./proc.ts";
 
 /** The cipher OpenSSH is held to: sotto's AES-256-CBC. */
 export const SSH_CIPHER = "aes256-cbc";
@@ -238,14 +239,6 @@ export class SshCat {
   stop(): void {
     this.sshd.stop();
   }
-}
-
-/** CPU ms (user + system) of the reaped children of process `pid` (cutime + cstime, ticks of 1/100 s), or null where /proc does not say. */
-export function reapedCpuMs(pid: number): number | null {
-  const f = `/proc/${pid}/stat`;
-  if (!existsSync(f)) return null;
-  const rest = readFileSync(f, "utf8").split(") ").at(-1)!.split(" ");
-  return ((Number(rest[13]) + Number(rest[14])) * 1000) / 100;
 }
 
 /** The median of `n` runs of `ssh host true` (ms). @throws Error when one fails. */

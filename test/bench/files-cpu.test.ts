@@ -4,8 +4,9 @@
  */
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { cpuMs, mainThread, type CpuRun } from "../../bench/files-cpu.ts";
-import { reapedCpuMs, sshMissing } from "../../bench/ssh.ts";
+import type { CpuRun } from "../../bench/files-cpu.ts";
+import { cpuMs, mainThread, reapedCpuMs } from "../../bench/proc.ts";
+import { sshMissing } from "../../bench/ssh.ts";
 import { run } from "./run.ts";
 
 const linux = existsSync("/proc/self/stat");
