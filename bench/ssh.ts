@@ -217,10 +217,10 @@ export class SshCat {
     const pid = this.sshd.proc.pid;
     const before = reapedCpuMs(pid);
     const t0 = performance.now();
-    const r = Bun.spawnSync(this.sshd.argv(remote), { stdin: stdin === undefined ? "ignore" : Bun.file(stdin), stdout: "pipe", stderr: "pipe" });
+    const r = run(this.sshd.argv(remote), stdin);
     const ms = performance.now() - t0;
-    if (r.exitCode !== 0 || !ok(r.stdout.toString().trim())) throw new Error(`OpenSSH ${remote} run failed: ${r.stderr.toString().trim() || r.stdout.toString().trim()}`);
-    const client = Number(r.resourceUsage.cpuTime.user + r.resourceUsage.cpuTime.system) / 1000;
+    if (r.code !== 0 || !ok(r.out.trim())) throw new Error(`OpenSSH ${remote} run failed: ${r.err.trim() || r.out.trim()}`);
+    const client = r.cpuMs;
     if (before === null) return { ms, cpuMs: null };
     // The session ends just after the client: wait (a little) until sshd has reaped it.
     let after = reapedCpuMs(pid)!;
