@@ -246,6 +246,21 @@ describe("ChatStore across reopens and crashes", () => {
     }
   });
 
+  test("a FIFO in the home lock's place is refused in a sentence, not waited on for ever (a careless user's mkfifo, or something else left there)", () => {
+    const home = tempHome();
+    expect(Bun.spawnSync(["mkfifo", join(home, LOCK_FILE)]).exitCode).toBe(0);
+    // In a child: an open that waits for a reader blocks its whole thread, the test runner's too.
+    const lock = resolve(import.meta.dir, "../../../src/chat/delivery/lock.ts");
+    const code = `import { HomeLock } from ${JSON.stringify(lock)};
+try { HomeLock.acquire(${JSON.stringify(home)}).release(); console.log("acquired"); } catch (e) { console.log(e.constructor.name + ": " + e.message); }`;
+    const r = Bun.spawnSync(["bun", "-e", code], { stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    const out = r.stdout.toString().trim();
+    expect({ signal: r.signalCode ?? null, out: out.replaceAll(join(home, LOCK_FILE), "<lock>") }).toEqual({
+      signal: null,
+      out: "ChatError: <lock> is not a file sotto can use (something else is in its place), so taking the home lock failed; move it aside and try again",
+    });
+    }, 20_000);
+
   test("a set-aside line leaves the outbox for good", () => {
     const home = tempHome();
     const s = new ChatStore(home, ME);
