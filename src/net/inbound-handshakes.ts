@@ -1,6 +1,6 @@
 /**
  * A listener's inbound handshakes in progress, oldest first, with when each was accepted:
- * those of strangers (also by /24 or /64 prefix, for a fair share of seats), and those of
+ * those of strangers (also by IPv4 /24 or IPv6 /48, admission.ts shareOf, for a fair share of seats), and those of
  * addresses that authenticated before (the last to be evicted). Peer asks it which one
  * gives way to a newcomer at a global cap (halfOpenEvictAfterMs, docs/SECURITY.md §10).
  */
@@ -25,7 +25,7 @@ export class InboundHandshakes<S> {
   readonly #byCount = new Map<number, Set<string>>();
   #most = 0;
 
-  /** `s` began its handshake at `now`; `known`: its address authenticated before; `prefix`: its /24 or /64. */
+  /** `s` began its handshake at `now`; `known`: its address authenticated before; `prefix`: its share, an IPv4 /24 or IPv6 /48 (admission.ts shareOf). */
   add(s: S, known: boolean, now: number, prefix = ""): void {
     if (known) return this.#known.set(s, now);
     if (this.#prefixOf.has(s)) return;
