@@ -32,7 +32,7 @@
  */
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync } from "node:fs";
 import { basename, join } from "node:path";
 import { WRITE_LOCK_TIMEOUT, WRITE_LOCK_WAIT_MS, WriteLock } from "./write-lock.ts";
 
@@ -195,7 +195,13 @@ export class ChatStore {
     this.#self = self;
     try {
       // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
-      closeSync(openSync(this.path, "a", 0o600));
+      // O_NONBLOCK: a FIFO in its place would otherwise hold the open until some reader came.
+      const fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK, 0o600);
+      try {
+        if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${this.path} is not a regular file`), { code: "EFTYPE" });
+      } finally {
+        closeSync(fd);
+      }
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       this.#db = new Database(this.path, { create: true, strict: true });
       // secure_delete: an acknowledged line's text is overwritten, not left in free pages,

@@ -261,6 +261,20 @@ try { HomeLock.acquire(${JSON.stringify(home)}).release(); console.log("acquired
     });
     }, 20_000);
 
+  test("a FIFO in state.db's place is refused in a sentence, not waited on for ever", () => {
+    const home = tempHome();
+    expect(Bun.spawnSync(["mkfifo", join(home, STATE_FILE)]).exitCode).toBe(0);
+    // In a child, as the home lock's: an open that waits for a reader blocks the whole thread.
+    const code = `import { ChatStore } from ${JSON.stringify(STORE)};
+try { new ChatStore(${JSON.stringify(home)}, ${JSON.stringify(ME)}).close(); console.log("opened"); } catch (e) { console.log(e.constructor.name + ": " + e.message); }`;
+    const r = Bun.spawnSync(["bun", "-e", code], { stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    const out = r.stdout.toString().trim().replaceAll(join(home, STATE_FILE), "<state>");
+    expect({ signal: r.signalCode ?? null, out: out.replace(/, so .*$/, ", so …") }).toEqual({
+      signal: null,
+      out: "StateError: <state> is not a file sotto can use (something else is in its place), so …",
+    });
+  }, 20_000);
+
   test("a set-aside line leaves the outbox for good", () => {
     const home = tempHome();
     const s = new ChatStore(home, ME);
