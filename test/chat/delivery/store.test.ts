@@ -275,6 +275,23 @@ try { new ChatStore(${JSON.stringify(home)}, ${JSON.stringify(ME)}).close(); con
     });
   }, 20_000);
 
+  test("a home folder gone before the lock and the store are opened: a sentence for each, not the system's code", () => {
+    const home = join(tempHome(), "removed");
+    const messages: string[] = [];
+    for (const open of [() => HomeLock.acquire(home).release(), () => new ChatStore(home, ME).close()]) {
+      try {
+        open();
+        messages.push("opened");
+      } catch (e) {
+        messages.push((e as Error).message.replaceAll(home, "<home>"));
+      }
+    }
+    expect(messages).toEqual([
+      "the folder of <home>/state.db-lock is gone (moved or deleted while sotto started), so taking the home lock failed; check the home folder and try again",
+      expect.stringMatching(/^the folder of <home>\/state\.db is gone \(moved or deleted while sotto started\), so .* failed; check the home folder and try again$/),
+    ]);
+  });
+
   test("a set-aside line leaves the outbox for good", () => {
     const home = tempHome();
     const s = new ChatStore(home, ME);
