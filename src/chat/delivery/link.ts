@@ -26,12 +26,15 @@ import type { TokenBucket } from "../../net/limits.ts";
 import type { Pid } from "../peer-id.ts";
 
 /**
- * The first window: about one round trip of a 100 Mbit/s path at 20 ms. TCP below does
- * congestion control; this window only bounds what a session may have to send again, so
- * starting at 2 KiB (as it once did) cost a piped file eleven round trips of slow start
- * (a third of its time through 100 Mbit/s with 50 ms, bench/links-processes.ts --shaped).
+ * The first window: as much as the session may hold for its socket anyway (HIGH_WATER),
+ * about what a 100 Mbit/s path holds in 80 ms. TCP below does congestion control; this
+ * window only bounds what a session may have to send again after a break, so a smaller
+ * start only makes the first round trips wait for ACKs: 2 KiB (as it once was) cost a
+ * piped file eleven round trips of slow start, and 256 KiB still two (the first 1,000
+ * lines of 1 KiB shown ≈ 250 ms after "connected" where the path needs ≈ 110 ms,
+ * bench/links-processes.ts --shaped: 100 Mbit/s, 50 ms round trip, 625 KB in flight).
  */
-export const WINDOW_START = 256 * 1024;
+export const WINDOW_START = 1 << 20;
 /**
  * The first window after a session broke with lines in flight (as TCP restarts small after
  * a loss): the lines go in small records, so a path that breaks every few kilobytes still

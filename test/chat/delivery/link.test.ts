@@ -122,14 +122,14 @@ describe("Link", () => {
     expect(s.texts()).toEqual([1n, 2n]);
   });
 
-  test("the window starts at 256 KiB (one round trip of a fast path, not eleven of slow start) and doubles with each ACK", () => {
+  test("the window starts at 1 MiB (what a 100 Mbit/s path holds in 80 ms, HIGH_WATER; not rounds of slow start) and doubles with each ACK", () => {
     const { outbox, s, link } = setup();
-    queue(outbox, 1000, 1000);
+    queue(outbox, 4000, 1000);
     link.open(0n);
     link.stop();
     const first = s.texts().length;
-    expect(WINDOW_START).toBe(256 * 1024);
-    expect(first).toBe(Math.floor(WINDOW_START / 1030)); // a line of 1000 plus its items (1,030)
+    expect(WINDOW_START).toBe(HIGH_WATER);
+    expect(first).toBe(Math.floor((1 << 20) / 1030)); // a line of 1000 plus its items (1,030): 1,018 lines before the first ACK
     outbox.acked(PID, BigInt(first));
     link.acked();
     expect(s.texts().length).toBe(first + Math.floor((2 * WINDOW_START) / 1030));
@@ -137,7 +137,7 @@ describe("Link", () => {
 
   test("after a session broke with lines in flight, the next starts at 2 KiB (small records get through a path that breaks every few KB)", () => {
     const { outbox, s, link } = setup();
-    queue(outbox, 1000, 1000);
+    queue(outbox, 2000, 1000);
     link.open(0n);
     link.stop();
     expect(s.texts().length).toBe(Math.floor(WINDOW_START / 1030));
