@@ -34,6 +34,14 @@ import { Recipients } from "./recipients.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
 export const BACKLOG = 4096;
+/**
+ * Lines handed to the chat in the first turn of input; each later turn may take twice as
+ * many, up to a whole chunk. A chunk of a file is ≈ 500 lines of 1 KiB: queued in one
+ * turn, the first of them left only once all 500 were queued, committed and sealed (≈ 20 ms
+ * of code not yet compiled, then 500 KiB at once); 16 lines first put the first record on
+ * the wire in a few ms, and the doubling keeps the turns' fixed costs (one commit each) few.
+ */
+export const FIRST_TURN_LINES = 16;
 /** While waiting for ACKs, how often the backlog is looked at besides (ms). */
 const BACKLOG_POLL_MS = 20;
 /**
@@ -191,7 +199,10 @@ export class LineMode {
       if ((await this.#runLines(lines, api, counted)) === "quit" || this.#stopped || next.done === true) break;
       // A chunk already buffered would resolve next() in this same turn, so without this the
       // tick's commit and send (setImmediate) would wait until BACKLOG lines were queued.
-      if (lines.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (lines.length > 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.#newTurn();
+      }
     }
     input.pause?.();
     return this.#finish(api, this.#unsent);
@@ -200,6 +211,9 @@ export class LineMode {
   /** Lines that went to no peer. */
   #unsent = 0;
   #first = true;
+  /** Text lines this turn may still hand to the chat (FIRST_TURN_LINES, doubling each turn). */
+  #turnLines = FIRST_TURN_LINES;
+  #turnRoom = FIRST_TURN_LINES;
 
   /**
    * The lines of one chunk, in order: each run of text lines goes to the api in one
@@ -219,14 +233,26 @@ export class LineMode {
         i++;
         continue;
       }
-      const room = Math.max(1, BACKLOG - api.queued());
+      if (this.#turnRoom <= 0) {
+        // This turn took its share: the chat's commit and send (setImmediate) go first.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.#newTurn();
+      }
+      const room = Math.min(this.#turnRoom, Math.max(1, BACKLOG - api.queued()));
       const texts: string[] = [];
       for (; i < lines.length && texts.length < room && !isCommand(lines[i]!); i++) {
         const line = lines[i]!;
         if (line.trim() !== "") texts.push(line.startsWith("//") ? line.slice(1) : line);
       }
+      this.#turnRoom -= texts.length;
       this.#sendMany(api, texts);
     }
+  }
+
+  /** A turn of the event loop began: twice the last turn's lines (the ramp stops growing at BACKLOG). */
+  #newTurn(): void {
+    this.#turnLines = Math.min(BACKLOG, this.#turnLines * 2);
+    this.#turnRoom = this.#turnLines;
   }
 
   /** Text lines to every peer, as runCommand sends one, with one api call when the api has sendAllMany. */
