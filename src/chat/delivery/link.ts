@@ -46,12 +46,23 @@ const WINDOW_MAX = 4 << 20;
 export const HIGH_WATER = 1 << 20;
 /** A peer that sends no opening ACK is waited for this long. */
 const FIRST_ACK_WAIT_MS = 1000;
-/** Wire bytes of one line besides its text: TEXT_TIME and TEXT headers and ids. */
-const LINE_OVERHEAD = ITEM_HEADER_LEN + TEXT_TIME_LEN + ITEM_HEADER_LEN + ID_LEN;
+/** Wire bytes of one line besides its text: TEXT's header and id. */
+const TEXT_OVERHEAD = ITEM_HEADER_LEN + ID_LEN;
+/** Wire bytes of a TEXT_TIME item. */
+const TEXT_TIME_BYTES = ITEM_HEADER_LEN + TEXT_TIME_LEN;
+/**
+ * PROTOCOL §12: a line sent this long (ms) or more after it was written carries its
+ * TEXT_TIME even on the session it was written on. One sent sooner carries none: its
+ * arrival time says as much (the terminal shows a written time only 60 s apart), and
+ * the item is 19 of a 1 KiB line's ≈ 1,050 bytes on the wire, decoded on the other side.
+ */
+export const TEXT_TIME_AFTER_MS = 1000;
 
 export class Link {
   /** The highest TEXT id sent on this session. */
   #sentUpTo = 0n;
+  /** When this link was made (Date.now(), the clock of a line's `written`): a line written before waited for this session. */
+  readonly openedAt = Date.now();
   /** The peer's fingerprint, as events show it (computed once per session). */
   fingerprint = "";
   /** The peer instance's id in hex, as the shown counters are kept (once per PROFILE, not per TEXT). */
@@ -138,15 +149,18 @@ export class Link {
     // Decided once, before the peer's opening ACK can hide that lines were lost.
     if (this.#window === 0) this.#window = this.#restart ? WINDOW_RESTART : WINDOW_START;
     let budget = this.#window - inflight;
+    const now = Date.now();
     for (const m of next) {
-      const size = m.bytes + LINE_OVERHEAD;
+      // PROTOCOL §12: TEXT_TIME for a line that waited (written before this session opened: queued while the peer was away, or sent again; or a second ago or more).
+      const timed = m.written > 0 && (m.written < this.openedAt || now - m.written >= TEXT_TIME_AFTER_MS);
+      const size = m.bytes + TEXT_OVERHEAD + (timed ? TEXT_TIME_BYTES : 0);
       // Always let one message through when nothing is in flight, however long.
       if (budget < size && budget < this.#window) break;
       if (this.s.bufferedAmount >= HIGH_WATER) break; // onDrain pumps again
       // PROTOCOL §6.5: a private line's marker goes first, so it is known when the TEXT arrives.
       if (this.isPrivate?.(m.id)) this.s.send(privateItem(m.id));
       // PROTOCOL §12: TEXT_TIME right before its TEXT.
-      if (m.written > 0) this.s.send(textTimeItem(m.id, m.written));
+      if (timed) this.s.send(textTimeItem(m.id, m.written));
       this.s.sendText(m.id, m.text); // the per-message path: no Item object
       this.#sentUpTo = m.id;
       this.outbox.markSent(this.pid, m.id);

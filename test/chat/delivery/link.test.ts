@@ -1,7 +1,7 @@
 /** Link over a fake PeerSession: when sending starts, the window, the send-queue high-water mark, TEXT_TIME. */
 import { afterEach, describe, expect, test } from "bun:test";
 import { asPid } from "../../../src/chat/peer-id.ts";
-import { HIGH_WATER, Link, WINDOW_RESTART, WINDOW_START } from "../../../src/chat/delivery/link.ts";
+import { HIGH_WATER, Link, TEXT_TIME_AFTER_MS, WINDOW_RESTART, WINDOW_START } from "../../../src/chat/delivery/link.ts";
 import { Outbox } from "../../../src/chat/delivery/outbox.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { TokenBucket } from "../../../src/net/limits.ts";
@@ -96,6 +96,27 @@ describe("Link", () => {
     link.acked();
     link.stop();
     expect(s.texts()).toEqual([2n, 3n]);
+  });
+
+  test("a line written while its session is open and sent within TEXT_TIME_AFTER_MS has no TEXT_TIME; one that waited has it, and so has a re-send on the next session", () => {
+    const { outbox, s, link } = setup();
+    const kinds = (sent: Item[]) => sent.map((i) => (i.kind === "ext" ? `time ${readTextTime(i.content)!.id}` : `${i.kind} ${(i as { id: bigint }).id}`));
+    link.open(0n);
+    const now = Date.now();
+    for (const [text, written] of [["fresh", now], ["waited", now - TEXT_TIME_AFTER_MS], ["fresh too", now]] as const) outbox.queue(PID, text, outbox.check([PID], text), written);
+    expect(outbox.commit()).toBeNull();
+    link.pump();
+    link.stop();
+    expect(TEXT_TIME_AFTER_MS).toBe(1000);
+    expect(kinds(s.sent)).toEqual(["ack 0", "text 1", "time 2", "text 2", "text 3"]);
+    // The session broke unacknowledged: on the next one (made later), every line was written before it opened.
+    const s2 = new FakeSession();
+    const again = new Link(s2, PID, "bob", outbox, new TokenBucket(10, 10, 0));
+    (again as { openedAt: number }).openedAt = now + 1;
+    again.open(0n);
+    again.heard();
+    again.stop();
+    expect(kinds(s2.sent)).toEqual(["ack 0", "time 1", "text 1", "time 2", "text 2", "time 3", "text 3"]);
   });
 
   test("each TEXT is preceded by its TEXT_TIME (PROTOCOL §12)", () => {
