@@ -20,7 +20,7 @@
  * `drainTimeoutMs`.
  *
  * Backpressure: a pipe can wait, a person cannot. While BACKLOG lines await their ACK,
- * reading input pauses until ACKs come (at most `drainTimeoutMs` without one), so piping
+ * reading input pauses until ACKs bring them down to BACKLOG_RESUME (at most `drainTimeoutMs` without one), so piping
  * a long file never runs into the outbox's per-peer limit on a slow honest link. A script can then retry; the chat itself never resends after
  * it exits.
  */
@@ -34,6 +34,13 @@ import { Recipients } from "./recipients.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
 export const BACKLOG = 4096;
+/**
+ * Unacknowledged lines at or below which reading resumes: half of BACKLOG (2 MiB of 1 KiB
+ * lines still in flight, three round trips of 100 Mbit/s at 50 ms). Resuming at the
+ * first ACK instead made a turn of each ACK's ≈ 60 lines, each with the fixed costs of a
+ * turn (a commit, a history flush, an ACK's delete): 330 turns for 20,000 lines.
+ */
+export const BACKLOG_RESUME = BACKLOG / 2;
 /**
  * Lines handed to the chat in the first turn of input; each later turn may take twice as
  * many, up to a whole chunk. A chunk of a file is ≈ 500 lines of 1 KiB: queued in one
@@ -304,14 +311,15 @@ export class LineMode {
   #acked: (() => void) | null = null;
 
   /**
-   * Backpressure: wait while BACKLOG lines are unacknowledged and ACKs keep coming. Woken
-   * by the next `ack` event (reading resumes in the tick the ACK came), else looks again
-   * every BACKLOG_POLL_MS (a line can also leave the outbox without one).
+   * Backpressure: wait until at most BACKLOG_RESUME lines are unacknowledged, while ACKs
+   * keep coming. Woken by each `ack` event (reading resumes in the tick of the ACK that
+   * brought it there), else looks again every BACKLOG_POLL_MS (a line can also leave the
+   * outbox without one).
    */
   async #backlogDrained(api: ChatApi): Promise<void> {
     let last = api.queued();
     let movedAt = performance.now();
-    while (!this.#stopped && api.queued() >= BACKLOG) {
+    while (!this.#stopped && api.queued() > BACKLOG_RESUME) {
       const now = api.queued();
       if (now !== last) {
         last = now;

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
 import { ChatError, type ChatApi, type ChatEvent } from "../../src/chat/events.ts";
 import { jsonLine } from "../../src/ui/format.ts";
-import { BACKLOG, FIRST_TURN_LINES, LineMode } from "../../src/ui/lines.ts";
+import { BACKLOG, BACKLOG_RESUME, FIRST_TURN_LINES, LineMode } from "../../src/ui/lines.ts";
 
 /** A fake ChatApi: `peers` connected peers; messages are acked when `ackAll` runs. */
 function fakeApi(peers: number, opts: { acks?: boolean } = {}) {
@@ -133,7 +133,7 @@ describe("line mode", () => {
 });
 
 describe("line mode output", () => {
-  test("reading waits while BACKLOG lines are unacknowledged, and goes on in the turn their ACK arrives (no timer in between)", async () => {
+  test("reading waits while BACKLOG lines are unacknowledged, and goes on in the turn of the ACK that leaves BACKLOG_RESUME (no timer in between)", async () => {
     const { ui, input } = setup({ json: true });
     const { api } = fakeApi(1);
     let unacked = 0;
@@ -152,8 +152,14 @@ describe("line mode output", () => {
     // The first turns' ramp (16, 32, … 2048 lines), then what BACKLOG leaves; the rest waits for ACKs.
     const ramp = [16, 32, 64, 128, 256, 512, 1024, 2048];
     expect(calls).toEqual([...ramp, BACKLOG - 4080]);
-    unacked = 0;
-    ui.listener({ type: "ack", peer: "bob", id: String(BACKLOG) });
+    // An ACK of 100 lines: still more than BACKLOG_RESUME wait, so nothing is read (a turn of 100 lines would cost a turn's commit).
+    unacked = BACKLOG - 100;
+    ui.listener({ type: "ack", peer: "bob", id: "100" });
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(calls).toEqual([...ramp, BACKLOG - 4080]);
+    expect(BACKLOG_RESUME).toBe(BACKLOG / 2);
+    unacked = BACKLOG_RESUME;
+    ui.listener({ type: "ack", peer: "bob", id: String(BACKLOG - BACKLOG_RESUME) });
     for (let i = 0; i < 20; i++) await Promise.resolve();
     expect(calls).toEqual([...ramp, BACKLOG - 4080, 904]);
     await run;
