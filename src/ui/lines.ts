@@ -136,7 +136,13 @@ export class LineMode {
     begin: () => this.#recipients.begin(),
     end: () => {
       const l = this.#recipients.end();
-      if (l !== null) this.#print({ type: "recipients", line: String(l.line), text: l.text, private: l.private, time: l.time, recipients: l.recipients.map((r) => ({ ...r })) });
+      if (l === null) return;
+      if (this.#o.batchOutput === true && this.#o.json) {
+        // A piped line's event, written from the line itself (json-event.ts).
+        if (this.#out.length === 0) queueMicrotask(this.#flush);
+        return this.#json.recipientsPieces(l, this.#out);
+      }
+      this.#print({ type: "recipients", line: String(l.line), text: l.text, private: l.private, time: l.time, recipients: l.recipients.map((r) => ({ ...r })) });
     },
   };
 
