@@ -12,7 +12,7 @@ import { fail, ProtocolError } from "../../protocol/errors.ts";
 import { TEXT_TIME } from "../../protocol/constants.ts";
 import { PRIVATE_TYPE, privateId, readTextTime, type Item } from "../../protocol/items.ts";
 import type { PeerSession } from "../../net/types.ts";
-import { ChatError, type ChatListener } from "../events.ts";
+import { ChatError, type ChatEvent, type ChatListener } from "../events.ts";
 import type { History, HistoryLine } from "../delivery/history.ts";
 import { Link } from "../delivery/link.ts";
 import type { Outbox } from "../delivery/outbox.ts";
@@ -130,7 +130,9 @@ export class Delivery {
       ids.push(id);
       this.#queuedAway.set(pid, ids);
     }
-    this.#d.emit({ type: "sent", peer, id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
+    const e: Extract<ChatEvent, { type: "sent" }> = { type: "sent", peer, id: id.toString(), text, private: priv, time };
+    if (away) e.queued = true;
+    this.#d.emit(e);
     this.#keep({ pid, peer, dir: "out", text, time, private: priv, id, bytes });
     this.#schedule();
   }
@@ -243,10 +245,18 @@ export class Delivery {
         const time = Date.now();
         const priv = link.privateIn.delete(item.id);
         const r = this.#d.trust.requests.get(link.pid);
-        const who = r === undefined ? { peer: this.#d.contacts.nameOf(link.pid), verified: this.#d.trust.known.pinOf(link.pid)?.verified ?? false } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
-        this.#d.emit({ type: "message", ...who, fingerprint: link.fingerprint, id: item.id.toString(), text: item.text, time, private: priv, ...(written !== undefined ? { written } : {}) });
+        const [fp, id, text] = [link.fingerprint, item.id.toString(), item.text];
+        // The event's keys in one order (--json writes them so), made as they are rather than spread: a line each.
+        const e: Extract<ChatEvent, { type: "message" }> =
+          r === undefined
+            ? { type: "message", peer: this.#d.contacts.nameOf(link.pid), verified: this.#d.trust.known.pinOf(link.pid)?.verified ?? false, fingerprint: fp, id, text, time, private: priv }
+            : r.lookalike === undefined
+              ? { type: "message", peer: r.claimed, request: r.id, fingerprint: fp, id, text, time, private: priv }
+              : { type: "message", peer: r.claimed, request: r.id, lookalike: r.lookalike, fingerprint: fp, id, text, time, private: priv };
+        if (written !== undefined) e.written = written;
+        this.#d.emit(e);
         // History keeps contacts' lines only: a stranger writes nothing to disk.
-        if (r === undefined) this.#keep({ pid: link.pid, peer: who.peer, dir: "in", text: item.text, time, private: priv });
+        if (r === undefined) this.#keep({ pid: link.pid, peer: e.peer, dir: "in", text, time, private: priv });
         this.#setShown(link.pid, inst, item.id);
       }
     });
