@@ -26,6 +26,12 @@ import type { Pid } from "../peer-id.ts";
 
 /** Peer instances whose shown ids are remembered per request (in memory). */
 const MAX_REQUEST_INSTANCES = 8;
+/**
+ * How long an ACK's delete may wait for others to share its statement (outbox.ts
+ * flushDueAcks): a crash meanwhile only re-sends lines the peer acknowledges again
+ * without showing them.
+ */
+export const ACK_DELETE_MS = 1000;
 /** PRIVATE marks a peer may have outstanding per session (PROTOCOL §6.5); older ones are dropped. */
 export const MAX_PRIVATE_MARKS = 1024;
 
@@ -57,6 +63,8 @@ export class Delivery {
     if (d.kept !== undefined) for (const [pid, ids] of d.kept.privateOut(MAX_PRIVATE_MARKS)) this.#privateOut.set(pid, ids);
     // The history is written by a thread of its own (history-worker.ts): its failures come later, said once as any storage failure.
     const kept = d.kept;
+    // /clear leaves no acknowledged line's text in state.db: deletes not yet due go first.
+    if (kept !== undefined) kept.beforeClear = () => this.#flushAcks();
     if (kept !== undefined) kept.onError = (e) => void this.storage(() => {
       const { doing, path } = e as { doing?: string; path?: string };
       throw new StateError(describeSqliteError(path ?? kept.path, doing ?? "keeping the conversation history", e), { cause: e });
@@ -156,10 +164,26 @@ export class Delivery {
     setImmediate(() => this.#commit());
   }
 
-  /** At close: the tick's lines and history are written now, not lost to a timer that never runs. */
+  /** At close: the tick's lines, history and ACK deletes are written now, not lost to a timer that never runs. */
   flush(): void {
     if (this.#commitScheduled) this.#commit();
     if (this.#keptScheduled) this.#flushKept();
+    this.#flushAcks();
+  }
+
+  /** ACK deletes not yet due (outbox.ts flushDueAcks) are written at the latest ACK_DELETE_MS later. */
+  #ackTimer: ReturnType<typeof setTimeout> | null = null;
+  #acksLater(): void {
+    if (this.#ackTimer !== null) return;
+    this.#ackTimer = setTimeout(() => this.#flushAcks(), ACK_DELETE_MS);
+    this.#ackTimer.unref?.();
+  }
+
+  /** Every ACK's delete now (the timer, close, and before /clear: no acknowledged line's text is left behind). */
+  #flushAcks(): void {
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    this.storage(() => this.#d.outbox.flushAcks());
   }
 
   /**
@@ -174,7 +198,7 @@ export class Delivery {
       this.#d.emit({ type: "error", code: "state", message: `${failed.error.message}.` });
       for (const l of failed.lines) this.#d.emit({ type: "unsent", peer: l.name, id: l.id.toString(), text: l.text, reason: failed.error.message, code: "state" });
     }
-    this.storage(() => this.#d.outbox.flushAcks());
+    if (this.storage(() => this.#d.outbox.flushDueAcks()) === true) this.#acksLater();
     for (const link of this.#d.sessions.links.values()) link.pump();
     if (this.#d.kept !== undefined && !this.#keptScheduled) {
       this.#keptScheduled = true;
