@@ -1,7 +1,7 @@
 /** Link over a fake PeerSession: when sending starts, the window, the send-queue high-water mark, TEXT_TIME. */
 import { afterEach, describe, expect, test } from "bun:test";
 import { asPid } from "../../../src/chat/peer-id.ts";
-import { HIGH_WATER, Link, TEXT_TIME_AFTER_MS, WINDOW_RESTART, WINDOW_START } from "../../../src/chat/delivery/link.ts";
+import { ACK_DELAY_MS, ACK_EVERY_LINES, HIGH_WATER, Link, TEXT_TIME_AFTER_MS, WINDOW_RESTART, WINDOW_START } from "../../../src/chat/delivery/link.ts";
 import { Outbox } from "../../../src/chat/delivery/outbox.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { TokenBucket } from "../../../src/net/limits.ts";
@@ -9,6 +9,7 @@ import type { PeerSession, SessionState } from "../../../src/net/types.ts";
 import { TEXT_TIME } from "../../../src/protocol/constants.ts";
 import { readTextTime, type Item } from "../../../src/protocol/items.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
+import { until } from "../../support/wait.ts";
 
 const stores: ChatStore[] = [];
 afterEach(() => {
@@ -170,6 +171,35 @@ describe("Link", () => {
     again.stop();
     expect(WINDOW_RESTART).toBe(2048);
     expect(s2.texts()).toEqual([1n]); // one line of 1,030 bytes; a second does not fit in 2 KiB
+  });
+
+  test("ACKs: at once when none went in the last ACK_DELAY_MS or ACK_EVERY_LINES wait, else one for all ACK_DELAY_MS after the last; the counters recorded each tick first", async () => {
+    const { s, outbox } = setup();
+    let recorded = 0;
+    const link = new Link(s, PID, "bob", outbox, new TokenBucket(10, 10, 0), () => (recorded++, true));
+    const acks = () => s.sent.flatMap((i) => (i.kind === "ack" ? [i.id] : []));
+    const tick = () => new Promise<void>((r) => setImmediate(r));
+    link.ack(1n); // a line a person typed: acknowledged in its tick
+    await tick();
+    expect([acks(), recorded]).toEqual([[1n], 1]);
+    link.ack(2n); // the next ones within ACK_DELAY_MS: recorded now, acknowledged together later
+    await tick();
+    link.ack(3n);
+    await tick();
+    expect([acks(), recorded]).toEqual([[1n], 3]);
+    await until("the delayed ACK", () => acks().length === 2, 1000, 1);
+    expect(acks()).toEqual([1n, 3n]);
+    expect(ACK_DELAY_MS).toBe(20);
+    // ACK_EVERY_LINES in one tick: at once, however soon after the last.
+    for (let id = 4n; id < 4n + BigInt(ACK_EVERY_LINES); id++) link.ack(id);
+    await tick();
+    expect(acks()).toEqual([1n, 3n, 3n + BigInt(ACK_EVERY_LINES)]);
+    // A session that ends drops its delayed ACK (the next one opens with it).
+    link.ack(1000n);
+    await tick();
+    link.stop();
+    await Bun.sleep(ACK_DELAY_MS * 2);
+    expect(acks()).toEqual([1n, 3n, 3n + BigInt(ACK_EVERY_LINES)]);
   });
 
   test("lines not yet saved in state.db are never handed to the session", () => {
