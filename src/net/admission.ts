@@ -201,7 +201,7 @@ export class Admission {
  */
 let lastHost: string | null = null;
 let lastPrefix = "";
-function prefixOf(host: string): string {
+export function prefixOf(host: string): string {
   if (host !== lastHost) {
     lastPrefix = addressPrefix(host);
     lastHost = host;

@@ -234,19 +234,17 @@ describe("3. cooperating addresses across prefixes", () => {
     }
   }, 30_000);
 
-  // Open (todo, fails today): accepted connections are not rated, only refusals are, and at
-  // maxHalfOpen a stranger newcomer may evict only a stranger's handshake older than
-  // halfOpenEvictAfterMs. 40 addresses of 3 /24s (each under its per-address and
-  // per-prefix caps, never refused, so never "flooding") that re-open each connection
-  // before it is that old keep maxHalfOpen full of young handshakes: every new stranger,
-  // the good peer included, is refused busy (at the defaults: 4,096 connections a second
-  // from 4 prefixes, no byte sent). Modelled here with a grace of 10 s (the test runs in
-  // well under it) instead of a churn. A fix (peer.ts #evictOldHandshake / inbound-handshakes.ts),
-  // which changes who may cut whom (hostile/exhaustion › … a stranger newcomer is refused busy):
-  // at a global cap, a stranger newcomer from a prefix holding fewer handshakes than the
-  // most crowded one takes the place of that prefix's oldest at once (fair share by prefix),
-  // the grace kept only for handshakes of prefixes at or under the newcomer's share.
-  test.todo("40 addresses of three /24s keeping maxHalfOpen full of handshakes younger than halfOpenEvictAfterMs: a new honest stranger of a fourth /24 still handshakes", async () => {
+  // Before the fair share of seats by prefix, this failed: accepted connections are not
+  // rated, only refusals are, and at maxHalfOpen a stranger newcomer could evict only a
+  // stranger's handshake older than halfOpenEvictAfterMs. 40 addresses of 3 /24s (each
+  // under its per-address and per-prefix caps, never refused, so never "flooding") that
+  // re-open each connection before it is that old kept maxHalfOpen full of young
+  // handshakes: every new stranger, the good peer included, was refused busy (at the
+  // defaults: 4,096 connections a second from 4 prefixes, no byte sent). Modelled here with
+  // a grace of 10 s (the test runs in well under it) instead of a churn. Now
+  // (inbound-handshakes.ts): the most crowded prefix, two or more above the newcomer's,
+  // gives up its oldest at once.
+  test("40 addresses of three /24s keeping maxHalfOpen full of handshakes younger than halfOpenEvictAfterMs: a new honest stranger of a fourth /24 still handshakes", async () => {
     const sc = await Scene.start({ limits: { maxHalfOpen: 41, maxHalfOpenPerPrefix: 16, maxHalfOpenPerAddress: 2, halfOpenEvictAfterMs: 10_000, handshakeTimeoutMs: 20_000 } });
     const socks: Attacker[] = [];
     try {
@@ -262,6 +260,10 @@ describe("3. cooperating addresses across prefixes", () => {
       const stranger = await Evil.open(sc.port, { node: true, localAddress: "127.0.44.9" }).catch((e: Error) => e);
       expect(stranger instanceof Error ? stranger.message : "open").toBe("open");
       if (!(stranger instanceof Error)) stranger.a.destroy();
+      // Exactly one seat was given up, with busy: the oldest of a most crowded /24 (14 each of 127.0.40 and 127.0.42, 13 of 127.0.41).
+      const cut = sc.closes.filter((c) => c.code === "busy" && /gave way to a newcomer/.test(c.error?.message ?? ""));
+      expect(cut.map((c) => c.address.replace(/:\d+$/, ""))).toEqual([expect.stringMatching(/^127\.0\.4[02]\.1$/)]);
+      expect(socks.filter((a) => a.closed).length).toBeLessThanOrEqual(1);
     } finally {
       for (const s of socks) s.destroy();
       await sc.stop();

@@ -16,7 +16,7 @@
  * ignored.
  */
 import { Database } from "bun:sqlite";
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fchmodSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChatError } from "../events.ts";
 import { describeSqliteError } from "./store.ts";
@@ -58,6 +58,13 @@ export class HomeLock {
     const path = join(home, LOCK_FILE);
     let db: Database;
     try {
+      // 0600 like every file in the home: created so before SQLite opens it, and one made by an older sotto (0644) is narrowed.
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o600);
+      try {
+        fchmodSync(fd, 0o600);
+      } finally {
+        closeSync(fd);
+      }
       db = new Database(path, { create: true, strict: true });
       db.exec("PRAGMA busy_timeout = 0");
     } catch (e) {

@@ -104,6 +104,10 @@ export class StateError extends Error {
 /** One sentence for a SQLite failure on `path` while `doing` something. */
 export function describeSqliteError(path: string, doing: string, e: unknown): string {
   const code = (e as { code?: string }).code ?? "";
+  // The file opened or narrowed to 0600 before SQLite sees it (lock.ts, store.ts) fails with the system's codes.
+  if (code === "ENOSPC" || code === "EDQUOT") return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") return `${path} cannot be written (check its permissions), so ${doing} failed`;
+  if (code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP") return `${path} is not a file sotto can use (something else is in its place), so ${doing} failed; move it aside and try again`;
   if (code.startsWith("SQLITE_FULL")) return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
   if (code === WRITE_LOCK_TIMEOUT) return `the chat's own history writer kept ${path} busy for over ${WRITE_LOCK_WAIT_MS / 1000} s (the disk may be slow or stalled), so ${doing} failed; try again in a moment`;
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return `${path} is locked by another program, so ${doing} failed; close that program and try again`;

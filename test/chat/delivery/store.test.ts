@@ -2,12 +2,14 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { ChatError } from "../../../src/chat/events.ts";
 import { ChatStore, decodeRun, encodeRun, StateError, WAL_BOUND_PAGES } from "../../../src/chat/delivery/store.ts";
 import { until } from "../../support/wait.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { resolve } from "node:path";
 import { STATE_FILE } from "../../../src/chat/delivery/store.ts";
+import { HomeLock, LOCK_FILE } from "../../../src/chat/delivery/lock.ts";
 
 afterAll(removeHomes);
 const A = "ab".repeat(32);
@@ -205,6 +207,41 @@ describe("ChatStore across reopens and crashes", () => {
       expect({ f, mode: statSync(join(home, f)).mode & 0o777 }).toEqual({ f, mode: 0o600 });
     }
     s.close();
+  });
+
+  test("state.db-lock (who holds the home, and since when) is 0600, as every other file in the home", () => {
+    const home = tempHome();
+    const lock = HomeLock.acquire(home);
+    try {
+      expect(statSync(join(home, LOCK_FILE)).mode & 0o777).toBe(0o600);
+    } finally {
+      lock.release();
+    }
+  });
+
+  test("a home lock that cannot be written is refused in a sentence that says so, not the system's code", () => {
+    const home = tempHome();
+    writeFileSync(join(home, LOCK_FILE), "");
+    chmodSync(home, 0o500);
+    try {
+      // root writes anywhere: make the lock file itself immutable to the open instead.
+      if (process.getuid?.() === 0) {
+        chmodSync(home, 0o700);
+        rmSync(join(home, LOCK_FILE));
+        mkdirSync(join(home, LOCK_FILE));
+      }
+      let err: unknown;
+      try {
+        HomeLock.acquire(home).release();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ChatError);
+      expect((err as ChatError).message).not.toMatch(/E[A-Z]{3,}|errno/);
+      expect((err as ChatError).message).toContain(join(home, LOCK_FILE));
+    } finally {
+      chmodSync(home, 0o700);
+    }
   });
 
   test("a set-aside line leaves the outbox for good", () => {
