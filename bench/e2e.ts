@@ -10,6 +10,8 @@
  *      server's RSS per connection.
  * Every DATA message carries its counter; the receiver checks each one is the next, and
  * the run fails unless FINISH reports all N in order. Echoes are compared on the spot.
+ * Throughput runs the contenders interleaved (every contender once per repeat, the order
+ * rotating), and sotto's rows keep each repeat's ratios to TLS and TCP.
  */
 import { rmSync } from "node:fs";
 import { stopKexWorker } from "../src/net/kex.ts";
@@ -28,6 +30,8 @@ export interface ThroughputRow {
   msgsPerSec: number;
   mbps: number;
   runs: number[];
+  /** sotto's rows: its rate ÷ TLS's and ÷ TCP's in each repeat (the contenders interleaved, repeat by repeat). */
+  paired?: { tls: number[]; tcp: number[] };
 }
 export type HsKind = "sotto-x25519" | "sotto-ffdhe2048" | "tls" | "tcp";
 export interface HandshakeRow {
@@ -111,23 +115,56 @@ async function timeStream(conn: Conn, size: number, n: number, perWrite: boolean
   return ms;
 }
 
-async function throughput(kind: Kind, server: Server, cert: Cert | null, plan: Plan, log: (s: string) => void): Promise<ThroughputRow[]> {
+const KINDS: Kind[] = ["tcp", "tls", "sotto"];
+
+/**
+ * The throughput cases with the contenders interleaved: one server and one connection per
+ * contender, open together; each case runs repeat by repeat, every contender once per
+ * repeat (the order rotating), so that the runs compared saw the same minutes of a shared
+ * machine (run one after another, a case's TLS and sotto runs were minutes apart). sotto's
+ * rows keep its rate ÷ TLS's and ÷ TCP's of each repeat (`paired`).
+ */
+async function throughput(cert: Cert, plan: Plan, log: (s: string) => void, tlsVersion: (v: string | null) => void): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = [];
-  const open = opener(kind, server.port, cert);
-  const conn = await open();
-  await timeStream(conn, 64, Math.min(2000, plan.streamMaxMsgs), false); // warm the JIT on both sides
-  for (const c of ["streaming", "interactive"] as const) {
-    for (const size of SIZES) {
-      const n = c === "streaming" ? Math.min(plan.streamMaxMsgs, Math.ceil(plan.streamBytes / size)) : plan.interactive[size]!;
-      const runs: number[] = [];
-      for (let r = 0; r < plan.repeats; r++) runs.push(await timeStream(conn, size, n, c === "interactive"));
-      const ms = median(runs);
-      const msgsPerSec = n / (ms / 1000);
-      rows.push({ case: c, size, kind, n, msgsPerSec, mbps: (msgsPerSec * size) / 1e6, runs });
-      log(`  ${c} ${size} B ${kind}: ${fmtRate(msgsPerSec)} msg/s (${((msgsPerSec * size) / 1e6).toFixed(0)} MB/s)`);
+  const servers: Server[] = [];
+  const conns = new Map<Kind, Conn>();
+  try {
+    for (const kind of KINDS) {
+      const server = await Server.start(kind, cert);
+      servers.push(server);
+      const conn = await opener(kind, server.port, cert)();
+      if (kind === "tls") tlsVersion((conn as RawConn).tlsVersion);
+      conns.set(kind, conn);
+      await timeStream(conn, 64, Math.min(2000, plan.streamMaxMsgs), false); // warm the JIT on both sides
     }
+    for (const c of ["streaming", "interactive"] as const) {
+      for (const size of SIZES) {
+        const n = c === "streaming" ? Math.min(plan.streamMaxMsgs, Math.ceil(plan.streamBytes / size)) : plan.interactive[size]!;
+        const runs = new Map<Kind, number[]>(KINDS.map((k) => [k, []]));
+        for (let r = 0; r < plan.repeats; r++) {
+          for (let j = 0; j < KINDS.length; j++) {
+            const kind = KINDS[(r + j) % KINDS.length]!;
+            runs.get(kind)!.push(await timeStream(conns.get(kind)!, size, n, c === "interactive"));
+          }
+        }
+        for (const kind of KINDS) {
+          const ms = median(runs.get(kind)!);
+          const msgsPerSec = n / (ms / 1000);
+          const row: ThroughputRow = { case: c, size, kind, n, msgsPerSec, mbps: (msgsPerSec * size) / 1e6, runs: runs.get(kind)! };
+          if (kind === "sotto") {
+            const mine = runs.get("sotto")!;
+            // Throughput ratio of one repeat = the other's time ÷ sotto's time (same n).
+            row.paired = { tls: mine.map((t, i) => runs.get("tls")![i]! / t), tcp: mine.map((t, i) => runs.get("tcp")![i]! / t) };
+          }
+          rows.push(row);
+          log(`  ${c} ${size} B ${kind}: ${fmtRate(msgsPerSec)} msg/s (${((msgsPerSec * size) / 1e6).toFixed(0)} MB/s)`);
+        }
+      }
+    }
+  } finally {
+    for (const conn of conns.values()) conn.close();
+    for (const server of servers) await server.stop();
   }
-  conn.close();
   return rows;
 }
 
@@ -209,17 +246,16 @@ export async function runE2E(mode: Mode, log: (s: string) => void = () => {}, on
   const cert = makeCert();
   const res: E2EResult = { tlsVersion: null, throughput: [], handshake: [], concurrent: [] };
   try {
-    for (const kind of ["tcp", "tls", "sotto"] as Kind[]) {
-      if (!want("throughput") && !want("handshake")) break;
+    if (want("throughput")) res.throughput.push(...(await throughput(cert, plan, log, (v) => (res.tlsVersion = v))));
+    for (const kind of KINDS) {
+      if (!want("handshake")) break;
       const server = await Server.start(kind, cert);
       try {
-        if (kind === "tls") {
+        if (kind === "tls" && res.tlsVersion === null) {
           const c = await RawConn.open(server.port, { ca: cert.cert });
           res.tlsVersion = c.tlsVersion;
           c.close();
         }
-        if (want("throughput")) res.throughput.push(...(await throughput(kind, server, cert, plan, log)));
-        if (!want("handshake")) continue;
         if (kind === "sotto") {
           res.handshake.push(await handshakes("sotto-x25519", server, cert, plan, log));
           res.handshake.push(await handshakes("sotto-ffdhe2048", server, cert, plan, log));

@@ -13,7 +13,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { parseMode, type Mode, type RatioRow } from "./common.ts";
+import { median, parseMode, type Mode, type RatioRow } from "./common.ts";
 import { fmtRate, runE2E, type E2EResult, type HsKind } from "./e2e.ts";
 import { fileRatios, pairedNote, runFiles, type FilesResult } from "./files.ts";
 import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult } from "./micro.ts";
@@ -61,8 +61,9 @@ function ratios(micro: MicroResult[], e2e: E2EResult): RatioRow[] {
         sotto: s.msgsPerSec,
         tls: t.msgsPerSec,
         tcp: p.msgsPerSec,
-        vsTls: s.msgsPerSec / t.msgsPerSec,
-        vsTcp: s.msgsPerSec / p.msgsPerSec,
+        // The median of the repeats' own ratios when the contenders ran interleaved (e2e.ts).
+        vsTls: s.paired ? median(s.paired.tls) : s.msgsPerSec / t.msgsPerSec,
+        vsTcp: s.paired ? median(s.paired.tcp) : s.msgsPerSec / p.msgsPerSec,
         ...(c === "streaming" && ceiling !== null ? { vsCeiling: s.mbps / ceiling } : {}),
       });
     }
@@ -122,7 +123,7 @@ export function markdown(r: Report): string {
   const L: string[] = [];
   L.push(`Run: ${r.date}, mode \`${r.mode}\`. Machine: ${m.cpu}, ${m.nproc} CPUs, ${m.os}, Bun ${m.bun}; TLS baseline negotiated ${m.tls ?? "?"}.`);
   L.push("");
-  L.push("Ratios are oriented so that **> 1.00× means sotto is better** (for throughput: sotto ÷ baseline; for times and memory: baseline ÷ sotto).");
+  L.push("Ratios are oriented so that **> 1.00× means sotto is better** (for throughput: sotto ÷ baseline, the median of the repeats' own ratios, the contenders run interleaved repeat by repeat; for times and memory: baseline ÷ sotto).");
   L.push("");
   const withSsh = r.ssh?.available === true;
   L.push(`| case | unit | sotto | TLS 1.3 | plain TCP |${withSsh ? " OpenSSH |" : ""} sotto vs TLS 1.3 | sotto vs TCP |${withSsh ? " sotto vs OpenSSH |" : ""} sotto vs cipher ceiling |`);

@@ -154,7 +154,9 @@ export class Established {
   read(f: Frame, h: RecordHost): void {
     if (f.type !== FrameType.RECORD) throw fail("unexpected_message", "the peer sent a handshake or alert frame after the handshake");
     const r = this.#reader;
-    const end = r.openInPlace(f.bytes);
+    // A frame the assembler found is read where it lies in its chunk (no view of it, frame.ts).
+    const src = f.src;
+    const end = src !== undefined ? r.openFrom(src, f.at!, f.size!) : r.openInPlace(f.bytes);
     // The whole record is decoded (and every item checked) before any is handed over.
     const items = takeScratch();
     try {

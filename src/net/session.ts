@@ -2,7 +2,7 @@
  * One TCP connection through handshake, PROFILE exchange, chat and CLOSE.
  *
  * Receive pipeline:
- *   1. transport bytes → FrameAssembler (views for whole frames, ≤ 1 partial frame buffered);
+ *   1. transport bytes → FrameAssembler (whole frames as where they lie in the chunk, ≤ 1 partial frame buffered);
  *   2. handshake phase (handshake.ts): frames → the Initiator/Responder machine; DH work →
  *      kex.ts (inline or worker), frames held meanwhile; it ends with the traffic keys;
  *   3. established phase (established.ts): RECORD → RecordReader.open (tag checked before

@@ -67,6 +67,11 @@ const SMALL_FRAME = 2048;
 const OPEN_SCRATCH = new Uint8Array(SEQ_LEN + SMALL_FRAME);
 const OPEN_MAC_VIEW = new ViewCache();
 const OPEN_CT_VIEW = new ViewCache();
+/**
+ * Buffer's copy by offsets, called on any Uint8Array (a socket's chunk is a Buffer, a
+ * test's may not be): src.copy(target, targetStart, sourceStart, sourceEnd), no view made.
+ */
+const COPY = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
 
 /** The MAC input prefix seq:u64 (one shared buffer: read at once by the MAC, never kept). */
@@ -357,23 +362,35 @@ export class RecordReader {
    * view costs as much as a native call here). @throws ProtocolError as `open`.
    */
   openInPlace(frame: Uint8Array): number {
+    return this.openFrom(frame, 0, frame.length);
+  }
+
+  /**
+   * As `openInPlace` for the frame at `src[at..at + size)`, with no view of it: a small
+   * frame is copied from `src` by offset into the scratch (Buffer's copy, one native call;
+   * a first view of a socket's chunk costs more, see frame.ts AssembledFrame), a larger one
+   * is read through one view. @throws ProtocolError as `open`; RangeError when the range lies outside `src`.
+   */
+  openFrom(src: Uint8Array, at: number, size: number): number {
+    if (!(at >= 0 && size >= 0 && at + size <= src.length)) throw new RangeError(`openFrom: [${at}, ${at + size}) is outside a buffer of ${src.length} bytes`);
     const k = this.#k;
-    const length = (frame[0]! << 8) | frame[1]!;
-    if (frame.length < FRAME_HEADER_LEN || frame.length !== length + 2 || frame[2] !== FrameType.RECORD) {
+    const length = size >= 2 ? (src[at]! << 8) | src[at + 1]! : -1;
+    if (size < FRAME_HEADER_LEN || size !== length + 2 || src[at + 2] !== FrameType.RECORD) {
       throw fail("frame_length", "record frame header does not match its size");
     }
     checkFrameHeader(FrameType.RECORD, length);
     if (k.seq >= KEY_UPDATE_INTERVAL) throw fail("key_exhausted", `the peer sent ${KEY_UPDATE_INTERVAL} records without a key update`);
-    const macEnd = frame.length - TAG_LEN;
+    const macEnd = size - TAG_LEN;
     let ivAndCt: Uint8Array;
     // PROTOCOL §5: verify the tag before decrypting (no padding oracle).
-    if (frame.length <= SMALL_FRAME) {
+    if (size <= SMALL_FRAME) {
       const sc = OPEN_SCRATCH;
       putU64Number(sc, 0, k.seq);
-      sc.set(frame, SEQ_LEN);
+      COPY.call(src, sc, SEQ_LEN, at, at + size);
       if (!k.mac.verify(OPEN_MAC_VIEW.get(sc, 0, SEQ_LEN + macEnd), sc, SEQ_LEN + macEnd)) throw fail("bad_record", "a record failed authentication");
       ivAndCt = OPEN_CT_VIEW.get(sc, SEQ_LEN + FRAME_HEADER_LEN, SEQ_LEN + macEnd);
     } else {
+      const frame = at === 0 && size === src.length ? src : src.subarray(at, at + size);
       if (!k.mac.verify2(seqBytes(k.seq), frame.subarray(0, macEnd), frame, macEnd)) throw fail("bad_record", "a record failed authentication");
       ivAndCt = frame.subarray(FRAME_HEADER_LEN, macEnd);
     }

@@ -4,7 +4,7 @@
  * uniform bad_record (docs/SECURITY.md §3.D), including bad padding under a valid tag.
  */
 import { describe, expect, test } from "bun:test";
-import { createCipheriv } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { concat } from "../../src/crypto/bytes.ts";
 import { hmacSha256 } from "../../src/crypto/hash.ts";
 import { PooledRandom, type RandomSource } from "../../src/crypto/random.ts";
@@ -407,5 +407,61 @@ describe("records at the small-frame boundary (frames up to 2,048 bytes are open
       expect(codeOf(() => c.r.reader.open(flip(bad, 100 + n, n % 8)))).toBe("bad_record");
     }
     for (const { got, want } of outs) expect(Buffer.from(got)).toEqual(Buffer.from(want));
+  });
+});
+
+describe("openFrom: a frame read where it lies in a larger buffer", () => {
+  test("small and large frames at an offset, in a Buffer and in a Uint8Array, open to what was sealed, in order", () => {
+    const { writer, reader } = keyBlockPair("open from");
+    const pts = [text(1, "a"), text(2, "b".repeat(2000)), text(3, "c".repeat(30000)), text(4, "d")];
+    const frames = pts.map((p) => writer.seal(p));
+    for (const make of [(n: number) => Buffer.alloc(n), (n: number) => new Uint8Array(n)]) {
+      const { writer: w, reader: r } = keyBlockPair("open from");
+      const fs = pts.map((p) => w.seal(p));
+      const buf = make(5 + fs.reduce((n, f) => n + f.length, 0));
+      let at = 5;
+      const where: [number, number][] = [];
+      for (const f of fs) (buf.set(f, at), where.push([at, f.length]), (at += f.length));
+      where.forEach(([off, size], i) => {
+        const end = r.openFrom(buf, off, size);
+        expect(decodeItems(r.takeOpened().subarray(16, end))).toEqual(decodeItems(pts[i]!));
+      });
+      expect(r.seq).toBe(4);
+    }
+    expect(frames.map((f) => decodeItems(reader.open(f)))).toEqual(pts.map((p) => decodeItems(p)));
+  });
+
+  test("a flipped tag byte at an offset is bad_record before anything is decrypted; the range must lie inside the buffer", () => {
+    const { writer, reader } = keyBlockPair("open from bad");
+    const f = writer.seal(text(1, "hello"));
+    const buf = new Uint8Array(7 + f.length);
+    buf.set(f, 7);
+    buf[buf.length - 1]! ^= 1;
+    const proto = Object.getPrototypeOf(createDecipheriv("aes-256-cbc", new Uint8Array(32), new Uint8Array(16))) as { update: (...a: unknown[]) => unknown };
+    let updates = 0;
+    const orig = proto.update;
+    proto.update = function (this: unknown, ...a: unknown[]) {
+      updates++;
+      return orig.apply(this, a);
+    };
+    try {
+      expect(codeOf(() => reader.openFrom(buf, 7, f.length))).toBe("bad_record");
+      expect(updates).toBe(0);
+      // The count sees a decryption: the same record with its tag put back is decrypted once.
+      buf[buf.length - 1]! ^= 1;
+      const { writer: w2, reader: r2 } = keyBlockPair("open from bad");
+      expect(w2.seq).toBe(0);
+      r2.openFrom(buf, 7, f.length);
+      expect(updates).toBe(1);
+      buf[buf.length - 1]! ^= 1;
+    } finally {
+      proto.update = orig;
+    }
+    expect(() => reader.openFrom(buf, 8, f.length)).toThrow(RangeError);
+    expect(() => reader.openFrom(buf, -1, 10)).toThrow(RangeError);
+    // A size that is not the frame's own length: frame_length, as openInPlace says it.
+    buf[buf.length - 1]! ^= 1;
+    expect(codeOf(() => reader.openFrom(buf, 7, f.length - 1))).toBe("frame_length");
+    expect(decodeItems(reader.open(buf.subarray(7)))).toEqual(decodeItems(text(1, "hello")));
   });
 });
