@@ -177,13 +177,18 @@ describe("Link", () => {
     const { s, outbox } = setup();
     let recorded = 0;
     const link = new Link(s, PID, "bob", outbox, new TokenBucket(10, 10, 0), () => (recorded++, true));
+    // The link's clock is the test's: the machine's load cannot move a line across ACK_DELAY_MS.
+    let clock = 1000;
+    link.now = () => clock;
     const acks = () => s.sent.flatMap((i) => (i.kind === "ack" ? [i.id] : []));
     const tick = () => new Promise<void>((r) => setImmediate(r));
     link.ack(1n); // a line a person typed: acknowledged in its tick
     await tick();
     expect([acks(), recorded]).toEqual([[1n], 1]);
+    clock += 5;
     link.ack(2n); // the next ones within ACK_DELAY_MS: recorded now, acknowledged together later
     await tick();
+    clock += 5;
     link.ack(3n);
     await tick();
     expect([acks(), recorded]).toEqual([[1n], 3]);
@@ -194,12 +199,17 @@ describe("Link", () => {
     for (let id = 4n; id < 4n + BigInt(ACK_EVERY_LINES); id++) link.ack(id);
     await tick();
     expect(acks()).toEqual([1n, 3n, 3n + BigInt(ACK_EVERY_LINES)]);
+    // ACK_DELAY_MS after the last ACK: at once again.
+    clock += ACK_DELAY_MS;
+    link.ack(500n);
+    await tick();
+    expect(acks()).toEqual([1n, 3n, 3n + BigInt(ACK_EVERY_LINES), 500n]);
     // A session that ends drops its delayed ACK (the next one opens with it).
     link.ack(1000n);
     await tick();
     link.stop();
     await Bun.sleep(ACK_DELAY_MS * 2);
-    expect(acks()).toEqual([1n, 3n, 3n + BigInt(ACK_EVERY_LINES)]);
+    expect(acks()).toEqual([1n, 3n, 3n + BigInt(ACK_EVERY_LINES), 500n]);
   });
 
   test("lines not yet saved in state.db are never handed to the session", () => {
