@@ -60,8 +60,9 @@ export function bunChild<I extends Io, O extends Io, E extends Io>(script: strin
   return spawnChild([process.execPath, ...prof, script, ...args], io);
 }
 
-/** Run a short external command to completion, stdin from a file when given, output captured. */
-export function runCommand(cmd: string[], stdinFile?: string): { code: number; out: string; err: string } {
+/** Run a short external command to completion, stdin from a file when given, output captured; `cpuMs`: the CPU it used (its rusage, user + system). */
+export function runCommand(cmd: string[], stdinFile?: string): { code: number; out: string; err: string; cpuMs: number } {
   const r = Bun.spawnSync(cmd, { stdin: stdinFile === undefined ? "ignore" : Bun.file(stdinFile), stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
+  const cpu = r.resourceUsage.cpuTime;
+  return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString(), cpuMs: Number(cpu.user + cpu.system) / 1000 };
 }

@@ -4,48 +4,51 @@
  * shared machine's load moves far less.
  *
  *   1. the same two `sotto chat --json` processes as bench/files.ts, the same file bytes;
- *   2. per run: the offer's hash (from /send to the sender's "offered"), accepted →
- *      verified (the receiver's measure), /send → verified, and the CPU each process
- *      used from /send to verified, its hash checked (the run proves what it times);
- *   3. with --perf DIR, `perf record -g` on both processes during each run.
+ *   2. per run: the offer's hash (from /send to the sender's "offered"), /send to the
+ *      receiver's "accepted", accepted → verified (the receiver's measure), /send →
+ *      verified, and the CPU each process used from /send to verified, its hash checked
+ *      (the run proves what it times); each main (JS) thread's time on a CPU, runnable
+ *      but waiting for one, and blocked, which says which side the transfer waited for;
+ *   3. with --perf DIR, `perf record -g` on both processes during each run;
+ *   4. with --ssh, each run is followed by OpenSSH's `cat` of the same file (bench/ssh.ts),
+ *      its MB/s and the CPU of both its ends: sotto's CPU against OpenSSH's in one minute.
  *
- *   bun bench/files-cpu.ts [MB] [repeats] [--perf DIR]     prints one JSON line per run
+ *   bun bench/files-cpu.ts [MB] [repeats] [--perf DIR] [--ssh]     prints one JSON line per run
  */
-import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { linkSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnChild } from "./common.ts";
 import { Chat, makeFile, type Ev } from "./files.ts";
+import { cpuMs, mainThread, minorFaults } from "./proc.ts";
+import { SshCat } from "./ssh.ts";
 import { reap } from "./wire.ts";
-
-/** The fields of /proc/PID/stat after the command name (which may hold spaces), or null where /proc does not say. */
-function statFields(pid: number): string[] | null {
-  const f = `/proc/${pid}/stat`;
-  if (!existsSync(f)) return null;
-  return readFileSync(f, "utf8").split(") ").at(-1)!.split(" ");
-}
-
-/** CPU ms (user + system) of process `pid` so far, or null where /proc does not say. */
-export function cpuMs(pid: number): number | null {
-  const rest = statFields(pid);
-  // utime and stime are the 12th and 13th fields after the name, in clock ticks of 1/100 s
-  // (USER_HZ, fixed at 100 for /proc on Linux).
-  return rest === null ? null : ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
-}
-
-/** Minor page faults of process `pid` so far (the 8th field after the name), or null. */
-export function minorFaults(pid: number): number | null {
-  const rest = statFields(pid);
-  return rest === null ? null : Number(rest[7]);
-}
 
 export interface CpuRun {
   mbps: number;
   wireMbps: number;
   hashMs: number;
+  /** From /send to the receiver's "accepted" (the offer's hash, the offer, the answer). */
+  acceptedMs: number;
   cpuMs: { sender: number | null; receiver: number | null };
   /** Minor page faults of each process over the same span (fresh memory touched: buffers made per record). */
   faults: { sender: number | null; receiver: number | null };
+  /** Each main thread over the same span: on a CPU, runnable but waiting for one, and blocked (wall less both). */
+  main: { sender: Phases | null; receiver: Phases | null };
+  /** With --ssh: OpenSSH's `cat` of the same file right after (set-up taken off), MB/s and the CPU of ssh, sshd's session and `wc`. */
+  ssh?: { mbps: number; cpuMs: number | null };
+}
+
+export interface Phases {
+  runMs: number;
+  waitMs: number;
+  blockedMs: number;
+}
+
+function phases(a: { runMs: number; waitMs: number } | null, b: { runMs: number; waitMs: number } | null, wallMs: number): Phases | null {
+  if (a === null || b === null) return null;
+  const runMs = Math.round(b.runMs - a.runMs), waitMs = Math.round(b.waitMs - a.waitMs);
+  return { runMs, waitMs, blockedMs: Math.round(wallMs) - runMs - waitMs };
 }
 
 async function main(): Promise<void> {
@@ -54,12 +57,20 @@ async function main(): Promise<void> {
   const repeats = Number(pos[1] ?? 3);
   const p = process.argv.indexOf("--perf");
   const perfDir = p >= 0 ? process.argv[p + 1] : undefined;
+  const withSsh = process.argv.includes("--ssh");
   const dir = mkdtempSync(join(tmpdir(), "sotto-bench-files-cpu-"));
+  let cat: SshCat | null = null;
   const recv = Chat.spawn(["--home", join(dir, "r"), "--name", "recv", "--port", "0", "--allow-new", "--accept-files", join(dir, "inbox")]);
   let send: Chat | null = null;
   try {
     const file = join(dir, "file.bin");
     const sha = makeFile(file, size);
+    if (withSsh) {
+      const small = join(dir, "small.bin");
+      const got = await SshCat.start(3, { file: small, sha: makeFile(small, 1_000_003) });
+      if (typeof got === "string") throw new Error(`--ssh: ${got}`);
+      cat = got;
+    }
     const port = (await recv.until((e) => e.type === "listening")).port!;
     send = Chat.spawn(["--home", join(dir, "s"), "--name", "send", "--no-listen", "--connect", `127.0.0.1:${port}`]);
     await send.until((e) => e.type === "connected");
@@ -71,22 +82,31 @@ async function main(): Promise<void> {
       if (perf.length > 0) await Bun.sleep(300);
       const c0 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
       const f0 = [minorFaults(send.proc.pid), minorFaults(recv.proc.pid)];
+      const m0 = [mainThread(send.proc.pid), mainThread(recv.proc.pid)];
       const t0 = performance.now();
       send.say(`/send ${name}`);
       const offered = send.until((e) => e.type === "transfer" && e.phase === "offered").then(() => performance.now() - t0);
-      const e = await recv.until(done);
+      let acceptedMs = NaN;
+      const e = await recv.until((ev) => {
+        if (ev.type === "transfer" && ev.phase === "accepted" && Number.isNaN(acceptedMs)) acceptedMs = performance.now() - t0;
+        return done(ev);
+      });
       const ms = performance.now() - t0;
       const c1 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
       const f1 = [minorFaults(send.proc.pid), minorFaults(recv.proc.pid)];
+      const m1 = [mainThread(send.proc.pid), mainThread(recv.proc.pid)];
       for (const q of perf) q.kill("SIGINT");
       await Promise.all(perf.map((q) => q.exited));
       if (e.phase !== "done" || e.sha256 !== sha) throw new Error(`sotto transfer failed: ${JSON.stringify(e)}`);
       const used = (a: (number | null)[], b: (number | null)[], i: number) => (a[i] === null || b[i] === null ? null : b[i]! - a[i]!);
-      const run: CpuRun = { mbps: size / 1e3 / ms, wireMbps: size / 1e3 / e.elapsedMs!, hashMs: await offered, cpuMs: { sender: used(c0, c1, 0), receiver: used(c0, c1, 1) }, faults: { sender: used(f0, f1, 0), receiver: used(f0, f1, 1) } };
+      const run: CpuRun = { mbps: size / 1e3 / ms, wireMbps: size / 1e3 / e.elapsedMs!, hashMs: await offered, acceptedMs, cpuMs: { sender: used(c0, c1, 0), receiver: used(c0, c1, 1) }, faults: { sender: used(f0, f1, 0), receiver: used(f0, f1, 1) }, main: { sender: phases(m0[0]!, m1[0]!, ms), receiver: phases(m0[1]!, m1[1]!, ms) } };
+      // Step 4: OpenSSH's cat of the same file, in the same minute.
+      if (cat !== null) run.ssh = await cat.cpu(file, size);
       console.log(JSON.stringify(run));
       rmSync(join(dir, "inbox", `run-${r}.bin`), { force: true });
     }
   } finally {
+    cat?.stop();
     send?.proc.stdin.end();
     recv.proc.stdin.end();
     await Promise.all([send ? reap(send.proc, 3000) : null, reap(recv.proc, 3000)]);

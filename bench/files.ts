@@ -25,6 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import { bunChild, median, parseMode, type Mode, type RatioRow } from "./common.ts";
+import { cpuMs } from "./proc.ts";
 import { SshCat } from "./ssh.ts";
 import { Lines, makeCert, reap, type Cert, type Kind } from "./wire.ts";
 
@@ -37,8 +38,12 @@ export interface FileRow {
   /** sotto only: accepted → verified, as the receiver measured it. */
   wireMbps?: number;
   runs: number[];
-  /** sotto only, step 4: OpenSSH's `cat` MB/s run right after each sotto run, and the median of the pairs' ratios. */
-  paired?: { sshCatMbps: number[]; ratios: number[]; ratio: number };
+  /**
+   * sotto only, step 4: OpenSSH's `cat` MB/s run right after each sotto run, and the median of
+   * the pairs' ratios; with /proc, the CPU of each run too (sotto: both processes, /send →
+   * verified; OpenSSH: both ends, its set-up taken off), which a shared machine's load moves less.
+   */
+  paired?: { sshCatMbps: number[]; ratios: number[]; ratio: number; cpu?: { sotto: number[]; ssh: number[]; ratio: number } };
 }
 
 /** Step 4: the median of each pair's ratio (a ÷ b, MB/s measured in turns). @throws RangeError unless both lists are as long, and not empty. */
@@ -118,25 +123,39 @@ async function sotto(file: string, sha: string, smallFile: string, smallSha: str
     const runs: number[] = [];
     const wire: number[] = [];
     const sshCat: number[] = [];
+    const cpu: { sotto: number[]; ssh: number[] } = { sotto: [], ssh: [] };
+    const both = () => [cpuMs(send!.proc.pid), cpuMs(recv.proc.pid)];
     for (let r = 0; r < repeats; r++) {
       // A new name each run: the same (sender, name, size, hash) would be answered "already received".
       const name = join(dir, `run-${r}.bin`);
       linkSync(file, name);
+      const c0 = both();
       const t0 = performance.now();
       send.say(`/send ${name}`);
       const e = await recv.until(done);
       runs.push(performance.now() - t0);
+      const c1 = both();
       if (e.phase !== "done" || e.sha256 !== sha) throw new Error(`sotto transfer failed: ${JSON.stringify(e)}`);
       wire.push(e.elapsedMs!);
       rmSync(join(inbox, `run-${r}.bin`), { force: true });
       // Step 4: OpenSSH's cat of the same file, in the same minute.
-      if (cat !== null) sshCat.push(cat.mbps(file, size));
+      if (cat !== null) {
+        const o = await cat.cpu(file, size);
+        sshCat.push(o.mbps);
+        if (o.cpuMs !== null && c0.every((c) => c !== null) && c1.every((c) => c !== null)) {
+          cpu.sotto.push(c1[0]! - c0[0]! + c1[1]! - c0[1]!);
+          cpu.ssh.push(o.cpuMs);
+        }
+      }
     }
     const ms = median(runs);
     const row: FileRow = { kind: "sotto", bytes: size, ms, mbps: size / 1e3 / ms, wireMbps: size / 1e3 / median(wire), runs };
     if (cat !== null) row.paired = { sshCatMbps: sshCat, ...pairedRatio(runs.map((t) => size / 1e3 / t), sshCat) };
+    // CPU as a ratio like the rest (> 1 better): OpenSSH's CPU over sotto's, pair by pair.
+    if (row.paired && cpu.sotto.length === repeats) row.paired.cpu = { ...cpu, ratio: pairedRatio(cpu.ssh, cpu.sotto).ratio };
     log(`  file ${(size / 1e6).toFixed(0)} MB sotto: ${row.mbps.toFixed(0)} MB/s from /send (${row.wireMbps!.toFixed(0)} MB/s accepted → verified)`);
     if (row.paired) log(`  in turns with OpenSSH's cat (${row.paired.sshCatMbps.map((v) => v.toFixed(0)).join(", ")} MB/s): ${row.paired.ratios.map((v) => `${v.toFixed(2)}×`).join(", ")}`);
+    if (row.paired?.cpu) log(`  CPU: sotto ${row.paired.cpu.sotto.join(", ")} ms, OpenSSH's cat ${row.paired.cpu.ssh.join(", ")} ms`);
     return row;
   } finally {
     send?.proc.stdin.end();
@@ -254,7 +273,8 @@ export function pairedNote(f: FilesResult): string {
   const p = f.rows.find((r) => r.kind === "sotto")?.paired;
   if (p === undefined) return "";
   const list = (xs: number[], fmt: (v: number) => string) => xs.map(fmt).join(", ");
-  return ` Each sotto run was followed by one OpenSSH \`cat\` of the same file (${list(p.sshCatMbps, (v) => v.toFixed(0))} MB/s): sotto \`/send → verified\` against it, pair by pair, ${list(p.ratios, (v) => `${v.toFixed(2)}×`)}, median **${p.ratio.toFixed(2)}×**.`;
+  const cpu = p.cpu === undefined ? "" : ` CPU of each pair (sotto's two processes from /send to verified; OpenSSH's client, server and \`wc\`, set-up taken off): ${p.cpu.sotto.map((v, i) => `${v.toFixed(0)} / ${p.cpu!.ssh[i]!.toFixed(0)} ms`).join(", ")}, OpenSSH's over sotto's median ${p.cpu.ratio.toFixed(2)}×.`;
+  return ` Each sotto run was followed by one OpenSSH \`cat\` of the same file (${list(p.sshCatMbps, (v) => v.toFixed(0))} MB/s): sotto \`/send → verified\` against it, pair by pair, ${list(p.ratios, (v) => `${v.toFixed(2)}×`)}, median **${p.ratio.toFixed(2)}×**.${cpu}`;
 }
 
 /** Step 2, receiving side: `bun bench/files.ts recv <tcp|tls> <certDir> <out>`. */

@@ -19,6 +19,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseMode, runCommand as run, spawnChild, type Mode } from "./common.ts";
+import { reapedCpuMs } from "./proc.ts";
 
 /** The cipher OpenSSH is held to: sotto's AES-256-CBC. */
 export const SSH_CIPHER = "aes256-cbc";
@@ -197,6 +198,37 @@ export class SshCat {
       sshd.stop();
       throw e;
     }
+  }
+
+  /**
+   * One run of `file` (`size` bytes) into `wc -c`, with the CPU both ends used: the ssh
+   * client's (its rusage) and the server side's (sshd's session and `wc`, counted into the
+   * private sshd's children time when it reaps them, Linux /proc), less one `ssh host true`
+   * measured the same way; null CPU where /proc does not say.
+   * @throws Error when the byte count that came back is not `size`.
+   */
+  async cpu(file: string, size: number): Promise<{ mbps: number; cpuMs: number | null }> {
+    const setup = await this.#cpuOf("true", undefined, () => true);
+    const run = await this.#cpuOf("wc -c", file, (o) => Number(o) === size);
+    return { mbps: size / 1e3 / Math.max(1, run.ms - this.setupMs), cpuMs: run.cpuMs === null || setup.cpuMs === null ? null : Math.max(0, run.cpuMs - setup.cpuMs) };
+  }
+
+  async #cpuOf(remote: string, stdin: string | undefined, ok: (out: string) => boolean): Promise<{ ms: number; cpuMs: number | null }> {
+    const pid = this.sshd.proc.pid;
+    const before = reapedCpuMs(pid);
+    const t0 = performance.now();
+    const r = run(this.sshd.argv(remote), stdin);
+    const ms = performance.now() - t0;
+    if (r.code !== 0 || !ok(r.out.trim())) throw new Error(`OpenSSH ${remote} run failed: ${r.err.trim() || r.out.trim()}`);
+    const client = r.cpuMs;
+    if (before === null) return { ms, cpuMs: null };
+    // The session ends just after the client: wait (a little) until sshd has reaped it.
+    let after = reapedCpuMs(pid)!;
+    for (let i = 0; i < 50 && after === before; i++) {
+      await Bun.sleep(10);
+      after = reapedCpuMs(pid) ?? after;
+    }
+    return { ms, cpuMs: Math.round(client + (after - before)) };
   }
 
   /** One run of `file` (`size` bytes) into `wc -c`: MB/s with the set-up taken off. @throws Error when the byte count that came back is not `size`. */

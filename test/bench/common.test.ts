@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
-import { parseMode } from "../../bench/common.ts";
+import { parseMode, runCommand } from "../../bench/common.ts";
 import { findCycles } from "../support/cycles.ts";
 
 const BENCH = resolve(import.meta.dir, "../../bench");
@@ -47,6 +47,14 @@ describe("bench/common.ts", () => {
     const intoMain = [...g].filter(([f, deps]) => f !== "main.ts" && deps.includes("main.ts")).map(([f]) => f);
     expect(intoMain).toEqual([]);
     expect(findCycles(g)).toEqual([]);
+  });
+
+  test("runCommand gives the command's output and the CPU it used", () => {
+    // A child busy until it has used 100 ms of CPU by its own count, whatever the machine's load.
+    const r = runCommand([process.execPath, "-e", "const u = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; }; const t = u(); let x = 0; while (u() - t < 100) x += Math.sqrt(x + 1); console.log('done');"]);
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe("done");
+    expect(r.cpuMs).toBeGreaterThanOrEqual(100);
   });
 
   test("the mode is parsed, RatioRow declared and child processes started only in common.ts", () => {

@@ -27,4 +27,11 @@ describe("pairedNote", () => {
     expect(pairedNote(paired)).toBe(" Each sotto run was followed by one OpenSSH `cat` of the same file (300, 150 MB/s): sotto `/send → verified` against it, pair by pair, 0.81×, 0.79×, median **0.79×**.");
     expect(pairedNote({ size: 1, rows: [row] })).toBe("");
   });
+
+  test("with each pair's CPU, the note gives them pair by pair and OpenSSH's over sotto's median", () => {
+    const cpu = { sotto: [2000, 2400], ssh: [1200, 1300], ratio: pairedRatio([1200, 1300], [2000, 2400]).ratio };
+    expect(cpu.ratio).toBeCloseTo(0.5417, 3);
+    const paired: FilesResult = { size: 1, rows: [{ ...row, paired: { sshCatMbps: [300, 150], ratios: [0.81, 0.79], ratio: 0.79, cpu } }] };
+    expect(pairedNote(paired)).toEndWith(" median **0.79×**. CPU of each pair (sotto's two processes from /send to verified; OpenSSH's client, server and `wc`, set-up taken off): 2000 / 1200 ms, 2400 / 1300 ms, OpenSSH's over sotto's median 0.54×.");
+  });
 });
