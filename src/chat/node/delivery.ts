@@ -264,10 +264,12 @@ export class Delivery {
     const at = link.writtenAt;
     link.writtenAt = null;
     const written = at !== null && at.id === item.id ? at.writtenMs : undefined;
-    this.storage(() => {
-      if (item.id > this.lastShown(link.pid, inst)) {
+    // The highest id shown from this instance once this TEXT is handled (undefined: the store failed, said once).
+    const last = this.storage(() => {
+      const shown = this.lastShown(link.pid, inst);
+      if (item.id > shown) {
         const time = Date.now();
-        const priv = link.privateIn.delete(item.id);
+        const priv = link.privateIn.size > 0 && link.privateIn.delete(item.id);
         const r = this.#d.trust.requests.get(link.pid);
         const [fp, id, text] = [link.fingerprint, item.id.toString(), item.text];
         // The event's keys in one order (--json writes them so), made as they are rather than spread: a line each.
@@ -282,9 +284,11 @@ export class Delivery {
         // History keeps contacts' lines only: a stranger writes nothing to disk.
         if (r === undefined) this.#keep({ pid: link.pid, peer: e.peer, dir: "in", text, time, private: priv });
         this.#setShown(link.pid, inst, item.id);
+        return item.id;
       }
+      return shown;
     });
-    link.ack(this.lastShown(link.pid, inst));
+    link.ack(last ?? this.lastShown(link.pid, inst));
   }
 
   /** A cumulative ACK: the outbox lets go of what it covers. */
