@@ -126,7 +126,9 @@ export class Link {
   /** The peer's first ACK of the session came (or the wait ended): sending may start. */
   heard(): void {
     this.#heard = true;
-    this.stop();
+    // Only the wait for the first ACK ends here: an ACK we owe the peer (#ackTimer) still goes.
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     this.pump();
   }
 

@@ -212,6 +212,30 @@ describe("Link", () => {
     expect(acks()).toEqual([1n, 3n, 3n + BigInt(ACK_EVERY_LINES), 500n]);
   });
 
+  // Failed before: heard() (every ACK from the peer) dropped the timers, the delayed ACK we
+  // owed among them, so in a two-way stream the last lines' ACK never went and the peer
+  // waited on them (test/faults/cuts' 30 ms baseline timed out in some runs).
+  test("an ACK from the peer while ours is delayed does not drop ours: it still goes ACK_DELAY_MS after the last", async () => {
+    const { s, outbox } = setup();
+    const link = new Link(s, PID, "bob", outbox, new TokenBucket(10, 10, 0), () => true);
+    let clock = 1000;
+    link.now = () => clock;
+    const acks = () => s.sent.flatMap((i) => (i.kind === "ack" ? [i.id] : []));
+    const tick = () => new Promise<void>((r) => setImmediate(r));
+    link.open(0n);
+    link.ack(1n);
+    await tick();
+    clock += 5;
+    link.ack(2n); // within ACK_DELAY_MS of the last: delayed
+    await tick();
+    expect(acks()).toEqual([0n, 1n]);
+    link.acked(); // the peer's ACK of our lines arrives meanwhile
+    link.heard();
+    await until("the delayed ACK of line 2", () => acks().length === 3, 1000, 1);
+    expect(acks()).toEqual([0n, 1n, 2n]);
+    link.stop();
+  });
+
   test("lines not yet saved in state.db are never handed to the session", () => {
     const { outbox, s, link } = setup();
     outbox.queue(PID, "unsaved", 7, 1);
