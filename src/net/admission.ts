@@ -209,6 +209,23 @@ export function prefixOf(host: string): string {
   return lastPrefix;
 }
 
+/**
+ * Whose seats a host's inbound handshake counts against in the fair share at a full
+ * listener (inbound-handshakes.ts): its IPv4 /24 (an IPv4-mapped address as its IPv4), or
+ * its IPv6 /48. An end site is given a /48 or a /56 (a tunnel broker hands out a /48 for
+ * free), so counted by /64, one site held 1,024 prefixes of 4 handshakes each, enough to
+ * fill 4,096 seats and keep every new stranger out; a /48 is one share, as a /24 is.
+ */
+export function shareOf(host: string): string {
+  const prefix = prefixOf(host);
+  if (!prefix.endsWith("::/64")) return prefix;
+  if (prefix === lastSharePrefix) return lastShare;
+  lastSharePrefix = prefix;
+  return (lastShare = `${prefix.split(":", 3).join(":")}::/48`);
+}
+let lastSharePrefix = "";
+let lastShare = "";
+
 /** The groups a known host is counted in, with their caps: its /24 or /64, and its /16 or /48. */
 function knownGroups(k: string): [string, number][] {
   const prefix = prefixOf(k);

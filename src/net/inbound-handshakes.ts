@@ -1,6 +1,6 @@
 /**
  * A listener's inbound handshakes in progress, oldest first, with when each was accepted:
- * those of strangers (also by /24 or /64 prefix, for a fair share of seats), and those of
+ * those of strangers (also by IPv4 /24 or IPv6 /48, admission.ts shareOf, for a fair share of seats), and those of
  * addresses that authenticated before (the last to be evicted). Peer asks it which one
  * gives way to a newcomer at a global cap (halfOpenEvictAfterMs, docs/SECURITY.md §10).
  */
@@ -21,11 +21,18 @@ export class InboundHandshakes<S> {
   readonly #byPrefix = new Map<string, AgeQueue<S>>();
   /** Each stranger's handshake's prefix (for delete). */
   readonly #prefixOf = new Map<S, string>();
-  /** Prefixes by how many strangers' handshakes each holds (1 and up), for the most crowded in O(1). */
-  readonly #byCount = new Map<number, Set<string>>();
+  /**
+   * Prefixes by how many strangers' handshakes each holds (index 1 and up), for a most
+   * crowded one in O(1): arrays with swap-remove, not Sets, since a Set read from its head
+   * while its head is deleted walks the deleted slots in Bun (O(n) per eviction among
+   * thousands of crowded prefixes; bench/fair-share.ts).
+   */
+  readonly #byCount: string[][] = [];
+  /** Each counted prefix's index in its count's array. */
+  readonly #slotOf = new Map<string, number>();
   #most = 0;
 
-  /** `s` began its handshake at `now`; `known`: its address authenticated before; `prefix`: its /24 or /64. */
+  /** `s` began its handshake at `now`; `known`: its address authenticated before; `prefix`: its share, an IPv4 /24 or IPv6 /48 (admission.ts shareOf). */
   add(s: S, known: boolean, now: number, prefix = ""): void {
     if (known) return this.#known.set(s, now);
     if (this.#prefixOf.has(s)) return;
@@ -77,7 +84,7 @@ export class InboundHandshakes<S> {
     const head = knownNewcomer ? this.#strangers.oldest() : undefined;
     if (head !== undefined && crowded(head[0])) return head;
     if (this.#most > FAIR_SHARE_FLOOR && this.#most >= this.strangersFrom(prefix) + 2) {
-      const fullest = this.#byCount.get(this.#most)!.values().next().value!;
+      const fullest = this.#byCount[this.#most]![0]!;
       const first = this.#byPrefix.get(fullest)!.oldest();
       if (first !== undefined) return first;
     }
@@ -87,16 +94,20 @@ export class InboundHandshakes<S> {
   /** `prefix` went from `from` to `to` strangers' handshakes (one apart). */
   #recount(prefix: string, from: number, to: number): void {
     if (from > 0) {
-      const set = this.#byCount.get(from)!;
-      set.delete(prefix);
-      if (set.size === 0) this.#byCount.delete(from);
+      const arr = this.#byCount[from]!;
+      const i = this.#slotOf.get(prefix)!;
+      const last = arr.pop()!;
+      if (last !== prefix) {
+        arr[i] = last;
+        this.#slotOf.set(last, i);
+      }
     }
     if (to > 0) {
-      let set = this.#byCount.get(to);
-      if (set === undefined) this.#byCount.set(to, (set = new Set()));
-      set.add(prefix);
-    }
+      const arr = (this.#byCount[to] ??= []);
+      this.#slotOf.set(prefix, arr.length);
+      arr.push(prefix);
+    } else this.#slotOf.delete(prefix);
     if (to > this.#most) this.#most = to;
-    else if (from === this.#most && !this.#byCount.has(from)) this.#most = to;
+    else if (from === this.#most && this.#byCount[from]!.length === 0) this.#most = to;
   }
 }

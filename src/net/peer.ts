@@ -11,7 +11,7 @@ import { fail, ProtocolError } from "../protocol/errors.ts";
 import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item, TextId } from "../protocol/items.ts";
-import { Admission, FLOODING, FLOODING_LATE, prefixOf } from "./admission.ts";
+import { Admission, FLOODING, FLOODING_LATE, shareOf } from "./admission.ts";
 import { InboundHandshakes } from "./inbound-handshakes.ts";
 import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
@@ -282,7 +282,7 @@ export class Peer {
       return;
     }
     let full = this.#admission.refusal(remote, dial !== undefined, this.sessions.size, this.#closed);
-    if (full !== null && !dial && !this.#closed && this.#admission.ownRefusal(remote) === null && this.#evictOldHandshake(this.#admission.known(remote), prefixOf(remote))) {
+    if (full !== null && !dial && !this.#closed && this.#admission.ownRefusal(remote) === null && this.#evictOldHandshake(this.#admission.known(remote), shareOf(remote))) {
       full = this.#admission.refusal(remote, false, this.sessions.size, this.#closed);
     }
     if (full !== null && !dial) {
@@ -305,7 +305,7 @@ export class Peer {
     const s = new Session(socket, this.#config, role, address, dial?.group, this.#events);
     this.#books.set(s, { dial: dial ?? null, remoteHost: remote, halfOpen: true });
     if (dial) dial.session = s;
-    else this.#handshakes.add(s, this.#admission.known(remote), performance.now(), prefixOf(remote));
+    else this.#handshakes.add(s, this.#admission.known(remote), performance.now(), shareOf(remote));
     this.#admission.opened(remote);
     socket.data = { session: s, dial };
     this.sessions.add(s);
@@ -345,7 +345,7 @@ export class Peer {
    * At a global cap: cut the handshake that gives way to a newcomer (InboundHandshakes:
    * the oldest stranger's past halfOpenEvictAfterMs, or at once for a newcomer from an
    * address that authenticated before when that stranger's is a flood's, or at once the
-   * oldest of a prefix holding two more than the newcomer's `prefix`), with busy, so that silent
+   * oldest of a share (an IPv4 /24, an IPv6 /48: admission.ts shareOf) holding two more than the newcomer's `prefix`), with busy, so that silent
    * connections cannot keep a good peer out (docs/SECURITY.md §10). False when none may give way.
    */
   #evictOldHandshake(known: boolean, prefix: string): boolean {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { shareOf } from "../../src/net/admission.ts";
 import { FAIR_SHARE_FLOOR, InboundHandshakes } from "../../src/net/inbound-handshakes.ts";
 
 const GRACE = 1_000;
@@ -77,5 +78,29 @@ describe("InboundHandshakes: a fair share of seats by prefix", () => {
     fill(h, "B", 6, 10);
     expect(h.evictable(true, 11, GRACE, (s) => s === "A#0", "C")).toEqual(["A#0", 0]);
     expect(h.evictable(true, 11, GRACE, never, "C")).toEqual(["B#0", 10]);
+  });
+});
+
+describe("the fair share's unit: an IPv4 /24, an IPv6 /48 (admission.ts shareOf, what Peer counts by)", () => {
+  test("the /64s of one IPv6 /48 are one share: a site's 16 /64s with one young handshake each give way to a newcomer from another /48", () => {
+    const h = new InboundHandshakes<string>();
+    // Counted by /64, each held 1 (under the floor): the newcomer was refused and a /48
+    // holding 1,024 /64s kept a 4,096-seat listener full of young handshakes.
+    for (let i = 0; i < 16; i++) h.add(`s${i}`, false, i, shareOf(`2001:db8:7:${(i * 4099).toString(16)}::${i + 1}`));
+    expect(h.strangersFrom(shareOf("2001:db8:7::1"))).toBe(16);
+    expect(h.evictable(false, 20, GRACE, never, shareOf("2001:db8:8::1"))).toEqual(["s0", 0]);
+    // A newcomer from the same /48 takes nothing at once.
+    expect(h.evictable(false, 20, GRACE, never, shareOf("2001:db8:7:ffff::9"))).toBeNull();
+  });
+
+  test("IPv4 keeps its /24; an IPv4-mapped address is its IPv4's share; written forms of one /48 are one", () => {
+    expect(shareOf("10.1.2.3")).toBe(shareOf("10.1.2.200"));
+    expect(shareOf("10.1.2.3")).not.toBe(shareOf("10.1.3.3"));
+    expect(shareOf("::ffff:10.1.2.3")).toBe(shareOf("10.1.2.9"));
+    expect(shareOf("::FFFF:10.1.2.3")).toBe(shareOf("10.1.2.9"));
+    expect(shareOf("2001:0db8:0007:0001::1")).toBe(shareOf("2001:db8:7:ffff:1:2:3:4"));
+    expect(shareOf("2001:db8:7::1")).not.toBe(shareOf("2001:db8:6::1"));
+    // An IPv4-mapped address is no IPv6 /48 of its own: all of IPv4 is not one share.
+    expect(shareOf("::ffff:10.1.2.3")).not.toBe(shareOf("::ffff:192.168.0.1"));
   });
 });

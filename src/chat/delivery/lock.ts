@@ -16,7 +16,7 @@
  * ignored.
  */
 import { Database } from "bun:sqlite";
-import { closeSync, constants, fchmodSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChatError } from "../events.ts";
 import { describeSqliteError } from "./store.ts";
@@ -59,8 +59,10 @@ export class HomeLock {
     let db: Database;
     try {
       // 0600 like every file in the home: created so before SQLite opens it, and one made by an older sotto (0644) is narrowed.
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o600);
+      // O_NONBLOCK: a FIFO in its place would otherwise hold the open until some reader came.
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
       try {
+        if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: "EFTYPE" });
         fchmodSync(fd, 0o600);
       } finally {
         closeSync(fd);

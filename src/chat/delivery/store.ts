@@ -32,7 +32,7 @@
  */
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync } from "node:fs";
 import { basename, join } from "node:path";
 import { WRITE_LOCK_TIMEOUT, WRITE_LOCK_WAIT_MS, WriteLock } from "./write-lock.ts";
 
@@ -107,7 +107,10 @@ export function describeSqliteError(path: string, doing: string, e: unknown): st
   // The file opened or narrowed to 0600 before SQLite sees it (lock.ts, store.ts) fails with the system's codes.
   if (code === "ENOSPC" || code === "EDQUOT") return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
   if (code === "EACCES" || code === "EPERM" || code === "EROFS") return `${path} cannot be written (check its permissions), so ${doing} failed`;
-  if (code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP") return `${path} is not a file sotto can use (something else is in its place), so ${doing} failed; move it aside and try again`;
+  // ENXIO: a FIFO opened without waiting for a reader; EFTYPE: opened, but no regular file (lock.ts).
+  if (code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP" || code === "ENXIO" || code === "EFTYPE") return `${path} is not a file sotto can use (something else is in its place), so ${doing} failed; move it aside and try again`;
+  if (code === "ENOENT") return `the folder of ${path} is gone (moved or deleted while sotto started), so ${doing} failed; check the home folder and try again`;
+  if (code === "EMFILE" || code === "ENFILE") return `too many files are open to open ${path}, so ${doing} failed; close some programs (or raise the open-file limit) and try again`;
   if (code.startsWith("SQLITE_FULL")) return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
   if (code === WRITE_LOCK_TIMEOUT) return `the chat's own history writer kept ${path} busy for over ${WRITE_LOCK_WAIT_MS / 1000} s (the disk may be slow or stalled), so ${doing} failed; try again in a moment`;
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return `${path} is locked by another program, so ${doing} failed; close that program and try again`;
@@ -194,7 +197,13 @@ export class ChatStore {
     this.#self = self;
     try {
       // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
-      closeSync(openSync(this.path, "a", 0o600));
+      // O_NONBLOCK: a FIFO in its place would otherwise hold the open until some reader came.
+      const fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK, 0o600);
+      try {
+        if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${this.path} is not a regular file`), { code: "EFTYPE" });
+      } finally {
+        closeSync(fd);
+      }
       for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       this.#db = new Database(this.path, { create: true, strict: true });
       // secure_delete: an acknowledged line's text is overwritten, not left in free pages,

@@ -246,6 +246,52 @@ describe("ChatStore across reopens and crashes", () => {
     }
   });
 
+  test("a FIFO in the home lock's place is refused in a sentence, not waited on for ever (a careless user's mkfifo, or something else left there)", () => {
+    const home = tempHome();
+    expect(Bun.spawnSync(["mkfifo", join(home, LOCK_FILE)]).exitCode).toBe(0);
+    // In a child: an open that waits for a reader blocks its whole thread, the test runner's too.
+    const lock = resolve(import.meta.dir, "../../../src/chat/delivery/lock.ts");
+    const code = `import { HomeLock } from ${JSON.stringify(lock)};
+try { HomeLock.acquire(${JSON.stringify(home)}).release(); console.log("acquired"); } catch (e) { console.log(e.constructor.name + ": " + e.message); }`;
+    const r = Bun.spawnSync(["bun", "-e", code], { stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    const out = r.stdout.toString().trim();
+    expect({ signal: r.signalCode ?? null, out: out.replaceAll(join(home, LOCK_FILE), "<lock>") }).toEqual({
+      signal: null,
+      out: "ChatError: <lock> is not a file sotto can use (something else is in its place), so taking the home lock failed; move it aside and try again",
+    });
+    }, 20_000);
+
+  test("a FIFO in state.db's place is refused in a sentence, not waited on for ever", () => {
+    const home = tempHome();
+    expect(Bun.spawnSync(["mkfifo", join(home, STATE_FILE)]).exitCode).toBe(0);
+    // In a child, as the home lock's: an open that waits for a reader blocks the whole thread.
+    const code = `import { ChatStore } from ${JSON.stringify(STORE)};
+try { new ChatStore(${JSON.stringify(home)}, ${JSON.stringify(ME)}).close(); console.log("opened"); } catch (e) { console.log(e.constructor.name + ": " + e.message); }`;
+    const r = Bun.spawnSync(["bun", "-e", code], { stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    const out = r.stdout.toString().trim().replaceAll(join(home, STATE_FILE), "<state>");
+    expect({ signal: r.signalCode ?? null, out: out.replace(/, so .*$/, ", so …") }).toEqual({
+      signal: null,
+      out: "StateError: <state> is not a file sotto can use (something else is in its place), so …",
+    });
+  }, 20_000);
+
+  test("a home folder gone before the lock and the store are opened: a sentence for each, not the system's code", () => {
+    const home = join(tempHome(), "removed");
+    const messages: string[] = [];
+    for (const open of [() => HomeLock.acquire(home).release(), () => new ChatStore(home, ME).close()]) {
+      try {
+        open();
+        messages.push("opened");
+      } catch (e) {
+        messages.push((e as Error).message.replaceAll(home, "<home>"));
+      }
+    }
+    expect(messages).toEqual([
+      "the folder of <home>/state.db-lock is gone (moved or deleted while sotto started), so taking the home lock failed; check the home folder and try again",
+      expect.stringMatching(/^the folder of <home>\/state\.db is gone \(moved or deleted while sotto started\), so .* failed; check the home folder and try again$/),
+    ]);
+  });
+
   test("a set-aside line leaves the outbox for good", () => {
     const home = tempHome();
     const s = new ChatStore(home, ME);
