@@ -355,7 +355,9 @@ export class Peer {
     const [s, since] = found;
     const age = now - since;
     // abort() closes at once: its close handler (#sessionClosed) lets go of the counts.
-    s.abort(fail("busy", `the listener is full and this handshake gave way to a newcomer (it had run ${Math.round(age)} ms; see halfOpenEvictAfterMs)`));
+    // Younger than the grace: cut by the flood rule or the fair share (InboundHandshakes.evictable), not by its age.
+    const why = age >= this.limits.halfOpenEvictAfterMs ? "longer than halfOpenEvictAfterMs" : "its address range held the most handshakes in progress, or a flood's: a fair share of seats";
+    s.abort(fail("busy", `the listener is full and this handshake gave way to a newcomer (it had run ${Math.round(age)} ms; ${why})`));
     return true;
   }
 
