@@ -9,6 +9,7 @@
  * --pipe: alice's stdin is a pipe the bench writes the lines into (64 KiB reads), not the file (512 KiB reads).
  * --no-ftl: both processes run with BUN_JSC_useFTLJIT=0 (JavaScriptCore's top tier off: in a
  * run this short its compiles cost more CPU than they save; see BENCHMARKS.md).
+ * --stamps: also print when each 1,000th line was shown (ms after bob's "connected").
  * --shaped: alice dials bob through test/faults/proxy.ts at 100 Mbit/s with 25 ms each
  * way (run in this process), and plain TCP moves the same bytes through a proxy with the
  * same faults in the same run: the ratio TCP time / sotto time, ≥ 0.9 the target.
@@ -69,6 +70,8 @@ const threads = { alice: [new Map<string, number>(), new Map<string, number>()],
 /** Each side's CPU at bob's "connected" and at his last "message": what the timed part cost. */
 const window = { alice: [0, 0], bob: [0, 0] };
 let firstAt = 0;
+/** With --stamps: "n:ms" for each 1,000th line shown. */
+const stamps: string[] = [];
 let shown = 0;
 let bad = 0;
 let allShown: () => void = () => {};
@@ -91,6 +94,7 @@ void (async () => {
         if (shown === 0) firstAt = performance.now();
         shown++;
         lastAt = performance.now();
+        if (shown % 1000 === 0) stamps.push(`${shown}:${(lastAt - connectedAt).toFixed(0)}`);
         if (shown === lines) {
           window.alice[1] = cpuNow(alicePid);
           window.bob[1] = cpuNow(bob.pid);
@@ -145,6 +149,7 @@ const tcp = shaped ? await plainTcpBulk({ lines, size: SIZE, faults }) : null;
 const path = shaped ? "100 Mbit/s, 25 ms each way" : "loopback";
 const vsTcp = tcp === null ? "" : `; plain TCP ${tcp.toFixed(0)} ms, ratio TCP/sotto ${(tcp / ms).toFixed(2)}× (target ≥ 0.9×)`;
 console.log(`real processes${env === process.env ? "" : " (FTL off)"}, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)} (of which from "connected" to the last line: alice ${window.alice[1]! - window.alice[0]!} ms, bob ${window.bob[1]! - window.bob[0]!} ms); load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
+if (args.includes("--stamps")) console.log(`  shown (lines:ms after "connected"): ${stamps.join(" ")}`);
 // Where the window's CPU went, per thread (ms run between bob's "connected" and his last line; threads under 5 ms left out).
 for (const side of ["alice", "bob"] as const) {
   const [a, b] = threads[side];

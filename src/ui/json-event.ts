@@ -95,6 +95,29 @@ export class JsonEvents {
     else out.push(parts[0], json, `${parts[1]}\n`);
   }
 
+  /**
+   * The `recipients` event of a line (recipients.ts TrackedLine), as pieces(e) pushes
+   * that event: written from the line itself, with no event object, no copy of its
+   * recipients and no check of their keys (its shape is known here). `line` is a whole
+   * number; a time that is not finite goes the way of any event. @throws never
+   */
+  recipientsPieces(l: { line: number; text: string; private: boolean; time: number; recipients: readonly { peer: string; id: string; state: string }[] }, out: string[]): void {
+    if (!Number.isSafeInteger(l.line) || !Number.isFinite(l.time)) {
+      this.pieces({ type: "recipients", line: String(l.line), text: l.text, private: l.private, time: l.time, recipients: l.recipients.map((r) => ({ peer: r.peer, id: r.id, state: r.state })) } as { type: string }, out);
+      return;
+    }
+    let list = "";
+    for (let i = 0; i < l.recipients.length; i++) {
+      const r = l.recipients[i]!;
+      list += `${i === 0 ? "" : ","}{"peer":${this.#str(r.peer)},"id":${jsonString(r.id)},"state":${jsonString(r.state)}}`;
+    }
+    const head = `{"type":"recipients","line":"${l.line}","text":`;
+    const tail = `,"private":${l.private},"time":${String(l.time)},"recipients":[${list}]}\n`;
+    const json = this.#textJson(l.text);
+    if (this.#plain) out.push(`${head}"`, l.text, `"${tail}`);
+    else out.push(head, json, tail);
+  }
+
   /** One event as one JSON line, as jsonLine(e). */
   line(e: { type: string }): string {
     const parts = e.type === "sent" ? this.#sentParts(e as Sent) : e.type === "recipients" ? this.#recipientsParts(e as Recipients) : null;

@@ -20,7 +20,7 @@
  * `drainTimeoutMs`.
  *
  * Backpressure: a pipe can wait, a person cannot. While BACKLOG lines await their ACK,
- * reading input pauses until ACKs come (at most `drainTimeoutMs` without one), so piping
+ * reading input pauses until ACKs bring them down to BACKLOG_RESUME (at most `drainTimeoutMs` without one), so piping
  * a long file never runs into the outbox's per-peer limit on a slow honest link. A script can then retry; the chat itself never resends after
  * it exits.
  */
@@ -31,9 +31,25 @@ import { formatEvent, jsonLine } from "./format.ts";
 import { JsonEvents } from "./json-event.ts";
 import { OutputMeter, type MeteredStream } from "./output.ts";
 import { Recipients } from "./recipients.ts";
+import { countingSendAll, wakeOrAfter } from "./lines-support.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
 export const BACKLOG = 4096;
+/**
+ * Unacknowledged lines at or below which reading resumes: half of BACKLOG (2 MiB of 1 KiB
+ * lines still in flight, three round trips of 100 Mbit/s at 50 ms). Resuming at the
+ * first ACK instead made a turn of each ACK's ≈ 60 lines, each with the fixed costs of a
+ * turn (a commit, a history flush, an ACK's delete): 330 turns for 20,000 lines.
+ */
+export const BACKLOG_RESUME = BACKLOG / 2;
+/**
+ * Lines handed to the chat in the first turn of input; each later turn may take twice as
+ * many, up to a whole chunk. A chunk of a file is ≈ 500 lines of 1 KiB: queued in one
+ * turn, the first of them left only once all 500 were queued, committed and sealed (≈ 20 ms
+ * of code not yet compiled, then 500 KiB at once); 16 lines first put the first record on
+ * the wire in a few ms, and the doubling keeps the turns' fixed costs (one commit each) few.
+ */
+export const FIRST_TURN_LINES = 16;
 /** While waiting for ACKs, how often the backlog is looked at besides (ms). */
 const BACKLOG_POLL_MS = 20;
 /**
@@ -121,7 +137,13 @@ export class LineMode {
     begin: () => this.#recipients.begin(),
     end: () => {
       const l = this.#recipients.end();
-      if (l !== null) this.#print({ type: "recipients", line: String(l.line), text: l.text, private: l.private, time: l.time, recipients: l.recipients.map((r) => ({ ...r })) });
+      if (l === null) return;
+      if (this.#o.batchOutput === true && this.#o.json) {
+        // A piped line's event, written from the line itself (json-event.ts).
+        if (this.#out.length === 0) queueMicrotask(this.#flush);
+        return this.#json.recipientsPieces(l, this.#out);
+      }
+      this.#print({ type: "recipients", line: String(l.line), text: l.text, private: l.private, time: l.time, recipients: l.recipients.map((r) => ({ ...r })) });
     },
   };
 
@@ -191,7 +213,10 @@ export class LineMode {
       if ((await this.#runLines(lines, api, counted)) === "quit" || this.#stopped || next.done === true) break;
       // A chunk already buffered would resolve next() in this same turn, so without this the
       // tick's commit and send (setImmediate) would wait until BACKLOG lines were queued.
-      if (lines.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (lines.length > 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.#newTurn();
+      }
     }
     input.pause?.();
     return this.#finish(api, this.#unsent);
@@ -200,6 +225,9 @@ export class LineMode {
   /** Lines that went to no peer. */
   #unsent = 0;
   #first = true;
+  /** Text lines this turn may still hand to the chat (FIRST_TURN_LINES, doubling each turn). */
+  #turnLines = FIRST_TURN_LINES;
+  #turnRoom = FIRST_TURN_LINES;
 
   /**
    * The lines of one chunk, in order: each run of text lines goes to the api in one
@@ -219,14 +247,26 @@ export class LineMode {
         i++;
         continue;
       }
-      const room = Math.max(1, BACKLOG - api.queued());
+      if (this.#turnRoom <= 0) {
+        // This turn took its share: the chat's commit and send (setImmediate) go first.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.#newTurn();
+      }
+      const room = Math.min(this.#turnRoom, Math.max(1, BACKLOG - api.queued()));
       const texts: string[] = [];
       for (; i < lines.length && texts.length < room && !isCommand(lines[i]!); i++) {
         const line = lines[i]!;
         if (line.trim() !== "") texts.push(line.startsWith("//") ? line.slice(1) : line);
       }
+      this.#turnRoom -= texts.length;
       this.#sendMany(api, texts);
     }
+  }
+
+  /** A turn of the event loop began: twice the last turn's lines (the ramp stops growing at BACKLOG). */
+  #newTurn(): void {
+    this.#turnLines = Math.min(BACKLOG, this.#turnLines * 2);
+    this.#turnRoom = this.#turnLines;
   }
 
   /** Text lines to every peer, as runCommand sends one, with one api call when the api has sendAllMany. */
@@ -278,14 +318,15 @@ export class LineMode {
   #acked: (() => void) | null = null;
 
   /**
-   * Backpressure: wait while BACKLOG lines are unacknowledged and ACKs keep coming. Woken
-   * by the next `ack` event (reading resumes in the tick the ACK came), else looks again
-   * every BACKLOG_POLL_MS (a line can also leave the outbox without one).
+   * Backpressure: wait until at most BACKLOG_RESUME lines are unacknowledged, while ACKs
+   * keep coming. Woken by each `ack` event (reading resumes in the tick of the ACK that
+   * brought it there), else looks again every BACKLOG_POLL_MS (a line can also leave the
+   * outbox without one).
    */
   async #backlogDrained(api: ChatApi): Promise<void> {
     let last = api.queued();
     let movedAt = performance.now();
-    while (!this.#stopped && api.queued() >= BACKLOG) {
+    while (!this.#stopped && api.queued() > BACKLOG_RESUME) {
       const now = api.queued();
       if (now !== last) {
         last = now;
@@ -346,47 +387,4 @@ export class LineMode {
     this.#flush();
     return acked && unsent === 0 && this.#notSent === 0 ? 0 : 1;
   }
-}
-
-/**
- * `api` with each sendAll result reported to `seen`, and each sendAll / sendTo between
- * `around`'s two calls. A Proxy, so every member of the api (disconnect, files, …) is
- * there as it is on the real one; methods run on the real object (ChatNode has #private fields).
- */
-function countingSendAll(api: ChatApi, seen: (n: number) => void, around: { begin(): void; end(): void }): ChatApi {
-  const wrap = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => {
-    around.begin();
-    try {
-      return f(...a);
-    } finally {
-      around.end();
-    }
-  };
-  const sendAll = wrap((text: string) => {
-    const n = api.sendAll(text);
-    seen(n);
-    return n;
-  });
-  const sendTo = wrap((name: string, text: string) => api.sendTo(name, text));
-  return new Proxy(api, {
-    get(target, key) {
-      if (key === "sendAll") return sendAll;
-      if (key === "sendTo") return sendTo;
-      const v = Reflect.get(target, key, target) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-}
-
-/** Resolves when the wake function handed to `hold` is called, or after `ms`; `hold` gets null once it resolved. */
-function wakeOrAfter(ms: number, hold: (wake: (() => void) | null) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(wake, ms);
-    function wake(): void {
-      clearTimeout(timer);
-      hold(null);
-      resolve();
-    }
-    hold(wake);
-  });
 }

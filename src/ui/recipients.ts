@@ -77,13 +77,9 @@ export class Recipients {
     this.#open = null;
     if (sent.length === 0) return null;
     const first = sent[0]!;
-    const line: TrackedLine = {
-      line: this.#next++,
-      text: first.text,
-      private: first.private,
-      time: first.time ?? Date.now(),
-      recipients: sent.map((s) => ({ peer: s.peer, id: s.id, state: s.queued ? "queued" : "sent" })),
-    };
+    const recipients: Recipient[] = [];
+    for (const s of sent) recipients.push({ peer: s.peer, id: s.id, state: s.queued ? "queued" : "sent" });
+    const line: TrackedLine = { line: this.#next++, text: first.text, private: first.private, time: first.time ?? Date.now(), recipients };
     for (const r of line.recipients) {
       if (r.state === "queued") this.#away.add(r);
       let id: bigint;

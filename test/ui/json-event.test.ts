@@ -77,6 +77,21 @@ describe("JsonEvents", () => {
     );
   });
 
+  test("recipientsPieces(): a tracked line's recipients event, written from the line, joined is jsonLine's line of the event line mode made of it (property)", () => {
+    const j = new JsonEvents();
+    const str = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800", "x".repeat(1500)));
+    const time = fc.oneof(fc.integer(), fc.double(), fc.constant(-0));
+    const line = fc.oneof(fc.nat(), fc.constant(2 ** 53), fc.constant(1.5));
+    fc.assert(
+      fc.property(line, str, fc.boolean(), time, fc.array(fc.record({ peer: str, id: str, state: fc.constantFrom("sent", "queued", "delivered") }), { maxLength: 3 }), (n, text, priv, t, recipients) => {
+        const out: string[] = [];
+        j.recipientsPieces({ line: n, text, private: priv, time: t, recipients }, out);
+        expect(out.join("")).toBe(`${jsonLine({ type: "recipients", line: String(n), text, private: priv, time: t, recipients })}\n`);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   test("events of another shape (a key more, another order, a value of another type) are still jsonLine's", () => {
     const j = new JsonEvents();
     const text = long("t");

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
 import { ChatError, type ChatApi, type ChatEvent } from "../../src/chat/events.ts";
 import { jsonLine } from "../../src/ui/format.ts";
-import { BACKLOG, LineMode } from "../../src/ui/lines.ts";
+import { BACKLOG, BACKLOG_RESUME, FIRST_TURN_LINES, LineMode } from "../../src/ui/lines.ts";
 
 /** A fake ChatApi: `peers` connected peers; messages are acked when `ackAll` runs. */
 function fakeApi(peers: number, opts: { acks?: boolean } = {}) {
@@ -133,7 +133,7 @@ describe("line mode", () => {
 });
 
 describe("line mode output", () => {
-  test("reading waits while BACKLOG lines are unacknowledged, and goes on in the turn their ACK arrives (no timer in between)", async () => {
+  test("reading waits while BACKLOG lines are unacknowledged, and goes on in the turn of the ACK that leaves BACKLOG_RESUME (no timer in between)", async () => {
     const { ui, input } = setup({ json: true });
     const { api } = fakeApi(1);
     let unacked = 0;
@@ -147,13 +147,21 @@ describe("line mode output", () => {
     api.drain = async () => true;
     const run = ui.run(api, input);
     input.end(`${Array.from({ length: BACKLOG + 904 }, (_, i) => `l${i}`).join("\n")}\n`);
-    while (calls.length === 0) await Bun.sleep(1);
+    while (unacked < BACKLOG) await Bun.sleep(1);
     for (let i = 0; i < 20; i++) await Promise.resolve();
-    expect(calls).toEqual([BACKLOG]); // the rest waits for ACKs
-    unacked = 0;
-    ui.listener({ type: "ack", peer: "bob", id: String(BACKLOG) });
+    // The first turns' ramp (16, 32, … 2048 lines), then what BACKLOG leaves; the rest waits for ACKs.
+    const ramp = [16, 32, 64, 128, 256, 512, 1024, 2048];
+    expect(calls).toEqual([...ramp, BACKLOG - 4080]);
+    // An ACK of 100 lines: still more than BACKLOG_RESUME wait, so nothing is read (a turn of 100 lines would cost a turn's commit).
+    unacked = BACKLOG - 100;
+    ui.listener({ type: "ack", peer: "bob", id: "100" });
     for (let i = 0; i < 20; i++) await Promise.resolve();
-    expect(calls).toEqual([BACKLOG, 904]);
+    expect(calls).toEqual([...ramp, BACKLOG - 4080]);
+    expect(BACKLOG_RESUME).toBe(BACKLOG / 2);
+    unacked = BACKLOG_RESUME;
+    ui.listener({ type: "ack", peer: "bob", id: String(BACKLOG - BACKLOG_RESUME) });
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(calls).toEqual([...ramp, BACKLOG - 4080, 904]);
     await run;
   });
   test("a chunk's lines are committed and sent (the chat's setImmediate) before the next chunk, already buffered, is read", async () => {
@@ -172,6 +180,22 @@ describe("line mode output", () => {
     input.end("c1\n");
     expect(await ui.run(api, input)).toBe(0);
     expect(order).toEqual(["queued a1", "sent a1", "queued b1", "sent b1", "queued c1", "sent c1"]);
+  });
+  test("the first turn hands the chat FIRST_TURN_LINES lines, each later turn twice as many: the first line leaves before a whole chunk is queued", async () => {
+    const { ui, input } = setup({ json: true });
+    const { api } = fakeApi(1);
+    const order: string[] = [];
+    api.sendAllMany = (texts, each) => {
+      order.push(`queued ${texts.length}`);
+      setImmediate(() => order.push("sent"));
+      for (const _ of texts) each(1);
+    };
+    // One chunk of 200 lines (a file's chunk holds ≈ 500 of 1 KiB), then one of 3.
+    input.write(Array.from({ length: 200 }, (_, i) => `l${i}\n`).join(""));
+    input.end("m1\nm2\nm3\n");
+    expect(await ui.run(api, input)).toBe(0);
+    expect(FIRST_TURN_LINES).toBe(16);
+    expect(order).toEqual(["queued 16", "sent", "queued 32", "sent", "queued 64", "sent", "queued 88", "sent", "queued 3", "sent"]);
   });
   test("batchOutput: the events of one tick are one write, in order, at the end of the tick", async () => {
     const writes: string[] = [];

@@ -234,6 +234,9 @@ export class History {
     else if (this.#failed.length < 8) this.#failed.push(e);
   }
 
+  /** Called first by clear(): the chat hands the store's ACK deletes not yet due (they go to the writer thread ahead of the clear). */
+  beforeClear: (() => void) | null = null;
+
   /** Where the writer thread's failures go (an Error with SQLite's `code`); those before it was set are told at once. */
   set onError(f: (e: Error) => void) {
     this.#onError = f;
@@ -354,6 +357,7 @@ export class History {
 
   /** Forget every line with one contact; returns how many were deleted (0 when the writer thread failed to: onError is told). */
   clear(pid: string): number {
+    this.beforeClear?.();
     this.flush();
     Atomics.store(this.#slots, CLEARED, 0);
     this.#post({ op: "clear", pid });

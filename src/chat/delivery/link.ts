@@ -26,12 +26,15 @@ import type { TokenBucket } from "../../net/limits.ts";
 import type { Pid } from "../peer-id.ts";
 
 /**
- * The first window: about one round trip of a 100 Mbit/s path at 20 ms. TCP below does
- * congestion control; this window only bounds what a session may have to send again, so
- * starting at 2 KiB (as it once did) cost a piped file eleven round trips of slow start
- * (a third of its time through 100 Mbit/s with 50 ms, bench/links-processes.ts --shaped).
+ * The first window: as much as the session may hold for its socket anyway (HIGH_WATER),
+ * about what a 100 Mbit/s path holds in 80 ms. TCP below does congestion control; this
+ * window only bounds what a session may have to send again after a break, so a smaller
+ * start only makes the first round trips wait for ACKs: 2 KiB (as it once was) cost a
+ * piped file eleven round trips of slow start, and 256 KiB still two (the first 1,000
+ * lines of 1 KiB shown ≈ 250 ms after "connected" where the path needs ≈ 110 ms,
+ * bench/links-processes.ts --shaped: 100 Mbit/s, 50 ms round trip, 625 KB in flight).
  */
-export const WINDOW_START = 256 * 1024;
+export const WINDOW_START = 1 << 20;
 /**
  * The first window after a session broke with lines in flight (as TCP restarts small after
  * a loss): the lines go in small records, so a path that breaks every few kilobytes still
@@ -41,14 +44,29 @@ export const WINDOW_RESTART = 2048;
 const WINDOW_MAX = 4 << 20;
 /** Bytes the session may hold for the socket (its bufferedAmount) before the link waits for drain. */
 export const HIGH_WATER = 1 << 20;
+/** ACKs of a stream of lines go at most this often (ms), unless ACK_EVERY_LINES wait (Link.ack). */
+export const ACK_DELAY_MS = 20;
+/** Lines shown that are acknowledged at once, however soon after the last ACK. */
+export const ACK_EVERY_LINES = 256;
 /** A peer that sends no opening ACK is waited for this long. */
 const FIRST_ACK_WAIT_MS = 1000;
-/** Wire bytes of one line besides its text: TEXT_TIME and TEXT headers and ids. */
-const LINE_OVERHEAD = ITEM_HEADER_LEN + TEXT_TIME_LEN + ITEM_HEADER_LEN + ID_LEN;
+/** Wire bytes of one line besides its text: TEXT's header and id. */
+const TEXT_OVERHEAD = ITEM_HEADER_LEN + ID_LEN;
+/** Wire bytes of a TEXT_TIME item. */
+const TEXT_TIME_BYTES = ITEM_HEADER_LEN + TEXT_TIME_LEN;
+/**
+ * PROTOCOL §12: a line sent this long (ms) or more after it was written carries its
+ * TEXT_TIME even on the session it was written on. One sent sooner carries none: its
+ * arrival time says as much (the terminal shows a written time only 60 s apart), and
+ * the item is 19 of a 1 KiB line's ≈ 1,050 bytes on the wire, decoded on the other side.
+ */
+export const TEXT_TIME_AFTER_MS = 1000;
 
 export class Link {
   /** The highest TEXT id sent on this session. */
   #sentUpTo = 0n;
+  /** When this link was made (Date.now(), the clock of a line's `written`): a line written before waited for this session. */
+  readonly openedAt = Date.now();
   /** The peer's fingerprint, as events show it (computed once per session). */
   fingerprint = "";
   /** The peer instance's id in hex, as the shown counters are kept (once per PROFILE, not per TEXT). */
@@ -108,7 +126,9 @@ export class Link {
   /** The peer's first ACK of the session came (or the wait ended): sending may start. */
   heard(): void {
     this.#heard = true;
-    this.stop();
+    // Only the wait for the first ACK ends here: an ACK we owe the peer (#ackTimer) still goes.
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     this.pump();
   }
 
@@ -135,15 +155,18 @@ export class Link {
     // Decided once, before the peer's opening ACK can hide that lines were lost.
     if (this.#window === 0) this.#window = this.#restart ? WINDOW_RESTART : WINDOW_START;
     let budget = this.#window - inflight;
+    const now = Date.now();
     for (const m of next) {
-      const size = m.bytes + LINE_OVERHEAD;
+      // PROTOCOL §12: TEXT_TIME for a line that waited (written before this session opened: queued while the peer was away, or sent again; or a second ago or more).
+      const timed = m.written > 0 && (m.written < this.openedAt || now - m.written >= TEXT_TIME_AFTER_MS);
+      const size = m.bytes + TEXT_OVERHEAD + (timed ? TEXT_TIME_BYTES : 0);
       // Always let one message through when nothing is in flight, however long.
       if (budget < size && budget < this.#window) break;
       if (this.s.bufferedAmount >= HIGH_WATER) break; // onDrain pumps again
       // PROTOCOL §6.5: a private line's marker goes first, so it is known when the TEXT arrives.
       if (this.isPrivate?.(m.id)) this.s.send(privateItem(m.id));
       // PROTOCOL §12: TEXT_TIME right before its TEXT.
-      if (m.written > 0) this.s.send(textTimeItem(m.id, m.written));
+      if (timed) this.s.send(textTimeItem(m.id, m.written));
       this.s.sendText(m.id, m.text); // the per-message path: no Item object
       this.#sentUpTo = m.id;
       this.outbox.markSent(this.pid, m.id);
@@ -151,23 +174,58 @@ export class Link {
     }
   }
 
-  /** Cumulative ACKs: one per tick, for the highest id shown. */
+  /**
+   * Cumulative ACKs, for the highest id shown: the tick's counters are recorded at its
+   * end (show, record, then ACK), and the ACK goes then when none went in the last
+   * ACK_DELAY_MS (a line typed by a person is acknowledged at once) or ACK_EVERY_LINES
+   * lines wait for it; otherwise ACK_DELAY_MS after the last one. A pipe read in pieces
+   * of ≈ 60 lines sent an ACK each (≈ 330 for 20,000 lines through 100 Mbit/s), each a
+   * record here and an ACK's work for the sender.
+   */
   ack(id: bigint): void {
-    const scheduled = this.#pendingAck !== null;
     if (this.#pendingAck === null || id > this.#pendingAck) this.#pendingAck = id;
-    if (scheduled) return;
+    this.#unacked++;
+    if (this.#tickEnds) return;
+    this.#tickEnds = true;
     queueMicrotask(() => {
-      const a = this.#pendingAck;
-      this.#pendingAck = null;
+      this.#tickEnds = false;
       // Show, record, then ACK: the counters of this tick are written first.
-      if (!this.#record()) return;
-      if (a !== null && this.s.state === "open") this.s.send({ kind: "ack", id: a });
+      if (!this.#record()) {
+        this.#pendingAck = null;
+        this.#unacked = 0;
+        return;
+      }
+      const wait = this.#lastAckAt + ACK_DELAY_MS - this.now();
+      if (wait <= 0 || this.#unacked >= ACK_EVERY_LINES) return this.#sendAck();
+      if (this.#ackTimer === null) {
+        this.#ackTimer = setTimeout(() => this.#sendAck(), wait);
+        this.#ackTimer.unref?.();
+      }
     });
   }
 
-  /** The session ended: drop the timer. */
+  #sendAck(): void {
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    const a = this.#pendingAck;
+    this.#pendingAck = null;
+    this.#unacked = 0;
+    this.#lastAckAt = this.now();
+    if (a !== null && this.s.state === "open") this.s.send({ kind: "ack", id: a });
+  }
+
+  /** The clock ACK_DELAY_MS is measured on (ms; a test gives its own). */
+  now: () => number = () => performance.now();
+  #unacked = 0;
+  #tickEnds = false;
+  #lastAckAt = -Infinity;
+  #ackTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** The session ended: drop the timers. */
   stop(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
   }
 }

@@ -12,7 +12,7 @@ import { fail, ProtocolError } from "../../protocol/errors.ts";
 import { TEXT_TIME } from "../../protocol/constants.ts";
 import { PRIVATE_TYPE, privateId, readTextTime, type Item } from "../../protocol/items.ts";
 import type { PeerSession } from "../../net/types.ts";
-import { ChatError, type ChatListener } from "../events.ts";
+import { ChatError, type ChatEvent, type ChatListener } from "../events.ts";
 import type { History, HistoryLine } from "../delivery/history.ts";
 import { Link } from "../delivery/link.ts";
 import type { Outbox } from "../delivery/outbox.ts";
@@ -26,6 +26,12 @@ import type { Pid } from "../peer-id.ts";
 
 /** Peer instances whose shown ids are remembered per request (in memory). */
 const MAX_REQUEST_INSTANCES = 8;
+/**
+ * How long an ACK's delete may wait for others to share its statement (outbox.ts
+ * flushDueAcks): a crash meanwhile only re-sends lines the peer acknowledges again
+ * without showing them.
+ */
+export const ACK_DELETE_MS = 1000;
 /** PRIVATE marks a peer may have outstanding per session (PROTOCOL §6.5); older ones are dropped. */
 export const MAX_PRIVATE_MARKS = 1024;
 
@@ -57,6 +63,8 @@ export class Delivery {
     if (d.kept !== undefined) for (const [pid, ids] of d.kept.privateOut(MAX_PRIVATE_MARKS)) this.#privateOut.set(pid, ids);
     // The history is written by a thread of its own (history-worker.ts): its failures come later, said once as any storage failure.
     const kept = d.kept;
+    // /clear leaves no acknowledged line's text in state.db: deletes not yet due go first.
+    if (kept !== undefined) kept.beforeClear = () => this.#flushAcks();
     if (kept !== undefined) kept.onError = (e) => void this.storage(() => {
       const { doing, path } = e as { doing?: string; path?: string };
       throw new StateError(describeSqliteError(path ?? kept.path, doing ?? "keeping the conversation history", e), { cause: e });
@@ -130,7 +138,9 @@ export class Delivery {
       ids.push(id);
       this.#queuedAway.set(pid, ids);
     }
-    this.#d.emit({ type: "sent", peer, id: id.toString(), text, private: priv, time, ...(away ? { queued: true } : {}) });
+    const e: Extract<ChatEvent, { type: "sent" }> = { type: "sent", peer, id: id.toString(), text, private: priv, time };
+    if (away) e.queued = true;
+    this.#d.emit(e);
     this.#keep({ pid, peer, dir: "out", text, time, private: priv, id, bytes });
     this.#schedule();
   }
@@ -154,10 +164,26 @@ export class Delivery {
     setImmediate(() => this.#commit());
   }
 
-  /** At close: the tick's lines and history are written now, not lost to a timer that never runs. */
+  /** At close: the tick's lines, history and ACK deletes are written now, not lost to a timer that never runs. */
   flush(): void {
     if (this.#commitScheduled) this.#commit();
     if (this.#keptScheduled) this.#flushKept();
+    this.#flushAcks();
+  }
+
+  /** ACK deletes not yet due (outbox.ts flushDueAcks) are written at the latest ACK_DELETE_MS later. */
+  #ackTimer: ReturnType<typeof setTimeout> | null = null;
+  #acksLater(): void {
+    if (this.#ackTimer !== null) return;
+    this.#ackTimer = setTimeout(() => this.#flushAcks(), ACK_DELETE_MS);
+    this.#ackTimer.unref?.();
+  }
+
+  /** Every ACK's delete now (the timer, close, and before /clear: no acknowledged line's text is left behind). */
+  #flushAcks(): void {
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    this.storage(() => this.#d.outbox.flushAcks());
   }
 
   /**
@@ -172,7 +198,7 @@ export class Delivery {
       this.#d.emit({ type: "error", code: "state", message: `${failed.error.message}.` });
       for (const l of failed.lines) this.#d.emit({ type: "unsent", peer: l.name, id: l.id.toString(), text: l.text, reason: failed.error.message, code: "state" });
     }
-    this.storage(() => this.#d.outbox.flushAcks());
+    if (this.storage(() => this.#d.outbox.flushDueAcks()) === true) this.#acksLater();
     for (const link of this.#d.sessions.links.values()) link.pump();
     if (this.#d.kept !== undefined && !this.#keptScheduled) {
       this.#keptScheduled = true;
@@ -238,19 +264,31 @@ export class Delivery {
     const at = link.writtenAt;
     link.writtenAt = null;
     const written = at !== null && at.id === item.id ? at.writtenMs : undefined;
-    this.storage(() => {
-      if (item.id > this.lastShown(link.pid, inst)) {
+    // The highest id shown from this instance once this TEXT is handled (undefined: the store failed, said once).
+    const last = this.storage(() => {
+      const shown = this.lastShown(link.pid, inst);
+      if (item.id > shown) {
         const time = Date.now();
-        const priv = link.privateIn.delete(item.id);
+        const priv = link.privateIn.size > 0 && link.privateIn.delete(item.id);
         const r = this.#d.trust.requests.get(link.pid);
-        const who = r === undefined ? { peer: this.#d.contacts.nameOf(link.pid), verified: this.#d.trust.known.pinOf(link.pid)?.verified ?? false } : { peer: r.claimed, request: r.id, ...(r.lookalike === undefined ? {} : { lookalike: r.lookalike }) };
-        this.#d.emit({ type: "message", ...who, fingerprint: link.fingerprint, id: item.id.toString(), text: item.text, time, private: priv, ...(written !== undefined ? { written } : {}) });
+        const [fp, id, text] = [link.fingerprint, item.id.toString(), item.text];
+        // The event's keys in one order (--json writes them so), made as they are rather than spread: a line each.
+        const e: Extract<ChatEvent, { type: "message" }> =
+          r === undefined
+            ? { type: "message", peer: this.#d.contacts.nameOf(link.pid), verified: this.#d.trust.known.pinOf(link.pid)?.verified ?? false, fingerprint: fp, id, text, time, private: priv }
+            : r.lookalike === undefined
+              ? { type: "message", peer: r.claimed, request: r.id, fingerprint: fp, id, text, time, private: priv }
+              : { type: "message", peer: r.claimed, request: r.id, lookalike: r.lookalike, fingerprint: fp, id, text, time, private: priv };
+        if (written !== undefined) e.written = written;
+        this.#d.emit(e);
         // History keeps contacts' lines only: a stranger writes nothing to disk.
-        if (r === undefined) this.#keep({ pid: link.pid, peer: who.peer, dir: "in", text: item.text, time, private: priv });
+        if (r === undefined) this.#keep({ pid: link.pid, peer: e.peer, dir: "in", text, time, private: priv });
         this.#setShown(link.pid, inst, item.id);
+        return item.id;
       }
+      return shown;
     });
-    link.ack(this.lastShown(link.pid, inst));
+    link.ack(last ?? this.lastShown(link.pid, inst));
   }
 
   /** A cumulative ACK: the outbox lets go of what it covers. */

@@ -319,3 +319,26 @@ describe("a tick's lines go before its history", () => {
     expect(alice.n.history!.names()).toEqual(["bob"]);
   });
 });
+
+describe("the events of a line, as --json writes them", () => {
+  test("sent and message keep their keys in one order: a contact's, a request's, a queued line's", async () => {
+    const { alice, bob } = await pair();
+    expect(alice.n.sendAll("to a contact")).toBe(1);
+    await until("shown", () => of(bob.events, "message").length === 1);
+    expect(Object.keys(of(alice.events, "sent")[0]!)).toEqual(["type", "peer", "id", "text", "private", "time"]);
+    expect(Object.keys(of(bob.events, "message")[0]!)).toEqual(["type", "peer", "verified", "fingerprint", "id", "text", "time", "private"]);
+    // A request: carol is no contact of dave's.
+    const dave = await startNode("dave", {});
+    const carol = await startNode("carol", { connect: [`127.0.0.1:${dave.port}`] });
+    await until("carol connected", () => of(carol.events, "connected").length === 1);
+    expect(carol.n.sendAll("to a stranger")).toBe(1);
+    await until("shown as a request", () => of(dave.events, "message").length === 1);
+    expect(Object.keys(of(dave.events, "message")[0]!)).toEqual(["type", "peer", "request", "fingerprint", "id", "text", "time", "private"]);
+    // A line that waited: queued while bob is away, then shown with when it was written.
+    await bob.n.close();
+    released(bob.n);
+    await until("bob left", () => of(alice.events, "disconnected").length === 1);
+    expect(alice.n.sendAll("while away")).toBe(1);
+    expect(Object.keys(of(alice.events, "sent")[1]!)).toEqual(["type", "peer", "id", "text", "private", "time", "queued"]);
+  });
+});

@@ -554,6 +554,31 @@ describe("History: /clear overwrites", () => {
     expect(told).toEqual([]);
   });
 
+  test("/clear writes first what beforeClear hands it (the chat's ACK deletes not yet due): no acknowledged outbox text is left in either file", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa", { backgroundCheckpoint: true });
+    const h = new History(home, 1000, store);
+    for (let i = 1; i <= 50; i++) {
+      store.queue("bb", { id: BigInt(i), text: `SENT-${i}-${"o".repeat(300)}`, written: 1 });
+      h.add({ pid: "bb", peer: "bob", dir: "out", text: `SENT-${i}-${"o".repeat(300)}`, time: i, private: false, id: BigInt(i) });
+    }
+    store.commit();
+    h.written();
+    // Acknowledged, its delete not yet handed over (outbox.ts flushDueAcks): /clear hands it first.
+    let handed = 0;
+    h.beforeClear = () => {
+      handed++;
+      store.ack("bb", 50n);
+    };
+    expect(h.clear("bb")).toBe(50);
+    expect(handed).toBe(1);
+    h.written();
+    const files = ["state.db", "state.db-wal", HISTORY_FILE, `${HISTORY_FILE}-wal`].map((f) => readFileSync(join(home, f)));
+    expect(Array.from({ length: 50 }, (_, i) => `SENT-${i + 1}-`).filter((t) => files.some((f) => f.includes(t)))).toEqual([]);
+    h.close();
+    await store.close();
+  });
+
   test("another program reading state.db keeps its log from being emptied at a /clear: the failure is told as state.db's, not history.db's", async () => {
     const home = tempHome();
     const store = new ChatStore(home, "aa");

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { asPid, type Pid } from "../../../src/chat/peer-id.ts";
 import { ChatError } from "../../../src/chat/events.ts";
-import { MAX_TEXT_BYTES, Outbox } from "../../../src/chat/delivery/outbox.ts";
+import { ACK_DELETE_BYTES, MAX_TEXT_BYTES, Outbox } from "../../../src/chat/delivery/outbox.ts";
 import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { thrown } from "../../support/thrown.ts";
@@ -49,6 +49,39 @@ describe("sending", () => {
     expect(o.acked(BOB, 2n)).toBe(false);
     expect(o.unsent(BOB, 0n).next.map((l) => l.id)).toEqual([3n]);
     expect(o.acked(CAROL, 1n)).toBe(false);
+  });
+
+  test("an ACK's delete waits until its peer's lines are all acknowledged or ACK_DELETE_BYTES were freed (flushDueAcks); flushAcks writes every one", () => {
+    const o = open(tempHome());
+    const store = stores.at(-1)!;
+    const deletes: [string, bigint][] = [];
+    const ack = store.ack.bind(store);
+    store.ack = (pid, id) => {
+      deletes.push([pid, id]);
+      ack(pid, id);
+    };
+    for (let i = 0; i < 3000; i++) send(o, BOB, "x".repeat(1000));
+    for (const t of ["a", "b"]) send(o, CAROL, t);
+    o.commit();
+    expect(ACK_DELETE_BYTES).toBe(1 << 20);
+    // ACKs of 100 lines (100,000 bytes) each: nothing is deleted until 1 MiB was freed, at the 11th.
+    for (let id = 100n; id <= 1000n; id += 100n) {
+      expect(o.acked(BOB, id)).toBe(true);
+      expect(o.flushDueAcks()).toBe(true);
+    }
+    expect(deletes).toEqual([]);
+    o.acked(BOB, 1100n);
+    expect(o.flushDueAcks()).toBe(false);
+    expect(deletes).toEqual([[BOB, 1100n]]);
+    // The ACK of a peer's last line is due at once, whatever it freed.
+    o.acked(BOB, 1200n);
+    o.acked(CAROL, 2n);
+    expect(o.flushDueAcks()).toBe(true);
+    expect(deletes).toEqual([[BOB, 1100n], [CAROL, 2n]]);
+    // flushAcks (the chat's timer, close, /clear): every one left.
+    o.flushAcks();
+    expect(deletes).toEqual([[BOB, 1100n], [CAROL, 2n], [BOB, 1200n]]);
+    expect(o.flushDueAcks()).toBe(false);
   });
 
   test("a restart keeps the unacknowledged lines and never reuses an id", () => {
