@@ -9,11 +9,12 @@
  *      verified, and the CPU each process used from /send to verified, its hash checked
  *      (the run proves what it times); each main (JS) thread's time on a CPU, runnable
  *      but waiting for one, and blocked, which says which side the transfer waited for;
- *   3. with --perf DIR, `perf record -g` on both processes during each run;
+ *   3. with --perf DIR, `perf record -g` on both processes during each run (cycles, or the
+ *      event given by --perf-event, e.g. `minor-faults`: where each fault is taken);
  *   4. with --ssh, each run is followed by OpenSSH's `cat` of the same file (bench/ssh.ts),
  *      its MB/s and the CPU of both its ends: sotto's CPU against OpenSSH's in one minute.
  *
- *   bun bench/files-cpu.ts [MB] [repeats] [--perf DIR] [--ssh]     prints one JSON line per run
+ *   bun bench/files-cpu.ts [MB] [repeats] [--perf DIR [--perf-event EV]] [--ssh]     prints one JSON line per run
  */
 import { linkSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -52,11 +53,13 @@ function phases(a: { runMs: number; waitMs: number } | null, b: { runMs: number;
 }
 
 async function main(): Promise<void> {
-  const pos = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--perf");
+  const pos = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--perf" && all[i - 1] !== "--perf-event");
   const size = Number(pos[0] ?? 256) * 1e6;
   const repeats = Number(pos[1] ?? 3);
   const p = process.argv.indexOf("--perf");
   const perfDir = p >= 0 ? process.argv[p + 1] : undefined;
+  const ev = process.argv.indexOf("--perf-event");
+  const perfEvent = ev >= 0 ? ["-e", process.argv[ev + 1]!] : ["-F", "2000"];
   const withSsh = process.argv.includes("--ssh");
   const dir = mkdtempSync(join(tmpdir(), "sotto-bench-files-cpu-"));
   let cat: SshCat | null = null;
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < repeats; r++) {
       const name = join(dir, `run-${r}.bin`);
       linkSync(file, name);
-      const perf = perfDir === undefined ? [] : [send, recv].map((c, i) => spawnChild(["perf", "record", "-F", "2000", "-g", "-p", String(c.proc.pid), "-o", join(perfDir, `${i === 0 ? "sender" : "receiver"}-${r}.data`)], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }));
+      const perf = perfDir === undefined ? [] : [send, recv].map((c, i) => spawnChild(["perf", "record", ...perfEvent, "-g", "-p", String(c.proc.pid), "-o", join(perfDir, `${i === 0 ? "sender" : "receiver"}-${r}.data`)], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }));
       if (perf.length > 0) await Bun.sleep(300);
       const c0 = [cpuMs(send.proc.pid), cpuMs(recv.proc.pid)];
       const f0 = [minorFaults(send.proc.pid), minorFaults(recv.proc.pid)];

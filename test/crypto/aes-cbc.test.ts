@@ -12,6 +12,7 @@ import {
   CbcEncryptor,
   CbcError,
   pkcs7Pad,
+  RELEASE_AT,
   pkcs7Unpad,
 } from "../../src/crypto/aes-cbc.ts";
 import { concat, toHex } from "../../src/crypto/bytes.ts";
@@ -319,6 +320,70 @@ describe("long-lived CbcEncryptor / CbcDecryptor vs one-shot CBC", () => {
       expect(() => e.encrypt(iv, new Uint8Array(n)), `length ${n}`).toThrow(TypeError);
       expect(toHex(e.encrypt(iv, pkcs7Pad(msg))), `after length ${n}`).toBe(toHex(aesCbcEncrypt(key, iv, msg)));
     }
+  });
+});
+
+describe("the cipher's output, given back at once (bulk records)", () => {
+  const key = detBytes("release key", 32);
+  /** The outputs `update` returned on every Cipheriv while `f` ran (the prototype's method, wrapped). */
+  function outputs(f: () => void): Uint8Array[] {
+    const proto = Object.getPrototypeOf(createCipheriv("aes-256-cbc", key, new Uint8Array(16))) as { update: (...a: unknown[]) => Uint8Array };
+    const saved = Object.getOwnPropertyDescriptor(proto, "update")!;
+    const seen: Uint8Array[] = [];
+    Object.defineProperty(proto, "update", { ...saved, value: function (this: unknown, ...a: unknown[]) {
+      const out = saved.value.apply(this, a) as Uint8Array;
+      seen.push(out);
+      return out;
+    } });
+    try {
+      f();
+    } finally {
+      Object.defineProperty(proto, "update", saved);
+    }
+    return seen;
+  }
+  /** Ordinary CBC of `padded` under `iv`, from a context of its own. */
+  const oneShot = (iv: Uint8Array, padded: Uint8Array) => {
+    const c = createCipheriv("aes-256-cbc", key, iv).setAutoPadding(false);
+    return Buffer.concat([c.update(padded), c.final()]);
+  };
+
+  test("encryptAfterIv of a file-sized record: one update, its output copied then detached (freed now, not at a later collection); the bytes are ordinary CBC, record after record", () => {
+    const e = new CbcEncryptor(key);
+    for (const n of [61_456, RELEASE_AT, 65_296, 61_456]) {
+      const iv = detBytes(`iv ${n}`, 16);
+      const pt = detBytes(`pt ${n}`, n);
+      const buf = new Uint8Array(3 + 16 + n + 32).fill(0xee);
+      buf.set(iv, 3);
+      const seen = outputs(() => e.encryptAfterIv(buf, 3, new Uint8Array(pt)));
+      expect(seen.length, `records of ${n} bytes`).toBe(1);
+      expect(seen[0]!.byteLength).toBe(0);
+      expect((seen[0]!.buffer as ArrayBuffer).detached).toBe(true);
+      expect(toHex(buf.subarray(19, 19 + n))).toBe(toHex(oneShot(iv, pt)));
+      expect([...buf.subarray(0, 3), ...buf.subarray(19 + n)]).toEqual(Array(35).fill(0xee));
+    }
+  });
+
+  test("below RELEASE_AT (chat lines) the output is left to the collector, and the bytes are the same CBC", () => {
+    const e = new CbcEncryptor(key);
+    for (const n of [16, 64, 1024, RELEASE_AT - 16]) {
+      const iv = detBytes(`small iv ${n}`, 16);
+      const pt = detBytes(`small pt ${n}`, n);
+      const buf = new Uint8Array(16 + n);
+      buf.set(iv, 0);
+      const seen = outputs(() => e.encryptAfterIv(buf, 0, new Uint8Array(pt)));
+      expect(seen.map((o) => o.byteLength)).toEqual([n]);
+      expect(toHex(buf.subarray(16))).toBe(toHex(oneShot(iv, pt)));
+    }
+  });
+
+  test("encrypt (which returns the output to its caller) never detaches it", () => {
+    const e = new CbcEncryptor(key);
+    const iv = detBytes("returned iv", 16);
+    const pt = detBytes("returned pt", 61_456);
+    const got = e.encrypt(iv, new Uint8Array(pt));
+    expect(got.byteLength).toBe(61_456);
+    expect(toHex(got)).toBe(toHex(oneShot(iv, pt)));
   });
 });
 
