@@ -195,6 +195,7 @@ export class Link {
         this.#unacked = 0;
         return;
       }
+      if (this.#pendingAck === null) return; // flushAck sent it already
       const wait = this.#lastAckAt + ACK_DELAY_MS - this.now();
       if (wait <= 0 || this.#unacked >= ACK_EVERY_LINES) return this.#sendAck();
       if (this.#ackTimer === null) {
@@ -202,6 +203,21 @@ export class Link {
         this.#ackTimer.unref?.();
       }
     });
+  }
+
+  /**
+   * The chat closes: the ACK owed goes now, not on a timer that no longer runs (the
+   * counters it covers are recorded first). Without it a receiver that quits within
+   * ACK_DELAY_MS of a line leaves the sender waiting on a line it showed.
+   */
+  flushAck(): void {
+    if (this.#pendingAck === null) return;
+    if (!this.#record()) {
+      this.#pendingAck = null;
+      this.#unacked = 0;
+      return;
+    }
+    this.#sendAck();
   }
 
   #sendAck(): void {

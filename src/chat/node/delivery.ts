@@ -164,8 +164,9 @@ export class Delivery {
     setImmediate(() => this.#commit());
   }
 
-  /** At close: the tick's lines, history and ACK deletes are written now, not lost to a timer that never runs. */
+  /** At close: the tick's lines, history and ACK deletes are written now, and the ACKs owed sent, not lost to a timer that never runs. */
   flush(): void {
+    for (const link of this.#d.sessions.links.values()) link.flushAck();
     if (this.#commitScheduled) this.#commit();
     if (this.#keptScheduled) this.#flushKept();
     this.#flushAcks();

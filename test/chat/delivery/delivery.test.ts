@@ -342,3 +342,24 @@ describe("the events of a line, as --json writes them", () => {
     expect(Object.keys(of(alice.events, "sent")[1]!)).toEqual(["type", "peer", "id", "text", "private", "time", "queued"]);
   });
 });
+
+describe("an ACK owed at close", () => {
+  test("a receiver that closes right after showing a line still acknowledges it (the delayed ACK goes before bye): the sender is not left to report it unacknowledged", async () => {
+    // Bob closes in the turn after it shows "two": within ACK_DELAY_MS of its last ACK, so that line's ACK waits on its timer.
+    let closing: Promise<void> | null = null;
+    const bob = await startNode("bob", { allowNew: true, onEvent: (e) => {
+      if (e.type === "message" && e.text === "two") setImmediate(() => (closing ??= bob.n.close())); // as /quit typed right after
+    } });
+    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
+    await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    alice.n.sendAll("one");
+    await until("one acknowledged", () => of(alice.events, "ack").some((a) => a.id === "1"));
+    alice.n.sendAll("two");
+    await until("bob closed", () => closing !== null);
+    await closing;
+    released(bob.n);
+    await until("alice saw bob leave", () => of(alice.events, "disconnected").length === 1);
+    expect(of(alice.events, "ack").map((a) => a.id)).toEqual(["1", "2"]);
+    expect(alice.n.queued()).toBe(0);
+  });
+});
