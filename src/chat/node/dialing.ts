@@ -156,6 +156,8 @@ export class Dialing {
     }
     if (pid !== null) {
       for (const s of this.#d.sessions.open(pid)) {
+        // What we showed is acknowledged before bye: no one redials, so an ACK still on its timer would never go.
+        this.#d.sessions.links.get(s)?.flushAck();
         s.close(DISCONNECT_REASON);
         n++;
       }

@@ -362,4 +362,22 @@ describe("an ACK owed at close", () => {
     expect(of(alice.events, "ack").map((a) => a.id)).toEqual(["1", "2"]);
     expect(alice.n.queued()).toBe(0);
   });
+
+  test("a receiver that /disconnects right after showing a line still acknowledges it: the sender, not redialled, holds nothing", async () => {
+    let gone = false;
+    const bob = await startNode("bob", { allowNew: true, onEvent: (e) => {
+      if (e.type === "message" && e.text === "two") setImmediate(() => (gone ||= bob.n.disconnect("alice") > 0)); // as /disconnect typed right after
+    } });
+    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
+    await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
+    alice.n.sendAll("one");
+    await until("one acknowledged", () => of(alice.events, "ack").some((a) => a.id === "1"));
+    alice.n.sendAll("two");
+    await until("bob disconnected alice", () => gone);
+    await until("alice saw bob leave", () => of(alice.events, "disconnected").length >= 1);
+    expect(of(alice.events, "ack").map((a) => a.id)).toEqual(["1", "2"]);
+    expect(alice.n.queued()).toBe(0);
+    await bob.n.close();
+    released(bob.n);
+  });
 });
