@@ -28,10 +28,10 @@
  * delivery), so nothing else waits for that thread.
  */
 import { Database } from "bun:sqlite";
-import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { decodeHistoryRun, historyRows } from "./history-run.ts";
-import { BUSY_TIMEOUT_MS, ChatStore, describeSqliteError, STATE_FILE, StateError, WAL_BOUND_PAGES } from "./store.ts";
+import { BUSY_TIMEOUT_MS, ChatStore, describeSqliteError, preparePrivateFile, STATE_FILE, StateError, WAL_BOUND_PAGES } from "./store.ts";
 import { WriteLock } from "./write-lock.ts";
 import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
@@ -52,8 +52,6 @@ export const HISTORY_FILE = "history.db";
  * costs a few 16 KiB pages in the log per flush instead of 4 KiB ones.
  */
 export const PAGE_SIZE = 16_384;
-/** Owner read/write only: history.db holds what was said. */
-const PRIVATE_FILE = 0o600;
 
 type Row = { pid: string; peer: string; dir: string; text: string; time: number; private: number; lines: Uint8Array | null };
 /** The lines of one row: itself, or its run's. */
@@ -178,9 +176,7 @@ export class History {
     const statePath = join(home, STATE_FILE);
     let opened: Database | null = null;
     try {
-      // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
-      closeSync(openSync(this.path, "a", PRIVATE_FILE));
-      for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE);
+      preparePrivateFile(this.path);
       opened = new Database(this.path, { create: true, strict: true });
       // Set before the file's first page is written (a file that exists keeps its own).
       opened.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
@@ -189,8 +185,11 @@ export class History {
       this.#db = opened;
     } catch (e) {
       opened?.close();
+      // The system's refusals (preparePrivateFile: a FIFO, a folder in its place, permissions) as a sentence; SQLite's as it says them.
+      const code = (e as { code?: string }).code ?? "";
+      const why = /^E[A-Z]+$/.test(code) ? describeSqliteError(this.path, "opening it", e) : (e as Error).message;
       throw new Error(
-        `${this.path}: cannot open the conversation history (${(e as Error).message}). Messages waiting for delivery are in ${STATE_FILE}, untouched. ` +
+        `${this.path}: cannot open the conversation history (${why}). Messages waiting for delivery are in ${STATE_FILE}, untouched. ` +
           `Move ${this.path} aside to start a new history (the old one is kept there), or start with --no-history.`,
         { cause: e },
       );

@@ -16,10 +16,10 @@
  * ignored.
  */
 import { Database } from "bun:sqlite";
-import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChatError } from "../events.ts";
-import { describeSqliteError } from "./store.ts";
+import { describeSqliteError, preparePrivateFile } from "./store.ts";
 
 export const LOCK_FILE = "state.db-lock";
 export const LISTENING_FILE = "listening";
@@ -58,15 +58,8 @@ export class HomeLock {
     const path = join(home, LOCK_FILE);
     let db: Database;
     try {
-      // 0600 like every file in the home: created so before SQLite opens it, and one made by an older sotto (0644) is narrowed.
-      // O_NONBLOCK: a FIFO in its place would otherwise hold the open until some reader came.
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
-      try {
-        if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: "EFTYPE" });
-        fchmodSync(fd, 0o600);
-      } finally {
-        closeSync(fd);
-      }
+      // 0600 like every file in the home; a symlink in its place is refused.
+      preparePrivateFile(path, true);
       db = new Database(path, { create: true, strict: true });
       db.exec("PRAGMA busy_timeout = 0");
     } catch (e) {

@@ -32,7 +32,7 @@
  */
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, openSync } from "node:fs";
 import { basename, join } from "node:path";
 import { WRITE_LOCK_TIMEOUT, WRITE_LOCK_WAIT_MS, WriteLock } from "./write-lock.ts";
 
@@ -99,6 +99,25 @@ export class StateError extends Error {
     super(message, options);
     this.name = "StateError";
   }
+}
+
+/**
+ * Ready `path` for SQLite as a file of the home (state.db, history.db, the lock): created
+ * 0600 when missing, refused unless it is a regular file (opened with O_NONBLOCK: a FIFO in
+ * its place would otherwise hold the open until some reader came), narrowed to 0600 with
+ * its -wal and -shm (SQLite gives them the database's mode; one made by an older sotto may
+ * be 0644). `noFollow`: a symlink in its place is refused too (ELOOP).
+ * @throws Error with the system's code, or EFTYPE (describeSqliteError says each).
+ */
+export function preparePrivateFile(path: string, noFollow = false): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK | (noFollow ? constants.O_NOFOLLOW : 0), 0o600);
+  try {
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: "EFTYPE" });
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+  for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
 /** One sentence for a SQLite failure on `path` while `doing` something. */
@@ -196,15 +215,7 @@ export class ChatStore {
     this.path = join(home, STATE_FILE);
     this.#self = self;
     try {
-      // Mode 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
-      // O_NONBLOCK: a FIFO in its place would otherwise hold the open until some reader came.
-      const fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK, 0o600);
-      try {
-        if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${this.path} is not a regular file`), { code: "EFTYPE" });
-      } finally {
-        closeSync(fd);
-      }
-      for (const f of [this.path, `${this.path}-wal`, `${this.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+      preparePrivateFile(this.path);
       this.#db = new Database(this.path, { create: true, strict: true });
       // secure_delete: an acknowledged line's text is overwritten, not left in free pages,
       // so the history's /clear (history.ts) leaves no copy of what was sent either.

@@ -63,6 +63,19 @@ describe("History (the table)", () => {
     expect(statSync(join(home, HISTORY_FILE)).mode & 0o777).toBe(0o600);
   });
 
+  test("a FIFO in history.db's place is refused in a sentence, not waited on for ever (as state.db's and the lock's)", () => {
+    const home = tempHome();
+    expect(Bun.spawnSync(["mkfifo", join(home, HISTORY_FILE)]).exitCode).toBe(0);
+    // In a child: an open that waits for a reader blocks the whole thread.
+    const code = `import { History } from ${JSON.stringify(join(import.meta.dir, "../../../src/chat/delivery/history.ts"))};
+try { new History(${JSON.stringify(home)}).close(); console.log("opened"); } catch (e) { console.log(e.message); }`;
+    const r = Bun.spawnSync(["bun", "-e", code], { stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    expect(r.signalCode ?? null).toBeNull();
+    expect(r.stdout.toString()).toContain("cannot open the conversation history");
+    expect(r.stdout.toString()).toContain("is not a file sotto can use (something else is in its place)");
+    expect(r.stdout.toString().replaceAll(home, "<home>")).not.toMatch(/\bE[A-Z]{3,}\b/);
+  }, 20_000);
+
   test("a new history.db is made of 16 KiB pages (the file header says so), and a piped tick of 465 lines of 1 KiB is written in about 30 of them, not 120", () => {
     const home = tempHome();
     const h = new History(home, 1000);
