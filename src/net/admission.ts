@@ -230,7 +230,7 @@ let lastShare = "";
 function knownGroups(k: string): [string, number][] {
   const prefix = prefixOf(k);
   const v4 = prefix.endsWith(".0/24");
-  const net = v4 ? `${prefix.split(".", 2).join(".")}.0.0/16` : prefix.endsWith("::/64") ? `${prefix.split(":", 3).join(":")}::/48` : null;
+  const net = v4 ? `${prefix.split(".", 2).join(".")}.0.0/16` : prefix.endsWith("::/64") ? shareOf(k) : null;
   return net === null ? [[prefix, KNOWN_PER_PREFIX]] : [[prefix, KNOWN_PER_PREFIX], [net, KNOWN_PER_NETWORK]];
 }
 
