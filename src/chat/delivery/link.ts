@@ -189,13 +189,8 @@ export class Link {
     this.#tickEnds = true;
     queueMicrotask(() => {
       this.#tickEnds = false;
-      // Show, record, then ACK: the counters of this tick are written first.
-      if (!this.#record()) {
-        this.#pendingAck = null;
-        this.#unacked = 0;
-        return;
-      }
-      if (this.#pendingAck === null) return; // flushAck sent it already
+      // Show, record, then ACK: the counters of this tick are written first (none left: flushAck recorded and sent it).
+      if (this.#pendingAck === null || !this.#recordOrDrop()) return;
       const wait = this.#lastAckAt + ACK_DELAY_MS - this.now();
       if (wait <= 0 || this.#unacked >= ACK_EVERY_LINES) return this.#sendAck();
       if (this.#ackTimer === null) {
@@ -211,13 +206,15 @@ export class Link {
    * ACK_DELAY_MS of a line leaves the sender waiting on a line it showed.
    */
   flushAck(): void {
-    if (this.#pendingAck === null) return;
-    if (!this.#record()) {
-      this.#pendingAck = null;
-      this.#unacked = 0;
-      return;
-    }
-    this.#sendAck();
+    if (this.#pendingAck !== null && this.#recordOrDrop()) this.#sendAck();
+  }
+
+  /** Record the shown counters; when that fails, the ACK owed is dropped (the peer sends those lines again). */
+  #recordOrDrop(): boolean {
+    if (this.#record()) return true;
+    this.#pendingAck = null;
+    this.#unacked = 0;
+    return false;
   }
 
   #sendAck(): void {
