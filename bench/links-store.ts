@@ -1,6 +1,6 @@
 /**
  * The sender's state.db work for a piped file, without sockets or output:
- *   bun bench/links-store.ts [lines] [--runs n]
+ *   bun bench/links-store.ts [lines] [--runs n] [--typed]
  * `lines` lines of 1 KiB in ticks of 500, as line mode hands them over and in the order
  * the chat's tick has them (chat/node/delivery.ts): the ACK of the tick before arrives,
  * then the outbox's commit (outbox_run), the ACK deletes that are due (flushDueAcks: a
@@ -10,7 +10,8 @@
  * the CPU per run (min, median), the process's (every thread: the checkpoint's, the
  * history's writer) and the chat's thread's alone, and the chat's thread's per phase. It
  * checks that the outbox ended empty and the history kept the last line last, or prints
- * nothing.
+ * nothing. `--typed`: lines as typed instead, one a tick, each acknowledged (its delete
+ * written, as the chat's ACK timer does) before the next.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,7 +25,8 @@ import { bulkLine } from "../test/faults/bulk.ts";
 const args = process.argv.slice(2);
 const lines = Number(args.find((a) => /^\d+$/.test(a)) ?? 20_000);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 5) || 5;
-const TICK = 500;
+const typed = args.includes("--typed");
+const TICK = typed ? 1 : 500;
 const PID = asPid("0b".repeat(32));
 const cpu = () => {
   const c = process.cpuUsage();
@@ -67,6 +69,12 @@ for (let r = 0; r < runs; r++) {
     t = own();
     h.flush();
     phase.history += own() - t;
+    if (typed) {
+      t = own();
+      o.acked(PID, last);
+      o.flushAcks();
+      phase.ack += own() - t;
+    }
   }
   o.acked(PID, last);
   o.flushAcks();
@@ -85,4 +93,4 @@ mains.sort((a, b) => a - b);
 others.sort((a, b) => a - b);
 const per = (ms: number) => (ms / runs).toFixed(0);
 const mid = Math.floor(runs / 2);
-console.log(`state.db work for ${lines} lines of 1 KiB (ticks of ${TICK}), ${runs} runs: CPU of the process min ${totals[0]!.toFixed(0)} / median ${totals[mid]!.toFixed(0)} ms, of the chat's thread min ${mains[0]!.toFixed(0)} / median ${mains[mid]!.toFixed(0)} ms, of the other threads min ${others[0]!.toFixed(0)} / median ${others[mid]!.toFixed(0)} ms; the chat's thread per run: outbox commits ${per(phase.commit)} ms, history flushes ${per(phase.history)} ms, ACKs ${per(phase.ack)} ms`);
+console.log(`state.db work for ${lines} lines of 1 KiB (${typed ? "typed: one a tick, each acknowledged before the next" : `ticks of ${TICK}`}), ${runs} runs: CPU of the process min ${totals[0]!.toFixed(0)} / median ${totals[mid]!.toFixed(0)} ms, of the chat's thread min ${mains[0]!.toFixed(0)} / median ${mains[mid]!.toFixed(0)} ms, of the other threads min ${others[0]!.toFixed(0)} / median ${others[mid]!.toFixed(0)} ms; the chat's thread per run: outbox commits ${per(phase.commit)} ms, history flushes ${per(phase.history)} ms, ACKs ${per(phase.ack)} ms`);
