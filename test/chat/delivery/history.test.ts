@@ -222,6 +222,34 @@ describe("History: a piped contact at the bound", () => {
   });
 });
 
+describe("History: the bound, whatever the flushes", () => {
+  test("flushes of 1 to 700 lines, runs and private lines mixed: after each, the kept lines are the newest ones in order, at least the bound's worth and never more than it + TRIM_EVERY", () => {
+    const home = tempHome();
+    new History(home, 10).close();
+    const db = new Database(join(home, HISTORY_FILE));
+    db.exec("PRAGMA secure_delete = ON;");
+    const MAX = 300;
+    const w = new HistoryWriter(db, MAX);
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const all: string[] = [];
+    for (let f = 0; f < 40; f++) {
+      const n = 1 + (f % 3 === 0 ? rand(700) : rand(80));
+      const lines = Array.from({ length: n }, () => {
+        const text = `l${all.length}`;
+        all.push(text);
+        return { pid: "aa", peer: "bob", dir: "out" as const, text, time: all.length, private: rand(10) === 0 };
+      });
+      w.flush(historyRows(lines));
+      const kept = linesOnDisk(home).map((l) => l.text);
+      expect(kept).toEqual(all.slice(all.length - kept.length));
+      expect(kept.length).toBeGreaterThanOrEqual(Math.min(all.length, MAX));
+      expect(kept.length).toBeLessThanOrEqual(MAX + TRIM_EVERY);
+    }
+    w.close();
+  });
+});
+
 describe("History: a flush that fails", () => {
   test("a flush rolled back by a failure after its INSERTs (disk full in the trim or the commit) leaves the counts as the table is: the next flush trims none of the lines it should keep", () => {
     const home = tempHome();
