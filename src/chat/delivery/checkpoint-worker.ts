@@ -1,7 +1,8 @@
 /**
  * The thread that copies state.db's write-ahead log into the database file (store.ts,
  * backgroundCheckpoint). SQLite otherwise does it inside whichever commit finds the log
- * past 1000 pages, with an fsync: a 20–35 ms stall of the chat's own thread every 4 MB
+ * past its bound (1000 pages of 4 KiB, kept at that size in a home of larger pages: store.ts
+ * WAL_DEFAULT_BYTES), with an fsync: a 20–35 ms stall of the chat's own thread every 4 MB
  * written, long enough to drain a fast link's queue. Here a PASSIVE checkpoint runs each
  * time the store asks (at most every CHECKPOINT_EVERY_MS); it never waits for the chat's
  * connections, and the chat's connections keep a high bound of their own for when this

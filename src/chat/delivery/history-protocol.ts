@@ -52,7 +52,7 @@ export interface HistoryOpen {
   /** The store's WriteLock (write-lock.ts): every write to state.db holds it. */
   lock: SharedArrayBuffer;
   busyTimeoutMs: number;
-  /** state.db's connection: its own checkpoint bound while the store's checkpoint thread runs (store.ts), else null. */
+  /** state.db's connection: its own checkpoint bound, in pages of that file, as the store's (store.ts walBoundPages); null without the store. */
   walBoundPages: number | null;
 }
 /** The writes history-worker.ts runs, in order. */

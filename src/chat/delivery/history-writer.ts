@@ -17,6 +17,16 @@ import type { HistoryRow } from "./history-protocol.ts";
  */
 export const TRIM_EVERY = 1024;
 /**
+ * Lines a flush adds for one contact from which, once the contact is at the bound, it cuts
+ * the oldest whole rows first, as many lines as it adds (trimAhead), rather than TRIM_EVERY
+ * of them after some later insert: the pages a cut frees are overwritten (secure_delete)
+ * and the insert takes them back in the same transaction, so each goes to the log once,
+ * with the new lines, not once zeroed and again when reused. A piped file's flush is
+ * ≈ 500 lines; a few typed lines leave the cut to TRIM_EVERY (one delete per flush would
+ * add the oldest rows' pages to the log for each line).
+ */
+export const TRIM_AHEAD_LINES = 64;
+/**
  * Rows one INSERT writes: a tick of lines to several contacts in turn is a row per line
  * (no two consecutive lines make a run); at 9 values a row this stays far below SQLite's 32,766.
  */
@@ -66,7 +76,17 @@ export class HistoryWriter {
     this.#db.transaction(() => {
       this.writes.transactions++;
       // Counted before the insert: a first count must not see the new rows.
-      for (const r of rows) if (!touched.has(r.pid)) touched.add(r.pid), this.#rows(r.pid);
+      const adding = new Map<string, number>();
+      for (const r of rows) {
+        if (!touched.has(r.pid)) touched.add(r.pid), this.#rows(r.pid);
+        adding.set(r.pid, (adding.get(r.pid) ?? 0) + r.count);
+      }
+      // A trim due after the insert (TRIM_EVERY past the bound) is made all the same: the cut ahead only comes first.
+      const due = new Set<string>();
+      for (const [pid, n] of adding) {
+        if (this.#rows(pid) + n >= this.#max + TRIM_EVERY) due.add(pid);
+        if (n >= TRIM_AHEAD_LINES) this.#trimAhead(pid, n);
+      }
       // INSERT_ROWS at a time, then the rest in power-of-two parts: at most log2(INSERT_ROWS) + 1
       // statements are ever prepared (a statement per remainder size prepared one, of up to
       // 3,577 placeholders, for nearly every flush).
@@ -77,7 +97,7 @@ export class HistoryWriter {
         i += n;
       }
       for (const r of rows) this.#count.set(r.pid, this.#count.get(r.pid)! + r.count);
-      for (const pid of touched) if (this.#rows(pid) >= this.#max + TRIM_EVERY) this.#trim(pid);
+      for (const pid of touched) if (due.has(pid) || this.#rows(pid) >= this.#max + TRIM_EVERY) this.#trim(pid);
     })();
   }
 
@@ -108,6 +128,27 @@ export class HistoryWriter {
       this.#count.set(pid, n);
     }
     return n;
+  }
+
+  /**
+   * Before a flush adds `adding` lines for the contact: cut its oldest whole rows, at most
+   * as many lines as would be past the bound after it (a row that would cut more stays,
+   * for trim). The lines cut are the ones a trim after the insert would cut first.
+   */
+  #trimAhead(pid: string, adding: number): void {
+    const excess = this.#rows(pid) + adding - this.#max;
+    if (excess <= 0) return;
+    let cut = 0;
+    let upTo = -1;
+    for (const r of this.#q.oldest.all(pid, excess)) {
+      if (cut + r.count > excess) break;
+      cut += r.count;
+      upTo = r.n;
+      if (cut === excess) break;
+    }
+    if (upTo < 0) return;
+    this.#q.cutTo.run(pid, upTo);
+    this.#count.set(pid, this.#rows(pid) - cut);
   }
 
   /** Cut the contact's oldest lines down to the bound: whole rows, then the run the cut falls in keeps its newest lines. */

@@ -31,7 +31,7 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { decodeHistoryRun, historyRows } from "./history-run.ts";
-import { BUSY_TIMEOUT_MS, ChatStore, describeSqliteError, preparePrivateFile, STATE_FILE, StateError, WAL_BOUND_PAGES } from "./store.ts";
+import { BUSY_TIMEOUT_MS, ChatStore, describeSqliteError, preparePrivateFile, STATE_FILE, StateError } from "./store.ts";
 import { WriteLock } from "./write-lock.ts";
 import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
@@ -223,7 +223,7 @@ export class History {
       if (ev.data.wrote === true) checkpointer?.wrote();
       if (ev.data.error !== undefined) this.#fail(Object.assign(new Error(ev.data.error.message), { code: ev.data.error.code, doing: ev.data.error.doing, path: ev.data.error.file === undefined ? undefined : join(home, ev.data.error.file) }));
     };
-    const open: HistoryOpen = { op: "open", path: this.path, statePath: store !== null ? statePath : null, max: maxPerContact, shared: this.#slots.buffer as SharedArrayBuffer, lock: lock.shared, busyTimeoutMs: BUSY_TIMEOUT_MS, walBoundPages: checkpointer !== null ? WAL_BOUND_PAGES : null };
+    const open: HistoryOpen = { op: "open", path: this.path, statePath: store !== null ? statePath : null, max: maxPerContact, shared: this.#slots.buffer as SharedArrayBuffer, lock: lock.shared, busyTimeoutMs: BUSY_TIMEOUT_MS, walBoundPages: store?.walBoundPages ?? null };
     this.#worker.postMessage(open);
   }
 

@@ -39,8 +39,17 @@ import { WRITE_LOCK_TIMEOUT, WRITE_LOCK_WAIT_MS, WriteLock } from "./write-lock.
 export const STATE_FILE = "state.db";
 /** Longest wait for a lock another program holds on state.db (ms): below an event-loop stall a person notices. */
 export const BUSY_TIMEOUT_MS = 20;
-/** With backgroundCheckpoint: log pages at which a chat connection checkpoints by itself (the checkpoint thread fell behind). */
-export const WAL_BOUND_PAGES = 16_384;
+/** With backgroundCheckpoint: the log's size at which a chat connection checkpoints by itself (the checkpoint thread fell behind): 64 MiB. */
+export const WAL_BOUND_BYTES = 16_384 * 4096;
+/** Without it: where SQLite's own checkpoint comes by default, 1000 pages of 4 KiB (a home of larger pages keeps that size, not that count). */
+export const WAL_DEFAULT_BYTES = 1000 * 4096;
+/**
+ * A new state.db's page size (bytes); a file that exists keeps its own. A piped tick's
+ * run is about 500 KiB: in 16 KiB pages its commit, the ACK's delete that overwrites it
+ * (secure_delete reads and zeroes every page of it) and the checkpoint that copies it
+ * handle 32 pages, not 125.
+ */
+export const STATE_PAGE_SIZE = 16_384;
 /** With backgroundCheckpoint: the checkpoint thread is asked at most this often (ms). */
 export const CHECKPOINT_EVERY_MS = 100;
 
@@ -160,6 +169,11 @@ export function acknowledger(db: Database): (pid: string, upTo: number) => void 
   });
 }
 
+/** A bound on the log in bytes as pages of `db`'s file (SQLite's wal_autocheckpoint counts pages). */
+function walPages(db: Database, bytes: number): number {
+  return Math.max(1, Math.floor(bytes / db.query<{ page_size: number }, []>("PRAGMA page_size").get()!.page_size));
+}
+
 /** Bytes of one line's header in a run: id (u64), written (f64), text length (u32). */
 const RUN_LINE_HEADER = 20;
 
@@ -204,6 +218,8 @@ export class ChatStore {
   readonly writeLock = new WriteLock();
   /** The checkpoint thread (backgroundCheckpoint), shared with the history's connection. */
   readonly checkpointer: Checkpointer | null = null;
+  /** Log pages at which a connection of ours to state.db checkpoints by itself (its bound in bytes over this file's page size), the history's thread's too. */
+  readonly walBoundPages: number;
 
   /**
    * Open (or create) the store in `home`; `self` is our identity key (hex), which the
@@ -219,8 +235,10 @@ export class ChatStore {
       this.#db = new Database(this.path, { create: true, strict: true });
       // secure_delete: an acknowledged line's text is overwritten, not left in free pages,
       // so the history's /clear (history.ts) leaves no copy of what was sent either.
-      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;`);
-      if (o.backgroundCheckpoint === true) this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_PAGES};`);
+      // page_size before anything is written: a new file takes it, one that exists keeps its own.
+      this.#db.exec(`PRAGMA page_size = ${STATE_PAGE_SIZE}; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;`);
+      this.walBoundPages = walPages(this.#db, o.backgroundCheckpoint === true ? WAL_BOUND_BYTES : WAL_DEFAULT_BYTES);
+      this.#db.exec(`PRAGMA wal_autocheckpoint = ${this.walBoundPages};`);
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS outbox (pid TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (pid, id));

@@ -197,6 +197,59 @@ describe("History: runs", () => {
   });
 });
 
+describe("History: a piped contact at the bound", () => {
+  test("each flush cuts as many of the oldest lines as it adds, before its insert, which takes back the pages the cut overwrote: the log gets each page once, not zeroed and then again", () => {
+    const home = tempHome();
+    new History(home, 10).close();
+    const db = new Database(join(home, HISTORY_FILE));
+    // As the writer thread has it (secure_delete), but with no checkpoint: the log keeps every page written.
+    db.exec("PRAGMA secure_delete = ON; PRAGMA wal_autocheckpoint = 0;");
+    const MAX = 2000;
+    const w = new HistoryWriter(db, MAX);
+    const frames = () => statSync(join(home, `${HISTORY_FILE}-wal`)).size / (PAGE_SIZE + 24);
+    const tick = (t: number) => historyRows(Array.from({ length: 500 }, (_, i) => ({ pid: "aa", peer: "bob", dir: "out" as const, text: `${t}:${i}:${"x".repeat(1016)}`, time: t, private: false })));
+    for (let t = 0; t < 4; t++) w.flush(tick(t));
+    const full = frames();
+    for (let t = 4; t < 16; t++) w.flush(tick(t));
+    // 12 ticks past the bound: their 6 MB are about 380 pages of runs, 456 pages in all; when
+    // the cut came after the insert, every cut page went to the log zeroed as well: 830.
+    expect(frames() - full).toBeLessThan(550);
+    const kept = linesOnDisk(home);
+    expect(kept).toHaveLength(MAX);
+    expect(kept[0]!.text.startsWith("12:0:")).toBe(true);
+    expect(kept.at(-1)!.text.startsWith("15:499:")).toBe(true);
+    w.close();
+  });
+});
+
+describe("History: the bound, whatever the flushes", () => {
+  test("flushes of 1 to 700 lines, runs and private lines mixed: after each, the kept lines are the newest ones in order, at least the bound's worth and never more than it + TRIM_EVERY", () => {
+    const home = tempHome();
+    new History(home, 10).close();
+    const db = new Database(join(home, HISTORY_FILE));
+    db.exec("PRAGMA secure_delete = ON;");
+    const MAX = 300;
+    const w = new HistoryWriter(db, MAX);
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const all: string[] = [];
+    for (let f = 0; f < 40; f++) {
+      const n = 1 + (f % 3 === 0 ? rand(700) : rand(80));
+      const lines = Array.from({ length: n }, () => {
+        const text = `l${all.length}`;
+        all.push(text);
+        return { pid: "aa", peer: "bob", dir: "out" as const, text, time: all.length, private: rand(10) === 0 };
+      });
+      w.flush(historyRows(lines));
+      const kept = linesOnDisk(home).map((l) => l.text);
+      expect(kept).toEqual(all.slice(all.length - kept.length));
+      expect(kept.length).toBeGreaterThanOrEqual(Math.min(all.length, MAX));
+      expect(kept.length).toBeLessThanOrEqual(MAX + TRIM_EVERY);
+    }
+    w.close();
+  });
+});
+
 describe("History: a flush that fails", () => {
   test("a flush rolled back by a failure after its INSERTs (disk full in the trim or the commit) leaves the counts as the table is: the next flush trims none of the lines it should keep", () => {
     const home = tempHome();

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { ChatError } from "../../../src/chat/events.ts";
-import { ChatStore, decodeRun, encodeRun, StateError, WAL_BOUND_PAGES } from "../../../src/chat/delivery/store.ts";
+import { ChatStore, decodeRun, encodeRun, STATE_PAGE_SIZE, StateError, WAL_BOUND_BYTES, WAL_DEFAULT_BYTES } from "../../../src/chat/delivery/store.ts";
+import { History } from "../../../src/chat/delivery/history.ts";
 import { until } from "../../support/wait.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { resolve } from "node:path";
@@ -117,18 +118,76 @@ describe("ChatStore: acknowledged lines leave no text behind", () => {
   });
 });
 
+describe("ChatStore: state.db's page size", () => {
+  test("a new state.db is made of 16 KiB pages (the file header says so): a piped tick's 500 lines of 1 KiB are one commit of about 35 pages in the log, not 130; the log's bounds stay in bytes", async () => {
+    const home = tempHome();
+    const s = new ChatStore(home, A, { backgroundCheckpoint: true });
+    s.queue(B, { id: 1n, text: "first", written: 1 });
+    s.commit();
+    const wal = join(home, `${STATE_FILE}-wal`);
+    const before = statSync(wal).size;
+    for (let i = 2; i <= 501; i++) s.queue(B, { id: BigInt(i), text: `${i}:${"x".repeat(1020)}`, written: 1 });
+    s.commit();
+    const frames = (statSync(wal).size - before) / (STATE_PAGE_SIZE + 24);
+    expect(STATE_PAGE_SIZE).toBe(16_384);
+    expect(frames).toBeLessThan(40);
+    expect(s.walBoundPages * STATE_PAGE_SIZE).toBe(WAL_BOUND_BYTES);
+    await s.close();
+    const header = await Bun.file(join(home, STATE_FILE)).bytes();
+    expect(Buffer.from(header).readUInt16BE(16)).toBe(STATE_PAGE_SIZE); // SQLite's header: the page size at offset 16
+    const plain = new ChatStore(home, A);
+    expect(plain.walBoundPages * STATE_PAGE_SIZE).toBe(WAL_DEFAULT_BYTES);
+    await plain.close();
+  });
+
+  test("a home from before, of 4 KiB pages, keeps them and its bounds (16,384 and 1,000 pages): its waiting lines are there, new ones commit, ACKs on the history's thread overwrite them, a reopen finds the rest", async () => {
+    const home = tempHome();
+    // state.db as sotto made it before: SQLite's 4 KiB pages, a run waiting.
+    const old = new Database(join(home, STATE_FILE), { create: true });
+    old.exec("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;");
+    old.exec("CREATE TABLE outbox_run (pid TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, lines BLOB NOT NULL, PRIMARY KEY (pid, first)); CREATE TABLE next_id (pid TEXT PRIMARY KEY, next INTEGER NOT NULL);");
+    old.query("INSERT INTO outbox_run (pid, first, last, lines) VALUES (?, 1, 2, ?)").run(B, encodeRun([{ id: 1n, text: "OLD-1", written: 1 }, { id: 2n, text: "OLD-2", written: 1 }]));
+    old.query("INSERT INTO next_id (pid, next) VALUES (?, 3)").run(B);
+    old.close();
+    const s = new ChatStore(home, A, { backgroundCheckpoint: true });
+    expect(s.walBoundPages).toBe(16_384);
+    const h = new History(home, 100, s);
+    expect(texts(s.pending(), B)).toEqual(["1:OLD-1", "2:OLD-2"]);
+    expect(s.nextId(B)).toBe(3n);
+    s.queue(B, { id: 3n, text: `NEW-3-${"n".repeat(5000)}`, written: 1 });
+    s.commit();
+    s.queue(B, { id: 4n, text: "NEW-4", written: 1 });
+    s.commit();
+    s.ack(B, 3n); // on the history's thread
+    h.written();
+    h.close();
+    await s.close();
+    const db = new Database(join(home, STATE_FILE));
+    expect(db.query<{ page_size: number }, []>("PRAGMA page_size").get()!.page_size).toBe(4096);
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.close();
+    const bytes = Buffer.from(await Bun.file(join(home, STATE_FILE)).bytes());
+    for (const t of ["OLD-1", "OLD-2", "NEW-3-"]) expect(bytes.includes(t)).toBe(false);
+    const again = new ChatStore(home, A);
+    expect(again.walBoundPages).toBe(1000);
+    expect(texts(again.pending(), B)).toEqual(["4:NEW-4"]);
+    await again.close();
+  });
+});
+
 describe("ChatStore backgroundCheckpoint", () => {
   test("the log is moved into state.db by the checkpoint thread, below the bound at which the chat's own commits would do it", async () => {
     const home = tempHome();
     const s = new ChatStore(home, "", { backgroundCheckpoint: true });
     const text = "z".repeat(60_000);
-    // 8 MB: twice SQLite's default 1000-page checkpoint, far below WAL_BOUND_PAGES (64 MB).
+    // 8 MB: twice SQLite's default 1000-page checkpoint (of 4 KiB), far below WAL_BOUND_BYTES (64 MiB).
     for (let t = 0; t < 140; t++) {
       s.queue(A, { id: BigInt(t + 1), text, written: 0 });
       s.commit();
       await Bun.sleep(1);
     }
-    expect(WAL_BOUND_PAGES * 4096).toBeGreaterThan(60 << 20);
+    expect(s.walBoundPages * 16_384).toBe(WAL_BOUND_BYTES);
+    expect(WAL_BOUND_BYTES).toBeGreaterThan(60 << 20);
     const db = join(home, "state.db");
     await until("the checkpoint thread copied the log into state.db", () => statSync(db).size > 8_000_000, 10_000);
     // Awaited: the last connection to close checkpoints what is left and removes the log,
