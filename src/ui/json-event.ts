@@ -8,9 +8,10 @@
  * object before their `text` that could hold such a key.
  *
  * The two events every piped line makes (`sent` and `recipients`, with exactly the keys
- * the chat gives them, in its order) are written out field by field instead (no copy of
- * the event, no stringify of it; the peer's name encoded once while it repeats): the same
- * bytes, which the tests compare with jsonLine's. A string with nothing in it that JSON or jsonLine writes otherwise than as itself (a
+ * the chat gives them, in its order), and the `message` every line shown makes, are
+ * written out field by field instead (no copy of the event, no stringify of it; the
+ * peer's name and fingerprint encoded once while they repeat): the same bytes, which the
+ * tests compare with jsonLine's. A string with nothing in it that JSON or jsonLine writes otherwise than as itself (a
  * quote, a backslash, a control, DEL or C1, a separator, a surrogate) is that string in
  * quotes: one scan of it, where stringify and jsonLine's C1 test made two. @throws never
  */
@@ -28,11 +29,20 @@ export function jsonString(s: string): string {
 const SPLICE_FROM = 128;
 /**
  * The events a line's text is spliced into: our own line's, which repeat its text (one
- * `sent` per recipient, then `recipients`), each flat up to `text`. A `message` has its
- * text once: jsonLine as it is costs less than encoding it apart and splicing.
+ * `sent` per recipient, then `recipients`), each flat up to `text`. (A `message` of the
+ * chat's own shape is written field by field, #messageParts; of another, as jsonLine.)
  */
 const SPLICED = new Set(["sent", "recipients", "unsent"]);
 
+/**
+ * The keys of the chat's `message` event (node/delivery.ts), in its order, one list per
+ * shape: a contact's, a request's, a request's with a lookalike; `written` last, when there.
+ */
+const MESSAGE_KEYS = [
+  ["type", "peer", "verified", "fingerprint", "id", "text", "time", "private"],
+  ["type", "peer", "request", "fingerprint", "id", "text", "time", "private"],
+  ["type", "peer", "request", "lookalike", "fingerprint", "id", "text", "time", "private"],
+];
 /** The keys of the chat's `sent` event (delivery.ts), in its order; `queued` only when true. */
 const SENT_KEYS = ["type", "peer", "id", "text", "private", "time"];
 /** The keys of line mode's `recipients` event (lines.ts), in its order, and of each recipient. */
@@ -49,6 +59,7 @@ function keysAre(o: object, keys: readonly string[], extra?: string): boolean {
 
 type Sent = { type: "sent"; peer: unknown; id: unknown; text: unknown; private: unknown; time: unknown; queued?: unknown };
 type Recipients = { type: "recipients"; line: unknown; text: unknown; private: unknown; time: unknown; recipients: unknown };
+type Message = { type: "message"; peer: unknown; verified?: unknown; request?: unknown; lookalike?: unknown; fingerprint: unknown; id: unknown; text: unknown; time: unknown; private: unknown; written?: unknown };
 
 export class JsonEvents {
   #text: string | null = null;
@@ -65,6 +76,10 @@ export class JsonEvents {
     }
     return this.#shortJson;
   }
+
+  /** The last fingerprint encoded and its JSON (a sender's lines come in runs: the same one again). */
+  #fp: string | null = null;
+  #fpJson = "";
 
   /** Whether the remembered text is its JSON without the quotes (nothing in it escaped). */
   #plain = false;
@@ -85,7 +100,7 @@ export class JsonEvents {
    * spliced into a string of its event, which each use would copy again.
    */
   pieces(e: { type: string }, out: string[]): void {
-    const parts = e.type === "sent" ? this.#sentParts(e as Sent) : e.type === "recipients" ? this.#recipientsParts(e as Recipients) : null;
+    const parts = this.#parts(e);
     if (parts === null) {
       out.push(this.line(e), "\n");
       return;
@@ -120,7 +135,7 @@ export class JsonEvents {
 
   /** One event as one JSON line, as jsonLine(e). */
   line(e: { type: string }): string {
-    const parts = e.type === "sent" ? this.#sentParts(e as Sent) : e.type === "recipients" ? this.#recipientsParts(e as Recipients) : null;
+    const parts = this.#parts(e);
     if (parts !== null) return `${parts[0]}${this.#textJson((e as unknown as { text: string }).text)}${parts[1]}`;
     const text = (e as { text?: unknown }).text;
     if (typeof text !== "string" || text.length < SPLICE_FROM || !SPLICED.has(e.type)) return jsonLine(e);
@@ -128,6 +143,32 @@ export class JsonEvents {
     const rest = jsonLine({ ...e, text: 0 });
     const at = rest.indexOf('"text":0');
     return `${rest.slice(0, at + 7)}${this.#json}${rest.slice(at + 8)}`;
+  }
+
+  /** The JSON before and after the text of a `sent`, `recipients` or `message` event of the chat's own shape; null for any other. */
+  #parts(e: { type: string }): [string, string] | null {
+    if (e.type === "sent") return this.#sentParts(e as Sent);
+    if (e.type === "message") return this.#messageParts(e as Message);
+    if (e.type === "recipients") return this.#recipientsParts(e as Recipients);
+    return null;
+  }
+
+  /** A `message` event as the chat makes it (one of MESSAGE_KEYS), field by field, as its JSON before and after the text; null when it is not of that shape. */
+  #messageParts(e: Message): [string, string] | null {
+    const { peer, fingerprint, id, text, time, written } = e;
+    if (typeof peer !== "string" || typeof fingerprint !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return null;
+    if (written !== undefined && (typeof written !== "number" || !Number.isFinite(written))) return null;
+    const shape = typeof e.verified === "boolean" ? 0 : typeof e.request !== "string" ? -1 : e.lookalike === undefined ? 1 : typeof e.lookalike === "string" ? 2 : -1;
+    if (shape < 0 || !keysAre(e, MESSAGE_KEYS[shape]!, "written")) return null;
+    if (fingerprint !== this.#fp) {
+      this.#fpJson = jsonString(fingerprint);
+      this.#fp = fingerprint;
+    }
+    const who = shape === 0 ? `"verified":${e.verified as boolean}` : shape === 1 ? `"request":${jsonString(e.request as string)}` : `"request":${jsonString(e.request as string)},"lookalike":${jsonString(e.lookalike as string)}`;
+    return [
+      `{"type":"message","peer":${this.#str(peer)},${who},"fingerprint":${this.#fpJson},"id":${jsonString(id)},"text":`,
+      `,"time":${String(time)},"private":${e.private}${written === undefined ? "" : `,"written":${String(written)}`}}`,
+    ];
   }
 
   /** A `sent` event as the chat makes it, field by field, as its JSON before and after the text; null when it is not of that shape. */

@@ -77,6 +77,25 @@ describe("JsonEvents", () => {
     );
   });
 
+  test("message events of the chat's three shapes, of any strings, numbers and flags, are byte for byte jsonLine's, as lines and as pieces (property)", () => {
+    const j = new JsonEvents();
+    const str = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800", "x".repeat(1500)));
+    const num = fc.oneof(fc.integer(), fc.double(), fc.constant(-0));
+    const shape = fc.constantFrom("contact", "request", "lookalike");
+    fc.assert(
+      fc.property(shape, str, str, str, str, fc.boolean(), num, fc.option(num, { nil: undefined }), fc.boolean(), (kind, peer, fp, id, text, priv, time, written, flag) => {
+        const who = kind === "contact" ? { verified: flag } : kind === "request" ? { request: id } : { request: id, lookalike: peer };
+        const e: Record<string, unknown> = { type: "message", peer, ...who, fingerprint: fp, id, text, time, private: priv };
+        if (written !== undefined) e.written = written;
+        expect(j.line(e as { type: string })).toBe(jsonLine(e));
+        const out: string[] = [];
+        j.pieces(e as { type: string }, out);
+        expect(out.join("")).toBe(`${jsonLine(e)}\n`);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   test("recipientsPieces(): a tracked line's recipients event, written from the line, joined is jsonLine's line of the event line mode made of it (property)", () => {
     const j = new JsonEvents();
     const str = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800", "x".repeat(1500)));
@@ -108,7 +127,7 @@ describe("JsonEvents", () => {
     for (const e of odd) expect(j.line(e)).toBe(jsonLine(e));
   });
 
-  test("a piped line's sent and recipients events stringify nothing when no string in them needs escaping; a text that does is stringified once for all its events", () => {
+  test("a piped line's sent and recipients events, and a shown line's message, stringify nothing when no string in them needs escaping; a text that does is stringified once for all its events", () => {
     const j = new JsonEvents();
     const real = JSON.stringify;
     let objects = 0;
@@ -140,6 +159,15 @@ describe("JsonEvents", () => {
         }
       });
       expect(quoted).toEqual({ objects: 0, strings: 100 });
+      // A line shown: its message event, from a contact and from a request.
+      const shown = count(() => {
+        for (let i = 0; i < 100; i++) {
+          const text = long(`line ${i}`);
+          j.line({ type: "message", peer: "alice", verified: false, fingerprint: "8181 9cff", id: String(i + 1), text, time: 5, private: false } as { type: string });
+          j.line({ type: "message", peer: "alice", request: "r1", fingerprint: "8181 9cff", id: String(i + 1), text, time: 5, private: false, written: 4 } as { type: string });
+        }
+      });
+      expect(shown).toEqual({ objects: 0, strings: 0 });
     } finally {
       JSON.stringify = real;
     }
