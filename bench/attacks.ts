@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDiffieHellman, randomBytes } from "node:crypto";
+import { sottoEnv } from "../src/cli/runtime.ts";
 import { concat } from "../src/crypto/bytes.ts";
 import { bigIntToBytes, FFDHE } from "../src/crypto/ffdhe.ts";
 import { FrameType, Group, MAX_PLAINTEXT } from "../src/protocol/constants.ts";
@@ -91,7 +92,7 @@ export async function startChatListener(): Promise<ListenerProcess> {
   probe.stop(true);
   const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
   const prof = process.env.ATTACK_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.ATTACK_PROF}`] : [];
-  const proc = Bun.spawn([process.execPath, ...prof, main, "chat", "--json", "--home", home, "--host", "127.0.0.1", "--port", String(port), "--name", "listener", "--allow-new"], { stdin: "pipe", stdout: "ignore", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, ...prof, main, "chat", "--json", "--home", home, "--host", "127.0.0.1", "--port", String(port), "--name", "listener", "--allow-new"], { stdin: "pipe", stdout: "ignore", stderr: "inherit", env: sottoEnv() });
   for (const end = performance.now() + 15_000; ; ) {
     const s = await rawConnect(port, "127.0.0.1");
     if (s !== null) {

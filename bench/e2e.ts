@@ -14,6 +14,7 @@
  * rotating), and sotto's rows keep each repeat's ratios to TLS and TCP.
  */
 import { rmSync } from "node:fs";
+import { RUNTIME_ENV } from "../src/cli/runtime.ts";
 import { stopKexWorker } from "../src/net/kex.ts";
 import { Group } from "../src/protocol/constants.ts";
 import { closeSottoClient, RawConn, SottoConn, type Conn } from "./clients.ts";
@@ -82,7 +83,7 @@ export class Server {
   ) {}
 
   static async start(kind: Kind, cert: Cert | null): Promise<Server> {
-    const proc = bunChild(new URL("./child.ts", import.meta.url).pathname, [kind, cert?.dir ?? ""], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    const proc = bunChild(new URL("./child.ts", import.meta.url).pathname, [kind, cert?.dir ?? ""], { stdin: "pipe", stdout: "pipe", stderr: "inherit", ...(kind === "sotto" ? { env: { ...RUNTIME_ENV } } : {}) });
     const lines = new Lines(proc.stdout);
     const hello = await lines.next<{ port: number }>();
     return new Server(proc, lines, hello.port);

@@ -24,6 +24,7 @@ import { closeSync, linkSync, mkdtempSync, openSync, readFileSync, readSync, rmS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "bun";
+import { RUNTIME_ENV } from "../src/cli/runtime.ts";
 import { bunChild, median, parseMode, type Mode, type RatioRow } from "./common.ts";
 import { cpuMs } from "./proc.ts";
 import { SshCat } from "./ssh.ts";
@@ -91,7 +92,7 @@ export class Chat {
     this.lines = new Lines(proc.stdout);
   }
   static spawn(args: string[]): Chat {
-    return new Chat(bunChild(MAIN, ["chat", "--json", "--host", "127.0.0.1", ...args], { stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { NO_COLOR: "1" } }));
+    return new Chat(bunChild(MAIN, ["chat", "--json", "--host", "127.0.0.1", ...args], { stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { NO_COLOR: "1", ...RUNTIME_ENV } }));
   }
   say(line: string): void {
     this.proc.stdin.write(`${line}\n`);

@@ -7,8 +7,8 @@
  * it); before printing, checks that bob showed every line once and in order, and that
  * alice exited 0 (every line acknowledged).
  * --pipe: alice's stdin is a pipe the bench writes the lines into (64 KiB reads), not the file (512 KiB reads).
- * --no-ftl: both processes run with BUN_JSC_useFTLJIT=0 (JavaScriptCore's top tier off: in a
- * run this short its compiles cost more CPU than they save; see BENCHMARKS.md).
+ * Both processes run in sotto's runtime environment (src/cli/runtime.ts: JavaScriptCore's
+ * top tier off, as `bun run chat` and the `sotto` command run); --ftl: with it on, for comparison.
  * --stamps: also print when each 1,000th line was shown (ms after bob's "connected").
  * --shaped: alice dials bob through test/faults/proxy.ts at 100 Mbit/s with 25 ms each
  * way (run in this process), and plain TCP moves the same bytes through a proxy with the
@@ -17,12 +17,16 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { sottoEnv } from "../src/cli/runtime.ts";
 import { bulkLine, plainTcpBulk } from "../test/faults/bulk.ts";
 import { FaultProxy, mbit } from "../test/faults/proxy.ts";
 
 const args = process.argv.slice(2);
 const shaped = args.includes("--shaped");
-const env = args.includes("--no-ftl") ? { ...process.env, BUN_JSC_useFTLJIT: "0" } : process.env;
+// Both processes run as the `sotto` command does (src/cli/runtime.ts), or with --ftl with the top tier on.
+const ftl = args.includes("--ftl");
+const env = sottoEnv();
+if (ftl) delete env.BUN_JSC_useFTLJIT;
 const lines = Number(args.find((a) => !a.startsWith("--")) ?? 20_000);
 const faults = shaped ? { rateBytesPerSec: mbit(100), delayMs: 25 } : {};
 const SIZE = 1024;
@@ -148,7 +152,7 @@ const cpu = (p: typeof bob) => {
 const tcp = shaped ? await plainTcpBulk({ lines, size: SIZE, faults }) : null;
 const path = shaped ? "100 Mbit/s, 25 ms each way" : "loopback";
 const vsTcp = tcp === null ? "" : `; plain TCP ${tcp.toFixed(0)} ms, ratio TCP/sotto ${(tcp / ms).toFixed(2)}× (target ≥ 0.9×)`;
-console.log(`real processes${env === process.env ? "" : " (FTL off)"}, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)} (of which from "connected" to the last line: alice ${window.alice[1]! - window.alice[0]!} ms, bob ${window.bob[1]! - window.bob[0]!} ms); load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
+console.log(`real processes${ftl ? " (FTL on)" : ""}, ${path}${vsTcp}: ${lines} lines of 1 KiB in ${ms.toFixed(0)} ms = ${Math.round((lines / ms) * 1000).toLocaleString("en-US")} lines/s${shaped ? "" : " (target ≥ 50,000)"} (the first shown ${(firstAt - connectedAt).toFixed(0)} ms after "connected"); CPU alice ${cpu(alice as unknown as typeof bob)}, bob ${cpu(bob)} (of which from "connected" to the last line: alice ${window.alice[1]! - window.alice[0]!} ms, bob ${window.bob[1]! - window.bob[0]!} ms); load average ${loadavg()[0]!.toFixed(2)} (a shared machine: compare runs side by side)`);
 if (args.includes("--stamps")) console.log(`  shown (lines:ms after "connected"): ${stamps.join(" ")}`);
 // Where the window's CPU went, per thread (ms run between bob's "connected" and his last line; threads under 5 ms left out).
 for (const side of ["alice", "bob"] as const) {

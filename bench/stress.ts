@@ -13,6 +13,7 @@
  * printed, then the sessions are closed.
  * `bun run stress --attack ping|kex|x25519|halfopen|fds|preauth|text [--seconds S]` runs bench/attack.ts instead.
  */
+import { sottoEnv } from "../src/cli/runtime.ts";
 import { DEFAULT_LIMITS, sessionsFor } from "../src/net/limits.ts";
 import { Group } from "../src/protocol/constants.ts";
 import type { WorkerConfig, WorkerSummary } from "./stress-worker.ts";
@@ -73,10 +74,10 @@ function limit(flag: "-n" | "-Hn"): number | null {
   return v === "unlimited" ? 1 << 20 : Number.parseInt(v, 10) || null;
 }
 
-/** Spawn `cmd` under a shell that first lifts the soft fd limit to `fds` (best effort). */
-function spawnRaised(fds: number | null, cmd: string[]): Bun.Subprocess<"pipe", "pipe", "inherit"> {
+/** Spawn `cmd` under a shell that first lifts the soft fd limit to `fds` (best effort), in `env`. */
+function spawnRaised(fds: number | null, cmd: string[], env: Record<string, string | undefined> = process.env): Bun.Subprocess<"pipe", "pipe", "inherit"> {
   const argv = fds === null ? cmd : ["sh", "-c", 'ulimit -n "$0" 2>/dev/null; exec "$@"', String(fds), ...cmd];
-  return Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  return Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "inherit", env });
 }
 
 function bar(done: number, total: number, extra: string): void {
@@ -108,7 +109,8 @@ export async function runStress(o: StressOptions, log: (s: string) => void): Pro
   }
   const bun = process.execPath;
   const dir = new URL(".", import.meta.url).pathname;
-  const server = spawnRaised(target, [bun, `${dir}child.ts`, "sotto"]);
+  // The listener runs as the `sotto` command does (src/cli/runtime.ts); the load generators as they are.
+  const server = spawnRaised(target, [bun, `${dir}child.ts`, "sotto"], sottoEnv());
   const lines = new Lines(server.stdout);
   const { port } = await lines.next<{ port: number }>();
   const ask = async () => {
