@@ -18,7 +18,7 @@
 import { Database } from "bun:sqlite";
 import { HistoryWriter } from "./history-writer.ts";
 import { WriteLock } from "./write-lock.ts";
-import { acknowledger, STATE_FILE } from "./store.ts";
+import { acknowledgedOverwriter, acknowledger, STATE_FILE } from "./store.ts";
 import { CLEARED, DONE, PREPARED, STATEMENTS, TRANSACTIONS, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
 declare const self: Worker;
@@ -30,6 +30,7 @@ let writer: HistoryWriter | null = null;
 let slots: Int32Array | null = null;
 let lock: WriteLock | null = null;
 let acknowledge: ((pid: string, upTo: number) => void) | null = null;
+let overwriteAcknowledged: ((pid: string) => void) | null = null;
 
 self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
   const m = ev.data;
@@ -67,10 +68,19 @@ self.onmessage = (ev: MessageEvent<HistoryOpen | HistoryOp>) => {
         throw e;
       }
       // The acknowledged lines we sent the contact left no text in state.db (secure_delete),
-      // but their frames in state.db-wal stay until it is cut: cut it too.
+      // but those of a run acknowledged in part are still in its row, and the frames of all of
+      // them in state.db-wal stay until it is cut: rewrite those rows, then cut it.
       const s = state;
       if (s !== null) {
-        const r = lock!.hold(() => s.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").get());
+        const overwrite = (overwriteAcknowledged ??= acknowledgedOverwriter(s));
+        const r = lock!.hold(() => {
+          try {
+            overwrite(m.pid);
+          } catch (e) {
+            throw Object.assign(e as Error, { wal: `${STATE_FILE}-wal` });
+          }
+          return s.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").get();
+        });
         if (r !== null && r.busy !== 0) throw Object.assign(new Error("another connection kept state.db-wal from being emptied"), { code: "SQLITE_BUSY", wal: "state.db-wal" });
       }
     } else if (m.op === "ack") {

@@ -169,6 +169,28 @@ export function acknowledger(db: Database): (pid: string, upTo: number) => void 
   });
 }
 
+/**
+ * On `db`, overwrite the acknowledged lines of `pid`'s runs that an ACK covered in part
+ * (acknowledger leaves them in their row, hidden by outbox_acked, until the rest is
+ * acknowledged, which may be days when the link dropped mid-file): each such row is
+ * rewritten with only the lines still waiting, and secure_delete overwrites the rest.
+ * For /clear (history-worker.ts), which leaves no acknowledged text of the contact's in
+ * state.db. @throws the SQLite error
+ */
+export function acknowledgedOverwriter(db: Database): (pid: string) => void {
+  const partly = db.query<{ first: number; lines: Uint8Array; upto: number }, [string]>("SELECT r.first, r.lines, a.upto FROM outbox_run r JOIN outbox_acked a ON a.pid = r.pid WHERE r.pid = ? AND r.first <= a.upto");
+  const setRun = db.query("UPDATE outbox_run SET lines = ? WHERE pid = ? AND first = ?");
+  const removeRun = db.query("DELETE FROM outbox_run WHERE pid = ? AND first = ?");
+  return db.transaction((pid: string) => {
+    for (const r of partly.all(pid)) {
+      const upto = BigInt(r.upto);
+      const waiting = decodeRun(r.lines).filter((l) => l.id > upto);
+      if (waiting.length === 0) removeRun.run(pid, r.first);
+      else setRun.run(encodeRun(waiting), pid, r.first);
+    }
+  });
+}
+
 /** A bound on the log in bytes as pages of `db`'s file (SQLite's wal_autocheckpoint counts pages). */
 function walPages(db: Database, bytes: number): number {
   return Math.max(1, Math.floor(bytes / db.query<{ page_size: number }, []>("PRAGMA page_size").get()!.page_size));

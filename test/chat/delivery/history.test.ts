@@ -620,6 +620,41 @@ describe("History: /clear overwrites", () => {
     expect(told).toEqual([]);
   });
 
+  test("a commit the contact acknowledged in part (the rest still waiting, as when a link drops mid-file): /clear leaves none of its acknowledged lines in either file, and the waiting ones are still sent after a restart", async () => {
+    const home = tempHome();
+    const store = new ChatStore(home, "aa", { backgroundCheckpoint: true });
+    const h = new History(home, 1000, store);
+    const told: Error[] = [];
+    h.onError = (e) => told.push(e);
+    const text = (i: number) => `SENT-${i}-${"o".repeat(300)}`;
+    for (let i = 1; i <= 20; i++) {
+      store.queue("bb", { id: BigInt(i), text: text(i), written: 1 });
+      h.add({ pid: "bb", peer: "bob", dir: "out", text: text(i), time: i, private: false, id: BigInt(i) });
+    }
+    // Another contact's commit, acknowledged in part too: a /clear of bob leaves it as it is.
+    for (let i = 1; i <= 4; i++) store.queue("cc", { id: BigInt(i), text: `OTHER-${i}`, written: 1 });
+    store.commit();
+    h.flush();
+    store.ack("bb", 12n);
+    store.ack("cc", 2n);
+    h.written();
+    expect(h.clear("bb")).toBe(20);
+    h.written();
+    const files = ["state.db", "state.db-wal", HISTORY_FILE, `${HISTORY_FILE}-wal`].map((f) => readFileSync(join(home, f)));
+    const left = (ids: number[]) => ids.map((i) => `SENT-${i}-`).filter((t) => files.some((f) => f.includes(t)));
+    expect(left(Array.from({ length: 12 }, (_, i) => i + 1))).toEqual([]);
+    // The lines not yet acknowledged stay in the outbox, as they were written.
+    expect(left(Array.from({ length: 8 }, (_, i) => i + 13))).toHaveLength(8);
+    h.close();
+    await store.close();
+    expect(told).toEqual([]);
+    const again = new ChatStore(home, "aa");
+    const pending = again.pending();
+    expect(pending.get("bb")!.map((l) => [l.id, l.text])).toEqual(Array.from({ length: 8 }, (_, i) => [BigInt(i + 13), text(i + 13)]));
+    expect(pending.get("cc")!.map((l) => l.text)).toEqual(["OTHER-3", "OTHER-4"]);
+    await again.close();
+  });
+
   test("/clear writes first what beforeClear hands it (the chat's ACK deletes not yet due): no acknowledged outbox text is left in either file", async () => {
     const home = tempHome();
     const store = new ChatStore(home, "aa", { backgroundCheckpoint: true });
