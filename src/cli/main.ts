@@ -1,4 +1,4 @@
-#!/usr/bin/env -S BUN_JSC_useFTLJIT=0 bun
+#!/usr/bin/env bun
 /**
  * The `sotto` command line. `chat` is the default subcommand, so `sotto --port 6000`
  * means `sotto chat --port 6000` (and `bun run chat` runs `bun src/cli/main.ts chat`).

@@ -1,10 +1,13 @@
 /**
  * The environment sotto's processes run in, declared once: JavaScriptCore reads its options
  * only when the process starts, so each launcher sets them before `bun` runs. The launchers
- * are package.json's `chat` and `invite` scripts (`bun run chat`), the first line of
- * src/cli/main.ts (the `sotto` command: `#!/usr/bin/env -S … bun`), and the benches, which
- * start sotto's processes with RUNTIME_ENV (`sottoEnv()`), so they measure what people
- * run. test/cli/runtime.test.ts holds the launchers to this list.
+ * are package.json's `chat` and `invite` scripts (`bun run chat`, what the README says to
+ * run) and the benches, which start sotto's processes with RUNTIME_ENV (`sottoEnv()`), so
+ * they measure what people run; test/cli/runtime.test.ts holds the scripts to this list.
+ * The `sotto` command's first line stays `#!/usr/bin/env bun`: `env -S`, which a first line
+ * needs to set a variable, is missing from BusyBox (Alpine) and from coreutils before 8.30,
+ * where the command would not start at all; installed that way sotto runs with the top
+ * tier on, as before, only slower in bursts.
  *
  * `BUN_JSC_useFTLJIT=0`: no top-tier (FTL) compiles. A chat's work comes in bursts (a paste,
  * a piped file, a reconnect's backlog) that end before FTL's compiles pay for themselves,

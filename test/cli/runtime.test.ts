@@ -6,12 +6,13 @@ import { RUNTIME_ENV, runtimePrefix, sottoEnv } from "../../src/cli/runtime.ts";
 
 const root = join(import.meta.dir, "..", "..");
 
-test("package.json's chat and invite scripts, and the sotto command's first line, set exactly RUNTIME_ENV before bun", () => {
+test("package.json's chat and invite scripts set exactly RUNTIME_ENV before bun; the sotto command's first line is the portable one", () => {
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string>; bin: Record<string, string> };
   expect(Object.keys(RUNTIME_ENV).length).toBeGreaterThan(0);
   for (const name of ["chat", "invite"]) expect(pkg.scripts[name]).toBe(`${runtimePrefix()} bun src/cli/main.ts ${name}`);
   const first = readFileSync(join(root, pkg.bin.sotto!), "utf8").split("\n")[0];
-  expect(first).toBe(`#!/usr/bin/env -S ${runtimePrefix()} bun`);
+  // `env -S` is not everywhere (BusyBox, coreutils < 8.30): the command must start there too.
+  expect(first).toBe("#!/usr/bin/env bun");
 });
 
 test("a process spawned with sottoEnv() has RUNTIME_ENV in its environment, and the extra names given", async () => {
