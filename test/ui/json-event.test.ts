@@ -147,6 +147,8 @@ describe("JsonEvents", () => {
       { ...own, queued: true },
       { ...own, queued: false },
       { ...own, queued: true, extra: 1 },
+      { ...own, extra: 1 },
+      { type: "sent", peer: "bob", id: "1", private: false, text, time: 5 },
       { type: "sent", peer: "bob", id: "1", text, private: false },
       { 0: "first", ...own },
       { type: "sent", peer: "bob", id: "1", text, private: false, time: 5, 1: 2 },
