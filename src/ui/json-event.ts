@@ -168,14 +168,15 @@ export class JsonEvents {
    * (recipients.ts TrackedLine, numbers counting from 1) without that event or its list. @throws never
    */
   deliveredPieces(peer: string, lines: readonly { line: number }[], out: string[]): void {
-    let list = "";
+    const numbers = new Array<string>(lines.length);
     for (let i = 0; i < lines.length; i++) {
       const n = lines[i]!.line;
       // A whole number's string needs no escape; any other goes the way of any event.
       if (!Number.isSafeInteger(n)) return this.pieces({ type: "delivered", peer, lines: lines.map((l) => String(l.line)) } as { type: string }, out);
-      list += i === 0 ? `"${n}"` : `,"${n}"`;
+      numbers[i] = String(n);
     }
-    out.push(`{"type":"delivered","peer":${jsonString(peer)},"lines":[${list}]}\n`);
+    // One join (native) for the list: a string built number by number cost more than the JSON.stringify it replaces.
+    out.push(`{"type":"delivered","peer":${jsonString(peer)},"lines":${numbers.length === 0 ? "[]" : `["${numbers.join('","')}"]`}}\n`);
   }
 
   /** One event as one JSON line, as jsonLine(e). */

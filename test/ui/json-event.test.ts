@@ -169,7 +169,7 @@ describe("JsonEvents", () => {
     const peer = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800"));
     const line = fc.oneof(fc.nat(), fc.constant(2 ** 53), fc.constant(1.5), fc.constant(-0));
     fc.assert(
-      fc.property(peer, fc.array(line, { minLength: 1, maxLength: 300 }), (p, ns) => {
+      fc.property(peer, fc.array(line, { maxLength: 300 }), (p, ns) => {
         const out: string[] = [];
         j.deliveredPieces(p, ns.map((n) => ({ line: n })), out);
         expect(out.join("")).toBe(`${jsonLine({ type: "delivered", peer: p, lines: ns.map((n) => String(n)) })}\n`);
