@@ -72,8 +72,15 @@ export class Recipients {
   #opened = false;
   #first: Sent | null = null;
   #open: Recipient[] = [];
-  /** Tracked lines, oldest first (insertion order). */
-  readonly #lines = new Set<TrackedLine>();
+  /**
+   * Tracked lines, oldest first, from #head on; lines every recipient acknowledged (done)
+   * are skipped where they are and taken out in bulk: a Set's add and delete per line cost
+   * as much as all the rest of the tracking.
+   */
+  #lines: TrackedLine[] = [];
+  #head = 0;
+  /** How many lines from #head on are not done: the lines tracked. */
+  #tracked = 0;
   /** Per peer name: its recipients waiting for an ACK, oldest first; exactly those of the tracked lines. */
   readonly #waiting = new Map<string, Waiting[]>();
   /** Recipients queued when their line was typed (their peer was away). */
@@ -115,14 +122,17 @@ export class Recipients {
       if (q === undefined) this.#waiting.set(r.peer, [{ line, r, id }]);
       else q.push({ line, r, id });
     }
-    this.#lines.add(line);
-    if (this.#lines.size > MAX_TRACKED) this.#drop(this.#lines.values().next().value!);
+    this.#lines.push(line);
+    if (++this.#tracked > MAX_TRACKED) this.#drop();
     return line;
   }
 
   /** The oldest line is no longer tracked: its waiting recipients are at the front of their queues. */
-  #drop(line: TrackedLine): void {
-    this.#lines.delete(line);
+  #drop(): void {
+    // A line done right behind the last one dropped may be at #head: skipped, the oldest tracked one is next.
+    this.#trim();
+    const line = this.#lines[this.#head++]!;
+    this.#tracked--;
     for (const r of line.recipients) {
       const q = this.#waiting.get(r.peer);
       if (q?.[0]?.line !== line) continue;
@@ -146,11 +156,29 @@ export class Recipients {
       hit.push(w.line);
       // A line every recipient acknowledged changes no more (a line to one: this one).
       const rs = w.line.recipients;
-      if (rs.length === 1 || rs.every((r) => r.state === "delivered")) this.#lines.delete(w.line);
+      if (rs.length === 1 || rs.every((r) => r.state === "delivered")) this.#tracked--;
     }
     if (n === q.length) this.#waiting.delete(e.peer);
     else if (n > 0) q.splice(0, n);
+    if (n > 0) this.#trim();
     return hit;
+  }
+
+  /** Take the done lines out of #lines: those at its front, and all of them when they outnumber the tracked ones (a contact away keeps an old line tracked). */
+  #trim(): void {
+    const lines = this.#lines;
+    while (this.#head < lines.length && done(lines[this.#head]!)) this.#head++;
+    const left = lines.length - this.#head;
+    if (left === 0) {
+      this.#lines = [];
+      this.#head = 0;
+    } else if (left > 2 * this.#tracked + 1024) {
+      this.#lines = lines.slice(this.#head).filter((l) => !done(l));
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head > left) {
+      this.#lines = lines.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   /** Whether `peer` was away when `l` was typed (the chat itself says when it got it). @throws never */
@@ -160,13 +188,22 @@ export class Recipients {
 
   /** Step 3: `previous` is called `peer` from now on. @throws never */
   renamed(previous: string, peer: string): void {
-    for (const l of this.#lines) for (const r of l.recipients) if (r.peer === previous) r.peer = peer;
+    for (let i = this.#head; i < this.#lines.length; i++) {
+      const l = this.#lines[i]!;
+      if (!done(l)) for (const r of l.recipients) if (r.peer === previous) r.peer = peer;
+    }
     const q = this.#waiting.get(previous);
     if (q === undefined || previous === peer) return;
     this.#waiting.delete(previous);
     const into = this.#waiting.get(peer);
     this.#waiting.set(peer, into === undefined ? q : [...into, ...q].sort((a, b) => a.line.line - b.line.line));
   }
+}
+
+/** Whether every recipient of `l` acknowledged it. */
+function done(l: TrackedLine): boolean {
+  const rs = l.recipients;
+  return rs.length === 1 ? rs[0]!.state === "delivered" : rs.every((r) => r.state === "delivered");
 }
 
 /** The marks of a line as text: `b ✓, c queued` (`b …` while on its way). Names are sanitized by the caller's `name`. @throws never */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { idOf, MAX_TRACKED, recipientMarks, Recipients, withMarks } from "../../src/ui/recipients.ts";
+import { idOf, MAX_TRACKED, recipientMarks, Recipients, withMarks, type TrackedLine } from "../../src/ui/recipients.ts";
 
 const sent = (peer: string, id: string, queued = false) => ({ type: "sent" as const, peer, id, text: "hi", private: false, time: 1, ...(queued ? { queued: true } : {}) });
 
@@ -149,6 +149,55 @@ describe("Recipients: ids and ACKs", () => {
     expect(r.ack({ type: "ack", peer: "bob", id: "3000" }).map((l) => l.line)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     expect(r.ack({ type: "ack", peer: "bob", id: "3000" })).toEqual([]);
     expect(r.ack({ type: "ack", peer: "bob", id: String(n + 100) }).map((l) => l.line)).toEqual(Array.from({ length: n - 3000 }, (_, i) => i + 3001));
+  });
+});
+
+describe("Recipients: lines done behind a line still waiting", () => {
+  test("a contact away keeps the oldest line tracked: the lines acknowledged after it are no longer renamed, and that oldest line is the one dropped at MAX_TRACKED", () => {
+    const r = new Recipients();
+    r.begin();
+    r.sent(sent("bob", "1", true));
+    const first = r.end()!;
+    const acked: TrackedLine[] = [];
+    for (let i = 1; i <= 3000; i++) {
+      r.begin();
+      r.sent(sent("carol", String(i)));
+      acked.push(r.end()!);
+      expect(r.ack({ type: "ack", peer: "carol", id: String(i) })).toEqual([acked.at(-1)!]);
+    }
+    r.renamed("carol", "caroline");
+    r.renamed("bob", "robert");
+    expect(acked.filter((l) => l.recipients[0]!.peer !== "carol")).toEqual([]);
+    expect(first.recipients[0]!.peer).toBe("robert");
+    const later: TrackedLine[] = [];
+    for (let i = 1; i <= MAX_TRACKED; i++) {
+      r.begin();
+      r.sent(sent("dave", String(i)));
+      later.push(r.end()!);
+    }
+    // MAX_TRACKED + 1 lines were tracked: the oldest, robert's, is dropped; dave's are all still there.
+    expect(r.ack({ type: "ack", peer: "robert", id: "1" })).toEqual([]);
+    expect(first.recipients[0]!.state).toBe("queued");
+    r.renamed("dave", "david");
+    expect(r.ack({ type: "ack", peer: "david", id: String(MAX_TRACKED) })).toEqual(later);
+  });
+  test("a line done right behind the oldest one is not what the next drop takes: the oldest tracked line is", () => {
+    const r = new Recipients();
+    r.begin();
+    r.sent(sent("bob", "1", true));
+    r.end();
+    r.begin();
+    r.sent(sent("carol", "1"));
+    const done = r.end()!;
+    expect(r.ack({ type: "ack", peer: "carol", id: "1" })).toEqual([done]);
+    const later: TrackedLine[] = [];
+    for (let i = 1; i <= MAX_TRACKED + 1; i++) {
+      r.begin();
+      r.sent(sent("dave", String(i)));
+      later.push(r.end()!);
+    }
+    // Two drops: bob's line, then dave's first (carol's, done, was no longer tracked).
+    expect(r.ack({ type: "ack", peer: "dave", id: String(MAX_TRACKED + 1) })).toEqual(later.slice(1));
   });
 });
 
