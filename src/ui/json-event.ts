@@ -89,6 +89,32 @@ export class JsonEvents {
     return this.#shortJson;
   }
 
+  /** The last id encoded and its JSON: a line's `sent` and its `recipients` event carry the same one. */
+  #id: string | null = null;
+  #idJson = "";
+
+  /** JSON of an id, the last one remembered. */
+  #idStr(s: string): string {
+    if (s !== this.#id) {
+      this.#idJson = jsonString(s);
+      this.#id = s;
+    }
+    return this.#idJson;
+  }
+
+  /** The last time written and its JSON: a line's events share its time, and the lines of one burst their millisecond. */
+  #time = Number.NaN;
+  #timeJson = "";
+
+  /** JSON of a finite number, the last one remembered (a time's digits cost a conversion of a double each; 0 and -0 are both "0"). */
+  #num(n: number): string {
+    if (n !== this.#time) {
+      this.#timeJson = String(n);
+      this.#time = n;
+    }
+    return this.#timeJson;
+  }
+
   /** The last fingerprint encoded and its JSON (a sender's lines come in runs: the same one again). */
   #fp: string | null = null;
   #fpJson = "";
@@ -132,9 +158,9 @@ export class JsonEvents {
     if (typeof peer !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return false;
     if ((e.queued !== undefined && e.queued !== true) || !keysAre(e, SENT_KEYS, "queued")) return false;
     const json = this.#textJson(text);
-    const tail = `,"private":${e.private},"time":${time}${e.queued === true ? ',"queued":true' : ""}}\n`;
-    if (this.#plain) out.push(`{"type":"sent","peer":${this.#str(peer)},"id":${jsonString(id)},"text":"`, text, `"${tail}`);
-    else out.push(`{"type":"sent","peer":${this.#str(peer)},"id":${jsonString(id)},"text":`, json, tail);
+    const tail = `,"private":${e.private},"time":${this.#num(time)}${e.queued === true ? ',"queued":true' : ""}}\n`;
+    if (this.#plain) out.push(`{"type":"sent","peer":${this.#str(peer)},"id":${this.#idStr(id)},"text":"`, text, `"${tail}`);
+    else out.push(`{"type":"sent","peer":${this.#str(peer)},"id":${this.#idStr(id)},"text":`, json, tail);
     return true;
   }
 
@@ -153,11 +179,11 @@ export class JsonEvents {
     let list = "";
     for (let i = 0; i < rs.length; i++) {
       const r = rs[i]!;
-      const one = `{"peer":${this.#str(r.peer)},"id":${jsonString(r.id)},"state":${stateJson(r.state)}}`;
+      const one = `{"peer":${this.#str(r.peer)},"id":${this.#idStr(r.id)},"state":${stateJson(r.state)}}`;
       list = i === 0 ? one : `${list},${one}`;
     }
     const json = this.#textJson(l.text);
-    const tail = `,"private":${l.private},"time":${l.time},"recipients":[${list}]}\n`;
+    const tail = `,"private":${l.private},"time":${this.#num(l.time)},"recipients":[${list}]}\n`;
     if (this.#plain) out.push(`{"type":"recipients","line":"${l.line}","text":"`, l.text, `"${tail}`);
     else out.push(`{"type":"recipients","line":"${l.line}","text":`, json, tail);
   }

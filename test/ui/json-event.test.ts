@@ -164,6 +164,24 @@ describe("JsonEvents", () => {
     }
   });
 
+  test("times and ids that repeat from one event to the next (a line's sent and recipients, a burst's millisecond), and that change, are each event's own", () => {
+    const j = new JsonEvents();
+    const times = [5, 5, -0, 0, -0, 1.5, 1.5, 1e21, 1e21, 5, 1_770_000_000_000, 1_770_000_000_000, 1_770_000_000_001];
+    const ids = ["1", "1", 'x"y', 'x"y', "2", "1", "\u0085", "\u0085", "3", "3", "4", "4", "5"];
+    const out: string[] = [];
+    const want: string[] = [];
+    times.forEach((time, i) => {
+      const id = ids[i]!;
+      const text = texts[i % texts.length]!;
+      const sentE = { type: "sent", peer: "bob", id, text, private: false, time };
+      j.pieces(sentE, out);
+      want.push(`${jsonLine(sentE)}\n`);
+      j.recipientsPieces({ line: i + 1, text, private: false, time, recipients: [{ peer: "bob", id, state: "sent" }] }, out);
+      want.push(`${jsonLine({ type: "recipients", line: String(i + 1), text, private: false, time, recipients: [{ peer: "bob", id, state: "sent" }] })}\n`);
+    });
+    expect(out.join("")).toBe(want.join(""));
+  });
+
   test("deliveredPieces(): an ACK's delivered event written from its lines is jsonLine's line of the event line mode made of them (property)", () => {
     const j = new JsonEvents();
     const peer = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800"));
