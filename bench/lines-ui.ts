@@ -33,7 +33,7 @@ const args = process.argv.slice(2);
 const opt = (name: string, d: number) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? d);
 const lines = Number(args.find((a) => !a.startsWith("--")) ?? 20_000);
 const runs = opt("runs", 5);
-const fresh = opt("fresh", 0);
+const fresh = opt("fresh", 5);
 const hash = args.includes("--hash");
 const child = args.includes("--child");
 const rootArg = args.find((a) => a.startsWith("--root="));
