@@ -49,12 +49,24 @@ const SENT_KEYS = ["type", "peer", "id", "text", "private", "time"];
 const RECIPIENTS_KEYS = ["type", "line", "text", "private", "time", "recipients"];
 const RECIPIENT_KEYS = ["peer", "id", "state"];
 
-/** Whether `o` has exactly `keys` (plus `extra`, last), in that order. */
+/**
+ * Whether `o` has exactly `keys` (plus `extra`, last), in that order. for-in walks the
+ * keys Object.keys lists, in its order, without making their array (per event, per
+ * line); it also walks inherited enumerable keys, which JSON leaves out: such an object
+ * is then not of the shape, and goes the way of any event (jsonLine).
+ */
 function keysAre(o: object, keys: readonly string[], extra?: string): boolean {
-  const k = Object.keys(o);
-  if (k.length !== keys.length && (extra === undefined || k.length !== keys.length + 1)) return false;
-  for (let i = 0; i < keys.length; i++) if (k[i] !== keys[i]) return false;
-  return k.length === keys.length || k[keys.length] === extra;
+  let i = 0;
+  for (const k in o) {
+    if (i < keys.length ? k !== keys[i] : i > keys.length || k !== extra) return false;
+    i++;
+  }
+  return i === keys.length || (extra !== undefined && i === keys.length + 1);
+}
+
+/** A recipient's state as JSON: the three line mode sets, written once. */
+function stateJson(state: string): string {
+  return state === "sent" ? '"sent"' : state === "delivered" ? '"delivered"' : state === "queued" ? '"queued"' : jsonString(state);
 }
 
 type Sent = { type: "sent"; peer: unknown; id: unknown; text: unknown; private: unknown; time: unknown; queued?: unknown };
@@ -75,6 +87,32 @@ export class JsonEvents {
       this.#short = s;
     }
     return this.#shortJson;
+  }
+
+  /** The last id encoded and its JSON: a line's `sent` and its `recipients` event carry the same one. */
+  #id: string | null = null;
+  #idJson = "";
+
+  /** JSON of an id, the last one remembered. */
+  #idStr(s: string): string {
+    if (s !== this.#id) {
+      this.#idJson = jsonString(s);
+      this.#id = s;
+    }
+    return this.#idJson;
+  }
+
+  /** The last time written and its JSON: a line's events share its time, and the lines of one burst their millisecond. */
+  #time = Number.NaN;
+  #timeJson = "";
+
+  /** JSON of a finite number, the last one remembered (a time's digits cost a conversion of a double each; 0 and -0 are both "0"). */
+  #num(n: number): string {
+    if (n !== this.#time) {
+      this.#timeJson = String(n);
+      this.#time = n;
+    }
+    return this.#timeJson;
   }
 
   /** The last fingerprint encoded and its JSON (a sender's lines come in runs: the same one again). */
@@ -100,6 +138,7 @@ export class JsonEvents {
    * spliced into a string of its event, which each use would copy again.
    */
   pieces(e: { type: string }, out: string[]): void {
+    if (e.type === "sent" && this.#sentPieces(e as Sent, out)) return;
     const parts = this.#parts(e);
     if (parts === null) {
       out.push(this.line(e), "\n");
@@ -108,6 +147,21 @@ export class JsonEvents {
     const json = this.#textJson((e as unknown as { text: string }).text);
     if (this.#plain) out.push(`${parts[0]}"`, this.#text!, `"${parts[1]}\n`);
     else out.push(parts[0], json, `${parts[1]}\n`);
+  }
+
+  /**
+   * A `sent` event of the chat's shape as pieces(e) pushes it, each side of the text
+   * written in one go (its quotes in it); false, with nothing pushed, for another shape.
+   */
+  #sentPieces(e: Sent, out: string[]): boolean {
+    const { peer, id, text, time } = e;
+    if (typeof peer !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return false;
+    if ((e.queued !== undefined && e.queued !== true) || !keysAre(e, SENT_KEYS, "queued")) return false;
+    const json = this.#textJson(text);
+    const tail = `,"private":${e.private},"time":${this.#num(time)}${e.queued === true ? ',"queued":true' : ""}}\n`;
+    if (this.#plain) out.push(`{"type":"sent","peer":${this.#str(peer)},"id":${this.#idStr(id)},"text":"`, text, `"${tail}`);
+    else out.push(`{"type":"sent","peer":${this.#str(peer)},"id":${this.#idStr(id)},"text":`, json, tail);
+    return true;
   }
 
   /**
@@ -121,16 +175,34 @@ export class JsonEvents {
       this.pieces({ type: "recipients", line: String(l.line), text: l.text, private: l.private, time: l.time, recipients: l.recipients.map((r) => ({ peer: r.peer, id: r.id, state: r.state })) } as { type: string }, out);
       return;
     }
+    const rs = l.recipients;
     let list = "";
-    for (let i = 0; i < l.recipients.length; i++) {
-      const r = l.recipients[i]!;
-      list += `${i === 0 ? "" : ","}{"peer":${this.#str(r.peer)},"id":${jsonString(r.id)},"state":${jsonString(r.state)}}`;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!;
+      const one = `{"peer":${this.#str(r.peer)},"id":${this.#idStr(r.id)},"state":${stateJson(r.state)}}`;
+      list = i === 0 ? one : `${list},${one}`;
     }
-    const head = `{"type":"recipients","line":"${l.line}","text":`;
-    const tail = `,"private":${l.private},"time":${String(l.time)},"recipients":[${list}]}\n`;
     const json = this.#textJson(l.text);
-    if (this.#plain) out.push(`${head}"`, l.text, `"${tail}`);
-    else out.push(head, json, tail);
+    const tail = `,"private":${l.private},"time":${this.#num(l.time)},"recipients":[${list}]}\n`;
+    if (this.#plain) out.push(`{"type":"recipients","line":"${l.line}","text":"`, l.text, `"${tail}`);
+    else out.push(`{"type":"recipients","line":"${l.line}","text":`, json, tail);
+  }
+
+  /**
+   * The `delivered` event of an ACK, as pieces(e) pushes it for `{ type: "delivered",
+   * peer, lines }` with each line's number as a string: written from the lines
+   * (recipients.ts TrackedLine, numbers counting from 1) without that event or its list. @throws never
+   */
+  deliveredPieces(peer: string, lines: readonly { line: number }[], out: string[]): void {
+    const numbers = new Array<string>(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      const n = lines[i]!.line;
+      // A whole number's string needs no escape; any other goes the way of any event.
+      if (!Number.isSafeInteger(n)) return this.pieces({ type: "delivered", peer, lines: lines.map((l) => String(l.line)) } as { type: string }, out);
+      numbers[i] = String(n);
+    }
+    // One join (native) for the list: a string built number by number cost more than the JSON.stringify it replaces.
+    out.push(`{"type":"delivered","peer":${jsonString(peer)},"lines":${numbers.length === 0 ? "[]" : `["${numbers.join('","')}"]`}}\n`);
   }
 
   /** One event as one JSON line, as jsonLine(e). */
@@ -189,7 +261,7 @@ export class JsonEvents {
       if (typeof r !== "object" || r === null || !keysAre(r, RECIPIENT_KEYS)) return null;
       const { peer, id, state } = r as { peer: unknown; id: unknown; state: unknown };
       if (typeof peer !== "string" || typeof id !== "string" || typeof state !== "string") return null;
-      list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonString(id)},"state":${jsonString(state)}}`;
+      list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonString(id)},"state":${stateJson(state)}}`;
     }
     return [`{"type":"recipients","line":${jsonString(line)},"text":`, `,"private":${e.private},"time":${String(time)},"recipients":[${list}]}`];
   }

@@ -105,8 +105,12 @@ export class LineMode {
   /** The output's backlog, for ChatOptions.output (docs/SECURITY.md §10, R5). */
   readonly gate: OutputGate;
 
+  /** batchOutput with json: the per-line events are written as pieces (json-event.ts). */
+  readonly #piped: boolean;
+
   constructor(o: LineModeOptions) {
     this.#o = o;
+    this.#piped = o.batchOutput === true && o.json;
     this.gate = this.#meter = new OutputMeter(o.output, (n) => this.#omittedLine(n));
   }
 
@@ -122,13 +126,26 @@ export class LineMode {
 
   /** Prints one event as one line. */
   readonly listener: ChatListener = (e) => {
+    if (e.type === "sent" && this.#piped) {
+      // A piped line's event (per line, per recipient): what #print would do for it, directly.
+      if (this.#out.length === 0) queueMicrotask(this.#flush);
+      this.#json.pieces(e, this.#out);
+      this.#recipients.sent(e);
+      return;
+    }
     this.#print(e);
     if (e.type === "sent") this.#recipients.sent(e);
     if (e.type === "nick" && e.request === undefined) this.#recipients.renamed(e.previous, e.peer);
     if (e.type === "ack") {
       this.#acked?.();
       const lines = this.#recipients.ack(e);
-      if (lines.length > 0) this.#print({ type: "delivered", peer: e.peer, lines: lines.map((l) => String(l.line)) });
+      if (lines.length === 0) return;
+      if (this.#piped) {
+        // The ACK's event, written from its lines (json-event.ts).
+        if (this.#out.length === 0) queueMicrotask(this.#flush);
+        return this.#json.deliveredPieces(e.peer, lines, this.#out);
+      }
+      this.#print({ type: "delivered", peer: e.peer, lines: lines.map((l) => String(l.line)) });
     }
   };
 
@@ -138,7 +155,7 @@ export class LineMode {
     end: () => {
       const l = this.#recipients.end();
       if (l === null) return;
-      if (this.#o.batchOutput === true && this.#o.json) {
+      if (this.#piped) {
         // A piped line's event, written from the line itself (json-event.ts).
         if (this.#out.length === 0) queueMicrotask(this.#flush);
         return this.#json.recipientsPieces(l, this.#out);

@@ -37,12 +37,29 @@ export interface TrackedLine {
 type Sent = Extract<ChatEvent, { type: "sent" }>;
 type Ack = Extract<ChatEvent, { type: "ack" }>;
 
-/** A recipient not yet acknowledged, in its peer's queue: its line and its id as a number. */
+/** A recipient not yet acknowledged, in its peer's queue: its line and its id as a number (idOf). */
 interface Waiting {
   line: TrackedLine;
   r: Recipient;
-  id: bigint;
+  id: number | bigint;
 }
+
+/**
+ * A message id as a number an ACK's id can be compared with: a number when it is at most
+ * 15 decimal digits (below 2^53, so exact), else BigInt's reading of it (ids past 2^53
+ * stay exact); null when BigInt refuses it. A number and a bigint compare exactly (`<=`).
+ * The chat's ids are small counters: a number, no BigInt made per line or per ACK. @throws never
+ */
+export function idOf(s: string): number | bigint | null {
+  if (SMALL_ID.test(s)) return Number(s);
+  try {
+    return BigInt(s);
+  } catch {
+    return null;
+  }
+}
+/** An id written as at most 15 decimal digits (a regular expression: compiled even while the code around it is not yet). */
+const SMALL_ID = /^[0-9]{1,15}$/;
 
 /**
  * The recipients of the lines typed in one run (see the file comment). Each peer has a
@@ -51,9 +68,19 @@ interface Waiting {
  */
 export class Recipients {
   #next = 1;
-  #open: Sent[] | null = null;
-  /** Tracked lines, oldest first (insertion order). */
-  readonly #lines = new Set<TrackedLine>();
+  /** Between begin and end: whether a line is open, its first `sent` event and its recipients so far. */
+  #opened = false;
+  #first: Sent | null = null;
+  #open: Recipient[] = [];
+  /**
+   * Tracked lines, oldest first, from #head on; lines every recipient acknowledged (done)
+   * are skipped where they are and taken out in bulk: a Set's add and delete per line cost
+   * as much as all the rest of the tracking.
+   */
+  #lines: TrackedLine[] = [];
+  #head = 0;
+  /** How many lines from #head on are not done: the lines tracked. */
+  #tracked = 0;
   /** Per peer name: its recipients waiting for an ACK, oldest first; exactly those of the tracked lines. */
   readonly #waiting = new Map<string, Waiting[]>();
   /** Recipients queued when their line was typed (their peer was away). */
@@ -61,45 +88,51 @@ export class Recipients {
 
   /** Step 1: the next `sent` events belong to one typed line. @throws never */
   begin(): void {
-    this.#open = [];
+    this.#opened = true;
+    this.#first = null;
   }
 
   /** A `sent` event: true when it was taken into the line being sent (the caller then prints nothing for it). @throws never */
   sent(e: Sent): boolean {
-    if (this.#open === null) return false;
-    this.#open.push(e);
+    if (!this.#opened) return false;
+    const r: Recipient = { peer: e.peer, id: e.id, state: e.queued ? "queued" : "sent" };
+    if (this.#first === null) {
+      // The line's own list, made once its first recipient is known (no list for a command).
+      this.#first = e;
+      this.#open = [r];
+    } else this.#open.push(r);
     return true;
   }
 
   /** Step 1 ends: the line, or null when it reached no one (a command, a refused line). @throws never */
   end(): TrackedLine | null {
-    const sent = this.#open ?? [];
-    this.#open = null;
-    if (sent.length === 0) return null;
-    const first = sent[0]!;
-    const recipients: Recipient[] = [];
-    for (const s of sent) recipients.push({ peer: s.peer, id: s.id, state: s.queued ? "queued" : "sent" });
+    const first = this.#first;
+    this.#opened = false;
+    this.#first = null;
+    if (first === null) return null;
+    const recipients = this.#open;
+    this.#open = [];
     const line: TrackedLine = { line: this.#next++, text: first.text, private: first.private, time: first.time ?? Date.now(), recipients };
-    for (const r of line.recipients) {
+    for (let i = 0; i < recipients.length; i++) {
+      const r = recipients[i]!;
       if (r.state === "queued") this.#away.add(r);
-      let id: bigint;
-      try {
-        id = BigInt(r.id);
-      } catch {
-        continue; // not an id an ACK can cover
-      }
-      const q = this.#waiting.get(r.peer) ?? [];
-      q.push({ line, r, id });
-      this.#waiting.set(r.peer, q);
+      const id = idOf(r.id);
+      if (id === null) continue; // not an id an ACK can cover
+      const q = this.#waiting.get(r.peer);
+      if (q === undefined) this.#waiting.set(r.peer, [{ line, r, id }]);
+      else q.push({ line, r, id });
     }
-    this.#lines.add(line);
-    if (this.#lines.size > MAX_TRACKED) this.#drop(this.#lines.values().next().value!);
+    this.#lines.push(line);
+    if (++this.#tracked > MAX_TRACKED) this.#drop();
     return line;
   }
 
   /** The oldest line is no longer tracked: its waiting recipients are at the front of their queues. */
-  #drop(line: TrackedLine): void {
-    this.#lines.delete(line);
+  #drop(): void {
+    // A line done right behind the last one dropped may be at #head: skipped, the oldest tracked one is next.
+    this.#trim();
+    const line = this.#lines[this.#head++]!;
+    this.#tracked--;
     for (const r of line.recipients) {
       const q = this.#waiting.get(r.peer);
       if (q?.[0]?.line !== line) continue;
@@ -110,25 +143,42 @@ export class Recipients {
 
   /** Step 2: the lines `e` marks delivered for `e.peer` now, oldest first. @throws never */
   ack(e: Ack): TrackedLine[] {
-    let upTo: bigint;
-    try {
-      upTo = BigInt(e.id);
-    } catch {
-      return [];
-    }
+    const upTo = idOf(e.id);
+    if (upTo === null) return [];
     const q = this.#waiting.get(e.peer);
     if (q === undefined) return [];
-    let n = 0;
-    while (n < q.length && q[n]!.id <= upTo) n++;
     const hit: TrackedLine[] = [];
-    for (const w of q.splice(0, n)) {
+    let n = 0;
+    for (; n < q.length; n++) {
+      const w = q[n]!;
+      if (w.id > upTo) break;
       w.r.state = "delivered";
       hit.push(w.line);
-      // A line every recipient acknowledged changes no more.
-      if (w.line.recipients.every((r) => r.state === "delivered")) this.#lines.delete(w.line);
+      // A line every recipient acknowledged changes no more (a line to one: this one).
+      const rs = w.line.recipients;
+      if (rs.length === 1 || rs.every((r) => r.state === "delivered")) this.#tracked--;
     }
-    if (q.length === 0) this.#waiting.delete(e.peer);
+    if (n === q.length) this.#waiting.delete(e.peer);
+    else if (n > 0) q.splice(0, n);
+    if (n > 0) this.#trim();
     return hit;
+  }
+
+  /** Take the done lines out of #lines: those at its front, and all of them when they outnumber the tracked ones (a contact away keeps an old line tracked). */
+  #trim(): void {
+    const lines = this.#lines;
+    while (this.#head < lines.length && done(lines[this.#head]!)) this.#head++;
+    const left = lines.length - this.#head;
+    if (left === 0) {
+      this.#lines = [];
+      this.#head = 0;
+    } else if (left > 2 * this.#tracked + 1024) {
+      this.#lines = lines.slice(this.#head).filter((l) => !done(l));
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head > left) {
+      this.#lines = lines.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   /** Whether `peer` was away when `l` was typed (the chat itself says when it got it). @throws never */
@@ -138,13 +188,22 @@ export class Recipients {
 
   /** Step 3: `previous` is called `peer` from now on. @throws never */
   renamed(previous: string, peer: string): void {
-    for (const l of this.#lines) for (const r of l.recipients) if (r.peer === previous) r.peer = peer;
+    for (let i = this.#head; i < this.#lines.length; i++) {
+      const l = this.#lines[i]!;
+      if (!done(l)) for (const r of l.recipients) if (r.peer === previous) r.peer = peer;
+    }
     const q = this.#waiting.get(previous);
     if (q === undefined || previous === peer) return;
     this.#waiting.delete(previous);
     const into = this.#waiting.get(peer);
     this.#waiting.set(peer, into === undefined ? q : [...into, ...q].sort((a, b) => a.line.line - b.line.line));
   }
+}
+
+/** Whether every recipient of `l` acknowledged it. */
+function done(l: TrackedLine): boolean {
+  const rs = l.recipients;
+  return rs.length === 1 ? rs[0]!.state === "delivered" : rs.every((r) => r.state === "delivered");
 }
 
 /** The marks of a line as text: `b ✓, c queued` (`b …` while on its way). Names are sanitized by the caller's `name`. @throws never */

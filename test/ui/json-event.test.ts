@@ -127,6 +127,75 @@ describe("JsonEvents", () => {
     for (const e of odd) expect(j.line(e)).toBe(jsonLine(e));
   });
 
+  test("pieces() of events of another shape, or with keys JSON leaves out (inherited, symbols, not enumerable), are still jsonLine's", () => {
+    const j = new JsonEvents();
+    const text = long("t");
+    const own = { type: "sent", peer: "bob", id: "1", text, private: false, time: 5 };
+    const inherited = Object.assign(Object.create({ extra: 1 }) as object, own);
+    const hidden = Object.defineProperty({ ...own }, "secret", { value: 1, enumerable: false });
+    const symbol = { ...own, [Symbol("s")]: 1 };
+    class Sent {
+      type = "sent";
+      peer = "bob";
+      id = "1";
+      text = text;
+      private = false;
+      time = 5;
+    }
+    const odd = [
+      own,
+      { ...own, queued: true },
+      { ...own, queued: false },
+      { ...own, queued: true, extra: 1 },
+      { ...own, extra: 1 },
+      { type: "sent", peer: "bob", id: "1", private: false, text, time: 5 },
+      { type: "sent", peer: "bob", id: "1", text, private: false },
+      { 0: "first", ...own },
+      { type: "sent", peer: "bob", id: "1", text, private: false, time: 5, 1: 2 },
+      inherited,
+      hidden,
+      symbol,
+      new Sent(),
+    ];
+    for (const e of odd) {
+      const out: string[] = [];
+      j.pieces(e, out);
+      expect(out.join("")).toBe(`${jsonLine(e)}\n`);
+    }
+  });
+
+  test("times and ids that repeat from one event to the next (a line's sent and recipients, a burst's millisecond), and that change, are each event's own", () => {
+    const j = new JsonEvents();
+    const times = [5, 5, -0, 0, -0, 1.5, 1.5, 1e21, 1e21, 5, 1_770_000_000_000, 1_770_000_000_000, 1_770_000_000_001];
+    const ids = ["1", "1", 'x"y', 'x"y', "2", "1", "\u0085", "\u0085", "3", "3", "4", "4", "5"];
+    const out: string[] = [];
+    const want: string[] = [];
+    times.forEach((time, i) => {
+      const id = ids[i]!;
+      const text = texts[i % texts.length]!;
+      const sentE = { type: "sent", peer: "bob", id, text, private: false, time };
+      j.pieces(sentE, out);
+      want.push(`${jsonLine(sentE)}\n`);
+      j.recipientsPieces({ line: i + 1, text, private: false, time, recipients: [{ peer: "bob", id, state: "sent" }] }, out);
+      want.push(`${jsonLine({ type: "recipients", line: String(i + 1), text, private: false, time, recipients: [{ peer: "bob", id, state: "sent" }] })}\n`);
+    });
+    expect(out.join("")).toBe(want.join(""));
+  });
+
+  test("deliveredPieces(): an ACK's delivered event written from its lines is jsonLine's line of the event line mode made of them (property)", () => {
+    const j = new JsonEvents();
+    const peer = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.constantFrom("bob", '"text":0', "\u0085\u2028", "\ud800"));
+    const line = fc.oneof(fc.nat(), fc.constant(2 ** 53), fc.constant(1.5), fc.constant(-0));
+    fc.assert(
+      fc.property(peer, fc.array(line, { maxLength: 300 }), (p, ns) => {
+        const out: string[] = [];
+        j.deliveredPieces(p, ns.map((n) => ({ line: n })), out);
+        expect(out.join("")).toBe(`${jsonLine({ type: "delivered", peer: p, lines: ns.map((n) => String(n)) })}\n`);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   test("a piped line's sent and recipients events, and a shown line's message, stringify nothing when no string in them needs escaping; a text that does is stringified once for all its events", () => {
     const j = new JsonEvents();
     const real = JSON.stringify;

@@ -242,6 +242,61 @@ describe("line mode: a line's recipients (--json)", () => {
     // One write per tick, not per event: 9,000 lines in far fewer writes.
     expect(writes.length).toBeLessThan(200);
   });
+  test("a whole piped run, byte for byte: to three recipients (one queued, one with ids past 2^53), a rename, ACKs covering hundreds of lines, texts that need escaping; each line jsonLine's, the same bytes as one event per write", async () => {
+    const B = 2n ** 60n;
+    async function run(batchOutput: boolean): Promise<{ out: string; events: number }> {
+      const writes: string[] = [];
+      const ui = new LineMode({ output: { write: (s: string) => writes.push(s) }, json: true, drainTimeoutMs: 1000, batchOutput });
+      const { api } = fakeApi(3);
+      let n = 0;
+      let events = 0;
+      const emit = (e: ChatEvent) => (events++, ui.listener(e));
+      let carol = "carol";
+      api.sendAllMany = (texts, each) => {
+        for (const text of texts) {
+          n++;
+          emit({ type: "sent", peer: "bob", id: String(n), text, private: false, time: 1000 + n });
+          emit({ type: "sent", peer: carol, id: String(n + 7), text, private: false, time: 1000 + n, queued: true });
+          emit({ type: "sent", peer: 'd"a\u0085ve', id: String(B + BigInt(n)), text, private: false, time: 1000 + n });
+          each(3);
+          if (n % 300 === 0) emit({ type: "ack", peer: "bob", id: String(n) });
+          if (n % 700 === 0) emit({ type: "ack", peer: 'd"a\u0085ve', id: String(B + BigInt(n - 1)) });
+          if (n === 1000) {
+            carol = "caroline";
+            emit({ type: "nick", peer: "caroline", previous: "carol" });
+          }
+          if (n === 1500) emit({ type: "ack", peer: "caroline", id: String(n + 7) });
+        }
+      };
+      const input = new PassThrough();
+      const lines = Array.from({ length: 2000 }, (_, i) => `${String(i).padStart(8, "0")} ${i % 5 === 0 ? 'a "quote" \\ \u2028 \u0085 \ud800 é🎉 ' : ""}${"x".repeat(i % 3 === 0 ? 20 : 1000)}`);
+      input.end(`${lines.join("\n")}\n`);
+      expect(await ui.run(api, input)).toBe(0);
+      return { out: writes.join(""), events };
+    }
+    const batched = await run(true);
+    const each = await run(false);
+    expect(batched.out).toBe(each.out);
+    const out = batched.out.split("\n").slice(0, -1);
+    for (const l of out) expect(l).toBe(jsonLine(JSON.parse(l)));
+    const parsed = out.map((l) => JSON.parse(l) as { type: string; peer?: string; lines?: string[] });
+    // Per line its three sent and its recipients event, each event the chat emitted, and a delivered per ACK that marked lines.
+    const delivered = parsed.filter((e) => e.type === "delivered");
+    expect(out).toHaveLength(batched.events + 2000 + delivered.length);
+    expect(delivered.map((e) => `${e.peer} ${e.lines![0]}-${e.lines!.at(-1)} ${e.lines!.length}`)).toEqual([
+      "bob 1-300 300",
+      "bob 301-600 300",
+      'd"a\u0085ve 1-699 699',
+      "bob 601-900 300",
+      "bob 901-1200 300",
+      'd"a\u0085ve 700-1399 700',
+      "bob 1201-1500 300",
+      "caroline 1-1500 1500",
+      "bob 1501-1800 300",
+    ]);
+    for (const e of delivered) expect(e.lines).toEqual(Array.from({ length: e.lines!.length }, (_, i) => String(Number(e.lines![0]) + i)));
+  });
+
   test("a recipients event after each line; one delivered event per ACK, naming the lines it covers", async () => {
     const { ui, output, input } = setup({ json: true });
     const { api } = fakeApi(2);
