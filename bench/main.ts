@@ -6,7 +6,7 @@
  *      streaming, to the cipher ceiling), with the machine and Bun version;
  *   4. writes DIR/latest.md (BENCHMARKS.md-ready), DIR/ratios.svg, and JSON when asked.
  * DIR defaults to bench/results (a temporary directory under --smoke). CASES is a comma list
- * of micro, throughput, handshake, concurrent, idle, stall, files, ssh, seal (default: all), so one
+ * of micro, throughput, handshake, concurrent, idle, stall, files, ssh, seal, lines (default: all), so one
  * case can be rerun alone on a shared machine; a partial run prints its table but does not
  * overwrite bench/results unless --out is given.
  */
@@ -18,6 +18,7 @@ import { fmtRate, runE2E, type E2EResult, type HsKind } from "./e2e.ts";
 import { fileRatios, pairedNote, runFiles, type FilesResult } from "./files.ts";
 import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult } from "./micro.ts";
 import { runIdle, type IdleRow } from "./idle.ts";
+import { lineModeNote, runLineMode, type LineModeResult } from "./line-mode.ts";
 import { runSealScaling, type SealScaling } from "./seal-scaling.ts";
 import { runSsh, SSH_CIPHER, SSH_MAC, type SshResult } from "./ssh.ts";
 import { runStall, type StallRow } from "./stall.ts";
@@ -39,6 +40,8 @@ export interface Report {
   ssh?: SshResult;
   /** Sealing throughput with 0, 1, 2 and 4 worker threads (seal-scaling.ts). */
   seal?: SealScaling;
+  /** Line mode with real processes, loopback and shaped (line-mode.ts). */
+  lines?: LineModeResult;
   ratios: RatioRow[];
 }
 
@@ -164,6 +167,10 @@ export function markdown(r: Report): string {
     );
     L.push("");
   }
+  if (r.lines) {
+    L.push(lineModeNote(r.lines));
+    L.push("");
+  }
   const hsF = r.e2e.handshake.find((h) => h.kind === "sotto-ffdhe2048");
   if (hsF) L.push(`First ffdhe2048 handshake of the run (worker start and group context build included): ${hsF.firstMs.toFixed(0)} ms.`);
   L.push("");
@@ -219,9 +226,11 @@ async function main(): Promise<number> {
   const ssh = want("ssh") ? await runSsh(mode, log) : undefined;
   if (want("seal")) log("sealing scaling (worker threads, sealing only)");
   const seal = want("seal") ? await runSealScaling(mode, log) : undefined;
+  if (want("lines")) log("line mode (two sotto chat processes, piped lines; loopback, then through the fault proxy against plain TCP)");
+  const lines = want("lines") ? await runLineMode(mode, log) : undefined;
   const rows = [...ratios(micro, e2e), ...(idle ? idleRatios(idle) : []), ...(files ? fileRatios(files) : [])];
   addSsh(rows, ssh);
-  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, idle, ssh, seal, ratios: rows };
+  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, idle, ssh, seal, ...(lines ? { lines } : {}), ratios: rows };
   const md = markdown(report);
   console.log("\n" + md);
   mkdirSync(outDir, { recursive: true });

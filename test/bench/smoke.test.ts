@@ -23,6 +23,8 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   expect(r.out).toContain(hasSsh ? "| sotto vs OpenSSH |" : "OpenSSH rows skipped:");
   // With OpenSSH, each sotto file run is followed by its cat run (bench/files.ts step 4).
   if (hasSsh) expect(r.out).toContain("Each sotto run was followed by one OpenSSH `cat` of the same file");
+  // Line mode: two sotto chat processes, loopback and through the fault proxy against plain TCP, each run checked.
+  expect(r.out).toMatch(/Line mode \(bench\/links-processes\.ts: .* loopback [\d,]+ lines\/s.*plain TCP's time \/ sotto's \d+ \/ \d+ ms = [\d.]+×/);
   // About 20 s on an idle 2-core machine; past 90 s when the machine is shared (the limit only
   // bounds how long a broken build may hang).
 }, 180_000);
