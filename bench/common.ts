@@ -38,7 +38,8 @@ export function median(xs: readonly number[]): number {
 
 type Io = "pipe" | "ignore" | "inherit";
 export interface ChildIo<I extends Io, O extends Io, E extends Io> {
-  stdin: I;
+  /** Or a file the child reads as its standard input. */
+  stdin: I | Bun.BunFile;
   stdout: O;
   stderr: E;
   /** Added to this process's environment. */
@@ -48,7 +49,7 @@ export interface ChildIo<I extends Io, O extends Io, E extends Io> {
 /** Start `cmd` alongside the bench. The caller waits for it (`reap` in wire.ts). */
 export function spawnChild<I extends Io, O extends Io, E extends Io>(cmd: string[], io: ChildIo<I, O, E>): Bun.Subprocess<I, O, E> {
   const env = io.env === undefined ? undefined : { ...process.env, ...io.env };
-  return Bun.spawn(cmd, { stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, env });
+  return Bun.spawn(cmd, { stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, env }) as Bun.Subprocess<I, O, E>;
 }
 
 /**

@@ -17,16 +17,16 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { sottoEnv } from "../src/cli/runtime.ts";
+import { RUNTIME_ENV } from "../src/cli/runtime.ts";
+import { spawnChild } from "./common.ts";
 import { bulkLine, plainTcpBulk } from "../test/faults/bulk.ts";
 import { FaultProxy, mbit } from "../test/faults/proxy.ts";
 
 const args = process.argv.slice(2);
 const shaped = args.includes("--shaped");
-// Both processes run as the `sotto` command does (src/cli/runtime.ts), or with --ftl with the top tier on.
+// Both processes run as `bun run chat` starts sotto (src/cli/runtime.ts), or with --ftl with the top tier on.
 const ftl = args.includes("--ftl");
-const env = sottoEnv();
-if (ftl) delete env.BUN_JSC_useFTLJIT;
+const env: Record<string, string> = { ...RUNTIME_ENV, ...(ftl ? { BUN_JSC_useFTLJIT: "1" } : {}) };
 const lines = Number(args.find((a) => !a.startsWith("--")) ?? 20_000);
 const faults = shaped ? { rateBytesPerSec: mbit(100), delayMs: 25 } : {};
 const SIZE = 1024;
@@ -41,7 +41,7 @@ writeFileSync(input, text);
 const prof = process.env.SOTTO_PROF
   ? [process.env.SOTTO_PROF_MD === "1" ? "--cpu-prof-md" : "--cpu-prof", `--cpu-prof-dir=${process.env.SOTTO_PROF}`, ...(process.env.SOTTO_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.SOTTO_PROF_INTERVAL}`] : [])]
   : [];
-const bob = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "bob"), "--name", "bob", "--host", "127.0.0.1", "--port", "0"], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env });
+const bob = spawnChild([process.execPath, ...prof, MAIN, "chat", "--json", "--home", join(dir, "bob"), "--name", "bob", "--host", "127.0.0.1", "--port", "0"], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env });
 let port = 0;
 let connectedAt = 0;
 let lastAt = 0;
@@ -120,7 +120,7 @@ void (async () => {
 while (port === 0) await Bun.sleep(5);
 const proxy = shaped ? new FaultProxy({ target: { host: "127.0.0.1", port }, faults }) : null;
 const dialPort = proxy?.port ?? port;
-const alice = Bun.spawn(["bun", ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: args.includes("--pipe") ? "pipe" : Bun.file(input), stdout: "ignore", stderr: "inherit", env });
+const alice = spawnChild([process.execPath, ...prof, MAIN, "chat", "--json", "--home", join(dir, "alice"), "--name", "alice", "--no-listen", "--connect", `127.0.0.1:${dialPort}`, ...(process.env.SOTTO_ALICE_ARGS?.split(" ").filter((a) => a !== "") ?? [])], { stdin: args.includes("--pipe") ? "pipe" : Bun.file(input), stdout: "ignore", stderr: "inherit", env });
 if (args.includes("--pipe")) {
   const w = alice.stdin as import("bun").FileSink;
   void (async () => {
