@@ -157,7 +157,7 @@ if (args.includes("--stamps")) console.log(`  shown (lines:ms after "connected")
 // Where the window's CPU went, per thread (ms run between bob's "connected" and his last line; threads under 5 ms left out).
 for (const side of ["alice", "bob"] as const) {
   const [a, b] = threads[side];
-  const ran = [...b!].map(([k, v]) => [k.startsWith("Worker/") ? k : k.replace(/\/\d+$/, ""), (v - (a!.get(k) ?? 0)) / 1e6] as const).filter(([, ms]) => ms >= 5);
+  const ran = [...b!].map(([k, v]) => [k.startsWith("Worker/") ? k : k.replace(/\/\d+$/, "").replace(/\.exe$/, ""), (v - (a!.get(k) ?? 0)) / 1e6] as const).filter(([, ms]) => ms >= 5);
   const byName = new Map<string, number>();
   for (const [k, ms] of ran) byName.set(k, (byName.get(k) ?? 0) + ms);
   if (byName.size > 0) console.log(`  ${side} threads: ${[...byName].sort((x, y) => y[1] - x[1]).map(([k, ms]) => `${k} ${ms.toFixed(0)}`).join(", ")} ms`);
