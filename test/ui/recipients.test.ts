@@ -56,6 +56,29 @@ describe("Recipients", () => {
     expect(r.ack({ type: "ack", peer: "robert", id: "1" })).toEqual([l]);
   });
 
+  test("a contact gone (forgotten, blocked, its key replaced) acknowledges no more: a new key given its name marks only its own lines, also past MAX_TRACKED", () => {
+    const r = new Recipients();
+    r.begin();
+    r.sent(sent("bob", "1"));
+    r.sent(sent("carol", "1"));
+    const old = r.end()!;
+    r.gone("carol");
+    // The new key's ids count from 1 again.
+    r.begin();
+    r.sent(sent("carol", "1"));
+    const fresh = r.end()!;
+    expect(r.ack({ type: "ack", peer: "carol", id: "1" })).toEqual([fresh]);
+    expect(r.ack({ type: "ack", peer: "bob", id: "1" })).toEqual([old]);
+    expect(recipientMarks(old, (s) => s)).toBe("bob ✓, carol …");
+    // The old line is still tracked (carol's mark never comes) and is the one dropped, not a line of the new key.
+    const next = Array.from({ length: MAX_TRACKED }, (_, i) => {
+      r.begin();
+      r.sent(sent("carol", String(i + 2)));
+      return r.end()!;
+    });
+    expect(r.ack({ type: "ack", peer: "carol", id: String(MAX_TRACKED + 1) })).toEqual(next);
+  });
+
   test(`at most ${MAX_TRACKED} lines wait for ACKs; the oldest are dropped`, () => {
     const r = new Recipients();
     for (let i = 1; i <= MAX_TRACKED + 5; i++) {
