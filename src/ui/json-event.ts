@@ -50,18 +50,22 @@ const RECIPIENTS_KEYS = ["type", "line", "text", "private", "time", "recipients"
 const RECIPIENT_KEYS = ["peer", "id", "state"];
 
 /**
- * Whether `o` has exactly `keys` (plus `extra`, last), in that order. for-in walks the
- * keys Object.keys lists, in its order, without making their array (per event, per
- * line); it also walks inherited enumerable keys, which JSON leaves out: such an object
- * is then not of the shape, and goes the way of any event (jsonLine).
+ * Whether `o` has exactly `keys` (plus `extra`, last), in that order, all its own. for-in
+ * walks the keys Object.keys lists, in its order, without making their array (per event,
+ * per line); then inherited enumerable keys, which JSON leaves out: an inherited key in
+ * the place of the last (a `queued` or `written` the object lacks) would be written as if
+ * its own, so the last key walked must be own, and then all before it are. Such an object
+ * is not of the shape, and goes the way of any event (jsonLine).
  */
 function keysAre(o: object, keys: readonly string[], extra?: string): boolean {
   let i = 0;
+  let last = "";
   for (const k in o) {
     if (i < keys.length ? k !== keys[i] : i > keys.length || k !== extra) return false;
+    last = k;
     i++;
   }
-  return i === keys.length || (extra !== undefined && i === keys.length + 1);
+  return (i === keys.length || (extra !== undefined && i === keys.length + 1)) && Object.hasOwn(o, last);
 }
 
 /** A recipient's state as JSON: the three line mode sets, written once. */

@@ -30,7 +30,7 @@ import { LineSplitter } from "./split.ts";
 import { formatEvent, jsonLine } from "./format.ts";
 import { JsonEvents } from "./json-event.ts";
 import { OutputMeter, type MeteredStream } from "./output.ts";
-import { Recipients } from "./recipients.ts";
+import { GONE, Recipients } from "./recipients.ts";
 import { countingSendAll, wakeOrAfter } from "./lines-support.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
@@ -136,6 +136,7 @@ export class LineMode {
     this.#print(e);
     if (e.type === "sent") this.#recipients.sent(e);
     if (e.type === "nick" && e.request === undefined) this.#recipients.renamed(e.previous, e.peer);
+    if (e.type === "contact" && GONE.has(e.change)) this.#recipients.gone(e.peer);
     if (e.type === "ack") {
       this.#acked?.();
       const lines = this.#recipients.ack(e);

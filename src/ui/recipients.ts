@@ -7,7 +7,8 @@
  *      that recipient's own message id) belong to that line;
  *   2. an `ack` (cumulative, per contact) marks every tracked line of that contact whose
  *      id it covers; one ack covering many lines is one update, not one per line;
- *   3. a `nick` renames the recipient in the lines already tracked.
+ *   3. a `nick` renames the recipient in the lines already tracked;
+ *   4. a contact forgotten, blocked or given a new key (`gone`) acknowledges no more.
  *
  * Lines stay tracked until every recipient acknowledged them, at most MAX_TRACKED (the
  * oldest are dropped: their ACKs still arrive as `ack` events, but change no mark).
@@ -17,6 +18,9 @@ import { sanitizeLine } from "../text/sanitize.ts";
 
 /** Lines whose marks are kept up to date. */
 export const MAX_TRACKED = 10_000;
+
+/** The `contact` changes after which that contact acknowledges nothing more under its name (Recipients.gone). */
+export const GONE: ReadonlySet<string> = new Set(["forgotten", "blocked", "replaced"]);
 
 /** One recipient of a line: `sent` (on its way, no ACK yet), `queued` (away), or `delivered` (acknowledged). */
 export interface Recipient {
@@ -184,6 +188,16 @@ export class Recipients {
   /** Whether `peer` was away when `l` was typed (the chat itself says when it got it). @throws never */
   queuedWhenTyped(l: TrackedLine, peer: string): boolean {
     return l.recipients.some((r) => r.peer === peer && this.#away.has(r));
+  }
+
+  /**
+   * `peer` acknowledges nothing more under that name: the contact was forgotten or blocked,
+   * or its key replaced. Its lines still waiting keep their marks; a new key given the name
+   * (its ids count from 1 again) starts a queue of its own, so its ACKs mark only its lines,
+   * not the old key's as delivered. @throws never
+   */
+  gone(peer: string): void {
+    this.#waiting.delete(peer);
   }
 
   /** Step 3: `previous` is called `peer` from now on. @throws never */

@@ -24,7 +24,7 @@ import { completeLine } from "./complete.ts";
 import { progressLine } from "./progress.ts";
 import { sanitizeLine } from "../text/sanitize.ts";
 import { mentions } from "../text/names.ts";
-import { Recipients, withMarks, type TrackedLine } from "./recipients.ts";
+import { GONE, Recipients, withMarks, type TrackedLine } from "./recipients.ts";
 
 /**
  * One of our lines on screen, for its recipients' marks (recipients.ts): its text
@@ -101,6 +101,7 @@ export class TerminalUi {
     if (e.type === "sent" && this.#recipients.sent(e)) return;
     if (e.type === "ack") return this.#acked(e);
     if (e.type === "nick" && e.request === undefined) this.#recipients.renamed(e.previous, e.peer);
+    if (e.type === "contact" && GONE.has(e.change)) this.#recipients.gone(e.peer);
     if (this.#dialStatus(e)) return;
     const text = formatStamped(e, { color: this.#o.color, knownPeers: this.#o.knownPeers, stamp: true });
     // A line state.db could not save is offered back in the input line (once, if it is empty).

@@ -164,6 +164,38 @@ describe("JsonEvents", () => {
     }
   });
 
+  test("an inherited key where the chat's shape has its last key (queued, written, a recipient's state, a time) is left out, as JSON leaves it out", () => {
+    const j = new JsonEvents();
+    const sent = { type: "sent", peer: "bob", id: "1", text: "hi", private: false, time: 5 };
+    const message = { type: "message", peer: "bob", verified: true, fingerprint: "f", id: "1", text: "hi", time: 5, private: false };
+    const { time: _, ...timeless } = sent;
+    const stateless = { peer: "bob", id: "1" };
+    const odd = [
+      Object.assign(Object.create({ queued: true }) as object, sent),
+      Object.assign(Object.create({ written: 7 }) as object, message),
+      Object.assign(Object.create({ time: 9 }) as object, timeless),
+      { type: "recipients", line: "1", text: "hi", private: false, time: 5, recipients: [Object.assign(Object.create({ state: "sent" }) as object, stateless)] },
+    ] as { type: string }[];
+    for (const e of odd) {
+      const out: string[] = [];
+      j.pieces(e, out);
+      expect(out.join("")).toBe(`${jsonLine(e)}\n`);
+      expect(j.line(e)).toBe(jsonLine(e));
+    }
+    // Object.prototype itself polluted: the chat's own events, which have no `queued` unless queued.
+    const out: string[] = [];
+    const [two, three] = [{ ...sent, id: "2" }, { ...sent, id: "3" }];
+    const proto = Object.prototype as { queued?: unknown };
+    proto.queued = true;
+    try {
+      j.pieces(two, out);
+      out.push(j.line(three));
+    } finally {
+      delete proto.queued;
+    }
+    expect(out.join("")).toBe(`${jsonLine(two)}\n${jsonLine(three)}`);
+  });
+
   test("times and ids that repeat from one event to the next (a line's sent and recipients, a burst's millisecond), and that change, are each event's own", () => {
     const j = new JsonEvents();
     const times = [5, 5, -0, 0, -0, 1.5, 1.5, 1e21, 1e21, 5, 1_770_000_000_000, 1_770_000_000_000, 1_770_000_000_001];

@@ -339,6 +339,28 @@ describe("line mode: a line's recipients (--json)", () => {
     const events = output.map((l) => JSON.parse(l));
     expect(events.filter((e) => e.type === "delivered")).toEqual([{ type: "delivered", peer: "bob", lines: ["1"] }]);
   });
+  test("a contact given a new key (or forgotten, or blocked) and then the same name: the new key's ACKs mark its own lines, not the old key's", async () => {
+    for (const change of ["replaced", "forgotten", "blocked"] as const) {
+      const { ui, output, input } = setup({ json: true });
+      const { api } = fakeApi(1);
+      // carol's old key never acknowledges "one" and "two" (ids 1 and 2); her new key counts its ids from 1 again.
+      const ids = new Map([["one", "1"], ["two", "2"], ["three", "1"]]);
+      api.sendAll = (text) => {
+        if (text === "three") ui.listener({ type: "contact", change, peer: "carol", message: "" });
+        ui.listener({ type: "sent", peer: "carol", id: ids.get(text)!, text, private: false, time: 5 });
+        return 1;
+      };
+      input.write("one\ntwo\nthree\n");
+      const done = ui.run(api, input);
+      await Bun.sleep(30);
+      ui.listener({ type: "ack", peer: "carol", id: "1" });
+      ui.listener({ type: "ack", peer: "carol", id: "2" });
+      input.end();
+      await done;
+      const events = output.flatMap((l) => l.split("\n").filter((x) => x !== "")).map((l) => JSON.parse(l));
+      expect(events.filter((e) => e.type === "delivered")).toEqual([{ type: "delivered", peer: "carol", lines: ["3"] }]);
+    }
+  });
   test("/disconnect reaches the chat in line mode", async () => {
     const { ui, output, input } = setup({ json: true });
     const { api } = fakeApi(1);
