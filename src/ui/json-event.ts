@@ -77,51 +77,29 @@ type Sent = { type: "sent"; peer: unknown; id: unknown; text: unknown; private: 
 type Recipients = { type: "recipients"; line: unknown; text: unknown; private: unknown; time: unknown; recipients: unknown };
 type Message = { type: "message"; peer: unknown; verified?: unknown; request?: unknown; lookalike?: unknown; fingerprint: unknown; id: unknown; text: unknown; time: unknown; private: unknown; written?: unknown };
 
+/** One value's JSON, remembered while the same value comes again (0 and -0 are both "0"). */
+class LastJson<K> {
+  #key: K | undefined = undefined;
+  #json = "";
+  constructor(readonly encode: (k: K) => string) {}
+
+  of(k: K): string {
+    if (k !== this.#key) {
+      this.#json = this.encode(k);
+      this.#key = k;
+    }
+    return this.#json;
+  }
+}
+
 export class JsonEvents {
   #text: string | null = null;
   #json = "";
-  /** The last short string encoded (a peer's name, a state) and its JSON. */
-  #short: string | null = null;
-  #shortJson = "";
-
-  /** JSON of a string, the last one remembered. */
-  #str(s: string): string {
-    if (s !== this.#short) {
-      this.#shortJson = jsonString(s);
-      this.#short = s;
-    }
-    return this.#shortJson;
-  }
-
-  /** The last id encoded and its JSON: a line's `sent` and its `recipients` event carry the same one. */
-  #id: string | null = null;
-  #idJson = "";
-
-  /** JSON of an id, the last one remembered. */
-  #idStr(s: string): string {
-    if (s !== this.#id) {
-      this.#idJson = jsonString(s);
-      this.#id = s;
-    }
-    return this.#idJson;
-  }
-
-  /** The last time written and its JSON: a line's events share its time, and the lines of one burst their millisecond. */
-  #time = Number.NaN;
-  #timeJson = "";
-
-  /** JSON of a finite number, the last one remembered (a time's digits cost a conversion of a double each; 0 and -0 are both "0"). */
-  #num(n: number): string {
-    if (n !== this.#time) {
-      this.#timeJson = String(n);
-      this.#time = n;
-    }
-    return this.#timeJson;
-  }
-
-  /** The last fingerprint encoded and its JSON (a sender's lines come in runs: the same one again). */
-  #fp: string | null = null;
-  #fpJson = "";
+  /** Strings and numbers that repeat from event to event: a peer's name and fingerprint, a line's id (its `sent` and its `recipients` carry the same one), a time (the lines of one burst share their millisecond, whose digits cost a conversion of a double each). */
+  readonly #name = new LastJson(jsonString);
+  readonly #fp = new LastJson(jsonString);
+  readonly #id = new LastJson(jsonString);
+  readonly #time = new LastJson<number>(String);
 
   /** Whether the remembered text is its JSON without the quotes (nothing in it escaped). */
   #plain = false;
@@ -142,7 +120,6 @@ export class JsonEvents {
    * spliced into a string of its event, which each use would copy again.
    */
   pieces(e: { type: string }, out: string[]): void {
-    if (e.type === "sent" && this.#sentPieces(e as Sent, out)) return;
     const parts = this.#parts(e);
     if (parts === null) {
       out.push(this.line(e), "\n");
@@ -151,21 +128,6 @@ export class JsonEvents {
     const json = this.#textJson((e as unknown as { text: string }).text);
     if (this.#plain) out.push(`${parts[0]}"`, this.#text!, `"${parts[1]}\n`);
     else out.push(parts[0], json, `${parts[1]}\n`);
-  }
-
-  /**
-   * A `sent` event of the chat's shape as pieces(e) pushes it, each side of the text
-   * written in one go (its quotes in it); false, with nothing pushed, for another shape.
-   */
-  #sentPieces(e: Sent, out: string[]): boolean {
-    const { peer, id, text, time } = e;
-    if (typeof peer !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return false;
-    if ((e.queued !== undefined && e.queued !== true) || !keysAre(e, SENT_KEYS, "queued")) return false;
-    const json = this.#textJson(text);
-    const tail = `,"private":${e.private},"time":${this.#num(time)}${e.queued === true ? ',"queued":true' : ""}}\n`;
-    if (this.#plain) out.push(`{"type":"sent","peer":${this.#str(peer)},"id":${this.#idStr(id)},"text":"`, text, `"${tail}`);
-    else out.push(`{"type":"sent","peer":${this.#str(peer)},"id":${this.#idStr(id)},"text":`, json, tail);
-    return true;
   }
 
   /**
@@ -183,11 +145,11 @@ export class JsonEvents {
     let list = "";
     for (let i = 0; i < rs.length; i++) {
       const r = rs[i]!;
-      const one = `{"peer":${this.#str(r.peer)},"id":${this.#idStr(r.id)},"state":${stateJson(r.state)}}`;
+      const one = `{"peer":${this.#name.of(r.peer)},"id":${this.#id.of(r.id)},"state":${stateJson(r.state)}}`;
       list = i === 0 ? one : `${list},${one}`;
     }
     const json = this.#textJson(l.text);
-    const tail = `,"private":${l.private},"time":${this.#num(l.time)},"recipients":[${list}]}\n`;
+    const tail = `,"private":${l.private},"time":${this.#time.of(l.time)},"recipients":[${list}]}\n`;
     if (this.#plain) out.push(`{"type":"recipients","line":"${l.line}","text":"`, l.text, `"${tail}`);
     else out.push(`{"type":"recipients","line":"${l.line}","text":`, json, tail);
   }
@@ -236,14 +198,10 @@ export class JsonEvents {
     if (written !== undefined && (typeof written !== "number" || !Number.isFinite(written))) return null;
     const shape = typeof e.verified === "boolean" ? 0 : typeof e.request !== "string" ? -1 : e.lookalike === undefined ? 1 : typeof e.lookalike === "string" ? 2 : -1;
     if (shape < 0 || !keysAre(e, MESSAGE_KEYS[shape]!, "written")) return null;
-    if (fingerprint !== this.#fp) {
-      this.#fpJson = jsonString(fingerprint);
-      this.#fp = fingerprint;
-    }
     const who = shape === 0 ? `"verified":${e.verified as boolean}` : shape === 1 ? `"request":${jsonString(e.request as string)}` : `"request":${jsonString(e.request as string)},"lookalike":${jsonString(e.lookalike as string)}`;
     return [
-      `{"type":"message","peer":${this.#str(peer)},${who},"fingerprint":${this.#fpJson},"id":${jsonString(id)},"text":`,
-      `,"time":${String(time)},"private":${e.private}${written === undefined ? "" : `,"written":${String(written)}`}}`,
+      `{"type":"message","peer":${this.#name.of(peer)},${who},"fingerprint":${this.#fp.of(fingerprint)},"id":${this.#id.of(id)},"text":`,
+      `,"time":${this.#time.of(time)},"private":${e.private}${written === undefined ? "" : `,"written":${String(written)}`}}`,
     ];
   }
 
@@ -252,7 +210,7 @@ export class JsonEvents {
     const { peer, id, text, time } = e;
     if (typeof peer !== "string" || typeof id !== "string" || typeof text !== "string" || typeof e.private !== "boolean" || typeof time !== "number" || !Number.isFinite(time)) return null;
     if (!keysAre(e, SENT_KEYS, "queued") || (e.queued !== undefined && e.queued !== true)) return null;
-    return [`{"type":"sent","peer":${this.#str(peer)},"id":${jsonString(id)},"text":`, `,"private":${e.private},"time":${String(time)}${e.queued === true ? ',"queued":true' : ""}}`];
+    return [`{"type":"sent","peer":${this.#name.of(peer)},"id":${this.#id.of(id)},"text":`, `,"private":${e.private},"time":${this.#time.of(time)}${e.queued === true ? ',"queued":true' : ""}}`];
   }
 
   /** A `recipients` event as line mode makes it, field by field, as its JSON before and after the text; null when it is not of that shape. */
@@ -265,8 +223,8 @@ export class JsonEvents {
       if (typeof r !== "object" || r === null || !keysAre(r, RECIPIENT_KEYS)) return null;
       const { peer, id, state } = r as { peer: unknown; id: unknown; state: unknown };
       if (typeof peer !== "string" || typeof id !== "string" || typeof state !== "string") return null;
-      list += `${list === "" ? "" : ","}{"peer":${this.#str(peer)},"id":${jsonString(id)},"state":${stateJson(state)}}`;
+      list += `${list === "" ? "" : ","}{"peer":${this.#name.of(peer)},"id":${this.#id.of(id)},"state":${stateJson(state)}}`;
     }
-    return [`{"type":"recipients","line":${jsonString(line)},"text":`, `,"private":${e.private},"time":${String(time)},"recipients":[${list}]}`];
+    return [`{"type":"recipients","line":${jsonString(line)},"text":`, `,"private":${e.private},"time":${this.#time.of(time)},"recipients":[${list}]}`];
   }
 }
