@@ -128,8 +128,7 @@ export class LineMode {
   readonly listener: ChatListener = (e) => {
     if (e.type === "sent" && this.#piped) {
       // A piped line's event (per line, per recipient): what #print would do for it, directly.
-      if (this.#out.length === 0) queueMicrotask(this.#flush);
-      this.#json.pieces(e, this.#out);
+      this.#json.pieces(e, this.#tick());
       this.#recipients.sent(e);
       return;
     }
@@ -143,8 +142,7 @@ export class LineMode {
       if (lines.length === 0) return;
       if (this.#piped) {
         // The ACK's event, written from its lines (json-event.ts).
-        if (this.#out.length === 0) queueMicrotask(this.#flush);
-        return this.#json.deliveredPieces(e.peer, lines, this.#out);
+        return this.#json.deliveredPieces(e.peer, lines, this.#tick());
       }
       this.#print({ type: "delivered", peer: e.peer, lines: lines.map((l) => String(l.line)) });
     }
@@ -158,8 +156,7 @@ export class LineMode {
       if (l === null) return;
       if (this.#piped) {
         // A piped line's event, written from the line itself (json-event.ts).
-        if (this.#out.length === 0) queueMicrotask(this.#flush);
-        return this.#json.recipientsPieces(l, this.#out);
+        return this.#json.recipientsPieces(l, this.#tick());
       }
       this.#print({ type: "recipients", line: String(l.line), text: l.text, private: l.private, time: l.time, recipients: l.recipients.map((r) => ({ ...r })) });
     },
@@ -173,11 +170,8 @@ export class LineMode {
       if (this.#settled.size >= (this.#o.dials ?? 0)) this.#wakeSettled?.();
     }
     const batch = this.#o.batchOutput === true && KEPT.has(e.type);
-    if (batch && this.#o.json) {
-      // The event's JSON as pieces (a piped line's text as it is), joined once for the tick.
-      if (this.#out.length === 0) queueMicrotask(this.#flush);
-      return this.#json.pieces(e, this.#out);
-    }
+    // The event's JSON as pieces (a piped line's text as it is), joined once for the tick.
+    if (batch && this.#piped) return this.#json.pieces(e, this.#tick());
     const text = this.#o.json ? this.#json.line(e) : formatEvent(e, { color: false, oneLine: true, knownPeers: this.#o.knownPeers });
     if (text === null) return;
     if (!KEPT.has(e.type)) {
@@ -185,8 +179,7 @@ export class LineMode {
       return this.#meter.line(`${text}\n`);
     }
     if (!batch) return void this.#o.output.write(`${text}\n`);
-    if (this.#out.length === 0) queueMicrotask(this.#flush);
-    this.#out.push(text, "\n");
+    this.#tick().push(text, "\n");
   }
 
   /** The JSON of per-line events, each line's text encoded once. */
@@ -194,6 +187,11 @@ export class LineMode {
 
   /** What this tick has to write (batchOutput): its lines' pieces, each line ending in "\n", joined once. */
   #out: string[] = [];
+  /** This tick's pieces to add to; the first piece of a tick has its write (#flush) follow the tick. */
+  #tick(): string[] {
+    if (this.#out.length === 0) queueMicrotask(this.#flush);
+    return this.#out;
+  }
   readonly #flush = (): void => {
     if (this.#out.length === 0) return;
     const text = this.#out.join("");

@@ -159,8 +159,7 @@ export class Recipients {
       w.r.state = "delivered";
       hit.push(w.line);
       // A line every recipient acknowledged changes no more (a line to one: this one).
-      const rs = w.line.recipients;
-      if (rs.length === 1 || rs.every((r) => r.state === "delivered")) this.#tracked--;
+      if (done(w.line)) this.#tracked--;
     }
     if (n === q.length) this.#waiting.delete(e.peer);
     else if (n > 0) q.splice(0, n);
