@@ -1,5 +1,5 @@
-/** Line mode's two helpers (lines.ts): the api with each typed line's sends counted, and a wait a wake or a timer ends. */
-import type { ChatApi } from "../chat/events.ts";
+/** Line mode's helpers (lines.ts): the api with each typed line's sends counted, a wait a wake or a timer ends, and the events that end a dial's first attempt. */
+import type { ChatApi, ChatEvent } from "../chat/events.ts";
 
 /**
  * `api` with each sendAll result reported to `seen`, and each sendAll / sendTo between
@@ -42,4 +42,12 @@ export function wakeOrAfter(ms: number, hold: (wake: (() => void) | null) => voi
     }
     hold(wake);
   });
+}
+
+/** The address whose first dial attempt `e` ends, one way or the other (line mode holds input until each has one); null for any other event. */
+export function dialOutcome(e: ChatEvent): string | null {
+  if (e.type === "connected") return e.role === "initiator" ? e.address.toLowerCase() : null;
+  if (e.type === "already_connected") return e.address.toLowerCase();
+  if (e.type === "reconnecting" || e.type === "rejected" || e.type === "key_changed") return e.address.toLowerCase();
+  return null;
 }

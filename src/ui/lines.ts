@@ -31,7 +31,7 @@ import { formatEvent, jsonLine } from "./format.ts";
 import { JsonEvents } from "./json-event.ts";
 import { OutputMeter, type MeteredStream } from "./output.ts";
 import { GONE, Recipients } from "./recipients.ts";
-import { countingSendAll, wakeOrAfter } from "./lines-support.ts";
+import { countingSendAll, dialOutcome, wakeOrAfter } from "./lines-support.ts";
 
 /** Unacknowledged lines at which line mode stops reading input until ACKs come. */
 export const BACKLOG = 4096;
@@ -81,14 +81,6 @@ export interface LineModeOptions {
    * costs one write per tick instead of one per event (`sotto chat` sets it).
    */
   batchOutput?: boolean;
-}
-
-// Events that end the first attempt of an outbound dial, one way or the other.
-function dialOutcome(e: ChatEvent): string | null {
-  if (e.type === "connected") return e.role === "initiator" ? e.address.toLowerCase() : null;
-  if (e.type === "already_connected") return e.address.toLowerCase();
-  if (e.type === "reconnecting" || e.type === "rejected" || e.type === "key_changed") return e.address.toLowerCase();
-  return null;
 }
 
 /** The line-mode front end: hand `listener` to ChatNode.start, then `run` the api. */
