@@ -138,44 +138,42 @@ export class HistoryWriter {
   #trimAhead(pid: string, adding: number): void {
     const excess = this.#rows(pid) + adding - this.#max;
     if (excess <= 0) return;
-    let cut = 0;
-    let upTo = -1;
-    for (const r of this.#q.oldest.all(pid, excess)) {
-      if (cut + r.count > excess) break;
-      cut += r.count;
-      upTo = r.n;
-      if (cut === excess) break;
-    }
-    if (upTo < 0) return;
-    this.#q.cutTo.run(pid, upTo);
-    this.#count.set(pid, this.#rows(pid) - cut);
+    const w = this.#wholeRows(pid, excess);
+    if (w.upTo < 0) return;
+    this.#q.cutTo.run(pid, w.upTo);
+    this.#count.set(pid, this.#rows(pid) - w.cut);
   }
 
   /** Cut the contact's oldest lines down to the bound: whole rows, then the run the cut falls in keeps its newest lines. */
   #trim(pid: string): void {
     const excess = this.#rows(pid) - this.#max;
     if (excess <= 0) return;
+    const w = this.#wholeRows(pid, excess);
+    if (w.upTo >= 0) this.#q.cutTo.run(pid, w.upTo);
+    if (w.split !== null) {
+      const row = this.#q.runAt.get(w.split.n);
+      if (row?.lines == null) throw new Error(`history row ${w.split.n} holds more than one line but no run`);
+      const kept = decodeHistoryRun(row.lines).slice(-w.split.keep);
+      this.#q.setRun.run(encodeHistoryRun(kept), kept.length, kept[0]!.time, w.split.n);
+    }
+    this.#count.set(pid, this.#rows(pid) - (w.split !== null ? excess : w.cut));
+  }
+
+  /**
+   * The contact's oldest whole rows holding at most `excess` lines: `cut` lines in rows up
+   * to `upTo` (-1: none), and the row the cut would fall in (`split`: its `keep` newest
+   * lines stay), if any.
+   */
+  #wholeRows(pid: string, excess: number): { cut: number; upTo: number; split: { n: number; keep: number } | null } {
     let cut = 0;
     let upTo = -1;
-    let split: { n: number; keep: number } | null = null;
     for (const r of this.#q.oldest.all(pid, excess)) {
-      if (cut + r.count > excess) {
-        split = { n: r.n, keep: cut + r.count - excess };
-        break;
-      }
+      if (cut + r.count > excess) return { cut, upTo, split: { n: r.n, keep: cut + r.count - excess } };
       cut += r.count;
       upTo = r.n;
       if (cut === excess) break;
     }
-    if (upTo >= 0) this.#q.cutTo.run(pid, upTo);
-    if (split !== null) {
-      const row = this.#q.runAt.get(split.n);
-      if (row?.lines == null) throw new Error(`history row ${split.n} holds more than one line but no run`);
-      const kept = decodeHistoryRun(row.lines).slice(-split.keep);
-      this.#q.setRun.run(encodeHistoryRun(kept), kept.length, kept[0]!.time, split.n);
-      cut = excess;
-    }
-    this.#count.set(pid, this.#rows(pid) - cut);
+    return { cut, upTo, split: null };
   }
 
   /** Drop the contact's oldest lines beyond the bound now. @throws the SQLite error */
