@@ -132,14 +132,13 @@ export function preparePrivateFile(path: string, noFollow = false): void {
 /** One sentence for a SQLite failure on `path` while `doing` something. */
 export function describeSqliteError(path: string, doing: string, e: unknown): string {
   const code = (e as { code?: string }).code ?? "";
-  // The file opened or narrowed to 0600 before SQLite sees it (lock.ts, store.ts) fails with the system's codes.
-  if (code === "ENOSPC" || code === "EDQUOT") return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
-  if (code === "EACCES" || code === "EPERM" || code === "EROFS") return `${path} cannot be written (check its permissions), so ${doing} failed`;
+  // The system's codes (the file opened or narrowed to 0600 before SQLite sees it: preparePrivateFile) and SQLite's, a sentence for each kind.
+  if (code === "ENOSPC" || code === "EDQUOT" || code.startsWith("SQLITE_FULL")) return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS" || code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || code.startsWith("SQLITE_CANTOPEN")) return `${path} cannot be written (check its permissions), so ${doing} failed`;
   // ENXIO: a FIFO opened without waiting for a reader; EFTYPE: opened, but no regular file (lock.ts).
   if (code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP" || code === "ENXIO" || code === "EFTYPE") return `${path} is not a file sotto can use (something else is in its place), so ${doing} failed; move it aside and try again`;
   if (code === "ENOENT") return `the folder of ${path} is gone (moved or deleted while sotto started), so ${doing} failed; check the home folder and try again`;
   if (code === "EMFILE" || code === "ENFILE") return `too many files are open to open ${path}, so ${doing} failed; close some programs (or raise the open-file limit) and try again`;
-  if (code.startsWith("SQLITE_FULL")) return `the disk holding ${path} is full, so ${doing} failed; free some space and try again`;
   if (code === WRITE_LOCK_TIMEOUT) return `the chat's own history writer kept ${path} busy for over ${WRITE_LOCK_WAIT_MS / 1000} s (the disk may be slow or stalled), so ${doing} failed; try again in a moment`;
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return `${path} is locked by another program, so ${doing} failed; close that program and try again`;
   if (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB")) {
@@ -147,7 +146,6 @@ export function describeSqliteError(path: string, doing: string, e: unknown): st
     if (basename(path) === STATE_FILE) return `${path} is damaged, so ${doing} failed; move it aside to start with an empty outbox`;
     return `${path} is damaged, so ${doing} failed; move it aside to start a new history (the messages waiting for delivery are not in it, they are kept), or start with --no-history`;
   }
-  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || code.startsWith("SQLITE_CANTOPEN")) return `${path} cannot be written (check its permissions), so ${doing} failed`;
   if (code.startsWith("SQLITE_IOERR")) return `the disk reported an error on ${path}, so ${doing} failed`;
   return `${doing} in ${path} failed (${(e as Error).message})`;
 }
