@@ -5,7 +5,8 @@
  */
 import { ChatError, type ChatListener, type HistoryApi, type HistoryEntry } from "../events.ts";
 import { SHOWN_AT_START, type History, type HistoryLine } from "./history.ts";
-import { describeSqliteError, StateError } from "./store.ts";
+import { describeSqliteError } from "./home-files.ts";
+import { StateError } from "./store.ts";
 
 /** Lines one /history shows when no count is given. */
 export const DEFAULT_PAGE = 20;

@@ -18,7 +18,8 @@
 import { Database } from "bun:sqlite";
 import { HistoryWriter } from "./history-writer.ts";
 import { WriteLock } from "./write-lock.ts";
-import { acknowledgedOverwriter, acknowledger, STATE_FILE } from "./store.ts";
+import { STATE_FILE } from "./home-files.ts";
+import { acknowledgedOverwriter, acknowledger } from "./store.ts";
 import { CLEARED, DONE, PREPARED, STATEMENTS, TRANSACTIONS, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 
 declare const self: Worker;

@@ -31,7 +31,8 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { decodeHistoryRun, historyRows } from "./history-run.ts";
-import { BUSY_TIMEOUT_MS, ChatStore, describeSqliteError, preparePrivateFile, STATE_FILE, StateError } from "./store.ts";
+import { describeSqliteError, preparePrivateFile, STATE_FILE } from "./home-files.ts";
+import { BUSY_TIMEOUT_MS, ChatStore, StateError } from "./store.ts";
 import { WriteLock } from "./write-lock.ts";
 import { CLEARED, DONE, PREPARED, SLOTS, STATEMENTS, TRANSACTIONS, type HistoryLine, type HistoryOp, type HistoryOpen } from "./history-protocol.ts";
 

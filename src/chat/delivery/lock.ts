@@ -19,7 +19,7 @@ import { Database } from "bun:sqlite";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChatError } from "../events.ts";
-import { describeSqliteError, preparePrivateFile } from "./store.ts";
+import { describeSqliteError, preparePrivateFile } from "./home-files.ts";
 
 export const LOCK_FILE = "state.db-lock";
 export const LISTENING_FILE = "listening";

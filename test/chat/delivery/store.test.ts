@@ -9,7 +9,7 @@ import { History } from "../../../src/chat/delivery/history.ts";
 import { until } from "../../support/wait.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { resolve } from "node:path";
-import { STATE_FILE } from "../../../src/chat/delivery/store.ts";
+import { STATE_FILE } from "../../../src/chat/delivery/home-files.ts";
 import { HomeLock, LOCK_FILE } from "../../../src/chat/delivery/lock.ts";
 
 afterAll(removeHomes);
