@@ -18,6 +18,7 @@ import {
 import { concat, toHex } from "../../src/crypto/bytes.ts";
 import { sha256 } from "../../src/crypto/hash.ts";
 import { caseName, cases, hex, loadVectors, type WycheproofCase, type WycheproofFile } from "./vectors.ts";
+import { cipherOutputs } from "../support/cipher-outputs.ts";
 
 interface Sp80038aBlock {
   block: number;
@@ -325,23 +326,6 @@ describe("long-lived CbcEncryptor / CbcDecryptor vs one-shot CBC", () => {
 
 describe("the cipher's output, given back at once (bulk records)", () => {
   const key = detBytes("release key", 32);
-  /** The outputs `update` returned on every Cipheriv while `f` ran (the prototype's method, wrapped). */
-  function outputs(f: () => void): Uint8Array[] {
-    const proto = Object.getPrototypeOf(createCipheriv("aes-256-cbc", key, new Uint8Array(16))) as { update: (...a: unknown[]) => Uint8Array };
-    const saved = Object.getOwnPropertyDescriptor(proto, "update")!;
-    const seen: Uint8Array[] = [];
-    Object.defineProperty(proto, "update", { ...saved, value: function (this: unknown, ...a: unknown[]) {
-      const out = saved.value.apply(this, a) as Uint8Array;
-      seen.push(out);
-      return out;
-    } });
-    try {
-      f();
-    } finally {
-      Object.defineProperty(proto, "update", saved);
-    }
-    return seen;
-  }
   /** Ordinary CBC of `padded` under `iv`, from a context of its own. */
   const oneShot = (iv: Uint8Array, padded: Uint8Array) => {
     const c = createCipheriv("aes-256-cbc", key, iv).setAutoPadding(false);
@@ -355,7 +339,7 @@ describe("the cipher's output, given back at once (bulk records)", () => {
       const pt = detBytes(`pt ${n}`, n);
       const buf = new Uint8Array(3 + 16 + n + 32).fill(0xee);
       buf.set(iv, 3);
-      const seen = outputs(() => e.encryptAfterIv(buf, 3, new Uint8Array(pt)));
+      const seen = cipherOutputs(() => e.encryptAfterIv(buf, 3, new Uint8Array(pt)));
       expect(seen.length, `records of ${n} bytes`).toBe(1);
       expect(seen[0]!.byteLength).toBe(0);
       expect((seen[0]!.buffer as ArrayBuffer).detached).toBe(true);
@@ -371,7 +355,7 @@ describe("the cipher's output, given back at once (bulk records)", () => {
       const pt = detBytes(`small pt ${n}`, n);
       const buf = new Uint8Array(16 + n);
       buf.set(iv, 0);
-      const seen = outputs(() => e.encryptAfterIv(buf, 0, new Uint8Array(pt)));
+      const seen = cipherOutputs(() => e.encryptAfterIv(buf, 0, new Uint8Array(pt)));
       expect(seen.map((o) => o.byteLength)).toEqual([n]);
       expect(toHex(buf.subarray(16))).toBe(toHex(oneShot(iv, pt)));
     }

@@ -12,6 +12,7 @@ import { FrameType, KEY_UPDATE_INTERVAL, MAX_PLAINTEXT } from "../../src/protoco
 import { decodeItems, encodeItems } from "../../src/protocol/items.ts";
 import { RecordReader, RecordSealer, RecordWriter } from "../../src/protocol/record.ts";
 import { codeOf, det, flip, handshake, handshakeBetween, protocolError } from "./helpers.ts";
+import { cipherOutputs } from "../support/cipher-outputs.ts";
 
 const random = new PooledRandom();
 const text = (id: number, s: string) => encodeItems([{ kind: "text", id: BigInt(id), text: s }]);
@@ -356,17 +357,9 @@ describe("leases for sealing elsewhere (RecordSealer)", () => {
 describe("full records: the cipher's output is freed as soon as it is copied into the frame", () => {
   test("RecordWriter.sealInto and RecordSealer.sealInto: one cipher output per record, detached after the seal; every frame opens to its plaintext", () => {
     const { writer, reader } = keyBlockPair("release");
-    const proto = Object.getPrototypeOf(createCipheriv("aes-256-cbc", new Uint8Array(32), new Uint8Array(16))) as { update: (...a: unknown[]) => Uint8Array };
-    const saved = Object.getOwnPropertyDescriptor(proto, "update")!;
-    const seen: Uint8Array[] = [];
-    Object.defineProperty(proto, "update", { ...saved, value: function (this: unknown, ...a: unknown[]) {
-      const out = saved.value.apply(this, a) as Uint8Array;
-      seen.push(out);
-      return out;
-    } });
     const frames: Uint8Array[] = [];
     const body = (i: number) => new Uint8Array(61_440).fill(i + 1);
-    try {
+    const seen = cipherOutputs(() => {
       const lease = writer.lease(2);
       const sealer = new RecordSealer(lease.keyBlock, random);
       for (let i = 0; i < 4; i++) {
@@ -376,9 +369,7 @@ describe("full records: the cipher's output is freed as soon as it is copied int
         const len = i < 2 ? sealer.sealInto(lease.seq + i, pt, 61_440, out, 8) : writer.sealInto(pt, 61_440, out, 8);
         frames.push(out.slice(8, 8 + len));
       }
-    } finally {
-      Object.defineProperty(proto, "update", saved);
-    }
+    });
     expect(seen.map((o) => [o.byteLength, (o.buffer as ArrayBuffer).detached])).toEqual(Array(4).fill([0, true]));
     for (let i = 0; i < 4; i++) expect(Buffer.compare(reader.open(frames[i]!), body(i))).toBe(0);
   });
