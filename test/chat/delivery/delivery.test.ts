@@ -166,6 +166,23 @@ describe("an ACK above the highest id sent", () => {
     await until("bob dropped the session", () => of(bob.events, "disconnected").length === 1);
     expect(bob.n.queued()).toBe(1);
   });
+
+  test("an ACK of a line queued but not yet put on the wire (the window full) ends the session; that line is not marked delivered", async () => {
+    const bob = await node("bob");
+    const evil = await Evil.open(bob.port);
+    await until("evil connected", () => of(bob.events, "connected").length === 1);
+    // 40 lines of 60,000 bytes: more than the first window (1 MiB), so the last ones wait for an ACK.
+    for (let i = 0; i < 40; i++) bob.n.sendAll(String(i).padEnd(60_000, "x"));
+    await until("the first window reached mallory", () => evil.items.some((i) => i.kind === "text"));
+    await Bun.sleep(100);
+    const got = evil.items.filter((i) => i.kind === "text").length;
+    expect(got).toBeLessThan(40);
+    evil.send([{ kind: "ack", id: 40n }]);
+    await until("bob dropped the session", () => of(bob.events, "disconnected").length === 1);
+    expect(evil.alerts()).toContain(AlertCode.protocol_error);
+    expect(of(bob.events, "ack")).toEqual([]);
+    expect(bob.n.queued()).toBe(40);
+  });
 });
 
 describe("the per-peer outbox limit", () => {
