@@ -185,6 +185,21 @@ describe("an ACK above the highest id sent", () => {
   });
 });
 
+describe("the first window", () => {
+  test("is used whole before any ACK: 1,500 lines of 1,000 bytes to a peer that never acknowledges, about 1 MiB of them sent, not a third", async () => {
+    const bob = await node("bob");
+    const evil = await Evil.open(bob.port);
+    await until("evil connected", () => of(bob.events, "connected").length === 1);
+    for (let i = 0; i < 1500; i++) bob.n.sendAll(String(i).padEnd(1000, "x"));
+    // WINDOW_START (1 MiB) of 1,000-byte lines: 1,048 of them; unsealed lines counted at 3 bytes a character once stopped the link at ≈ 350.
+    await until("the window's lines at mallory", () => evil.items.filter((i) => i.kind === "text").length >= 1000, 3000);
+    await Bun.sleep(50);
+    const n = evil.items.filter((i) => i.kind === "text").length;
+    expect(n).toBeLessThanOrEqual(1049);
+    expect(of(bob.events, "ack")).toEqual([]);
+  });
+});
+
 describe("the per-peer outbox limit", () => {
   test("is a refusal at typing time with a sentence, not an internal error", async () => {
     const { alice, bob } = await pair();
