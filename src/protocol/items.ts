@@ -306,11 +306,15 @@ export function textTimeItem(id: bigint, writtenMs: number): Item {
   return { kind: "ext", type: TEXT_TIME, content: c };
 }
 
-/** PROTOCOL §12: read a TEXT_TIME content; null when its length is not 16 (it is then ignored) or the time is past 2^53. */
+/** The largest time a Date holds (ECMAScript's time range, 8.64e15 ms), under 2^53. */
+const MAX_DATE_MS = 8_640_000_000_000_000n;
+
+/** PROTOCOL §12: read a TEXT_TIME content; null when its length is not 16 (it is then ignored) or the time is past what a Date holds. */
 export function readTextTime(content: Uint8Array): { id: bigint; writtenMs: number } | null {
   if (content.length !== TEXT_TIME_LEN) return null;
   const ms = u64At(content, 8);
-  if (ms > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+  // Past the last time a Date can hold (year 275760): shown, it read "written NaN:NaN".
+  if (ms > MAX_DATE_MS) return null;
   return { id: u64At(content, 0), writtenMs: Number(ms) };
 }
 

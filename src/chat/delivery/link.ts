@@ -156,13 +156,23 @@ export class Link {
     if (this.#window === 0) this.#window = this.#restart ? WINDOW_RESTART : WINDOW_START;
     let budget = this.#window - inflight;
     const now = Date.now();
+    let sent = 0;
     for (const m of next) {
       // PROTOCOL §12: TEXT_TIME for a line that waited (written before this session opened: queued while the peer was away, or sent again; or a second ago or more).
       const timed = m.written > 0 && (m.written < this.openedAt || now - m.written >= TEXT_TIME_AFTER_MS);
       const size = m.bytes + TEXT_OVERHEAD + (timed ? TEXT_TIME_BYTES : 0);
       // Always let one message through when nothing is in flight, however long.
       if (budget < size && budget < this.#window) break;
-      if (this.s.bufferedAmount >= HIGH_WATER) break; // onDrain pumps again
+      if (this.s.bufferedAmount >= HIGH_WATER) {
+        // onDrain pumps again once the socket backed up and drained. But lines not yet
+        // sealed count at their bound (3 bytes a character): 1 KiB lines reached HIGH_WATER
+        // at ≈ 350 lines, all written at the tick's end without backing the socket up, so no
+        // drain came and the link waited for the peer's ACK, a third of the window used.
+        // Once sealed they count as they are: look again then (only after sending some, so a
+        // socket truly backed up is left to onDrain, not polled).
+        if (sent > 0) this.#pumpAfterSeal();
+        break;
+      }
       // PROTOCOL §6.5: a private line's marker goes first, so it is known when the TEXT arrives.
       if (this.isPrivate?.(m.id)) this.s.send(privateItem(m.id));
       // PROTOCOL §12: TEXT_TIME right before its TEXT.
@@ -171,7 +181,18 @@ export class Link {
       this.#sentUpTo = m.id;
       this.outbox.markSent(this.pid, m.id);
       budget -= size;
+      sent++;
     }
+  }
+
+  #pumpAgain = false;
+  #pumpAfterSeal(): void {
+    if (this.#pumpAgain) return;
+    this.#pumpAgain = true;
+    setImmediate(() => {
+      this.#pumpAgain = false;
+      this.pump();
+    });
   }
 
   /**

@@ -193,9 +193,23 @@ export class Outbox {
     return null;
   }
 
-  /** The highest id that exists for this peer (saved): an ACK above it acknowledges a line never sent. */
+  /** The highest id that exists for this peer (saved); an ACK may name less (ackableUpTo). */
   highestId(pid: Pid): bigint {
     return this.#boxes.get(pid)?.committedUpTo ?? 0n;
+  }
+
+  /**
+   * The highest id an ACK from `pid` may name (PROTOCOL §6.3: none above what was ever
+   * sent): below the first line waiting that no session has put on the wire yet, else the
+   * highest committed (lines no longer waiting were acknowledged or set aside: an ACK of
+   * them again is harmless). A line past the window is committed but not sent: an ACK of
+   * it would mark a line delivered, and drop it, that the peer never had.
+   */
+  ackableUpTo(pid: Pid): bigint {
+    const b = this.#boxes.get(pid);
+    if (b === undefined) return 0n;
+    const i = after(b, b.sentHigh);
+    return i < b.lines.length && b.lines[i]!.id <= b.committedUpTo ? b.lines[i]!.id - 1n : b.committedUpTo;
   }
 
   /**

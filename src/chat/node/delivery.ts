@@ -297,7 +297,9 @@ export class Delivery {
   ack(s: PeerSession, link: Link, item: Extract<Item, { kind: "ack" }>): void {
     const outbox = this.#d.outbox;
     // PROTOCOL §6.3: an ACK for a line never sent (as TCP refuses an ACK for unsent data).
-    if (item.id > outbox.highestId(link.pid)) return s.abort(fail("unexpected_message", `${link.name} acknowledged message ${item.id}, but the highest sent is ${outbox.highestId(link.pid)}`));
+    // Not the highest queued: a line past the window is queued but not sent, and must not be marked delivered.
+    const ackable = outbox.ackableUpTo(link.pid);
+    if (item.id > ackable) return s.abort(fail("unexpected_message", `${link.name} acknowledged message ${item.id}, but the highest sent is ${ackable}`));
     for (const id of this.#privateOut.get(link.pid) ?? []) if (id <= item.id) this.#privateOut.get(link.pid)!.delete(id);
     if (outbox.acked(link.pid, item.id)) {
       this.#d.emit({ type: "ack", peer: link.name, id: item.id.toString() });

@@ -166,6 +166,38 @@ describe("an ACK above the highest id sent", () => {
     await until("bob dropped the session", () => of(bob.events, "disconnected").length === 1);
     expect(bob.n.queued()).toBe(1);
   });
+
+  test("an ACK of a line queued but not yet put on the wire (the window full) ends the session; that line is not marked delivered", async () => {
+    const bob = await node("bob");
+    const evil = await Evil.open(bob.port);
+    await until("evil connected", () => of(bob.events, "connected").length === 1);
+    // 40 lines of 60,000 bytes: more than the first window (1 MiB), so the last ones wait for an ACK.
+    for (let i = 0; i < 40; i++) bob.n.sendAll(String(i).padEnd(60_000, "x"));
+    await until("the first window reached mallory", () => evil.items.some((i) => i.kind === "text"));
+    await Bun.sleep(100);
+    const got = evil.items.filter((i) => i.kind === "text").length;
+    expect(got).toBeLessThan(40);
+    evil.send([{ kind: "ack", id: 40n }]);
+    await until("bob dropped the session", () => of(bob.events, "disconnected").length === 1);
+    expect(evil.alerts()).toContain(AlertCode.protocol_error);
+    expect(of(bob.events, "ack")).toEqual([]);
+    expect(bob.n.queued()).toBe(40);
+  });
+});
+
+describe("the first window", () => {
+  test("is used whole before any ACK: 1,500 lines of 1,000 bytes to a peer that never acknowledges, about 1 MiB of them sent, not a third", async () => {
+    const bob = await node("bob");
+    const evil = await Evil.open(bob.port);
+    await until("evil connected", () => of(bob.events, "connected").length === 1);
+    for (let i = 0; i < 1500; i++) bob.n.sendAll(String(i).padEnd(1000, "x"));
+    // WINDOW_START (1 MiB) of 1,000-byte lines: 1,048 of them; unsealed lines counted at 3 bytes a character once stopped the link at ≈ 350.
+    await until("the window's lines at mallory", () => evil.items.filter((i) => i.kind === "text").length >= 1000, 3000);
+    await Bun.sleep(50);
+    const n = evil.items.filter((i) => i.kind === "text").length;
+    expect(n).toBeLessThanOrEqual(1049);
+    expect(of(bob.events, "ack")).toEqual([]);
+  });
 });
 
 describe("the per-peer outbox limit", () => {

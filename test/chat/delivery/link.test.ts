@@ -249,11 +249,21 @@ describe("Link", () => {
 });
 
 describe("Outbox", () => {
-  test("highestId counts saved lines only; an ACK above it is what the chat refuses", () => {
+  test("highestId counts saved lines only; an ACK may name only lines put on the wire (ackableUpTo), the rest is what the chat refuses", () => {
     const { outbox } = setup();
     expect(outbox.highestId(PID)).toBe(0n);
     queue(outbox, 3);
     expect(outbox.highestId(PID)).toBe(3n);
+    // Saved but not sent (the window full): not yet acknowledgeable.
+    expect(outbox.ackableUpTo(PID)).toBe(0n);
+    outbox.markSent(PID, 2n);
+    expect(outbox.ackableUpTo(PID)).toBe(2n);
+    expect(outbox.acked(PID, 2n)).toBe(true);
+    expect(outbox.ackableUpTo(PID)).toBe(2n);
+    outbox.markSent(PID, 3n);
+    expect(outbox.ackableUpTo(PID)).toBe(3n);
+    expect(outbox.acked(PID, 3n)).toBe(true);
+    expect(outbox.ackableUpTo(PID)).toBe(3n);
   });
 
   test("a restart keeps the queue and treats every stored line as possibly in flight", () => {
@@ -265,5 +275,7 @@ describe("Outbox", () => {
     const b = setup(home);
     expect(b.outbox.total()).toBe(2);
     expect(b.outbox.mayStartEarly(PID)).toBe(false);
+    // Sent before the restart, perhaps: the peer's ACK of them is taken.
+    expect(b.outbox.ackableUpTo(PID)).toBe(2n);
   });
 });
