@@ -301,12 +301,13 @@ export class Delivery {
     const ackable = outbox.ackableUpTo(link.pid);
     if (item.id > ackable) return s.abort(fail("unexpected_message", `${link.name} acknowledged message ${item.id}, but the highest sent is ${ackable}`));
     for (const id of this.#privateOut.get(link.pid) ?? []) if (id <= item.id) this.#privateOut.get(link.pid)!.delete(id);
-    if (outbox.acked(link.pid, item.id)) {
+    const fresh = outbox.acked(link.pid, item.id);
+    if (fresh) {
       this.#d.emit({ type: "ack", peer: link.name, id: item.id.toString() });
       this.#deliveredAway(link, item.id);
       this.#schedule();
     }
-    link.acked();
+    link.acked(fresh);
   }
 
   /** An optional item that describes a TEXT (TEXT_TIME, PRIVATE): true when it was one (and is handled). */
