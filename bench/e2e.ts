@@ -5,13 +5,17 @@
  *      of many frames; sotto: ~256 KiB of items per flush, coalesced into full records);
  *   2. interactive: one message per write (sotto: one record and one write per message),
  *      no waiting for an echo: the per-message cost of a chat that sends as it types;
- *   3. handshake: connect → first echoed message over sequential connections (p50/p90/p99);
+ *   3. handshake: connect → first echoed message over sequential connections (p50/p90/p99),
+ *      the contenders interleaved in blocks of HS_BLOCK handshakes, the order rotating;
  *   4. concurrent: C clients connect at once, each gets one echo; wall time and the
  *      server's RSS per connection.
  * Every DATA message carries its counter; the receiver checks each one is the next, and
  * the run fails unless FINISH reports all N in order. Echoes are compared on the spot.
  * Throughput runs the contenders interleaved (every contender once per repeat, the order
- * rotating), and sotto's rows keep each repeat's ratios to TLS and TCP.
+ * rotating), and sotto's rows keep each repeat's ratios to TLS and TCP. Handshakes are
+ * interleaved too: a p99 of one contender's 1000 taken a minute before another's compares
+ * two minutes of a shared machine (its host's steal moved TLS's own p99 from 1.0 to 3.0 ms
+ * between runs a minute apart), not the two contenders.
  */
 import { rmSync } from "node:fs";
 import { RUNTIME_ENV } from "../src/cli/runtime.ts";
@@ -43,6 +47,8 @@ export interface HandshakeRow {
   p90Ms: number;
   p99Ms: number;
   meanMs: number;
+  /** The block of the run each handshake came from (the contenders interleaved block by block). */
+  blocks: number[];
 }
 export interface ConcurrentRow {
   kind: Kind;
@@ -65,13 +71,15 @@ interface Plan {
   repeats: number;
   handshakes: number;
   warmup: number;
+  /** Handshakes per contender per block (handshake case, interleaved). */
+  hsBlock: number;
   concurrent: number;
 }
 
 const PLANS: Record<Mode, Plan> = {
-  full: { streamBytes: 96 << 20, streamMaxMsgs: 1_500_000, interactive: { 64: 100_000, 1024: 100_000, 16384: 20_000 }, repeats: 3, handshakes: 1000, warmup: 200, concurrent: 1000 },
-  quick: { streamBytes: 24 << 20, streamMaxMsgs: 400_000, interactive: { 64: 40_000, 1024: 30_000, 16384: 6_000 }, repeats: 3, handshakes: 400, warmup: 100, concurrent: 1000 },
-  smoke: { streamBytes: 256 << 10, streamMaxMsgs: 2_000, interactive: { 64: 200, 1024: 200, 16384: 50 }, repeats: 1, handshakes: 10, warmup: 1, concurrent: 20 },
+  full: { streamBytes: 96 << 20, streamMaxMsgs: 1_500_000, interactive: { 64: 100_000, 1024: 100_000, 16384: 20_000 }, repeats: 3, handshakes: 1000, warmup: 200, hsBlock: 50, concurrent: 1000 },
+  quick: { streamBytes: 24 << 20, streamMaxMsgs: 400_000, interactive: { 64: 40_000, 1024: 30_000, 16384: 6_000 }, repeats: 3, handshakes: 400, warmup: 100, hsBlock: 50, concurrent: 1000 },
+  smoke: { streamBytes: 256 << 10, streamMaxMsgs: 2_000, interactive: { 64: 200, 1024: 200, 16384: 50 }, repeats: 1, handshakes: 10, warmup: 1, hsBlock: 5, concurrent: 20 },
 };
 
 /** A bench server in its own process. */
@@ -169,24 +177,77 @@ async function throughput(cert: Cert, plan: Plan, log: (s: string) => void, tlsV
   return rows;
 }
 
-async function handshakes(kind: HsKind, server: Server, cert: Cert | null, plan: Plan, log: (s: string) => void): Promise<HandshakeRow> {
-  const base: Kind = kind.startsWith("sotto") ? "sotto" : (kind as Kind);
-  const open = opener(base, server.port, cert, kind === "sotto-ffdhe2048" ? Group.FFDHE2048 : Group.X25519);
-  const lat: number[] = [];
-  let first = 0;
-  for (let i = 0; i < plan.warmup + plan.handshakes; i++) {
-    const t0 = performance.now();
-    const c = await open();
-    await c.echo(64, i);
-    const ms = performance.now() - t0;
-    c.close();
-    if (i === 0) first = ms;
-    if (i >= plan.warmup) lat.push(ms);
+/**
+ * Interleaved. FFDHE runs after them, alone: its worker threads make shares for their pools
+ * after each block, which would take the CPU from the next contender's block.
+ */
+const HS_KINDS: HsKind[] = ["tcp", "tls", "sotto-x25519"];
+
+/** One connect → first echo, timed; the connection closed after. */
+async function handshakeOnce(open: () => Promise<Conn>, i: number): Promise<number> {
+  const t0 = performance.now();
+  const c = await open();
+  await c.echo(64, i);
+  const ms = performance.now() - t0;
+  c.close();
+  return ms;
+}
+
+/**
+ * The handshake case: every contender's warm-up first (plan.warmup each), then
+ * plan.handshakes each in blocks of plan.hsBlock, one block per contender per round and the
+ * order rotating, so each contender's p99 comes from the same minutes as the others'; then
+ * sotto with FFDHE-2048, its warm-up and its handshakes one after another.
+ */
+async function handshakes(cert: Cert, plan: Plan, log: (s: string) => void, tlsVersion: (v: string | null) => void): Promise<HandshakeRow[]> {
+  const servers = new Map<Kind, Server>();
+  try {
+    for (const kind of KINDS) servers.set(kind, await Server.start(kind, cert));
+    const tls = await RawConn.open(servers.get("tls")!.port, { ca: cert.cert });
+    tlsVersion(tls.tlsVersion);
+    tls.close();
+    const open = new Map<HsKind, () => Promise<Conn>>();
+    for (const k of [...HS_KINDS, "sotto-ffdhe2048"] as HsKind[]) {
+      const base: Kind = k.startsWith("sotto") ? "sotto" : (k as Kind);
+      open.set(k, opener(base, servers.get(base)!.port, cert, k === "sotto-ffdhe2048" ? Group.FFDHE2048 : Group.X25519));
+    }
+    const first = new Map<HsKind, number>();
+    for (const k of HS_KINDS) {
+      for (let i = 0; i < plan.warmup; i++) {
+        const ms = await handshakeOnce(open.get(k)!, i);
+        if (i === 0) first.set(k, ms);
+      }
+    }
+    const lat = new Map<HsKind, number[]>();
+    const blocks = new Map<HsKind, number[]>();
+    for (const k of [...HS_KINDS, "sotto-ffdhe2048"] as HsKind[]) (lat.set(k, []), blocks.set(k, []));
+    const rounds = Math.ceil(plan.handshakes / plan.hsBlock);
+    for (let r = 0, b = 0; r < rounds; r++) {
+      for (let j = 0; j < HS_KINDS.length; j++, b++) {
+        const k = HS_KINDS[(r + j) % HS_KINDS.length]!;
+        const mine = lat.get(k)!;
+        for (let i = 0; i < plan.hsBlock && mine.length < plan.handshakes; i++) {
+          mine.push(await handshakeOnce(open.get(k)!, plan.warmup + mine.length));
+          blocks.get(k)!.push(b);
+        }
+      }
+    }
+    const ff = open.get("sotto-ffdhe2048")!;
+    for (let i = 0; i < plan.warmup; i++) {
+      const ms = await handshakeOnce(ff, i);
+      if (i === 0) first.set("sotto-ffdhe2048", ms);
+    }
+    const b = rounds * HS_KINDS.length;
+    for (let i = 0; i < plan.handshakes; i++) (lat.get("sotto-ffdhe2048")!.push(await handshakeOnce(ff, plan.warmup + i)), blocks.get("sotto-ffdhe2048")!.push(b));
+    return ([...HS_KINDS, "sotto-ffdhe2048"] as HsKind[]).map((kind) => {
+      const sorted = [...lat.get(kind)!].sort((a, b) => a - b);
+      const row: HandshakeRow = { kind, n: sorted.length, firstMs: first.get(kind) ?? 0, p50Ms: pct(sorted, 50), p90Ms: pct(sorted, 90), p99Ms: pct(sorted, 99), meanMs: sorted.reduce((a, b) => a + b, 0) / sorted.length, blocks: blocks.get(kind)! };
+      log(`  handshake ${kind}: p50 ${row.p50Ms.toFixed(3)} ms, p99 ${row.p99Ms.toFixed(3)} ms (first ${row.firstMs.toFixed(1)} ms)`);
+      return row;
+    });
+  } finally {
+    for (const server of servers.values()) await server.stop();
   }
-  lat.sort((a, b) => a - b);
-  const row = { kind, n: lat.length, firstMs: first, p50Ms: pct(lat, 50), p90Ms: pct(lat, 90), p99Ms: pct(lat, 99), meanMs: lat.reduce((a, b) => a + b, 0) / lat.length };
-  log(`  handshake ${kind}: p50 ${row.p50Ms.toFixed(3)} ms, p99 ${row.p99Ms.toFixed(3)} ms (first ${first.toFixed(1)} ms)`);
-  return row;
 }
 
 /** Connections opened and closed before the burst's RSS baseline is read. */
@@ -248,23 +309,7 @@ export async function runE2E(mode: Mode, log: (s: string) => void = () => {}, on
   const res: E2EResult = { tlsVersion: null, throughput: [], handshake: [], concurrent: [] };
   try {
     if (want("throughput")) res.throughput.push(...(await throughput(cert, plan, log, (v) => (res.tlsVersion = v))));
-    for (const kind of KINDS) {
-      if (!want("handshake")) break;
-      const server = await Server.start(kind, cert);
-      try {
-        if (kind === "tls" && res.tlsVersion === null) {
-          const c = await RawConn.open(server.port, { ca: cert.cert });
-          res.tlsVersion = c.tlsVersion;
-          c.close();
-        }
-        if (kind === "sotto") {
-          res.handshake.push(await handshakes("sotto-x25519", server, cert, plan, log));
-          res.handshake.push(await handshakes("sotto-ffdhe2048", server, cert, plan, log));
-        } else res.handshake.push(await handshakes(kind as HsKind, server, cert, plan, log));
-      } finally {
-        await server.stop();
-      }
-    }
+    if (want("handshake")) res.handshake.push(...(await handshakes(cert, plan, log, (v) => (res.tlsVersion ??= v))));
     if (want("concurrent")) for (const kind of ["tcp", "tls", "sotto"] as Kind[]) res.concurrent.push(await concurrent(kind, cert, plan.concurrent, log));
   } finally {
     rmSync(cert.dir, { recursive: true, force: true });
