@@ -9,6 +9,11 @@
  * spend POOL_TARGET key generations of its sending turns on a pool it never uses (a
  * piped `sotto chat --connect` made 512 during its transfer, about 5 % of its CPU).
  *
+ * A filled pool is topped up only once it has fallen below half (REFILL_BELOW), then all
+ * the way up: a listener taking a handshake now and then sets no timer per handshake and
+ * makes no batch between two of them (a batch that runs when the next HELLO arrives
+ * delays that handshake by the batch), and bursts still find at least half the pool.
+ *
  * Each pair is handed out once: `take` removes it from the pool before returning it, and
  * nothing ever puts a pair back; an empty pool generates inline (it never waits and never
  * reuses). Forward secrecy is unchanged: a pooled private key lives only in this process's
@@ -31,8 +36,10 @@ export interface X25519Pair {
  * listener then generated the rest inline, ≈ 7 % of its CPU).
  */
 export const POOL_TARGET = 2048;
-/** Pairs made per turn while refilling (≈ 0.5 ms of work, then the loop goes on). */
-export const REFILL_BATCH = 16;
+/** Pairs made per turn while refilling (≈ 0.1 ms of work, then the loop goes on). */
+export const REFILL_BATCH = 4;
+/** A pool that has been full is refilled once fewer than this many pairs are left. */
+export const REFILL_BELOW = POOL_TARGET / 2;
 
 /** How the pool gets a fresh pair and schedules its next refill turn (tests pass fakes). */
 export interface PoolDeps {
@@ -56,6 +63,8 @@ export class X25519Pool {
   readonly #target: number;
   readonly #pairs: X25519Pair[] = [];
   #scheduled = false;
+  /** Refilling: from warm() or from falling below REFILL_BELOW, until the pool is full. */
+  #filling = false;
   /** warm() was called: the pool is kept filled. */
   #warm = false;
   /** A pair was taken since the last refill turn: the loop is busy with handshakes. */
@@ -65,9 +74,12 @@ export class X25519Pool {
   /** Of those, made inline because the pool was empty. */
   inline = 0;
 
-  constructor(deps: PoolDeps = realDeps, target = POOL_TARGET) {
+  readonly #below: number;
+
+  constructor(deps: PoolDeps = realDeps, target = POOL_TARGET, refillBelow = Math.floor(target / 2)) {
     this.#d = deps;
     this.#target = target;
+    this.#below = refillBelow;
   }
 
   /** Pairs ready now. */
@@ -80,6 +92,7 @@ export class X25519Pool {
     this.taken++;
     this.#busy = true;
     const kp = this.#pairs.pop();
+    if (this.#pairs.length < this.#below) this.#filling = true;
     this.#schedule();
     if (kp !== undefined) return kp;
     this.inline++;
@@ -89,11 +102,16 @@ export class X25519Pool {
   /** Start filling the pool in spare turns (a Peer calls it when it listens or dials). */
   warm(): void {
     this.#warm = true;
+    this.#filling = true;
     this.#schedule();
   }
 
   #schedule(idle = false): void {
-    if (!this.#warm || this.#scheduled || this.#pairs.length >= this.#target) return;
+    if (!this.#warm || !this.#filling || this.#scheduled) return;
+    if (this.#pairs.length >= this.#target) {
+      this.#filling = false;
+      return;
+    }
     this.#scheduled = true;
     const f = () => this.#refill();
     if (idle && this.#d.soon !== undefined) this.#d.soon(f);

@@ -87,7 +87,7 @@ describe("X25519Pool refills in quiet turns only", () => {
     f.pool.warm();
     f.runTurns();
     const made = f.made();
-    f.pool.take();
+    for (let i = 0; i < 22; i++) f.pool.take(); // 18 left: below half, refilling
     expect(f.turns.length).toBe(1);
     f.turns.shift()!(); // busy turn: only reschedules
     expect(f.made()).toBe(made);
@@ -95,9 +95,47 @@ describe("X25519Pool refills in quiet turns only", () => {
     f.pool.take(); // still busy
     f.turns.shift()!();
     expect(f.made()).toBe(made);
-    f.turns.shift()!(); // quiet: refills (38 + 2 = 40, one batch of 2)
-    expect(f.made()).toBe(made + 2);
+    f.turns.shift()!(); // quiet: one batch
+    expect(f.made()).toBe(made + REFILL_BATCH);
+    expect(f.runTurns()).toBe(Math.ceil((40 - 17 - REFILL_BATCH) / REFILL_BATCH));
     expect(f.pool.size).toBe(40);
+  });
+});
+
+describe("X25519Pool topped up only below half", () => {
+  test("takes from a full pool set no turn and make nothing until fewer than half are left; then it is filled all the way", () => {
+    const f = fakePool(40);
+    f.pool.warm();
+    f.runTurns();
+    const made = f.made();
+    for (let i = 0; i < 20; i++) f.pool.take(); // 20 left: half, not below
+    expect(f.turns.length).toBe(0);
+    expect(f.runTurns()).toBe(0);
+    expect(f.made()).toBe(made);
+    expect(f.pool.inline).toBe(0);
+    f.pool.take(); // 19: below half
+    expect(f.turns.length).toBe(1);
+    f.runTurns(); // the first turn notes the take, the rest fill
+    expect(f.pool.size).toBe(40);
+    expect(f.made()).toBe(made + 21);
+    // Full again: the next take sets no turn.
+    f.pool.take();
+    expect(f.turns.length).toBe(0);
+  });
+
+  test("a pool still filling after warm keeps filling across takes, whatever its size", () => {
+    const f = fakePool(40);
+    f.pool.warm();
+    f.turns.shift()!(); // one batch: REFILL_BATCH pairs, the next turn asked for
+    expect(f.pool.size).toBe(REFILL_BATCH);
+    f.pool.take();
+    f.runTurns();
+    expect(f.pool.size).toBe(40);
+  });
+
+  test("the process pool's threshold is half its target", async () => {
+    const { POOL_TARGET, REFILL_BELOW } = await import("../../src/net/x25519-pool.ts");
+    expect(REFILL_BELOW).toBe(POOL_TARGET / 2);
   });
 });
 
