@@ -1,13 +1,14 @@
 /**
  * First message after connecting, through test/faults/proxy.ts with one-way delay
  * (the target: the first line in TLS 1.3's time):
- *   bun bench/first-message.ts [runs]
+ *   bun bench/first-message.ts [runs]      (also `bun run bench`'s `first` case)
  * sotto: alice has a line queued for bob while the link is down; the timer starts when
  * the proxy accepts alice's redial and stops when bob's chat shows the line. TLS 1.3:
  * from the TCP connect through the same proxy to the server's first application bytes
  * (the client writes as soon as its handshake is done: 1.5 round trips). Both median of
  * `runs`, in the same run; each sotto run first checks the line arrived once.
  */
+import { rmSync } from "node:fs";
 import tls from "node:tls";
 import { ChatNode } from "../src/chat/node.ts";
 import type { ChatEvent } from "../src/chat/events.ts";
@@ -15,9 +16,22 @@ import { Group } from "../src/protocol/constants.ts";
 import { FaultProxy } from "../test/faults/proxy.ts";
 import { removeHomes, tempHome } from "../test/support/home.ts";
 import { until } from "../test/support/wait.ts";
+import type { Mode } from "./common.ts";
 import { makeCert } from "./wire.ts";
 
-const runs = Number(process.argv[2] ?? 7);
+/** One delay's result: the medians, and every run (sotto's and TLS's alternating). */
+export interface FirstRow {
+  delayMs: number;
+  sottoMs: number;
+  tlsMs: number;
+  sottoRuns: number[];
+  tlsRuns: number[];
+}
+
+/** Runs per delay in each bench mode. */
+const RUNS: Record<Mode, number> = { full: 5, quick: 3, smoke: 1 };
+export const FIRST_DELAYS = [10, 50] as const;
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function sottoOnce(delayMs: number, i: number): Promise<number> {
@@ -62,15 +76,33 @@ async function tlsOnce(delayMs: number, cert: { key: string; cert: string }): Pr
   return firstAt - start;
 }
 
-const cert = makeCert();
-for (const d of [10, 50]) {
-  const s: number[] = [];
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    t.push(await tlsOnce(d, cert));
-    s.push(await sottoOnce(d, i));
+/** Both delays, `runs` times each, TLS and sotto alternating. @throws Error when a line is not shown exactly once. */
+export async function runFirstMessage(runs: number, log: (s: string) => void = () => {}): Promise<FirstRow[]> {
+  const cert = makeCert();
+  const rows: FirstRow[] = [];
+  try {
+    for (const d of FIRST_DELAYS) {
+      const s: number[] = [];
+      const t: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        t.push(await tlsOnce(d, cert));
+        s.push(await sottoOnce(d, i));
+      }
+      const row = { delayMs: d, sottoMs: median(s), tlsMs: median(t), sottoRuns: s, tlsRuns: t };
+      log(`  one-way delay ${d} ms: first line shown after ${row.sottoMs.toFixed(1)} ms (sotto), first data after ${row.tlsMs.toFixed(1)} ms (TLS 1.3); sotto/TLS ${(row.sottoMs / row.tlsMs).toFixed(2)}× (target ≤ 1.05)`);
+      rows.push(row);
+    }
+  } finally {
+    rmSync(cert.dir, { recursive: true, force: true });
+    removeHomes();
   }
-  const ms = median(s), mt = median(t);
-  console.log(`one-way delay ${d} ms: first line shown after ${ms.toFixed(1)} ms (sotto), first data after ${mt.toFixed(1)} ms (TLS 1.3); sotto/TLS ${(ms / mt).toFixed(2)}× (target ≤ 1.05)`);
+  return rows;
 }
-removeHomes();
+
+/** The bench's `first` case. */
+export const runFirstCase = (mode: Mode, log: (s: string) => void) => runFirstMessage(RUNS[mode], log);
+
+if (import.meta.main) {
+  await runFirstMessage(Number(process.argv[2] ?? 7), (s) => console.log(s.trim()));
+  process.exit(0);
+}

@@ -6,7 +6,7 @@
  *      streaming, to the cipher ceiling), with the machine and Bun version;
  *   4. writes DIR/latest.md (BENCHMARKS.md-ready), DIR/ratios.svg, and JSON when asked.
  * DIR defaults to bench/results (a temporary directory under --smoke). CASES is a comma list
- * of micro, throughput, handshake, concurrent, idle, stall, files, ssh, seal, lines (default: all), so one
+ * of micro, throughput, handshake, concurrent, first, idle, stall, files, ssh, seal, lines (default: all), so one
  * case can be rerun alone on a shared machine; a partial run prints its table but does not
  * overwrite bench/results unless --out is given.
  */
@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { median, parseMode, type Mode, type RatioRow } from "./common.ts";
 import { fmtRate, runE2E, type E2EResult, type HsKind } from "./e2e.ts";
 import { fileRatios, pairedNote, runFiles, type FilesResult } from "./files.ts";
+import { runFirstCase, type FirstRow } from "./first-message.ts";
 import { fmtNs, label, MAX_RECORD, runMicro, type MicroResult } from "./micro.ts";
 import { runIdle, type IdleRow } from "./idle.ts";
 import { lineModeNote, runLineMode, type LineModeResult } from "./line-mode.ts";
@@ -34,6 +35,8 @@ export interface Report {
   stall: StallRow[];
   /** The file-transfer case (files.ts). */
   files?: FilesResult;
+  /** The first line after a redial through the delay proxy, against TLS 1.3's first data (first-message.ts). */
+  first?: FirstRow[];
   /** N idle connections held per contender (idle.ts). */
   idle?: IdleRow[];
   /** OpenSSH aes256-cbc + hmac-sha2-256-etm (ssh.ts), or why it was skipped. */
@@ -95,6 +98,11 @@ function idleRatios(idle: IdleRow[]): RatioRow[] {
   const s = g("sotto"), t = g("tls"), p = g("tcp");
   if (!s || !t || !p) return [];
   return [{ case: `server RSS per idle connection, ${s.conns} held`, unit: "KiB", sotto: s.kibPerConn, tls: t.kibPerConn, tcp: p.kibPerConn, vsTls: t.kibPerConn / s.kibPerConn, vsTcp: p.kibPerConn / s.kibPerConn }];
+}
+
+/** The first-message rows: time to the first line shown (sotto) or first data (TLS 1.3) through the delay proxy. */
+function firstRatios(first: FirstRow[]): RatioRow[] {
+  return first.map((f) => ({ case: `first message, ${f.delayMs} ms one-way delay`, unit: "ms", sotto: f.sottoMs, tls: f.tlsMs, tcp: null, vsTls: f.tlsMs / f.sottoMs, vsTcp: null }));
 }
 
 /** Add OpenSSH's figures to the streaming and file rows (a byte stream: msg/s = MB/s ÷ size). */
@@ -167,6 +175,13 @@ export function markdown(r: Report): string {
     );
     L.push("");
   }
+  if (r.first) {
+    L.push(
+      `First message (first-message.ts: alice's line queued while the link is down, timed from the proxy's accept of her redial to bob's chat showing it; TLS 1.3 from the TCP connect through the same proxy to the server's first application bytes; medians of ${r.first[0]?.sottoRuns.length ?? 0} runs, alternating; target: sotto ≤ 1.05× TLS's time, "vs TLS 1.3" ≥ 0.95×): ` +
+        r.first.map((f) => `${f.delayMs} ms, sotto ${f.sottoRuns.map((v) => v.toFixed(1)).join(", ")} ms, TLS ${f.tlsRuns.map((v) => v.toFixed(1)).join(", ")} ms`).join("; ") + ".",
+    );
+    L.push("");
+  }
   if (r.lines) {
     L.push(lineModeNote(r.lines));
     L.push("");
@@ -216,6 +231,8 @@ async function main(): Promise<number> {
   const micro = want("micro") || want("throughput") ? await runMicro(mode, log) : [];
   log("end-to-end (loopback, receiver in a child process)");
   const e2e = await runE2E(mode, log, only === undefined ? undefined : new Set(only));
+  if (want("first")) log("first message after a redial, through the fault proxy with one-way delay (sotto chat against TLS 1.3)");
+  const first = want("first") ? await runFirstCase(mode, log) : undefined;
   if (want("idle")) log("idle connections held at scale (after a warm-up, RSS after a GC)");
   const idle = want("idle") ? await runIdle(mode, log) : undefined;
   if (want("stall")) log("event-loop stalls during handshakes (fresh process)");
@@ -228,9 +245,9 @@ async function main(): Promise<number> {
   const seal = want("seal") ? await runSealScaling(mode, log) : undefined;
   if (want("lines")) log("line mode (two sotto chat processes, piped lines; loopback, then through the fault proxy against plain TCP)");
   const lines = want("lines") ? await runLineMode(mode, log) : undefined;
-  const rows = [...ratios(micro, e2e), ...(idle ? idleRatios(idle) : []), ...(files ? fileRatios(files) : [])];
+  const rows = [...ratios(micro, e2e), ...(first ? firstRatios(first) : []), ...(idle ? idleRatios(idle) : []), ...(files ? fileRatios(files) : [])];
   addSsh(rows, ssh);
-  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, idle, ssh, seal, ...(lines ? { lines } : {}), ratios: rows };
+  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, ...(first ? { first } : {}), idle, ssh, seal, ...(lines ? { lines } : {}), ratios: rows };
   const md = markdown(report);
   console.log("\n" + md);
   mkdirSync(outDir, { recursive: true });

@@ -23,6 +23,9 @@ test("bench --quick --smoke exits 0 and prints the ratio table", async () => {
   expect(r.out).toContain(hasSsh ? "| sotto vs OpenSSH |" : "OpenSSH rows skipped:");
   // With OpenSSH, each sotto file run is followed by its cat run (bench/files.ts step 4).
   if (hasSsh) expect(r.out).toContain("Each sotto run was followed by one OpenSSH `cat` of the same file");
+  // First message after a redial, through the delay proxy, at both delays, each line checked shown once.
+  expect(r.out).toMatch(/\| first message, 10 ms one-way delay \| ms \| [\d.]+ \| [\d.]+ \| – \| (– \| )?[\d.]+× \|/);
+  expect(r.out).toMatch(/\| first message, 50 ms one-way delay \| ms \| [\d.]+ \| [\d.]+ \| – \| (– \| )?[\d.]+× \|/);
   // Line mode: two sotto chat processes, loopback and through the fault proxy against plain TCP, each run checked.
   expect(r.out).toMatch(/Line mode \(bench\/links-processes\.ts: .* loopback [\d,]+ lines\/s.*plain TCP's time \/ sotto's \d+ \/ \d+ ms = [\d.]+×/);
   // About 20 s on an idle 2-core machine; past 90 s when the machine is shared (the limit only
