@@ -9,6 +9,7 @@
  *   bun bench/idle.ts [--smoke | --quick]     prints the rows as JSON
  */
 import { rmSync } from "node:fs";
+import { sessionsFor } from "../src/net/limits.ts";
 import { Group } from "../src/protocol/constants.ts";
 import { closeSottoClient, RawConn, SottoConn, type Conn } from "./clients.ts";
 import { Server } from "./e2e.ts";
@@ -22,7 +23,7 @@ export interface IdleRow {
   kibPerConn: number;
 }
 
-/** Connections held per contender; a full run asks for 20,000 (`bun run stress --hold`'s figure), bounded by the descriptor limit. */
+/** Connections held per contender; a full run asks for 20,000 (`bun run stress --hold`'s figure), bounded by the descriptor limit as a sotto peer's sessions are. */
 const HELD: Record<Mode, number> = { full: 20_000, quick: 5_000, smoke: 50 };
 const WARM = 200;
 const STEP = 500;
@@ -52,9 +53,11 @@ async function one(kind: Kind, cert: Cert, n: number): Promise<IdleRow> {
 
 /** Hold N idle connections per contender. @throws Error when one is lost. */
 export async function runIdle(mode: Mode, log: (s: string) => void = () => {}): Promise<IdleRow[]> {
-  // This process holds every client socket, the server every server socket.
+  // This process holds every client socket, the server every server socket; a sotto peer
+  // takes no more sessions than its maxSessions fitted under the descriptor limit
+  // (net/limits.ts sessionsFor), so every contender holds that many.
   const limit = fdLimit() ?? 1024;
-  const n = Math.min(HELD[mode], limit - 256);
+  const n = sessionsFor(limit, HELD[mode]);
   if (n < HELD[mode]) log(`  the descriptor limit (${limit}) bounds the held connections: ${n} per contender instead of ${HELD[mode]}; raise \`ulimit -n\` to hold more`);
   const cert = makeCert();
   try {
