@@ -8,69 +8,20 @@ import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import { systemRandom, type RandomSource } from "../crypto/random.ts";
 import { AlertCode, Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
-import type { Identity } from "../protocol/handshake.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
-import type { Item, TextId } from "../protocol/items.ts";
 import { Admission, FLOODING, FLOODING_LATE, shareOf } from "./admission.ts";
 import { InboundHandshakes } from "./inbound-handshakes.ts";
 import { raiseBacklog } from "./backlog.ts";
 import { ByteBudget, defaultLimits, descriptorLimit, sessionsFor, TokenBucket, type Limits } from "./limits.ts";
 import { Session } from "./session.ts";
 import { x25519Pool } from "./x25519-pool.ts";
-import { connectFailure, ConnectError, dialErrorCode } from "./route.ts";
+import { ConnectError, dialErrorCode } from "./route.ts";
 import { isIP } from "node:net";
+import { dialFailed, type Dial, type PeerOptions, type SocketData } from "./peer-types.ts";
 import type { CloseInfo, Role, SessionConfig, SessionEvents } from "./types.ts";
-
-export interface PeerEvents {
-  onReady?(s: Session): void;
-  onItem?(s: Session, item: Item): void;
-  /** A TEXT as (id, text), no Item object (SessionEvents.onText); absent: TEXT goes to onItem. */
-  onText?(s: Session, id: TextId, text: string): void;
-  onClose?(s: Session, info: CloseInfo): void;
-  onDrain?(s: Session): void;
-  /** An incoming connection was turned away with ALERT busy before any session existed. */
-  onRefused?(address: string, reason: string): void;
-}
-
-export interface PeerOptions {
-  identity: Identity;
-  profile: { instance: Uint8Array; name: string };
-  /** Group offered when dialling (default X25519). */
-  group?: Group;
-  /** Groups accepted when answering, and allowed for a retry after unsupported_group. */
-  accept?: Group[];
-  limits?: Partial<Limits>;
-  random?: RandomSource;
-  /** Trust policy; throw ProtocolError identity_rejected to refuse. */
-  verifyPeer?: (identity: Uint8Array, ctx: { role: Role; address: string }) => void;
-  events?: PeerEvents;
-}
 
 /** ALERT busy (PROTOCOL §7), encoded once: every refusal at accept sends these bytes. */
 const BUSY_FRAME = encodeAlertFrame(AlertCode.busy);
-
-type SocketData = { session: Session | null; dial?: Dial };
-type Dial = {
-  host: string;
-  port: number;
-  group: Group;
-  retried: boolean;
-  early: boolean;
-  resolve: (s: Session) => void;
-  reject: (e: Error) => void;
-  /** The connect deadline (Limits.connectTimeoutMs): cleared by the peer's first byte. */
-  timer?: ReturnType<typeof setTimeout> | null;
-  /** The deadline passed: the attempt was given up and its session ends quietly. */
-  abandoned?: boolean;
-  session?: Session;
-  /** The address the host name resolved to for this attempt (route.ts checks its route). */
-  ip?: string;
-};
-
-/** The dial `d` failed with the OS error `code` (ECONNREFUSED made precise by route.ts): one sentence, the code kept. */
-function dialFailed(d: Dial, err: Error, code: string | undefined): ConnectError {
-  return new ConnectError(`could not connect to ${d.host}:${d.port}: ${connectFailure(code, err.message)}`, err, code);
-}
 
 export class Peer {
   readonly limits: Limits;

@@ -6,7 +6,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { ed25519Generate } from "../../src/crypto/ed25519.ts";
-import { Peer, type PeerEvents } from "../../src/net/peer.ts";
+import { Peer } from "../../src/net/peer.ts";
+import type { PeerEvents } from "../../src/net/peer-types.ts";
 import type { Item, TextId } from "../../src/protocol/items.ts";
 import { until } from "../support/wait.ts";
 

@@ -33,6 +33,7 @@
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { Checkpointer } from "./checkpointer.ts";
 import { describeSqliteError, preparePrivateFile, STATE_FILE } from "./home-files.ts";
 import { WriteLock } from "./write-lock.ts";
 
@@ -49,47 +50,6 @@ export const WAL_DEFAULT_BYTES = 1000 * 4096;
  * handle 32 pages, not 125.
  */
 export const STATE_PAGE_SIZE = 16_384;
-/** With backgroundCheckpoint: the checkpoint thread is asked at most this often (ms). */
-export const CHECKPOINT_EVERY_MS = 100;
-
-/** Ask a checkpoint-worker.ts thread to move the log into state.db now and then (see there). */
-export class Checkpointer {
-  readonly #w: Worker;
-  #last = 0;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  constructor(path: string) {
-    this.#w = new Worker(new URL("./checkpoint-worker.ts", import.meta.url));
-    this.#w.unref();
-    this.#w.postMessage({ path });
-  }
-  /** Something was written: checkpoint now, or once CHECKPOINT_EVERY_MS has passed since the last one (the last write of a burst too). */
-  wrote(): void {
-    if (this.#timer !== null) return;
-    const wait = this.#last + CHECKPOINT_EVERY_MS - performance.now();
-    if (wait <= 0) return this.#ask();
-    this.#timer = setTimeout(() => this.#ask(), wait);
-    this.#timer.unref?.();
-  }
-  #ask(): void {
-    this.#timer = null;
-    this.#last = performance.now();
-    this.#w.postMessage("checkpoint");
-  }
-  /** Ends the thread; resolves once it has closed its connection to state.db (at most CLOSE_WAIT_MS). */
-  close(): Promise<void> {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    const closed = new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, CLOSE_WAIT_MS);
-      this.#w.addEventListener("close", () => (clearTimeout(t), resolve()), { once: true });
-    });
-    this.#w.postMessage("close");
-    return closed;
-  }
-}
-
-/** Longest wait for the checkpoint thread to let go of state.db when the store closes (ms). */
-const CLOSE_WAIT_MS = 2_000;
 
 /** One stored line. */
 export interface StoredLine {

@@ -21,7 +21,7 @@
  * acknowledged) is handled a slice at a time, with every other session's reads, and a
  * newcomer's handshake, in between.
  */
-import type { PeerEvents } from "../../net/peer.ts";
+import type { PeerEvents } from "../../net/peer-types.ts";
 import type { PeerSession } from "../../net/types.ts";
 import { fail } from "../../protocol/errors.ts";
 import type { Item } from "../../protocol/items.ts";
