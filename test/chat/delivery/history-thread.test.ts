@@ -9,7 +9,6 @@ import { ChatStore } from "../../../src/chat/delivery/store.ts";
 import { WriteLock } from "../../../src/chat/delivery/write-lock.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
-import { of } from "../../support/events.ts";
 import { stopNodes } from "../../support/node.ts";
 import { rowsOnDisk } from "../../support/history.ts";
 
