@@ -42,29 +42,12 @@ const OUT_AT = 8;
 let OUT = new Uint8Array(OUT_AT + FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
 const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
 
-// Sessions whose queued items are sealed in the next microtask: one shared queue, so a
-// session needs no closure of its own.
-let flushQueue: { flush(): void }[] = [];
 /**
  * Shared empty queues (frozen: a push into one throws): a session allocates its frame
  * queues and its bulk queue only when something waits there, and drops none when it closes.
  */
 const NO_FRAMES = Object.freeze([]) as unknown as Uint8Array[];
 const NO_ITEMS = Object.freeze([]) as unknown as Item[];
-function flushAll(): void {
-  const q = flushQueue;
-  flushQueue = [];
-  for (const s of q) s.flush();
-}
-
-/** Call `s.flush()` in the next microtask (with every other session queued this tick). */
-export function flushSoon(s: { flush(): void }): void {
-  const n = flushQueue.length;
-  if (n === 0) queueMicrotask(flushAll);
-  // A session that sends and flushes many times in one tick is queued once, not once per send.
-  else if (flushQueue[n - 1] === s) return;
-  flushQueue.push(s);
-}
 
 export class Outbound {
   readonly #socket: Transport;
