@@ -4,9 +4,10 @@
  *
  *   1. queue(item): kept as is (not encoded) until the flush; a TEXT (queueText, the
  *      per-message case) is kept as two entries, its id and its text: no object of its own;
- *   2. flush(writer): items are encoded straight into a shared plaintext buffer (PT),
- *      packed into as few records as fit (≤ 65,280 bytes each), sealed into a shared
- *      output buffer (OUT), and OUT goes to the socket in one write per megabyte;
+ *   2. flush(writer): items are encoded straight into a shared plaintext buffer (PT,
+ *      outbound-items.ts), packed into as few records as fit (≤ 65,280 bytes each),
+ *      sealed into a shared output buffer (OUT), and OUT goes to the socket in one write
+ *      per megabyte;
  *   3. what the socket does not take is copied into the queue and written on `drain`;
  *      while bytes wait there, new items keep coalescing instead of being sealed.
  * PT and OUT are shared by every connection: one thread, one flush at a time.
