@@ -4,9 +4,10 @@
  *
  *   1. queue(item): kept as is (not encoded) until the flush; a TEXT (queueText, the
  *      per-message case) is kept as two entries, its id and its text: no object of its own;
- *   2. flush(writer): items are encoded straight into a shared plaintext buffer (PT),
- *      packed into as few records as fit (≤ 65,280 bytes each), sealed into a shared
- *      output buffer (OUT), and OUT goes to the socket in one write per megabyte;
+ *   2. flush(writer): items are encoded straight into a shared plaintext buffer (PT,
+ *      outbound-items.ts), packed into as few records as fit (≤ 65,280 bytes each),
+ *      sealed into a shared output buffer (OUT), and OUT goes to the socket in one write
+ *      per megabyte;
  *   3. what the socket does not take is copied into the queue and written on `drain`;
  *      while bytes wait there, new items keep coalescing instead of being sealed.
  * PT and OUT are shared by every connection: one thread, one flush at a time.
@@ -20,16 +21,13 @@
  * ahead of a later line (as TCP_NOTSENT_LOWAT keeps little unsent in the kernel).
  * CLOSE joins the bulk queue: it is the last item, after everything else queued.
  */
-import { BLOCK_LEN, ITEM_HEADER_LEN, MAX_PLAINTEXT } from "../protocol/constants.ts";
-import { encodeItems, itemSizeBound, textSizeBound, writeItem, writeText, type Item, type TextId } from "../protocol/items.ts";
+import { MAX_PLAINTEXT } from "../protocol/constants.ts";
+import { itemSizeBound, textSizeBound, type Item, type TextId } from "../protocol/items.ts";
 import { recordFrameLength, type RecordWriter } from "../protocol/record.ts";
-import { isFileType } from "../protocol/files.ts";
 import { ITEM_HEAP_BYTES } from "./limits.ts";
+import { exactSize, fill, fillRecord, isBulk, ITEM_END, PT, type Pending } from "./outbound-items.ts";
 import type { Transport } from "./types.ts";
 
-const PT = new Uint8Array(MAX_PLAINTEXT + BLOCK_LEN);
-/** Items end here, so a KEY_UPDATE item (3 bytes) always fits after them. */
-export const ITEM_END = MAX_PLAINTEXT - ITEM_HEADER_LEN;
 /** Records sealed per socket write, at most (then the next batch, if the socket took it all). */
 const FLUSH_BYTES = 1 << 20;
 /** Bulk records sealed per socket write: the most a later line can find sealed ahead of it. */
@@ -40,31 +38,13 @@ export const BULK_FLUSH_BYTES = 64 * 1024;
  */
 const OUT_AT = 8;
 let OUT = new Uint8Array(OUT_AT + FLUSH_BYTES + recordFrameLength(MAX_PLAINTEXT));
-const KEY_UPDATE_ITEM: Item = { kind: "key_update" };
 
-// Sessions whose queued items are sealed in the next microtask: one shared queue, so a
-// session needs no closure of its own.
-let flushQueue: { flush(): void }[] = [];
 /**
  * Shared empty queues (frozen: a push into one throws): a session allocates its frame
  * queues and its bulk queue only when something waits there, and drops none when it closes.
  */
 const NO_FRAMES = Object.freeze([]) as unknown as Uint8Array[];
 const NO_ITEMS = Object.freeze([]) as unknown as Item[];
-function flushAll(): void {
-  const q = flushQueue;
-  flushQueue = [];
-  for (const s of q) s.flush();
-}
-
-/** Call `s.flush()` in the next microtask (with every other session queued this tick). */
-export function flushSoon(s: { flush(): void }): void {
-  const n = flushQueue.length;
-  if (n === 0) queueMicrotask(flushAll);
-  // A session that sends and flushes many times in one tick is queued once, not once per send.
-  else if (flushQueue[n - 1] === s) return;
-  flushQueue.push(s);
-}
 
 export class Outbound {
   readonly #socket: Transport;
@@ -373,50 +353,8 @@ export class Outbound {
   }
 }
 
-/**
- * File-transfer items (PROTOCOL §11) and CLOSE keep their order behind each other, after
- * everything else; other optional items (PRIVATE, §6.5, which must precede its TEXT) go
- * with TEXT.
- */
-/** Where fillRecord left off: the next item, and whether the record it filled carries KEY_UPDATE. */
-interface Fill {
-  i: number;
-  ku: boolean;
-}
-/** One Fill for every flush (one thread, one flush at a time, as PT and OUT): no object per flush. */
-const FILL: Fill = { i: 0, ku: false };
-function fill(): Fill {
-  FILL.i = 0;
-  FILL.ku = false;
-  return FILL;
-}
-/** An urgent queue's entry: an item, or a TEXT as two entries (its id, then its text). */
-type Pending = Item | TextId | string;
-
 /** Up to this many entries, the urgent queue's array is emptied and kept rather than replaced. */
 const REUSE_ITEMS = 16;
-
-/**
- * Encode items from `f.i` into PT, as many as fit one record (within `cap` bytes, though
- * the first item always goes in), then KEY_UPDATE when `keyUpdate()` says this record
- * must carry it; returns the plaintext length.
- */
-function fillRecord(items: readonly Pending[], f: Fill, keyUpdate: () => boolean, cap = ITEM_END): number {
-  let pt = 0;
-  while (f.i < items.length) {
-    const e = items[f.i]!;
-    const end = pt === 0 ? ITEM_END : Math.min(cap, ITEM_END);
-    // A TEXT is two entries: its id, then its text (queueText).
-    const isText = typeof e !== "object";
-    const next = isText ? writeText(PT, pt, end, e as TextId, items[f.i + 1] as string) : writeItem(PT, pt, end, e);
-    if (next < 0) break;
-    pt = next;
-    f.i += isText ? 2 : 1;
-  }
-  if (pt === 0) throw new Error("internal: an item does not fit in an empty record");
-  f.ku = keyUpdate();
-  return f.ku ? writeItem(PT, pt, MAX_PLAINTEXT, KEY_UPDATE_ITEM) : pt;
-}
 
 /**
  * A bulk item may carry `sealed`: called once, after the flush that encoded its bytes into
@@ -433,20 +371,5 @@ function notifySealed(items: Item[], n: number): void {
   for (let k = 0; k < n; k++) {
     const it = items[k] as Item & SealedNotice;
     if (it.sealed !== undefined) it.sealed(it);
-  }
-}
-
-function isBulk(item: Item): boolean {
-  // PING and PONG keep their order behind file items too: PROTOCOL §11.4 asks with a PING
-  // whether the peer read an offer, and a PONG must not overtake the answer to it.
-  return (item.kind === "ext" && isFileType(item.type)) || item.kind === "close" || item.kind === "ping" || item.kind === "pong";
-}
-
-/** The exact encoded size of an item (only for the rare over-long case). */
-function exactSize(item: Item): number {
-  try {
-    return encodeItems([item]).length;
-  } catch {
-    return Number.MAX_SAFE_INTEGER;
   }
 }
