@@ -8,7 +8,7 @@ import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import { systemRandom, type RandomSource } from "../crypto/random.ts";
 import { AlertCode, Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
-import type { Identity } from "../protocol/handshake.ts";
+import type { Identity } from "../protocol/machine.ts";
 import { encodeAlertFrame } from "../protocol/handshake.ts";
 import type { Item, TextId } from "../protocol/items.ts";
 import { Admission, FLOODING, FLOODING_LATE, shareOf } from "./admission.ts";
