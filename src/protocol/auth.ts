@@ -44,6 +44,7 @@ function authMessage(label: Uint8Array, th: Uint8Array, identity: Uint8Array): U
 /** The AUTH item's plaintext, written here (16 spare bytes after it for the record's padding). */
 const AUTH_PT = new Uint8Array(ITEM_HEADER_LEN + AUTH_LEN + BLOCK_LEN);
 
+/** Seal our AUTH item over `label` | `th` as the one record of `writer`; returns its RECORD frame. */
 export function sealAuth(writer: RecordWriter, identity: Identity, label: Uint8Array, th: Uint8Array): Uint8Array {
   const sig = ed25519Sign(identity.privateKey, authMessage(label, th, identity.publicKey));
   if (identity.publicKey.length !== IDENTITY_LEN || sig.length !== AUTH_LEN - IDENTITY_LEN) throw new Error("internal: an identity key or signature of the wrong size");
@@ -59,6 +60,10 @@ export function sealAuth(writer: RecordWriter, identity: Identity, label: Uint8A
   return frame;
 }
 
+/**
+ * Check the peer's AUTH item against `label` and `th`; returns a copy of its identity key.
+ * @throws ProtocolError reflection (our own key), auth_failed (a bad signature).
+ */
 export function verifyAuth(item: Extract<Item, { kind: "auth" }>, label: Uint8Array, th: Uint8Array, own: Uint8Array): Uint8Array {
   if (ctEqual(item.identity, own)) throw fail("reflection", "the peer presented our own identity key");
   if (!ed25519Verify(item.identity, authMessage(label, th, item.identity), item.sig)) {

@@ -54,6 +54,7 @@ export interface Done {
   result: HandshakeResult;
 }
 
+/** The base of Initiator and Responder: the state, the transcript, hs, and how a step begins, fails and ends. */
 export abstract class Machine {
   protected state = "start";
   protected readonly transcript = new Transcript();

@@ -12,6 +12,10 @@ import { nextSecret, trafficKeys } from "./schedule.ts";
 /** Where a key block's halves are handed to the cipher and the hasher (wiped at once). */
 const KEY32 = new Uint8Array(32);
 
+/**
+ * One direction's key set: its cipher and MAC contexts, the sequence number, and the
+ * traffic secret (null for handshake keys). @throws TypeError unless the key block is 64 bytes.
+ */
 export class DirectionKeys {
   enc!: CbcEncryptor | CbcDecryptor;
   mac!: HmacKey;
