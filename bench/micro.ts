@@ -25,7 +25,7 @@ import { Outbound } from "../src/net/outbound.ts";
 import { FrameType } from "../src/protocol/constants.ts";
 import { encodeFrame, FrameAssembler, type Frame } from "../src/protocol/frame.ts";
 import { decodeItems, encodeItems, type TextId } from "../src/protocol/items.ts";
-import type { HandshakeResult } from "../src/protocol/handshake.ts";
+import type { HandshakeResult } from "../src/protocol/machine.ts";
 import { RecordReader, RecordWriter } from "../src/protocol/record.ts";
 import type { Mode } from "./common.ts";
 

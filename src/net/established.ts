@@ -15,7 +15,7 @@
 import { BLOCK_LEN, FrameType } from "../protocol/constants.ts";
 import { fail } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/frame.ts";
-import type { HandshakeResult } from "../protocol/handshake.ts";
+import type { HandshakeResult } from "../protocol/machine.ts";
 import { decodeInto, type Decoded, type Item, type TextId } from "../protocol/items.ts";
 import type { RecordReader, RecordWriter } from "../protocol/record.ts";
 import { TokenBucket, type Limits } from "./limits.ts";

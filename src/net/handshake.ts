@@ -13,7 +13,8 @@ import { randomBytes } from "node:crypto";
 import { Group } from "../protocol/constants.ts";
 import { fail, type ProtocolError } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/frame.ts";
-import { Initiator, Responder, type Done, type KexRequest } from "../protocol/handshake.ts";
+import { Initiator, Responder } from "../protocol/handshake.ts";
+import type { Done, KexRequest } from "../protocol/machine.ts";
 import { initiatorKex, kexInline, runKex, x25519InitiatorKex, type KexJob, type PendingKex } from "./kex.ts";
 import type { Role, SessionConfig } from "./types.ts";
 

@@ -9,7 +9,8 @@ import { x25519Pool, type X25519Pair } from "./x25519-pool.ts";
 import { GROUP_NAMES, Group } from "../protocol/constants.ts";
 import type { FfdheName } from "../crypto/ffdhe.ts";
 import type { KeyObject } from "node:crypto";
-import { Initiator, type KexRequest, type KexResult, type Responder } from "../protocol/handshake.ts";
+import { Initiator, type Responder } from "../protocol/handshake.ts";
+import type { KexRequest, KexResult } from "../protocol/machine.ts";
 import { fail } from "../protocol/errors.ts";
 
 /** An initiator's half of an exchange: its share now, Z once the reply arrives. */

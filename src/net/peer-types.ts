@@ -4,7 +4,7 @@
  */
 import type { RandomSource } from "../crypto/random.ts";
 import type { Group } from "../protocol/constants.ts";
-import type { Identity } from "../protocol/handshake.ts";
+import type { Identity } from "../protocol/machine.ts";
 import type { Item, TextId } from "../protocol/items.ts";
 import type { Limits } from "./limits.ts";
 import { connectFailure, ConnectError } from "./route.ts";

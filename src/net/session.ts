@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { ITEM_HEADER_LEN, MAX_PLAINTEXT, type Group } from "../protocol/constants.ts";
 import { fail, ProtocolError } from "../protocol/errors.ts";
 import { FrameAssembler, type Frame } from "../protocol/frame.ts";
-import type { Done } from "../protocol/handshake.ts";
+import type { Done } from "../protocol/machine.ts";
 import { checkTextId, type Item, type TextId } from "../protocol/items.ts";
 import { flushSoon } from "./flush-soon.ts";
 import { Outbound } from "./outbound.ts";

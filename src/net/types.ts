@@ -2,7 +2,7 @@
 import type { RandomSource } from "../crypto/random.ts";
 import type { Group } from "../protocol/constants.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
-import type { Identity } from "../protocol/handshake.ts";
+import type { Identity } from "../protocol/machine.ts";
 import type { Item, TextId } from "../protocol/items.ts";
 import type { ByteBudget, Limits, TokenBucket } from "./limits.ts";
 

@@ -16,172 +16,21 @@
  * as parameters, so a whole handshake replays from fixed inputs (test/vectors).
  * Each step checks everything first and only then commits state; temporaries are wiped.
  */
-import { wipe, concat } from "../crypto/bytes.ts";
+import { wipe } from "../crypto/bytes.ts";
 import { ctEqual } from "../crypto/hash.ts";
-import { ed25519Sign, ed25519Verify } from "../crypto/ed25519.ts";
 import type { RandomSource } from "../crypto/random.ts";
-import type { KeyObject } from "node:crypto";
-import { AlertCode, AUTH_LEN, BLOCK_LEN, ContentType, FrameType, Group, IDENTITY_LEN, isGroup, ITEM_HEADER_LEN, Label, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
+import { authItem, sealAuth, verifyAuth } from "./auth.ts";
+import { AlertCode, FrameType, Group, isGroup, Label, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
 import { fail, ProtocolError } from "./errors.ts";
 import type { Frame } from "./frame.ts";
 import { alertFrameError, checkSecret, checkShare, encodeAlertFrame, encodeHello, FFDHE_OF, parseHello, subgroupFault, UNREPORTED } from "./hello.ts";
-import { decodeItems, encodeItems, type Item } from "./items.ts";
-import { RecordReader, recordFrameLength, RecordWriter } from "./record.ts";
-import { handshakeKeys, handshakeSecret, Transcript, trafficSecrets } from "./schedule.ts";
-
-/** A long-term Ed25519 identity. */
-export interface Identity {
-  privateKey: KeyObject;
-  publicKey: Uint8Array;
-}
-
-/** What a finished handshake hands to the session. */
-export interface HandshakeResult {
-  peerIdentity: Uint8Array;
-  writer: RecordWriter;
-  reader: RecordReader;
-  /** th3, the hash of the whole handshake (a session id; not secret). */
-  th3: Uint8Array;
-}
-
-/** What the machine asks of the edge after a hello: compute Z with this peer share. */
-export interface KexRequest {
-  kind: "kex";
-  group: Group;
-  peerShare: Uint8Array;
-  /**
-   * The subgroup check of an FFDHE share is left to whoever computes Z (a responder made
-   * with `offloadSubgroupCheck`): it must report the check's outcome in
-   * KexResult.subgroupOk, and Z is not used without it.
-   */
-  checkSubgroup?: true;
-}
-
-/** The edge's answer to a KexRequest: Z, and (a responder's) our ephemeral share. */
-export interface KexResult {
-  z: Uint8Array;
-  share?: Uint8Array;
-  /** The outcome of the subgroup check a request with `checkSubgroup` asked for. */
-  subgroupOk?: boolean;
-}
-
-/** The handshake is over: send `send` (possibly nothing) and switch to `result`. */
-export interface Done {
-  kind: "done";
-  send: Uint8Array[];
-  result: HandshakeResult;
-}
+import { encodeItems } from "./items.ts";
+import { Machine, type Done, type Identity, type KexRequest, type KexResult } from "./machine.ts";
+import { RecordReader, RecordWriter } from "./record.ts";
+import { handshakeKeys, handshakeSecret, trafficSecrets } from "./schedule.ts";
 
 export { alertFrameError, checkShare, encodeAlertFrame, encodeHello } from "./hello.ts";
 
-
-/** Pull the single AUTH (or ALERT) item out of a handshake record's plaintext. */
-function authItem(pt: Uint8Array): Extract<Item, { kind: "auth" }> {
-  const all = decodeItems(pt);
-  let only: Item | undefined;
-  let count = 0;
-  for (let i = 0; i < all.length; i++) {
-    const it = all[i]!;
-    if (it.kind === "padding" || it.kind === "ext") continue;
-    if (count++ === 0) only = it;
-  }
-  if (count === 1 && only?.kind === "alert") throw fail("alert", `the peer sent alert ${only.code}`, { alert: only.code });
-  if (count !== 1 || only?.kind !== "auth") throw fail("unexpected_message", "a handshake record must hold exactly one AUTH item");
-  return only;
-}
-
-/**
- * The signed message of an AUTH item, label | transcript hash | identity_pub, built in one
- * scratch buffer (both labels have the same length; it holds public values only and is
- * read at once by sign or verify, never kept).
- */
-const AUTH_MSG = new Uint8Array(Label.responder_auth.length + 32 + IDENTITY_LEN);
-function authMessage(label: Uint8Array, th: Uint8Array, identity: Uint8Array): Uint8Array {
-  if (label.length + th.length + identity.length !== AUTH_MSG.length) return concat(label, th, identity);
-  AUTH_MSG.set(label, 0);
-  AUTH_MSG.set(th, label.length);
-  AUTH_MSG.set(identity, label.length + th.length);
-  return AUTH_MSG;
-}
-
-/** The AUTH item's plaintext, written here (16 spare bytes after it for the record's padding). */
-const AUTH_PT = new Uint8Array(ITEM_HEADER_LEN + AUTH_LEN + BLOCK_LEN);
-
-function sealAuth(writer: RecordWriter, identity: Identity, label: Uint8Array, th: Uint8Array): Uint8Array {
-  const sig = ed25519Sign(identity.privateKey, authMessage(label, th, identity.publicKey));
-  if (identity.publicKey.length !== IDENTITY_LEN || sig.length !== AUTH_LEN - IDENTITY_LEN) throw new Error("internal: an identity key or signature of the wrong size");
-  // PROTOCOL §6: AUTH = type | length:u16 | identity_pub | sig, alone in its record.
-  AUTH_PT[0] = ContentType.AUTH;
-  AUTH_PT[1] = AUTH_LEN >>> 8;
-  AUTH_PT[2] = AUTH_LEN & 0xff;
-  AUTH_PT.set(identity.publicKey, ITEM_HEADER_LEN);
-  AUTH_PT.set(sig, ITEM_HEADER_LEN + IDENTITY_LEN);
-  const n = ITEM_HEADER_LEN + AUTH_LEN;
-  const frame = new Uint8Array(recordFrameLength(n));
-  writer.sealInto(AUTH_PT, n, frame, 0);
-  return frame;
-}
-
-function verifyAuth(item: Extract<Item, { kind: "auth" }>, label: Uint8Array, th: Uint8Array, own: Uint8Array): Uint8Array {
-  if (ctEqual(item.identity, own)) throw fail("reflection", "the peer presented our own identity key");
-  if (!ed25519Verify(item.identity, authMessage(label, th, item.identity), item.sig)) {
-    throw fail("auth_failed", "the peer's handshake signature is invalid");
-  }
-  return new Uint8Array(item.identity);
-}
-
-abstract class Machine {
-  protected state = "start";
-  protected readonly transcript = new Transcript();
-  protected hs: Uint8Array | null = null;
-
-  /** The current state name (for logs and tests). */
-  get phase(): string {
-    return this.state;
-  }
-
-  /**
-   * The exchange a KexRequest asked for is done, in one shape for both roles (the edge,
-   * net/kex.ts, need not know which): returns the frames to send (none for an initiator).
-   * @throws ProtocolError bad_share / reflection; TypeError when a responder gets no share.
-   */
-  abstract finishKex(r: KexResult): Uint8Array[];
-
-  /**
-   * Begin one step: the machine must be in `expect`. Each step's body runs in a try whose
-   * catch calls `abort`: any peer fault leaves the machine failed for good. (No closure
-   * per step: a handshake runs seven of them.)
-   */
-  protected enter(expect: string): void {
-    if (this.state !== expect) {
-      const was = this.state;
-      this.state = "failed";
-      throw fail("unexpected_message", was === "failed" ? "the handshake already failed" : `the handshake is in state ${was}, not ${expect}`);
-    }
-  }
-
-  /** The connection went away mid-handshake: the machine is failed for good and its secret wiped (no-op once done). */
-  discard(): void {
-    if (this.state === "done") return;
-    this.state = "failed";
-    wipe(this.hs ?? undefined);
-    this.hs = null;
-  }
-
-  /** A step failed: the machine is failed for good, its secret wiped; `e` is rethrown. */
-  protected abort(e: unknown): never {
-    this.state = "failed";
-    wipe(this.hs ?? undefined);
-    throw e;
-  }
-
-  protected finish(th3: Uint8Array, sendSecret: Uint8Array, recvSecret: Uint8Array, peer: Uint8Array, random: RandomSource): HandshakeResult {
-    wipe(this.hs!);
-    this.hs = null;
-    this.state = "done";
-    return { peerIdentity: peer, writer: RecordWriter.fromSecret(sendSecret, random), reader: RecordReader.fromSecret(recvSecret), th3 };
-  }
-}
 
 /** Inputs of an Initiator. */
 export interface InitiatorOptions {

@@ -12,7 +12,7 @@
  * bad tag and bad padding raise the same error (no padding oracle).
  */
 import { CbcDecryptor, CbcEncryptor, pkcs7Unpad, CbcError } from "../crypto/aes-cbc.ts";
-import { putU64Number, wipe } from "../crypto/bytes.ts";
+import { putU64Number } from "../crypto/bytes.ts";
 import { HmacKey } from "../crypto/hash.ts";
 import type { RandomSource } from "../crypto/random.ts";
 import {
@@ -28,7 +28,8 @@ import {
 } from "./constants.ts";
 import { checkFrameHeader } from "./frame.ts";
 import { fail } from "./errors.ts";
-import { nextSecret, trafficKeys } from "./schedule.ts";
+import { DirectionKeys } from "./record-keys.ts";
+import { trafficKeys } from "./schedule.ts";
 
 const SEQ_BUF = new Uint8Array(SEQ_LEN);
 const SEQ_VIEW = new DataView(SEQ_BUF.buffer);
@@ -79,64 +80,6 @@ function seqBytes(seq: number): Uint8Array {
   SEQ_VIEW.setUint32(0, Math.floor(seq / 2 ** 32));
   SEQ_VIEW.setUint32(4, seq >>> 0);
   return SEQ_BUF;
-}
-
-/** Where a key block's halves are handed to the cipher and the hasher (wiped at once). */
-const KEY32 = new Uint8Array(32);
-
-class DirectionKeys {
-  enc!: CbcEncryptor | CbcDecryptor;
-  mac!: HmacKey;
-  seq = 0;
-  secret: Uint8Array | null;
-  /** enc key | mac key (PROTOCOL §4 key block), kept for leases to seal elsewhere (writers only). */
-  #block: Uint8Array | null = null;
-
-  constructor(
-    keyBlock: Uint8Array,
-    secret: Uint8Array | null,
-    readonly sending: boolean,
-    /** Handshake keys: one record (AUTH or an alert), no copy of the MAC state, no lease. */
-    readonly once = false,
-  ) {
-    if (keyBlock.length !== KEY_BLOCK_LEN) throw new TypeError(`"key block" expected ${KEY_BLOCK_LEN} bytes, got ${keyBlock.length}`);
-    this.secret = secret;
-    this.#install(keyBlock);
-  }
-
-  #install(keyBlock: Uint8Array): void {
-    // Each half through one scratch, wiped at once (the cipher and the hasher keep their
-    // own copies): no views of the block. Handshake keys (`once`) seal or open one
-    // record, AUTH or an alert: their HMAC is used once, without a copy of its state, and
-    // a writer's block is not kept (they are never leased).
-    const once = this.once;
-    for (let i = 0; i < 32; i++) KEY32[i] = keyBlock[i]!;
-    this.enc = this.sending ? new CbcEncryptor(KEY32) : new CbcDecryptor(KEY32);
-    for (let i = 0; i < 32; i++) KEY32[i] = keyBlock[32 + i]!;
-    this.mac = new HmacKey(KEY32, once);
-    wipe(KEY32);
-    this.seq = 0;
-    if (this.sending && !once) {
-      this.#block ??= new Uint8Array(KEY_BLOCK_LEN);
-      this.#block.set(keyBlock);
-    }
-    wipe(keyBlock);
-  }
-
-  /** A copy of the current key block (a lease for sealing elsewhere). */
-  block(): Uint8Array {
-    if (this.#block === null) throw new Error("only a writer's keys can be leased (not a handshake's)");
-    return new Uint8Array(this.#block);
-  }
-
-  /** KEY_UPDATE: ts = next(ts), keys = keys(ts), seq = 0. */
-  update(): void {
-    if (this.secret === null) throw new Error("handshake keys cannot be updated");
-    const next = nextSecret(this.secret);
-    wipe(this.secret);
-    this.secret = next;
-    this.#install(trafficKeys(next));
-  }
 }
 
 /**

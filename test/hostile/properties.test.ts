@@ -19,7 +19,7 @@ import { PooledRandom } from "../../src/crypto/random.ts";
 import { FRAME_HEADER_LEN, FrameType, Group, MAX_PLAINTEXT } from "../../src/protocol/constants.ts";
 import { ProtocolError, type ErrorCode } from "../../src/protocol/errors.ts";
 import { checkFrameHeader, FrameAssembler, type Frame } from "../../src/protocol/frame.ts";
-import type { KexRequest, Done } from "../../src/protocol/handshake.ts";
+import type { KexRequest, Done } from "../../src/protocol/machine.ts";
 import { decodeItems, encodeItems, type Item } from "../../src/protocol/items.ts";
 import { RecordReader, RecordWriter } from "../../src/protocol/record.ts";
 import { exchange, parties, shared } from "../protocol/helpers.ts";

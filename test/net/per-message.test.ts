@@ -8,7 +8,7 @@ import { Established } from "../../src/net/established.ts";
 import { defaultLimits } from "../../src/net/limits.ts";
 import { flushSoon } from "../../src/net/flush-soon.ts";
 import { Outbound } from "../../src/net/outbound.ts";
-import type { HandshakeResult } from "../../src/protocol/handshake.ts";
+import type { HandshakeResult } from "../../src/protocol/machine.ts";
 import { decodeItems, encodeItems, type Item } from "../../src/protocol/items.ts";
 import type { RecordHost } from "../../src/net/established.ts";
 import type { SessionState } from "../../src/net/types.ts";

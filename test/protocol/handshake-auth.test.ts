@@ -8,7 +8,7 @@ import { concat } from "../../src/crypto/bytes.ts";
 import { ed25519Sign } from "../../src/crypto/ed25519.ts";
 import { sha256 } from "../../src/crypto/hash.ts";
 import { AlertCode, Group, Label } from "../../src/protocol/constants.ts";
-import { type Done, type KexRequest } from "../../src/protocol/handshake.ts";
+import { type Done, type KexRequest } from "../../src/protocol/machine.ts";
 import { type Item } from "../../src/protocol/items.ts";
 import {
   authItem, codeOf, driveInitiator, ephemeral, exchange, flip, frame, handRecord, handshakeBetween, identity,

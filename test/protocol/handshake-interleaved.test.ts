@@ -9,7 +9,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Group } from "../../src/protocol/constants.ts";
-import type { Done, KexRequest } from "../../src/protocol/handshake.ts";
+import type { Done, KexRequest } from "../../src/protocol/machine.ts";
 import { decodeItems, encodeItems, type Item } from "../../src/protocol/items.ts";
 import { codeOf, flip, frame, parties, shared } from "./helpers.ts";
 
