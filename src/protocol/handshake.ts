@@ -21,7 +21,7 @@ import { ctEqual } from "../crypto/hash.ts";
 import type { RandomSource } from "../crypto/random.ts";
 import { authItem, sealAuth, verifyAuth } from "./auth.ts";
 import { AlertCode, FrameType, Group, isGroup, Label, NONCE_LEN, SHARE_LEN, VERSION } from "./constants.ts";
-import { fail, ProtocolError } from "./errors.ts";
+import { fail } from "./errors.ts";
 import type { Frame } from "./frame.ts";
 import { alertFrameError, checkSecret, checkShare, encodeAlertFrame, encodeHello, FFDHE_OF, parseHello, subgroupFault, UNREPORTED } from "./hello.ts";
 import { encodeItems } from "./items.ts";
@@ -30,7 +30,6 @@ import { RecordReader, RecordWriter } from "./record.ts";
 import { handshakeKeys, handshakeSecret, trafficSecrets } from "./schedule.ts";
 
 export { alertFrameError, checkShare, encodeAlertFrame, encodeHello } from "./hello.ts";
-
 
 /** Inputs of an Initiator. */
 export interface InitiatorOptions {

@@ -69,7 +69,6 @@ export class StateError extends Error {
   }
 }
 
-
 /**
  * Forget, on `db`, every message of `pid` up to `upTo` (a cumulative ACK): the lines of
  * the older table, the runs all of whose lines it covers, and the highest id covered (a
