@@ -39,7 +39,7 @@ export interface Limits {
   /**
    * Handshakes in progress at once from one address prefix (/24 for IPv4, /64 for IPv6):
    * default 1,024, a quarter of maxHalfOpen, so one network needs four prefixes to fill
-   * them (test: hostile/budgets › 5.).
+   * them (test: hostile/budgets-admission › 5.).
    */
   maxHalfOpenPerPrefix: number;
   /**
@@ -48,7 +48,7 @@ export interface Limits {
    * (ms), which is refused busy; only when none has, the newcomer is. Default 1,000: a
    * handshake takes two round trips, so an honest peer on a path of up to ≈ 400 ms round
    * trip finishes within it, while silent connections (which last the whole
-   * handshakeTimeoutMs) cannot keep a good peer out (test: hostile/exhaustion › maxHalfOpen
+   * handshakeTimeoutMs) cannot keep a good peer out (test: hostile/exhaustion-caps › maxHalfOpen
    * full of silent connections older than halfOpenEvictAfterMs …).
    */
   halfOpenEvictAfterMs: number;
@@ -73,7 +73,7 @@ export interface Limits {
   /**
    * PINGs a peer may send per second on average (a burst of 10 s worth): default 20,000;
    * keepalive needs one per 15 s, the burst lets a bulk probe of 40,000 through (tests:
-   * hostile/exhaustion › control: … 40 × 1,000 PINGs …, hostile/budgets › 2.).
+   * hostile/exhaustion-stalls › control: … 40 × 1,000 PINGs …, hostile/budgets › 2.).
    */
   pingsPerSecond: number;
   /**
@@ -97,13 +97,13 @@ export interface Limits {
   ffdhePerPrefixPerSecond: number;
   /**
    * Longest peer string (a CLOSE reason) kept for display, in UTF-16 units: default 256,
-   * one screen line or so; the same cut reaches every output format (test: hostile/budgets › 6.).
+   * one screen line or so; the same cut reaches every output format (test: hostile/budgets-events › 6.).
    */
   maxPeerStringLength: number;
   /**
    * Reading is paused while output is backed up past half of maxSendQueueBytes; when it
    * then drains nothing for this long (ms) the session is cut with busy: default 3 s.
-   * This also ends two peers that stop reading each other (tests: hostile/exhaustion ›
+   * This also ends two peers that stop reading each other (tests: hostile/exhaustion-stalls ›
    * a peer that stops reading …, hostile/budgets › 2.).
    */
   outputStallMs: number;
@@ -113,9 +113,9 @@ export interface Limits {
    * connection is reset without an alert (PROTOCOL §7.3): a flood's refusal then costs no
    * write, no FIN exchange and no socket left in TIME_WAIT, and the rest of what it sent
    * is never read; a peer that hits a cap now and then still gets the busy sentence
-   * (test: hostile/budgets › 5. refusals …). While a prefix floods (past its alerts, a further second's worth of resets), a new connection
+   * (test: hostile/budgets-admission › 5. refusals …). While a prefix floods (past its alerts, a further second's worth of resets), a new connection
    * from one of its addresses that has not authenticated lately is reset at accept,
-   * before any byte of it is read (test: hostile/budgets › 5. a prefix whose refusals are
+   * before any byte of it is read (test: hostile/budgets-admission › 5. a prefix whose refusals are
    * a flood …).
    */
   preAuthAlertsPerPrefixPerSecond: number;
@@ -123,7 +123,7 @@ export interface Limits {
    * The listening socket's accept queue (listen(2) backlog), capped by the kernel's
    * net.core.somaxconn: default 4,096, Bun's own being 512. A flood that keeps the event
    * loop busy for a moment fills a queue of 512 at once, and a good peer's SYN is then
-   * dropped and retransmitted a second later (test: hostile/budgets › 5. the accept queue …).
+   * dropped and retransmitted a second later (test: hostile/budgets-admission › 5. the accept queue …).
    */
   listenBacklog: number;
 }

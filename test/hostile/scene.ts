@@ -26,7 +26,7 @@ export const FAST_LIMITS: Partial<Limits> = {
   keepaliveMs: 1500,
   // Every case checks the one alert PROTOCOL §7.2 prescribes, from one address and often
   // many at once: the alert rate of a flood (a reset past it) has its own tests
-  // (hostile/budgets › 5. refusals past preAuthAlertsPerPrefixPerSecond …).
+  // (hostile/budgets-admission › 5. refusals past preAuthAlertsPerPrefixPerSecond …).
   preAuthAlertsPerPrefixPerSecond: 1_000_000,
 };
 
