@@ -202,4 +202,3 @@ describe("a partial that was swapped", () => {
     });
   }
 });
-
