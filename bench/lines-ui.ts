@@ -22,6 +22,7 @@ import { join } from "node:path";
 import type { ChatApi, ChatError, ChatEvent } from "../src/chat/events.ts";
 import { RUNTIME_ENV, sottoEnv } from "../src/cli/runtime.ts";
 import { bulkLine } from "../test/faults/bulk.ts";
+import { fakeApi } from "../test/support/lines.ts";
 import { median } from "./common.ts";
 
 if (Object.entries(RUNTIME_ENV).some(([k, v]) => process.env[k] !== v)) {
@@ -71,7 +72,7 @@ async function once(): Promise<{ cpuMs: number; threadMs: number; bytes: number;
   let unacked = 0;
   const time = 1_770_000_000_000;
   const api: ChatApi = {
-    fingerprint: "ffff",
+    ...fakeApi(1).api,
     name: "alice",
     sendAll: () => 1,
     sendAllMany: (texts: readonly string[], each: (r: number | ChatError) => void) => {
@@ -91,13 +92,6 @@ async function once(): Promise<{ cpuMs: number; threadMs: number; bytes: number;
         }
       }
     },
-    sendTo: () => {},
-    connect: () => {},
-    peers: () => [],
-    verify: () => [],
-    trust: () => {},
-    nick: () => {},
-    rekey: () => 0,
     queued: () => unacked,
     drain: async () => {
       if (unacked > 0) ui.listener({ type: "ack", peer: "bob", id: id.toString() });

@@ -1,41 +1,24 @@
 /** ChatNode's delivery rules end to end in one process: what is refused, queued, shown, set aside. */
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
-import { openSync, rmSync, writeSync, closeSync, statSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { ChatError, type ChatEvent } from "../../../src/chat/events.ts";
 import { MAX_OUTBOX, MAX_TEXT_BYTES } from "../../../src/chat/delivery/outbox.ts";
-import { StateError } from "../../../src/chat/delivery/store.ts";
 import { AlertCode } from "../../../src/protocol/constants.ts";
-import { LineMode } from "../../../src/ui/lines.ts";
 import { runCommand } from "../../../src/ui/commands.ts";
 import { Evil } from "../../hostile/evil.ts";
-import { FaultProxy } from "../../faults/proxy.ts";
 import { removeHomes, tempHome } from "../../support/home.ts";
 import { until } from "../../support/wait.ts";
 import { thrown } from "../../support/thrown.ts";
 import { of } from "../../support/events.ts";
 import { released, startNode, stopNodes } from "../../support/node.ts";
+import { node, pair } from "../../support/delivery.ts";
 
 afterEach(async () => {
   await stopNodes();
   removeHomes();
 });
-
-async function node(name: string, opts: { home?: string; connect?: string[]; port?: number; listen?: boolean } = {}) {
-  // allowNew: a peer that dials in is a contact too (this file is about delivery; trust has test/chat/trust/, test/e2e/trust.test.ts).
-  const { n, events, port } = await startNode(name, { home: opts.home, allowNew: true, port: opts.port, connect: opts.connect, ...(opts.listen === false ? { listen: null } : {}) });
-  return { n, events, port };
-}
-
-
-async function pair() {
-  const bob = await node("bob");
-  const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
-  await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
-  return { alice, bob };
-}
 
 const chatError = (f: () => unknown): ChatError => thrown(ChatError, f);
 
@@ -216,142 +199,6 @@ describe("the per-peer outbox limit", () => {
   });
 });
 
-describe("storage faults are user errors", () => {
-  test("state.db locked by another program: the line is not sent and offered back, one sentence, line mode exits 1", async () => {
-    const { alice, bob } = await pair();
-    const other = new Database(join(stateOf(alice), "state.db"));
-    other.exec("BEGIN EXCLUSIVE");
-    const lines: string[] = [];
-    const lm = new LineMode({ output: { write: (s: string) => lines.push(s) }, json: true, drainTimeoutMs: 500 });
-    // Route alice's events to line mode as well.
-    const relay = setInterval(() => {
-      for (const e of alice.events.splice(0)) lm.listener(e);
-    }, 1);
-    const code = await lm.run(alice.n, Readable.from(["not saved\n"]));
-    clearInterval(relay);
-    for (const e of alice.events.splice(0)) lm.listener(e);
-    other.exec("ROLLBACK");
-    other.close();
-    released(alice.n);
-    const events = lines.map((l) => JSON.parse(l) as ChatEvent);
-    const unsent = of(events, "unsent");
-    expect(unsent.map((u) => u.text)).toEqual(["not saved"]);
-    expect(unsent[0]!.reason).toContain("is locked by another program");
-    expect(lines.join("")).not.toContain("    at ");
-    expect(lines.join("")).not.toContain("internal error");
-    expect(code).toBe(1);
-    expect(of(bob.events, "message")).toEqual([]);
-  });
-
-  test("a damaged page in state.db: start refuses with one sentence, no stack trace", async () => {
-    const home = tempHome();
-    const first = await node("alice", { home, listen: false });
-    await first.n.close();
-    released(first.n);
-    const db = new Database(join(home, "state.db"));
-    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    db.query("INSERT INTO outbox (pid, id, text) VALUES (?, 1, ?)").run("cd".repeat(32), "q".repeat(20_000));
-    db.exec("PRAGMA journal_mode = DELETE");
-    db.close();
-    const path = join(home, "state.db");
-    const size = statSync(path).size;
-    expect(size).toBeGreaterThan(8192);
-    const fd = openSync(path, "r+");
-    writeSync(fd, Buffer.alloc(size - 4096, 0xa5), 0, size - 4096, 4096); // every page but the first (the schema)
-    closeSync(fd);
-    const e = await startNode("alice", { home, listen: null }).then(
-      () => null,
-      (err: unknown) => err,
-    );
-    expect(e).toBeInstanceOf(ChatError);
-    expect((e as ChatError).code).toBe("state");
-    expect((e as ChatError).message).toContain("is damaged");
-    // The store's own error stays attached, for a --debug trace.
-    expect((e as ChatError).cause).toBeInstanceOf(StateError);
-    // The lock went with the failed start: the home is not left locked.
-    rmSync(path);
-    const ok = await node("alice", { home, listen: false });
-    expect(ok.n.queued()).toBe(0);
-  });
-});
-
-/** The home of a node started by node() (its state.db path's folder). */
-function stateOf(x: { events: ChatEvent[] }): string {
-  const id = x.events.find((e) => e.type === "identity") as { path: string } | undefined;
-  return join(id!.path, "..");
-}
-
-describe("first message in TLS 1.3's time", () => {
-  test("a line queued while away rides behind the dialler's AUTH: shown before the dialler even has the peer's PROFILE", async () => {
-    const log: string[] = [];
-    const bobEvents: ChatEvent[] = [];
-    await startNode("bob", {
-      onEvent: (e) => {
-        bobEvents.push(e);
-        if (e.type === "message") log.push(`bob shows ${e.text}`);
-      },
-    });
-    const port = (bobEvents.find((e) => e.type === "listening") as { port: number }).port;
-    // 25 ms each way: the order below is then decided by round trips, not by scheduling.
-    const proxy = new FaultProxy({ target: { host: "127.0.0.1", port }, faults: { delayMs: 25 } });
-    const aliceEvents: ChatEvent[] = [];
-    const { n: alice } = await startNode("alice", {
-      listen: null,
-      connect: [`127.0.0.1:${proxy.port}`],
-      onEvent: (e) => {
-        aliceEvents.push(e);
-        if (e.type === "connected") log.push("alice has bob's PROFILE");
-      },
-    });
-    await until("first session", () => of(aliceEvents, "connected").length === 1);
-    alice.sendAll("hello");
-    await until("hello acked", () => alice.queued() === 0);
-    proxy.set({ stalled: true });
-    proxy.cutAll();
-    await until("alice lost bob", () => of(aliceEvents, "disconnected").length === 1);
-    alice.sendAll("first after redial");
-    proxy.set({ stalled: false });
-    await until("shown after the redial", () => log.includes("bob shows first after redial"));
-    await until("alice ready again", () => of(aliceEvents, "connected").length === 2);
-    expect(log).toEqual(["alice has bob's PROFILE", "bob shows hello", "bob shows first after redial", "alice has bob's PROFILE"]);
-    proxy.close();
-  });
-});
-
-describe("a tick's lines go before its history", () => {
-  test("the lines of a tick are sealed and written to the socket before that tick's history is written; both are kept", async () => {
-    const { History } = await import("../../../src/chat/delivery/history.ts");
-    const { Session } = await import("../../../src/net/session.ts");
-    const aliceHome = tempHome();
-    const bob = await node("bob");
-    const alice = await node("alice", { home: aliceHome, connect: [`127.0.0.1:${bob.port}`] });
-    await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
-    // Alice's two steps, in the order they happen: her session to bob sealing and writing, her history writing lines.
-    const order: string[] = [];
-    const flushHistory = History.prototype.flush;
-    const flushSession = Session.prototype.flush;
-    History.prototype.flush = function (this: InstanceType<typeof History>) {
-      const before = this.writes.transactions;
-      flushHistory.call(this);
-      if (this.writes.transactions > before && this.path.startsWith(aliceHome)) order.push("history");
-    };
-    Session.prototype.flush = function (this: InstanceType<typeof Session>, force?: boolean) {
-      if (this.peerProfile?.name === "bob" && order.at(-1) !== "wire") order.push("wire");
-      flushSession.call(this, force);
-    };
-    try {
-      alice.n.sendAll("one");
-      alice.n.sendAll("two");
-      await until("shown and kept", () => of(bob.events, "message").length === 2 && order.includes("history"));
-    } finally {
-      History.prototype.flush = flushHistory;
-      Session.prototype.flush = flushSession;
-    }
-    expect(order.slice(0, 2)).toEqual(["wire", "history"]);
-    expect(alice.n.history!.names()).toEqual(["bob"]);
-  });
-});
-
 describe("the events of a line, as --json writes them", () => {
   test("sent and message keep their keys in one order: a contact's, a request's, a queued line's", async () => {
     const { alice, bob } = await pair();
@@ -372,44 +219,5 @@ describe("the events of a line, as --json writes them", () => {
     await until("bob left", () => of(alice.events, "disconnected").length === 1);
     expect(alice.n.sendAll("while away")).toBe(1);
     expect(Object.keys(of(alice.events, "sent")[1]!)).toEqual(["type", "peer", "id", "text", "private", "time", "queued"]);
-  });
-});
-
-describe("an ACK owed at close", () => {
-  test("a receiver that closes right after showing a line still acknowledges it (the delayed ACK goes before bye): the sender is not left to report it unacknowledged", async () => {
-    // Bob closes in the turn after it shows "two": within ACK_DELAY_MS of its last ACK, so that line's ACK waits on its timer.
-    let closing: Promise<void> | null = null;
-    const bob = await startNode("bob", { allowNew: true, onEvent: (e) => {
-      if (e.type === "message" && e.text === "two") setImmediate(() => (closing ??= bob.n.close())); // as /quit typed right after
-    } });
-    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
-    await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
-    alice.n.sendAll("one");
-    await until("one acknowledged", () => of(alice.events, "ack").some((a) => a.id === "1"));
-    alice.n.sendAll("two");
-    await until("bob closed", () => closing !== null);
-    await closing;
-    released(bob.n);
-    await until("alice saw bob leave", () => of(alice.events, "disconnected").length === 1);
-    expect(of(alice.events, "ack").map((a) => a.id)).toEqual(["1", "2"]);
-    expect(alice.n.queued()).toBe(0);
-  });
-
-  test("a receiver that /disconnects right after showing a line still acknowledges it: the sender, not redialled, holds nothing", async () => {
-    let gone = false;
-    const bob = await startNode("bob", { allowNew: true, onEvent: (e) => {
-      if (e.type === "message" && e.text === "two") setImmediate(() => (gone ||= bob.n.disconnect("alice") > 0)); // as /disconnect typed right after
-    } });
-    const alice = await node("alice", { connect: [`127.0.0.1:${bob.port}`] });
-    await until("both connected", () => of(alice.events, "connected").length === 1 && of(bob.events, "connected").length === 1);
-    alice.n.sendAll("one");
-    await until("one acknowledged", () => of(alice.events, "ack").some((a) => a.id === "1"));
-    alice.n.sendAll("two");
-    await until("bob disconnected alice", () => gone);
-    await until("alice saw bob leave", () => of(alice.events, "disconnected").length >= 1);
-    expect(of(alice.events, "ack").map((a) => a.id)).toEqual(["1", "2"]);
-    expect(alice.n.queued()).toBe(0);
-    await bob.n.close();
-    released(bob.n);
   });
 });
