@@ -3,7 +3,7 @@ import { PassThrough } from "node:stream";
 import type { ChatApi } from "../../src/chat/events.ts";
 import { LineMode } from "../../src/ui/lines.ts";
 
-/** A fake ChatApi: `peers` connected peers; messages are acked when `ackAll` runs. */
+/** A fake ChatApi: `peers` connected peers; its messages count as acknowledged when `drain` runs (unless `acks: false`). */
 export function fakeApi(peers: number, opts: { acks?: boolean } = {}) {
   const log: string[] = [];
   let unacked = 0;
