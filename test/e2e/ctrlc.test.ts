@@ -16,12 +16,12 @@ import { join } from "node:path";
 import { ChatStore } from "../../src/chat/delivery/store.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 import { ChatProcess, cleanup, tempHome, loopbackChat } from "./harness.ts";
+import { TMUX, tmuxRun } from "../support/tmux.ts";
 import { until as wait } from "../support/wait.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 /** Per test: two runs of a chat and a restart fit well within it. */
 const TIMEOUT = 40_000;
-const TMUX = Bun.which("tmux");
 const homes: string[] = [];
 const procs: ChatProcess[] = [];
 const proxies: FaultProxy[] = [];
@@ -337,8 +337,4 @@ describe.skipIf(!TMUX)("Ctrl+C in the terminal UI (tmux)", () => {
   }, TIMEOUT);
 });
 
-function tmux(...args: string[]): string {
-  const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
+const tmux = tmuxRun;

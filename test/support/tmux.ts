@@ -32,14 +32,26 @@ function privateTmux(real: string | null): string | null {
   return wrapper;
 }
 
+/**
+ * Run a tmux command on this process's server; its output. A session started while the
+ * server is exiting (another file of this process, under `bun test --no-isolate`, has just
+ * ended its last session) fails with "server exited unexpectedly": it is started again on a
+ * fresh server, up to five times. @throws Error with tmux's message otherwise.
+ */
+export function tmuxRun(...args: string[]): string {
+  for (let attempt = 1; ; attempt++) {
+    const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
+    if (r.exitCode === 0) return r.stdout.toString();
+    const err = r.stderr.toString();
+    if (args[0] !== "new-session" || !err.includes("server exited unexpectedly") || attempt === 5) throw new Error(`tmux ${args[0]}: ${err}`);
+    Bun.sleepSync(50);
+  }
+}
+
 /** A tmux session named after `prefix` and this process, killed after the file's tests. */
 export function tmuxSession(prefix: string, captureArgs: string[] = []) {
   const session = `${prefix}-${process.pid}`;
-  const tmux = (...args: string[]): string => {
-    const r = Bun.spawnSync([TMUX!, ...args], { stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.toString()}`);
-    return r.stdout.toString();
-  };
+  const tmux = tmuxRun;
   const screen = (): string => tmux("capture-pane", "-p", ...captureArgs, "-t", session);
   /** Poll the screen until `f` holds. @throws Error with the screen when `ms` pass. */
   const until = (what: string, f: () => boolean, ms = 10_000): Promise<boolean> => wait(() => `${what}; screen:\n${screen()}`, f, ms, 25);
