@@ -1,5 +1,5 @@
 /**
- * The listener that the attack floods hit (bench/attack.ts, test/hostile/budgets.test.ts):
+ * The listener that the attack floods hit (bench/attack.ts, test/hostile/budgets.test.ts, budgets-admission.test.ts):
  * a real `Peer` in a process of its own, so that its RSS (/proc/<pid>/status) is the
  * listener's alone. It echoes every TEXT and ACKs it, as the hostile suite's listener does.
  *

@@ -10,7 +10,7 @@
  *      listener's RSS before, peak and after, its CPU share during the flood, how many
  *      good handshakes failed, and how soon after the flood a good handshake succeeded.
  * Figures, not assertions: docs/SECURITY.md §10 quotes them; the bounds are tested in
- * test/hostile/budgets.test.ts.
+ * test/hostile/budgets.test.ts and budgets-admission.test.ts.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";

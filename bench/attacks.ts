@@ -1,6 +1,6 @@
 /**
  * The floods of the budgets work (docs/SECURITY.md §10), shared by the bounded tests in
- * test/hostile/budgets.test.ts and by `bun run stress --attack …` (bench/attack.ts), at
+ * test/hostile/budgets.test.ts and budgets-admission.test.ts and by `bun run stress --attack …` (bench/attack.ts), at
  * the scale each asks for. Every flood runs against a listener in its own process
  * (attack-listener.ts), so that the RSS read from /proc is the listener's alone.
  */

@@ -6,7 +6,8 @@
  *   2. interactive: one message per write (sotto: one record and one write per message),
  *      no waiting for an echo: the per-message cost of a chat that sends as it types;
  *   3. handshake: connect → first echoed message over sequential connections (p50/p90/p99),
- *      the contenders interleaved in blocks of HS_BLOCK handshakes, the order rotating;
+ *      TCP, TLS and sotto X25519 interleaved in blocks of plan.hsBlock handshakes (50 in full
+ *      and quick runs), the order rotating, FFDHE after them;
  *   4. concurrent: C clients connect at once, each gets one echo; wall time and the
  *      server's RSS per connection.
  * Every DATA message carries its counter; the receiver checks each one is the next, and

@@ -30,7 +30,7 @@ export interface FirstRow {
 
 /** Runs per delay in each bench mode. */
 const RUNS: Record<Mode, number> = { full: 5, quick: 3, smoke: 1 };
-export const FIRST_DELAYS = [10, 50] as const;
+const FIRST_DELAYS = [10, 50] as const;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

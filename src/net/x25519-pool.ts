@@ -33,12 +33,14 @@ export interface X25519Pair {
 /**
  * Pairs kept ready (≈ 3.2 MiB of RSS in all): a burst of a thousand handshakes and its
  * warm-up (BENCHMARKS.md, "Burst round 3": 512 ran dry in a burst of 1,200, and the
- * listener then generated the rest inline, ≈ 7 % of its CPU).
+ * listener then generated the rest inline, ≈ 7 % of its CPU). Topped up only below half
+ * (REFILL_BELOW), a burst finds at least 1,024 ready; past what is left it makes the rest
+ * inline, as an empty pool does.
  */
 export const POOL_TARGET = 2048;
 /** Pairs made per turn while refilling (≈ 0.1 ms of work, then the loop goes on). */
 export const REFILL_BATCH = 4;
-/** A pool that has been full is refilled once fewer than this many pairs are left. */
+/** A pool that has been full is refilled once fewer than this many pairs are left (half the target). */
 export const REFILL_BELOW = POOL_TARGET / 2;
 
 /** How the pool gets a fresh pair and schedules its next refill turn (tests pass fakes). */
@@ -76,7 +78,7 @@ export class X25519Pool {
 
   readonly #below: number;
 
-  constructor(deps: PoolDeps = realDeps, target = POOL_TARGET, refillBelow = Math.floor(target / 2)) {
+  constructor(deps: PoolDeps = realDeps, target = POOL_TARGET, refillBelow = target === POOL_TARGET ? REFILL_BELOW : Math.floor(target / 2)) {
     this.#d = deps;
     this.#target = target;
     this.#below = refillBelow;
@@ -99,7 +101,7 @@ export class X25519Pool {
     return this.#d.generate();
   }
 
-  /** Start filling the pool in spare turns (a Peer calls it when it listens or dials). */
+  /** Start filling the pool in spare turns (a Peer calls it when it listens). */
   warm(): void {
     this.#warm = true;
     this.#filling = true;

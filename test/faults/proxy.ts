@@ -1,6 +1,6 @@
 /**
  * A fault-injecting TCP proxy for tests: it listens on 127.0.0.1 and pairs every accepted
- * connection with one it dials to the target. Each direction is a Pipe:
+ * connection with one it dials to the target. Each direction is a Pipe (pipe.ts):
  *
  *   1. `data` from the source: the chunk is copied into the queue with its due time
  *      (now + delayMs) and counted;

@@ -1,5 +1,6 @@
 /**
- * Process-wide budgets (docs/SECURITY.md §10): each numbered flood of the budgets work,
+ * Process-wide budgets (docs/SECURITY.md §10): the numbered floods of the budgets work but
+ * 5 (budgets-admission.test.ts) and 6 (budgets-events.test.ts), each
  * scaled to run in CI, against a listener in its own process (bench/attack-listener.ts)
  * whose RSS is read from /proc, or in memory where the property is a count. Every case
  * asserts bounds and counts (RSS growth, sessions cut, good handshakes served), never

@@ -133,9 +133,19 @@ describe("X25519Pool topped up only below half", () => {
     expect(f.pool.size).toBe(40);
   });
 
-  test("the process pool's threshold is half its target", async () => {
+  test("with the default target, no turn is set until fewer than REFILL_BELOW (half of POOL_TARGET) are left", async () => {
     const { POOL_TARGET, REFILL_BELOW } = await import("../../src/net/x25519-pool.ts");
     expect(REFILL_BELOW).toBe(POOL_TARGET / 2);
+    const turns: (() => void)[] = [];
+    const pool = new X25519Pool({ generate: () => ({ privateKey: null as never, publicKey: new Uint8Array(32) }), later: (f) => turns.push(f) });
+    pool.warm();
+    while (turns.length > 0) turns.shift()!();
+    expect(pool.size).toBe(POOL_TARGET);
+    while (pool.size > REFILL_BELOW) pool.take();
+    expect(turns.length).toBe(0);
+    pool.take();
+    expect(pool.size).toBe(REFILL_BELOW - 1);
+    expect(turns.length).toBe(1);
   });
 });
 

@@ -213,7 +213,7 @@ export interface SessionFiles {
 
 /**
  * What the Sender (sender.ts) calls back: transfers.ts gives it, and a small fake of it
- * drives the sender alone in its unit tests (test/chat/files/sender.test.ts, fake-hosts.ts).
+ * drives the sender alone in its unit tests (test/chat/files/sender-checks.test.ts, fake-hosts.ts).
  */
 export interface SenderHost {
   /** The open session with this peer, if any. */

@@ -1,4 +1,4 @@
-/** Conversation history: kept in history.db (0600), bounded, shown after a restart, cleared per contact, off with --no-history. */
+/** Conversation history, the table: kept in history.db (0600), bounded per contact whatever the flushes, in runs; damaged, locked and failing files; sizes counted once. */
 import { Database } from "bun:sqlite";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
