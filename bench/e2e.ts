@@ -183,6 +183,7 @@ async function throughput(cert: Cert, plan: Plan, log: (s: string) => void, tlsV
  * after each block, which would take the CPU from the next contender's block.
  */
 const HS_KINDS: HsKind[] = ["tcp", "tls", "sotto-x25519"];
+const ALL_HS: HsKind[] = [...HS_KINDS, "sotto-ffdhe2048"];
 
 /** One connect → first echo, timed; the connection closed after. */
 async function handshakeOnce(open: () => Promise<Conn>, i: number): Promise<number> {
@@ -198,7 +199,7 @@ async function handshakeOnce(open: () => Promise<Conn>, i: number): Promise<numb
  * The handshake case: every contender's warm-up first (plan.warmup each), then
  * plan.handshakes each in blocks of plan.hsBlock, one block per contender per round and the
  * order rotating, so each contender's p99 comes from the same minutes as the others'; then
- * sotto with FFDHE-2048, its warm-up and its handshakes one after another.
+ * sotto with FFDHE-2048, its warm-up and its handshakes as one block.
  */
 async function handshakes(cert: Cert, plan: Plan, log: (s: string) => void, tlsVersion: (v: string | null) => void): Promise<HandshakeRow[]> {
   const servers = new Map<Kind, Server>();
@@ -208,39 +209,40 @@ async function handshakes(cert: Cert, plan: Plan, log: (s: string) => void, tlsV
     tlsVersion(tls.tlsVersion);
     tls.close();
     const open = new Map<HsKind, () => Promise<Conn>>();
-    for (const k of [...HS_KINDS, "sotto-ffdhe2048"] as HsKind[]) {
+    const first = new Map<HsKind, number>();
+    const lat = new Map<HsKind, number[]>();
+    const blocks = new Map<HsKind, number[]>();
+    for (const k of ALL_HS) {
       const base: Kind = k.startsWith("sotto") ? "sotto" : (k as Kind);
       open.set(k, opener(base, servers.get(base)!.port, cert, k === "sotto-ffdhe2048" ? Group.FFDHE2048 : Group.X25519));
+      lat.set(k, []);
+      blocks.set(k, []);
     }
-    const first = new Map<HsKind, number>();
-    for (const k of HS_KINDS) {
+    const warm = async (k: HsKind) => {
       for (let i = 0; i < plan.warmup; i++) {
         const ms = await handshakeOnce(open.get(k)!, i);
         if (i === 0) first.set(k, ms);
       }
-    }
-    const lat = new Map<HsKind, number[]>();
-    const blocks = new Map<HsKind, number[]>();
-    for (const k of [...HS_KINDS, "sotto-ffdhe2048"] as HsKind[]) (lat.set(k, []), blocks.set(k, []));
+    };
+    /** `n` more of `k`'s handshakes, counted as block `b`. */
+    const block = async (k: HsKind, n: number, b: number) => {
+      const mine = lat.get(k)!;
+      for (let i = 0; i < n; i++) {
+        mine.push(await handshakeOnce(open.get(k)!, plan.warmup + mine.length));
+        blocks.get(k)!.push(b);
+      }
+    };
+    for (const k of HS_KINDS) await warm(k);
     const rounds = Math.ceil(plan.handshakes / plan.hsBlock);
     for (let r = 0, b = 0; r < rounds; r++) {
       for (let j = 0; j < HS_KINDS.length; j++, b++) {
         const k = HS_KINDS[(r + j) % HS_KINDS.length]!;
-        const mine = lat.get(k)!;
-        for (let i = 0; i < plan.hsBlock && mine.length < plan.handshakes; i++) {
-          mine.push(await handshakeOnce(open.get(k)!, plan.warmup + mine.length));
-          blocks.get(k)!.push(b);
-        }
+        await block(k, Math.min(plan.hsBlock, plan.handshakes - lat.get(k)!.length), b);
       }
     }
-    const ff = open.get("sotto-ffdhe2048")!;
-    for (let i = 0; i < plan.warmup; i++) {
-      const ms = await handshakeOnce(ff, i);
-      if (i === 0) first.set("sotto-ffdhe2048", ms);
-    }
-    const b = rounds * HS_KINDS.length;
-    for (let i = 0; i < plan.handshakes; i++) (lat.get("sotto-ffdhe2048")!.push(await handshakeOnce(ff, plan.warmup + i)), blocks.get("sotto-ffdhe2048")!.push(b));
-    return ([...HS_KINDS, "sotto-ffdhe2048"] as HsKind[]).map((kind) => {
+    await warm("sotto-ffdhe2048");
+    await block("sotto-ffdhe2048", plan.handshakes, rounds * HS_KINDS.length);
+    return ALL_HS.map((kind) => {
       const sorted = [...lat.get(kind)!].sort((a, b) => a - b);
       const row: HandshakeRow = { kind, n: sorted.length, firstMs: first.get(kind) ?? 0, p50Ms: pct(sorted, 50), p90Ms: pct(sorted, 90), p99Ms: pct(sorted, 99), meanMs: sorted.reduce((a, b) => a + b, 0) / sorted.length, blocks: blocks.get(kind)! };
       log(`  handshake ${kind}: p50 ${row.p50Ms.toFixed(3)} ms, p99 ${row.p99Ms.toFixed(3)} ms (first ${row.firstMs.toFixed(1)} ms)`);

@@ -16,7 +16,7 @@ import { Group } from "../src/protocol/constants.ts";
 import { FaultProxy } from "../test/faults/proxy.ts";
 import { removeHomes, tempHome } from "../test/support/home.ts";
 import { until } from "../test/support/wait.ts";
-import type { Mode } from "./common.ts";
+import { median, type Mode } from "./common.ts";
 import { makeCert } from "./wire.ts";
 
 /** One delay's result: the medians, and every run (sotto's and TLS's alternating). */
@@ -31,8 +31,6 @@ export interface FirstRow {
 /** Runs per delay in each bench mode. */
 const RUNS: Record<Mode, number> = { full: 5, quick: 3, smoke: 1 };
 const FIRST_DELAYS = [10, 50] as const;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function sottoOnce(delayMs: number, i: number): Promise<number> {
   const be: ChatEvent[] = [];

@@ -247,7 +247,7 @@ async function main(): Promise<number> {
   const lines = want("lines") ? await runLineMode(mode, log) : undefined;
   const rows = [...ratios(micro, e2e), ...(first ? firstRatios(first) : []), ...(idle ? idleRatios(idle) : []), ...(files ? fileRatios(files) : [])];
   addSsh(rows, ssh);
-  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, ...(first ? { first } : {}), idle, ssh, seal, ...(lines ? { lines } : {}), ratios: rows };
+  const report: Report = { date: new Date().toISOString(), mode, machine: machine(e2e.tlsVersion), micro, e2e, stall, files, first, idle, ssh, seal, ...(lines ? { lines } : {}), ratios: rows };
   const md = markdown(report);
   console.log("\n" + md);
   mkdirSync(outDir, { recursive: true });

@@ -76,12 +76,13 @@ export class X25519Pool {
   /** Of those, made inline because the pool was empty. */
   inline = 0;
 
+  /** Half the target (REFILL_BELOW for the process's pool). */
   readonly #below: number;
 
-  constructor(deps: PoolDeps = realDeps, target = POOL_TARGET, refillBelow = target === POOL_TARGET ? REFILL_BELOW : Math.floor(target / 2)) {
+  constructor(deps: PoolDeps = realDeps, target = POOL_TARGET) {
     this.#d = deps;
     this.#target = target;
-    this.#below = refillBelow;
+    this.#below = Math.floor(target / 2);
   }
 
   /** Pairs ready now. */

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { ChatStore } from "../../src/chat/delivery/store.ts";
 import { FaultProxy } from "../faults/proxy.ts";
 import { ChatProcess, cleanup, tempHome, loopbackChat } from "./harness.ts";
-import { TMUX, tmuxRun } from "../support/tmux.ts";
+import { TMUX, tmuxRun as tmux } from "../support/tmux.ts";
 import { until as wait } from "../support/wait.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
@@ -337,4 +337,3 @@ describe.skipIf(!TMUX)("Ctrl+C in the terminal UI (tmux)", () => {
   }, TIMEOUT);
 });
 
-const tmux = tmuxRun;

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TMUX, tmuxRun } from "../support/tmux.ts";
+import { TMUX, tmuxRun as tmux } from "../support/tmux.ts";
 import { until as wait } from "../support/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sotto-term-"));
@@ -21,7 +21,6 @@ const pidIn = (file: string): number | undefined => {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 };
 
-const tmux = tmuxRun;
 const screen = () => tmux("capture-pane", "-p", "-t", session).replace(/\s+$/, "").split("\n");
 const cursor = () => tmux("display", "-p", "-t", session, "#{cursor_x},#{cursor_y}").trim().split(",").map(Number) as [number, number];
 const log = () => (existsSync(join(dir, "log")) ? readFileSync(join(dir, "log"), "utf8").trim().split("\n") : []);
